@@ -1,0 +1,169 @@
+package policy
+
+import "fmt"
+
+// Resource is a kind of thing a permission applies to.
+type Resource string
+
+// Resources known to the node.
+const (
+	ResourceCase  Resource = "case"  // child-protection case records
+	ResourceUser  Resource = "user"  // user accounts of the node
+	ResourceAudit Resource = "audit" // the audit log
+	ResourceForm  Resource = "form"  // form definitions
+	ResourceNode  Resource = "node"  // node status and configuration
+)
+
+// Action is something a subject does to a resource.
+type Action string
+
+// Actions known to the node.
+const (
+	ActionRead            Action = "read"
+	ActionList            Action = "list"
+	ActionCreate          Action = "create"
+	ActionUpdate          Action = "update"
+	ActionClose           Action = "close"
+	ActionHistory         Action = "history"
+	ActionImport          Action = "import"
+	ActionExport          Action = "export"
+	ActionDisable         Action = "disable"
+	ActionVerify          Action = "verify"
+	ActionConsentOverride Action = "consent_override"
+)
+
+// Scope says which case records a role reaches.
+type Scope string
+
+// Scopes, from narrowest to widest.
+const (
+	ScopeSelf   Scope = "self"   // cases owned by the user
+	ScopeGroup  Scope = "group"  // cases owned by the user or by the user's group
+	ScopeAgency Scope = "agency" // cases of the user's agency
+	ScopeAll    Scope = "all"    // every case on the node
+)
+
+var resourceNouns = map[Resource]string{
+	ResourceCase:  "cases",
+	ResourceUser:  "users",
+	ResourceAudit: "the audit log",
+	ResourceForm:  "forms",
+	ResourceNode:  "the node",
+}
+
+var actionVerbs = map[Action]string{
+	ActionRead:            "read",
+	ActionList:            "list",
+	ActionCreate:          "create",
+	ActionUpdate:          "update",
+	ActionClose:           "close",
+	ActionHistory:         "view the history of",
+	ActionImport:          "import",
+	ActionExport:          "export",
+	ActionDisable:         "disable",
+	ActionVerify:          "verify",
+	ActionConsentOverride: "override consent on",
+}
+
+var knownScopes = map[Scope]bool{
+	ScopeSelf:   true,
+	ScopeGroup:  true,
+	ScopeAgency: true,
+	ScopeAll:    true,
+}
+
+// Subject is the authenticated user acting, with the role it acts under.
+// An unknown or disabled role is represented by the zero [Role], which
+// grants nothing.
+type Subject struct {
+	User   string // user name
+	Group  string // user group; empty if the user belongs to none
+	Agency string // agency id
+	Role   Role
+}
+
+// Object describes the record acted on. For cases it carries the owning
+// user, the owning user group and the agency. It is the zero value (or a
+// nil pointer) for resources that are not records.
+type Object struct {
+	Owner      string
+	OwnerGroup string
+	Agency     string
+}
+
+// Decision is the outcome of [Authorize].
+type Decision struct {
+	Allowed bool
+	// Reason explains a denial in words a user can act on and always names
+	// the role. It is empty when the request is allowed.
+	Reason string
+}
+
+func deny(format string, args ...any) Decision {
+	return Decision{Reason: fmt.Sprintf(format, args...)}
+}
+
+// Authorize decides whether s may perform act on res. It denies by
+// default. The subject's role must hold the permission (see [Role.Can]).
+// For [ResourceCase] with a non-nil obj the role's scope must also reach
+// the record:
+//
+//   - self: obj.Owner is s.User;
+//   - group: obj.OwnerGroup is s.Group (which must not be empty), or
+//     obj.Owner is s.User;
+//   - agency: obj.Agency is s.Agency;
+//   - all: any record.
+//
+// Empty subject fields never match: a subject without a user name, group
+// or agency reaches nothing through that field. For other resources, and
+// for a nil obj (list, create), only the permission matters; list results
+// are filtered by calling Authorize once per record.
+func Authorize(s Subject, res Resource, act Action, obj *Object) Decision {
+	r := s.Role
+	if r.ID == "" {
+		return deny(`role "" is unknown or disabled and grants nothing; ask an administrator to assign a role`)
+	}
+	noun, ok := resourceNouns[res]
+	if !ok {
+		return deny("role %q may not act on unknown resource %q", r.ID, res)
+	}
+	verb, ok := actionVerbs[act]
+	if !ok {
+		return deny("role %q may not perform unknown action %q on %s", r.ID, act, noun)
+	}
+	if !r.Can(res, act) {
+		return deny("role %q may not %s %s", r.ID, verb, noun)
+	}
+	if res != ResourceCase || obj == nil {
+		return Decision{Allowed: true}
+	}
+	switch r.Scope {
+	case ScopeAll:
+		return Decision{Allowed: true}
+	case ScopeAgency:
+		if s.Agency != "" && obj.Agency == s.Agency {
+			return Decision{Allowed: true}
+		}
+		return deny("case belongs to agency %q; role %q reaches only cases of agency %q (scope agency)",
+			obj.Agency, r.ID, s.Agency)
+	case ScopeGroup:
+		if (s.Group != "" && obj.OwnerGroup == s.Group) || (s.User != "" && obj.Owner == s.User) {
+			return Decision{Allowed: true}
+		}
+		if s.Group == "" {
+			return deny("case is owned by group %q; role %q reaches only its own cases and its group's, and user %q belongs to no group (scope group)",
+				obj.OwnerGroup, r.ID, s.User)
+		}
+		return deny("case is owned by group %q; role %q reaches only its own cases and those of group %q (scope group)",
+			obj.OwnerGroup, r.ID, s.Group)
+	case ScopeSelf:
+		if s.User != "" && obj.Owner == s.User {
+			return Decision{Allowed: true}
+		}
+		return deny("case is owned by another user (group %q); role %q reaches only its own cases (scope self)",
+			obj.OwnerGroup, r.ID)
+	default:
+		return deny("role %q has invalid scope %q and reaches no cases; ask an administrator to fix the role",
+			r.ID, r.Scope)
+	}
+}
