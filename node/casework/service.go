@@ -1,0 +1,666 @@
+package casework
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cpx-node/cpx/node/audit"
+	"github.com/cpx-node/cpx/node/forms"
+	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/policy"
+)
+
+// Errors returned by the Service. The local API maps them to Connect codes
+// in one place (node/api).
+var (
+	ErrNotFound = errors.New("case not found")
+	ErrDenied   = errors.New("permission denied")
+	ErrInvalid  = errors.New("invalid request")
+	ErrConflict = errors.New("case was changed by someone else")
+	ErrClosed   = errors.New("case is closed")
+	ErrTooLarge = errors.New("case record too large")
+)
+
+// DefaultMaxRecordBytes bounds the encoded size of one case record.
+const DefaultMaxRecordBytes = 1 << 20
+
+// Key prefixes of the records this package owns.
+var (
+	prefixRecord  = []byte("c/r/") // id → Case
+	prefixNumber  = []byte("c/n/") // case number → id
+	prefixVersion = []byte("c/v/") // id/version → Version
+	prefixStatus  = []byte("c/s/") // status/id → ""
+	keySequence   = []byte("c/seq")
+)
+
+// Options configure a Service. Store, Forms and Agency are required.
+type Options struct {
+	Store  store.Store
+	Forms  *forms.Config
+	Agency string
+	// NumberPrefix starts every case number (default: "CASE").
+	NumberPrefix string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// MaxRecordBytes bounds one encoded record (default DefaultMaxRecordBytes).
+	MaxRecordBytes int
+}
+
+// Service is the agency's casework: it validates, authorises, stores and
+// audits every operation on cases, each in one transaction.
+type Service struct {
+	store    store.Store
+	forms    *forms.Config
+	agency   string
+	prefix   string
+	now      func() time.Time
+	maxBytes int
+}
+
+// New returns a Service.
+func New(o Options) *Service {
+	s := &Service{store: o.Store, forms: o.Forms, agency: o.Agency, prefix: o.NumberPrefix, now: o.Now, maxBytes: o.MaxRecordBytes}
+	if s.prefix == "" {
+		s.prefix = "CASE"
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxBytes <= 0 {
+		s.maxBytes = DefaultMaxRecordBytes
+	}
+	return s
+}
+
+// Forms returns the forms configuration the service validates against.
+func (s *Service) Forms() *forms.Config { return s.forms }
+
+func recordKey(id string) []byte { return append(append([]byte{}, prefixRecord...), id...) }
+func numberKey(n string) []byte  { return append(append([]byte{}, prefixNumber...), n...) }
+func statusKey(status, id string) []byte {
+	return append(append(append([]byte{}, prefixStatus...), status+"/"...), id...)
+}
+func versionPrefix(id string) []byte {
+	return append(append([]byte{}, prefixVersion...), id+"/"...)
+}
+func versionKey(id string, v int64) []byte {
+	return binary.BigEndian.AppendUint64(versionPrefix(id), uint64(v))
+}
+
+func object(c *Case) *policy.Object {
+	return &policy.Object{Owner: c.Owner, OwnerGroup: c.OwnerGroup, Agency: c.Agency}
+}
+
+func denied(d policy.Decision) error { return fmt.Errorf("%w: %s", ErrDenied, d.Reason) }
+
+// redacted returns a copy of c without the fields the subject's role hides.
+func redacted(sub policy.Subject, c Case) Case {
+	c.Fields = sub.Role.Redact(c.Fields)
+	return c
+}
+
+// auditDenied records a refused attempt in a transaction of its own, and
+// returns err.
+func (s *Service) auditDenied(ctx context.Context, sub policy.Subject, action, object string, err error) error {
+	outcome := audit.Failed
+	if errors.Is(err, ErrDenied) {
+		outcome = audit.Denied
+	}
+	if aerr := audit.Record(ctx, s.store, s.now(), audit.Event{Actor: sub.User, Action: action, Object: object, Outcome: outcome}); aerr != nil {
+		return errors.Join(err, aerr)
+	}
+	return err
+}
+
+func caseObject(id string) string { return "case/" + id }
+
+// load reads a case by id or case number.
+func load(r store.Reader, ref string) (Case, error) {
+	var c Case
+	b, err := r.Get(recordKey(ref))
+	if errors.Is(err, store.ErrNotFound) {
+		id, nerr := r.Get(numberKey(ref))
+		if nerr == nil {
+			b, err = r.Get(recordKey(string(id)))
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return c, fmt.Errorf("%w: %q", ErrNotFound, ref)
+	}
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("corrupt case record %q: %w", ref, err)
+	}
+	return c, nil
+}
+
+func (s *Service) nextNumber(w store.Writer) (string, error) {
+	var n uint64
+	b, err := w.Get(keySequence)
+	switch {
+	case err == nil && len(b) == 8:
+		n = binary.BigEndian.Uint64(b)
+	case err == nil:
+		return "", errors.New("corrupt case sequence")
+	case !errors.Is(err, store.ErrNotFound):
+		return "", err
+	}
+	n++
+	if err := w.Set(keySequence, binary.BigEndian.AppendUint64(nil, n)); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s-%06d", s.prefix, n), nil
+}
+
+// put writes c and its indexes; old is the previous state (nil on create).
+func (s *Service) put(w store.Writer, c *Case, old *Case, v Version) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if len(b) > s.maxBytes {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(b), s.maxBytes)
+	}
+	if err := w.Set(recordKey(c.ID), b); err != nil {
+		return err
+	}
+	if old == nil {
+		if err := w.Set(numberKey(c.Number), []byte(c.ID)); err != nil {
+			return err
+		}
+	}
+	if old == nil || old.Status != c.Status {
+		if old != nil {
+			if err := w.Delete(statusKey(old.Status, c.ID)); err != nil {
+				return err
+			}
+		}
+		if err := w.Set(statusKey(c.Status, c.ID), nil); err != nil {
+			return err
+		}
+	}
+	vb, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return w.Set(versionKey(c.ID, v.Version), vb)
+}
+
+// newCase builds (but does not store) a case from normalised fields.
+func (s *Service) newCase(w store.Writer, sub policy.Subject, fields map[string]any, now time.Time) (Case, Version, error) {
+	number, err := s.nextNumber(w)
+	if err != nil {
+		return Case{}, Version{}, err
+	}
+	c := Case{
+		ID: uuid.NewString(), Number: number, Status: StatusOpen,
+		Owner: sub.User, OwnerGroup: sub.Group, Agency: s.agency,
+		CreatedAt: now, UpdatedAt: now, Version: 1, Fields: fields,
+	}
+	c.Stage = deriveStage(&c)
+	return c, Version{Version: 1, At: now, Actor: sub.User, Action: "create", Changed: fields}, nil
+}
+
+func (s *Service) normalize(form string, fields map[string]any, now time.Time, partial bool) (map[string]any, error) {
+	out, err := s.forms.Normalize(form, fields, now, partial)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return out, nil
+}
+
+// checkHidden refuses writes to fields the subject's role may not see.
+func checkHidden(sub policy.Subject, fields map[string]any) error {
+	for k := range fields {
+		if sub.Role.Hides(k) {
+			return fmt.Errorf("%w: role %q may not write field %q", ErrDenied, sub.Role.ID, k)
+		}
+	}
+	return nil
+}
+
+// Create registers a new case owned by the subject, entered on form.
+func (s *Service) Create(ctx context.Context, sub policy.Subject, form string, fields map[string]any) (Case, error) {
+	if d := policy.Authorize(sub, policy.ResourceCase, policy.ActionCreate, nil); !d.Allowed {
+		return Case{}, s.auditDenied(ctx, sub, "case.create", "case", denied(d))
+	}
+	if err := checkHidden(sub, fields); err != nil {
+		return Case{}, s.auditDenied(ctx, sub, "case.create", "case", err)
+	}
+	now := s.now().UTC()
+	norm, err := s.normalize(form, fields, now, false)
+	if err != nil {
+		return Case{}, err
+	}
+	var c Case
+	err = s.store.Update(ctx, func(w store.Writer) error {
+		var v Version
+		var err error
+		if c, v, err = s.newCase(w, sub, norm, now); err != nil {
+			return err
+		}
+		if err := s.put(w, &c, nil, v); err != nil {
+			return err
+		}
+		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "case.create", Object: caseObject(c.ID), Details: v.ChangedFields()})
+		return err
+	})
+	if err != nil {
+		return Case{}, err
+	}
+	return redacted(sub, c), nil
+}
+
+// Get returns the case with the given id or case number, and audits the read.
+func (s *Service) Get(ctx context.Context, sub policy.Subject, ref string) (Case, error) {
+	var c Case
+	var refused error
+	now := s.now().UTC()
+	err := s.store.Update(ctx, func(w store.Writer) error {
+		var err error
+		refused = nil
+		c, err = load(w, ref)
+		if errors.Is(err, ErrNotFound) {
+			refused = err
+			_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "case.read", Object: caseObject(ref), Outcome: audit.Failed})
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		outcome := audit.OK
+		if d := policy.Authorize(sub, policy.ResourceCase, policy.ActionRead, object(&c)); !d.Allowed {
+			refused, outcome = denied(d), audit.Denied
+		}
+		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "case.read", Object: caseObject(c.ID), Outcome: outcome})
+		return err
+	})
+	if err != nil {
+		return Case{}, err
+	}
+	if refused != nil {
+		return Case{}, refused
+	}
+	return redacted(sub, c), nil
+}
+
+// Filter selects cases in List and Export.
+type Filter struct {
+	Status string
+	Owner  string
+	// Query is matched, case-insensitively, against the case number and the
+	// text of every field the subject may see.
+	Query string
+	// Limit caps the result (List: default 100, at most 1000).
+	Limit int
+}
+
+// MaxListLimit caps List.
+const MaxListLimit = 1000
+
+func matchesQuery(c *Case, q string) bool {
+	if q == "" {
+		return true
+	}
+	if strings.Contains(strings.ToLower(c.Number), q) {
+		return true
+	}
+	var walk func(v any) bool
+	walk = func(v any) bool {
+		switch v := v.(type) {
+		case string:
+			return strings.Contains(strings.ToLower(v), q)
+		case []any:
+			for _, e := range v {
+				if walk(e) {
+					return true
+				}
+			}
+		case map[string]any:
+			for _, e := range v {
+				if walk(e) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, v := range c.Fields {
+		if walk(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// scan calls fn for every case the subject may read that f selects,
+// already redacted for the subject.
+func scan(r store.Reader, sub policy.Subject, f Filter, fn func(Case) error) error {
+	q := strings.ToLower(strings.TrimSpace(f.Query))
+	visit := func(b []byte) error {
+		var c Case
+		if err := json.Unmarshal(b, &c); err != nil {
+			return fmt.Errorf("corrupt case record: %w", err)
+		}
+		if f.Owner != "" && c.Owner != f.Owner {
+			return nil
+		}
+		if !policy.Authorize(sub, policy.ResourceCase, policy.ActionRead, object(&c)).Allowed {
+			return nil
+		}
+		c = redacted(sub, c)
+		if !matchesQuery(&c, q) {
+			return nil
+		}
+		return fn(c)
+	}
+	if f.Status != "" {
+		p := append(append([]byte{}, prefixStatus...), f.Status+"/"...)
+		return r.Scan(p, store.ScanOptions{}, func(k, _ []byte) error {
+			b, err := r.Get(recordKey(string(k[len(p):])))
+			if err != nil {
+				return err
+			}
+			return visit(b)
+		})
+	}
+	return r.Scan(prefixRecord, store.ScanOptions{}, func(_, v []byte) error { return visit(v) })
+}
+
+// List returns the cases the subject may read that f selects, and audits
+// which ones were shown.
+func (s *Service) List(ctx context.Context, sub policy.Subject, f Filter) ([]Case, error) {
+	if d := policy.Authorize(sub, policy.ResourceCase, policy.ActionList, nil); !d.Allowed {
+		return nil, s.auditDenied(ctx, sub, "case.list", "case", denied(d))
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	f.Limit = min(f.Limit, MaxListLimit)
+	var out []Case
+	err := s.store.View(ctx, func(r store.Reader) error {
+		out = out[:0]
+		return scan(r, sub, f, func(c Case) error {
+			out = append(out, c)
+			if len(out) >= f.Limit {
+				return store.ErrStop
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(out))
+	for i, c := range out {
+		ids[i] = c.ID
+	}
+	return out, audit.Record(ctx, s.store, s.now(), audit.Event{Actor: sub.User, Action: "case.list", Object: "case", Details: ids})
+}
+
+// Export calls fn for every case the subject may read with the given
+// status (all when empty), and audits the export.
+func (s *Service) Export(ctx context.Context, sub policy.Subject, status string, fn func(Case) error) error {
+	if d := policy.Authorize(sub, policy.ResourceCase, policy.ActionExport, nil); !d.Allowed {
+		return s.auditDenied(ctx, sub, "case.export", "case", denied(d))
+	}
+	var n int
+	err := s.store.View(ctx, func(r store.Reader) error {
+		return scan(r, sub, Filter{Status: status}, func(c Case) error { n++; return fn(c) })
+	})
+	outcome := audit.OK
+	if err != nil {
+		outcome = audit.Failed
+	}
+	aerr := audit.Record(ctx, s.store, s.now(), audit.Event{Actor: sub.User, Action: "case.export", Object: "case", Outcome: outcome, Details: map[string]any{"count": n, "status": status}})
+	return errors.Join(err, aerr)
+}
+
+// modify loads a case, checks the subject may act on it, lets change edit
+// it, and stores the result with a new version and an audit entry.
+func (s *Service) modify(ctx context.Context, sub policy.Subject, ref string, act policy.Action, action string, change func(c *Case) (map[string]any, error)) (Case, error) {
+	now := s.now().UTC()
+	var c Case
+	var refused error
+	err := s.store.Update(ctx, func(w store.Writer) error {
+		refused = nil
+		old, err := load(w, ref)
+		if err != nil {
+			refused = err
+			return nil
+		}
+		if d := policy.Authorize(sub, policy.ResourceCase, act, object(&old)); !d.Allowed {
+			refused = denied(d)
+			return nil
+		}
+		c = old
+		c.Fields = make(map[string]any, len(old.Fields))
+		for k, v := range old.Fields {
+			c.Fields[k] = v
+		}
+		changed, err := change(&c)
+		if err != nil {
+			refused = err
+			return nil
+		}
+		if len(changed) == 0 && c.Status == old.Status {
+			return nil // nothing to record
+		}
+		c.Version = old.Version + 1
+		c.UpdatedAt = now
+		c.Stage = deriveStage(&c)
+		v := Version{Version: c.Version, At: now, Actor: sub.User, Action: strings.TrimPrefix(action, "case."), Changed: changed}
+		if err := s.put(w, &c, &old, v); err != nil {
+			return err
+		}
+		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: action, Object: caseObject(c.ID), Details: v.ChangedFields()})
+		return err
+	})
+	if err != nil {
+		return Case{}, err
+	}
+	if refused != nil {
+		return Case{}, s.auditDenied(ctx, sub, action, caseObject(ref), refused)
+	}
+	return redacted(sub, c), nil
+}
+
+// Update sets (or, with a nil value, clears) fields of an open case. If
+// expectedVersion is not zero the case must be at that version.
+func (s *Service) Update(ctx context.Context, sub policy.Subject, ref string, fields map[string]any, expectedVersion int64) (Case, error) {
+	if err := checkHidden(sub, fields); err != nil {
+		return Case{}, s.auditDenied(ctx, sub, "case.update", caseObject(ref), err)
+	}
+	norm, err := s.normalize("", fields, s.now().UTC(), true)
+	if err != nil {
+		return Case{}, err
+	}
+	return s.modify(ctx, sub, ref, policy.ActionUpdate, "case.update", func(c *Case) (map[string]any, error) {
+		if c.Status != StatusOpen {
+			return nil, fmt.Errorf("%w: %s is %s; reopen it first", ErrClosed, c.Number, c.Status)
+		}
+		if expectedVersion != 0 && c.Version != expectedVersion {
+			return nil, fmt.Errorf("%w: %s is at version %d, not %d", ErrConflict, c.Number, c.Version, expectedVersion)
+		}
+		changed := map[string]any{}
+		for k, v := range norm {
+			old, had := c.Fields[k]
+			switch {
+			case v == nil && had:
+				delete(c.Fields, k)
+				changed[k] = nil
+			case v != nil && (!had || !reflect.DeepEqual(old, v)):
+				c.Fields[k] = v
+				changed[k] = v
+			}
+		}
+		return changed, nil
+	})
+}
+
+// Close closes an open case with a reason.
+func (s *Service) Close(ctx context.Context, sub policy.Subject, ref, reason string) (Case, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return Case{}, fmt.Errorf("%w: a reason is required to close a case", ErrInvalid)
+	}
+	if len(reason) > 2000 {
+		return Case{}, fmt.Errorf("%w: the reason is longer than 2000 bytes", ErrInvalid)
+	}
+	return s.modify(ctx, sub, ref, policy.ActionClose, "case.close", func(c *Case) (map[string]any, error) {
+		if c.Status != StatusOpen {
+			return nil, fmt.Errorf("%w: %s is already %s", ErrClosed, c.Number, c.Status)
+		}
+		c.Status = StatusClosed
+		c.CloseReason = reason
+		return map[string]any{}, nil
+	})
+}
+
+// History returns every version of a case, oldest first.
+func (s *Service) History(ctx context.Context, sub policy.Subject, ref string) ([]Version, error) {
+	var out []Version
+	var refused error
+	now := s.now().UTC()
+	err := s.store.Update(ctx, func(w store.Writer) error {
+		out, refused = nil, nil
+		c, err := load(w, ref)
+		if err != nil {
+			refused = err
+			return nil
+		}
+		outcome := audit.OK
+		if d := policy.Authorize(sub, policy.ResourceCase, policy.ActionHistory, object(&c)); !d.Allowed {
+			refused, outcome = denied(d), audit.Denied
+		} else if err := w.Scan(versionPrefix(c.ID), store.ScanOptions{}, func(_, v []byte) error {
+			var ver Version
+			if err := json.Unmarshal(v, &ver); err != nil {
+				return err
+			}
+			ver.Changed = sub.Role.Redact(ver.Changed)
+			out = append(out, ver)
+			return nil
+		}); err != nil {
+			return err
+		}
+		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "case.history", Object: caseObject(c.ID), Outcome: outcome})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if refused != nil {
+		if errors.Is(refused, ErrNotFound) {
+			return nil, s.auditDenied(ctx, sub, "case.history", caseObject(ref), refused)
+		}
+		return nil, refused
+	}
+	return out, nil
+}
+
+// ImportRow is one row of an import: its row number in the source file, the
+// form it was entered on and its fields.
+type ImportRow struct {
+	Row    int64
+	Form   string
+	Fields map[string]any
+}
+
+// ImportResult says what became of one row.
+type ImportResult struct {
+	Row    int64
+	ID     string
+	Number string
+	Err    error
+}
+
+// Import validates every row and, unless dryRun, creates the valid ones in
+// one transaction, each with its audit entry. Invalid rows are reported, not
+// fatal; an error is returned only when nothing could be committed.
+func (s *Service) Import(ctx context.Context, sub policy.Subject, rows []ImportRow, dryRun bool) ([]ImportResult, error) {
+	if d := policy.Authorize(sub, policy.ResourceCase, policy.ActionImport, nil); !d.Allowed {
+		return nil, s.auditDenied(ctx, sub, "case.import", "case", denied(d))
+	}
+	now := s.now().UTC()
+	results := make([]ImportResult, len(rows))
+	valid := make([]map[string]any, len(rows))
+	for i, row := range rows {
+		results[i].Row = row.Row
+		if err := checkHidden(sub, row.Fields); err != nil {
+			results[i].Err = err
+			continue
+		}
+		form := row.Form
+		if form == "" {
+			form = "registration"
+		}
+		norm, err := s.normalize(form, row.Fields, now, false)
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		valid[i] = norm
+	}
+	if dryRun {
+		return results, nil
+	}
+	err := s.store.Update(ctx, func(w store.Writer) error {
+		for i := range results {
+			results[i].ID, results[i].Number = "", ""
+			if valid[i] == nil {
+				continue
+			}
+			c, v, err := s.newCase(w, sub, valid[i], now)
+			if err != nil {
+				return err
+			}
+			v.Action = "import"
+			if err := s.put(w, &c, nil, v); err != nil {
+				if errors.Is(err, ErrTooLarge) {
+					results[i].Err = err
+					continue
+				}
+				return err
+			}
+			if _, err := audit.Append(w, now, audit.Event{Actor: sub.User, Action: "case.import", Object: caseObject(c.ID), Details: map[string]any{"row": results[i].Row}}); err != nil {
+				return err
+			}
+			results[i].ID, results[i].Number = c.ID, c.Number
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrTooBig) {
+		return nil, fmt.Errorf("%w: %d rows are too many for one transaction; send smaller batches", ErrInvalid, len(rows))
+	}
+	return results, err
+}
+
+// Count returns the number of cases on the node.
+func (s *Service) Count(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.store.View(ctx, func(r store.Reader) error {
+		b, err := r.Get(keySequence)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if len(b) != 8 {
+			return errors.New("corrupt case sequence")
+		}
+		n = int64(binary.BigEndian.Uint64(b))
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,247 @@
+// Package config loads a node's configuration: built-in defaults, then the
+// config file in the node directory (cpx.toml), then CPX_* environment
+// variables, then command-line flags, each overriding the one before.
+//
+// This is the only package that imports koanf. Every key is a field of
+// Config below, documented where it is declared; the environment variable
+// for a key is CPX_ followed by the key in upper case with dots and
+// underscores both written as "_" (api.listen → CPX_API_LISTEN,
+// auth.token_ttl → CPX_AUTH_TOKEN_TTL).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/toml/v2"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+)
+
+// Config is the whole configuration of a node. The zero value of a field
+// means "use the default" shown in its comment.
+type Config struct {
+	Agency  Agency  `koanf:"agency"`
+	API     API     `koanf:"api"`
+	Auth    Auth    `koanf:"auth"`
+	Store   Store   `koanf:"store"`
+	Keyring Keyring `koanf:"keyring"`
+	Cases   Cases   `koanf:"cases"`
+	Forms   Forms   `koanf:"forms"`
+	Log     Log     `koanf:"log"`
+}
+
+// Agency identifies the agency that runs the node.
+type Agency struct {
+	// ID is the agency's short stable id, e.g. "save-the-children-so". Required.
+	ID string `koanf:"id"`
+	// Name is the agency's display name.
+	Name string `koanf:"name"`
+}
+
+// API configures the local API.
+type API struct {
+	// Listen is the local API's TCP address; default "127.0.0.1:7400".
+	// Use port 0 to pick a free port. Only loopback addresses are accepted.
+	Listen string `koanf:"listen"`
+}
+
+// Auth configures local API authentication.
+type Auth struct {
+	// TokenTTL is how long a new token stays valid; default 8760h (a year).
+	TokenTTL time.Duration `koanf:"token_ttl"`
+}
+
+// Store configures the Badger store.
+type Store struct {
+	// GCInterval is how often value-log garbage collection runs; default 5m.
+	GCInterval time.Duration `koanf:"gc_interval"`
+	// MaxRecordBytes bounds one case record; default 1048576 (1 MiB).
+	MaxRecordBytes int `koanf:"max_record_bytes"`
+}
+
+// Keyring selects where the node's keys are kept.
+type Keyring struct {
+	// Kind is "file" (default: keyring.json in the node directory,
+	// passphrase from CPX_PASSPHRASE or a prompt).
+	Kind string `koanf:"kind"`
+}
+
+// Cases configures case records.
+type Cases struct {
+	// NumberPrefix starts every case number; default "CASE".
+	NumberPrefix string `koanf:"number_prefix"`
+}
+
+// Forms configures the forms configuration.
+type Forms struct {
+	// Dir, if set, overrides the built-in standard forms from a directory
+	// (relative paths are relative to the node directory).
+	Dir string `koanf:"dir"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info (default), warn or error.
+	Level string `koanf:"level"`
+	// Format is text (default) or json.
+	Format string `koanf:"format"`
+}
+
+// Default returns the built-in defaults.
+func Default() Config {
+	return Config{
+		API:     API{Listen: "127.0.0.1:7400"},
+		Auth:    Auth{TokenTTL: 365 * 24 * time.Hour},
+		Store:   Store{GCInterval: 5 * time.Minute, MaxRecordBytes: 1 << 20},
+		Keyring: Keyring{Kind: "file"},
+		Cases:   Cases{NumberPrefix: "CASE"},
+		Log:     Log{Level: "info", Format: "text"},
+	}
+}
+
+// FileName is the config file's name in a node directory.
+const FileName = "cpx.toml"
+
+// Load reads the configuration of the node in dir: defaults < dir/cpx.toml
+// (if present) < environment (environ, as from os.Environ) < flags (keys as
+// in the file, e.g. "api.listen").
+func Load(dir string, environ []string, flags map[string]any) (Config, error) {
+	k := koanf.New(".")
+	def := Default()
+	defaults := map[string]any{}
+	flatten(def, defaults)
+	if err := k.Load(confmap.Provider(defaults, "."), nil); err != nil {
+		return Config{}, err
+	}
+	path := filepath.Join(dir, FileName)
+	if _, err := os.Stat(path); err == nil {
+		if err := k.Load(file.Provider(path), toml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	for _, key := range k.Keys() {
+		if _, known := defaults[key]; !known {
+			return Config{}, fmt.Errorf("config %s: unknown key %q", path, key)
+		}
+	}
+	env := map[string]any{}
+	for _, kv := range environ {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, "CPX_") {
+			continue
+		}
+		if key, ok := envKey(defaults, name); ok {
+			env[key] = value
+		}
+	}
+	if err := k.Load(confmap.Provider(env, "."), nil); err != nil {
+		return Config{}, err
+	}
+	if err := k.Load(confmap.Provider(flags, "."), nil); err != nil {
+		return Config{}, err
+	}
+	var c Config
+	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// envKey maps CPX_API_LISTEN to "api.listen" by matching known keys.
+func envKey(known map[string]any, name string) (string, bool) {
+	want := strings.ToLower(strings.TrimPrefix(name, "CPX_"))
+	for key := range known {
+		if strings.ReplaceAll(key, ".", "_") == want {
+			return key, true
+		}
+	}
+	return "", false
+}
+
+// flatten writes every leaf of the default config as "section.key".
+func flatten(c Config, out map[string]any) {
+	out["agency.id"] = c.Agency.ID
+	out["agency.name"] = c.Agency.Name
+	out["api.listen"] = c.API.Listen
+	out["auth.token_ttl"] = c.Auth.TokenTTL.String()
+	out["store.gc_interval"] = c.Store.GCInterval.String()
+	out["store.max_record_bytes"] = c.Store.MaxRecordBytes
+	out["keyring.kind"] = c.Keyring.Kind
+	out["cases.number_prefix"] = c.Cases.NumberPrefix
+	out["forms.dir"] = c.Forms.Dir
+	out["log.level"] = c.Log.Level
+	out["log.format"] = c.Log.Format
+}
+
+// Validate checks the configuration and names the first bad key.
+func (c Config) Validate() error {
+	switch {
+	case c.Agency.ID == "":
+		return errors.New("config: agency.id is required")
+	case !ValidAgency(c.Agency.ID):
+		return fmt.Errorf("config: agency.id %q: use lowercase letters, digits, '-' and '/' (e.g. unicef-so/hargeisa)", c.Agency.ID)
+	case c.Keyring.Kind != "file":
+		return fmt.Errorf("config: keyring.kind %q: only \"file\" is supported", c.Keyring.Kind)
+	case c.Auth.TokenTTL <= 0:
+		return errors.New("config: auth.token_ttl must be positive")
+	case c.Store.MaxRecordBytes < 1024:
+		return errors.New("config: store.max_record_bytes must be at least 1024")
+	case c.Store.GCInterval < time.Second:
+		return errors.New("config: store.gc_interval must be at least 1s")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: log.level %q: use debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("config: log.format %q: use text or json", c.Log.Format)
+	}
+	return nil
+}
+
+// ValidAgency reports whether id is a well-formed agency id.
+func ValidAgency(id string) bool {
+	if id == "" || len(id) > 64 || strings.HasPrefix(id, "/") || strings.HasSuffix(id, "/") || strings.Contains(id, "//") {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '/') {
+			return false
+		}
+	}
+	return true
+}
+
+// WriteFile writes a minimal cpx.toml for a new node.
+func WriteFile(dir string, c Config) error {
+	body := fmt.Sprintf(`# CPX node configuration. Every key and its default: docs/config.md.
+# Environment variables (CPX_API_LISTEN, ...) and flags override this file.
+
+[agency]
+id = %q
+name = %q
+
+[api]
+listen = %q
+`, c.Agency.ID, c.Agency.Name, c.API.Listen)
+	f, err := os.OpenFile(filepath.Join(dir, FileName), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,79 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cpx-node/cpx/node/config"
+)
+
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, config.FileName), []byte(`
+[agency]
+id = "agency-a"
+name = "From file"
+[api]
+listen = "127.0.0.1:9000"
+[cases]
+number_prefix = "FILE"
+`), 0o644)
+	env := []string{"CPX_API_LISTEN=127.0.0.1:9100", "CPX_AUTH_TOKEN_TTL=2h", "HOME=/root", "CPX_UNKNOWN=x"}
+	flags := map[string]any{"api.listen": "127.0.0.1:9200"}
+	c, err := config.Load(dir, env, flags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, got, want string }{
+		{"file over default", c.Agency.Name, "From file"},
+		{"file", c.Cases.NumberPrefix, "FILE"},
+		{"flag over env over file", c.API.Listen, "127.0.0.1:9200"},
+		{"env over default", c.Auth.TokenTTL.String(), (2 * time.Hour).String()},
+		{"default", c.Log.Level, "info"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct{ file, want string }{
+		{"", "agency.id is required"},
+		{"[agency]\nid = \"Bad Id\"", "agency.id"},
+		{"[agency]\nid = \"a\"\n[api]\nlisten_typo = \"x\"", `unknown key "api.listen_typo"`},
+		{"[agency]\nid = \"a\"\n[log]\nlevel = \"loud\"", "log.level"},
+		{"[agency\nid=", "cpx.toml"},
+	}
+	for _, tt := range tests {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, config.FileName), []byte(tt.file), 0o644)
+		_, err := config.Load(dir, nil, nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("file %q: got error %v, want one containing %q", tt.file, err, tt.want)
+		}
+	}
+}
+
+func TestWriteFileRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	want := config.Default()
+	want.Agency = config.Agency{ID: "unicef-so/hargeisa", Name: "UNICEF \"Hargeisa\""}
+	if err := config.WriteFile(dir, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := config.Load(dir, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if err := config.WriteFile(dir, want); err == nil {
+		t.Error("second WriteFile succeeded, want an error (file exists)")
+	}
+}
