@@ -1,0 +1,292 @@
+// Package daemon wires a CPX node together: configuration, keyring, the
+// encrypted store, casework, the local API server and its metrics. It is
+// the one place where adapters are chosen and dependencies are passed in;
+// cpx init, cpx start and cpx demo call it.
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cpx-node/cpx/crypto/keyring"
+	"github.com/cpx-node/cpx/node/api"
+	"github.com/cpx-node/cpx/node/audit"
+	"github.com/cpx-node/cpx/node/casework"
+	"github.com/cpx-node/cpx/node/config"
+	"github.com/cpx-node/cpx/node/forms"
+	"github.com/cpx-node/cpx/node/nodedir"
+	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/node/store/badgerstore"
+	"github.com/cpx-node/cpx/node/users"
+)
+
+// Names under which the keyring wraps the node's secrets.
+const storeKeyName = "store-key"
+
+// AdminUser is the name of the administrator that Init creates.
+const AdminUser = "admin"
+
+// ErrInitialised is returned by Init when dir already holds a node.
+var ErrInitialised = errors.New("directory already holds a node")
+
+// Version returns the version of the running binary.
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// InitOptions describe a new node.
+type InitOptions struct {
+	Dir        string
+	Config     config.Config // Agency.ID required; other fields default
+	Passphrase []byte
+	// KDF overrides the keyring's Argon2id parameters (tests, demo).
+	KDF *keyring.KDFParams
+}
+
+// Init creates a node directory: config file, keyring, store key, an
+// encrypted store holding the initial admin user, and credentials.json with
+// the admin's token. It returns those credentials. On error it leaves no
+// partial node behind in a directory it created.
+func Init(ctx context.Context, o InitOptions) (creds nodedir.Credentials, err error) {
+	if err := o.Config.Validate(); err != nil {
+		return creds, err
+	}
+	if len(o.Passphrase) == 0 {
+		return creds, errors.New("a passphrase is required to protect the keyring (set CPX_PASSPHRASE)")
+	}
+	if _, err := os.Stat(filepath.Join(o.Dir, nodedir.ConfigFile)); err == nil {
+		return creds, fmt.Errorf("%s: %w", o.Dir, ErrInitialised)
+	}
+	created := false
+	if _, err := os.Stat(o.Dir); errors.Is(err, os.ErrNotExist) {
+		created = true
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return creds, err
+	}
+	defer func() {
+		if err != nil {
+			for _, f := range []string{nodedir.ConfigFile, nodedir.KeyringFile, nodedir.StoreKeyFile, nodedir.CredentialsFile, nodedir.DataDir} {
+				os.RemoveAll(filepath.Join(o.Dir, f))
+			}
+			if created {
+				os.Remove(o.Dir)
+			}
+		}
+	}()
+	kdf := keyring.DefaultKDFParams()
+	if o.KDF != nil {
+		kdf = *o.KDF
+	}
+	kr, err := keyring.CreateFileWithParams(filepath.Join(o.Dir, nodedir.KeyringFile), o.Passphrase, kdf)
+	if err != nil {
+		return creds, err
+	}
+	defer kr.Close()
+	storeKey := make([]byte, 32)
+	if _, err := rand.Read(storeKey); err != nil {
+		return creds, err
+	}
+	wrapped, err := kr.Wrap(ctx, storeKeyName, storeKey)
+	if err != nil {
+		return creds, err
+	}
+	if err := nodedir.WriteFileAtomic(filepath.Join(o.Dir, nodedir.StoreKeyFile), wrapped, 0o600); err != nil {
+		return creds, err
+	}
+	st, err := badgerstore.Open(ctx, badgerstore.Options{Dir: filepath.Join(o.Dir, nodedir.DataDir), EncryptionKey: storeKey})
+	if err != nil {
+		return creds, err
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	var token string
+	err = st.Update(ctx, func(w store.Writer) error {
+		var err error
+		token, err = users.Add(w, users.User{Name: AdminUser, Role: "agency_admin", CreatedAt: now}, now.Add(o.Config.Auth.TokenTTL))
+		if err != nil {
+			return err
+		}
+		if _, err := audit.Append(w, now, audit.Event{Actor: "cpx-init", Action: "node.init", Object: "agency/" + o.Config.Agency.ID}); err != nil {
+			return err
+		}
+		_, err = audit.Append(w, now, audit.Event{Actor: "cpx-init", Action: "user.add", Object: "user/" + AdminUser, Details: map[string]string{"role": "agency_admin"}})
+		return err
+	})
+	if err != nil {
+		return creds, err
+	}
+	if err := config.WriteFile(o.Dir, o.Config); err != nil {
+		return creds, err
+	}
+	creds = nodedir.Credentials{User: AdminUser, Token: token}
+	return creds, nodedir.WriteCredentials(o.Dir, creds)
+}
+
+// Node is an open node: its store and services, ready to Run.
+type Node struct {
+	dir     string
+	cfg     config.Config
+	log     *slog.Logger
+	kr      *keyring.File
+	store   *badgerstore.Store
+	cases   *casework.Service
+	api     *api.Server
+	metrics *prometheus.Registry
+}
+
+// Open opens the node in dir with cfg (see config.Load) and the keyring's
+// passphrase. A second Open of the same directory fails while the first is
+// open.
+func Open(ctx context.Context, dir string, cfg config.Config, passphrase []byte, log *slog.Logger) (*Node, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	kr, err := keyring.OpenFile(filepath.Join(dir, nodedir.KeyringFile), passphrase)
+	if errors.Is(err, keyring.ErrNotExist) {
+		return nil, fmt.Errorf("%s is not a node directory (no %s): run `cpx init --dir %s` first", dir, nodedir.KeyringFile, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{dir: dir, cfg: cfg, log: log, kr: kr}
+	if err := n.open(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) open(ctx context.Context) error {
+	wrapped, err := os.ReadFile(filepath.Join(n.dir, nodedir.StoreKeyFile))
+	if err != nil {
+		return fmt.Errorf("reading the store key: %w", err)
+	}
+	storeKey, err := n.kr.Unwrap(ctx, storeKeyName, wrapped)
+	if err != nil {
+		return fmt.Errorf("unwrapping the store key: %w", err)
+	}
+	n.store, err = badgerstore.Open(ctx, badgerstore.Options{
+		Dir: filepath.Join(n.dir, nodedir.DataDir), EncryptionKey: storeKey,
+		Logger: n.log.With("component", "store"), GCInterval: n.cfg.Store.GCInterval,
+	})
+	clear(storeKey)
+	if err != nil {
+		return err
+	}
+	fc := forms.Standard()
+	if d := n.cfg.Forms.Dir; d != "" {
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(n.dir, d)
+		}
+		if fc, err = forms.LoadDir(d); err != nil {
+			return fmt.Errorf("forms.dir %s: %w", d, err)
+		}
+	}
+	n.cases = casework.New(casework.Options{
+		Store: n.store, Forms: fc, Agency: n.cfg.Agency.ID, NumberPrefix: n.cfg.Cases.NumberPrefix,
+		MaxRecordBytes: n.cfg.Store.MaxRecordBytes,
+	})
+	n.metrics = prometheus.NewRegistry()
+	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.api = api.New(api.Options{
+		Store: n.store, Cases: n.cases, Agency: n.cfg.Agency.ID, Name: n.cfg.Agency.Name, Version: Version(),
+		Keyring: n.kr.Kind(), TokenTTL: n.cfg.Auth.TokenTTL, Logger: n.log.With("component", "api"), Metrics: n.metrics,
+	})
+	return nil
+}
+
+// Close closes the store and the keyring.
+func (n *Node) Close() error {
+	var err error
+	if n.store != nil {
+		err = n.store.Close()
+	}
+	if n.kr != nil {
+		n.kr.Close()
+	}
+	return err
+}
+
+// Cases returns the node's casework service (for in-process callers such
+// as tests and benchmarks).
+func (n *Node) Cases() *casework.Service { return n.cases }
+
+// Store returns the node's store.
+func (n *Node) Store() store.Store { return n.store }
+
+// Handler returns the node's HTTP handler: the local API, /metrics and
+// /healthz.
+func (n *Node) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", n.api.Handler())
+	mux.Handle("/metrics", promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	return mux
+}
+
+// Run serves the local API on the configured loopback address until ctx
+// is done, then shuts down cleanly. ready, if not nil, is called with the
+// API's base URL once it accepts connections (after api.url is written).
+func (n *Node) Run(ctx context.Context, ready func(url string)) error {
+	host, _, err := net.SplitHostPort(n.cfg.API.Listen)
+	if err != nil {
+		return fmt.Errorf("api.listen %q: %w", n.cfg.API.Listen, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("api.listen %q: the local API listens on loopback only (127.0.0.1 or ::1)", n.cfg.API.Listen)
+	}
+	ln, err := net.Listen("tcp", n.cfg.API.Listen)
+	if err != nil {
+		return fmt.Errorf("local API: %w", err)
+	}
+	url := "http://" + ln.Addr().String()
+	srv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	if err := nodedir.WriteAPIURL(n.dir, url); err != nil {
+		ln.Close()
+		return err
+	}
+	defer os.Remove(filepath.Join(n.dir, nodedir.APIURLFile))
+	n.log.Info("node started", "agency", n.cfg.Agency.ID, "api", url, "version", Version())
+	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	if ready != nil {
+		ready(url)
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutdownCtx); serr != nil && err == nil {
+		err = serr
+	}
+	wg.Wait()
+	n.log.Info("node stopped")
+	return err
+}
