@@ -118,7 +118,10 @@ func TestAPI(t *testing.T) {
 		err  error
 		want connect.Code
 	}{
-		{"no token", func() error { _, err := dial(url, "").node.Status(ctx, connect.NewRequest(&localv1.StatusRequest{})); return err }(), connect.CodeUnauthenticated},
+		{"no token", func() error {
+			_, err := dial(url, "").node.Status(ctx, connect.NewRequest(&localv1.StatusRequest{}))
+			return err
+		}(), connect.CodeUnauthenticated},
 		{"bad token", func() error {
 			_, err := dial(url, "cpx_nope").node.Status(ctx, connect.NewRequest(&localv1.StatusRequest{}))
 			return err
@@ -131,8 +134,14 @@ func TestAPI(t *testing.T) {
 			_, err := admin.users.AddUser(ctx, connect.NewRequest(&localv1.AddUserRequest{Name: "x", Role: "wizard"}))
 			return err
 		}(), connect.CodeInvalidArgument},
-		{"admin reads a case", func() error { _, err := admin.cases.GetCase(ctx, connect.NewRequest(&localv1.GetCaseRequest{Id: id})); return err }(), connect.CodePermissionDenied},
-		{"not found", func() error { _, err := alice.cases.GetCase(ctx, connect.NewRequest(&localv1.GetCaseRequest{Id: "nope"})); return err }(), connect.CodeNotFound},
+		{"admin reads a case", func() error {
+			_, err := admin.cases.GetCase(ctx, connect.NewRequest(&localv1.GetCaseRequest{Id: id}))
+			return err
+		}(), connect.CodePermissionDenied},
+		{"not found", func() error {
+			_, err := alice.cases.GetCase(ctx, connect.NewRequest(&localv1.GetCaseRequest{Id: "nope"}))
+			return err
+		}(), connect.CodeNotFound},
 		{"invalid field", func() error {
 			f, _ := structpb.NewStruct(map[string]any{"age": "old"})
 			_, err := alice.cases.UpdateCase(ctx, connect.NewRequest(&localv1.UpdateCaseRequest{Id: id, Fields: f}))
@@ -151,7 +160,10 @@ func TestAPI(t *testing.T) {
 			_, err := admin.users.DisableUser(ctx, connect.NewRequest(&localv1.DisableUserRequest{Name: "alice"}))
 			return err
 		}(), 0},
-		{"disabled alice", func() error { _, err := alice.node.Status(ctx, connect.NewRequest(&localv1.StatusRequest{})); return err }(), connect.CodeUnauthenticated},
+		{"disabled alice", func() error {
+			_, err := alice.node.Status(ctx, connect.NewRequest(&localv1.StatusRequest{}))
+			return err
+		}(), connect.CodeUnauthenticated},
 	}
 	for _, tt := range tests {
 		if got := code(tt.err); got != tt.want {

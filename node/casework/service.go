@@ -29,6 +29,28 @@ var (
 	ErrTooLarge = errors.New("case record too large")
 )
 
+// kindError is an error of one of the kinds above whose message does not
+// repeat the kind: callers test the kind with errors.Is, and the local API
+// turns it into a Connect code, so "permission denied" is said once.
+type kindError struct {
+	kind  error
+	cause error // optional, e.g. a *forms.ValidationError
+	msg   string
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.kind}
+	}
+	return []error{e.kind, e.cause}
+}
+
+// errorf returns an error of the given kind.
+func errorf(kind error, format string, args ...any) error {
+	return &kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
 // DefaultMaxRecordBytes bounds the encoded size of one case record.
 const DefaultMaxRecordBytes = 1 << 20
 
@@ -99,7 +121,7 @@ func object(c *Case) *policy.Object {
 	return &policy.Object{Owner: c.Owner, OwnerGroup: c.OwnerGroup, Agency: c.Agency}
 }
 
-func denied(d policy.Decision) error { return fmt.Errorf("%w: %s", ErrDenied, d.Reason) }
+func denied(d policy.Decision) error { return errorf(ErrDenied, "%s", d.Reason) }
 
 // redacted returns a copy of c without the fields the subject's role hides.
 func redacted(sub policy.Subject, c Case) Case {
@@ -133,7 +155,7 @@ func load(r store.Reader, ref string) (Case, error) {
 		}
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return c, fmt.Errorf("%w: %q", ErrNotFound, ref)
+		return c, errorf(ErrNotFound, "no case with id or number %q", ref)
 	}
 	if err != nil {
 		return c, err
@@ -169,7 +191,7 @@ func (s *Service) put(w store.Writer, c *Case, old *Case, v Version) error {
 		return err
 	}
 	if len(b) > s.maxBytes {
-		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(b), s.maxBytes)
+		return errorf(ErrTooLarge, "case record too large: %d bytes, the limit is %d", len(b), s.maxBytes)
 	}
 	if err := w.Set(recordKey(c.ID), b); err != nil {
 		return err
@@ -214,7 +236,7 @@ func (s *Service) newCase(w store.Writer, sub policy.Subject, fields map[string]
 func (s *Service) normalize(form string, fields map[string]any, now time.Time, partial bool) (map[string]any, error) {
 	out, err := s.forms.Normalize(form, fields, now, partial)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return nil, &kindError{kind: ErrInvalid, cause: err, msg: err.Error()}
 	}
 	return out, nil
 }
@@ -223,7 +245,7 @@ func (s *Service) normalize(form string, fields map[string]any, now time.Time, p
 func checkHidden(sub policy.Subject, fields map[string]any) error {
 	for k := range fields {
 		if sub.Role.Hides(k) {
-			return fmt.Errorf("%w: role %q may not write field %q", ErrDenied, sub.Role.ID, k)
+			return errorf(ErrDenied, "role %q may not write field %q", sub.Role.ID, k)
 		}
 	}
 	return nil
@@ -487,10 +509,10 @@ func (s *Service) Update(ctx context.Context, sub policy.Subject, ref string, fi
 	}
 	return s.modify(ctx, sub, ref, policy.ActionUpdate, "case.update", func(c *Case) (map[string]any, error) {
 		if c.Status != StatusOpen {
-			return nil, fmt.Errorf("%w: %s is %s; reopen it first", ErrClosed, c.Number, c.Status)
+			return nil, errorf(ErrClosed, "%s is %s; reopen it first", c.Number, c.Status)
 		}
 		if expectedVersion != 0 && c.Version != expectedVersion {
-			return nil, fmt.Errorf("%w: %s is at version %d, not %d", ErrConflict, c.Number, c.Version, expectedVersion)
+			return nil, errorf(ErrConflict, "%s was changed by someone else: it is at version %d, not %d", c.Number, c.Version, expectedVersion)
 		}
 		changed := map[string]any{}
 		for k, v := range norm {
@@ -512,14 +534,14 @@ func (s *Service) Update(ctx context.Context, sub policy.Subject, ref string, fi
 func (s *Service) Close(ctx context.Context, sub policy.Subject, ref, reason string) (Case, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
-		return Case{}, fmt.Errorf("%w: a reason is required to close a case", ErrInvalid)
+		return Case{}, errorf(ErrInvalid, "a reason is required to close a case")
 	}
 	if len(reason) > 2000 {
-		return Case{}, fmt.Errorf("%w: the reason is longer than 2000 bytes", ErrInvalid)
+		return Case{}, errorf(ErrInvalid, "the reason is longer than 2000 bytes")
 	}
 	return s.modify(ctx, sub, ref, policy.ActionClose, "case.close", func(c *Case) (map[string]any, error) {
 		if c.Status != StatusOpen {
-			return nil, fmt.Errorf("%w: %s is already %s", ErrClosed, c.Number, c.Status)
+			return nil, errorf(ErrClosed, "%s is already %s", c.Number, c.Status)
 		}
 		c.Status = StatusClosed
 		c.CloseReason = reason
@@ -640,7 +662,7 @@ func (s *Service) Import(ctx context.Context, sub policy.Subject, rows []ImportR
 		return nil
 	})
 	if errors.Is(err, store.ErrTooBig) {
-		return nil, fmt.Errorf("%w: %d rows are too many for one transaction; send smaller batches", ErrInvalid, len(rows))
+		return nil, errorf(ErrInvalid, "%d rows are too many for one transaction; send smaller batches", len(rows))
 	}
 	return results, err
 }

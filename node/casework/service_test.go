@@ -30,8 +30,8 @@ func subject(t testing.TB, user, group, role string) policy.Subject {
 }
 
 type fixture struct {
-	store store.Store
-	svc   *casework.Service
+	store                              store.Store
+	svc                                *casework.Service
 	alice, bob, sup, coord, admin, dpo policy.Subject
 }
 

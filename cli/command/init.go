@@ -1,0 +1,118 @@
+package command
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/cpx-node/cpx/crypto/keyring"
+	"github.com/cpx-node/cpx/node/config"
+	"github.com/cpx-node/cpx/node/daemon"
+)
+
+// PassphraseEnv names the environment variable that holds the keyring
+// passphrase.
+const PassphraseEnv = "CPX_PASSPHRASE"
+
+func initCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "init",
+		Usage: "create a node directory for an agency",
+		Description: `Creates DIR with the node's configuration (cpx.toml), its keyring
+(keyring.json, protected by a passphrase from CPX_PASSPHRASE or a prompt),
+the wrapped store key, an encrypted store, and an initial administrator
+"admin" whose token is written to DIR/credentials.json (mode 0600) and
+printed once.
+
+Example:
+   CPX_PASSPHRASE=... cpx init --dir ./agency-a --agency save-the-children-so --name "Save the Children Somalia"`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "dir", Usage: "node directory to create", Required: true, EnvVars: []string{"CPX_DIR"}},
+			&cli.StringFlag{Name: "agency", Usage: "the agency's short stable id, e.g. unicef-so/hargeisa", Required: true},
+			&cli.StringFlag{Name: "name", Usage: "the agency's display name"},
+			&cli.StringFlag{Name: "listen", Usage: "local API address (loopback)", Value: config.Default().API.Listen},
+			outputFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			if _, err := args(c, 0, 0); err != nil {
+				return err
+			}
+			asJSON, err := jsonOutput(c)
+			if err != nil {
+				return err
+			}
+			cfg := config.Default()
+			cfg.Agency = config.Agency{ID: c.String("agency"), Name: c.String("name")}
+			cfg.API.Listen = c.String("listen")
+			if cfg.Agency.Name == "" {
+				cfg.Agency.Name = cfg.Agency.ID
+			}
+			if !config.ValidAgency(cfg.Agency.ID) {
+				return usageErrorf("--agency %q: use lowercase letters, digits, '-' and '/' (e.g. unicef-so/hargeisa)", cfg.Agency.ID)
+			}
+			pass, err := keyring.Passphrase(PassphraseEnv, newPassphrasePrompt(c))
+			if err != nil {
+				return err
+			}
+			creds, err := daemon.Init(c.Context, daemon.InitOptions{Dir: c.String("dir"), Config: cfg, Passphrase: pass})
+			clear(pass)
+			if err != nil {
+				return err
+			}
+			out := c.App.Writer
+			if asJSON {
+				b, err := json.MarshalIndent(map[string]string{"dir": c.String("dir"), "agency": cfg.Agency.ID, "user": creds.User, "token": creds.Token}, "", "  ")
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(out, "%s\n", b)
+				return err
+			}
+			fmt.Fprintf(out, "Created node %s for agency %s.\n", c.String("dir"), cfg.Agency.ID)
+			fmt.Fprintf(out, "Administrator %q, token (shown once; also in %s/credentials.json, mode 0600):\n  %s\n", creds.User, c.String("dir"), creds.Token)
+			fmt.Fprintf(out, "Start the node with: cpx start --dir %s\n", c.String("dir"))
+			return nil
+		},
+	}
+}
+
+// newPassphrasePrompt asks for a new passphrase twice on the terminal.
+func newPassphrasePrompt(c *cli.Context) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		p, err := readPassphrase(c, "New keyring passphrase: ")
+		if err != nil {
+			return nil, err
+		}
+		again, err := readPassphrase(c, "Repeat it: ")
+		if err != nil {
+			return nil, err
+		}
+		if string(p) != string(again) {
+			return nil, errors.New("the passphrases differ")
+		}
+		if len(p) < 8 {
+			return nil, errors.New("the passphrase is shorter than 8 characters")
+		}
+		return p, nil
+	}
+}
+
+// passphrasePrompt asks for an existing passphrase on the terminal.
+func passphrasePrompt(c *cli.Context) func() ([]byte, error) {
+	return func() ([]byte, error) { return readPassphrase(c, "Keyring passphrase: ") }
+}
+
+func readPassphrase(c *cli.Context, prompt string) ([]byte, error) {
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return nil, fmt.Errorf("no passphrase: set %s or run in a terminal to be asked", PassphraseEnv)
+	}
+	fmt.Fprint(c.App.ErrWriter, prompt)
+	p, err := term.ReadPassword(fd)
+	fmt.Fprintln(c.App.ErrWriter)
+	return p, err
+}

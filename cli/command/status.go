@@ -1,0 +1,60 @@
+package command
+
+import (
+	"fmt"
+	"strconv"
+
+	"connectrpc.com/connect"
+	"github.com/urfave/cli/v2"
+
+	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
+)
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show the node's identity, counters and health",
+		Description: "Asks a running node who it is (agency, version, start time), how many cases,\n" +
+			"users and audit entries it holds, which keyring it uses, and who the caller is.\n\n" +
+			"Example:\n   cpx status --dir ./node",
+		Flags:  clientFlags(),
+		Action: runStatus,
+	}
+}
+
+func runStatus(c *cli.Context) error {
+	if _, err := args(c, 0, 0); err != nil {
+		return err
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Node.Status(c.Context, connect.NewRequest(&localv1.StatusRequest{}))
+	if err != nil {
+		return err
+	}
+	s := resp.Msg
+	if asJSON {
+		return printJSON(c.App.Writer, s)
+	}
+	tw := newTable(c.App.Writer)
+	agency := s.GetAgencyId()
+	if s.GetAgencyName() != "" {
+		agency = fmt.Sprintf("%s (%s)", s.GetAgencyId(), s.GetAgencyName())
+	}
+	row(tw, "agency:", agency)
+	row(tw, "node:", cn.url)
+	row(tw, "version:", s.GetVersion())
+	row(tw, "started:", ts(s.GetStartedAt()))
+	row(tw, "cases:", strconv.FormatInt(s.GetCases(), 10))
+	row(tw, "users:", strconv.FormatInt(s.GetUsers(), 10))
+	row(tw, "audit head:", strconv.FormatUint(s.GetAuditHead(), 10))
+	row(tw, "keyring:", s.GetKeyring())
+	row(tw, "caller:", fmt.Sprintf("%s (%s)", s.GetCaller(), s.GetCallerRole()))
+	return tw.Flush()
+}

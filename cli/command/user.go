@@ -1,0 +1,145 @@
+package command
+
+import (
+	"fmt"
+
+	"connectrpc.com/connect"
+	"github.com/urfave/cli/v2"
+
+	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
+)
+
+func userCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "user",
+		Usage: "manage the node's users and their tokens",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "add",
+				Usage:     "add a user and print their bearer token (shown once)",
+				ArgsUsage: "NAME",
+				Description: "Adds user NAME with role ROLE (and optionally a group, used by roles that\n" +
+					"see only their group's cases). The new user's bearer token is printed once on\n" +
+					"stdout: the node keeps only its hash, so store it now.\n\n" +
+					"Example:\n   cpx user add amina --role caseworker --group north --dir ./node",
+				Flags: append([]cli.Flag{
+					&cli.StringFlag{Name: "role", Usage: "the user's `ROLE` (required), e.g. caseworker, supervisor, admin"},
+					&cli.StringFlag{Name: "group", Usage: "the user's `GROUP` (team or office)"},
+				}, clientFlags()...),
+				Action: runUserAdd,
+			},
+			{
+				Name:  "list",
+				Usage: "list the node's users",
+				Description: "Lists every user with their role, group, status and creation time.\n\n" +
+					"Example:\n   cpx user list --dir ./node",
+				Flags:  clientFlags(),
+				Action: runUserList,
+			},
+			{
+				Name:      "disable",
+				Usage:     "disable a user; their token stops working",
+				ArgsUsage: "NAME",
+				Description: "Disables user NAME: the node refuses their token from now on. Their cases\n" +
+					"and audit entries are kept.\n\n" +
+					"Example:\n   cpx user disable amina --dir ./node",
+				Flags:  clientFlags(),
+				Action: runUserDisable,
+			},
+		},
+	}
+}
+
+func runUserAdd(c *cli.Context) error {
+	a, err := args(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	if c.String("role") == "" {
+		return usageErrorf("--role is required (see cpx user add --help)")
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Users.AddUser(c.Context, connect.NewRequest(&localv1.AddUserRequest{
+		Name: a[0], Role: c.String("role"), Group: c.String("group"),
+	}))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "warning: this is the only time the token of %s is shown; store it now (e.g. in a password manager)\n", resp.Msg.GetUser().GetName())
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	u := resp.Msg.GetUser()
+	w := c.App.Writer
+	fmt.Fprintf(w, "added user %s (role %s", u.GetName(), u.GetRole())
+	if u.GetGroup() != "" {
+		fmt.Fprintf(w, ", group %s", u.GetGroup())
+	}
+	fmt.Fprintf(w, ")\ntoken: %s\n", resp.Msg.GetToken())
+	return nil
+}
+
+func runUserList(c *cli.Context) error {
+	if _, err := args(c, 0, 0); err != nil {
+		return err
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Users.ListUsers(c.Context, connect.NewRequest(&localv1.ListUsersRequest{}))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	tw := newTable(c.App.Writer)
+	row(tw, "NAME", "ROLE", "GROUP", "STATUS", "CREATED")
+	for _, u := range resp.Msg.GetUsers() {
+		row(tw, u.GetName(), u.GetRole(), u.GetGroup(), userStatus(u), ts(u.GetCreatedAt()))
+	}
+	return tw.Flush()
+}
+
+func userStatus(u *localv1.User) string {
+	if u.GetDisabled() {
+		return "disabled"
+	}
+	return "active"
+}
+
+func runUserDisable(c *cli.Context) error {
+	a, err := args(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Users.DisableUser(c.Context, connect.NewRequest(&localv1.DisableUserRequest{Name: a[0]}))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	fmt.Fprintf(c.App.Writer, "disabled user %s: their token no longer works\n", resp.Msg.GetUser().GetName())
+	return nil
+}
