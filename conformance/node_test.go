@@ -1,6 +1,8 @@
 package conformance_test
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,6 +47,16 @@ func TestNodeEndToEnd(t *testing.T) {
 	mustJSON(t, &status, "status", "--dir", dir)
 	if status.AgencyID != "agency-a" || status.Caller != "admin" {
 		t.Errorf("status: got %+v", status)
+	}
+
+	resp, err := http.Get(n.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `cpx_api_calls_total{code="ok",procedure="/cpx.local.v1.NodeService/Status"} 1`) {
+		t.Errorf("/metrics does not count the status call:\n%.2000s", metrics)
 	}
 
 	// The admin creates a caseworker; the caseworker works with her token.

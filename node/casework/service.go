@@ -186,7 +186,17 @@ func (s *Service) nextNumber(w store.Writer) (string, error) {
 
 // put writes c and its indexes; old is the previous state (nil on create).
 func (s *Service) put(w store.Writer, c *Case, old *Case, v Version) error {
-	b, err := json.Marshal(c)
+	// Encode the form data once: a new case's first version holds the
+	// same fields as the record.
+	fields, err := json.Marshal(c.Fields)
+	if err != nil {
+		return err
+	}
+	type caseAlias Case
+	b, err := json.Marshal(struct {
+		*caseAlias
+		Fields json.RawMessage `json:"fields"`
+	}{(*caseAlias)(c), fields})
 	if err != nil {
 		return err
 	}
@@ -211,7 +221,16 @@ func (s *Service) put(w store.Writer, c *Case, old *Case, v Version) error {
 			return err
 		}
 	}
-	vb, err := json.Marshal(v)
+	var vb []byte
+	if old == nil {
+		type versionAlias Version
+		vb, err = json.Marshal(struct {
+			*versionAlias
+			Changed json.RawMessage `json:"changed,omitempty"`
+		}{(*versionAlias)(&v), fields})
+	} else {
+		vb, err = json.Marshal(v)
+	}
 	if err != nil {
 		return err
 	}
