@@ -99,7 +99,8 @@ type node struct {
 func initNode(t *testing.T, agency string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), agency)
-	must(t, "init", "--dir", dir, "--agency", agency, "--name", "Agency "+agency, "--listen", "127.0.0.1:0")
+	must(t, "init", "--dir", dir, "--agency", agency, "--name", "Agency "+agency, "--listen", "127.0.0.1:0",
+		"--p2p-listen", "/ip4/127.0.0.1/tcp/0", "--p2p-listen", "/ip4/127.0.0.1/udp/0/quic-v1")
 	return dir
 }
 

@@ -12,6 +12,10 @@ const (
 	ResourceAudit Resource = "audit" // the audit log
 	ResourceForm  Resource = "form"  // form definitions
 	ResourceNode  Resource = "node"  // node status and configuration
+
+	ResourceExchange Resource = "exchange" // referrals and transfers with other agencies
+	ResourcePeer     Resource = "peer"     // the peer nodes this node talks to
+	ResourceISP      Resource = "isp"      // information-sharing protocols
 )
 
 // Action is something a subject does to a resource.
@@ -30,6 +34,12 @@ const (
 	ActionDisable         Action = "disable"
 	ActionVerify          Action = "verify"
 	ActionConsentOverride Action = "consent_override"
+	ActionRefer           Action = "refer"    // send a case to another agency for a service
+	ActionTransfer        Action = "transfer" // hand a case over to another agency
+	ActionRespond         Action = "respond"  // accept, reject or complete an incoming exchange
+	ActionRevoke          Action = "revoke"   // withdraw an outgoing exchange
+	ActionDelete          Action = "delete"
+	ActionSign            Action = "sign"
 )
 
 // Scope says which case records a role reaches.
@@ -49,6 +59,10 @@ var resourceNouns = map[Resource]string{
 	ResourceAudit: "the audit log",
 	ResourceForm:  "forms",
 	ResourceNode:  "the node",
+
+	ResourceExchange: "referrals and transfers",
+	ResourcePeer:     "peers",
+	ResourceISP:      "information-sharing protocols",
 }
 
 var actionVerbs = map[Action]string{
@@ -63,6 +77,12 @@ var actionVerbs = map[Action]string{
 	ActionDisable:         "disable",
 	ActionVerify:          "verify",
 	ActionConsentOverride: "override consent on",
+	ActionRefer:           "refer",
+	ActionTransfer:        "transfer",
+	ActionRespond:         "respond to",
+	ActionRevoke:          "revoke",
+	ActionDelete:          "delete",
+	ActionSign:            "sign",
 }
 
 var knownScopes = map[Scope]bool{

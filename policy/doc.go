@@ -2,7 +2,7 @@
 //
 // # Role-based access control
 //
-// Today the package holds the node's role-based access control (RBAC),
+// The package holds the node's role-based access control (RBAC),
 // modelled on Primero's roles and permissions. A [Role] grants a set of
 // [Permission] values (a [Resource] paired with an [Action]), a [Scope]
 // that limits which cases the role reaches (its own, its user group's, its
@@ -24,7 +24,29 @@
 //
 // # Information-sharing protocols
 //
-// Information-sharing protocols (ISPs), the agreements that say which
-// agencies and nodes may receive which case data and under what consent,
-// will live in this package too, next to the RBAC code.
+// An information-sharing protocol ([ISP]) is the signed, versioned
+// agreement between agencies that says, per purpose (referral, transfer,
+// tracing, aggregate), which party may send which case data to which,
+// under which consent, kept how long. Its document format (TOML,
+// "cpx-isp/1") is described key by key in docs/isp.md.
+//
+//   - [ParseISP] reads a document strictly (unknown keys, wrong types and
+//     inconsistencies are errors naming the key, wrapping
+//     [ErrInvalidISP]); [ISP.Validate] applies the same checks to an ISP
+//     built in code; [ISP.Marshal] writes it back.
+//   - [ISP.SigningBytes] is the canonical encoding every party signs;
+//     [ISP.AddSignature] records a party's signature and
+//     [ISP.FullySigned] checks, with a [SignatureVerifier] the caller
+//     supplies, that every party has signed exactly once with its listed
+//     key ([ErrUnsigned] names the missing parties).
+//   - [ISP.Evaluate] is the sender's decision point: it denies by default,
+//     checks validity, direction, conditions and consent (with audited
+//     overrides), and projects the case onto the fields the rule lets go,
+//     reporting every field's outcome ([ISPDecision]).
+//   - [CheckProjection] is the receiver's check: it refuses data with any
+//     field outside the projection ([ErrOutsideProjection]).
+//
+// As with roles, nothing here reads files, keys or clocks: the current
+// time, the case data, the expansion of forms to fields and signature
+// verification are passed in.
 package policy

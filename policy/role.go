@@ -73,13 +73,14 @@ func perms(res Resource, acts ...Action) []Permission {
 //   - coordinator: reads the agency's cases without identifying fields
 //     (scope agency).
 func StandardRoles() []Role {
-	caseworkerCase := []Action{ActionRead, ActionList, ActionCreate, ActionUpdate, ActionClose, ActionHistory, ActionExport}
+	caseworkerCase := []Action{ActionRead, ActionList, ActionCreate, ActionUpdate, ActionClose, ActionHistory, ActionExport, ActionRefer, ActionTransfer}
 	common := slices.Concat(perms(ResourceForm, ActionRead), perms(ResourceNode, ActionRead))
+	exchanges := perms(ResourceExchange, ActionRead, ActionList, ActionRespond, ActionRevoke)
 	return []Role{
 		{
 			ID:          "caseworker",
 			Name:        "Caseworker",
-			Permissions: slices.Concat(perms(ResourceCase, caseworkerCase...), common),
+			Permissions: slices.Concat(perms(ResourceCase, caseworkerCase...), common, exchanges),
 			Scope:       ScopeSelf,
 		},
 		{
@@ -89,6 +90,7 @@ func StandardRoles() []Role {
 				perms(ResourceCase, append(slices.Clone(caseworkerCase), ActionImport, ActionConsentOverride)...),
 				common,
 				perms(ResourceAudit, ActionRead),
+				exchanges,
 			),
 			Scope: ScopeGroup,
 		},
@@ -100,6 +102,9 @@ func StandardRoles() []Role {
 				common,
 				perms(ResourceAudit, ActionRead, ActionVerify, ActionExport),
 				perms(ResourceCase, ActionImport),
+				perms(ResourcePeer, ActionRead, ActionList, ActionCreate, ActionDelete),
+				perms(ResourceISP, ActionRead, ActionList, ActionCreate, ActionSign),
+				perms(ResourceExchange, ActionList),
 			),
 			Scope: ScopeAgency,
 		},
@@ -110,6 +115,8 @@ func StandardRoles() []Role {
 				perms(ResourceCase, ActionRead, ActionList, ActionHistory, ActionExport, ActionConsentOverride),
 				perms(ResourceAudit, ActionRead, ActionVerify, ActionExport),
 				perms(ResourceUser, ActionRead, ActionList),
+				perms(ResourceISP, ActionRead, ActionList),
+				perms(ResourceExchange, ActionRead, ActionList),
 				common,
 			),
 			Scope: ScopeAgency,

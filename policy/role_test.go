@@ -140,7 +140,7 @@ func TestValidate(t *testing.T) {
 			r.Permissions = append(r.Permissions, policy.Permission{Resource: "incident", Action: policy.ActionRead})
 		}, false},
 		{"unknown action", func(r *policy.Role) {
-			r.Permissions = append(r.Permissions, policy.Permission{Resource: policy.ResourceCase, Action: "delete"})
+			r.Permissions = append(r.Permissions, policy.Permission{Resource: policy.ResourceCase, Action: "obliterate"})
 		}, false},
 		{"empty hidden field", func(r *policy.Role) { r.HiddenFields = []string{""} }, false},
 	}

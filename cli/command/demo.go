@@ -71,6 +71,7 @@ func runDemo(ctx context.Context, out io.Writer, keep bool) (err error) {
 	cfg := config.Default()
 	cfg.Agency = config.Agency{ID: "save-the-children-so", Name: "Save the Children Somalia"}
 	cfg.API.Listen = "127.0.0.1:0"
+	cfg.P2P.Listen = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
 	cfg.Cases.NumberPrefix = "SCSO"
 	creds, err := daemon.Init(ctx, daemon.InitOptions{Dir: dir, Config: cfg, Passphrase: pass, KDF: &demoKDF})
 	if err != nil {

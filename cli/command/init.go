@@ -35,6 +35,7 @@ Example:
 			&cli.StringFlag{Name: "agency", Usage: "the agency's short stable id, e.g. unicef-so/hargeisa", Required: true},
 			&cli.StringFlag{Name: "name", Usage: "the agency's display name"},
 			&cli.StringFlag{Name: "listen", Usage: "local API address (loopback)", Value: config.Default().API.Listen},
+			&cli.StringSliceFlag{Name: "p2p-listen", Usage: "libp2p `MULTIADDR` other agencies' nodes connect to (repeatable)", Value: cli.NewStringSlice(config.Default().P2P.Listen...)},
 			outputFlag(),
 		},
 		Action: func(c *cli.Context) error {
@@ -48,6 +49,7 @@ Example:
 			cfg := config.Default()
 			cfg.Agency = config.Agency{ID: c.String("agency"), Name: c.String("name")}
 			cfg.API.Listen = c.String("listen")
+			cfg.P2P.Listen = c.StringSlice("p2p-listen")
 			if cfg.Agency.Name == "" {
 				cfg.Agency.Name = cfg.Agency.ID
 			}

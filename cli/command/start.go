@@ -31,6 +31,7 @@ Example:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dir", Usage: "node directory (created by cpx init)", Required: true, EnvVars: []string{"CPX_DIR"}},
 			&cli.StringFlag{Name: "listen", Usage: "local API address, overrides api.listen (port 0: any free port)"},
+			&cli.StringSliceFlag{Name: "p2p-listen", Usage: "libp2p `MULTIADDR` to listen on, overrides p2p.listen (repeatable)"},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error, overrides log.level"},
 			&cli.StringFlag{Name: "log-format", Usage: "text or json, overrides log.format"},
 		},
@@ -44,6 +45,9 @@ Example:
 				if c.IsSet(flag) {
 					flags[key] = c.String(flag)
 				}
+			}
+			if c.IsSet("p2p-listen") {
+				flags["p2p.listen"] = c.StringSlice("p2p-listen")
 			}
 			cfg, err := config.Load(dir, os.Environ(), flags)
 			if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/cpx-node/cpx/node/audit"
 	"github.com/cpx-node/cpx/node/casework"
+	"github.com/cpx-node/cpx/node/exchange"
 	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/node/users"
 	"github.com/cpx-node/cpx/policy"
@@ -38,6 +39,10 @@ type Options struct {
 	Logger   *slog.Logger
 	Metrics  prometheus.Registerer
 	Now      func() time.Time
+	// Exchange, if set, serves the FederationService; Addrs lists the
+	// node's libp2p addresses for NodeID.
+	Exchange *exchange.Service
+	Addrs    func() []string
 }
 
 // Server implements every local API service.
@@ -54,6 +59,8 @@ type Server struct {
 	now      func() time.Time
 	started  time.Time
 	metrics  *metrics
+	ex       *exchange.Service
+	addrs    func() []string
 }
 
 // MaxRequestBytes bounds one request message (an import batch is the
@@ -71,6 +78,10 @@ func New(o Options) *Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.ex, s.addrs = o.Exchange, o.Addrs
+	if s.addrs == nil {
+		s.addrs = func() []string { return nil }
 	}
 	s.started = s.now()
 	s.metrics = newMetrics(o.Metrics)
@@ -90,6 +101,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(localv1connect.NewCaseServiceHandler(s, opts...))
 	mux.Handle(localv1connect.NewFormServiceHandler(s, opts...))
 	mux.Handle(localv1connect.NewAuditServiceHandler(s, opts...))
+	mux.Handle(localv1connect.NewFederationServiceHandler(s, opts...))
 	return mux
 }
 
@@ -162,12 +174,15 @@ func (s *Server) fail(err error) error {
 	switch {
 	case errors.As(err, &ce):
 		return ce
-	case errors.Is(err, casework.ErrNotFound), errors.Is(err, users.ErrNotFound):
+	case errors.Is(err, casework.ErrNotFound), errors.Is(err, users.ErrNotFound), errors.Is(err, exchange.ErrNotFound):
 		code = connect.CodeNotFound
-	case errors.Is(err, casework.ErrDenied):
+	case errors.Is(err, casework.ErrDenied), errors.Is(err, exchange.ErrDenied), errors.Is(err, exchange.ErrRefused):
 		code = connect.CodePermissionDenied
-	case errors.Is(err, casework.ErrInvalid), errors.Is(err, casework.ErrTooLarge), errors.Is(err, users.ErrInvalidName):
+	case errors.Is(err, casework.ErrInvalid), errors.Is(err, casework.ErrTooLarge), errors.Is(err, users.ErrInvalidName),
+		errors.Is(err, exchange.ErrInvalid):
 		code = connect.CodeInvalidArgument
+	case errors.Is(err, exchange.ErrState), errors.Is(err, exchange.ErrNoKeys):
+		code = connect.CodeFailedPrecondition
 	case errors.Is(err, users.ErrExists):
 		code = connect.CodeAlreadyExists
 	case errors.Is(err, casework.ErrConflict):

@@ -28,6 +28,7 @@ import (
 type Config struct {
 	Agency  Agency  `koanf:"agency"`
 	API     API     `koanf:"api"`
+	P2P     P2P     `koanf:"p2p"`
 	Auth    Auth    `koanf:"auth"`
 	Store   Store   `koanf:"store"`
 	Keyring Keyring `koanf:"keyring"`
@@ -49,6 +50,14 @@ type API struct {
 	// Listen is the local API's TCP address; default "127.0.0.1:7400".
 	// Use port 0 to pick a free port. Only loopback addresses are accepted.
 	Listen string `koanf:"listen"`
+}
+
+// P2P configures the libp2p host other agencies' nodes connect to.
+type P2P struct {
+	// Listen are libp2p multiaddrs; default
+	// ["/ip4/0.0.0.0/tcp/7401", "/ip4/0.0.0.0/udp/7401/quic-v1"].
+	// In the environment: comma-separated.
+	Listen []string `koanf:"listen"`
 }
 
 // Auth configures local API authentication.
@@ -97,6 +106,7 @@ type Log struct {
 func Default() Config {
 	return Config{
 		API:     API{Listen: "127.0.0.1:7400"},
+		P2P:     P2P{Listen: []string{"/ip4/0.0.0.0/tcp/7401", "/ip4/0.0.0.0/udp/7401/quic-v1"}},
 		Auth:    Auth{TokenTTL: 365 * 24 * time.Hour},
 		Store:   Store{GCInterval: 5 * time.Minute, MaxRecordBytes: 1 << 20},
 		Keyring: Keyring{Kind: "file"},
@@ -139,7 +149,11 @@ func Load(dir string, environ []string, flags map[string]any) (Config, error) {
 			continue
 		}
 		if key, ok := envKey(defaults, name); ok {
-			env[key] = value
+			if _, list := defaults[key].([]string); list {
+				env[key] = strings.Split(value, ",")
+			} else {
+				env[key] = value
+			}
 		}
 	}
 	if err := k.Load(confmap.Provider(env, "."), nil); err != nil {
@@ -171,6 +185,7 @@ func flatten(c Config, out map[string]any) {
 	out["agency.id"] = c.Agency.ID
 	out["agency.name"] = c.Agency.Name
 	out["api.listen"] = c.API.Listen
+	out["p2p.listen"] = c.P2P.Listen
 	out["auth.token_ttl"] = c.Auth.TokenTTL.String()
 	out["store.gc_interval"] = c.Store.GCInterval.String()
 	out["store.max_record_bytes"] = c.Store.MaxRecordBytes
@@ -196,6 +211,8 @@ func (c Config) Validate() error {
 		return errors.New("config: store.max_record_bytes must be at least 1024")
 	case c.Store.GCInterval < time.Second:
 		return errors.New("config: store.gc_interval must be at least 1s")
+	case len(c.P2P.Listen) == 0:
+		return errors.New("config: p2p.listen needs at least one address")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -234,7 +251,10 @@ name = %q
 
 [api]
 listen = %q
-`, c.Agency.ID, c.Agency.Name, c.API.Listen)
+
+[p2p]
+listen = [%s]
+`, c.Agency.ID, c.Agency.Name, c.API.Listen, quoteList(c.P2P.Listen))
 	f, err := os.OpenFile(filepath.Join(dir, FileName), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
@@ -244,4 +264,12 @@ listen = %q
 		return err
 	}
 	return f.Close()
+}
+
+func quoteList(l []string) string {
+	q := make([]string, len(l))
+	for i, s := range l {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
 }

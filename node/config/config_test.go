@@ -3,6 +3,7 @@ package config_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ listen = "127.0.0.1:9000"
 [cases]
 number_prefix = "FILE"
 `), 0o644)
-	env := []string{"CPX_API_LISTEN=127.0.0.1:9100", "CPX_AUTH_TOKEN_TTL=2h", "HOME=/root", "CPX_UNKNOWN=x"}
+	env := []string{"CPX_API_LISTEN=127.0.0.1:9100", "CPX_AUTH_TOKEN_TTL=2h", "HOME=/root", "CPX_UNKNOWN=x", "CPX_P2P_LISTEN=/ip4/127.0.0.1/tcp/1,/ip4/127.0.0.1/udp/1/quic-v1"}
 	flags := map[string]any{"api.listen": "127.0.0.1:9200"}
 	c, err := config.Load(dir, env, flags)
 	if err != nil {
@@ -33,6 +34,7 @@ number_prefix = "FILE"
 		{"flag over env over file", c.API.Listen, "127.0.0.1:9200"},
 		{"env over default", c.Auth.TokenTTL.String(), (2 * time.Hour).String()},
 		{"default", c.Log.Level, "info"},
+		{"env list", strings.Join(c.P2P.Listen, " "), "/ip4/127.0.0.1/tcp/1 /ip4/127.0.0.1/udp/1/quic-v1"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -70,7 +72,7 @@ func TestWriteFileRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 	if err := config.WriteFile(dir, want); err == nil {

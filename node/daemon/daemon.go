@@ -16,7 +16,10 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	libp2pcrypto "github.com/libp2p/go-libp2p/core/crypto"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -27,8 +30,11 @@ import (
 	"github.com/cpx-node/cpx/node/audit"
 	"github.com/cpx-node/cpx/node/casework"
 	"github.com/cpx-node/cpx/node/config"
+	"github.com/cpx-node/cpx/node/exchange"
 	"github.com/cpx-node/cpx/node/forms"
 	"github.com/cpx-node/cpx/node/nodedir"
+	"github.com/cpx-node/cpx/node/p2p"
+	"github.com/cpx-node/cpx/node/peerapi"
 	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/node/store/badgerstore"
 	"github.com/cpx-node/cpx/node/users"
@@ -148,6 +154,8 @@ type Node struct {
 	kr      *keyring.File
 	store   *badgerstore.Store
 	cases   *casework.Service
+	host    *p2p.Host
+	ex      atomic.Pointer[exchange.Service]
 	api     *api.Server
 	metrics *prometheus.Registry
 }
@@ -204,11 +212,39 @@ func (n *Node) open(ctx context.Context) error {
 		Store: n.store, Forms: fc, Agency: n.cfg.Agency.ID, NumberPrefix: n.cfg.Cases.NumberPrefix,
 		MaxRecordBytes: n.cfg.Store.MaxRecordBytes,
 	})
+	identity, err := exchange.Secret(ctx, n.store, n.kr, "libp2p-identity", func() ([]byte, error) {
+		k, err := p2p.NewIdentity()
+		if err != nil {
+			return nil, err
+		}
+		return libp2pcrypto.MarshalPrivateKey(k)
+	})
+	if err != nil {
+		return fmt.Errorf("node identity: %w", err)
+	}
+	idKey, err := libp2pcrypto.UnmarshalPrivateKey(identity)
+	clear(identity)
+	if err != nil {
+		return fmt.Errorf("node identity: %w", err)
+	}
+	if n.host, err = p2p.New(p2p.Config{Identity: idKey, ListenAddrs: n.cfg.P2P.Listen, Logger: n.log.With("component", "p2p")}); err != nil {
+		return err
+	}
+	peerapi.Serve(n.host, n.ex.Load)
+	ex, err := exchange.Open(ctx, exchange.Options{
+		Store: n.store, Keyring: n.kr, Cases: n.cases, Forms: fc, Agency: n.cfg.Agency.ID, PeerID: n.host.ID().String(),
+		Transport: peerapi.Transport{Host: n.host}, Logger: n.log.With("component", "exchange"),
+	})
+	if err != nil {
+		return err
+	}
+	n.ex.Store(ex)
 	n.metrics = prometheus.NewRegistry()
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.api = api.New(api.Options{
 		Store: n.store, Cases: n.cases, Agency: n.cfg.Agency.ID, Name: n.cfg.Agency.Name, Version: Version(),
 		Keyring: n.kr.Kind(), TokenTTL: n.cfg.Auth.TokenTTL, Logger: n.log.With("component", "api"), Metrics: n.metrics,
+		Exchange: ex, Addrs: n.host.Addrs,
 	})
 	return nil
 }
@@ -216,8 +252,11 @@ func (n *Node) open(ctx context.Context) error {
 // Close closes the store and the keyring.
 func (n *Node) Close() error {
 	var err error
+	if n.host != nil {
+		err = n.host.Close()
+	}
 	if n.store != nil {
-		err = n.store.Close()
+		err = errors.Join(err, n.store.Close())
 	}
 	if n.kr != nil {
 		n.kr.Close()
@@ -274,6 +313,14 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 			errc <- err
 		}
 	}()
+	deliverCtx, stopDelivering := context.WithCancel(ctx)
+	defer stopDelivering()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n.ex.Load().Run(deliverCtx)
+	}()
+	n.log.Info("peer API listening", "peer", n.host.ID().String(), "addrs", n.host.Addrs())
 	if ready != nil {
 		ready(url)
 	}
@@ -286,6 +333,7 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 	if serr := srv.Shutdown(shutdownCtx); serr != nil && err == nil {
 		err = serr
 	}
+	stopDelivering()
 	wg.Wait()
 	n.log.Info("node stopped")
 	return err

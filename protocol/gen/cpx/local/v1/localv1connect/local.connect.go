@@ -36,6 +36,8 @@ const (
 	FormServiceName = "cpx.local.v1.FormService"
 	// AuditServiceName is the fully-qualified name of the AuditService service.
 	AuditServiceName = "cpx.local.v1.AuditService"
+	// FederationServiceName is the fully-qualified name of the FederationService service.
+	FederationServiceName = "cpx.local.v1.FederationService"
 )
 
 // These constants are the fully-qualified names of the RPCs defined in this package. They're
@@ -80,6 +82,47 @@ const (
 	// AuditServiceExportAuditProcedure is the fully-qualified name of the AuditService's ExportAudit
 	// RPC.
 	AuditServiceExportAuditProcedure = "/cpx.local.v1.AuditService/ExportAudit"
+	// FederationServiceNodeIDProcedure is the fully-qualified name of the FederationService's NodeID
+	// RPC.
+	FederationServiceNodeIDProcedure = "/cpx.local.v1.FederationService/NodeID"
+	// FederationServiceAddPeerProcedure is the fully-qualified name of the FederationService's AddPeer
+	// RPC.
+	FederationServiceAddPeerProcedure = "/cpx.local.v1.FederationService/AddPeer"
+	// FederationServiceListPeersProcedure is the fully-qualified name of the FederationService's
+	// ListPeers RPC.
+	FederationServiceListPeersProcedure = "/cpx.local.v1.FederationService/ListPeers"
+	// FederationServiceRemovePeerProcedure is the fully-qualified name of the FederationService's
+	// RemovePeer RPC.
+	FederationServiceRemovePeerProcedure = "/cpx.local.v1.FederationService/RemovePeer"
+	// FederationServiceApplyPolicyProcedure is the fully-qualified name of the FederationService's
+	// ApplyPolicy RPC.
+	FederationServiceApplyPolicyProcedure = "/cpx.local.v1.FederationService/ApplyPolicy"
+	// FederationServiceListPoliciesProcedure is the fully-qualified name of the FederationService's
+	// ListPolicies RPC.
+	FederationServiceListPoliciesProcedure = "/cpx.local.v1.FederationService/ListPolicies"
+	// FederationServiceShowPolicyProcedure is the fully-qualified name of the FederationService's
+	// ShowPolicy RPC.
+	FederationServiceShowPolicyProcedure = "/cpx.local.v1.FederationService/ShowPolicy"
+	// FederationServiceSignPolicyProcedure is the fully-qualified name of the FederationService's
+	// SignPolicy RPC.
+	FederationServiceSignPolicyProcedure = "/cpx.local.v1.FederationService/SignPolicy"
+	// FederationServiceCheckPolicyProcedure is the fully-qualified name of the FederationService's
+	// CheckPolicy RPC.
+	FederationServiceCheckPolicyProcedure = "/cpx.local.v1.FederationService/CheckPolicy"
+	// FederationServiceSendProcedure is the fully-qualified name of the FederationService's Send RPC.
+	FederationServiceSendProcedure = "/cpx.local.v1.FederationService/Send"
+	// FederationServiceListExchangesProcedure is the fully-qualified name of the FederationService's
+	// ListExchanges RPC.
+	FederationServiceListExchangesProcedure = "/cpx.local.v1.FederationService/ListExchanges"
+	// FederationServiceGetExchangeProcedure is the fully-qualified name of the FederationService's
+	// GetExchange RPC.
+	FederationServiceGetExchangeProcedure = "/cpx.local.v1.FederationService/GetExchange"
+	// FederationServiceRespondProcedure is the fully-qualified name of the FederationService's Respond
+	// RPC.
+	FederationServiceRespondProcedure = "/cpx.local.v1.FederationService/Respond"
+	// FederationServiceOutboxProcedure is the fully-qualified name of the FederationService's Outbox
+	// RPC.
+	FederationServiceOutboxProcedure = "/cpx.local.v1.FederationService/Outbox"
 )
 
 // NodeServiceClient is a client for the cpx.local.v1.NodeService service.
@@ -724,4 +767,424 @@ func (UnimplementedAuditServiceHandler) TailAudit(context.Context, *connect.Requ
 
 func (UnimplementedAuditServiceHandler) ExportAudit(context.Context, *connect.Request[v1.ExportAuditRequest], *connect.ServerStream[v1.ExportAuditResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.AuditService.ExportAudit is not implemented"))
+}
+
+// FederationServiceClient is a client for the cpx.local.v1.FederationService service.
+type FederationServiceClient interface {
+	// NodeID describes this node to other agencies.
+	NodeID(context.Context, *connect.Request[v1.NodeIDRequest]) (*connect.Response[v1.NodeIDResponse], error)
+	AddPeer(context.Context, *connect.Request[v1.AddPeerRequest]) (*connect.Response[v1.AddPeerResponse], error)
+	ListPeers(context.Context, *connect.Request[v1.ListPeersRequest]) (*connect.Response[v1.ListPeersResponse], error)
+	RemovePeer(context.Context, *connect.Request[v1.RemovePeerRequest]) (*connect.Response[v1.RemovePeerResponse], error)
+	// ApplyPolicy stores an ISP document; it is in force once every party signed it.
+	ApplyPolicy(context.Context, *connect.Request[v1.ApplyPolicyRequest]) (*connect.Response[v1.ApplyPolicyResponse], error)
+	ListPolicies(context.Context, *connect.Request[v1.ListPoliciesRequest]) (*connect.Response[v1.ListPoliciesResponse], error)
+	ShowPolicy(context.Context, *connect.Request[v1.ShowPolicyRequest]) (*connect.Response[v1.ShowPolicyResponse], error)
+	// SignPolicy returns the document with this agency's signature added.
+	SignPolicy(context.Context, *connect.Request[v1.SignPolicyRequest]) (*connect.Response[v1.SignPolicyResponse], error)
+	// CheckPolicy is a dry run of a referral or transfer, field by field.
+	CheckPolicy(context.Context, *connect.Request[v1.CheckPolicyRequest]) (*connect.Response[v1.CheckPolicyResponse], error)
+	// Send refers or transfers a case.
+	Send(context.Context, *connect.Request[v1.SendRequest]) (*connect.Response[v1.SendResponse], error)
+	ListExchanges(context.Context, *connect.Request[v1.ListExchangesRequest]) (*connect.Response[v1.ListExchangesResponse], error)
+	GetExchange(context.Context, *connect.Request[v1.GetExchangeRequest]) (*connect.Response[v1.GetExchangeResponse], error)
+	// Respond accepts, rejects, completes or revokes an exchange.
+	Respond(context.Context, *connect.Request[v1.RespondRequest]) (*connect.Response[v1.RespondResponse], error)
+	Outbox(context.Context, *connect.Request[v1.OutboxRequest]) (*connect.Response[v1.OutboxResponse], error)
+}
+
+// NewFederationServiceClient constructs a client for the cpx.local.v1.FederationService service. By
+// default, it uses the Connect protocol with the binary Protobuf Codec, asks for gzipped responses,
+// and sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply the
+// connect.WithGRPC() or connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewFederationServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) FederationServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	federationServiceMethods := v1.File_cpx_local_v1_local_proto.Services().ByName("FederationService").Methods()
+	return &federationServiceClient{
+		nodeID: connect.NewClient[v1.NodeIDRequest, v1.NodeIDResponse](
+			httpClient,
+			baseURL+FederationServiceNodeIDProcedure,
+			connect.WithSchema(federationServiceMethods.ByName("NodeID")),
+			connect.WithClientOptions(opts...),
+		),
+		addPeer: connect.NewClient[v1.AddPeerRequest, v1.AddPeerResponse](
+			httpClient,
+			baseURL+FederationServiceAddPeerProcedure,
+			connect.WithSchema(federationServiceMethods.ByName("AddPeer")),
+			connect.WithClientOptions(opts...),
+		),
+		listPeers: connect.NewClient[v1.ListPeersRequest, v1.ListPeersResponse](
+			httpClient,
+			baseURL+FederationServiceListPeersProcedure,
+			connect.WithSchema(federationServiceMethods.ByName("ListPeers")),
+			connect.WithClientOptions(opts...),
+		),
+		removePeer: connect.NewClient[v1.RemovePeerRequest, v1.RemovePeerResponse](
+			httpClient,
+			baseURL+FederationServiceRemovePeerProcedure,
+			connect.WithSchema(federationServiceMethods.ByName("RemovePeer")),
+			connect.WithClientOptions(opts...),
+		),
+		applyPolicy: connect.NewClient[v1.ApplyPolicyRequest, v1.ApplyPolicyResponse](
+			httpClient,
+			baseURL+FederationServiceApplyPolicyProcedure,
+			connect.WithSchema(federationServiceMethods.ByName("ApplyPolicy")),
+			connect.WithClientOptions(opts...),
+		),
+		listPolicies: connect.NewClient[v1.ListPoliciesRequest, v1.ListPoliciesResponse](
+			httpClient,
+			baseURL+FederationServiceListPoliciesProcedure,
+			connect.WithSchema(federationServiceMethods.ByName("ListPolicies")),
+			connect.WithClientOptions(opts...),
+		),
+		showPolicy: connect.NewClient[v1.ShowPolicyRequest, v1.ShowPolicyResponse](
+			httpClient,
+			baseURL+FederationServiceShowPolicyProcedure,
+			connect.WithSchema(federationServiceMethods.ByName("ShowPolicy")),
+			connect.WithClientOptions(opts...),
+		),
+		signPolicy: connect.NewClient[v1.SignPolicyRequest, v1.SignPolicyResponse](
+			httpClient,
+			baseURL+FederationServiceSignPolicyProcedure,
+			connect.WithSchema(federationServiceMethods.ByName("SignPolicy")),
+			connect.WithClientOptions(opts...),
+		),
+		checkPolicy: connect.NewClient[v1.CheckPolicyRequest, v1.CheckPolicyResponse](
+			httpClient,
+			baseURL+FederationServiceCheckPolicyProcedure,
+			connect.WithSchema(federationServiceMethods.ByName("CheckPolicy")),
+			connect.WithClientOptions(opts...),
+		),
+		send: connect.NewClient[v1.SendRequest, v1.SendResponse](
+			httpClient,
+			baseURL+FederationServiceSendProcedure,
+			connect.WithSchema(federationServiceMethods.ByName("Send")),
+			connect.WithClientOptions(opts...),
+		),
+		listExchanges: connect.NewClient[v1.ListExchangesRequest, v1.ListExchangesResponse](
+			httpClient,
+			baseURL+FederationServiceListExchangesProcedure,
+			connect.WithSchema(federationServiceMethods.ByName("ListExchanges")),
+			connect.WithClientOptions(opts...),
+		),
+		getExchange: connect.NewClient[v1.GetExchangeRequest, v1.GetExchangeResponse](
+			httpClient,
+			baseURL+FederationServiceGetExchangeProcedure,
+			connect.WithSchema(federationServiceMethods.ByName("GetExchange")),
+			connect.WithClientOptions(opts...),
+		),
+		respond: connect.NewClient[v1.RespondRequest, v1.RespondResponse](
+			httpClient,
+			baseURL+FederationServiceRespondProcedure,
+			connect.WithSchema(federationServiceMethods.ByName("Respond")),
+			connect.WithClientOptions(opts...),
+		),
+		outbox: connect.NewClient[v1.OutboxRequest, v1.OutboxResponse](
+			httpClient,
+			baseURL+FederationServiceOutboxProcedure,
+			connect.WithSchema(federationServiceMethods.ByName("Outbox")),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// federationServiceClient implements FederationServiceClient.
+type federationServiceClient struct {
+	nodeID        *connect.Client[v1.NodeIDRequest, v1.NodeIDResponse]
+	addPeer       *connect.Client[v1.AddPeerRequest, v1.AddPeerResponse]
+	listPeers     *connect.Client[v1.ListPeersRequest, v1.ListPeersResponse]
+	removePeer    *connect.Client[v1.RemovePeerRequest, v1.RemovePeerResponse]
+	applyPolicy   *connect.Client[v1.ApplyPolicyRequest, v1.ApplyPolicyResponse]
+	listPolicies  *connect.Client[v1.ListPoliciesRequest, v1.ListPoliciesResponse]
+	showPolicy    *connect.Client[v1.ShowPolicyRequest, v1.ShowPolicyResponse]
+	signPolicy    *connect.Client[v1.SignPolicyRequest, v1.SignPolicyResponse]
+	checkPolicy   *connect.Client[v1.CheckPolicyRequest, v1.CheckPolicyResponse]
+	send          *connect.Client[v1.SendRequest, v1.SendResponse]
+	listExchanges *connect.Client[v1.ListExchangesRequest, v1.ListExchangesResponse]
+	getExchange   *connect.Client[v1.GetExchangeRequest, v1.GetExchangeResponse]
+	respond       *connect.Client[v1.RespondRequest, v1.RespondResponse]
+	outbox        *connect.Client[v1.OutboxRequest, v1.OutboxResponse]
+}
+
+// NodeID calls cpx.local.v1.FederationService.NodeID.
+func (c *federationServiceClient) NodeID(ctx context.Context, req *connect.Request[v1.NodeIDRequest]) (*connect.Response[v1.NodeIDResponse], error) {
+	return c.nodeID.CallUnary(ctx, req)
+}
+
+// AddPeer calls cpx.local.v1.FederationService.AddPeer.
+func (c *federationServiceClient) AddPeer(ctx context.Context, req *connect.Request[v1.AddPeerRequest]) (*connect.Response[v1.AddPeerResponse], error) {
+	return c.addPeer.CallUnary(ctx, req)
+}
+
+// ListPeers calls cpx.local.v1.FederationService.ListPeers.
+func (c *federationServiceClient) ListPeers(ctx context.Context, req *connect.Request[v1.ListPeersRequest]) (*connect.Response[v1.ListPeersResponse], error) {
+	return c.listPeers.CallUnary(ctx, req)
+}
+
+// RemovePeer calls cpx.local.v1.FederationService.RemovePeer.
+func (c *federationServiceClient) RemovePeer(ctx context.Context, req *connect.Request[v1.RemovePeerRequest]) (*connect.Response[v1.RemovePeerResponse], error) {
+	return c.removePeer.CallUnary(ctx, req)
+}
+
+// ApplyPolicy calls cpx.local.v1.FederationService.ApplyPolicy.
+func (c *federationServiceClient) ApplyPolicy(ctx context.Context, req *connect.Request[v1.ApplyPolicyRequest]) (*connect.Response[v1.ApplyPolicyResponse], error) {
+	return c.applyPolicy.CallUnary(ctx, req)
+}
+
+// ListPolicies calls cpx.local.v1.FederationService.ListPolicies.
+func (c *federationServiceClient) ListPolicies(ctx context.Context, req *connect.Request[v1.ListPoliciesRequest]) (*connect.Response[v1.ListPoliciesResponse], error) {
+	return c.listPolicies.CallUnary(ctx, req)
+}
+
+// ShowPolicy calls cpx.local.v1.FederationService.ShowPolicy.
+func (c *federationServiceClient) ShowPolicy(ctx context.Context, req *connect.Request[v1.ShowPolicyRequest]) (*connect.Response[v1.ShowPolicyResponse], error) {
+	return c.showPolicy.CallUnary(ctx, req)
+}
+
+// SignPolicy calls cpx.local.v1.FederationService.SignPolicy.
+func (c *federationServiceClient) SignPolicy(ctx context.Context, req *connect.Request[v1.SignPolicyRequest]) (*connect.Response[v1.SignPolicyResponse], error) {
+	return c.signPolicy.CallUnary(ctx, req)
+}
+
+// CheckPolicy calls cpx.local.v1.FederationService.CheckPolicy.
+func (c *federationServiceClient) CheckPolicy(ctx context.Context, req *connect.Request[v1.CheckPolicyRequest]) (*connect.Response[v1.CheckPolicyResponse], error) {
+	return c.checkPolicy.CallUnary(ctx, req)
+}
+
+// Send calls cpx.local.v1.FederationService.Send.
+func (c *federationServiceClient) Send(ctx context.Context, req *connect.Request[v1.SendRequest]) (*connect.Response[v1.SendResponse], error) {
+	return c.send.CallUnary(ctx, req)
+}
+
+// ListExchanges calls cpx.local.v1.FederationService.ListExchanges.
+func (c *federationServiceClient) ListExchanges(ctx context.Context, req *connect.Request[v1.ListExchangesRequest]) (*connect.Response[v1.ListExchangesResponse], error) {
+	return c.listExchanges.CallUnary(ctx, req)
+}
+
+// GetExchange calls cpx.local.v1.FederationService.GetExchange.
+func (c *federationServiceClient) GetExchange(ctx context.Context, req *connect.Request[v1.GetExchangeRequest]) (*connect.Response[v1.GetExchangeResponse], error) {
+	return c.getExchange.CallUnary(ctx, req)
+}
+
+// Respond calls cpx.local.v1.FederationService.Respond.
+func (c *federationServiceClient) Respond(ctx context.Context, req *connect.Request[v1.RespondRequest]) (*connect.Response[v1.RespondResponse], error) {
+	return c.respond.CallUnary(ctx, req)
+}
+
+// Outbox calls cpx.local.v1.FederationService.Outbox.
+func (c *federationServiceClient) Outbox(ctx context.Context, req *connect.Request[v1.OutboxRequest]) (*connect.Response[v1.OutboxResponse], error) {
+	return c.outbox.CallUnary(ctx, req)
+}
+
+// FederationServiceHandler is an implementation of the cpx.local.v1.FederationService service.
+type FederationServiceHandler interface {
+	// NodeID describes this node to other agencies.
+	NodeID(context.Context, *connect.Request[v1.NodeIDRequest]) (*connect.Response[v1.NodeIDResponse], error)
+	AddPeer(context.Context, *connect.Request[v1.AddPeerRequest]) (*connect.Response[v1.AddPeerResponse], error)
+	ListPeers(context.Context, *connect.Request[v1.ListPeersRequest]) (*connect.Response[v1.ListPeersResponse], error)
+	RemovePeer(context.Context, *connect.Request[v1.RemovePeerRequest]) (*connect.Response[v1.RemovePeerResponse], error)
+	// ApplyPolicy stores an ISP document; it is in force once every party signed it.
+	ApplyPolicy(context.Context, *connect.Request[v1.ApplyPolicyRequest]) (*connect.Response[v1.ApplyPolicyResponse], error)
+	ListPolicies(context.Context, *connect.Request[v1.ListPoliciesRequest]) (*connect.Response[v1.ListPoliciesResponse], error)
+	ShowPolicy(context.Context, *connect.Request[v1.ShowPolicyRequest]) (*connect.Response[v1.ShowPolicyResponse], error)
+	// SignPolicy returns the document with this agency's signature added.
+	SignPolicy(context.Context, *connect.Request[v1.SignPolicyRequest]) (*connect.Response[v1.SignPolicyResponse], error)
+	// CheckPolicy is a dry run of a referral or transfer, field by field.
+	CheckPolicy(context.Context, *connect.Request[v1.CheckPolicyRequest]) (*connect.Response[v1.CheckPolicyResponse], error)
+	// Send refers or transfers a case.
+	Send(context.Context, *connect.Request[v1.SendRequest]) (*connect.Response[v1.SendResponse], error)
+	ListExchanges(context.Context, *connect.Request[v1.ListExchangesRequest]) (*connect.Response[v1.ListExchangesResponse], error)
+	GetExchange(context.Context, *connect.Request[v1.GetExchangeRequest]) (*connect.Response[v1.GetExchangeResponse], error)
+	// Respond accepts, rejects, completes or revokes an exchange.
+	Respond(context.Context, *connect.Request[v1.RespondRequest]) (*connect.Response[v1.RespondResponse], error)
+	Outbox(context.Context, *connect.Request[v1.OutboxRequest]) (*connect.Response[v1.OutboxResponse], error)
+}
+
+// NewFederationServiceHandler builds an HTTP handler from the service implementation. It returns
+// the path on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewFederationServiceHandler(svc FederationServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	federationServiceMethods := v1.File_cpx_local_v1_local_proto.Services().ByName("FederationService").Methods()
+	federationServiceNodeIDHandler := connect.NewUnaryHandler(
+		FederationServiceNodeIDProcedure,
+		svc.NodeID,
+		connect.WithSchema(federationServiceMethods.ByName("NodeID")),
+		connect.WithHandlerOptions(opts...),
+	)
+	federationServiceAddPeerHandler := connect.NewUnaryHandler(
+		FederationServiceAddPeerProcedure,
+		svc.AddPeer,
+		connect.WithSchema(federationServiceMethods.ByName("AddPeer")),
+		connect.WithHandlerOptions(opts...),
+	)
+	federationServiceListPeersHandler := connect.NewUnaryHandler(
+		FederationServiceListPeersProcedure,
+		svc.ListPeers,
+		connect.WithSchema(federationServiceMethods.ByName("ListPeers")),
+		connect.WithHandlerOptions(opts...),
+	)
+	federationServiceRemovePeerHandler := connect.NewUnaryHandler(
+		FederationServiceRemovePeerProcedure,
+		svc.RemovePeer,
+		connect.WithSchema(federationServiceMethods.ByName("RemovePeer")),
+		connect.WithHandlerOptions(opts...),
+	)
+	federationServiceApplyPolicyHandler := connect.NewUnaryHandler(
+		FederationServiceApplyPolicyProcedure,
+		svc.ApplyPolicy,
+		connect.WithSchema(federationServiceMethods.ByName("ApplyPolicy")),
+		connect.WithHandlerOptions(opts...),
+	)
+	federationServiceListPoliciesHandler := connect.NewUnaryHandler(
+		FederationServiceListPoliciesProcedure,
+		svc.ListPolicies,
+		connect.WithSchema(federationServiceMethods.ByName("ListPolicies")),
+		connect.WithHandlerOptions(opts...),
+	)
+	federationServiceShowPolicyHandler := connect.NewUnaryHandler(
+		FederationServiceShowPolicyProcedure,
+		svc.ShowPolicy,
+		connect.WithSchema(federationServiceMethods.ByName("ShowPolicy")),
+		connect.WithHandlerOptions(opts...),
+	)
+	federationServiceSignPolicyHandler := connect.NewUnaryHandler(
+		FederationServiceSignPolicyProcedure,
+		svc.SignPolicy,
+		connect.WithSchema(federationServiceMethods.ByName("SignPolicy")),
+		connect.WithHandlerOptions(opts...),
+	)
+	federationServiceCheckPolicyHandler := connect.NewUnaryHandler(
+		FederationServiceCheckPolicyProcedure,
+		svc.CheckPolicy,
+		connect.WithSchema(federationServiceMethods.ByName("CheckPolicy")),
+		connect.WithHandlerOptions(opts...),
+	)
+	federationServiceSendHandler := connect.NewUnaryHandler(
+		FederationServiceSendProcedure,
+		svc.Send,
+		connect.WithSchema(federationServiceMethods.ByName("Send")),
+		connect.WithHandlerOptions(opts...),
+	)
+	federationServiceListExchangesHandler := connect.NewUnaryHandler(
+		FederationServiceListExchangesProcedure,
+		svc.ListExchanges,
+		connect.WithSchema(federationServiceMethods.ByName("ListExchanges")),
+		connect.WithHandlerOptions(opts...),
+	)
+	federationServiceGetExchangeHandler := connect.NewUnaryHandler(
+		FederationServiceGetExchangeProcedure,
+		svc.GetExchange,
+		connect.WithSchema(federationServiceMethods.ByName("GetExchange")),
+		connect.WithHandlerOptions(opts...),
+	)
+	federationServiceRespondHandler := connect.NewUnaryHandler(
+		FederationServiceRespondProcedure,
+		svc.Respond,
+		connect.WithSchema(federationServiceMethods.ByName("Respond")),
+		connect.WithHandlerOptions(opts...),
+	)
+	federationServiceOutboxHandler := connect.NewUnaryHandler(
+		FederationServiceOutboxProcedure,
+		svc.Outbox,
+		connect.WithSchema(federationServiceMethods.ByName("Outbox")),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/cpx.local.v1.FederationService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case FederationServiceNodeIDProcedure:
+			federationServiceNodeIDHandler.ServeHTTP(w, r)
+		case FederationServiceAddPeerProcedure:
+			federationServiceAddPeerHandler.ServeHTTP(w, r)
+		case FederationServiceListPeersProcedure:
+			federationServiceListPeersHandler.ServeHTTP(w, r)
+		case FederationServiceRemovePeerProcedure:
+			federationServiceRemovePeerHandler.ServeHTTP(w, r)
+		case FederationServiceApplyPolicyProcedure:
+			federationServiceApplyPolicyHandler.ServeHTTP(w, r)
+		case FederationServiceListPoliciesProcedure:
+			federationServiceListPoliciesHandler.ServeHTTP(w, r)
+		case FederationServiceShowPolicyProcedure:
+			federationServiceShowPolicyHandler.ServeHTTP(w, r)
+		case FederationServiceSignPolicyProcedure:
+			federationServiceSignPolicyHandler.ServeHTTP(w, r)
+		case FederationServiceCheckPolicyProcedure:
+			federationServiceCheckPolicyHandler.ServeHTTP(w, r)
+		case FederationServiceSendProcedure:
+			federationServiceSendHandler.ServeHTTP(w, r)
+		case FederationServiceListExchangesProcedure:
+			federationServiceListExchangesHandler.ServeHTTP(w, r)
+		case FederationServiceGetExchangeProcedure:
+			federationServiceGetExchangeHandler.ServeHTTP(w, r)
+		case FederationServiceRespondProcedure:
+			federationServiceRespondHandler.ServeHTTP(w, r)
+		case FederationServiceOutboxProcedure:
+			federationServiceOutboxHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedFederationServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedFederationServiceHandler struct{}
+
+func (UnimplementedFederationServiceHandler) NodeID(context.Context, *connect.Request[v1.NodeIDRequest]) (*connect.Response[v1.NodeIDResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.NodeID is not implemented"))
+}
+
+func (UnimplementedFederationServiceHandler) AddPeer(context.Context, *connect.Request[v1.AddPeerRequest]) (*connect.Response[v1.AddPeerResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.AddPeer is not implemented"))
+}
+
+func (UnimplementedFederationServiceHandler) ListPeers(context.Context, *connect.Request[v1.ListPeersRequest]) (*connect.Response[v1.ListPeersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.ListPeers is not implemented"))
+}
+
+func (UnimplementedFederationServiceHandler) RemovePeer(context.Context, *connect.Request[v1.RemovePeerRequest]) (*connect.Response[v1.RemovePeerResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.RemovePeer is not implemented"))
+}
+
+func (UnimplementedFederationServiceHandler) ApplyPolicy(context.Context, *connect.Request[v1.ApplyPolicyRequest]) (*connect.Response[v1.ApplyPolicyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.ApplyPolicy is not implemented"))
+}
+
+func (UnimplementedFederationServiceHandler) ListPolicies(context.Context, *connect.Request[v1.ListPoliciesRequest]) (*connect.Response[v1.ListPoliciesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.ListPolicies is not implemented"))
+}
+
+func (UnimplementedFederationServiceHandler) ShowPolicy(context.Context, *connect.Request[v1.ShowPolicyRequest]) (*connect.Response[v1.ShowPolicyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.ShowPolicy is not implemented"))
+}
+
+func (UnimplementedFederationServiceHandler) SignPolicy(context.Context, *connect.Request[v1.SignPolicyRequest]) (*connect.Response[v1.SignPolicyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.SignPolicy is not implemented"))
+}
+
+func (UnimplementedFederationServiceHandler) CheckPolicy(context.Context, *connect.Request[v1.CheckPolicyRequest]) (*connect.Response[v1.CheckPolicyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.CheckPolicy is not implemented"))
+}
+
+func (UnimplementedFederationServiceHandler) Send(context.Context, *connect.Request[v1.SendRequest]) (*connect.Response[v1.SendResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.Send is not implemented"))
+}
+
+func (UnimplementedFederationServiceHandler) ListExchanges(context.Context, *connect.Request[v1.ListExchangesRequest]) (*connect.Response[v1.ListExchangesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.ListExchanges is not implemented"))
+}
+
+func (UnimplementedFederationServiceHandler) GetExchange(context.Context, *connect.Request[v1.GetExchangeRequest]) (*connect.Response[v1.GetExchangeResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.GetExchange is not implemented"))
+}
+
+func (UnimplementedFederationServiceHandler) Respond(context.Context, *connect.Request[v1.RespondRequest]) (*connect.Response[v1.RespondResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.Respond is not implemented"))
+}
+
+func (UnimplementedFederationServiceHandler) Outbox(context.Context, *connect.Request[v1.OutboxRequest]) (*connect.Response[v1.OutboxResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.Outbox is not implemented"))
 }

@@ -1,0 +1,133 @@
+package agencykey
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
+)
+
+// Signature is a hybrid signature: an Ed25519 and an ML-DSA-65 signature of
+// the same message by one key set, named by its fingerprint. Both must
+// verify.
+type Signature struct {
+	Key     string // the signer's fingerprint (Public.Fingerprint)
+	Ed25519 []byte // 64 bytes
+	MLDSA65 []byte // 3309 bytes
+}
+
+// signedMessage is what both algorithms sign: a domain-separation prefix,
+// the signer's fingerprint (length-prefixed) and msg. ML-DSA-65 additionally
+// uses the context string "cpx-v1".
+func signedMessage(fingerprint string, msg []byte) []byte {
+	var e encoder
+	e.buf = make([]byte, 0, len(sigDomain)+2+len(fingerprint)+len(msg))
+	e.buf = append(e.buf, sigDomain...)
+	e.str(fingerprint)
+	e.buf = append(e.buf, msg...)
+	return e.buf
+}
+
+// Sign signs msg with both of p's signing keys. Ed25519 is deterministic;
+// ML-DSA-65 uses the hedged (randomised) variant of FIPS 204, so two
+// signatures of the same message differ.
+func (p *Private) Sign(msg []byte) (Signature, error) {
+	tbs := signedMessage(p.fingerprint, msg)
+	sig := Signature{
+		Key:     p.fingerprint,
+		Ed25519: ed25519.Sign(p.ed, tbs),
+		MLDSA65: make([]byte, MLDSA65SignatureSize),
+	}
+	if err := mldsa65.SignTo(p.mldsa, tbs, []byte(mldsaContext), true, sig.MLDSA65); err != nil {
+		return Signature{}, fmt.Errorf("agencykey: sign: %w", err)
+	}
+	return sig, nil
+}
+
+// Verify checks sig over msg under p. It returns nil only if sig names p's
+// fingerprint and both the Ed25519 and the ML-DSA-65 signature verify.
+// Otherwise the error wraps ErrMalformed (p or sig not well formed),
+// ErrWrongKey (sig names another key), or ErrBadEd25519 and/or ErrBadMLDSA
+// (both are checked; if both fail, the error wraps both).
+func (p Public) Verify(msg []byte, sig Signature) error {
+	if err := sig.check(); err != nil {
+		return err
+	}
+	fp := p.Fingerprint()
+	if fp == "" {
+		return fmt.Errorf("%w: public key: %v", ErrMalformed, p.check(false))
+	}
+	if sig.Key != fp {
+		return fmt.Errorf("%w: signed by %s, verifying with %s", ErrWrongKey, sig.Key, fp)
+	}
+	tbs := signedMessage(fp, msg)
+	var errs []error
+	if !ed25519.Verify(ed25519.PublicKey(p.Ed25519), tbs, sig.Ed25519) {
+		errs = append(errs, ErrBadEd25519)
+	}
+	var pk mldsa65.PublicKey
+	pk.Unpack((*[MLDSA65PublicKeySize]byte)(p.MLDSA65))
+	if !mldsa65.Verify(&pk, tbs, []byte(mldsaContext), sig.MLDSA65) {
+		errs = append(errs, ErrBadMLDSA)
+	}
+	return errors.Join(errs...)
+}
+
+func (s Signature) check() error {
+	switch {
+	case len(s.Ed25519) != Ed25519SignatureSize:
+		return fmt.Errorf("%w: Ed25519 signature is %d bytes, want %d", ErrMalformed, len(s.Ed25519), Ed25519SignatureSize)
+	case len(s.MLDSA65) != MLDSA65SignatureSize:
+		return fmt.Errorf("%w: ML-DSA-65 signature is %d bytes, want %d", ErrMalformed, len(s.MLDSA65), MLDSA65SignatureSize)
+	}
+	if fp, err := ParseFingerprint(s.Key); err != nil || fp != s.Key {
+		return fmt.Errorf("%w: signature key is not a canonical fingerprint", ErrMalformed)
+	}
+	return nil
+}
+
+// MarshalBinary returns the canonical encoding of s for the wire (see the
+// package documentation).
+func (s Signature) MarshalBinary() ([]byte, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	var e encoder
+	e.buf = make([]byte, 0, SignatureEncodedSize)
+	s.encode(&e)
+	return e.buf, nil
+}
+
+// SignatureEncodedSize is the length of every encoded Signature.
+const SignatureEncodedSize = 5 + 2 + FingerprintLen + 4 + Ed25519SignatureSize + 4 + MLDSA65SignatureSize
+
+func (s Signature) encode(e *encoder) {
+	e.tag(tagSignature)
+	e.str(s.Key)
+	e.bytes(s.Ed25519)
+	e.bytes(s.MLDSA65)
+}
+
+// UnmarshalSignature decodes the canonical encoding of a Signature. Errors
+// wrap ErrMalformed. A decoded signature is well formed, not verified.
+func UnmarshalSignature(b []byte) (Signature, error) {
+	d := decoder{b: b}
+	s := decodeSignature(&d)
+	if err := d.finish("signature"); err != nil {
+		return Signature{}, err
+	}
+	if err := s.check(); err != nil {
+		return Signature{}, err
+	}
+	return s, nil
+}
+
+func decodeSignature(d *decoder) Signature {
+	var s Signature
+	d.tag(tagSignature, "signature")
+	s.Key = d.str("signature key", FingerprintLen)
+	s.Ed25519 = d.bytes("Ed25519 signature", Ed25519SignatureSize)
+	s.MLDSA65 = d.bytes("ML-DSA-65 signature", MLDSA65SignatureSize)
+	return s
+}

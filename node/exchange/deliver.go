@@ -1,0 +1,229 @@
+package exchange
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cpx-node/cpx/crypto/agencykey"
+	"github.com/cpx-node/cpx/node/audit"
+	"github.com/cpx-node/cpx/node/store"
+)
+
+// ErrPermanent marks a delivery error that retrying will not cure (the
+// peer refused the envelope). Transports wrap such errors with it.
+var ErrPermanent = errors.New("refused by the peer")
+
+// Receipt is a peer's signed statement that it received an envelope.
+type Receipt struct {
+	EnvelopeID string    `json:"envelope_id"`
+	From       string    `json:"from"` // the receiving agency, which signs
+	To         string    `json:"to"`   // the sender
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+type signedReceipt struct {
+	Body []byte `json:"body"` // JSON of Receipt
+	Sig  []byte `json:"sig"`  // agencykey.Signature, canonical encoding
+}
+
+func (s *Service) signReceipt(r Receipt) ([]byte, error) {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := s.currentKey().Sign(append([]byte("cpx-receipt-v1\n"), body...))
+	if err != nil {
+		return nil, err
+	}
+	sb, err := sig.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(signedReceipt{Body: body, Sig: sb})
+}
+
+// verifyReceipt checks a receipt from peer p for envelope id.
+func verifyReceipt(p Peer, envelopeID, self string, b []byte) (Receipt, error) {
+	var sr signedReceipt
+	var r Receipt
+	if err := json.Unmarshal(b, &sr); err != nil {
+		return r, fmt.Errorf("malformed receipt: %w", err)
+	}
+	sig, err := agencykey.UnmarshalSignature(sr.Sig)
+	if err != nil {
+		return r, fmt.Errorf("malformed receipt signature: %w", err)
+	}
+	pub, ok := p.keyByFingerprint(sig.Key)
+	if !ok {
+		return r, fmt.Errorf("receipt signed by an unknown key %s", sig.Key)
+	}
+	if err := pub.Verify(append([]byte("cpx-receipt-v1\n"), sr.Body...), sig); err != nil {
+		return r, fmt.Errorf("receipt signature: %w", err)
+	}
+	if err := json.Unmarshal(sr.Body, &r); err != nil {
+		return r, fmt.Errorf("malformed receipt: %w", err)
+	}
+	if r.EnvelopeID != envelopeID || r.From != p.Agency || r.To != self {
+		return r, fmt.Errorf("receipt for %s from %s to %s does not match envelope %s to %s", r.EnvelopeID, r.From, r.To, envelopeID, p.Agency)
+	}
+	return r, nil
+}
+
+// poke wakes the deliverer.
+func (s *Service) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// backoff is the wait before attempt n+1: 1s doubling up to 5 minutes.
+func backoff(attempts int) time.Duration {
+	d := time.Second << min(attempts, 9)
+	return min(d, 5*time.Minute)
+}
+
+// Run delivers the outbox until ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if err := s.deliverDue(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("delivering", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// deliverDue makes one attempt at every outbox entry that is due.
+func (s *Service) deliverDue(ctx context.Context) error {
+	now := s.now().UTC()
+	var due []OutboxEntry
+	err := s.store.View(ctx, func(r store.Reader) error {
+		return r.Scan(prefixOutbox, store.ScanOptions{}, func(_, v []byte) error {
+			var e OutboxEntry
+			if err := unmarshal(v, &e); err != nil {
+				return err
+			}
+			if !e.NextAttempt.After(now) {
+				due = append(due, e)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range due {
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.attempt(ctx, e)
+	}
+	return nil
+}
+
+func (s *Service) attempt(ctx context.Context, e OutboxEntry) {
+	now := s.now().UTC()
+	if !now.Before(e.Expires) {
+		s.fail(ctx, e, "the envelope expired before the peer could be reached")
+		return
+	}
+	p, err := s.getPeer(ctx, e.Peer)
+	if err != nil {
+		s.retry(ctx, e, err)
+		return
+	}
+	actx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	receipt, err := s.transport.Deliver(actx, p.PeerID, p.Addrs, e.Envelope)
+	cancel()
+	if errors.Is(err, ErrPermanent) {
+		s.fail(ctx, e, err.Error())
+		return
+	}
+	if err != nil {
+		s.retry(ctx, e, err)
+		return
+	}
+	r, err := verifyReceipt(p, e.EnvelopeID, s.agency, receipt)
+	if err != nil {
+		s.retry(ctx, e, err)
+		return
+	}
+	err = s.store.Update(ctx, func(w store.Writer) error {
+		if err := w.Delete(key(prefixOutbox, e.EnvelopeID)); err != nil {
+			return err
+		}
+		var rec Record
+		if err := getJSON(w, key(prefixRecord, e.Exchange), &rec); err != nil {
+			return err
+		}
+		if !strings.Contains(e.Kind, ".") && rec.Status == StatusPending {
+			rec.event(r.ReceivedAt, StatusDelivered, "peer:"+p.Agency, "")
+			if err := putJSON(w, key(prefixRecord, rec.ID), rec); err != nil {
+				return err
+			}
+		}
+		if err := putJSON(w, key(prefixPeer, p.Agency), withSeen(p, now)); err != nil {
+			return err
+		}
+		_, err := audit.Append(w, now, audit.Event{Actor: "node", Action: "envelope.delivered", Object: "exchange/" + e.Exchange,
+			Details: map[string]any{"envelope": e.EnvelopeID, "kind": e.Kind, "to": e.Peer, "receipt": receipt}})
+		return err
+	})
+	if err != nil {
+		s.log.Warn("recording a delivery", "err", err)
+	}
+}
+
+func withSeen(p Peer, now time.Time) Peer {
+	p.LastSeen, p.LastError = now, ""
+	return p
+}
+
+func (s *Service) retry(ctx context.Context, e OutboxEntry, cause error) {
+	e.Attempts++
+	e.LastError = cause.Error()
+	e.NextAttempt = s.now().UTC().Add(backoff(e.Attempts))
+	err := s.store.Update(ctx, func(w store.Writer) error {
+		if _, err := w.Get(key(prefixOutbox, e.EnvelopeID)); err != nil {
+			return err // delivered or failed meanwhile
+		}
+		return putJSON(w, key(prefixOutbox, e.EnvelopeID), e)
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Warn("recording a failed delivery", "err", err)
+	}
+}
+
+// fail gives up on an entry: the exchange is marked failed.
+func (s *Service) fail(ctx context.Context, e OutboxEntry, reason string) {
+	now := s.now().UTC()
+	err := s.store.Update(ctx, func(w store.Writer) error {
+		if err := w.Delete(key(prefixOutbox, e.EnvelopeID)); err != nil {
+			return err
+		}
+		var rec Record
+		if err := getJSON(w, key(prefixRecord, e.Exchange), &rec); err != nil {
+			return err
+		}
+		rec.event(now, StatusFailed, "node", reason)
+		if err := putJSON(w, key(prefixRecord, rec.ID), rec); err != nil {
+			return err
+		}
+		_, err := audit.Append(w, now, audit.Event{Actor: "node", Action: "envelope.failed", Object: "exchange/" + e.Exchange, Outcome: audit.Failed, Details: reason})
+		return err
+	})
+	if err != nil {
+		s.log.Warn("recording a failed exchange", "err", err)
+	}
+}

@@ -1,0 +1,31 @@
+// Package exchange carries referrals and transfers between agency nodes:
+// the peers a node knows, the ISPs in force, the agency's own keys, the
+// outbox and inbox, and the workflow of each exchange.
+//
+// # Sending
+//
+// Refer and Transfer authorise the user on the case, evaluate the ISPs in
+// force for the purpose and recipient (consent, conditions, projection),
+// seal the projection in an envelope (crypto/envelope) to the recipient's
+// announced key, and write the exchange record, the outbox entry and an
+// audit entry in one transaction. A deliverer (Run) sends outbox entries
+// until the peer returns a signed receipt, retrying with backoff for as long
+// as the envelope is valid.
+//
+// # Receiving
+//
+// Deliver (the peer API) checks, in order: the sender's node is a known
+// peer of the header's sender agency; the envelope was not seen before (a
+// replay gets the first receipt back, nothing else happens); the keys; the
+// signatures, recipient, expiry and decryption (crypto/envelope); the ISP
+// named in the header is in force here at the same version; the payload's
+// fields stay within that ISP's projection. Anything else is refused with a
+// specific error and an audit entry, and leaves no other state.
+//
+// # States
+//
+// A referral is pending → delivered → accepted | rejected → done, or
+// revoked by the sender. A transfer is pending → delivered → accepted |
+// rejected; on acceptance the receiver holds the case and the sender
+// applies the ISP's retention rule.
+package exchange

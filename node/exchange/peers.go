@@ -1,0 +1,269 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cpx-node/cpx/crypto/agencykey"
+	"github.com/cpx-node/cpx/node/audit"
+	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/policy"
+)
+
+// Peer is another agency's node that this node talks to.
+type Peer struct {
+	Agency  string    `json:"agency"`
+	PeerID  string    `json:"peer_id"`
+	Addrs   []string  `json:"addrs"`
+	AddedAt time.Time `json:"added_at"`
+	// LastSeen is the last time the peer answered or called.
+	LastSeen time.Time `json:"last_seen,omitzero"`
+	// Announcements are the peer's verified key announcements, oldest
+	// first (canonical encoding).
+	Announcements [][]byte `json:"announcements,omitempty"`
+	LastError     string   `json:"last_error,omitempty"`
+}
+
+// Keys returns the peer's announced public keys, oldest first.
+func (p *Peer) Keys() []agencykey.Public {
+	var out []agencykey.Public
+	for _, b := range p.Announcements {
+		if a, err := agencykey.UnmarshalAnnouncement(b); err == nil {
+			out = append(out, a.Key)
+		}
+	}
+	return out
+}
+
+// current returns the peer's newest key valid at now.
+func (p *Peer) current(now time.Time) (agencykey.Public, bool) {
+	keys := p.Keys()
+	for i := len(keys) - 1; i >= 0; i-- {
+		if !now.Before(keys[i].NotBefore) && now.Before(keys[i].NotAfter) {
+			return keys[i], true
+		}
+	}
+	return agencykey.Public{}, false
+}
+
+func (p *Peer) keyByFingerprint(fp string) (agencykey.Public, bool) {
+	for _, k := range p.Keys() {
+		if k.Fingerprint() == fp {
+			return k, true
+		}
+	}
+	return agencykey.Public{}, false
+}
+
+// ParsePeerAddr splits "/ip4/…/tcp/…/p2p/PEERID" into the address and the
+// peer id.
+func ParsePeerAddr(s string) (addr, peerID string, err error) {
+	i := strings.LastIndex(s, "/p2p/")
+	if i <= 0 || strings.Contains(s[i+5:], "/") || len(s[i+5:]) < 10 {
+		return "", "", fmt.Errorf("%w: %q: want a multiaddr ending in /p2p/PEERID (see `cpx node id` on the peer)", ErrInvalid, s)
+	}
+	return s[:i], s[i+5:], nil
+}
+
+func (s *Service) listPeers(ctx context.Context) ([]Peer, error) {
+	var out []Peer
+	err := s.store.View(ctx, func(r store.Reader) error {
+		return r.Scan(prefixPeer, store.ScanOptions{}, func(_, v []byte) error {
+			var p Peer
+			if err := unmarshal(v, &p); err != nil {
+				return err
+			}
+			out = append(out, p)
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (s *Service) peer(r store.Reader, agency string) (Peer, error) {
+	var p Peer
+	err := getJSON(r, key(prefixPeer, agency), &p)
+	if errors.Is(err, ErrNotFound) {
+		return p, fmt.Errorf("%w: agency %q is not a known peer (cpx peer add)", ErrNotFound, agency)
+	}
+	return p, err
+}
+
+func (s *Service) peerByID(r store.Reader, peerID string) (Peer, bool, error) {
+	var found Peer
+	ok := false
+	err := r.Scan(prefixPeer, store.ScanOptions{}, func(_, v []byte) error {
+		var p Peer
+		if err := unmarshal(v, &p); err != nil {
+			return err
+		}
+		if p.PeerID == peerID {
+			found, ok = p, true
+			return store.ErrStop
+		}
+		return nil
+	})
+	return found, ok, err
+}
+
+// AddPeer registers the node at addr (ending in /p2p/PEERID) as agency's,
+// lets it through the gater and tries to exchange keys with it.
+func (s *Service) AddPeer(ctx context.Context, sub policy.Subject, addr, agency string) (Peer, error) {
+	if err := s.authorize(ctx, sub, policy.ResourcePeer, policy.ActionCreate, "peer.add", "agency/"+agency); err != nil {
+		return Peer{}, err
+	}
+	if !agencykey.ValidAgency(agency) || agency == s.agency {
+		return Peer{}, fmt.Errorf("%w: agency id %q", ErrInvalid, agency)
+	}
+	a, id, err := ParsePeerAddr(addr)
+	if err != nil {
+		return Peer{}, err
+	}
+	now := s.now().UTC()
+	p := Peer{Agency: agency, PeerID: id, Addrs: []string{a}, AddedAt: now}
+	err = s.store.Update(ctx, func(w store.Writer) error {
+		if old, err := s.peer(w, agency); err == nil {
+			p.AddedAt = old.AddedAt
+			if old.PeerID == id {
+				p.Announcements = old.Announcements
+			}
+		}
+		if other, ok, err := s.peerByID(w, id); err != nil {
+			return err
+		} else if ok && other.Agency != agency {
+			return fmt.Errorf("%w: peer %s is already registered as agency %q", ErrInvalid, id, other.Agency)
+		}
+		if err := putJSON(w, key(prefixPeer, agency), p); err != nil {
+			return err
+		}
+		_, err := audit.Append(w, now, audit.Event{Actor: sub.User, Action: "peer.add", Object: "agency/" + agency, Details: map[string]string{"peer": id, "addr": a}})
+		return err
+	})
+	if err != nil {
+		return Peer{}, err
+	}
+	if err := s.transport.Allow(id); err != nil {
+		return Peer{}, err
+	}
+	if err := s.Greet(ctx, agency); err != nil {
+		s.log.Info("peer not reachable yet", "agency", agency, "err", err)
+	}
+	return s.getPeer(ctx, agency)
+}
+
+func (s *Service) getPeer(ctx context.Context, agency string) (Peer, error) {
+	var p Peer
+	err := s.store.View(ctx, func(r store.Reader) error {
+		var err error
+		p, err = s.peer(r, agency)
+		return err
+	})
+	return p, err
+}
+
+// Peers lists the known peers.
+func (s *Service) Peers(ctx context.Context, sub policy.Subject) ([]Peer, error) {
+	if err := s.authorize(ctx, sub, policy.ResourcePeer, policy.ActionList, "peer.list", "peer"); err != nil {
+		return nil, err
+	}
+	return s.listPeers(ctx)
+}
+
+// Connected reports whether the peer has an open connection.
+func (s *Service) Connected(p Peer) bool { return s.transport.Connected(p.PeerID) }
+
+// RemovePeer forgets a peer and closes the gater to it.
+func (s *Service) RemovePeer(ctx context.Context, sub policy.Subject, agency string) error {
+	if err := s.authorize(ctx, sub, policy.ResourcePeer, policy.ActionDelete, "peer.remove", "agency/"+agency); err != nil {
+		return err
+	}
+	var p Peer
+	err := s.store.Update(ctx, func(w store.Writer) error {
+		var err error
+		if p, err = s.peer(w, agency); err != nil {
+			return err
+		}
+		if err := w.Delete(key(prefixPeer, agency)); err != nil {
+			return err
+		}
+		_, err = audit.Append(w, s.now(), audit.Event{Actor: sub.User, Action: "peer.remove", Object: "agency/" + agency})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.transport.Deny(p.PeerID)
+}
+
+// Greet exchanges key announcements with a peer.
+func (s *Service) Greet(ctx context.Context, agency string) error {
+	p, err := s.getPeer(ctx, agency)
+	if err != nil {
+		return err
+	}
+	mine, err := s.announcements()
+	if err != nil {
+		return err
+	}
+	theirs, err := s.transport.Hello(ctx, p.PeerID, p.Addrs, mine)
+	if err != nil {
+		s.notePeerError(ctx, agency, err)
+		return err
+	}
+	return s.learn(ctx, p.PeerID, theirs)
+}
+
+// learn verifies a peer's announcements and stores them. A peer whose
+// announcements name another agency or another node is refused.
+func (s *Service) learn(ctx context.Context, peerID string, announcements [][]byte) error {
+	now := s.now().UTC()
+	return s.store.Update(ctx, func(w store.Writer) error {
+		p, ok, err := s.peerByID(w, peerID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w: unknown peer %s", ErrDenied, peerID)
+		}
+		var prev *agencykey.Public
+		var kept [][]byte
+		for _, b := range announcements {
+			a, err := agencykey.UnmarshalAnnouncement(b)
+			if err != nil {
+				return fmt.Errorf("%w: announcement from %s: %v", ErrRefused, p.Agency, err)
+			}
+			if a.Key.Agency != p.Agency || a.PeerID != peerID {
+				return fmt.Errorf("%w: node %s is registered for agency %q but announces keys of %q at node %s", ErrRefused, peerID, p.Agency, a.Key.Agency, a.PeerID)
+			}
+			if err := a.Verify(now, prev); err != nil && !errors.Is(err, agencykey.ErrNotValid) {
+				return fmt.Errorf("%w: announcement from %s: %v", ErrRefused, p.Agency, err)
+			}
+			kept = append(kept, b)
+			k := a.Key
+			prev = &k
+		}
+		if len(kept) == 0 {
+			return fmt.Errorf("%w: %s announced no keys", ErrRefused, p.Agency)
+		}
+		p.Announcements, p.LastSeen, p.LastError = kept, now, ""
+		if err := putJSON(w, key(prefixPeer, p.Agency), p); err != nil {
+			return err
+		}
+		_, err = audit.Append(w, now, audit.Event{Actor: "peer:" + p.Agency, Action: "peer.keys", Object: "agency/" + p.Agency, Details: len(kept)})
+		return err
+	})
+}
+
+func (s *Service) notePeerError(ctx context.Context, agency string, cause error) {
+	_ = s.store.Update(ctx, func(w store.Writer) error {
+		p, err := s.peer(w, agency)
+		if err != nil {
+			return err
+		}
+		p.LastError = cause.Error()
+		return putJSON(w, key(prefixPeer, agency), p)
+	})
+}

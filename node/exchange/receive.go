@@ -1,0 +1,207 @@
+package exchange
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cpx-node/cpx/crypto/envelope"
+	"github.com/cpx-node/cpx/node/audit"
+	"github.com/cpx-node/cpx/node/casework"
+	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/policy"
+)
+
+// Errors a receiver refuses envelopes with, beyond crypto/envelope's own.
+var (
+	ErrUnknownPeer   = errors.New("unknown peer")
+	ErrSenderMatch   = errors.New("sender does not match the calling node")
+	ErrUnknownKey    = errors.New("unknown key")
+	ErrISP           = errors.New("ISP not in force here")
+	ErrBadMessage    = errors.New("malformed message")
+	ErrUnexpected    = errors.New("unexpected message")
+	ErrOutsideFields = errors.New("field outside the ISP projection")
+)
+
+// Hello answers a peer's key announcements with ours.
+func (s *Service) Hello(ctx context.Context, peerID string, announcements [][]byte) ([][]byte, error) {
+	if err := s.learn(ctx, peerID, announcements); err != nil {
+		_ = audit.Record(ctx, s.store, s.now(), audit.Event{Actor: "peer:" + peerID, Action: "peer.hello", Object: "peer/" + peerID, Outcome: audit.Denied, Details: err.Error()})
+		return nil, err
+	}
+	return s.announcements()
+}
+
+// Receive handles an envelope delivered by the node peerID and returns a
+// signed receipt. A repeated envelope gets the first receipt back and
+// changes nothing. Every refusal is audited and leaves no other state.
+func (s *Service) Receive(ctx context.Context, peerID string, raw []byte) ([]byte, error) {
+	now := s.now().UTC()
+	var receipt []byte
+	var refused error
+	var env *envelope.Envelope
+	var sender string
+	err := s.store.Update(ctx, func(w store.Writer) error {
+		receipt, refused = nil, nil
+		var err error
+		env, err = envelope.Unmarshal(raw)
+		if err != nil {
+			refused = err
+			return nil
+		}
+		h := env.Header
+		p, known, err := s.peerByID(w, peerID)
+		if err != nil {
+			return err
+		}
+		sender = p.Agency
+		switch {
+		case !known:
+			refused = fmt.Errorf("%w %s", ErrUnknownPeer, peerID)
+			return nil
+		case h.Sender != p.Agency:
+			refused = fmt.Errorf("%w: envelope from %q delivered by the node of %q", ErrSenderMatch, h.Sender, p.Agency)
+			return nil
+		}
+		if prev, err := w.Get(key(prefixSeen, h.ID)); err == nil {
+			receipt = prev // a retry of a delivery that succeeded: idempotent
+			return nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		mine, ok := s.keyByFingerprint(h.RecipientKey)
+		if h.Recipient != s.agency || !ok {
+			refused = fmt.Errorf("%w: envelope for %s key %s", envelope.ErrWrongRecipient, h.Recipient, h.RecipientKey)
+			return nil
+		}
+		theirs, ok := p.keyByFingerprint(h.SenderKey)
+		if !ok {
+			refused = fmt.Errorf("%w: %s has not announced key %s", ErrUnknownKey, p.Agency, h.SenderKey)
+			return nil
+		}
+		plain, err := envelope.Open(env, mine, theirs, now)
+		if err != nil {
+			refused = err
+			return nil
+		}
+		in, err := s.isp(w, h.ISP, now)
+		if err != nil || !in.InForce || in.ISP.Version != h.ISPVersion {
+			reason := "not applied"
+			if err == nil {
+				reason = fmt.Sprintf("applied version %d, in force %v", in.ISP.Version, in.InForce)
+			}
+			refused = fmt.Errorf("%w: %s version %d (%s)", ErrISP, h.ISP, h.ISPVersion, reason)
+			return nil
+		}
+		var msg Message
+		dec := json.NewDecoder(strings.NewReader(string(plain)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&msg); err != nil {
+			refused = fmt.Errorf("%w: %v", ErrBadMessage, err)
+			return nil
+		}
+		if refused = s.apply(w, p, in.ISP, h, msg, now); refused != nil {
+			return nil
+		}
+		if receipt, err = s.signReceipt(Receipt{EnvelopeID: h.ID, From: s.agency, To: p.Agency, ReceivedAt: now}); err != nil {
+			return err
+		}
+		if err := w.Set(key(prefixSeen, h.ID), receipt); err != nil {
+			return err
+		}
+		if err := putJSON(w, key(prefixPeer, p.Agency), withSeen(p, now)); err != nil {
+			return err
+		}
+		_, err = audit.Append(w, now, audit.Event{Actor: "peer:" + p.Agency, Action: "envelope.received", Object: "exchange/" + msg.Exchange,
+			Details: map[string]any{"envelope": h.ID, "kind": msg.Kind, "isp": h.ISP, "fields": fieldNames(msg.Fields)}})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if refused != nil {
+		object := "peer/" + peerID
+		if env != nil {
+			object = "envelope/" + env.Header.ID
+		}
+		if sender == "" {
+			sender = peerID
+		}
+		_ = audit.Record(ctx, s.store, now, audit.Event{Actor: "peer:" + sender, Action: "envelope.refused", Object: object, Outcome: audit.Denied, Details: refused.Error()})
+		s.log.Warn("refused an envelope", "peer", sender, "reason", refused)
+		return nil, refused
+	}
+	return receipt, nil
+}
+
+// apply changes this node's state for a verified message, within w. It
+// returns a refusal, or nil.
+func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Header, msg Message, now time.Time) error {
+	if msg.Exchange == "" || len(msg.Exchange) > 64 {
+		return fmt.Errorf("%w: exchange id", ErrBadMessage)
+	}
+	kind, resp, isResponse := strings.Cut(msg.Kind, ".")
+	if kind != KindReferral && kind != KindTransfer || kind != h.Purpose {
+		return fmt.Errorf("%w: %q under purpose %q", ErrUnexpected, msg.Kind, h.Purpose)
+	}
+	var rec Record
+	err := getJSON(w, key(prefixRecord, msg.Exchange), &rec)
+	exists := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if !isResponse {
+		// An offer: a new incoming referral or transfer.
+		if exists {
+			return fmt.Errorf("%w: exchange %s exists already", ErrUnexpected, msg.Exchange)
+		}
+		if err := policy.CheckProjection(isp, p.Agency, s.agency, kind, msg.Fields, s.formFields); err != nil {
+			return fmt.Errorf("%w: %v", ErrOutsideFields, err)
+		}
+		rec = Record{
+			ID: msg.Exchange, Kind: kind, Direction: Incoming, Peer: p.Agency, CaseNumber: msg.CaseNumber,
+			Service: msg.Service, Note: msg.Note, ISP: isp.ID, ISPVersion: isp.Version, Fields: msg.Fields,
+			ConsentOverridden: msg.ConsentOverridden, CreatedBy: msg.Actor, CreatedAt: now,
+		}
+		rec.event(now, StatusDelivered, msg.Actor, "")
+		return putJSON(w, key(prefixRecord, rec.ID), rec)
+	}
+	if len(msg.Fields) > 0 {
+		return fmt.Errorf("%w: a %s carries no case data", ErrOutsideFields, msg.Kind)
+	}
+	if !exists || rec.Peer != p.Agency || rec.Kind != kind {
+		return fmt.Errorf("%w: %s for an exchange this node did not have with %s", ErrUnexpected, msg.Kind, p.Agency)
+	}
+	t, ok := transitions[Response(resp)]
+	// The peer's response arrives on the other side: what is incoming there
+	// is outgoing here.
+	wantDirection := Outgoing
+	if t.direction == Outgoing {
+		wantDirection = Incoming
+	}
+	if !ok || rec.Direction != wantDirection || !contains(t.kinds, rec.Kind) {
+		return fmt.Errorf("%w: %s", ErrUnexpected, msg.Kind)
+	}
+	// The sender records "delivered" only once it holds the receipt; a
+	// response may overtake that.
+	from := t.from
+	if t.direction == Incoming && contains(from, StatusDelivered) {
+		from = append([]string{StatusPending}, from...)
+	}
+	if !contains(from, rec.Status) {
+		return fmt.Errorf("%w: %s while the exchange is %s", ErrUnexpected, msg.Kind, rec.Status)
+	}
+	rec.event(now, t.to, msg.Actor, msg.Reason)
+	switch {
+	case Response(resp) == Revoke:
+		rec.Fields = nil // the sender withdrew it: keep no case data
+	case Response(resp) == Accept && kind == KindTransfer:
+		if err := s.cases.ApplyTransfer(w, rec.CaseID, p.Agency, rec.Retention, msg.Actor, now); err != nil && !errors.Is(err, casework.ErrNotFound) {
+			return err
+		}
+	}
+	return putJSON(w, key(prefixRecord, rec.ID), rec)
+}

@@ -1,0 +1,134 @@
+package exchange
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cpx-node/cpx/node/store"
+)
+
+// Kinds of exchange.
+const (
+	KindReferral = "referral"
+	KindTransfer = "transfer"
+)
+
+// Directions of an exchange, from this node's point of view.
+const (
+	Outgoing = "outgoing"
+	Incoming = "incoming"
+)
+
+// States of an exchange.
+const (
+	StatusPending   = "pending"
+	StatusDelivered = "delivered"
+	StatusAccepted  = "accepted"
+	StatusRejected  = "rejected"
+	StatusDone      = "done"
+	StatusRevoked   = "revoked"
+	StatusFailed    = "failed" // could not be delivered before the envelope expired
+)
+
+// Event is one step in an exchange's life.
+type Event struct {
+	At     time.Time `json:"at"`
+	Status string    `json:"status"`
+	Actor  string    `json:"actor"` // "user@agency"
+	Reason string    `json:"reason,omitempty"`
+}
+
+// Record is one referral or transfer as this node sees it.
+type Record struct {
+	ID         string `json:"id"`
+	Kind       string `json:"kind"`
+	Direction  string `json:"direction"`
+	Peer       string `json:"peer"` // the other agency
+	CaseID     string `json:"case_id,omitempty"`
+	CaseNumber string `json:"case_number"` // the sender's case number
+	// LocalCase is, for an accepted incoming transfer, the case created here.
+	LocalCase         string         `json:"local_case,omitempty"`
+	Service           string         `json:"service,omitempty"`
+	Note              string         `json:"note,omitempty"`
+	Status            string         `json:"status"`
+	ISP               string         `json:"isp"`
+	ISPVersion        uint32         `json:"isp_version"`
+	Retention         string         `json:"retention,omitempty"`
+	ConsentOverridden bool           `json:"consent_overridden,omitempty"`
+	Fields            map[string]any `json:"fields,omitempty"` // incoming: what was received
+	CreatedBy         string         `json:"created_by"`
+	CreatedAt         time.Time      `json:"created_at"`
+	UpdatedAt         time.Time      `json:"updated_at"`
+	History           []Event        `json:"history"`
+}
+
+func (r *Record) event(at time.Time, status, actor, reason string) {
+	r.Status, r.UpdatedAt = status, at
+	r.History = append(r.History, Event{At: at, Status: status, Actor: actor, Reason: reason})
+}
+
+var (
+	prefixRecord = []byte("x/r/") // exchange id → Record
+	prefixPeer   = []byte("x/p/") // agency → Peer
+	prefixISP    = []byte("x/i/") // isp id → stored ISP document
+	prefixOutbox = []byte("x/o/") // envelope id → OutboxEntry
+	prefixSeen   = []byte("x/s/") // envelope id → receipt (replay guard)
+	prefixKey    = []byte("x/k/") // agency key version → wrapped private key
+	keyIdentity  = []byte("x/id") // wrapped libp2p identity
+)
+
+func key(prefix []byte, id string) []byte { return append(append([]byte{}, prefix...), id...) }
+
+// ErrNotFound is returned for an unknown exchange, peer or ISP.
+var ErrNotFound = errors.New("not found")
+
+func getJSON(r store.Reader, k []byte, v any) error {
+	b, err := r.Get(k)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("corrupt record %q: %w", k, err)
+	}
+	return nil
+}
+
+func putJSON(w store.Writer, k []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return w.Set(k, b)
+}
+
+// Message is the plaintext of an envelope between two nodes.
+type Message struct {
+	Kind       string         `json:"kind"` // e.g. "referral", "referral.accept"
+	Exchange   string         `json:"exchange"`
+	CaseNumber string         `json:"case_number,omitempty"`
+	Service    string         `json:"service,omitempty"`
+	Note       string         `json:"note,omitempty"`
+	Reason     string         `json:"reason,omitempty"`
+	Actor      string         `json:"actor"`
+	Fields     map[string]any `json:"fields,omitempty"`
+	// ConsentOverridden tells the receiver that the sender sent without the
+	// consent the ISP requires, under a role allowed to override it.
+	ConsentOverridden bool `json:"consent_overridden,omitempty"`
+}
+
+func unmarshal(b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("corrupt record: %w", err)
+	}
+	return nil
+}
+
+func sortNewestFirst(rs []Record) {
+	slices.SortFunc(rs, func(a, b Record) int { return b.CreatedAt.Compare(a.CreatedAt) })
+}

@@ -1,0 +1,397 @@
+package exchange
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cpx-node/cpx/crypto/envelope"
+	"github.com/cpx-node/cpx/node/audit"
+	"github.com/cpx-node/cpx/node/casework"
+	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/policy"
+)
+
+// OutboxEntry is an envelope waiting for delivery.
+type OutboxEntry struct {
+	EnvelopeID  string    `json:"envelope_id"`
+	Exchange    string    `json:"exchange"`
+	Kind        string    `json:"kind"` // the message kind
+	Peer        string    `json:"peer"`
+	Envelope    []byte    `json:"envelope"`
+	Created     time.Time `json:"created"`
+	Expires     time.Time `json:"expires"`
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"next_attempt"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+// Offer asks for a referral or a transfer.
+type Offer struct {
+	Kind    string // KindReferral or KindTransfer
+	Case    string // id or number
+	To      string // agency
+	Service string // referrals: the service asked for
+	Note    string
+	// OverrideConsent sends without the consent the ISP requires, if the
+	// user's role may override consent (audited).
+	OverrideConsent bool
+}
+
+// Check is a dry run of an offer: what would be sent, withheld or refused,
+// field by field, and why.
+func (s *Service) Check(ctx context.Context, sub policy.Subject, o Offer) (policy.ISPDecision, error) {
+	c, err := s.cases.Get(ctx, sub, o.Case)
+	if err != nil {
+		return policy.ISPDecision{}, err
+	}
+	var d policy.ISPDecision
+	err = s.store.View(ctx, func(r store.Reader) error {
+		d, _, err = s.evaluate(r, s.request(sub, o, c))
+		return err
+	})
+	return d, err
+}
+
+func (s *Service) request(sub policy.Subject, o Offer, c casework.Case) policy.Request {
+	return policy.Request{
+		From: s.agency, To: o.To, Purpose: o.Kind, Now: s.now().UTC(), Fields: c.Fields,
+		RiskLevel: c.RiskLevel(), Role: sub.Role.ID, OverrideConsent: o.OverrideConsent,
+	}
+}
+
+// Send refers or transfers a case to another agency: it checks the user's
+// permission on the case and the ISPs in force, seals the projection and
+// queues it, all in one transaction with the audit entry.
+func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (Record, error) {
+	act := policy.ActionRefer
+	switch o.Kind {
+	case KindReferral:
+	case KindTransfer:
+		act = policy.ActionTransfer
+	default:
+		return Record{}, fmt.Errorf("%w: unknown kind %q", ErrInvalid, o.Kind)
+	}
+	var err error
+	if o.Service, err = trim(o.Service, 200); err != nil {
+		return Record{}, err
+	}
+	if o.Note, err = trim(o.Note, 4000); err != nil {
+		return Record{}, err
+	}
+	if o.Kind == KindReferral && o.Service == "" {
+		return Record{}, fmt.Errorf("%w: a referral needs --service", ErrInvalid)
+	}
+	// Reading the case checks and audits read access and hides what the
+	// user may not see: nothing the user cannot see can leave.
+	c, err := s.cases.Get(ctx, sub, o.Case)
+	if err != nil {
+		return Record{}, err
+	}
+	if d := policy.Authorize(sub, policy.ResourceCase, act, &policy.Object{Owner: c.Owner, OwnerGroup: c.OwnerGroup, Agency: c.Agency}); !d.Allowed {
+		return Record{}, s.refuse(ctx, sub, o.Kind+".send", "case/"+c.ID, fmt.Errorf("%w: %s", ErrDenied, d.Reason))
+	}
+	if c.Status != casework.StatusOpen {
+		return Record{}, fmt.Errorf("%w: case %s is %s", ErrState, c.Number, c.Status)
+	}
+	if o.OverrideConsent && !sub.Role.Can(policy.ResourceCase, policy.ActionConsentOverride) {
+		return Record{}, s.refuse(ctx, sub, o.Kind+".send", "case/"+c.ID, fmt.Errorf("%w: role %q may not override consent", ErrDenied, sub.Role.ID))
+	}
+	now := s.now().UTC()
+	rec := Record{
+		ID: uuid.NewString(), Kind: o.Kind, Direction: Outgoing, Peer: o.To, CaseID: c.ID, CaseNumber: c.Number,
+		Service: o.Service, Note: o.Note, CreatedBy: actorOf(sub, s.agency), CreatedAt: now,
+	}
+	var refused error
+	err = s.store.Update(ctx, func(w store.Writer) error {
+		refused = nil
+		d, isp, err := s.evaluate(w, s.request(sub, o, c))
+		if err != nil {
+			return err
+		}
+		if !d.Allowed {
+			refused = fmt.Errorf("%w: %s", ErrRefused, d.Reason)
+			return nil
+		}
+		rec.ISP, rec.ISPVersion, rec.ConsentOverridden = isp.ID, isp.Version, d.ConsentOverridden
+		if o.Kind == KindTransfer {
+			rec.Retention = d.Rule.Retention
+		}
+		rec.History = nil
+		rec.event(now, StatusPending, rec.CreatedBy, "")
+		msg := Message{
+			Kind: o.Kind, Exchange: rec.ID, CaseNumber: c.Number, Service: o.Service, Note: o.Note,
+			Actor: rec.CreatedBy, Fields: d.Send, ConsentOverridden: d.ConsentOverridden,
+		}
+		if err := s.enqueue(w, &rec, msg, now); err != nil {
+			return err
+		}
+		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: o.Kind + ".send", Object: "case/" + c.ID,
+			Details: map[string]any{"exchange": rec.ID, "to": o.To, "isp": isp.ID, "isp_version": isp.Version, "fields": fieldNames(d.Send), "consent_overridden": d.ConsentOverridden}})
+		return err
+	})
+	if err != nil {
+		return Record{}, err
+	}
+	if refused != nil {
+		return Record{}, s.refuse(ctx, sub, o.Kind+".send", "case/"+c.ID, refused)
+	}
+	s.poke()
+	return rec, nil
+}
+
+func fieldNames(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// refuse audits a refused request and returns err.
+func (s *Service) refuse(ctx context.Context, sub policy.Subject, action, object string, err error) error {
+	outcome := audit.Failed
+	if errors.Is(err, ErrDenied) || errors.Is(err, ErrRefused) {
+		outcome = audit.Denied
+	}
+	if aerr := audit.Record(ctx, s.store, s.now(), audit.Event{Actor: sub.User, Action: action, Object: object, Outcome: outcome, Details: err.Error()}); aerr != nil {
+		return errors.Join(err, aerr)
+	}
+	return err
+}
+
+// enqueue seals msg to the record's peer under the record's ISP and puts it
+// in the outbox, and stores the record, within w.
+func (s *Service) enqueue(w store.Writer, rec *Record, msg Message, now time.Time) error {
+	p, err := s.peer(w, rec.Peer)
+	if err != nil {
+		return err
+	}
+	to, ok := p.current(now)
+	if !ok {
+		return fmt.Errorf("%w: %s has not announced a valid key yet: is its node reachable? (cpx peer list)", ErrNoKeys, rec.Peer)
+	}
+	plain, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	h := envelope.Header{
+		Sender: s.agency, Recipient: rec.Peer, Purpose: rec.Kind, ISP: rec.ISP, ISPVersion: rec.ISPVersion,
+		Created: now, Expires: now.Add(s.ttl), ContentType: "application/vnd.cpx.message+json",
+	}
+	env, err := envelope.Seal(rand.Reader, h, plain, s.currentKey(), to)
+	if err != nil {
+		return err
+	}
+	b, err := env.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	e := OutboxEntry{
+		EnvelopeID: env.Header.ID, Exchange: rec.ID, Kind: msg.Kind, Peer: rec.Peer, Envelope: b,
+		Created: now, Expires: env.Header.Expires, NextAttempt: now,
+	}
+	if err := putJSON(w, key(prefixOutbox, e.EnvelopeID), e); err != nil {
+		return err
+	}
+	return putJSON(w, key(prefixRecord, rec.ID), rec)
+}
+
+// Response is what a user does to an exchange.
+type Response string
+
+// Responses.
+const (
+	Accept Response = "accept"
+	Reject Response = "reject"
+	Done   Response = "done"
+	Revoke Response = "revoke"
+)
+
+// transitions says which response is possible in which direction and state,
+// and the state it leads to.
+var transitions = map[Response]struct {
+	direction string
+	kinds     []string
+	from      []string
+	to        string
+}{
+	Accept: {Incoming, []string{KindReferral, KindTransfer}, []string{StatusDelivered}, StatusAccepted},
+	Reject: {Incoming, []string{KindReferral, KindTransfer}, []string{StatusDelivered}, StatusRejected},
+	Done:   {Incoming, []string{KindReferral}, []string{StatusAccepted}, StatusDone},
+	Revoke: {Outgoing, []string{KindReferral}, []string{StatusPending, StatusDelivered, StatusAccepted}, StatusRevoked},
+}
+
+// Respond accepts, rejects, completes or revokes an exchange and tells the
+// peer, in one transaction with the audit entry. Accepting an incoming
+// transfer creates the case here, owned by the accepting user.
+func (s *Service) Respond(ctx context.Context, sub policy.Subject, id string, resp Response, reason string) (Record, error) {
+	t, ok := transitions[resp]
+	if !ok {
+		return Record{}, fmt.Errorf("%w: unknown response %q", ErrInvalid, resp)
+	}
+	act := policy.ActionRespond
+	if resp == Revoke {
+		act = policy.ActionRevoke
+	}
+	if err := s.authorize(ctx, sub, policy.ResourceExchange, act, "exchange."+string(resp), "exchange/"+id); err != nil {
+		return Record{}, err
+	}
+	var err error
+	if reason, err = trim(reason, 2000); err != nil {
+		return Record{}, err
+	}
+	if resp == Reject && reason == "" {
+		return Record{}, fmt.Errorf("%w: a rejection needs --reason", ErrInvalid)
+	}
+	now := s.now().UTC()
+	var rec Record
+	var refused error
+	var localCase map[string]any
+	err = s.store.View(ctx, func(r store.Reader) error {
+		if err := getJSON(r, key(prefixRecord, id), &rec); err != nil {
+			return err
+		}
+		if resp == Accept && rec.Kind == KindTransfer && rec.Direction == Incoming {
+			localCase = rec.Fields
+		}
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return Record{}, fmt.Errorf("%w: no exchange %q", ErrNotFound, id)
+	}
+	if err != nil {
+		return Record{}, err
+	}
+	if rec.Direction != t.direction || !contains(t.kinds, rec.Kind) || !contains(t.from, rec.Status) {
+		return Record{}, fmt.Errorf("%w: cannot %s an %s %s that is %s", ErrState, resp, rec.Direction, rec.Kind, rec.Status)
+	}
+	if localCase != nil {
+		// The transferred case becomes this agency's, owned by the user who
+		// accepts it; it must pass this node's own forms.
+		c, err := s.cases.Create(ctx, sub, "", localCase)
+		if err != nil {
+			return Record{}, fmt.Errorf("accepting transfer %s: the received case does not fit this node's forms: %w", id, err)
+		}
+		rec.LocalCase = c.ID
+	}
+	actor := actorOf(sub, s.agency)
+	err = s.store.Update(ctx, func(w store.Writer) error {
+		refused = nil
+		var cur Record
+		if err := getJSON(w, key(prefixRecord, id), &cur); err != nil {
+			return err
+		}
+		if cur.Status != rec.Status {
+			refused = fmt.Errorf("%w: the exchange changed meanwhile (now %s)", ErrState, cur.Status)
+			return nil
+		}
+		cur.LocalCase = rec.LocalCase
+		cur.event(now, t.to, actor, reason)
+		if resp == Accept && cur.Kind == KindTransfer {
+			cur.Fields = nil // the data now lives in the local case
+		}
+		msg := Message{Kind: cur.Kind + "." + string(resp), Exchange: cur.ID, Reason: reason, Actor: actor}
+		if err := s.enqueue(w, &cur, msg, now); err != nil {
+			return err
+		}
+		_, err := audit.Append(w, now, audit.Event{Actor: sub.User, Action: "exchange." + string(resp), Object: "exchange/" + id, Details: reason})
+		rec = cur
+		return err
+	})
+	if err != nil {
+		return Record{}, err
+	}
+	if refused != nil {
+		return Record{}, refused
+	}
+	s.poke()
+	return rec, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Filter selects exchanges in List.
+type Filter struct {
+	Kind      string
+	Direction string
+	Status    string
+}
+
+// List returns exchanges, newest first.
+func (s *Service) List(ctx context.Context, sub policy.Subject, f Filter) ([]Record, error) {
+	if err := s.authorize(ctx, sub, policy.ResourceExchange, policy.ActionList, "exchange.list", "exchange"); err != nil {
+		return nil, err
+	}
+	full := sub.Role.Can(policy.ResourceExchange, policy.ActionRead)
+	var out []Record
+	err := s.store.View(ctx, func(r store.Reader) error {
+		return r.Scan(prefixRecord, store.ScanOptions{}, func(_, v []byte) error {
+			var rec Record
+			if err := unmarshal(v, &rec); err != nil {
+				return err
+			}
+			if (f.Kind != "" && rec.Kind != f.Kind) || (f.Direction != "" && rec.Direction != f.Direction) || (f.Status != "" && rec.Status != f.Status) {
+				return nil
+			}
+			if !full {
+				rec.Fields, rec.Note = nil, "" // e.g. an administrator sees the traffic, not the content
+			}
+			out = append(out, rec)
+			return nil
+		})
+	})
+	sortNewestFirst(out)
+	return out, err
+}
+
+// Get returns one exchange, with the received fields, and audits the read.
+func (s *Service) Get(ctx context.Context, sub policy.Subject, id string) (Record, error) {
+	if err := s.authorize(ctx, sub, policy.ResourceExchange, policy.ActionRead, "exchange.read", "exchange/"+id); err != nil {
+		return Record{}, err
+	}
+	var rec Record
+	err := s.store.Update(ctx, func(w store.Writer) error {
+		if err := getJSON(w, key(prefixRecord, id), &rec); err != nil {
+			return err
+		}
+		_, err := audit.Append(w, s.now(), audit.Event{Actor: sub.User, Action: "exchange.read", Object: "exchange/" + id})
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return Record{}, fmt.Errorf("%w: no exchange %q", ErrNotFound, id)
+	}
+	return rec, err
+}
+
+// Outbox lists what waits for delivery.
+func (s *Service) Outbox(ctx context.Context, sub policy.Subject) ([]OutboxEntry, error) {
+	if err := s.authorize(ctx, sub, policy.ResourceExchange, policy.ActionList, "outbox.list", "outbox"); err != nil {
+		return nil, err
+	}
+	var out []OutboxEntry
+	err := s.store.View(ctx, func(r store.Reader) error {
+		return r.Scan(prefixOutbox, store.ScanOptions{}, func(_, v []byte) error {
+			var e OutboxEntry
+			if err := unmarshal(v, &e); err != nil {
+				return err
+			}
+			e.Envelope = nil
+			out = append(out, e)
+			return nil
+		})
+	})
+	return out, err
+}

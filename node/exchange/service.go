@@ -1,0 +1,300 @@
+package exchange
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cpx-node/cpx/crypto/agencykey"
+	"github.com/cpx-node/cpx/crypto/keyring"
+	"github.com/cpx-node/cpx/node/audit"
+	"github.com/cpx-node/cpx/node/casework"
+	"github.com/cpx-node/cpx/node/forms"
+	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/policy"
+)
+
+// Transport reaches other nodes. The p2p package implements it over libp2p.
+type Transport interface {
+	// Allow lets the peer through the connection gater; Deny stops it.
+	Allow(peerID string) error
+	Deny(peerID string) error
+	// Hello sends our announcements and returns the peer's.
+	Hello(ctx context.Context, peerID string, addrs []string, announcements [][]byte) ([][]byte, error)
+	// Deliver sends one envelope and returns the peer's signed receipt.
+	Deliver(ctx context.Context, peerID string, addrs []string, envelope []byte) ([]byte, error)
+	// Connected reports whether a connection to the peer is open.
+	Connected(peerID string) bool
+}
+
+// Options configure a Service.
+type Options struct {
+	Store   store.Store
+	Keyring keyring.Keyring
+	Cases   *casework.Service
+	Forms   *forms.Config
+	Agency  string
+	// PeerID is this node's libp2p peer id (text form).
+	PeerID    string
+	Transport Transport
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// EnvelopeTTL is how long an envelope stays valid (default 14 days);
+	// the deliverer retries until then.
+	EnvelopeTTL time.Duration
+	// KeyValidity is how long a new agency key is valid (default 2 years).
+	KeyValidity time.Duration
+}
+
+// Service is the node's exchange with other agencies.
+type Service struct {
+	store     store.Store
+	kr        keyring.Keyring
+	cases     *casework.Service
+	forms     *forms.Config
+	agency    string
+	peerID    string
+	transport Transport
+	log       *slog.Logger
+	now       func() time.Time
+	ttl       time.Duration
+
+	mu      sync.RWMutex
+	current *agencykey.Private
+	byFP    map[string]*agencykey.Private
+	wake    chan struct{}
+}
+
+// Errors of the exchange, mapped to Connect codes by the API layers.
+var (
+	ErrDenied  = errors.New("permission denied")
+	ErrInvalid = errors.New("invalid request")
+	ErrRefused = errors.New("refused by policy")
+	ErrState   = errors.New("not possible in this state")
+	ErrNoKeys  = errors.New("no keys for the peer")
+)
+
+// Open loads (or, on first use, creates) the agency's keys and returns
+// the Service. Call Run to deliver the outbox.
+func Open(ctx context.Context, o Options) (*Service, error) {
+	s := &Service{
+		store: o.Store, kr: o.Keyring, cases: o.Cases, forms: o.Forms, agency: o.Agency, peerID: o.PeerID,
+		transport: o.Transport, log: o.Logger, now: o.Now, ttl: o.EnvelopeTTL,
+		byFP: map[string]*agencykey.Private{}, wake: make(chan struct{}, 1),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.ttl <= 0 {
+		s.ttl = 14 * 24 * time.Hour
+	}
+	validity := o.KeyValidity
+	if validity <= 0 {
+		validity = 2 * 365 * 24 * time.Hour
+	}
+	if err := s.loadKeys(ctx, validity); err != nil {
+		return nil, err
+	}
+	// Let every known peer through the gater.
+	peers, err := s.listPeers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range peers {
+		if err := s.transport.Allow(p.PeerID); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// loadKeys unwraps every stored key version, creating version 1 if none.
+func (s *Service) loadKeys(ctx context.Context, validity time.Duration) error {
+	var wrapped [][]byte
+	err := s.store.View(ctx, func(r store.Reader) error {
+		return r.Scan(prefixKey, store.ScanOptions{}, func(_, v []byte) error {
+			wrapped = append(wrapped, v)
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for _, w := range wrapped {
+		b, err := s.kr.Unwrap(ctx, "agency-key", w)
+		if err != nil {
+			return fmt.Errorf("unwrapping an agency key: %w", err)
+		}
+		p, err := agencykey.UnmarshalPrivate(b)
+		clear(b)
+		if err != nil {
+			return err
+		}
+		s.addKey(p)
+	}
+	if s.current != nil {
+		return nil
+	}
+	now := s.now().UTC()
+	p, err := agencykey.Generate(s.agency, 1, now.Add(-time.Minute), now.Add(validity), rand.Reader)
+	if err != nil {
+		return err
+	}
+	b, err := p.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	w, err := s.kr.Wrap(ctx, "agency-key", b)
+	clear(b)
+	if err != nil {
+		return err
+	}
+	err = s.store.Update(ctx, func(wr store.Writer) error {
+		if err := wr.Set(key(prefixKey, fmt.Sprintf("%010d", p.Version())), w); err != nil {
+			return err
+		}
+		_, err := audit.Append(wr, now, audit.Event{Actor: "node", Action: "keys.create", Object: "agency/" + s.agency, Details: p.Fingerprint()})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.addKey(p)
+	return nil
+}
+
+func (s *Service) addKey(p *agencykey.Private) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byFP[p.Fingerprint()] = p
+	if s.current == nil || p.Version() > s.current.Version() {
+		s.current = p
+	}
+}
+
+func (s *Service) currentKey() *agencykey.Private {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.current
+}
+
+func (s *Service) keyByFingerprint(fp string) (*agencykey.Private, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, ok := s.byFP[fp]
+	return p, ok
+}
+
+// Secret returns the secret stored under name, wrapped by the keyring,
+// creating it with create on first use. The node keeps its libp2p identity
+// this way.
+func Secret(ctx context.Context, st store.Store, kr keyring.Keyring, name string, create func() ([]byte, error)) ([]byte, error) {
+	k := key(keyIdentity, "/"+name)
+	var wrapped []byte
+	err := st.View(ctx, func(r store.Reader) error {
+		var err error
+		wrapped, err = r.Get(k)
+		return err
+	})
+	if err == nil {
+		return kr.Unwrap(ctx, name, wrapped)
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	secret, err := create()
+	if err != nil {
+		return nil, err
+	}
+	if wrapped, err = kr.Wrap(ctx, name, secret); err != nil {
+		return nil, err
+	}
+	return secret, st.Update(ctx, func(w store.Writer) error { return w.Set(k, wrapped) })
+}
+
+// Identity describes this node to its peers.
+type Identity struct {
+	Agency      string
+	PeerID      string
+	Fingerprint string
+	KeyVersion  uint32
+	NotAfter    time.Time
+}
+
+// Identity returns this node's agency, peer id and key fingerprint.
+func (s *Service) Identity() Identity {
+	k := s.currentKey()
+	pub := k.Public()
+	return Identity{Agency: s.agency, PeerID: s.peerID, Fingerprint: k.Fingerprint(), KeyVersion: k.Version(), NotAfter: pub.NotAfter}
+}
+
+// announcements returns our own signed announcements, oldest first.
+func (s *Service) announcements() ([][]byte, error) {
+	s.mu.RLock()
+	keys := make([]*agencykey.Private, 0, len(s.byFP))
+	for _, k := range s.byFP {
+		keys = append(keys, k)
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(keys, func(a, b *agencykey.Private) int { return int(a.Version()) - int(b.Version()) })
+	var out [][]byte
+	var prev *agencykey.Private
+	for _, k := range keys {
+		a, err := agencykey.Announce(k, s.peerID, s.now(), prev)
+		if err != nil {
+			return nil, err
+		}
+		b, err := a.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+		prev = k
+	}
+	return out, nil
+}
+
+func actorOf(sub policy.Subject, agency string) string { return sub.User + "@" + agency }
+
+// authorize checks a non-case permission and audits refusals.
+func (s *Service) authorize(ctx context.Context, sub policy.Subject, res policy.Resource, act policy.Action, action, object string) error {
+	d := policy.Authorize(sub, res, act, nil)
+	if d.Allowed {
+		return nil
+	}
+	err := fmt.Errorf("%w: %s", ErrDenied, d.Reason)
+	if aerr := audit.Record(ctx, s.store, s.now(), audit.Event{Actor: sub.User, Action: action, Object: object, Outcome: audit.Denied}); aerr != nil {
+		return errors.Join(err, aerr)
+	}
+	return err
+}
+
+func (s *Service) formFields(form string) []string {
+	f, ok := s.forms.Form(form)
+	if !ok {
+		return nil
+	}
+	out := make([]string, len(f.Fields))
+	for i, fld := range f.Fields {
+		out[i] = fld.Name
+	}
+	return out
+}
+
+// trim bounds free text from users and peers.
+func trim(s string, max int) (string, error) {
+	s = strings.TrimSpace(s)
+	if len(s) > max {
+		return "", fmt.Errorf("%w: text longer than %d bytes", ErrInvalid, max)
+	}
+	return s, nil
+}

@@ -1,0 +1,182 @@
+// Package peerapi connects the exchange to libp2p: it serves the peer API
+// (Hello, Deliver) to other nodes, and implements exchange.Transport by
+// calling theirs. Connect's gzip is off both ways: sealed envelopes do not
+// compress, and gzip made large calls several times slower.
+package peerapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"connectrpc.com/connect"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/cpx-node/cpx/crypto/envelope"
+	"github.com/cpx-node/cpx/node/exchange"
+	"github.com/cpx-node/cpx/node/p2p"
+	peerv1 "github.com/cpx-node/cpx/protocol/gen/cpx/peer/v1"
+	"github.com/cpx-node/cpx/protocol/gen/cpx/peer/v1/peerv1connect"
+)
+
+// MaxMessageBytes bounds one peer API message.
+const MaxMessageBytes = envelope.MaxSize + 64<<10
+
+// Handler serves the peer API for an exchange.
+type Handler struct {
+	ex func() *exchange.Service
+}
+
+var _ peerv1connect.PeerServiceHandler = (*Handler)(nil)
+
+// Serve registers the peer API on host. ex returns the exchange (it is
+// created after the host, which it needs for its peer id).
+func Serve(host *p2p.Host, ex func() *exchange.Service) {
+	h := &Handler{ex: ex}
+	host.Handle(peerv1connect.NewPeerServiceHandler(h,
+		connect.WithReadMaxBytes(MaxMessageBytes),
+		connect.WithCompressMinBytes(1<<30),
+	))
+}
+
+// Hello implements PeerService.
+func (h *Handler) Hello(ctx context.Context, req *connect.Request[peerv1.HelloRequest]) (*connect.Response[peerv1.HelloResponse], error) {
+	ex := h.ex()
+	if ex == nil {
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("starting"))
+	}
+	anns, err := ex.Hello(ctx, p2p.PeerID(ctx).String(), req.Msg.Announcements)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&peerv1.HelloResponse{Announcements: anns}), nil
+}
+
+// Deliver implements PeerService.
+func (h *Handler) Deliver(ctx context.Context, req *connect.Request[peerv1.DeliverRequest]) (*connect.Response[peerv1.DeliverResponse], error) {
+	ex := h.ex()
+	if ex == nil {
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("starting"))
+	}
+	receipt, err := ex.Receive(ctx, p2p.PeerID(ctx).String(), req.Msg.Envelope)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&peerv1.DeliverResponse{Receipt: receipt}), nil
+}
+
+// toConnect maps refusals to codes a sender treats as final; anything else
+// is unavailable (the sender retries).
+func toConnect(err error) error {
+	switch {
+	case errors.Is(err, exchange.ErrRefused), errors.Is(err, exchange.ErrDenied), errors.Is(err, exchange.ErrUnknownPeer),
+		errors.Is(err, exchange.ErrSenderMatch), errors.Is(err, exchange.ErrISP), errors.Is(err, exchange.ErrOutsideFields),
+		errors.Is(err, envelope.ErrSignature), errors.Is(err, envelope.ErrWrongRecipient), errors.Is(err, envelope.ErrWrongSender):
+		return connect.NewError(connect.CodePermissionDenied, err)
+	case errors.Is(err, envelope.ErrMalformed), errors.Is(err, envelope.ErrDecrypt), errors.Is(err, envelope.ErrHash),
+		errors.Is(err, envelope.ErrExpired), errors.Is(err, exchange.ErrBadMessage), errors.Is(err, exchange.ErrUnexpected),
+		errors.Is(err, exchange.ErrUnknownKey):
+		return connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	return connect.NewError(connect.CodeUnavailable, errors.New("the node could not store the envelope; retry later"))
+}
+
+// Transport implements exchange.Transport over a p2p host.
+type Transport struct {
+	Host *p2p.Host
+}
+
+var _ exchange.Transport = Transport{}
+
+func decode(peerID string) (peer.ID, error) {
+	id, err := peer.Decode(peerID)
+	if err != nil {
+		return "", fmt.Errorf("%w: bad peer id %q: %v", exchange.ErrInvalid, peerID, err)
+	}
+	return id, nil
+}
+
+// Allow implements exchange.Transport.
+func (t Transport) Allow(peerID string) error {
+	id, err := decode(peerID)
+	if err != nil {
+		return err
+	}
+	t.Host.Gater().Allow(id)
+	return nil
+}
+
+// Deny implements exchange.Transport.
+func (t Transport) Deny(peerID string) error {
+	id, err := decode(peerID)
+	if err != nil {
+		return err
+	}
+	t.Host.Gater().Deny(id)
+	return nil
+}
+
+// Connected implements exchange.Transport.
+func (t Transport) Connected(peerID string) bool {
+	id, err := decode(peerID)
+	return err == nil && t.Host.Connected(id)
+}
+
+func (t Transport) client(peerID string, addrs []string) (peerv1connect.PeerServiceClient, error) {
+	id, err := decode(peerID)
+	if err != nil {
+		return nil, err
+	}
+	var mas []ma.Multiaddr
+	for _, a := range addrs {
+		m, err := ma.NewMultiaddr(a)
+		if err != nil {
+			return nil, fmt.Errorf("%w: bad address %q: %v", exchange.ErrInvalid, a, err)
+		}
+		mas = append(mas, m)
+	}
+	hc, err := t.Host.Client(id, mas)
+	if err != nil {
+		return nil, err
+	}
+	return peerv1connect.NewPeerServiceClient(hc, p2p.BaseURL,
+		connect.WithAcceptCompression("gzip", nil, nil),
+		connect.WithReadMaxBytes(MaxMessageBytes),
+	), nil
+}
+
+// Hello implements exchange.Transport.
+func (t Transport) Hello(ctx context.Context, peerID string, addrs []string, announcements [][]byte) ([][]byte, error) {
+	c, err := t.client(peerID, addrs)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Hello(ctx, connect.NewRequest(&peerv1.HelloRequest{Announcements: announcements}))
+	if err != nil {
+		return nil, final(err)
+	}
+	return resp.Msg.Announcements, nil
+}
+
+// Deliver implements exchange.Transport.
+func (t Transport) Deliver(ctx context.Context, peerID string, addrs []string, env []byte) ([]byte, error) {
+	c, err := t.client(peerID, addrs)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Deliver(ctx, connect.NewRequest(&peerv1.DeliverRequest{Envelope: env}))
+	if err != nil {
+		return nil, final(err)
+	}
+	return resp.Msg.Receipt, nil
+}
+
+// final marks the peer's refusals as permanent.
+func final(err error) error {
+	switch connect.CodeOf(err) {
+	case connect.CodePermissionDenied, connect.CodeInvalidArgument:
+		return fmt.Errorf("%w: %v", exchange.ErrPermanent, err)
+	}
+	return err
+}
