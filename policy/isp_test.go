@@ -139,8 +139,6 @@ func TestParseBroken(t *testing.T) {
 			`line 20: purpose.from: cannot decode TOML string into an array of strings`},
 		{"party agency as integer", minimalISP, []edit{{`agency = "a"`, `agency = 7`}},
 			`line 9: party.agency: cannot decode TOML integer into a string`},
-		{"purpose as table", minimalISP, []edit{{"[[purpose]]", "[purpose]"}},
-			`purpose: is an array of tables`},
 		{"duplicate key", minimalISP, []edit{{`id = "t-isp"`, "id = \"t-isp\"\nid = \"u\""}},
 			`key id is already defined`},
 		{"syntax", minimalISP, []edit{{`title = "Test ISP"`, `title = `}},
