@@ -107,7 +107,7 @@ func runDemo(ctx context.Context, out io.Writer, keep bool) (err error) {
 	fields, _ := structpb.NewStruct(map[string]any{
 		"name_first": "Faduma", "name_last": "Abdi", "name_other": "Fadumo", "sex": "female", "age": "9", "estimated": "yes",
 		"telephone_current": "+252 63 400 0000",
-		"location_current": "SO0101", "risk_level": "high",
+		"location_current":  "SO0101", "risk_level": "high",
 		"consent_for_services": "yes", "disclosure_other_orgs": "yes", "consent_for_tracing": "yes", "interview_subject": "caregiver",
 	})
 	created, err := amina.Cases.CreateCase(ctx, connect.NewRequest(&localv1.CreateCaseRequest{Form: "registration", Fields: fields}))
