@@ -74,7 +74,7 @@ func Bin(t testing.TB) string {
 	if why == "" {
 		return bin
 	}
-	msg := why + ": this test needs a Vault server binary; build it (once per machine, ~10 min) with\n" +
+	msg := why + ": this test needs a Vault server binary; build it (once per machine: 10-25 min cold, then cached) with\n" +
 		"\texport " + EnvBin + "=$(bash .ci/vault.sh | tail -n1)"
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
@@ -199,8 +199,8 @@ func (s *Server) Client(t testing.TB) *api.Client {
 	return c
 }
 
-// Seal seals the server (sys/seal with the root token). A dev server has
-// no unseal keys a test could use, so this is final.
+// Seal seals the server (sys/seal with the root token), as an operator
+// would with `vault operator seal`.
 func (s *Server) Seal(t testing.TB) {
 	t.Helper()
 	if err := s.Client(t).Sys().SealWithContext(context.Background()); err != nil {
