@@ -20,6 +20,7 @@ import (
 	"time"
 
 	libp2pcrypto "github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -231,6 +232,12 @@ func (n *Node) open(ctx context.Context) error {
 		return err
 	}
 	peerapi.Serve(n.host, n.ex.Load)
+	n.host.Gater().OnRefused(func(p peer.ID) {
+		// A node nobody added tried to connect (or we to it): keep a trace.
+		_ = audit.Record(context.Background(), n.store, time.Now(), audit.Event{
+			Actor: "peer:" + p.String(), Action: "peer.refused", Object: "peer/" + p.String(), Outcome: audit.Denied,
+		})
+	})
 	ex, err := exchange.Open(ctx, exchange.Options{
 		Store: n.store, Keyring: n.kr, Cases: n.cases, Forms: fc, Agency: n.cfg.Agency.ID, PeerID: n.host.ID().String(),
 		Transport: peerapi.Transport{Host: n.host}, Logger: n.log.With("component", "exchange"),

@@ -67,8 +67,11 @@ func (s *Service) Receive(ctx context.Context, peerID string, raw []byte) ([]byt
 			return nil
 		}
 		if prev, err := w.Get(key(prefixSeen, h.ID)); err == nil {
-			receipt = prev // a retry of a delivery that succeeded: idempotent
-			return nil
+			// A retry of a delivery that succeeded, or a replay: the first
+			// receipt again, and nothing else changes.
+			receipt = prev
+			_, err := audit.Append(w, now, audit.Event{Actor: "peer:" + p.Agency, Action: "envelope.replayed", Object: "envelope/" + h.ID})
+			return err
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}

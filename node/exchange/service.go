@@ -145,7 +145,8 @@ func (s *Service) loadKeys(ctx context.Context, validity time.Duration) error {
 		return nil
 	}
 	now := s.now().UTC()
-	p, err := agencykey.Generate(s.agency, 1, now.Add(-time.Minute), now.Add(validity), rand.Reader)
+	// Valid from an hour back, so that clocks a little behind ours accept it.
+	p, err := agencykey.Generate(s.agency, 1, now.Add(-time.Hour), now.Add(validity), rand.Reader)
 	if err != nil {
 		return err
 	}

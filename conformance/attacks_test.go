@@ -1,0 +1,385 @@
+package conformance_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/cpx-node/cpx/crypto/agencykey"
+	"github.com/cpx-node/cpx/crypto/envelope"
+	"github.com/cpx-node/cpx/node/nodedir"
+	"github.com/cpx-node/cpx/node/p2p"
+	"github.com/cpx-node/cpx/policy"
+	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
+	"github.com/cpx-node/cpx/protocol/gen/cpx/local/v1/localv1connect"
+	peerv1 "github.com/cpx-node/cpx/protocol/gen/cpx/peer/v1"
+	"github.com/cpx-node/cpx/protocol/gen/cpx/peer/v1/peerv1connect"
+)
+
+// An attack is one file of testdata/attacks: a way of tampering with what
+// a peer sends, and what the node under test must answer.
+type attack struct {
+	Description string `json:"description"`
+	Mutation    string `json:"mutation"`
+	// Want is accepted, replayed, refused_at_gater, or the Connect code of
+	// the refusal (permission_denied, invalid_argument).
+	Want  string `json:"want"`
+	Error string `json:"error"`
+}
+
+// fakePeer is a peer node driven by the test (as in Complement): a real
+// libp2p host and agency keys, whose messages the test shapes at will.
+type fakePeer struct {
+	agency string
+	host   *p2p.Host
+	key    *agencykey.Private
+	theirs [][]byte // the node's announcements, learnt in Hello
+}
+
+type fakeHandler struct {
+	peerv1connect.UnimplementedPeerServiceHandler
+	f *fakePeer
+}
+
+func (h fakeHandler) Hello(ctx context.Context, req *connect.Request[peerv1.HelloRequest]) (*connect.Response[peerv1.HelloResponse], error) {
+	h.f.theirs = req.Msg.Announcements
+	a, err := agencykey.Announce(h.f.key, h.f.host.ID().String(), time.Now(), nil)
+	if err != nil {
+		return nil, err
+	}
+	b, err := a.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&peerv1.HelloResponse{Announcements: [][]byte{b}}), nil
+}
+
+func newFakePeer(t *testing.T, agency string) *fakePeer {
+	t.Helper()
+	id, err := p2p.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := p2p.New(p2p.Config{Identity: id, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	now := time.Now()
+	key, err := agencykey.Generate(agency, 1, now.Add(-3*time.Hour), now.Add(24*time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakePeer{agency: agency, host: h, key: key}
+	h.Handle(peerv1connect.NewPeerServiceHandler(fakeHandler{f: f}))
+	return f
+}
+
+func (f *fakePeer) client(t *testing.T, target *localv1.NodeIDResponse) peerv1connect.PeerServiceClient {
+	t.Helper()
+	id, err := peer.Decode(target.PeerId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addrs []ma.Multiaddr
+	for _, a := range target.Addrs {
+		m, _ := ma.SplitLast(ma.StringCast(a))
+		addrs = append(addrs, m)
+	}
+	hc, err := f.host.Client(id, addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return peerv1connect.NewPeerServiceClient(hc, p2p.BaseURL)
+}
+
+type authed string
+
+func (a authed) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+string(a))
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+const attackISP = `format = "cpx-isp/1"
+id = "%s"
+version = %d
+title = "Conformance ISP"
+valid_from = 2026-01-01T00:00:00Z
+valid_until = 2030-01-01T00:00:00Z
+
+[[party]]
+agency = "agency-a"
+name = "Fake peer A"
+signing_key = "%s"
+
+[[party]]
+agency = "agency-b"
+name = "Node under test"
+signing_key = "%s"
+
+[[purpose]]
+name = "referral"
+from = ["agency-a"]
+to = ["agency-b"]
+required_consent = ["consent_for_services"]
+forms = ["registration"]
+withheld = ["telephone_current"]
+`
+
+func TestAttackCorpus(t *testing.T) {
+	ctx := context.Background()
+	dir := initNode(t, "agency-b")
+	n := start(t, dir)
+	creds, err := nodedir.ReadCredentials(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: authed(creds.Token)}
+	fed := localv1connect.NewFederationServiceClient(hc, n.url)
+	auditc := localv1connect.NewAuditServiceClient(hc, n.url)
+	idResp, err := fed.NodeID(ctx, connect.NewRequest(&localv1.NodeIDRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := idResp.Msg
+
+	// The fake peer A is added by the node's administrator; they greet.
+	a := newFakePeer(t, "agency-a")
+	nodePeer, err := peer.Decode(target.PeerId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.host.Gater().Allow(nodePeer)
+	if _, err := fed.AddPeer(ctx, connect.NewRequest(&localv1.AddPeerRequest{Addr: a.host.Addrs()[0], Agency: "agency-a"})); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.theirs) == 0 {
+		t.Fatal("the node did not greet the fake peer")
+	}
+	ann, err := agencykey.UnmarshalAnnouncement(a.theirs[len(a.theirs)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeKey := ann.Key
+
+	// ISPs: one signed by both (in force), one signed by the node only.
+	apply := func(id string, version int, signedByA bool) {
+		doc := []byte(fmt.Sprintf(attackISP, id, version, a.key.Fingerprint(), target.KeyFingerprint))
+		resp, err := fed.SignPolicy(ctx, connect.NewRequest(&localv1.SignPolicyRequest{Document: doc}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc = resp.Msg.Document
+		if signedByA {
+			p, err := policy.ParseISP(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig, err := a.key.Sign(p.SigningBytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.AddSignature(policy.ISPSignature{Agency: "agency-a", Key: sig.Key, Ed25519: sig.Ed25519, MLDSA65: sig.MLDSA65})
+			if doc, err = p.Marshal(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := fed.ApplyPolicy(ctx, connect.NewRequest(&localv1.ApplyPolicyRequest{Document: doc})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply("conf-isp", 1, true)
+	apply("half-isp", 1, false)
+
+	other, err := agencykey.Generate("agency-c", 1, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var delivered []byte // the last accepted envelope, for the replay
+
+	seal := func(header envelope.Header, fields map[string]any, sender *agencykey.Private, to agencykey.Public) []byte {
+		t.Helper()
+		msg, _ := json.Marshal(map[string]any{"kind": "referral", "exchange": uuid.NewString(), "case_number": "A-1", "service": "health", "actor": "tester@agency-a", "fields": fields})
+		e, err := envelope.Seal(rand.Reader, header, msg, sender, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := e.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	build := func(mutation string) []byte {
+		now := time.Now().UTC()
+		h := envelope.Header{Sender: "agency-a", Recipient: "agency-b", Purpose: "referral", ISP: "conf-isp", ISPVersion: 1, Created: now, Expires: now.Add(time.Hour)}
+		fields := map[string]any{"name_first": "Test", "sex": "female"}
+		sender, to := a.key, nodeKey
+		switch mutation {
+		case "replay":
+			return delivered
+		case "wrong-recipient":
+			h.Recipient, to = "agency-c", other.Public()
+		case "expired":
+			h.Created, h.Expires = now.Add(-50*time.Minute), now.Add(-10*time.Minute)
+		case "unknown-isp":
+			h.ISP = "no-such-isp"
+		case "isp-version":
+			h.ISPVersion = 2
+		case "unsigned-isp":
+			h.ISP = "half-isp"
+		case "extra-field":
+			fields["telephone_current"] = "+252 61 000 0000"
+		case "sender-mismatch":
+			h.Sender, sender = "agency-c", other
+		}
+		b := seal(h, fields, sender, to)
+		e, err := envelope.Unmarshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch mutation {
+		case "flip-ciphertext":
+			e.Ciphertext[len(e.Ciphertext)/2] ^= 1
+		case "header-purpose":
+			e.Header.Purpose = "transfer"
+		case "drop-ed25519":
+			e.Sig.Ed25519 = nil
+		case "flip-mldsa":
+			e.Sig.MLDSA65[10] ^= 1
+		case "flip-ed25519":
+			e.Sig.Ed25519[10] ^= 1
+		default:
+			return b
+		}
+		out, err := e.MarshalBinary()
+		if err != nil {
+			// An envelope the encoder refuses (e.g. a missing signature)
+			// still goes on the wire as bytes: patch the encoding by hand.
+			return corrupt(t, b, mutation)
+		}
+		return out
+	}
+	counts := func() (incoming int, refusals int) {
+		t.Helper()
+		list, err := fed.ListExchanges(ctx, connect.NewRequest(&localv1.ListExchangesRequest{Direction: "incoming"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tail, err := auditc.TailAudit(ctx, connect.NewRequest(&localv1.TailAuditRequest{N: 10000}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range tail.Msg.Entries {
+			if e.Outcome == "denied" && (e.Action == "envelope.refused" || e.Action == "peer.hello" || e.Action == "peer.refused") || e.Action == "envelope.replayed" {
+				refusals++
+			}
+		}
+		return len(list.Msg.Exchanges), refusals
+	}
+
+	files, err := filepath.Glob("testdata/attacks/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no attack corpus: %v", err)
+	}
+	for _, file := range files {
+		var at attack
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &at); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".json"), func(t *testing.T) {
+			inBefore, refBefore := counts()
+			var err error
+			switch at.Mutation {
+			case "unknown-peer":
+				stranger := newFakePeer(t, "agency-x")
+				_, err = stranger.client(t, target).Hello(ctx, connect.NewRequest(&peerv1.HelloRequest{}))
+			case "impostor-hello":
+				impostor := newFakePeer(t, "agency-z")
+				impostor.host.Gater().Allow(nodePeer)
+				if _, aerr := fed.AddPeer(ctx, connect.NewRequest(&localv1.AddPeerRequest{Addr: impostor.host.Addrs()[0], Agency: "agency-z"})); aerr != nil {
+					t.Fatal(aerr)
+				}
+				impostor.key = a.key // announce A's keys from Z's node
+				ann, _ := agencykey.Announce(a.key, impostor.host.ID().String(), time.Now(), nil)
+				b, _ := ann.MarshalBinary()
+				_, err = impostor.client(t, target).Hello(ctx, connect.NewRequest(&peerv1.HelloRequest{Announcements: [][]byte{b}}))
+			default:
+				env := build(at.Mutation)
+				var resp *connect.Response[peerv1.DeliverResponse]
+				resp, err = a.client(t, target).Deliver(ctx, connect.NewRequest(&peerv1.DeliverRequest{Envelope: env}))
+				if err == nil && at.Want == "accepted" {
+					delivered = env
+					if len(resp.Msg.Receipt) == 0 {
+						t.Error("accepted without a receipt")
+					}
+				}
+			}
+			inAfter, refAfter := counts()
+			switch at.Want {
+			case "accepted":
+				if err != nil || inAfter != inBefore+1 {
+					t.Fatalf("got %v and %d new exchanges; want accepted with 1", err, inAfter-inBefore)
+				}
+				return
+			case "replayed":
+				if err != nil || inAfter != inBefore || refAfter != refBefore+1 {
+					t.Fatalf("replay: got %v, %d new exchanges, %d audit entries; want the receipt again, nothing new, one audit entry", err, inAfter-inBefore, refAfter-refBefore)
+				}
+				return
+			case "refused_at_gater":
+				if err == nil {
+					t.Fatal("a stranger got through the gater")
+				}
+			default:
+				if got := connect.CodeOf(err).String(); got != at.Want || !strings.Contains(err.Error(), at.Error) {
+					t.Fatalf("got %v (code %s), want code %s with %q", err, got, at.Want, at.Error)
+				}
+			}
+			if inAfter != inBefore {
+				t.Errorf("a refused attack left %d exchanges behind", inAfter-inBefore)
+			}
+			if refAfter <= refBefore {
+				t.Errorf("a refused attack left no audit entry")
+			}
+		})
+	}
+}
+
+// corrupt produces the wire bytes of a mutation the encoder would refuse
+// to produce itself: a missing Ed25519 signature is sent as an empty field.
+func corrupt(t *testing.T, valid []byte, mutation string) []byte {
+	t.Helper()
+	if mutation != "drop-ed25519" {
+		t.Fatalf("cannot encode mutation %s", mutation)
+	}
+	e, _ := envelope.Unmarshal(valid)
+	sig, _ := e.Sig.MarshalBinary()
+	i := strings.Index(string(valid), string(sig))
+	if i < 0 {
+		t.Fatal("signature not found in the encoding")
+	}
+	// Zero the Ed25519 signature bytes: a malformed, missing signature.
+	out := append([]byte{}, valid...)
+	for j := i; j < i+len(sig) && j < len(out); j++ {
+		out[j] = 0
+	}
+	return out
+}
