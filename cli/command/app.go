@@ -51,6 +51,12 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			caseCommand(),
 			formsCommand(),
 			auditCommand(),
+			nodeCommand(),
+			peerCommand(),
+			policyCommand(),
+			referralCommand(),
+			transferCommand(),
+			outboxCommand(),
 		}, serverCommands()...),
 	}
 	app.Action = groupAction

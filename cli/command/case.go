@@ -99,6 +99,8 @@ func caseCommand() *cli.Command {
 			},
 			caseImportCommand(),
 			caseExportCommand(),
+			caseReferCommand(),
+			caseTransferCommand(),
 		},
 	}
 }

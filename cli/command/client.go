@@ -47,6 +47,7 @@ type conn struct {
 	Cases localv1connect.CaseServiceClient
 	Forms localv1connect.FormServiceClient
 	Audit localv1connect.AuditServiceClient
+	Fed   localv1connect.FederationServiceClient
 }
 
 // dial resolves the connection flags of c and returns the API clients. It
@@ -106,6 +107,7 @@ func newConn(api, token, dir string) *conn {
 		Cases: localv1connect.NewCaseServiceClient(hc, api),
 		Forms: localv1connect.NewFormServiceClient(hc, api),
 		Audit: localv1connect.NewAuditServiceClient(hc, api),
+		Fed:   localv1connect.NewFederationServiceClient(hc, api),
 	}
 }
 

@@ -94,6 +94,7 @@ func (f *fakeNode) start(t *testing.T) string {
 	mux.Handle(localv1connect.NewCaseServiceHandler(f, opt))
 	mux.Handle(localv1connect.NewFormServiceHandler(f, opt))
 	mux.Handle(localv1connect.NewAuditServiceHandler(f, opt))
+	mux.Handle(localv1connect.NewFederationServiceHandler(f.fed(), opt))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv.URL

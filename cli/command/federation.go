@@ -1,0 +1,279 @@
+package command
+
+// The federation commands talk to the node's FederationService: node id,
+// peer, outbox (this file), policy (policy.go), and referral, transfer and
+// case refer/transfer (referral.go).
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"connectrpc.com/connect"
+	"github.com/urfave/cli/v2"
+
+	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
+)
+
+func nodeCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "node",
+		Usage: "show how other agencies reach this node",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "id",
+				Usage: "show the node's agency, peer id, addresses and key fingerprint",
+				Description: "Shows what another agency needs to add this node as a peer: the agency id,\n" +
+					"the libp2p peer id and the listen addresses, one per line, each ending in\n" +
+					"/p2p/PEERID. Give one of the addresses and the agency id to the other\n" +
+					"agency; they run cpx peer add ADDRESS --agency AGENCY_ID. The key\n" +
+					"fingerprint is what ISP documents name as this agency's signing_key.\n\n" +
+					"Example:\n   cpx node id --dir ./node",
+				Flags:  clientFlags(),
+				Action: runNodeID,
+			},
+		},
+	}
+}
+
+func runNodeID(c *cli.Context) error {
+	if _, err := args(c, 0, 0); err != nil {
+		return err
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Fed.NodeID(c.Context, connect.NewRequest(&localv1.NodeIDRequest{}))
+	if err != nil {
+		return err
+	}
+	m := resp.Msg
+	if asJSON {
+		return printJSON(c.App.Writer, m)
+	}
+	w := c.App.Writer
+	tw := newTable(w)
+	row(tw, "agency:", m.GetAgencyId())
+	row(tw, "peer id:", m.GetPeerId())
+	row(tw, "key fingerprint:", m.GetKeyFingerprint())
+	row(tw, "key version:", strconv.FormatUint(uint64(m.GetKeyVersion()), 10))
+	row(tw, "key valid until:", ts(m.GetKeyNotAfter()))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(m.GetAddrs()) == 0 {
+		fmt.Fprintln(w, "addresses: none (the node does not listen for peers)")
+		return nil
+	}
+	fmt.Fprintln(w, "addresses (for cpx peer add on the other node):")
+	for _, a := range m.GetAddrs() {
+		fmt.Fprintf(w, "  %s\n", fullAddr(a, m.GetPeerId()))
+	}
+	return nil
+}
+
+// fullAddr returns addr ending in /p2p/PEERID, which is what peer add
+// needs; the node normally sends it that way already.
+func fullAddr(addr, peerID string) string {
+	if peerID == "" || strings.Contains(addr, "/p2p/") {
+		return addr
+	}
+	return strings.TrimRight(addr, "/") + "/p2p/" + peerID
+}
+
+func peerCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "peer",
+		Usage: "manage the other agencies' nodes this node exchanges with",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "add",
+				Usage:     "allow another agency's node and tell this node where to reach it",
+				ArgsUsage: "MULTIADDR/p2p/PEERID",
+				Description: "Adds the node of agency AGENCY_ID as a peer: only peers may connect to this\n" +
+					"node, and referrals and transfers go only to peers. The address is one of\n" +
+					"the lines the other agency's cpx node id prints; it must end in /p2p/PEERID.\n" +
+					"The node greets the peer at once to exchange agency keys; if it cannot be\n" +
+					"reached yet, that happens when the nodes first connect. Adding an agency\n" +
+					"again replaces its address.\n\n" +
+					"Example:\n   cpx peer add /ip4/10.0.0.7/tcp/7071/p2p/12D3KooWQ... --agency irc-so",
+				Flags: append([]cli.Flag{
+					&cli.StringFlag{Name: "agency", Usage: "the peer's `AGENCY_ID` (required), as in the ISP documents"},
+				}, clientFlags()...),
+				Action: runPeerAdd,
+			},
+			{
+				Name:  "list",
+				Usage: "list the peers and whether they are connected",
+				Description: "Lists every peer: agency, peer id, whether a connection is open, when it\n" +
+					"was last seen, the fingerprints of its keys and the last delivery or\n" +
+					"connection error. -o json also gives the addresses.\n\n" +
+					"Example:\n   cpx peer list --dir ./node",
+				Flags:  clientFlags(),
+				Action: runPeerList,
+			},
+			{
+				Name:      "remove",
+				Usage:     "stop exchanging with an agency's node",
+				ArgsUsage: "AGENCY_ID",
+				Description: "Removes the peer of agency AGENCY_ID: it may no longer connect, and\n" +
+					"nothing more is sent to it. Exchanges already recorded are kept.\n\n" +
+					"Example:\n   cpx peer remove irc-so --dir ./node",
+				Flags:  clientFlags(),
+				Action: runPeerRemove,
+			},
+		},
+	}
+}
+
+func runPeerAdd(c *cli.Context) error {
+	a, err := args(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	addr, agency := a[0], c.String("agency")
+	if agency == "" {
+		return usageErrorf("--agency is required: the peer's agency id (see cpx peer add --help)")
+	}
+	if !strings.HasPrefix(addr, "/") || !strings.Contains(addr, "/p2p/") {
+		return usageErrorf("bad address %q: want a multiaddr ending in /p2p/PEERID, as printed by cpx node id on the peer", addr)
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Fed.AddPeer(c.Context, connect.NewRequest(&localv1.AddPeerRequest{Addr: addr, Agency: agency}))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	p := resp.Msg.GetPeer()
+	w := c.App.Writer
+	fmt.Fprintf(w, "added peer %s (peer id %s)\n", p.GetAgency(), p.GetPeerId())
+	if len(p.GetKeyFingerprints()) > 0 {
+		fmt.Fprintf(w, "keys: %s\n", strings.Join(p.GetKeyFingerprints(), ", "))
+	} else {
+		msg := "not reachable yet: keys are exchanged when the nodes first connect"
+		if p.GetLastError() != "" {
+			msg += " (" + p.GetLastError() + ")"
+		}
+		fmt.Fprintln(w, msg)
+	}
+	return nil
+}
+
+func runPeerList(c *cli.Context) error {
+	if _, err := args(c, 0, 0); err != nil {
+		return err
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Fed.ListPeers(c.Context, connect.NewRequest(&localv1.ListPeersRequest{}))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	tw := newTable(c.App.Writer)
+	row(tw, "AGENCY", "PEER ID", "CONNECTED", "LAST SEEN", "KEYS", "LAST ERROR")
+	for _, p := range resp.Msg.GetPeers() {
+		row(tw, p.GetAgency(), p.GetPeerId(), yesNo(p.GetConnected()), ts(p.GetLastSeen()),
+			strings.Join(p.GetKeyFingerprints(), ", "), p.GetLastError())
+	}
+	return tw.Flush()
+}
+
+func runPeerRemove(c *cli.Context) error {
+	a, err := args(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Fed.RemovePeer(c.Context, connect.NewRequest(&localv1.RemovePeerRequest{Agency: a[0]}))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	fmt.Fprintf(c.App.Writer, "removed peer %s\n", a[0])
+	return nil
+}
+
+func outboxCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "outbox",
+		Usage: "show what is waiting for delivery to other agencies",
+		Description: "Lists the sealed envelopes (referrals, transfers and responses) the node has\n" +
+			"not yet delivered: the exchange each belongs to, the peer, how many delivery\n" +
+			"attempts failed, when the next one is due and the last error. The node keeps\n" +
+			"retrying until an envelope expires; the exchange is then marked failed.\n\n" +
+			"Example:\n   cpx outbox --dir ./node",
+		Flags:  clientFlags(),
+		Action: runOutbox,
+	}
+}
+
+func runOutbox(c *cli.Context) error {
+	if _, err := args(c, 0, 0); err != nil {
+		return err
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Fed.Outbox(c.Context, connect.NewRequest(&localv1.OutboxRequest{}))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	if len(resp.Msg.GetEntries()) == 0 {
+		fmt.Fprintln(c.App.Writer, "nothing is waiting for delivery")
+		return nil
+	}
+	tw := newTable(c.App.Writer)
+	row(tw, "ENVELOPE", "EXCHANGE", "KIND", "PEER", "ATTEMPTS", "NEXT ATTEMPT", "EXPIRES", "LAST ERROR")
+	for _, e := range resp.Msg.GetEntries() {
+		row(tw, e.GetEnvelopeId(), e.GetExchange(), e.GetKind(), e.GetPeer(), strconv.Itoa(int(e.GetAttempts())),
+			ts(e.GetNextAttempt()), ts(e.GetExpires()), e.GetLastError())
+	}
+	return tw.Flush()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

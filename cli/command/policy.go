@@ -1,0 +1,429 @@
+package command
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"connectrpc.com/connect"
+	"github.com/urfave/cli/v2"
+
+	"github.com/cpx-node/cpx/policy"
+	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
+)
+
+func policyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "policy",
+		Usage: "apply, sign, show and check information-sharing protocols (ISPs)",
+		Description: "An ISP is a TOML document (docs/isp.md) signed by every agency it binds. The\n" +
+			"workflow: one party drafts it, each party signs the same file in turn with\n" +
+			"cpx policy sign FILE and passes it on, and each node applies the fully\n" +
+			"signed file with cpx policy apply FILE. A node sends and accepts only what an\n" +
+			"ISP in force allows.",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "apply",
+				Usage:     "store an ISP document on the node",
+				ArgsUsage: "FILE",
+				Description: "Sends the ISP document FILE to the node, which checks and stores it. The ISP\n" +
+					"is in force once every party has signed it and its validity period has\n" +
+					"begun; otherwise cpx prints why not (e.g. the parties that have not signed).\n" +
+					"Applying a newer version replaces the one stored; an older version is\n" +
+					"refused.\n\n" +
+					"Example:\n   cpx policy apply so-cp-isp.toml --dir ./node",
+				Flags:  clientFlags(),
+				Action: runPolicyApply,
+			},
+			{
+				Name:  "list",
+				Usage: "list the ISPs stored on the node",
+				Description: "Lists every ISP the node holds: id, version, title, signatures, whether it\n" +
+					"is in force and, if not, why.\n\n" +
+					"Example:\n   cpx policy list --dir ./node",
+				Flags:  clientFlags(),
+				Action: runPolicyList,
+			},
+			{
+				Name:      "show",
+				Usage:     "show an ISP, or print its document with --document",
+				ArgsUsage: "ID",
+				Description: "Shows ISP ID: version, title, parties, purposes, who has signed, validity\n" +
+					"and whether it is in force. With --document it prints the TOML document\n" +
+					"as the node holds it instead.\n\n" +
+					"Examples:\n   cpx policy show so-cp-isp\n   cpx policy show so-cp-isp --document > so-cp-isp.toml",
+				Flags: append([]cli.Flag{
+					&cli.BoolFlag{Name: "document", Usage: "print the ISP's TOML document instead of the summary"},
+				}, clientFlags()...),
+				Action: runPolicyShow,
+			},
+			{
+				Name:      "sign",
+				Usage:     "add this agency's signature to an ISP document",
+				ArgsUsage: "FILE",
+				Description: "Sends the ISP document FILE to the node, which signs it with the agency's\n" +
+					"signing key (the party's signing_key must be the fingerprint cpx node id\n" +
+					"prints). The signed document replaces FILE (written under a temporary name\n" +
+					"and renamed), or goes to --out FILE (- for stdout). cpx then says which\n" +
+					"parties have signed so far and which have not. Signing does not apply the\n" +
+					"ISP: run cpx policy apply once every party has signed.\n\n" +
+					"Examples:\n   cpx policy sign so-cp-isp.toml\n   cpx policy sign draft.toml --out signed.toml",
+				Flags: append([]cli.Flag{
+					&cli.StringFlag{Name: "out", Usage: "write the signed document to `FILE` instead of replacing the input (- for stdout)"},
+				}, clientFlags()...),
+				Action: runPolicySign,
+			},
+			{
+				Name:  "check",
+				Usage: "dry-run a referral or transfer of a case against the ISPs in force",
+				Description: "Asks the node whether case ID may be sent to agency AGENCY for the purpose\n" +
+					"(referral or transfer), without sending anything, and which fields would be\n" +
+					"sent, withheld or are not allowed, with the reason for each. Exits with 1\n" +
+					"if the exchange would be refused.\n\n" +
+					"Example:\n   cpx policy check --case CP-2025-0001 --to irc-so --purpose referral",
+				Flags: append([]cli.Flag{
+					&cli.StringFlag{Name: "case", Usage: "the case `ID` or case number (required)"},
+					&cli.StringFlag{Name: "to", Usage: "the receiving `AGENCY` (required)"},
+					&cli.StringFlag{Name: "purpose", Usage: "`PURPOSE`: referral or transfer (required)"},
+					&cli.BoolFlag{Name: "override-consent", Usage: "check as if sending without the required consent (only roles the ISP names may)"},
+				}, clientFlags()...),
+				Action: runPolicyCheck,
+			},
+		},
+	}
+}
+
+// readISP reads an ISP document, refusing files the node would refuse for
+// their size alone.
+func readISP(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, policy.MaxISPSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > policy.MaxISPSize {
+		return nil, fmt.Errorf("%s is larger than an ISP document may be (%d bytes)", path, policy.MaxISPSize)
+	}
+	return b, nil
+}
+
+func runPolicyApply(c *cli.Context) error {
+	a, err := args(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	doc, err := readISP(a[0])
+	if err != nil {
+		return err
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Fed.ApplyPolicy(c.Context, connect.NewRequest(&localv1.ApplyPolicyRequest{Document: doc}))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	p := resp.Msg.GetPolicy()
+	w := c.App.Writer
+	fmt.Fprintf(w, "applied ISP %s version %d\n", p.GetId(), p.GetVersion())
+	tw := newTable(w)
+	row(tw, "in force:", inForce(p))
+	row(tw, "signed by:", strings.Join(p.GetSignedBy(), ", "))
+	if un := unsigned(p.GetParties(), p.GetSignedBy()); len(un) > 0 {
+		row(tw, "not signed by:", strings.Join(un, ", "))
+	}
+	return tw.Flush()
+}
+
+// inForce describes whether p is in force, or why not.
+func inForce(p *localv1.Policy) string {
+	if p.GetInForce() {
+		if u := ts(p.GetValidUntil()); u != "" {
+			return "yes, until " + u
+		}
+		return "yes"
+	}
+	if p.GetProblem() != "" {
+		return "no: " + p.GetProblem()
+	}
+	return "no"
+}
+
+// unsigned returns the parties that are not among signed.
+func unsigned(parties, signed []string) []string {
+	var out []string
+	for _, p := range parties {
+		if !slices.Contains(signed, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func runPolicyList(c *cli.Context) error {
+	if _, err := args(c, 0, 0); err != nil {
+		return err
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Fed.ListPolicies(c.Context, connect.NewRequest(&localv1.ListPoliciesRequest{}))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	tw := newTable(c.App.Writer)
+	row(tw, "ID", "VERSION", "TITLE", "SIGNED", "VALID UNTIL", "IN FORCE")
+	for _, p := range resp.Msg.GetPolicies() {
+		row(tw, p.GetId(), strconv.FormatUint(uint64(p.GetVersion()), 10), p.GetTitle(),
+			fmt.Sprintf("%d of %d", len(p.GetSignedBy()), len(p.GetParties())), ts(p.GetValidUntil()), inForce(p))
+	}
+	return tw.Flush()
+}
+
+func runPolicyShow(c *cli.Context) error {
+	a, err := args(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Fed.ShowPolicy(c.Context, connect.NewRequest(&localv1.ShowPolicyRequest{Id: a[0]}))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	w := c.App.Writer
+	if c.Bool("document") {
+		_, err := w.Write(resp.Msg.GetDocument())
+		return err
+	}
+	p := resp.Msg.GetPolicy()
+	tw := newTable(w)
+	row(tw, "id:", p.GetId())
+	row(tw, "version:", strconv.FormatUint(uint64(p.GetVersion()), 10))
+	row(tw, "title:", p.GetTitle())
+	row(tw, "parties:", strings.Join(p.GetParties(), ", "))
+	row(tw, "purposes:", strings.Join(p.GetPurposes(), ", "))
+	row(tw, "signed by:", strings.Join(p.GetSignedBy(), ", "))
+	if un := unsigned(p.GetParties(), p.GetSignedBy()); len(un) > 0 {
+		row(tw, "not signed by:", strings.Join(un, ", "))
+	}
+	row(tw, "valid from:", ts(p.GetValidFrom()))
+	row(tw, "valid until:", ts(p.GetValidUntil()))
+	row(tw, "in force:", inForce(p))
+	row(tw, "applied:", ts(p.GetAppliedAt()))
+	return tw.Flush()
+}
+
+func runPolicySign(c *cli.Context) error {
+	a, err := args(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	in, out := a[0], c.String("out")
+	if out == "" {
+		out = in
+	}
+	if out == "-" && asJSON {
+		return usageErrorf("--out - and -o json both write to stdout: choose one")
+	}
+	doc, err := readISP(in)
+	if err != nil {
+		return err
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Fed.SignPolicy(c.Context, connect.NewRequest(&localv1.SignPolicyRequest{Document: doc}))
+	if err != nil {
+		return err
+	}
+	signed := resp.Msg.GetDocument()
+	if len(signed) == 0 {
+		return errors.New("the node returned an empty document; " + in + " is unchanged")
+	}
+	if out == "-" {
+		if _, err := c.App.Writer.Write(signed); err != nil {
+			return err
+		}
+	} else if err := writeFileAtomic(out, signed); err != nil {
+		return fmt.Errorf("writing the signed document: %w", err)
+	}
+	// The summary goes to stderr when the document or JSON is on stdout.
+	msg := c.App.Writer
+	if out == "-" || asJSON {
+		msg = c.App.ErrWriter
+	}
+	if asJSON {
+		if err := printJSON(c.App.Writer, resp.Msg); err != nil {
+			return err
+		}
+	}
+	if out != "-" {
+		fmt.Fprintf(msg, "wrote the signed document to %s\n", out)
+	}
+	isp, err := policy.ParseISP(signed)
+	if err != nil {
+		fmt.Fprintf(c.App.ErrWriter, "warning: cannot read the signed document back: %v\n", err)
+		return nil
+	}
+	var parties, signers []string
+	for _, p := range isp.Parties {
+		parties = append(parties, p.Agency)
+	}
+	for _, s := range isp.Signatures {
+		signers = append(signers, s.Agency)
+	}
+	tw := newTable(msg)
+	row(tw, "ISP:", fmt.Sprintf("%s version %d", isp.ID, isp.Version))
+	row(tw, "signed by:", fmt.Sprintf("%s (%d of %d parties)", strings.Join(signers, ", "), len(signers), len(parties)))
+	un := unsigned(parties, signers)
+	if len(un) > 0 {
+		row(tw, "not signed by:", strings.Join(un, ", "))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(un) > 0 {
+		fmt.Fprintf(msg, "next: pass the file to %s to sign\n", strings.Join(un, ", "))
+	} else {
+		fmt.Fprintln(msg, "every party has signed: each node can now run cpx policy apply FILE")
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to a temporary file next to path and renames
+// it over path, keeping the mode of an existing file (0644 for a new one:
+// an ISP document holds no case data).
+func writeFileAtomic(path string, data []byte) error {
+	mode := fs.FileMode(0o644)
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+func runPolicyCheck(c *cli.Context) error {
+	if _, err := args(c, 0, 0); err != nil {
+		return err
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	kase, to, purpose := c.String("case"), c.String("to"), c.String("purpose")
+	switch {
+	case kase == "":
+		return usageErrorf("--case is required (see cpx policy check --help)")
+	case to == "":
+		return usageErrorf("--to is required: the receiving agency (see cpx policy check --help)")
+	case purpose == "":
+		return usageErrorf("--purpose is required: referral or transfer (see cpx policy check --help)")
+	case purpose != "referral" && purpose != "transfer":
+		return usageErrorf("unknown purpose %q: want referral or transfer", purpose)
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Fed.CheckPolicy(c.Context, connect.NewRequest(&localv1.CheckPolicyRequest{
+		CaseId: kase, To: to, Purpose: purpose, OverrideConsent: c.Bool("override-consent"),
+	}))
+	if err != nil {
+		return err
+	}
+	m := resp.Msg
+	if asJSON {
+		if err := printJSON(c.App.Writer, m); err != nil {
+			return err
+		}
+	} else {
+		w := c.App.Writer
+		verdict := "refused"
+		if m.GetAllowed() {
+			verdict = "allowed"
+		}
+		if m.GetReason() != "" {
+			verdict += ": " + m.GetReason()
+		}
+		fmt.Fprintln(w, verdict)
+		if m.GetConsentOverridden() {
+			fmt.Fprintln(w, "consent overridden: the exchange would be audited as sent without the required consent")
+		}
+		if len(m.GetFields()) > 0 {
+			fmt.Fprintln(w)
+			tw := newTable(w)
+			row(tw, "FIELD", "OUTCOME", "REASON")
+			for _, f := range m.GetFields() {
+				row(tw, f.GetField(), f.GetOutcome(), f.GetReason())
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if !m.GetAllowed() {
+		return fmt.Errorf("the ISPs in force do not allow this %s of %s to %s", purpose, kase, to)
+	}
+	return nil
+}

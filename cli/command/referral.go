@@ -1,0 +1,370 @@
+package command
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"connectrpc.com/connect"
+	"github.com/urfave/cli/v2"
+
+	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
+)
+
+// Exchange kinds, as the FederationService names them.
+const (
+	kindReferral = "referral"
+	kindTransfer = "transfer"
+)
+
+func sendFlags(service bool) []cli.Flag {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "to", Usage: "the receiving `AGENCY` (required); it must be a peer and a party to an ISP in force"},
+	}
+	if service {
+		flags = append(flags, &cli.StringFlag{Name: "service", Usage: "the `SERVICE` the child is referred for (required), e.g. health, education"})
+	}
+	flags = append(flags,
+		&cli.StringFlag{Name: "note", Usage: "a note for the receiving caseworker (`TEXT`)"},
+		&cli.BoolFlag{Name: "override-consent", Usage: "send without the consent the ISP requires (only roles the ISP names may; audited)"},
+	)
+	return append(flags, clientFlags()...)
+}
+
+func caseReferCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "refer",
+		Usage:     "refer a case to another agency for a service",
+		ArgsUsage: "ID",
+		Description: "Refers case ID to agency AGENCY for SERVICE. The node sends only the fields\n" +
+			"the ISP in force allows (see cpx policy check), sealed for the receiving\n" +
+			"agency; it is queued in the outbox until delivered. Follow it with\n" +
+			"cpx referral show EXCHANGE_ID.\n\n" +
+			"Example:\n   cpx case refer CP-2025-0001 --to irc-so --service health --note \"urgent\"",
+		Flags:  sendFlags(true),
+		Action: func(c *cli.Context) error { return runSend(c, kindReferral) },
+	}
+}
+
+func caseTransferCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "transfer",
+		Usage:     "transfer a case to another agency",
+		ArgsUsage: "ID",
+		Description: "Offers case ID to agency AGENCY, which becomes its owner once it accepts. The\n" +
+			"node sends only the fields the ISP in force allows (see cpx policy check);\n" +
+			"what this node keeps after acceptance is set by the ISP's retention. Follow\n" +
+			"it with cpx transfer show EXCHANGE_ID.\n\n" +
+			"Example:\n   cpx case transfer CP-2025-0001 --to irc-so --note \"family moved to Baidoa\"",
+		Flags:  sendFlags(false),
+		Action: func(c *cli.Context) error { return runSend(c, kindTransfer) },
+	}
+}
+
+func runSend(c *cli.Context, kind string) error {
+	a, err := args(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	if c.String("to") == "" {
+		return usageErrorf("--to is required: the receiving agency (see %s --help)", helpName(c))
+	}
+	if kind == kindReferral && strings.TrimSpace(c.String("service")) == "" {
+		return usageErrorf("--service is required: the service the child is referred for (see %s --help)", helpName(c))
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	req := &localv1.SendRequest{
+		Kind: kind, CaseId: a[0], To: c.String("to"), Note: c.String("note"), OverrideConsent: c.Bool("override-consent"),
+	}
+	if kind == kindReferral {
+		req.Service = c.String("service")
+	}
+	resp, err := cn.Fed.Send(c.Context, connect.NewRequest(req))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	x := resp.Msg.GetExchange()
+	w := c.App.Writer
+	fmt.Fprintf(w, "%s %s of case %s to %s: %s\n", x.GetKind(), x.GetId(), caseLabel(x), x.GetPeer(), x.GetStatus())
+	if x.GetConsentOverridden() {
+		fmt.Fprintln(w, "consent overridden: this is recorded in the audit log")
+	}
+	return nil
+}
+
+func caseLabel(x *localv1.Exchange) string {
+	if x.GetCaseNumber() != "" {
+		return x.GetCaseNumber()
+	}
+	return x.GetCaseId()
+}
+
+func referralCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "referral",
+		Usage: "list, show and answer referrals to and from other agencies",
+		Description: "Referrals are sent with cpx case refer. An incoming referral is accepted or\n" +
+			"rejected by this agency, then marked done when the service was provided; the\n" +
+			"sender may revoke an outgoing referral until it is done.",
+		Subcommands: []*cli.Command{
+			exchangeListCommand(kindReferral),
+			exchangeShowCommand(kindReferral),
+			respondCommand(kindReferral, "accept", "accept an incoming referral",
+				"Accepts incoming referral ID: this agency will provide the service.",
+				"cpx referral accept ex-7f3a"),
+			respondCommand(kindReferral, "reject", "reject an incoming referral (--reason required)",
+				"Rejects incoming referral ID. The reason is required and sent to the referring\nagency.",
+				"cpx referral reject ex-7f3a --reason \"no capacity in this district\""),
+			respondCommand(kindReferral, "done", "mark an accepted incoming referral as done",
+				"Marks accepted incoming referral ID as done: the service was provided. The\nreferring agency is told.",
+				"cpx referral done ex-7f3a --reason \"medical check completed\""),
+			respondCommand(kindReferral, "revoke", "withdraw an outgoing referral",
+				"Revokes outgoing referral ID (pending, delivered or accepted). The receiving\nagency is told.",
+				"cpx referral revoke ex-7f3a --reason \"sent to the wrong agency\""),
+		},
+	}
+}
+
+func transferCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "transfer",
+		Usage: "list, show and answer case transfers to and from other agencies",
+		Description: "Transfers are sent with cpx case transfer. Accepting an incoming transfer\n" +
+			"creates the case on this node, owned by the user who accepts it.",
+		Subcommands: []*cli.Command{
+			exchangeListCommand(kindTransfer),
+			exchangeShowCommand(kindTransfer),
+			respondCommand(kindTransfer, "accept", "accept an incoming transfer and create the case here",
+				"Accepts incoming transfer ID: the received case is created on this node,\n"+
+					"owned by you, and must pass this node's forms.",
+				"cpx transfer accept ex-91bc"),
+			respondCommand(kindTransfer, "reject", "reject an incoming transfer (--reason required)",
+				"Rejects incoming transfer ID. The reason is required and sent to the sending\nagency.",
+				"cpx transfer reject ex-91bc --reason \"the child is not in our area\""),
+		},
+	}
+}
+
+func exchangeListCommand(kind string) *cli.Command {
+	return &cli.Command{
+		Name:  "list",
+		Usage: "list " + kind + "s",
+		Description: "Lists " + kind + "s sent and received, optionally only incoming or outgoing\n" +
+			"ones, or those with status S (pending, delivered, accepted, rejected, done,\n" +
+			"revoked, failed).\n\n" +
+			"Example:\n   cpx " + kind + " list --incoming --status delivered",
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "incoming", Usage: "only " + kind + "s received from other agencies"},
+			&cli.BoolFlag{Name: "outgoing", Usage: "only " + kind + "s sent by this agency"},
+			&cli.StringFlag{Name: "status", Usage: "only " + kind + "s with this `STATUS`"},
+		}, clientFlags()...),
+		Action: func(c *cli.Context) error { return runExchangeList(c, kind) },
+	}
+}
+
+func runExchangeList(c *cli.Context, kind string) error {
+	if _, err := args(c, 0, 0); err != nil {
+		return err
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	var direction string
+	switch {
+	case c.Bool("incoming") && c.Bool("outgoing"):
+		return usageErrorf("--incoming and --outgoing exclude each other; pass neither to list both")
+	case c.Bool("incoming"):
+		direction = "incoming"
+	case c.Bool("outgoing"):
+		direction = "outgoing"
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Fed.ListExchanges(c.Context, connect.NewRequest(&localv1.ListExchangesRequest{
+		Kind: kind, Direction: direction, Status: c.String("status"),
+	}))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	tw := newTable(c.App.Writer)
+	if kind == kindReferral {
+		row(tw, "ID", "DIRECTION", "PEER", "CASE NUMBER", "SERVICE", "STATUS", "UPDATED")
+	} else {
+		row(tw, "ID", "DIRECTION", "PEER", "CASE NUMBER", "STATUS", "UPDATED")
+	}
+	for _, x := range resp.Msg.GetExchanges() {
+		if kind == kindReferral {
+			row(tw, x.GetId(), x.GetDirection(), x.GetPeer(), x.GetCaseNumber(), x.GetService(), x.GetStatus(), ts(x.GetUpdatedAt()))
+		} else {
+			row(tw, x.GetId(), x.GetDirection(), x.GetPeer(), x.GetCaseNumber(), x.GetStatus(), ts(x.GetUpdatedAt()))
+		}
+	}
+	return tw.Flush()
+}
+
+func exchangeShowCommand(kind string) *cli.Command {
+	return &cli.Command{
+		Name:      "show",
+		Usage:     "show a " + kind + ", its history and, if incoming, the fields received",
+		ArgsUsage: "ID",
+		Description: "Shows " + kind + " ID: the peer, the case, the ISP it went under, its status and\n" +
+			"history and, for an incoming " + kind + " not yet accepted, the fields received.\n" +
+			"Viewing the received fields is audited.\n\n" +
+			"Example:\n   cpx " + kind + " show ex-7f3a",
+		Flags:  clientFlags(),
+		Action: runExchangeShow,
+	}
+}
+
+func runExchangeShow(c *cli.Context) error {
+	a, err := args(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Fed.GetExchange(c.Context, connect.NewRequest(&localv1.GetExchangeRequest{Id: a[0]}))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	return printExchange(c.App.Writer, resp.Msg.GetExchange())
+}
+
+// printExchange writes an exchange as "key: value" lines, its history and
+// the fields received.
+func printExchange(w io.Writer, x *localv1.Exchange) error {
+	tw := newTable(w)
+	row(tw, "id:", x.GetId())
+	row(tw, "kind:", x.GetKind())
+	row(tw, "direction:", x.GetDirection())
+	if x.GetDirection() == "incoming" {
+		row(tw, "from:", x.GetPeer())
+	} else {
+		row(tw, "to:", x.GetPeer())
+	}
+	row(tw, "case number:", x.GetCaseNumber())
+	row(tw, "case id:", x.GetCaseId())
+	if x.GetLocalCase() != "" {
+		row(tw, "local case:", x.GetLocalCase())
+	}
+	if x.GetKind() == kindReferral {
+		row(tw, "service:", x.GetService())
+	}
+	row(tw, "note:", x.GetNote())
+	row(tw, "status:", x.GetStatus())
+	isp := x.GetIsp()
+	if isp != "" && x.GetIspVersion() != 0 {
+		isp = fmt.Sprintf("%s version %d", isp, x.GetIspVersion())
+	}
+	row(tw, "ISP:", isp)
+	if x.GetRetention() != "" {
+		row(tw, "retention:", x.GetRetention())
+	}
+	if x.GetConsentOverridden() {
+		row(tw, "consent:", "overridden")
+	}
+	row(tw, "created by:", x.GetCreatedBy())
+	row(tw, "created:", ts(x.GetCreatedAt()))
+	row(tw, "updated:", ts(x.GetUpdatedAt()))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(x.GetHistory()) > 0 {
+		fmt.Fprintln(w)
+		tw = newTable(w)
+		row(tw, "AT", "STATUS", "ACTOR", "REASON")
+		for _, e := range x.GetHistory() {
+			row(tw, ts(e.GetAt()), e.GetStatus(), e.GetActor(), e.GetReason())
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	fields := x.GetFields().GetFields()
+	if len(fields) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	tw = newTable(w)
+	row(tw, "FIELD RECEIVED", "VALUE")
+	for _, name := range sortedKeys(fields) {
+		row(tw, name, valueText(fields[name]))
+	}
+	return tw.Flush()
+}
+
+func respondCommand(kind, response, usage, desc, example string) *cli.Command {
+	reason := "why (sent to the other agency)"
+	if response == "reject" {
+		reason += "; required"
+	}
+	return &cli.Command{
+		Name:        response,
+		Usage:       usage,
+		ArgsUsage:   "ID",
+		Description: desc + "\n\nExample:\n   " + example,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "reason", Usage: "`TEXT` saying " + reason},
+		}, clientFlags()...),
+		Action: func(c *cli.Context) error { return runRespond(c, kind, response) },
+	}
+}
+
+func runRespond(c *cli.Context, kind, response string) error {
+	a, err := args(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	if response == "reject" && strings.TrimSpace(c.String("reason")) == "" {
+		return usageErrorf("--reason is required: say why the %s is rejected (see %s --help)", kind, helpName(c))
+	}
+	cn, err := dial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Fed.Respond(c.Context, connect.NewRequest(&localv1.RespondRequest{
+		Id: a[0], Response: response, Reason: c.String("reason"),
+	}))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	x := resp.Msg.GetExchange()
+	w := c.App.Writer
+	fmt.Fprintf(w, "%s %s of case %s: %s\n", x.GetKind(), x.GetId(), caseLabel(x), x.GetStatus())
+	if x.GetKind() == kindTransfer && response == "accept" && x.GetLocalCase() != "" {
+		fmt.Fprintf(w, "the case is now case %s on this node (cpx case get %s)\n", x.GetLocalCase(), x.GetLocalCase())
+	}
+	return nil
+}
