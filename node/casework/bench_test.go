@@ -2,7 +2,7 @@ package casework_test
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"testing"
 
 	"github.com/cpx-node/cpx/node/casework"
