@@ -107,9 +107,15 @@ func initNode(t *testing.T, agency string) string {
 // start runs cpx start on dir and waits until its API answers.
 func start(t *testing.T, dir string) *node {
 	t.Helper()
+	return startEnv(t, dir, nil)
+}
+
+// startEnv is start with extra environment variables.
+func startEnv(t *testing.T, dir string, env []string) *node {
+	t.Helper()
 	n := &node{dir: dir, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	n.cmd = exec.Command(cpxBin, "start", "--dir", dir)
-	n.cmd.Env = append(os.Environ(), "CPX_PASSPHRASE="+passphrase)
+	n.cmd.Env = append(append(os.Environ(), "CPX_PASSPHRASE="+passphrase), env...)
 	n.cmd.Stderr = n.stderr
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)

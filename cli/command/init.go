@@ -28,13 +28,23 @@ the wrapped store key, an encrypted store, and an initial administrator
 "admin" whose token is written to DIR/credentials.json (mode 0600) and
 printed once.
 
+With --keyring vault, every key is wrapped by a HashiCorp Vault transit key
+instead (token from CPX_VAULT_TOKEN, or AppRole from CPX_VAULT_ROLE_ID and
+CPX_VAULT_SECRET_ID); see docs/vault.md.
+
 Example:
-   CPX_PASSPHRASE=... cpx init --dir ./agency-a --agency save-the-children-so --name "Save the Children Somalia"`,
+   CPX_PASSPHRASE=... cpx init --dir ./agency-a --agency save-the-children-so --name "Save the Children Somalia"
+   CPX_VAULT_TOKEN=... cpx init --dir ./agency-a --agency save-the-children-so --keyring vault --vault-addr https://vault:8200`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dir", Usage: "node directory to create", Required: true, EnvVars: []string{"CPX_DIR"}},
 			&cli.StringFlag{Name: "agency", Usage: "the agency's short stable id, e.g. unicef-so/hargeisa", Required: true},
 			&cli.StringFlag{Name: "name", Usage: "the agency's display name"},
 			&cli.StringFlag{Name: "listen", Usage: "local API address (loopback)", Value: config.Default().API.Listen},
+			&cli.StringFlag{Name: "keyring", Usage: "where the node's keys are kept: file (keyring.json, passphrase) or vault", Value: "file"},
+			&cli.StringFlag{Name: "vault-addr", Usage: "Vault's address (keyring vault)", EnvVars: []string{"CPX_VAULT_ADDR"}},
+			&cli.StringFlag{Name: "vault-transit-mount", Usage: "Vault transit mount", Value: "transit", EnvVars: []string{"CPX_VAULT_TRANSIT_MOUNT"}},
+			&cli.StringFlag{Name: "vault-key", Usage: "Vault transit key name", Value: "cpx", EnvVars: []string{"CPX_VAULT_KEY"}},
+			&cli.StringFlag{Name: "vault-ca-cert", Usage: "PEM `FILE` of CAs for Vault's TLS certificate", EnvVars: []string{"CPX_VAULT_CA_CERT"}},
 			&cli.StringSliceFlag{Name: "p2p-listen", Usage: "libp2p `MULTIADDR` other agencies' nodes connect to (repeatable)", Value: cli.NewStringSlice(config.Default().P2P.Listen...)},
 			outputFlag(),
 		},
@@ -56,9 +66,23 @@ Example:
 			if !config.ValidAgency(cfg.Agency.ID) {
 				return usageErrorf("--agency %q: use lowercase letters, digits, '-' and '/' (e.g. unicef-so/hargeisa)", cfg.Agency.ID)
 			}
-			pass, err := keyring.Passphrase(PassphraseEnv, newPassphrasePrompt(c))
-			if err != nil {
-				return err
+			cfg.Keyring.Kind = c.String("keyring")
+			var pass []byte
+			switch cfg.Keyring.Kind {
+			case "vault":
+				cfg.Vault.Addr = c.String("vault-addr")
+				cfg.Vault.TransitMount = c.String("vault-transit-mount")
+				cfg.Vault.Key = c.String("vault-key")
+				cfg.Vault.CACert = c.String("vault-ca-cert")
+				// Credentials only from the environment: never on the command line.
+				cfg.Vault.Token = os.Getenv("CPX_VAULT_TOKEN")
+				cfg.Vault.RoleID, cfg.Vault.SecretID = os.Getenv("CPX_VAULT_ROLE_ID"), os.Getenv("CPX_VAULT_SECRET_ID")
+			case "file":
+				if pass, err = keyring.Passphrase(PassphraseEnv, newPassphrasePrompt(c)); err != nil {
+					return err
+				}
+			default:
+				return usageErrorf("--keyring %q: use file or vault", cfg.Keyring.Kind)
 			}
 			creds, err := daemon.Init(c.Context, daemon.InitOptions{Dir: c.String("dir"), Config: cfg, Passphrase: pass})
 			clear(pass)

@@ -54,9 +54,11 @@ Example:
 				return err
 			}
 			log := newLogger(c, cfg.Log)
-			pass, err := keyring.Passphrase(PassphraseEnv, passphrasePrompt(c))
-			if err != nil {
-				return err
+			var pass []byte
+			if cfg.Keyring.Kind == "file" {
+				if pass, err = keyring.Passphrase(PassphraseEnv, passphrasePrompt(c)); err != nil {
+					return err
+				}
 			}
 			n, err := daemon.Open(c.Context, dir, cfg, pass, log)
 			clear(pass)

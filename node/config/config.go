@@ -32,6 +32,7 @@ type Config struct {
 	Auth    Auth    `koanf:"auth"`
 	Store   Store   `koanf:"store"`
 	Keyring Keyring `koanf:"keyring"`
+	Vault   Vault   `koanf:"vault"`
 	Cases   Cases   `koanf:"cases"`
 	Forms   Forms   `koanf:"forms"`
 	Log     Log     `koanf:"log"`
@@ -77,8 +78,30 @@ type Store struct {
 // Keyring selects where the node's keys are kept.
 type Keyring struct {
 	// Kind is "file" (default: keyring.json in the node directory,
-	// passphrase from CPX_PASSPHRASE or a prompt).
+	// passphrase from CPX_PASSPHRASE or a prompt) or "vault" (HashiCorp
+	// Vault's transit engine; see Vault).
 	Kind string `koanf:"kind"`
+}
+
+// Vault configures the Vault keyring (keyring.kind = "vault"). Keep the
+// token out of the file: set CPX_VAULT_TOKEN (or AppRole's
+// CPX_VAULT_ROLE_ID and CPX_VAULT_SECRET_ID) in the node's environment.
+type Vault struct {
+	// Addr is Vault's address, e.g. "https://vault.example.org:8200".
+	Addr string `koanf:"addr"`
+	// Token authenticates to Vault (or use RoleID and SecretID).
+	Token string `koanf:"token"`
+	// RoleID and SecretID log in with AppRole.
+	RoleID   string `koanf:"role_id"`
+	SecretID string `koanf:"secret_id"`
+	// TransitMount is the transit engine's mount; default "transit".
+	TransitMount string `koanf:"transit_mount"`
+	// Key is the transit key's name; default "cpx".
+	Key string `koanf:"key"`
+	// KVMount is the KV v2 mount that holds per-case keys; default "secret".
+	KVMount string `koanf:"kv_mount"`
+	// CACert is a PEM file of CAs to trust for Vault's TLS certificate.
+	CACert string `koanf:"ca_cert"`
 }
 
 // Cases configures case records.
@@ -110,6 +133,7 @@ func Default() Config {
 		Auth:    Auth{TokenTTL: 365 * 24 * time.Hour},
 		Store:   Store{GCInterval: 5 * time.Minute, MaxRecordBytes: 1 << 20},
 		Keyring: Keyring{Kind: "file"},
+		Vault:   Vault{TransitMount: "transit", Key: "cpx", KVMount: "secret"},
 		Cases:   Cases{NumberPrefix: "CASE"},
 		Log:     Log{Level: "info", Format: "text"},
 	}
@@ -190,6 +214,14 @@ func flatten(c Config, out map[string]any) {
 	out["store.gc_interval"] = c.Store.GCInterval.String()
 	out["store.max_record_bytes"] = c.Store.MaxRecordBytes
 	out["keyring.kind"] = c.Keyring.Kind
+	out["vault.addr"] = c.Vault.Addr
+	out["vault.token"] = c.Vault.Token
+	out["vault.role_id"] = c.Vault.RoleID
+	out["vault.secret_id"] = c.Vault.SecretID
+	out["vault.transit_mount"] = c.Vault.TransitMount
+	out["vault.key"] = c.Vault.Key
+	out["vault.kv_mount"] = c.Vault.KVMount
+	out["vault.ca_cert"] = c.Vault.CACert
 	out["cases.number_prefix"] = c.Cases.NumberPrefix
 	out["forms.dir"] = c.Forms.Dir
 	out["log.level"] = c.Log.Level
@@ -203,8 +235,10 @@ func (c Config) Validate() error {
 		return errors.New("config: agency.id is required")
 	case !ValidAgency(c.Agency.ID):
 		return fmt.Errorf("config: agency.id %q: use lowercase letters, digits, '-' and '/' (e.g. unicef-so/hargeisa)", c.Agency.ID)
-	case c.Keyring.Kind != "file":
-		return fmt.Errorf("config: keyring.kind %q: only \"file\" is supported", c.Keyring.Kind)
+	case c.Keyring.Kind != "file" && c.Keyring.Kind != "vault":
+		return fmt.Errorf("config: keyring.kind %q: use \"file\" or \"vault\"", c.Keyring.Kind)
+	case c.Keyring.Kind == "vault" && c.Vault.Addr == "":
+		return errors.New("config: keyring.kind is vault but vault.addr is not set (CPX_VAULT_ADDR)")
 	case c.Auth.TokenTTL <= 0:
 		return errors.New("config: auth.token_ttl must be positive")
 	case c.Store.MaxRecordBytes < 1024:
@@ -254,7 +288,10 @@ listen = %q
 
 [p2p]
 listen = [%s]
-`, c.Agency.ID, c.Agency.Name, c.API.Listen, quoteList(c.P2P.Listen))
+
+[keyring]
+kind = %q
+%s`, c.Agency.ID, c.Agency.Name, c.API.Listen, quoteList(c.P2P.Listen), c.Keyring.Kind, vaultSection(c))
 	f, err := os.OpenFile(filepath.Join(dir, FileName), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
@@ -272,4 +309,14 @@ func quoteList(l []string) string {
 		q[i] = fmt.Sprintf("%q", s)
 	}
 	return strings.Join(q, ", ")
+}
+
+// vaultSection writes the non-secret Vault settings; the token stays in
+// the environment.
+func vaultSection(c Config) string {
+	if c.Keyring.Kind != "vault" {
+		return ""
+	}
+	return fmt.Sprintf("\n# The token comes from CPX_VAULT_TOKEN (or AppRole: CPX_VAULT_ROLE_ID, CPX_VAULT_SECRET_ID).\n[vault]\naddr = %q\ntransit_mount = %q\nkey = %q\nkv_mount = %q\nca_cert = %q\n",
+		c.Vault.Addr, c.Vault.TransitMount, c.Vault.Key, c.Vault.KVMount, c.Vault.CACert)
 }

@@ -75,7 +75,7 @@ func Init(ctx context.Context, o InitOptions) (creds nodedir.Credentials, err er
 	if err := o.Config.Validate(); err != nil {
 		return creds, err
 	}
-	if len(o.Passphrase) == 0 {
+	if o.Config.Keyring.Kind != "vault" && len(o.Passphrase) == 0 {
 		return creds, errors.New("a passphrase is required to protect the keyring (set CPX_PASSPHRASE)")
 	}
 	if _, err := os.Stat(filepath.Join(o.Dir, nodedir.ConfigFile)); err == nil {
@@ -98,15 +98,25 @@ func Init(ctx context.Context, o InitOptions) (creds nodedir.Credentials, err er
 			}
 		}
 	}()
-	kdf := keyring.DefaultKDFParams()
-	if o.KDF != nil {
-		kdf = *o.KDF
+	var kr keyring.Keyring
+	if o.Config.Keyring.Kind == "vault" {
+		v, err := openVault(ctx, o.Config, nil)
+		if err != nil {
+			return creds, err
+		}
+		kr = v
+	} else {
+		kdf := keyring.DefaultKDFParams()
+		if o.KDF != nil {
+			kdf = *o.KDF
+		}
+		f, err := keyring.CreateFileWithParams(filepath.Join(o.Dir, nodedir.KeyringFile), o.Passphrase, kdf)
+		if err != nil {
+			return creds, err
+		}
+		defer f.Close()
+		kr = f
 	}
-	kr, err := keyring.CreateFileWithParams(filepath.Join(o.Dir, nodedir.KeyringFile), o.Passphrase, kdf)
-	if err != nil {
-		return creds, err
-	}
-	defer kr.Close()
 	storeKey := make([]byte, 32)
 	if _, err := rand.Read(storeKey); err != nil {
 		return creds, err
@@ -152,7 +162,7 @@ type Node struct {
 	dir     string
 	cfg     config.Config
 	log     *slog.Logger
-	kr      *keyring.File
+	kr      keyring.Keyring
 	store   *badgerstore.Store
 	cases   *casework.Service
 	host    *p2p.Host
@@ -168,10 +178,7 @@ func Open(ctx context.Context, dir string, cfg config.Config, passphrase []byte,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	kr, err := keyring.OpenFile(filepath.Join(dir, nodedir.KeyringFile), passphrase)
-	if errors.Is(err, keyring.ErrNotExist) {
-		return nil, fmt.Errorf("%s is not a node directory (no %s): run `cpx init --dir %s` first", dir, nodedir.KeyringFile, dir)
-	}
+	kr, err := OpenKeyring(ctx, dir, cfg, passphrase, log)
 	if err != nil {
 		return nil, err
 	}
@@ -265,8 +272,8 @@ func (n *Node) Close() error {
 	if n.store != nil {
 		err = errors.Join(err, n.store.Close())
 	}
-	if n.kr != nil {
-		n.kr.Close()
+	if c, ok := n.kr.(interface{ Close() error }); ok {
+		c.Close()
 	}
 	return err
 }
@@ -344,4 +351,25 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 	wg.Wait()
 	n.log.Info("node stopped")
 	return err
+}
+
+// OpenKeyring opens the keyring a node is configured with: the file
+// keyring in dir (with passphrase) or Vault.
+func OpenKeyring(ctx context.Context, dir string, cfg config.Config, passphrase []byte, log *slog.Logger) (keyring.Keyring, error) {
+	if cfg.Keyring.Kind == "vault" {
+		return openVault(ctx, cfg, log)
+	}
+	kr, err := keyring.OpenFile(filepath.Join(dir, nodedir.KeyringFile), passphrase)
+	if errors.Is(err, keyring.ErrNotExist) {
+		return nil, fmt.Errorf("%s is not a node directory (no %s): run `cpx init --dir %s` first", dir, nodedir.KeyringFile, dir)
+	}
+	return kr, err
+}
+
+func openVault(ctx context.Context, cfg config.Config, log *slog.Logger) (*keyring.Vault, error) {
+	v := cfg.Vault
+	return keyring.OpenVault(ctx, keyring.VaultConfig{
+		Addr: v.Addr, Token: v.Token, RoleID: v.RoleID, SecretID: v.SecretID,
+		TransitMount: v.TransitMount, Key: v.Key, CACert: v.CACert, Logger: log,
+	})
 }
