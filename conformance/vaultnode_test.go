@@ -44,10 +44,40 @@ func TestVaultKeyring(t *testing.T) {
 	if got.Case.Fields["name_first"] != "Vaulted" {
 		t.Errorf("after restart: got %+v", got.Case)
 	}
+
+	// Rotate the transit key and rewrap everything; it all opens again.
+	var rot struct {
+		Rewrapped int `json:"rewrapped"`
+	}
+	mustJSON(t, &rot, "keys", "rotate", "--wrapping", "--dir", dir)
+	if rot.Rewrapped < 3 {
+		t.Errorf("rewrapped %d secrets, want at least the store key, the agency key and the identity", rot.Rewrapped)
+	}
+	var ks struct {
+		KeyringOK       bool `json:"keyring_ok"`
+		WrappingVersion int  `json:"wrapping_version"`
+	}
+	mustJSON(t, &ks, "keys", "status", "--dir", dir)
+	if !ks.KeyringOK || ks.WrappingVersion != 2 {
+		t.Errorf("keys status after rotation: %+v", ks)
+	}
+	n.stop(t)
+	n = startEnv(t, dir, env)
+	mustJSON(t, &got, "case", "get", created.Case.ID, "--api", n.url, "--token", sup.Token)
+	if got.Case.Fields["name_first"] != "Vaulted" {
+		t.Errorf("after rewrap and restart: got %+v", got.Case)
+	}
+
+	// Vault going away while the node runs: it keeps serving and says so.
+	v.Stop()
+	mustJSON(t, &got, "case", "get", created.Case.ID, "--api", n.url, "--token", sup.Token)
+	mustJSON(t, &ks, "keys", "status", "--dir", dir)
+	if ks.KeyringOK {
+		t.Error("keys status says the keyring is fine while Vault is down")
+	}
 	n.stop(t)
 
 	// Vault away at start: a clear error naming the address, exit non-zero.
-	v.Stop()
 	r := cpx(t, env, "start", "--dir", dir)
 	if r.code == 0 || !strings.Contains(r.stderr, v.Addr) || !strings.Contains(strings.ToLower(r.stderr), "vault") {
 		t.Errorf("start with Vault down: exit %d, stderr %q; want an error naming %s", r.code, r.stderr, v.Addr)

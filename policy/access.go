@@ -40,6 +40,7 @@ const (
 	ActionRevoke          Action = "revoke"   // withdraw an outgoing exchange
 	ActionDelete          Action = "delete"
 	ActionSign            Action = "sign"
+	ActionPurge           Action = "purge" // erase a case for good (crypto-shredding)
 )
 
 // Scope says which case records a role reaches.
@@ -83,6 +84,7 @@ var actionVerbs = map[Action]string{
 	ActionRevoke:          "revoke",
 	ActionDelete:          "delete",
 	ActionSign:            "sign",
+	ActionPurge:           "purge",
 }
 
 var knownScopes = map[Scope]bool{

@@ -13,7 +13,7 @@ var allResources = []policy.Resource{"case", "user", "audit", "form", "node", "e
 var allActions = []policy.Action{
 	"read", "list", "create", "update", "close", "history",
 	"import", "export", "disable", "verify", "consent_override",
-	"refer", "transfer", "respond", "revoke", "delete", "sign",
+	"refer", "transfer", "respond", "revoke", "delete", "sign", "purge",
 }
 
 // roleSpec is the expected grant of each standard role, written out by
@@ -24,8 +24,8 @@ var roleSpec = []struct {
 }{
 	{"caseworker", "self", "case: read list create update close history export refer transfer; form: read; node: read; exchange: read list respond revoke"},
 	{"supervisor", "group", "case: read list create update close history export import consent_override refer transfer; form: read; node: read; audit: read; exchange: read list respond revoke"},
-	{"agency_admin", "agency", "user: read list create disable; form: read; node: read; audit: read verify export; case: import; peer: read list create delete; isp: read list create sign; exchange: list"},
-	{"dpo", "agency", "case: read list history export consent_override; audit: read verify export; user: read list; form: read; node: read; isp: read list; exchange: read list"},
+	{"agency_admin", "agency", "user: read list create disable; form: read; node: read update export; audit: read verify export; case: import; peer: read list create delete; isp: read list create sign; exchange: list"},
+	{"dpo", "agency", "case: read list history export consent_override purge; audit: read verify export; user: read list; form: read; node: read; isp: read list; exchange: read list"},
 	{"coordinator", "agency", "case: read list; form: read; node: read"},
 }
 

@@ -100,6 +100,7 @@ func StandardRoles() []Role {
 			Permissions: slices.Concat(
 				perms(ResourceUser, ActionRead, ActionList, ActionCreate, ActionDisable),
 				common,
+				perms(ResourceNode, ActionUpdate, ActionExport),
 				perms(ResourceAudit, ActionRead, ActionVerify, ActionExport),
 				perms(ResourceCase, ActionImport),
 				perms(ResourcePeer, ActionRead, ActionList, ActionCreate, ActionDelete),
@@ -112,7 +113,7 @@ func StandardRoles() []Role {
 			ID:   "dpo",
 			Name: "Data-protection focal point",
 			Permissions: slices.Concat(
-				perms(ResourceCase, ActionRead, ActionList, ActionHistory, ActionExport, ActionConsentOverride),
+				perms(ResourceCase, ActionRead, ActionList, ActionHistory, ActionExport, ActionConsentOverride, ActionPurge),
 				perms(ResourceAudit, ActionRead, ActionVerify, ActionExport),
 				perms(ResourceUser, ActionRead, ActionList),
 				perms(ResourceISP, ActionRead, ActionList),

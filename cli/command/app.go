@@ -57,6 +57,9 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			referralCommand(),
 			transferCommand(),
 			outboxCommand(),
+			keysCommand(),
+			backupCommand(),
+			restoreCommand(),
 		}, serverCommands()...),
 	}
 	app.Action = groupAction

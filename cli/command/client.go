@@ -48,6 +48,8 @@ type conn struct {
 	Forms localv1connect.FormServiceClient
 	Audit localv1connect.AuditServiceClient
 	Fed   localv1connect.FederationServiceClient
+	Keys  localv1connect.KeysServiceClient
+	Back  localv1connect.BackupServiceClient
 }
 
 // dial resolves the connection flags of c and returns the API clients. It
@@ -108,6 +110,8 @@ func newConn(api, token, dir string) *conn {
 		Forms: localv1connect.NewFormServiceClient(hc, api),
 		Audit: localv1connect.NewAuditServiceClient(hc, api),
 		Fed:   localv1connect.NewFederationServiceClient(hc, api),
+		Keys:  localv1connect.NewKeysServiceClient(hc, api),
+		Back:  localv1connect.NewBackupServiceClient(hc, api),
 	}
 }
 

@@ -43,6 +43,8 @@ type Options struct {
 	// node's libp2p addresses for NodeID.
 	Exchange *exchange.Service
 	Addrs    func() []string
+	// Ops, if set, serves KeysService and BackupService.
+	Ops NodeOps
 }
 
 // Server implements every local API service.
@@ -61,6 +63,7 @@ type Server struct {
 	metrics  *metrics
 	ex       *exchange.Service
 	addrs    func() []string
+	ops      NodeOps
 }
 
 // MaxRequestBytes bounds one request message (an import batch is the
@@ -79,7 +82,7 @@ func New(o Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.ex, s.addrs = o.Exchange, o.Addrs
+	s.ex, s.addrs, s.ops = o.Exchange, o.Addrs, o.Ops
 	if s.addrs == nil {
 		s.addrs = func() []string { return nil }
 	}
@@ -102,6 +105,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(localv1connect.NewFormServiceHandler(s, opts...))
 	mux.Handle(localv1connect.NewAuditServiceHandler(s, opts...))
 	mux.Handle(localv1connect.NewFederationServiceHandler(s, opts...))
+	mux.Handle(localv1connect.NewKeysServiceHandler(s, opts...))
+	mux.Handle(localv1connect.NewBackupServiceHandler(s, opts...))
 	return mux
 }
 

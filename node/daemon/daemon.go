@@ -169,6 +169,9 @@ type Node struct {
 	ex      atomic.Pointer[exchange.Service]
 	api     *api.Server
 	metrics *prometheus.Registry
+
+	health    keyringHealth
+	keyringUp prometheus.Gauge
 }
 
 // Open opens the node in dir with cfg (see config.Load) and the keyring's
@@ -254,11 +257,14 @@ func (n *Node) open(ctx context.Context) error {
 	}
 	n.ex.Store(ex)
 	n.metrics = prometheus.NewRegistry()
-	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.keyringUp = prometheus.NewGauge(prometheus.GaugeOpts{Name: "cpx_keyring_up", Help: "1 when the keyring (e.g. Vault) answers, 0 when it does not."})
+	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.keyringUp)
+	n.health.set(nil)
+	n.keyringUp.Set(1)
 	n.api = api.New(api.Options{
 		Store: n.store, Cases: n.cases, Agency: n.cfg.Agency.ID, Name: n.cfg.Agency.Name, Version: Version(),
 		Keyring: n.kr.Kind(), TokenTTL: n.cfg.Auth.TokenTTL, Logger: n.log.With("component", "api"), Metrics: n.metrics,
-		Exchange: ex, Addrs: n.host.Addrs,
+		Exchange: ex, Addrs: n.host.Addrs, Ops: n,
 	})
 	return nil
 }
@@ -329,10 +335,14 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 	}()
 	deliverCtx, stopDelivering := context.WithCancel(ctx)
 	defer stopDelivering()
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		n.ex.Load().Run(deliverCtx)
+	}()
+	go func() {
+		defer wg.Done()
+		n.watchKeyring(deliverCtx, 30*time.Second)
 	}()
 	n.log.Info("peer API listening", "peer", n.host.ID().String(), "addrs", n.host.Addrs())
 	if ready != nil {

@@ -299,3 +299,121 @@ func trim(s string, max int) (string, error) {
 	}
 	return s, nil
 }
+
+// KeyInfo describes one version of the agency's keys.
+type KeyInfo struct {
+	Version     uint32
+	Fingerprint string
+	NotBefore   time.Time
+	NotAfter    time.Time
+	Current     bool
+}
+
+// Keys lists the agency's key versions, oldest first.
+func (s *Service) Keys() []KeyInfo {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []KeyInfo
+	for fp, k := range s.byFP {
+		pub := k.Public()
+		out = append(out, KeyInfo{Version: k.Version(), Fingerprint: fp, NotBefore: pub.NotBefore, NotAfter: pub.NotAfter, Current: k == s.current})
+	}
+	slices.SortFunc(out, func(a, b KeyInfo) int { return int(a.Version) - int(b.Version) })
+	return out
+}
+
+// RotateAgencyKey creates the next version of the agency's keys, valid for
+// validity, and announces it to every peer (signed by the previous version
+// too, so peers accept it without asking a person). Older versions stay to
+// open envelopes still in flight, until they expire. It returns the new
+// key and which peers were told now; the others learn it when they next
+// connect.
+func (s *Service) RotateAgencyKey(ctx context.Context, validity time.Duration) (KeyInfo, []string, []string, error) {
+	if validity <= 0 {
+		validity = 2 * 365 * 24 * time.Hour
+	}
+	now := s.now().UTC()
+	prev := s.currentKey()
+	p, err := agencykey.Generate(s.agency, prev.Version()+1, now.Add(-time.Hour), now.Add(validity), rand.Reader)
+	if err != nil {
+		return KeyInfo{}, nil, nil, err
+	}
+	b, err := p.MarshalBinary()
+	if err != nil {
+		return KeyInfo{}, nil, nil, err
+	}
+	w, err := s.kr.Wrap(ctx, "agency-key", b)
+	clear(b)
+	if err != nil {
+		return KeyInfo{}, nil, nil, err
+	}
+	err = s.store.Update(ctx, func(wr store.Writer) error {
+		if err := wr.Set(key(prefixKey, fmt.Sprintf("%010d", p.Version())), w); err != nil {
+			return err
+		}
+		_, err := audit.Append(wr, now, audit.Event{Actor: "node", Action: "keys.rotate", Object: "agency/" + s.agency,
+			Details: map[string]any{"version": p.Version(), "fingerprint": p.Fingerprint(), "previous": prev.Fingerprint()}})
+		return err
+	})
+	if err != nil {
+		return KeyInfo{}, nil, nil, err
+	}
+	s.addKey(p)
+	var told, missed []string
+	peers, err := s.listPeers(ctx)
+	if err != nil {
+		return KeyInfo{}, nil, nil, err
+	}
+	for _, peer := range peers {
+		gctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := s.Greet(gctx, peer.Agency); err != nil {
+			missed = append(missed, peer.Agency)
+		} else {
+			told = append(told, peer.Agency)
+		}
+		cancel()
+	}
+	pub := p.Public()
+	return KeyInfo{Version: p.Version(), Fingerprint: p.Fingerprint(), NotBefore: pub.NotBefore, NotAfter: pub.NotAfter, Current: true}, told, missed, nil
+}
+
+// RewrapSecrets rewraps every secret the exchange keeps wrapped (agency
+// keys, the node identity) with rewrap, in one transaction, and returns
+// how many it rewrapped.
+func (s *Service) RewrapSecrets(ctx context.Context, rewrap func(ctx context.Context, name string, wrapped []byte) ([]byte, error)) (int, error) {
+	type item struct {
+		k    []byte
+		name string
+		v    []byte
+	}
+	var items []item
+	err := s.store.View(ctx, func(r store.Reader) error {
+		if err := r.Scan(prefixKey, store.ScanOptions{}, func(k, v []byte) error {
+			items = append(items, item{k, "agency-key", v})
+			return nil
+		}); err != nil {
+			return err
+		}
+		return r.Scan(key(keyIdentity, "/"), store.ScanOptions{}, func(k, v []byte) error {
+			items = append(items, item{k, string(k[len(keyIdentity)+1:]), v})
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	for i := range items {
+		if items[i].v, err = rewrap(ctx, items[i].name, items[i].v); err != nil {
+			return 0, fmt.Errorf("rewrapping %s: %w", items[i].name, err)
+		}
+	}
+	err = s.store.Update(ctx, func(w store.Writer) error {
+		for _, it := range items {
+			if err := w.Set(it.k, it.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return len(items), err
+}

@@ -291,6 +291,20 @@ func (s *Store) Backup(w io.Writer) error {
 	return nil
 }
 
+// Load adds the key-value pairs of a Backup stream to the store (use it on
+// an empty store to restore one).
+func (s *Store) Load(r io.Reader) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	if err := s.db.Load(r, 64); err != nil {
+		return fmt.Errorf("badgerstore: load: %w", err)
+	}
+	return nil
+}
+
 // mapError maps Badger's errors to the store package's.
 func mapError(err error) error {
 	switch {

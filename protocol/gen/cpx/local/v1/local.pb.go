@@ -4326,6 +4326,408 @@ func (x *OutboxResponse) GetEntries() []*OutboxEntry {
 	return nil
 }
 
+type KeysStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeysStatusRequest) Reset() {
+	*x = KeysStatusRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeysStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeysStatusRequest) ProtoMessage() {}
+
+func (x *KeysStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeysStatusRequest.ProtoReflect.Descriptor instead.
+func (*KeysStatusRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{74}
+}
+
+type AgencyKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Fingerprint   string                 `protobuf:"bytes,2,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	NotBefore     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=not_before,json=notBefore,proto3" json:"not_before,omitempty"`
+	NotAfter      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=not_after,json=notAfter,proto3" json:"not_after,omitempty"`
+	Current       bool                   `protobuf:"varint,5,opt,name=current,proto3" json:"current,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgencyKey) Reset() {
+	*x = AgencyKey{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgencyKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgencyKey) ProtoMessage() {}
+
+func (x *AgencyKey) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgencyKey.ProtoReflect.Descriptor instead.
+func (*AgencyKey) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *AgencyKey) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *AgencyKey) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
+func (x *AgencyKey) GetNotBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NotBefore
+	}
+	return nil
+}
+
+func (x *AgencyKey) GetNotAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NotAfter
+	}
+	return nil
+}
+
+func (x *AgencyKey) GetCurrent() bool {
+	if x != nil {
+		return x.Current
+	}
+	return false
+}
+
+type KeysStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// file or vault.
+	Keyring string `protobuf:"bytes,1,opt,name=keyring,proto3" json:"keyring,omitempty"`
+	// Whether the keyring answers (Vault reachable and unsealed).
+	KeyringOk      bool   `protobuf:"varint,2,opt,name=keyring_ok,json=keyringOk,proto3" json:"keyring_ok,omitempty"`
+	KeyringProblem string `protobuf:"bytes,3,opt,name=keyring_problem,json=keyringProblem,proto3" json:"keyring_problem,omitempty"`
+	// Vault: the transit key's latest and minimum decryption versions.
+	WrappingVersion              int32        `protobuf:"varint,4,opt,name=wrapping_version,json=wrappingVersion,proto3" json:"wrapping_version,omitempty"`
+	WrappingMinDecryptionVersion int32        `protobuf:"varint,5,opt,name=wrapping_min_decryption_version,json=wrappingMinDecryptionVersion,proto3" json:"wrapping_min_decryption_version,omitempty"`
+	AgencyKeys                   []*AgencyKey `protobuf:"bytes,6,rep,name=agency_keys,json=agencyKeys,proto3" json:"agency_keys,omitempty"`
+	unknownFields                protoimpl.UnknownFields
+	sizeCache                    protoimpl.SizeCache
+}
+
+func (x *KeysStatusResponse) Reset() {
+	*x = KeysStatusResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeysStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeysStatusResponse) ProtoMessage() {}
+
+func (x *KeysStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeysStatusResponse.ProtoReflect.Descriptor instead.
+func (*KeysStatusResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *KeysStatusResponse) GetKeyring() string {
+	if x != nil {
+		return x.Keyring
+	}
+	return ""
+}
+
+func (x *KeysStatusResponse) GetKeyringOk() bool {
+	if x != nil {
+		return x.KeyringOk
+	}
+	return false
+}
+
+func (x *KeysStatusResponse) GetKeyringProblem() string {
+	if x != nil {
+		return x.KeyringProblem
+	}
+	return ""
+}
+
+func (x *KeysStatusResponse) GetWrappingVersion() int32 {
+	if x != nil {
+		return x.WrappingVersion
+	}
+	return 0
+}
+
+func (x *KeysStatusResponse) GetWrappingMinDecryptionVersion() int32 {
+	if x != nil {
+		return x.WrappingMinDecryptionVersion
+	}
+	return 0
+}
+
+func (x *KeysStatusResponse) GetAgencyKeys() []*AgencyKey {
+	if x != nil {
+		return x.AgencyKeys
+	}
+	return nil
+}
+
+type RotateKeysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Wrapping      bool                   `protobuf:"varint,1,opt,name=wrapping,proto3" json:"wrapping,omitempty"`
+	Agency        bool                   `protobuf:"varint,2,opt,name=agency,proto3" json:"agency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateKeysRequest) Reset() {
+	*x = RotateKeysRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateKeysRequest) ProtoMessage() {}
+
+func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateKeysRequest.ProtoReflect.Descriptor instead.
+func (*RotateKeysRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *RotateKeysRequest) GetWrapping() bool {
+	if x != nil {
+		return x.Wrapping
+	}
+	return false
+}
+
+func (x *RotateKeysRequest) GetAgency() bool {
+	if x != nil {
+		return x.Agency
+	}
+	return false
+}
+
+type RotateKeysResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Number of wrapped secrets rewrapped under the new wrapping key.
+	Rewrapped    int32      `protobuf:"varint,1,opt,name=rewrapped,proto3" json:"rewrapped,omitempty"`
+	NewAgencyKey *AgencyKey `protobuf:"bytes,2,opt,name=new_agency_key,json=newAgencyKey,proto3" json:"new_agency_key,omitempty"`
+	// Peers told about the new agency key, and those not reachable now (they
+	// learn it when they next connect).
+	AnnouncedTo   []string `protobuf:"bytes,3,rep,name=announced_to,json=announcedTo,proto3" json:"announced_to,omitempty"`
+	NotReached    []string `protobuf:"bytes,4,rep,name=not_reached,json=notReached,proto3" json:"not_reached,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateKeysResponse) Reset() {
+	*x = RotateKeysResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateKeysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateKeysResponse) ProtoMessage() {}
+
+func (x *RotateKeysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateKeysResponse.ProtoReflect.Descriptor instead.
+func (*RotateKeysResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *RotateKeysResponse) GetRewrapped() int32 {
+	if x != nil {
+		return x.Rewrapped
+	}
+	return 0
+}
+
+func (x *RotateKeysResponse) GetNewAgencyKey() *AgencyKey {
+	if x != nil {
+		return x.NewAgencyKey
+	}
+	return nil
+}
+
+func (x *RotateKeysResponse) GetAnnouncedTo() []string {
+	if x != nil {
+		return x.AnnouncedTo
+	}
+	return nil
+}
+
+func (x *RotateKeysResponse) GetNotReached() []string {
+	if x != nil {
+		return x.NotReached
+	}
+	return nil
+}
+
+type BackupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupRequest) Reset() {
+	*x = BackupRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupRequest) ProtoMessage() {}
+
+func (x *BackupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
+func (*BackupRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{79}
+}
+
+type BackupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Chunk         []byte                 `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupResponse) Reset() {
+	*x = BackupResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupResponse) ProtoMessage() {}
+
+func (x *BackupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
+func (*BackupResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *BackupResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
 var File_cpx_local_v1_local_proto protoreflect.FileDescriptor
 
 const file_cpx_local_v1_local_proto_rawDesc = "" +
@@ -4635,7 +5037,36 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\fnext_attempt\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vnextAttempt\x124\n" +
 	"\aexpires\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\aexpires\"E\n" +
 	"\x0eOutboxResponse\x123\n" +
-	"\aentries\x18\x01 \x03(\v2\x19.cpx.local.v1.OutboxEntryR\aentries2T\n" +
+	"\aentries\x18\x01 \x03(\v2\x19.cpx.local.v1.OutboxEntryR\aentries\"\x13\n" +
+	"\x11KeysStatusRequest\"\xd5\x01\n" +
+	"\tAgencyKey\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12 \n" +
+	"\vfingerprint\x18\x02 \x01(\tR\vfingerprint\x129\n" +
+	"\n" +
+	"not_before\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tnotBefore\x127\n" +
+	"\tnot_after\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\x12\x18\n" +
+	"\acurrent\x18\x05 \x01(\bR\acurrent\"\xa2\x02\n" +
+	"\x12KeysStatusResponse\x12\x18\n" +
+	"\akeyring\x18\x01 \x01(\tR\akeyring\x12\x1d\n" +
+	"\n" +
+	"keyring_ok\x18\x02 \x01(\bR\tkeyringOk\x12'\n" +
+	"\x0fkeyring_problem\x18\x03 \x01(\tR\x0ekeyringProblem\x12)\n" +
+	"\x10wrapping_version\x18\x04 \x01(\x05R\x0fwrappingVersion\x12E\n" +
+	"\x1fwrapping_min_decryption_version\x18\x05 \x01(\x05R\x1cwrappingMinDecryptionVersion\x128\n" +
+	"\vagency_keys\x18\x06 \x03(\v2\x17.cpx.local.v1.AgencyKeyR\n" +
+	"agencyKeys\"G\n" +
+	"\x11RotateKeysRequest\x12\x1a\n" +
+	"\bwrapping\x18\x01 \x01(\bR\bwrapping\x12\x16\n" +
+	"\x06agency\x18\x02 \x01(\bR\x06agency\"\xb5\x01\n" +
+	"\x12RotateKeysResponse\x12\x1c\n" +
+	"\trewrapped\x18\x01 \x01(\x05R\trewrapped\x12=\n" +
+	"\x0enew_agency_key\x18\x02 \x01(\v2\x17.cpx.local.v1.AgencyKeyR\fnewAgencyKey\x12!\n" +
+	"\fannounced_to\x18\x03 \x03(\tR\vannouncedTo\x12\x1f\n" +
+	"\vnot_reached\x18\x04 \x03(\tR\n" +
+	"notReached\"\x0f\n" +
+	"\rBackupRequest\"&\n" +
+	"\x0eBackupResponse\x12\x14\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk2T\n" +
 	"\vNodeService\x12E\n" +
 	"\x06Status\x12\x1b.cpx.local.v1.StatusRequest\x1a\x1c.cpx.local.v1.StatusResponse\"\x002\xfd\x01\n" +
 	"\vUserService\x12H\n" +
@@ -4676,7 +5107,14 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\rListExchanges\x12\".cpx.local.v1.ListExchangesRequest\x1a#.cpx.local.v1.ListExchangesResponse\"\x00\x12T\n" +
 	"\vGetExchange\x12 .cpx.local.v1.GetExchangeRequest\x1a!.cpx.local.v1.GetExchangeResponse\"\x00\x12H\n" +
 	"\aRespond\x12\x1c.cpx.local.v1.RespondRequest\x1a\x1d.cpx.local.v1.RespondResponse\"\x00\x12E\n" +
-	"\x06Outbox\x12\x1b.cpx.local.v1.OutboxRequest\x1a\x1c.cpx.local.v1.OutboxResponse\"\x00B;Z9github.com/cpx-node/cpx/protocol/gen/cpx/local/v1;localv1b\x06proto3"
+	"\x06Outbox\x12\x1b.cpx.local.v1.OutboxRequest\x1a\x1c.cpx.local.v1.OutboxResponse\"\x002\xb3\x01\n" +
+	"\vKeysService\x12Q\n" +
+	"\n" +
+	"KeysStatus\x12\x1f.cpx.local.v1.KeysStatusRequest\x1a .cpx.local.v1.KeysStatusResponse\"\x00\x12Q\n" +
+	"\n" +
+	"RotateKeys\x12\x1f.cpx.local.v1.RotateKeysRequest\x1a .cpx.local.v1.RotateKeysResponse\"\x002X\n" +
+	"\rBackupService\x12G\n" +
+	"\x06Backup\x12\x1b.cpx.local.v1.BackupRequest\x1a\x1c.cpx.local.v1.BackupResponse\"\x000\x01B;Z9github.com/cpx-node/cpx/protocol/gen/cpx/local/v1;localv1b\x06proto3"
 
 var (
 	file_cpx_local_v1_local_proto_rawDescOnce sync.Once
@@ -4690,7 +5128,7 @@ func file_cpx_local_v1_local_proto_rawDescGZIP() []byte {
 	return file_cpx_local_v1_local_proto_rawDescData
 }
 
-var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
+var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 81)
 var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*StatusRequest)(nil),         // 0: cpx.local.v1.StatusRequest
 	(*StatusResponse)(nil),        // 1: cpx.local.v1.StatusResponse
@@ -4766,126 +5204,143 @@ var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*OutboxRequest)(nil),         // 71: cpx.local.v1.OutboxRequest
 	(*OutboxEntry)(nil),           // 72: cpx.local.v1.OutboxEntry
 	(*OutboxResponse)(nil),        // 73: cpx.local.v1.OutboxResponse
-	(*timestamppb.Timestamp)(nil), // 74: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 75: google.protobuf.Struct
+	(*KeysStatusRequest)(nil),     // 74: cpx.local.v1.KeysStatusRequest
+	(*AgencyKey)(nil),             // 75: cpx.local.v1.AgencyKey
+	(*KeysStatusResponse)(nil),    // 76: cpx.local.v1.KeysStatusResponse
+	(*RotateKeysRequest)(nil),     // 77: cpx.local.v1.RotateKeysRequest
+	(*RotateKeysResponse)(nil),    // 78: cpx.local.v1.RotateKeysResponse
+	(*BackupRequest)(nil),         // 79: cpx.local.v1.BackupRequest
+	(*BackupResponse)(nil),        // 80: cpx.local.v1.BackupResponse
+	(*timestamppb.Timestamp)(nil), // 81: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 82: google.protobuf.Struct
 }
 var file_cpx_local_v1_local_proto_depIdxs = []int32{
-	74, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	74, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	81, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	81, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 2: cpx.local.v1.AddUserResponse.user:type_name -> cpx.local.v1.User
 	2,  // 3: cpx.local.v1.ListUsersResponse.users:type_name -> cpx.local.v1.User
 	2,  // 4: cpx.local.v1.DisableUserResponse.user:type_name -> cpx.local.v1.User
-	74, // 5: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
-	74, // 6: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	81, // 5: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
+	81, // 6: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
 	9,  // 7: cpx.local.v1.Case.consent:type_name -> cpx.local.v1.Consent
-	75, // 8: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
-	75, // 9: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
+	82, // 8: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
+	82, // 9: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
 	10, // 10: cpx.local.v1.CreateCaseResponse.case:type_name -> cpx.local.v1.Case
 	10, // 11: cpx.local.v1.GetCaseResponse.case:type_name -> cpx.local.v1.Case
 	10, // 12: cpx.local.v1.ListCasesResponse.cases:type_name -> cpx.local.v1.Case
-	75, // 13: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
+	82, // 13: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
 	10, // 14: cpx.local.v1.UpdateCaseResponse.case:type_name -> cpx.local.v1.Case
 	10, // 15: cpx.local.v1.CloseCaseResponse.case:type_name -> cpx.local.v1.Case
-	74, // 16: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
+	81, // 16: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
 	22, // 17: cpx.local.v1.CaseHistoryResponse.versions:type_name -> cpx.local.v1.CaseVersion
-	75, // 18: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
+	82, // 18: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
 	24, // 19: cpx.local.v1.ImportCasesRequest.rows:type_name -> cpx.local.v1.ImportRow
 	26, // 20: cpx.local.v1.ImportCasesResponse.results:type_name -> cpx.local.v1.ImportResult
 	10, // 21: cpx.local.v1.ExportCasesResponse.case:type_name -> cpx.local.v1.Case
 	31, // 22: cpx.local.v1.ListFormsResponse.forms:type_name -> cpx.local.v1.Form
-	74, // 23: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	81, // 23: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
 	33, // 24: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
 	33, // 25: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
-	74, // 26: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
-	74, // 27: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
-	74, // 28: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
+	81, // 26: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
+	81, // 27: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
+	81, // 28: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
 	42, // 29: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
 	42, // 30: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
-	74, // 31: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
-	74, // 32: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
-	74, // 33: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
+	81, // 31: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
+	81, // 32: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
+	81, // 33: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
 	49, // 34: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
 	49, // 35: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
 	49, // 36: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
 	59, // 37: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
-	75, // 38: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
-	74, // 39: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
-	74, // 40: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
+	82, // 38: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
+	81, // 39: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
+	81, // 40: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
 	62, // 41: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
-	74, // 42: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
+	81, // 42: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
 	61, // 43: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
 	61, // 44: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
 	61, // 45: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
 	61, // 46: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
-	74, // 47: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
-	74, // 48: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
-	74, // 49: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
+	81, // 47: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
+	81, // 48: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
+	81, // 49: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
 	72, // 50: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
-	0,  // 51: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
-	3,  // 52: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
-	5,  // 53: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
-	7,  // 54: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
-	11, // 55: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
-	13, // 56: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
-	15, // 57: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
-	17, // 58: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
-	19, // 59: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
-	21, // 60: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
-	25, // 61: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
-	28, // 62: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
-	30, // 63: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
-	34, // 64: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
-	36, // 65: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
-	38, // 66: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
-	40, // 67: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
-	43, // 68: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
-	45, // 69: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
-	47, // 70: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
-	50, // 71: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
-	52, // 72: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
-	54, // 73: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
-	56, // 74: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
-	58, // 75: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
-	63, // 76: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
-	65, // 77: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
-	67, // 78: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
-	69, // 79: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
-	71, // 80: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
-	1,  // 81: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
-	4,  // 82: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
-	6,  // 83: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
-	8,  // 84: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
-	12, // 85: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
-	14, // 86: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
-	16, // 87: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
-	18, // 88: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
-	20, // 89: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
-	23, // 90: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
-	27, // 91: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
-	29, // 92: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
-	32, // 93: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
-	35, // 94: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
-	37, // 95: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
-	39, // 96: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
-	41, // 97: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
-	44, // 98: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
-	46, // 99: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
-	48, // 100: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
-	51, // 101: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
-	53, // 102: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
-	55, // 103: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
-	57, // 104: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
-	60, // 105: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
-	64, // 106: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
-	66, // 107: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
-	68, // 108: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
-	70, // 109: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
-	73, // 110: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
-	81, // [81:111] is the sub-list for method output_type
-	51, // [51:81] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	81, // 51: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
+	81, // 52: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
+	75, // 53: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
+	75, // 54: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
+	0,  // 55: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
+	3,  // 56: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
+	5,  // 57: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
+	7,  // 58: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
+	11, // 59: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
+	13, // 60: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
+	15, // 61: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
+	17, // 62: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
+	19, // 63: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
+	21, // 64: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
+	25, // 65: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
+	28, // 66: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
+	30, // 67: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
+	34, // 68: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
+	36, // 69: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
+	38, // 70: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
+	40, // 71: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
+	43, // 72: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
+	45, // 73: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
+	47, // 74: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
+	50, // 75: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
+	52, // 76: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
+	54, // 77: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
+	56, // 78: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
+	58, // 79: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
+	63, // 80: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
+	65, // 81: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
+	67, // 82: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
+	69, // 83: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
+	71, // 84: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
+	74, // 85: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
+	77, // 86: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
+	79, // 87: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
+	1,  // 88: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
+	4,  // 89: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
+	6,  // 90: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
+	8,  // 91: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
+	12, // 92: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
+	14, // 93: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
+	16, // 94: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
+	18, // 95: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
+	20, // 96: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
+	23, // 97: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
+	27, // 98: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
+	29, // 99: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
+	32, // 100: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
+	35, // 101: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
+	37, // 102: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
+	39, // 103: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
+	41, // 104: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
+	44, // 105: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
+	46, // 106: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
+	48, // 107: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
+	51, // 108: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
+	53, // 109: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
+	55, // 110: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
+	57, // 111: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
+	60, // 112: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
+	64, // 113: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
+	66, // 114: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
+	68, // 115: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
+	70, // 116: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
+	73, // 117: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
+	76, // 118: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
+	78, // 119: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
+	80, // 120: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
+	88, // [88:121] is the sub-list for method output_type
+	55, // [55:88] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_cpx_local_v1_local_proto_init() }
@@ -4899,9 +5354,9 @@ func file_cpx_local_v1_local_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cpx_local_v1_local_proto_rawDesc), len(file_cpx_local_v1_local_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   74,
+			NumMessages:   81,
 			NumExtensions: 0,
-			NumServices:   6,
+			NumServices:   8,
 		},
 		GoTypes:           file_cpx_local_v1_local_proto_goTypes,
 		DependencyIndexes: file_cpx_local_v1_local_proto_depIdxs,

@@ -38,6 +38,10 @@ const (
 	AuditServiceName = "cpx.local.v1.AuditService"
 	// FederationServiceName is the fully-qualified name of the FederationService service.
 	FederationServiceName = "cpx.local.v1.FederationService"
+	// KeysServiceName is the fully-qualified name of the KeysService service.
+	KeysServiceName = "cpx.local.v1.KeysService"
+	// BackupServiceName is the fully-qualified name of the BackupService service.
+	BackupServiceName = "cpx.local.v1.BackupService"
 )
 
 // These constants are the fully-qualified names of the RPCs defined in this package. They're
@@ -123,6 +127,12 @@ const (
 	// FederationServiceOutboxProcedure is the fully-qualified name of the FederationService's Outbox
 	// RPC.
 	FederationServiceOutboxProcedure = "/cpx.local.v1.FederationService/Outbox"
+	// KeysServiceKeysStatusProcedure is the fully-qualified name of the KeysService's KeysStatus RPC.
+	KeysServiceKeysStatusProcedure = "/cpx.local.v1.KeysService/KeysStatus"
+	// KeysServiceRotateKeysProcedure is the fully-qualified name of the KeysService's RotateKeys RPC.
+	KeysServiceRotateKeysProcedure = "/cpx.local.v1.KeysService/RotateKeys"
+	// BackupServiceBackupProcedure is the fully-qualified name of the BackupService's Backup RPC.
+	BackupServiceBackupProcedure = "/cpx.local.v1.BackupService/Backup"
 )
 
 // NodeServiceClient is a client for the cpx.local.v1.NodeService service.
@@ -1187,4 +1197,178 @@ func (UnimplementedFederationServiceHandler) Respond(context.Context, *connect.R
 
 func (UnimplementedFederationServiceHandler) Outbox(context.Context, *connect.Request[v1.OutboxRequest]) (*connect.Response[v1.OutboxResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.Outbox is not implemented"))
+}
+
+// KeysServiceClient is a client for the cpx.local.v1.KeysService service.
+type KeysServiceClient interface {
+	KeysStatus(context.Context, *connect.Request[v1.KeysStatusRequest]) (*connect.Response[v1.KeysStatusResponse], error)
+	// RotateKeys rotates the keyring's wrapping key (and rewraps every
+	// wrapped secret), or the agency's keys (announced to peers, the old ones
+	// kept to open envelopes in flight until they expire).
+	RotateKeys(context.Context, *connect.Request[v1.RotateKeysRequest]) (*connect.Response[v1.RotateKeysResponse], error)
+}
+
+// NewKeysServiceClient constructs a client for the cpx.local.v1.KeysService service. By default, it
+// uses the Connect protocol with the binary Protobuf Codec, asks for gzipped responses, and sends
+// uncompressed requests. To use the gRPC or gRPC-Web protocols, supply the connect.WithGRPC() or
+// connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewKeysServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) KeysServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	keysServiceMethods := v1.File_cpx_local_v1_local_proto.Services().ByName("KeysService").Methods()
+	return &keysServiceClient{
+		keysStatus: connect.NewClient[v1.KeysStatusRequest, v1.KeysStatusResponse](
+			httpClient,
+			baseURL+KeysServiceKeysStatusProcedure,
+			connect.WithSchema(keysServiceMethods.ByName("KeysStatus")),
+			connect.WithClientOptions(opts...),
+		),
+		rotateKeys: connect.NewClient[v1.RotateKeysRequest, v1.RotateKeysResponse](
+			httpClient,
+			baseURL+KeysServiceRotateKeysProcedure,
+			connect.WithSchema(keysServiceMethods.ByName("RotateKeys")),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// keysServiceClient implements KeysServiceClient.
+type keysServiceClient struct {
+	keysStatus *connect.Client[v1.KeysStatusRequest, v1.KeysStatusResponse]
+	rotateKeys *connect.Client[v1.RotateKeysRequest, v1.RotateKeysResponse]
+}
+
+// KeysStatus calls cpx.local.v1.KeysService.KeysStatus.
+func (c *keysServiceClient) KeysStatus(ctx context.Context, req *connect.Request[v1.KeysStatusRequest]) (*connect.Response[v1.KeysStatusResponse], error) {
+	return c.keysStatus.CallUnary(ctx, req)
+}
+
+// RotateKeys calls cpx.local.v1.KeysService.RotateKeys.
+func (c *keysServiceClient) RotateKeys(ctx context.Context, req *connect.Request[v1.RotateKeysRequest]) (*connect.Response[v1.RotateKeysResponse], error) {
+	return c.rotateKeys.CallUnary(ctx, req)
+}
+
+// KeysServiceHandler is an implementation of the cpx.local.v1.KeysService service.
+type KeysServiceHandler interface {
+	KeysStatus(context.Context, *connect.Request[v1.KeysStatusRequest]) (*connect.Response[v1.KeysStatusResponse], error)
+	// RotateKeys rotates the keyring's wrapping key (and rewraps every
+	// wrapped secret), or the agency's keys (announced to peers, the old ones
+	// kept to open envelopes in flight until they expire).
+	RotateKeys(context.Context, *connect.Request[v1.RotateKeysRequest]) (*connect.Response[v1.RotateKeysResponse], error)
+}
+
+// NewKeysServiceHandler builds an HTTP handler from the service implementation. It returns the path
+// on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewKeysServiceHandler(svc KeysServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	keysServiceMethods := v1.File_cpx_local_v1_local_proto.Services().ByName("KeysService").Methods()
+	keysServiceKeysStatusHandler := connect.NewUnaryHandler(
+		KeysServiceKeysStatusProcedure,
+		svc.KeysStatus,
+		connect.WithSchema(keysServiceMethods.ByName("KeysStatus")),
+		connect.WithHandlerOptions(opts...),
+	)
+	keysServiceRotateKeysHandler := connect.NewUnaryHandler(
+		KeysServiceRotateKeysProcedure,
+		svc.RotateKeys,
+		connect.WithSchema(keysServiceMethods.ByName("RotateKeys")),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/cpx.local.v1.KeysService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case KeysServiceKeysStatusProcedure:
+			keysServiceKeysStatusHandler.ServeHTTP(w, r)
+		case KeysServiceRotateKeysProcedure:
+			keysServiceRotateKeysHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedKeysServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedKeysServiceHandler struct{}
+
+func (UnimplementedKeysServiceHandler) KeysStatus(context.Context, *connect.Request[v1.KeysStatusRequest]) (*connect.Response[v1.KeysStatusResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.KeysService.KeysStatus is not implemented"))
+}
+
+func (UnimplementedKeysServiceHandler) RotateKeys(context.Context, *connect.Request[v1.RotateKeysRequest]) (*connect.Response[v1.RotateKeysResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.KeysService.RotateKeys is not implemented"))
+}
+
+// BackupServiceClient is a client for the cpx.local.v1.BackupService service.
+type BackupServiceClient interface {
+	// Backup streams a consistent, encrypted backup (node/backup format).
+	Backup(context.Context, *connect.Request[v1.BackupRequest]) (*connect.ServerStreamForClient[v1.BackupResponse], error)
+}
+
+// NewBackupServiceClient constructs a client for the cpx.local.v1.BackupService service. By
+// default, it uses the Connect protocol with the binary Protobuf Codec, asks for gzipped responses,
+// and sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply the
+// connect.WithGRPC() or connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewBackupServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) BackupServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	backupServiceMethods := v1.File_cpx_local_v1_local_proto.Services().ByName("BackupService").Methods()
+	return &backupServiceClient{
+		backup: connect.NewClient[v1.BackupRequest, v1.BackupResponse](
+			httpClient,
+			baseURL+BackupServiceBackupProcedure,
+			connect.WithSchema(backupServiceMethods.ByName("Backup")),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// backupServiceClient implements BackupServiceClient.
+type backupServiceClient struct {
+	backup *connect.Client[v1.BackupRequest, v1.BackupResponse]
+}
+
+// Backup calls cpx.local.v1.BackupService.Backup.
+func (c *backupServiceClient) Backup(ctx context.Context, req *connect.Request[v1.BackupRequest]) (*connect.ServerStreamForClient[v1.BackupResponse], error) {
+	return c.backup.CallServerStream(ctx, req)
+}
+
+// BackupServiceHandler is an implementation of the cpx.local.v1.BackupService service.
+type BackupServiceHandler interface {
+	// Backup streams a consistent, encrypted backup (node/backup format).
+	Backup(context.Context, *connect.Request[v1.BackupRequest], *connect.ServerStream[v1.BackupResponse]) error
+}
+
+// NewBackupServiceHandler builds an HTTP handler from the service implementation. It returns the
+// path on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewBackupServiceHandler(svc BackupServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	backupServiceMethods := v1.File_cpx_local_v1_local_proto.Services().ByName("BackupService").Methods()
+	backupServiceBackupHandler := connect.NewServerStreamHandler(
+		BackupServiceBackupProcedure,
+		svc.Backup,
+		connect.WithSchema(backupServiceMethods.ByName("Backup")),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/cpx.local.v1.BackupService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case BackupServiceBackupProcedure:
+			backupServiceBackupHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedBackupServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedBackupServiceHandler struct{}
+
+func (UnimplementedBackupServiceHandler) Backup(context.Context, *connect.Request[v1.BackupRequest], *connect.ServerStream[v1.BackupResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.BackupService.Backup is not implemented"))
 }

@@ -1,0 +1,229 @@
+package command
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/urfave/cli/v2"
+
+	"github.com/cpx-node/cpx/crypto/keyring"
+	"github.com/cpx-node/cpx/node/backup"
+	"github.com/cpx-node/cpx/node/daemon"
+	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
+)
+
+func keysCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "keys",
+		Usage: "show and rotate the node's keys",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "status",
+				Usage: "show the keyring, its health and the agency's key versions",
+				Description: "Shows which keyring wraps the node's keys (file or vault), whether it answers\n" +
+					"(a node keeps serving with the keys in memory while Vault is away), the Vault\n" +
+					"transit key's versions, and every version of the agency's keys.\n\n" +
+					"Example:\n   cpx keys status --dir ./node",
+				Flags: clientFlags(),
+				Action: func(c *cli.Context) error {
+					if _, err := args(c, 0, 0); err != nil {
+						return err
+					}
+					asJSON, err := jsonOutput(c)
+					if err != nil {
+						return err
+					}
+					cn, err := dial(c)
+					if err != nil {
+						return err
+					}
+					resp, err := cn.Keys.KeysStatus(c.Context, connect.NewRequest(&localv1.KeysStatusRequest{}))
+					if err != nil {
+						return err
+					}
+					m := resp.Msg
+					if asJSON {
+						return printJSON(c.App.Writer, m)
+					}
+					tw := newTable(c.App.Writer)
+					health := "ok"
+					if !m.KeyringOk {
+						health = "UNREACHABLE: " + m.KeyringProblem
+					}
+					row(tw, "keyring:", m.Keyring, health)
+					if m.Keyring == "vault" {
+						row(tw, "wrapping key:", fmt.Sprintf("version %d (decrypts from %d)", m.WrappingVersion, m.WrappingMinDecryptionVersion))
+					}
+					tw.Flush()
+					fmt.Fprintln(c.App.Writer)
+					tw = newTable(c.App.Writer)
+					row(tw, "VERSION", "FINGERPRINT", "VALID FROM", "VALID UNTIL", "")
+					for _, k := range m.AgencyKeys {
+						cur := ""
+						if k.Current {
+							cur = "current"
+						}
+						row(tw, strconv.Itoa(int(k.Version)), k.Fingerprint, ts(k.NotBefore), ts(k.NotAfter), cur)
+					}
+					return tw.Flush()
+				},
+			},
+			{
+				Name:  "rotate",
+				Usage: "rotate the wrapping key (--wrapping) or the agency's keys (--agency)",
+				Description: "--wrapping rotates the Vault transit key and rewraps the store key and every\n" +
+					"wrapped private key under the new version.\n" +
+					"--agency creates the next version of the agency's encryption and signing keys\n" +
+					"and announces it to the peers, signed by the previous version; the old keys stay\n" +
+					"to open envelopes still in flight until they expire.\n\n" +
+					"Example:\n   cpx keys rotate --agency --dir ./node",
+				Flags: append(clientFlags(),
+					&cli.BoolFlag{Name: "wrapping", Usage: "rotate the keyring's wrapping key and rewrap every secret"},
+					&cli.BoolFlag{Name: "agency", Usage: "rotate the agency's encryption and signing keys"},
+				),
+				Action: func(c *cli.Context) error {
+					if _, err := args(c, 0, 0); err != nil {
+						return err
+					}
+					if !c.Bool("wrapping") && !c.Bool("agency") {
+						return usageErrorf("say what to rotate: --wrapping, --agency or both")
+					}
+					asJSON, err := jsonOutput(c)
+					if err != nil {
+						return err
+					}
+					cn, err := dial(c)
+					if err != nil {
+						return err
+					}
+					resp, err := cn.Keys.RotateKeys(c.Context, connect.NewRequest(&localv1.RotateKeysRequest{Wrapping: c.Bool("wrapping"), Agency: c.Bool("agency")}))
+					if err != nil {
+						return err
+					}
+					m := resp.Msg
+					if asJSON {
+						return printJSON(c.App.Writer, m)
+					}
+					w := c.App.Writer
+					if c.Bool("wrapping") {
+						fmt.Fprintf(w, "wrapping key rotated; %d secrets rewrapped\n", m.Rewrapped)
+					}
+					if k := m.NewAgencyKey; k != nil {
+						fmt.Fprintf(w, "agency keys: version %d, fingerprint %s, valid until %s\n", k.Version, k.Fingerprint, ts(k.NotAfter))
+						if len(m.AnnouncedTo) > 0 {
+							fmt.Fprintf(w, "announced to: %s\n", strings.Join(m.AnnouncedTo, ", "))
+						}
+						if len(m.NotReached) > 0 {
+							fmt.Fprintf(w, "not reachable now (they learn it when they next connect): %s\n", strings.Join(m.NotReached, ", "))
+						}
+					}
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func backupCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "backup",
+		Usage:     "write an encrypted backup of a running node to FILE",
+		ArgsUsage: "FILE",
+		Description: "Streams a consistent snapshot of the node's store, encrypted under a key that\n" +
+			"the node's keyring wraps, with the node's configuration and wrapped keys, into\n" +
+			"FILE (written under a temporary name, then renamed). Restore it with cpx restore.\n" +
+			"Per-case data keys are not in the backup: a case purged after the backup stays\n" +
+			"unreadable when the backup is restored (docs/purge.md).\n\n" +
+			"Example:\n   cpx backup /backups/scso-2026-11-25.cpxb --dir ./node",
+		Flags: clientFlags(),
+		Action: func(c *cli.Context) error {
+			a, err := args(c, 1, 1)
+			if err != nil {
+				return err
+			}
+			cn, err := dial(c)
+			if err != nil {
+				return err
+			}
+			out, err := createOut(a[0], c.App.Writer)
+			if err != nil {
+				return err
+			}
+			stream, err := cn.Back.Backup(c.Context, connect.NewRequest(&localv1.BackupRequest{}))
+			if err != nil {
+				out.Abort()
+				return err
+			}
+			var n int64
+			for stream.Receive() {
+				k, err := out.Write(stream.Msg().Chunk)
+				if err != nil {
+					out.Abort()
+					return err
+				}
+				n += int64(k)
+			}
+			if err := stream.Err(); err != nil {
+				out.Abort()
+				return err
+			}
+			if err := out.Commit(); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.ErrWriter, "backup written to %s (%d bytes)\n", a[0], n)
+			return nil
+		},
+	}
+}
+
+func restoreCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "restore",
+		Usage:     "create a node directory from a backup",
+		ArgsUsage: "FILE",
+		Description: "Creates the node directory DIR from FILE. DIR must not hold a store: nothing is\n" +
+			"ever overwritten. The backup opens only with the keyring it was made with: the\n" +
+			"passphrase of its file keyring (CPX_PASSPHRASE), or the same Vault transit key\n" +
+			"(CPX_VAULT_TOKEN). Then start the node with cpx start --dir DIR.\n\n" +
+			"Example:\n   CPX_PASSPHRASE=... cpx restore /backups/scso.cpxb --dir ./node-restored",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "dir", Usage: "the node directory to create"},
+		},
+		Action: func(c *cli.Context) error {
+			a, err := args(c, 1, 1)
+			if err != nil {
+				return err
+			}
+			dir := c.String("dir")
+			if dir == "" {
+				return usageErrorf("--dir is required")
+			}
+			f, err := os.Open(a[0])
+			if err != nil {
+				return err
+			}
+			head, err := backup.ReadMeta(f)
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", a[0], err)
+			}
+			var pass []byte
+			if head.Keyring == "file" {
+				if pass, err = keyring.Passphrase(PassphraseEnv, passphrasePrompt(c)); err != nil {
+					return err
+				}
+			}
+			meta, err := daemon.Restore(c.Context, a[0], dir, pass, os.Environ(), nil)
+			clear(pass)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "restored agency %s from the backup of %s into %s\nstart it with: cpx start --dir %s\n", meta.Agency, meta.Created.Format(time.RFC3339), dir, dir)
+			return nil
+		},
+	}
+}
