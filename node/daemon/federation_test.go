@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,13 +52,14 @@ func dial(url, token string) client {
 
 // node is an in-process node with real Badger and real libp2p on loopback.
 type node struct {
-	agency string
-	dir    string
-	cfg    config.Config
-	url    string
-	admin  client
-	worker client // a caseworker
-	stop   func()
+	agency     string
+	dir        string
+	cfg        config.Config
+	url        string
+	admin      client
+	adminToken bearer
+	worker     client // a caseworker
+	stop       func()
 }
 
 func freePort(t *testing.T) int {
@@ -83,7 +85,7 @@ func newNode(t *testing.T, agency string) *node {
 		t.Fatal(err)
 	}
 	n.start(t)
-	n.admin = dial(n.url, creds.Token)
+	n.admin, n.adminToken = dial(n.url, creds.Token), bearer(creds.Token)
 	resp, err := n.admin.users.AddUser(context.Background(), connect.NewRequest(&localv1.AddUserRequest{Name: "worker", Role: "caseworker"}))
 	if err != nil {
 		t.Fatal(err)
@@ -392,4 +394,51 @@ func TestOfflinePeerGetsItExactlyOnce(t *testing.T) {
 	if len(resp.Msg.Exchanges) != 1 {
 		t.Errorf("B holds %d incoming exchanges, want exactly 1", len(resp.Msg.Exchanges))
 	}
+}
+
+// TestAgencyKeyRotation: an envelope sealed to the receiver's old key while
+// the receiver was away still opens after the receiver rotated its keys,
+// and what is sent afterwards uses the new key.
+func TestAgencyKeyRotation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and restarts nodes")
+	}
+	a, b, c := newNode(t, "agency-a"), newNode(t, "agency-b"), newNode(t, "agency-c")
+	connectAll(t, a, b, c)
+	applyISP(t, a, b, c)
+	ctx := context.Background()
+	oldKey := b.id(t).KeyFingerprint
+
+	b.stop()
+	cs := createCase(t, a, consenting)
+	first, err := a.worker.fed.Send(ctx, connect.NewRequest(&localv1.SendRequest{Kind: "referral", CaseId: cs.Id, To: "agency-b", Service: "health"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.start(t)
+	keys := localv1connect.NewKeysServiceClient(&http.Client{Transport: b.adminToken}, b.url)
+	rot, err := keys.RotateKeys(ctx, connect.NewRequest(&localv1.RotateKeysRequest{Agency: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey := rot.Msg.NewAgencyKey.Fingerprint
+	if newKey == oldKey || !slices.Contains(rot.Msg.AnnouncedTo, "agency-a") {
+		t.Fatalf("rotation: %v", rot.Msg)
+	}
+	waitFor(t, "the envelope sealed to the old key to open", func() bool { return exchangeStatus(t, b, first.Msg.Exchange.Id) == "delivered" })
+
+	peers, err := a.admin.fed.ListPeers(ctx, connect.NewRequest(&localv1.ListPeersRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range peers.Msg.Peers {
+		if p.Agency == "agency-b" && (len(p.KeyFingerprints) != 2 || p.KeyFingerprints[1] != newKey) {
+			t.Errorf("A knows B's keys %v, want [old, %s]", p.KeyFingerprints, newKey)
+		}
+	}
+	second, err := a.worker.fed.Send(ctx, connect.NewRequest(&localv1.SendRequest{Kind: "referral", CaseId: cs.Id, To: "agency-b", Service: "legal"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the envelope sealed to the new key to open", func() bool { return exchangeStatus(t, b, second.Msg.Exchange.Id) == "delivered" })
 }
