@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/cpx-node/cpx/crypto/internal/wire"
 	"io"
 	"strings"
 	"time"
@@ -123,8 +124,8 @@ func newPrivate(agency string, version uint32, notBefore, notAfter time.Time, ke
 	p := &Private{
 		agency:    agency,
 		version:   version,
-		notBefore: normTime(notBefore),
-		notAfter:  normTime(notAfter),
+		notBefore: wire.NormTime(notBefore),
+		notAfter:  wire.NormTime(notAfter),
 		kemSeed:   kemSeed,
 		edSeed:    edSeed,
 		mldsaSeed: mldsaSeed,
@@ -166,7 +167,7 @@ func checkMeta(agency string, version uint32, notBefore, notAfter time.Time) err
 		return fmt.Errorf("%w: agency id %q", ErrMalformed, agency)
 	case version == 0:
 		return fmt.Errorf("%w: key version 0 (versions start at 1)", ErrMalformed)
-	case !validTime(notBefore) || !validTime(notAfter):
+	case !wire.ValidTime(notBefore) || !wire.ValidTime(notAfter):
 		return fmt.Errorf("%w: validity window outside the years 1678-2262", ErrMalformed)
 	case !notBefore.Before(notAfter):
 		return fmt.Errorf("%w: validity window: not-before %s is not before not-after %s", ErrMalformed, notBefore, notAfter)

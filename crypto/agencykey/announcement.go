@@ -2,6 +2,7 @@ package agencykey
 
 import (
 	"fmt"
+	"github.com/cpx-node/cpx/crypto/internal/wire"
 	"time"
 )
 
@@ -22,7 +23,7 @@ type Announcement struct {
 // prev is not nil, by prev, which must be an earlier version of the same
 // agency's keys.
 func Announce(p *Private, peerID string, issued time.Time, prev *Private) (Announcement, error) {
-	a := Announcement{Key: p.Public(), PeerID: peerID, Issued: normTime(issued)}
+	a := Announcement{Key: p.Public(), PeerID: peerID, Issued: wire.NormTime(issued)}
 	if prev != nil {
 		if prev.agency != p.agency || prev.version >= p.version {
 			return Announcement{}, fmt.Errorf("%w: %s v%d after %s v%d", ErrRotation, p.agency, p.version, prev.agency, prev.version)
@@ -57,7 +58,7 @@ func (a Announcement) check() error {
 			return fmt.Errorf("%w: peer id: invalid character %q", ErrMalformed, c)
 		}
 	}
-	if !validTime(a.Issued) {
+	if !wire.ValidTime(a.Issued) {
 		return fmt.Errorf("%w: issue time outside the years 1678-2262", ErrMalformed)
 	}
 	return nil
@@ -70,14 +71,14 @@ func (a Announcement) body() ([]byte, error) {
 	}
 	var e encoder
 	a.encodeBody(&e)
-	return e.buf, nil
+	return e.Buf, nil
 }
 
 func (a Announcement) encodeBody(e *encoder) {
-	e.tag(tagAnnouncement)
+	e.Tag(tagAnnouncement, formatVersion)
 	a.Key.encode(e)
-	e.str(a.PeerID)
-	e.time(a.Issued)
+	e.Str(a.PeerID)
+	e.Time(a.Issued)
 }
 
 // Verify checks a at time now. It requires that Sig is a valid signature by
@@ -136,12 +137,12 @@ func (a Announcement) MarshalBinary() ([]byte, error) {
 	a.encodeBody(&e)
 	a.Sig.encode(&e)
 	if a.PrevSig == nil {
-		e.u8(0)
+		e.U8(0)
 	} else {
-		e.u8(1)
+		e.U8(1)
 		a.PrevSig.encode(&e)
 	}
-	return e.buf, nil
+	return e.Buf, nil
 }
 
 // UnmarshalAnnouncement decodes the canonical encoding of an Announcement.
@@ -149,21 +150,21 @@ func (a Announcement) MarshalBinary() ([]byte, error) {
 // Verify.
 func UnmarshalAnnouncement(b []byte) (Announcement, error) {
 	var a Announcement
-	d := decoder{b: b}
-	d.tag(tagAnnouncement, "announcement")
+	d := decoder{B: b, Malformed: ErrMalformed}
+	d.Tag(tagAnnouncement, formatVersion, "announcement")
 	a.Key = decodePublic(&d)
-	a.PeerID = d.str("peer id", maxPeerIDLen)
-	a.Issued = d.time("issue time")
+	a.PeerID = d.Str("peer id", maxPeerIDLen)
+	a.Issued = d.Time("issue time")
 	a.Sig = decodeSignature(&d)
-	switch d.u8("previous-signature flag") {
+	switch d.U8("previous-signature flag") {
 	case 0:
 	case 1:
 		s := decodeSignature(&d)
 		a.PrevSig = &s
 	default:
-		d.fail("previous-signature flag is not 0 or 1")
+		d.Fail("previous-signature flag is not 0 or 1")
 	}
-	if err := d.finish("announcement"); err != nil {
+	if err := d.Finish("announcement"); err != nil {
 		return Announcement{}, err
 	}
 	if err := a.Key.check(true); err != nil {

@@ -12,9 +12,9 @@ func (p Public) MarshalBinary() ([]byte, error) {
 	if err := p.check(false); err != nil {
 		return nil, err
 	}
-	e := encoder{buf: make([]byte, 0, publicEncodedSize(p.Agency))}
+	e := encoder{Buf: make([]byte, 0, publicEncodedSize(p.Agency))}
 	p.encode(&e)
-	return e.buf, nil
+	return e.Buf, nil
 }
 
 func publicEncodedSize(agency string) int {
@@ -22,23 +22,23 @@ func publicEncodedSize(agency string) int {
 }
 
 func (p Public) encode(e *encoder) {
-	e.tag(tagPublic)
-	e.str(p.Agency)
-	e.u32(p.Version)
-	e.time(p.NotBefore)
-	e.time(p.NotAfter)
-	e.bytes(p.KEM)
-	e.bytes(p.Ed25519)
-	e.bytes(p.MLDSA65)
+	e.Tag(tagPublic, formatVersion)
+	e.Str(p.Agency)
+	e.U32(p.Version)
+	e.Time(p.NotBefore)
+	e.Time(p.NotAfter)
+	e.Bytes(p.KEM)
+	e.Bytes(p.Ed25519)
+	e.Bytes(p.MLDSA65)
 }
 
 // UnmarshalPublic decodes the canonical encoding of a Public. It accepts
 // exactly what MarshalBinary produces and nothing else: any other input
 // gives an error wrapping ErrMalformed.
 func UnmarshalPublic(b []byte) (Public, error) {
-	d := decoder{b: b}
+	d := decoder{B: b, Malformed: ErrMalformed}
 	p := decodePublic(&d)
-	if err := d.finish("public key"); err != nil {
+	if err := d.Finish("public key"); err != nil {
 		return Public{}, err
 	}
 	if err := p.check(true); err != nil {
@@ -49,14 +49,14 @@ func UnmarshalPublic(b []byte) (Public, error) {
 
 func decodePublic(d *decoder) Public {
 	var p Public
-	d.tag(tagPublic, "public key")
-	p.Agency = d.str("agency", maxAgencyLen)
-	p.Version = d.u32("version")
-	p.NotBefore = d.time("not-before")
-	p.NotAfter = d.time("not-after")
-	p.KEM = d.bytes("KEM public key", KEMPublicKeySize)
-	p.Ed25519 = d.bytes("Ed25519 public key", Ed25519PublicKeySize)
-	p.MLDSA65 = d.bytes("ML-DSA-65 public key", MLDSA65PublicKeySize)
+	d.Tag(tagPublic, formatVersion, "public key")
+	p.Agency = d.Str("agency", maxAgencyLen)
+	p.Version = d.U32("version")
+	p.NotBefore = d.Time("not-before")
+	p.NotAfter = d.Time("not-after")
+	p.KEM = d.Bytes("KEM public key", KEMPublicKeySize, KEMPublicKeySize)
+	p.Ed25519 = d.Bytes("Ed25519 public key", Ed25519PublicKeySize, Ed25519PublicKeySize)
+	p.MLDSA65 = d.Bytes("ML-DSA-65 public key", MLDSA65PublicKeySize, MLDSA65PublicKeySize)
 	return p
 }
 
@@ -64,17 +64,17 @@ func decodePublic(d *decoder) Public {
 // seeds: wrap it with a keyring before it leaves process memory.
 func (p *Private) MarshalBinary() ([]byte, error) {
 	var e encoder
-	e.tag(tagPrivate)
-	e.str(p.agency)
-	e.u32(p.version)
-	e.time(p.notBefore)
-	e.time(p.notAfter)
-	e.bytes(p.kemSeed[:])
-	e.bytes(p.edSeed[:])
-	e.bytes(p.mldsaSeed[:])
+	e.Tag(tagPrivate, formatVersion)
+	e.Str(p.agency)
+	e.U32(p.version)
+	e.Time(p.notBefore)
+	e.Time(p.notAfter)
+	e.Bytes(p.kemSeed[:])
+	e.Bytes(p.edSeed[:])
+	e.Bytes(p.mldsaSeed[:])
 	sum := sha256.Sum256(p.pubEncoded)
-	e.bytes(sum[:])
-	return e.buf, nil
+	e.Bytes(sum[:])
+	return e.Buf, nil
 }
 
 // UnmarshalPrivate decodes the canonical encoding of a Private. It derives
@@ -82,17 +82,17 @@ func (p *Private) MarshalBinary() ([]byte, error) {
 // the encoding, so corruption, or a change in how a library derives keys
 // from seeds, is detected here and not as failed decryptions later.
 func UnmarshalPrivate(b []byte) (*Private, error) {
-	d := decoder{b: b}
-	d.tag(tagPrivate, "private key")
-	agency := d.str("agency", maxAgencyLen)
-	version := d.u32("version")
-	notBefore := d.time("not-before")
-	notAfter := d.time("not-after")
-	kemSeed := d.bytes("KEM seed", seedSize)
-	edSeed := d.bytes("Ed25519 seed", seedSize)
-	mldsaSeed := d.bytes("ML-DSA-65 seed", seedSize)
-	sum := d.bytes("public key digest", sha256.Size)
-	if err := d.finish("private key"); err != nil {
+	d := decoder{B: b, Malformed: ErrMalformed}
+	d.Tag(tagPrivate, formatVersion, "private key")
+	agency := d.Str("agency", maxAgencyLen)
+	version := d.U32("version")
+	notBefore := d.Time("not-before")
+	notAfter := d.Time("not-after")
+	kemSeed := d.Bytes("KEM seed", seedSize, seedSize)
+	edSeed := d.Bytes("Ed25519 seed", seedSize, seedSize)
+	mldsaSeed := d.Bytes("ML-DSA-65 seed", seedSize, seedSize)
+	sum := d.Bytes("public key digest", sha256.Size, sha256.Size)
+	if err := d.Finish("private key"); err != nil {
 		return nil, err
 	}
 	p, err := newPrivate(agency, version, notBefore, notAfter,

@@ -22,11 +22,11 @@ type Signature struct {
 // uses the context string "cpx-v1".
 func signedMessage(fingerprint string, msg []byte) []byte {
 	var e encoder
-	e.buf = make([]byte, 0, len(sigDomain)+2+len(fingerprint)+len(msg))
-	e.buf = append(e.buf, sigDomain...)
-	e.str(fingerprint)
-	e.buf = append(e.buf, msg...)
-	return e.buf
+	e.Buf = make([]byte, 0, len(sigDomain)+2+len(fingerprint)+len(msg))
+	e.Buf = append(e.Buf, sigDomain...)
+	e.Str(fingerprint)
+	e.Buf = append(e.Buf, msg...)
+	return e.Buf
 }
 
 // Sign signs msg with both of p's signing keys. Ed25519 is deterministic;
@@ -94,27 +94,27 @@ func (s Signature) MarshalBinary() ([]byte, error) {
 		return nil, err
 	}
 	var e encoder
-	e.buf = make([]byte, 0, SignatureEncodedSize)
+	e.Buf = make([]byte, 0, SignatureEncodedSize)
 	s.encode(&e)
-	return e.buf, nil
+	return e.Buf, nil
 }
 
 // SignatureEncodedSize is the length of every encoded Signature.
 const SignatureEncodedSize = 5 + 2 + FingerprintLen + 4 + Ed25519SignatureSize + 4 + MLDSA65SignatureSize
 
 func (s Signature) encode(e *encoder) {
-	e.tag(tagSignature)
-	e.str(s.Key)
-	e.bytes(s.Ed25519)
-	e.bytes(s.MLDSA65)
+	e.Tag(tagSignature, formatVersion)
+	e.Str(s.Key)
+	e.Bytes(s.Ed25519)
+	e.Bytes(s.MLDSA65)
 }
 
 // UnmarshalSignature decodes the canonical encoding of a Signature. Errors
 // wrap ErrMalformed. A decoded signature is well formed, not verified.
 func UnmarshalSignature(b []byte) (Signature, error) {
-	d := decoder{b: b}
+	d := decoder{B: b, Malformed: ErrMalformed}
 	s := decodeSignature(&d)
-	if err := d.finish("signature"); err != nil {
+	if err := d.Finish("signature"); err != nil {
 		return Signature{}, err
 	}
 	if err := s.check(); err != nil {
@@ -125,9 +125,9 @@ func UnmarshalSignature(b []byte) (Signature, error) {
 
 func decodeSignature(d *decoder) Signature {
 	var s Signature
-	d.tag(tagSignature, "signature")
-	s.Key = d.str("signature key", FingerprintLen)
-	s.Ed25519 = d.bytes("Ed25519 signature", Ed25519SignatureSize)
-	s.MLDSA65 = d.bytes("ML-DSA-65 signature", MLDSA65SignatureSize)
+	d.Tag(tagSignature, formatVersion, "signature")
+	s.Key = d.Str("signature key", FingerprintLen)
+	s.Ed25519 = d.Bytes("Ed25519 signature", Ed25519SignatureSize, Ed25519SignatureSize)
+	s.MLDSA65 = d.Bytes("ML-DSA-65 signature", MLDSA65SignatureSize, MLDSA65SignatureSize)
 	return s
 }

@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"fmt"
+	"github.com/cpx-node/cpx/crypto/internal/wire"
 
 	"github.com/cpx-node/cpx/crypto/agencykey"
 )
@@ -50,7 +51,7 @@ func (h Header) check() error {
 	if h.ISP == "" && h.ISPVersion != 0 {
 		return bad("isp", "empty with version %d", h.ISPVersion)
 	}
-	if !validTime(h.Created) || !validTime(h.Expires) {
+	if !wire.ValidTime(h.Created) || !wire.ValidTime(h.Expires) {
 		return bad("times", "outside the years 1678-2262")
 	}
 	if !h.Created.Before(h.Expires) {
@@ -92,42 +93,42 @@ func (h Header) MarshalBinary() ([]byte, error) {
 		return nil, err
 	}
 	var e encoder
-	e.buf = make([]byte, 0, maxHeaderSize)
-	e.tag(tagHeader)
-	e.str(h.ID)
-	e.str(h.Sender)
-	e.str(h.Recipient)
-	e.str(h.Purpose)
-	e.str(h.ISP)
-	e.u32(h.ISPVersion)
-	e.time(h.Created)
-	e.time(h.Expires)
-	e.buf = append(e.buf, h.PlaintextHash[:]...)
-	e.str(h.SenderKey)
-	e.str(h.RecipientKey)
-	e.str(h.ContentType)
-	return e.buf, nil
+	e.Buf = make([]byte, 0, maxHeaderSize)
+	e.Tag(tagHeader, formatVersion)
+	e.Str(h.ID)
+	e.Str(h.Sender)
+	e.Str(h.Recipient)
+	e.Str(h.Purpose)
+	e.Str(h.ISP)
+	e.U32(h.ISPVersion)
+	e.Time(h.Created)
+	e.Time(h.Expires)
+	e.Buf = append(e.Buf, h.PlaintextHash[:]...)
+	e.Str(h.SenderKey)
+	e.Str(h.RecipientKey)
+	e.Str(h.ContentType)
+	return e.Buf, nil
 }
 
 // UnmarshalHeader decodes the canonical encoding of a Header. It accepts
 // exactly what MarshalBinary produces; anything else is ErrMalformed.
 func UnmarshalHeader(b []byte) (Header, error) {
 	var h Header
-	d := decoder{b: b}
-	d.tag(tagHeader, "header")
-	h.ID = d.str("id", idLen)
-	h.Sender = d.str("sender", maxAgencyLen)
-	h.Recipient = d.str("recipient", maxAgencyLen)
-	h.Purpose = d.str("purpose", maxPurposeLen)
-	h.ISP = d.str("isp", maxISPLen)
-	h.ISPVersion = d.u32("isp version")
-	h.Created = d.time("created")
-	h.Expires = d.time("expires")
-	copy(h.PlaintextHash[:], d.take(32, "plaintext hash"))
-	h.SenderKey = d.str("sender key", agencykey.FingerprintLen)
-	h.RecipientKey = d.str("recipient key", agencykey.FingerprintLen)
-	h.ContentType = d.str("content type", maxContentType)
-	if err := d.finish("header"); err != nil {
+	d := decoder{B: b, Malformed: ErrMalformed}
+	d.Tag(tagHeader, formatVersion, "header")
+	h.ID = d.Str("id", idLen)
+	h.Sender = d.Str("sender", maxAgencyLen)
+	h.Recipient = d.Str("recipient", maxAgencyLen)
+	h.Purpose = d.Str("purpose", maxPurposeLen)
+	h.ISP = d.Str("isp", maxISPLen)
+	h.ISPVersion = d.U32("isp version")
+	h.Created = d.Time("created")
+	h.Expires = d.Time("expires")
+	copy(h.PlaintextHash[:], d.Take(32, "plaintext hash"))
+	h.SenderKey = d.Str("sender key", agencykey.FingerprintLen)
+	h.RecipientKey = d.Str("recipient key", agencykey.FingerprintLen)
+	h.ContentType = d.Str("content type", maxContentType)
+	if err := d.Finish("header"); err != nil {
 		return Header{}, err
 	}
 	if err := h.check(); err != nil {
@@ -148,9 +149,9 @@ func (e *Envelope) MarshalBinary() ([]byte, error) {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	var enc encoder
-	enc.buf = e.body(hdr)
-	enc.bytes(sig)
-	return enc.buf, nil
+	enc.Buf = e.body(hdr)
+	enc.Bytes(sig)
+	return enc.Buf, nil
 }
 
 // Unmarshal decodes the canonical encoding of an Envelope, strictly: input
@@ -161,13 +162,13 @@ func Unmarshal(b []byte) (*Envelope, error) {
 	if len(b) > MaxSize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(b), MaxSize)
 	}
-	d := decoder{b: b}
-	d.tag(tagEnvelope, "envelope")
-	hdr := d.bytes("header", 0, maxHeaderSize)
-	enc := d.bytes("encapsulated key", EncSize, EncSize)
-	ct := d.bytes("ciphertext", tagSize, MaxCiphertext)
-	sigb := d.bytes("signature", agencykey.SignatureEncodedSize, agencykey.SignatureEncodedSize)
-	if err := d.finish("envelope"); err != nil {
+	d := decoder{B: b, Malformed: ErrMalformed}
+	d.Tag(tagEnvelope, formatVersion, "envelope")
+	hdr := d.Bytes("header", 0, maxHeaderSize)
+	enc := d.Bytes("encapsulated key", EncSize, EncSize)
+	ct := d.Bytes("ciphertext", tagSize, MaxCiphertext)
+	sigb := d.Bytes("signature", agencykey.SignatureEncodedSize, agencykey.SignatureEncodedSize)
+	if err := d.Finish("envelope"); err != nil {
 		return nil, err
 	}
 	h, err := UnmarshalHeader(hdr)

@@ -189,12 +189,12 @@ func (e *Envelope) sign(hdr []byte, sender *agencykey.Private) error {
 // body is the signed part of the encoding: everything but the signature.
 func (e *Envelope) body(hdr []byte) []byte {
 	var enc encoder
-	enc.buf = make([]byte, 0, 5+4+len(hdr)+4+len(e.Enc)+4+len(e.Ciphertext)+4+agencykey.SignatureEncodedSize)
-	enc.tag(tagEnvelope)
-	enc.bytes(hdr)
-	enc.bytes(e.Enc)
-	enc.bytes(e.Ciphertext)
-	return enc.buf
+	enc.Buf = make([]byte, 0, 5+4+len(hdr)+4+len(e.Enc)+4+len(e.Ciphertext)+4+agencykey.SignatureEncodedSize)
+	enc.Tag(tagEnvelope, formatVersion)
+	enc.Bytes(hdr)
+	enc.Bytes(e.Enc)
+	enc.Bytes(e.Ciphertext)
+	return enc.Buf
 }
 
 // check validates e's form and returns the header encoding.
