@@ -3,7 +3,11 @@ package casework_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
+
+	"github.com/cpx-node/cpx/crypto/keyring"
+	"github.com/cpx-node/cpx/node/casekeys"
 
 	"github.com/cpx-node/cpx/node/casework"
 	"github.com/cpx-node/cpx/node/forms"
@@ -19,7 +23,8 @@ import (
 //	benchstat bench.txt
 //
 // BenchmarkCreateService goes through the whole service layer (validation,
-// RBAC, case-number sequence, indexes, version record, audit entry);
+// RBAC, case keys, encryption of form data and version, case-number
+// sequence, indexes, version record, audit entry);
 // BenchmarkCreateRawBadger replays, batch after batch, exactly the key/value
 // pairs the service wrote for one batch (records, indexes, versions, audit
 // entries). Their cases/s ratio is what the service's own work costs on top
@@ -51,8 +56,29 @@ func reportRate(b *testing.B, cases int) {
 }
 
 func BenchmarkCreateService(b *testing.B) {
+	benchService(b, nil)
+}
+
+// BenchmarkCreateServiceLocalKeys is BenchmarkCreateService with the case
+// keys in a casekeys.Local (file keyring, synced Badger) instead of in
+// memory: one more synced write per batch.
+func BenchmarkCreateServiceLocalKeys(b *testing.B) {
+	kr, err := keyring.CreateFileWithParams(filepath.Join(b.TempDir(), "keyring.json"), []byte("passphrase"), keyring.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { kr.Close() })
+	keys, err := casekeys.OpenLocal(context.Background(), casekeys.LocalOptions{Dir: b.TempDir(), Keyring: kr})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { keys.Close() })
+	benchService(b, keys)
+}
+
+func benchService(b *testing.B, keys casekeys.Store) {
 	s := openBench(b)
-	svc := casework.New(casework.Options{Store: s, Forms: forms.Standard(), Agency: "agency-a"})
+	svc := casework.New(casework.Options{Store: s, Forms: forms.Standard(), Agency: "agency-a", Keys: keys})
 	sup := subject(b, "sam", "north", "supervisor")
 	rows := make([]casework.ImportRow, benchBatch)
 	ctx := context.Background()

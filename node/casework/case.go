@@ -10,6 +10,8 @@ const (
 	StatusOpen        = "open"
 	StatusClosed      = "closed"
 	StatusTransferred = "transferred"
+	// StatusPurged marks the tombstone Purge leaves: core fields only.
+	StatusPurged = "purged"
 )
 
 // Workflow stages, derived from the case's data as in Primero.

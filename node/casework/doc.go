@@ -10,6 +10,15 @@
 // level are read from their form fields (Primero's names). Every change is a
 // new version; History lists who changed which fields when.
 //
+// # Encryption and purge
+//
+// Each case's form data and the changed values of its versions are stored
+// encrypted (AES-256-GCM) under the case's own data key, kept in a
+// casekeys.Store apart from the data; core fields and indexes stay in
+// clear. Purge turns the record into a tombstone, deletes its versions and
+// destroys the key, so every copy of the case's data, backups included,
+// becomes unreadable (crypto-shredding; see docs/purge.md).
+//
 // # Access
 //
 // Every method takes the acting policy.Subject. Fields the subject's role

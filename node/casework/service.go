@@ -2,6 +2,7 @@ package casework
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cpx-node/cpx/node/audit"
+	"github.com/cpx-node/cpx/node/casekeys"
 	"github.com/cpx-node/cpx/node/forms"
 	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/policy"
@@ -27,7 +29,17 @@ var (
 	ErrConflict = errors.New("case was changed by someone else")
 	ErrClosed   = errors.New("case is closed")
 	ErrTooLarge = errors.New("case record too large")
+	// ErrPurged is returned for a case whose data was erased by Purge (or
+	// whose data key was destroyed). Errors of this kind also match
+	// ErrNotFound, so callers that only know ErrNotFound treat a purged
+	// case as gone.
+	ErrPurged = errors.New("case was purged")
 )
+
+// purged returns an ErrPurged error about case ref.
+func purged(ref string) error {
+	return &kindError{kind: ErrPurged, cause: ErrNotFound, msg: fmt.Sprintf("case %s was purged: its data is erased", ref)}
+}
 
 // kindError is an error of one of the kinds above whose message does not
 // repeat the kind: callers test the kind with errors.Is, and the local API
@@ -72,8 +84,15 @@ type Options struct {
 	NumberPrefix string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// MaxRecordBytes bounds one encoded record (default DefaultMaxRecordBytes).
+	// MaxRecordBytes bounds one encoded record, form data counted before
+	// encryption (default DefaultMaxRecordBytes).
 	MaxRecordBytes int
+	// Keys holds the per-case data keys that form data and history are
+	// encrypted under (see docs/purge.md). Nil means a fresh
+	// casekeys.Memory: the keys then die with the process, so every
+	// record written becomes unreadable after a restart. For tests only; a
+	// node passes casekeys.Local or casekeys.Vault.
+	Keys casekeys.Store
 }
 
 // Service is the agency's casework: it validates, authorises, stores and
@@ -85,11 +104,15 @@ type Service struct {
 	prefix   string
 	now      func() time.Time
 	maxBytes int
+	keys     casekeys.Store
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, forms: o.Forms, agency: o.Agency, prefix: o.NumberPrefix, now: o.Now, maxBytes: o.MaxRecordBytes}
+	s := &Service{store: o.Store, forms: o.Forms, agency: o.Agency, prefix: o.NumberPrefix, now: o.Now, maxBytes: o.MaxRecordBytes, keys: o.Keys}
+	if s.keys == nil {
+		s.keys = casekeys.NewMemory()
+	}
 	if s.prefix == "" {
 		s.prefix = "CASE"
 	}
@@ -144,8 +167,10 @@ func (s *Service) auditDenied(ctx context.Context, sub policy.Subject, action, o
 
 func caseObject(id string) string { return "case/" + id }
 
-// load reads a case by id or case number.
-func load(r store.Reader, ref string) (Case, error) {
+// loadRaw reads a case by id or case number without opening its form
+// data; it returns the sealed form data, if any. A purged case's tombstone
+// is returned without error.
+func loadRaw(r store.Reader, ref string) (Case, []byte, error) {
 	var c Case
 	b, err := r.Get(recordKey(ref))
 	if errors.Is(err, store.ErrNotFound) {
@@ -155,13 +180,33 @@ func load(r store.Reader, ref string) (Case, error) {
 		}
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return c, errorf(ErrNotFound, "no case with id or number %q", ref)
+		return c, nil, errorf(ErrNotFound, "no case with id or number %q", ref)
 	}
+	if err != nil {
+		return c, nil, err
+	}
+	c, sealed, err := decodeRecord(b)
+	if err != nil {
+		return c, nil, fmt.Errorf("corrupt case record %q: %w", ref, err)
+	}
+	return c, sealed, nil
+}
+
+// load reads a case by id or case number and opens its form data. A
+// purged case is an ErrPurged error.
+func (s *Service) load(ss *sealers, r store.Reader, ref string) (Case, error) {
+	c, sealed, err := loadRaw(r, ref)
 	if err != nil {
 		return c, err
 	}
-	if err := json.Unmarshal(b, &c); err != nil {
-		return c, fmt.Errorf("corrupt case record %q: %w", ref, err)
+	if c.Status == StatusPurged {
+		return c, purged(c.Number)
+	}
+	if err := openFields(ss, &c, sealed); err != nil {
+		if errors.Is(err, ErrPurged) {
+			return c, purged(c.Number)
+		}
+		return c, err
 	}
 	return c, nil
 }
@@ -184,67 +229,85 @@ func (s *Service) nextNumber(w store.Writer) (string, error) {
 	return fmt.Sprintf("%s-%06d", s.prefix, n), nil
 }
 
-// put writes c and its indexes; old is the previous state (nil on create).
-func (s *Service) put(w store.Writer, c *Case, old *Case, v Version) error {
+// put writes c and its indexes, and version v; old is the previous state
+// (nil on create). The form data and v's changed values are sealed by x.
+func (s *Service) put(w store.Writer, c *Case, old *Case, v Version, x *sealer) error {
 	// Encode the form data once: a new case's first version holds the
 	// same fields as the record.
+	fields, err := s.putRecord(w, c, old, x)
+	if err != nil {
+		return err
+	}
+	changed := fields
+	if old != nil {
+		if changed, err = json.Marshal(v.Changed); err != nil {
+			return err
+		}
+	}
+	return putVersion(w, c.ID, v, changed, x)
+}
+
+// putRecord writes c (its form data sealed by x; none when x is nil, for a
+// tombstone) and its indexes, and returns the encoded form data.
+func (s *Service) putRecord(w store.Writer, c *Case, old *Case, x *sealer) ([]byte, error) {
 	fields, err := json.Marshal(c.Fields)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	type caseAlias Case
-	b, err := json.Marshal(struct {
-		*caseAlias
-		Fields json.RawMessage `json:"fields"`
-	}{(*caseAlias)(c), fields})
+	st := storedCase{caseAlias: (*caseAlias)(c)}
+	if x != nil {
+		st.Sealed = x.seal(kindRecord, c.Version, fields)
+	}
+	b, err := json.Marshal(st)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if len(b) > s.maxBytes {
-		return errorf(ErrTooLarge, "case record too large: %d bytes, the limit is %d", len(b), s.maxBytes)
+	// The limit is on the record as it would be in clear.
+	if size := len(b) - base64.StdEncoding.EncodedLen(len(st.Sealed)) + len(fields); size > s.maxBytes {
+		return nil, errorf(ErrTooLarge, "case record too large: %d bytes, the limit is %d", size, s.maxBytes)
 	}
 	if err := w.Set(recordKey(c.ID), b); err != nil {
-		return err
+		return nil, err
 	}
 	if old == nil {
 		if err := w.Set(numberKey(c.Number), []byte(c.ID)); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if old == nil || old.Status != c.Status {
 		if old != nil {
 			if err := w.Delete(statusKey(old.Status, c.ID)); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if err := w.Set(statusKey(c.Status, c.ID), nil); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	var vb []byte
-	if old == nil {
-		type versionAlias Version
-		vb, err = json.Marshal(struct {
-			*versionAlias
-			Changed json.RawMessage `json:"changed,omitempty"`
-		}{(*versionAlias)(&v), fields})
-	} else {
-		vb, err = json.Marshal(v)
+	return fields, nil
+}
+
+// putVersion writes version v of case id; changed is v.Changed encoded.
+func putVersion(w store.Writer, id string, v Version, changed []byte, x *sealer) error {
+	st := storedVersion{versionAlias: (*versionAlias)(&v)}
+	if len(v.Changed) > 0 {
+		st.Sealed = x.seal(kindVersion, v.Version, changed)
 	}
+	vb, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	return w.Set(versionKey(c.ID, v.Version), vb)
+	return w.Set(versionKey(id, v.Version), vb)
 }
 
 // newCase builds (but does not store) a case from normalised fields.
-func (s *Service) newCase(w store.Writer, sub policy.Subject, fields map[string]any, now time.Time) (Case, Version, error) {
+func (s *Service) newCase(w store.Writer, id string, sub policy.Subject, fields map[string]any, now time.Time) (Case, Version, error) {
 	number, err := s.nextNumber(w)
 	if err != nil {
 		return Case{}, Version{}, err
 	}
 	c := Case{
-		ID: uuid.NewString(), Number: number, Status: StatusOpen,
+		ID: id, Number: number, Status: StatusOpen,
 		Owner: sub.User, OwnerGroup: sub.Group, Agency: s.agency,
 		CreatedAt: now, UpdatedAt: now, Version: 1, Fields: fields,
 	}
@@ -283,14 +346,27 @@ func (s *Service) Create(ctx context.Context, sub policy.Subject, form string, f
 	if err != nil {
 		return Case{}, err
 	}
+	// The case's key is created before its records: if the transaction
+	// then fails, the key is an orphan that seals nothing, which is
+	// harmless.
+	id := uuid.NewString()
+	key, err := s.keys.Create(ctx, id)
+	if err != nil {
+		return Case{}, fmt.Errorf("create the case's data key: %w", err)
+	}
+	x, err := newSealer(id, key)
+	clear(key)
+	if err != nil {
+		return Case{}, err
+	}
 	var c Case
 	err = s.store.Update(ctx, func(w store.Writer) error {
 		var v Version
 		var err error
-		if c, v, err = s.newCase(w, sub, norm, now); err != nil {
+		if c, v, err = s.newCase(w, id, sub, norm, now); err != nil {
 			return err
 		}
-		if err := s.put(w, &c, nil, v); err != nil {
+		if err := s.put(w, &c, nil, v, x); err != nil {
 			return err
 		}
 		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "case.create", Object: caseObject(c.ID), Details: v.ChangedFields()})
@@ -307,14 +383,19 @@ func (s *Service) Get(ctx context.Context, sub policy.Subject, ref string) (Case
 	var c Case
 	var refused error
 	now := s.now().UTC()
+	ss := s.sealers(ctx)
 	err := s.store.Update(ctx, func(w store.Writer) error {
 		var err error
 		refused = nil
-		c, err = load(w, ref)
-		if errors.Is(err, ErrNotFound) {
+		c, err = s.load(ss, w, ref)
+		if errors.Is(err, ErrNotFound) && !errors.Is(err, ErrPurged) {
 			refused = err
 			_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "case.read", Object: caseObject(ref), Outcome: audit.Failed})
 			return err
+		}
+		var gone error
+		if errors.Is(err, ErrPurged) {
+			gone, err = err, nil
 		}
 		if err != nil {
 			return err
@@ -322,6 +403,8 @@ func (s *Service) Get(ctx context.Context, sub policy.Subject, ref string) (Case
 		outcome := audit.OK
 		if d := policy.Authorize(sub, policy.ResourceCase, policy.ActionRead, object(&c)); !d.Allowed {
 			refused, outcome = denied(d), audit.Denied
+		} else if gone != nil {
+			refused, outcome = gone, audit.Failed
 		}
 		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "case.read", Object: caseObject(c.ID), Outcome: outcome})
 		return err
@@ -385,19 +468,31 @@ func matchesQuery(c *Case, q string) bool {
 }
 
 // scan calls fn for every case the subject may read that f selects,
-// already redacted for the subject.
-func scan(r store.Reader, sub policy.Subject, f Filter, fn func(Case) error) error {
+// already redacted for the subject. Purged cases are skipped unless
+// f.Status is StatusPurged, which selects their tombstones (core fields,
+// no form data). Cases whose data key was destroyed but whose record is
+// not a tombstone (a data backup restored after a purge) are skipped.
+func (s *Service) scan(ctx context.Context, r store.Reader, sub policy.Subject, f Filter, fn func(Case) error) error {
 	q := strings.ToLower(strings.TrimSpace(f.Query))
+	ss := s.sealers(ctx)
 	visit := func(b []byte) error {
-		var c Case
-		if err := json.Unmarshal(b, &c); err != nil {
+		c, sealed, err := decodeRecord(b)
+		if err != nil {
 			return fmt.Errorf("corrupt case record: %w", err)
 		}
 		if f.Owner != "" && c.Owner != f.Owner {
 			return nil
 		}
+		if (c.Status == StatusPurged) != (f.Status == StatusPurged) {
+			return nil
+		}
 		if !policy.Authorize(sub, policy.ResourceCase, policy.ActionRead, object(&c)).Allowed {
 			return nil
+		}
+		if err := openFields(ss, &c, sealed); errors.Is(err, ErrPurged) {
+			return nil
+		} else if err != nil {
+			return err
 		}
 		c = redacted(sub, c)
 		if !matchesQuery(&c, q) {
@@ -431,7 +526,7 @@ func (s *Service) List(ctx context.Context, sub policy.Subject, f Filter) ([]Cas
 	var out []Case
 	err := s.store.View(ctx, func(r store.Reader) error {
 		out = out[:0]
-		return scan(r, sub, f, func(c Case) error {
+		return s.scan(ctx, r, sub, f, func(c Case) error {
 			out = append(out, c)
 			if len(out) >= f.Limit {
 				return store.ErrStop
@@ -457,7 +552,7 @@ func (s *Service) Export(ctx context.Context, sub policy.Subject, status string,
 	}
 	var n int
 	err := s.store.View(ctx, func(r store.Reader) error {
-		return scan(r, sub, Filter{Status: status}, func(c Case) error { n++; return fn(c) })
+		return s.scan(ctx, r, sub, Filter{Status: status}, func(c Case) error { n++; return fn(c) })
 	})
 	outcome := audit.OK
 	if err != nil {
@@ -473,12 +568,16 @@ func (s *Service) modify(ctx context.Context, sub policy.Subject, ref string, ac
 	now := s.now().UTC()
 	var c Case
 	var refused error
+	ss := s.sealers(ctx)
 	err := s.store.Update(ctx, func(w store.Writer) error {
 		refused = nil
-		old, err := load(w, ref)
-		if err != nil {
+		old, err := s.load(ss, w, ref)
+		if errors.Is(err, ErrNotFound) {
 			refused = err
 			return nil
+		}
+		if err != nil {
+			return err
 		}
 		if d := policy.Authorize(sub, policy.ResourceCase, act, object(&old)); !d.Allowed {
 			refused = denied(d)
@@ -501,7 +600,11 @@ func (s *Service) modify(ctx context.Context, sub policy.Subject, ref string, ac
 		c.UpdatedAt = now
 		c.Stage = deriveStage(&c)
 		v := Version{Version: c.Version, At: now, Actor: sub.User, Action: strings.TrimPrefix(action, "case."), Changed: changed}
-		if err := s.put(w, &c, &old, v); err != nil {
+		x, err := ss.get(c.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.put(w, &c, &old, v, x); err != nil {
 			return err
 		}
 		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: action, Object: caseObject(c.ID), Details: v.ChangedFields()})
@@ -573,9 +676,10 @@ func (s *Service) History(ctx context.Context, sub policy.Subject, ref string) (
 	var out []Version
 	var refused error
 	now := s.now().UTC()
+	ss := s.sealers(ctx)
 	err := s.store.Update(ctx, func(w store.Writer) error {
 		out, refused = nil, nil
-		c, err := load(w, ref)
+		c, _, err := loadRaw(w, ref)
 		if err != nil {
 			refused = err
 			return nil
@@ -583,15 +687,19 @@ func (s *Service) History(ctx context.Context, sub policy.Subject, ref string) (
 		outcome := audit.OK
 		if d := policy.Authorize(sub, policy.ResourceCase, policy.ActionHistory, object(&c)); !d.Allowed {
 			refused, outcome = denied(d), audit.Denied
+		} else if c.Status == StatusPurged {
+			refused, outcome = purged(c.Number), audit.Failed
 		} else if err := w.Scan(versionPrefix(c.ID), store.ScanOptions{}, func(_, v []byte) error {
-			var ver Version
-			if err := json.Unmarshal(v, &ver); err != nil {
+			ver, err := decodeVersion(v, ss, c.ID)
+			if err != nil {
 				return err
 			}
 			ver.Changed = sub.Role.Redact(ver.Changed)
 			out = append(out, ver)
 			return nil
-		}); err != nil {
+		}); errors.Is(err, ErrPurged) {
+			out, refused, outcome = nil, purged(c.Number), audit.Failed
+		} else if err != nil {
 			return err
 		}
 		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "case.history", Object: caseObject(c.ID), Outcome: outcome})
@@ -601,7 +709,7 @@ func (s *Service) History(ctx context.Context, sub policy.Subject, ref string) (
 		return nil, err
 	}
 	if refused != nil {
-		if errors.Is(refused, ErrNotFound) {
+		if errors.Is(refused, ErrNotFound) && !errors.Is(refused, ErrPurged) {
 			return nil, s.auditDenied(ctx, sub, "case.history", caseObject(ref), refused)
 		}
 		return nil, refused
@@ -655,18 +763,45 @@ func (s *Service) Import(ctx context.Context, sub policy.Subject, rows []ImportR
 	if dryRun {
 		return results, nil
 	}
-	err := s.store.Update(ctx, func(w store.Writer) error {
+	// Create the cases' keys first, in one call if the key store can; an
+	// orphan key (the transaction below failed) is harmless.
+	ids := make([]string, len(rows))
+	var idList []string
+	for i := range valid {
+		if valid[i] != nil {
+			ids[i] = uuid.NewString()
+			idList = append(idList, ids[i])
+		}
+	}
+	keys, err := s.createKeys(ctx, idList)
+	if err != nil {
+		return nil, fmt.Errorf("create the cases' data keys: %w", err)
+	}
+	sealers := make([]*sealer, len(rows))
+	for i, j := 0, 0; i < len(rows); i++ {
+		if valid[i] == nil {
+			continue
+		}
+		x, err := newSealer(ids[i], keys[j])
+		clear(keys[j])
+		j++
+		if err != nil {
+			return nil, err
+		}
+		sealers[i] = x
+	}
+	err = s.store.Update(ctx, func(w store.Writer) error {
 		for i := range results {
 			results[i].ID, results[i].Number = "", ""
 			if valid[i] == nil {
 				continue
 			}
-			c, v, err := s.newCase(w, sub, valid[i], now)
+			c, v, err := s.newCase(w, ids[i], sub, valid[i], now)
 			if err != nil {
 				return err
 			}
 			v.Action = "import"
-			if err := s.put(w, &c, nil, v); err != nil {
+			if err := s.put(w, &c, nil, v, sealers[i]); err != nil {
 				if errors.Is(err, ErrTooLarge) {
 					results[i].Err = err
 					continue
@@ -686,7 +821,28 @@ func (s *Service) Import(ctx context.Context, sub policy.Subject, rows []ImportR
 	return results, err
 }
 
-// Count returns the number of cases on the node.
+// createKeys creates the data keys of ids, in one call if the key store
+// has CreateMany.
+func (s *Service) createKeys(ctx context.Context, ids []string) ([][]byte, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if mc, ok := s.keys.(casekeys.ManyCreator); ok {
+		return mc.CreateMany(ctx, ids)
+	}
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		k, err := s.keys.Create(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = k
+	}
+	return out, nil
+}
+
+// Count returns the number of case numbers issued on the node (purged
+// cases included).
 func (s *Service) Count(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.store.View(ctx, func(r store.Reader) error {
@@ -722,8 +878,17 @@ var stubFields = []string{"sex", "age", "protection_concerns", FieldRiskLevel}
 // caller's transaction w and applies the retention rule. It is called by
 // the exchange when the receiving agency accepts a transfer; actor names
 // who accepted it.
+//
+// It has no context of its own: the case's key is fetched with
+// context.Background() (from the key store's cache for a case read in the
+// same flow).
 func (s *Service) ApplyTransfer(w store.Writer, caseID, to, retention, actor string, now time.Time) error {
-	old, err := load(w, caseID)
+	ss := s.sealers(context.Background())
+	old, err := s.load(ss, w, caseID)
+	if err != nil {
+		return err
+	}
+	x, err := ss.get(old.ID)
 	if err != nil {
 		return err
 	}
@@ -755,7 +920,7 @@ func (s *Service) ApplyTransfer(w store.Writer, caseID, to, retention, actor str
 	}
 	c.Stage = StageClosed
 	v := Version{Version: c.Version, At: now, Actor: actor, Action: "transfer", Changed: changed}
-	if err := s.put(w, &c, &old, v); err != nil {
+	if err := s.put(w, &c, &old, v, x); err != nil {
 		return err
 	}
 	if retention == RetainNone {
@@ -773,11 +938,7 @@ func (s *Service) ApplyTransfer(w store.Writer, caseID, to, retention, actor str
 			}
 		}
 		tomb := Version{Version: c.Version, At: now, Actor: actor, Action: "transfer", Changed: nil}
-		b, err := json.Marshal(tomb)
-		if err != nil {
-			return err
-		}
-		if err := w.Set(versionKey(c.ID, c.Version), b); err != nil {
+		if err := putVersion(w, c.ID, tomb, nil, x); err != nil {
 			return err
 		}
 	}
@@ -785,6 +946,27 @@ func (s *Service) ApplyTransfer(w store.Writer, caseID, to, retention, actor str
 	return err
 }
 
-// Load returns a case by id or number without authorisation or audit, for
-// callers inside a transaction they audit themselves (the exchange).
-func Load(r store.Reader, ref string) (Case, error) { return load(r, ref) }
+// Load returns a case's core fields by id or number without authorisation
+// or audit, for callers inside a transaction they audit themselves. The
+// form data is encrypted under the case's key, which Load does not have:
+// Fields is nil (except in records written before form data was
+// encrypted). Use Service.Load for the form data. A purged case is an
+// ErrPurged error.
+func Load(r store.Reader, ref string) (Case, error) {
+	c, _, err := loadRaw(r, ref)
+	if err == nil && c.Status == StatusPurged {
+		return Case{}, purged(c.Number)
+	}
+	return c, err
+}
+
+// Load returns a case by id or number, its form data decrypted, without
+// authorisation or audit, for callers inside a transaction they audit
+// themselves (the exchange). A purged case is an ErrPurged error.
+func (s *Service) Load(ctx context.Context, r store.Reader, ref string) (Case, error) {
+	c, err := s.load(s.sealers(ctx), r, ref)
+	if err != nil {
+		return Case{}, err
+	}
+	return c, nil
+}

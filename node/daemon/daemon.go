@@ -29,6 +29,7 @@ import (
 	"github.com/cpx-node/cpx/crypto/keyring"
 	"github.com/cpx-node/cpx/node/api"
 	"github.com/cpx-node/cpx/node/audit"
+	"github.com/cpx-node/cpx/node/casekeys"
 	"github.com/cpx-node/cpx/node/casework"
 	"github.com/cpx-node/cpx/node/config"
 	"github.com/cpx-node/cpx/node/exchange"
@@ -159,16 +160,17 @@ func Init(ctx context.Context, o InitOptions) (creds nodedir.Credentials, err er
 
 // Node is an open node: its store and services, ready to Run.
 type Node struct {
-	dir     string
-	cfg     config.Config
-	log     *slog.Logger
-	kr      keyring.Keyring
-	store   *badgerstore.Store
-	cases   *casework.Service
-	host    *p2p.Host
-	ex      atomic.Pointer[exchange.Service]
-	api     *api.Server
-	metrics *prometheus.Registry
+	dir      string
+	cfg      config.Config
+	log      *slog.Logger
+	kr       keyring.Keyring
+	store    *badgerstore.Store
+	caseKeys casekeys.Store
+	cases    *casework.Service
+	host     *p2p.Host
+	ex       atomic.Pointer[exchange.Service]
+	api      *api.Server
+	metrics  *prometheus.Registry
 
 	health    keyringHealth
 	keyringUp prometheus.Gauge
@@ -219,7 +221,11 @@ func (n *Node) open(ctx context.Context) error {
 			return fmt.Errorf("forms.dir %s: %w", d, err)
 		}
 	}
+	if n.caseKeys, err = openCaseKeys(ctx, n.dir, n.cfg, n.kr, n.log); err != nil {
+		return fmt.Errorf("case keys: %w", err)
+	}
 	n.cases = casework.New(casework.Options{
+		Keys:  n.caseKeys,
 		Store: n.store, Forms: fc, Agency: n.cfg.Agency.ID, NumberPrefix: n.cfg.Cases.NumberPrefix,
 		MaxRecordBytes: n.cfg.Store.MaxRecordBytes,
 	})
@@ -277,6 +283,9 @@ func (n *Node) Close() error {
 	}
 	if n.store != nil {
 		err = errors.Join(err, n.store.Close())
+	}
+	if c, ok := n.caseKeys.(interface{ Close() error }); ok {
+		err = errors.Join(err, c.Close())
 	}
 	if c, ok := n.kr.(interface{ Close() error }); ok {
 		c.Close()
@@ -382,4 +391,21 @@ func openVault(ctx context.Context, cfg config.Config, log *slog.Logger) (*keyri
 		Addr: v.Addr, Token: v.Token, RoleID: v.RoleID, SecretID: v.SecretID,
 		TransitMount: v.TransitMount, Key: v.Key, CACert: v.CACert, Logger: log,
 	})
+}
+
+// CaseKeysDir is where a node with the file keyring keeps its per-case
+// data keys: apart from the data store, so that backups of the data do
+// not carry them (see docs/purge.md).
+const CaseKeysDir = "casekeys"
+
+// openCaseKeys opens the store of per-case data keys: a separate local
+// store wrapped by the keyring, or Vault's KV engine for Vault nodes.
+func openCaseKeys(ctx context.Context, dir string, cfg config.Config, kr keyring.Keyring, log *slog.Logger) (casekeys.Store, error) {
+	if cfg.Keyring.Kind == "vault" {
+		if cfg.Vault.Token == "" {
+			return nil, errors.New("per-case keys in Vault need vault.token (CPX_VAULT_TOKEN); AppRole is not supported for them yet")
+		}
+		return casekeys.OpenVault(ctx, casekeys.VaultConfig{Addr: cfg.Vault.Addr, Token: cfg.Vault.Token, Mount: cfg.Vault.KVMount, CACert: cfg.Vault.CACert})
+	}
+	return casekeys.OpenLocal(ctx, casekeys.LocalOptions{Dir: filepath.Join(dir, CaseKeysDir), Keyring: kr, Logger: log.With("component", "casekeys")})
 }

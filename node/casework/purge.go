@@ -1,0 +1,94 @@
+package casework
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/cpx-node/cpx/node/audit"
+	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/policy"
+)
+
+// Purge erases a case for good (the right to erasure): it replaces the
+// record with a tombstone (status "purged", no form data, the reason as
+// close reason; case number, owner and times stay so that the number is
+// never reused and the erasure can be accounted for), deletes every
+// version record, appends a "case.purge" audit entry in the same
+// transaction, and then destroys the case's data key. Every copy of the
+// case's form data and history elsewhere (backups of the data store, old
+// Badger files) is encrypted under that key and can no longer be read.
+//
+// Afterwards Get and History answer an ErrPurged error; List and Export
+// skip the case unless asked for status "purged" (tombstones only).
+//
+// The key is destroyed after the transaction commits, so that the erasure
+// is always audited. If destroying the key fails, Purge returns an error
+// and the record is already a tombstone: run Purge again, which destroys
+// the key (destroying is idempotent) and audits the retry.
+//
+// The subject's role needs policy.ActionPurge on cases (the standard dpo
+// role has it) and must reach the case. The audit entry holds no case
+// data.
+func (s *Service) Purge(ctx context.Context, sub policy.Subject, ref, reason string) error {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return errorf(ErrInvalid, "a reason is required to purge a case")
+	}
+	if len(reason) > 2000 {
+		return errorf(ErrInvalid, "the reason is longer than 2000 bytes")
+	}
+	now := s.now().UTC()
+	var id, number string
+	var refused error
+	err := s.store.Update(ctx, func(w store.Writer) error {
+		refused, id = nil, ""
+		old, _, err := loadRaw(w, ref)
+		if err != nil {
+			refused = err
+			return nil
+		}
+		if d := policy.Authorize(sub, policy.ResourceCase, policy.ActionPurge, object(&old)); !d.Allowed {
+			refused = denied(d)
+			return nil
+		}
+		id, number = old.ID, old.Number
+		again := old.Status == StatusPurged
+		var versions [][]byte
+		if !again {
+			if err := w.Scan(versionPrefix(old.ID), store.ScanOptions{}, func(k, _ []byte) error {
+				versions = append(versions, k)
+				return nil
+			}); err != nil {
+				return err
+			}
+			for _, k := range versions {
+				if err := w.Delete(k); err != nil {
+					return err
+				}
+			}
+			c := old
+			c.Status, c.Stage = StatusPurged, StageClosed
+			c.Fields = nil
+			c.CloseReason = reason
+			c.Version = old.Version + 1
+			c.UpdatedAt = now
+			if _, err := s.putRecord(w, &c, &old, nil); err != nil {
+				return err
+			}
+		}
+		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "case.purge", Object: caseObject(old.ID),
+			Details: map[string]any{"versions_deleted": len(versions), "again": again}})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if refused != nil {
+		return s.auditDenied(ctx, sub, "case.purge", caseObject(ref), refused)
+	}
+	if err := s.keys.Destroy(ctx, id); err != nil {
+		return fmt.Errorf("case %s: the record is purged but its data key was not destroyed, so copies of its data are still readable; run the purge again: %w", number, err)
+	}
+	return nil
+}
