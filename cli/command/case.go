@@ -97,6 +97,7 @@ func caseCommand() *cli.Command {
 				Flags:  clientFlags(),
 				Action: runCaseHistory,
 			},
+			casePurgeCommand(),
 			caseImportCommand(),
 			caseExportCommand(),
 			caseReferCommand(),

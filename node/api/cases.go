@@ -165,3 +165,15 @@ func (s *Server) ExportCases(ctx context.Context, req *connect.Request[localv1.E
 	}
 	return nil
 }
+
+// PurgeCase implements CaseService.
+func (s *Server) PurgeCase(ctx context.Context, req *connect.Request[localv1.PurgeCaseRequest]) (*connect.Response[localv1.PurgeCaseResponse], error) {
+	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cases.Purge(ctx, sub, req.Msg.Id, req.Msg.Reason); err != nil {
+		return nil, s.fail(err)
+	}
+	return connect.NewResponse(&localv1.PurgeCaseResponse{}), nil
+}

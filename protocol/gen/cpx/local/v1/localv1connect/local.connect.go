@@ -76,6 +76,8 @@ const (
 	CaseServiceImportCasesProcedure = "/cpx.local.v1.CaseService/ImportCases"
 	// CaseServiceExportCasesProcedure is the fully-qualified name of the CaseService's ExportCases RPC.
 	CaseServiceExportCasesProcedure = "/cpx.local.v1.CaseService/ExportCases"
+	// CaseServicePurgeCaseProcedure is the fully-qualified name of the CaseService's PurgeCase RPC.
+	CaseServicePurgeCaseProcedure = "/cpx.local.v1.CaseService/PurgeCase"
 	// FormServiceListFormsProcedure is the fully-qualified name of the FormService's ListForms RPC.
 	FormServiceListFormsProcedure = "/cpx.local.v1.FormService/ListForms"
 	// AuditServiceVerifyAuditProcedure is the fully-qualified name of the AuditService's VerifyAudit
@@ -342,6 +344,9 @@ type CaseServiceClient interface {
 	ImportCases(context.Context, *connect.Request[v1.ImportCasesRequest]) (*connect.Response[v1.ImportCasesResponse], error)
 	// ExportCases streams every case the caller may read.
 	ExportCases(context.Context, *connect.Request[v1.ExportCasesRequest]) (*connect.ServerStreamForClient[v1.ExportCasesResponse], error)
+	// PurgeCase erases a case for good by destroying its data key
+	// (crypto-shredding); only a tombstone and the audit trail remain.
+	PurgeCase(context.Context, *connect.Request[v1.PurgeCaseRequest]) (*connect.Response[v1.PurgeCaseResponse], error)
 }
 
 // NewCaseServiceClient constructs a client for the cpx.local.v1.CaseService service. By default, it
@@ -403,6 +408,12 @@ func NewCaseServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(caseServiceMethods.ByName("ExportCases")),
 			connect.WithClientOptions(opts...),
 		),
+		purgeCase: connect.NewClient[v1.PurgeCaseRequest, v1.PurgeCaseResponse](
+			httpClient,
+			baseURL+CaseServicePurgeCaseProcedure,
+			connect.WithSchema(caseServiceMethods.ByName("PurgeCase")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -416,6 +427,7 @@ type caseServiceClient struct {
 	caseHistory *connect.Client[v1.CaseHistoryRequest, v1.CaseHistoryResponse]
 	importCases *connect.Client[v1.ImportCasesRequest, v1.ImportCasesResponse]
 	exportCases *connect.Client[v1.ExportCasesRequest, v1.ExportCasesResponse]
+	purgeCase   *connect.Client[v1.PurgeCaseRequest, v1.PurgeCaseResponse]
 }
 
 // CreateCase calls cpx.local.v1.CaseService.CreateCase.
@@ -458,6 +470,11 @@ func (c *caseServiceClient) ExportCases(ctx context.Context, req *connect.Reques
 	return c.exportCases.CallServerStream(ctx, req)
 }
 
+// PurgeCase calls cpx.local.v1.CaseService.PurgeCase.
+func (c *caseServiceClient) PurgeCase(ctx context.Context, req *connect.Request[v1.PurgeCaseRequest]) (*connect.Response[v1.PurgeCaseResponse], error) {
+	return c.purgeCase.CallUnary(ctx, req)
+}
+
 // CaseServiceHandler is an implementation of the cpx.local.v1.CaseService service.
 type CaseServiceHandler interface {
 	CreateCase(context.Context, *connect.Request[v1.CreateCaseRequest]) (*connect.Response[v1.CreateCaseResponse], error)
@@ -471,6 +488,9 @@ type CaseServiceHandler interface {
 	ImportCases(context.Context, *connect.Request[v1.ImportCasesRequest]) (*connect.Response[v1.ImportCasesResponse], error)
 	// ExportCases streams every case the caller may read.
 	ExportCases(context.Context, *connect.Request[v1.ExportCasesRequest], *connect.ServerStream[v1.ExportCasesResponse]) error
+	// PurgeCase erases a case for good by destroying its data key
+	// (crypto-shredding); only a tombstone and the audit trail remain.
+	PurgeCase(context.Context, *connect.Request[v1.PurgeCaseRequest]) (*connect.Response[v1.PurgeCaseResponse], error)
 }
 
 // NewCaseServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -528,6 +548,12 @@ func NewCaseServiceHandler(svc CaseServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(caseServiceMethods.ByName("ExportCases")),
 		connect.WithHandlerOptions(opts...),
 	)
+	caseServicePurgeCaseHandler := connect.NewUnaryHandler(
+		CaseServicePurgeCaseProcedure,
+		svc.PurgeCase,
+		connect.WithSchema(caseServiceMethods.ByName("PurgeCase")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/cpx.local.v1.CaseService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case CaseServiceCreateCaseProcedure:
@@ -546,6 +572,8 @@ func NewCaseServiceHandler(svc CaseServiceHandler, opts ...connect.HandlerOption
 			caseServiceImportCasesHandler.ServeHTTP(w, r)
 		case CaseServiceExportCasesProcedure:
 			caseServiceExportCasesHandler.ServeHTTP(w, r)
+		case CaseServicePurgeCaseProcedure:
+			caseServicePurgeCaseHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -585,6 +613,10 @@ func (UnimplementedCaseServiceHandler) ImportCases(context.Context, *connect.Req
 
 func (UnimplementedCaseServiceHandler) ExportCases(context.Context, *connect.Request[v1.ExportCasesRequest], *connect.ServerStream[v1.ExportCasesResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.CaseService.ExportCases is not implemented"))
+}
+
+func (UnimplementedCaseServiceHandler) PurgeCase(context.Context, *connect.Request[v1.PurgeCaseRequest]) (*connect.Response[v1.PurgeCaseResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.CaseService.PurgeCase is not implemented"))
 }
 
 // FormServiceClient is a client for the cpx.local.v1.FormService service.
