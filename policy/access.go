@@ -16,6 +16,7 @@ const (
 	ResourceExchange Resource = "exchange" // referrals and transfers with other agencies
 	ResourcePeer     Resource = "peer"     // the peer nodes this node talks to
 	ResourceISP      Resource = "isp"      // information-sharing protocols
+	ResourceTracing  Resource = "tracing"  // family tracing requests and their matches
 )
 
 // Action is something a subject does to a resource.
@@ -41,6 +42,7 @@ const (
 	ActionDelete          Action = "delete"
 	ActionSign            Action = "sign"
 	ActionPurge           Action = "purge" // erase a case for good (crypto-shredding)
+	ActionMatch           Action = "match" // search for likely matches
 )
 
 // Scope says which case records a role reaches.
@@ -64,6 +66,7 @@ var resourceNouns = map[Resource]string{
 	ResourceExchange: "referrals and transfers",
 	ResourcePeer:     "peers",
 	ResourceISP:      "information-sharing protocols",
+	ResourceTracing:  "tracing requests",
 }
 
 var actionVerbs = map[Action]string{
@@ -85,6 +88,7 @@ var actionVerbs = map[Action]string{
 	ActionDelete:          "delete",
 	ActionSign:            "sign",
 	ActionPurge:           "purge",
+	ActionMatch:           "match",
 }
 
 var knownScopes = map[Scope]bool{

@@ -8,12 +8,12 @@ import (
 	"github.com/cpx-node/cpx/policy"
 )
 
-var allResources = []policy.Resource{"case", "user", "audit", "form", "node", "exchange", "peer", "isp"}
+var allResources = []policy.Resource{"case", "user", "audit", "form", "node", "exchange", "peer", "isp", "tracing"}
 
 var allActions = []policy.Action{
 	"read", "list", "create", "update", "close", "history",
 	"import", "export", "disable", "verify", "consent_override",
-	"refer", "transfer", "respond", "revoke", "delete", "sign", "purge",
+	"refer", "transfer", "respond", "revoke", "delete", "sign", "purge", "match",
 }
 
 // roleSpec is the expected grant of each standard role, written out by
@@ -22,10 +22,10 @@ var allActions = []policy.Action{
 var roleSpec = []struct {
 	id, scope, perms string
 }{
-	{"caseworker", "self", "case: read list create update close history export refer transfer; form: read; node: read; exchange: read list respond revoke"},
-	{"supervisor", "group", "case: read list create update close history export import consent_override refer transfer; form: read; node: read; audit: read; exchange: read list respond revoke"},
+	{"caseworker", "self", "case: read list create update close history export refer transfer; form: read; node: read; exchange: read list respond revoke; tracing: read list create update import match"},
+	{"supervisor", "group", "case: read list create update close history export import consent_override refer transfer; form: read; node: read; audit: read; exchange: read list respond revoke; tracing: read list create update import match"},
 	{"agency_admin", "agency", "user: read list create disable; form: read; node: read update export; audit: read verify export; case: import; peer: read list create delete; isp: read list create sign; exchange: list"},
-	{"dpo", "agency", "case: read list history export consent_override purge; audit: read verify export; user: read list; form: read; node: read; isp: read list; exchange: read list"},
+	{"dpo", "agency", "case: read list history export consent_override purge; audit: read verify export; user: read list; form: read; node: read; isp: read list; exchange: read list; tracing: read list create update import match"},
 	{"coordinator", "agency", "case: read list; form: read; node: read"},
 }
 

@@ -76,11 +76,12 @@ func StandardRoles() []Role {
 	caseworkerCase := []Action{ActionRead, ActionList, ActionCreate, ActionUpdate, ActionClose, ActionHistory, ActionExport, ActionRefer, ActionTransfer}
 	common := slices.Concat(perms(ResourceForm, ActionRead), perms(ResourceNode, ActionRead))
 	exchanges := perms(ResourceExchange, ActionRead, ActionList, ActionRespond, ActionRevoke)
+	tracing := perms(ResourceTracing, ActionRead, ActionList, ActionCreate, ActionUpdate, ActionImport, ActionMatch)
 	return []Role{
 		{
 			ID:          "caseworker",
 			Name:        "Caseworker",
-			Permissions: slices.Concat(perms(ResourceCase, caseworkerCase...), common, exchanges),
+			Permissions: slices.Concat(perms(ResourceCase, caseworkerCase...), common, exchanges, tracing),
 			Scope:       ScopeSelf,
 		},
 		{
@@ -91,6 +92,7 @@ func StandardRoles() []Role {
 				common,
 				perms(ResourceAudit, ActionRead),
 				exchanges,
+				tracing,
 			),
 			Scope: ScopeGroup,
 		},
@@ -118,6 +120,7 @@ func StandardRoles() []Role {
 				perms(ResourceUser, ActionRead, ActionList),
 				perms(ResourceISP, ActionRead, ActionList),
 				perms(ResourceExchange, ActionRead, ActionList),
+				tracing,
 				common,
 			),
 			Scope: ScopeAgency,

@@ -49,6 +49,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			statusCommand(),
 			userCommand(),
 			caseCommand(),
+			traceCommand(),
 			formsCommand(),
 			auditCommand(),
 			nodeCommand(),

@@ -102,6 +102,7 @@ func caseCommand() *cli.Command {
 			caseExportCommand(),
 			caseReferCommand(),
 			caseTransferCommand(),
+			caseMatchCommand(),
 		},
 	}
 }

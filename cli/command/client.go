@@ -50,6 +50,7 @@ type conn struct {
 	Fed   localv1connect.FederationServiceClient
 	Keys  localv1connect.KeysServiceClient
 	Back  localv1connect.BackupServiceClient
+	Trace localv1connect.TracingServiceClient
 }
 
 // dial resolves the connection flags of c and returns the API clients. It
@@ -112,6 +113,7 @@ func newConn(api, token, dir string) *conn {
 		Fed:   localv1connect.NewFederationServiceClient(hc, api),
 		Keys:  localv1connect.NewKeysServiceClient(hc, api),
 		Back:  localv1connect.NewBackupServiceClient(hc, api),
+		Trace: localv1connect.NewTracingServiceClient(hc, api),
 	}
 }
 

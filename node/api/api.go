@@ -22,6 +22,7 @@ import (
 	"github.com/cpx-node/cpx/node/casework"
 	"github.com/cpx-node/cpx/node/exchange"
 	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/node/tracing"
 	"github.com/cpx-node/cpx/node/users"
 	"github.com/cpx-node/cpx/policy"
 	"github.com/cpx-node/cpx/protocol/gen/cpx/local/v1/localv1connect"
@@ -45,6 +46,8 @@ type Options struct {
 	Addrs    func() []string
 	// Ops, if set, serves KeysService and BackupService.
 	Ops NodeOps
+	// Tracing, if set, serves TracingService.
+	Tracing *tracing.Service
 }
 
 // Server implements every local API service.
@@ -64,6 +67,7 @@ type Server struct {
 	ex       *exchange.Service
 	addrs    func() []string
 	ops      NodeOps
+	tracing  *tracing.Service
 }
 
 // MaxRequestBytes bounds one request message (an import batch is the
@@ -82,7 +86,7 @@ func New(o Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.ex, s.addrs, s.ops = o.Exchange, o.Addrs, o.Ops
+	s.ex, s.addrs, s.ops, s.tracing = o.Exchange, o.Addrs, o.Ops, o.Tracing
 	if s.addrs == nil {
 		s.addrs = func() []string { return nil }
 	}
@@ -107,6 +111,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(localv1connect.NewFederationServiceHandler(s, opts...))
 	mux.Handle(localv1connect.NewKeysServiceHandler(s, opts...))
 	mux.Handle(localv1connect.NewBackupServiceHandler(s, opts...))
+	mux.Handle(localv1connect.NewTracingServiceHandler(s, opts...))
 	return mux
 }
 
@@ -179,12 +184,14 @@ func (s *Server) fail(err error) error {
 	switch {
 	case errors.As(err, &ce):
 		return ce
-	case errors.Is(err, casework.ErrNotFound), errors.Is(err, users.ErrNotFound), errors.Is(err, exchange.ErrNotFound):
+	case errors.Is(err, casework.ErrNotFound), errors.Is(err, users.ErrNotFound), errors.Is(err, exchange.ErrNotFound),
+		errors.Is(err, tracing.ErrNotFound):
 		code = connect.CodeNotFound
-	case errors.Is(err, casework.ErrDenied), errors.Is(err, exchange.ErrDenied), errors.Is(err, exchange.ErrRefused):
+	case errors.Is(err, casework.ErrDenied), errors.Is(err, exchange.ErrDenied), errors.Is(err, exchange.ErrRefused),
+		errors.Is(err, tracing.ErrDenied):
 		code = connect.CodePermissionDenied
 	case errors.Is(err, casework.ErrInvalid), errors.Is(err, casework.ErrTooLarge), errors.Is(err, users.ErrInvalidName),
-		errors.Is(err, exchange.ErrInvalid):
+		errors.Is(err, exchange.ErrInvalid), errors.Is(err, tracing.ErrInvalid):
 		code = connect.CodeInvalidArgument
 	case errors.Is(err, exchange.ErrState), errors.Is(err, exchange.ErrNoKeys):
 		code = connect.CodeFailedPrecondition
@@ -192,7 +199,7 @@ func (s *Server) fail(err error) error {
 		code = connect.CodeAlreadyExists
 	case errors.Is(err, casework.ErrConflict):
 		code = connect.CodeAborted
-	case errors.Is(err, casework.ErrClosed):
+	case errors.Is(err, casework.ErrClosed), errors.Is(err, tracing.ErrClosed):
 		code = connect.CodeFailedPrecondition
 	case errors.Is(err, context.Canceled):
 		code = connect.CodeCanceled

@@ -87,6 +87,7 @@ func (s *Service) Purge(ctx context.Context, sub policy.Subject, ref, reason str
 	if refused != nil {
 		return s.auditDenied(ctx, sub, "case.purge", caseObject(ref), refused)
 	}
+	s.notify(Case{ID: id, Number: number, Status: StatusPurged, Stage: StageClosed})
 	if err := s.keys.Destroy(ctx, id); err != nil {
 		return fmt.Errorf("case %s: the record is purged but its data key was not destroyed, so copies of its data are still readable; run the purge again: %w", number, err)
 	}

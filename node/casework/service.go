@@ -105,6 +105,7 @@ type Service struct {
 	now      func() time.Time
 	maxBytes int
 	keys     casekeys.Store
+	observer Observer
 }
 
 // New returns a Service.
@@ -123,6 +124,22 @@ func New(o Options) *Service {
 		s.maxBytes = DefaultMaxRecordBytes
 	}
 	return s
+}
+
+// Observer learns about every case this service creates or changes (the
+// whole case, unredacted), after the change is committed. The tracing
+// index keeps itself up to date this way.
+type Observer interface {
+	CaseChanged(Case)
+}
+
+// Observe registers o; call it once while wiring the node, before serving.
+func (s *Service) Observe(o Observer) { s.observer = o }
+
+func (s *Service) notify(c Case) {
+	if s.observer != nil {
+		s.observer.CaseChanged(c)
+	}
 }
 
 // Forms returns the forms configuration the service validates against.
@@ -375,6 +392,7 @@ func (s *Service) Create(ctx context.Context, sub policy.Subject, form string, f
 	if err != nil {
 		return Case{}, err
 	}
+	s.notify(c)
 	return redacted(sub, c), nil
 }
 
@@ -616,6 +634,7 @@ func (s *Service) modify(ctx context.Context, sub policy.Subject, ref string, ac
 	if refused != nil {
 		return Case{}, s.auditDenied(ctx, sub, action, caseObject(ref), refused)
 	}
+	s.notify(c)
 	return redacted(sub, c), nil
 }
 
@@ -790,7 +809,9 @@ func (s *Service) Import(ctx context.Context, sub policy.Subject, rows []ImportR
 		}
 		sealers[i] = x
 	}
+	var created []Case
 	err = s.store.Update(ctx, func(w store.Writer) error {
+		created = created[:0]
 		for i := range results {
 			results[i].ID, results[i].Number = "", ""
 			if valid[i] == nil {
@@ -812,11 +833,17 @@ func (s *Service) Import(ctx context.Context, sub policy.Subject, rows []ImportR
 				return err
 			}
 			results[i].ID, results[i].Number = c.ID, c.Number
+			created = append(created, c)
 		}
 		return nil
 	})
 	if errors.Is(err, store.ErrTooBig) {
 		return nil, errorf(ErrInvalid, "%d rows are too many for one transaction; send smaller batches", len(rows))
+	}
+	if err == nil {
+		for _, c := range created {
+			s.notify(c)
+		}
 	}
 	return results, err
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/cpx-node/cpx/node/peerapi"
 	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/node/store/badgerstore"
+	"github.com/cpx-node/cpx/node/tracing"
 	"github.com/cpx-node/cpx/node/users"
 )
 
@@ -167,6 +168,7 @@ type Node struct {
 	store    *badgerstore.Store
 	caseKeys casekeys.Store
 	cases    *casework.Service
+	tracing  *tracing.Service
 	host     *p2p.Host
 	ex       atomic.Pointer[exchange.Service]
 	api      *api.Server
@@ -229,6 +231,12 @@ func (n *Node) open(ctx context.Context) error {
 		Store: n.store, Forms: fc, Agency: n.cfg.Agency.ID, NumberPrefix: n.cfg.Cases.NumberPrefix,
 		MaxRecordBytes: n.cfg.Store.MaxRecordBytes,
 	})
+	n.tracing = tracing.New(tracing.Options{Store: n.store, Cases: n.cases, Observed: true, Logger: n.log.With("component", "tracing")})
+	n.cases.Observe(n.tracing)
+	if err := n.tracing.Rebuild(ctx); err != nil {
+		// Not fatal: the first match rebuilds it.
+		n.log.Warn("building the tracing index", "err", err)
+	}
 	identity, err := exchange.Secret(ctx, n.store, n.kr, "libp2p-identity", func() ([]byte, error) {
 		k, err := p2p.NewIdentity()
 		if err != nil {
@@ -270,7 +278,7 @@ func (n *Node) open(ctx context.Context) error {
 	n.api = api.New(api.Options{
 		Store: n.store, Cases: n.cases, Agency: n.cfg.Agency.ID, Name: n.cfg.Agency.Name, Version: Version(),
 		Keyring: n.kr.Kind(), TokenTTL: n.cfg.Auth.TokenTTL, Logger: n.log.With("component", "api"), Metrics: n.metrics,
-		Exchange: ex, Addrs: n.host.Addrs, Ops: n,
+		Exchange: ex, Addrs: n.host.Addrs, Ops: n, Tracing: n.tracing,
 	})
 	return nil
 }

@@ -4816,6 +4816,1803 @@ func (x *BackupResponse) GetChunk() []byte {
 	return nil
 }
 
+// TracingRequest is a family's request to trace one or more children.
+type TracingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Human-friendly number, e.g. TR-000001.
+	Number string `protobuf:"bytes,2,opt,name=number,proto3" json:"number,omitempty"`
+	// open or closed.
+	Status       string                 `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Owner        string                 `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
+	OwnerGroup   string                 `protobuf:"bytes,5,opt,name=owner_group,json=ownerGroup,proto3" json:"owner_group,omitempty"`
+	CreatedAt    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Version      int64                  `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
+	InquirerName string                 `protobuf:"bytes,9,opt,name=inquirer_name,json=inquirerName,proto3" json:"inquirer_name,omitempty"`
+	Relation     string                 `protobuf:"bytes,10,opt,name=relation,proto3" json:"relation,omitempty"`
+	Contact      string                 `protobuf:"bytes,11,opt,name=contact,proto3" json:"contact,omitempty"`
+	// Location code where the inquirer lives.
+	Location string `protobuf:"bytes,12,opt,name=location,proto3" json:"location,omitempty"`
+	// YYYY-MM-DD.
+	DateOfSeparation   string             `protobuf:"bytes,13,opt,name=date_of_separation,json=dateOfSeparation,proto3" json:"date_of_separation,omitempty"`
+	LocationSeparation string             `protobuf:"bytes,14,opt,name=location_separation,json=locationSeparation,proto3" json:"location_separation,omitempty"`
+	ConsentForTracing  bool               `protobuf:"varint,15,opt,name=consent_for_tracing,json=consentForTracing,proto3" json:"consent_for_tracing,omitempty"`
+	Traces             []*Trace           `protobuf:"bytes,16,rep,name=traces,proto3" json:"traces,omitempty"`
+	Decisions          []*TracingDecision `protobuf:"bytes,17,rep,name=decisions,proto3" json:"decisions,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *TracingRequest) Reset() {
+	*x = TracingRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TracingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TracingRequest) ProtoMessage() {}
+
+func (x *TracingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TracingRequest.ProtoReflect.Descriptor instead.
+func (*TracingRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *TracingRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TracingRequest) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *TracingRequest) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *TracingRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *TracingRequest) GetOwnerGroup() string {
+	if x != nil {
+		return x.OwnerGroup
+	}
+	return ""
+}
+
+func (x *TracingRequest) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *TracingRequest) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *TracingRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *TracingRequest) GetInquirerName() string {
+	if x != nil {
+		return x.InquirerName
+	}
+	return ""
+}
+
+func (x *TracingRequest) GetRelation() string {
+	if x != nil {
+		return x.Relation
+	}
+	return ""
+}
+
+func (x *TracingRequest) GetContact() string {
+	if x != nil {
+		return x.Contact
+	}
+	return ""
+}
+
+func (x *TracingRequest) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+func (x *TracingRequest) GetDateOfSeparation() string {
+	if x != nil {
+		return x.DateOfSeparation
+	}
+	return ""
+}
+
+func (x *TracingRequest) GetLocationSeparation() string {
+	if x != nil {
+		return x.LocationSeparation
+	}
+	return ""
+}
+
+func (x *TracingRequest) GetConsentForTracing() bool {
+	if x != nil {
+		return x.ConsentForTracing
+	}
+	return false
+}
+
+func (x *TracingRequest) GetTraces() []*Trace {
+	if x != nil {
+		return x.Traces
+	}
+	return nil
+}
+
+func (x *TracingRequest) GetDecisions() []*TracingDecision {
+	if x != nil {
+		return x.Decisions
+	}
+	return nil
+}
+
+// Trace is one child sought.
+type Trace struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1-based position in the request.
+	Index               int32    `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Name                string   `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Nicknames           []string `protobuf:"bytes,3,rep,name=nicknames,proto3" json:"nicknames,omitempty"`
+	OtherNames          []string `protobuf:"bytes,4,rep,name=other_names,json=otherNames,proto3" json:"other_names,omitempty"`
+	Sex                 string   `protobuf:"bytes,5,opt,name=sex,proto3" json:"sex,omitempty"`
+	Age                 *float64 `protobuf:"fixed64,6,opt,name=age,proto3,oneof" json:"age,omitempty"`
+	DateOfBirth         string   `protobuf:"bytes,7,opt,name=date_of_birth,json=dateOfBirth,proto3" json:"date_of_birth,omitempty"`
+	Estimated           bool     `protobuf:"varint,8,opt,name=estimated,proto3" json:"estimated,omitempty"`
+	DistinguishingMarks string   `protobuf:"bytes,9,opt,name=distinguishing_marks,json=distinguishingMarks,proto3" json:"distinguishing_marks,omitempty"`
+	LocationOrigin      string   `protobuf:"bytes,10,opt,name=location_origin,json=locationOrigin,proto3" json:"location_origin,omitempty"`
+	LocationSeparation  string   `protobuf:"bytes,11,opt,name=location_separation,json=locationSeparation,proto3" json:"location_separation,omitempty"`
+	Relatives           []string `protobuf:"bytes,12,rep,name=relatives,proto3" json:"relatives,omitempty"`
+	// open or matched.
+	Status            string `protobuf:"bytes,13,opt,name=status,proto3" json:"status,omitempty"`
+	MatchedCaseId     string `protobuf:"bytes,14,opt,name=matched_case_id,json=matchedCaseId,proto3" json:"matched_case_id,omitempty"`
+	MatchedCaseNumber string `protobuf:"bytes,15,opt,name=matched_case_number,json=matchedCaseNumber,proto3" json:"matched_case_number,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *Trace) Reset() {
+	*x = Trace{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Trace) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Trace) ProtoMessage() {}
+
+func (x *Trace) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Trace.ProtoReflect.Descriptor instead.
+func (*Trace) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *Trace) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *Trace) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Trace) GetNicknames() []string {
+	if x != nil {
+		return x.Nicknames
+	}
+	return nil
+}
+
+func (x *Trace) GetOtherNames() []string {
+	if x != nil {
+		return x.OtherNames
+	}
+	return nil
+}
+
+func (x *Trace) GetSex() string {
+	if x != nil {
+		return x.Sex
+	}
+	return ""
+}
+
+func (x *Trace) GetAge() float64 {
+	if x != nil && x.Age != nil {
+		return *x.Age
+	}
+	return 0
+}
+
+func (x *Trace) GetDateOfBirth() string {
+	if x != nil {
+		return x.DateOfBirth
+	}
+	return ""
+}
+
+func (x *Trace) GetEstimated() bool {
+	if x != nil {
+		return x.Estimated
+	}
+	return false
+}
+
+func (x *Trace) GetDistinguishingMarks() string {
+	if x != nil {
+		return x.DistinguishingMarks
+	}
+	return ""
+}
+
+func (x *Trace) GetLocationOrigin() string {
+	if x != nil {
+		return x.LocationOrigin
+	}
+	return ""
+}
+
+func (x *Trace) GetLocationSeparation() string {
+	if x != nil {
+		return x.LocationSeparation
+	}
+	return ""
+}
+
+func (x *Trace) GetRelatives() []string {
+	if x != nil {
+		return x.Relatives
+	}
+	return nil
+}
+
+func (x *Trace) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Trace) GetMatchedCaseId() string {
+	if x != nil {
+		return x.MatchedCaseId
+	}
+	return ""
+}
+
+func (x *Trace) GetMatchedCaseNumber() string {
+	if x != nil {
+		return x.MatchedCaseNumber
+	}
+	return ""
+}
+
+// TracingDecision is a caseworker's verdict on a candidate case.
+type TracingDecision struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Trace      int32                  `protobuf:"varint,1,opt,name=trace,proto3" json:"trace,omitempty"`
+	CaseId     string                 `protobuf:"bytes,2,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	CaseNumber string                 `protobuf:"bytes,3,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
+	// confirmed or rejected.
+	Outcome       string                 `protobuf:"bytes,4,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Actor         string                 `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TracingDecision) Reset() {
+	*x = TracingDecision{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TracingDecision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TracingDecision) ProtoMessage() {}
+
+func (x *TracingDecision) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TracingDecision.ProtoReflect.Descriptor instead.
+func (*TracingDecision) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *TracingDecision) GetTrace() int32 {
+	if x != nil {
+		return x.Trace
+	}
+	return 0
+}
+
+func (x *TracingDecision) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *TracingDecision) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *TracingDecision) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *TracingDecision) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *TracingDecision) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *TracingDecision) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+type CreateTracingRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request document (docs/tracing.md), if any.
+	Request *structpb.Struct `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	// Assignments applied after it: inquirer_name, trace.name, trace.2.age...
+	Set           *structpb.Struct `protobuf:"bytes,2,opt,name=set,proto3" json:"set,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTracingRequestRequest) Reset() {
+	*x = CreateTracingRequestRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTracingRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTracingRequestRequest) ProtoMessage() {}
+
+func (x *CreateTracingRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTracingRequestRequest.ProtoReflect.Descriptor instead.
+func (*CreateTracingRequestRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *CreateTracingRequestRequest) GetRequest() *structpb.Struct {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *CreateTracingRequestRequest) GetSet() *structpb.Struct {
+	if x != nil {
+		return x.Set
+	}
+	return nil
+}
+
+type CreateTracingRequestResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *TracingRequest        `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTracingRequestResponse) Reset() {
+	*x = CreateTracingRequestResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTracingRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTracingRequestResponse) ProtoMessage() {}
+
+func (x *CreateTracingRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTracingRequestResponse.ProtoReflect.Descriptor instead.
+func (*CreateTracingRequestResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *CreateTracingRequestResponse) GetRequest() *TracingRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+type GetTracingRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id or number.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTracingRequestRequest) Reset() {
+	*x = GetTracingRequestRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTracingRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTracingRequestRequest) ProtoMessage() {}
+
+func (x *GetTracingRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTracingRequestRequest.ProtoReflect.Descriptor instead.
+func (*GetTracingRequestRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *GetTracingRequestRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type GetTracingRequestResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *TracingRequest        `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTracingRequestResponse) Reset() {
+	*x = GetTracingRequestResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTracingRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTracingRequestResponse) ProtoMessage() {}
+
+func (x *GetTracingRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTracingRequestResponse.ProtoReflect.Descriptor instead.
+func (*GetTracingRequestResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *GetTracingRequestResponse) GetRequest() *TracingRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+type ListTracingRequestsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// open, closed, or empty for all.
+	Status        string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	Limit         int32  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTracingRequestsRequest) Reset() {
+	*x = ListTracingRequestsRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTracingRequestsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTracingRequestsRequest) ProtoMessage() {}
+
+func (x *ListTracingRequestsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTracingRequestsRequest.ProtoReflect.Descriptor instead.
+func (*ListTracingRequestsRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *ListTracingRequestsRequest) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *ListTracingRequestsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListTracingRequestsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Requests      []*TracingRequest      `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTracingRequestsResponse) Reset() {
+	*x = ListTracingRequestsResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTracingRequestsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTracingRequestsResponse) ProtoMessage() {}
+
+func (x *ListTracingRequestsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTracingRequestsResponse.ProtoReflect.Descriptor instead.
+func (*ListTracingRequestsResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *ListTracingRequestsResponse) GetRequests() []*TracingRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+type UpdateTracingRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Assignments as in CreateTracingRequestRequest.set, and status.
+	Set           *structpb.Struct `protobuf:"bytes,2,opt,name=set,proto3" json:"set,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateTracingRequestRequest) Reset() {
+	*x = UpdateTracingRequestRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateTracingRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateTracingRequestRequest) ProtoMessage() {}
+
+func (x *UpdateTracingRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateTracingRequestRequest.ProtoReflect.Descriptor instead.
+func (*UpdateTracingRequestRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *UpdateTracingRequestRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpdateTracingRequestRequest) GetSet() *structpb.Struct {
+	if x != nil {
+		return x.Set
+	}
+	return nil
+}
+
+type UpdateTracingRequestResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *TracingRequest        `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateTracingRequestResponse) Reset() {
+	*x = UpdateTracingRequestResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateTracingRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateTracingRequestResponse) ProtoMessage() {}
+
+func (x *UpdateTracingRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateTracingRequestResponse.ProtoReflect.Descriptor instead.
+func (*UpdateTracingRequestResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *UpdateTracingRequestResponse) GetRequest() *TracingRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+type TracingImportRow struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Row           int64                  `protobuf:"varint,1,opt,name=row,proto3" json:"row,omitempty"`
+	Request       *structpb.Struct       `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TracingImportRow) Reset() {
+	*x = TracingImportRow{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TracingImportRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TracingImportRow) ProtoMessage() {}
+
+func (x *TracingImportRow) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TracingImportRow.ProtoReflect.Descriptor instead.
+func (*TracingImportRow) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *TracingImportRow) GetRow() int64 {
+	if x != nil {
+		return x.Row
+	}
+	return 0
+}
+
+func (x *TracingImportRow) GetRequest() *structpb.Struct {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+type TracingImportResult struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Row    int64                  `protobuf:"varint,1,opt,name=row,proto3" json:"row,omitempty"`
+	Id     string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Number string                 `protobuf:"bytes,3,opt,name=number,proto3" json:"number,omitempty"`
+	// Empty when the row was (or, in a dry run, would be) accepted.
+	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TracingImportResult) Reset() {
+	*x = TracingImportResult{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TracingImportResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TracingImportResult) ProtoMessage() {}
+
+func (x *TracingImportResult) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TracingImportResult.ProtoReflect.Descriptor instead.
+func (*TracingImportResult) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{95}
+}
+
+func (x *TracingImportResult) GetRow() int64 {
+	if x != nil {
+		return x.Row
+	}
+	return 0
+}
+
+func (x *TracingImportResult) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TracingImportResult) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *TracingImportResult) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type ImportTracingRequestsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rows          []*TracingImportRow    `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	DryRun        bool                   `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportTracingRequestsRequest) Reset() {
+	*x = ImportTracingRequestsRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportTracingRequestsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportTracingRequestsRequest) ProtoMessage() {}
+
+func (x *ImportTracingRequestsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportTracingRequestsRequest.ProtoReflect.Descriptor instead.
+func (*ImportTracingRequestsRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{96}
+}
+
+func (x *ImportTracingRequestsRequest) GetRows() []*TracingImportRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *ImportTracingRequestsRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type ImportTracingRequestsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*TracingImportResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	Accepted      int64                  `protobuf:"varint,2,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Rejected      int64                  `protobuf:"varint,3,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportTracingRequestsResponse) Reset() {
+	*x = ImportTracingRequestsResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportTracingRequestsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportTracingRequestsResponse) ProtoMessage() {}
+
+func (x *ImportTracingRequestsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportTracingRequestsResponse.ProtoReflect.Descriptor instead.
+func (*ImportTracingRequestsResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{97}
+}
+
+func (x *ImportTracingRequestsResponse) GetResults() []*TracingImportResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *ImportTracingRequestsResponse) GetAccepted() int64 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *ImportTracingRequestsResponse) GetRejected() int64 {
+	if x != nil {
+		return x.Rejected
+	}
+	return 0
+}
+
+// MatchComparison is the comparison of one field.
+type MatchComparison struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name, sex, age, location, relatives, separation_date, separation_location.
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// match, partial, mismatch or blank.
+	Outcome       string `protobuf:"bytes,2,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Why           string `protobuf:"bytes,3,opt,name=why,proto3" json:"why,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MatchComparison) Reset() {
+	*x = MatchComparison{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MatchComparison) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MatchComparison) ProtoMessage() {}
+
+func (x *MatchComparison) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MatchComparison.ProtoReflect.Descriptor instead.
+func (*MatchComparison) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{98}
+}
+
+func (x *MatchComparison) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *MatchComparison) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *MatchComparison) GetWhy() string {
+	if x != nil {
+		return x.Why
+	}
+	return ""
+}
+
+// MatchCandidate is a case that may be the child sought.
+type MatchCandidate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1-based trace; 0 for MatchCase.
+	Trace       int32   `protobuf:"varint,1,opt,name=trace,proto3" json:"trace,omitempty"`
+	CaseId      string  `protobuf:"bytes,2,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	CaseNumber  string  `protobuf:"bytes,3,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
+	Probability float64 `protobuf:"fixed64,4,opt,name=probability,proto3" json:"probability,omitempty"`
+	// likely, possible or unlikely.
+	Band        string             `protobuf:"bytes,5,opt,name=band,proto3" json:"band,omitempty"`
+	Comparisons []*MatchComparison `protobuf:"bytes,6,rep,name=comparisons,proto3" json:"comparisons,omitempty"`
+	// The case as the caller may see it.
+	Case          *Case `protobuf:"bytes,7,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MatchCandidate) Reset() {
+	*x = MatchCandidate{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MatchCandidate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MatchCandidate) ProtoMessage() {}
+
+func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MatchCandidate.ProtoReflect.Descriptor instead.
+func (*MatchCandidate) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{99}
+}
+
+func (x *MatchCandidate) GetTrace() int32 {
+	if x != nil {
+		return x.Trace
+	}
+	return 0
+}
+
+func (x *MatchCandidate) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *MatchCandidate) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *MatchCandidate) GetProbability() float64 {
+	if x != nil {
+		return x.Probability
+	}
+	return 0
+}
+
+func (x *MatchCandidate) GetBand() string {
+	if x != nil {
+		return x.Band
+	}
+	return ""
+}
+
+func (x *MatchCandidate) GetComparisons() []*MatchComparison {
+	if x != nil {
+		return x.Comparisons
+	}
+	return nil
+}
+
+func (x *MatchCandidate) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+type MatchTracingRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Candidates per trace (0: 20).
+	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MatchTracingRequestRequest) Reset() {
+	*x = MatchTracingRequestRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MatchTracingRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MatchTracingRequestRequest) ProtoMessage() {}
+
+func (x *MatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MatchTracingRequestRequest.ProtoReflect.Descriptor instead.
+func (*MatchTracingRequestRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{100}
+}
+
+func (x *MatchTracingRequestRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *MatchTracingRequestRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type MatchTracingRequestResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *TracingRequest        `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	Candidates    []*MatchCandidate      `protobuf:"bytes,2,rep,name=candidates,proto3" json:"candidates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MatchTracingRequestResponse) Reset() {
+	*x = MatchTracingRequestResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MatchTracingRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MatchTracingRequestResponse) ProtoMessage() {}
+
+func (x *MatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MatchTracingRequestResponse.ProtoReflect.Descriptor instead.
+func (*MatchTracingRequestResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{101}
+}
+
+func (x *MatchTracingRequestResponse) GetRequest() *TracingRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *MatchTracingRequestResponse) GetCandidates() []*MatchCandidate {
+	if x != nil {
+		return x.Candidates
+	}
+	return nil
+}
+
+type MatchAllTracingRequestsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MatchAllTracingRequestsRequest) Reset() {
+	*x = MatchAllTracingRequestsRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MatchAllTracingRequestsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MatchAllTracingRequestsRequest) ProtoMessage() {}
+
+func (x *MatchAllTracingRequestsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MatchAllTracingRequestsRequest.ProtoReflect.Descriptor instead.
+func (*MatchAllTracingRequestsRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{102}
+}
+
+// TracingMatchSummary is the outcome of matching one open request.
+type TracingMatchSummary struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Number string                 `protobuf:"bytes,2,opt,name=number,proto3" json:"number,omitempty"`
+	// likely, possible, unlikely, or empty when there is no candidate.
+	BestBand      string `protobuf:"bytes,3,opt,name=best_band,json=bestBand,proto3" json:"best_band,omitempty"`
+	Likely        int32  `protobuf:"varint,4,opt,name=likely,proto3" json:"likely,omitempty"`
+	Possible      int32  `protobuf:"varint,5,opt,name=possible,proto3" json:"possible,omitempty"`
+	Candidates    int32  `protobuf:"varint,6,opt,name=candidates,proto3" json:"candidates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TracingMatchSummary) Reset() {
+	*x = TracingMatchSummary{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TracingMatchSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TracingMatchSummary) ProtoMessage() {}
+
+func (x *TracingMatchSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TracingMatchSummary.ProtoReflect.Descriptor instead.
+func (*TracingMatchSummary) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{103}
+}
+
+func (x *TracingMatchSummary) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TracingMatchSummary) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *TracingMatchSummary) GetBestBand() string {
+	if x != nil {
+		return x.BestBand
+	}
+	return ""
+}
+
+func (x *TracingMatchSummary) GetLikely() int32 {
+	if x != nil {
+		return x.Likely
+	}
+	return 0
+}
+
+func (x *TracingMatchSummary) GetPossible() int32 {
+	if x != nil {
+		return x.Possible
+	}
+	return 0
+}
+
+func (x *TracingMatchSummary) GetCandidates() int32 {
+	if x != nil {
+		return x.Candidates
+	}
+	return 0
+}
+
+type MatchAllTracingRequestsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Summaries     []*TracingMatchSummary `protobuf:"bytes,1,rep,name=summaries,proto3" json:"summaries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MatchAllTracingRequestsResponse) Reset() {
+	*x = MatchAllTracingRequestsResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MatchAllTracingRequestsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MatchAllTracingRequestsResponse) ProtoMessage() {}
+
+func (x *MatchAllTracingRequestsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MatchAllTracingRequestsResponse.ProtoReflect.Descriptor instead.
+func (*MatchAllTracingRequestsResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{104}
+}
+
+func (x *MatchAllTracingRequestsResponse) GetSummaries() []*TracingMatchSummary {
+	if x != nil {
+		return x.Summaries
+	}
+	return nil
+}
+
+type MatchCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Case id or number.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Limit         int32  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MatchCaseRequest) Reset() {
+	*x = MatchCaseRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MatchCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MatchCaseRequest) ProtoMessage() {}
+
+func (x *MatchCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MatchCaseRequest.ProtoReflect.Descriptor instead.
+func (*MatchCaseRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{105}
+}
+
+func (x *MatchCaseRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *MatchCaseRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type MatchCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Candidates    []*MatchCandidate      `protobuf:"bytes,1,rep,name=candidates,proto3" json:"candidates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MatchCaseResponse) Reset() {
+	*x = MatchCaseResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MatchCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MatchCaseResponse) ProtoMessage() {}
+
+func (x *MatchCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MatchCaseResponse.ProtoReflect.Descriptor instead.
+func (*MatchCaseResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{106}
+}
+
+func (x *MatchCaseResponse) GetCandidates() []*MatchCandidate {
+	if x != nil {
+		return x.Candidates
+	}
+	return nil
+}
+
+type ConfirmTracingMatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// 1-based; 0 when the request has one trace.
+	Trace int32 `protobuf:"varint,2,opt,name=trace,proto3" json:"trace,omitempty"`
+	// Case id or number.
+	CaseId        string `protobuf:"bytes,3,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmTracingMatchRequest) Reset() {
+	*x = ConfirmTracingMatchRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmTracingMatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmTracingMatchRequest) ProtoMessage() {}
+
+func (x *ConfirmTracingMatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmTracingMatchRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmTracingMatchRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{107}
+}
+
+func (x *ConfirmTracingMatchRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ConfirmTracingMatchRequest) GetTrace() int32 {
+	if x != nil {
+		return x.Trace
+	}
+	return 0
+}
+
+func (x *ConfirmTracingMatchRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *ConfirmTracingMatchRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type ConfirmTracingMatchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *TracingRequest        `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmTracingMatchResponse) Reset() {
+	*x = ConfirmTracingMatchResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmTracingMatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmTracingMatchResponse) ProtoMessage() {}
+
+func (x *ConfirmTracingMatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmTracingMatchResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmTracingMatchResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{108}
+}
+
+func (x *ConfirmTracingMatchResponse) GetRequest() *TracingRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+type RejectTracingMatchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Trace         int32                  `protobuf:"varint,2,opt,name=trace,proto3" json:"trace,omitempty"`
+	CaseId        string                 `protobuf:"bytes,3,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectTracingMatchRequest) Reset() {
+	*x = RejectTracingMatchRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectTracingMatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectTracingMatchRequest) ProtoMessage() {}
+
+func (x *RejectTracingMatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectTracingMatchRequest.ProtoReflect.Descriptor instead.
+func (*RejectTracingMatchRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{109}
+}
+
+func (x *RejectTracingMatchRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RejectTracingMatchRequest) GetTrace() int32 {
+	if x != nil {
+		return x.Trace
+	}
+	return 0
+}
+
+func (x *RejectTracingMatchRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *RejectTracingMatchRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type RejectTracingMatchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *TracingRequest        `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectTracingMatchResponse) Reset() {
+	*x = RejectTracingMatchResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectTracingMatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectTracingMatchResponse) ProtoMessage() {}
+
+func (x *RejectTracingMatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectTracingMatchResponse.ProtoReflect.Descriptor instead.
+func (*RejectTracingMatchResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{110}
+}
+
+func (x *RejectTracingMatchResponse) GetRequest() *TracingRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
 var File_cpx_local_v1_local_proto protoreflect.FileDescriptor
 
 const file_cpx_local_v1_local_proto_rawDesc = "" +
@@ -5158,7 +6955,145 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"notReached\"\x0f\n" +
 	"\rBackupRequest\"&\n" +
 	"\x0eBackupResponse\x12\x14\n" +
-	"\x05chunk\x18\x01 \x01(\fR\x05chunk2T\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\"\x87\x05\n" +
+	"\x0eTracingRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06number\x18\x02 \x01(\tR\x06number\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\x12\x14\n" +
+	"\x05owner\x18\x04 \x01(\tR\x05owner\x12\x1f\n" +
+	"\vowner_group\x18\x05 \x01(\tR\n" +
+	"ownerGroup\x129\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x18\n" +
+	"\aversion\x18\b \x01(\x03R\aversion\x12#\n" +
+	"\rinquirer_name\x18\t \x01(\tR\finquirerName\x12\x1a\n" +
+	"\brelation\x18\n" +
+	" \x01(\tR\brelation\x12\x18\n" +
+	"\acontact\x18\v \x01(\tR\acontact\x12\x1a\n" +
+	"\blocation\x18\f \x01(\tR\blocation\x12,\n" +
+	"\x12date_of_separation\x18\r \x01(\tR\x10dateOfSeparation\x12/\n" +
+	"\x13location_separation\x18\x0e \x01(\tR\x12locationSeparation\x12.\n" +
+	"\x13consent_for_tracing\x18\x0f \x01(\bR\x11consentForTracing\x12+\n" +
+	"\x06traces\x18\x10 \x03(\v2\x13.cpx.local.v1.TraceR\x06traces\x12;\n" +
+	"\tdecisions\x18\x11 \x03(\v2\x1d.cpx.local.v1.TracingDecisionR\tdecisions\"\xfe\x03\n" +
+	"\x05Trace\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
+	"\tnicknames\x18\x03 \x03(\tR\tnicknames\x12\x1f\n" +
+	"\vother_names\x18\x04 \x03(\tR\n" +
+	"otherNames\x12\x10\n" +
+	"\x03sex\x18\x05 \x01(\tR\x03sex\x12\x15\n" +
+	"\x03age\x18\x06 \x01(\x01H\x00R\x03age\x88\x01\x01\x12\"\n" +
+	"\rdate_of_birth\x18\a \x01(\tR\vdateOfBirth\x12\x1c\n" +
+	"\testimated\x18\b \x01(\bR\testimated\x121\n" +
+	"\x14distinguishing_marks\x18\t \x01(\tR\x13distinguishingMarks\x12'\n" +
+	"\x0flocation_origin\x18\n" +
+	" \x01(\tR\x0elocationOrigin\x12/\n" +
+	"\x13location_separation\x18\v \x01(\tR\x12locationSeparation\x12\x1c\n" +
+	"\trelatives\x18\f \x03(\tR\trelatives\x12\x16\n" +
+	"\x06status\x18\r \x01(\tR\x06status\x12&\n" +
+	"\x0fmatched_case_id\x18\x0e \x01(\tR\rmatchedCaseId\x12.\n" +
+	"\x13matched_case_number\x18\x0f \x01(\tR\x11matchedCaseNumberB\x06\n" +
+	"\x04_age\"\xd5\x01\n" +
+	"\x0fTracingDecision\x12\x14\n" +
+	"\x05trace\x18\x01 \x01(\x05R\x05trace\x12\x17\n" +
+	"\acase_id\x18\x02 \x01(\tR\x06caseId\x12\x1f\n" +
+	"\vcase_number\x18\x03 \x01(\tR\n" +
+	"caseNumber\x12\x18\n" +
+	"\aoutcome\x18\x04 \x01(\tR\aoutcome\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05actor\x18\x06 \x01(\tR\x05actor\x12*\n" +
+	"\x02at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"{\n" +
+	"\x1bCreateTracingRequestRequest\x121\n" +
+	"\arequest\x18\x01 \x01(\v2\x17.google.protobuf.StructR\arequest\x12)\n" +
+	"\x03set\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x03set\"V\n" +
+	"\x1cCreateTracingRequestResponse\x126\n" +
+	"\arequest\x18\x01 \x01(\v2\x1c.cpx.local.v1.TracingRequestR\arequest\"*\n" +
+	"\x18GetTracingRequestRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"S\n" +
+	"\x19GetTracingRequestResponse\x126\n" +
+	"\arequest\x18\x01 \x01(\v2\x1c.cpx.local.v1.TracingRequestR\arequest\"J\n" +
+	"\x1aListTracingRequestsRequest\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\tR\x06status\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"W\n" +
+	"\x1bListTracingRequestsResponse\x128\n" +
+	"\brequests\x18\x01 \x03(\v2\x1c.cpx.local.v1.TracingRequestR\brequests\"X\n" +
+	"\x1bUpdateTracingRequestRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12)\n" +
+	"\x03set\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x03set\"V\n" +
+	"\x1cUpdateTracingRequestResponse\x126\n" +
+	"\arequest\x18\x01 \x01(\v2\x1c.cpx.local.v1.TracingRequestR\arequest\"W\n" +
+	"\x10TracingImportRow\x12\x10\n" +
+	"\x03row\x18\x01 \x01(\x03R\x03row\x121\n" +
+	"\arequest\x18\x02 \x01(\v2\x17.google.protobuf.StructR\arequest\"e\n" +
+	"\x13TracingImportResult\x12\x10\n" +
+	"\x03row\x18\x01 \x01(\x03R\x03row\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n" +
+	"\x06number\x18\x03 \x01(\tR\x06number\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"k\n" +
+	"\x1cImportTracingRequestsRequest\x122\n" +
+	"\x04rows\x18\x01 \x03(\v2\x1e.cpx.local.v1.TracingImportRowR\x04rows\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\"\x94\x01\n" +
+	"\x1dImportTracingRequestsResponse\x12;\n" +
+	"\aresults\x18\x01 \x03(\v2!.cpx.local.v1.TracingImportResultR\aresults\x12\x1a\n" +
+	"\baccepted\x18\x02 \x01(\x03R\baccepted\x12\x1a\n" +
+	"\brejected\x18\x03 \x01(\x03R\brejected\"S\n" +
+	"\x0fMatchComparison\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
+	"\aoutcome\x18\x02 \x01(\tR\aoutcome\x12\x10\n" +
+	"\x03why\x18\x03 \x01(\tR\x03why\"\xff\x01\n" +
+	"\x0eMatchCandidate\x12\x14\n" +
+	"\x05trace\x18\x01 \x01(\x05R\x05trace\x12\x17\n" +
+	"\acase_id\x18\x02 \x01(\tR\x06caseId\x12\x1f\n" +
+	"\vcase_number\x18\x03 \x01(\tR\n" +
+	"caseNumber\x12 \n" +
+	"\vprobability\x18\x04 \x01(\x01R\vprobability\x12\x12\n" +
+	"\x04band\x18\x05 \x01(\tR\x04band\x12?\n" +
+	"\vcomparisons\x18\x06 \x03(\v2\x1d.cpx.local.v1.MatchComparisonR\vcomparisons\x12&\n" +
+	"\x04case\x18\a \x01(\v2\x12.cpx.local.v1.CaseR\x04case\"B\n" +
+	"\x1aMatchTracingRequestRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"\x93\x01\n" +
+	"\x1bMatchTracingRequestResponse\x126\n" +
+	"\arequest\x18\x01 \x01(\v2\x1c.cpx.local.v1.TracingRequestR\arequest\x12<\n" +
+	"\n" +
+	"candidates\x18\x02 \x03(\v2\x1c.cpx.local.v1.MatchCandidateR\n" +
+	"candidates\" \n" +
+	"\x1eMatchAllTracingRequestsRequest\"\xae\x01\n" +
+	"\x13TracingMatchSummary\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06number\x18\x02 \x01(\tR\x06number\x12\x1b\n" +
+	"\tbest_band\x18\x03 \x01(\tR\bbestBand\x12\x16\n" +
+	"\x06likely\x18\x04 \x01(\x05R\x06likely\x12\x1a\n" +
+	"\bpossible\x18\x05 \x01(\x05R\bpossible\x12\x1e\n" +
+	"\n" +
+	"candidates\x18\x06 \x01(\x05R\n" +
+	"candidates\"b\n" +
+	"\x1fMatchAllTracingRequestsResponse\x12?\n" +
+	"\tsummaries\x18\x01 \x03(\v2!.cpx.local.v1.TracingMatchSummaryR\tsummaries\"8\n" +
+	"\x10MatchCaseRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"Q\n" +
+	"\x11MatchCaseResponse\x12<\n" +
+	"\n" +
+	"candidates\x18\x01 \x03(\v2\x1c.cpx.local.v1.MatchCandidateR\n" +
+	"candidates\"s\n" +
+	"\x1aConfirmTracingMatchRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05trace\x18\x02 \x01(\x05R\x05trace\x12\x17\n" +
+	"\acase_id\x18\x03 \x01(\tR\x06caseId\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"U\n" +
+	"\x1bConfirmTracingMatchResponse\x126\n" +
+	"\arequest\x18\x01 \x01(\v2\x1c.cpx.local.v1.TracingRequestR\arequest\"r\n" +
+	"\x19RejectTracingMatchRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05trace\x18\x02 \x01(\x05R\x05trace\x12\x17\n" +
+	"\acase_id\x18\x03 \x01(\tR\x06caseId\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"T\n" +
+	"\x1aRejectTracingMatchResponse\x126\n" +
+	"\arequest\x18\x01 \x01(\v2\x1c.cpx.local.v1.TracingRequestR\arequest2T\n" +
 	"\vNodeService\x12E\n" +
 	"\x06Status\x12\x1b.cpx.local.v1.StatusRequest\x1a\x1c.cpx.local.v1.StatusResponse\"\x002\xfd\x01\n" +
 	"\vUserService\x12H\n" +
@@ -5207,7 +7142,18 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\n" +
 	"RotateKeys\x12\x1f.cpx.local.v1.RotateKeysRequest\x1a .cpx.local.v1.RotateKeysResponse\"\x002X\n" +
 	"\rBackupService\x12G\n" +
-	"\x06Backup\x12\x1b.cpx.local.v1.BackupRequest\x1a\x1c.cpx.local.v1.BackupResponse\"\x000\x01B;Z9github.com/cpx-node/cpx/protocol/gen/cpx/local/v1;localv1b\x06proto3"
+	"\x06Backup\x12\x1b.cpx.local.v1.BackupRequest\x1a\x1c.cpx.local.v1.BackupResponse\"\x000\x012\xcd\b\n" +
+	"\x0eTracingService\x12o\n" +
+	"\x14CreateTracingRequest\x12).cpx.local.v1.CreateTracingRequestRequest\x1a*.cpx.local.v1.CreateTracingRequestResponse\"\x00\x12f\n" +
+	"\x11GetTracingRequest\x12&.cpx.local.v1.GetTracingRequestRequest\x1a'.cpx.local.v1.GetTracingRequestResponse\"\x00\x12l\n" +
+	"\x13ListTracingRequests\x12(.cpx.local.v1.ListTracingRequestsRequest\x1a).cpx.local.v1.ListTracingRequestsResponse\"\x00\x12o\n" +
+	"\x14UpdateTracingRequest\x12).cpx.local.v1.UpdateTracingRequestRequest\x1a*.cpx.local.v1.UpdateTracingRequestResponse\"\x00\x12r\n" +
+	"\x15ImportTracingRequests\x12*.cpx.local.v1.ImportTracingRequestsRequest\x1a+.cpx.local.v1.ImportTracingRequestsResponse\"\x00\x12l\n" +
+	"\x13MatchTracingRequest\x12(.cpx.local.v1.MatchTracingRequestRequest\x1a).cpx.local.v1.MatchTracingRequestResponse\"\x00\x12x\n" +
+	"\x17MatchAllTracingRequests\x12,.cpx.local.v1.MatchAllTracingRequestsRequest\x1a-.cpx.local.v1.MatchAllTracingRequestsResponse\"\x00\x12N\n" +
+	"\tMatchCase\x12\x1e.cpx.local.v1.MatchCaseRequest\x1a\x1f.cpx.local.v1.MatchCaseResponse\"\x00\x12l\n" +
+	"\x13ConfirmTracingMatch\x12(.cpx.local.v1.ConfirmTracingMatchRequest\x1a).cpx.local.v1.ConfirmTracingMatchResponse\"\x00\x12i\n" +
+	"\x12RejectTracingMatch\x12'.cpx.local.v1.RejectTracingMatchRequest\x1a(.cpx.local.v1.RejectTracingMatchResponse\"\x00B;Z9github.com/cpx-node/cpx/protocol/gen/cpx/local/v1;localv1b\x06proto3"
 
 var (
 	file_cpx_local_v1_local_proto_rawDescOnce sync.Once
@@ -5221,223 +7167,294 @@ func file_cpx_local_v1_local_proto_rawDescGZIP() []byte {
 	return file_cpx_local_v1_local_proto_rawDescData
 }
 
-var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 83)
+var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 111)
 var file_cpx_local_v1_local_proto_goTypes = []any{
-	(*StatusRequest)(nil),         // 0: cpx.local.v1.StatusRequest
-	(*StatusResponse)(nil),        // 1: cpx.local.v1.StatusResponse
-	(*User)(nil),                  // 2: cpx.local.v1.User
-	(*AddUserRequest)(nil),        // 3: cpx.local.v1.AddUserRequest
-	(*AddUserResponse)(nil),       // 4: cpx.local.v1.AddUserResponse
-	(*ListUsersRequest)(nil),      // 5: cpx.local.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),     // 6: cpx.local.v1.ListUsersResponse
-	(*DisableUserRequest)(nil),    // 7: cpx.local.v1.DisableUserRequest
-	(*DisableUserResponse)(nil),   // 8: cpx.local.v1.DisableUserResponse
-	(*PurgeCaseRequest)(nil),      // 9: cpx.local.v1.PurgeCaseRequest
-	(*PurgeCaseResponse)(nil),     // 10: cpx.local.v1.PurgeCaseResponse
-	(*Consent)(nil),               // 11: cpx.local.v1.Consent
-	(*Case)(nil),                  // 12: cpx.local.v1.Case
-	(*CreateCaseRequest)(nil),     // 13: cpx.local.v1.CreateCaseRequest
-	(*CreateCaseResponse)(nil),    // 14: cpx.local.v1.CreateCaseResponse
-	(*GetCaseRequest)(nil),        // 15: cpx.local.v1.GetCaseRequest
-	(*GetCaseResponse)(nil),       // 16: cpx.local.v1.GetCaseResponse
-	(*ListCasesRequest)(nil),      // 17: cpx.local.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),     // 18: cpx.local.v1.ListCasesResponse
-	(*UpdateCaseRequest)(nil),     // 19: cpx.local.v1.UpdateCaseRequest
-	(*UpdateCaseResponse)(nil),    // 20: cpx.local.v1.UpdateCaseResponse
-	(*CloseCaseRequest)(nil),      // 21: cpx.local.v1.CloseCaseRequest
-	(*CloseCaseResponse)(nil),     // 22: cpx.local.v1.CloseCaseResponse
-	(*CaseHistoryRequest)(nil),    // 23: cpx.local.v1.CaseHistoryRequest
-	(*CaseVersion)(nil),           // 24: cpx.local.v1.CaseVersion
-	(*CaseHistoryResponse)(nil),   // 25: cpx.local.v1.CaseHistoryResponse
-	(*ImportRow)(nil),             // 26: cpx.local.v1.ImportRow
-	(*ImportCasesRequest)(nil),    // 27: cpx.local.v1.ImportCasesRequest
-	(*ImportResult)(nil),          // 28: cpx.local.v1.ImportResult
-	(*ImportCasesResponse)(nil),   // 29: cpx.local.v1.ImportCasesResponse
-	(*ExportCasesRequest)(nil),    // 30: cpx.local.v1.ExportCasesRequest
-	(*ExportCasesResponse)(nil),   // 31: cpx.local.v1.ExportCasesResponse
-	(*ListFormsRequest)(nil),      // 32: cpx.local.v1.ListFormsRequest
-	(*Form)(nil),                  // 33: cpx.local.v1.Form
-	(*ListFormsResponse)(nil),     // 34: cpx.local.v1.ListFormsResponse
-	(*AuditEntry)(nil),            // 35: cpx.local.v1.AuditEntry
-	(*VerifyAuditRequest)(nil),    // 36: cpx.local.v1.VerifyAuditRequest
-	(*VerifyAuditResponse)(nil),   // 37: cpx.local.v1.VerifyAuditResponse
-	(*TailAuditRequest)(nil),      // 38: cpx.local.v1.TailAuditRequest
-	(*TailAuditResponse)(nil),     // 39: cpx.local.v1.TailAuditResponse
-	(*ExportAuditRequest)(nil),    // 40: cpx.local.v1.ExportAuditRequest
-	(*ExportAuditResponse)(nil),   // 41: cpx.local.v1.ExportAuditResponse
-	(*NodeIDRequest)(nil),         // 42: cpx.local.v1.NodeIDRequest
-	(*NodeIDResponse)(nil),        // 43: cpx.local.v1.NodeIDResponse
-	(*Peer)(nil),                  // 44: cpx.local.v1.Peer
-	(*AddPeerRequest)(nil),        // 45: cpx.local.v1.AddPeerRequest
-	(*AddPeerResponse)(nil),       // 46: cpx.local.v1.AddPeerResponse
-	(*ListPeersRequest)(nil),      // 47: cpx.local.v1.ListPeersRequest
-	(*ListPeersResponse)(nil),     // 48: cpx.local.v1.ListPeersResponse
-	(*RemovePeerRequest)(nil),     // 49: cpx.local.v1.RemovePeerRequest
-	(*RemovePeerResponse)(nil),    // 50: cpx.local.v1.RemovePeerResponse
-	(*Policy)(nil),                // 51: cpx.local.v1.Policy
-	(*ApplyPolicyRequest)(nil),    // 52: cpx.local.v1.ApplyPolicyRequest
-	(*ApplyPolicyResponse)(nil),   // 53: cpx.local.v1.ApplyPolicyResponse
-	(*ListPoliciesRequest)(nil),   // 54: cpx.local.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),  // 55: cpx.local.v1.ListPoliciesResponse
-	(*ShowPolicyRequest)(nil),     // 56: cpx.local.v1.ShowPolicyRequest
-	(*ShowPolicyResponse)(nil),    // 57: cpx.local.v1.ShowPolicyResponse
-	(*SignPolicyRequest)(nil),     // 58: cpx.local.v1.SignPolicyRequest
-	(*SignPolicyResponse)(nil),    // 59: cpx.local.v1.SignPolicyResponse
-	(*CheckPolicyRequest)(nil),    // 60: cpx.local.v1.CheckPolicyRequest
-	(*FieldDecision)(nil),         // 61: cpx.local.v1.FieldDecision
-	(*CheckPolicyResponse)(nil),   // 62: cpx.local.v1.CheckPolicyResponse
-	(*Exchange)(nil),              // 63: cpx.local.v1.Exchange
-	(*ExchangeEvent)(nil),         // 64: cpx.local.v1.ExchangeEvent
-	(*SendRequest)(nil),           // 65: cpx.local.v1.SendRequest
-	(*SendResponse)(nil),          // 66: cpx.local.v1.SendResponse
-	(*ListExchangesRequest)(nil),  // 67: cpx.local.v1.ListExchangesRequest
-	(*ListExchangesResponse)(nil), // 68: cpx.local.v1.ListExchangesResponse
-	(*GetExchangeRequest)(nil),    // 69: cpx.local.v1.GetExchangeRequest
-	(*GetExchangeResponse)(nil),   // 70: cpx.local.v1.GetExchangeResponse
-	(*RespondRequest)(nil),        // 71: cpx.local.v1.RespondRequest
-	(*RespondResponse)(nil),       // 72: cpx.local.v1.RespondResponse
-	(*OutboxRequest)(nil),         // 73: cpx.local.v1.OutboxRequest
-	(*OutboxEntry)(nil),           // 74: cpx.local.v1.OutboxEntry
-	(*OutboxResponse)(nil),        // 75: cpx.local.v1.OutboxResponse
-	(*KeysStatusRequest)(nil),     // 76: cpx.local.v1.KeysStatusRequest
-	(*AgencyKey)(nil),             // 77: cpx.local.v1.AgencyKey
-	(*KeysStatusResponse)(nil),    // 78: cpx.local.v1.KeysStatusResponse
-	(*RotateKeysRequest)(nil),     // 79: cpx.local.v1.RotateKeysRequest
-	(*RotateKeysResponse)(nil),    // 80: cpx.local.v1.RotateKeysResponse
-	(*BackupRequest)(nil),         // 81: cpx.local.v1.BackupRequest
-	(*BackupResponse)(nil),        // 82: cpx.local.v1.BackupResponse
-	(*timestamppb.Timestamp)(nil), // 83: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 84: google.protobuf.Struct
+	(*StatusRequest)(nil),                   // 0: cpx.local.v1.StatusRequest
+	(*StatusResponse)(nil),                  // 1: cpx.local.v1.StatusResponse
+	(*User)(nil),                            // 2: cpx.local.v1.User
+	(*AddUserRequest)(nil),                  // 3: cpx.local.v1.AddUserRequest
+	(*AddUserResponse)(nil),                 // 4: cpx.local.v1.AddUserResponse
+	(*ListUsersRequest)(nil),                // 5: cpx.local.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),               // 6: cpx.local.v1.ListUsersResponse
+	(*DisableUserRequest)(nil),              // 7: cpx.local.v1.DisableUserRequest
+	(*DisableUserResponse)(nil),             // 8: cpx.local.v1.DisableUserResponse
+	(*PurgeCaseRequest)(nil),                // 9: cpx.local.v1.PurgeCaseRequest
+	(*PurgeCaseResponse)(nil),               // 10: cpx.local.v1.PurgeCaseResponse
+	(*Consent)(nil),                         // 11: cpx.local.v1.Consent
+	(*Case)(nil),                            // 12: cpx.local.v1.Case
+	(*CreateCaseRequest)(nil),               // 13: cpx.local.v1.CreateCaseRequest
+	(*CreateCaseResponse)(nil),              // 14: cpx.local.v1.CreateCaseResponse
+	(*GetCaseRequest)(nil),                  // 15: cpx.local.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),                 // 16: cpx.local.v1.GetCaseResponse
+	(*ListCasesRequest)(nil),                // 17: cpx.local.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),               // 18: cpx.local.v1.ListCasesResponse
+	(*UpdateCaseRequest)(nil),               // 19: cpx.local.v1.UpdateCaseRequest
+	(*UpdateCaseResponse)(nil),              // 20: cpx.local.v1.UpdateCaseResponse
+	(*CloseCaseRequest)(nil),                // 21: cpx.local.v1.CloseCaseRequest
+	(*CloseCaseResponse)(nil),               // 22: cpx.local.v1.CloseCaseResponse
+	(*CaseHistoryRequest)(nil),              // 23: cpx.local.v1.CaseHistoryRequest
+	(*CaseVersion)(nil),                     // 24: cpx.local.v1.CaseVersion
+	(*CaseHistoryResponse)(nil),             // 25: cpx.local.v1.CaseHistoryResponse
+	(*ImportRow)(nil),                       // 26: cpx.local.v1.ImportRow
+	(*ImportCasesRequest)(nil),              // 27: cpx.local.v1.ImportCasesRequest
+	(*ImportResult)(nil),                    // 28: cpx.local.v1.ImportResult
+	(*ImportCasesResponse)(nil),             // 29: cpx.local.v1.ImportCasesResponse
+	(*ExportCasesRequest)(nil),              // 30: cpx.local.v1.ExportCasesRequest
+	(*ExportCasesResponse)(nil),             // 31: cpx.local.v1.ExportCasesResponse
+	(*ListFormsRequest)(nil),                // 32: cpx.local.v1.ListFormsRequest
+	(*Form)(nil),                            // 33: cpx.local.v1.Form
+	(*ListFormsResponse)(nil),               // 34: cpx.local.v1.ListFormsResponse
+	(*AuditEntry)(nil),                      // 35: cpx.local.v1.AuditEntry
+	(*VerifyAuditRequest)(nil),              // 36: cpx.local.v1.VerifyAuditRequest
+	(*VerifyAuditResponse)(nil),             // 37: cpx.local.v1.VerifyAuditResponse
+	(*TailAuditRequest)(nil),                // 38: cpx.local.v1.TailAuditRequest
+	(*TailAuditResponse)(nil),               // 39: cpx.local.v1.TailAuditResponse
+	(*ExportAuditRequest)(nil),              // 40: cpx.local.v1.ExportAuditRequest
+	(*ExportAuditResponse)(nil),             // 41: cpx.local.v1.ExportAuditResponse
+	(*NodeIDRequest)(nil),                   // 42: cpx.local.v1.NodeIDRequest
+	(*NodeIDResponse)(nil),                  // 43: cpx.local.v1.NodeIDResponse
+	(*Peer)(nil),                            // 44: cpx.local.v1.Peer
+	(*AddPeerRequest)(nil),                  // 45: cpx.local.v1.AddPeerRequest
+	(*AddPeerResponse)(nil),                 // 46: cpx.local.v1.AddPeerResponse
+	(*ListPeersRequest)(nil),                // 47: cpx.local.v1.ListPeersRequest
+	(*ListPeersResponse)(nil),               // 48: cpx.local.v1.ListPeersResponse
+	(*RemovePeerRequest)(nil),               // 49: cpx.local.v1.RemovePeerRequest
+	(*RemovePeerResponse)(nil),              // 50: cpx.local.v1.RemovePeerResponse
+	(*Policy)(nil),                          // 51: cpx.local.v1.Policy
+	(*ApplyPolicyRequest)(nil),              // 52: cpx.local.v1.ApplyPolicyRequest
+	(*ApplyPolicyResponse)(nil),             // 53: cpx.local.v1.ApplyPolicyResponse
+	(*ListPoliciesRequest)(nil),             // 54: cpx.local.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),            // 55: cpx.local.v1.ListPoliciesResponse
+	(*ShowPolicyRequest)(nil),               // 56: cpx.local.v1.ShowPolicyRequest
+	(*ShowPolicyResponse)(nil),              // 57: cpx.local.v1.ShowPolicyResponse
+	(*SignPolicyRequest)(nil),               // 58: cpx.local.v1.SignPolicyRequest
+	(*SignPolicyResponse)(nil),              // 59: cpx.local.v1.SignPolicyResponse
+	(*CheckPolicyRequest)(nil),              // 60: cpx.local.v1.CheckPolicyRequest
+	(*FieldDecision)(nil),                   // 61: cpx.local.v1.FieldDecision
+	(*CheckPolicyResponse)(nil),             // 62: cpx.local.v1.CheckPolicyResponse
+	(*Exchange)(nil),                        // 63: cpx.local.v1.Exchange
+	(*ExchangeEvent)(nil),                   // 64: cpx.local.v1.ExchangeEvent
+	(*SendRequest)(nil),                     // 65: cpx.local.v1.SendRequest
+	(*SendResponse)(nil),                    // 66: cpx.local.v1.SendResponse
+	(*ListExchangesRequest)(nil),            // 67: cpx.local.v1.ListExchangesRequest
+	(*ListExchangesResponse)(nil),           // 68: cpx.local.v1.ListExchangesResponse
+	(*GetExchangeRequest)(nil),              // 69: cpx.local.v1.GetExchangeRequest
+	(*GetExchangeResponse)(nil),             // 70: cpx.local.v1.GetExchangeResponse
+	(*RespondRequest)(nil),                  // 71: cpx.local.v1.RespondRequest
+	(*RespondResponse)(nil),                 // 72: cpx.local.v1.RespondResponse
+	(*OutboxRequest)(nil),                   // 73: cpx.local.v1.OutboxRequest
+	(*OutboxEntry)(nil),                     // 74: cpx.local.v1.OutboxEntry
+	(*OutboxResponse)(nil),                  // 75: cpx.local.v1.OutboxResponse
+	(*KeysStatusRequest)(nil),               // 76: cpx.local.v1.KeysStatusRequest
+	(*AgencyKey)(nil),                       // 77: cpx.local.v1.AgencyKey
+	(*KeysStatusResponse)(nil),              // 78: cpx.local.v1.KeysStatusResponse
+	(*RotateKeysRequest)(nil),               // 79: cpx.local.v1.RotateKeysRequest
+	(*RotateKeysResponse)(nil),              // 80: cpx.local.v1.RotateKeysResponse
+	(*BackupRequest)(nil),                   // 81: cpx.local.v1.BackupRequest
+	(*BackupResponse)(nil),                  // 82: cpx.local.v1.BackupResponse
+	(*TracingRequest)(nil),                  // 83: cpx.local.v1.TracingRequest
+	(*Trace)(nil),                           // 84: cpx.local.v1.Trace
+	(*TracingDecision)(nil),                 // 85: cpx.local.v1.TracingDecision
+	(*CreateTracingRequestRequest)(nil),     // 86: cpx.local.v1.CreateTracingRequestRequest
+	(*CreateTracingRequestResponse)(nil),    // 87: cpx.local.v1.CreateTracingRequestResponse
+	(*GetTracingRequestRequest)(nil),        // 88: cpx.local.v1.GetTracingRequestRequest
+	(*GetTracingRequestResponse)(nil),       // 89: cpx.local.v1.GetTracingRequestResponse
+	(*ListTracingRequestsRequest)(nil),      // 90: cpx.local.v1.ListTracingRequestsRequest
+	(*ListTracingRequestsResponse)(nil),     // 91: cpx.local.v1.ListTracingRequestsResponse
+	(*UpdateTracingRequestRequest)(nil),     // 92: cpx.local.v1.UpdateTracingRequestRequest
+	(*UpdateTracingRequestResponse)(nil),    // 93: cpx.local.v1.UpdateTracingRequestResponse
+	(*TracingImportRow)(nil),                // 94: cpx.local.v1.TracingImportRow
+	(*TracingImportResult)(nil),             // 95: cpx.local.v1.TracingImportResult
+	(*ImportTracingRequestsRequest)(nil),    // 96: cpx.local.v1.ImportTracingRequestsRequest
+	(*ImportTracingRequestsResponse)(nil),   // 97: cpx.local.v1.ImportTracingRequestsResponse
+	(*MatchComparison)(nil),                 // 98: cpx.local.v1.MatchComparison
+	(*MatchCandidate)(nil),                  // 99: cpx.local.v1.MatchCandidate
+	(*MatchTracingRequestRequest)(nil),      // 100: cpx.local.v1.MatchTracingRequestRequest
+	(*MatchTracingRequestResponse)(nil),     // 101: cpx.local.v1.MatchTracingRequestResponse
+	(*MatchAllTracingRequestsRequest)(nil),  // 102: cpx.local.v1.MatchAllTracingRequestsRequest
+	(*TracingMatchSummary)(nil),             // 103: cpx.local.v1.TracingMatchSummary
+	(*MatchAllTracingRequestsResponse)(nil), // 104: cpx.local.v1.MatchAllTracingRequestsResponse
+	(*MatchCaseRequest)(nil),                // 105: cpx.local.v1.MatchCaseRequest
+	(*MatchCaseResponse)(nil),               // 106: cpx.local.v1.MatchCaseResponse
+	(*ConfirmTracingMatchRequest)(nil),      // 107: cpx.local.v1.ConfirmTracingMatchRequest
+	(*ConfirmTracingMatchResponse)(nil),     // 108: cpx.local.v1.ConfirmTracingMatchResponse
+	(*RejectTracingMatchRequest)(nil),       // 109: cpx.local.v1.RejectTracingMatchRequest
+	(*RejectTracingMatchResponse)(nil),      // 110: cpx.local.v1.RejectTracingMatchResponse
+	(*timestamppb.Timestamp)(nil),           // 111: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                 // 112: google.protobuf.Struct
 }
 var file_cpx_local_v1_local_proto_depIdxs = []int32{
-	83, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	83, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
-	2,  // 2: cpx.local.v1.AddUserResponse.user:type_name -> cpx.local.v1.User
-	2,  // 3: cpx.local.v1.ListUsersResponse.users:type_name -> cpx.local.v1.User
-	2,  // 4: cpx.local.v1.DisableUserResponse.user:type_name -> cpx.local.v1.User
-	83, // 5: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
-	83, // 6: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
-	11, // 7: cpx.local.v1.Case.consent:type_name -> cpx.local.v1.Consent
-	84, // 8: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
-	84, // 9: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
-	12, // 10: cpx.local.v1.CreateCaseResponse.case:type_name -> cpx.local.v1.Case
-	12, // 11: cpx.local.v1.GetCaseResponse.case:type_name -> cpx.local.v1.Case
-	12, // 12: cpx.local.v1.ListCasesResponse.cases:type_name -> cpx.local.v1.Case
-	84, // 13: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
-	12, // 14: cpx.local.v1.UpdateCaseResponse.case:type_name -> cpx.local.v1.Case
-	12, // 15: cpx.local.v1.CloseCaseResponse.case:type_name -> cpx.local.v1.Case
-	83, // 16: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
-	24, // 17: cpx.local.v1.CaseHistoryResponse.versions:type_name -> cpx.local.v1.CaseVersion
-	84, // 18: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
-	26, // 19: cpx.local.v1.ImportCasesRequest.rows:type_name -> cpx.local.v1.ImportRow
-	28, // 20: cpx.local.v1.ImportCasesResponse.results:type_name -> cpx.local.v1.ImportResult
-	12, // 21: cpx.local.v1.ExportCasesResponse.case:type_name -> cpx.local.v1.Case
-	33, // 22: cpx.local.v1.ListFormsResponse.forms:type_name -> cpx.local.v1.Form
-	83, // 23: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	35, // 24: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
-	35, // 25: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
-	83, // 26: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
-	83, // 27: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
-	83, // 28: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
-	44, // 29: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
-	44, // 30: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
-	83, // 31: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
-	83, // 32: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
-	83, // 33: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
-	51, // 34: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	51, // 35: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
-	51, // 36: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	61, // 37: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
-	84, // 38: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
-	83, // 39: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
-	83, // 40: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
-	64, // 41: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
-	83, // 42: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
-	63, // 43: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
-	63, // 44: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
-	63, // 45: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
-	63, // 46: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
-	83, // 47: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
-	83, // 48: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
-	83, // 49: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
-	74, // 50: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
-	83, // 51: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
-	83, // 52: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
-	77, // 53: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
-	77, // 54: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
-	0,  // 55: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
-	3,  // 56: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
-	5,  // 57: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
-	7,  // 58: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
-	13, // 59: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
-	15, // 60: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
-	17, // 61: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
-	19, // 62: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
-	21, // 63: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
-	23, // 64: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
-	27, // 65: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
-	30, // 66: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
-	9,  // 67: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
-	32, // 68: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
-	36, // 69: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
-	38, // 70: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
-	40, // 71: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
-	42, // 72: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
-	45, // 73: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
-	47, // 74: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
-	49, // 75: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
-	52, // 76: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
-	54, // 77: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
-	56, // 78: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
-	58, // 79: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
-	60, // 80: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
-	65, // 81: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
-	67, // 82: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
-	69, // 83: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
-	71, // 84: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
-	73, // 85: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
-	76, // 86: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
-	79, // 87: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
-	81, // 88: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
-	1,  // 89: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
-	4,  // 90: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
-	6,  // 91: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
-	8,  // 92: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
-	14, // 93: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
-	16, // 94: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
-	18, // 95: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
-	20, // 96: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
-	22, // 97: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
-	25, // 98: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
-	29, // 99: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
-	31, // 100: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
-	10, // 101: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
-	34, // 102: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
-	37, // 103: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
-	39, // 104: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
-	41, // 105: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
-	43, // 106: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
-	46, // 107: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
-	48, // 108: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
-	50, // 109: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
-	53, // 110: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
-	55, // 111: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
-	57, // 112: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
-	59, // 113: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
-	62, // 114: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
-	66, // 115: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
-	68, // 116: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
-	70, // 117: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
-	72, // 118: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
-	75, // 119: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
-	78, // 120: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
-	80, // 121: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
-	82, // 122: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
-	89, // [89:123] is the sub-list for method output_type
-	55, // [55:89] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	111, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	111, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	2,   // 2: cpx.local.v1.AddUserResponse.user:type_name -> cpx.local.v1.User
+	2,   // 3: cpx.local.v1.ListUsersResponse.users:type_name -> cpx.local.v1.User
+	2,   // 4: cpx.local.v1.DisableUserResponse.user:type_name -> cpx.local.v1.User
+	111, // 5: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
+	111, // 6: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	11,  // 7: cpx.local.v1.Case.consent:type_name -> cpx.local.v1.Consent
+	112, // 8: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
+	112, // 9: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
+	12,  // 10: cpx.local.v1.CreateCaseResponse.case:type_name -> cpx.local.v1.Case
+	12,  // 11: cpx.local.v1.GetCaseResponse.case:type_name -> cpx.local.v1.Case
+	12,  // 12: cpx.local.v1.ListCasesResponse.cases:type_name -> cpx.local.v1.Case
+	112, // 13: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
+	12,  // 14: cpx.local.v1.UpdateCaseResponse.case:type_name -> cpx.local.v1.Case
+	12,  // 15: cpx.local.v1.CloseCaseResponse.case:type_name -> cpx.local.v1.Case
+	111, // 16: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
+	24,  // 17: cpx.local.v1.CaseHistoryResponse.versions:type_name -> cpx.local.v1.CaseVersion
+	112, // 18: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
+	26,  // 19: cpx.local.v1.ImportCasesRequest.rows:type_name -> cpx.local.v1.ImportRow
+	28,  // 20: cpx.local.v1.ImportCasesResponse.results:type_name -> cpx.local.v1.ImportResult
+	12,  // 21: cpx.local.v1.ExportCasesResponse.case:type_name -> cpx.local.v1.Case
+	33,  // 22: cpx.local.v1.ListFormsResponse.forms:type_name -> cpx.local.v1.Form
+	111, // 23: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	35,  // 24: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
+	35,  // 25: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
+	111, // 26: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
+	111, // 27: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
+	111, // 28: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
+	44,  // 29: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
+	44,  // 30: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
+	111, // 31: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
+	111, // 32: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
+	111, // 33: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
+	51,  // 34: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	51,  // 35: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
+	51,  // 36: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	61,  // 37: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
+	112, // 38: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
+	111, // 39: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
+	111, // 40: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
+	64,  // 41: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
+	111, // 42: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
+	63,  // 43: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
+	63,  // 44: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
+	63,  // 45: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
+	63,  // 46: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
+	111, // 47: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
+	111, // 48: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
+	111, // 49: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
+	74,  // 50: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
+	111, // 51: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
+	111, // 52: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
+	77,  // 53: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
+	77,  // 54: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
+	111, // 55: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
+	111, // 56: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
+	84,  // 57: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
+	85,  // 58: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
+	111, // 59: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
+	112, // 60: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
+	112, // 61: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	83,  // 62: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	83,  // 63: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	83,  // 64: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
+	112, // 65: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	83,  // 66: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	112, // 67: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
+	94,  // 68: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
+	95,  // 69: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
+	98,  // 70: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
+	12,  // 71: cpx.local.v1.MatchCandidate.case:type_name -> cpx.local.v1.Case
+	83,  // 72: cpx.local.v1.MatchTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	99,  // 73: cpx.local.v1.MatchTracingRequestResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
+	103, // 74: cpx.local.v1.MatchAllTracingRequestsResponse.summaries:type_name -> cpx.local.v1.TracingMatchSummary
+	99,  // 75: cpx.local.v1.MatchCaseResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
+	83,  // 76: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
+	83,  // 77: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
+	0,   // 78: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
+	3,   // 79: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
+	5,   // 80: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
+	7,   // 81: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
+	13,  // 82: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
+	15,  // 83: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
+	17,  // 84: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
+	19,  // 85: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
+	21,  // 86: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
+	23,  // 87: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
+	27,  // 88: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
+	30,  // 89: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
+	9,   // 90: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
+	32,  // 91: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
+	36,  // 92: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
+	38,  // 93: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
+	40,  // 94: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
+	42,  // 95: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
+	45,  // 96: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
+	47,  // 97: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
+	49,  // 98: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
+	52,  // 99: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
+	54,  // 100: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
+	56,  // 101: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
+	58,  // 102: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
+	60,  // 103: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
+	65,  // 104: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
+	67,  // 105: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
+	69,  // 106: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
+	71,  // 107: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
+	73,  // 108: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
+	76,  // 109: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
+	79,  // 110: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
+	81,  // 111: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
+	86,  // 112: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
+	88,  // 113: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
+	90,  // 114: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
+	92,  // 115: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
+	96,  // 116: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
+	100, // 117: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
+	102, // 118: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
+	105, // 119: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
+	107, // 120: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
+	109, // 121: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
+	1,   // 122: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
+	4,   // 123: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
+	6,   // 124: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
+	8,   // 125: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
+	14,  // 126: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
+	16,  // 127: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
+	18,  // 128: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
+	20,  // 129: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
+	22,  // 130: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
+	25,  // 131: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
+	29,  // 132: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
+	31,  // 133: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
+	10,  // 134: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
+	34,  // 135: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
+	37,  // 136: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
+	39,  // 137: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
+	41,  // 138: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
+	43,  // 139: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
+	46,  // 140: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
+	48,  // 141: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
+	50,  // 142: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
+	53,  // 143: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
+	55,  // 144: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
+	57,  // 145: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
+	59,  // 146: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
+	62,  // 147: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
+	66,  // 148: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
+	68,  // 149: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
+	70,  // 150: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
+	72,  // 151: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
+	75,  // 152: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
+	78,  // 153: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
+	80,  // 154: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
+	82,  // 155: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
+	87,  // 156: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
+	89,  // 157: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
+	91,  // 158: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
+	93,  // 159: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
+	97,  // 160: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
+	101, // 161: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
+	104, // 162: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
+	106, // 163: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
+	108, // 164: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
+	110, // 165: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
+	122, // [122:166] is the sub-list for method output_type
+	78,  // [78:122] is the sub-list for method input_type
+	78,  // [78:78] is the sub-list for extension type_name
+	78,  // [78:78] is the sub-list for extension extendee
+	0,   // [0:78] is the sub-list for field type_name
 }
 
 func init() { file_cpx_local_v1_local_proto_init() }
@@ -5445,15 +7462,16 @@ func file_cpx_local_v1_local_proto_init() {
 	if File_cpx_local_v1_local_proto != nil {
 		return
 	}
+	file_cpx_local_v1_local_proto_msgTypes[84].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cpx_local_v1_local_proto_rawDesc), len(file_cpx_local_v1_local_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   83,
+			NumMessages:   111,
 			NumExtensions: 0,
-			NumServices:   8,
+			NumServices:   9,
 		},
 		GoTypes:           file_cpx_local_v1_local_proto_goTypes,
 		DependencyIndexes: file_cpx_local_v1_local_proto_depIdxs,

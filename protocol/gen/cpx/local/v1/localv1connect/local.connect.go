@@ -42,6 +42,8 @@ const (
 	KeysServiceName = "cpx.local.v1.KeysService"
 	// BackupServiceName is the fully-qualified name of the BackupService service.
 	BackupServiceName = "cpx.local.v1.BackupService"
+	// TracingServiceName is the fully-qualified name of the TracingService service.
+	TracingServiceName = "cpx.local.v1.TracingService"
 )
 
 // These constants are the fully-qualified names of the RPCs defined in this package. They're
@@ -135,6 +137,36 @@ const (
 	KeysServiceRotateKeysProcedure = "/cpx.local.v1.KeysService/RotateKeys"
 	// BackupServiceBackupProcedure is the fully-qualified name of the BackupService's Backup RPC.
 	BackupServiceBackupProcedure = "/cpx.local.v1.BackupService/Backup"
+	// TracingServiceCreateTracingRequestProcedure is the fully-qualified name of the TracingService's
+	// CreateTracingRequest RPC.
+	TracingServiceCreateTracingRequestProcedure = "/cpx.local.v1.TracingService/CreateTracingRequest"
+	// TracingServiceGetTracingRequestProcedure is the fully-qualified name of the TracingService's
+	// GetTracingRequest RPC.
+	TracingServiceGetTracingRequestProcedure = "/cpx.local.v1.TracingService/GetTracingRequest"
+	// TracingServiceListTracingRequestsProcedure is the fully-qualified name of the TracingService's
+	// ListTracingRequests RPC.
+	TracingServiceListTracingRequestsProcedure = "/cpx.local.v1.TracingService/ListTracingRequests"
+	// TracingServiceUpdateTracingRequestProcedure is the fully-qualified name of the TracingService's
+	// UpdateTracingRequest RPC.
+	TracingServiceUpdateTracingRequestProcedure = "/cpx.local.v1.TracingService/UpdateTracingRequest"
+	// TracingServiceImportTracingRequestsProcedure is the fully-qualified name of the TracingService's
+	// ImportTracingRequests RPC.
+	TracingServiceImportTracingRequestsProcedure = "/cpx.local.v1.TracingService/ImportTracingRequests"
+	// TracingServiceMatchTracingRequestProcedure is the fully-qualified name of the TracingService's
+	// MatchTracingRequest RPC.
+	TracingServiceMatchTracingRequestProcedure = "/cpx.local.v1.TracingService/MatchTracingRequest"
+	// TracingServiceMatchAllTracingRequestsProcedure is the fully-qualified name of the
+	// TracingService's MatchAllTracingRequests RPC.
+	TracingServiceMatchAllTracingRequestsProcedure = "/cpx.local.v1.TracingService/MatchAllTracingRequests"
+	// TracingServiceMatchCaseProcedure is the fully-qualified name of the TracingService's MatchCase
+	// RPC.
+	TracingServiceMatchCaseProcedure = "/cpx.local.v1.TracingService/MatchCase"
+	// TracingServiceConfirmTracingMatchProcedure is the fully-qualified name of the TracingService's
+	// ConfirmTracingMatch RPC.
+	TracingServiceConfirmTracingMatchProcedure = "/cpx.local.v1.TracingService/ConfirmTracingMatch"
+	// TracingServiceRejectTracingMatchProcedure is the fully-qualified name of the TracingService's
+	// RejectTracingMatch RPC.
+	TracingServiceRejectTracingMatchProcedure = "/cpx.local.v1.TracingService/RejectTracingMatch"
 )
 
 // NodeServiceClient is a client for the cpx.local.v1.NodeService service.
@@ -1403,4 +1435,314 @@ type UnimplementedBackupServiceHandler struct{}
 
 func (UnimplementedBackupServiceHandler) Backup(context.Context, *connect.Request[v1.BackupRequest], *connect.ServerStream[v1.BackupResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.BackupService.Backup is not implemented"))
+}
+
+// TracingServiceClient is a client for the cpx.local.v1.TracingService service.
+type TracingServiceClient interface {
+	CreateTracingRequest(context.Context, *connect.Request[v1.CreateTracingRequestRequest]) (*connect.Response[v1.CreateTracingRequestResponse], error)
+	GetTracingRequest(context.Context, *connect.Request[v1.GetTracingRequestRequest]) (*connect.Response[v1.GetTracingRequestResponse], error)
+	ListTracingRequests(context.Context, *connect.Request[v1.ListTracingRequestsRequest]) (*connect.Response[v1.ListTracingRequestsResponse], error)
+	UpdateTracingRequest(context.Context, *connect.Request[v1.UpdateTracingRequestRequest]) (*connect.Response[v1.UpdateTracingRequestResponse], error)
+	ImportTracingRequests(context.Context, *connect.Request[v1.ImportTracingRequestsRequest]) (*connect.Response[v1.ImportTracingRequestsResponse], error)
+	// MatchTracingRequest returns the candidate cases of every trace.
+	MatchTracingRequest(context.Context, *connect.Request[v1.MatchTracingRequestRequest]) (*connect.Response[v1.MatchTracingRequestResponse], error)
+	// MatchAllTracingRequests re-matches every open request and summarises.
+	MatchAllTracingRequests(context.Context, *connect.Request[v1.MatchAllTracingRequestsRequest]) (*connect.Response[v1.MatchAllTracingRequestsResponse], error)
+	// MatchCase returns the cases that look like a case (duplicates, relatives).
+	MatchCase(context.Context, *connect.Request[v1.MatchCaseRequest]) (*connect.Response[v1.MatchCaseResponse], error)
+	ConfirmTracingMatch(context.Context, *connect.Request[v1.ConfirmTracingMatchRequest]) (*connect.Response[v1.ConfirmTracingMatchResponse], error)
+	RejectTracingMatch(context.Context, *connect.Request[v1.RejectTracingMatchRequest]) (*connect.Response[v1.RejectTracingMatchResponse], error)
+}
+
+// NewTracingServiceClient constructs a client for the cpx.local.v1.TracingService service. By
+// default, it uses the Connect protocol with the binary Protobuf Codec, asks for gzipped responses,
+// and sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply the
+// connect.WithGRPC() or connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewTracingServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) TracingServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	tracingServiceMethods := v1.File_cpx_local_v1_local_proto.Services().ByName("TracingService").Methods()
+	return &tracingServiceClient{
+		createTracingRequest: connect.NewClient[v1.CreateTracingRequestRequest, v1.CreateTracingRequestResponse](
+			httpClient,
+			baseURL+TracingServiceCreateTracingRequestProcedure,
+			connect.WithSchema(tracingServiceMethods.ByName("CreateTracingRequest")),
+			connect.WithClientOptions(opts...),
+		),
+		getTracingRequest: connect.NewClient[v1.GetTracingRequestRequest, v1.GetTracingRequestResponse](
+			httpClient,
+			baseURL+TracingServiceGetTracingRequestProcedure,
+			connect.WithSchema(tracingServiceMethods.ByName("GetTracingRequest")),
+			connect.WithClientOptions(opts...),
+		),
+		listTracingRequests: connect.NewClient[v1.ListTracingRequestsRequest, v1.ListTracingRequestsResponse](
+			httpClient,
+			baseURL+TracingServiceListTracingRequestsProcedure,
+			connect.WithSchema(tracingServiceMethods.ByName("ListTracingRequests")),
+			connect.WithClientOptions(opts...),
+		),
+		updateTracingRequest: connect.NewClient[v1.UpdateTracingRequestRequest, v1.UpdateTracingRequestResponse](
+			httpClient,
+			baseURL+TracingServiceUpdateTracingRequestProcedure,
+			connect.WithSchema(tracingServiceMethods.ByName("UpdateTracingRequest")),
+			connect.WithClientOptions(opts...),
+		),
+		importTracingRequests: connect.NewClient[v1.ImportTracingRequestsRequest, v1.ImportTracingRequestsResponse](
+			httpClient,
+			baseURL+TracingServiceImportTracingRequestsProcedure,
+			connect.WithSchema(tracingServiceMethods.ByName("ImportTracingRequests")),
+			connect.WithClientOptions(opts...),
+		),
+		matchTracingRequest: connect.NewClient[v1.MatchTracingRequestRequest, v1.MatchTracingRequestResponse](
+			httpClient,
+			baseURL+TracingServiceMatchTracingRequestProcedure,
+			connect.WithSchema(tracingServiceMethods.ByName("MatchTracingRequest")),
+			connect.WithClientOptions(opts...),
+		),
+		matchAllTracingRequests: connect.NewClient[v1.MatchAllTracingRequestsRequest, v1.MatchAllTracingRequestsResponse](
+			httpClient,
+			baseURL+TracingServiceMatchAllTracingRequestsProcedure,
+			connect.WithSchema(tracingServiceMethods.ByName("MatchAllTracingRequests")),
+			connect.WithClientOptions(opts...),
+		),
+		matchCase: connect.NewClient[v1.MatchCaseRequest, v1.MatchCaseResponse](
+			httpClient,
+			baseURL+TracingServiceMatchCaseProcedure,
+			connect.WithSchema(tracingServiceMethods.ByName("MatchCase")),
+			connect.WithClientOptions(opts...),
+		),
+		confirmTracingMatch: connect.NewClient[v1.ConfirmTracingMatchRequest, v1.ConfirmTracingMatchResponse](
+			httpClient,
+			baseURL+TracingServiceConfirmTracingMatchProcedure,
+			connect.WithSchema(tracingServiceMethods.ByName("ConfirmTracingMatch")),
+			connect.WithClientOptions(opts...),
+		),
+		rejectTracingMatch: connect.NewClient[v1.RejectTracingMatchRequest, v1.RejectTracingMatchResponse](
+			httpClient,
+			baseURL+TracingServiceRejectTracingMatchProcedure,
+			connect.WithSchema(tracingServiceMethods.ByName("RejectTracingMatch")),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// tracingServiceClient implements TracingServiceClient.
+type tracingServiceClient struct {
+	createTracingRequest    *connect.Client[v1.CreateTracingRequestRequest, v1.CreateTracingRequestResponse]
+	getTracingRequest       *connect.Client[v1.GetTracingRequestRequest, v1.GetTracingRequestResponse]
+	listTracingRequests     *connect.Client[v1.ListTracingRequestsRequest, v1.ListTracingRequestsResponse]
+	updateTracingRequest    *connect.Client[v1.UpdateTracingRequestRequest, v1.UpdateTracingRequestResponse]
+	importTracingRequests   *connect.Client[v1.ImportTracingRequestsRequest, v1.ImportTracingRequestsResponse]
+	matchTracingRequest     *connect.Client[v1.MatchTracingRequestRequest, v1.MatchTracingRequestResponse]
+	matchAllTracingRequests *connect.Client[v1.MatchAllTracingRequestsRequest, v1.MatchAllTracingRequestsResponse]
+	matchCase               *connect.Client[v1.MatchCaseRequest, v1.MatchCaseResponse]
+	confirmTracingMatch     *connect.Client[v1.ConfirmTracingMatchRequest, v1.ConfirmTracingMatchResponse]
+	rejectTracingMatch      *connect.Client[v1.RejectTracingMatchRequest, v1.RejectTracingMatchResponse]
+}
+
+// CreateTracingRequest calls cpx.local.v1.TracingService.CreateTracingRequest.
+func (c *tracingServiceClient) CreateTracingRequest(ctx context.Context, req *connect.Request[v1.CreateTracingRequestRequest]) (*connect.Response[v1.CreateTracingRequestResponse], error) {
+	return c.createTracingRequest.CallUnary(ctx, req)
+}
+
+// GetTracingRequest calls cpx.local.v1.TracingService.GetTracingRequest.
+func (c *tracingServiceClient) GetTracingRequest(ctx context.Context, req *connect.Request[v1.GetTracingRequestRequest]) (*connect.Response[v1.GetTracingRequestResponse], error) {
+	return c.getTracingRequest.CallUnary(ctx, req)
+}
+
+// ListTracingRequests calls cpx.local.v1.TracingService.ListTracingRequests.
+func (c *tracingServiceClient) ListTracingRequests(ctx context.Context, req *connect.Request[v1.ListTracingRequestsRequest]) (*connect.Response[v1.ListTracingRequestsResponse], error) {
+	return c.listTracingRequests.CallUnary(ctx, req)
+}
+
+// UpdateTracingRequest calls cpx.local.v1.TracingService.UpdateTracingRequest.
+func (c *tracingServiceClient) UpdateTracingRequest(ctx context.Context, req *connect.Request[v1.UpdateTracingRequestRequest]) (*connect.Response[v1.UpdateTracingRequestResponse], error) {
+	return c.updateTracingRequest.CallUnary(ctx, req)
+}
+
+// ImportTracingRequests calls cpx.local.v1.TracingService.ImportTracingRequests.
+func (c *tracingServiceClient) ImportTracingRequests(ctx context.Context, req *connect.Request[v1.ImportTracingRequestsRequest]) (*connect.Response[v1.ImportTracingRequestsResponse], error) {
+	return c.importTracingRequests.CallUnary(ctx, req)
+}
+
+// MatchTracingRequest calls cpx.local.v1.TracingService.MatchTracingRequest.
+func (c *tracingServiceClient) MatchTracingRequest(ctx context.Context, req *connect.Request[v1.MatchTracingRequestRequest]) (*connect.Response[v1.MatchTracingRequestResponse], error) {
+	return c.matchTracingRequest.CallUnary(ctx, req)
+}
+
+// MatchAllTracingRequests calls cpx.local.v1.TracingService.MatchAllTracingRequests.
+func (c *tracingServiceClient) MatchAllTracingRequests(ctx context.Context, req *connect.Request[v1.MatchAllTracingRequestsRequest]) (*connect.Response[v1.MatchAllTracingRequestsResponse], error) {
+	return c.matchAllTracingRequests.CallUnary(ctx, req)
+}
+
+// MatchCase calls cpx.local.v1.TracingService.MatchCase.
+func (c *tracingServiceClient) MatchCase(ctx context.Context, req *connect.Request[v1.MatchCaseRequest]) (*connect.Response[v1.MatchCaseResponse], error) {
+	return c.matchCase.CallUnary(ctx, req)
+}
+
+// ConfirmTracingMatch calls cpx.local.v1.TracingService.ConfirmTracingMatch.
+func (c *tracingServiceClient) ConfirmTracingMatch(ctx context.Context, req *connect.Request[v1.ConfirmTracingMatchRequest]) (*connect.Response[v1.ConfirmTracingMatchResponse], error) {
+	return c.confirmTracingMatch.CallUnary(ctx, req)
+}
+
+// RejectTracingMatch calls cpx.local.v1.TracingService.RejectTracingMatch.
+func (c *tracingServiceClient) RejectTracingMatch(ctx context.Context, req *connect.Request[v1.RejectTracingMatchRequest]) (*connect.Response[v1.RejectTracingMatchResponse], error) {
+	return c.rejectTracingMatch.CallUnary(ctx, req)
+}
+
+// TracingServiceHandler is an implementation of the cpx.local.v1.TracingService service.
+type TracingServiceHandler interface {
+	CreateTracingRequest(context.Context, *connect.Request[v1.CreateTracingRequestRequest]) (*connect.Response[v1.CreateTracingRequestResponse], error)
+	GetTracingRequest(context.Context, *connect.Request[v1.GetTracingRequestRequest]) (*connect.Response[v1.GetTracingRequestResponse], error)
+	ListTracingRequests(context.Context, *connect.Request[v1.ListTracingRequestsRequest]) (*connect.Response[v1.ListTracingRequestsResponse], error)
+	UpdateTracingRequest(context.Context, *connect.Request[v1.UpdateTracingRequestRequest]) (*connect.Response[v1.UpdateTracingRequestResponse], error)
+	ImportTracingRequests(context.Context, *connect.Request[v1.ImportTracingRequestsRequest]) (*connect.Response[v1.ImportTracingRequestsResponse], error)
+	// MatchTracingRequest returns the candidate cases of every trace.
+	MatchTracingRequest(context.Context, *connect.Request[v1.MatchTracingRequestRequest]) (*connect.Response[v1.MatchTracingRequestResponse], error)
+	// MatchAllTracingRequests re-matches every open request and summarises.
+	MatchAllTracingRequests(context.Context, *connect.Request[v1.MatchAllTracingRequestsRequest]) (*connect.Response[v1.MatchAllTracingRequestsResponse], error)
+	// MatchCase returns the cases that look like a case (duplicates, relatives).
+	MatchCase(context.Context, *connect.Request[v1.MatchCaseRequest]) (*connect.Response[v1.MatchCaseResponse], error)
+	ConfirmTracingMatch(context.Context, *connect.Request[v1.ConfirmTracingMatchRequest]) (*connect.Response[v1.ConfirmTracingMatchResponse], error)
+	RejectTracingMatch(context.Context, *connect.Request[v1.RejectTracingMatchRequest]) (*connect.Response[v1.RejectTracingMatchResponse], error)
+}
+
+// NewTracingServiceHandler builds an HTTP handler from the service implementation. It returns the
+// path on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewTracingServiceHandler(svc TracingServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	tracingServiceMethods := v1.File_cpx_local_v1_local_proto.Services().ByName("TracingService").Methods()
+	tracingServiceCreateTracingRequestHandler := connect.NewUnaryHandler(
+		TracingServiceCreateTracingRequestProcedure,
+		svc.CreateTracingRequest,
+		connect.WithSchema(tracingServiceMethods.ByName("CreateTracingRequest")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tracingServiceGetTracingRequestHandler := connect.NewUnaryHandler(
+		TracingServiceGetTracingRequestProcedure,
+		svc.GetTracingRequest,
+		connect.WithSchema(tracingServiceMethods.ByName("GetTracingRequest")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tracingServiceListTracingRequestsHandler := connect.NewUnaryHandler(
+		TracingServiceListTracingRequestsProcedure,
+		svc.ListTracingRequests,
+		connect.WithSchema(tracingServiceMethods.ByName("ListTracingRequests")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tracingServiceUpdateTracingRequestHandler := connect.NewUnaryHandler(
+		TracingServiceUpdateTracingRequestProcedure,
+		svc.UpdateTracingRequest,
+		connect.WithSchema(tracingServiceMethods.ByName("UpdateTracingRequest")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tracingServiceImportTracingRequestsHandler := connect.NewUnaryHandler(
+		TracingServiceImportTracingRequestsProcedure,
+		svc.ImportTracingRequests,
+		connect.WithSchema(tracingServiceMethods.ByName("ImportTracingRequests")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tracingServiceMatchTracingRequestHandler := connect.NewUnaryHandler(
+		TracingServiceMatchTracingRequestProcedure,
+		svc.MatchTracingRequest,
+		connect.WithSchema(tracingServiceMethods.ByName("MatchTracingRequest")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tracingServiceMatchAllTracingRequestsHandler := connect.NewUnaryHandler(
+		TracingServiceMatchAllTracingRequestsProcedure,
+		svc.MatchAllTracingRequests,
+		connect.WithSchema(tracingServiceMethods.ByName("MatchAllTracingRequests")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tracingServiceMatchCaseHandler := connect.NewUnaryHandler(
+		TracingServiceMatchCaseProcedure,
+		svc.MatchCase,
+		connect.WithSchema(tracingServiceMethods.ByName("MatchCase")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tracingServiceConfirmTracingMatchHandler := connect.NewUnaryHandler(
+		TracingServiceConfirmTracingMatchProcedure,
+		svc.ConfirmTracingMatch,
+		connect.WithSchema(tracingServiceMethods.ByName("ConfirmTracingMatch")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tracingServiceRejectTracingMatchHandler := connect.NewUnaryHandler(
+		TracingServiceRejectTracingMatchProcedure,
+		svc.RejectTracingMatch,
+		connect.WithSchema(tracingServiceMethods.ByName("RejectTracingMatch")),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/cpx.local.v1.TracingService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case TracingServiceCreateTracingRequestProcedure:
+			tracingServiceCreateTracingRequestHandler.ServeHTTP(w, r)
+		case TracingServiceGetTracingRequestProcedure:
+			tracingServiceGetTracingRequestHandler.ServeHTTP(w, r)
+		case TracingServiceListTracingRequestsProcedure:
+			tracingServiceListTracingRequestsHandler.ServeHTTP(w, r)
+		case TracingServiceUpdateTracingRequestProcedure:
+			tracingServiceUpdateTracingRequestHandler.ServeHTTP(w, r)
+		case TracingServiceImportTracingRequestsProcedure:
+			tracingServiceImportTracingRequestsHandler.ServeHTTP(w, r)
+		case TracingServiceMatchTracingRequestProcedure:
+			tracingServiceMatchTracingRequestHandler.ServeHTTP(w, r)
+		case TracingServiceMatchAllTracingRequestsProcedure:
+			tracingServiceMatchAllTracingRequestsHandler.ServeHTTP(w, r)
+		case TracingServiceMatchCaseProcedure:
+			tracingServiceMatchCaseHandler.ServeHTTP(w, r)
+		case TracingServiceConfirmTracingMatchProcedure:
+			tracingServiceConfirmTracingMatchHandler.ServeHTTP(w, r)
+		case TracingServiceRejectTracingMatchProcedure:
+			tracingServiceRejectTracingMatchHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedTracingServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedTracingServiceHandler struct{}
+
+func (UnimplementedTracingServiceHandler) CreateTracingRequest(context.Context, *connect.Request[v1.CreateTracingRequestRequest]) (*connect.Response[v1.CreateTracingRequestResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.TracingService.CreateTracingRequest is not implemented"))
+}
+
+func (UnimplementedTracingServiceHandler) GetTracingRequest(context.Context, *connect.Request[v1.GetTracingRequestRequest]) (*connect.Response[v1.GetTracingRequestResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.TracingService.GetTracingRequest is not implemented"))
+}
+
+func (UnimplementedTracingServiceHandler) ListTracingRequests(context.Context, *connect.Request[v1.ListTracingRequestsRequest]) (*connect.Response[v1.ListTracingRequestsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.TracingService.ListTracingRequests is not implemented"))
+}
+
+func (UnimplementedTracingServiceHandler) UpdateTracingRequest(context.Context, *connect.Request[v1.UpdateTracingRequestRequest]) (*connect.Response[v1.UpdateTracingRequestResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.TracingService.UpdateTracingRequest is not implemented"))
+}
+
+func (UnimplementedTracingServiceHandler) ImportTracingRequests(context.Context, *connect.Request[v1.ImportTracingRequestsRequest]) (*connect.Response[v1.ImportTracingRequestsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.TracingService.ImportTracingRequests is not implemented"))
+}
+
+func (UnimplementedTracingServiceHandler) MatchTracingRequest(context.Context, *connect.Request[v1.MatchTracingRequestRequest]) (*connect.Response[v1.MatchTracingRequestResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.TracingService.MatchTracingRequest is not implemented"))
+}
+
+func (UnimplementedTracingServiceHandler) MatchAllTracingRequests(context.Context, *connect.Request[v1.MatchAllTracingRequestsRequest]) (*connect.Response[v1.MatchAllTracingRequestsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.TracingService.MatchAllTracingRequests is not implemented"))
+}
+
+func (UnimplementedTracingServiceHandler) MatchCase(context.Context, *connect.Request[v1.MatchCaseRequest]) (*connect.Response[v1.MatchCaseResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.TracingService.MatchCase is not implemented"))
+}
+
+func (UnimplementedTracingServiceHandler) ConfirmTracingMatch(context.Context, *connect.Request[v1.ConfirmTracingMatchRequest]) (*connect.Response[v1.ConfirmTracingMatchResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.TracingService.ConfirmTracingMatch is not implemented"))
+}
+
+func (UnimplementedTracingServiceHandler) RejectTracingMatch(context.Context, *connect.Request[v1.RejectTracingMatchRequest]) (*connect.Response[v1.RejectTracingMatchResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.TracingService.RejectTracingMatch is not implemented"))
 }

@@ -1,0 +1,488 @@
+package matching
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Comparison is the outcome of comparing one field of a tracing request with
+// the same field of a case.
+type Comparison struct {
+	Field   string // one of the Field* constants
+	Outcome string // match, partial, mismatch or blank
+	Why     string // for the caseworker: "Mohammed ~ محمد (transliteration)"
+	Level   int    // agreement level used by the model; -1 when blank
+}
+
+// Fields compared, in the order Compare returns them.
+const (
+	FieldName        = "name"
+	FieldSex         = "sex"
+	FieldAge         = "age"
+	FieldLocation    = "location"
+	FieldRelatives   = "relatives"
+	FieldSepDate     = "separation_date"
+	FieldSepLocation = "separation_location"
+)
+
+// Outcomes.
+const (
+	Match    = "match"
+	Partial  = "partial"
+	Mismatch = "mismatch"
+	Blank    = "blank"
+)
+
+// FieldLevels is the number of agreement levels per field (levels run from 0,
+// total disagreement, to n-1, full agreement).
+var FieldLevels = map[string]int{
+	FieldName: 6, FieldSex: 2, FieldAge: 4, FieldLocation: 4,
+	FieldRelatives: 4, FieldSepDate: 3, FieldSepLocation: 3,
+}
+
+// FieldOrder lists the compared fields.
+var FieldOrder = []string{FieldName, FieldSex, FieldAge, FieldLocation, FieldRelatives, FieldSepDate, FieldSepLocation}
+
+// Compare compares a tracing request's description of a child (q) with a
+// case (c), field by field.
+func Compare(q, c Person) []Comparison {
+	return compareProfiles(prepare(q), prepare(c), true)
+}
+
+func compareProfiles(q, c *profile, e explain) []Comparison {
+	out := make([]Comparison, 0, len(FieldOrder))
+	out = append(out, compareNames(q, c, e))
+	out = append(out, compareSex(q, c))
+	out = append(out, compareAge(q, c, e))
+	out = append(out, compareLocations(FieldLocation, q.locations, c.locations, 4, e))
+	out = append(out, compareRelatives(q, c, e))
+	out = append(out, compareSepDate(q, c, e))
+	var ql, cl []string
+	if q.sepLoc != "" {
+		ql = []string{q.sepLoc}
+	}
+	if c.sepLoc != "" {
+		cl = []string{c.sepLoc}
+	}
+	out = append(out, compareLocations(FieldSepLocation, ql, cl, 3, e))
+	return out
+}
+
+// explain says whether to build the human explanations (only for results
+// that are returned; scoring needs the levels alone).
+type explain bool
+
+func (e explain) f(format string, args ...any) string {
+	if !e {
+		return ""
+	}
+	return fmt.Sprintf(format, args...)
+}
+
+func blank(field string) Comparison {
+	return Comparison{Field: field, Outcome: Blank, Why: "not recorded on both sides", Level: -1}
+}
+
+// matchSim is the token similarity from which two name parts count as the
+// same name.
+const matchSim = 0.88
+
+// tokenSim scores two name parts and says why they agree.
+func tokenSim(a, b Token) (float64, string) {
+	if a.Canonical == b.Canonical {
+		switch {
+		case a.Arabic != b.Arabic:
+			return 1, "transliteration"
+		case a.Raw != b.Raw:
+			return 0.98, "spelling variant"
+		}
+		return 1, "same"
+	}
+	if NicknameOf(a.Canonical, b.Canonical) {
+		return 0.93, "nickname"
+	}
+	jw := JaroWinkler(a.Canonical, b.Canonical)
+	why := "similar spelling"
+	bothKnown := knownNames[a.Canonical] && knownNames[b.Canonical]
+	if !bothKnown && len(a.Skeleton) >= 2 && a.Skeleton == b.Skeleton && jw < 0.92 && (a.Arabic != b.Arabic || jw >= 0.85) {
+		jw = 0.92
+		why = "sounds alike"
+		if a.Arabic != b.Arabic {
+			why = "transliteration"
+		}
+	} else if a.Arabic != b.Arabic && !bothKnown {
+		// across scripts short vowels are missing: compare consonant keys
+		if s := 0.95 * JaroWinkler(a.Skeleton, b.Skeleton); s > jw && len(a.Skeleton) >= 3 {
+			jw, why = s, "transliteration, misspelt"
+		}
+	} else if bothKnown {
+		// two distinct known names (Hassan, Hussein) never count as one
+		jw = math.Min(jw, 0.85)
+		why = "different names"
+	}
+	return jw, why
+}
+
+type namePair struct {
+	qi, ci int
+	sim    float64
+	why    string
+}
+
+// nameLevel compares two full names with the best assignment of parts
+// (order swaps and missing parts allowed) and returns the agreement level:
+// 5 given name and every part present on both sides agree (≥3 parts),
+// 4 the same with two parts (one side gives only two),
+// 3 given name and another part agree, some part disagrees,
+// 2 only the given name agrees, 1 other parts agree but not the given name
+// (the sibling pattern), 0 nothing agrees.
+func nameLevel(q, c []Token, qn, cn []Token) (int, float64, []namePair) {
+	n, m := len(q), len(c)
+	var sims [maxTokens][maxTokens]float64
+	var whys [maxTokens][maxTokens]string
+	for i := 0; i < n; i++ {
+		for j := 0; j < m; j++ {
+			sims[i][j], whys[i][j] = tokenSim(q[i], c[j])
+		}
+	}
+	// exhaustive best assignment over matched pairs (n, m ≤ 5)
+	var best []namePair
+	bestScore := -1.0
+	var cur []namePair
+	var usedC [maxTokens]bool
+	var rec func(i int, score float64)
+	rec = func(i int, score float64) {
+		if i == n {
+			// prefer assignments that keep positions (given with given)
+			if score > bestScore+1e-9 {
+				bestScore = score
+				best = append(best[:0], cur...)
+			}
+			return
+		}
+		rec(i+1, score)
+		for j := 0; j < m; j++ {
+			if usedC[j] || sims[i][j] < matchSim {
+				continue
+			}
+			usedC[j] = true
+			bonus := 0.0
+			if i == j {
+				bonus = 0.001
+			}
+			cur = append(cur, namePair{i, j, sims[i][j], whys[i][j]})
+			rec(i+1, score+sims[i][j]+bonus)
+			cur = cur[:len(cur)-1]
+			usedC[j] = false
+		}
+	}
+	rec(0, 0)
+	k := len(best)
+	given := false
+	for _, p := range best {
+		if p.qi == 0 || p.ci == 0 {
+			given = true
+		}
+	}
+	// nicknames recorded separately stand in for the given name
+	if !given {
+		for _, nt := range qn {
+			if s, w := tokenSim(nt, c[0]); s >= matchSim || w == "nickname" {
+				given = true
+				best = append(best, namePair{-1, 0, s, "nickname"})
+				k++
+				break
+			}
+		}
+	}
+	if !given {
+		for _, nt := range cn {
+			if s, w := tokenSim(q[0], nt); s >= matchSim || w == "nickname" {
+				given = true
+				best = append(best, namePair{0, -1, s, "nickname"})
+				k++
+				break
+			}
+		}
+	}
+	short := min(n, m)
+	mism := short - k
+	if mism < 0 {
+		mism = 0
+	}
+	score := bestScore
+	var lvl int
+	switch {
+	case given && mism == 0 && k >= 3:
+		lvl = 5
+	case given && mism == 0 && k == 2:
+		lvl = 4
+	case given && k >= 2:
+		lvl = 3
+	case given:
+		lvl = 2
+		if short == 1 && k >= 1 {
+			lvl = 3 // one-part names that agree
+		}
+	case k >= 1:
+		lvl = 1
+	}
+	return lvl, score, best
+}
+
+func compareNames(q, c *profile, e explain) Comparison {
+	if len(q.names) == 0 || len(c.names) == 0 {
+		return blank(FieldName)
+	}
+	bestL, bestS := -1, -1.0
+	var bp []namePair
+	var bq, bc []Token
+	for _, qn := range q.names {
+		for _, cn := range c.names {
+			l, s, p := nameLevel(qn, cn, q.nicks, c.nicks)
+			if l > bestL || (l == bestL && s > bestS) {
+				bestL, bestS, bp, bq, bc = l, s, p, qn, cn
+			}
+		}
+	}
+	out := Comparison{Field: FieldName, Level: bestL}
+	switch {
+	case bestL >= 3:
+		out.Outcome = Match
+	case bestL >= 1:
+		out.Outcome = Partial
+	default:
+		out.Outcome = Mismatch
+	}
+	if !e {
+		return out
+	}
+	var parts []string
+	for _, p := range bp {
+		var a, b string
+		if p.qi >= 0 {
+			a = bq[p.qi].Raw
+		} else {
+			a = "(nickname)"
+		}
+		if p.ci >= 0 {
+			b = bc[p.ci].Raw
+		} else {
+			b = "(nickname)"
+		}
+		op := "~"
+		if p.why == "same" {
+			op = "="
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %s (%s)", a, op, b, p.why))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, fmt.Sprintf("%s ≠ %s", joinRaw(bq), joinRaw(bc)))
+	} else if bestL == 1 {
+		parts = append(parts, "given name differs")
+	}
+	out.Why = strings.Join(parts, "; ")
+	return out
+}
+
+func joinRaw(ts []Token) string {
+	s := make([]string, len(ts))
+	for i, t := range ts {
+		s[i] = t.Raw
+	}
+	return strings.Join(s, " ")
+}
+
+func compareSex(q, c *profile) Comparison {
+	if q.sex == "" || c.sex == "" {
+		return blank(FieldSex)
+	}
+	if q.sex == c.sex {
+		return Comparison{FieldSex, Match, q.sex, 1}
+	}
+	return Comparison{FieldSex, Mismatch, q.sex + " vs " + c.sex, 0}
+}
+
+// ageTolerance is how far apart two ages may be and still agree: one year
+// for stated ages, and for estimates two years widening by a year per eight
+// years of age (a 4-year-old is estimated ±2, a 12-year-old ±3).
+func ageTolerance(age float64, estimated bool) float64 {
+	if !estimated {
+		return 1
+	}
+	return 2 + math.Floor(age/8)
+}
+
+func describeAge(a float64, est bool) string {
+	if !est {
+		return fmt.Sprintf("%g", a)
+	}
+	t := ageTolerance(a, true)
+	return fmt.Sprintf("estimated %g–%g", math.Max(0, a-t), a+t)
+}
+
+func compareAge(q, c *profile, e explain) Comparison {
+	if q.dob != noDate && c.dob != noDate {
+		d := q.dob - c.dob
+		if d < 0 {
+			d = -d
+		}
+		why := e.f("born %d days apart", d)
+		switch {
+		case d == 0:
+			return Comparison{FieldAge, Match, "same date of birth", 3}
+		case d <= 366:
+			return Comparison{FieldAge, Match, why, 2}
+		case d <= 3*366:
+			return Comparison{FieldAge, Partial, why, 1}
+		}
+		return Comparison{FieldAge, Mismatch, why, 0}
+	}
+	qa, ca := q.age, c.age
+	if qa < 0 || ca < 0 {
+		return blank(FieldAge)
+	}
+	est := q.estimated || c.estimated
+	tol := math.Max(ageTolerance(qa, q.estimated), ageTolerance(ca, c.estimated))
+	d := math.Abs(qa - ca)
+	why := ""
+	if e {
+		why = fmt.Sprintf("age %s vs %s", describeAge(qa, q.estimated), describeAge(ca, c.estimated))
+	}
+	switch {
+	case d < 0.5 && !est:
+		return Comparison{FieldAge, Match, why, 3}
+	case d <= tol:
+		return Comparison{FieldAge, Match, why, 2}
+	case d <= 2*tol:
+		return Comparison{FieldAge, Partial, why, 1}
+	}
+	return Comparison{FieldAge, Mismatch, why, 0}
+}
+
+func commonPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// compareLocations scores hierarchical codes (2 letters of country, then 2
+// characters per admin level) by the longest common prefix over all pairs:
+// level top = same code or same district, top-1 = same region, … 0 = other
+// country.
+func compareLocations(field string, q, c []string, levels int, e explain) Comparison {
+	if len(q) == 0 || len(c) == 0 {
+		return blank(field)
+	}
+	best, ba, bb := -1, "", ""
+	for _, a := range q {
+		for _, b := range c {
+			if a == "" || b == "" {
+				continue
+			}
+			p := commonPrefix(a, b)
+			if a == b {
+				p = 99
+			}
+			if p > best {
+				best, ba, bb = p, a, b
+			}
+		}
+	}
+	if best < 0 {
+		return blank(field)
+	}
+	lvl := 0
+	switch {
+	case best >= 6:
+		lvl = levels - 1
+	case best >= 4:
+		lvl = levels - 2
+	case best >= 2:
+		lvl = levels - 3
+	}
+	if lvl < 0 {
+		lvl = 0
+	}
+	why := e.f("%s vs %s (%d common)", ba, bb, min(best, len(ba)))
+	if best == 99 && e {
+		why = ba + " (same place)"
+	}
+	out := Comparison{Field: field, Why: why, Level: lvl}
+	switch {
+	case lvl == levels-1:
+		out.Outcome = Match
+	case lvl > 0:
+		out.Outcome = Partial
+	default:
+		out.Outcome = Mismatch
+	}
+	return out
+}
+
+// compareRelatives takes the best pairwise agreement of relatives' names:
+// level 3 two or more relatives agree, 2 one agrees fully, 1 one agrees in
+// part, 0 none.
+func compareRelatives(q, c *profile, e explain) Comparison {
+	if len(q.relatives) == 0 || len(c.relatives) == 0 {
+		return blank(FieldRelatives)
+	}
+	strong, bestL := 0, 0
+	why := ""
+	for _, a := range q.relatives {
+		for _, b := range c.relatives {
+			l, _, _ := nameLevel(a, b, nil, nil)
+			if l >= 4 {
+				strong++
+			}
+			if l > bestL {
+				bestL = l
+				if e {
+					why = joinRaw(a) + " ~ " + joinRaw(b)
+				}
+			}
+		}
+	}
+	lvl := 0
+	switch {
+	case strong >= 2:
+		lvl = 3
+	case strong == 1:
+		lvl = 2
+	case bestL >= 1:
+		lvl = 1
+	}
+	out := Comparison{Field: FieldRelatives, Level: lvl, Why: why}
+	switch lvl {
+	case 3:
+		out.Outcome, out.Why = Match, e.f("%d relatives agree, e.g. %s", strong, why)
+	case 2:
+		out.Outcome = Match
+	case 1:
+		out.Outcome = Partial
+	default:
+		out.Outcome, out.Why = Mismatch, "no relative's name agrees"
+	}
+	return out
+}
+
+func compareSepDate(q, c *profile, e explain) Comparison {
+	if q.sepDate == noDate || c.sepDate == noDate {
+		return blank(FieldSepDate)
+	}
+	d := q.sepDate - c.sepDate
+	if d < 0 {
+		d = -d
+	}
+	why := e.f("separated %d days apart", d)
+	switch {
+	case d <= 7:
+		return Comparison{FieldSepDate, Match, why, 2}
+	case d <= 60:
+		return Comparison{FieldSepDate, Partial, why, 1}
+	}
+	return Comparison{FieldSepDate, Mismatch, why, 0}
+}

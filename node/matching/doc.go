@@ -1,0 +1,33 @@
+// Package matching is the family-tracing matcher: it compares a family's
+// tracing request with children's cases and says, field by field, why a case
+// may be the sought child. It is pure: no storage, no network.
+//
+// # Names
+//
+// Normalize folds a name as written (NFKC, case, Latin diacritics, Arabic
+// letter variants, tatweel and harakat). Tokens splits it into parts and
+// gives each a Canonical spelling key (Mohammed, Muhammad, Mohamed, Maxamed
+// and محمد → "muhamad") and a Skeleton, a consonant key on which Arabic
+// script and its romanisations meet. Parts are compared with Jaro–Winkler
+// on the keys, a nickname table and the skeleton; full names with the best
+// assignment of parts, so swapped and missing parts still agree.
+//
+// # Model
+//
+// Compare returns one Comparison per field (names, sex, age with tolerance
+// for estimates, location by common code prefix, relatives, separation date
+// and place), each with an agreement level. A Fellegi–Sunter Model turns the
+// levels into a posterior probability; Fit estimates it by EM on unlabelled
+// pairs and FitLabelled from labelled ones. DefaultModel is fitted on the
+// synthetic generator in synth. Probabilities map to bands: likely ≥ 0.8,
+// possible ≥ 0.3, unlikely.
+//
+// # Index
+//
+// Index files cases under blocking keys so a request is compared with a few
+// hundred cases, not all; it is safe for concurrent Match calls with one
+// writer. Match shares probability among look-alike candidates (at most one
+// case is the sought child).
+//
+// Design notes, quality figures and benchmarks: docs/matching.md.
+package matching

@@ -1,0 +1,272 @@
+package matching
+
+import (
+	"math"
+	"sort"
+	"strconv"
+	"sync"
+)
+
+// Result is one candidate found for a tracing request.
+type Result struct {
+	ID          string
+	Probability float64 // posterior probability of the same child (see Model)
+	Band        string  // likely, possible or unlikely
+	Comparisons []Comparison
+}
+
+// Index finds candidates for a tracing request without comparing it with
+// every case. Each case is filed under blocking keys built from its names:
+// for the first part and every other part of a name, the pair of their
+// phonetic keys, and the pairs (first two letters + length bucket of one,
+// phonetic key of the other); names of one part are filed under that part
+// alone. Nicknames are
+// also filed under the formal names they stand for. A request therefore
+// reaches a case when the first part and another part agree
+// phonetically, or one agrees phonetically and the other shares its start
+// and length (a typo later in the word), in any order and in either script.
+//
+// An Index is safe for concurrent use: any number of Match calls run
+// together; Add and Remove take the write lock.
+type Index struct {
+	mu       sync.RWMutex
+	model    Model
+	slots    []slot
+	byID     map[string]int32
+	postings map[string][]int32
+	live     int
+}
+
+type slot struct {
+	id   string
+	prof *profile
+	keys []string
+	dead bool
+}
+
+// MaxScored bounds the cases scored per request. When blocking reaches more
+// (a very common given and father's name in a large register), the cases
+// reached by the most blocking keys are scored.
+const MaxScored = 3000
+
+// NewIndex returns an empty index scoring with DefaultModel.
+func NewIndex() *Index {
+	return &Index{model: DefaultModel(), byID: map[string]int32{}, postings: map[string][]int32{}}
+}
+
+// SetModel replaces the scoring model.
+func (ix *Index) SetModel(m Model) {
+	ix.mu.Lock()
+	ix.model = m
+	ix.mu.Unlock()
+}
+
+// Model returns the scoring model.
+func (ix *Index) Model() Model {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.model
+}
+
+// Len returns the number of candidates in the index.
+func (ix *Index) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.live
+}
+
+// Add files a candidate, replacing any candidate with the same ID.
+func (ix *Index) Add(c Candidate) {
+	p := prepare(c.Person)
+	keys := blockingKeys(p)
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.removeLocked(c.ID)
+	n := int32(len(ix.slots))
+	ix.slots = append(ix.slots, slot{id: c.ID, prof: p, keys: keys})
+	ix.byID[c.ID] = n
+	for _, k := range keys {
+		ix.postings[k] = append(ix.postings[k], n)
+	}
+	ix.live++
+}
+
+// Remove deletes a candidate; it reports whether it was there.
+func (ix *Index) Remove(id string) bool {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.removeLocked(id)
+}
+
+func (ix *Index) removeLocked(id string) bool {
+	n, ok := ix.byID[id]
+	if !ok {
+		return false
+	}
+	s := &ix.slots[n]
+	for _, k := range s.keys {
+		list := ix.postings[k]
+		for i, v := range list {
+			if v == n {
+				list[i] = list[len(list)-1]
+				list = list[:len(list)-1]
+				break
+			}
+		}
+		if len(list) == 0 {
+			delete(ix.postings, k)
+		} else {
+			ix.postings[k] = list
+		}
+	}
+	s.dead, s.prof, s.keys = true, nil, nil
+	delete(ix.byID, id)
+	ix.live--
+	return true
+}
+
+// Match returns the candidates the blocking keys reach, scored and sorted by
+// probability (highest first, then by ID). limit ≤ 0 returns all of them.
+func (ix *Index) Match(q Person, limit int) []Result {
+	qp := prepare(q)
+	keys := blockingKeys(qp)
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	// count how many keys reach each case: the sought child usually shares
+	// several (both name pairs, spelling buckets), a stranger with a common
+	// name one or two
+	hits := make(map[int32]uint16, 256)
+	for _, k := range keys {
+		for _, n := range ix.postings[k] {
+			hits[n]++
+		}
+	}
+	cands := make([]int32, 0, len(hits))
+	for n := range hits {
+		if !ix.slots[n].dead {
+			cands = append(cands, n)
+		}
+	}
+	if len(cands) > MaxScored {
+		// keep the MaxScored cases reached by the most keys (ties by slot)
+		sort.Slice(cands, func(i, j int) bool {
+			if hits[cands[i]] != hits[cands[j]] {
+				return hits[cands[i]] > hits[cands[j]]
+			}
+			return cands[i] < cands[j]
+		})
+		cands = cands[:MaxScored]
+	}
+	out := make([]Result, 0, len(cands))
+	for _, n := range cands {
+		s := &ix.slots[n]
+		cs := compareProfiles(qp, s.prof, false)
+		p := ix.model.Probability(cs)
+		out = append(out, Result{ID: s.id, Probability: p, Comparisons: cs})
+	}
+	// At most one case is the sought child: candidate i's posterior is
+	// o_i / (1 + Σ o_j), o = prior odds × likelihood ratio, so candidates
+	// that look alike share the probability instead of each claiming it.
+	var sum float64
+	odds := make([]float64, len(out))
+	for i := range out {
+		p := math.Min(out[i].Probability, 1-1e-12)
+		odds[i] = p / (1 - p)
+		sum += odds[i]
+	}
+	for i := range out {
+		out[i].Probability = odds[i] / (1 + sum)
+		out[i].Band = BandOf(out[i].Probability)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Probability != out[j].Probability {
+			return out[i].Probability > out[j].Probability
+		}
+		return out[i].ID < out[j].ID
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	for i := range out {
+		// explanations only for what is returned
+		out[i].Comparisons = compareProfiles(qp, ix.slots[ix.byID[out[i].ID]].prof, true)
+	}
+	return out
+}
+
+// BlockingKeys returns the keys a person is filed and looked up under.
+func BlockingKeys(p Person) []string { return blockingKeys(prepare(p)) }
+
+func bucket(t Token) string {
+	c := t.Canonical
+	if len(c) > 2 {
+		c = c[:2]
+	}
+	return c + strconv.Itoa(len(t.Canonical)/3)
+}
+
+func phon(c, sk string) string {
+	if len(sk) >= 2 {
+		return sk
+	}
+	return "=" + c
+}
+
+func blockingKeys(p *profile) []string {
+	set := map[string]struct{}{}
+	add := func(k string) { set[k] = struct{}{} }
+	// alternates: the part's own phonetic key plus those of the formal
+	// names it is a nickname of
+	alts := func(t Token) []string {
+		a := []string{phon(t.Canonical, t.Skeleton)}
+		for _, f := range Formal(t.Canonical) {
+			a = append(a, phon(f, Skeleton(f)))
+		}
+		return a
+	}
+	var nickAlts []string
+	for _, t := range p.nicks {
+		nickAlts = append(nickAlts, alts(t)...)
+	}
+	for _, name := range p.names {
+		if len(name) == 1 {
+			for _, a := range alts(name[0]) {
+				add("1|" + a)
+			}
+			for _, a := range nickAlts {
+				add("1|" + a)
+			}
+			add("b|" + bucket(name[0]))
+			continue
+		}
+		// every key involves the first part (the given name, or whatever
+		// the writer put first): pairs of later parts alone, shared by
+		// siblings and cousins, would reach far too many cases
+		a0 := append(alts(name[0]), nickAlts...)
+		b0 := bucket(name[0])
+		for j := 1; j < len(name); j++ {
+			aj := alts(name[j])
+			for _, x := range a0 {
+				for _, y := range aj {
+					if x > y {
+						x, y = y, x
+					}
+					add("p|" + x + "|" + y)
+				}
+			}
+			for _, y := range aj {
+				add("m|" + b0 + "|" + y)
+			}
+			bj := bucket(name[j])
+			for _, x := range a0 {
+				add("m|" + bj + "|" + x)
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

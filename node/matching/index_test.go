@@ -1,0 +1,114 @@
+package matching_test
+
+import (
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cpx-node/cpx/node/matching"
+	"github.com/cpx-node/cpx/node/matching/synth"
+)
+
+func TestMatchFindsAcrossScripts(t *testing.T) {
+	ix := matching.NewIndex()
+	ix.Add(matching.Candidate{ID: "c1", Person: matching.Person{Names: []string{"Mohammed Ali Hassan"}, Sex: "male", Age: f(9), AgeEstimated: true, Locations: []string{"SD0101"}, Relatives: []string{"Ali Hassan Omar", "Fatima Ahmed"}}})
+	ix.Add(matching.Candidate{ID: "sibling", Person: matching.Person{Names: []string{"Youssef Ali Hassan"}, Sex: "male", Age: f(6), Locations: []string{"SD0101"}, Relatives: []string{"Ali Hassan Omar", "Fatima Ahmed"}}})
+	ix.Add(matching.Candidate{ID: "other", Person: matching.Person{Names: []string{"Mahmoud Ali Hassan"}, Sex: "male", Age: f(14), Locations: []string{"SO0101"}}})
+	q := matching.Person{Names: []string{"محمد علي حسن"}, Sex: "male", Age: f(10), Locations: []string{"SD0102"}, Relatives: []string{"علي حسن عمر"}}
+	res := ix.Match(q, 10)
+	if len(res) == 0 || res[0].ID != "c1" {
+		t.Fatalf("got %+v, want c1 first", res)
+	}
+	for _, r := range res {
+		t.Logf("%s p=%.3f %s", r.ID, r.Probability, r.Band)
+		for _, c := range r.Comparisons {
+			t.Logf("  %-20s %-8s %s", c.Field, c.Outcome, c.Why)
+		}
+	}
+	if res[0].Band != matching.Likely {
+		t.Errorf("c1 band = %s, want likely", res[0].Band)
+	}
+	if !ix.Remove("c1") || ix.Remove("c1") {
+		t.Error("Remove: want true then false")
+	}
+	for _, r := range ix.Match(q, 10) {
+		if r.ID == "c1" {
+			t.Error("removed candidate still found")
+		}
+	}
+}
+
+func TestIndexConcurrent(t *testing.T) {
+	ds := synth.Generate(synth.Config{Seed: 9, Families: 100, Background: 200})
+	ix := matching.NewIndex()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for _, c := range ds.Cases {
+			ix.Add(c)
+		}
+		for _, c := range ds.Cases[:50] {
+			ix.Remove(c.ID)
+		}
+	}()
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, q := range ds.Requests {
+				ix.Match(q.Person, 5)
+			}
+		}()
+	}
+	wg.Wait()
+	if got, want := ix.Len(), len(ds.Cases)-50; got != want {
+		t.Errorf("Len = %d, want %d", got, want)
+	}
+}
+
+func TestSyntheticValid(t *testing.T) {
+	ds := synth.Generate(synth.Config{Seed: 1, Families: 300})
+	for _, c := range ds.Cases {
+		if err := c.Person.Validate(time.Now()); err != nil {
+			t.Fatalf("case %s: %v", c.ID, err)
+		}
+	}
+	for _, q := range ds.Requests {
+		if err := q.Person.Validate(time.Now()); err != nil {
+			t.Fatalf("request %s: %v", q.ID, err)
+		}
+	}
+}
+
+// BenchmarkMatch1M matches tracing requests against an index of 1,000,000
+// synthetic cases built once outside the timer; it reports ns per request
+// and the p50/p99 latency.
+var bench1M = sync.OnceValues(func() (*matching.Index, synth.Dataset) {
+	ds := synth.Generate(synth.Config{Seed: 42, Families: 1000, Background: 1_000_000 - 2000})
+	ix := matching.NewIndex()
+	for _, c := range ds.Cases {
+		ix.Add(c)
+	}
+	return ix, ds
+})
+
+func BenchmarkMatch1M(b *testing.B) {
+	ix, ds := bench1M()
+	lat := make([]time.Duration, 0, b.N)
+	cands := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		q := ds.Requests[i%len(ds.Requests)].Person
+		start := time.Now()
+		res := ix.Match(q, 20)
+		lat = append(lat, time.Since(start))
+		cands += len(res)
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(cands)/float64(b.N), "results/op")
+}

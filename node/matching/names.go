@@ -1,0 +1,188 @@
+package matching
+
+import "strings"
+
+// variantSpellings lists, per name, spellings that the canonical rules do not
+// already merge: Somali orthography (c = ayn, x = ḥ), Turkish/Persian forms
+// and romanisations that differ in consonants. The first entry is the
+// canonical spelling.
+var variantSpellings = [][]string{
+	{"muhammad", "maxamed", "mxamed", "mehmet", "mohd", "mhd", "muhamed"},
+	{"ahmad", "axmed", "ahmet"},
+	{"abdi", "cabdi"},
+	{"abdullahi", "cabdullaahi", "abdulahi"},
+	{"abdirahman", "cabdiraxmaan", "abdiraxman"},
+	{"hassan", "xasan", "hasan", "hasen"},
+	{"hussein", "xuseen", "husayn", "hussain", "husein", "huseyin"},
+	{"ali", "cali"},
+	{"umar", "cumar", "omer"},
+	{"uthman", "cusmaan", "osman", "usman", "othman", "usmaan"},
+	{"fatima", "faadumo", "fatuma", "fatoumata"},
+	{"hawa", "xaawo", "hawo", "hauwa"},
+	{"khadija", "khadiija", "kadija", "hatice", "xadiijo", "khadidja"},
+	{"aisha", "caasha", "ayesha", "aysha", "aishah", "ayse"},
+	{"yusuf", "yousef", "youssef", "yosef", "yussuf", "yusef", "yousif", "yusif"},
+	{"ibrahim", "ebrahim", "ibraahim", "ibrahiim", "ibrahima"},
+	{"ismail", "ismaaciil", "ismael", "esmail"},
+	{"zaynab", "zainab", "zeinab", "zaineb", "seynab"},
+	{"mahmud", "mahmoud", "mehmood", "mahmood", "maxamuud"},
+	{"mustafa", "mostafa", "moustafa", "mustapha", "mustafe"},
+	{"jamal", "gamal", "jamaal"},
+	{"jamila", "gamila"},
+	{"abdulkadir", "abdelkader", "abdulqadir", "cabdulqaadir", "abdikadir"},
+	{"khalid", "khaled", "xaalid", "halid"},
+	{"saad", "sa'ad", "saed", "saciid", "said", "saeed", "sayid"},
+	{"salih", "saleh", "salah", "saalax"},
+	{"abbas", "cabaas"},
+	{"hamza", "xamza", "hamsa"},
+	{"nur", "nour", "noor", "nuur"},
+	{"amina", "aamina", "ameena", "emine"},
+	{"maryam", "mariam", "maryan", "meryem", "mariyam"},
+	{"halima", "xaliima", "halime"},
+	{"muna", "mona", "muuna"},
+	{"zahra", "zahara", "zehra"},
+	{"hafsa", "xafsa"},
+	{"hamid", "xaamid", "hamed", "hameed"},
+	{"rashid", "rashiid", "rasheed", "raashid"},
+	{"sharif", "shariif", "sherif", "shareef"},
+	{"qasim", "qaasim", "kasim", "qassem", "kassim", "gaasim"},
+	{"jafar", "jaafar", "cafar", "jaffar"},
+	{"walid", "waleed", "walied"},
+}
+
+// arabicSpellings gives the canonical Latin spelling of common names whose
+// Arabic-script form the rule table would leave ambiguous (short vowels that
+// tell names apart are not written). محمد and محمود must not merge.
+var arabicSpellings = map[string]string{
+	"محمد": "muhammad", "محمود": "mahmud", "احمد": "ahmad", "حامد": "hamid",
+	"حميد": "humaid", "حسن": "hassan", "حسين": "hussein", "حسان": "hassaan",
+	"علي": "ali", "عمر": "umar", "عثمان": "uthman", "فاطمه": "fatima",
+	"عايشه": "aisha", "عائشه": "aisha", "خديجه": "khadija", "مريم": "maryam",
+	"زينب": "zaynab", "يوسف": "yusuf", "ابراهيم": "ibrahim", "اسماعيل": "ismail",
+	"مصطفي": "mustafa", "مصطفى": "mustafa", "سعيد": "saad", "سعد": "saad", "صالح": "salih",
+	"خالد": "khalid", "جمال": "jamal", "جميله": "jamila", "امينه": "amina",
+	"امنه": "amna", "نور": "nur", "حليمه": "halima", "منى": "muna", "مني": "muna",
+	"زهراء": "zahra", "زهرا": "zahra", "حفصه": "hafsa", "رشيد": "rashid",
+	"شريف": "sharif", "قاسم": "qasim", "جعفر": "jafar", "وليد": "walid",
+	"عيسى": "isa", "عيسي": "isa", "موسى": "musa", "موسي": "musa", "يحيى": "yahya", "يحيي": "yahya",
+	"مرتضى": "murtada", "مرتضي": "murtada", "ليلى": "laila", "ليلي": "laila", "سلمى": "salma", "سلمي": "salma",
+	"عبد": "abd",
+}
+
+// nicknameTable maps a formal name (canonical spelling) to the nicknames and
+// diminutives families commonly use for it.
+var nicknameTable = map[string][]string{
+	"muhammad":  {"hamoudi", "hamudi", "mido", "moha", "mo", "hamouda", "mohd", "muhammadi"},
+	"ahmad":     {"hamada", "ahmadi", "hamdi"},
+	"mahmud":    {"hamoudi", "mido", "hamouda"},
+	"mustafa":   {"mido", "moustafa", "tofa"},
+	"fatima":    {"fatma", "tuma", "fati", "fattoum", "fafa"},
+	"abdullahi": {"abdo", "abboud", "dullah"},
+	"abda":      {"abdo", "abboud", "dullah"},
+	"ibrahim":   {"bob", "hima", "brahim", "ibro", "biro"},
+	"yusuf":     {"joe", "jojo", "yoyo", "yousi", "yusi"},
+	"khadija":   {"khadi", "dija", "kadi"},
+	"aisha":     {"eshe", "shusha", "aishu"},
+	"maryam":    {"mimi", "maro", "mary"},
+	"zaynab":    {"zizi", "zeinaba", "zanoub"},
+	"hussein":   {"hassouna", "husni"},
+	"hassan":    {"hassouna", "hasanu"},
+	"ali":       {"aliyu", "alawi", "lulu"},
+	"umar":      {"omi", "omari"},
+	"abdrahman": {"abdo", "rahman"},
+	"abdkarim":  {"abdo", "karim"},
+	"abdkadir":  {"abdo", "kadir"},
+	"khalid":    {"khaloud", "kalu"},
+	"ismail":    {"smail", "ismo", "mayo"},
+	"halima":    {"hali", "lima"},
+	"amina":     {"mina", "amuna"},
+	"jamila":    {"jamjoum", "mila"},
+	"salih":     {"salouh"},
+	"hamza":     {"hamzo"},
+	"uthman":    {"osmanu", "atu"},
+}
+
+var (
+	variantIndex = buildVariantIndex()
+	nickIndex    = buildNickIndex()
+	knownNames   = buildKnown()
+)
+
+func buildVariantIndex() map[string]string {
+	m := make(map[string]string)
+	for _, vs := range variantSpellings {
+		c := canonicalRules(vs[0])
+		for _, v := range vs {
+			if k := canonicalRules(v); k != c {
+				m[k] = c
+			}
+		}
+	}
+	return m
+}
+
+// arabicNames maps normalised Arabic-script names to their Latin canonical
+// rules output (used by the transliterator before the rule table).
+var arabicNames = func() map[string]string {
+	m := make(map[string]string, len(arabicSpellings))
+	for a, l := range arabicSpellings {
+		m[strings.TrimSpace(normalizeArabicKey(a))] = l
+	}
+	return m
+}()
+
+// normalizeArabicKey folds a dictionary key the way Normalize folds input.
+func normalizeArabicKey(a string) string { return Normalize(a) }
+
+func buildNickIndex() map[string][]string {
+	m := make(map[string][]string)
+	for formal, nicks := range nicknameTable {
+		f := Canonical(formal)
+		for _, n := range nicks {
+			k := Canonical(n)
+			m[k] = append(m[k], f)
+		}
+	}
+	return m
+}
+
+func buildKnown() map[string]bool {
+	m := make(map[string]bool)
+	for _, vs := range variantSpellings {
+		m[Canonical(vs[0])] = true
+	}
+	for _, l := range arabicSpellings {
+		m[Canonical(l)] = true
+	}
+	for f := range nicknameTable {
+		m[Canonical(f)] = true
+	}
+	return m
+}
+
+// NicknameOf reports whether one canonical token is a nickname of the other
+// (or both are nicknames of one formal name).
+func NicknameOf(a, b string) bool {
+	if a == b {
+		return false
+	}
+	for _, f := range nickIndex[a] {
+		if f == b {
+			return true
+		}
+		for _, g := range nickIndex[b] {
+			if f == g {
+				return true
+			}
+		}
+	}
+	for _, f := range nickIndex[b] {
+		if f == a {
+			return true
+		}
+	}
+	return false
+}
+
+// Formal returns the formal names (canonical) a canonical nickname stands for.
+func Formal(nick string) []string { return nickIndex[nick] }

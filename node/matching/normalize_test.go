@@ -1,0 +1,92 @@
+package matching_test
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/cpx-node/cpx/node/matching"
+)
+
+func load[T any](t *testing.T, path string) []T {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v []T
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestNormalizeVectors(t *testing.T) {
+	for _, v := range load[struct{ In, Out string }](t, "testdata/normalize.json") {
+		if got := matching.Normalize(v.In); got != v.Out {
+			t.Errorf("Normalize(%q) = %q, want %q", v.In, got, v.Out)
+		}
+	}
+}
+
+func TestKeyVectors(t *testing.T) {
+	for _, v := range load[struct{ In, Key string }](t, "testdata/names.json") {
+		if got := matching.Key(v.In); got != v.Key {
+			t.Errorf("Key(%q) = %q, want %q", v.In, got, v.Key)
+		}
+	}
+}
+
+func TestMuhammadIsNotMahmoud(t *testing.T) {
+	cs := matching.Compare(matching.Person{Names: []string{"محمد علي"}}, matching.Person{Names: []string{"Mahmoud Ali"}})
+	if cs[0].Level >= 3 {
+		t.Errorf("محمد علي vs Mahmoud Ali: got level %d (%s), want < 3", cs[0].Level, cs[0].Why)
+	}
+	cs = matching.Compare(matching.Person{Names: []string{"محمد علي"}}, matching.Person{Names: []string{"Mohammed Ali"}})
+	if cs[0].Level < 4 {
+		t.Errorf("محمد علي vs Mohammed Ali: got level %d (%s), want ≥ 4", cs[0].Level, cs[0].Why)
+	}
+}
+
+func TestJaroWinkler(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want float64
+	}{
+		{"martha", "marhta", 0.9611},
+		{"dixon", "dicksonx", 0.8133},
+		{"", "", 0},
+		{"abc", "abc", 1},
+		{"abc", "xyz", 0},
+	} {
+		got := matching.JaroWinkler(tc.a, tc.b)
+		if d := got - tc.want; d > 1e-3 || d < -1e-3 {
+			t.Errorf("JaroWinkler(%q, %q) = %.4f, want %.4f", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"Mohammed", "مُحَمَّد", "عبد الله", "Ｍｏ", "\xff\xfe", "ـــ", "ﷲ", "ǅ"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := matching.Normalize(s)
+		if !utf8.ValidString(n) {
+			t.Fatalf("Normalize(%q) = %q: invalid UTF-8", s, n)
+		}
+		if n2 := matching.Normalize(n); n2 != n {
+			t.Fatalf("Normalize not idempotent: %q → %q → %q", s, n, n2)
+		}
+		tr := matching.Transliterate(s)
+		if tr2 := matching.Transliterate(tr); tr2 != tr {
+			t.Fatalf("Transliterate not idempotent: %q → %q → %q", s, tr, tr2)
+		}
+		// keys are ASCII (they feed blocking and the CLK bigrams)
+		if k := matching.Key(s); strings.ContainsFunc(k, func(r rune) bool { return r >= utf8.RuneSelf }) {
+			t.Fatalf("Key(%q) = %q: not ASCII", s, k)
+		}
+	})
+}

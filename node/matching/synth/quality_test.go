@@ -1,0 +1,124 @@
+package synth_test
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"testing"
+
+	"github.com/cpx-node/cpx/node/matching"
+	"github.com/cpx-node/cpx/node/matching/synth"
+)
+
+var (
+	update = flag.Bool("update", false, "refit and rewrite node/matching/default_model.json")
+	goals  = flag.Bool("goals", false, "fail unless the target figures (F1 ≥ 0.98 latin; R ≥ 0.95 at P ≥ 0.95 across scripts) are met")
+)
+
+// Floors are the figures as measured on the fixed seeds, rounded down: the
+// test fails if a change makes matching worse. The targets are not met yet
+// (see docs/matching.md); -goals enforces them.
+const (
+	latinF1Floor      = 0.84
+	latinF1Goal       = 0.98
+	crossRecallFloor  = 0.80
+	crossRecallGoal   = 0.95
+	crossPrecisionMin = 0.95
+)
+
+// Seeds: the model is fitted on trainSeed and measured on the others.
+const (
+	trainSeed = 1
+	latinSeed = 2
+	crossSeed = 3
+)
+
+// TestFitDefault fits the default model by EM (unlabelled) on a training
+// set mixing both scripts, and with -update writes it to default_model.json.
+func TestFitDefault(t *testing.T) {
+	if testing.Short() && !*update {
+		t.Skip("slow; run without -short")
+	}
+	var vecs [][]matching.Comparison
+	var labels []bool
+	for _, s := range []synth.Script{synth.Latin, synth.ArabicRequest} {
+		ds := synth.Generate(synth.Config{Seed: trainSeed, Families: 2000, Script: s})
+		r := synth.RunLocal(ds, matching.InitialModel())
+		vecs = append(vecs, r.Vectors...)
+		labels = append(labels, r.Labels...)
+	}
+	m := matching.Fit(vecs)
+	lm, err := matching.FitLabelled(vecs, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("EM on %d unlabelled pairs: prior %.4f (labelled: %.4f)", len(vecs), m.Prior, lm.Prior)
+	for _, f := range matching.FieldOrder {
+		t.Logf("  labelled %-20s m=%.3f u=%.3f", f, lm.Fields[f].M, lm.Fields[f].U)
+	}
+	for _, f := range matching.FieldOrder {
+		t.Logf("  %-20s m=%.3f u=%.3f", f, m.Fields[f].M, m.Fields[f].U)
+	}
+	// EM is unreliable when true matches are ~0.2% of pairs (it splits
+	// on sex agreement instead); on pairs whose given name agrees it is not.
+	var strong [][]matching.Comparison
+	for _, v := range vecs {
+		if v[0].Level >= 2 {
+			strong = append(strong, v)
+		}
+	}
+	em := matching.Fit(strong)
+	t.Logf("EM on %d pairs with given-name agreement: prior %.4f", len(strong), em.Prior)
+	for _, f := range matching.FieldOrder {
+		t.Logf("  em %-20s m=%.3f u=%.3f", f, em.Fields[f].M, em.Fields[f].U)
+	}
+	// The shipped default: labelled fit (the generator knows the truth).
+	m = lm
+	if *update {
+		b, err := json.MarshalIndent(m, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile("../default_model.json", append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestQuality(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow; run without -short")
+	}
+	m := matching.DefaultModel()
+	cases := []struct {
+		name   string
+		seed   uint64
+		script synth.Script
+		check  func(t *testing.T, at, best, rec synth.Figures)
+	}{
+		{"latin", latinSeed, synth.Latin, func(t *testing.T, at, best, rec synth.Figures) {
+			if at.F1 < latinF1Floor || *goals && at.F1 < latinF1Goal {
+				t.Errorf("latin F1 at likely = %.4f, want ≥ %.2f (goal %.2f)", at.F1, latinF1Floor, latinF1Goal)
+			}
+		}},
+		{"arabic-request/latin-case", crossSeed, synth.ArabicRequest, func(t *testing.T, at, best, rec synth.Figures) {
+			if rec.Recall < crossRecallFloor || *goals && rec.Recall < crossRecallGoal {
+				t.Errorf("cross-script recall at precision ≥ %.2f = %.4f, want ≥ %.2f (goal %.2f)", crossPrecisionMin, rec.Recall, crossRecallFloor, crossRecallGoal)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ds := synth.Generate(synth.Config{Seed: tc.seed, Families: 2000, Script: tc.script})
+			r := synth.RunLocal(ds, m)
+			at := synth.At(r.Pairs, r.Positives, matching.LikelyThreshold)
+			best, rec := synth.Best(r.Pairs, r.Positives, crossPrecisionMin)
+			t.Logf("%s: %d cases, %d requests (%d with a registered child), %d candidate pairs (%.1f per request), blocking reached %d/%d (%.4f)",
+				tc.name, len(ds.Cases), len(ds.Requests), r.Positives, r.Candidates, float64(r.Candidates)/float64(len(ds.Requests)), r.Reached, r.Positives, float64(r.Reached)/float64(r.Positives))
+			t.Logf("  at likely (0.8):       %v", at)
+			t.Logf("  best F1:               %v", best)
+			t.Logf("  best recall at P≥0.95: %v", rec)
+			tc.check(t, at, best, rec)
+		})
+	}
+}

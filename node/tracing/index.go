@@ -1,0 +1,197 @@
+package tracing
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/cpx-node/cpx/node/casework"
+	"github.com/cpx-node/cpx/node/matching"
+	"github.com/cpx-node/cpx/policy"
+)
+
+// CasePerson describes a case's child for the matching engine, from the
+// standard forms' fields: names from name_first, name_middle, name_last
+// (one full name), name_other and name (more names) and name_nickname;
+// sex, age, estimated, date_of_birth; locations location_current,
+// location_separation and location_last; relatives from
+// family_details_section[].relation_name; date_of_separation and
+// location_separation. Values of the wrong type are ignored.
+func CasePerson(fields map[string]any) matching.Person {
+	str := func(k string) string { s, _ := fields[k].(string); return strings.TrimSpace(s) }
+	var p matching.Person
+	var full []string
+	for _, k := range []string{"name_first", "name_middle", "name_last"} {
+		if s := str(k); s != "" {
+			full = append(full, s)
+		}
+	}
+	if len(full) > 0 {
+		p.Names = append(p.Names, strings.Join(full, " "))
+	}
+	for _, k := range []string{"name_other", "name"} {
+		if s := str(k); s != "" {
+			p.Names = append(p.Names, s)
+		}
+	}
+	if s := str("name_nickname"); s != "" {
+		p.Nicknames = []string{s}
+	}
+	switch s := str("sex"); s {
+	case "female", "male", "other", "unknown":
+		p.Sex = s
+	}
+	if a, ok := fields["age"].(float64); ok {
+		p.Age = &a
+	}
+	p.AgeEstimated, _ = fields["estimated"].(bool)
+	p.DateOfBirth = str("date_of_birth")
+	for _, k := range []string{"location_current", "location_separation", "location_last"} {
+		if s := str(k); s != "" {
+			p.Locations = append(p.Locations, strings.ToUpper(s))
+		}
+	}
+	if fam, ok := fields["family_details_section"].([]any); ok {
+		for _, m := range fam {
+			if m, ok := m.(map[string]any); ok {
+				if s, _ := m["relation_name"].(string); strings.TrimSpace(s) != "" {
+					p.Relatives = append(p.Relatives, strings.TrimSpace(s))
+				}
+			}
+		}
+	}
+	p.SeparationDate = str("date_of_separation")
+	p.SeparationLocation = strings.ToUpper(str("location_separation"))
+	return p
+}
+
+// indexable reports whether a case belongs in the index, and its Person:
+// it must have consent for tracing, be open or closed (not transferred or
+// purged) and describe a child the engine can match (a name, valid values).
+func (s *Service) indexable(c casework.Case) (matching.Person, bool) {
+	if !c.Consent().ForTracing {
+		return matching.Person{}, false
+	}
+	if c.Status != casework.StatusOpen && c.Status != casework.StatusClosed {
+		return matching.Person{}, false
+	}
+	p := CasePerson(c.Fields)
+	if p.Validate(s.now()) != nil {
+		return matching.Person{}, false
+	}
+	return p, true
+}
+
+// apply files or removes c in ix and meta.
+func (s *Service) apply(ix *matching.Index, meta map[string]caseMeta, c casework.Case) bool {
+	p, ok := s.indexable(c)
+	if !ok {
+		ix.Remove(c.ID)
+		delete(meta, c.ID)
+		return false
+	}
+	ix.Add(matching.Candidate{ID: c.ID, Person: p})
+	meta[c.ID] = caseMeta{number: c.Number, obj: policy.Object{Owner: c.Owner, OwnerGroup: c.OwnerGroup, Agency: c.Agency}}
+	return true
+}
+
+// CaseChanged updates the index after a case was created or changed: it
+// files the case, or removes it when it has no consent for tracing (any
+// more), is transferred or purged, or cannot be matched. c must hold the
+// case's full form data (not redacted). Casework is to call it on every
+// write; until it does, Match rebuilds a stale index (see Options.MaxStale).
+func (s *Service) CaseChanged(c casework.Case) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.building {
+		s.pending = append(s.pending, c)
+	}
+	if s.ix != nil {
+		s.apply(s.ix, s.meta, c)
+	}
+}
+
+// Rebuild builds the index from every case on the node (exported under the
+// system-tracing role, which casework audits as one export) and replaces
+// the current one. Changes reported by CaseChanged while it runs are
+// applied to the new index too.
+func (s *Service) Rebuild(ctx context.Context) error {
+	s.rebuild.Lock()
+	defer s.rebuild.Unlock()
+	gen, err := s.cases.Count(ctx)
+	if err != nil {
+		return fmt.Errorf("tracing index: %w", err)
+	}
+	s.mu.Lock()
+	s.building, s.pending = true, nil
+	s.mu.Unlock()
+	ix := matching.NewIndex()
+	meta := map[string]caseMeta{}
+	var total, filed int
+	err = s.cases.Export(ctx, s.system, "", func(c casework.Case) error {
+		total++
+		if s.apply(ix, meta, c) {
+			filed++
+		}
+		return nil
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.building = false
+	pending := s.pending
+	s.pending = nil
+	if err != nil {
+		return fmt.Errorf("tracing index: %w", err)
+	}
+	for _, c := range pending {
+		s.apply(ix, meta, c)
+	}
+	s.ix, s.meta, s.gen, s.builtAt = ix, meta, gen, s.now()
+	s.log.Info("tracing index rebuilt", "cases", total, "indexed", filed)
+	return nil
+}
+
+// fresh returns the index, rebuilt first if it is missing or stale: the
+// number of cases issued changed (a cheap generation: casework.Count), or
+// it is older than MaxStale.
+func (s *Service) fresh(ctx context.Context) (*matching.Index, error) {
+	var gen int64
+	if !s.observed {
+		var err error
+		if gen, err = s.cases.Count(ctx); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.RLock()
+	stale := s.ix == nil || !s.observed && (gen != s.gen || (s.maxStale > 0 && s.now().Sub(s.builtAt) > s.maxStale))
+	ix := s.ix
+	s.mu.RUnlock()
+	if !stale {
+		return ix, nil
+	}
+	if err := s.Rebuild(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.ix, nil
+}
+
+// lookup returns what the index knows of case id.
+func (s *Service) lookup(id string) (caseMeta, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m, ok := s.meta[id]
+	return m, ok
+}
+
+// forget removes a case from the index (it was found gone or without
+// consent when read).
+func (s *Service) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ix != nil {
+		s.ix.Remove(id)
+		delete(s.meta, id)
+	}
+}

@@ -1,0 +1,579 @@
+package tracing
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/cpx-node/cpx/node/audit"
+	"github.com/cpx-node/cpx/node/casework"
+	"github.com/cpx-node/cpx/node/matching"
+	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/policy"
+)
+
+// Errors returned by the Service. The local API maps them to Connect codes
+// in one place (node/api).
+var (
+	ErrNotFound = errors.New("tracing request not found")
+	ErrDenied   = errors.New("permission denied")
+	ErrInvalid  = errors.New("invalid tracing request")
+	ErrClosed   = errors.New("tracing request is closed")
+)
+
+// kindError is an error of one of the kinds above whose message does not
+// repeat the kind (as in casework).
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
+
+func errorf(kind error, format string, args ...any) error {
+	return &kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+// Resource is the policy resource of tracing requests, and ActionMatch the
+// action of matching them against cases. The other actions are policy's
+// read, list, create, update (also confirm and reject) and import.
+const (
+	Resource    = policy.ResourceTracing
+	ActionMatch = policy.ActionMatch
+)
+
+// Key prefixes of the records this package owns.
+var (
+	prefixRecord = []byte("t/r/") // id → Request
+	prefixNumber = []byte("t/n/") // number → id
+	keySequence  = []byte("t/seq")
+)
+
+// Defaults.
+const (
+	DefaultMaxStale   = time.Minute
+	DefaultMatchLimit = 20
+	MaxMatchLimit     = 200
+	MaxListLimit      = 1000
+	maxReasonBytes    = 2000
+)
+
+// SystemRoleID is the role (and user) the index is built under: it exports
+// every case on the node, and never leaves this package.
+const SystemRoleID = "system-tracing"
+
+// Options configure a Service. Store and Cases are required.
+type Options struct {
+	Store store.Store
+	Cases *casework.Service
+	// NumberPrefix starts every request number (default "TR").
+	NumberPrefix string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// MaxStale is how old the index may be before a match rebuilds it
+	// even though the number of cases has not changed (default
+	// DefaultMaxStale; negative: only when the number changes). It bounds
+	// how long an edited case is matched on its old data until casework
+	// calls CaseChanged.
+	MaxStale time.Duration
+	// Observed says casework reports every change (casework.Service.Observe):
+	// the index is then kept up to date by CaseChanged and never rebuilt
+	// for staleness.
+	Observed bool
+	// Logger receives rebuild reports (default: discard). Never case data.
+	Logger *slog.Logger
+}
+
+// Service stores tracing requests, matches them against the node's cases
+// that have consent for tracing, and records the caseworkers' decisions.
+type Service struct {
+	store    store.Store
+	cases    *casework.Service
+	prefix   string
+	now      func() time.Time
+	maxStale time.Duration
+	observed bool
+	log      *slog.Logger
+	system   policy.Subject
+
+	rebuild sync.Mutex // one Rebuild at a time
+
+	mu       sync.RWMutex // guards the fields below
+	ix       *matching.Index
+	meta     map[string]caseMeta
+	gen      int64 // casework.Count at the last rebuild
+	builtAt  time.Time
+	building bool
+	pending  []casework.Case // CaseChanged calls during a rebuild
+}
+
+// caseMeta is what the index keeps of a case besides its Person: enough to
+// authorise a caller without reading the case.
+type caseMeta struct {
+	number string
+	obj    policy.Object
+}
+
+// New returns a Service. Call Rebuild once the cases are readable; Match
+// also rebuilds an index that is missing or stale.
+func New(o Options) *Service {
+	s := &Service{store: o.Store, cases: o.Cases, prefix: o.NumberPrefix, now: o.Now, maxStale: o.MaxStale, observed: o.Observed, log: o.Logger}
+	if s.prefix == "" {
+		s.prefix = "TR"
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxStale == 0 {
+		s.maxStale = DefaultMaxStale
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.system = policy.Subject{User: SystemRoleID, Role: policy.Role{
+		ID: SystemRoleID, Name: "Family tracing index",
+		Permissions: []policy.Permission{
+			{Resource: policy.ResourceCase, Action: policy.ActionRead},
+			{Resource: policy.ResourceCase, Action: policy.ActionExport},
+		},
+		Scope: policy.ScopeAll,
+	}}
+	return s
+}
+
+// decide is policy.Authorize for the tracing resource (scope does not
+// apply to tracing requests: a role that holds the permission reaches all).
+func decide(sub policy.Subject, act policy.Action) policy.Decision {
+	return policy.Authorize(sub, Resource, act, nil)
+}
+
+// authorize checks the subject may act, and audits a refusal.
+func (s *Service) authorize(ctx context.Context, sub policy.Subject, act policy.Action, action, object string) error {
+	d := decide(sub, act)
+	if d.Allowed {
+		return nil
+	}
+	return s.auditDenied(ctx, sub, action, object, errorf(ErrDenied, "%s", d.Reason))
+}
+
+// auditDenied records a refused or failed attempt in a transaction of its
+// own, and returns err.
+func (s *Service) auditDenied(ctx context.Context, sub policy.Subject, action, object string, err error) error {
+	outcome := audit.Failed
+	if errors.Is(err, ErrDenied) {
+		outcome = audit.Denied
+	}
+	if aerr := audit.Record(ctx, s.store, s.now(), audit.Event{Actor: sub.User, Action: action, Object: object, Outcome: outcome}); aerr != nil {
+		return errors.Join(err, aerr)
+	}
+	return err
+}
+
+func requestObject(id string) string { return "tracing/" + id }
+
+func recordKey(id string) []byte { return append(slices.Clone(prefixRecord), id...) }
+func numberKey(n string) []byte  { return append(slices.Clone(prefixNumber), n...) }
+
+// load reads a request by id or number.
+func load(r store.Reader, ref string) (Request, error) {
+	var req Request
+	b, err := r.Get(recordKey(ref))
+	if errors.Is(err, store.ErrNotFound) {
+		id, nerr := r.Get(numberKey(ref))
+		if nerr == nil {
+			b, err = r.Get(recordKey(string(id)))
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return req, errorf(ErrNotFound, "no tracing request with id or number %q", ref)
+	}
+	if err != nil {
+		return req, err
+	}
+	if err := json.Unmarshal(b, &req); err != nil {
+		return req, fmt.Errorf("corrupt tracing request %q: %w", ref, err)
+	}
+	return req, nil
+}
+
+func put(w store.Writer, req *Request, create bool) error {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	if err := w.Set(recordKey(req.ID), b); err != nil {
+		return err
+	}
+	if create {
+		return w.Set(numberKey(req.Number), []byte(req.ID))
+	}
+	return nil
+}
+
+func (s *Service) nextNumber(w store.Writer) (string, error) {
+	var n uint64
+	b, err := w.Get(keySequence)
+	switch {
+	case err == nil && len(b) == 8:
+		n = binary.BigEndian.Uint64(b)
+	case err == nil:
+		return "", errors.New("corrupt tracing request sequence")
+	case !errors.Is(err, store.ErrNotFound):
+		return "", err
+	}
+	n++
+	if err := w.Set(keySequence, binary.BigEndian.AppendUint64(nil, n)); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s-%06d", s.prefix, n), nil
+}
+
+// newRequest builds (but does not store) a request from validated details.
+func (s *Service) newRequest(w store.Writer, sub policy.Subject, d Details, now time.Time) (Request, error) {
+	number, err := s.nextNumber(w)
+	if err != nil {
+		return Request{}, err
+	}
+	for i := range d.Traces {
+		d.Traces[i].Status = TraceOpen
+	}
+	return Request{
+		ID: uuid.NewString(), Number: number, Status: StatusOpen, Owner: sub.User, OwnerGroup: sub.Group,
+		CreatedAt: now, UpdatedAt: now, Version: 1, Details: d,
+	}, nil
+}
+
+// Create stores a new tracing request owned by the subject.
+func (s *Service) Create(ctx context.Context, sub policy.Subject, d Details) (Request, error) {
+	if err := s.authorize(ctx, sub, policy.ActionCreate, "tracing.create", "tracing"); err != nil {
+		return Request{}, err
+	}
+	now := s.now().UTC()
+	if err := d.Validate(now); err != nil {
+		return Request{}, err
+	}
+	var req Request
+	err := s.store.Update(ctx, func(w store.Writer) error {
+		var err error
+		if req, err = s.newRequest(w, sub, d, now); err != nil {
+			return err
+		}
+		if err := put(w, &req, true); err != nil {
+			return err
+		}
+		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "tracing.create", Object: requestObject(req.ID), Details: map[string]any{"traces": len(d.Traces)}})
+		return err
+	})
+	if err != nil {
+		return Request{}, err
+	}
+	return req, nil
+}
+
+// Get returns the request with the given id or number, and audits the read.
+func (s *Service) Get(ctx context.Context, sub policy.Subject, ref string) (Request, error) {
+	if err := s.authorize(ctx, sub, policy.ActionRead, "tracing.read", requestObject(ref)); err != nil {
+		return Request{}, err
+	}
+	var req Request
+	var missing error
+	now := s.now().UTC()
+	err := s.store.Update(ctx, func(w store.Writer) error {
+		var err error
+		missing = nil
+		req, err = load(w, ref)
+		outcome, obj := audit.OK, requestObject(req.ID)
+		if errors.Is(err, ErrNotFound) {
+			missing, outcome, obj = err, audit.Failed, requestObject(ref)
+		} else if err != nil {
+			return err
+		}
+		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "tracing.read", Object: obj, Outcome: outcome})
+		return err
+	})
+	if err != nil {
+		return Request{}, err
+	}
+	if missing != nil {
+		return Request{}, missing
+	}
+	return req, nil
+}
+
+// List returns the requests with the given status (all when empty), oldest
+// first, at most limit (default 100, at most MaxListLimit), and audits which
+// ones were shown.
+func (s *Service) List(ctx context.Context, sub policy.Subject, status string, limit int) ([]Request, error) {
+	if err := s.authorize(ctx, sub, policy.ActionList, "tracing.list", "tracing"); err != nil {
+		return nil, err
+	}
+	switch status {
+	case "", StatusOpen, StatusClosed:
+	default:
+		return nil, errorf(ErrInvalid, "unknown status %q: want open or closed", status)
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, MaxListLimit)
+	out, err := s.scan(ctx, status, limit)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(out))
+	for i, r := range out {
+		ids[i] = r.ID
+	}
+	return out, audit.Record(ctx, s.store, s.now(), audit.Event{Actor: sub.User, Action: "tracing.list", Object: "tracing", Details: ids})
+}
+
+// scan returns the requests with the given status (all when empty), sorted
+// by number, at most limit (no limit when ≤ 0).
+func (s *Service) scan(ctx context.Context, status string, limit int) ([]Request, error) {
+	var out []Request
+	err := s.store.View(ctx, func(r store.Reader) error {
+		out = out[:0]
+		return r.Scan(prefixRecord, store.ScanOptions{}, func(_, v []byte) error {
+			var req Request
+			if err := json.Unmarshal(v, &req); err != nil {
+				return fmt.Errorf("corrupt tracing request: %w", err)
+			}
+			if status == "" || req.Status == status {
+				out = append(out, req)
+			}
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, err
+}
+
+// Update applies "--set" assignments (see Details.Set) to a request, and
+// "status" (open or closed). A closed request can only be reopened.
+func (s *Service) Update(ctx context.Context, sub policy.Subject, ref string, set map[string]any) (Request, error) {
+	if err := s.authorize(ctx, sub, policy.ActionUpdate, "tracing.update", requestObject(ref)); err != nil {
+		return Request{}, err
+	}
+	if len(set) == 0 {
+		return Request{}, errorf(ErrInvalid, "nothing to update")
+	}
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return s.modify(ctx, sub, ref, "tracing.update", keys, func(req *Request, now time.Time) error {
+		if st, ok := set["status"]; ok {
+			v, _ := st.(string)
+			if v != StatusOpen && v != StatusClosed {
+				return &FieldError{Field: "status", Err: errors.New("want open or closed")}
+			}
+			req.Status = v
+		} else if req.Status == StatusClosed {
+			return errorf(ErrClosed, "%s is closed; reopen it first (--set status=open)", req.Number)
+		}
+		d := req.Details
+		d.Traces = slices.Clone(d.Traces)
+		if err := d.SetAll(set, "status"); err != nil {
+			return err
+		}
+		if err := d.Validate(now); err != nil {
+			return err
+		}
+		for i := range d.Traces {
+			if d.Traces[i].Status == "" {
+				d.Traces[i].Status = TraceOpen
+			}
+		}
+		req.Details = d
+		return nil
+	})
+}
+
+// modify loads a request, lets change edit it, and stores it with a new
+// version and an audit entry whose details are the given keys.
+func (s *Service) modify(ctx context.Context, sub policy.Subject, ref, action string, details any, change func(req *Request, now time.Time) error) (Request, error) {
+	now := s.now().UTC()
+	var req Request
+	var refused error
+	err := s.store.Update(ctx, func(w store.Writer) error {
+		refused = nil
+		var err error
+		if req, err = load(w, ref); errors.Is(err, ErrNotFound) {
+			refused = err
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if err := change(&req, now); err != nil {
+			refused = err
+			return nil
+		}
+		req.Version++
+		req.UpdatedAt = now
+		if err := put(w, &req, false); err != nil {
+			return err
+		}
+		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: action, Object: requestObject(req.ID), Details: details})
+		return err
+	})
+	if err != nil {
+		return Request{}, err
+	}
+	if refused != nil {
+		if errors.Is(refused, ErrInvalid) {
+			return Request{}, refused
+		}
+		return Request{}, s.auditDenied(ctx, sub, action, requestObject(ref), refused)
+	}
+	return req, nil
+}
+
+// ImportRow is one row of an import: its row number in the source file and
+// its request document (JSON, see DecodeDetails).
+type ImportRow struct {
+	Row int64
+	Doc []byte
+}
+
+// ImportResult says what became of one row.
+type ImportResult struct {
+	Row    int64
+	ID     string
+	Number string
+	Err    error
+}
+
+// Import validates every row and, unless dryRun, creates the valid ones in
+// one transaction, each with its audit entry. Invalid rows are reported, not
+// fatal.
+func (s *Service) Import(ctx context.Context, sub policy.Subject, rows []ImportRow, dryRun bool) ([]ImportResult, error) {
+	if err := s.authorize(ctx, sub, policy.ActionImport, "tracing.import", "tracing"); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	results := make([]ImportResult, len(rows))
+	valid := make([]*Details, len(rows))
+	for i, row := range rows {
+		results[i].Row = row.Row
+		d, err := DecodeDetails(row.Doc)
+		if err == nil {
+			err = d.Validate(now)
+		}
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		valid[i] = &d
+	}
+	if dryRun {
+		return results, nil
+	}
+	err := s.store.Update(ctx, func(w store.Writer) error {
+		for i := range results {
+			results[i].ID, results[i].Number = "", ""
+			if valid[i] == nil {
+				continue
+			}
+			d := *valid[i]
+			d.Traces = slices.Clone(d.Traces)
+			req, err := s.newRequest(w, sub, d, now)
+			if err != nil {
+				return err
+			}
+			if err := put(w, &req, true); err != nil {
+				return err
+			}
+			if _, err := audit.Append(w, now, audit.Event{Actor: sub.User, Action: "tracing.import", Object: requestObject(req.ID), Details: map[string]any{"row": results[i].Row}}); err != nil {
+				return err
+			}
+			results[i].ID, results[i].Number = req.ID, req.Number
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrTooBig) {
+		return nil, errorf(ErrInvalid, "%d rows are too many for one transaction; send smaller batches", len(rows))
+	}
+	return results, err
+}
+
+// Confirm records that case caseRef is the child sought by trace (1-based;
+// 0 when the request has one trace): the trace becomes "matched" with the
+// case's id. The subject must be able to read the case.
+func (s *Service) Confirm(ctx context.Context, sub policy.Subject, ref string, trace int, caseRef, reason string) (Request, error) {
+	return s.decide(ctx, sub, ref, trace, caseRef, Confirmed, reason)
+}
+
+// Reject records that case caseRef is not the child sought by trace. If the
+// trace was matched to that case, it is open again.
+func (s *Service) Reject(ctx context.Context, sub policy.Subject, ref string, trace int, caseRef, reason string) (Request, error) {
+	return s.decide(ctx, sub, ref, trace, caseRef, Rejected, reason)
+}
+
+func (s *Service) decide(ctx context.Context, sub policy.Subject, ref string, trace int, caseRef, outcome, reason string) (Request, error) {
+	action := "tracing.confirm"
+	if outcome == Rejected {
+		action = "tracing.reject"
+	}
+	if err := s.authorize(ctx, sub, policy.ActionUpdate, action, requestObject(ref)); err != nil {
+		return Request{}, err
+	}
+	reason = strings.TrimSpace(reason)
+	if !utf8.ValidString(reason) || len(reason) > maxReasonBytes {
+		return Request{}, &FieldError{Field: "reason", Err: fmt.Errorf("not valid UTF-8 or longer than %d bytes", maxReasonBytes)}
+	}
+	if strings.TrimSpace(caseRef) == "" {
+		return Request{}, &FieldError{Field: "case", Err: errors.New("which case? give its id or number")}
+	}
+	// The caller must be able to read the case (this audits the read).
+	c, err := s.cases.Get(ctx, sub, caseRef)
+	if err != nil {
+		return Request{}, err
+	}
+	// No case data in the audit details: the case's id and the trace.
+	details := map[string]any{"case": c.ID}
+	req, err := s.modify(ctx, sub, ref, action, details, func(req *Request, now time.Time) error {
+		if req.Status == StatusClosed {
+			return errorf(ErrClosed, "%s is closed; reopen it first (cpx trace update %s --set status=open)", req.Number, req.Number)
+		}
+		n := trace
+		if n == 0 {
+			if len(req.Details.Traces) != 1 {
+				return &FieldError{Field: "trace", Err: fmt.Errorf("%s seeks %d children: say which trace (1-%d)", req.Number, len(req.Details.Traces), len(req.Details.Traces))}
+			}
+			n = 1
+		}
+		if n < 1 || n > len(req.Details.Traces) {
+			return &FieldError{Field: "trace", Err: fmt.Errorf("%s has no trace %d (it has %d)", req.Number, n, len(req.Details.Traces))}
+		}
+		req.Details.Traces = slices.Clone(req.Details.Traces)
+		t := &req.Details.Traces[n-1]
+		switch {
+		case outcome == Confirmed:
+			t.Status, t.MatchedCaseID, t.MatchedCaseNumber = TraceMatched, c.ID, c.Number
+		case t.MatchedCaseID == c.ID:
+			t.Status, t.MatchedCaseID, t.MatchedCaseNumber = TraceOpen, "", ""
+		}
+		details["trace"] = n
+		req.Decisions = append(slices.Clone(req.Decisions), Decision{
+			Trace: n, CaseID: c.ID, CaseNumber: c.Number, Outcome: outcome, Reason: reason, Actor: sub.User, At: now,
+		})
+		return nil
+	})
+	return req, err
+}
