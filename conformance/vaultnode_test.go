@@ -75,6 +75,13 @@ func TestVaultKeyring(t *testing.T) {
 	if ks.KeyringOK {
 		t.Error("keys status says the keyring is fine while Vault is down")
 	}
+	var st struct {
+		KeyringOK bool `json:"keyring_ok"`
+	}
+	mustJSON(t, &st, "status", "--dir", dir)
+	if st.KeyringOK {
+		t.Error("status says the keyring is fine while Vault is down")
+	}
 	n.stop(t)
 
 	// Vault away at start: a clear error naming the address, exit non-zero.

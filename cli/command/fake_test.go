@@ -105,7 +105,7 @@ func (f *fakeNode) Status(ctx context.Context, _ *connect.Request[localv1.Status
 	defer f.mu.Unlock()
 	return connect.NewResponse(&localv1.StatusResponse{
 		AgencyId: "agency-a", AgencyName: "Agency A", Version: "v0.1.0", StartedAt: timestamppb.New(t0),
-		Cases: int64(len(f.cases)), Users: int64(len(f.users)), AuditHead: 42, Keyring: "file",
+		Cases: int64(len(f.cases)), Users: int64(len(f.users)), AuditHead: 42, Keyring: "file", KeyringOk: true,
 		Caller: "admin", CallerRole: ctx.Value(roleKey{}).(string),
 	}), nil
 }

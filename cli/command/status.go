@@ -54,7 +54,11 @@ func runStatus(c *cli.Context) error {
 	row(tw, "cases:", strconv.FormatInt(s.GetCases(), 10))
 	row(tw, "users:", strconv.FormatInt(s.GetUsers(), 10))
 	row(tw, "audit head:", strconv.FormatUint(s.GetAuditHead(), 10))
-	row(tw, "keyring:", s.GetKeyring())
+	keyring := s.GetKeyring()
+	if !s.GetKeyringOk() {
+		keyring += " (UNREACHABLE: " + s.GetKeyringProblem() + "; serving with the keys in memory)"
+	}
+	row(tw, "keyring:", keyring)
 	row(tw, "caller:", fmt.Sprintf("%s (%s)", s.GetCaller(), s.GetCallerRole()))
 	return tw.Flush()
 }

@@ -27,6 +27,9 @@ type KeyringStatus struct {
 // NodeOps are the operations on the node itself that the daemon provides.
 type NodeOps interface {
 	KeyringStatus(ctx context.Context) KeyringStatus
+	// KeyringHealth is the result of the last periodic check, without
+	// asking the keyring now.
+	KeyringHealth() (ok bool, problem string)
 	// RotateWrapping rotates the keyring's wrapping key and rewraps every
 	// secret; it returns how many.
 	RotateWrapping(ctx context.Context) (int, error)

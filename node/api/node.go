@@ -24,7 +24,10 @@ func (s *Server) Status(ctx context.Context, req *connect.Request[localv1.Status
 	}
 	resp := &localv1.StatusResponse{
 		AgencyId: s.agency, AgencyName: s.name, Version: s.version, StartedAt: timestamppb.New(s.started),
-		Keyring: s.keyring, Caller: sub.User, CallerRole: sub.Role.ID,
+		Keyring: s.keyring, Caller: sub.User, CallerRole: sub.Role.ID, KeyringOk: true,
+	}
+	if s.ops != nil {
+		resp.KeyringOk, resp.KeyringProblem = s.ops.KeyringHealth()
 	}
 	if resp.Cases, err = s.cases.Count(ctx); err != nil {
 		return nil, s.fail(err)

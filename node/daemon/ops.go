@@ -95,6 +95,9 @@ func (n *Node) KeyringStatus(ctx context.Context) api.KeyringStatus {
 	return st
 }
 
+// KeyringHealth implements api.NodeOps.
+func (n *Node) KeyringHealth() (bool, string) { return n.health.get() }
+
 // rewrapper is a keyring whose wrapping key rotates.
 type rewrapper interface {
 	Rotate(ctx context.Context) error

@@ -75,10 +75,14 @@ type StatusResponse struct {
 	AuditHead  uint64                 `protobuf:"varint,7,opt,name=audit_head,json=auditHead,proto3" json:"audit_head,omitempty"`
 	Keyring    string                 `protobuf:"bytes,8,opt,name=keyring,proto3" json:"keyring,omitempty"`
 	// The caller as the node sees it.
-	Caller        string `protobuf:"bytes,9,opt,name=caller,proto3" json:"caller,omitempty"`
-	CallerRole    string `protobuf:"bytes,10,opt,name=caller_role,json=callerRole,proto3" json:"caller_role,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Caller     string `protobuf:"bytes,9,opt,name=caller,proto3" json:"caller,omitempty"`
+	CallerRole string `protobuf:"bytes,10,opt,name=caller_role,json=callerRole,proto3" json:"caller_role,omitempty"`
+	// Whether the keyring answered at its last check (every 30 s); a node
+	// keeps serving with the keys in memory while Vault is away.
+	KeyringOk      bool   `protobuf:"varint,11,opt,name=keyring_ok,json=keyringOk,proto3" json:"keyring_ok,omitempty"`
+	KeyringProblem string `protobuf:"bytes,12,opt,name=keyring_problem,json=keyringProblem,proto3" json:"keyring_problem,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -177,6 +181,20 @@ func (x *StatusResponse) GetCaller() string {
 func (x *StatusResponse) GetCallerRole() string {
 	if x != nil {
 		return x.CallerRole
+	}
+	return ""
+}
+
+func (x *StatusResponse) GetKeyringOk() bool {
+	if x != nil {
+		return x.KeyringOk
+	}
+	return false
+}
+
+func (x *StatusResponse) GetKeyringProblem() string {
+	if x != nil {
+		return x.KeyringProblem
 	}
 	return ""
 }
@@ -6618,7 +6636,7 @@ var File_cpx_local_v1_local_proto protoreflect.FileDescriptor
 const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\n" +
 	"\x18cpx/local/v1/local.proto\x12\fcpx.local.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x0f\n" +
-	"\rStatusRequest\"\xc1\x02\n" +
+	"\rStatusRequest\"\x89\x03\n" +
 	"\x0eStatusResponse\x12\x1b\n" +
 	"\tagency_id\x18\x01 \x01(\tR\bagencyId\x12\x1f\n" +
 	"\vagency_name\x18\x02 \x01(\tR\n" +
@@ -6634,7 +6652,10 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x06caller\x18\t \x01(\tR\x06caller\x12\x1f\n" +
 	"\vcaller_role\x18\n" +
 	" \x01(\tR\n" +
-	"callerRole\"\x9b\x01\n" +
+	"callerRole\x12\x1d\n" +
+	"\n" +
+	"keyring_ok\x18\v \x01(\bR\tkeyringOk\x12'\n" +
+	"\x0fkeyring_problem\x18\f \x01(\tR\x0ekeyringProblem\"\x9b\x01\n" +
 	"\x04User\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x14\n" +
