@@ -636,3 +636,9 @@ func backoff(attempt int) time.Duration {
 	}
 	return d/2 + mrand.N(d/2+1)
 }
+
+// Client returns the Vault API client the keyring authenticates, for the
+// node's other uses of Vault under the same identity (per-case keys in
+// KV v2). Its token is the one the keyring holds; the keyring logs in
+// again with AppRole when Vault refuses an expired token on its own calls.
+func (v *Vault) Client() *api.Client { return v.client }

@@ -2,6 +2,7 @@ package pprl_test
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/cpx-node/cpx/crypto/pprl"
@@ -104,4 +105,49 @@ func FuzzEncode(f *testing.F) {
 			t.Fatalf("self Dice %v", d)
 		}
 	})
+}
+
+func TestSetAboveAgreesWithDice(t *testing.T) {
+	e := pprl.NewEncoder(pprl.DeriveKeys([]byte("secret"), "net", pprl.DefaultFields))
+	names := []string{"Mohammed Ali Hassan", "Mohamed Ali Hasan", "محمد علي حسن", "Fatima Yusuf", "Ahmed Abdi", ""}
+	var set pprl.Set
+	var clks []pprl.CLK
+	for _, n := range names {
+		c := e.Encode(matching.Person{Names: []string{n}})
+		clks = append(clks, c)
+		set.Add(c)
+	}
+	for _, threshold := range []float64{0, 0.5, 0.8, 0.95, 1} {
+		for qi := range clks {
+			got := set.Above(&clks[qi], threshold, nil)
+			var want []int
+			for i := range clks {
+				// The fixed-point comparison rounds the threshold down to 1/1024.
+				if d := pprl.Dice(&clks[qi], &clks[i]); d >= float64(int(threshold*1024))/1024 && (clks[qi].Ones()+clks[i].Ones()) > 0 {
+					want = append(want, i)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("threshold %v, query %d: got %v, want %v", threshold, qi, got, want)
+			}
+		}
+	}
+}
+
+func BenchmarkSetAbove(b *testing.B) {
+	var set pprl.Set
+	for i := range 1 << 16 {
+		var c pprl.CLK
+		for w := range c {
+			c[w] = uint64(i*2654435761+w) * 0x9e3779b97f4a7c15
+		}
+		set.Add(c)
+	}
+	q := *set.At(7)
+	out := make([]int, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		out = set.Above(&q, 0.8, out[:0])
+	}
+	b.ReportMetric(float64(b.N)*float64(set.Len())/b.Elapsed().Seconds()/1e6, "Mcmp/s")
 }

@@ -409,11 +409,9 @@ const CaseKeysDir = "casekeys"
 // openCaseKeys opens the store of per-case data keys: a separate local
 // store wrapped by the keyring, or Vault's KV engine for Vault nodes.
 func openCaseKeys(ctx context.Context, dir string, cfg config.Config, kr keyring.Keyring, log *slog.Logger) (casekeys.Store, error) {
-	if cfg.Keyring.Kind == "vault" {
-		if cfg.Vault.Token == "" {
-			return nil, errors.New("per-case keys in Vault need vault.token (CPX_VAULT_TOKEN); AppRole is not supported for them yet")
-		}
-		return casekeys.OpenVault(ctx, casekeys.VaultConfig{Addr: cfg.Vault.Addr, Token: cfg.Vault.Token, Mount: cfg.Vault.KVMount, CACert: cfg.Vault.CACert})
+	if v, ok := kr.(*keyring.Vault); ok {
+		// The same authenticated client (token or AppRole) as the keyring.
+		return casekeys.OpenVault(ctx, casekeys.VaultConfig{Client: v.Client(), Mount: cfg.Vault.KVMount})
 	}
 	return casekeys.OpenLocal(ctx, casekeys.LocalOptions{Dir: filepath.Join(dir, CaseKeysDir), Keyring: kr, Logger: log.With("component", "casekeys")})
 }
