@@ -11,6 +11,9 @@ import (
 // reports precision/recall of Dice thresholds (every pair above the
 // threshold counts as a predicted match).
 func TestFederatedQuality(t *testing.T) {
+	if raceEnabled {
+		t.Skip("numeric quality run: without -race (the second half of the README test command)")
+	}
 	if testing.Short() {
 		t.Skip("slow")
 	}

@@ -36,6 +36,9 @@ const (
 // TestFitDefault fits the default model by EM (unlabelled) on a training
 // set mixing both scripts, and with -update writes it to default_model.json.
 func TestFitDefault(t *testing.T) {
+	if raceEnabled {
+		t.Skip("numeric quality run: without -race (the second half of the README test command)")
+	}
 	if testing.Short() && !*update {
 		t.Skip("slow; run without -short")
 	}
@@ -86,6 +89,9 @@ func TestFitDefault(t *testing.T) {
 }
 
 func TestQuality(t *testing.T) {
+	if raceEnabled {
+		t.Skip("numeric quality run: without -race (the second half of the README test command)")
+	}
 	if testing.Short() {
 		t.Skip("slow; run without -short")
 	}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package pprl_test
+
+const raceEnabled = false

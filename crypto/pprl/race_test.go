@@ -1,0 +1,8 @@
+//go:build race
+
+package pprl_test
+
+// raceEnabled: the quality tests are long, single-threaded numeric runs
+// that the race detector slows tenfold and learns nothing from; .ci/run
+// runs them without it.
+const raceEnabled = true
