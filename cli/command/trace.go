@@ -78,11 +78,14 @@ func traceCommand() *cli.Command {
 				Description: "Matches tracing request ID against the node's cases that have consent for\n" +
 					"tracing, and lists the candidates you may read: probability, band (likely,\n" +
 					"possible, unlikely) and the comparison of every field. With --all, re-matches\n" +
-					"every open request and prints one line per request.\n\n" +
-					"Examples:\n   cpx trace match TR-000001 --limit 5\n   cpx trace match --all -o json",
+					"every open request and prints one line per request. With --federated, asks the\n" +
+					"agencies an ISP allows for purpose tracing, sending only privacy-preserving\n" +
+					"encodings of the children sought; they answer with bands and opaque handles.\n\n" +
+					"Examples:\n   cpx trace match TR-000001 --limit 5\n   cpx trace match --all -o json\n   cpx trace match TR-000001 --federated",
 				Flags: append([]cli.Flag{
 					&cli.IntFlag{Name: "limit", Usage: "at most `N` candidates per child (0: 20)"},
 					&cli.BoolFlag{Name: "all", Usage: "match every open request and summarise"},
+					&cli.BoolFlag{Name: "federated", Usage: "ask the other agencies an ISP allows (bands and handles only)"},
 				}, clientFlags()...),
 				Action: runTraceMatch,
 			},
@@ -377,6 +380,12 @@ func runTraceMatch(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Bool("federated") {
+		if all {
+			return usageErrorf("--federated asks about one request: pass its ID, not --all")
+		}
+		return runFederatedMatch(c, cn, a[0], asJSON)
+	}
 	if all {
 		resp, err := cn.Trace.MatchAllTracingRequests(c.Context, connect.NewRequest(&localv1.MatchAllTracingRequestsRequest{}))
 		if err != nil {
@@ -647,6 +656,32 @@ func runTraceImport(c *cli.Context) error {
 			what = "row was"
 		}
 		return fmt.Errorf("%d %s rejected", im.rejected, what)
+	}
+	return nil
+}
+
+func runFederatedMatch(c *cli.Context, cn *conn, id string, asJSON bool) error {
+	resp, err := cn.Trace.FederatedMatchTracingRequest(c.Context, connect.NewRequest(&localv1.FederatedMatchTracingRequestRequest{Id: id}))
+	if err != nil {
+		return err
+	}
+	m := resp.Msg
+	if asJSON {
+		return printJSON(c.App.Writer, m)
+	}
+	tw := newTable(c.App.Writer)
+	row(tw, "AGENCY", "CHILD", "BAND", "HANDLE")
+	for _, x := range m.Matches {
+		row(tw, x.Agency, strconv.Itoa(int(x.Trace)), x.Band, x.Handle)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(m.Matches) == 0 {
+		fmt.Fprintf(c.App.Writer, "no agency reported a possible match for %s\n", m.RequestNumber)
+	}
+	for _, u := range m.Unreachable {
+		fmt.Fprintf(c.App.ErrWriter, "not asked: %s\n", u)
 	}
 	return nil
 }

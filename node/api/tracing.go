@@ -264,3 +264,20 @@ func (s *Server) RejectTracingMatch(ctx context.Context, req *connect.Request[lo
 	}
 	return connect.NewResponse(&localv1.RejectTracingMatchResponse{Request: requestToWire(r)}), nil
 }
+
+// FederatedMatchTracingRequest implements TracingService.
+func (s *Server) FederatedMatchTracingRequest(ctx context.Context, req *connect.Request[localv1.FederatedMatchTracingRequestRequest]) (*connect.Response[localv1.FederatedMatchTracingRequestResponse], error) {
+	sub, err := s.tracingSubject(ctx, req.Header(), req.Spec().Procedure)
+	if err != nil {
+		return nil, err
+	}
+	r, matches, unreachable, err := s.tracing.FederatedMatch(ctx, sub, req.Msg.Id)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	resp := &localv1.FederatedMatchTracingRequestResponse{RequestId: r.ID, RequestNumber: r.Number, Unreachable: unreachable}
+	for _, m := range matches {
+		resp.Matches = append(resp.Matches, &localv1.FederatedTracingMatch{Agency: m.Agency, Trace: int32(m.Trace), Band: m.Band, Handle: m.Handle})
+	}
+	return connect.NewResponse(resp), nil
+}

@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -52,14 +53,15 @@ func dial(url, token string) client {
 
 // node is an in-process node with real Badger and real libp2p on loopback.
 type node struct {
-	agency     string
-	dir        string
-	cfg        config.Config
-	url        string
-	admin      client
-	adminToken bearer
-	worker     client // a caseworker
-	stop       func()
+	agency      string
+	dir         string
+	cfg         config.Config
+	url         string
+	admin       client
+	adminToken  bearer
+	worker      client // a caseworker
+	workerToken bearer
+	stop        func()
 }
 
 func freePort(t *testing.T) int {
@@ -90,7 +92,7 @@ func newNode(t *testing.T, agency string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.worker = dial(n.url, resp.Msg.Token)
+	n.worker, n.workerToken = dial(n.url, resp.Msg.Token), bearer(resp.Msg.Token)
 	return n
 }
 
@@ -198,6 +200,13 @@ to = ["agency-c"]
 required_consent = ["disclosure_other_orgs"]
 forms = ["registration", "protection_concerns"]
 retention = "stub"
+
+[[purpose]]
+name = "tracing"
+from = ["*"]
+to = ["*"]
+required_consent = ["consent_for_tracing"]
+fields = ["sex", "age"]
 `
 
 // applyISP has every node sign the ISP in turn, then applies it everywhere.
@@ -441,4 +450,90 @@ func TestAgencyKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the envelope sealed to the new key to open", func() bool { return exchangeStatus(t, b, second.Msg.Exchange.Id) == "delivered" })
+}
+
+// TestFederatedTracing: A asks the other agencies about a tracing request
+// with privacy-preserving encodings; B answers with a band and a handle for
+// its consented case only, never for the identical case without consent.
+func TestFederatedTracing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nodes")
+	}
+	a, b, c := newNode(t, "agency-a"), newNode(t, "agency-b"), newNode(t, "agency-c")
+	connectAll(t, a, b, c)
+	applyISP(t, a, b, c)
+	ctx := context.Background()
+	child := map[string]any{"name_first": "Mohammed", "name_middle": "Ali", "name_last": "Hassan", "sex": "male", "age": 9, "consent_for_tracing": true}
+	createCase(t, b, child)
+	twin := maps.Clone(child)
+	twin["consent_for_tracing"] = false
+	createCase(t, b, twin)
+
+	tr := localv1connect.NewTracingServiceClient(&http.Client{Transport: a.workerToken}, a.url)
+	newRequest := func(consent bool) string {
+		set, _ := structpb.NewStruct(map[string]any{
+			"inquirer_name": "Fatuma Hassan", "consent_for_tracing": consent,
+			"trace.name": "Mohammed Ali Hassan", "trace.sex": "male", "trace.age": "9",
+		})
+		resp, err := tr.CreateTracingRequest(ctx, connect.NewRequest(&localv1.CreateTracingRequestRequest{Set: set}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Msg.Request.Id
+	}
+	id := newRequest(true)
+	resp, err := tr.FederatedMatchTracingRequest(ctx, connect.NewRequest(&localv1.FederatedMatchTracingRequestRequest{Id: id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromB []*localv1.FederatedTracingMatch
+	for _, m := range resp.Msg.Matches {
+		if m.Agency == "agency-b" {
+			fromB = append(fromB, m)
+		}
+		if m.Agency == "agency-c" {
+			t.Errorf("agency-c, which holds no case, answered %v", m)
+		}
+	}
+	if len(fromB) != 1 || fromB[0].Band != "likely" || len(fromB[0].Handle) != 32 || fromB[0].Trace != 1 {
+		t.Fatalf("answers from B: %v (unreachable %v); want exactly one likely match with a handle", fromB, resp.Msg.Unreachable)
+	}
+
+	// Without the inquirer's consent nothing is asked.
+	if _, err := tr.FederatedMatchTracingRequest(ctx, connect.NewRequest(&localv1.FederatedMatchTracingRequestRequest{Id: newRequest(false)})); connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Errorf("without consent: got %v, want permission denied", err)
+	}
+
+	// A peer asking beyond its rate is refused (and audited at B).
+	var limited bool
+	for range 40 {
+		resp, err := tr.FederatedMatchTracingRequest(ctx, connect.NewRequest(&localv1.FederatedMatchTracingRequestRequest{Id: id}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range resp.Msg.Unreachable {
+			if strings.Contains(u, "agency-b") && strings.Contains(u, "too many queries") {
+				limited = true
+			}
+		}
+		if limited {
+			break
+		}
+	}
+	if !limited {
+		t.Error("B never limited A's queries")
+	}
+	auditB := localv1connect.NewAuditServiceClient(&http.Client{Transport: b.adminToken}, b.url)
+	tail, err := auditB.TailAudit(ctx, connect.NewRequest(&localv1.TailAuditRequest{N: 1000}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answered, refused bool
+	for _, e := range tail.Msg.Entries {
+		answered = answered || e.Action == "tracing.query.answer"
+		refused = refused || e.Action == "tracing.query.refused"
+	}
+	if !answered || !refused {
+		t.Errorf("B's audit: answered %v, refused %v; want both", answered, refused)
+	}
 }

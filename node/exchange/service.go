@@ -31,6 +31,8 @@ type Transport interface {
 	Deliver(ctx context.Context, peerID string, addrs []string, envelope []byte) ([]byte, error)
 	// Connected reports whether a connection to the peer is open.
 	Connected(peerID string) bool
+	// Query sends a sealed question and returns the sealed answer.
+	Query(ctx context.Context, peerID string, addrs []string, envelope []byte) ([]byte, error)
 }
 
 // Options configure a Service.
@@ -65,10 +67,12 @@ type Service struct {
 	now       func() time.Time
 	ttl       time.Duration
 
-	mu      sync.RWMutex
-	current *agencykey.Private
-	byFP    map[string]*agencykey.Private
-	wake    chan struct{}
+	mu           sync.RWMutex
+	current      *agencykey.Private
+	byFP         map[string]*agencykey.Private
+	wake         chan struct{}
+	queryHandler QueryHandler
+	queries      limiter
 }
 
 // Errors of the exchange, mapped to Connect codes by the API layers.

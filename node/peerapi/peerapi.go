@@ -66,6 +66,22 @@ func (h *Handler) Deliver(ctx context.Context, req *connect.Request[peerv1.Deliv
 	return connect.NewResponse(&peerv1.DeliverResponse{Receipt: receipt}), nil
 }
 
+// Query implements PeerService.
+func (h *Handler) Query(ctx context.Context, req *connect.Request[peerv1.QueryRequest]) (*connect.Response[peerv1.QueryResponse], error) {
+	ex := h.ex()
+	if ex == nil {
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("starting"))
+	}
+	answer, err := ex.HandleQuery(ctx, p2p.PeerID(ctx).String(), req.Msg.Envelope)
+	if err != nil {
+		if errors.Is(err, exchange.ErrRateLimited) {
+			return nil, connect.NewError(connect.CodeResourceExhausted, err)
+		}
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&peerv1.QueryResponse{Envelope: answer}), nil
+}
+
 // toConnect maps refusals to codes a sender treats as final; anything else
 // is unavailable (the sender retries).
 func toConnect(err error) error {
@@ -170,6 +186,19 @@ func (t Transport) Deliver(ctx context.Context, peerID string, addrs []string, e
 		return nil, final(err)
 	}
 	return resp.Msg.Receipt, nil
+}
+
+// Query implements exchange.Transport.
+func (t Transport) Query(ctx context.Context, peerID string, addrs []string, env []byte) ([]byte, error) {
+	c, err := t.client(peerID, addrs)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Query(ctx, connect.NewRequest(&peerv1.QueryRequest{Envelope: env}))
+	if err != nil {
+		return nil, err
+	}
+	return resp.Msg.Envelope, nil
 }
 
 // final marks the peer's refusals as permanent.

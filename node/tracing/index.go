@@ -88,10 +88,12 @@ func (s *Service) apply(ix *matching.Index, meta map[string]caseMeta, c casework
 	if !ok {
 		ix.Remove(c.ID)
 		delete(meta, c.ID)
+		s.changes.Add(1)
 		return false
 	}
 	ix.Add(matching.Candidate{ID: c.ID, Person: p})
-	meta[c.ID] = caseMeta{number: c.Number, obj: policy.Object{Owner: c.Owner, OwnerGroup: c.OwnerGroup, Agency: c.Agency}}
+	s.changes.Add(1)
+	meta[c.ID] = caseMeta{number: c.Number, person: p, obj: policy.Object{Owner: c.Owner, OwnerGroup: c.OwnerGroup, Agency: c.Agency}}
 	return true
 }
 

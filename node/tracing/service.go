@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -117,12 +118,19 @@ type Service struct {
 	builtAt  time.Time
 	building bool
 	pending  []casework.Case // CaseChanged calls during a rebuild
+	// changes counts index changes, so federated encodings know when to
+	// re-encode; encoded caches them per ISP.
+	changes atomic.Uint64
+	encoded map[string]*encodedSet
+
+	fed Federation
 }
 
 // caseMeta is what the index keeps of a case besides its Person: enough to
 // authorise a caller without reading the case.
 type caseMeta struct {
 	number string
+	person matching.Person
 	obj    policy.Object
 }
 

@@ -6631,6 +6631,190 @@ func (x *RejectTracingMatchResponse) GetRequest() *TracingRequest {
 	return nil
 }
 
+type FederatedMatchTracingRequestRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FederatedMatchTracingRequestRequest) Reset() {
+	*x = FederatedMatchTracingRequestRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FederatedMatchTracingRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FederatedMatchTracingRequestRequest) ProtoMessage() {}
+
+func (x *FederatedMatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FederatedMatchTracingRequestRequest.ProtoReflect.Descriptor instead.
+func (*FederatedMatchTracingRequestRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{111}
+}
+
+func (x *FederatedMatchTracingRequestRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type FederatedTracingMatch struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Agency string                 `protobuf:"bytes,1,opt,name=agency,proto3" json:"agency,omitempty"`
+	// 1-based index of the sought child in the request.
+	Trace int32 `protobuf:"varint,2,opt,name=trace,proto3" json:"trace,omitempty"`
+	// likely, possible or unlikely.
+	Band string `protobuf:"bytes,3,opt,name=band,proto3" json:"band,omitempty"`
+	// Opaque; the answering agency maps it to one of its cases.
+	Handle        string `protobuf:"bytes,4,opt,name=handle,proto3" json:"handle,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FederatedTracingMatch) Reset() {
+	*x = FederatedTracingMatch{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FederatedTracingMatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FederatedTracingMatch) ProtoMessage() {}
+
+func (x *FederatedTracingMatch) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FederatedTracingMatch.ProtoReflect.Descriptor instead.
+func (*FederatedTracingMatch) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{112}
+}
+
+func (x *FederatedTracingMatch) GetAgency() string {
+	if x != nil {
+		return x.Agency
+	}
+	return ""
+}
+
+func (x *FederatedTracingMatch) GetTrace() int32 {
+	if x != nil {
+		return x.Trace
+	}
+	return 0
+}
+
+func (x *FederatedTracingMatch) GetBand() string {
+	if x != nil {
+		return x.Band
+	}
+	return ""
+}
+
+func (x *FederatedTracingMatch) GetHandle() string {
+	if x != nil {
+		return x.Handle
+	}
+	return ""
+}
+
+type FederatedMatchTracingRequestResponse struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	RequestId     string                   `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestNumber string                   `protobuf:"bytes,2,opt,name=request_number,json=requestNumber,proto3" json:"request_number,omitempty"`
+	Matches       []*FederatedTracingMatch `protobuf:"bytes,3,rep,name=matches,proto3" json:"matches,omitempty"`
+	// Agencies that could not be asked, with the reason.
+	Unreachable   []string `protobuf:"bytes,4,rep,name=unreachable,proto3" json:"unreachable,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FederatedMatchTracingRequestResponse) Reset() {
+	*x = FederatedMatchTracingRequestResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FederatedMatchTracingRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FederatedMatchTracingRequestResponse) ProtoMessage() {}
+
+func (x *FederatedMatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FederatedMatchTracingRequestResponse.ProtoReflect.Descriptor instead.
+func (*FederatedMatchTracingRequestResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{113}
+}
+
+func (x *FederatedMatchTracingRequestResponse) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *FederatedMatchTracingRequestResponse) GetRequestNumber() string {
+	if x != nil {
+		return x.RequestNumber
+	}
+	return ""
+}
+
+func (x *FederatedMatchTracingRequestResponse) GetMatches() []*FederatedTracingMatch {
+	if x != nil {
+		return x.Matches
+	}
+	return nil
+}
+
+func (x *FederatedMatchTracingRequestResponse) GetUnreachable() []string {
+	if x != nil {
+		return x.Unreachable
+	}
+	return nil
+}
+
 var File_cpx_local_v1_local_proto protoreflect.FileDescriptor
 
 const file_cpx_local_v1_local_proto_rawDesc = "" +
@@ -7114,7 +7298,20 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\acase_id\x18\x03 \x01(\tR\x06caseId\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\"T\n" +
 	"\x1aRejectTracingMatchResponse\x126\n" +
-	"\arequest\x18\x01 \x01(\v2\x1c.cpx.local.v1.TracingRequestR\arequest2T\n" +
+	"\arequest\x18\x01 \x01(\v2\x1c.cpx.local.v1.TracingRequestR\arequest\"5\n" +
+	"#FederatedMatchTracingRequestRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"q\n" +
+	"\x15FederatedTracingMatch\x12\x16\n" +
+	"\x06agency\x18\x01 \x01(\tR\x06agency\x12\x14\n" +
+	"\x05trace\x18\x02 \x01(\x05R\x05trace\x12\x12\n" +
+	"\x04band\x18\x03 \x01(\tR\x04band\x12\x16\n" +
+	"\x06handle\x18\x04 \x01(\tR\x06handle\"\xcd\x01\n" +
+	"$FederatedMatchTracingRequestResponse\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
+	"\x0erequest_number\x18\x02 \x01(\tR\rrequestNumber\x12=\n" +
+	"\amatches\x18\x03 \x03(\v2#.cpx.local.v1.FederatedTracingMatchR\amatches\x12 \n" +
+	"\vunreachable\x18\x04 \x03(\tR\vunreachable2T\n" +
 	"\vNodeService\x12E\n" +
 	"\x06Status\x12\x1b.cpx.local.v1.StatusRequest\x1a\x1c.cpx.local.v1.StatusResponse\"\x002\xfd\x01\n" +
 	"\vUserService\x12H\n" +
@@ -7163,14 +7360,15 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\n" +
 	"RotateKeys\x12\x1f.cpx.local.v1.RotateKeysRequest\x1a .cpx.local.v1.RotateKeysResponse\"\x002X\n" +
 	"\rBackupService\x12G\n" +
-	"\x06Backup\x12\x1b.cpx.local.v1.BackupRequest\x1a\x1c.cpx.local.v1.BackupResponse\"\x000\x012\xcd\b\n" +
+	"\x06Backup\x12\x1b.cpx.local.v1.BackupRequest\x1a\x1c.cpx.local.v1.BackupResponse\"\x000\x012\xd7\t\n" +
 	"\x0eTracingService\x12o\n" +
 	"\x14CreateTracingRequest\x12).cpx.local.v1.CreateTracingRequestRequest\x1a*.cpx.local.v1.CreateTracingRequestResponse\"\x00\x12f\n" +
 	"\x11GetTracingRequest\x12&.cpx.local.v1.GetTracingRequestRequest\x1a'.cpx.local.v1.GetTracingRequestResponse\"\x00\x12l\n" +
 	"\x13ListTracingRequests\x12(.cpx.local.v1.ListTracingRequestsRequest\x1a).cpx.local.v1.ListTracingRequestsResponse\"\x00\x12o\n" +
 	"\x14UpdateTracingRequest\x12).cpx.local.v1.UpdateTracingRequestRequest\x1a*.cpx.local.v1.UpdateTracingRequestResponse\"\x00\x12r\n" +
 	"\x15ImportTracingRequests\x12*.cpx.local.v1.ImportTracingRequestsRequest\x1a+.cpx.local.v1.ImportTracingRequestsResponse\"\x00\x12l\n" +
-	"\x13MatchTracingRequest\x12(.cpx.local.v1.MatchTracingRequestRequest\x1a).cpx.local.v1.MatchTracingRequestResponse\"\x00\x12x\n" +
+	"\x13MatchTracingRequest\x12(.cpx.local.v1.MatchTracingRequestRequest\x1a).cpx.local.v1.MatchTracingRequestResponse\"\x00\x12\x87\x01\n" +
+	"\x1cFederatedMatchTracingRequest\x121.cpx.local.v1.FederatedMatchTracingRequestRequest\x1a2.cpx.local.v1.FederatedMatchTracingRequestResponse\"\x00\x12x\n" +
 	"\x17MatchAllTracingRequests\x12,.cpx.local.v1.MatchAllTracingRequestsRequest\x1a-.cpx.local.v1.MatchAllTracingRequestsResponse\"\x00\x12N\n" +
 	"\tMatchCase\x12\x1e.cpx.local.v1.MatchCaseRequest\x1a\x1f.cpx.local.v1.MatchCaseResponse\"\x00\x12l\n" +
 	"\x13ConfirmTracingMatch\x12(.cpx.local.v1.ConfirmTracingMatchRequest\x1a).cpx.local.v1.ConfirmTracingMatchResponse\"\x00\x12i\n" +
@@ -7188,191 +7386,194 @@ func file_cpx_local_v1_local_proto_rawDescGZIP() []byte {
 	return file_cpx_local_v1_local_proto_rawDescData
 }
 
-var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 111)
+var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 114)
 var file_cpx_local_v1_local_proto_goTypes = []any{
-	(*StatusRequest)(nil),                   // 0: cpx.local.v1.StatusRequest
-	(*StatusResponse)(nil),                  // 1: cpx.local.v1.StatusResponse
-	(*User)(nil),                            // 2: cpx.local.v1.User
-	(*AddUserRequest)(nil),                  // 3: cpx.local.v1.AddUserRequest
-	(*AddUserResponse)(nil),                 // 4: cpx.local.v1.AddUserResponse
-	(*ListUsersRequest)(nil),                // 5: cpx.local.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),               // 6: cpx.local.v1.ListUsersResponse
-	(*DisableUserRequest)(nil),              // 7: cpx.local.v1.DisableUserRequest
-	(*DisableUserResponse)(nil),             // 8: cpx.local.v1.DisableUserResponse
-	(*PurgeCaseRequest)(nil),                // 9: cpx.local.v1.PurgeCaseRequest
-	(*PurgeCaseResponse)(nil),               // 10: cpx.local.v1.PurgeCaseResponse
-	(*Consent)(nil),                         // 11: cpx.local.v1.Consent
-	(*Case)(nil),                            // 12: cpx.local.v1.Case
-	(*CreateCaseRequest)(nil),               // 13: cpx.local.v1.CreateCaseRequest
-	(*CreateCaseResponse)(nil),              // 14: cpx.local.v1.CreateCaseResponse
-	(*GetCaseRequest)(nil),                  // 15: cpx.local.v1.GetCaseRequest
-	(*GetCaseResponse)(nil),                 // 16: cpx.local.v1.GetCaseResponse
-	(*ListCasesRequest)(nil),                // 17: cpx.local.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),               // 18: cpx.local.v1.ListCasesResponse
-	(*UpdateCaseRequest)(nil),               // 19: cpx.local.v1.UpdateCaseRequest
-	(*UpdateCaseResponse)(nil),              // 20: cpx.local.v1.UpdateCaseResponse
-	(*CloseCaseRequest)(nil),                // 21: cpx.local.v1.CloseCaseRequest
-	(*CloseCaseResponse)(nil),               // 22: cpx.local.v1.CloseCaseResponse
-	(*CaseHistoryRequest)(nil),              // 23: cpx.local.v1.CaseHistoryRequest
-	(*CaseVersion)(nil),                     // 24: cpx.local.v1.CaseVersion
-	(*CaseHistoryResponse)(nil),             // 25: cpx.local.v1.CaseHistoryResponse
-	(*ImportRow)(nil),                       // 26: cpx.local.v1.ImportRow
-	(*ImportCasesRequest)(nil),              // 27: cpx.local.v1.ImportCasesRequest
-	(*ImportResult)(nil),                    // 28: cpx.local.v1.ImportResult
-	(*ImportCasesResponse)(nil),             // 29: cpx.local.v1.ImportCasesResponse
-	(*ExportCasesRequest)(nil),              // 30: cpx.local.v1.ExportCasesRequest
-	(*ExportCasesResponse)(nil),             // 31: cpx.local.v1.ExportCasesResponse
-	(*ListFormsRequest)(nil),                // 32: cpx.local.v1.ListFormsRequest
-	(*Form)(nil),                            // 33: cpx.local.v1.Form
-	(*ListFormsResponse)(nil),               // 34: cpx.local.v1.ListFormsResponse
-	(*AuditEntry)(nil),                      // 35: cpx.local.v1.AuditEntry
-	(*VerifyAuditRequest)(nil),              // 36: cpx.local.v1.VerifyAuditRequest
-	(*VerifyAuditResponse)(nil),             // 37: cpx.local.v1.VerifyAuditResponse
-	(*TailAuditRequest)(nil),                // 38: cpx.local.v1.TailAuditRequest
-	(*TailAuditResponse)(nil),               // 39: cpx.local.v1.TailAuditResponse
-	(*ExportAuditRequest)(nil),              // 40: cpx.local.v1.ExportAuditRequest
-	(*ExportAuditResponse)(nil),             // 41: cpx.local.v1.ExportAuditResponse
-	(*NodeIDRequest)(nil),                   // 42: cpx.local.v1.NodeIDRequest
-	(*NodeIDResponse)(nil),                  // 43: cpx.local.v1.NodeIDResponse
-	(*Peer)(nil),                            // 44: cpx.local.v1.Peer
-	(*AddPeerRequest)(nil),                  // 45: cpx.local.v1.AddPeerRequest
-	(*AddPeerResponse)(nil),                 // 46: cpx.local.v1.AddPeerResponse
-	(*ListPeersRequest)(nil),                // 47: cpx.local.v1.ListPeersRequest
-	(*ListPeersResponse)(nil),               // 48: cpx.local.v1.ListPeersResponse
-	(*RemovePeerRequest)(nil),               // 49: cpx.local.v1.RemovePeerRequest
-	(*RemovePeerResponse)(nil),              // 50: cpx.local.v1.RemovePeerResponse
-	(*Policy)(nil),                          // 51: cpx.local.v1.Policy
-	(*ApplyPolicyRequest)(nil),              // 52: cpx.local.v1.ApplyPolicyRequest
-	(*ApplyPolicyResponse)(nil),             // 53: cpx.local.v1.ApplyPolicyResponse
-	(*ListPoliciesRequest)(nil),             // 54: cpx.local.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),            // 55: cpx.local.v1.ListPoliciesResponse
-	(*ShowPolicyRequest)(nil),               // 56: cpx.local.v1.ShowPolicyRequest
-	(*ShowPolicyResponse)(nil),              // 57: cpx.local.v1.ShowPolicyResponse
-	(*SignPolicyRequest)(nil),               // 58: cpx.local.v1.SignPolicyRequest
-	(*SignPolicyResponse)(nil),              // 59: cpx.local.v1.SignPolicyResponse
-	(*CheckPolicyRequest)(nil),              // 60: cpx.local.v1.CheckPolicyRequest
-	(*FieldDecision)(nil),                   // 61: cpx.local.v1.FieldDecision
-	(*CheckPolicyResponse)(nil),             // 62: cpx.local.v1.CheckPolicyResponse
-	(*Exchange)(nil),                        // 63: cpx.local.v1.Exchange
-	(*ExchangeEvent)(nil),                   // 64: cpx.local.v1.ExchangeEvent
-	(*SendRequest)(nil),                     // 65: cpx.local.v1.SendRequest
-	(*SendResponse)(nil),                    // 66: cpx.local.v1.SendResponse
-	(*ListExchangesRequest)(nil),            // 67: cpx.local.v1.ListExchangesRequest
-	(*ListExchangesResponse)(nil),           // 68: cpx.local.v1.ListExchangesResponse
-	(*GetExchangeRequest)(nil),              // 69: cpx.local.v1.GetExchangeRequest
-	(*GetExchangeResponse)(nil),             // 70: cpx.local.v1.GetExchangeResponse
-	(*RespondRequest)(nil),                  // 71: cpx.local.v1.RespondRequest
-	(*RespondResponse)(nil),                 // 72: cpx.local.v1.RespondResponse
-	(*OutboxRequest)(nil),                   // 73: cpx.local.v1.OutboxRequest
-	(*OutboxEntry)(nil),                     // 74: cpx.local.v1.OutboxEntry
-	(*OutboxResponse)(nil),                  // 75: cpx.local.v1.OutboxResponse
-	(*KeysStatusRequest)(nil),               // 76: cpx.local.v1.KeysStatusRequest
-	(*AgencyKey)(nil),                       // 77: cpx.local.v1.AgencyKey
-	(*KeysStatusResponse)(nil),              // 78: cpx.local.v1.KeysStatusResponse
-	(*RotateKeysRequest)(nil),               // 79: cpx.local.v1.RotateKeysRequest
-	(*RotateKeysResponse)(nil),              // 80: cpx.local.v1.RotateKeysResponse
-	(*BackupRequest)(nil),                   // 81: cpx.local.v1.BackupRequest
-	(*BackupResponse)(nil),                  // 82: cpx.local.v1.BackupResponse
-	(*TracingRequest)(nil),                  // 83: cpx.local.v1.TracingRequest
-	(*Trace)(nil),                           // 84: cpx.local.v1.Trace
-	(*TracingDecision)(nil),                 // 85: cpx.local.v1.TracingDecision
-	(*CreateTracingRequestRequest)(nil),     // 86: cpx.local.v1.CreateTracingRequestRequest
-	(*CreateTracingRequestResponse)(nil),    // 87: cpx.local.v1.CreateTracingRequestResponse
-	(*GetTracingRequestRequest)(nil),        // 88: cpx.local.v1.GetTracingRequestRequest
-	(*GetTracingRequestResponse)(nil),       // 89: cpx.local.v1.GetTracingRequestResponse
-	(*ListTracingRequestsRequest)(nil),      // 90: cpx.local.v1.ListTracingRequestsRequest
-	(*ListTracingRequestsResponse)(nil),     // 91: cpx.local.v1.ListTracingRequestsResponse
-	(*UpdateTracingRequestRequest)(nil),     // 92: cpx.local.v1.UpdateTracingRequestRequest
-	(*UpdateTracingRequestResponse)(nil),    // 93: cpx.local.v1.UpdateTracingRequestResponse
-	(*TracingImportRow)(nil),                // 94: cpx.local.v1.TracingImportRow
-	(*TracingImportResult)(nil),             // 95: cpx.local.v1.TracingImportResult
-	(*ImportTracingRequestsRequest)(nil),    // 96: cpx.local.v1.ImportTracingRequestsRequest
-	(*ImportTracingRequestsResponse)(nil),   // 97: cpx.local.v1.ImportTracingRequestsResponse
-	(*MatchComparison)(nil),                 // 98: cpx.local.v1.MatchComparison
-	(*MatchCandidate)(nil),                  // 99: cpx.local.v1.MatchCandidate
-	(*MatchTracingRequestRequest)(nil),      // 100: cpx.local.v1.MatchTracingRequestRequest
-	(*MatchTracingRequestResponse)(nil),     // 101: cpx.local.v1.MatchTracingRequestResponse
-	(*MatchAllTracingRequestsRequest)(nil),  // 102: cpx.local.v1.MatchAllTracingRequestsRequest
-	(*TracingMatchSummary)(nil),             // 103: cpx.local.v1.TracingMatchSummary
-	(*MatchAllTracingRequestsResponse)(nil), // 104: cpx.local.v1.MatchAllTracingRequestsResponse
-	(*MatchCaseRequest)(nil),                // 105: cpx.local.v1.MatchCaseRequest
-	(*MatchCaseResponse)(nil),               // 106: cpx.local.v1.MatchCaseResponse
-	(*ConfirmTracingMatchRequest)(nil),      // 107: cpx.local.v1.ConfirmTracingMatchRequest
-	(*ConfirmTracingMatchResponse)(nil),     // 108: cpx.local.v1.ConfirmTracingMatchResponse
-	(*RejectTracingMatchRequest)(nil),       // 109: cpx.local.v1.RejectTracingMatchRequest
-	(*RejectTracingMatchResponse)(nil),      // 110: cpx.local.v1.RejectTracingMatchResponse
-	(*timestamppb.Timestamp)(nil),           // 111: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),                 // 112: google.protobuf.Struct
+	(*StatusRequest)(nil),                        // 0: cpx.local.v1.StatusRequest
+	(*StatusResponse)(nil),                       // 1: cpx.local.v1.StatusResponse
+	(*User)(nil),                                 // 2: cpx.local.v1.User
+	(*AddUserRequest)(nil),                       // 3: cpx.local.v1.AddUserRequest
+	(*AddUserResponse)(nil),                      // 4: cpx.local.v1.AddUserResponse
+	(*ListUsersRequest)(nil),                     // 5: cpx.local.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),                    // 6: cpx.local.v1.ListUsersResponse
+	(*DisableUserRequest)(nil),                   // 7: cpx.local.v1.DisableUserRequest
+	(*DisableUserResponse)(nil),                  // 8: cpx.local.v1.DisableUserResponse
+	(*PurgeCaseRequest)(nil),                     // 9: cpx.local.v1.PurgeCaseRequest
+	(*PurgeCaseResponse)(nil),                    // 10: cpx.local.v1.PurgeCaseResponse
+	(*Consent)(nil),                              // 11: cpx.local.v1.Consent
+	(*Case)(nil),                                 // 12: cpx.local.v1.Case
+	(*CreateCaseRequest)(nil),                    // 13: cpx.local.v1.CreateCaseRequest
+	(*CreateCaseResponse)(nil),                   // 14: cpx.local.v1.CreateCaseResponse
+	(*GetCaseRequest)(nil),                       // 15: cpx.local.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),                      // 16: cpx.local.v1.GetCaseResponse
+	(*ListCasesRequest)(nil),                     // 17: cpx.local.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),                    // 18: cpx.local.v1.ListCasesResponse
+	(*UpdateCaseRequest)(nil),                    // 19: cpx.local.v1.UpdateCaseRequest
+	(*UpdateCaseResponse)(nil),                   // 20: cpx.local.v1.UpdateCaseResponse
+	(*CloseCaseRequest)(nil),                     // 21: cpx.local.v1.CloseCaseRequest
+	(*CloseCaseResponse)(nil),                    // 22: cpx.local.v1.CloseCaseResponse
+	(*CaseHistoryRequest)(nil),                   // 23: cpx.local.v1.CaseHistoryRequest
+	(*CaseVersion)(nil),                          // 24: cpx.local.v1.CaseVersion
+	(*CaseHistoryResponse)(nil),                  // 25: cpx.local.v1.CaseHistoryResponse
+	(*ImportRow)(nil),                            // 26: cpx.local.v1.ImportRow
+	(*ImportCasesRequest)(nil),                   // 27: cpx.local.v1.ImportCasesRequest
+	(*ImportResult)(nil),                         // 28: cpx.local.v1.ImportResult
+	(*ImportCasesResponse)(nil),                  // 29: cpx.local.v1.ImportCasesResponse
+	(*ExportCasesRequest)(nil),                   // 30: cpx.local.v1.ExportCasesRequest
+	(*ExportCasesResponse)(nil),                  // 31: cpx.local.v1.ExportCasesResponse
+	(*ListFormsRequest)(nil),                     // 32: cpx.local.v1.ListFormsRequest
+	(*Form)(nil),                                 // 33: cpx.local.v1.Form
+	(*ListFormsResponse)(nil),                    // 34: cpx.local.v1.ListFormsResponse
+	(*AuditEntry)(nil),                           // 35: cpx.local.v1.AuditEntry
+	(*VerifyAuditRequest)(nil),                   // 36: cpx.local.v1.VerifyAuditRequest
+	(*VerifyAuditResponse)(nil),                  // 37: cpx.local.v1.VerifyAuditResponse
+	(*TailAuditRequest)(nil),                     // 38: cpx.local.v1.TailAuditRequest
+	(*TailAuditResponse)(nil),                    // 39: cpx.local.v1.TailAuditResponse
+	(*ExportAuditRequest)(nil),                   // 40: cpx.local.v1.ExportAuditRequest
+	(*ExportAuditResponse)(nil),                  // 41: cpx.local.v1.ExportAuditResponse
+	(*NodeIDRequest)(nil),                        // 42: cpx.local.v1.NodeIDRequest
+	(*NodeIDResponse)(nil),                       // 43: cpx.local.v1.NodeIDResponse
+	(*Peer)(nil),                                 // 44: cpx.local.v1.Peer
+	(*AddPeerRequest)(nil),                       // 45: cpx.local.v1.AddPeerRequest
+	(*AddPeerResponse)(nil),                      // 46: cpx.local.v1.AddPeerResponse
+	(*ListPeersRequest)(nil),                     // 47: cpx.local.v1.ListPeersRequest
+	(*ListPeersResponse)(nil),                    // 48: cpx.local.v1.ListPeersResponse
+	(*RemovePeerRequest)(nil),                    // 49: cpx.local.v1.RemovePeerRequest
+	(*RemovePeerResponse)(nil),                   // 50: cpx.local.v1.RemovePeerResponse
+	(*Policy)(nil),                               // 51: cpx.local.v1.Policy
+	(*ApplyPolicyRequest)(nil),                   // 52: cpx.local.v1.ApplyPolicyRequest
+	(*ApplyPolicyResponse)(nil),                  // 53: cpx.local.v1.ApplyPolicyResponse
+	(*ListPoliciesRequest)(nil),                  // 54: cpx.local.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),                 // 55: cpx.local.v1.ListPoliciesResponse
+	(*ShowPolicyRequest)(nil),                    // 56: cpx.local.v1.ShowPolicyRequest
+	(*ShowPolicyResponse)(nil),                   // 57: cpx.local.v1.ShowPolicyResponse
+	(*SignPolicyRequest)(nil),                    // 58: cpx.local.v1.SignPolicyRequest
+	(*SignPolicyResponse)(nil),                   // 59: cpx.local.v1.SignPolicyResponse
+	(*CheckPolicyRequest)(nil),                   // 60: cpx.local.v1.CheckPolicyRequest
+	(*FieldDecision)(nil),                        // 61: cpx.local.v1.FieldDecision
+	(*CheckPolicyResponse)(nil),                  // 62: cpx.local.v1.CheckPolicyResponse
+	(*Exchange)(nil),                             // 63: cpx.local.v1.Exchange
+	(*ExchangeEvent)(nil),                        // 64: cpx.local.v1.ExchangeEvent
+	(*SendRequest)(nil),                          // 65: cpx.local.v1.SendRequest
+	(*SendResponse)(nil),                         // 66: cpx.local.v1.SendResponse
+	(*ListExchangesRequest)(nil),                 // 67: cpx.local.v1.ListExchangesRequest
+	(*ListExchangesResponse)(nil),                // 68: cpx.local.v1.ListExchangesResponse
+	(*GetExchangeRequest)(nil),                   // 69: cpx.local.v1.GetExchangeRequest
+	(*GetExchangeResponse)(nil),                  // 70: cpx.local.v1.GetExchangeResponse
+	(*RespondRequest)(nil),                       // 71: cpx.local.v1.RespondRequest
+	(*RespondResponse)(nil),                      // 72: cpx.local.v1.RespondResponse
+	(*OutboxRequest)(nil),                        // 73: cpx.local.v1.OutboxRequest
+	(*OutboxEntry)(nil),                          // 74: cpx.local.v1.OutboxEntry
+	(*OutboxResponse)(nil),                       // 75: cpx.local.v1.OutboxResponse
+	(*KeysStatusRequest)(nil),                    // 76: cpx.local.v1.KeysStatusRequest
+	(*AgencyKey)(nil),                            // 77: cpx.local.v1.AgencyKey
+	(*KeysStatusResponse)(nil),                   // 78: cpx.local.v1.KeysStatusResponse
+	(*RotateKeysRequest)(nil),                    // 79: cpx.local.v1.RotateKeysRequest
+	(*RotateKeysResponse)(nil),                   // 80: cpx.local.v1.RotateKeysResponse
+	(*BackupRequest)(nil),                        // 81: cpx.local.v1.BackupRequest
+	(*BackupResponse)(nil),                       // 82: cpx.local.v1.BackupResponse
+	(*TracingRequest)(nil),                       // 83: cpx.local.v1.TracingRequest
+	(*Trace)(nil),                                // 84: cpx.local.v1.Trace
+	(*TracingDecision)(nil),                      // 85: cpx.local.v1.TracingDecision
+	(*CreateTracingRequestRequest)(nil),          // 86: cpx.local.v1.CreateTracingRequestRequest
+	(*CreateTracingRequestResponse)(nil),         // 87: cpx.local.v1.CreateTracingRequestResponse
+	(*GetTracingRequestRequest)(nil),             // 88: cpx.local.v1.GetTracingRequestRequest
+	(*GetTracingRequestResponse)(nil),            // 89: cpx.local.v1.GetTracingRequestResponse
+	(*ListTracingRequestsRequest)(nil),           // 90: cpx.local.v1.ListTracingRequestsRequest
+	(*ListTracingRequestsResponse)(nil),          // 91: cpx.local.v1.ListTracingRequestsResponse
+	(*UpdateTracingRequestRequest)(nil),          // 92: cpx.local.v1.UpdateTracingRequestRequest
+	(*UpdateTracingRequestResponse)(nil),         // 93: cpx.local.v1.UpdateTracingRequestResponse
+	(*TracingImportRow)(nil),                     // 94: cpx.local.v1.TracingImportRow
+	(*TracingImportResult)(nil),                  // 95: cpx.local.v1.TracingImportResult
+	(*ImportTracingRequestsRequest)(nil),         // 96: cpx.local.v1.ImportTracingRequestsRequest
+	(*ImportTracingRequestsResponse)(nil),        // 97: cpx.local.v1.ImportTracingRequestsResponse
+	(*MatchComparison)(nil),                      // 98: cpx.local.v1.MatchComparison
+	(*MatchCandidate)(nil),                       // 99: cpx.local.v1.MatchCandidate
+	(*MatchTracingRequestRequest)(nil),           // 100: cpx.local.v1.MatchTracingRequestRequest
+	(*MatchTracingRequestResponse)(nil),          // 101: cpx.local.v1.MatchTracingRequestResponse
+	(*MatchAllTracingRequestsRequest)(nil),       // 102: cpx.local.v1.MatchAllTracingRequestsRequest
+	(*TracingMatchSummary)(nil),                  // 103: cpx.local.v1.TracingMatchSummary
+	(*MatchAllTracingRequestsResponse)(nil),      // 104: cpx.local.v1.MatchAllTracingRequestsResponse
+	(*MatchCaseRequest)(nil),                     // 105: cpx.local.v1.MatchCaseRequest
+	(*MatchCaseResponse)(nil),                    // 106: cpx.local.v1.MatchCaseResponse
+	(*ConfirmTracingMatchRequest)(nil),           // 107: cpx.local.v1.ConfirmTracingMatchRequest
+	(*ConfirmTracingMatchResponse)(nil),          // 108: cpx.local.v1.ConfirmTracingMatchResponse
+	(*RejectTracingMatchRequest)(nil),            // 109: cpx.local.v1.RejectTracingMatchRequest
+	(*RejectTracingMatchResponse)(nil),           // 110: cpx.local.v1.RejectTracingMatchResponse
+	(*FederatedMatchTracingRequestRequest)(nil),  // 111: cpx.local.v1.FederatedMatchTracingRequestRequest
+	(*FederatedTracingMatch)(nil),                // 112: cpx.local.v1.FederatedTracingMatch
+	(*FederatedMatchTracingRequestResponse)(nil), // 113: cpx.local.v1.FederatedMatchTracingRequestResponse
+	(*timestamppb.Timestamp)(nil),                // 114: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                      // 115: google.protobuf.Struct
 }
 var file_cpx_local_v1_local_proto_depIdxs = []int32{
-	111, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	111, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	114, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	114, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	2,   // 2: cpx.local.v1.AddUserResponse.user:type_name -> cpx.local.v1.User
 	2,   // 3: cpx.local.v1.ListUsersResponse.users:type_name -> cpx.local.v1.User
 	2,   // 4: cpx.local.v1.DisableUserResponse.user:type_name -> cpx.local.v1.User
-	111, // 5: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
-	111, // 6: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	114, // 5: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
+	114, // 6: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
 	11,  // 7: cpx.local.v1.Case.consent:type_name -> cpx.local.v1.Consent
-	112, // 8: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
-	112, // 9: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
+	115, // 8: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
+	115, // 9: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
 	12,  // 10: cpx.local.v1.CreateCaseResponse.case:type_name -> cpx.local.v1.Case
 	12,  // 11: cpx.local.v1.GetCaseResponse.case:type_name -> cpx.local.v1.Case
 	12,  // 12: cpx.local.v1.ListCasesResponse.cases:type_name -> cpx.local.v1.Case
-	112, // 13: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
+	115, // 13: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
 	12,  // 14: cpx.local.v1.UpdateCaseResponse.case:type_name -> cpx.local.v1.Case
 	12,  // 15: cpx.local.v1.CloseCaseResponse.case:type_name -> cpx.local.v1.Case
-	111, // 16: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
+	114, // 16: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
 	24,  // 17: cpx.local.v1.CaseHistoryResponse.versions:type_name -> cpx.local.v1.CaseVersion
-	112, // 18: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
+	115, // 18: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
 	26,  // 19: cpx.local.v1.ImportCasesRequest.rows:type_name -> cpx.local.v1.ImportRow
 	28,  // 20: cpx.local.v1.ImportCasesResponse.results:type_name -> cpx.local.v1.ImportResult
 	12,  // 21: cpx.local.v1.ExportCasesResponse.case:type_name -> cpx.local.v1.Case
 	33,  // 22: cpx.local.v1.ListFormsResponse.forms:type_name -> cpx.local.v1.Form
-	111, // 23: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	114, // 23: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
 	35,  // 24: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
 	35,  // 25: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
-	111, // 26: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
-	111, // 27: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
-	111, // 28: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
+	114, // 26: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
+	114, // 27: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
+	114, // 28: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
 	44,  // 29: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
 	44,  // 30: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
-	111, // 31: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
-	111, // 32: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
-	111, // 33: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
+	114, // 31: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
+	114, // 32: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
+	114, // 33: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
 	51,  // 34: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
 	51,  // 35: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
 	51,  // 36: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
 	61,  // 37: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
-	112, // 38: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
-	111, // 39: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
-	111, // 40: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
+	115, // 38: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
+	114, // 39: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
+	114, // 40: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
 	64,  // 41: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
-	111, // 42: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
+	114, // 42: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
 	63,  // 43: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
 	63,  // 44: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
 	63,  // 45: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
 	63,  // 46: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
-	111, // 47: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
-	111, // 48: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
-	111, // 49: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
+	114, // 47: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
+	114, // 48: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
+	114, // 49: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
 	74,  // 50: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
-	111, // 51: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
-	111, // 52: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
+	114, // 51: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
+	114, // 52: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
 	77,  // 53: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
 	77,  // 54: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
-	111, // 55: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
-	111, // 56: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
+	114, // 55: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
+	114, // 56: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
 	84,  // 57: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
 	85,  // 58: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
-	111, // 59: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
-	112, // 60: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
-	112, // 61: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	114, // 59: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
+	115, // 60: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
+	115, // 61: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
 	83,  // 62: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
 	83,  // 63: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
 	83,  // 64: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
-	112, // 65: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	115, // 65: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
 	83,  // 66: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	112, // 67: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
+	115, // 67: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
 	94,  // 68: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
 	95,  // 69: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
 	98,  // 70: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
@@ -7383,99 +7584,102 @@ var file_cpx_local_v1_local_proto_depIdxs = []int32{
 	99,  // 75: cpx.local.v1.MatchCaseResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
 	83,  // 76: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
 	83,  // 77: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
-	0,   // 78: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
-	3,   // 79: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
-	5,   // 80: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
-	7,   // 81: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
-	13,  // 82: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
-	15,  // 83: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
-	17,  // 84: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
-	19,  // 85: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
-	21,  // 86: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
-	23,  // 87: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
-	27,  // 88: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
-	30,  // 89: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
-	9,   // 90: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
-	32,  // 91: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
-	36,  // 92: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
-	38,  // 93: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
-	40,  // 94: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
-	42,  // 95: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
-	45,  // 96: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
-	47,  // 97: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
-	49,  // 98: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
-	52,  // 99: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
-	54,  // 100: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
-	56,  // 101: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
-	58,  // 102: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
-	60,  // 103: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
-	65,  // 104: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
-	67,  // 105: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
-	69,  // 106: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
-	71,  // 107: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
-	73,  // 108: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
-	76,  // 109: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
-	79,  // 110: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
-	81,  // 111: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
-	86,  // 112: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
-	88,  // 113: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
-	90,  // 114: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
-	92,  // 115: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
-	96,  // 116: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
-	100, // 117: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
-	102, // 118: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
-	105, // 119: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
-	107, // 120: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
-	109, // 121: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
-	1,   // 122: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
-	4,   // 123: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
-	6,   // 124: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
-	8,   // 125: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
-	14,  // 126: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
-	16,  // 127: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
-	18,  // 128: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
-	20,  // 129: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
-	22,  // 130: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
-	25,  // 131: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
-	29,  // 132: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
-	31,  // 133: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
-	10,  // 134: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
-	34,  // 135: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
-	37,  // 136: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
-	39,  // 137: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
-	41,  // 138: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
-	43,  // 139: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
-	46,  // 140: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
-	48,  // 141: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
-	50,  // 142: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
-	53,  // 143: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
-	55,  // 144: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
-	57,  // 145: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
-	59,  // 146: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
-	62,  // 147: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
-	66,  // 148: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
-	68,  // 149: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
-	70,  // 150: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
-	72,  // 151: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
-	75,  // 152: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
-	78,  // 153: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
-	80,  // 154: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
-	82,  // 155: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
-	87,  // 156: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
-	89,  // 157: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
-	91,  // 158: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
-	93,  // 159: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
-	97,  // 160: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
-	101, // 161: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
-	104, // 162: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
-	106, // 163: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
-	108, // 164: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
-	110, // 165: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
-	122, // [122:166] is the sub-list for method output_type
-	78,  // [78:122] is the sub-list for method input_type
-	78,  // [78:78] is the sub-list for extension type_name
-	78,  // [78:78] is the sub-list for extension extendee
-	0,   // [0:78] is the sub-list for field type_name
+	112, // 78: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
+	0,   // 79: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
+	3,   // 80: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
+	5,   // 81: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
+	7,   // 82: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
+	13,  // 83: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
+	15,  // 84: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
+	17,  // 85: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
+	19,  // 86: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
+	21,  // 87: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
+	23,  // 88: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
+	27,  // 89: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
+	30,  // 90: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
+	9,   // 91: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
+	32,  // 92: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
+	36,  // 93: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
+	38,  // 94: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
+	40,  // 95: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
+	42,  // 96: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
+	45,  // 97: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
+	47,  // 98: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
+	49,  // 99: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
+	52,  // 100: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
+	54,  // 101: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
+	56,  // 102: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
+	58,  // 103: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
+	60,  // 104: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
+	65,  // 105: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
+	67,  // 106: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
+	69,  // 107: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
+	71,  // 108: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
+	73,  // 109: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
+	76,  // 110: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
+	79,  // 111: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
+	81,  // 112: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
+	86,  // 113: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
+	88,  // 114: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
+	90,  // 115: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
+	92,  // 116: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
+	96,  // 117: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
+	100, // 118: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
+	111, // 119: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
+	102, // 120: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
+	105, // 121: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
+	107, // 122: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
+	109, // 123: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
+	1,   // 124: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
+	4,   // 125: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
+	6,   // 126: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
+	8,   // 127: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
+	14,  // 128: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
+	16,  // 129: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
+	18,  // 130: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
+	20,  // 131: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
+	22,  // 132: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
+	25,  // 133: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
+	29,  // 134: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
+	31,  // 135: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
+	10,  // 136: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
+	34,  // 137: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
+	37,  // 138: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
+	39,  // 139: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
+	41,  // 140: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
+	43,  // 141: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
+	46,  // 142: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
+	48,  // 143: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
+	50,  // 144: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
+	53,  // 145: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
+	55,  // 146: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
+	57,  // 147: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
+	59,  // 148: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
+	62,  // 149: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
+	66,  // 150: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
+	68,  // 151: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
+	70,  // 152: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
+	72,  // 153: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
+	75,  // 154: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
+	78,  // 155: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
+	80,  // 156: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
+	82,  // 157: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
+	87,  // 158: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
+	89,  // 159: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
+	91,  // 160: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
+	93,  // 161: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
+	97,  // 162: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
+	101, // 163: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
+	113, // 164: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
+	104, // 165: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
+	106, // 166: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
+	108, // 167: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
+	110, // 168: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
+	124, // [124:169] is the sub-list for method output_type
+	79,  // [79:124] is the sub-list for method input_type
+	79,  // [79:79] is the sub-list for extension type_name
+	79,  // [79:79] is the sub-list for extension extendee
+	0,   // [0:79] is the sub-list for field type_name
 }
 
 func init() { file_cpx_local_v1_local_proto_init() }
@@ -7490,7 +7694,7 @@ func file_cpx_local_v1_local_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cpx_local_v1_local_proto_rawDesc), len(file_cpx_local_v1_local_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   111,
+			NumMessages:   114,
 			NumExtensions: 0,
 			NumServices:   9,
 		},

@@ -27,6 +27,94 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type QueryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Envelope      []byte                 `protobuf:"bytes,1,opt,name=envelope,proto3" json:"envelope,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueryRequest) Reset() {
+	*x = QueryRequest{}
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueryRequest) ProtoMessage() {}
+
+func (x *QueryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
+func (*QueryRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *QueryRequest) GetEnvelope() []byte {
+	if x != nil {
+		return x.Envelope
+	}
+	return nil
+}
+
+type QueryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Envelope      []byte                 `protobuf:"bytes,1,opt,name=envelope,proto3" json:"envelope,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueryResponse) Reset() {
+	*x = QueryResponse{}
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueryResponse) ProtoMessage() {}
+
+func (x *QueryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueryResponse.ProtoReflect.Descriptor instead.
+func (*QueryResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *QueryResponse) GetEnvelope() []byte {
+	if x != nil {
+		return x.Envelope
+	}
+	return nil
+}
+
 type HelloRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The caller's announcements, newest key last (canonical encoding).
@@ -37,7 +125,7 @@ type HelloRequest struct {
 
 func (x *HelloRequest) Reset() {
 	*x = HelloRequest{}
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[0]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -49,7 +137,7 @@ func (x *HelloRequest) String() string {
 func (*HelloRequest) ProtoMessage() {}
 
 func (x *HelloRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[0]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -62,7 +150,7 @@ func (x *HelloRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HelloRequest.ProtoReflect.Descriptor instead.
 func (*HelloRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{0}
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *HelloRequest) GetAnnouncements() [][]byte {
@@ -81,7 +169,7 @@ type HelloResponse struct {
 
 func (x *HelloResponse) Reset() {
 	*x = HelloResponse{}
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[1]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -93,7 +181,7 @@ func (x *HelloResponse) String() string {
 func (*HelloResponse) ProtoMessage() {}
 
 func (x *HelloResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[1]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -106,7 +194,7 @@ func (x *HelloResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HelloResponse.ProtoReflect.Descriptor instead.
 func (*HelloResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{1}
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *HelloResponse) GetAnnouncements() [][]byte {
@@ -126,7 +214,7 @@ type DeliverRequest struct {
 
 func (x *DeliverRequest) Reset() {
 	*x = DeliverRequest{}
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[2]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -138,7 +226,7 @@ func (x *DeliverRequest) String() string {
 func (*DeliverRequest) ProtoMessage() {}
 
 func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[2]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -151,7 +239,7 @@ func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverRequest.ProtoReflect.Descriptor instead.
 func (*DeliverRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{2}
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DeliverRequest) GetEnvelope() []byte {
@@ -171,7 +259,7 @@ type DeliverResponse struct {
 
 func (x *DeliverResponse) Reset() {
 	*x = DeliverResponse{}
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[3]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -183,7 +271,7 @@ func (x *DeliverResponse) String() string {
 func (*DeliverResponse) ProtoMessage() {}
 
 func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[3]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -196,7 +284,7 @@ func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverResponse.ProtoReflect.Descriptor instead.
 func (*DeliverResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{3}
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DeliverResponse) GetReceipt() []byte {
@@ -210,7 +298,11 @@ var File_cpx_peer_v1_peer_proto protoreflect.FileDescriptor
 
 const file_cpx_peer_v1_peer_proto_rawDesc = "" +
 	"\n" +
-	"\x16cpx/peer/v1/peer.proto\x12\vcpx.peer.v1\"4\n" +
+	"\x16cpx/peer/v1/peer.proto\x12\vcpx.peer.v1\"*\n" +
+	"\fQueryRequest\x12\x1a\n" +
+	"\benvelope\x18\x01 \x01(\fR\benvelope\"+\n" +
+	"\rQueryResponse\x12\x1a\n" +
+	"\benvelope\x18\x01 \x01(\fR\benvelope\"4\n" +
 	"\fHelloRequest\x12$\n" +
 	"\rannouncements\x18\x01 \x03(\fR\rannouncements\"5\n" +
 	"\rHelloResponse\x12$\n" +
@@ -218,10 +310,11 @@ const file_cpx_peer_v1_peer_proto_rawDesc = "" +
 	"\x0eDeliverRequest\x12\x1a\n" +
 	"\benvelope\x18\x01 \x01(\fR\benvelope\"+\n" +
 	"\x0fDeliverResponse\x12\x18\n" +
-	"\areceipt\x18\x01 \x01(\fR\areceipt2\x97\x01\n" +
+	"\areceipt\x18\x01 \x01(\fR\areceipt2\xd9\x01\n" +
 	"\vPeerService\x12@\n" +
 	"\x05Hello\x12\x19.cpx.peer.v1.HelloRequest\x1a\x1a.cpx.peer.v1.HelloResponse\"\x00\x12F\n" +
-	"\aDeliver\x12\x1b.cpx.peer.v1.DeliverRequest\x1a\x1c.cpx.peer.v1.DeliverResponse\"\x00B9Z7github.com/cpx-node/cpx/protocol/gen/cpx/peer/v1;peerv1b\x06proto3"
+	"\aDeliver\x12\x1b.cpx.peer.v1.DeliverRequest\x1a\x1c.cpx.peer.v1.DeliverResponse\"\x00\x12@\n" +
+	"\x05Query\x12\x19.cpx.peer.v1.QueryRequest\x1a\x1a.cpx.peer.v1.QueryResponse\"\x00B9Z7github.com/cpx-node/cpx/protocol/gen/cpx/peer/v1;peerv1b\x06proto3"
 
 var (
 	file_cpx_peer_v1_peer_proto_rawDescOnce sync.Once
@@ -235,20 +328,24 @@ func file_cpx_peer_v1_peer_proto_rawDescGZIP() []byte {
 	return file_cpx_peer_v1_peer_proto_rawDescData
 }
 
-var file_cpx_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_cpx_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_cpx_peer_v1_peer_proto_goTypes = []any{
-	(*HelloRequest)(nil),    // 0: cpx.peer.v1.HelloRequest
-	(*HelloResponse)(nil),   // 1: cpx.peer.v1.HelloResponse
-	(*DeliverRequest)(nil),  // 2: cpx.peer.v1.DeliverRequest
-	(*DeliverResponse)(nil), // 3: cpx.peer.v1.DeliverResponse
+	(*QueryRequest)(nil),    // 0: cpx.peer.v1.QueryRequest
+	(*QueryResponse)(nil),   // 1: cpx.peer.v1.QueryResponse
+	(*HelloRequest)(nil),    // 2: cpx.peer.v1.HelloRequest
+	(*HelloResponse)(nil),   // 3: cpx.peer.v1.HelloResponse
+	(*DeliverRequest)(nil),  // 4: cpx.peer.v1.DeliverRequest
+	(*DeliverResponse)(nil), // 5: cpx.peer.v1.DeliverResponse
 }
 var file_cpx_peer_v1_peer_proto_depIdxs = []int32{
-	0, // 0: cpx.peer.v1.PeerService.Hello:input_type -> cpx.peer.v1.HelloRequest
-	2, // 1: cpx.peer.v1.PeerService.Deliver:input_type -> cpx.peer.v1.DeliverRequest
-	1, // 2: cpx.peer.v1.PeerService.Hello:output_type -> cpx.peer.v1.HelloResponse
-	3, // 3: cpx.peer.v1.PeerService.Deliver:output_type -> cpx.peer.v1.DeliverResponse
-	2, // [2:4] is the sub-list for method output_type
-	0, // [0:2] is the sub-list for method input_type
+	2, // 0: cpx.peer.v1.PeerService.Hello:input_type -> cpx.peer.v1.HelloRequest
+	4, // 1: cpx.peer.v1.PeerService.Deliver:input_type -> cpx.peer.v1.DeliverRequest
+	0, // 2: cpx.peer.v1.PeerService.Query:input_type -> cpx.peer.v1.QueryRequest
+	3, // 3: cpx.peer.v1.PeerService.Hello:output_type -> cpx.peer.v1.HelloResponse
+	5, // 4: cpx.peer.v1.PeerService.Deliver:output_type -> cpx.peer.v1.DeliverResponse
+	1, // 5: cpx.peer.v1.PeerService.Query:output_type -> cpx.peer.v1.QueryResponse
+	3, // [3:6] is the sub-list for method output_type
+	0, // [0:3] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -265,7 +362,7 @@ func file_cpx_peer_v1_peer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cpx_peer_v1_peer_proto_rawDesc), len(file_cpx_peer_v1_peer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

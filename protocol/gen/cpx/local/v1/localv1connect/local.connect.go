@@ -155,6 +155,9 @@ const (
 	// TracingServiceMatchTracingRequestProcedure is the fully-qualified name of the TracingService's
 	// MatchTracingRequest RPC.
 	TracingServiceMatchTracingRequestProcedure = "/cpx.local.v1.TracingService/MatchTracingRequest"
+	// TracingServiceFederatedMatchTracingRequestProcedure is the fully-qualified name of the
+	// TracingService's FederatedMatchTracingRequest RPC.
+	TracingServiceFederatedMatchTracingRequestProcedure = "/cpx.local.v1.TracingService/FederatedMatchTracingRequest"
 	// TracingServiceMatchAllTracingRequestsProcedure is the fully-qualified name of the
 	// TracingService's MatchAllTracingRequests RPC.
 	TracingServiceMatchAllTracingRequestsProcedure = "/cpx.local.v1.TracingService/MatchAllTracingRequests"
@@ -1446,6 +1449,10 @@ type TracingServiceClient interface {
 	ImportTracingRequests(context.Context, *connect.Request[v1.ImportTracingRequestsRequest]) (*connect.Response[v1.ImportTracingRequestsResponse], error)
 	// MatchTracingRequest returns the candidate cases of every trace.
 	MatchTracingRequest(context.Context, *connect.Request[v1.MatchTracingRequestRequest]) (*connect.Response[v1.MatchTracingRequestResponse], error)
+	// FederatedMatchTracingRequest asks the agencies an ISP allows for
+	// purpose tracing, with privacy-preserving encodings of the sought
+	// children; they answer with bands and opaque handles only.
+	FederatedMatchTracingRequest(context.Context, *connect.Request[v1.FederatedMatchTracingRequestRequest]) (*connect.Response[v1.FederatedMatchTracingRequestResponse], error)
 	// MatchAllTracingRequests re-matches every open request and summarises.
 	MatchAllTracingRequests(context.Context, *connect.Request[v1.MatchAllTracingRequestsRequest]) (*connect.Response[v1.MatchAllTracingRequestsResponse], error)
 	// MatchCase returns the cases that look like a case (duplicates, relatives).
@@ -1501,6 +1508,12 @@ func NewTracingServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(tracingServiceMethods.ByName("MatchTracingRequest")),
 			connect.WithClientOptions(opts...),
 		),
+		federatedMatchTracingRequest: connect.NewClient[v1.FederatedMatchTracingRequestRequest, v1.FederatedMatchTracingRequestResponse](
+			httpClient,
+			baseURL+TracingServiceFederatedMatchTracingRequestProcedure,
+			connect.WithSchema(tracingServiceMethods.ByName("FederatedMatchTracingRequest")),
+			connect.WithClientOptions(opts...),
+		),
 		matchAllTracingRequests: connect.NewClient[v1.MatchAllTracingRequestsRequest, v1.MatchAllTracingRequestsResponse](
 			httpClient,
 			baseURL+TracingServiceMatchAllTracingRequestsProcedure,
@@ -1530,16 +1543,17 @@ func NewTracingServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 
 // tracingServiceClient implements TracingServiceClient.
 type tracingServiceClient struct {
-	createTracingRequest    *connect.Client[v1.CreateTracingRequestRequest, v1.CreateTracingRequestResponse]
-	getTracingRequest       *connect.Client[v1.GetTracingRequestRequest, v1.GetTracingRequestResponse]
-	listTracingRequests     *connect.Client[v1.ListTracingRequestsRequest, v1.ListTracingRequestsResponse]
-	updateTracingRequest    *connect.Client[v1.UpdateTracingRequestRequest, v1.UpdateTracingRequestResponse]
-	importTracingRequests   *connect.Client[v1.ImportTracingRequestsRequest, v1.ImportTracingRequestsResponse]
-	matchTracingRequest     *connect.Client[v1.MatchTracingRequestRequest, v1.MatchTracingRequestResponse]
-	matchAllTracingRequests *connect.Client[v1.MatchAllTracingRequestsRequest, v1.MatchAllTracingRequestsResponse]
-	matchCase               *connect.Client[v1.MatchCaseRequest, v1.MatchCaseResponse]
-	confirmTracingMatch     *connect.Client[v1.ConfirmTracingMatchRequest, v1.ConfirmTracingMatchResponse]
-	rejectTracingMatch      *connect.Client[v1.RejectTracingMatchRequest, v1.RejectTracingMatchResponse]
+	createTracingRequest         *connect.Client[v1.CreateTracingRequestRequest, v1.CreateTracingRequestResponse]
+	getTracingRequest            *connect.Client[v1.GetTracingRequestRequest, v1.GetTracingRequestResponse]
+	listTracingRequests          *connect.Client[v1.ListTracingRequestsRequest, v1.ListTracingRequestsResponse]
+	updateTracingRequest         *connect.Client[v1.UpdateTracingRequestRequest, v1.UpdateTracingRequestResponse]
+	importTracingRequests        *connect.Client[v1.ImportTracingRequestsRequest, v1.ImportTracingRequestsResponse]
+	matchTracingRequest          *connect.Client[v1.MatchTracingRequestRequest, v1.MatchTracingRequestResponse]
+	federatedMatchTracingRequest *connect.Client[v1.FederatedMatchTracingRequestRequest, v1.FederatedMatchTracingRequestResponse]
+	matchAllTracingRequests      *connect.Client[v1.MatchAllTracingRequestsRequest, v1.MatchAllTracingRequestsResponse]
+	matchCase                    *connect.Client[v1.MatchCaseRequest, v1.MatchCaseResponse]
+	confirmTracingMatch          *connect.Client[v1.ConfirmTracingMatchRequest, v1.ConfirmTracingMatchResponse]
+	rejectTracingMatch           *connect.Client[v1.RejectTracingMatchRequest, v1.RejectTracingMatchResponse]
 }
 
 // CreateTracingRequest calls cpx.local.v1.TracingService.CreateTracingRequest.
@@ -1572,6 +1586,11 @@ func (c *tracingServiceClient) MatchTracingRequest(ctx context.Context, req *con
 	return c.matchTracingRequest.CallUnary(ctx, req)
 }
 
+// FederatedMatchTracingRequest calls cpx.local.v1.TracingService.FederatedMatchTracingRequest.
+func (c *tracingServiceClient) FederatedMatchTracingRequest(ctx context.Context, req *connect.Request[v1.FederatedMatchTracingRequestRequest]) (*connect.Response[v1.FederatedMatchTracingRequestResponse], error) {
+	return c.federatedMatchTracingRequest.CallUnary(ctx, req)
+}
+
 // MatchAllTracingRequests calls cpx.local.v1.TracingService.MatchAllTracingRequests.
 func (c *tracingServiceClient) MatchAllTracingRequests(ctx context.Context, req *connect.Request[v1.MatchAllTracingRequestsRequest]) (*connect.Response[v1.MatchAllTracingRequestsResponse], error) {
 	return c.matchAllTracingRequests.CallUnary(ctx, req)
@@ -1601,6 +1620,10 @@ type TracingServiceHandler interface {
 	ImportTracingRequests(context.Context, *connect.Request[v1.ImportTracingRequestsRequest]) (*connect.Response[v1.ImportTracingRequestsResponse], error)
 	// MatchTracingRequest returns the candidate cases of every trace.
 	MatchTracingRequest(context.Context, *connect.Request[v1.MatchTracingRequestRequest]) (*connect.Response[v1.MatchTracingRequestResponse], error)
+	// FederatedMatchTracingRequest asks the agencies an ISP allows for
+	// purpose tracing, with privacy-preserving encodings of the sought
+	// children; they answer with bands and opaque handles only.
+	FederatedMatchTracingRequest(context.Context, *connect.Request[v1.FederatedMatchTracingRequestRequest]) (*connect.Response[v1.FederatedMatchTracingRequestResponse], error)
 	// MatchAllTracingRequests re-matches every open request and summarises.
 	MatchAllTracingRequests(context.Context, *connect.Request[v1.MatchAllTracingRequestsRequest]) (*connect.Response[v1.MatchAllTracingRequestsResponse], error)
 	// MatchCase returns the cases that look like a case (duplicates, relatives).
@@ -1652,6 +1675,12 @@ func NewTracingServiceHandler(svc TracingServiceHandler, opts ...connect.Handler
 		connect.WithSchema(tracingServiceMethods.ByName("MatchTracingRequest")),
 		connect.WithHandlerOptions(opts...),
 	)
+	tracingServiceFederatedMatchTracingRequestHandler := connect.NewUnaryHandler(
+		TracingServiceFederatedMatchTracingRequestProcedure,
+		svc.FederatedMatchTracingRequest,
+		connect.WithSchema(tracingServiceMethods.ByName("FederatedMatchTracingRequest")),
+		connect.WithHandlerOptions(opts...),
+	)
 	tracingServiceMatchAllTracingRequestsHandler := connect.NewUnaryHandler(
 		TracingServiceMatchAllTracingRequestsProcedure,
 		svc.MatchAllTracingRequests,
@@ -1690,6 +1719,8 @@ func NewTracingServiceHandler(svc TracingServiceHandler, opts ...connect.Handler
 			tracingServiceImportTracingRequestsHandler.ServeHTTP(w, r)
 		case TracingServiceMatchTracingRequestProcedure:
 			tracingServiceMatchTracingRequestHandler.ServeHTTP(w, r)
+		case TracingServiceFederatedMatchTracingRequestProcedure:
+			tracingServiceFederatedMatchTracingRequestHandler.ServeHTTP(w, r)
 		case TracingServiceMatchAllTracingRequestsProcedure:
 			tracingServiceMatchAllTracingRequestsHandler.ServeHTTP(w, r)
 		case TracingServiceMatchCaseProcedure:
@@ -1729,6 +1760,10 @@ func (UnimplementedTracingServiceHandler) ImportTracingRequests(context.Context,
 
 func (UnimplementedTracingServiceHandler) MatchTracingRequest(context.Context, *connect.Request[v1.MatchTracingRequestRequest]) (*connect.Response[v1.MatchTracingRequestResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.TracingService.MatchTracingRequest is not implemented"))
+}
+
+func (UnimplementedTracingServiceHandler) FederatedMatchTracingRequest(context.Context, *connect.Request[v1.FederatedMatchTracingRequestRequest]) (*connect.Response[v1.FederatedMatchTracingRequestResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.TracingService.FederatedMatchTracingRequest is not implemented"))
 }
 
 func (UnimplementedTracingServiceHandler) MatchAllTracingRequests(context.Context, *connect.Request[v1.MatchAllTracingRequestsRequest]) (*connect.Response[v1.MatchAllTracingRequestsResponse], error) {

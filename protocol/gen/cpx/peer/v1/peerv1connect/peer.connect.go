@@ -43,6 +43,8 @@ const (
 	PeerServiceHelloProcedure = "/cpx.peer.v1.PeerService/Hello"
 	// PeerServiceDeliverProcedure is the fully-qualified name of the PeerService's Deliver RPC.
 	PeerServiceDeliverProcedure = "/cpx.peer.v1.PeerService/Deliver"
+	// PeerServiceQueryProcedure is the fully-qualified name of the PeerService's Query RPC.
+	PeerServiceQueryProcedure = "/cpx.peer.v1.PeerService/Query"
 )
 
 // PeerServiceClient is a client for the cpx.peer.v1.PeerService service.
@@ -53,6 +55,9 @@ type PeerServiceClient interface {
 	// Deliver hands over one envelope. Delivery is idempotent by envelope id:
 	// a repeated delivery returns the receipt of the first one.
 	Deliver(context.Context, *connect.Request[v1.DeliverRequest]) (*connect.Response[v1.DeliverResponse], error)
+	// Query asks a question that is answered at once (family tracing): the
+	// request and the answer are both sealed envelopes.
+	Query(context.Context, *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error)
 }
 
 // NewPeerServiceClient constructs a client for the cpx.peer.v1.PeerService service. By default, it
@@ -78,6 +83,12 @@ func NewPeerServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(peerServiceMethods.ByName("Deliver")),
 			connect.WithClientOptions(opts...),
 		),
+		query: connect.NewClient[v1.QueryRequest, v1.QueryResponse](
+			httpClient,
+			baseURL+PeerServiceQueryProcedure,
+			connect.WithSchema(peerServiceMethods.ByName("Query")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -85,6 +96,7 @@ func NewPeerServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 type peerServiceClient struct {
 	hello   *connect.Client[v1.HelloRequest, v1.HelloResponse]
 	deliver *connect.Client[v1.DeliverRequest, v1.DeliverResponse]
+	query   *connect.Client[v1.QueryRequest, v1.QueryResponse]
 }
 
 // Hello calls cpx.peer.v1.PeerService.Hello.
@@ -97,6 +109,11 @@ func (c *peerServiceClient) Deliver(ctx context.Context, req *connect.Request[v1
 	return c.deliver.CallUnary(ctx, req)
 }
 
+// Query calls cpx.peer.v1.PeerService.Query.
+func (c *peerServiceClient) Query(ctx context.Context, req *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error) {
+	return c.query.CallUnary(ctx, req)
+}
+
 // PeerServiceHandler is an implementation of the cpx.peer.v1.PeerService service.
 type PeerServiceHandler interface {
 	// Hello exchanges signed key announcements (crypto/agencykey), so each
@@ -105,6 +122,9 @@ type PeerServiceHandler interface {
 	// Deliver hands over one envelope. Delivery is idempotent by envelope id:
 	// a repeated delivery returns the receipt of the first one.
 	Deliver(context.Context, *connect.Request[v1.DeliverRequest]) (*connect.Response[v1.DeliverResponse], error)
+	// Query asks a question that is answered at once (family tracing): the
+	// request and the answer are both sealed envelopes.
+	Query(context.Context, *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error)
 }
 
 // NewPeerServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -126,12 +146,20 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(peerServiceMethods.ByName("Deliver")),
 		connect.WithHandlerOptions(opts...),
 	)
+	peerServiceQueryHandler := connect.NewUnaryHandler(
+		PeerServiceQueryProcedure,
+		svc.Query,
+		connect.WithSchema(peerServiceMethods.ByName("Query")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/cpx.peer.v1.PeerService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PeerServiceHelloProcedure:
 			peerServiceHelloHandler.ServeHTTP(w, r)
 		case PeerServiceDeliverProcedure:
 			peerServiceDeliverHandler.ServeHTTP(w, r)
+		case PeerServiceQueryProcedure:
+			peerServiceQueryHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -147,4 +175,8 @@ func (UnimplementedPeerServiceHandler) Hello(context.Context, *connect.Request[v
 
 func (UnimplementedPeerServiceHandler) Deliver(context.Context, *connect.Request[v1.DeliverRequest]) (*connect.Response[v1.DeliverResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.peer.v1.PeerService.Deliver is not implemented"))
+}
+
+func (UnimplementedPeerServiceHandler) Query(context.Context, *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.peer.v1.PeerService.Query is not implemented"))
 }

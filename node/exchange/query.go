@@ -1,0 +1,257 @@
+package exchange
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cpx-node/cpx/crypto/envelope"
+	"github.com/cpx-node/cpx/node/audit"
+	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/policy"
+)
+
+// PurposeTracing is the ISP purpose of federated family tracing.
+const PurposeTracing = "tracing"
+
+// ErrRateLimited is returned to a peer that asks more than its share.
+var ErrRateLimited = errors.New("too many queries: try again later")
+
+// QueryHandler answers a query from agency `from` under isp. It returns
+// the answer's plaintext.
+type QueryHandler func(ctx context.Context, from string, isp *policy.ISP, payload []byte) ([]byte, error)
+
+// Target is a peer this agency may query for tracing, under an ISP.
+type Target struct {
+	Agency string
+	ISP    *policy.ISP
+}
+
+// OnQuery registers the handler of incoming tracing queries; without one,
+// queries are refused.
+func (s *Service) OnQuery(h QueryHandler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queryHandler = h
+}
+
+// TracingTargets lists the peers that an ISP in force lets this agency ask
+// for tracing, each with the first such ISP.
+func (s *Service) TracingTargets(ctx context.Context) ([]Target, error) {
+	var out []Target
+	err := s.store.View(ctx, func(r store.Reader) error {
+		isps, err := s.allISPs(r, s.now())
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, in := range isps {
+			if !in.InForce {
+				continue
+			}
+			for _, rule := range in.ISP.Purposes {
+				if rule.Name != PurposeTracing || !listedOrAny(rule.From, s.agency) {
+					continue
+				}
+				for _, party := range in.ISP.Parties {
+					a := party.Agency
+					if a == s.agency || seen[a] || !listedOrAny(rule.To, a) {
+						continue
+					}
+					if _, err := s.peer(r, a); err != nil {
+						continue // a party this node has no peer for
+					}
+					seen[a] = true
+					out = append(out, Target{Agency: a, ISP: in.ISP})
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func listedOrAny(list []string, agency string) bool {
+	return slices.Contains(list, agency) || slices.Contains(list, policy.AnyParty)
+}
+
+// Query seals payload to agency `to` under isp for purpose tracing, asks
+// it, and returns the opened answer. Both the question and the answer are
+// audited (without their content).
+func (s *Service) Query(ctx context.Context, to string, isp *policy.ISP, payload []byte) ([]byte, error) {
+	now := s.now().UTC()
+	p, err := s.getPeer(ctx, to)
+	if err != nil {
+		return nil, err
+	}
+	theirs, ok := p.current(now)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNoKeys, to)
+	}
+	h := envelope.Header{
+		Sender: s.agency, Recipient: to, Purpose: PurposeTracing, ISP: isp.ID, ISPVersion: isp.Version,
+		Created: now, Expires: now.Add(10 * time.Minute), ContentType: "application/vnd.cpx.tracing-query+json",
+	}
+	mine := s.currentKey()
+	env, err := envelope.Seal(rand.Reader, h, payload, mine, theirs)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := env.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	resp, err := s.transport.Query(qctx, p.PeerID, p.Addrs, raw)
+	cancel()
+	outcome := audit.OK
+	if err != nil {
+		outcome = audit.Failed
+	}
+	_ = audit.Record(ctx, s.store, now, audit.Event{Actor: "node", Action: "tracing.query.sent", Object: "agency/" + to, Outcome: outcome, Details: h.ID})
+	if err != nil {
+		return nil, err
+	}
+	answer, err := envelope.Unmarshal(resp)
+	if err != nil {
+		return nil, err
+	}
+	ah := answer.Header
+	if ah.Sender != to || ah.Recipient != s.agency || ah.Purpose != PurposeTracing || ah.ISP != isp.ID {
+		return nil, fmt.Errorf("%w: answer from %s does not match the question", ErrUnexpected, to)
+	}
+	key, ok := s.keyByFingerprint(ah.RecipientKey)
+	if !ok {
+		return nil, envelope.ErrWrongRecipient
+	}
+	sender, ok := p.keyByFingerprint(ah.SenderKey)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownKey, ah.SenderKey)
+	}
+	return envelope.Open(answer, key, sender, s.now())
+}
+
+// limiter allows each peer a burst of queries, refilled over time.
+type limiter struct {
+	mu     sync.Mutex
+	tokens map[string]float64
+	last   map[string]time.Time
+}
+
+// queryRate is how many tracing queries a peer may make per minute, and
+// the burst.
+const (
+	queryRate  = 30.0
+	queryBurst = 30.0
+)
+
+func (l *limiter) allow(peer string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tokens == nil {
+		l.tokens, l.last = map[string]float64{}, map[string]time.Time{}
+	}
+	t, seen := l.tokens[peer]
+	if !seen {
+		t = queryBurst
+	}
+	t = min(queryBurst, t+now.Sub(l.last[peer]).Minutes()*queryRate)
+	l.last[peer] = now
+	if t < 1 {
+		l.tokens[peer] = t
+		return false
+	}
+	l.tokens[peer] = t - 1
+	return true
+}
+
+// HandleQuery answers a sealed query from the node peerID: the same checks
+// as Receive (known peer and sender, keys, signatures, expiry, ISP in force
+// here at that version and allowing the purpose from that agency to this
+// one), a per-peer rate limit, then the registered handler; the answer is
+// sealed back. Refusals are audited.
+func (s *Service) HandleQuery(ctx context.Context, peerID string, raw []byte) ([]byte, error) {
+	now := s.now().UTC()
+	refuse := func(from string, err error) ([]byte, error) {
+		_ = audit.Record(ctx, s.store, now, audit.Event{Actor: "peer:" + from, Action: "tracing.query.refused", Object: "peer/" + peerID, Outcome: audit.Denied, Details: err.Error()})
+		return nil, err
+	}
+	env, err := envelope.Unmarshal(raw)
+	if err != nil {
+		return refuse(peerID, err)
+	}
+	h := env.Header
+	var p Peer
+	var known bool
+	var in ISPInfo
+	err = s.store.View(ctx, func(r store.Reader) error {
+		var err error
+		if p, known, err = s.peerByID(r, peerID); err != nil || !known {
+			return err
+		}
+		in, err = s.isp(r, h.ISP, now)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case !known:
+		return refuse(peerID, fmt.Errorf("%w %s", ErrUnknownPeer, peerID))
+	case h.Sender != p.Agency:
+		return refuse(p.Agency, fmt.Errorf("%w: query from %q by the node of %q", ErrSenderMatch, h.Sender, p.Agency))
+	case h.Purpose != PurposeTracing:
+		return refuse(p.Agency, fmt.Errorf("%w: purpose %q", ErrUnexpected, h.Purpose))
+	}
+	mine, ok := s.keyByFingerprint(h.RecipientKey)
+	if h.Recipient != s.agency || !ok {
+		return refuse(p.Agency, envelope.ErrWrongRecipient)
+	}
+	theirs, ok := p.keyByFingerprint(h.SenderKey)
+	if !ok {
+		return refuse(p.Agency, fmt.Errorf("%w: %s", ErrUnknownKey, h.SenderKey))
+	}
+	plain, err := envelope.Open(env, mine, theirs, now)
+	if err != nil {
+		return refuse(p.Agency, err)
+	}
+	if in.ISP == nil || !in.InForce || in.ISP.Version != h.ISPVersion {
+		return refuse(p.Agency, fmt.Errorf("%w: %s version %d", ErrISP, h.ISP, h.ISPVersion))
+	}
+	if err := policy.CheckProjection(in.ISP, p.Agency, s.agency, PurposeTracing, nil, s.formFields); err != nil {
+		return refuse(p.Agency, fmt.Errorf("%w: %v", ErrRefused, err))
+	}
+	if !s.queries.allow(p.Agency, now) {
+		return refuse(p.Agency, ErrRateLimited)
+	}
+	s.mu.RLock()
+	handler := s.queryHandler
+	s.mu.RUnlock()
+	if handler == nil {
+		return refuse(p.Agency, fmt.Errorf("%w: this node does not answer tracing queries", ErrRefused))
+	}
+	answer, err := handler(ctx, p.Agency, in.ISP, plain)
+	if err != nil {
+		return refuse(p.Agency, err)
+	}
+	rh := envelope.Header{
+		ID: "", Sender: s.agency, Recipient: p.Agency, Purpose: PurposeTracing, ISP: h.ISP, ISPVersion: h.ISPVersion,
+		Created: now, Expires: now.Add(10 * time.Minute), ContentType: "application/vnd.cpx.tracing-answer+json",
+	}
+	to, ok := p.current(now)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNoKeys, p.Agency)
+	}
+	out, err := envelope.Seal(rand.Reader, rh, answer, s.currentKey(), to)
+	if err != nil {
+		return nil, err
+	}
+	_ = audit.Record(ctx, s.store, now, audit.Event{Actor: "peer:" + p.Agency, Action: "tracing.query.answered", Object: "agency/" + p.Agency, Details: h.ID})
+	return out.MarshalBinary()
+}

@@ -1,0 +1,227 @@
+package tracing
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cpx-node/cpx/crypto/pprl"
+	"github.com/cpx-node/cpx/node/audit"
+	"github.com/cpx-node/cpx/node/exchange"
+	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/policy"
+)
+
+// Federation is what federated tracing needs from the exchange: the peers
+// an ISP lets this agency ask, and a sealed question-and-answer with one.
+type Federation interface {
+	TracingTargets(ctx context.Context) ([]exchange.Target, error)
+	Query(ctx context.Context, to string, isp *policy.ISP, payload []byte) ([]byte, error)
+}
+
+// Federate lets the service ask other agencies (FederatedMatch) and answer
+// them (AnswerQuery).
+func (s *Service) Federate(f Federation) { s.fed = f }
+
+// MaxAnswers bounds the candidates one trace gets from one agency.
+const MaxAnswers = 5
+
+// query is the plaintext of a tracing query: one privacy-preserving
+// encoding per sought child, never names or other case data.
+type query struct {
+	Encodings []pprl.CLK `json:"encodings"`
+}
+
+// answer is the plaintext of the reply: bands and opaque handles only,
+// never a score or case data.
+type answer struct {
+	Matches []FederatedMatch `json:"matches"`
+}
+
+// FederatedMatch is one candidate another agency holds: which trace it is
+// for, its band, and an opaque handle to ask that agency about it.
+type FederatedMatch struct {
+	Agency string `json:"agency,omitempty"`
+	Trace  int    `json:"trace"`
+	Band   string `json:"band"`
+	Handle string `json:"handle"`
+}
+
+// keysFor derives the encoding keys of an ISP. Every party holds the same
+// signed ISP document, so each derives the same keys from it; envelopes
+// keep the encodings from anyone else. (docs/matching.md)
+func keysFor(isp *policy.ISP) pprl.Keys {
+	return pprl.DeriveKeys(isp.SigningBytes(), fmt.Sprintf("%s@%d", isp.ID, isp.Version), pprl.DefaultFields)
+}
+
+// encodedSet caches the encodings of the consented cases under one ISP.
+type encodedSet struct {
+	changes uint64
+	set     pprl.Set
+	ids     []string
+}
+
+// encodings returns the encodings of every indexed case (consented,
+// matchable) under isp, re-encoding when the index changed.
+func (s *Service) encodings(ctx context.Context, isp *policy.ISP) (*encodedSet, error) {
+	if _, err := s.fresh(ctx); err != nil {
+		return nil, err
+	}
+	key := fmt.Sprintf("%s@%d", isp.ID, isp.Version)
+	now := s.changes.Load()
+	s.mu.RLock()
+	cached := s.encoded[key]
+	s.mu.RUnlock()
+	if cached != nil && cached.changes == now {
+		return cached, nil
+	}
+	enc := pprl.NewEncoder(keysFor(isp))
+	es := &encodedSet{changes: now}
+	s.mu.RLock()
+	for id, m := range s.meta {
+		es.set.Add(enc.Encode(m.person))
+		es.ids = append(es.ids, id)
+	}
+	s.mu.RUnlock()
+	s.mu.Lock()
+	if s.encoded == nil {
+		s.encoded = map[string]*encodedSet{}
+	}
+	s.encoded[key] = es
+	s.mu.Unlock()
+	return es, nil
+}
+
+// AnswerQuery answers another agency's tracing query (exchange.QueryHandler):
+// for each encoding, the consented cases whose encodings come close, as
+// bands and opaque handles that this node remembers. Audited.
+func (s *Service) AnswerQuery(ctx context.Context, from string, isp *policy.ISP, payload []byte) ([]byte, error) {
+	var q query
+	if err := json.Unmarshal(payload, &q); err != nil || len(q.Encodings) == 0 || len(q.Encodings) > 20 {
+		return nil, fmt.Errorf("%w: a query holds 1 to 20 encodings", exchange.ErrBadMessage)
+	}
+	es, err := s.encodings(ctx, isp)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	var a answer
+	var handles []handle
+	for i := range q.Encodings {
+		type hit struct {
+			id   string
+			dice float64
+		}
+		var hits []hit
+		for _, j := range es.set.Above(&q.Encodings[i], pprl.PossibleDice, nil) {
+			hits = append(hits, hit{es.ids[j], pprl.Dice(&q.Encodings[i], es.set.At(j))})
+		}
+		slices.SortFunc(hits, func(x, y hit) int {
+			switch {
+			case x.dice > y.dice:
+				return -1
+			case x.dice < y.dice:
+				return 1
+			}
+			return 0
+		})
+		for _, h := range hits[:min(len(hits), MaxAnswers)] {
+			id := newHandle()
+			handles = append(handles, handle{ID: id, Case: h.id, Agency: from, ISP: isp.ID, Created: now})
+			a.Matches = append(a.Matches, FederatedMatch{Trace: i + 1, Band: pprl.Band(h.dice), Handle: id})
+		}
+	}
+	err = s.store.Update(ctx, func(w store.Writer) error {
+		for _, h := range handles {
+			b, err := json.Marshal(h)
+			if err != nil {
+				return err
+			}
+			if err := w.Set([]byte("t/h/"+h.ID), b); err != nil {
+				return err
+			}
+		}
+		_, err := audit.Append(w, now, audit.Event{Actor: "peer:" + from, Action: "tracing.query.answer", Object: "agency/" + from,
+			Details: map[string]any{"encodings": len(q.Encodings), "answers": len(a.Matches), "isp": isp.ID}})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(a)
+}
+
+// handle is what this node remembers of an answer it gave, so that the
+// asking agency can later request disclosure of that case.
+type handle struct {
+	ID      string    `json:"id"`
+	Case    string    `json:"case"`
+	Agency  string    `json:"agency"`
+	ISP     string    `json:"isp"`
+	Created time.Time `json:"created"`
+}
+
+func newHandle() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// FederatedMatch asks every agency an ISP in force lets this agency ask
+// for tracing, with encodings of the request's sought children, and returns
+// their bands and handles. It needs the inquirer's consent to share for
+// tracing. Agencies that cannot be reached are listed in unreachable.
+func (s *Service) FederatedMatch(ctx context.Context, sub policy.Subject, ref string) (req Request, matches []FederatedMatch, unreachable []string, err error) {
+	if err := s.authorize(ctx, sub, ActionMatch, "tracing.match_federated", requestObject(ref)); err != nil {
+		return req, nil, nil, err
+	}
+	if s.fed == nil {
+		return req, nil, nil, errorf(ErrInvalid, "this node has no federation")
+	}
+	if req, err = s.peek(ctx, ref); err != nil {
+		return req, nil, nil, err
+	}
+	if !req.Details.ConsentForTracing {
+		return req, nil, nil, s.auditDenied(ctx, sub, "tracing.match_federated", requestObject(req.ID),
+			errorf(ErrDenied, "the inquirer has not consented to share this request for tracing (consent_for_tracing)"))
+	}
+	targets, err := s.fed.TracingTargets(ctx)
+	if err != nil {
+		return req, nil, nil, err
+	}
+	if len(targets) == 0 {
+		return req, nil, nil, errorf(ErrInvalid, "no ISP in force lets this agency ask another for tracing")
+	}
+	for _, t := range targets {
+		enc := pprl.NewEncoder(keysFor(t.ISP))
+		var q query
+		for i := range req.Details.Traces {
+			q.Encodings = append(q.Encodings, enc.Encode(req.Details.person(i)))
+		}
+		payload, err := json.Marshal(q)
+		if err != nil {
+			return req, nil, nil, err
+		}
+		resp, err := s.fed.Query(ctx, t.Agency, t.ISP, payload)
+		if err != nil {
+			unreachable = append(unreachable, fmt.Sprintf("%s: %v", t.Agency, err))
+			continue
+		}
+		var a answer
+		if err := json.Unmarshal(resp, &a); err != nil {
+			unreachable = append(unreachable, fmt.Sprintf("%s: malformed answer", t.Agency))
+			continue
+		}
+		for _, m := range a.Matches {
+			m.Agency = t.Agency
+			matches = append(matches, m)
+		}
+	}
+	err = audit.Record(ctx, s.store, s.now(), audit.Event{Actor: sub.User, Action: "tracing.match_federated", Object: requestObject(req.ID),
+		Details: map[string]any{"agencies": len(targets), "answers": len(matches)}})
+	return req, matches, unreachable, err
+}
