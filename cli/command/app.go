@@ -57,6 +57,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			policyCommand(),
 			referralCommand(),
 			transferCommand(),
+			disclosureCommand(),
 			outboxCommand(),
 			keysCommand(),
 			backupCommand(),

@@ -71,6 +71,7 @@ func traceCommand() *cli.Command {
 				Action: runTraceUpdate,
 			},
 			traceImportCommand(),
+			traceRequestDetailsCommand(),
 			{
 				Name:      "match",
 				Usage:     "find the cases that may be the children sought",

@@ -24,6 +24,19 @@ func (f *fakeTracing) FederatedMatchTracingRequest(ctx context.Context, req *con
 	}), nil
 }
 
+func (f *fakeTracing) RequestTracingDetails(ctx context.Context, req *connect.Request[localv1.RequestTracingDetailsRequest]) (*connect.Response[localv1.RequestTracingDetailsResponse], error) {
+	return connect.NewResponse(&localv1.RequestTracingDetailsResponse{Exchange: &localv1.Exchange{Id: "ex-1", Kind: "disclosure", Peer: req.Msg.Agency, Status: "pending"}}), nil
+}
+
+func TestTraceRequestDetails(t *testing.T) {
+	_, run := startTracing(t)
+	run("trace", "request-details", "9f2c").want(t, 2)
+	r := run("trace", "request-details", "9f2c", "--agency", "irc-so").want(t, 0)
+	if r.stdout != "disclosure request ex-1 sent to irc-so (status pending)\n" {
+		t.Errorf("stdout %q", r.stdout)
+	}
+}
+
 func TestTraceMatchFederated(t *testing.T) {
 	f, run := startTracing(t)
 	f.requests = append(f.requests, &localv1.TracingRequest{Id: "tr-1", Number: "TR-000001"})

@@ -281,3 +281,20 @@ func (s *Server) FederatedMatchTracingRequest(ctx context.Context, req *connect.
 	}
 	return connect.NewResponse(resp), nil
 }
+
+// RequestTracingDetails implements TracingService.
+func (s *Server) RequestTracingDetails(ctx context.Context, req *connect.Request[localv1.RequestTracingDetailsRequest]) (*connect.Response[localv1.RequestTracingDetailsResponse], error) {
+	sub, err := s.tracingSubject(ctx, req.Header(), req.Spec().Procedure)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.tracing.RequestDetails(ctx, sub, req.Msg.Agency, req.Msg.Handle, req.Msg.Note)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	w, err := exchangeToWire(rec)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return connect.NewResponse(&localv1.RequestTracingDetailsResponse{Exchange: w}), nil
+}

@@ -272,6 +272,7 @@ func (n *Node) open(ctx context.Context) error {
 	n.ex.Store(ex)
 	n.tracing.Federate(ex)
 	ex.OnQuery(n.tracing.AnswerQuery)
+	ex.OnDisclosureRequest(tracing.ResolveHandle)
 	n.metrics = prometheus.NewRegistry()
 	n.keyringUp = prometheus.NewGauge(prometheus.GaugeOpts{Name: "cpx_keyring_up", Help: "1 when the keyring (e.g. Vault) answers, 0 when it does not."})
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.keyringUp)

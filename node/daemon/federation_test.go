@@ -499,6 +499,27 @@ func TestFederatedTracing(t *testing.T) {
 		t.Fatalf("answers from B: %v (unreachable %v); want exactly one likely match with a handle", fromB, resp.Msg.Unreachable)
 	}
 
+	// A asks B to disclose the case behind the handle; B's caseworker
+	// accepts, and what the tracing rule lets go (sex and age) arrives.
+	det, err := tr.RequestTracingDetails(ctx, connect.NewRequest(&localv1.RequestTracingDetailsRequest{Agency: "agency-b", Handle: fromB[0].Handle, Note: "the mother is here"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := det.Msg.Exchange.Id
+	waitFor(t, "B to receive the disclosure request", func() bool { return exchangeStatus(t, b, ex) == "delivered" })
+	respond(t, b, ex, "accept", "")
+	waitFor(t, "A to receive the disclosed case", func() bool { return exchangeStatus(t, a, ex) == "accepted" })
+	got, err := a.worker.fed.GetExchange(ctx, connect.NewRequest(&localv1.GetExchangeRequest{Id: ex}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := got.Msg.Exchange.Fields.AsMap(); len(f) != 2 || f["sex"] != "male" || f["age"] != 9.0 {
+		t.Errorf("disclosed fields %v, want only sex and age (the ISP's tracing rule)", f)
+	}
+	if _, err := tr.RequestTracingDetails(ctx, connect.NewRequest(&localv1.RequestTracingDetailsRequest{Agency: "agency-b", Handle: "not-a-handle"})); err != nil {
+		t.Fatal(err) // queued; B refuses it on delivery
+	}
+
 	// Without the inquirer's consent nothing is asked.
 	if _, err := tr.FederatedMatchTracingRequest(ctx, connect.NewRequest(&localv1.FederatedMatchTracingRequestRequest{Id: newRequest(false)})); connect.CodeOf(err) != connect.CodePermissionDenied {
 		t.Errorf("without consent: got %v, want permission denied", err)

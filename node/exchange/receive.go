@@ -147,7 +147,7 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 		return fmt.Errorf("%w: exchange id", ErrBadMessage)
 	}
 	kind, resp, isResponse := strings.Cut(msg.Kind, ".")
-	if kind != KindReferral && kind != KindTransfer || kind != h.Purpose {
+	if kind != KindReferral && kind != KindTransfer && kind != KindDisclosure || purposeOf(kind) != h.Purpose {
 		return fmt.Errorf("%w: %q under purpose %q", ErrUnexpected, msg.Kind, h.Purpose)
 	}
 	var rec Record
@@ -155,6 +155,31 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 	exists := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
+	}
+	if !isResponse && kind == KindDisclosure {
+		// A request to disclose the case behind one of our tracing answers.
+		if exists {
+			return fmt.Errorf("%w: exchange %s exists already", ErrUnexpected, msg.Exchange)
+		}
+		if len(msg.Fields) > 0 {
+			return fmt.Errorf("%w: a disclosure request carries no case data", ErrOutsideFields)
+		}
+		s.mu.RLock()
+		resolve := s.resolveHandle
+		s.mu.RUnlock()
+		if resolve == nil {
+			return fmt.Errorf("%w: this node does not answer disclosure requests", ErrUnexpected)
+		}
+		caseID, err := resolve(w, msg.Handle, p.Agency)
+		if err != nil {
+			return fmt.Errorf("%w: handle: %v", ErrUnexpected, err)
+		}
+		rec = Record{
+			ID: msg.Exchange, Kind: kind, Direction: Incoming, Peer: p.Agency, CaseID: caseID,
+			Note: msg.Note, ISP: isp.ID, ISPVersion: isp.Version, CreatedBy: msg.Actor, CreatedAt: now,
+		}
+		rec.event(now, StatusDelivered, msg.Actor, "")
+		return putJSON(w, key(prefixRecord, rec.ID), rec)
 	}
 	if !isResponse {
 		// An offer: a new incoming referral or transfer.
@@ -172,7 +197,13 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 		rec.event(now, StatusDelivered, msg.Actor, "")
 		return putJSON(w, key(prefixRecord, rec.ID), rec)
 	}
-	if len(msg.Fields) > 0 {
+	if msg.Kind == KindDisclosure+"."+string(Accept) {
+		// The disclosed case: within the tracing projection, from that
+		// agency to this one.
+		if err := policy.CheckProjection(isp, p.Agency, s.agency, PurposeTracing, msg.Fields, s.formFields); err != nil {
+			return fmt.Errorf("%w: %v", ErrOutsideFields, err)
+		}
+	} else if len(msg.Fields) > 0 {
 		return fmt.Errorf("%w: a %s carries no case data", ErrOutsideFields, msg.Kind)
 	}
 	if !exists || rec.Peer != p.Agency || rec.Kind != kind {
@@ -201,6 +232,8 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 	switch {
 	case Response(resp) == Revoke:
 		rec.Fields = nil // the sender withdrew it: keep no case data
+	case Response(resp) == Accept && kind == KindDisclosure:
+		rec.Fields = msg.Fields
 	case Response(resp) == Accept && kind == KindTransfer:
 		if err := s.cases.ApplyTransfer(w, rec.CaseID, p.Agency, rec.Retention, msg.Actor, now); err != nil && !errors.Is(err, casework.ErrNotFound) {
 			return err

@@ -14,7 +14,18 @@ import (
 const (
 	KindReferral = "referral"
 	KindTransfer = "transfer"
+	// KindDisclosure asks another agency to disclose the case behind a
+	// tracing answer's handle; its purpose is tracing.
+	KindDisclosure = "disclosure"
 )
+
+// purposeOf is the ISP purpose an exchange of a kind travels under.
+func purposeOf(kind string) string {
+	if kind == KindDisclosure {
+		return PurposeTracing
+	}
+	return kind
+}
 
 // Directions of an exchange, from this node's point of view.
 const (
@@ -120,6 +131,9 @@ type Message struct {
 	// ConsentOverridden tells the receiver that the sender sent without the
 	// consent the ISP requires, under a role allowed to override it.
 	ConsentOverridden bool `json:"consent_overridden,omitempty"`
+	// Handle is, in a disclosure request, the handle the receiver gave in a
+	// tracing answer.
+	Handle string `json:"handle,omitempty"`
 }
 
 func unmarshal(b []byte, v any) error {

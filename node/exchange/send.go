@@ -181,7 +181,7 @@ func (s *Service) enqueue(w store.Writer, rec *Record, msg Message, now time.Tim
 		return err
 	}
 	h := envelope.Header{
-		Sender: s.agency, Recipient: rec.Peer, Purpose: rec.Kind, ISP: rec.ISP, ISPVersion: rec.ISPVersion,
+		Sender: s.agency, Recipient: rec.Peer, Purpose: purposeOf(rec.Kind), ISP: rec.ISP, ISPVersion: rec.ISPVersion,
 		Created: now, Expires: now.Add(s.ttl), ContentType: "application/vnd.cpx.message+json",
 	}
 	env, err := envelope.Seal(rand.Reader, h, plain, s.currentKey(), to)
@@ -221,8 +221,8 @@ var transitions = map[Response]struct {
 	from      []string
 	to        string
 }{
-	Accept: {Incoming, []string{KindReferral, KindTransfer}, []string{StatusDelivered}, StatusAccepted},
-	Reject: {Incoming, []string{KindReferral, KindTransfer}, []string{StatusDelivered}, StatusRejected},
+	Accept: {Incoming, []string{KindReferral, KindTransfer, KindDisclosure}, []string{StatusDelivered}, StatusAccepted},
+	Reject: {Incoming, []string{KindReferral, KindTransfer, KindDisclosure}, []string{StatusDelivered}, StatusRejected},
 	Done:   {Incoming, []string{KindReferral}, []string{StatusAccepted}, StatusDone},
 	Revoke: {Outgoing, []string{KindReferral}, []string{StatusPending, StatusDelivered, StatusAccepted}, StatusRevoked},
 }
@@ -280,6 +280,14 @@ func (s *Service) Respond(ctx context.Context, sub policy.Subject, id string, re
 		}
 		rec.LocalCase = c.ID
 	}
+	var disclosed map[string]any
+	if resp == Accept && rec.Kind == KindDisclosure {
+		// Disclose what the tracing ISP lets go of the case, as the
+		// accepting user may read it (checked and audited by casework).
+		if disclosed, err = s.disclose(ctx, sub, rec); err != nil {
+			return Record{}, err
+		}
+	}
 	actor := actorOf(sub, s.agency)
 	err = s.store.Update(ctx, func(w store.Writer) error {
 		refused = nil
@@ -296,7 +304,7 @@ func (s *Service) Respond(ctx context.Context, sub policy.Subject, id string, re
 		if resp == Accept && cur.Kind == KindTransfer {
 			cur.Fields = nil // the data now lives in the local case
 		}
-		msg := Message{Kind: cur.Kind + "." + string(resp), Exchange: cur.ID, Reason: reason, Actor: actor}
+		msg := Message{Kind: cur.Kind + "." + string(resp), Exchange: cur.ID, Reason: reason, Actor: actor, Fields: disclosed}
 		if err := s.enqueue(w, &cur, msg, now); err != nil {
 			return err
 		}

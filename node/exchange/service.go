@@ -67,12 +67,13 @@ type Service struct {
 	now       func() time.Time
 	ttl       time.Duration
 
-	mu           sync.RWMutex
-	current      *agencykey.Private
-	byFP         map[string]*agencykey.Private
-	wake         chan struct{}
-	queryHandler QueryHandler
-	queries      limiter
+	mu            sync.RWMutex
+	current       *agencykey.Private
+	byFP          map[string]*agencykey.Private
+	wake          chan struct{}
+	queryHandler  QueryHandler
+	resolveHandle HandleResolver
+	queries       limiter
 }
 
 // Errors of the exchange, mapped to Connect codes by the API layers.

@@ -225,3 +225,39 @@ func (s *Service) FederatedMatch(ctx context.Context, sub policy.Subject, ref st
 		Details: map[string]any{"agencies": len(targets), "answers": len(matches)}})
 	return req, matches, unreachable, err
 }
+
+// ResolveHandle maps a handle this node gave agency `from` to its case
+// (exchange.HandleResolver).
+func ResolveHandle(r store.Reader, id, from string) (string, error) {
+	b, err := r.Get([]byte("t/h/" + id))
+	if err != nil {
+		return "", fmt.Errorf("unknown handle")
+	}
+	var h handle
+	if err := json.Unmarshal(b, &h); err != nil {
+		return "", err
+	}
+	if h.Agency != from {
+		return "", fmt.Errorf("the handle was not given to %s", from)
+	}
+	return h.Case, nil
+}
+
+// Discloser is what RequestDetails needs from the exchange.
+type Discloser interface {
+	RequestDisclosure(ctx context.Context, sub policy.Subject, to, handle, note string) (exchange.Record, error)
+}
+
+// RequestDetails asks agency `to` to disclose the case behind a handle
+// from a federated match; its caseworker accepts or rejects it like an
+// incoming referral.
+func (s *Service) RequestDetails(ctx context.Context, sub policy.Subject, to, handle, note string) (exchange.Record, error) {
+	if err := s.authorize(ctx, sub, ActionMatch, "tracing.request_details", "agency/"+to); err != nil {
+		return exchange.Record{}, err
+	}
+	d, ok := s.fed.(Discloser)
+	if !ok {
+		return exchange.Record{}, errorf(ErrInvalid, "this node has no federation")
+	}
+	return d.RequestDisclosure(ctx, sub, to, handle, note)
+}

@@ -6815,6 +6815,110 @@ func (x *FederatedMatchTracingRequestResponse) GetUnreachable() []string {
 	return nil
 }
 
+type RequestTracingDetailsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Agency        string                 `protobuf:"bytes,1,opt,name=agency,proto3" json:"agency,omitempty"`
+	Handle        string                 `protobuf:"bytes,2,opt,name=handle,proto3" json:"handle,omitempty"`
+	Note          string                 `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestTracingDetailsRequest) Reset() {
+	*x = RequestTracingDetailsRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestTracingDetailsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestTracingDetailsRequest) ProtoMessage() {}
+
+func (x *RequestTracingDetailsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestTracingDetailsRequest.ProtoReflect.Descriptor instead.
+func (*RequestTracingDetailsRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{114}
+}
+
+func (x *RequestTracingDetailsRequest) GetAgency() string {
+	if x != nil {
+		return x.Agency
+	}
+	return ""
+}
+
+func (x *RequestTracingDetailsRequest) GetHandle() string {
+	if x != nil {
+		return x.Handle
+	}
+	return ""
+}
+
+func (x *RequestTracingDetailsRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type RequestTracingDetailsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Exchange      *Exchange              `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestTracingDetailsResponse) Reset() {
+	*x = RequestTracingDetailsResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestTracingDetailsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestTracingDetailsResponse) ProtoMessage() {}
+
+func (x *RequestTracingDetailsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestTracingDetailsResponse.ProtoReflect.Descriptor instead.
+func (*RequestTracingDetailsResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{115}
+}
+
+func (x *RequestTracingDetailsResponse) GetExchange() *Exchange {
+	if x != nil {
+		return x.Exchange
+	}
+	return nil
+}
+
 var File_cpx_local_v1_local_proto protoreflect.FileDescriptor
 
 const file_cpx_local_v1_local_proto_rawDesc = "" +
@@ -7311,7 +7415,13 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
 	"\x0erequest_number\x18\x02 \x01(\tR\rrequestNumber\x12=\n" +
 	"\amatches\x18\x03 \x03(\v2#.cpx.local.v1.FederatedTracingMatchR\amatches\x12 \n" +
-	"\vunreachable\x18\x04 \x03(\tR\vunreachable2T\n" +
+	"\vunreachable\x18\x04 \x03(\tR\vunreachable\"b\n" +
+	"\x1cRequestTracingDetailsRequest\x12\x16\n" +
+	"\x06agency\x18\x01 \x01(\tR\x06agency\x12\x16\n" +
+	"\x06handle\x18\x02 \x01(\tR\x06handle\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"S\n" +
+	"\x1dRequestTracingDetailsResponse\x122\n" +
+	"\bexchange\x18\x01 \x01(\v2\x16.cpx.local.v1.ExchangeR\bexchange2T\n" +
 	"\vNodeService\x12E\n" +
 	"\x06Status\x12\x1b.cpx.local.v1.StatusRequest\x1a\x1c.cpx.local.v1.StatusResponse\"\x002\xfd\x01\n" +
 	"\vUserService\x12H\n" +
@@ -7360,7 +7470,8 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\n" +
 	"RotateKeys\x12\x1f.cpx.local.v1.RotateKeysRequest\x1a .cpx.local.v1.RotateKeysResponse\"\x002X\n" +
 	"\rBackupService\x12G\n" +
-	"\x06Backup\x12\x1b.cpx.local.v1.BackupRequest\x1a\x1c.cpx.local.v1.BackupResponse\"\x000\x012\xd7\t\n" +
+	"\x06Backup\x12\x1b.cpx.local.v1.BackupRequest\x1a\x1c.cpx.local.v1.BackupResponse\"\x000\x012\xcb\n" +
+	"\n" +
 	"\x0eTracingService\x12o\n" +
 	"\x14CreateTracingRequest\x12).cpx.local.v1.CreateTracingRequestRequest\x1a*.cpx.local.v1.CreateTracingRequestResponse\"\x00\x12f\n" +
 	"\x11GetTracingRequest\x12&.cpx.local.v1.GetTracingRequestRequest\x1a'.cpx.local.v1.GetTracingRequestResponse\"\x00\x12l\n" +
@@ -7368,7 +7479,8 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x14UpdateTracingRequest\x12).cpx.local.v1.UpdateTracingRequestRequest\x1a*.cpx.local.v1.UpdateTracingRequestResponse\"\x00\x12r\n" +
 	"\x15ImportTracingRequests\x12*.cpx.local.v1.ImportTracingRequestsRequest\x1a+.cpx.local.v1.ImportTracingRequestsResponse\"\x00\x12l\n" +
 	"\x13MatchTracingRequest\x12(.cpx.local.v1.MatchTracingRequestRequest\x1a).cpx.local.v1.MatchTracingRequestResponse\"\x00\x12\x87\x01\n" +
-	"\x1cFederatedMatchTracingRequest\x121.cpx.local.v1.FederatedMatchTracingRequestRequest\x1a2.cpx.local.v1.FederatedMatchTracingRequestResponse\"\x00\x12x\n" +
+	"\x1cFederatedMatchTracingRequest\x121.cpx.local.v1.FederatedMatchTracingRequestRequest\x1a2.cpx.local.v1.FederatedMatchTracingRequestResponse\"\x00\x12r\n" +
+	"\x15RequestTracingDetails\x12*.cpx.local.v1.RequestTracingDetailsRequest\x1a+.cpx.local.v1.RequestTracingDetailsResponse\"\x00\x12x\n" +
 	"\x17MatchAllTracingRequests\x12,.cpx.local.v1.MatchAllTracingRequestsRequest\x1a-.cpx.local.v1.MatchAllTracingRequestsResponse\"\x00\x12N\n" +
 	"\tMatchCase\x12\x1e.cpx.local.v1.MatchCaseRequest\x1a\x1f.cpx.local.v1.MatchCaseResponse\"\x00\x12l\n" +
 	"\x13ConfirmTracingMatch\x12(.cpx.local.v1.ConfirmTracingMatchRequest\x1a).cpx.local.v1.ConfirmTracingMatchResponse\"\x00\x12i\n" +
@@ -7386,7 +7498,7 @@ func file_cpx_local_v1_local_proto_rawDescGZIP() []byte {
 	return file_cpx_local_v1_local_proto_rawDescData
 }
 
-var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 114)
+var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 116)
 var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*StatusRequest)(nil),                        // 0: cpx.local.v1.StatusRequest
 	(*StatusResponse)(nil),                       // 1: cpx.local.v1.StatusResponse
@@ -7502,78 +7614,80 @@ var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*FederatedMatchTracingRequestRequest)(nil),  // 111: cpx.local.v1.FederatedMatchTracingRequestRequest
 	(*FederatedTracingMatch)(nil),                // 112: cpx.local.v1.FederatedTracingMatch
 	(*FederatedMatchTracingRequestResponse)(nil), // 113: cpx.local.v1.FederatedMatchTracingRequestResponse
-	(*timestamppb.Timestamp)(nil),                // 114: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),                      // 115: google.protobuf.Struct
+	(*RequestTracingDetailsRequest)(nil),         // 114: cpx.local.v1.RequestTracingDetailsRequest
+	(*RequestTracingDetailsResponse)(nil),        // 115: cpx.local.v1.RequestTracingDetailsResponse
+	(*timestamppb.Timestamp)(nil),                // 116: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                      // 117: google.protobuf.Struct
 }
 var file_cpx_local_v1_local_proto_depIdxs = []int32{
-	114, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	114, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	116, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	116, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	2,   // 2: cpx.local.v1.AddUserResponse.user:type_name -> cpx.local.v1.User
 	2,   // 3: cpx.local.v1.ListUsersResponse.users:type_name -> cpx.local.v1.User
 	2,   // 4: cpx.local.v1.DisableUserResponse.user:type_name -> cpx.local.v1.User
-	114, // 5: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
-	114, // 6: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	116, // 5: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
+	116, // 6: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
 	11,  // 7: cpx.local.v1.Case.consent:type_name -> cpx.local.v1.Consent
-	115, // 8: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
-	115, // 9: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
+	117, // 8: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
+	117, // 9: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
 	12,  // 10: cpx.local.v1.CreateCaseResponse.case:type_name -> cpx.local.v1.Case
 	12,  // 11: cpx.local.v1.GetCaseResponse.case:type_name -> cpx.local.v1.Case
 	12,  // 12: cpx.local.v1.ListCasesResponse.cases:type_name -> cpx.local.v1.Case
-	115, // 13: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
+	117, // 13: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
 	12,  // 14: cpx.local.v1.UpdateCaseResponse.case:type_name -> cpx.local.v1.Case
 	12,  // 15: cpx.local.v1.CloseCaseResponse.case:type_name -> cpx.local.v1.Case
-	114, // 16: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
+	116, // 16: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
 	24,  // 17: cpx.local.v1.CaseHistoryResponse.versions:type_name -> cpx.local.v1.CaseVersion
-	115, // 18: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
+	117, // 18: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
 	26,  // 19: cpx.local.v1.ImportCasesRequest.rows:type_name -> cpx.local.v1.ImportRow
 	28,  // 20: cpx.local.v1.ImportCasesResponse.results:type_name -> cpx.local.v1.ImportResult
 	12,  // 21: cpx.local.v1.ExportCasesResponse.case:type_name -> cpx.local.v1.Case
 	33,  // 22: cpx.local.v1.ListFormsResponse.forms:type_name -> cpx.local.v1.Form
-	114, // 23: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	116, // 23: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
 	35,  // 24: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
 	35,  // 25: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
-	114, // 26: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
-	114, // 27: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
-	114, // 28: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
+	116, // 26: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
+	116, // 27: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
+	116, // 28: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
 	44,  // 29: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
 	44,  // 30: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
-	114, // 31: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
-	114, // 32: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
-	114, // 33: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
+	116, // 31: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
+	116, // 32: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
+	116, // 33: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
 	51,  // 34: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
 	51,  // 35: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
 	51,  // 36: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
 	61,  // 37: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
-	115, // 38: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
-	114, // 39: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
-	114, // 40: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
+	117, // 38: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
+	116, // 39: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
+	116, // 40: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
 	64,  // 41: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
-	114, // 42: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
+	116, // 42: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
 	63,  // 43: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
 	63,  // 44: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
 	63,  // 45: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
 	63,  // 46: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
-	114, // 47: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
-	114, // 48: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
-	114, // 49: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
+	116, // 47: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
+	116, // 48: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
+	116, // 49: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
 	74,  // 50: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
-	114, // 51: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
-	114, // 52: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
+	116, // 51: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
+	116, // 52: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
 	77,  // 53: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
 	77,  // 54: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
-	114, // 55: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
-	114, // 56: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
+	116, // 55: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
+	116, // 56: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
 	84,  // 57: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
 	85,  // 58: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
-	114, // 59: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
-	115, // 60: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
-	115, // 61: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	116, // 59: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
+	117, // 60: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
+	117, // 61: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
 	83,  // 62: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
 	83,  // 63: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
 	83,  // 64: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
-	115, // 65: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	117, // 65: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
 	83,  // 66: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	115, // 67: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
+	117, // 67: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
 	94,  // 68: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
 	95,  // 69: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
 	98,  // 70: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
@@ -7585,101 +7699,104 @@ var file_cpx_local_v1_local_proto_depIdxs = []int32{
 	83,  // 76: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
 	83,  // 77: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
 	112, // 78: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
-	0,   // 79: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
-	3,   // 80: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
-	5,   // 81: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
-	7,   // 82: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
-	13,  // 83: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
-	15,  // 84: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
-	17,  // 85: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
-	19,  // 86: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
-	21,  // 87: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
-	23,  // 88: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
-	27,  // 89: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
-	30,  // 90: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
-	9,   // 91: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
-	32,  // 92: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
-	36,  // 93: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
-	38,  // 94: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
-	40,  // 95: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
-	42,  // 96: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
-	45,  // 97: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
-	47,  // 98: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
-	49,  // 99: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
-	52,  // 100: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
-	54,  // 101: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
-	56,  // 102: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
-	58,  // 103: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
-	60,  // 104: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
-	65,  // 105: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
-	67,  // 106: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
-	69,  // 107: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
-	71,  // 108: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
-	73,  // 109: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
-	76,  // 110: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
-	79,  // 111: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
-	81,  // 112: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
-	86,  // 113: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
-	88,  // 114: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
-	90,  // 115: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
-	92,  // 116: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
-	96,  // 117: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
-	100, // 118: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
-	111, // 119: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
-	102, // 120: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
-	105, // 121: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
-	107, // 122: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
-	109, // 123: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
-	1,   // 124: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
-	4,   // 125: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
-	6,   // 126: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
-	8,   // 127: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
-	14,  // 128: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
-	16,  // 129: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
-	18,  // 130: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
-	20,  // 131: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
-	22,  // 132: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
-	25,  // 133: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
-	29,  // 134: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
-	31,  // 135: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
-	10,  // 136: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
-	34,  // 137: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
-	37,  // 138: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
-	39,  // 139: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
-	41,  // 140: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
-	43,  // 141: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
-	46,  // 142: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
-	48,  // 143: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
-	50,  // 144: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
-	53,  // 145: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
-	55,  // 146: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
-	57,  // 147: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
-	59,  // 148: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
-	62,  // 149: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
-	66,  // 150: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
-	68,  // 151: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
-	70,  // 152: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
-	72,  // 153: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
-	75,  // 154: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
-	78,  // 155: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
-	80,  // 156: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
-	82,  // 157: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
-	87,  // 158: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
-	89,  // 159: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
-	91,  // 160: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
-	93,  // 161: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
-	97,  // 162: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
-	101, // 163: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
-	113, // 164: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
-	104, // 165: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
-	106, // 166: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
-	108, // 167: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
-	110, // 168: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
-	124, // [124:169] is the sub-list for method output_type
-	79,  // [79:124] is the sub-list for method input_type
-	79,  // [79:79] is the sub-list for extension type_name
-	79,  // [79:79] is the sub-list for extension extendee
-	0,   // [0:79] is the sub-list for field type_name
+	63,  // 79: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
+	0,   // 80: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
+	3,   // 81: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
+	5,   // 82: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
+	7,   // 83: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
+	13,  // 84: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
+	15,  // 85: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
+	17,  // 86: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
+	19,  // 87: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
+	21,  // 88: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
+	23,  // 89: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
+	27,  // 90: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
+	30,  // 91: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
+	9,   // 92: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
+	32,  // 93: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
+	36,  // 94: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
+	38,  // 95: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
+	40,  // 96: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
+	42,  // 97: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
+	45,  // 98: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
+	47,  // 99: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
+	49,  // 100: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
+	52,  // 101: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
+	54,  // 102: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
+	56,  // 103: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
+	58,  // 104: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
+	60,  // 105: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
+	65,  // 106: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
+	67,  // 107: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
+	69,  // 108: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
+	71,  // 109: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
+	73,  // 110: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
+	76,  // 111: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
+	79,  // 112: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
+	81,  // 113: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
+	86,  // 114: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
+	88,  // 115: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
+	90,  // 116: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
+	92,  // 117: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
+	96,  // 118: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
+	100, // 119: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
+	111, // 120: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
+	114, // 121: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
+	102, // 122: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
+	105, // 123: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
+	107, // 124: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
+	109, // 125: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
+	1,   // 126: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
+	4,   // 127: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
+	6,   // 128: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
+	8,   // 129: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
+	14,  // 130: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
+	16,  // 131: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
+	18,  // 132: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
+	20,  // 133: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
+	22,  // 134: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
+	25,  // 135: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
+	29,  // 136: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
+	31,  // 137: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
+	10,  // 138: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
+	34,  // 139: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
+	37,  // 140: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
+	39,  // 141: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
+	41,  // 142: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
+	43,  // 143: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
+	46,  // 144: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
+	48,  // 145: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
+	50,  // 146: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
+	53,  // 147: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
+	55,  // 148: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
+	57,  // 149: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
+	59,  // 150: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
+	62,  // 151: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
+	66,  // 152: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
+	68,  // 153: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
+	70,  // 154: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
+	72,  // 155: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
+	75,  // 156: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
+	78,  // 157: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
+	80,  // 158: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
+	82,  // 159: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
+	87,  // 160: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
+	89,  // 161: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
+	91,  // 162: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
+	93,  // 163: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
+	97,  // 164: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
+	101, // 165: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
+	113, // 166: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
+	115, // 167: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
+	104, // 168: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
+	106, // 169: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
+	108, // 170: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
+	110, // 171: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
+	126, // [126:172] is the sub-list for method output_type
+	80,  // [80:126] is the sub-list for method input_type
+	80,  // [80:80] is the sub-list for extension type_name
+	80,  // [80:80] is the sub-list for extension extendee
+	0,   // [0:80] is the sub-list for field type_name
 }
 
 func init() { file_cpx_local_v1_local_proto_init() }
@@ -7694,7 +7811,7 @@ func file_cpx_local_v1_local_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cpx_local_v1_local_proto_rawDesc), len(file_cpx_local_v1_local_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   114,
+			NumMessages:   116,
 			NumExtensions: 0,
 			NumServices:   9,
 		},

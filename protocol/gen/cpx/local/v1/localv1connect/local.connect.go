@@ -158,6 +158,9 @@ const (
 	// TracingServiceFederatedMatchTracingRequestProcedure is the fully-qualified name of the
 	// TracingService's FederatedMatchTracingRequest RPC.
 	TracingServiceFederatedMatchTracingRequestProcedure = "/cpx.local.v1.TracingService/FederatedMatchTracingRequest"
+	// TracingServiceRequestTracingDetailsProcedure is the fully-qualified name of the TracingService's
+	// RequestTracingDetails RPC.
+	TracingServiceRequestTracingDetailsProcedure = "/cpx.local.v1.TracingService/RequestTracingDetails"
 	// TracingServiceMatchAllTracingRequestsProcedure is the fully-qualified name of the
 	// TracingService's MatchAllTracingRequests RPC.
 	TracingServiceMatchAllTracingRequestsProcedure = "/cpx.local.v1.TracingService/MatchAllTracingRequests"
@@ -1453,6 +1456,9 @@ type TracingServiceClient interface {
 	// purpose tracing, with privacy-preserving encodings of the sought
 	// children; they answer with bands and opaque handles only.
 	FederatedMatchTracingRequest(context.Context, *connect.Request[v1.FederatedMatchTracingRequestRequest]) (*connect.Response[v1.FederatedMatchTracingRequestResponse], error)
+	// RequestTracingDetails asks the agency that gave a handle to disclose
+	// the case behind it; its caseworker accepts or rejects the request.
+	RequestTracingDetails(context.Context, *connect.Request[v1.RequestTracingDetailsRequest]) (*connect.Response[v1.RequestTracingDetailsResponse], error)
 	// MatchAllTracingRequests re-matches every open request and summarises.
 	MatchAllTracingRequests(context.Context, *connect.Request[v1.MatchAllTracingRequestsRequest]) (*connect.Response[v1.MatchAllTracingRequestsResponse], error)
 	// MatchCase returns the cases that look like a case (duplicates, relatives).
@@ -1514,6 +1520,12 @@ func NewTracingServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(tracingServiceMethods.ByName("FederatedMatchTracingRequest")),
 			connect.WithClientOptions(opts...),
 		),
+		requestTracingDetails: connect.NewClient[v1.RequestTracingDetailsRequest, v1.RequestTracingDetailsResponse](
+			httpClient,
+			baseURL+TracingServiceRequestTracingDetailsProcedure,
+			connect.WithSchema(tracingServiceMethods.ByName("RequestTracingDetails")),
+			connect.WithClientOptions(opts...),
+		),
 		matchAllTracingRequests: connect.NewClient[v1.MatchAllTracingRequestsRequest, v1.MatchAllTracingRequestsResponse](
 			httpClient,
 			baseURL+TracingServiceMatchAllTracingRequestsProcedure,
@@ -1550,6 +1562,7 @@ type tracingServiceClient struct {
 	importTracingRequests        *connect.Client[v1.ImportTracingRequestsRequest, v1.ImportTracingRequestsResponse]
 	matchTracingRequest          *connect.Client[v1.MatchTracingRequestRequest, v1.MatchTracingRequestResponse]
 	federatedMatchTracingRequest *connect.Client[v1.FederatedMatchTracingRequestRequest, v1.FederatedMatchTracingRequestResponse]
+	requestTracingDetails        *connect.Client[v1.RequestTracingDetailsRequest, v1.RequestTracingDetailsResponse]
 	matchAllTracingRequests      *connect.Client[v1.MatchAllTracingRequestsRequest, v1.MatchAllTracingRequestsResponse]
 	matchCase                    *connect.Client[v1.MatchCaseRequest, v1.MatchCaseResponse]
 	confirmTracingMatch          *connect.Client[v1.ConfirmTracingMatchRequest, v1.ConfirmTracingMatchResponse]
@@ -1591,6 +1604,11 @@ func (c *tracingServiceClient) FederatedMatchTracingRequest(ctx context.Context,
 	return c.federatedMatchTracingRequest.CallUnary(ctx, req)
 }
 
+// RequestTracingDetails calls cpx.local.v1.TracingService.RequestTracingDetails.
+func (c *tracingServiceClient) RequestTracingDetails(ctx context.Context, req *connect.Request[v1.RequestTracingDetailsRequest]) (*connect.Response[v1.RequestTracingDetailsResponse], error) {
+	return c.requestTracingDetails.CallUnary(ctx, req)
+}
+
 // MatchAllTracingRequests calls cpx.local.v1.TracingService.MatchAllTracingRequests.
 func (c *tracingServiceClient) MatchAllTracingRequests(ctx context.Context, req *connect.Request[v1.MatchAllTracingRequestsRequest]) (*connect.Response[v1.MatchAllTracingRequestsResponse], error) {
 	return c.matchAllTracingRequests.CallUnary(ctx, req)
@@ -1624,6 +1642,9 @@ type TracingServiceHandler interface {
 	// purpose tracing, with privacy-preserving encodings of the sought
 	// children; they answer with bands and opaque handles only.
 	FederatedMatchTracingRequest(context.Context, *connect.Request[v1.FederatedMatchTracingRequestRequest]) (*connect.Response[v1.FederatedMatchTracingRequestResponse], error)
+	// RequestTracingDetails asks the agency that gave a handle to disclose
+	// the case behind it; its caseworker accepts or rejects the request.
+	RequestTracingDetails(context.Context, *connect.Request[v1.RequestTracingDetailsRequest]) (*connect.Response[v1.RequestTracingDetailsResponse], error)
 	// MatchAllTracingRequests re-matches every open request and summarises.
 	MatchAllTracingRequests(context.Context, *connect.Request[v1.MatchAllTracingRequestsRequest]) (*connect.Response[v1.MatchAllTracingRequestsResponse], error)
 	// MatchCase returns the cases that look like a case (duplicates, relatives).
@@ -1681,6 +1702,12 @@ func NewTracingServiceHandler(svc TracingServiceHandler, opts ...connect.Handler
 		connect.WithSchema(tracingServiceMethods.ByName("FederatedMatchTracingRequest")),
 		connect.WithHandlerOptions(opts...),
 	)
+	tracingServiceRequestTracingDetailsHandler := connect.NewUnaryHandler(
+		TracingServiceRequestTracingDetailsProcedure,
+		svc.RequestTracingDetails,
+		connect.WithSchema(tracingServiceMethods.ByName("RequestTracingDetails")),
+		connect.WithHandlerOptions(opts...),
+	)
 	tracingServiceMatchAllTracingRequestsHandler := connect.NewUnaryHandler(
 		TracingServiceMatchAllTracingRequestsProcedure,
 		svc.MatchAllTracingRequests,
@@ -1721,6 +1748,8 @@ func NewTracingServiceHandler(svc TracingServiceHandler, opts ...connect.Handler
 			tracingServiceMatchTracingRequestHandler.ServeHTTP(w, r)
 		case TracingServiceFederatedMatchTracingRequestProcedure:
 			tracingServiceFederatedMatchTracingRequestHandler.ServeHTTP(w, r)
+		case TracingServiceRequestTracingDetailsProcedure:
+			tracingServiceRequestTracingDetailsHandler.ServeHTTP(w, r)
 		case TracingServiceMatchAllTracingRequestsProcedure:
 			tracingServiceMatchAllTracingRequestsHandler.ServeHTTP(w, r)
 		case TracingServiceMatchCaseProcedure:
@@ -1764,6 +1793,10 @@ func (UnimplementedTracingServiceHandler) MatchTracingRequest(context.Context, *
 
 func (UnimplementedTracingServiceHandler) FederatedMatchTracingRequest(context.Context, *connect.Request[v1.FederatedMatchTracingRequestRequest]) (*connect.Response[v1.FederatedMatchTracingRequestResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.TracingService.FederatedMatchTracingRequest is not implemented"))
+}
+
+func (UnimplementedTracingServiceHandler) RequestTracingDetails(context.Context, *connect.Request[v1.RequestTracingDetailsRequest]) (*connect.Response[v1.RequestTracingDetailsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.TracingService.RequestTracingDetails is not implemented"))
 }
 
 func (UnimplementedTracingServiceHandler) MatchAllTracingRequests(context.Context, *connect.Request[v1.MatchAllTracingRequestsRequest]) (*connect.Response[v1.MatchAllTracingRequestsResponse], error) {
