@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cpx-node/cpx/node/exchange"
+	"github.com/cpx-node/cpx/policy"
 	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
 	"github.com/cpx-node/cpx/protocol/gen/cpx/local/v1/localv1connect"
 )
@@ -90,7 +91,7 @@ func (s *Server) NodeID(ctx context.Context, req *connect.Request[localv1.NodeID
 	if err := s.federation(); err != nil {
 		return nil, err
 	}
-	if err := s.allow(ctx, sub, "node", "read", "node.id", "node"); err != nil {
+	if err := s.allow(ctx, sub, policy.ResourceNode, policy.ActionRead, "node.id", "node"); err != nil {
 		return nil, err
 	}
 	id := s.ex.Identity()
