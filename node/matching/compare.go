@@ -90,6 +90,47 @@ const matchSim = 0.88
 
 // tokenSim scores two name parts and says why they agree.
 func tokenSim(a, b Token) (float64, string) {
+	return tokenSimInfo(a, b, infoOf(a.Canonical), infoOf(b.Canonical))
+}
+
+// tokInfo is what the name tables say of one canonical part, looked up once
+// per profile rather than once per comparison.
+type tokInfo struct {
+	known  bool
+	formal []string // formal names it is a nickname of
+}
+
+func infoOf(c string) tokInfo { return tokInfo{known: knownNames[c], formal: nickIndex[c]} }
+
+func infosOf(ts []Token) []tokInfo {
+	out := make([]tokInfo, len(ts))
+	for i, t := range ts {
+		out[i] = infoOf(t.Canonical)
+	}
+	return out
+}
+
+// nicknameInfo is NicknameOf on looked-up infos.
+func nicknameInfo(a, b string, ai, bi tokInfo) bool {
+	for _, f := range ai.formal {
+		if f == b {
+			return true
+		}
+		for _, g := range bi.formal {
+			if f == g {
+				return true
+			}
+		}
+	}
+	for _, f := range bi.formal {
+		if f == a {
+			return true
+		}
+	}
+	return false
+}
+
+func tokenSimInfo(a, b Token, ai, bi tokInfo) (float64, string) {
 	if a.Canonical == b.Canonical {
 		switch {
 		case a.Arabic != b.Arabic:
@@ -99,12 +140,17 @@ func tokenSim(a, b Token) (float64, string) {
 		}
 		return 1, "same"
 	}
-	if NicknameOf(a.Canonical, b.Canonical) {
+	if nicknameInfo(a.Canonical, b.Canonical, ai, bi) {
 		return 0.93, "nickname"
 	}
 	jw := JaroWinkler(a.Canonical, b.Canonical)
+	if ra, rb, ok := abdRests(a.Canonical, b.Canonical); ok {
+		// the shared abd- (servant of) says nothing: Abdi, Abdiaziz and
+		// Abdirahman are different names
+		jw = math.Min(jw, JaroWinkler(ra, rb))
+	}
 	why := "similar spelling"
-	bothKnown := knownNames[a.Canonical] && knownNames[b.Canonical]
+	bothKnown := ai.known && bi.known
 	if !bothKnown && len(a.Skeleton) >= 2 && a.Skeleton == b.Skeleton && jw < 0.92 && (a.Arabic != b.Arabic || jw >= 0.85) {
 		jw = 0.92
 		why = "sounds alike"
@@ -137,13 +183,13 @@ type namePair struct {
 // 3 given name and another part agree, some part disagrees,
 // 2 only the given name agrees, 1 other parts agree but not the given name
 // (the sibling pattern), 0 nothing agrees.
-func nameLevel(q, c []Token, qn, cn []Token) (int, float64, []namePair) {
+func nameLevel(q, c []Token, qi, ci []tokInfo, qn, cn []Token) (int, float64, []namePair) {
 	n, m := len(q), len(c)
 	var sims [maxTokens][maxTokens]float64
 	var whys [maxTokens][maxTokens]string
 	for i := 0; i < n; i++ {
 		for j := 0; j < m; j++ {
-			sims[i][j], whys[i][j] = tokenSim(q[i], c[j])
+			sims[i][j], whys[i][j] = tokenSimInfo(q[i], c[j], qi[i], ci[j])
 		}
 	}
 	// exhaustive best assignment over matched pairs (n, m ≤ 5)
@@ -238,9 +284,9 @@ func compareNames(q, c *profile, e explain) Comparison {
 	bestL, bestS := -1, -1.0
 	var bp []namePair
 	var bq, bc []Token
-	for _, qn := range q.names {
-		for _, cn := range c.names {
-			l, s, p := nameLevel(qn, cn, q.nicks, c.nicks)
+	for a, qn := range q.names {
+		for b, cn := range c.names {
+			l, s, p := nameLevel(qn, cn, q.nameInfo[a], c.nameInfo[b], q.nicks, c.nicks)
 			if l > bestL || (l == bestL && s > bestS) {
 				bestL, bestS, bp, bq, bc = l, s, p, qn, cn
 			}
@@ -432,9 +478,9 @@ func compareRelatives(q, c *profile, e explain) Comparison {
 	}
 	strong, bestL := 0, 0
 	why := ""
-	for _, a := range q.relatives {
-		for _, b := range c.relatives {
-			l, _, _ := nameLevel(a, b, nil, nil)
+	for x, a := range q.relatives {
+		for y, b := range c.relatives {
+			l, _, _ := nameLevel(a, b, q.relInfo[x], c.relInfo[y], nil, nil)
 			if l >= 4 {
 				strong++
 			}
@@ -485,4 +531,13 @@ func compareSepDate(q, c *profile, e explain) Comparison {
 		return Comparison{FieldSepDate, Partial, why, 1}
 	}
 	return Comparison{FieldSepDate, Mismatch, why, 0}
+}
+
+// abdRests returns what follows "abd" in two canonical parts that both start
+// with it (after the linking vowel of abdi/abdu when alone).
+func abdRests(a, b string) (string, string, bool) {
+	if len(a) < 4 || len(b) < 4 || !strings.HasPrefix(a, "abd") || !strings.HasPrefix(b, "abd") {
+		return "", "", false
+	}
+	return a[3:], b[3:], true
 }

@@ -27,7 +27,8 @@
 // Index files cases under blocking keys so a request is compared with a few
 // hundred cases, not all; it is safe for concurrent Match calls with one
 // writer. Match shares probability among look-alike candidates (at most one
-// case is the sought child).
+// case is the sought child, and with prior 0.75 it is one of the n cases
+// reached, each a priori equally likely).
 //
 // Design notes, quality figures and benchmarks: docs/matching.md.
 package matching

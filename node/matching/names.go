@@ -25,7 +25,7 @@ var variantSpellings = [][]string{
 	{"ibrahim", "ebrahim", "ibraahim", "ibrahiim", "ibrahima"},
 	{"ismail", "ismaaciil", "ismael", "esmail"},
 	{"zaynab", "zainab", "zeinab", "zaineb", "seynab"},
-	{"mahmud", "mahmoud", "mehmood", "mahmood", "maxamuud"},
+	{"mahmud", "mahmoud", "mehmood", "mahmood", "maxamuud", "mohamud", "mohamoud", "mahamud"},
 	{"mustafa", "mostafa", "moustafa", "mustapha", "mustafe"},
 	{"jamal", "gamal", "jamaal"},
 	{"jamila", "gamila"},

@@ -165,13 +165,16 @@ func translitWord(w string) string {
 
 // Canonical returns the spelling-variant key of one Latin (or transliterated)
 // name token: vowel and digraph variants are merged (ou/oo → u, ee → i,
-// e → a, o → u), q/c → k, doubled letters collapse and a final h after a
-// vowel is dropped, so Mohammed, Muhammad, Mohamed, Mohamad and Muhammed all
+// e → a, o → u), q/c → k (Somali orthography: c before a vowel at the start
+// or between vowels is ayn and dropped, x is ḥ → h), doubled letters
+// collapse and a final h after a vowel is dropped, so Mohammed, Muhammad, Mohamed, Mohamad and Muhammed all
 // give "muhamad". Known variant spellings (including Somali orthography such
 // as Maxamed, Cabdi, Xasan) map to one canonical name.
 func Canonical(tok string) string {
 	return abdCompound(canonicalRules(translitWord2(Normalize(tok))))
 }
+
+var digraphs = strings.NewReplacer("ou", "u", "oo", "u", "ee", "i", "ph", "f", "ck", "k", "dj", "j", "tch", "ch", "ey", "ai", "ay", "ai", "ei", "ai", "aa", "a", "ii", "i", "uu", "u")
 
 func canonicalRules(tok string) string {
 	t := []byte(asciiLetters(tok))
@@ -179,8 +182,7 @@ func canonicalRules(tok string) string {
 		return ""
 	}
 	s := string(t)
-	r := strings.NewReplacer("ou", "u", "oo", "u", "ee", "i", "ph", "f", "ck", "k", "dj", "j", "tch", "ch", "ey", "ai", "ay", "ai", "ei", "ai", "aa", "a", "ii", "i", "uu", "u")
-	s = r.Replace(s)
+	s = digraphs.Replace(s)
 	var b []byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -192,11 +194,17 @@ func canonicalRules(tok string) string {
 		case 'q':
 			c = 'k'
 		case 'c':
-			if i+1 < len(s) && s[i+1] == 'h' {
+			switch {
+			case i+1 < len(s) && s[i+1] == 'h':
 				c = 'c'
-			} else {
+			case i+1 < len(s) && isVowel(s[i+1]) && (i == 0 || isVowel(s[i-1])):
+				// Somali orthography: c is ayn (Cabdi, Cali, Saciid)
+				continue
+			default:
 				c = 'k'
 			}
+		case 'x':
+			c = 'h' // Somali orthography: x is ḥ (Xasan, Maxamed)
 		case 'y':
 			// y between consonants or at the end is a vowel
 			if i > 0 && (i+1 == len(s) || !isVowel(s[i+1])) {

@@ -135,6 +135,8 @@ func (p Person) Validate(now time.Time) error {
 // profile is a person prepared for comparison: names tokenised once.
 type profile struct {
 	names     [][]Token
+	nameInfo  [][]tokInfo // name tables' entries for names, parallel
+	relInfo   [][]tokInfo // and for relatives
 	nicks     []Token
 	relatives [][]Token
 	sex       string
@@ -171,6 +173,7 @@ func prepare(p Person) *profile {
 				ts = ts[:maxTokens]
 			}
 			pr.names = append(pr.names, ts)
+			pr.nameInfo = append(pr.nameInfo, infosOf(ts))
 		}
 	}
 	for _, n := range p.Nicknames {
@@ -182,6 +185,7 @@ func prepare(p Person) *profile {
 				ts = ts[:maxTokens]
 			}
 			pr.relatives = append(pr.relatives, ts)
+			pr.relInfo = append(pr.relInfo, infosOf(ts))
 		}
 	}
 	if p.Age != nil && *p.Age >= 0 {
