@@ -295,7 +295,9 @@ func (s *Service) Respond(ctx context.Context, sub policy.Subject, id string, re
 		if err := getJSON(w, key(prefixRecord, id), &cur); err != nil {
 			return err
 		}
-		if cur.Status != rec.Status {
+		// The deliverer may have moved it on meanwhile (pending → delivered):
+		// what matters is that the response is still possible now.
+		if !contains(t.from, cur.Status) {
 			refused = fmt.Errorf("%w: the exchange changed meanwhile (now %s)", ErrState, cur.Status)
 			return nil
 		}
