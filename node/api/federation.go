@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sort"
 
 	"connectrpc.com/connect"
@@ -73,22 +74,23 @@ func exchangeToWire(r exchange.Record) (*localv1.Exchange, error) {
 	return w, nil
 }
 
-// federation returns the exchange service or an error when the node runs
-// without one.
-func (s *Server) federation() error {
-	if s.ex == nil {
-		return connect.NewError(connect.CodeUnimplemented, errors.New("this node runs without federation"))
+// fedSubject authenticates a FederationService call and checks that the
+// node runs with federation.
+func (s *Server) fedSubject(ctx context.Context, h http.Header, procedure string) (policy.Subject, error) {
+	sub, err := s.authenticate(ctx, h, procedure)
+	if err != nil {
+		return sub, err
 	}
-	return nil
+	if s.ex == nil {
+		return sub, connect.NewError(connect.CodeUnimplemented, errors.New("this node runs without federation"))
+	}
+	return sub, nil
 }
 
 // NodeID implements FederationService.
 func (s *Server) NodeID(ctx context.Context, req *connect.Request[localv1.NodeIDRequest]) (*connect.Response[localv1.NodeIDResponse], error) {
-	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
+	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.federation(); err != nil {
 		return nil, err
 	}
 	if err := s.allow(ctx, sub, policy.ResourceNode, policy.ActionRead, "node.id", "node"); err != nil {
@@ -103,11 +105,8 @@ func (s *Server) NodeID(ctx context.Context, req *connect.Request[localv1.NodeID
 
 // AddPeer implements FederationService.
 func (s *Server) AddPeer(ctx context.Context, req *connect.Request[localv1.AddPeerRequest]) (*connect.Response[localv1.AddPeerResponse], error) {
-	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
+	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.federation(); err != nil {
 		return nil, err
 	}
 	p, err := s.ex.AddPeer(ctx, sub, req.Msg.Addr, req.Msg.Agency)
@@ -119,11 +118,8 @@ func (s *Server) AddPeer(ctx context.Context, req *connect.Request[localv1.AddPe
 
 // ListPeers implements FederationService.
 func (s *Server) ListPeers(ctx context.Context, req *connect.Request[localv1.ListPeersRequest]) (*connect.Response[localv1.ListPeersResponse], error) {
-	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
+	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.federation(); err != nil {
 		return nil, err
 	}
 	peers, err := s.ex.Peers(ctx, sub)
@@ -139,11 +135,8 @@ func (s *Server) ListPeers(ctx context.Context, req *connect.Request[localv1.Lis
 
 // RemovePeer implements FederationService.
 func (s *Server) RemovePeer(ctx context.Context, req *connect.Request[localv1.RemovePeerRequest]) (*connect.Response[localv1.RemovePeerResponse], error) {
-	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
+	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.federation(); err != nil {
 		return nil, err
 	}
 	if err := s.ex.RemovePeer(ctx, sub, req.Msg.Agency); err != nil {
@@ -154,11 +147,8 @@ func (s *Server) RemovePeer(ctx context.Context, req *connect.Request[localv1.Re
 
 // ApplyPolicy implements FederationService.
 func (s *Server) ApplyPolicy(ctx context.Context, req *connect.Request[localv1.ApplyPolicyRequest]) (*connect.Response[localv1.ApplyPolicyResponse], error) {
-	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
+	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.federation(); err != nil {
 		return nil, err
 	}
 	in, err := s.ex.ApplyISP(ctx, sub, req.Msg.Document)
@@ -170,11 +160,8 @@ func (s *Server) ApplyPolicy(ctx context.Context, req *connect.Request[localv1.A
 
 // ListPolicies implements FederationService.
 func (s *Server) ListPolicies(ctx context.Context, req *connect.Request[localv1.ListPoliciesRequest]) (*connect.Response[localv1.ListPoliciesResponse], error) {
-	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
+	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.federation(); err != nil {
 		return nil, err
 	}
 	list, err := s.ex.ISPs(ctx, sub)
@@ -190,11 +177,8 @@ func (s *Server) ListPolicies(ctx context.Context, req *connect.Request[localv1.
 
 // ShowPolicy implements FederationService.
 func (s *Server) ShowPolicy(ctx context.Context, req *connect.Request[localv1.ShowPolicyRequest]) (*connect.Response[localv1.ShowPolicyResponse], error) {
-	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
+	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.federation(); err != nil {
 		return nil, err
 	}
 	in, err := s.ex.ShowISP(ctx, sub, req.Msg.Id)
@@ -210,11 +194,8 @@ func (s *Server) ShowPolicy(ctx context.Context, req *connect.Request[localv1.Sh
 
 // SignPolicy implements FederationService.
 func (s *Server) SignPolicy(ctx context.Context, req *connect.Request[localv1.SignPolicyRequest]) (*connect.Response[localv1.SignPolicyResponse], error) {
-	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
+	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.federation(); err != nil {
 		return nil, err
 	}
 	doc, err := s.ex.SignISP(ctx, sub, req.Msg.Document)
@@ -226,11 +207,8 @@ func (s *Server) SignPolicy(ctx context.Context, req *connect.Request[localv1.Si
 
 // CheckPolicy implements FederationService.
 func (s *Server) CheckPolicy(ctx context.Context, req *connect.Request[localv1.CheckPolicyRequest]) (*connect.Response[localv1.CheckPolicyResponse], error) {
-	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
+	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.federation(); err != nil {
 		return nil, err
 	}
 	m := req.Msg
@@ -248,11 +226,8 @@ func (s *Server) CheckPolicy(ctx context.Context, req *connect.Request[localv1.C
 
 // Send implements FederationService.
 func (s *Server) Send(ctx context.Context, req *connect.Request[localv1.SendRequest]) (*connect.Response[localv1.SendResponse], error) {
-	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
+	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.federation(); err != nil {
 		return nil, err
 	}
 	m := req.Msg
@@ -269,11 +244,8 @@ func (s *Server) Send(ctx context.Context, req *connect.Request[localv1.SendRequ
 
 // ListExchanges implements FederationService.
 func (s *Server) ListExchanges(ctx context.Context, req *connect.Request[localv1.ListExchangesRequest]) (*connect.Response[localv1.ListExchangesResponse], error) {
-	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
+	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.federation(); err != nil {
 		return nil, err
 	}
 	m := req.Msg
@@ -295,11 +267,8 @@ func (s *Server) ListExchanges(ctx context.Context, req *connect.Request[localv1
 
 // GetExchange implements FederationService.
 func (s *Server) GetExchange(ctx context.Context, req *connect.Request[localv1.GetExchangeRequest]) (*connect.Response[localv1.GetExchangeResponse], error) {
-	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
+	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.federation(); err != nil {
 		return nil, err
 	}
 	r, err := s.ex.Get(ctx, sub, req.Msg.Id)
@@ -315,11 +284,8 @@ func (s *Server) GetExchange(ctx context.Context, req *connect.Request[localv1.G
 
 // Respond implements FederationService.
 func (s *Server) Respond(ctx context.Context, req *connect.Request[localv1.RespondRequest]) (*connect.Response[localv1.RespondResponse], error) {
-	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
+	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.federation(); err != nil {
 		return nil, err
 	}
 	r, err := s.ex.Respond(ctx, sub, req.Msg.Id, exchange.Response(req.Msg.Response), req.Msg.Reason)
@@ -336,11 +302,8 @@ func (s *Server) Respond(ctx context.Context, req *connect.Request[localv1.Respo
 
 // Outbox implements FederationService.
 func (s *Server) Outbox(ctx context.Context, req *connect.Request[localv1.OutboxRequest]) (*connect.Response[localv1.OutboxResponse], error) {
-	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
+	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.federation(); err != nil {
 		return nil, err
 	}
 	list, err := s.ex.Outbox(ctx, sub)
