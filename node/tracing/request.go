@@ -152,6 +152,12 @@ func DecodeDetails(b []byte) (Details, error) {
 		if t.Status != "" || t.MatchedCaseID != "" || t.MatchedCaseNumber != "" {
 			return Details{}, fieldErr(p+".status", "set by trace confirm and reject, not by the request")
 		}
+		// An empty list and an absent one mean the same: keep one form.
+		for _, l := range []*[]string{&t.Nicknames, &t.OtherNames, &t.Relatives} {
+			if len(*l) == 0 {
+				*l = nil
+			}
+		}
 		d.Traces = append(d.Traces, t)
 	}
 	return d, nil
