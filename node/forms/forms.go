@@ -77,6 +77,10 @@ type Field struct {
 	MaxLength int `json:"max_length,omitempty"`
 	// Subform is the id of the nested form whose rows a subform field holds.
 	Subform string `json:"subform,omitempty"`
+	// ReadOnly fields are written by the node itself (e.g. the tracing
+	// request a case was matched to, set by `cpx trace confirm`), never
+	// by an update or an import.
+	ReadOnly bool `json:"read_only,omitempty"`
 }
 
 // Form is a form section: a top-level form of the case record, or a nested

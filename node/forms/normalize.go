@@ -32,6 +32,7 @@ const (
 	RuleLocation     = "location"
 	RuleUTF8         = "utf8"
 	RuleControlChars = "control_chars"
+	RuleReadOnly     = "read_only"
 )
 
 // FieldError is one problem with one field value. Field is the field name,
@@ -112,7 +113,13 @@ func (c *Config) Normalize(formID string, values map[string]any, now time.Time, 
 			n.problem(key, RuleUnknownField, "not a field of any form")
 			continue
 		}
-		v, ok := n.value(key, c.Forms[r.form].Fields[r.field], values[key])
+		f := c.Forms[r.form].Fields[r.field]
+		if f.ReadOnly {
+			n.problem(key, RuleReadOnly, "set by the node, not by hand")
+			failed[key] = true
+			continue
+		}
+		v, ok := n.value(key, f, values[key])
 		switch {
 		case !ok:
 			failed[key] = true

@@ -88,6 +88,10 @@ func TestNormalize(t *testing.T) {
 			want: full("tracing_status", "open")},
 		{name: "unknown field", form: "registration", in: full("favourite_colour", "blue", "id", "x"),
 			probs: "favourite_colour:unknown_field id:unknown_field"},
+		{name: "read-only field", in: map[string]any{"matched_tracing_request_id": "TR-000001"},
+			probs: "matched_tracing_request_id:read_only"},
+		{name: "read-only field cleared", partial: true, in: map[string]any{"matched_tracing_request_id": nil},
+			probs: "matched_tracing_request_id:read_only"},
 		{name: "nested field at top level", in: map[string]any{"relation_age": 3.0},
 			probs: "relation_age:unknown_field"},
 

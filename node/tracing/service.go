@@ -385,7 +385,7 @@ func (s *Service) Update(ctx context.Context, sub policy.Subject, ref string, se
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	return s.modify(ctx, sub, ref, "tracing.update", keys, func(req *Request, now time.Time) error {
+	return s.modify(ctx, sub, ref, "tracing.update", keys, func(_ store.Writer, req *Request, now time.Time) error {
 		if st, ok := set["status"]; ok {
 			v, _ := st.(string)
 			if v != StatusOpen && v != StatusClosed {
@@ -415,7 +415,14 @@ func (s *Service) Update(ctx context.Context, sub policy.Subject, ref string, se
 
 // modify loads a request, lets change edit it, and stores it with a new
 // version and an audit entry whose details are the given keys.
-func (s *Service) modify(ctx context.Context, sub policy.Subject, ref, action string, details any, change func(req *Request, now time.Time) error) (Request, error) {
+// storeFailure is a change's error that must abort the transaction (a
+// write that failed half way), not a refusal to report.
+type storeFailure struct{ err error }
+
+func (f *storeFailure) Error() string { return f.err.Error() }
+func (f *storeFailure) Unwrap() error { return f.err }
+
+func (s *Service) modify(ctx context.Context, sub policy.Subject, ref, action string, details any, change func(w store.Writer, req *Request, now time.Time) error) (Request, error) {
 	now := s.now().UTC()
 	var req Request
 	var refused error
@@ -428,7 +435,10 @@ func (s *Service) modify(ctx context.Context, sub policy.Subject, ref, action st
 		} else if err != nil {
 			return err
 		}
-		if err := change(&req, now); err != nil {
+		if err := change(w, &req, now); err != nil {
+			if f, ok := errors.AsType[*storeFailure](err); ok {
+				return f.err // abort: nothing of the change is committed
+			}
 			refused = err
 			return nil
 		}
@@ -555,7 +565,9 @@ func (s *Service) decide(ctx context.Context, sub policy.Subject, ref string, tr
 	}
 	// No case data in the audit details: the case's id and the trace.
 	details := map[string]any{"case": c.ID}
-	req, err := s.modify(ctx, sub, ref, action, details, func(req *Request, now time.Time) error {
+	var linked []casework.Case // cases whose tracing link changed, for the index
+	req, err := s.modify(ctx, sub, ref, action, details, func(w store.Writer, req *Request, now time.Time) error {
+		linked = linked[:0]
 		if req.Status == StatusClosed {
 			return errorf(ErrClosed, "%s is closed; reopen it first (cpx trace update %s --set status=open)", req.Number, req.Number)
 		}
@@ -571,11 +583,36 @@ func (s *Service) decide(ctx context.Context, sub policy.Subject, ref string, tr
 		}
 		req.Details.Traces = slices.Clone(req.Details.Traces)
 		t := &req.Details.Traces[n-1]
+		// The case records carry the link too (matched_tracing_request_id,
+		// tracing_status), in this same transaction: a trace that moves to
+		// another case unlinks the one it was matched to.
+		link := func(caseID string, on bool) error {
+			lc, changed, err := s.cases.LinkTrace(w, caseID, req.Number, on, sub.User, now)
+			if changed {
+				linked = append(linked, lc)
+			}
+			if err != nil {
+				return &storeFailure{err}
+			}
+			return nil
+		}
 		switch {
 		case outcome == Confirmed:
+			if t.MatchedCaseID != "" && t.MatchedCaseID != c.ID {
+				// A case purged or gone since keeps no link to remove.
+				if err := link(t.MatchedCaseID, false); err != nil && !errors.Is(err, casework.ErrNotFound) && !errors.Is(err, casework.ErrPurged) {
+					return err
+				}
+			}
 			t.Status, t.MatchedCaseID, t.MatchedCaseNumber = TraceMatched, c.ID, c.Number
+			if err := link(c.ID, true); err != nil {
+				return err
+			}
 		case t.MatchedCaseID == c.ID:
 			t.Status, t.MatchedCaseID, t.MatchedCaseNumber = TraceOpen, "", ""
+			if err := link(c.ID, false); err != nil {
+				return err
+			}
 		}
 		details["trace"] = n
 		req.Decisions = append(slices.Clone(req.Decisions), Decision{
@@ -583,5 +620,10 @@ func (s *Service) decide(ctx context.Context, sub policy.Subject, ref string, tr
 		})
 		return nil
 	})
+	if err == nil {
+		for _, c := range linked {
+			s.CaseChanged(c)
+		}
+	}
 	return req, err
 }

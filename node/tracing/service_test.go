@@ -227,13 +227,46 @@ func TestConfirmReject(t *testing.T) {
 	if err != nil || back.Details.Traces[0].MatchedCaseID != c1.ID || len(back.Decisions) != 2 {
 		t.Errorf("read back: got %+v, %v", back, err)
 	}
-	// Rejecting the confirmed case reopens the trace.
+	// The case record shows the link and a verified tracing status.
+	wantLink := func(step string, c casework.Case, request, status any) {
+		t.Helper()
+		got, err := fx.cases.Get(ctx, fx.tina, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Fields[casework.FieldMatchedTracingRequestID] != request || got.Fields[casework.FieldTracingStatus] != status {
+			t.Errorf("%s: case %s has matched_tracing_request_id=%v tracing_status=%v, want %v and %v", step, c.Number,
+				got.Fields[casework.FieldMatchedTracingRequestID], got.Fields[casework.FieldTracingStatus], request, status)
+		}
+	}
+	wantLink("after confirm", c1, req.Number, casework.TracingVerified)
+	wantLink("rejected case", c2, nil, nil)
+	// Confirming another case moves the link.
+	if _, err := fx.svc.Confirm(ctx, fx.tina, req.ID, 1, c2.ID, "second interview"); err != nil {
+		t.Fatal(err)
+	}
+	wantLink("moved away", c1, nil, casework.TracingInProgress)
+	wantLink("moved to", c2, req.Number, casework.TracingVerified)
+	if _, err := fx.svc.Confirm(ctx, fx.tina, req.ID, 1, c1.ID, "no, the first one"); err != nil {
+		t.Fatal(err)
+	}
+	// Nobody sets the link by hand.
+	if _, err := fx.cases.Update(ctx, fx.tina, c2.ID, map[string]any{casework.FieldMatchedTracingRequestID: "TR-1"}, 0); !errors.Is(err, casework.ErrInvalid) {
+		t.Errorf("update of the read-only link: got %v, want ErrInvalid", err)
+	}
+	// Rejecting the confirmed case reopens the trace and unlinks the case.
 	got, err = fx.svc.Reject(ctx, fx.tina, req.ID, 1, c1.Number, "verification failed")
 	if err != nil || got.Details.Traces[0].Status != tracing.TraceOpen || got.Details.Traces[0].MatchedCaseID != "" {
 		t.Errorf("after reject: got %+v, %v", got.Details.Traces[0], err)
 	}
+	wantLink("after reject", c1, nil, casework.TracingInProgress)
+	sup, _ := policy.RoleByID(policy.StandardRoles(), "supervisor")
+	hist, err := fx.cases.History(ctx, policy.Subject{User: "sue", Group: "north", Agency: "agency-a", Role: sup}, c1.ID)
+	if err != nil || hist[len(hist)-1].Action != "tracing.reject" {
+		t.Errorf("case history: got %+v, %v; want a last tracing.reject version", hist, err)
+	}
 	acts := auditActions(t, fx.store)
-	for _, want := range []string{"tracing.create:ok", "tracing.reject:ok", "tracing.confirm:ok", "tracing.read:ok", "case.read:ok"} {
+	for _, want := range []string{"tracing.create:ok", "tracing.reject:ok", "tracing.confirm:ok", "tracing.read:ok", "case.read:ok", "case.tracing.confirm:ok", "case.tracing.reject:ok"} {
 		if !slices.Contains(acts, want) {
 			t.Errorf("audit: got %v, want %s", acts, want)
 		}
