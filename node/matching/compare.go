@@ -37,7 +37,7 @@ const (
 // FieldLevels is the number of agreement levels per field (levels run from 0,
 // total disagreement, to n-1, full agreement).
 var FieldLevels = map[string]int{
-	FieldName: 6, FieldSex: 2, FieldAge: 4, FieldLocation: 4,
+	FieldName: 8, FieldSex: 2, FieldAge: 4, FieldLocation: 4,
 	FieldRelatives: 4, FieldSepDate: 3, FieldSepLocation: 3,
 }
 
@@ -87,6 +87,10 @@ func blank(field string) Comparison {
 // matchSim is the token similarity from which two name parts count as the
 // same name.
 const matchSim = 0.88
+
+// nearSim is the similarity from which two name parts that do not count as
+// the same name are a near miss (a typo) rather than another name.
+const nearSim = 0.7
 
 // tokenSim scores two name parts and says why they agree.
 func tokenSim(a, b Token) (float64, string) {
@@ -170,6 +174,30 @@ func tokenSimInfo(a, b Token, ai, bi tokInfo) (float64, string) {
 	return jw, why
 }
 
+// crossPenalty lowers the score of an assignment of parts that is out of
+// order, so that an in-order one of nearly the same score wins.
+const crossPenalty = 0.5
+
+// crossed reports whether the paired parts (in request order) appear in
+// the case in an order that is neither the same nor a rotation of it
+// (family name or grandfather written first): Ahmed Yusuf Bassam against
+// Ahmed Bassam Yusuf is crossed.
+func crossed(pairs []namePair) bool {
+	prev, first, descents := -1, -1, 0
+	for _, p := range pairs {
+		if p.qi < 0 || p.ci < 0 {
+			continue
+		}
+		if first < 0 {
+			first = p.ci
+		} else if p.ci < prev {
+			descents++
+		}
+		prev = p.ci
+	}
+	return descents > 1 || descents == 1 && prev > first
+}
+
 type namePair struct {
 	qi, ci int
 	sim    float64
@@ -178,11 +206,18 @@ type namePair struct {
 
 // nameLevel compares two full names with the best assignment of parts
 // (order swaps and missing parts allowed) and returns the agreement level:
-// 5 given name and every part present on both sides agree (≥3 parts),
-// 4 the same with two parts (one side gives only two),
-// 3 given name and another part agree, some part disagrees,
-// 2 only the given name agrees, 1 other parts agree but not the given name
-// (the sibling pattern), 0 nothing agrees.
+//
+//	7 given name and every part present on both sides agree (≥3 parts)
+//	6 the same with two parts (one side gives only two)
+//	5 given name and another part agree; the parts that disagree are
+//	  near misses (a typo, not another name)
+//	4 given name and another part agree, some part is another name; or
+//	  one-part names that agree
+//	3 only the given name agrees
+//	2 other parts agree and the given name is a near miss
+//	1 other parts agree but the given name is another name (the sibling
+//	  pattern)
+//	0 nothing agrees
 func nameLevel(q, c []Token, qi, ci []tokInfo, qn, cn []Token) (int, float64, []namePair) {
 	n, m := len(q), len(c)
 	var sims [maxTokens][maxTokens]float64
@@ -198,11 +233,17 @@ func nameLevel(q, c []Token, qi, ci []tokInfo, qn, cn []Token) (int, float64, []
 	var cur []namePair
 	var usedC [maxTokens]bool
 	var rec func(i int, score float64)
+	bestCrossed := false
 	rec = func(i int, score float64) {
 		if i == n {
 			// prefer assignments that keep positions (given with given)
+			// and the order of the parts
+			c := crossed(cur)
+			if c {
+				score -= crossPenalty
+			}
 			if score > bestScore+1e-9 {
-				bestScore = score
+				bestScore, bestCrossed = score, c
 				best = append(best[:0], cur...)
 			}
 			return
@@ -257,20 +298,51 @@ func nameLevel(q, c []Token, qi, ci []tokInfo, qn, cn []Token) (int, float64, []
 	if mism < 0 {
 		mism = 0
 	}
+	// near misses among the parts left unpaired: close spellings that are
+	// not two distinct known names
+	var usedQ [maxTokens]bool
+	for _, p := range best {
+		if p.qi >= 0 {
+			usedQ[p.qi] = true
+		}
+		if p.ci >= 0 {
+			usedC[p.ci] = true
+		}
+	}
+	near := func(i, j int) bool { return sims[i][j] >= nearSim && !(qi[i].known && ci[j].known) }
+	nearMisses := 0
+	for i := 0; i < n; i++ {
+		if usedQ[i] {
+			continue
+		}
+		for j := 0; j < m; j++ {
+			if !usedC[j] && near(i, j) {
+				usedC[j] = true
+				nearMisses++
+				break
+			}
+		}
+	}
 	score := bestScore
 	var lvl int
 	switch {
-	case given && mism == 0 && k >= 3:
-		lvl = 5
-	case given && mism == 0 && k == 2:
+	case given && bestCrossed:
+		// the parts agree in another order than a rotation: a name chain
+		// (given, father, grandfather) read in the wrong order is
+		// another child's
 		lvl = 4
-	case given && k >= 2:
-		lvl = 3
+	case given && mism == 0 && k >= 3:
+		lvl = 7
+	case given && mism == 0 && k == 2:
+		lvl = 6
+	case given && k >= 2 && nearMisses >= mism:
+		lvl = 5
+	case given && k >= 2, given && short == 1:
+		lvl = 4
 	case given:
+		lvl = 3
+	case k >= 1 && near(0, 0) && !usedQ[0]:
 		lvl = 2
-		if short == 1 && k >= 1 {
-			lvl = 3 // one-part names that agree
-		}
 	case k >= 1:
 		lvl = 1
 	}
@@ -294,7 +366,7 @@ func compareNames(q, c *profile, e explain) Comparison {
 	}
 	out := Comparison{Field: FieldName, Level: bestL}
 	switch {
-	case bestL >= 3:
+	case bestL >= 4:
 		out.Outcome = Match
 	case bestL >= 1:
 		out.Outcome = Partial
@@ -325,6 +397,8 @@ func compareNames(q, c *profile, e explain) Comparison {
 	}
 	if len(parts) == 0 {
 		parts = append(parts, fmt.Sprintf("%s ≠ %s", joinRaw(bq), joinRaw(bc)))
+	} else if bestL == 2 {
+		parts = append(parts, "given name differs slightly (misspelt?)")
 	} else if bestL == 1 {
 		parts = append(parts, "given name differs")
 	}
@@ -481,7 +555,7 @@ func compareRelatives(q, c *profile, e explain) Comparison {
 	for x, a := range q.relatives {
 		for y, b := range c.relatives {
 			l, _, _ := nameLevel(a, b, q.relInfo[x], c.relInfo[y], nil, nil)
-			if l >= 4 {
+			if l >= 5 {
 				strong++
 			}
 			if l > bestL {

@@ -19,9 +19,9 @@ var (
 // test fails if a change makes matching worse. The targets are not met yet
 // (see docs/matching.md); -goals enforces them.
 const (
-	latinF1Floor      = 0.92
+	latinF1Floor      = 0.925
 	latinF1Goal       = 0.98
-	crossRecallFloor  = 0.88
+	crossRecallFloor  = 0.895
 	crossRecallGoal   = 0.95
 	crossPrecisionMin = 0.95
 )
@@ -66,7 +66,7 @@ func TestFitDefault(t *testing.T) {
 	// on sex agreement instead); on pairs whose given name agrees it is not.
 	var strong [][]matching.Comparison
 	for _, v := range vecs {
-		if v[0].Level >= 2 {
+		if v[0].Level >= 3 {
 			strong = append(strong, v)
 		}
 	}
