@@ -146,8 +146,33 @@ func buildNickIndex() map[string][]string {
 	return m
 }
 
+// commonGivenNames are further given names common in the regions CPX
+// serves (Arabic-speaking, Somali, Afghan), one spelling each: two distinct
+// known names are never taken for spellings of one name (Eman and Ammar,
+// Sara and Sahra), while a spelling not in the tables still can be.
+var commonGivenNames = []string{
+	// male
+	"adam", "adan", "adil", "amir", "ammar", "anas", "awil", "ayman", "bashir", "bassam", "bilal", "bile",
+	"dahir", "fadi", "faisal", "farah", "farid", "firas", "guled", "gul", "habib", "haidar", "hakim", "hirsi",
+	"idris", "ilyas", "jama", "jawad", "kamal", "karam", "karim", "khalil", "liban", "mahad", "majid", "mansur",
+	"marwan", "mirwais", "nabil", "najib", "nasir", "nizar", "omid", "osama", "rami", "sajjad", "sami", "shafiq",
+	"sharmarke", "shire", "sohrab", "suleiman", "taha", "tariq", "wahid", "wali", "warsame", "yaqub", "yasin",
+	"yasir", "zakaria", "ziad", "abdiaziz", "abdikarim", "rahmatullah", "samiullah", "zabihullah",
+	// female
+	"alaa", "amal", "asma", "ayan", "basma", "dalia", "deeqa", "dina", "duaa", "fartun", "farzana", "freshta",
+	"ghada", "gulalai", "habiba", "hadia", "hala", "hanan", "hiba", "hodan", "huda", "idil", "ifrah",
+	"ilhan", "iman", "israa", "karima", "ladan", "lina", "lubna", "malalai", "marwa", "mursal", "nabila", "nada",
+	"naima", "nasra", "nazanin", "nilofar", "parwana", "pashtana", "rahma", "rania", "rasha", "reem", "roya",
+	"ruqaya", "sabah", "safaa", "safiya", "sagal", "sahra", "samira", "sara", "shabana", "shakila", "shirin",
+	"sima", "suad", "suha", "sumaya", "tahmina", "ubah", "wafa", "widad", "yasmin", "yusra", "zamzam",
+	"zarghona", "zubaida",
+}
+
 func buildKnown() map[string]bool {
 	m := make(map[string]bool)
+	for _, n := range commonGivenNames {
+		m[Canonical(n)] = true
+	}
 	for _, vs := range variantSpellings {
 		m[Canonical(vs[0])] = true
 	}
