@@ -19,8 +19,8 @@
 // and place), each with an agreement level. A Fellegi–Sunter Model turns the
 // levels into a posterior probability; Fit estimates it by EM on unlabelled
 // pairs and FitLabelled from labelled ones. DefaultModel is fitted on the
-// synthetic generator in synth. Probabilities map to bands: likely ≥ 0.8,
-// possible ≥ 0.3, unlikely.
+// synthetic generator in synth. Probabilities map to bands: likely ≥ 0.5,
+// possible ≥ 0.1, unlikely.
 //
 // # Index
 //

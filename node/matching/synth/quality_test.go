@@ -19,7 +19,7 @@ var (
 // test fails if a change makes matching worse. The targets are not met yet
 // (see docs/matching.md); -goals enforces them.
 const (
-	latinF1Floor      = 0.935
+	latinF1Floor      = 0.94
 	latinF1Goal       = 0.98
 	crossRecallFloor  = 0.905
 	crossRecallGoal   = 0.95
@@ -121,7 +121,7 @@ func TestQuality(t *testing.T) {
 			best, rec := synth.Best(r.Pairs, r.Positives, crossPrecisionMin)
 			t.Logf("%s: %d cases, %d requests (%d with a registered child), %d candidate pairs (%.1f per request), blocking reached %d/%d (%.4f)",
 				tc.name, len(ds.Cases), len(ds.Requests), r.Positives, r.Candidates, float64(r.Candidates)/float64(len(ds.Requests)), r.Reached, r.Positives, float64(r.Reached)/float64(r.Positives))
-			t.Logf("  at likely (0.8):       %v", at)
+			t.Logf("  at likely (%.1f):       %v", matching.LikelyThreshold, at)
 			t.Logf("  best F1:               %v", best)
 			t.Logf("  best recall at P≥0.95: %v", rec)
 			tc.check(t, at, best, rec)
