@@ -220,7 +220,11 @@ func (ix *Index) Match(q Person, limit int) []Result {
 		lbf := make([]float64, len(out))
 		top := math.Inf(-1)
 		for i := range out {
-			lbf[i] = lw + ix.model.LogBayesFactor(out[i].Comparisons)
+			if ix.model.Choice != nil {
+				lbf[i] = ix.model.Choice.Score(out[i].Comparisons, len(out))
+			} else {
+				lbf[i] = lw + ix.model.LogBayesFactor(out[i].Comparisons)
+			}
 			top = math.Max(top, lbf[i])
 		}
 		sum := math.Exp(-top)
@@ -343,6 +347,28 @@ func blockingKeys(p *profile) []string {
 			for _, x := range a0 {
 				add("m|" + bj + "|" + x)
 			}
+		}
+	}
+	// the family chain: a child's father and grandfather (the second and
+	// third parts of a patronymic name) are the first two parts of the
+	// father's name among the relatives. It reaches the child when the
+	// given name is lost (misspelt beyond the keys above, a nickname, an
+	// order swap), through the family, not the given name.
+	chain := func(a, b Token) {
+		for _, x := range phonAlts(a.Canonical, a.Skeleton) {
+			for _, y := range phonAlts(b.Canonical, b.Skeleton) {
+				add("f|" + x + "|" + y)
+			}
+		}
+	}
+	for _, name := range p.names {
+		if len(name) >= 3 {
+			chain(name[1], name[2])
+		}
+	}
+	for _, r := range p.relatives {
+		if len(r) >= 2 {
+			chain(r[0], r[1])
 		}
 	}
 	out := make([]string, 0, len(set))

@@ -49,9 +49,13 @@ type FieldParams struct {
 //	P(match | γ) = 1 / (1 + (1-Prior)/Prior · Π_f U_f[γ_f]/M_f[γ_f])
 //
 // with blank fields left out (conditional independence assumed).
+//
+// When Choice is set, Index.Match scores with it instead (see Choice); the
+// m and u probabilities stay for fitting by EM on unlabelled data.
 type Model struct {
 	Prior  float64                `json:"prior"`
 	Fields map[string]FieldParams `json:"fields"`
+	Choice *Choice                `json:"choice,omitempty"`
 }
 
 //go:embed default_model.json

@@ -78,6 +78,7 @@ type Run struct {
 	Candidates int                     // candidate pairs scored in total
 	Vectors    [][]matching.Comparison // comparison vectors, for fitting
 	Labels     []bool
+	Requests   []matching.ChoiceRequest // the same vectors per request, for FitChoice
 }
 
 // RunLocal indexes the cases, matches every request and scores all the
@@ -95,15 +96,19 @@ func RunLocal(ds Dataset, m matching.Model) Run {
 		}
 		res := ix.Match(q.Person, 0)
 		r.Candidates += len(res)
-		for _, x := range res {
+		cr := matching.ChoiceRequest{Truth: -1}
+		for i, x := range res {
 			same := x.ID == q.Truth
 			if same {
 				r.Reached++
+				cr.Truth = i
 			}
+			cr.Candidates = append(cr.Candidates, x.Comparisons)
 			r.Pairs = append(r.Pairs, Scored{Request: q.ID, ID: x.ID, Score: x.Probability, Same: same})
 			r.Vectors = append(r.Vectors, x.Comparisons)
 			r.Labels = append(r.Labels, same)
 		}
+		r.Requests = append(r.Requests, cr)
 	}
 	return r
 }
