@@ -4,6 +4,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"hash"
 	"math/bits"
 	"strconv"
@@ -308,4 +310,52 @@ func balance(raw *CLK, perm *[2 * Bits]uint16) CLK {
 		}
 	}
 	return out
+}
+
+// RecordBytes is the length of a Record's binary form: each group's 16
+// words, big-endian, group after group.
+const RecordBytes = int(NumGroups) * Bits / 8
+
+// Bounds on the popcount of a present group: balancing leaves about 512
+// bits set (a binomial spread of a few dozen), so a filter outside them
+// was not made by an Encoder. An all-ones filter would otherwise reach
+// every case.
+const (
+	MinBalancedOnes = Bits/2 - Bits/8
+	MaxBalancedOnes = Bits/2 + Bits/8
+)
+
+// ErrBadRecord is returned by UnmarshalBinary for a malformed Record.
+var ErrBadRecord = errors.New("pprl: malformed record")
+
+// MarshalBinary returns the binary form of r (RecordBytes long).
+func (r *Record) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, RecordBytes)
+	for g := range r {
+		for _, w := range r[g] {
+			b = binary.BigEndian.AppendUint64(b, w)
+		}
+	}
+	return b, nil
+}
+
+// UnmarshalBinary sets r from its binary form. It refuses, with
+// ErrBadRecord, a length other than RecordBytes and a group that is
+// neither empty nor balanced (popcount outside MinBalancedOnes to
+// MaxBalancedOnes).
+func (r *Record) UnmarshalBinary(b []byte) error {
+	if len(b) != RecordBytes {
+		return fmt.Errorf("%w: %d bytes, want %d", ErrBadRecord, len(b), RecordBytes)
+	}
+	var out Record
+	for g := range out {
+		for w := range out[g] {
+			out[g][w] = binary.BigEndian.Uint64(b[(g*len(out[g])+w)*8:])
+		}
+		if n := out[g].Ones(); n != 0 && (n < MinBalancedOnes || n > MaxBalancedOnes) {
+			return fmt.Errorf("%w: group %v has %d bits set, want 0 or %d–%d", ErrBadRecord, Group(g), n, MinBalancedOnes, MaxBalancedOnes)
+		}
+	}
+	*r = out
+	return nil
 }
