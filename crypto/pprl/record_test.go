@@ -183,3 +183,33 @@ func TestRecordSetMatch(t *testing.T) {
 		t.Errorf("an empty query reached %v", got)
 	}
 }
+
+// FuzzEncodeRecord: whatever a person holds, every group is empty or
+// balanced within the bounds UnmarshalBinary accepts, and the Record
+// survives its binary form.
+func FuzzEncodeRecord(f *testing.F) {
+	e := pprl.NewRecordEncoder(testKeys)
+	f.Add("محمد علي حسن", "Hamoudi", "SD0101", "2020-01-01", "male", 9.0)
+	f.Add("Amina", "", "", "", "", -1.0)
+	f.Fuzz(func(t *testing.T, name, nick, loc, date, sex string, a float64) {
+		p := matching.Person{Names: []string{name}, Nicknames: []string{nick}, Relatives: []string{nick + " " + name},
+			Locations: []string{loc}, SeparationLocation: loc, SeparationDate: date, DateOfBirth: date, Sex: sex}
+		if a >= 0 && a <= 120 {
+			p.Age = &a
+		}
+		r := e.EncodeRecord(p)
+		for g := range pprl.NumGroups {
+			if n := r[g].Ones(); n != 0 && (n < pprl.MinBalancedOnes || n > pprl.MaxBalancedOnes) {
+				t.Fatalf("%v: %d bits set", g, n)
+			}
+		}
+		b, err := r.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back pprl.Record
+		if err := back.UnmarshalBinary(b); err != nil || back != r {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
