@@ -7,9 +7,20 @@ import (
 	"github.com/cpx-node/cpx/node/matching/synth"
 )
 
-// TestFederatedQuality encodes the synth harness's cases and requests and
-// reports precision/recall of Dice thresholds (every pair above the
-// threshold counts as a predicted match).
+// Floors: the figures of the shipped model on the fixed seeds, rounded
+// down. The test fails if a change makes federated matching worse.
+const (
+	latinLikelyF1Floor = 0.87
+	crossRecallFloor   = 0.72
+	minPrecision       = 0.95
+)
+
+// TestFederatedQuality encodes the synth harness's cases and requests as
+// Records and reports, for the shipped model, precision/recall/F1 at the
+// likely and possible bands (every candidate at or above the threshold
+// counts as predicted: a sibling above it is a false positive), the best
+// F1 and the best recall at precision ≥ 0.95; and, for comparison, the
+// old single-CLK Dice figures.
 func TestFederatedQuality(t *testing.T) {
 	if raceEnabled {
 		t.Skip("numeric quality run: without -race (the second half of the README test command)")
@@ -17,45 +28,63 @@ func TestFederatedQuality(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	keys := pprl.DeriveKeys([]byte("test secret"), "net-1", pprl.DefaultFields)
+	m := pprl.DefaultModel()
 	for _, tc := range []struct {
-		name    string
-		seed    uint64
-		script  synth.Script
-		balance bool
+		name   string
+		seed   uint64
+		script synth.Script
+		check  func(t *testing.T, likely, rec synth.Figures)
 	}{
-		{"latin", 2, synth.Latin, true},
-		{"arabic-request/latin-case", 3, synth.ArabicRequest, true},
+		{"latin", 2, synth.Latin, func(t *testing.T, likely, rec synth.Figures) {
+			if likely.F1 < latinLikelyF1Floor {
+				t.Errorf("latin F1 at likely = %.4f, want ≥ %.2f", likely.F1, latinLikelyF1Floor)
+			}
+		}},
+		{"arabic-request/latin-case", 3, synth.ArabicRequest, func(t *testing.T, likely, rec synth.Figures) {
+			if rec.Recall < crossRecallFloor {
+				t.Errorf("cross-script recall at precision ≥ %.2f = %.4f, want ≥ %.2f", minPrecision, rec.Recall, crossRecallFloor)
+			}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			enc := pprl.NewEncoder(keys)
-			enc.Balance = tc.balance
-			ds := synth.Generate(synth.Config{Seed: tc.seed, Families: 500, Script: tc.script})
-			set := make([]pprl.CLK, len(ds.Cases))
-			ones := 0
-			for i, c := range ds.Cases {
-				set[i] = enc.Encode(c.Person)
-				ones += set[i].Ones()
-			}
-			var pairs []synth.Scored
-			positives := 0
-			var hits []int
-			for _, q := range ds.Requests {
-				if q.Truth != "" {
-					positives++
-				}
-				qc := enc.Encode(q.Person)
-				hits = pprl.DiceMany(&qc, set, 0.5, hits[:0])
-				for _, h := range hits {
-					pairs = append(pairs, synth.Scored{Request: q.ID, ID: ds.Cases[h].ID, Score: pprl.Dice(&qc, &set[h]), Same: ds.Cases[h].ID == q.Truth})
-				}
-			}
-			best, rec := synth.Best(pairs, positives, 0.95)
-			t.Logf("%s: %d cases, mean popcount %d/1024", tc.name, len(ds.Cases), ones/len(ds.Cases))
-			t.Logf("  at likely (%.2f):    %v", pprl.LikelyDice, synth.At(pairs, positives, pprl.LikelyDice))
-			t.Logf("  at possible (%.2f):  %v", pprl.PossibleDice, synth.At(pairs, positives, pprl.PossibleDice))
-			t.Logf("  best F1:             %v", best)
-			t.Logf("  best R at P≥0.95:    %v", rec)
+			h := newHarness(testKeys, tc.seed, 500, tc.script, m.Block)
+			pairs := h.scored(m)
+			likely := synth.At(pairs, h.positives, m.Likely)
+			best, rec := synth.Best(pairs, h.positives, minPrecision)
+			t.Logf("%s: %d requests (%d with a registered child), %.1f candidates per request, blocking reached %d/%d",
+				tc.name, len(h.ex), h.positives, float64(len(pairs))/float64(len(h.ex)), h.reached, h.positives)
+			t.Logf("  at likely (%.2f):   %v", m.Likely, likely)
+			t.Logf("  at possible (%.2f): %v", m.Possible, synth.At(pairs, h.positives, m.Possible))
+			t.Logf("  best F1:            %v", best)
+			t.Logf("  best R at P≥0.95:   %v", rec)
+			tc.check(t, likely, rec)
+			singleCLK(t, tc.seed, tc.script)
 		})
 	}
+}
+
+// singleCLK logs the figures of the old encoding: one CLK per record and
+// one Dice threshold, pairs with Dice ≥ 0.8 counted.
+func singleCLK(t *testing.T, seed uint64, script synth.Script) {
+	enc := pprl.NewEncoder(pprl.DeriveKeys([]byte("test secret"), "net-1", pprl.DefaultFields))
+	ds := synth.Generate(synth.Config{Seed: seed, Families: 500, Script: script})
+	var set pprl.Set
+	for _, c := range ds.Cases {
+		set.Add(enc.Encode(c.Person))
+	}
+	var pairs []synth.Scored
+	positives := 0
+	var hits []int
+	for _, q := range ds.Requests {
+		if q.Truth != "" {
+			positives++
+		}
+		qc := enc.Encode(q.Person)
+		hits = set.Above(&qc, 0.8, hits[:0])
+		for _, i := range hits {
+			pairs = append(pairs, synth.Scored{Request: q.ID, ID: ds.Cases[i].ID, Score: pprl.Dice(&qc, set.At(i)), Same: ds.Cases[i].ID == q.Truth})
+		}
+	}
+	best, rec := synth.Best(pairs, positives, minPrecision)
+	t.Logf("  single CLK (before): at Dice %.2f %v; best F1 %v; best R at P≥0.95 %v", pprl.LikelyDice, synth.At(pairs, positives, pprl.LikelyDice), best, rec)
 }

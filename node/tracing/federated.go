@@ -1,17 +1,20 @@
 package tracing
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"slices"
+	"strconv"
 	"time"
 
 	"github.com/cpx-node/cpx/crypto/pprl"
 	"github.com/cpx-node/cpx/node/audit"
 	"github.com/cpx-node/cpx/node/exchange"
+	"github.com/cpx-node/cpx/node/matching"
 	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/policy"
 )
@@ -30,11 +33,94 @@ func (s *Service) Federate(f Federation) { s.fed = f }
 // MaxAnswers bounds the candidates one trace gets from one agency.
 const MaxAnswers = 5
 
+// QueryVersion is the version of the tracing query this node sends and
+// answers: 2, one pprl.Record (per-group encodings) per sought child.
+// Version 1 (one whole-record CLK per child, no version field) is refused:
+// its encodings cannot be compared with Records.
+const QueryVersion = 2
+
+// Bounds on a query, which crosses a trust boundary.
+const (
+	// MaxQueryRecords bounds the sought children of one query.
+	MaxQueryRecords = 20
+	// MaxQueryBytes bounds a query's plaintext: MaxQueryRecords records
+	// in base64 (856 bytes each) with room for the JSON around them.
+	MaxQueryBytes = 1024 * (MaxQueryRecords + 1)
+)
+
 // query is the plaintext of a tracing query: one privacy-preserving
-// encoding per sought child, never names or other case data.
+// Record per sought child (base64 of pprl.Record's binary form), never
+// names or other case data.
 type query struct {
-	Encodings []pprl.CLK `json:"encodings"`
+	Version int      `json:"version"`
+	Records []string `json:"records"`
 }
+
+// encodeQuery returns the plaintext of a query for recs.
+func encodeQuery(recs []pprl.Record) ([]byte, error) {
+	q := query{Version: QueryVersion}
+	for i := range recs {
+		b, err := recs[i].MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		q.Records = append(q.Records, base64.StdEncoding.EncodeToString(b))
+	}
+	return json.Marshal(q)
+}
+
+// decodeQuery parses and checks a query's plaintext: at most
+// MaxQueryBytes, version QueryVersion, no unknown fields, 1 to
+// MaxQueryRecords records each of exactly pprl.RecordBytes with balanced
+// or empty groups. Every error wraps exchange.ErrBadMessage.
+func decodeQuery(payload []byte) ([]pprl.Record, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: tracing query: %s", exchange.ErrBadMessage, fmt.Sprintf(format, args...))
+	}
+	if len(payload) > MaxQueryBytes {
+		return nil, bad("%d bytes, at most %d", len(payload), MaxQueryBytes)
+	}
+	var v struct {
+		Version *int `json:"version"`
+	}
+	if err := json.Unmarshal(payload, &v); err != nil {
+		return nil, bad("not a JSON object with a numeric version")
+	}
+	if v.Version == nil || *v.Version != QueryVersion {
+		got := "none (version 1)"
+		if v.Version != nil {
+			got = strconv.Itoa(*v.Version)
+		}
+		return nil, bad("version %s; this node answers only version %d (per-group records): the asking node must be upgraded", got, QueryVersion)
+	}
+	var q query
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&q); err != nil {
+		return nil, bad("malformed JSON or an unknown field")
+	}
+	if len(q.Records) == 0 || len(q.Records) > MaxQueryRecords {
+		return nil, bad("%d records, want 1 to %d", len(q.Records), MaxQueryRecords)
+	}
+	recs := make([]pprl.Record, len(q.Records))
+	for i, r := range q.Records {
+		if base64.StdEncoding.DecodedLen(len(r)) > pprl.RecordBytes+2 {
+			return nil, bad("record %d: too long", i+1)
+		}
+		b, err := base64.StdEncoding.Strict().DecodeString(r)
+		if err != nil {
+			return nil, bad("record %d: not base64", i+1)
+		}
+		if err := recs[i].UnmarshalBinary(b); err != nil {
+			return nil, bad("record %d: %v", i+1, err)
+		}
+	}
+	return recs, nil
+}
+
+// model scores federated candidates (fitted on synthetic data; see
+// docs/matching.md).
+var model = pprl.DefaultModel()
 
 // answer is the plaintext of the reply: bands and opaque handles only,
 // never a score or case data.
@@ -55,13 +141,13 @@ type FederatedMatch struct {
 // signed ISP document, so each derives the same keys from it; envelopes
 // keep the encodings from anyone else. (docs/matching.md)
 func keysFor(isp *policy.ISP) pprl.Keys {
-	return pprl.DeriveKeys(isp.SigningBytes(), fmt.Sprintf("%s@%d", isp.ID, isp.Version), pprl.DefaultFields)
+	return pprl.DeriveKeys(isp.SigningBytes(), fmt.Sprintf("%s@%d", isp.ID, isp.Version), pprl.RecordFields)
 }
 
 // encodedSet caches the encodings of the consented cases under one ISP.
 type encodedSet struct {
 	changes uint64
-	set     pprl.Set
+	set     pprl.RecordSet
 	ids     []string
 }
 
@@ -79,11 +165,11 @@ func (s *Service) encodings(ctx context.Context, isp *policy.ISP) (*encodedSet, 
 	if cached != nil && cached.changes == now {
 		return cached, nil
 	}
-	enc := pprl.NewEncoder(keysFor(isp))
+	enc := pprl.NewRecordEncoder(keysFor(isp))
 	es := &encodedSet{changes: now}
 	s.mu.RLock()
 	for id, m := range s.meta {
-		es.set.Add(enc.Encode(m.person))
+		es.set.Add(enc.EncodeRecord(m.person))
 		es.ids = append(es.ids, id)
 	}
 	s.mu.RUnlock()
@@ -100,9 +186,9 @@ func (s *Service) encodings(ctx context.Context, isp *policy.ISP) (*encodedSet, 
 // for each encoding, the consented cases whose encodings come close, as
 // bands and opaque handles that this node remembers. Audited.
 func (s *Service) AnswerQuery(ctx context.Context, from string, isp *policy.ISP, payload []byte) ([]byte, error) {
-	var q query
-	if err := json.Unmarshal(payload, &q); err != nil || len(q.Encodings) == 0 || len(q.Encodings) > 20 {
-		return nil, fmt.Errorf("%w: a query holds 1 to 20 encodings", exchange.ErrBadMessage)
+	recs, err := decodeQuery(payload)
+	if err != nil {
+		return nil, err
 	}
 	es, err := s.encodings(ctx, isp)
 	if err != nil {
@@ -111,28 +197,17 @@ func (s *Service) AnswerQuery(ctx context.Context, from string, isp *policy.ISP,
 	now := s.now().UTC()
 	var a answer
 	var handles []handle
-	for i := range q.Encodings {
-		type hit struct {
-			id   string
-			dice float64
-		}
-		var hits []hit
-		for _, j := range es.set.Above(&q.Encodings[i], pprl.PossibleDice, nil) {
-			hits = append(hits, hit{es.ids[j], pprl.Dice(&q.Encodings[i], es.set.At(j))})
-		}
-		slices.SortFunc(hits, func(x, y hit) int {
-			switch {
-			case x.dice > y.dice:
-				return -1
-			case x.dice < y.dice:
-				return 1
+	for i := range recs {
+		// candidates come most probable first; the first MaxAnswers
+		// likely or possible ones are answered
+		for k, c := range es.set.Match(model, &recs[i]) {
+			band := model.Band(c.Probability)
+			if band == matching.Unlikely || k == MaxAnswers {
+				break
 			}
-			return 0
-		})
-		for _, h := range hits[:min(len(hits), MaxAnswers)] {
 			id := newHandle()
-			handles = append(handles, handle{ID: id, Case: h.id, Agency: from, ISP: isp.ID, Created: now})
-			a.Matches = append(a.Matches, FederatedMatch{Trace: i + 1, Band: pprl.Band(h.dice), Handle: id})
+			handles = append(handles, handle{ID: id, Case: es.ids[c.Index], Agency: from, ISP: isp.ID, Created: now})
+			a.Matches = append(a.Matches, FederatedMatch{Trace: i + 1, Band: band, Handle: id})
 		}
 	}
 	err = s.store.Update(ctx, func(w store.Writer) error {
@@ -146,7 +221,7 @@ func (s *Service) AnswerQuery(ctx context.Context, from string, isp *policy.ISP,
 			}
 		}
 		_, err := audit.Append(w, now, audit.Event{Actor: "peer:" + from, Action: "tracing.query.answer", Object: "agency/" + from,
-			Details: map[string]any{"encodings": len(q.Encodings), "answers": len(a.Matches), "isp": isp.ID}})
+			Details: map[string]any{"encodings": len(recs), "answers": len(a.Matches), "isp": isp.ID}})
 		return err
 	})
 	if err != nil {
@@ -197,12 +272,12 @@ func (s *Service) FederatedMatch(ctx context.Context, sub policy.Subject, ref st
 		return req, nil, nil, errorf(ErrInvalid, "no ISP in force lets this agency ask another for tracing")
 	}
 	for _, t := range targets {
-		enc := pprl.NewEncoder(keysFor(t.ISP))
-		var q query
+		enc := pprl.NewRecordEncoder(keysFor(t.ISP))
+		var recs []pprl.Record
 		for i := range req.Details.Traces {
-			q.Encodings = append(q.Encodings, enc.Encode(req.Details.person(i)))
+			recs = append(recs, enc.EncodeRecord(req.Details.person(i)))
 		}
-		payload, err := json.Marshal(q)
+		payload, err := encodeQuery(recs)
 		if err != nil {
 			return req, nil, nil, err
 		}

@@ -1,0 +1,69 @@
+package pprl
+
+import (
+	"cmp"
+	"slices"
+)
+
+// RecordSet holds the Records of a node's cases for federated matching,
+// with the given-name group also in a Set for blocking.
+type RecordSet struct {
+	given Set
+	recs  []Record
+}
+
+// Add appends r and returns its index.
+func (s *RecordSet) Add(r Record) int {
+	s.given.Add(r[GroupGiven])
+	s.recs = append(s.recs, r)
+	return len(s.recs) - 1
+}
+
+// Len is the number of Records.
+func (s *RecordSet) Len() int { return len(s.recs) }
+
+// At returns Record i.
+func (s *RecordSet) At(i int) *Record { return &s.recs[i] }
+
+// Reach appends to out the indexes of the Records whose given-name group
+// has a Dice coefficient of at least block with q's (blocking), and
+// returns out. A query without a given name reaches nothing.
+func (s *RecordSet) Reach(q *Record, block float64, out []int) []int {
+	if !q.Present(GroupGiven) {
+		return out
+	}
+	return s.given.Above(&q[GroupGiven], block, out)
+}
+
+// Candidate is a Record a query reached, with the probability that it is
+// the sought child.
+type Candidate struct {
+	Index       int
+	Probability float64
+}
+
+// Match blocks on the given-name group with m.Block, scores every Record
+// reached and returns them with their probabilities (Model), most
+// probable first (ties by index).
+func (s *RecordSet) Match(m Model, q *Record) []Candidate {
+	idx := s.Reach(q, m.Block, nil)
+	if len(idx) == 0 {
+		return nil
+	}
+	ps := make([]float64, len(idx))
+	for k, i := range idx {
+		ps[k] = m.Score(Compare(q, &s.recs[i]))
+	}
+	m.Posteriors(ps)
+	out := make([]Candidate, len(idx))
+	for k, i := range idx {
+		out[k] = Candidate{Index: i, Probability: ps[k]}
+	}
+	slices.SortFunc(out, func(a, b Candidate) int {
+		if c := cmp.Compare(b.Probability, a.Probability); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Index, b.Index)
+	})
+	return out
+}

@@ -1,0 +1,399 @@
+package pprl
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/cpx-node/cpx/node/matching"
+)
+
+// Dices are the per-group Dice coefficients of one pair of Records; a
+// group absent on either side is -1.
+type Dices [NumGroups]float64
+
+// Compare returns the per-group Dice coefficients of q and c.
+func Compare(q, c *Record) Dices {
+	var d Dices
+	for g := range NumGroups {
+		if !q.Present(g) || !c.Present(g) {
+			d[g] = -1
+			continue
+		}
+		d[g] = Dice(&q[g], &c[g])
+	}
+	return d
+}
+
+// Model scores the candidates of one request from their per-group Dice
+// coefficients. Each group's Dice falls in a bin (bin b holds
+// [Edges[b-1], Edges[b]); bin 0 is below Edges[0], the last bin from the
+// last edge up) with a weight, a log likelihood ratio; a group absent on
+// either side weighs 0. A candidate's score is the sum of its weights,
+// s_i = Σ_g W_g[bin(d_ig)].
+//
+// At most one candidate is the sought child, or none is (the child is not
+// registered here, or blocking missed it). Of the n candidates a request
+// reached, candidate i is the child with probability
+//
+//	P_i = exp(s_i) / (n·exp(Null) + Σ_j exp(s_j))
+//
+// which is Fellegi–Sunter with the per-request prior of node/matching's
+// Index.Match when W = log(m/u) and Null = log((1-ρ)/ρ), ρ being the
+// chance that the child is among the candidates: look-alikes (siblings)
+// share the probability instead of each claiming it. FitLabelled gives
+// those weights; FitChoice then fits them as a conditional logit model,
+// by maximum likelihood of the choice (which candidate, if any, is the
+// child), which corrects for the dependence between groups that
+// Fellegi–Sunter ignores.
+//
+// Candidates come from blocking on the given-name group (Dice ≥ Block);
+// Likely and Possible are the band thresholds on P_i.
+type Model struct {
+	Edges    []float64            `json:"edges"`
+	Weights  map[string][]float64 `json:"weights"`
+	Null     float64              `json:"null"`
+	Block    float64              `json:"block"`
+	Likely   float64              `json:"likely"`
+	Possible float64              `json:"possible"`
+}
+
+//go:embed default_model.json
+var defaultModelJSON []byte
+
+// DefaultModel returns the model fitted on the synthetic generator
+// (node/matching/synth, train seed 1, both scripts). Regenerate with
+// `go test ./crypto/pprl -run TestFitDefault -update`. It panics if the
+// embedded file is invalid, a build defect that the tests catch.
+func DefaultModel() Model {
+	var m Model
+	if err := json.Unmarshal(defaultModelJSON, &m); err != nil {
+		panic("pprl: default_model.json: " + err.Error())
+	}
+	if err := m.Check(); err != nil {
+		panic("pprl: default_model.json: " + err.Error())
+	}
+	return m
+}
+
+// Check reports whether the model is usable: edges increasing within
+// (0, 1), len(Edges)+1 finite weights for every group, finite Null,
+// Block and the thresholds within (0, 1), Possible ≤ Likely.
+func (m Model) Check() error {
+	if len(m.Edges) == 0 || !slices.IsSorted(m.Edges) || m.Edges[0] <= 0 || m.Edges[len(m.Edges)-1] >= 1 {
+		return fmt.Errorf("edges %v: want increasing within (0, 1)", m.Edges)
+	}
+	for _, g := range GroupNames {
+		w, ok := m.Weights[g]
+		if !ok {
+			return fmt.Errorf("no weights for group %s", g)
+		}
+		if len(w) != len(m.Edges)+1 {
+			return fmt.Errorf("group %s: %d weights, want %d", g, len(w), len(m.Edges)+1)
+		}
+		for _, x := range w {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return fmt.Errorf("group %s: weights must be finite", g)
+			}
+		}
+	}
+	if math.IsNaN(m.Null) || math.IsInf(m.Null, 0) {
+		return fmt.Errorf("null must be finite")
+	}
+	for _, v := range []float64{m.Block, m.Likely, m.Possible} {
+		if !(v > 0 && v < 1) {
+			return fmt.Errorf("block and thresholds must lie in (0, 1)")
+		}
+	}
+	if m.Possible > m.Likely {
+		return fmt.Errorf("possible threshold above likely")
+	}
+	return nil
+}
+
+// bin returns the bin of a Dice coefficient.
+func (m Model) bin(d float64) int {
+	b, found := slices.BinarySearch(m.Edges, d)
+	if found {
+		b++
+	}
+	return b
+}
+
+// Score returns a candidate's score: the sum of its groups' weights.
+func (m Model) Score(d Dices) float64 {
+	var s float64
+	for g := range NumGroups {
+		if d[g] >= 0 {
+			s += m.Weights[GroupNames[g]][m.bin(d[g])]
+		}
+	}
+	return s
+}
+
+// Posteriors turns the scores of one request's candidates into the
+// probabilities P_i (see Model), in place, and returns them.
+func (m Model) Posteriors(s []float64) []float64 {
+	if len(s) == 0 {
+		return s
+	}
+	// in logs, relative to the largest term so that nothing overflows
+	null := m.Null + math.Log(float64(len(s)))
+	top := null
+	for _, x := range s {
+		top = max(top, x)
+	}
+	z := math.Exp(null - top)
+	for i, x := range s {
+		s[i] = math.Exp(x - top)
+		z += s[i]
+	}
+	for i := range s {
+		s[i] /= z
+	}
+	return s
+}
+
+// Band returns likely, possible or unlikely for a probability P_i.
+func (m Model) Band(p float64) string {
+	switch {
+	case p >= m.Likely:
+		return matching.Likely
+	case p >= m.Possible:
+		return matching.Possible
+	}
+	return matching.Unlikely
+}
+
+// Example is one request's candidates (after blocking) for fitting: the
+// Dice coefficients of each and the index of the sought child among them,
+// -1 if it is not among them.
+type Example struct {
+	Pairs []Dices
+	Truth int
+}
+
+// DefaultEdges are the Dice bin edges. Balanced filters of unrelated
+// values score about 0.5 to 0.75 (sparser groups higher), identical ones 1.
+var DefaultEdges = []float64{0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.84, 0.88, 0.91, 0.94, 0.97, 0.995}
+
+// FitLabelled returns the Fellegi–Sunter model of labelled examples: per
+// group and bin, W = log(m/u) with m and u counted over the candidate
+// pairs (add-0.5 smoothing, floor 1e-4 so that no bin can veto a match),
+// and Null = log((1-ρ)/ρ) with ρ the share of examples whose child is
+// among the candidates. Block and the thresholds are left to the caller.
+func FitLabelled(ex []Example, edges []float64) Model {
+	m := Model{Edges: slices.Clone(edges), Weights: map[string][]float64{}}
+	nb := len(edges) + 1
+	var cnt [NumGroups][2][]float64
+	for g := range NumGroups {
+		cnt[g] = [2][]float64{make([]float64, nb), make([]float64, nb)}
+	}
+	reached := 0
+	for _, e := range ex {
+		if e.Truth >= 0 {
+			reached++
+		}
+		for i, d := range e.Pairs {
+			k := 1
+			if i == e.Truth {
+				k = 0
+			}
+			for g := range NumGroups {
+				if d[g] >= 0 {
+					cnt[g][k][m.bin(d[g])]++
+				}
+			}
+		}
+	}
+	for g := range NumGroups {
+		mp, up := smooth(cnt[g][0]), smooth(cnt[g][1])
+		w := make([]float64, nb)
+		for b := range w {
+			if cnt[g][0][b]+cnt[g][1][b] > 0 { // a bin never seen is no evidence
+				w[b] = math.Log(mp[b]) - math.Log(up[b])
+			}
+		}
+		m.Weights[GroupNames[g]] = w
+	}
+	rho := (float64(reached) + 0.5) / (float64(len(ex)) + 1)
+	m.Null = math.Log((1 - rho) / rho)
+	return m
+}
+
+func smooth(c []float64) []float64 {
+	var s float64
+	for _, x := range c {
+		s += x
+	}
+	out := make([]float64, len(c))
+	var t float64
+	for i, x := range c {
+		out[i] = max((x+0.5)/(s+0.5*float64(len(c))), 1e-4)
+		t += out[i]
+	}
+	for i := range out {
+		out[i] /= t
+	}
+	return out
+}
+
+// FitChoice fits the weights and Null as a conditional logit model: it
+// maximises Σ log P(truth) over the examples (P_i as in Model, the truth
+// being the child's candidate or none), with an L2 penalty l2 pulling the
+// weights towards m's, by `rounds` full-batch Adam steps from m (usually
+// FitLabelled's). Absent groups keep weight 0. Deterministic.
+func FitChoice(ex []Example, m Model, rounds int, l2 float64) Model {
+	nb := len(m.Edges) + 1
+	nw := int(NumGroups) * nb
+	w := make([]float64, nw+1) // the bins of every group, then Null
+	for g := range NumGroups {
+		copy(w[int(g)*nb:], m.Weights[GroupNames[g]])
+	}
+	w[nw] = m.Null
+	w0 := slices.Clone(w)
+	// Per example, the distinct patterns of active weights (one per
+	// group, -1 if absent) with their counts: most of a request's
+	// candidates are unrelated children that share a few patterns.
+	type pattern struct {
+		f     [NumGroups]int32
+		count float64
+	}
+	type example struct {
+		pats  []pattern
+		truth int // pattern of the child, -1
+		n     float64
+	}
+	exs := make([]example, len(ex))
+	index := map[[NumGroups]int32]int{}
+	for r, e := range ex {
+		clear(index)
+		x := example{truth: -1, n: float64(len(e.Pairs))}
+		for i, d := range e.Pairs {
+			var f [NumGroups]int32
+			for g := range NumGroups {
+				f[g] = -1
+				if d[g] >= 0 {
+					f[g] = int32(int(g)*nb + m.bin(d[g]))
+				}
+			}
+			k, ok := index[f]
+			if !ok {
+				k = len(x.pats)
+				index[f] = k
+				x.pats = append(x.pats, pattern{f: f})
+			}
+			x.pats[k].count++
+			if i == e.Truth {
+				x.truth = k
+			}
+		}
+		exs[r] = x
+	}
+	grad := make([]float64, len(w))
+	mom, vel := make([]float64, len(w)), make([]float64, len(w))
+	var s []float64
+	const rate, b1, b2 = 0.05, 0.9, 0.999
+	for round := 1; round <= rounds; round++ {
+		clear(grad)
+		for _, x := range exs {
+			if x.n == 0 {
+				continue
+			}
+			null := w[nw] + math.Log(x.n)
+			top := null
+			s = s[:0]
+			for _, p := range x.pats {
+				v := 0.0
+				for _, f := range p.f {
+					if f >= 0 {
+						v += w[f]
+					}
+				}
+				s = append(s, v)
+				top = max(top, v)
+			}
+			pn := math.Exp(null - top)
+			z := pn
+			for i, p := range x.pats {
+				s[i] = math.Exp(s[i] - top)
+				z += p.count * s[i]
+			}
+			// ∂ log P(truth) = x_truth − Σ_j P_j x_j (the null option's
+			// only feature is Null)
+			if x.truth >= 0 {
+				for _, f := range x.pats[x.truth].f {
+					if f >= 0 {
+						grad[f]++
+					}
+				}
+			} else {
+				grad[nw]++
+			}
+			grad[nw] -= pn / z
+			for i, p := range x.pats {
+				q := p.count * s[i] / z
+				for _, f := range p.f {
+					if f >= 0 {
+						grad[f] -= q
+					}
+				}
+			}
+		}
+		for j := range w {
+			g := grad[j]/float64(len(ex)) - l2*(w[j]-w0[j])
+			mom[j] = b1*mom[j] + (1-b1)*g
+			vel[j] = b2*vel[j] + (1-b2)*g*g
+			mh := mom[j] / (1 - math.Pow(b1, float64(round)))
+			vh := vel[j] / (1 - math.Pow(b2, float64(round)))
+			w[j] += rate * mh / (math.Sqrt(vh) + 1e-8)
+		}
+	}
+	out := m
+	out.Weights = map[string][]float64{}
+	for g := range NumGroups {
+		out.Weights[GroupNames[g]] = slices.Clone(w[int(g)*nb : int(g+1)*nb])
+	}
+	out.Null = w[nw]
+	return out
+}
+
+// Thresholds returns, for each minimum precision, the lowest probability
+// threshold (in steps of 0.01) at which the examples' predictions (every
+// candidate with P_i ≥ t) have at least that precision; 0.99 if none has.
+func (m Model) Thresholds(ex []Example, minPrecision ...float64) []float64 {
+	// tp and fp per percentile of probability
+	var tp, fp [101]int
+	var s []float64
+	for _, e := range ex {
+		s = s[:0]
+		for _, d := range e.Pairs {
+			s = append(s, m.Score(d))
+		}
+		for i, p := range m.Posteriors(s) {
+			if i == e.Truth {
+				tp[int(p*100)]++
+			} else {
+				fp[int(p*100)]++
+			}
+		}
+	}
+	out := make([]float64, len(minPrecision))
+	for k, mp := range minPrecision {
+		out[k] = 0.99
+		for t := 1; t < 100; t++ {
+			a, b := 0, 0
+			for j := t; j <= 100; j++ {
+				a += tp[j]
+				b += fp[j]
+			}
+			if a+b > 0 && float64(a) >= mp*float64(a+b) {
+				out[k] = float64(t) / 100
+				break
+			}
+		}
+	}
+	return out
+}

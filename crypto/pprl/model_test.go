@@ -1,0 +1,146 @@
+package pprl_test
+
+import (
+	"encoding/json"
+	"flag"
+	"math"
+	"os"
+	"testing"
+
+	"github.com/cpx-node/cpx/crypto/pprl"
+	"github.com/cpx-node/cpx/node/matching/synth"
+)
+
+var update = flag.Bool("update", false, "refit and rewrite default_model.json")
+
+// Fitting parameters of the shipped model.
+const (
+	trainSeed     = 1
+	trainFamilies = 2000
+	fitBlock      = 0.65
+	fitRounds     = 50
+	fitL2         = 0.001
+)
+
+// harness encodes a synthetic data set and returns, per request, the
+// candidates blocking reaches (Dice coefficients and truth), the pairs
+// for synth's figures once scored, and the number of requests whose child
+// is registered.
+type harness struct {
+	ex        []pprl.Example
+	reqs, ids [][]string // per example: request id and case id per candidate
+	positives int
+	reached   int
+}
+
+func newHarness(keys pprl.Keys, seed uint64, families int, script synth.Script, block float64) harness {
+	enc := pprl.NewRecordEncoder(keys)
+	ds := synth.Generate(synth.Config{Seed: seed, Families: families, Script: script})
+	var set pprl.RecordSet
+	for _, c := range ds.Cases {
+		set.Add(enc.EncodeRecord(c.Person))
+	}
+	var h harness
+	var idx []int
+	for _, q := range ds.Requests {
+		if q.Truth != "" {
+			h.positives++
+		}
+		qr := enc.EncodeRecord(q.Person)
+		idx = set.Reach(&qr, block, idx[:0])
+		e := pprl.Example{Truth: -1}
+		var reqs, ids []string
+		for _, i := range idx {
+			if ds.Cases[i].ID == q.Truth {
+				e.Truth = len(e.Pairs)
+				h.reached++
+			}
+			e.Pairs = append(e.Pairs, pprl.Compare(&qr, set.At(i)))
+			reqs = append(reqs, q.ID)
+			ids = append(ids, ds.Cases[i].ID)
+		}
+		h.ex = append(h.ex, e)
+		h.reqs = append(h.reqs, reqs)
+		h.ids = append(h.ids, ids)
+	}
+	return h
+}
+
+// scored returns every candidate pair with its probability under m.
+func (h harness) scored(m pprl.Model) []synth.Scored {
+	var out []synth.Scored
+	var s []float64
+	for r, e := range h.ex {
+		s = s[:0]
+		for _, d := range e.Pairs {
+			s = append(s, m.Score(d))
+		}
+		for i, p := range m.Posteriors(s) {
+			out = append(out, synth.Scored{Request: h.reqs[r][i], ID: h.ids[r][i], Score: p, Same: i == e.Truth})
+		}
+	}
+	return out
+}
+
+var testKeys = pprl.DeriveKeys([]byte("test secret"), "net-1", pprl.RecordFields)
+
+// fitDefault fits the default model: Fellegi–Sunter on the training set
+// (train seed, both scripts), refined as a conditional logit model, with
+// likely at precision ≥ 0.95 and possible at precision ≥ 0.5 on the
+// training set.
+func fitDefault(t *testing.T) pprl.Model {
+	var train []pprl.Example
+	for _, s := range []synth.Script{synth.Latin, synth.ArabicRequest} {
+		h := newHarness(testKeys, trainSeed, trainFamilies, s, fitBlock)
+		t.Logf("train %v: blocking reached %d of %d registered children", s, h.reached, h.positives)
+		train = append(train, h.ex...)
+	}
+	m := pprl.FitChoice(train, pprl.FitLabelled(train, pprl.DefaultEdges), fitRounds, fitL2)
+	m.Block = fitBlock
+	th := m.Thresholds(train, 0.95, 0.5)
+	m.Likely, m.Possible = th[0], th[1]
+	return m
+}
+
+// TestFitDefault refits the default model and checks that the shipped
+// default_model.json is that fit; -update rewrites it.
+func TestFitDefault(t *testing.T) {
+	if raceEnabled {
+		t.Skip("numeric quality run: without -race (the second half of the README test command)")
+	}
+	if testing.Short() && !*update {
+		t.Skip("slow; run without -short")
+	}
+	m := fitDefault(t)
+	for _, g := range pprl.GroupNames {
+		t.Logf("  %-10s %.2f", g, m.Weights[g])
+	}
+	t.Logf("  null %.3f, block %.2f, likely %.2f, possible %.2f", m.Null, m.Block, m.Likely, m.Possible)
+	if *update {
+		b, err := json.MarshalIndent(m, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile("default_model.json", append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	shipped := pprl.DefaultModel()
+	close := func(a, b float64) bool { return math.Abs(a-b) <= 0.01 }
+	for _, g := range pprl.GroupNames {
+		for b := range m.Weights[g] {
+			if !close(m.Weights[g][b], shipped.Weights[g][b]) {
+				t.Errorf("%s bin %d: refit weight %.4f, shipped %.4f (run with -update)", g, b, m.Weights[g][b], shipped.Weights[g][b])
+			}
+		}
+	}
+	for _, v := range []struct {
+		name           string
+		refit, shipped float64
+	}{{"null", m.Null, shipped.Null}, {"block", m.Block, shipped.Block}, {"likely", m.Likely, shipped.Likely}, {"possible", m.Possible, shipped.Possible}} {
+		if !close(v.refit, v.shipped) {
+			t.Errorf("%s: refit %.4f, shipped %.4f (run with -update)", v.name, v.refit, v.shipped)
+		}
+	}
+}

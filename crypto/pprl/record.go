@@ -1,0 +1,361 @@
+package pprl
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"math/bits"
+	"strconv"
+	"time"
+
+	"github.com/cpx-node/cpx/node/matching"
+)
+
+// Group indexes the CLKs of a Record: each group of fields has its own
+// 1024-bit filter, so that the scorer can tell "the given name differs"
+// (a sibling) from "the place differs" (another family's child).
+type Group int
+
+// The groups of a Record.
+const (
+	// GroupGiven holds the first part of every name and the nicknames:
+	// bigrams of the canonical key and of the phonetic skeleton, and of
+	// the formal names a known nickname stands for.
+	GroupGiven Group = iota
+	// GroupChain holds the other name parts (father's and grandfather's
+	// names, family name): bigrams of canonical key and skeleton.
+	GroupChain
+	// GroupRelatives holds the relatives' name parts: bigrams of their
+	// skeletons.
+	GroupRelatives
+	// GroupSexAge holds sex, age with its neighbours and date of birth.
+	GroupSexAge
+	// GroupPlace holds location prefixes (origin, separation place) and
+	// the separation month with its neighbours.
+	GroupPlace
+	// NumGroups is the number of groups.
+	NumGroups
+)
+
+// GroupNames names the groups (model and documentation keys).
+var GroupNames = [NumGroups]string{"given", "chain", "relatives", "sex_age", "place"}
+
+func (g Group) String() string {
+	if g >= 0 && g < NumGroups {
+		return GroupNames[g]
+	}
+	return "group(" + strconv.Itoa(int(g)) + ")"
+}
+
+// Record is a person encoded per group of fields. A group with nothing to
+// encode (no relatives recorded, say) is all zero bits; every other group
+// is balanced to about 512 set bits. Compare with Model.Score.
+type Record [NumGroups]CLK
+
+// Present reports whether group g holds an encoding (is not all zero).
+func (r *Record) Present(g Group) bool {
+	for _, w := range r[g] {
+		if w != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Per-field keys of a Record's tokens. Each field has its own HKDF key
+// (DeriveKeys), so the same string in two fields sets unrelated bits.
+const (
+	FieldGiven         = "given"
+	FieldGivenSkeleton = "given_skeleton"
+	FieldChain         = "chain"
+	FieldChainSkeleton = "chain_skeleton"
+	FieldRelSkeleton   = "relatives_skeleton"
+	FieldDOB           = "date_of_birth"
+)
+
+// RecordFields lists every field a Record encodes and RecordK its k (hash
+// functions per token: the weight of the field within its group). Treat
+// both as read-only.
+var (
+	RecordFields = []string{FieldGiven, FieldGivenSkeleton, FieldChain, FieldChainSkeleton, FieldRelSkeleton,
+		FieldSex, FieldAge, FieldDOB, FieldLocation, FieldSepMonth}
+	RecordK = map[string]int{
+		FieldGiven: 10, FieldGivenSkeleton: 30,
+		FieldChain: 15, FieldChainSkeleton: 15,
+		FieldRelSkeleton: 10,
+		FieldSex:         30, FieldAge: 25, FieldDOB: 15, FieldLocation: 8, FieldSepMonth: 10,
+	}
+)
+
+// RecordEncoder turns persons into Records. It is safe for concurrent use.
+// The zero value is not usable; use NewRecordEncoder.
+type RecordEncoder struct {
+	keys Keys
+	k    map[string]int
+	perm [NumGroups][2 * Bits]uint16
+	// Reference is the date ages are computed at from a date of birth
+	// when no age is recorded (default: 2026-01-01, as Encode).
+	Reference time.Time
+}
+
+// NewRecordEncoder returns an encoder with RecordK weights. keys must hold
+// the RecordFields (DeriveKeys(secret, id, RecordFields)); a field without
+// a key is left out. Each group is balanced with its own keyed permutation
+// derived from keys.Perm.
+func NewRecordEncoder(keys Keys) *RecordEncoder {
+	e := &RecordEncoder{keys: keys, k: RecordK, Reference: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for g := range NumGroups {
+		m := hmac.New(sha256.New, keys.Perm)
+		m.Write([]byte("group:" + GroupNames[g]))
+		permute(&e.perm[g], m.Sum(nil))
+	}
+	return e
+}
+
+// permute fills perm with a keyed Fisher–Yates permutation of 0..2047.
+func permute(perm *[2 * Bits]uint16, key []byte) {
+	for i := range perm {
+		perm[i] = uint16(i)
+	}
+	ctr := uint64(0)
+	var buf [32]byte
+	used := len(buf)
+	next := func() uint32 {
+		if used+4 > len(buf) {
+			m := hmac.New(sha256.New, key)
+			var c [8]byte
+			binary.BigEndian.PutUint64(c[:], ctr)
+			ctr++
+			m.Write(c[:])
+			m.Sum(buf[:0])
+			used = 0
+		}
+		v := binary.BigEndian.Uint32(buf[used:])
+		used += 4
+		return v
+	}
+	for i := len(perm) - 1; i > 0; i-- {
+		j := int(next() % uint32(i+1))
+		perm[i], perm[j] = perm[j], perm[i]
+	}
+}
+
+// hasher sets the bits of one group's raw filter.
+type hasher struct {
+	e    *RecordEncoder
+	macs map[string]hash.Hash
+	raw  *CLK
+	sum  [sha256.Size]byte
+	n    int // tokens added
+}
+
+func (h *hasher) add(field, tok string) {
+	m, ok := h.macs[field]
+	if !ok {
+		key := h.e.keys.Field[field]
+		if key != nil {
+			m = hmac.New(sha256.New, key)
+		}
+		h.macs[field] = m
+	}
+	if m == nil {
+		return
+	}
+	m.Reset()
+	m.Write([]byte(tok))
+	sum := m.Sum(h.sum[:0])
+	h1 := binary.BigEndian.Uint64(sum[0:8])
+	h2 := binary.BigEndian.Uint64(sum[8:16]) | 1
+	for i := 0; i < h.e.k[field]; i++ {
+		h.raw.set(uint32((h1 + uint64(i)*h2) % Bits))
+	}
+	h.n++
+}
+
+// EncodeRecord returns the Record of a person.
+func (e *RecordEncoder) EncodeRecord(p matching.Person) Record {
+	var out Record
+	h := &hasher{e: e, macs: make(map[string]hash.Hash, len(RecordFields))}
+	var names [][]matching.Token
+	for _, n := range p.Names {
+		if ts := matching.Tokens(n); len(ts) > 0 {
+			names = append(names, ts)
+		}
+	}
+	nameTok := func(cf, sf string, t matching.Token) {
+		bigrams(t.Canonical, func(b string) { h.add(cf, b) })
+		bigrams(t.Skeleton, func(b string) { h.add(sf, b) })
+	}
+	// givenTok encodes a given name and, for a known nickname, the formal
+	// names it stands for (Hamoudi → Muhammad).
+	givenTok := func(t matching.Token) {
+		nameTok(FieldGiven, FieldGivenSkeleton, t)
+		for _, f := range matching.Formal(t.Canonical) {
+			bigrams(f, func(b string) { h.add(FieldGiven, b) })
+			bigrams(matching.Skeleton(f), func(b string) { h.add(FieldGivenSkeleton, b) })
+		}
+	}
+	for g := range NumGroups {
+		var raw CLK
+		h.raw, h.n = &raw, 0
+		switch g {
+		case GroupGiven:
+			for _, ts := range names {
+				givenTok(ts[0])
+			}
+			for _, n := range p.Nicknames {
+				for _, t := range matching.Tokens(n) {
+					givenTok(t)
+				}
+			}
+		case GroupChain:
+			for _, ts := range names {
+				for _, t := range ts[1:] {
+					nameTok(FieldChain, FieldChainSkeleton, t)
+				}
+			}
+		case GroupRelatives:
+			for _, r := range p.Relatives {
+				for _, t := range matching.Tokens(r) {
+					bigrams(t.Skeleton, func(b string) { h.add(FieldRelSkeleton, b) })
+				}
+			}
+		case GroupSexAge:
+			e.sexAge(p, h.add)
+		case GroupPlace:
+			e.place(p, h.add)
+		}
+		if h.n > 0 {
+			out[g] = balance(&raw, &e.perm[g])
+		}
+	}
+	return out
+}
+
+// sexAge adds the tokens of the sex and age group.
+func (e *RecordEncoder) sexAge(p matching.Person, add func(field, tok string)) {
+	if p.Sex == "male" || p.Sex == "female" {
+		add(FieldSex, p.Sex)
+	}
+	if a, ok := e.age(p); ok {
+		// the age and its neighbours, so ±1 year still shares tokens
+		for d := -1; d <= 1; d++ {
+			add(FieldAge, strconv.Itoa(a+d))
+		}
+	}
+	if len(p.DateOfBirth) == len(time.DateOnly) {
+		add(FieldDOB, p.DateOfBirth)
+	}
+}
+
+// place adds the tokens of the place group.
+func (e *RecordEncoder) place(p matching.Person, add func(field, tok string)) {
+	locs := p.Locations
+	if p.SeparationLocation != "" {
+		locs = append(locs[:len(locs):len(locs)], p.SeparationLocation)
+	}
+	seen := map[string]bool{}
+	for _, l := range locs {
+		for n := 2; n <= len(l) && n <= 6; n += 2 {
+			if !seen[l[:n]] {
+				seen[l[:n]] = true
+				add(FieldLocation, l[:n])
+			}
+		}
+	}
+	if t, err := time.Parse(time.DateOnly, p.SeparationDate); err == nil {
+		// the month and the months 15 days either side, so dates a few
+		// days apart across a month's end still share a token
+		m := map[string]bool{}
+		for _, d := range []int{-15, 0, 15} {
+			m[t.AddDate(0, 0, d).Format("2006-01")] = true
+		}
+		for k := range m {
+			add(FieldSepMonth, k)
+		}
+	}
+}
+
+func (e *RecordEncoder) age(p matching.Person) (int, bool) {
+	if p.Age != nil {
+		return int(*p.Age), true
+	}
+	if t, err := time.Parse(time.DateOnly, p.DateOfBirth); err == nil {
+		y := e.Reference.Year() - t.Year()
+		if e.Reference.YearDay() < t.YearDay() {
+			y--
+		}
+		return y, true
+	}
+	return 0, false
+}
+
+// balance returns raw ‖ ¬raw permuted by perm and XOR-folded to 1024 bits:
+// about 512 set bits whatever raw holds.
+func balance(raw *CLK, perm *[2 * Bits]uint16) CLK {
+	var out CLK
+	for w := range 2 * len(raw) {
+		word := raw[w%len(raw)]
+		if w >= len(raw) {
+			word = ^word
+		}
+		for word != 0 {
+			b := bits.TrailingZeros64(word)
+			word &= word - 1
+			pos := uint32(perm[w*64+b]) % Bits
+			out[pos/64] ^= 1 << (pos % 64)
+		}
+	}
+	return out
+}
+
+// RecordBytes is the length of a Record's binary form: each group's 16
+// words, big-endian, group after group.
+const RecordBytes = int(NumGroups) * Bits / 8
+
+// Bounds on the popcount of a present group: balancing leaves about 512
+// bits set (a binomial spread of a few dozen), so a filter outside them
+// was not made by an Encoder. An all-ones filter would otherwise reach
+// every case.
+const (
+	MinBalancedOnes = Bits/2 - Bits/8
+	MaxBalancedOnes = Bits/2 + Bits/8
+)
+
+// ErrBadRecord is returned by UnmarshalBinary for a malformed Record.
+var ErrBadRecord = errors.New("pprl: malformed record")
+
+// MarshalBinary returns the binary form of r (RecordBytes long).
+func (r *Record) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, RecordBytes)
+	for g := range r {
+		for _, w := range r[g] {
+			b = binary.BigEndian.AppendUint64(b, w)
+		}
+	}
+	return b, nil
+}
+
+// UnmarshalBinary sets r from its binary form. It refuses, with
+// ErrBadRecord, a length other than RecordBytes and a group that is
+// neither empty nor balanced (popcount outside MinBalancedOnes to
+// MaxBalancedOnes).
+func (r *Record) UnmarshalBinary(b []byte) error {
+	if len(b) != RecordBytes {
+		return fmt.Errorf("%w: %d bytes, want %d", ErrBadRecord, len(b), RecordBytes)
+	}
+	var out Record
+	for g := range out {
+		for w := range out[g] {
+			out[g][w] = binary.BigEndian.Uint64(b[(g*len(out[g])+w)*8:])
+		}
+		if n := out[g].Ones(); n != 0 && (n < MinBalancedOnes || n > MaxBalancedOnes) {
+			return fmt.Errorf("%w: group %v has %d bits set, want 0 or %d–%d", ErrBadRecord, Group(g), n, MinBalancedOnes, MaxBalancedOnes)
+		}
+	}
+	*r = out
+	return nil
+}

@@ -1,0 +1,215 @@
+package pprl_test
+
+import (
+	"math"
+	"testing"
+
+	"github.com/cpx-node/cpx/crypto/pprl"
+	"github.com/cpx-node/cpx/node/matching"
+)
+
+func age(a float64) *float64 { return &a }
+
+func TestEncodeRecordGroups(t *testing.T) {
+	e := pprl.NewRecordEncoder(testKeys)
+	all := []pprl.Group{pprl.GroupGiven, pprl.GroupChain, pprl.GroupRelatives, pprl.GroupSexAge, pprl.GroupPlace}
+	for _, tc := range []struct {
+		name    string
+		p       matching.Person
+		present []pprl.Group
+	}{
+		{"empty", matching.Person{}, nil},
+		{"one-part name", matching.Person{Names: []string{"Amina"}}, []pprl.Group{pprl.GroupGiven}},
+		{"nickname only", matching.Person{Nicknames: []string{"Hamoudi"}}, []pprl.Group{pprl.GroupGiven}},
+		{"name chain", matching.Person{Names: []string{"Amina Farah Jama"}}, []pprl.Group{pprl.GroupGiven, pprl.GroupChain}},
+		{"unknown sex is not encoded", matching.Person{Names: []string{"Amina"}, Sex: "unknown"}, []pprl.Group{pprl.GroupGiven}},
+		{"everything", matching.Person{
+			Names: []string{"Amina Farah Jama"}, Sex: "female", Age: age(7), DateOfBirth: "2018-03-01",
+			Locations: []string{"SO0101"}, Relatives: []string{"Farah Jama Ali"}, SeparationDate: "2025-01-31",
+		}, all},
+		{"date of birth alone gives sex_age", matching.Person{Names: []string{"Amina"}, DateOfBirth: "2018-03-01"}, []pprl.Group{pprl.GroupGiven, pprl.GroupSexAge}},
+		{"separation place alone gives place", matching.Person{Names: []string{"Amina"}, SeparationLocation: "SO0101"}, []pprl.Group{pprl.GroupGiven, pprl.GroupPlace}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.EncodeRecord(tc.p)
+			want := map[pprl.Group]bool{}
+			for _, g := range tc.present {
+				want[g] = true
+			}
+			for _, g := range all {
+				if r.Present(g) != want[g] {
+					t.Errorf("%v present = %v, want %v", g, r.Present(g), want[g])
+				}
+				if n := r[g].Ones(); want[g] && (n < 400 || n > 624) {
+					t.Errorf("%v: balanced popcount %d, want about 512", g, n)
+				}
+			}
+		})
+	}
+}
+
+func TestEncodeRecordDeterministicAndKeyed(t *testing.T) {
+	p := matching.Person{Names: []string{"Mohammed Ali Hassan"}, Sex: "male", Age: age(9), Locations: []string{"SD0101"}}
+	a := pprl.NewRecordEncoder(testKeys).EncodeRecord(p)
+	b := pprl.NewRecordEncoder(testKeys).EncodeRecord(p)
+	c := pprl.NewRecordEncoder(pprl.DeriveKeys([]byte("other secret"), "net-1", pprl.RecordFields)).EncodeRecord(p)
+	if a != b {
+		t.Error("the same keys encode one person differently")
+	}
+	for g := range pprl.NumGroups {
+		if d := pprl.Dice(&a[g], &c[g]); d > 0.8 {
+			t.Errorf("%v: Dice %.3f across keys, want unrelated (about 0.5–0.75)", g, d)
+		}
+	}
+}
+
+func TestRecordAcrossScriptsAndSiblings(t *testing.T) {
+	e := pprl.NewRecordEncoder(testKeys)
+	enc := func(name string) pprl.Record {
+		return e.EncodeRecord(matching.Person{Names: []string{name}, Sex: "male", Age: age(9), Locations: []string{"SD0101"}})
+	}
+	lat, ara, sib := enc("Mohammed Ali Hassan"), enc("محمد علي حسن"), enc("Youssef Ali Hassan")
+	same, sibling := pprl.Compare(&lat, &ara), pprl.Compare(&lat, &sib)
+	for _, g := range []pprl.Group{pprl.GroupGiven, pprl.GroupChain, pprl.GroupSexAge, pprl.GroupPlace} {
+		if same[g] < 0.95 {
+			t.Errorf("%v: Latin vs Arabic script Dice %.3f, want ≥ 0.95", g, same[g])
+		}
+	}
+	if same[pprl.GroupRelatives] != -1 {
+		t.Errorf("relatives absent on both sides: Dice %v, want -1", same[pprl.GroupRelatives])
+	}
+	if sibling[pprl.GroupGiven] > 0.85 || sibling[pprl.GroupChain] < 0.99 {
+		t.Errorf("sibling: given %.3f (want ≤ 0.85), chain %.3f (want ≈ 1)", sibling[pprl.GroupGiven], sibling[pprl.GroupChain])
+	}
+	m := pprl.DefaultModel()
+	if m.Score(same) <= m.Score(sibling) {
+		t.Errorf("score of the same child %.2f ≤ sibling's %.2f", m.Score(same), m.Score(sibling))
+	}
+}
+
+func TestModelCheck(t *testing.T) {
+	if err := pprl.DefaultModel().Check(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(m *pprl.Model)
+	}{
+		{"no edges", func(m *pprl.Model) { m.Edges = nil }},
+		{"edges out of order", func(m *pprl.Model) { m.Edges = []float64{0.9, 0.8} }},
+		{"edge at 1", func(m *pprl.Model) { m.Edges = append(m.Edges, 1) }},
+		{"group missing", func(m *pprl.Model) { delete(m.Weights, "given") }},
+		{"too few weights", func(m *pprl.Model) { m.Weights["place"] = m.Weights["place"][1:] }},
+		{"NaN weight", func(m *pprl.Model) { m.Weights["chain"][0] = math.NaN() }},
+		{"infinite null", func(m *pprl.Model) { m.Null = math.Inf(1) }},
+		{"block 0", func(m *pprl.Model) { m.Block = 0 }},
+		{"likely 1", func(m *pprl.Model) { m.Likely = 1 }},
+		{"possible above likely", func(m *pprl.Model) { m.Possible = m.Likely + 0.01 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := pprl.DefaultModel()
+			w := map[string][]float64{}
+			for g, v := range m.Weights {
+				w[g] = append([]float64(nil), v...)
+			}
+			m.Weights = w
+			tc.change(&m)
+			if m.Check() == nil {
+				t.Error("Check accepted a broken model")
+			}
+		})
+	}
+}
+
+func TestPosteriors(t *testing.T) {
+	m := pprl.DefaultModel()
+	for _, tc := range []struct {
+		name   string
+		scores []float64
+		check  func(p []float64) bool
+	}{
+		{"none", nil, func(p []float64) bool { return len(p) == 0 }},
+		{"one strong candidate is likely", []float64{12}, func(p []float64) bool { return m.Band(p[0]) == matching.Likely }},
+		{"one weak candidate is unlikely", []float64{-8}, func(p []float64) bool { return m.Band(p[0]) == matching.Unlikely }},
+		{"two look-alikes share", []float64{12, 12}, func(p []float64) bool { return p[0] == p[1] && p[0] < 0.5 && m.Band(p[0]) == matching.Possible }},
+		{"no overflow", []float64{1e4, 1e4 - 1, -1e4}, func(p []float64) bool {
+			return p[0] > p[1] && p[2] == 0 && p[0]+p[1] <= 1+1e-12 && !math.IsNaN(p[0])
+		}},
+		{"many unrelated candidates lower the prior", append([]float64{5}, make([]float64, 999)...), func(p []float64) bool { return p[0] < 0.5 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := m.Posteriors(append([]float64(nil), tc.scores...))
+			var sum float64
+			for _, x := range p {
+				if x < 0 || x > 1 {
+					t.Fatalf("probability %v outside [0, 1]", x)
+				}
+				sum += x
+			}
+			if sum > 1+1e-9 {
+				t.Errorf("probabilities sum to %v > 1", sum)
+			}
+			if !tc.check(p) {
+				t.Errorf("posteriors %v", p)
+			}
+		})
+	}
+}
+
+func TestRecordSetMatch(t *testing.T) {
+	e := pprl.NewRecordEncoder(testKeys)
+	child := matching.Person{Names: []string{"Mohammed Ali Hassan"}, Sex: "male", Age: age(9)}
+	var set pprl.RecordSet
+	for _, p := range []matching.Person{
+		{Names: []string{"Amina Farah Jama"}, Sex: "female", Age: age(7)},
+		{Names: []string{"Youssef Ali Hassan"}, Sex: "male", Age: age(6)},
+		{Names: []string{"Mohamed Ali Hasan"}, Sex: "male", Age: age(9)},
+		{Names: []string{"Fatima Yusuf"}},
+	} {
+		set.Add(e.EncodeRecord(p))
+	}
+	q := e.EncodeRecord(child)
+	m := pprl.DefaultModel()
+	got := set.Match(m, &q)
+	if len(got) == 0 || got[0].Index != 2 || m.Band(got[0].Probability) != matching.Likely {
+		t.Fatalf("Match = %+v, want case 2 first and likely", got)
+	}
+	for _, c := range got[1:] {
+		if m.Band(c.Probability) == matching.Likely {
+			t.Errorf("case %d also likely (%.3f)", c.Index, c.Probability)
+		}
+	}
+	if got := set.Match(m, &pprl.Record{}); got != nil {
+		t.Errorf("an empty query reached %v", got)
+	}
+}
+
+// FuzzEncodeRecord: whatever a person holds, every group is empty or
+// balanced within the bounds UnmarshalBinary accepts, and the Record
+// survives its binary form.
+func FuzzEncodeRecord(f *testing.F) {
+	e := pprl.NewRecordEncoder(testKeys)
+	f.Add("محمد علي حسن", "Hamoudi", "SD0101", "2020-01-01", "male", 9.0)
+	f.Add("Amina", "", "", "", "", -1.0)
+	f.Fuzz(func(t *testing.T, name, nick, loc, date, sex string, a float64) {
+		p := matching.Person{Names: []string{name}, Nicknames: []string{nick}, Relatives: []string{nick + " " + name},
+			Locations: []string{loc}, SeparationLocation: loc, SeparationDate: date, DateOfBirth: date, Sex: sex}
+		if a >= 0 && a <= 120 {
+			p.Age = &a
+		}
+		r := e.EncodeRecord(p)
+		for g := range pprl.NumGroups {
+			if n := r[g].Ones(); n != 0 && (n < pprl.MinBalancedOnes || n > pprl.MaxBalancedOnes) {
+				t.Fatalf("%v: %d bits set", g, n)
+			}
+		}
+		b, err := r.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back pprl.Record
+		if err := back.UnmarshalBinary(b); err != nil || back != r {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}

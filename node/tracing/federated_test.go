@@ -1,0 +1,83 @@
+package tracing_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cpx-node/cpx/crypto/pprl"
+	"github.com/cpx-node/cpx/node/exchange"
+	"github.com/cpx-node/cpx/node/matching"
+	"github.com/cpx-node/cpx/node/tracing"
+	"github.com/cpx-node/cpx/policy"
+)
+
+// TestAnswerQuery: a peer's query is answered with bands and handles
+// only, at most MaxAnswers per sought child, look-alikes sharing the
+// probability; a version-1 query is refused as a malformed message.
+func TestAnswerQuery(t *testing.T) {
+	isp := &policy.ISP{ID: "isp-1", Version: 1, Title: "tracing"}
+	age := 9.0
+	child := matching.Person{Names: []string{"محمد علي حسن"}, Sex: "male", Age: &age}
+	q, err := tracing.EncodeQuery([]pprl.Record{pprl.NewRecordEncoder(tracing.KeysFor(isp)).EncodeRecord(child)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		cases   int // consented copies of the child registered
+		refused int // and copies without consent
+		payload []byte
+		want    []string // bands answered, in order
+		wantErr error
+	}{
+		{"one case", 1, 1, q, []string{matching.Likely}, nil},
+		{"look-alikes share, at most MaxAnswers", 7, 0, q, slices.Repeat([]string{matching.Possible}, tracing.MaxAnswers), nil},
+		{"no consented case", 0, 2, q, nil, nil},
+		{"version 1", 1, 0, []byte(`{"encodings":[[1,2,3]]}`), nil, exchange.ErrBadMessage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t)
+			for i := range tc.cases + tc.refused {
+				fx.newCase(t, fx.tina, mohammed(i < tc.cases))
+			}
+			resp, err := fx.svc.AnswerQuery(context.Background(), "agency-b", isp, tc.payload)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("error %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var a struct {
+				Matches []map[string]any `json:"matches"`
+			}
+			if err := json.Unmarshal(resp, &a); err != nil {
+				t.Fatal(err)
+			}
+			var bands []string
+			for _, m := range a.Matches {
+				for k := range m {
+					if k != "trace" && k != "band" && k != "handle" {
+						t.Errorf("answer holds %q: want only trace, band and handle", k)
+					}
+				}
+				if h, _ := m["handle"].(string); len(h) != 32 || m["trace"] != 1.0 {
+					t.Errorf("match %v: want trace 1 and a 32-character handle", m)
+				}
+				bands = append(bands, m["band"].(string))
+			}
+			if !slices.Equal(bands, tc.want) {
+				t.Errorf("bands %v, want %v", bands, tc.want)
+			}
+			if !slices.ContainsFunc(auditActions(t, fx.store), func(a string) bool { return strings.HasPrefix(a, "tracing.query.answer:") }) {
+				t.Error("the answer was not audited")
+			}
+		})
+	}
+}

@@ -1,0 +1,133 @@
+package tracing
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/cpx-node/cpx/crypto/pprl"
+	"github.com/cpx-node/cpx/node/exchange"
+	"github.com/cpx-node/cpx/node/matching"
+)
+
+func testRecord(name string) pprl.Record {
+	age := 9.0
+	e := pprl.NewRecordEncoder(pprl.DeriveKeys([]byte("secret"), "isp@1", pprl.RecordFields))
+	return e.EncodeRecord(matching.Person{Names: []string{name}, Sex: "male", Age: &age})
+}
+
+func validQuery(t testing.TB, n int) []byte {
+	var recs []pprl.Record
+	for i := range n {
+		recs = append(recs, testRecord(fmt.Sprintf("Mohammed Ali %d", i)))
+	}
+	b, err := encodeQuery(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func TestDecodeQuery(t *testing.T) {
+	rec := testRecord("Mohammed Ali Hassan")
+	raw, _ := rec.MarshalBinary()
+	ones := make([]byte, pprl.RecordBytes)
+	for i := range ones {
+		ones[i] = 0xff
+	}
+	for _, tc := range []struct {
+		name    string
+		payload string
+		want    string // substring of the error; "" for success
+	}{
+		{"valid", string(validQuery(t, 2)), ""},
+		{"twenty records", string(validQuery(t, 20)), ""},
+		{"version 1 (no version)", `{"encodings":[[1,2,3]]}`, "version none (version 1)"},
+		{"version 3", `{"version":3,"records":["` + b64(raw) + `"]}`, "version 3"},
+		{"version as string", `{"version":"2","records":[]}`, "not a JSON object"},
+		{"not JSON", `records`, "not a JSON object"},
+		{"unknown field", `{"version":2,"records":["` + b64(raw) + `"],"names":["x"]}`, "unknown field"},
+		{"trailing data", `{"version":2,"records":["` + b64(raw) + `"]} {}`, "not a JSON object"},
+		{"no records", `{"version":2,"records":[]}`, "0 records"},
+		{"too many records", string(validQuery(t, 21)), ""},
+		{"short record", `{"version":2,"records":["` + b64(raw[:100]) + `"]}`, "malformed record"},
+		{"long record", `{"version":2,"records":["` + b64(append(raw, 0)) + `"]}`, "malformed record"},
+		{"far too long record", `{"version":2,"records":["` + strings.Repeat("A", 4000) + `"]}`, "too long"},
+		{"not base64", `{"version":2,"records":["***"]}`, "not base64"},
+		{"all ones (matches everything)", `{"version":2,"records":["` + b64(ones) + `"]}`, "bits set"},
+		{"too large", `{"version":2,"records":["` + strings.Repeat(b64(raw)+`","`, 30) + `"]}`, "at most"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "too many records" {
+				tc.want = "21 records"
+			}
+			recs, err := decodeQuery([]byte(tc.payload))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused a valid query: %v", err)
+				}
+				if recs[0] != testRecord("Mohammed Ali 0") {
+					t.Error("the first record did not survive the round trip")
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("accepted; want an error containing %q", tc.want)
+			}
+			if !errors.Is(err, exchange.ErrBadMessage) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q: want ErrBadMessage containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzDecodeQuery feeds arbitrary query plaintexts (what a peer sends
+// across the trust boundary) to the decoder: it must never panic, must
+// fail only with ErrBadMessage, and what it accepts must re-encode to a
+// query that decodes to the same records.
+func FuzzDecodeQuery(f *testing.F) {
+	rec := testRecord("Mohammed Ali Hassan")
+	raw, _ := rec.MarshalBinary()
+	for _, seed := range []string{
+		string(validQuery(f, 1)),
+		string(validQuery(f, 3)),
+		`{"encodings":[[1,2,3]]}`,
+		`{"version":2,"records":["` + b64(raw[:640]) + `"]}`,
+		`{"version":2,"records":["` + b64(raw[:639]) + `"]}`,
+		`{"version":2,"records":[""]}`,
+		`{"version":2,"records":null}`,
+		`{"version":2,"Version":1,"records":["` + b64(raw) + `"]}`,
+		`{"version":2.0,"records":["` + b64(raw) + `"]}`,
+		`[]`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		recs, err := decodeQuery(b)
+		if err != nil {
+			if !errors.Is(err, exchange.ErrBadMessage) {
+				t.Fatalf("error %v does not match ErrBadMessage", err)
+			}
+			return
+		}
+		if len(recs) == 0 || len(recs) > MaxQueryRecords {
+			t.Fatalf("accepted %d records", len(recs))
+		}
+		again, err := encodeQuery(recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs2, err := decodeQuery(again)
+		if err != nil {
+			t.Fatalf("re-decoding %s: %v", again, err)
+		}
+		if !reflect.DeepEqual(recs, recs2) {
+			t.Fatal("round trip changed the records")
+		}
+	})
+}
