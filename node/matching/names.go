@@ -32,7 +32,10 @@ var variantSpellings = [][]string{
 	{"abdulkadir", "abdelkader", "abdulqadir", "cabdulqaadir", "abdikadir"},
 	{"khalid", "khaled", "xaalid", "halid"},
 	{"saad", "sa'ad", "saed", "saciid", "said", "saeed", "sayid"},
-	{"salih", "saleh", "salah", "saalax"},
+	{"salih", "saleh", "saalax"},
+	// Salah (صلاح) is not Salih (صالح); it is also the usual short form of
+	// Salah ad-Din
+	{"salah", "salaheddine", "salahaddine", "salahuddin", "salahudin", "salaxudiin", "salahedin"},
 	{"abbas", "cabaas"},
 	{"hamza", "xamza", "hamsa"},
 	{"nur", "nour", "noor", "nuur"},
@@ -67,6 +70,20 @@ var arabicSpellings = map[string]string{
 	"عيسى": "isa", "عيسي": "isa", "موسى": "musa", "موسي": "musa", "يحيى": "yahya", "يحيي": "yahya",
 	"مرتضى": "murtada", "مرتضي": "murtada", "ليلى": "laila", "ليلي": "laila", "سلمى": "salma", "سلمي": "salma",
 	"عبد": "abd",
+	// further common given names whose rule transliteration loses the
+	// vowels that tell them apart
+	"عمار": "ammar", "انس": "anas", "ايمن": "ayman", "بسام": "bassam", "بلال": "bilal",
+	"فادي": "fadi", "فيصل": "faisal", "فراس": "firas", "حيدر": "haidar", "كرم": "karam",
+	"كريم": "karim", "ماجد": "majid", "مروان": "marwan", "نبيل": "nabil", "نزار": "nizar",
+	"اسامه": "usama", "رامي": "rami", "سجاد": "sajjad", "صلاح": "salah", "سامي": "sami",
+	"سليمان": "suleiman", "طارق": "tariq", "ياسر": "yasir", "زياد": "ziad", "عادل": "adil",
+	"ادريس": "idris", "عباس": "abbas", "حمزه": "hamza", "هدي": "huda", "هدى": "huda",
+	"رانيا": "rania", "هاله": "hala", "سميره": "samira", "رشا": "rasha", "دينا": "dina",
+	"ريم": "reem", "لينا": "lina", "ياسمين": "yasmin", "اسماء": "asma", "ساره": "sara",
+	"رقيه": "ruqaya", "اسراء": "israa", "دعاء": "duaa", "حنان": "hanan", "امل": "amal",
+	"ايمان": "iman", "هبه": "hiba", "صفاء": "safaa", "مروه": "marwa", "الاء": "alaa",
+	"ندى": "nada", "ندي": "nada", "غاده": "ghada", "سهى": "suha", "سهي": "suha", "وداد": "widad",
+	"سميه": "sumaya", "عادله": "adila", "كريمه": "karima", "نبيله": "nabila", "جميل": "jamil",
 }
 
 // nicknameTable maps a formal name (canonical spelling) to the nicknames and
