@@ -543,17 +543,23 @@ func compareLocations(field string, q, c []string, levels int, e explain) Compar
 	return out
 }
 
-// compareRelatives takes the best pairwise agreement of relatives' names:
+// compareRelatives takes the best pairwise agreement of relatives' names
+// (a known father only with a father or a relative of unknown relation,
+// likewise a mother):
 // level 3 two or more relatives agree, 2 one agrees fully, 1 one agrees in
 // part, 0 none.
 func compareRelatives(q, c *profile, e explain) Comparison {
 	if len(q.relatives) == 0 || len(c.relatives) == 0 {
 		return blank(FieldRelatives)
 	}
-	strong, bestL := 0, 0
+	strong, bestL, compared := 0, 0, 0
 	why := ""
 	for x, a := range q.relatives {
 		for y, b := range c.relatives {
+			if rq, rc := q.relRole[x], c.relRole[y]; rq != roleUnknown && rc != roleUnknown && rq != rc {
+				continue // a mother is not compared with a father
+			}
+			compared++
 			l, _, _ := nameLevel(a, b, q.relInfo[x], c.relInfo[y], nil, nil)
 			if l >= 5 {
 				strong++
@@ -565,6 +571,9 @@ func compareRelatives(q, c *profile, e explain) Comparison {
 				}
 			}
 		}
+	}
+	if compared == 0 {
+		return Comparison{Field: FieldRelatives, Outcome: Blank, Why: "no relative of the same kind on both sides", Level: -1}
 	}
 	lvl := 0
 	switch {

@@ -11,16 +11,21 @@ import (
 // Person is what is known of one child: on a case, the child as registered;
 // on a tracing request, the child as described by the family.
 type Person struct {
-	Names              []string // full names as written, any script
-	Nicknames          []string
-	Sex                string   // female, male, other, unknown or ""
-	Age                *float64 // years, at registration of the record
-	AgeEstimated       bool
-	DateOfBirth        string   // YYYY-MM-DD or ""
-	Locations          []string // hierarchical codes such as SO0101 (origin, separation, current)
-	Relatives          []string // family members' names (case) or the inquirer's and relatives' (request)
-	SeparationDate     string   // YYYY-MM-DD or ""
-	SeparationLocation string   // hierarchical code or ""
+	Names        []string // full names as written, any script
+	Nicknames    []string
+	Sex          string   // female, male, other, unknown or ""
+	Age          *float64 // years, at registration of the record
+	AgeEstimated bool
+	DateOfBirth  string   // YYYY-MM-DD or ""
+	Locations    []string // hierarchical codes such as SO0101 (origin, separation, current)
+	Relatives    []string // family members' names (case) or the inquirer's and relatives' (request)
+	// Father and Mother repeat the names of the relatives known to be the
+	// child's father and mother (a case's family details, the inquirer's
+	// relation on a request), so that a mother is never compared with a
+	// father. "" when not known.
+	Father, Mother     string
+	SeparationDate     string // YYYY-MM-DD or ""
+	SeparationLocation string // hierarchical code or ""
 }
 
 // Candidate is a case that a tracing request can be matched against.
@@ -94,6 +99,11 @@ func (p Person) Validate(now time.Time) error {
 	if err := check("Relatives", p.Relatives); err != nil {
 		return err
 	}
+	for _, r := range []struct{ field, v string }{{"Father", p.Father}, {"Mother", p.Mother}} {
+		if err := check(r.field, []string{r.v}); err != nil {
+			return &FieldError{r.field, errors.Unwrap(err)}
+		}
+	}
 	if err := check("Locations", p.Locations); err != nil {
 		return err
 	}
@@ -139,6 +149,7 @@ type profile struct {
 	relInfo   [][]tokInfo // and for relatives
 	nicks     []Token
 	relatives [][]Token
+	relRole   []role // parallel to relatives
 	sex       string
 	age       float64 // -1 if unknown
 	estimated bool
@@ -150,6 +161,15 @@ type profile struct {
 }
 
 const noDate = math.MinInt32
+
+// role is what a relative is known to be to the child.
+type role uint8
+
+const (
+	roleUnknown role = iota
+	roleFather
+	roleMother
+)
 
 func dayNumber(s string) int32 {
 	if s == "" {
@@ -184,8 +204,17 @@ func prepare(p Person) *profile {
 			if len(ts) > maxTokens {
 				ts = ts[:maxTokens]
 			}
+			r := roleUnknown
+			switch n {
+			case "":
+			case p.Father:
+				r = roleFather
+			case p.Mother:
+				r = roleMother
+			}
 			pr.relatives = append(pr.relatives, ts)
 			pr.relInfo = append(pr.relInfo, infosOf(ts))
+			pr.relRole = append(pr.relRole, r)
 		}
 	}
 	if p.Age != nil && *p.Age >= 0 {

@@ -55,7 +55,14 @@ func CasePerson(fields map[string]any) matching.Person {
 		for _, m := range fam {
 			if m, ok := m.(map[string]any); ok {
 				if s, _ := m["relation_name"].(string); strings.TrimSpace(s) != "" {
-					p.Relatives = append(p.Relatives, strings.TrimSpace(s))
+					s = strings.TrimSpace(s)
+					p.Relatives = append(p.Relatives, s)
+					switch m["relation"] {
+					case "father":
+						p.Father = s
+					case "mother":
+						p.Mother = s
+					}
 				}
 			}
 		}

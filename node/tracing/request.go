@@ -391,6 +391,13 @@ func (d *Details) person(i int) matching.Person {
 	p.Relatives = slices.Clone(t.Relatives)
 	if d.InquirerName != "" {
 		p.Relatives = append(p.Relatives, d.InquirerName)
+		// the inquirer's relation to the children, when it is a parent
+		switch strings.ToLower(strings.TrimSpace(d.Relation)) {
+		case "father":
+			p.Father = d.InquirerName
+		case "mother":
+			p.Mother = d.InquirerName
+		}
 	}
 	return p
 }

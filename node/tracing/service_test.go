@@ -481,3 +481,40 @@ func TestObservedIndex(t *testing.T) {
 		t.Fatal("a case whose consent was withdrawn was still matched")
 	}
 }
+
+// TestRelativesComparedByRelation: the inquirer's relation on the request
+// and the relation in the case's family details decide which relatives are
+// compared: a mother is never compared with a father.
+func TestRelativesComparedByRelation(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name     string
+		relation string // the inquirer's (the father's name is the inquirer's)
+		want     string // outcome of the relatives comparison
+	}{
+		{"father asks, case lists the father", "father", matching.Match},
+		{"mother's relation on a father's name: not compared", "mother", matching.Blank},
+		{"relation unknown: compared with everyone", "", matching.Match},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t)
+			fx.newCase(t, fx.tina, mohammed(true))
+			d := arabicRequest()
+			d.Relation = tc.relation
+			req, err := fx.svc.Create(ctx, fx.tina, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, got, err := fx.svc.Match(ctx, fx.tina, req.Number, 10)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("match: %d candidates, %v", len(got), err)
+			}
+			for _, c := range got[0].Comparisons {
+				if c.Field == matching.FieldRelatives && c.Outcome != tc.want {
+					t.Errorf("relatives: %s (%s), want %s", c.Outcome, c.Why, tc.want)
+				}
+			}
+		})
+	}
+}

@@ -373,11 +373,14 @@ func (g *gen) caseRecord(f family, i int) matching.Person {
 	if g.r.Float64() < 0.3 {
 		p.Locations = append(p.Locations, f.origin)
 	}
+	// family details say who is who
 	if g.r.Float64() < 0.7 {
-		p.Relatives = append(p.Relatives, g.render(f.father.tokens(), false, 0.5, 0.1))
+		p.Father = g.render(f.father.tokens(), false, 0.5, 0.1)
+		p.Relatives = append(p.Relatives, p.Father)
 	}
 	if g.r.Float64() < 0.6 {
-		p.Relatives = append(p.Relatives, g.render(f.mother.tokens(), false, 0.5, 0.1))
+		p.Mother = g.render(f.mother.tokens(), false, 0.5, 0.1)
+		p.Relatives = append(p.Relatives, p.Mother)
 	}
 	if g.r.Float64() < 0.5 {
 		p.SeparationDate = f.sepDate.AddDate(0, 0, g.r.IntN(41)-20).Format(time.DateOnly)
@@ -431,7 +434,14 @@ func (g *gen) request(f family, i int) matching.Person {
 	if f.fatherPre {
 		inq, other = other, inq
 	}
+	// the inquirer's relation is on the request; the other parent's name
+	// is one of the relatives listed without a relation
 	p.Relatives = []string{g.render(inq.tokens(), arabic, 0.5, 0.05)}
+	if f.fatherPre {
+		p.Father = p.Relatives[0]
+	} else {
+		p.Mother = p.Relatives[0]
+	}
 	if g.r.Float64() < 0.5 {
 		p.Relatives = append(p.Relatives, g.render(other.tokens(), arabic, 0.5, 0.1))
 	}
