@@ -78,3 +78,30 @@ func TestFitChoiceRefusesBadInput(t *testing.T) {
 		t.Error("truth beyond the candidates accepted")
 	}
 }
+
+// TestDefaultModelShape: the shipped model has a weight for every level of
+// every field (a change of levels without a refit fails here).
+func TestDefaultModelShape(t *testing.T) {
+	m := DefaultModel()
+	if m.Choice == nil {
+		t.Fatal("default_model.json has no choice weights: go test ./node/matching/synth -run TestFitDefault -args -update")
+	}
+	for _, f := range FieldOrder {
+		if len(m.Fields[f].M) != FieldLevels[f] || len(m.Choice.Level[f]) != FieldLevels[f] {
+			t.Errorf("%s: %d m-probabilities, %d choice weights, want %d levels", f, len(m.Fields[f].M), len(m.Choice.Level[f]), FieldLevels[f])
+		}
+	}
+	for _, f := range choiceInteractions {
+		tab := m.Choice.NameWith[f]
+		if len(tab) != FieldLevels[FieldName] {
+			t.Errorf("%s: %d name rows, want %d", f, len(tab), FieldLevels[FieldName])
+			continue
+		}
+		for _, row := range tab {
+			if len(row) != FieldLevels[f] {
+				t.Errorf("%s: row of %d, want %d", f, len(row), FieldLevels[f])
+				break
+			}
+		}
+	}
+}

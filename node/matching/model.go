@@ -63,7 +63,7 @@ var defaultModelJSON []byte
 
 // DefaultModel returns the parameters fitted on the synthetic generator
 // (node/matching/synth, fixed seed). Regenerate with
-// `go test ./node/matching/synth -run TestFitDefault -update`.
+// `go test ./node/matching/synth -run TestFitDefault -args -update`.
 func DefaultModel() Model {
 	var m Model
 	if err := json.Unmarshal(defaultModelJSON, &m); err != nil || len(m.Fields) == 0 {
