@@ -16,12 +16,9 @@ import (
 func TestBackupRestoreAndKeys(t *testing.T) {
 	dir := initNode(t, "agency-r")
 	n := start(t, dir)
-	var sup struct {
-		Token string `json:"token"`
-	}
-	mustJSON(t, &sup, "user", "add", "sam", "--role", "supervisor", "--dir", dir)
+	supToken := addUser(t, dir, "sam", "supervisor")
 	var created struct{ Case caseJSON }
-	mustJSON(t, &created, "case", "create", "--set", "name_first=Backed", "--set", "sex=female", "--api", n.url, "--token", sup.Token)
+	mustJSON(t, &created, "case", "create", "--set", "name_first=Backed", "--set", "sex=female", "--api", n.url, "--token", supToken)
 
 	var ks struct {
 		Keyring    string `json:"keyring"`
@@ -80,7 +77,7 @@ func TestBackupRestoreAndKeys(t *testing.T) {
 	copyDir(t, filepath.Join(dir, "casekeys"), filepath.Join(restored, "casekeys"))
 	m := start(t, restored)
 	var got struct{ Case caseJSON }
-	mustJSON(t, &got, "case", "get", created.Case.ID, "--api", m.url, "--token", sup.Token)
+	mustJSON(t, &got, "case", "get", created.Case.ID, "--api", m.url, "--token", supToken)
 	if got.Case.Fields["name_first"] != "Backed" {
 		t.Errorf("restored case: %+v", got.Case)
 	}

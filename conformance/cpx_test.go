@@ -96,6 +96,20 @@ type node struct {
 }
 
 // initNode runs cpx init in a fresh directory and returns the directory.
+// addUser adds a user with the role (and extra flags such as --group) to
+// the node in dir and returns its token.
+func addUser(t *testing.T, dir, name, role string, extra ...string) string {
+	t.Helper()
+	var added struct {
+		Token string `json:"token"`
+	}
+	mustJSON(t, &added, append([]string{"user", "add", name, "--role", role, "--dir", dir}, extra...)...)
+	if added.Token == "" {
+		t.Fatalf("user add %s: no token", name)
+	}
+	return added.Token
+}
+
 func initNode(t *testing.T, agency string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), agency)

@@ -31,11 +31,8 @@ func TestKillDuringWrites(t *testing.T) {
 	}
 	dir := initNode(t, "agency-k")
 	n := start(t, dir)
-	var sup struct {
-		Token string `json:"token"`
-	}
-	mustJSON(t, &sup, "user", "add", "sam", "--role", "supervisor", "--dir", dir)
-	hc := &http.Client{Transport: bearer(sup.Token)}
+	supToken := addUser(t, dir, "sam", "supervisor")
+	hc := &http.Client{Transport: bearer(supToken)}
 
 	var (
 		mu    sync.Mutex

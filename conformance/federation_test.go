@@ -115,10 +115,7 @@ func TestKillDuringDeliveries(t *testing.T) {
 	a, b := start(t, dirA), start(t, dirB)
 	federate(t, dirA, dirB)
 
-	var worker struct {
-		Token string `json:"token"`
-	}
-	mustJSON(t, &worker, "user", "add", "wanjiru", "--role", "caseworker", "--dir", dirA)
+	workerToken := addUser(t, dirA, "wanjiru", "caseworker")
 	var admB struct {
 		Token string `json:"token"`
 	}
@@ -135,7 +132,7 @@ func TestKillDuringDeliveries(t *testing.T) {
 		sent = map[string]bool{}
 	)
 	send := func(n int) {
-		cases, fed := fedClient(t, dirA, worker.Token)
+		cases, fed := fedClient(t, dirA, workerToken)
 		for i := 0; i < n; i++ {
 			f, _ := structpb.NewStruct(map[string]any{"name_first": fmt.Sprintf("Child%d", i), "sex": "female", "consent_for_services": true})
 			c, err := cases.CreateCase(ctx, connect.NewRequest(&localv1.CreateCaseRequest{Form: "registration", Fields: f}))

@@ -60,14 +60,11 @@ func TestNodeEndToEnd(t *testing.T) {
 	}
 
 	// The admin creates a caseworker; the caseworker works with her token.
-	var added struct {
-		Token string `json:"token"`
+	addedToken := addUser(t, dir, "alice", "caseworker", "--group", "north")
+	if !strings.HasPrefix(addedToken, "cpx_") {
+		t.Fatalf("user add: got token %q", addedToken)
 	}
-	mustJSON(t, &added, "user", "add", "alice", "--role", "caseworker", "--group", "north", "--dir", dir)
-	if !strings.HasPrefix(added.Token, "cpx_") {
-		t.Fatalf("user add: got token %q", added.Token)
-	}
-	alice := []string{"--api", n.url, "--token", added.Token}
+	alice := []string{"--api", n.url, "--token", addedToken}
 	as := func(args ...string) []string { return append(args, alice...) }
 
 	var created struct{ Case caseJSON }
@@ -114,13 +111,10 @@ func TestNodeEndToEnd(t *testing.T) {
 	}
 
 	// Import (by a supervisor) with good and bad rows, then export.
-	var sup struct {
-		Token string `json:"token"`
-	}
-	mustJSON(t, &sup, "user", "add", "sam", "--role", "supervisor", "--group", "north", "--dir", dir)
+	supToken := addUser(t, dir, "sam", "supervisor", "--group", "north")
 	csvPath := filepath.Join(t.TempDir(), "cases.csv")
 	os.WriteFile(csvPath, []byte("name_first,sex,age\nAli,male,7\nSara,dragon,5\nOmar,male,\n,female,3\n"), 0o644)
-	supArgs := []string{"--api", n.url, "--token", sup.Token}
+	supArgs := []string{"--api", n.url, "--token", supToken}
 	r := cpx(t, nil, append([]string{"case", "import", csvPath, "--dry-run"}, supArgs...)...)
 	if r.code != 1 || !strings.Contains(r.stdout+r.stderr, "dragon") {
 		t.Errorf("import --dry-run: exit %d\n%s%s", r.code, r.stdout, r.stderr)

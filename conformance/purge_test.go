@@ -10,20 +10,17 @@ import (
 func TestPurge(t *testing.T) {
 	dir := initNode(t, "agency-p")
 	n := start(t, dir)
-	var cw, dpo struct {
-		Token string `json:"token"`
-	}
-	mustJSON(t, &cw, "user", "add", "ana", "--role", "caseworker", "--dir", dir)
-	mustJSON(t, &dpo, "user", "add", "dora", "--role", "dpo", "--dir", dir)
+	cwToken := addUser(t, dir, "ana", "caseworker")
+	dpoToken := addUser(t, dir, "dora", "dpo")
 	var created struct{ Case caseJSON }
-	mustJSON(t, &created, "case", "create", "--set", "name_first=Erasable", "--set", "sex=female", "--api", n.url, "--token", cw.Token)
+	mustJSON(t, &created, "case", "create", "--set", "name_first=Erasable", "--set", "sex=female", "--api", n.url, "--token", cwToken)
 	id := created.Case.ID
 
-	if r := cpx(t, nil, "case", "purge", id, "--reason", "x", "--api", n.url, "--token", cw.Token); r.code != 4 {
+	if r := cpx(t, nil, "case", "purge", id, "--reason", "x", "--api", n.url, "--token", cwToken); r.code != 4 {
 		t.Errorf("caseworker purge: exit %d, want 4 (permission denied)", r.code)
 	}
-	must(t, "case", "purge", id, "--reason", "erasure request of the caregiver", "--api", n.url, "--token", dpo.Token)
-	r := cpx(t, nil, "case", "get", id, "--api", n.url, "--token", dpo.Token)
+	must(t, "case", "purge", id, "--reason", "erasure request of the caregiver", "--api", n.url, "--token", dpoToken)
+	r := cpx(t, nil, "case", "get", id, "--api", n.url, "--token", dpoToken)
 	if r.code != 3 || strings.Contains(r.stdout, "Erasable") {
 		t.Errorf("get after purge: exit %d, %s%s", r.code, r.stdout, r.stderr)
 	}

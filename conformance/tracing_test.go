@@ -16,11 +16,8 @@ import (
 func TestTracingConfirmShowsOnCase(t *testing.T) {
 	dir := initNode(t, "agency-t")
 	n := start(t, dir)
-	var cw struct {
-		Token string `json:"token"`
-	}
-	mustJSON(t, &cw, "user", "add", "tariq", "--role", "caseworker", "--dir", dir)
-	api := []string{"--api", n.url, "--token", cw.Token}
+	cwToken := addUser(t, dir, "tariq", "caseworker")
+	api := []string{"--api", n.url, "--token", cwToken}
 	newCase := func(consent string) caseJSON {
 		var c struct{ Case caseJSON }
 		args := append([]string{"case", "create",

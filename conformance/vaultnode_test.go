@@ -30,17 +30,14 @@ func TestVaultKeyring(t *testing.T) {
 	}
 	n := startEnv(t, dir, env)
 	var created struct{ Case caseJSON }
-	var sup struct {
-		Token string `json:"token"`
-	}
-	mustJSON(t, &sup, "user", "add", "sam", "--role", "supervisor", "--dir", dir)
-	mustJSON(t, &created, "case", "create", "--set", "name_first=Vaulted", "--set", "sex=male", "--api", n.url, "--token", sup.Token)
+	supToken := addUser(t, dir, "sam", "supervisor")
+	mustJSON(t, &created, "case", "create", "--set", "name_first=Vaulted", "--set", "sex=male", "--api", n.url, "--token", supToken)
 	n.stop(t)
 
 	// The store key and agency keys unwrap again after a restart.
 	n = startEnv(t, dir, env)
 	var got struct{ Case caseJSON }
-	mustJSON(t, &got, "case", "get", created.Case.ID, "--api", n.url, "--token", sup.Token)
+	mustJSON(t, &got, "case", "get", created.Case.ID, "--api", n.url, "--token", supToken)
 	if got.Case.Fields["name_first"] != "Vaulted" {
 		t.Errorf("after restart: got %+v", got.Case)
 	}
@@ -63,14 +60,14 @@ func TestVaultKeyring(t *testing.T) {
 	}
 	n.stop(t)
 	n = startEnv(t, dir, env)
-	mustJSON(t, &got, "case", "get", created.Case.ID, "--api", n.url, "--token", sup.Token)
+	mustJSON(t, &got, "case", "get", created.Case.ID, "--api", n.url, "--token", supToken)
 	if got.Case.Fields["name_first"] != "Vaulted" {
 		t.Errorf("after rewrap and restart: got %+v", got.Case)
 	}
 
 	// Vault going away while the node runs: it keeps serving and says so.
 	v.Stop()
-	mustJSON(t, &got, "case", "get", created.Case.ID, "--api", n.url, "--token", sup.Token)
+	mustJSON(t, &got, "case", "get", created.Case.ID, "--api", n.url, "--token", supToken)
 	mustJSON(t, &ks, "keys", "status", "--dir", dir)
 	if ks.KeyringOK {
 		t.Error("keys status says the keyring is fine while Vault is down")
