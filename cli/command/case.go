@@ -148,11 +148,7 @@ func runCaseGet(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	cn, err := dial(c)
+	asJSON, cn, err := outputAndDial(c)
 	if err != nil {
 		return err
 	}
@@ -321,11 +317,7 @@ func runCaseHistory(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	cn, err := dial(c)
+	asJSON, cn, err := outputAndDial(c)
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,17 @@ type conn struct {
 	Trace localv1connect.TracingServiceClient
 }
 
+// outputAndDial reads the output format (a usage error first) and then
+// resolves the connection (dial): how a client command opens after checking
+// its own arguments.
+func outputAndDial(c *cli.Context) (asJSON bool, cn *conn, err error) {
+	if asJSON, err = jsonOutput(c); err != nil {
+		return false, nil, err
+	}
+	cn, err = dial(c)
+	return asJSON, cn, err
+}
+
 // dial resolves the connection flags of c and returns the API clients. It
 // does not contact the node.
 func dial(c *cli.Context) (*conn, error) {

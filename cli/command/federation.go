@@ -40,11 +40,7 @@ func runNodeID(c *cli.Context) error {
 	if _, err := args(c, 0, 0); err != nil {
 		return err
 	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	cn, err := dial(c)
+	asJSON, cn, err := outputAndDial(c)
 	if err != nil {
 		return err
 	}
@@ -177,11 +173,7 @@ func runPeerList(c *cli.Context) error {
 	if _, err := args(c, 0, 0); err != nil {
 		return err
 	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	cn, err := dial(c)
+	asJSON, cn, err := outputAndDial(c)
 	if err != nil {
 		return err
 	}
@@ -206,11 +198,7 @@ func runPeerRemove(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	cn, err := dial(c)
+	asJSON, cn, err := outputAndDial(c)
 	if err != nil {
 		return err
 	}
@@ -243,11 +231,7 @@ func runOutbox(c *cli.Context) error {
 	if _, err := args(c, 0, 0); err != nil {
 		return err
 	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	cn, err := dial(c)
+	asJSON, cn, err := outputAndDial(c)
 	if err != nil {
 		return err
 	}

@@ -44,11 +44,7 @@ func runFormsList(c *cli.Context) error {
 	if _, err := args(c, 0, 0); err != nil {
 		return err
 	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	cn, err := dial(c)
+	asJSON, cn, err := outputAndDial(c)
 	if err != nil {
 		return err
 	}

@@ -237,11 +237,7 @@ func runExchangeShow(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	cn, err := dial(c)
+	asJSON, cn, err := outputAndDial(c)
 	if err != nil {
 		return err
 	}

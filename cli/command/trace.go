@@ -209,11 +209,7 @@ func runTraceGet(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	cn, err := dial(c)
+	asJSON, cn, err := outputAndDial(c)
 	if err != nil {
 		return err
 	}
