@@ -6,17 +6,20 @@
 // # Encoding
 //
 // A Record (RecordEncoder.EncodeRecord, what federated tracing uses) is
-// five 1024-bit filters, one per group of fields: the given name (first
-// name part and nicknames), the name chain (the other parts), the
-// relatives' names, sex and age, and place and time (location prefixes,
-// separation month). Name groups hold bigrams of each part's canonical
-// Latin key and of its phonetic skeleton (node/matching's normalisation,
-// so Arabic-script and Latin spellings of a name set the same bits). Every
-// token is hashed into k positions by HMAC-SHA256 double hashing under a
-// per-field key derived with HKDF-SHA256 from the shared secret, the
-// agency-network id and the field name; k per field (RecordK) is the
-// field's weight within its group. A group with nothing to encode is left
-// all zero, and contributes nothing to a score.
+// seven 1024-bit filters, one per group of fields: the given name (first
+// name part and nicknames), the name chain (the other parts), the father's
+// name, the mother's name, the other relatives' names (relation unknown;
+// each relative is in one group only), sex and age, and place and time
+// (location prefixes, separation month). Name groups hold bigrams of each
+// part's canonical Latin key and of its phonetic skeleton (node/matching's
+// normalisation, so Arabic-script and Latin spellings of a name set the
+// same bits). Every token is hashed into k positions by HMAC-SHA256 double
+// hashing under a per-field key derived with HKDF-SHA256 from the shared
+// secret, the agency-network id and the field name; k per field (RecordK)
+// is the field's weight within its group. The three relatives' groups share
+// one field key and one balancing permutation, so that a relative of
+// unknown relation can be compared with a father or a mother. A group with
+// nothing to encode is left all zero, and contributes nothing to a score.
 //
 // The older Encoder.Encode puts a whole record in one CLK; one Dice score
 // over every field cannot tell a sibling (same chain, relatives, place)
@@ -29,22 +32,26 @@
 // then permuted by a keyed permutation per group, and XOR-folded back to
 // 1024 bits) so that every group has the same Hamming weight half way:
 // frequency and pattern-mining attacks see no weight signal and no
-// popular-name bit patterns. Groups rather than single fields, and the
-// residual risk of a peer that holds the keys, are discussed in
-// docs/matching.md. Record.UnmarshalBinary refuses filters that are not
-// balanced (an all-ones filter would reach every case).
+// popular-name bit patterns (the relatives' groups share one permutation,
+// see above). Groups rather than single fields, and the residual risk of a
+// peer that holds the keys, are discussed in docs/matching.md.
+// Record.UnmarshalBinary refuses filters that are not balanced (an all-ones
+// filter would reach every case).
 //
 // # Comparing and scoring
 //
 // Dice compares two filters with math/bits.OnesCount64; Set.Above is the
 // hot loop over a set. RecordSet.Match blocks on the given-name group
-// (Set.Above, Model.Block), takes the per-group Dice coefficients of every
-// case reached (Compare) and scores them with a Model: a weight per group
-// and Dice bin, fitted on the synthetic generator as Fellegi–Sunter and
-// then as a conditional logit model (FitLabelled, FitChoice), turned into
-// the probability that each candidate is the sought child with at most one
-// of them being it (Model.Posteriors). The fitted model ships as
-// default_model.json (DefaultModel). Only bands (likely, possible,
-// unlikely: Model.Band) should leave a node, never scores: similarity
-// tables allow re-identification.
+// (Set.Above, Model.Block), takes the Dice coefficients of every case
+// reached per Feature (Compare: each group with the same group, except that
+// a father is compared only with a father, a mother only with a mother, and
+// a relative of unknown relation with any relative, the best of those) and
+// scores them with a Model: a weight per feature and Dice bin, fitted on
+// the synthetic generator as Fellegi–Sunter and then as a conditional logit
+// model (FitLabelled, FitChoice), turned into the probability that each
+// candidate is the sought child with at most one of them being it
+// (Model.Posteriors). The fitted model ships as default_model.json
+// (DefaultModel). Only bands (likely, possible, unlikely: Model.Band)
+// should leave a node, never scores: similarity tables allow
+// re-identification.
 package pprl

@@ -6,33 +6,82 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 
 	"github.com/cpx-node/cpx/node/matching"
 )
 
-// Dices are the per-group Dice coefficients of one pair of Records; a
-// group absent on either side is -1.
-type Dices [NumGroups]float64
+// Feature indexes the comparisons of two Records that a Model weighs:
+// one per group, except that the relatives' groups are compared by
+// relation (FeatureFather, FeatureMother, FeatureRelatives).
+type Feature int
 
-// Compare returns the per-group Dice coefficients of q and c.
-func Compare(q, c *Record) Dices {
-	var d Dices
-	for g := range NumGroups {
-		if !q.Present(g) || !c.Present(g) {
-			d[g] = -1
-			continue
-		}
-		d[g] = Dice(&q[g], &c[g])
+// The features of a comparison (Compare).
+const (
+	// FeatureGiven compares the given-name groups.
+	FeatureGiven Feature = iota
+	// FeatureChain compares the name-chain groups.
+	FeatureChain
+	// FeatureFather compares the fathers' groups: a known father only
+	// with a known father.
+	FeatureFather
+	// FeatureMother compares the mothers' groups.
+	FeatureMother
+	// FeatureRelatives is the best Dice coefficient of a relatives' group
+	// of unknown relation on one side with any relatives' group on the
+	// other (father, mother or unknown): a relative of unknown relation
+	// may be anyone. A known mother is never compared with a known father.
+	FeatureRelatives
+	// FeatureSexAge compares the sex and age groups.
+	FeatureSexAge
+	// FeaturePlace compares the place groups.
+	FeaturePlace
+	// NumFeatures is the number of features.
+	NumFeatures
+)
+
+// FeatureNames names the features (the keys of Model.Weights).
+var FeatureNames = [NumFeatures]string{"given", "chain", "father", "mother", "relatives", "sex_age", "place"}
+
+func (f Feature) String() string {
+	if f >= 0 && f < NumFeatures {
+		return FeatureNames[f]
 	}
+	return "feature(" + strconv.Itoa(int(f)) + ")"
+}
+
+// Dices are the Dice coefficients of one pair of Records, per Feature; a
+// feature with a group absent on either side is -1.
+type Dices [NumFeatures]float64
+
+// Compare returns the Dice coefficients of q and c per Feature.
+func Compare(q, c *Record) Dices {
+	dice := func(a, b Group) float64 {
+		if !q.Present(a) || !c.Present(b) {
+			return -1
+		}
+		return Dice(&q[a], &c[b])
+	}
+	d := Dices{
+		FeatureGiven:  dice(GroupGiven, GroupGiven),
+		FeatureChain:  dice(GroupChain, GroupChain),
+		FeatureFather: dice(GroupFather, GroupFather),
+		FeatureMother: dice(GroupMother, GroupMother),
+		FeatureSexAge: dice(GroupSexAge, GroupSexAge),
+		FeaturePlace:  dice(GroupPlace, GroupPlace),
+	}
+	d[FeatureRelatives] = max(dice(GroupRelatives, GroupRelatives),
+		dice(GroupRelatives, GroupFather), dice(GroupRelatives, GroupMother),
+		dice(GroupFather, GroupRelatives), dice(GroupMother, GroupRelatives))
 	return d
 }
 
-// Model scores the candidates of one request from their per-group Dice
-// coefficients. Each group's Dice falls in a bin (bin b holds
+// Model scores the candidates of one request from their Dice coefficients
+// per Feature (Compare). Each feature's Dice falls in a bin (bin b holds
 // [Edges[b-1], Edges[b]); bin 0 is below Edges[0], the last bin from the
-// last edge up) with a weight, a log likelihood ratio; a group absent on
-// either side weighs 0. A candidate's score is the sum of its weights,
-// s_i = Σ_g W_g[bin(d_ig)].
+// last edge up) with a weight, a log likelihood ratio; a feature absent
+// (-1) weighs 0. A candidate's score is the sum of its weights,
+// s_i = Σ_f W_f[bin(d_if)].
 //
 // At most one candidate is the sought child, or none is (the child is not
 // registered here, or blocking missed it). Of the n candidates a request
@@ -46,7 +95,7 @@ func Compare(q, c *Record) Dices {
 // share the probability instead of each claiming it. FitLabelled gives
 // those weights; FitChoice then fits them as a conditional logit model,
 // by maximum likelihood of the choice (which candidate, if any, is the
-// child), which corrects for the dependence between groups that
+// child), which corrects for the dependence between features that
 // Fellegi–Sunter ignores.
 //
 // Candidates come from blocking on the given-name group (Dice ≥ Block);
@@ -79,23 +128,23 @@ func DefaultModel() Model {
 }
 
 // Check reports whether the model is usable: edges increasing within
-// (0, 1), len(Edges)+1 finite weights for every group, finite Null,
+// (0, 1), len(Edges)+1 finite weights for every feature, finite Null,
 // Block and the thresholds within (0, 1), Possible ≤ Likely.
 func (m Model) Check() error {
 	if len(m.Edges) == 0 || !slices.IsSorted(m.Edges) || m.Edges[0] <= 0 || m.Edges[len(m.Edges)-1] >= 1 {
 		return fmt.Errorf("edges %v: want increasing within (0, 1)", m.Edges)
 	}
-	for _, g := range GroupNames {
+	for _, g := range FeatureNames {
 		w, ok := m.Weights[g]
 		if !ok {
-			return fmt.Errorf("no weights for group %s", g)
+			return fmt.Errorf("no weights for feature %s", g)
 		}
 		if len(w) != len(m.Edges)+1 {
-			return fmt.Errorf("group %s: %d weights, want %d", g, len(w), len(m.Edges)+1)
+			return fmt.Errorf("feature %s: %d weights, want %d", g, len(w), len(m.Edges)+1)
 		}
 		for _, x := range w {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return fmt.Errorf("group %s: weights must be finite", g)
+				return fmt.Errorf("feature %s: weights must be finite", g)
 			}
 		}
 	}
@@ -122,12 +171,12 @@ func (m Model) bin(d float64) int {
 	return b
 }
 
-// Score returns a candidate's score: the sum of its groups' weights.
+// Score returns a candidate's score: the sum of its features' weights.
 func (m Model) Score(d Dices) float64 {
 	var s float64
-	for g := range NumGroups {
+	for g := range NumFeatures {
 		if d[g] >= 0 {
-			s += m.Weights[GroupNames[g]][m.bin(d[g])]
+			s += m.Weights[FeatureNames[g]][m.bin(d[g])]
 		}
 	}
 	return s
@@ -180,15 +229,15 @@ type Example struct {
 var DefaultEdges = []float64{0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.84, 0.88, 0.91, 0.94, 0.97, 0.995}
 
 // FitLabelled returns the Fellegi–Sunter model of labelled examples: per
-// group and bin, W = log(m/u) with m and u counted over the candidate
+// feature and bin, W = log(m/u) with m and u counted over the candidate
 // pairs (add-0.5 smoothing, floor 1e-4 so that no bin can veto a match),
 // and Null = log((1-ρ)/ρ) with ρ the share of examples whose child is
 // among the candidates. Block and the thresholds are left to the caller.
 func FitLabelled(ex []Example, edges []float64) Model {
 	m := Model{Edges: slices.Clone(edges), Weights: map[string][]float64{}}
 	nb := len(edges) + 1
-	var cnt [NumGroups][2][]float64
-	for g := range NumGroups {
+	var cnt [NumFeatures][2][]float64
+	for g := range NumFeatures {
 		cnt[g] = [2][]float64{make([]float64, nb), make([]float64, nb)}
 	}
 	reached := 0
@@ -201,14 +250,14 @@ func FitLabelled(ex []Example, edges []float64) Model {
 			if i == e.Truth {
 				k = 0
 			}
-			for g := range NumGroups {
+			for g := range NumFeatures {
 				if d[g] >= 0 {
 					cnt[g][k][m.bin(d[g])]++
 				}
 			}
 		}
 	}
-	for g := range NumGroups {
+	for g := range NumFeatures {
 		mp, up := smooth(cnt[g][0]), smooth(cnt[g][1])
 		w := make([]float64, nb)
 		for b := range w {
@@ -216,7 +265,7 @@ func FitLabelled(ex []Example, edges []float64) Model {
 				w[b] = math.Log(mp[b]) - math.Log(up[b])
 			}
 		}
-		m.Weights[GroupNames[g]] = w
+		m.Weights[FeatureNames[g]] = w
 	}
 	rho := (float64(reached) + 0.5) / (float64(len(ex)) + 1)
 	m.Null = math.Log((1 - rho) / rho)
@@ -244,21 +293,21 @@ func smooth(c []float64) []float64 {
 // maximises Σ log P(truth) over the examples (P_i as in Model, the truth
 // being the child's candidate or none), with an L2 penalty l2 pulling the
 // weights towards m's, by `rounds` full-batch Adam steps from m (usually
-// FitLabelled's). Absent groups keep weight 0. Deterministic.
+// FitLabelled's). Absent features keep weight 0. Deterministic.
 func FitChoice(ex []Example, m Model, rounds int, l2 float64) Model {
 	nb := len(m.Edges) + 1
-	nw := int(NumGroups) * nb
-	w := make([]float64, nw+1) // the bins of every group, then Null
-	for g := range NumGroups {
-		copy(w[int(g)*nb:], m.Weights[GroupNames[g]])
+	nw := int(NumFeatures) * nb
+	w := make([]float64, nw+1) // the bins of every feature, then Null
+	for g := range NumFeatures {
+		copy(w[int(g)*nb:], m.Weights[FeatureNames[g]])
 	}
 	w[nw] = m.Null
 	w0 := slices.Clone(w)
 	// Per example, the distinct patterns of active weights (one per
-	// group, -1 if absent) with their counts: most of a request's
+	// feature, -1 if absent) with their counts: most of a request's
 	// candidates are unrelated children that share a few patterns.
 	type pattern struct {
-		f     [NumGroups]int32
+		f     [NumFeatures]int32
 		count float64
 	}
 	type example struct {
@@ -267,13 +316,13 @@ func FitChoice(ex []Example, m Model, rounds int, l2 float64) Model {
 		n     float64
 	}
 	exs := make([]example, len(ex))
-	index := map[[NumGroups]int32]int{}
+	index := map[[NumFeatures]int32]int{}
 	for r, e := range ex {
 		clear(index)
 		x := example{truth: -1, n: float64(len(e.Pairs))}
 		for i, d := range e.Pairs {
-			var f [NumGroups]int32
-			for g := range NumGroups {
+			var f [NumFeatures]int32
+			for g := range NumFeatures {
 				f[g] = -1
 				if d[g] >= 0 {
 					f[g] = int32(int(g)*nb + m.bin(d[g]))
@@ -353,8 +402,8 @@ func FitChoice(ex []Example, m Model, rounds int, l2 float64) Model {
 	}
 	out := m
 	out.Weights = map[string][]float64{}
-	for g := range NumGroups {
-		out.Weights[GroupNames[g]] = slices.Clone(w[int(g)*nb : int(g+1)*nb])
+	for g := range NumFeatures {
+		out.Weights[FeatureNames[g]] = slices.Clone(w[int(g)*nb : int(g+1)*nb])
 	}
 	out.Null = w[nw]
 	return out

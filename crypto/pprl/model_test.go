@@ -112,7 +112,7 @@ func TestFitDefault(t *testing.T) {
 		t.Skip("slow; run without -short")
 	}
 	m := fitDefault(t)
-	for _, g := range pprl.GroupNames {
+	for _, g := range pprl.FeatureNames {
 		t.Logf("  %-10s %.2f", g, m.Weights[g])
 	}
 	t.Logf("  null %.3f, block %.2f, likely %.2f, possible %.2f", m.Null, m.Block, m.Likely, m.Possible)
@@ -128,7 +128,7 @@ func TestFitDefault(t *testing.T) {
 	}
 	shipped := pprl.DefaultModel()
 	close := func(a, b float64) bool { return math.Abs(a-b) <= 0.01 }
-	for _, g := range pprl.GroupNames {
+	for _, g := range pprl.FeatureNames {
 		for b := range m.Weights[g] {
 			if !close(m.Weights[g][b], shipped.Weights[g][b]) {
 				t.Errorf("%s bin %d: refit weight %.4f, shipped %.4f (run with -update)", g, b, m.Weights[g][b], shipped.Weights[g][b])

@@ -28,8 +28,16 @@ const (
 	// GroupChain holds the other name parts (father's and grandfather's
 	// names, family name): bigrams of canonical key and skeleton.
 	GroupChain
-	// GroupRelatives holds the relatives' name parts: bigrams of their
-	// skeletons.
+	// GroupFather holds the name parts of the relative known to be the
+	// child's father (matching.Person.Father): bigrams of their skeletons.
+	GroupFather
+	// GroupMother likewise holds the mother's (matching.Person.Mother).
+	GroupMother
+	// GroupRelatives holds the name parts of the relatives whose relation
+	// is not known (the rest of matching.Person.Relatives): bigrams of
+	// their skeletons. The three relatives' groups share one field key
+	// and one balancing permutation, so that a relative of unknown
+	// relation can be compared with a father or a mother (Compare).
 	GroupRelatives
 	// GroupSexAge holds sex, age with its neighbours and date of birth.
 	GroupSexAge
@@ -41,7 +49,7 @@ const (
 )
 
 // GroupNames names the groups (model and documentation keys).
-var GroupNames = [NumGroups]string{"given", "chain", "relatives", "sex_age", "place"}
+var GroupNames = [NumGroups]string{"given", "chain", "father", "mother", "relatives", "sex_age", "place"}
 
 func (g Group) String() string {
 	if g >= 0 && g < NumGroups {
@@ -72,8 +80,10 @@ const (
 	FieldGivenSkeleton = "given_skeleton"
 	FieldChain         = "chain"
 	FieldChainSkeleton = "chain_skeleton"
-	FieldRelSkeleton   = "relatives_skeleton"
-	FieldDOB           = "date_of_birth"
+	// FieldRelSkeleton keys the tokens of all three relatives' groups
+	// (GroupFather, GroupMother, GroupRelatives).
+	FieldRelSkeleton = "relatives_skeleton"
+	FieldDOB         = "date_of_birth"
 )
 
 // RecordFields lists every field a Record encodes and RecordK its k (hash
@@ -104,15 +114,25 @@ type RecordEncoder struct {
 // NewRecordEncoder returns an encoder with RecordK weights. keys must hold
 // the RecordFields (DeriveKeys(secret, id, RecordFields)); a field without
 // a key is left out. Each group is balanced with its own keyed permutation
-// derived from keys.Perm.
+// derived from keys.Perm (one for the three relatives' groups, which
+// must stay comparable with one another).
 func NewRecordEncoder(keys Keys) *RecordEncoder {
 	e := &RecordEncoder{keys: keys, k: RecordK, Reference: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	for g := range NumGroups {
 		m := hmac.New(sha256.New, keys.Perm)
-		m.Write([]byte("group:" + GroupNames[g]))
+		m.Write([]byte("group:" + GroupNames[permGroup(g)]))
 		permute(&e.perm[g], m.Sum(nil))
 	}
 	return e
+}
+
+// permGroup is the group whose balancing permutation g uses: its own,
+// but GroupRelatives' for the father's and mother's groups.
+func permGroup(g Group) Group {
+	if g == GroupFather || g == GroupMother {
+		return GroupRelatives
+	}
+	return g
 }
 
 // permute fills perm with a keyed Fisher–Yates permutation of 0..2047.
@@ -217,8 +237,11 @@ func (e *RecordEncoder) EncodeRecord(p matching.Person) Record {
 					nameTok(FieldChain, FieldChainSkeleton, t)
 				}
 			}
-		case GroupRelatives:
+		case GroupFather, GroupMother, GroupRelatives:
 			for _, r := range p.Relatives {
+				if relation(p, r) != g {
+					continue
+				}
 				for _, t := range matching.Tokens(r) {
 					bigrams(t.Skeleton, func(b string) { h.add(FieldRelSkeleton, b) })
 				}
@@ -233,6 +256,21 @@ func (e *RecordEncoder) EncodeRecord(p matching.Person) Record {
 		}
 	}
 	return out
+}
+
+// relation returns the group of relative r of p: GroupFather if it is
+// p.Father, else GroupMother if it is p.Mother, else GroupRelatives (as
+// node/matching does). A Father or Mother not among p.Relatives is not
+// encoded, and none is encoded twice.
+func relation(p matching.Person, r string) Group {
+	switch {
+	case r == "":
+	case r == p.Father:
+		return GroupFather
+	case r == p.Mother:
+		return GroupMother
+	}
+	return GroupRelatives
 }
 
 // sexAge adds the tokens of the sex and age group.

@@ -12,7 +12,7 @@ func age(a float64) *float64 { return &a }
 
 func TestEncodeRecordGroups(t *testing.T) {
 	e := pprl.NewRecordEncoder(testKeys)
-	all := []pprl.Group{pprl.GroupGiven, pprl.GroupChain, pprl.GroupRelatives, pprl.GroupSexAge, pprl.GroupPlace}
+	all := []pprl.Group{pprl.GroupGiven, pprl.GroupChain, pprl.GroupFather, pprl.GroupMother, pprl.GroupRelatives, pprl.GroupSexAge, pprl.GroupPlace}
 	for _, tc := range []struct {
 		name    string
 		p       matching.Person
@@ -25,8 +25,15 @@ func TestEncodeRecordGroups(t *testing.T) {
 		{"unknown sex is not encoded", matching.Person{Names: []string{"Amina"}, Sex: "unknown"}, []pprl.Group{pprl.GroupGiven}},
 		{"everything", matching.Person{
 			Names: []string{"Amina Farah Jama"}, Sex: "female", Age: age(7), DateOfBirth: "2018-03-01",
-			Locations: []string{"SO0101"}, Relatives: []string{"Farah Jama Ali"}, SeparationDate: "2025-01-31",
+			Locations: []string{"SO0101"},
+			Father:    "Farah Jama Ali", Mother: "Hodan Yusuf", Relatives: []string{"Farah Jama Ali", "Hodan Yusuf", "Ali Jama"}, SeparationDate: "2025-01-31",
 		}, all},
+		{"relatives of unknown relation", matching.Person{Names: []string{"Amina"}, Relatives: []string{"Farah Jama Ali"}}, []pprl.Group{pprl.GroupGiven, pprl.GroupRelatives}},
+		{"a father is not also a relative of unknown relation", matching.Person{Names: []string{"Amina"}, Relatives: []string{"Farah Jama Ali"}, Father: "Farah Jama Ali"},
+			[]pprl.Group{pprl.GroupGiven, pprl.GroupFather}},
+		{"a mother is not also a relative of unknown relation", matching.Person{Names: []string{"Amina"}, Relatives: []string{"Hodan Yusuf", "Hodan Yusuf"}, Mother: "Hodan Yusuf"},
+			[]pprl.Group{pprl.GroupGiven, pprl.GroupMother}},
+		{"a father not among the relatives is not encoded", matching.Person{Names: []string{"Amina"}, Father: "Farah Jama Ali"}, []pprl.Group{pprl.GroupGiven}},
 		{"date of birth alone gives sex_age", matching.Person{Names: []string{"Amina"}, DateOfBirth: "2018-03-01"}, []pprl.Group{pprl.GroupGiven, pprl.GroupSexAge}},
 		{"separation place alone gives place", matching.Person{Names: []string{"Amina"}, SeparationLocation: "SO0101"}, []pprl.Group{pprl.GroupGiven, pprl.GroupPlace}},
 	} {
@@ -70,20 +77,71 @@ func TestRecordAcrossScriptsAndSiblings(t *testing.T) {
 	}
 	lat, ara, sib := enc("Mohammed Ali Hassan"), enc("محمد علي حسن"), enc("Youssef Ali Hassan")
 	same, sibling := pprl.Compare(&lat, &ara), pprl.Compare(&lat, &sib)
-	for _, g := range []pprl.Group{pprl.GroupGiven, pprl.GroupChain, pprl.GroupSexAge, pprl.GroupPlace} {
-		if same[g] < 0.95 {
-			t.Errorf("%v: Latin vs Arabic script Dice %.3f, want ≥ 0.95", g, same[g])
+	for _, f := range []pprl.Feature{pprl.FeatureGiven, pprl.FeatureChain, pprl.FeatureSexAge, pprl.FeaturePlace} {
+		if same[f] < 0.95 {
+			t.Errorf("%v: Latin vs Arabic script Dice %.3f, want ≥ 0.95", f, same[f])
 		}
 	}
-	if same[pprl.GroupRelatives] != -1 {
-		t.Errorf("relatives absent on both sides: Dice %v, want -1", same[pprl.GroupRelatives])
+	for _, f := range []pprl.Feature{pprl.FeatureFather, pprl.FeatureMother, pprl.FeatureRelatives} {
+		if same[f] != -1 {
+			t.Errorf("%v: relatives absent on both sides: Dice %v, want -1", f, same[f])
+		}
 	}
-	if sibling[pprl.GroupGiven] > 0.85 || sibling[pprl.GroupChain] < 0.99 {
-		t.Errorf("sibling: given %.3f (want ≤ 0.85), chain %.3f (want ≈ 1)", sibling[pprl.GroupGiven], sibling[pprl.GroupChain])
+	if sibling[pprl.FeatureGiven] > 0.85 || sibling[pprl.FeatureChain] < 0.99 {
+		t.Errorf("sibling: given %.3f (want ≤ 0.85), chain %.3f (want ≈ 1)", sibling[pprl.FeatureGiven], sibling[pprl.FeatureChain])
 	}
 	m := pprl.DefaultModel()
 	if m.Score(same) <= m.Score(sibling) {
 		t.Errorf("score of the same child %.2f ≤ sibling's %.2f", m.Score(same), m.Score(sibling))
+	}
+}
+
+// TestCompareRelatives: a known father is compared only with a known
+// father, a known mother only with a known mother, and a relative of
+// unknown relation with any relative (across scripts too).
+func TestCompareRelatives(t *testing.T) {
+	e := pprl.NewRecordEncoder(testKeys)
+	const farah, hodan = "Farah Jama Ali", "هودن يوسف"
+	person := func(father, mother string, other ...string) pprl.Record {
+		p := matching.Person{Names: []string{"Amina"}, Father: father, Mother: mother, Relatives: other}
+		for _, r := range []string{father, mother} {
+			if r != "" {
+				p.Relatives = append(p.Relatives, r)
+			}
+		}
+		return e.EncodeRecord(p)
+	}
+	const absent = -1.0
+	for _, tc := range []struct {
+		name  string
+		q, c  pprl.Record
+		check map[pprl.Feature]func(float64) bool
+	}{
+		{"same father", person(farah, ""), person("فارح جامع علي", hodan), map[pprl.Feature]func(float64) bool{
+			pprl.FeatureFather: func(d float64) bool { return d > 0.95 }, pprl.FeatureMother: func(d float64) bool { return d == absent },
+			pprl.FeatureRelatives: func(d float64) bool { return d == absent }}},
+		{"a father is never compared with a mother", person(farah, ""), person("", farah), map[pprl.Feature]func(float64) bool{
+			pprl.FeatureFather: func(d float64) bool { return d == absent }, pprl.FeatureMother: func(d float64) bool { return d == absent },
+			pprl.FeatureRelatives: func(d float64) bool { return d == absent }}},
+		{"a relative of unknown relation meets the mother", person("", "", "Hodan Yusuf"), person(farah, hodan), map[pprl.Feature]func(float64) bool{
+			pprl.FeatureFather: func(d float64) bool { return d == absent }, pprl.FeatureMother: func(d float64) bool { return d == absent },
+			pprl.FeatureRelatives: func(d float64) bool { return d > 0.95 }}},
+		{"the mother meets a relative of unknown relation", person("", "Hodan Yusuf"), person("", "", hodan), map[pprl.Feature]func(float64) bool{
+			pprl.FeatureRelatives: func(d float64) bool { return d > 0.95 }}},
+		{"different mothers", person("", "Hodan Yusuf"), person("", "Fatima Ahmed"), map[pprl.Feature]func(float64) bool{
+			pprl.FeatureMother: func(d float64) bool { return d >= 0 && d < 0.9 }}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := pprl.Compare(&tc.q, &tc.c)
+			for f, ok := range tc.check {
+				if !ok(d[f]) {
+					t.Errorf("%v: Dice %.3f", f, d[f])
+				}
+			}
+			if back := pprl.Compare(&tc.c, &tc.q); back != d {
+				t.Errorf("not symmetric: %v, reversed %v", d, back)
+			}
+		})
 	}
 }
 

@@ -34,18 +34,22 @@ func (s *Service) Federate(f Federation) { s.fed = f }
 const MaxAnswers = 5
 
 // QueryVersion is the version of the tracing query this node sends and
-// answers: 2, one pprl.Record (per-group encodings) per sought child.
-// Version 1 (one whole-record CLK per child, no version field) is refused:
-// its encodings cannot be compared with Records.
-const QueryVersion = 2
+// answers: 3, one pprl.Record (per-group encodings, with the relatives by
+// relation: father, mother, unknown) per sought child. Version 2 (Records
+// of five groups, all relatives in one) and version 1 (one whole-record
+// CLK per child, no version field) are refused: their encodings cannot be
+// compared with today's Records.
+const QueryVersion = 3
 
 // Bounds on a query, which crosses a trust boundary.
 const (
 	// MaxQueryRecords bounds the sought children of one query.
 	MaxQueryRecords = 20
 	// MaxQueryBytes bounds a query's plaintext: MaxQueryRecords records
-	// in base64 (856 bytes each) with room for the JSON around them.
-	MaxQueryBytes = 1024 * (MaxQueryRecords + 1)
+	// in base64 (1196 bytes each) with their quotes and commas, room for
+	// one more (so that a count just over the bound is told as such) and
+	// for the JSON around them.
+	MaxQueryBytes = (4*((pprl.RecordBytes+2)/3)+3)*(MaxQueryRecords+1) + 1024
 )
 
 // query is the plaintext of a tracing query: one privacy-preserving
@@ -91,7 +95,7 @@ func decodeQuery(payload []byte) ([]pprl.Record, error) {
 		if v.Version != nil {
 			got = strconv.Itoa(*v.Version)
 		}
-		return nil, bad("version %s; this node answers only version %d (per-group records): the asking node must be upgraded", got, QueryVersion)
+		return nil, bad("version %s; this node answers only version %d (per-group records, relatives by relation): the asking node must be upgraded", got, QueryVersion)
 	}
 	var q query
 	dec := json.NewDecoder(bytes.NewReader(payload))
