@@ -1,0 +1,27 @@
+//go:build amd64 && !purego
+
+package pprl
+
+import "golang.org/x/sys/cpu"
+
+// The kernel is chosen at run time from the CPU's features.
+var hasAVX2 = cpu.X86.HasAVX2
+
+// andCountsAVX2 sets counts[i] = |q ∧ set[i]| for every i < len(set):
+// AND with the query held in four YMM registers, byte popcounts by nibble
+// look-up (VPSHUFB), summed with VPSADBW, four encodings per horizontal
+// sum. len(counts) must be at least len(set).
+//
+//go:noescape
+func andCountsAVX2(q *CLK, set []CLK, counts []uint16)
+
+// andCounts sets counts[i] = |q ∧ set[i]| for every i < len(set) with the
+// fastest kernel the CPU supports. len(counts) must be at least len(set).
+func andCounts(q *CLK, set []CLK, counts []uint16) {
+	counts = counts[:len(set)]
+	if hasAVX2 {
+		andCountsAVX2(q, set, counts)
+		return
+	}
+	andCountsGeneric(q, set, counts)
+}
