@@ -70,17 +70,29 @@ func TestEncodeAcrossScripts(t *testing.T) {
 	}
 }
 
+// BenchmarkDice compares one pair with the pure-Go popcounts (generic) and
+// with the ones chosen for this CPU (dispatch).
 func BenchmarkDice(b *testing.B) {
 	e := pprl.NewEncoder(pprl.DeriveKeys([]byte("secret"), "net", pprl.DefaultFields))
 	x := e.Encode(matching.Person{Names: []string{"Mohammed Ali Hassan"}})
 	y := e.Encode(matching.Person{Names: []string{"Mohamed Ali Hasan"}})
-	b.ReportAllocs()
-	var s float64
-	for b.Loop() {
-		s += pprl.Dice(&x, &y)
+	for _, bc := range []struct {
+		name string
+		dice func(a, b *pprl.CLK) float64
+	}{
+		{"generic", pprl.DiceGeneric},
+		{"dispatch", pprl.Dice},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var s float64
+			for b.Loop() {
+				s += bc.dice(&x, &y)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mcmp/s")
+			_ = s
+		})
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mcmp/s")
-	_ = s
 }
 
 // benchSet is the 65 536 pseudo-random encodings the set benchmarks scan.
@@ -94,15 +106,27 @@ func benchSet() []pprl.CLK {
 	return set
 }
 
+// BenchmarkDiceMany compares the pure-Go reference kernel (generic) with
+// the kernel chosen for this CPU (dispatch) on the same filters.
 func BenchmarkDiceMany(b *testing.B) {
 	set := benchSet()
 	q := set[7]
-	out := make([]int, 0, 1024)
-	b.ReportAllocs()
-	for b.Loop() {
-		out = pprl.DiceMany(&q, set, 0.8, out[:0])
+	for _, bc := range []struct {
+		name string
+		many func(q *pprl.CLK, set []pprl.CLK, threshold float64, out []int) []int
+	}{
+		{"generic", pprl.DiceManyGeneric},
+		{"dispatch", pprl.DiceMany},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			out := make([]int, 0, 1024)
+			b.ReportAllocs()
+			for b.Loop() {
+				out = bc.many(&q, set, 0.8, out[:0])
+			}
+			b.ReportMetric(float64(b.N)*float64(len(set))/b.Elapsed().Seconds()/1e6, "Mcmp/s")
+		})
 	}
-	b.ReportMetric(float64(b.N)*float64(len(set))/b.Elapsed().Seconds()/1e6, "Mcmp/s")
 }
 
 func FuzzEncode(f *testing.F) {
@@ -228,9 +252,10 @@ func TestSetAboveLengths(t *testing.T) {
 			for _, threshold := range []float64{-1, 0, 0.45, 0.5, 0.55, 0.66, 0.9, 1, 2} {
 				want := fmt.Sprint(naiveAbove(q, stored[:n], threshold))
 				for name, got := range map[string][]int{
-					"Above":        set.Above(q, threshold, nil),
-					"AboveGeneric": set.AboveGeneric(q, threshold, nil),
-					"DiceMany":     pprl.DiceMany(q, stored[:n], threshold, nil),
+					"Above":           set.Above(q, threshold, nil),
+					"AboveGeneric":    set.AboveGeneric(q, threshold, nil),
+					"DiceMany":        pprl.DiceMany(q, stored[:n], threshold, nil),
+					"DiceManyGeneric": pprl.DiceManyGeneric(q, stored[:n], threshold, nil),
 				} {
 					if fmt.Sprint(got) != want {
 						t.Errorf("n=%d, query %d, threshold %v: %s = %v, want %v", n, qi, threshold, name, got, want)
@@ -241,7 +266,7 @@ func TestSetAboveLengths(t *testing.T) {
 	}
 }
 
-// FuzzSetAbove checks Set.Above (the dispatched kernel) and DiceMany
+// FuzzSetAbove checks Set.Above and DiceMany (the dispatched kernels)
 // against the pure-Go reference kernel and naiveAbove. The bytes make the
 // encodings: the first byte is how many stored encodings (0-40), the rest
 // is cut into that many + 1 pieces (the first is the query), each repeated
@@ -269,12 +294,18 @@ func FuzzSetAbove(f *testing.F) {
 		}
 		want := fmt.Sprint(naiveAbove(q, stored, threshold))
 		for name, got := range map[string][]int{
-			"Above":        set.Above(q, threshold, nil),
-			"AboveGeneric": set.AboveGeneric(q, threshold, nil),
-			"DiceMany":     pprl.DiceMany(q, stored, threshold, nil),
+			"Above":           set.Above(q, threshold, nil),
+			"AboveGeneric":    set.AboveGeneric(q, threshold, nil),
+			"DiceMany":        pprl.DiceMany(q, stored, threshold, nil),
+			"DiceManyGeneric": pprl.DiceManyGeneric(q, stored, threshold, nil),
 		} {
 			if fmt.Sprint(got) != want {
 				t.Errorf("%s = %v, want %v", name, got, want)
+			}
+		}
+		for i := range stored {
+			if d, g := pprl.Dice(q, &stored[i]), pprl.DiceGeneric(q, &stored[i]); d != g {
+				t.Errorf("Dice(q, %d) = %v, reference %v", i, d, g)
 			}
 		}
 	})

@@ -2,7 +2,7 @@ package pprl
 
 import "math/bits"
 
-// batch is how many stored encodings Set.Above hands to the
+// batch is how many stored encodings Set.Above and DiceMany hand to the
 // counting kernel at a time: the counts live in a stack array of this size,
 // so the loop allocates nothing.
 const batch = 256
@@ -22,4 +22,10 @@ func andCountsGeneric(q *CLK, set []CLK, counts []uint16) {
 			bits.OnesCount64(q8&c[8]) + bits.OnesCount64(q9&c[9]) + bits.OnesCount64(q10&c[10]) + bits.OnesCount64(q11&c[11]) +
 			bits.OnesCount64(q12&c[12]) + bits.OnesCount64(q13&c[13]) + bits.OnesCount64(q14&c[14]) + bits.OnesCount64(q15&c[15]))
 	}
+}
+
+// diceCountsGeneric returns |a ∧ b|, |a| and |b|: the reference for
+// diceCounts.
+func diceCountsGeneric(a, b *CLK) (and, na, nb int) {
+	return popAnd(a, b), pop(a), pop(b)
 }

@@ -104,3 +104,53 @@ loop1:
 done:
 	VZEROUPPER
 	RET
+
+// WORDS adds the bit counts of a[off/8] ∧ b[off/8], a[off/8] and b[off/8]
+// to and, na and nb; R8-R10 are clobbered.
+#define WORDS(off, and, na, nb) \
+	MOVQ    off(SI), R8 \
+	MOVQ    off(DI), R9 \
+	MOVQ    R8, R10     \
+	ANDQ    R9, R10     \
+	POPCNTQ R8, R8      \
+	POPCNTQ R9, R9      \
+	POPCNTQ R10, R10    \
+	ADDQ    R10, and    \
+	ADDQ    R8, na      \
+	ADDQ    R9, nb
+
+// func diceCountsPOPCNT(a *CLK, b *CLK) (and int, na int, nb int)
+TEXT ·diceCountsPOPCNT(SB), NOSPLIT, $0-40
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	// even words into AX, BX, CX and odd words into R11-R13: two
+	// independent chains of additions
+	XORL AX, AX
+	XORL BX, BX
+	XORL CX, CX
+	XORL R11, R11
+	XORL R12, R12
+	XORL R13, R13
+	WORDS(0, AX, BX, CX)
+	WORDS(8, R11, R12, R13)
+	WORDS(16, AX, BX, CX)
+	WORDS(24, R11, R12, R13)
+	WORDS(32, AX, BX, CX)
+	WORDS(40, R11, R12, R13)
+	WORDS(48, AX, BX, CX)
+	WORDS(56, R11, R12, R13)
+	WORDS(64, AX, BX, CX)
+	WORDS(72, R11, R12, R13)
+	WORDS(80, AX, BX, CX)
+	WORDS(88, R11, R12, R13)
+	WORDS(96, AX, BX, CX)
+	WORDS(104, R11, R12, R13)
+	WORDS(112, AX, BX, CX)
+	WORDS(120, R11, R12, R13)
+	ADDQ R11, AX
+	ADDQ R12, BX
+	ADDQ R13, CX
+	MOVQ AX, and+16(FP)
+	MOVQ BX, na+24(FP)
+	MOVQ CX, nb+32(FP)
+	RET

@@ -7,3 +7,8 @@ package pprl
 func andCounts(q *CLK, set []CLK, counts []uint16) {
 	andCountsGeneric(q, set, counts)
 }
+
+// diceCounts returns |a ∧ b|, |a| and |b|.
+func diceCounts(a, b *CLK) (and, na, nb int) {
+	return diceCountsGeneric(a, b)
+}

@@ -22,7 +22,7 @@ func kernelSets(r *rand.Rand) []CLK {
 			set = append(set, c, invert(c))
 		}
 	}
-	set = append(set, CLK{}, invert(CLK{}))
+	set = append(set, CLK{}, allOnes)
 	for i := range Bits {
 		var c CLK
 		c.set(uint32(i))
@@ -56,7 +56,7 @@ func naiveAnd(a, b *CLK) int {
 func TestAndCountsAgree(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	stored := kernelSets(r)
-	queries := []CLK{{}, invert(CLK{}), stored[0], stored[1], stored[2]}
+	queries := []CLK{{}, allOnes, stored[0], stored[1], stored[2]}
 	for _, i := range []int{0, 1, 63, 64, 511, 1023} {
 		var c CLK
 		c.set(uint32(i))
@@ -86,6 +86,23 @@ func TestAndCountsAgree(t *testing.T) {
 	}
 }
 
+// TestDiceCountsAgree checks the pair counts behind Dice.
+func TestDiceCountsAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	set := kernelSets(r)
+	for i := range set {
+		a, b := &set[i], &set[(i*7+1)%len(set)]
+		and, na, nb := diceCounts(a, b)
+		wand, wna, wnb := diceCountsGeneric(a, b)
+		if and != wand || na != wna || nb != wnb {
+			t.Fatalf("pair %d: got %d %d %d, want %d %d %d", i, and, na, nb, wand, wna, wnb)
+		}
+		if wand != naiveAnd(a, b) || wna != naiveAnd(a, a) || wnb != naiveAnd(b, b) {
+			t.Fatalf("pair %d: the reference disagrees with the bit-by-bit count", i)
+		}
+	}
+}
+
 // TestAboveAllocs checks that the hot loop allocates nothing when out has
 // room.
 func TestAboveAllocs(t *testing.T) {
@@ -98,5 +115,9 @@ func TestAboveAllocs(t *testing.T) {
 	out := make([]int, 0, s.Len())
 	if n := testing.AllocsPerRun(10, func() { out = s.Above(&q, 0.5, out[:0]) }); n != 0 {
 		t.Errorf("Above: %v allocations per run", n)
+	}
+	clks := s.clks
+	if n := testing.AllocsPerRun(10, func() { out = DiceMany(&q, clks, 0.5, out[:0]) }); n != 0 {
+		t.Errorf("DiceMany: %v allocations per run", n)
 	}
 }
