@@ -234,9 +234,9 @@ func TestSetAboveLengths(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	stored := make([]pprl.CLK, 1000)
 	for i := range stored {
-		switch i % 97 {
-		case 5: // empty
-		case 6:
+		switch i % 331 {
+		case 300: // empty, from 300 on (the shorter sets have a high least popcount)
+		case 301:
 			for w := range stored[i] {
 				stored[i][w] = ^uint64(0)
 			}
@@ -249,7 +249,7 @@ func TestSetAboveLengths(t *testing.T) {
 			}
 		}
 	}
-	queries := []pprl.CLK{{}, stored[6], stored[10], stored[12], stored[999]}
+	queries := []pprl.CLK{{}, stored[301], stored[10], stored[12], stored[999]}
 	for _, n := range []int{0, 1, 2, 3, 7, 255, 256, 257, 1000} {
 		var set pprl.Set
 		for _, c := range stored[:n] {

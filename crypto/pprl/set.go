@@ -5,14 +5,19 @@ package pprl
 // encodings are stored contiguously (a CLK is 16 words, so the set is one
 // array with a stride of 128 bytes) for the counting kernel.
 type Set struct {
-	clks []CLK
-	ones []int32
+	clks    []CLK
+	ones    []int32
+	minOnes int32 // the least of ones
 }
 
 // Add appends c and returns its index.
 func (s *Set) Add(c CLK) int {
+	n := int32(pop(&c))
+	if len(s.clks) == 0 || n < s.minOnes {
+		s.minOnes = n
+	}
 	s.clks = append(s.clks, c)
-	s.ones = append(s.ones, int32(pop(&c)))
+	s.ones = append(s.ones, n)
 	return len(s.clks) - 1
 }
 
@@ -47,6 +52,14 @@ func (s *Set) above(q *CLK, threshold float64, out []int, generic bool) []int {
 		}
 		return out
 	}
+	// |s| ≥ minOnes, so an encoding with 2048|q∧s| < t(minOnes+|q|) cannot
+	// match, and one comparison with need dismisses it. Balanced encodings
+	// all weigh about 512, so need is close to each one's own bound and
+	// dismisses nearly every non-match.
+	need := 0
+	if t >= 0 && t <= 2048 {
+		need = t * (int(s.minOnes) + nq) / 2048
+	}
 	var counts [batch]uint16
 	for start := 0; start < len(s.clks); start += batch {
 		clks := s.clks[start:min(start+batch, len(s.clks))]
@@ -58,9 +71,7 @@ func (s *Set) above(q *CLK, threshold float64, out []int, generic bool) []int {
 		}
 		ones := s.ones[start : start+len(n)]
 		for i, and := range n {
-			// (not "if ≥ { append }": this branch layout is measurably
-			// faster in the hot loop)
-			if 2048*int(and)-t*int(ones[i]) < tq {
+			if int(and) < need || 2048*int(and)-t*int(ones[i]) < tq {
 				continue
 			}
 			out = append(out, start+i)
