@@ -235,7 +235,7 @@ func TestSetAboveLengths(t *testing.T) {
 	stored := make([]pprl.CLK, 1000)
 	for i := range stored {
 		switch i % 331 {
-		case 300: // empty, from 300 on (the shorter sets have a high least popcount)
+		case 300: // empty, from 300 on (Set.Above's least popcount ignores it)
 		case 301:
 			for w := range stored[i] {
 				stored[i][w] = ^uint64(0)

@@ -7,13 +7,13 @@ package pprl
 type Set struct {
 	clks    []CLK
 	ones    []int32
-	minOnes int32 // the least of ones
+	minOnes int32 // the least non-zero popcount, 0 if there is none
 }
 
 // Add appends c and returns its index.
 func (s *Set) Add(c CLK) int {
 	n := int32(pop(&c))
-	if len(s.clks) == 0 || n < s.minOnes {
+	if n > 0 && (s.minOnes == 0 || n < s.minOnes) {
 		s.minOnes = n
 	}
 	s.clks = append(s.clks, c)
@@ -53,9 +53,10 @@ func (s *Set) above(q *CLK, threshold float64, out []int, generic bool) []int {
 		return out
 	}
 	// |s| ≥ minOnes, so an encoding with 2048|q∧s| < t(minOnes+|q|) cannot
-	// match, and one comparison with need dismisses it. Balanced encodings
-	// all weigh about 512, so need is close to each one's own bound and
-	// dismisses nearly every non-match.
+	// match, and one comparison with need dismisses it. (An empty encoding,
+	// below minOnes, has |q∧s| = 0 and matches only if t = 0, when need is
+	// 0.) Balanced encodings all weigh about 512, so need is close to each
+	// one's own bound and dismisses nearly every non-match.
 	need := 0
 	if t >= 0 && t <= 2048 {
 		need = t * (int(s.minOnes) + nq) / 2048
