@@ -40,12 +40,12 @@
 // POPCNTQ on amd64.
 //
 // On a shared 2-vCPU AMD EPYC (Zen 3), 65 536 encodings (8 MiB, in L3):
-// Set.Above median 190 M comparisons/s, against 53 with the pure-Go kernel
-// in the same runs and 40 before the kernel; DiceMany 97, Dice 40 (figures,
-// ranges and method in docs/matching.md; go test -run '^$' -bench
-// 'Dice|SetAbove' -count=6 ./crypto/pprl/). A set much larger than the L3
-// cache is bounded by memory bandwidth instead: about 75 M/s at 2^18
-// encodings and more.
+// Set.Above about 214 M comparisons/s in a quiet period and 190 in a busy
+// one, against 93 and 53 with the pure-Go kernel in the same runs and 84 and
+// 40 before the kernel; DiceMany 123 and 97, Dice 54 and 40 (ranges and
+// method in docs/matching.md; go test -run '^$' -bench 'Dice|SetAbove'
+// -count=6 ./crypto/pprl/). A set much larger than the L3 cache is bounded
+// by memory bandwidth instead: about 75 M/s at 2^18 encodings and more.
 //
 // Only bands (likely, possible, unlikely) should leave a node, never score
 // tables: similarity tables allow re-identification.
