@@ -214,10 +214,14 @@ func age(p matching.Person) (int, bool) {
 }
 
 // Dice returns the Dice coefficient 2|a∧b| / (|a|+|b|); 0 for two empty
-// filters.
+// filters. On amd64 the three popcounts take one POPCNTQ pass.
 func Dice(a, b *CLK) float64 {
-	and := popAnd(a, b)
-	na, nb := a.Ones(), b.Ones()
+	and, na, nb := diceCounts(a, b)
+	return dice(and, na, nb)
+}
+
+// dice is the Dice coefficient from the counts.
+func dice(and, na, nb int) float64 {
 	if na+nb == 0 {
 		return 0
 	}
@@ -269,19 +273,44 @@ func pop(a *CLK) int {
 
 // DiceMany appends to out the indexes of the filters in set whose Dice
 // coefficient with q is at least threshold, and returns out. The query's
-// popcount is computed once; the loop does not allocate (beyond growing
-// out).
+// popcount is computed once; intersections and the filters' popcounts are
+// counted by the same kernel as Set.Above, 256 filters at a time; the
+// loop does not allocate (beyond growing out). A Set, which stores the
+// popcounts, compares about twice as fast.
 func DiceMany(q *CLK, set []CLK, threshold float64, out []int) []int {
+	return diceMany(q, set, threshold, out, false)
+}
+
+// allOnes has every bit set: |allOnes ∧ s| = |s|. Read-only.
+var allOnes = CLK{
+	^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0),
+	^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0),
+}
+
+// diceMany is DiceMany; with generic it counts with the pure-Go reference
+// kernel.
+func diceMany(q *CLK, set []CLK, threshold float64, out []int, generic bool) []int {
 	nq := pop(q)
 	// 2|q∧s| ≥ t(|q|+|s|)  ⇔  (2|q∧s| - t|s|) ≥ t|q|, in fixed point
 	t := int(threshold * 1024)
 	tq := t * nq
-	for i := range set {
-		s := &set[i]
-		and := popAnd(q, s)
-		ns := pop(s)
-		if nq+ns > 0 && 2048*and-t*ns >= tq {
-			out = append(out, i)
+	var ands, ones [batch]uint16
+	for start := 0; start < len(set); start += batch {
+		chunk := set[start:min(start+batch, len(set))]
+		a, o := ands[:len(chunk)], ones[:len(chunk)]
+		if generic {
+			andCountsGeneric(q, chunk, a)
+			andCountsGeneric(&allOnes, chunk, o)
+		} else {
+			andCounts(q, chunk, a)
+			andCounts(&allOnes, chunk, o)
+		}
+		for i, and := range a {
+			ns := int(o[i])
+			if 2048*int(and)-t*ns < tq || nq+ns == 0 {
+				continue
+			}
+			out = append(out, start+i)
 		}
 	}
 	return out

@@ -40,8 +40,29 @@
 //
 // # Comparing and scoring
 //
-// Dice compares two filters with math/bits.OnesCount64; Set.Above is the
-// hot loop over a set. RecordSet.Match blocks on the given-name group
+// Dice compares two filters. Set holds many with their popcounts, and
+// Set.Above, the hot loop of federated matching, returns those whose Dice
+// coefficient with a query reaches a threshold: 2|q∧s| ≥ t(|q|+|s|), with t
+// in 1/1024. The intersections |q∧s| are counted 256 encodings at a time
+// into a stack array (no allocation) by a kernel chosen at run time
+// (golang.org/x/sys/cpu): on amd64 with AVX2, Go assembly that keeps the
+// query in four YMM registers, ANDs each stored encoding, counts its bits by
+// nibble look-up (VPSHUFB, Muła's method) and VPSADBW, and packs four
+// encodings into one horizontal sum and one store; elsewhere, or with the
+// purego build tag, pure Go. The threshold test stays in Go. DiceMany does
+// the same over a []CLK, counting the filters' popcounts with the same
+// kernel (hence about half the speed of a Set); Dice counts one pair with
+// POPCNTQ on amd64.
+//
+// On a shared 2-vCPU AMD EPYC (Zen 3), 65 536 encodings (8 MiB, in L3):
+// Set.Above about 214 M comparisons/s in a quiet period and 190 in a busy
+// one, against 93 and 53 with the pure-Go kernel in the same runs and 84 and
+// 40 before the kernel; DiceMany 123 and 97, Dice 54 and 40 (ranges and
+// method in docs/matching.md; go test -run '^$' -bench 'Dice|SetAbove'
+// -count=6 ./crypto/pprl/). A set much larger than the L3 cache is bounded
+// by memory bandwidth instead: about 75 M/s at 2^18 encodings and more.
+//
+// RecordSet.Match blocks on the given-name group
 // (Set.Above, Model.Block), takes the Dice coefficients of every case
 // reached per Feature (Compare: each group with the same group, except that
 // a father is compared only with a father, a mother only with a mother, and

@@ -1,18 +1,23 @@
 package pprl
 
-import "math/bits"
-
 // Set holds encodings with their popcounts computed once, for the hot
-// loop of federated matching: a comparison then costs only |q ∧ s|.
+// loop of federated matching: a comparison then costs only |q ∧ s|. The
+// encodings are stored contiguously (a CLK is 16 words, so the set is one
+// array with a stride of 128 bytes) for the counting kernel.
 type Set struct {
-	clks []CLK
-	ones []int32
+	clks    []CLK
+	ones    []int32
+	minOnes int32 // the least non-zero popcount, 0 if there is none
 }
 
 // Add appends c and returns its index.
 func (s *Set) Add(c CLK) int {
+	n := int32(pop(&c))
+	if n > 0 && (s.minOnes == 0 || n < s.minOnes) {
+		s.minOnes = n
+	}
 	s.clks = append(s.clks, c)
-	s.ones = append(s.ones, int32(pop(&c)))
+	s.ones = append(s.ones, n)
 	return len(s.clks) - 1
 }
 
@@ -24,25 +29,53 @@ func (s *Set) At(i int) *CLK { return &s.clks[i] }
 
 // Above appends to out the indexes of the encodings whose Dice coefficient
 // with q is at least threshold, and returns out. It does not allocate
-// (beyond growing out).
+// (beyond growing out). The intersections are counted by the fastest
+// kernel the CPU supports (AVX2 on amd64), 256 encodings at a time.
 func (s *Set) Above(q *CLK, threshold float64, out []int) []int {
+	return s.above(q, threshold, out, false)
+}
+
+// above is Above; with generic it counts with the pure-Go reference kernel,
+// so that tests and benchmarks can compare the two on the same set. (A
+// kernel passed as a func value would move counts to the heap.)
+func (s *Set) above(q *CLK, threshold float64, out []int, generic bool) []int {
 	nq := pop(q)
 	// 2|q∧s| ≥ t(|q|+|s|), in fixed point (t scaled by 1024).
 	t := int(threshold * 1024)
 	tq := t * nq
-	clks, ones := s.clks, s.ones[:len(s.clks)]
-	// The query's words stay in registers across the loop.
-	q0, q1, q2, q3, q4, q5, q6, q7 := q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]
-	q8, q9, q10, q11, q12, q13, q14, q15 := q[8], q[9], q[10], q[11], q[12], q[13], q[14], q[15]
-	for i := range clks {
-		c := &clks[i]
-		and := bits.OnesCount64(q0&c[0]) + bits.OnesCount64(q1&c[1]) + bits.OnesCount64(q2&c[2]) + bits.OnesCount64(q3&c[3]) +
-			bits.OnesCount64(q4&c[4]) + bits.OnesCount64(q5&c[5]) + bits.OnesCount64(q6&c[6]) + bits.OnesCount64(q7&c[7]) +
-			bits.OnesCount64(q8&c[8]) + bits.OnesCount64(q9&c[9]) + bits.OnesCount64(q10&c[10]) + bits.OnesCount64(q11&c[11]) +
-			bits.OnesCount64(q12&c[12]) + bits.OnesCount64(q13&c[13]) + bits.OnesCount64(q14&c[14]) + bits.OnesCount64(q15&c[15])
-		ns := int(ones[i])
-		if 2048*and-t*ns >= tq && nq+ns > 0 {
-			out = append(out, i)
+	if nq == 0 {
+		// |q∧s| = 0: no need to count, and two empty filters never match.
+		for i, ns := range s.ones {
+			if -t*int(ns) >= tq && ns > 0 {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	// |s| ≥ minOnes, so an encoding with 2048|q∧s| < t(minOnes+|q|) cannot
+	// match, and one comparison with need dismisses it. (An empty encoding,
+	// below minOnes, has |q∧s| = 0 and matches only if t = 0, when need is
+	// 0.) Balanced encodings all weigh about 512, so need is close to each
+	// one's own bound and dismisses nearly every non-match.
+	need := 0
+	if t >= 0 && t <= 2048 {
+		need = t * (int(s.minOnes) + nq) / 2048
+	}
+	var counts [batch]uint16
+	for start := 0; start < len(s.clks); start += batch {
+		clks := s.clks[start:min(start+batch, len(s.clks))]
+		n := counts[:len(clks)]
+		if generic {
+			andCountsGeneric(q, clks, n)
+		} else {
+			andCounts(q, clks, n)
+		}
+		ones := s.ones[start : start+len(n)]
+		for i, and := range n {
+			if int(and) < need || 2048*int(and)-t*int(ones[i]) < tq {
+				continue
+			}
+			out = append(out, start+i)
 		}
 	}
 	return out
