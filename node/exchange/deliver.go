@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cpx-node/cpx/crypto/agencykey"
@@ -123,41 +124,76 @@ func (s *Service) deliverDue(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// One worker per peer (at most maxDeliveryWorkers at a time): a slow
+	// or unreachable peer holds up only its own envelopes. Within a peer
+	// the envelopes go in outbox order, and once the peer cannot be
+	// reached the rest of its envelopes wait for their next attempt
+	// instead of each waiting out the timeout.
+	byPeer := map[string][]OutboxEntry{}
+	var peers []string
 	for _, e := range due {
-		if ctx.Err() != nil {
-			return nil
+		if _, ok := byPeer[e.Peer]; !ok {
+			peers = append(peers, e.Peer)
 		}
-		s.attempt(ctx, e)
+		byPeer[e.Peer] = append(byPeer[e.Peer], e)
 	}
+	sem := make(chan struct{}, maxDeliveryWorkers)
+	var wg sync.WaitGroup
+	for _, peer := range peers {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(entries []OutboxEntry) {
+			defer func() { <-sem; wg.Done() }()
+			for i, e := range entries {
+				if ctx.Err() != nil {
+					return
+				}
+				if err := s.attempt(ctx, e); err != nil {
+					for _, rest := range entries[i+1:] {
+						s.retry(ctx, rest, err)
+					}
+					return
+				}
+			}
+		}(byPeer[peer])
+	}
+	wg.Wait()
 	return nil
 }
 
-func (s *Service) attempt(ctx context.Context, e OutboxEntry) {
+// maxDeliveryWorkers bounds the peers delivered to at the same time.
+const maxDeliveryWorkers = 8
+
+// attempt tries to deliver e once and records the outcome. It returns the
+// error when the peer could not be reached (the entry is then rescheduled),
+// nil otherwise (delivered, failed for good, or rescheduled for a reason of
+// its own).
+func (s *Service) attempt(ctx context.Context, e OutboxEntry) error {
 	now := s.now().UTC()
 	if !now.Before(e.Expires) {
 		s.fail(ctx, e, "the envelope expired before the peer could be reached")
-		return
+		return nil
 	}
 	p, err := s.getPeer(ctx, e.Peer)
 	if err != nil {
 		s.retry(ctx, e, err)
-		return
+		return nil
 	}
 	actx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	receipt, err := s.transport.Deliver(actx, p.PeerID, p.Addrs, e.Envelope)
 	cancel()
 	if errors.Is(err, ErrPermanent) {
 		s.fail(ctx, e, err.Error())
-		return
+		return nil
 	}
 	if err != nil {
 		s.retry(ctx, e, err)
-		return
+		return err
 	}
 	r, err := verifyReceipt(p, e.EnvelopeID, s.agency, receipt)
 	if err != nil {
 		s.retry(ctx, e, err)
-		return
+		return nil
 	}
 	err = s.store.Update(ctx, func(w store.Writer) error {
 		if err := w.Delete(key(prefixOutbox, e.EnvelopeID)); err != nil {
@@ -183,6 +219,7 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry) {
 	if err != nil {
 		s.log.Warn("recording a delivery", "err", err)
 	}
+	return nil
 }
 
 func withSeen(p Peer, now time.Time) Peer {

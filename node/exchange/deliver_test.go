@@ -1,0 +1,119 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cpx-node/cpx/crypto/keyring"
+	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/node/store/memstore"
+)
+
+// hangingTransport blocks deliveries to one peer until released or the
+// attempt's context ends, and refuses every other delivery at once
+// (unreachable), counting calls per peer.
+type hangingTransport struct {
+	hangOn  string
+	release chan struct{}
+	mu      sync.Mutex
+	calls   map[string]int
+}
+
+var errUnreachable = errors.New("peer unreachable")
+
+func (h *hangingTransport) Allow(string) error { return nil }
+func (h *hangingTransport) Deny(string) error  { return nil }
+func (h *hangingTransport) Hello(context.Context, string, []string, [][]byte) ([][]byte, error) {
+	return nil, errUnreachable
+}
+func (h *hangingTransport) Connected(string) bool { return false }
+func (h *hangingTransport) Query(context.Context, string, []string, []byte) ([]byte, error) {
+	return nil, errUnreachable
+}
+
+func (h *hangingTransport) Deliver(ctx context.Context, peerID string, _ []string, _ []byte) ([]byte, error) {
+	h.mu.Lock()
+	h.calls[peerID]++
+	h.mu.Unlock()
+	if peerID == h.hangOn {
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+		}
+	}
+	return nil, errUnreachable
+}
+
+func (h *hangingTransport) count(peerID string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.calls[peerID]
+}
+
+// TestDeliverySlowPeerDoesNotHoldOthers: while one peer hangs, another
+// peer's envelopes are attempted, and once a peer is unreachable the rest
+// of its envelopes are rescheduled without an attempt each.
+func TestDeliverySlowPeerDoesNotHoldOthers(t *testing.T) {
+	ctx := context.Background()
+	kr, err := keyring.CreateFileWithParams(filepath.Join(t.TempDir(), "keyring.json"), []byte("passphrase"), keyring.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memstore.New()
+	tr := &hangingTransport{hangOn: "peer-slow", release: make(chan struct{}), calls: map[string]int{}}
+	s, err := Open(ctx, Options{Store: st, Keyring: kr, Agency: "agency-a", PeerID: "peer-a", Transport: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	err = st.Update(ctx, func(w store.Writer) error {
+		for _, p := range []Peer{{Agency: "slow", PeerID: "peer-slow"}, {Agency: "fast", PeerID: "peer-fast"}} {
+			if err := putJSON(w, key(prefixPeer, p.Agency), p); err != nil {
+				return err
+			}
+		}
+		for _, e := range []OutboxEntry{
+			{EnvelopeID: "e1", Exchange: "x1", Peer: "slow", Expires: now.Add(time.Hour)},
+			{EnvelopeID: "e2", Exchange: "x2", Peer: "fast", Expires: now.Add(time.Hour)},
+			{EnvelopeID: "e3", Exchange: "x3", Peer: "fast", Expires: now.Add(time.Hour)},
+		} {
+			if err := putJSON(w, key(prefixOutbox, e.EnvelopeID), e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.deliverDue(ctx) }()
+	// The fast peer is tried while the slow one still hangs.
+	for tr.count("peer-fast") == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("round ended (%v) before the fast peer was tried", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	close(tr.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := tr.count("peer-fast"); n != 1 {
+		t.Errorf("fast peer: %d delivery attempts in one round, want 1 (it was unreachable; e3 waits for its next attempt)", n)
+	}
+	for _, id := range []string{"e1", "e2", "e3"} {
+		var e OutboxEntry
+		if err := st.View(ctx, func(r store.Reader) error { return getJSON(r, key(prefixOutbox, id), &e) }); err != nil {
+			t.Fatal(err)
+		}
+		if e.Attempts != 1 || !e.NextAttempt.After(now) || e.LastError == "" {
+			t.Errorf("%s after the round: attempts %d, next %v, last error %q; want rescheduled once", id, e.Attempts, e.NextAttempt, e.LastError)
+		}
+	}
+}
