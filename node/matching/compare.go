@@ -24,6 +24,10 @@ const (
 	FieldRelatives   = "relatives"
 	FieldSepDate     = "separation_date"
 	FieldSepLocation = "separation_location"
+	// FieldGivenRarity is not a field of the records but of the register:
+	// how rare the agreeing given name is among the indexed cases (Index
+	// only; blank from Compare).
+	FieldGivenRarity = "given_name_rarity"
 )
 
 // Outcomes.
@@ -38,11 +42,11 @@ const (
 // total disagreement, to n-1, full agreement).
 var FieldLevels = map[string]int{
 	FieldName: 8, FieldSex: 2, FieldAge: 4, FieldLocation: 4,
-	FieldRelatives: 4, FieldSepDate: 3, FieldSepLocation: 3,
+	FieldRelatives: 4, FieldSepDate: 3, FieldSepLocation: 3, FieldGivenRarity: 4,
 }
 
 // FieldOrder lists the compared fields.
-var FieldOrder = []string{FieldName, FieldSex, FieldAge, FieldLocation, FieldRelatives, FieldSepDate, FieldSepLocation}
+var FieldOrder = []string{FieldName, FieldSex, FieldAge, FieldLocation, FieldRelatives, FieldSepDate, FieldSepLocation, FieldGivenRarity}
 
 // Compare compares a tracing request's description of a child (q) with a
 // case (c), field by field.
@@ -66,6 +70,7 @@ func compareProfiles(q, c *profile, e explain) []Comparison {
 		cl = []string{c.sepLoc}
 	}
 	out = append(out, compareLocations(FieldSepLocation, ql, cl, 3, e))
+	out = append(out, blank(FieldGivenRarity)) // the Index fills it in
 	return out
 }
 

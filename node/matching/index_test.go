@@ -2,6 +2,7 @@ package matching_test
 
 import (
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -111,4 +112,56 @@ func BenchmarkMatch1M(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(cands)/float64(b.N), "results/op")
+}
+
+// TestGivenNameRarity: the index grades how many of its cases bear the
+// agreeing given name, keeps the count right on Remove, and leaves the
+// comparison blank when the given names differ; Compare (no register)
+// always leaves it blank.
+func TestGivenNameRarity(t *testing.T) {
+	ix := matching.NewIndex()
+	for i := range 200 {
+		ix.Add(matching.Candidate{ID: "m" + strconv.Itoa(i), Person: matching.Person{Names: []string{"Mohamed Cali Warsame"}}})
+	}
+	ix.Add(matching.Candidate{ID: "rare", Person: matching.Person{Names: []string{"Zubeir Cali Warsame"}}})
+	level := func(q string, id string) int {
+		t.Helper()
+		for _, r := range ix.Match(matching.Person{Names: []string{q}}, 0) {
+			if r.ID != id {
+				continue
+			}
+			for _, c := range r.Comparisons {
+				if c.Field == matching.FieldGivenRarity {
+					return c.Level
+				}
+			}
+			t.Fatalf("%s: no %s comparison", id, matching.FieldGivenRarity)
+		}
+		t.Fatalf("%s not reached by %q", id, q)
+		return 0
+	}
+	tests := []struct {
+		query, id string
+		want      int
+	}{
+		{"Mohamed Cali Warsame", "m7", 0},  // 200 of 201 cases
+		{"Zubeir Cali Warsame", "rare", 2}, // 1 of 201 (0.5 %)
+		{"Zubeir Cali Warsame", "m7", -1},  // given names differ: blank
+	}
+	for _, tc := range tests {
+		if got := level(tc.query, tc.id); got != tc.want {
+			t.Errorf("%q against %s: rarity level %d, want %d", tc.query, tc.id, got, tc.want)
+		}
+	}
+	for i := range 200 {
+		ix.Remove("m" + strconv.Itoa(i))
+	}
+	if got := level("Zubeir Cali Warsame", "rare"); got != 0 {
+		t.Errorf("after removing the others the rare name is on every case: level %d, want 0", got)
+	}
+	for _, c := range matching.Compare(matching.Person{Names: []string{"Zubeir"}}, matching.Person{Names: []string{"Zubeir"}}) {
+		if c.Field == matching.FieldGivenRarity && c.Level != -1 {
+			t.Errorf("Compare: rarity level %d, want blank", c.Level)
+		}
+	}
 }

@@ -5881,7 +5881,8 @@ func (x *ImportTracingRequestsResponse) GetRejected() int64 {
 // MatchComparison is the comparison of one field.
 type MatchComparison struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// name, sex, age, location, relatives, separation_date, separation_location.
+	// name, sex, age, location, relatives, separation_date, separation_location,
+	// given_name_rarity (how many of the node's cases bear the agreeing given name).
 	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
 	// match, partial, mismatch or blank.
 	Outcome       string `protobuf:"bytes,2,opt,name=outcome,proto3" json:"outcome,omitempty"`
