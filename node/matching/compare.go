@@ -314,7 +314,14 @@ func nameLevel(q, c []Token, qi, ci []tokInfo, qn, cn []Token) (int, float64, []
 			usedC[p.ci] = true
 		}
 	}
-	near := func(i, j int) bool { return sims[i][j] >= nearSim && !(qi[i].known && ci[j].known) }
+	near := func(i, j int) bool {
+		if qi[i].known && ci[j].known {
+			return false
+		}
+		// a close spelling, or consonant skeletons one edit apart (a
+		// typo in Arabic script: عرم for عمر)
+		return sims[i][j] >= nearSim || oneEdit(q[i].Skeleton, c[j].Skeleton)
+	}
 	nearMisses := 0
 	for i := 0; i < n; i++ {
 		if usedQ[i] {
@@ -619,6 +626,35 @@ func compareSepDate(q, c *profile, e explain) Comparison {
 		return Comparison{FieldSepDate, Partial, why, 1}
 	}
 	return Comparison{FieldSepDate, Mismatch, why, 0}
+}
+
+// oneEdit reports whether two skeletons of at least three letters are one
+// substitution, insertion, deletion or transposition of neighbours apart.
+func oneEdit(a, b string) bool {
+	if len(a) < 3 || len(b) < 3 || a == b {
+		return false
+	}
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	switch len(b) - len(a) {
+	case 0:
+		i := 0
+		for i < len(a) && a[i] == b[i] {
+			i++
+		}
+		if a[i+1:] == b[i+1:] {
+			return true // substitution
+		}
+		return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
+	case 1:
+		i := 0
+		for i < len(a) && a[i] == b[i] {
+			i++
+		}
+		return a[i:] == b[i+1:]
+	}
+	return false
 }
 
 // abdRests returns what follows "abd" in two canonical parts that both start
