@@ -278,6 +278,16 @@ to = ["unicef-so"]
 required_consent = ["disclosure_other_orgs"]
 forms = ["registration", "protection_concerns", "family_details"]
 retention = "stub"
+
+# Family tracing: UNICEF may ask the others whether they hold a sought
+# child (encodings only, answered with bands), and on acceptance learn sex
+# and age.
+[[purpose]]
+name = "tracing"
+from = ["unicef-so"]
+to = ["save-the-children-so", "irc-so"]
+required_consent = ["consent_for_tracing"]
+fields = ["sex", "age"]
 `
 
 func demoFederation(ctx context.Context, say func(string, ...any), step func(string), base string, pass []byte, a *demoNode, amina *conn, tokens map[string]string) (err error) {
@@ -426,6 +436,43 @@ func demoFederation(ctx context.Context, say func(string, ...any), step func(str
 	say("Sahra at UNICEF accepts: the case is now %s at UNICEF, owned by %s.", mine.Msg.Case.CaseNumber, mine.Msg.Case.Owner)
 	say("Save the Children keeps what the ISP's retention says (stub): %s is %s, with only %s.",
 		left.Msg.Case.CaseNumber, left.Msg.Case.Status, strings.Join(slices.Sorted(maps.Keys(left.Msg.Case.Fields.AsMap())), ", "))
+	return demoTracing(ctx, say, step, sahra)
+}
+
+// demoTracing: a mother asks UNICEF to find her daughter, and UNICEF's node
+// asks the other agencies without sending her name.
+func demoTracing(ctx context.Context, say func(string, ...any), step func(string), sahra *conn) error {
+	step("11. A mother asks UNICEF to find her daughter; UNICEF asks the other agencies")
+	set, _ := structpb.NewStruct(map[string]any{
+		"inquirer_name": "Xaliimo Cabdi", "relation": "mother", "consent_for_tracing": true,
+		"trace.name": "Fadumo Abdi", "trace.sex": "female", "trace.age": "10", "trace.location_origin": "SO0101",
+	})
+	req, err := sahra.Trace.CreateTracingRequest(ctx, connect.NewRequest(&localv1.CreateTracingRequestRequest{Set: set}))
+	if err != nil {
+		return err
+	}
+	say("Tracing request %s: Fadumo Abdi, about 10, sought by her mother.", req.Msg.Request.Number)
+	resp, err := sahra.Trace.FederatedMatchTracingRequest(ctx, connect.NewRequest(&localv1.FederatedMatchTracingRequestRequest{Id: req.Msg.Request.Id}))
+	if err != nil {
+		return err
+	}
+	say("Only keyed Bloom-filter encodings of the request travel, sealed; the agencies answer with bands and opaque handles:")
+	for _, m := range resp.Msg.Matches {
+		say("  %-22s %-9s handle %s…", m.Agency, m.Band, m.Handle[:min(8, len(m.Handle))])
+	}
+	for _, u := range resp.Msg.Unreachable {
+		say("  not asked: %s", u)
+	}
+	if len(resp.Msg.Matches) == 0 {
+		say("  (no agency holds a consented case that comes close)")
+		return nil
+	}
+	m := resp.Msg.Matches[0]
+	if _, err := sahra.Trace.RequestTracingDetails(ctx, connect.NewRequest(&localv1.RequestTracingDetailsRequest{
+		Agency: m.Agency, Handle: m.Handle, Note: "mother registered in Mogadishu"})); err != nil {
+		return err
+	}
+	say("Sahra asks %s about its candidate: its caseworker accepts or rejects the disclosure like a referral (cpx disclosure), and only what the ISP allows for tracing (sex, age) would travel.", m.Agency)
 	return nil
 }
 
