@@ -151,8 +151,8 @@ func TestKillDuringDeliveries(t *testing.T) {
 	send(total / 2)
 	b.kill() // the receiver dies while deliveries go on
 	send(total / 2)
-	a.kill() // and the sender dies with its outbox full
-	b = start(t, dirB)
+	a.kill()       // and the sender dies with its outbox full
+	start(t, dirB) // both come back; start stops them when the test ends
 	a = start(t, dirA)
 
 	_, fedB := fedClient(t, dirB, admB.Token)

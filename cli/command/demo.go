@@ -63,7 +63,6 @@ func runDemo(ctx context.Context, out io.Writer, keep bool) (err error) {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(base, "save-the-children-so")
 	if !keep {
 		defer os.RemoveAll(base)
 	}

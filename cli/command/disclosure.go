@@ -53,11 +53,7 @@ func traceRequestDetailsCommand() *cli.Command {
 			if c.String("agency") == "" {
 				return usageErrorf("--agency is required: the agency that gave the handle")
 			}
-			asJSON, err := jsonOutput(c)
-			if err != nil {
-				return err
-			}
-			cn, err := dial(c)
+			asJSON, cn, err := outputAndDial(c)
 			if err != nil {
 				return err
 			}

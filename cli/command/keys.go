@@ -33,11 +33,7 @@ func keysCommand() *cli.Command {
 					if _, err := args(c, 0, 0); err != nil {
 						return err
 					}
-					asJSON, err := jsonOutput(c)
-					if err != nil {
-						return err
-					}
-					cn, err := dial(c)
+					asJSON, cn, err := outputAndDial(c)
 					if err != nil {
 						return err
 					}
@@ -92,11 +88,7 @@ func keysCommand() *cli.Command {
 					if !c.Bool("wrapping") && !c.Bool("agency") {
 						return usageErrorf("say what to rotate: --wrapping, --agency or both")
 					}
-					asJSON, err := jsonOutput(c)
-					if err != nil {
-						return err
-					}
-					cn, err := dial(c)
+					asJSON, cn, err := outputAndDial(c)
 					if err != nil {
 						return err
 					}

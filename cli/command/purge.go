@@ -32,11 +32,7 @@ func casePurgeCommand() *cli.Command {
 			if strings.TrimSpace(c.String("reason")) == "" {
 				return usageErrorf("--reason is required: say why the case is erased")
 			}
-			asJSON, err := jsonOutput(c)
-			if err != nil {
-				return err
-			}
-			cn, err := dial(c)
+			asJSON, cn, err := outputAndDial(c)
 			if err != nil {
 				return err
 			}

@@ -614,19 +614,11 @@ func (s *Service) modify(ctx context.Context, sub policy.Subject, ref string, ac
 		if len(changed) == 0 && c.Status == old.Status {
 			return nil // nothing to record
 		}
-		c.Version = old.Version + 1
-		c.UpdatedAt = now
-		c.Stage = deriveStage(&c)
-		v := Version{Version: c.Version, At: now, Actor: sub.User, Action: strings.TrimPrefix(action, "case."), Changed: changed}
 		x, err := ss.get(c.ID)
 		if err != nil {
 			return err
 		}
-		if err := s.put(w, &c, &old, v, x); err != nil {
-			return err
-		}
-		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: action, Object: caseObject(c.ID), Details: v.ChangedFields()})
-		return err
+		return s.commitChange(w, x, &old, &c, sub.User, action, changed, now)
 	})
 	if err != nil {
 		return Case{}, err
@@ -636,6 +628,22 @@ func (s *Service) modify(ctx context.Context, sub policy.Subject, ref string, ac
 	}
 	s.notify(c)
 	return redacted(sub, c), nil
+}
+
+// commitChange stores c as the next version of old within w: version
+// number, update time and workflow stage, the version entry (action
+// without its "case." prefix) and the audit entry action, which names the
+// changed fields only.
+func (s *Service) commitChange(w store.Writer, x *sealer, old, c *Case, actor, action string, changed map[string]any, now time.Time) error {
+	c.Version = old.Version + 1
+	c.UpdatedAt = now
+	c.Stage = deriveStage(c)
+	v := Version{Version: c.Version, At: now, Actor: actor, Action: strings.TrimPrefix(action, "case."), Changed: changed}
+	if err := s.put(w, c, old, v, x); err != nil {
+		return err
+	}
+	_, err := audit.Append(w, now, audit.Event{Actor: actor, Action: action, Object: caseObject(c.ID), Details: v.ChangedFields()})
+	return err
 }
 
 // Update sets (or, with a nil value, clears) fields of an open case. If

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/cpx-node/cpx/node/audit"
 	"github.com/cpx-node/cpx/node/store"
 )
 
@@ -81,13 +80,8 @@ func (s *Service) LinkTrace(w store.Writer, caseID, requestID string, linked boo
 	if len(diff) == 0 {
 		return old, false, nil
 	}
-	c.Version = old.Version + 1
-	c.UpdatedAt = now
-	c.Stage = deriveStage(&c)
-	v := Version{Version: c.Version, At: now, Actor: actor, Action: action, Changed: diff}
-	if err := s.put(w, &c, &old, v, x); err != nil {
+	if err := s.commitChange(w, x, &old, &c, actor, "case."+action, diff, now); err != nil {
 		return Case{}, false, err
 	}
-	_, err = audit.Append(w, now, audit.Event{Actor: actor, Action: "case." + action, Object: caseObject(c.ID), Details: v.ChangedFields()})
-	return c, err == nil, err
+	return c, true, nil
 }

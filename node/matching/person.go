@@ -157,7 +157,6 @@ type profile struct {
 	locations []string
 	sepDate   int32
 	sepLoc    string
-	display   [][]string // original words for explanations
 }
 
 const noDate = math.MinInt32
