@@ -1,6 +1,8 @@
 package tracing
 
 import (
+	"context"
+
 	"github.com/cpx-node/cpx/crypto/pprl"
 	"github.com/cpx-node/cpx/policy"
 )
@@ -11,3 +13,17 @@ var (
 	EncodeQuery                             = encodeQuery
 	KeysFor     func(*policy.ISP) pprl.Keys = keysFor
 )
+
+// EncodedGenerations returns, per case id, the index generation at which
+// its cached Record under isp was encoded, and the encoder that made them.
+func (s *Service) EncodedGenerations(ctx context.Context, isp *policy.ISP) (map[string]uint64, *pprl.RecordEncoder, error) {
+	es, err := s.encodings(ctx, isp)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := map[string]uint64{}
+	for id, r := range es.byCase {
+		out[id] = r.at
+	}
+	return out, es.enc, nil
+}

@@ -153,10 +153,20 @@ type encodedSet struct {
 	changes uint64
 	set     pprl.RecordSet
 	ids     []string
+	enc     *pprl.RecordEncoder      // the ISP's keys, derived once
+	byCase  map[string]encodedRecord // each case's Record, by case id
+}
+
+// encodedRecord is a case's Record, the generation of the person it
+// encodes (caseMeta.gen) and the index generation it was encoded at.
+type encodedRecord struct {
+	gen, at uint64
+	rec     pprl.Record
 }
 
 // encodings returns the encodings of every indexed case (consented,
-// matchable) under isp, re-encoding when the index changed.
+// matchable) under isp. After the index changed, only the cases filed
+// since the last call are encoded again; the others' Records are reused.
 func (s *Service) encodings(ctx context.Context, isp *policy.ISP) (*encodedSet, error) {
 	if _, err := s.fresh(ctx); err != nil {
 		return nil, err
@@ -169,11 +179,20 @@ func (s *Service) encodings(ctx context.Context, isp *policy.ISP) (*encodedSet, 
 	if cached != nil && cached.changes == now {
 		return cached, nil
 	}
-	enc := pprl.NewRecordEncoder(keysFor(isp))
-	es := &encodedSet{changes: now}
+	es := &encodedSet{changes: now, byCase: map[string]encodedRecord{}}
+	if cached != nil {
+		es.enc = cached.enc
+	} else {
+		es.enc = pprl.NewRecordEncoder(keysFor(isp))
+	}
 	s.mu.RLock()
 	for id, m := range s.meta {
-		es.set.Add(enc.EncodeRecord(m.person))
+		r, ok := cached.record(id)
+		if !ok || r.gen != m.gen {
+			r = encodedRecord{gen: m.gen, at: now, rec: es.enc.EncodeRecord(m.person)}
+		}
+		es.byCase[id] = r
+		es.set.Add(r.rec)
 		es.ids = append(es.ids, id)
 	}
 	s.mu.RUnlock()
@@ -184,6 +203,15 @@ func (s *Service) encodings(ctx context.Context, isp *policy.ISP) (*encodedSet, 
 	s.encoded[key] = es
 	s.mu.Unlock()
 	return es, nil
+}
+
+// record returns the cached Record of a case (none from a nil set).
+func (es *encodedSet) record(id string) (encodedRecord, bool) {
+	if es == nil {
+		return encodedRecord{}, false
+	}
+	r, ok := es.byCase[id]
+	return r, ok
 }
 
 // AnswerQuery answers another agency's tracing query (exchange.QueryHandler):

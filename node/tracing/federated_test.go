@@ -81,3 +81,39 @@ func TestAnswerQuery(t *testing.T) {
 		})
 	}
 }
+
+// TestEncodingsReencodeOnlyChangedCases: after one case changes, the
+// federated encodings are rebuilt from the cached Records of the others
+// and a new Record of that case only, with the ISP's encoder reused.
+func TestEncodingsReencodeOnlyChangedCases(t *testing.T) {
+	ctx := context.Background()
+	fx := newFixture(t)
+	isp := &policy.ISP{ID: "isp-1", Version: 1, Title: "tracing"}
+	kept := fx.newCase(t, fx.tina, mohammed(true))
+	changed := fx.newCase(t, fx.tina, mohammed(true))
+	if err := fx.svc.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, enc, err := fx.svc.EncodedGenerations(ctx, isp)
+	if err != nil || len(before) != 2 {
+		t.Fatalf("first encodings: %v, %v", before, err)
+	}
+	c, err := fx.cases.Update(ctx, fx.tina, changed.ID, map[string]any{"age": 10}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.svc.CaseChanged(c)
+	after, enc2, err := fx.svc.EncodedGenerations(ctx, isp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after[kept.ID] != before[kept.ID] {
+		t.Errorf("unchanged case re-encoded: generation %d → %d", before[kept.ID], after[kept.ID])
+	}
+	if after[changed.ID] == before[changed.ID] {
+		t.Errorf("changed case not re-encoded (generation %d)", after[changed.ID])
+	}
+	if enc2 != enc {
+		t.Error("the ISP's encoder was derived again")
+	}
+}

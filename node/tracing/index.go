@@ -99,8 +99,8 @@ func (s *Service) apply(ix *matching.Index, meta map[string]caseMeta, c casework
 		return false
 	}
 	ix.Add(matching.Candidate{ID: c.ID, Person: p})
-	s.changes.Add(1)
-	meta[c.ID] = caseMeta{number: c.Number, person: p, obj: policy.Object{Owner: c.Owner, OwnerGroup: c.OwnerGroup, Agency: c.Agency}}
+	gen := s.changes.Add(1)
+	meta[c.ID] = caseMeta{number: c.Number, person: p, obj: policy.Object{Owner: c.Owner, OwnerGroup: c.OwnerGroup, Agency: c.Agency}, gen: gen}
 	return true
 }
 

@@ -132,6 +132,7 @@ type caseMeta struct {
 	number string
 	person matching.Person
 	obj    policy.Object
+	gen    uint64 // s.changes when filed: a new value means a new person
 }
 
 // New returns a Service. Call Rebuild once the cases are readable; Match
