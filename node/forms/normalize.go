@@ -115,7 +115,7 @@ func (c *Config) Normalize(formID string, values map[string]any, now time.Time, 
 		}
 		f := c.Forms[r.form].Fields[r.field]
 		if f.ReadOnly {
-			n.problem(key, RuleReadOnly, "set by the node, not by hand")
+			n.problem(key, RuleReadOnly, "read-only: the node sets it (a tracing link is set by cpx trace confirm); leave it out of updates and imports")
 			failed[key] = true
 			continue
 		}
