@@ -152,6 +152,9 @@ func tokenSimInfo(a, b Token, ai, bi tokInfo) (float64, string) {
 	if nicknameInfo(a.Canonical, b.Canonical, ai, bi) {
 		return 0.93, "nickname"
 	}
+	if extendsKnown(a.Canonical, b.Canonical, ai, bi) {
+		return 0, "different names"
+	}
 	jw := JaroWinkler(a.Canonical, b.Canonical)
 	if ra, rb, ok := abdRests(a.Canonical, b.Canonical); ok {
 		// the shared abd- (servant of) says nothing: Abdi, Abdiaziz and
@@ -315,7 +318,7 @@ func nameLevel(q, c []Token, qi, ci []tokInfo, qn, cn []Token) (int, float64, []
 		}
 	}
 	near := func(i, j int) bool {
-		if qi[i].known && ci[j].known {
+		if qi[i].known && ci[j].known || extendsKnown(q[i].Canonical, c[j].Canonical, qi[i], ci[j]) {
 			return false
 		}
 		// a close spelling, or consonant skeletons one edit apart (a
@@ -626,6 +629,19 @@ func compareSepDate(q, c *profile, e explain) Comparison {
 		return Comparison{FieldSepDate, Partial, why, 1}
 	}
 	return Comparison{FieldSepDate, Mismatch, why, 0}
+}
+
+// extendsKnown reports whether one part is a known given name and the
+// other that name with two or more letters added: Ahmadzai and Ahmad,
+// Mohammadi and Mohammad, Nuradin and Nur are other names (tribal and
+// nisba family names, compounds), not spellings of one name, however high
+// their Jaro–Winkler similarity. A typo adds one letter.
+func extendsKnown(a, b string, ai, bi tokInfo) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+		ai = bi
+	}
+	return ai.known && len(a) >= 3 && len(b) >= len(a)+2 && strings.HasPrefix(b, a)
 }
 
 // oneEdit reports whether two skeletons of at least three letters are one

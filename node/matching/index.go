@@ -215,7 +215,7 @@ func (ix *Index) Match(q Person, limit int) []Result {
 	for _, n := range cands {
 		s := &ix.slots[n]
 		cs := compareProfiles(qp, s.prof, false)
-		cs[len(cs)-1] = ix.rarity(cs, s.prof, false)
+		cs[len(cs)-1] = ix.rarity(cs, qp, s.prof, false)
 		out = append(out, Result{ID: s.id, Comparisons: cs})
 	}
 	// At most one case is the sought child, and with probability
@@ -259,7 +259,7 @@ func (ix *Index) Match(q Person, limit int) []Result {
 		// explanations only for what is returned
 		prof := ix.slots[ix.byID[out[i].ID]].prof
 		cs := compareProfiles(qp, prof, true)
-		cs[len(cs)-1] = ix.rarity(cs, prof, true)
+		cs[len(cs)-1] = ix.rarity(cs, qp, prof, true)
 		out[i].Comparisons = cs
 	}
 	return out
@@ -274,18 +274,23 @@ func givenKey(p *profile) string {
 	return p.names[0][0].Canonical
 }
 
-// rarity grades how rare the case's given name is among the indexed cases
-// when the request's given name agrees with it (name level 3 or more):
-// agreeing on a name one case in a thousand bears says more than agreeing
-// on one that every twentieth bears. Levels: 3 under 0.1 % of the cases,
-// 2 under 0.5 %, 1 under 2 %, 0 more; blank when the given names do not
-// agree. Called under ix.mu.
-func (ix *Index) rarity(cs []Comparison, c *profile, e explain) Comparison {
+// rarity grades how rare the agreeing given name is among the indexed
+// cases when the request's given name agrees with the case's (name level 3
+// or more): agreeing on a name one case in a thousand bears says more than
+// agreeing on one that every twentieth bears. The name is counted under
+// both sides' spellings and the larger count is taken, so that a typo on
+// one side (Mohamfed for Mohamed) does not make a common name look rare.
+// Levels: 3 under 0.1 % of the cases, 2 under 0.5 %, 1 under 2 %, 0 more;
+// blank when the given names do not agree. Called under ix.mu.
+func (ix *Index) rarity(cs []Comparison, q, c *profile, e explain) Comparison {
 	g := givenKey(c)
 	if g == "" || ix.live == 0 || len(cs) == 0 || cs[0].Level < 3 {
 		return blank(FieldGivenRarity)
 	}
 	n := ix.given[g]
+	if qg := givenKey(q); qg != "" {
+		n = max(n, ix.given[qg])
+	}
 	f := float64(n) / float64(ix.live)
 	lvl := 0
 	switch {
