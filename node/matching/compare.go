@@ -3,6 +3,7 @@ package matching
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 )
 
@@ -42,7 +43,7 @@ const (
 // total disagreement, to n-1, full agreement).
 var FieldLevels = map[string]int{
 	FieldName: 8, FieldSex: 2, FieldAge: 4, FieldLocation: 4,
-	FieldRelatives: 4, FieldSepDate: 3, FieldSepLocation: 3, FieldGivenRarity: 4,
+	FieldRelatives: 5, FieldSepDate: 3, FieldSepLocation: 3, FieldGivenRarity: 4,
 }
 
 // FieldOrder lists the compared fields.
@@ -558,41 +559,73 @@ func compareLocations(field string, q, c []string, levels int, e explain) Compar
 	return out
 }
 
-// compareRelatives takes the best pairwise agreement of relatives' names
-// (a known father only with a father or a relative of unknown relation,
-// likewise a mother):
-// level 3 two or more relatives agree, 2 one agrees fully, 1 one agrees in
-// part, 0 none.
+// strongRelative is the name level from which a relative's name agrees
+// (all parts, or all but a near miss).
+const strongRelative = 5
+
+// compareRelatives pairs the request's relatives with the case's (a known
+// father only with a father or a relative of unknown relation, likewise a
+// mother; each relative in one pair at most, strongest agreements first)
+// and grades:
+//
+//	4 two or more relatives agree
+//	3 one agrees and nothing contradicts it
+//	2 one agrees but another pair contradicts it: a relative left over on
+//	  each side, comparable (a father on both, or a parent and a relative
+//	  of unknown relation), whose names do not agree — a child has one
+//	  father and one mother, so another child's family shares one parent's
+//	  name at most by chance
+//	1 one agrees in part (no relative agrees fully)
+//	0 none agrees
 func compareRelatives(q, c *profile, e explain) Comparison {
 	if len(q.relatives) == 0 || len(c.relatives) == 0 {
 		return blank(FieldRelatives)
 	}
-	strong, bestL, compared := 0, 0, 0
-	why := ""
-	for x, a := range q.relatives {
-		for y, b := range c.relatives {
+	type pair struct{ x, y, level int }
+	var pairs []pair
+	for x, a := range q.relatives[:min(len(q.relatives), 64)] {
+		for y, b := range c.relatives[:min(len(c.relatives), 64)] {
 			if rq, rc := q.relRole[x], c.relRole[y]; rq != roleUnknown && rc != roleUnknown && rq != rc {
 				continue // a mother is not compared with a father
 			}
-			compared++
 			l, _, _ := nameLevel(a, b, q.relInfo[x], c.relInfo[y], nil, nil)
-			if l >= 5 {
-				strong++
-			}
-			if l > bestL {
-				bestL = l
-				if e {
-					why = joinRaw(a) + " ~ " + joinRaw(b)
-				}
-			}
+			pairs = append(pairs, pair{x, y, l})
 		}
 	}
-	if compared == 0 {
+	if len(pairs) == 0 {
 		return Comparison{Field: FieldRelatives, Outcome: Blank, Why: "no relative of the same kind on both sides", Level: -1}
+	}
+	// strongest first; ties in request order (stable)
+	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i].level > pairs[j].level })
+	var usedQ, usedC uint64 // bit x: relative x is in a pair (the first 64 only)
+	strong, bestL := 0, pairs[0].level
+	why := ""
+	if e {
+		why = joinRaw(q.relatives[pairs[0].x]) + " ~ " + joinRaw(c.relatives[pairs[0].y])
+	}
+	for _, p := range pairs {
+		if p.level < strongRelative || usedQ&(1<<p.x) != 0 || usedC&(1<<p.y) != 0 {
+			continue
+		}
+		usedQ, usedC = usedQ|1<<p.x, usedC|1<<p.y
+		strong++
+	}
+	conflict := ""
+	for _, p := range pairs {
+		if usedQ&(1<<p.x) == 0 && usedC&(1<<p.y) == 0 && (q.relRole[p.x] != roleUnknown || c.relRole[p.y] != roleUnknown) {
+			if e {
+				conflict = joinRaw(q.relatives[p.x]) + " ≠ " + joinRaw(c.relatives[p.y])
+			} else {
+				conflict = "x"
+			}
+			break
+		}
 	}
 	lvl := 0
 	switch {
 	case strong >= 2:
+		lvl = 4
+	case strong == 1 && conflict == "":
 		lvl = 3
 	case strong == 1:
 		lvl = 2
@@ -601,10 +634,12 @@ func compareRelatives(q, c *profile, e explain) Comparison {
 	}
 	out := Comparison{Field: FieldRelatives, Level: lvl, Why: why}
 	switch lvl {
-	case 3:
+	case 4:
 		out.Outcome, out.Why = Match, e.f("%d relatives agree, e.g. %s", strong, why)
-	case 2:
+	case 3:
 		out.Outcome = Match
+	case 2:
+		out.Outcome, out.Why = Partial, e.f("%s, but %s", why, conflict)
 	case 1:
 		out.Outcome = Partial
 	default:
