@@ -101,12 +101,21 @@ func Compare(q, c *Record) Dices {
 // Candidates come from blocking on the given-name group (Dice ≥ Block);
 // Likely and Possible are the band thresholds on P_i.
 type Model struct {
-	Edges    []float64            `json:"edges"`
-	Weights  map[string][]float64 `json:"weights"`
-	Null     float64              `json:"null"`
-	Block    float64              `json:"block"`
-	Likely   float64              `json:"likely"`
-	Possible float64              `json:"possible"`
+	Edges   []float64            `json:"edges"`
+	Weights map[string][]float64 `json:"weights"`
+	// GivenEdges split the given-name Dice into classes (below the first
+	// edge: another name; …; from the last: the same name), and
+	// GivenWith[f][class][bin] is added to feature f's weight when the
+	// given names fall in that class: a sibling agrees on the family,
+	// the places and the dates but not the given name, so the weight of
+	// the family's agreement must depend on the given name's (optional:
+	// none without).
+	GivenEdges []float64              `json:"given_edges,omitempty"`
+	GivenWith  map[string][][]float64 `json:"given_with,omitempty"`
+	Null       float64                `json:"null"`
+	Block      float64                `json:"block"`
+	Likely     float64                `json:"likely"`
+	Possible   float64                `json:"possible"`
 }
 
 //go:embed default_model.json
@@ -148,6 +157,27 @@ func (m Model) Check() error {
 			}
 		}
 	}
+	if len(m.GivenWith) > 0 || len(m.GivenEdges) > 0 {
+		if len(m.GivenEdges) == 0 || !slices.IsSorted(m.GivenEdges) || m.GivenEdges[0] <= 0 || m.GivenEdges[len(m.GivenEdges)-1] >= 1 {
+			return fmt.Errorf("given edges %v: want increasing within (0, 1)", m.GivenEdges)
+		}
+		for _, g := range FeatureNames[FeatureGiven+1:] {
+			t := m.GivenWith[g]
+			if len(t) != len(m.GivenEdges)+1 {
+				return fmt.Errorf("feature %s: %d given-name classes, want %d", g, len(t), len(m.GivenEdges)+1)
+			}
+			for _, row := range t {
+				if len(row) != len(m.Edges)+1 {
+					return fmt.Errorf("feature %s: interaction row of %d, want %d", g, len(row), len(m.Edges)+1)
+				}
+				for _, x := range row {
+					if math.IsNaN(x) || math.IsInf(x, 0) {
+						return fmt.Errorf("feature %s: interaction weights must be finite", g)
+					}
+				}
+			}
+		}
+	}
 	if math.IsNaN(m.Null) || math.IsInf(m.Null, 0) {
 		return fmt.Errorf("null must be finite")
 	}
@@ -171,12 +201,32 @@ func (m Model) bin(d float64) int {
 	return b
 }
 
-// Score returns a candidate's score: the sum of its features' weights.
+// givenClass returns the class of a given-name Dice coefficient, -1 if
+// the model has no interactions or the group is absent.
+func (m Model) givenClass(d float64) int {
+	if len(m.GivenEdges) == 0 || d < 0 {
+		return -1
+	}
+	c, found := slices.BinarySearch(m.GivenEdges, d)
+	if found {
+		c++
+	}
+	return c
+}
+
+// Score returns a candidate's score: the sum of its features' weights and
+// interactions.
 func (m Model) Score(d Dices) float64 {
 	var s float64
+	gc := m.givenClass(d[FeatureGiven])
 	for g := range NumFeatures {
-		if d[g] >= 0 {
-			s += m.Weights[FeatureNames[g]][m.bin(d[g])]
+		if d[g] < 0 {
+			continue
+		}
+		b := m.bin(d[g])
+		s += m.Weights[FeatureNames[g]][b]
+		if gc >= 0 && g != FeatureGiven {
+			s += m.GivenWith[FeatureNames[g]][gc][b]
 		}
 	}
 	return s
@@ -227,6 +277,10 @@ type Example struct {
 // DefaultEdges are the Dice bin edges. Balanced filters of unrelated
 // values score about 0.5 to 0.75 (sparser groups higher), identical ones 1.
 var DefaultEdges = []float64{0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.84, 0.88, 0.91, 0.94, 0.97, 0.995}
+
+// DefaultGivenEdges are the given-name classes of the interactions: another
+// name (Dice below 0.8), a close spelling, the same name (0.94 and up).
+var DefaultGivenEdges = []float64{0.8, 0.94}
 
 // FitLabelled returns the Fellegi–Sunter model of labelled examples: per
 // feature and bin, W = log(m/u) with m and u counted over the candidate
@@ -289,15 +343,25 @@ func smooth(c []float64) []float64 {
 	return out
 }
 
-// FitChoice fits the weights and Null as a conditional logit model: it
+// FitChoice fits the weights, the interactions with the given-name classes
+// of givenEdges (none if empty) and Null as a conditional logit model: it
 // maximises Σ log P(truth) over the examples (P_i as in Model, the truth
 // being the child's candidate or none), with an L2 penalty l2 pulling the
-// weights towards m's, by `rounds` full-batch Adam steps from m (usually
-// FitLabelled's). Absent features keep weight 0. Deterministic.
-func FitChoice(ex []Example, m Model, rounds int, l2 float64) Model {
+// weights towards m's (the interactions towards 0), by `rounds`
+// full-batch Adam steps from m (usually FitLabelled's). Absent features
+// keep weight 0. Deterministic.
+func FitChoice(ex []Example, m Model, givenEdges []float64, rounds int, l2 float64) Model {
 	nb := len(m.Edges) + 1
+	nc := len(givenEdges) + 1
+	inter := len(givenEdges) > 0
+	m.GivenEdges, m.GivenWith = slices.Clone(givenEdges), nil
+	// the bins of every feature, then per feature but the given name and
+	// per given-name class its bins, then Null
 	nw := int(NumFeatures) * nb
-	w := make([]float64, nw+1) // the bins of every feature, then Null
+	if inter {
+		nw += int(NumFeatures-1) * nc * nb
+	}
+	w := make([]float64, nw+1)
 	for g := range NumFeatures {
 		copy(w[int(g)*nb:], m.Weights[FeatureNames[g]])
 	}
@@ -307,7 +371,7 @@ func FitChoice(ex []Example, m Model, rounds int, l2 float64) Model {
 	// feature, -1 if absent) with their counts: most of a request's
 	// candidates are unrelated children that share a few patterns.
 	type pattern struct {
-		f     [NumFeatures]int32
+		f     [2 * NumFeatures]int32
 		count float64
 	}
 	type example struct {
@@ -316,16 +380,22 @@ func FitChoice(ex []Example, m Model, rounds int, l2 float64) Model {
 		n     float64
 	}
 	exs := make([]example, len(ex))
-	index := map[[NumFeatures]int32]int{}
+	index := map[[2 * NumFeatures]int32]int{}
 	for r, e := range ex {
 		clear(index)
 		x := example{truth: -1, n: float64(len(e.Pairs))}
 		for i, d := range e.Pairs {
-			var f [NumFeatures]int32
+			var f [2 * NumFeatures]int32
+			gc := m.givenClass(d[FeatureGiven])
 			for g := range NumFeatures {
-				f[g] = -1
-				if d[g] >= 0 {
-					f[g] = int32(int(g)*nb + m.bin(d[g]))
+				f[g], f[NumFeatures+g] = -1, -1
+				if d[g] < 0 {
+					continue
+				}
+				b := m.bin(d[g])
+				f[g] = int32(int(g)*nb + b)
+				if gc >= 0 && g != FeatureGiven {
+					f[NumFeatures+g] = int32(int(NumFeatures)*nb + (int(g-1)*nc+gc)*nb + b)
 				}
 			}
 			k, ok := index[f]
@@ -402,8 +472,19 @@ func FitChoice(ex []Example, m Model, rounds int, l2 float64) Model {
 	}
 	out := m
 	out.Weights = map[string][]float64{}
+	if inter {
+		out.GivenWith = map[string][][]float64{}
+	}
 	for g := range NumFeatures {
 		out.Weights[FeatureNames[g]] = slices.Clone(w[int(g)*nb : int(g+1)*nb])
+		if inter && g != FeatureGiven {
+			t := make([][]float64, nc)
+			for c := range t {
+				o := int(NumFeatures)*nb + (int(g-1)*nc+c)*nb
+				t[c] = slices.Clone(w[o : o+nb])
+			}
+			out.GivenWith[FeatureNames[g]] = t
+		}
 	}
 	out.Null = w[nw]
 	return out

@@ -18,7 +18,7 @@ const (
 	trainSeed     = 1
 	trainFamilies = 2000
 	fitBlock      = 0.65
-	fitRounds     = 50
+	fitRounds     = 300
 	fitL2         = 0.001
 )
 
@@ -95,7 +95,7 @@ func fitDefault(t *testing.T) pprl.Model {
 		t.Logf("train %v: blocking reached %d of %d registered children", s, h.reached, h.positives)
 		train = append(train, h.ex...)
 	}
-	m := pprl.FitChoice(train, pprl.FitLabelled(train, pprl.DefaultEdges), fitRounds, fitL2)
+	m := pprl.FitChoice(train, pprl.FitLabelled(train, pprl.DefaultEdges), pprl.DefaultGivenEdges, fitRounds, fitL2)
 	m.Block = fitBlock
 	th := m.Thresholds(train, 0.95, 0.5)
 	m.Likely, m.Possible = th[0], th[1]
@@ -132,6 +132,15 @@ func TestFitDefault(t *testing.T) {
 		for b := range m.Weights[g] {
 			if !close(m.Weights[g][b], shipped.Weights[g][b]) {
 				t.Errorf("%s bin %d: refit weight %.4f, shipped %.4f (run with -update)", g, b, m.Weights[g][b], shipped.Weights[g][b])
+			}
+		}
+	}
+	for g, rows := range m.GivenWith {
+		for c, row := range rows {
+			for b := range row {
+				if !close(row[b], shipped.GivenWith[g][c][b]) {
+					t.Errorf("%s given class %d bin %d: refit interaction %.4f, shipped %.4f (run with -update)", g, c, b, row[b], shipped.GivenWith[g][c][b])
+				}
 			}
 		}
 	}

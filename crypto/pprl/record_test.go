@@ -161,6 +161,13 @@ func TestModelCheck(t *testing.T) {
 		{"NaN weight", func(m *pprl.Model) { m.Weights["chain"][0] = math.NaN() }},
 		{"infinite null", func(m *pprl.Model) { m.Null = math.Inf(1) }},
 		{"block 0", func(m *pprl.Model) { m.Block = 0 }},
+		{"interactions without given edges", func(m *pprl.Model) { m.GivenEdges = nil }},
+		{"given edges without interactions", func(m *pprl.Model) { m.GivenWith = nil }},
+		{"given edge at 0", func(m *pprl.Model) { m.GivenEdges = []float64{0, 0.9} }},
+		{"interaction missing", func(m *pprl.Model) { delete(m.GivenWith, "father") }},
+		{"interaction class missing", func(m *pprl.Model) { m.GivenWith["place"] = m.GivenWith["place"][1:] }},
+		{"interaction row short", func(m *pprl.Model) { m.GivenWith["chain"][0] = m.GivenWith["chain"][0][1:] }},
+		{"NaN interaction", func(m *pprl.Model) { m.GivenWith["mother"][1][3] = math.NaN() }},
 		{"likely 1", func(m *pprl.Model) { m.Likely = 1 }},
 		{"possible above likely", func(m *pprl.Model) { m.Possible = m.Likely + 0.01 }},
 	} {
