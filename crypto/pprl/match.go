@@ -42,17 +42,37 @@ type Candidate struct {
 	Probability float64
 }
 
-// Match blocks on the given-name group with m.Block, scores every Record
-// reached and returns them with their probabilities (Model), most
-// probable first (ties by index).
-func (s *RecordSet) Match(m Model, q *Record) []Candidate {
-	idx := s.Reach(q, m.Block, nil)
+// CompareReadings compares a sought child's readings (EncodeReadings)
+// with c and returns the Dice coefficients of the reading whose given name
+// agrees best with c's (the name as written on a tie), and whether that
+// is a rotated reading.
+func CompareReadings(readings []Record, c *Record) (d Dices, rotated bool) {
+	for k := range readings {
+		dk := Compare(&readings[k], c)
+		if k == 0 || dk[FeatureGiven] > d[FeatureGiven] {
+			d, rotated = dk, k > 0
+		}
+	}
+	return d, rotated
+}
+
+// Match blocks every reading of one sought child on the given-name group
+// with m.Block, scores each Record reached through its best reading
+// (CompareReadings; a rotated one weighs m.Rotated more) and returns them
+// with their probabilities (Model), most probable first (ties by index).
+func (s *RecordSet) Match(m Model, readings []Record) []Candidate {
+	var idx []int
+	for k := range readings {
+		idx = s.Reach(&readings[k], m.Block, idx)
+	}
 	if len(idx) == 0 {
 		return nil
 	}
+	slices.Sort(idx)
+	idx = slices.Compact(idx)
 	ps := make([]float64, len(idx))
 	for k, i := range idx {
-		ps[k] = m.Score(Compare(q, &s.recs[i]))
+		ps[k] = m.ScoreReading(CompareReadings(readings, &s.recs[i]))
 	}
 	m.Posteriors(ps)
 	out := make([]Candidate, len(idx))

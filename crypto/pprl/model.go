@@ -112,10 +112,14 @@ type Model struct {
 	// none without).
 	GivenEdges []float64              `json:"given_edges,omitempty"`
 	GivenWith  map[string][][]float64 `json:"given_with,omitempty"`
-	Null       float64                `json:"null"`
-	Block      float64                `json:"block"`
-	Likely     float64                `json:"likely"`
-	Possible   float64                `json:"possible"`
+	// Rotated is added to the score of a candidate reached through a
+	// rotated reading of the name (EncodeReadings): the evidence that the
+	// family wrote the name in another order.
+	Rotated  float64 `json:"rotated"`
+	Null     float64 `json:"null"`
+	Block    float64 `json:"block"`
+	Likely   float64 `json:"likely"`
+	Possible float64 `json:"possible"`
 }
 
 //go:embed default_model.json
@@ -178,8 +182,8 @@ func (m Model) Check() error {
 			}
 		}
 	}
-	if math.IsNaN(m.Null) || math.IsInf(m.Null, 0) {
-		return fmt.Errorf("null must be finite")
+	if math.IsNaN(m.Null) || math.IsInf(m.Null, 0) || math.IsNaN(m.Rotated) || math.IsInf(m.Rotated, 0) {
+		return fmt.Errorf("null and rotated must be finite")
 	}
 	for _, v := range []float64{m.Block, m.Likely, m.Possible} {
 		if !(v > 0 && v < 1) {
@@ -232,6 +236,14 @@ func (m Model) Score(d Dices) float64 {
 	return s
 }
 
+// ScoreReading is Score, plus Rotated for a rotated reading.
+func (m Model) ScoreReading(d Dices, rotated bool) float64 {
+	if rotated {
+		return m.Score(d) + m.Rotated
+	}
+	return m.Score(d)
+}
+
 // Posteriors turns the scores of one request's candidates into the
 // probabilities P_i (see Model), in place, and returns them.
 func (m Model) Posteriors(s []float64) []float64 {
@@ -270,9 +282,12 @@ func (m Model) Band(p float64) string {
 // Dice coefficients of each and the index of the sought child among them,
 // -1 if it is not among them.
 type Example struct {
-	Pairs []Dices
-	Truth int
+	Pairs   []Dices
+	Rotated []bool // parallel to Pairs: reached through a rotated reading (nil: none was)
+	Truth   int
 }
+
+func (e Example) rotated(i int) bool { return i < len(e.Rotated) && e.Rotated[i] }
 
 // DefaultEdges are the Dice bin edges. Balanced filters of unrelated
 // values score about 0.5 to 0.75 (sparser groups higher), identical ones 1.
@@ -361,17 +376,20 @@ func FitChoice(ex []Example, m Model, givenEdges []float64, rounds int, l2 float
 	if inter {
 		nw += int(NumFeatures-1) * nc * nb
 	}
+	rot := nw // the weight of a rotated reading
+	nw++
 	w := make([]float64, nw+1)
 	for g := range NumFeatures {
 		copy(w[int(g)*nb:], m.Weights[FeatureNames[g]])
 	}
+	w[rot] = m.Rotated
 	w[nw] = m.Null
 	w0 := slices.Clone(w)
 	// Per example, the distinct patterns of active weights (one per
 	// feature, -1 if absent) with their counts: most of a request's
 	// candidates are unrelated children that share a few patterns.
 	type pattern struct {
-		f     [2 * NumFeatures]int32
+		f     [2*NumFeatures + 1]int32
 		count float64
 	}
 	type example struct {
@@ -380,12 +398,16 @@ func FitChoice(ex []Example, m Model, givenEdges []float64, rounds int, l2 float
 		n     float64
 	}
 	exs := make([]example, len(ex))
-	index := map[[2 * NumFeatures]int32]int{}
+	index := map[[2*NumFeatures + 1]int32]int{}
 	for r, e := range ex {
 		clear(index)
 		x := example{truth: -1, n: float64(len(e.Pairs))}
 		for i, d := range e.Pairs {
-			var f [2 * NumFeatures]int32
+			var f [2*NumFeatures + 1]int32
+			f[2*NumFeatures] = -1
+			if e.rotated(i) {
+				f[2*NumFeatures] = int32(rot)
+			}
 			gc := m.givenClass(d[FeatureGiven])
 			for g := range NumFeatures {
 				f[g], f[NumFeatures+g] = -1, -1
@@ -486,6 +508,7 @@ func FitChoice(ex []Example, m Model, givenEdges []float64, rounds int, l2 float
 			out.GivenWith[FeatureNames[g]] = t
 		}
 	}
+	out.Rotated = w[rot]
 	out.Null = w[nw]
 	return out
 }
@@ -499,8 +522,8 @@ func (m Model) Thresholds(ex []Example, minPrecision ...float64) []float64 {
 	var s []float64
 	for _, e := range ex {
 		s = s[:0]
-		for _, d := range e.Pairs {
-			s = append(s, m.Score(d))
+		for i, d := range e.Pairs {
+			s = append(s, m.ScoreReading(d, e.rotated(i)))
 		}
 		for i, p := range m.Posteriors(s) {
 			if i == e.Truth {

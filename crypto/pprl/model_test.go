@@ -5,6 +5,7 @@ import (
 	"flag"
 	"math"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/cpx-node/cpx/crypto/pprl"
@@ -46,8 +47,13 @@ func newHarness(keys pprl.Keys, seed uint64, families int, script synth.Script, 
 		if q.Truth != "" {
 			h.positives++
 		}
-		qr := enc.EncodeRecord(q.Person)
-		idx = set.Reach(&qr, block, idx[:0])
+		readings := enc.EncodeReadings(q.Person)
+		idx = idx[:0]
+		for k := range readings {
+			idx = set.Reach(&readings[k], block, idx)
+		}
+		slices.Sort(idx)
+		idx = slices.Compact(idx)
 		e := pprl.Example{Truth: -1}
 		var reqs, ids []string
 		for _, i := range idx {
@@ -55,7 +61,9 @@ func newHarness(keys pprl.Keys, seed uint64, families int, script synth.Script, 
 				e.Truth = len(e.Pairs)
 				h.reached++
 			}
-			e.Pairs = append(e.Pairs, pprl.Compare(&qr, set.At(i)))
+			d, rotated := pprl.CompareReadings(readings, set.At(i))
+			e.Pairs = append(e.Pairs, d)
+			e.Rotated = append(e.Rotated, rotated)
 			reqs = append(reqs, q.ID)
 			ids = append(ids, ds.Cases[i].ID)
 		}
@@ -72,8 +80,8 @@ func (h harness) scored(m pprl.Model) []synth.Scored {
 	var s []float64
 	for r, e := range h.ex {
 		s = s[:0]
-		for _, d := range e.Pairs {
-			s = append(s, m.Score(d))
+		for i, d := range e.Pairs {
+			s = append(s, m.ScoreReading(d, i < len(e.Rotated) && e.Rotated[i]))
 		}
 		for i, p := range m.Posteriors(s) {
 			out = append(out, synth.Scored{Request: h.reqs[r][i], ID: h.ids[r][i], Score: p, Same: i == e.Truth})
@@ -147,7 +155,7 @@ func TestFitDefault(t *testing.T) {
 	for _, v := range []struct {
 		name           string
 		refit, shipped float64
-	}{{"null", m.Null, shipped.Null}, {"block", m.Block, shipped.Block}, {"likely", m.Likely, shipped.Likely}, {"possible", m.Possible, shipped.Possible}} {
+	}{{"null", m.Null, shipped.Null}, {"rotated", m.Rotated, shipped.Rotated}, {"block", m.Block, shipped.Block}, {"likely", m.Likely, shipped.Likely}, {"possible", m.Possible, shipped.Possible}} {
 		if !close(v.refit, v.shipped) {
 			t.Errorf("%s: refit %.4f, shipped %.4f (run with -update)", v.name, v.refit, v.shipped)
 		}

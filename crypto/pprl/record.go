@@ -197,6 +197,26 @@ func (h *hasher) add(field, tok string) {
 
 // EncodeRecord returns the Record of a person.
 func (e *RecordEncoder) EncodeRecord(p matching.Person) Record {
+	return e.encode(p, false)
+}
+
+// EncodeReadings returns the Records a query carries for one sought
+// child: the name as written and, when the first name has two or more
+// parts, the same Record with that name rotated (its first part read as
+// the last: "Tariq Muhammad Mahmud" as "Muhammad Mahmud Tariq"), for a
+// family that writes the family name or the grandfather's first. Only the
+// given-name and chain groups differ between the two.
+func (e *RecordEncoder) EncodeReadings(p matching.Person) []Record {
+	out := []Record{e.encode(p, false)}
+	if len(p.Names) > 0 && len(matching.Tokens(p.Names[0])) >= 2 {
+		out = append(out, e.encode(p, true))
+	}
+	return out
+}
+
+// encode builds a Record; rotated reads the first name's first part as
+// its last.
+func (e *RecordEncoder) encode(p matching.Person, rotated bool) Record {
 	var out Record
 	h := &hasher{e: e, macs: make(map[string]hash.Hash, len(RecordFields))}
 	var names [][]matching.Token
@@ -204,6 +224,10 @@ func (e *RecordEncoder) EncodeRecord(p matching.Person) Record {
 		if ts := matching.Tokens(n); len(ts) > 0 {
 			names = append(names, ts)
 		}
+	}
+	if rotated && len(names) > 0 && len(names[0]) >= 2 {
+		first := names[0]
+		names[0] = append(append([]matching.Token(nil), first[1:]...), first[0])
 	}
 	nameTok := func(cf, sf string, t matching.Token) {
 		bigrams(t.Canonical, func(b string) { h.add(cf, b) })

@@ -233,9 +233,8 @@ func TestRecordSetMatch(t *testing.T) {
 	} {
 		set.Add(e.EncodeRecord(p))
 	}
-	q := e.EncodeRecord(child)
 	m := pprl.DefaultModel()
-	got := set.Match(m, &q)
+	got := set.Match(m, e.EncodeReadings(child))
 	if len(got) == 0 || got[0].Index != 2 || m.Band(got[0].Probability) != matching.Likely {
 		t.Fatalf("Match = %+v, want case 2 first and likely", got)
 	}
@@ -244,7 +243,15 @@ func TestRecordSetMatch(t *testing.T) {
 			t.Errorf("case %d also likely (%.3f)", c.Index, c.Probability)
 		}
 	}
-	if got := set.Match(m, &pprl.Record{}); got != nil {
+	// the family name written first: reached through the rotated reading
+	rotated := e.EncodeReadings(matching.Person{Names: []string{"Hassan Mohammed Ali"}, Sex: "male", Age: age(9)})
+	if len(rotated) != 2 {
+		t.Fatalf("EncodeReadings gave %d readings of a three-part name, want 2", len(rotated))
+	}
+	if got := set.Match(m, rotated); len(got) == 0 || got[0].Index != 2 {
+		t.Errorf("Match(rotated name) = %+v, want case 2 first", got)
+	}
+	if got := set.Match(m, []pprl.Record{{}}); got != nil {
 		t.Errorf("an empty query reached %v", got)
 	}
 }

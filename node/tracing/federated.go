@@ -34,39 +34,47 @@ func (s *Service) Federate(f Federation) { s.fed = f }
 const MaxAnswers = 5
 
 // QueryVersion is the version of the tracing query this node sends and
-// answers: 3, one pprl.Record (per-group encodings, with the relatives by
-// relation: father, mother, unknown) per sought child. Version 2 (Records
-// of five groups, all relatives in one) and version 1 (one whole-record
-// CLK per child, no version field) are refused: their encodings cannot be
-// compared with today's Records.
-const QueryVersion = 3
+// answers: 4, per sought child its readings (pprl.EncodeReadings: the name
+// as written and, for a name of two or more parts, the name rotated),
+// each a pprl.Record of per-group encodings with the relatives by
+// relation. Version 3 (one reading), version 2 (Records of five groups,
+// all relatives in one) and version 1 (one whole-record CLK per child, no
+// version field) are refused: the asking node must be upgraded.
+const QueryVersion = 4
 
 // Bounds on a query, which crosses a trust boundary.
 const (
 	// MaxQueryRecords bounds the sought children of one query.
 	MaxQueryRecords = 20
-	// MaxQueryBytes bounds a query's plaintext: MaxQueryRecords records
-	// in base64 (1196 bytes each) with their quotes and commas, room for
-	// one more (so that a count just over the bound is told as such) and
-	// for the JSON around them.
-	MaxQueryBytes = (4*((pprl.RecordBytes+2)/3)+3)*(MaxQueryRecords+1) + 1024
+	// MaxReadings bounds the readings of one sought child.
+	MaxReadings = 2
+	// MaxQueryBytes bounds a query's plaintext: MaxQueryRecords children
+	// of MaxReadings Records each in base64 (2388 bytes) with their
+	// quotes and commas, room for one more (so that a count just over the
+	// bound is told as such) and for the JSON around them.
+	MaxQueryBytes = (4*((MaxReadings*pprl.RecordBytes+2)/3)+3)*(MaxQueryRecords+1) + 1024
 )
 
-// query is the plaintext of a tracing query: one privacy-preserving
-// Record per sought child (base64 of pprl.Record's binary form), never
+// query is the plaintext of a tracing query: per sought child, the base64
+// of its readings' pprl.Record binary forms one after the other, never
 // names or other case data.
 type query struct {
 	Version int      `json:"version"`
 	Records []string `json:"records"`
 }
 
-// encodeQuery returns the plaintext of a query for recs.
-func encodeQuery(recs []pprl.Record) ([]byte, error) {
+// encodeQuery returns the plaintext of a query for the sought children's
+// readings.
+func encodeQuery(children [][]pprl.Record) ([]byte, error) {
 	q := query{Version: QueryVersion}
-	for i := range recs {
-		b, err := recs[i].MarshalBinary()
-		if err != nil {
-			return nil, err
+	for _, readings := range children {
+		var b []byte
+		for i := range readings {
+			r, err := readings[i].MarshalBinary()
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, r...)
 		}
 		q.Records = append(q.Records, base64.StdEncoding.EncodeToString(b))
 	}
@@ -75,9 +83,10 @@ func encodeQuery(recs []pprl.Record) ([]byte, error) {
 
 // decodeQuery parses and checks a query's plaintext: at most
 // MaxQueryBytes, version QueryVersion, no unknown fields, 1 to
-// MaxQueryRecords records each of exactly pprl.RecordBytes with balanced
-// or empty groups. Every error wraps exchange.ErrBadMessage.
-func decodeQuery(payload []byte) ([]pprl.Record, error) {
+// MaxQueryRecords children each of 1 to MaxReadings readings of exactly
+// pprl.RecordBytes with balanced or empty groups. Every error wraps
+// exchange.ErrBadMessage.
+func decodeQuery(payload []byte) ([][]pprl.Record, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: tracing query: %s", exchange.ErrBadMessage, fmt.Sprintf(format, args...))
 	}
@@ -95,7 +104,7 @@ func decodeQuery(payload []byte) ([]pprl.Record, error) {
 		if v.Version != nil {
 			got = strconv.Itoa(*v.Version)
 		}
-		return nil, bad("version %s; this node answers only version %d (per-group records, relatives by relation): the asking node must be upgraded", got, QueryVersion)
+		return nil, bad("version %s; this node answers only version %d (per-group records, relatives by relation, rotated names): the asking node must be upgraded", got, QueryVersion)
 	}
 	var q query
 	dec := json.NewDecoder(bytes.NewReader(payload))
@@ -106,20 +115,26 @@ func decodeQuery(payload []byte) ([]pprl.Record, error) {
 	if len(q.Records) == 0 || len(q.Records) > MaxQueryRecords {
 		return nil, bad("%d records, want 1 to %d", len(q.Records), MaxQueryRecords)
 	}
-	recs := make([]pprl.Record, len(q.Records))
+	children := make([][]pprl.Record, len(q.Records))
 	for i, r := range q.Records {
-		if base64.StdEncoding.DecodedLen(len(r)) > pprl.RecordBytes+2 {
+		if base64.StdEncoding.DecodedLen(len(r)) > MaxReadings*pprl.RecordBytes+2 {
 			return nil, bad("record %d: too long", i+1)
 		}
 		b, err := base64.StdEncoding.Strict().DecodeString(r)
 		if err != nil {
 			return nil, bad("record %d: not base64", i+1)
 		}
-		if err := recs[i].UnmarshalBinary(b); err != nil {
-			return nil, bad("record %d: %v", i+1, err)
+		if len(b) == 0 || len(b)%pprl.RecordBytes != 0 {
+			return nil, bad("record %d: malformed record: %d bytes, want %d or %d", i+1, len(b), pprl.RecordBytes, MaxReadings*pprl.RecordBytes)
+		}
+		children[i] = make([]pprl.Record, len(b)/pprl.RecordBytes)
+		for k := range children[i] {
+			if err := children[i][k].UnmarshalBinary(b[k*pprl.RecordBytes : (k+1)*pprl.RecordBytes]); err != nil {
+				return nil, bad("record %d: %v", i+1, err)
+			}
 		}
 	}
-	return recs, nil
+	return children, nil
 }
 
 // model scores federated candidates (fitted on synthetic data; see
@@ -232,7 +247,7 @@ func (s *Service) AnswerQuery(ctx context.Context, from string, isp *policy.ISP,
 	for i := range recs {
 		// candidates come most probable first; the first MaxAnswers
 		// likely or possible ones are answered
-		for k, c := range es.set.Match(model, &recs[i]) {
+		for k, c := range es.set.Match(model, recs[i]) {
 			band := model.Band(c.Probability)
 			if band == matching.Unlikely || k == MaxAnswers {
 				break
@@ -305,9 +320,9 @@ func (s *Service) FederatedMatch(ctx context.Context, sub policy.Subject, ref st
 	}
 	for _, t := range targets {
 		enc := pprl.NewRecordEncoder(keysFor(t.ISP))
-		var recs []pprl.Record
+		var recs [][]pprl.Record
 		for i := range req.Details.Traces {
-			recs = append(recs, enc.EncodeRecord(req.Details.person(i)))
+			recs = append(recs, enc.EncodeReadings(req.Details.person(i)))
 		}
 		payload, err := encodeQuery(recs)
 		if err != nil {

@@ -22,7 +22,7 @@ func TestAnswerQuery(t *testing.T) {
 	isp := &policy.ISP{ID: "isp-1", Version: 1, Title: "tracing"}
 	age := 9.0
 	child := matching.Person{Names: []string{"محمد علي حسن"}, Sex: "male", Age: &age}
-	q, err := tracing.EncodeQuery([]pprl.Record{pprl.NewRecordEncoder(tracing.KeysFor(isp)).EncodeRecord(child)})
+	q, err := tracing.EncodeQuery([][]pprl.Record{pprl.NewRecordEncoder(tracing.KeysFor(isp)).EncodeReadings(child)})
 	if err != nil {
 		t.Fatal(err)
 	}

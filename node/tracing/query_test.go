@@ -19,10 +19,18 @@ func testRecord(name string) pprl.Record {
 	return e.EncodeRecord(matching.Person{Names: []string{name}, Sex: "male", Age: &age})
 }
 
+// testReadings returns the readings a query carries for a child of that
+// name (two for a name of two or more parts).
+func testReadings(name string) []pprl.Record {
+	age := 9.0
+	e := pprl.NewRecordEncoder(pprl.DeriveKeys([]byte("secret"), "isp@1", pprl.RecordFields))
+	return e.EncodeReadings(matching.Person{Names: []string{name}, Sex: "male", Age: &age})
+}
+
 func validQuery(t testing.TB, n int) []byte {
-	var recs []pprl.Record
+	var recs [][]pprl.Record
 	for i := range n {
-		recs = append(recs, testRecord(fmt.Sprintf("Mohammed Ali %d", i)))
+		recs = append(recs, testReadings(fmt.Sprintf("Mohammed Ali %d", i)))
 	}
 	b, err := encodeQuery(recs)
 	if err != nil {
@@ -48,20 +56,25 @@ func TestDecodeQuery(t *testing.T) {
 		{"valid", string(validQuery(t, 2)), ""},
 		{"twenty records", string(validQuery(t, 20)), ""},
 		{"version 1 (no version)", `{"encodings":[[1,2,3]]}`, "version none (version 1)"},
-		{"version 2 (five groups)", `{"version":2,"records":["` + b64(raw[:640]) + `"]}`, "version 2; this node answers only version 3"},
-		{"version 4", `{"version":4,"records":["` + b64(raw) + `"]}`, "version 4"},
-		{"version as string", `{"version":"3","records":[]}`, "not a JSON object"},
+		{"version 2 (five groups)", `{"version":2,"records":["` + b64(raw[:640]) + `"]}`, "version 2; this node answers only version 4"},
+		{"version 3 (one reading)", `{"version":3,"records":["` + b64(raw) + `"]}`, "version 3; this node answers only version 4"},
+		{"version 5", `{"version":5,"records":["` + b64(raw) + `"]}`, "version 5"},
+		{"version as string", `{"version":"4","records":[]}`, "not a JSON object"},
+		{"one reading", `{"version":4,"records":["` + b64(raw) + `"]}`, ""},
+		{"a reading and a half", `{"version":4,"records":["` + b64(append(raw, raw[:448]...)) + `"]}`, "malformed record"},
+		{"three readings", `{"version":4,"records":["` + b64(append(append(raw, raw...), raw...)) + `"]}`, "too long"},
+		{"a bad second reading", `{"version":4,"records":["` + b64(append(raw, ones...)) + `"]}`, "bits set"},
 		{"not JSON", `records`, "not a JSON object"},
-		{"unknown field", `{"version":3,"records":["` + b64(raw) + `"],"names":["x"]}`, "unknown field"},
-		{"trailing data", `{"version":3,"records":["` + b64(raw) + `"]} {}`, "not a JSON object"},
-		{"no records", `{"version":3,"records":[]}`, "0 records"},
+		{"unknown field", `{"version":4,"records":["` + b64(raw) + `"],"names":["x"]}`, "unknown field"},
+		{"trailing data", `{"version":4,"records":["` + b64(raw) + `"]} {}`, "not a JSON object"},
+		{"no records", `{"version":4,"records":[]}`, "0 records"},
 		{"too many records", string(validQuery(t, 21)), ""},
-		{"short record", `{"version":3,"records":["` + b64(raw[:100]) + `"]}`, "malformed record"},
-		{"long record", `{"version":3,"records":["` + b64(append(raw, 0)) + `"]}`, "malformed record"},
-		{"far too long record", `{"version":3,"records":["` + strings.Repeat("A", 4000) + `"]}`, "too long"},
-		{"not base64", `{"version":3,"records":["***"]}`, "not base64"},
-		{"all ones (matches everything)", `{"version":3,"records":["` + b64(ones) + `"]}`, "bits set"},
-		{"too large", `{"version":3,"records":["` + strings.Repeat(b64(raw)+`","`, 30) + `"]}`, "at most"},
+		{"short record", `{"version":4,"records":["` + b64(raw[:100]) + `"]}`, "malformed record"},
+		{"long record", `{"version":4,"records":["` + b64(append(raw, 0)) + `"]}`, "malformed record"},
+		{"far too long record", `{"version":4,"records":["` + strings.Repeat("A", 8000) + `"]}`, "too long"},
+		{"not base64", `{"version":4,"records":["***"]}`, "not base64"},
+		{"all ones (matches everything)", `{"version":4,"records":["` + b64(ones) + `"]}`, "bits set"},
+		{"too large", `{"version":4,"records":["` + strings.Repeat(b64(append(raw, raw...))+`","`, 30) + `"]}`, "at most"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "too many records" {
@@ -72,8 +85,12 @@ func TestDecodeQuery(t *testing.T) {
 				if err != nil {
 					t.Fatalf("refused a valid query: %v", err)
 				}
-				if recs[0] != testRecord("Mohammed Ali 0") {
-					t.Error("the first record did not survive the round trip")
+				want := testReadings("Mohammed Ali 0")
+				if tc.name == "one reading" {
+					want = []pprl.Record{rec}
+				}
+				if !reflect.DeepEqual(recs[0], want) {
+					t.Error("the first child's readings did not survive the round trip")
 				}
 				return
 			}
@@ -99,12 +116,15 @@ func FuzzDecodeQuery(f *testing.F) {
 		string(validQuery(f, 3)),
 		`{"encodings":[[1,2,3]]}`,
 		`{"version":2,"records":["` + b64(raw[:640]) + `"]}`,
-		`{"version":3,"records":["` + b64(raw[:pprl.RecordBytes-1]) + `"]}`,
-		`{"version":3,"records":["` + b64(raw[:640]) + `"]}`,
-		`{"version":3,"records":[""]}`,
-		`{"version":3,"records":null}`,
-		`{"version":3,"Version":1,"records":["` + b64(raw) + `"]}`,
-		`{"version":3.0,"records":["` + b64(raw) + `"]}`,
+		`{"version":3,"records":["` + b64(raw) + `"]}`,
+		`{"version":4,"records":["` + b64(append(raw, raw...)) + `"]}`,
+		`{"version":4,"records":["` + b64(append(raw, raw[:100]...)) + `"]}`,
+		`{"version":4,"records":["` + b64(raw[:pprl.RecordBytes-1]) + `"]}`,
+		`{"version":4,"records":["` + b64(raw[:640]) + `"]}`,
+		`{"version":4,"records":[""]}`,
+		`{"version":4,"records":null}`,
+		`{"version":4,"Version":1,"records":["` + b64(raw) + `"]}`,
+		`{"version":4.0,"records":["` + b64(raw) + `"]}`,
 		`[]`,
 	} {
 		f.Add([]byte(seed))
@@ -119,6 +139,11 @@ func FuzzDecodeQuery(f *testing.F) {
 		}
 		if len(recs) == 0 || len(recs) > MaxQueryRecords {
 			t.Fatalf("accepted %d records", len(recs))
+		}
+		for _, r := range recs {
+			if len(r) == 0 || len(r) > MaxReadings {
+				t.Fatalf("accepted a child of %d readings", len(r))
+			}
 		}
 		again, err := encodeQuery(recs)
 		if err != nil {
