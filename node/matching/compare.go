@@ -668,7 +668,7 @@ func compareSepDate(q, c *profile, e explain) Comparison {
 
 // extendsKnown reports whether one part is a known given name and the
 // other that name with two or more letters added: Ahmadzai and Ahmad,
-// Mohammadi and Mohammad, Nuradin and Nur are other names (tribal and
+// Yusufzai and Yusuf, Nuradin and Nur are other names (tribal and
 // nisba family names, compounds), not spellings of one name, however high
 // their Jaro–Winkler similarity. A typo adds one letter.
 func extendsKnown(a, b string, ai, bi tokInfo) bool {

@@ -124,6 +124,8 @@ func TestGivenNameRarity(t *testing.T) {
 		ix.Add(matching.Candidate{ID: "m" + strconv.Itoa(i), Person: matching.Person{Names: []string{"Mohamed Cali Warsame"}}})
 	}
 	ix.Add(matching.Candidate{ID: "rare", Person: matching.Person{Names: []string{"Zubeir Cali Warsame"}}})
+	// a typo on the case's side: the name is still the common one
+	ix.Add(matching.Candidate{ID: "typo", Person: matching.Person{Names: []string{"Mohamfed Cali Warsame"}}})
 	level := func(q string, id string) int {
 		t.Helper()
 		for _, r := range ix.Match(matching.Person{Names: []string{q}}, 0) {
@@ -144,9 +146,11 @@ func TestGivenNameRarity(t *testing.T) {
 		query, id string
 		want      int
 	}{
-		{"Mohamed Cali Warsame", "m7", 0},  // 200 of 201 cases
-		{"Zubeir Cali Warsame", "rare", 2}, // 1 of 201 (0.5 %)
-		{"Zubeir Cali Warsame", "m7", -1},  // given names differ: blank
+		{"Mohamed Cali Warsame", "m7", 0},   // 200 of 202 cases
+		{"Zubeir Cali Warsame", "rare", 2},  // 1 of 202 (under 0.5 %)
+		{"Zubeir Cali Warsame", "m7", -1},   // given names differ: blank
+		{"Mohamed Cali Warsame", "typo", 0}, // counted as the request spells it
+		{"Mohamfed Cali Warsame", "m7", 0},  // and as the case spells it
 	}
 	for _, tc := range tests {
 		if got := level(tc.query, tc.id); got != tc.want {

@@ -19,9 +19,9 @@ var (
 // test fails if a change makes matching worse. The targets are not met yet
 // (see docs/matching.md); -goals enforces them.
 const (
-	latinF1Floor      = 0.955
+	latinF1Floor      = 0.96
 	latinF1Goal       = 0.98
-	crossRecallFloor  = 0.945
+	crossRecallFloor  = 0.95
 	crossRecallGoal   = 0.95
 	crossPrecisionMin = 0.95
 )

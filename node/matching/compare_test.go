@@ -1,0 +1,67 @@
+package matching_test
+
+import (
+	"testing"
+
+	"github.com/cpx-node/cpx/node/matching"
+)
+
+// level returns the level of one field of Compare(q, c).
+func level(t *testing.T, q, c matching.Person, field string) (int, string) {
+	t.Helper()
+	for _, x := range matching.Compare(q, c) {
+		if x.Field == field {
+			return x.Level, x.Why
+		}
+	}
+	t.Fatalf("no %s comparison", field)
+	return 0, ""
+}
+
+func TestNameExtendedIsAnotherName(t *testing.T) {
+	for _, tc := range []struct {
+		q, c string
+		want int
+	}{
+		{"Gul Ahmadzai", "Gul Ahmadzai", 6},
+		{"Gul Ahmadzai", "Gul Ahmadzay", 6}, // a spelling
+		{"Gul Ahmadzai", "Gul Ahmad", 3},    // a tribal name is not the given name
+		{"Gul Yusufzai", "Gul Yusuf", 3},
+		{"Ali Nuradin", "Ali Nur", 3},
+		{"Ali Hassan", "Ali Hasan", 6},
+		{"Ali Hassan", "Ali Hassann", 6}, // one letter more is a typo
+	} {
+		got, why := level(t, matching.Person{Names: []string{tc.q}}, matching.Person{Names: []string{tc.c}}, matching.FieldName)
+		if got != tc.want {
+			t.Errorf("%q vs %q: name level %d (%s), want %d", tc.q, tc.c, got, why, tc.want)
+		}
+	}
+}
+
+func TestRelativesConflict(t *testing.T) {
+	// the request: the father asks, and names the mother without a relation
+	q := matching.Person{Names: []string{"Muhammad Hashimi"}, Father: "Hamid Hashimi",
+		Relatives: []string{"Hamid Hashimi", "Fatema Ahmadzai"}}
+	for _, tc := range []struct {
+		name string
+		c    matching.Person
+		want int
+	}{
+		{"both parents agree", matching.Person{Father: "Hamid Hashemi", Mother: "Fatima Ahmadzai",
+			Relatives: []string{"Hamid Hashemi", "Fatima Ahmadzai"}}, 4},
+		{"the father agrees, the mother is another woman", matching.Person{Father: "Hamid Hashemi", Mother: "Fatima Karimi",
+			Relatives: []string{"Hamid Hashemi", "Fatima Karimi"}}, 2},
+		{"the father agrees, no mother recorded", matching.Person{Father: "Hamid Hashemi",
+			Relatives: []string{"Hamid Hashemi"}}, 3},
+		{"the father agrees, an uncle of unknown relation", matching.Person{Father: "Hamid Hashemi",
+			Relatives: []string{"Hamid Hashemi", "Wali Hashemi"}}, 3},
+		{"another father", matching.Person{Father: "Wali Karimi", Relatives: []string{"Wali Karimi"}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.c.Names = []string{"Muhammad Hashemi"}
+			if got, why := level(t, q, tc.c, matching.FieldRelatives); got != tc.want {
+				t.Errorf("relatives level %d (%s), want %d", got, why, tc.want)
+			}
+		})
+	}
+}
