@@ -32,8 +32,10 @@ const (
 	// other (father, mother or unknown): a relative of unknown relation
 	// may be anyone. A known mother is never compared with a known father.
 	FeatureRelatives
-	// FeatureSexAge compares the sex and age groups.
-	FeatureSexAge
+	// FeatureSex compares the sex groups.
+	FeatureSex
+	// FeatureAge compares the age groups.
+	FeatureAge
 	// FeaturePlace compares the place groups.
 	FeaturePlace
 	// NumFeatures is the number of features.
@@ -41,7 +43,7 @@ const (
 )
 
 // FeatureNames names the features (the keys of Model.Weights).
-var FeatureNames = [NumFeatures]string{"given", "chain", "father", "mother", "relatives", "sex_age", "place"}
+var FeatureNames = [NumFeatures]string{"given", "chain", "father", "mother", "relatives", "sex", "age", "place"}
 
 func (f Feature) String() string {
 	if f >= 0 && f < NumFeatures {
@@ -67,7 +69,8 @@ func Compare(q, c *Record) Dices {
 		FeatureChain:  dice(GroupChain, GroupChain),
 		FeatureFather: dice(GroupFather, GroupFather),
 		FeatureMother: dice(GroupMother, GroupMother),
-		FeatureSexAge: dice(GroupSexAge, GroupSexAge),
+		FeatureSex:    dice(GroupSex, GroupSex),
+		FeatureAge:    dice(GroupAge, GroupAge),
 		FeaturePlace:  dice(GroupPlace, GroupPlace),
 	}
 	d[FeatureRelatives] = max(dice(GroupRelatives, GroupRelatives),

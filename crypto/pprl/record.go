@@ -39,8 +39,11 @@ const (
 	// and one balancing permutation, so that a relative of unknown
 	// relation can be compared with a father or a mother (Compare).
 	GroupRelatives
-	// GroupSexAge holds sex, age with its neighbours and date of birth.
-	GroupSexAge
+	// GroupSex holds the sex alone: mixed with the ages its disagreement
+	// (a sister for a brother) was diluted by theirs.
+	GroupSex
+	// GroupAge holds the age with its neighbours and the date of birth.
+	GroupAge
 	// GroupPlace holds location prefixes (origin, separation place) and
 	// the separation month with its neighbours.
 	GroupPlace
@@ -49,7 +52,7 @@ const (
 )
 
 // GroupNames names the groups (model and documentation keys).
-var GroupNames = [NumGroups]string{"given", "chain", "father", "mother", "relatives", "sex_age", "place"}
+var GroupNames = [NumGroups]string{"given", "chain", "father", "mother", "relatives", "sex", "age", "place"}
 
 func (g Group) String() string {
 	if g >= 0 && g < NumGroups {
@@ -270,8 +273,12 @@ func (e *RecordEncoder) encode(p matching.Person, rotated bool) Record {
 					bigrams(t.Skeleton, func(b string) { h.add(FieldRelSkeleton, b) })
 				}
 			}
-		case GroupSexAge:
-			e.sexAge(p, h.add)
+		case GroupSex:
+			if p.Sex == "male" || p.Sex == "female" {
+				h.add(FieldSex, p.Sex)
+			}
+		case GroupAge:
+			e.ages(p, h.add)
 		case GroupPlace:
 			e.place(p, h.add)
 		}
@@ -297,11 +304,8 @@ func relation(p matching.Person, r string) Group {
 	return GroupRelatives
 }
 
-// sexAge adds the tokens of the sex and age group.
-func (e *RecordEncoder) sexAge(p matching.Person, add func(field, tok string)) {
-	if p.Sex == "male" || p.Sex == "female" {
-		add(FieldSex, p.Sex)
-	}
+// ages adds the tokens of the age group.
+func (e *RecordEncoder) ages(p matching.Person, add func(field, tok string)) {
 	if a, ok := e.age(p); ok {
 		// the age and its neighbours, so ±1 year still shares tokens
 		for d := -1; d <= 1; d++ {

@@ -12,7 +12,7 @@ func age(a float64) *float64 { return &a }
 
 func TestEncodeRecordGroups(t *testing.T) {
 	e := pprl.NewRecordEncoder(testKeys)
-	all := []pprl.Group{pprl.GroupGiven, pprl.GroupChain, pprl.GroupFather, pprl.GroupMother, pprl.GroupRelatives, pprl.GroupSexAge, pprl.GroupPlace}
+	all := []pprl.Group{pprl.GroupGiven, pprl.GroupChain, pprl.GroupFather, pprl.GroupMother, pprl.GroupRelatives, pprl.GroupSex, pprl.GroupAge, pprl.GroupPlace}
 	for _, tc := range []struct {
 		name    string
 		p       matching.Person
@@ -34,7 +34,8 @@ func TestEncodeRecordGroups(t *testing.T) {
 		{"a mother is not also a relative of unknown relation", matching.Person{Names: []string{"Amina"}, Relatives: []string{"Hodan Yusuf", "Hodan Yusuf"}, Mother: "Hodan Yusuf"},
 			[]pprl.Group{pprl.GroupGiven, pprl.GroupMother}},
 		{"a father not among the relatives is not encoded", matching.Person{Names: []string{"Amina"}, Father: "Farah Jama Ali"}, []pprl.Group{pprl.GroupGiven}},
-		{"date of birth alone gives sex_age", matching.Person{Names: []string{"Amina"}, DateOfBirth: "2018-03-01"}, []pprl.Group{pprl.GroupGiven, pprl.GroupSexAge}},
+		{"date of birth alone gives age", matching.Person{Names: []string{"Amina"}, DateOfBirth: "2018-03-01"}, []pprl.Group{pprl.GroupGiven, pprl.GroupAge}},
+		{"sex alone gives sex", matching.Person{Names: []string{"Amina"}, Sex: "female"}, []pprl.Group{pprl.GroupGiven, pprl.GroupSex}},
 		{"separation place alone gives place", matching.Person{Names: []string{"Amina"}, SeparationLocation: "SO0101"}, []pprl.Group{pprl.GroupGiven, pprl.GroupPlace}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,10 +78,15 @@ func TestRecordAcrossScriptsAndSiblings(t *testing.T) {
 	}
 	lat, ara, sib := enc("Mohammed Ali Hassan"), enc("محمد علي حسن"), enc("Youssef Ali Hassan")
 	same, sibling := pprl.Compare(&lat, &ara), pprl.Compare(&lat, &sib)
-	for _, f := range []pprl.Feature{pprl.FeatureGiven, pprl.FeatureChain, pprl.FeatureSexAge, pprl.FeaturePlace} {
+	for _, f := range []pprl.Feature{pprl.FeatureGiven, pprl.FeatureChain, pprl.FeatureSex, pprl.FeatureAge, pprl.FeaturePlace} {
 		if same[f] < 0.95 {
 			t.Errorf("%v: Latin vs Arabic script Dice %.3f, want ≥ 0.95", f, same[f])
 		}
+	}
+	// a sister for a brother: the sex group alone tells them apart
+	sister := e.EncodeRecord(matching.Person{Names: []string{"Amina Ali Hassan"}, Sex: "female", Age: age(9), Locations: []string{"SD0101"}})
+	if d := pprl.Compare(&lat, &sister); d[pprl.FeatureSex] > 0.9 || d[pprl.FeatureAge] < 0.99 {
+		t.Errorf("brother vs sister of the same age: sex Dice %.3f (want ≤ 0.9), age Dice %.3f (want 1)", d[pprl.FeatureSex], d[pprl.FeatureAge])
 	}
 	for _, f := range []pprl.Feature{pprl.FeatureFather, pprl.FeatureMother, pprl.FeatureRelatives} {
 		if same[f] != -1 {
