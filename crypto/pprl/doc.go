@@ -6,11 +6,14 @@
 // # Encoding
 //
 // A Record (RecordEncoder.EncodeRecord, what federated tracing uses) is
-// seven 1024-bit filters, one per group of fields: the given name (first
+// eight 1024-bit filters, one per group of fields: the given name (first
 // name part and nicknames), the name chain (the other parts), the father's
 // name, the mother's name, the other relatives' names (relation unknown;
-// each relative is in one group only), sex and age, and place and time
-// (location prefixes, separation month). Name groups hold bigrams of each
+// each relative is in one group only), sex, age, and place and time
+// (location prefixes, separation month). A query carries a sought child's
+// readings (EncodeReadings): that Record and, for a name of two or more
+// parts, the Record of the name rotated (family name written first);
+// RecordSet.Match takes each case through the reading that fits best. Name groups hold bigrams of each
 // part's canonical Latin key and of its phonetic skeleton (node/matching's
 // normalisation, so Arabic-script and Latin spellings of a name set the
 // same bits). Every token is hashed into k positions by HMAC-SHA256 double
@@ -62,12 +65,14 @@
 // -count=6 ./crypto/pprl/). A set much larger than the L3 cache is bounded
 // by memory bandwidth instead: about 75 M/s at 2^18 encodings and more.
 //
-// RecordSet.Match blocks on the given-name group
+// RecordSet.Match blocks every reading on the given-name group
 // (Set.Above, Model.Block), takes the Dice coefficients of every case
 // reached per Feature (Compare: each group with the same group, except that
 // a father is compared only with a father, a mother only with a mother, and
 // a relative of unknown relation with any relative, the best of those) and
-// scores them with a Model: a weight per feature and Dice bin, fitted on
+// scores them with a Model: a weight per feature and Dice bin, adjusted per
+// given-name class (another name, close, the same) for the other features,
+// and a weight for a rotated reading, fitted on
 // the synthetic generator as Fellegi–Sunter and then as a conditional logit
 // model (FitLabelled, FitChoice), turned into the probability that each
 // candidate is the sought child with at most one of them being it
