@@ -6,8 +6,10 @@
 // # Encoding
 //
 // A Record (RecordEncoder.EncodeRecord, what federated tracing uses) is
-// eight 1024-bit filters, one per group of fields: the given name (first
-// name part and nicknames), the name chain (the other parts), the father's
+// nine 1024-bit filters, one per group of fields: the given name (first
+// name part and nicknames), the second name part, the third and later
+// parts (so that a grandfather's name one side leaves out is an absent
+// group, not a disagreement), the father's
 // name, the mother's name, the other relatives' names (relation unknown;
 // each relative is in one group only), sex, age, and place and time
 // (location prefixes, separation month). A query carries a sought child's

@@ -20,8 +20,10 @@ type Feature int
 const (
 	// FeatureGiven compares the given-name groups.
 	FeatureGiven Feature = iota
-	// FeatureChain compares the name-chain groups.
+	// FeatureChain compares the second name parts.
 	FeatureChain
+	// FeatureChainRest compares the third and later name parts.
+	FeatureChainRest
 	// FeatureFather compares the fathers' groups: a known father only
 	// with a known father.
 	FeatureFather
@@ -43,7 +45,7 @@ const (
 )
 
 // FeatureNames names the features (the keys of Model.Weights).
-var FeatureNames = [NumFeatures]string{"given", "chain", "father", "mother", "relatives", "sex", "age", "place"}
+var FeatureNames = [NumFeatures]string{"given", "chain", "chain_rest", "father", "mother", "relatives", "sex", "age", "place"}
 
 func (f Feature) String() string {
 	if f >= 0 && f < NumFeatures {
@@ -65,13 +67,14 @@ func Compare(q, c *Record) Dices {
 		return Dice(&q[a], &c[b])
 	}
 	d := Dices{
-		FeatureGiven:  dice(GroupGiven, GroupGiven),
-		FeatureChain:  dice(GroupChain, GroupChain),
-		FeatureFather: dice(GroupFather, GroupFather),
-		FeatureMother: dice(GroupMother, GroupMother),
-		FeatureSex:    dice(GroupSex, GroupSex),
-		FeatureAge:    dice(GroupAge, GroupAge),
-		FeaturePlace:  dice(GroupPlace, GroupPlace),
+		FeatureGiven:     dice(GroupGiven, GroupGiven),
+		FeatureChain:     dice(GroupChain, GroupChain),
+		FeatureChainRest: dice(GroupChainRest, GroupChainRest),
+		FeatureFather:    dice(GroupFather, GroupFather),
+		FeatureMother:    dice(GroupMother, GroupMother),
+		FeatureSex:       dice(GroupSex, GroupSex),
+		FeatureAge:       dice(GroupAge, GroupAge),
+		FeaturePlace:     dice(GroupPlace, GroupPlace),
 	}
 	d[FeatureRelatives] = max(dice(GroupRelatives, GroupRelatives),
 		dice(GroupRelatives, GroupFather), dice(GroupRelatives, GroupMother),

@@ -25,9 +25,14 @@ const (
 	// bigrams of the canonical key and of the phonetic skeleton, and of
 	// the formal names a known nickname stands for.
 	GroupGiven Group = iota
-	// GroupChain holds the other name parts (father's and grandfather's
-	// names, family name): bigrams of canonical key and skeleton.
+	// GroupChain holds the second name part (the father's name in a name
+	// chain, the family name after a given name): bigrams of canonical key
+	// and skeleton.
 	GroupChain
+	// GroupChainRest holds the third and later parts (the grandfather's
+	// name, a family name) the same way: a part one side leaves out is an
+	// absent group, not a disagreement.
+	GroupChainRest
 	// GroupFather holds the name parts of the relative known to be the
 	// child's father (matching.Person.Father): bigrams of their skeletons.
 	GroupFather
@@ -52,7 +57,7 @@ const (
 )
 
 // GroupNames names the groups (model and documentation keys).
-var GroupNames = [NumGroups]string{"given", "chain", "father", "mother", "relatives", "sex", "age", "place"}
+var GroupNames = [NumGroups]string{"given", "chain", "chain_rest", "father", "mother", "relatives", "sex", "age", "place"}
 
 func (g Group) String() string {
 	if g >= 0 && g < NumGroups {
@@ -260,7 +265,13 @@ func (e *RecordEncoder) encode(p matching.Person, rotated bool) Record {
 			}
 		case GroupChain:
 			for _, ts := range names {
-				for _, t := range ts[1:] {
+				if len(ts) > 1 {
+					nameTok(FieldChain, FieldChainSkeleton, ts[1])
+				}
+			}
+		case GroupChainRest:
+			for _, ts := range names {
+				for _, t := range ts[min(len(ts), 2):] {
 					nameTok(FieldChain, FieldChainSkeleton, t)
 				}
 			}

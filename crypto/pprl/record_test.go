@@ -12,7 +12,7 @@ func age(a float64) *float64 { return &a }
 
 func TestEncodeRecordGroups(t *testing.T) {
 	e := pprl.NewRecordEncoder(testKeys)
-	all := []pprl.Group{pprl.GroupGiven, pprl.GroupChain, pprl.GroupFather, pprl.GroupMother, pprl.GroupRelatives, pprl.GroupSex, pprl.GroupAge, pprl.GroupPlace}
+	all := []pprl.Group{pprl.GroupGiven, pprl.GroupChain, pprl.GroupChainRest, pprl.GroupFather, pprl.GroupMother, pprl.GroupRelatives, pprl.GroupSex, pprl.GroupAge, pprl.GroupPlace}
 	for _, tc := range []struct {
 		name    string
 		p       matching.Person
@@ -21,7 +21,8 @@ func TestEncodeRecordGroups(t *testing.T) {
 		{"empty", matching.Person{}, nil},
 		{"one-part name", matching.Person{Names: []string{"Amina"}}, []pprl.Group{pprl.GroupGiven}},
 		{"nickname only", matching.Person{Nicknames: []string{"Hamoudi"}}, []pprl.Group{pprl.GroupGiven}},
-		{"name chain", matching.Person{Names: []string{"Amina Farah Jama"}}, []pprl.Group{pprl.GroupGiven, pprl.GroupChain}},
+		{"name chain", matching.Person{Names: []string{"Amina Farah Jama"}}, []pprl.Group{pprl.GroupGiven, pprl.GroupChain, pprl.GroupChainRest}},
+		{"two-part name", matching.Person{Names: []string{"Amina Farah"}}, []pprl.Group{pprl.GroupGiven, pprl.GroupChain}},
 		{"unknown sex is not encoded", matching.Person{Names: []string{"Amina"}, Sex: "unknown"}, []pprl.Group{pprl.GroupGiven}},
 		{"everything", matching.Person{
 			Names: []string{"Amina Farah Jama"}, Sex: "female", Age: age(7), DateOfBirth: "2018-03-01",
