@@ -6,13 +6,13 @@
 // # Encoding
 //
 // A Record (RecordEncoder.EncodeRecord, what federated tracing uses) is
-// nine 1024-bit filters, one per group of fields: the given name (first
+// ten 1024-bit filters, one per group of fields: the given name (first
 // name part and nicknames), the second name part, the third and later
 // parts (so that a grandfather's name one side leaves out is an absent
 // group, not a disagreement), the father's
 // name, the mother's name, the other relatives' names (relation unknown;
-// each relative is in one group only), sex, age, and place and time
-// (location prefixes, separation month). A query carries a sought child's
+// each relative is in one group only), sex, age, places (location
+// prefixes) and the separation month. A query carries a sought child's
 // readings (EncodeReadings): that Record and, for a name of two or more
 // parts, the Record of the name rotated (family name written first);
 // RecordSet.Match takes each case through the reading that fits best. Name groups hold bigrams of each

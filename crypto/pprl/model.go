@@ -40,12 +40,14 @@ const (
 	FeatureAge
 	// FeaturePlace compares the place groups.
 	FeaturePlace
+	// FeatureTime compares the separation months.
+	FeatureTime
 	// NumFeatures is the number of features.
 	NumFeatures
 )
 
 // FeatureNames names the features (the keys of Model.Weights).
-var FeatureNames = [NumFeatures]string{"given", "chain", "chain_rest", "father", "mother", "relatives", "sex", "age", "place"}
+var FeatureNames = [NumFeatures]string{"given", "chain", "chain_rest", "father", "mother", "relatives", "sex", "age", "place", "time"}
 
 func (f Feature) String() string {
 	if f >= 0 && f < NumFeatures {
@@ -75,6 +77,7 @@ func Compare(q, c *Record) Dices {
 		FeatureSex:       dice(GroupSex, GroupSex),
 		FeatureAge:       dice(GroupAge, GroupAge),
 		FeaturePlace:     dice(GroupPlace, GroupPlace),
+		FeatureTime:      dice(GroupTime, GroupTime),
 	}
 	d[FeatureRelatives] = max(dice(GroupRelatives, GroupRelatives),
 		dice(GroupRelatives, GroupFather), dice(GroupRelatives, GroupMother),

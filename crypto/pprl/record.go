@@ -49,15 +49,18 @@ const (
 	GroupSex
 	// GroupAge holds the age with its neighbours and the date of birth.
 	GroupAge
-	// GroupPlace holds location prefixes (origin, separation place) and
-	// the separation month with its neighbours.
+	// GroupPlace holds location prefixes (origin, places lived,
+	// separation place).
 	GroupPlace
+	// GroupTime holds the separation month with its neighbours: mixed
+	// with the many location prefixes it was diluted by them.
+	GroupTime
 	// NumGroups is the number of groups.
 	NumGroups
 )
 
 // GroupNames names the groups (model and documentation keys).
-var GroupNames = [NumGroups]string{"given", "chain", "chain_rest", "father", "mother", "relatives", "sex", "age", "place"}
+var GroupNames = [NumGroups]string{"given", "chain", "chain_rest", "father", "mother", "relatives", "sex", "age", "place", "time"}
 
 func (g Group) String() string {
 	if g >= 0 && g < NumGroups {
@@ -292,6 +295,8 @@ func (e *RecordEncoder) encode(p matching.Person, rotated bool) Record {
 			e.ages(p, h.add)
 		case GroupPlace:
 			e.place(p, h.add)
+		case GroupTime:
+			separationMonths(p, h.add)
 		}
 		if h.n > 0 {
 			out[g] = balance(&raw, &e.perm[g])
@@ -343,6 +348,10 @@ func (e *RecordEncoder) place(p matching.Person, add func(field, tok string)) {
 			}
 		}
 	}
+}
+
+// separationMonths adds the tokens of the time group.
+func separationMonths(p matching.Person, add func(field, tok string)) {
 	if t, err := time.Parse(time.DateOnly, p.SeparationDate); err == nil {
 		// the month and the months 15 days either side, so dates a few
 		// days apart across a month's end still share a token

@@ -12,7 +12,7 @@ func age(a float64) *float64 { return &a }
 
 func TestEncodeRecordGroups(t *testing.T) {
 	e := pprl.NewRecordEncoder(testKeys)
-	all := []pprl.Group{pprl.GroupGiven, pprl.GroupChain, pprl.GroupChainRest, pprl.GroupFather, pprl.GroupMother, pprl.GroupRelatives, pprl.GroupSex, pprl.GroupAge, pprl.GroupPlace}
+	all := []pprl.Group{pprl.GroupGiven, pprl.GroupChain, pprl.GroupChainRest, pprl.GroupFather, pprl.GroupMother, pprl.GroupRelatives, pprl.GroupSex, pprl.GroupAge, pprl.GroupPlace, pprl.GroupTime}
 	for _, tc := range []struct {
 		name    string
 		p       matching.Person
@@ -37,6 +37,7 @@ func TestEncodeRecordGroups(t *testing.T) {
 		{"a father not among the relatives is not encoded", matching.Person{Names: []string{"Amina"}, Father: "Farah Jama Ali"}, []pprl.Group{pprl.GroupGiven}},
 		{"date of birth alone gives age", matching.Person{Names: []string{"Amina"}, DateOfBirth: "2018-03-01"}, []pprl.Group{pprl.GroupGiven, pprl.GroupAge}},
 		{"sex alone gives sex", matching.Person{Names: []string{"Amina"}, Sex: "female"}, []pprl.Group{pprl.GroupGiven, pprl.GroupSex}},
+		{"separation date alone gives time", matching.Person{Names: []string{"Amina"}, SeparationDate: "2025-01-31"}, []pprl.Group{pprl.GroupGiven, pprl.GroupTime}},
 		{"separation place alone gives place", matching.Person{Names: []string{"Amina"}, SeparationLocation: "SO0101"}, []pprl.Group{pprl.GroupGiven, pprl.GroupPlace}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
