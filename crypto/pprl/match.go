@@ -47,13 +47,17 @@ type Candidate struct {
 // agrees best with c's (the name as written on a tie), and whether that
 // is a rotated reading.
 func CompareReadings(readings []Record, c *Record) (d Dices, rotated bool) {
+	best, bestGiven := 0, -2.0
 	for k := range readings {
-		dk := Compare(&readings[k], c)
-		if k == 0 || dk[FeatureGiven] > d[FeatureGiven] {
-			d, rotated = dk, k > 0
+		g := -1.0
+		if readings[k].Present(GroupGiven) && c.Present(GroupGiven) {
+			g = Dice(&readings[k][GroupGiven], &c[GroupGiven])
+		}
+		if g > bestGiven {
+			best, bestGiven = k, g
 		}
 	}
-	return d, rotated
+	return Compare(&readings[best], c), best > 0
 }
 
 // Match blocks every reading of one sought child on the given-name group
@@ -71,8 +75,9 @@ func (s *RecordSet) Match(m Model, readings []Record) []Candidate {
 	slices.Sort(idx)
 	idx = slices.Compact(idx)
 	ps := make([]float64, len(idx))
+	sc := m.scorer()
 	for k, i := range idx {
-		ps[k] = m.ScoreReading(CompareReadings(readings, &s.recs[i]))
+		ps[k] = sc.score(CompareReadings(readings, &s.recs[i]))
 	}
 	m.Posteriors(ps)
 	out := make([]Candidate, len(idx))

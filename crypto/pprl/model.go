@@ -206,7 +206,7 @@ func (m Model) Check() error {
 }
 
 // bin returns the bin of a Dice coefficient.
-func (m Model) bin(d float64) int {
+func (m *Model) bin(d float64) int {
 	b, found := slices.BinarySearch(m.Edges, d)
 	if found {
 		b++
@@ -216,7 +216,7 @@ func (m Model) bin(d float64) int {
 
 // givenClass returns the class of a given-name Dice coefficient, -1 if
 // the model has no interactions or the group is absent.
-func (m Model) givenClass(d float64) int {
+func (m *Model) givenClass(d float64) int {
 	if len(m.GivenEdges) == 0 || d < 0 {
 		return -1
 	}
@@ -229,28 +229,50 @@ func (m Model) givenClass(d float64) int {
 
 // Score returns a candidate's score: the sum of its features' weights and
 // interactions.
-func (m Model) Score(d Dices) float64 {
+func (m Model) Score(d Dices) float64 { return m.ScoreReading(d, false) }
+
+// ScoreReading is Score, plus Rotated for a rotated reading.
+func (m Model) ScoreReading(d Dices, rotated bool) float64 {
+	sc := m.scorer()
+	return sc.score(d, rotated)
+}
+
+// scorer holds a Model's weights by Feature rather than by name, looked
+// up once for the many candidates of one request.
+type scorer struct {
+	m    *Model
+	w    [NumFeatures][]float64
+	with [NumFeatures][][]float64 // nil for the given name, or without interactions
+}
+
+func (m *Model) scorer() scorer {
+	sc := scorer{m: m}
+	for g := range NumFeatures {
+		sc.w[g] = m.Weights[FeatureNames[g]]
+		if g != FeatureGiven {
+			sc.with[g] = m.GivenWith[FeatureNames[g]]
+		}
+	}
+	return sc
+}
+
+func (sc *scorer) score(d Dices, rotated bool) float64 {
 	var s float64
-	gc := m.givenClass(d[FeatureGiven])
+	if rotated {
+		s = sc.m.Rotated
+	}
+	gc := sc.m.givenClass(d[FeatureGiven])
 	for g := range NumFeatures {
 		if d[g] < 0 {
 			continue
 		}
-		b := m.bin(d[g])
-		s += m.Weights[FeatureNames[g]][b]
-		if gc >= 0 && g != FeatureGiven {
-			s += m.GivenWith[FeatureNames[g]][gc][b]
+		b := sc.m.bin(d[g])
+		s += sc.w[g][b]
+		if gc >= 0 && sc.with[g] != nil {
+			s += sc.with[g][gc][b]
 		}
 	}
 	return s
-}
-
-// ScoreReading is Score, plus Rotated for a rotated reading.
-func (m Model) ScoreReading(d Dices, rotated bool) float64 {
-	if rotated {
-		return m.Score(d) + m.Rotated
-	}
-	return m.Score(d)
 }
 
 // Posteriors turns the scores of one request's candidates into the
