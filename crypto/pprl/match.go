@@ -42,6 +42,18 @@ type Candidate struct {
 	Probability float64
 }
 
+// ReachReadings appends to out, in increasing order and once each, the
+// indexes of the Records that any of a sought child's readings reaches
+// (Reach), and returns out.
+func (s *RecordSet) ReachReadings(readings []Record, block float64, out []int) []int {
+	start := len(out)
+	for k := range readings {
+		out = s.Reach(&readings[k], block, out)
+	}
+	slices.Sort(out[start:])
+	return append(out[:start], slices.Compact(out[start:])...)
+}
+
 // CompareReadings compares a sought child's readings (EncodeReadings)
 // with c and returns the Dice coefficients of the reading whose given name
 // agrees best with c's (the name as written on a tie), and whether that
@@ -65,15 +77,10 @@ func CompareReadings(readings []Record, c *Record) (d Dices, rotated bool) {
 // (CompareReadings; a rotated one weighs m.Rotated more) and returns them
 // with their probabilities (Model), most probable first (ties by index).
 func (s *RecordSet) Match(m Model, readings []Record) []Candidate {
-	var idx []int
-	for k := range readings {
-		idx = s.Reach(&readings[k], m.Block, idx)
-	}
+	idx := s.ReachReadings(readings, m.Block, nil)
 	if len(idx) == 0 {
 		return nil
 	}
-	slices.Sort(idx)
-	idx = slices.Compact(idx)
 	ps := make([]float64, len(idx))
 	sc := m.scorer()
 	for k, i := range idx {

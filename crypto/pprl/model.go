@@ -551,10 +551,11 @@ func (m Model) Thresholds(ex []Example, minPrecision ...float64) []float64 {
 	// tp and fp per percentile of probability
 	var tp, fp [101]int
 	var s []float64
+	sc := m.scorer()
 	for _, e := range ex {
 		s = s[:0]
 		for i, d := range e.Pairs {
-			s = append(s, m.ScoreReading(d, e.rotated(i)))
+			s = append(s, sc.score(d, e.rotated(i)))
 		}
 		for i, p := range m.Posteriors(s) {
 			if i == e.Truth {

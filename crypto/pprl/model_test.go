@@ -5,7 +5,6 @@ import (
 	"flag"
 	"math"
 	"os"
-	"slices"
 	"testing"
 
 	"github.com/cpx-node/cpx/crypto/pprl"
@@ -48,12 +47,7 @@ func newHarness(keys pprl.Keys, seed uint64, families int, script synth.Script, 
 			h.positives++
 		}
 		readings := enc.EncodeReadings(q.Person)
-		idx = idx[:0]
-		for k := range readings {
-			idx = set.Reach(&readings[k], block, idx)
-		}
-		slices.Sort(idx)
-		idx = slices.Compact(idx)
+		idx = set.ReachReadings(readings, block, idx[:0])
 		e := pprl.Example{Truth: -1}
 		var reqs, ids []string
 		for _, i := range idx {

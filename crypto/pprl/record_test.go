@@ -2,6 +2,7 @@ package pprl_test
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/cpx-node/cpx/crypto/pprl"
@@ -259,6 +260,12 @@ func TestRecordSetMatch(t *testing.T) {
 	}
 	if got := set.Match(m, rotated); len(got) == 0 || got[0].Index != 2 {
 		t.Errorf("Match(rotated name) = %+v, want case 2 first", got)
+	}
+	// readings that reach the same cases list each once, in order
+	twice := append(append([]pprl.Record(nil), rotated...), rotated...)
+	if idx := set.ReachReadings(twice, m.Block, []int{99}); len(idx) < 2 || idx[0] != 99 ||
+		!slices.IsSorted(idx[1:]) || len(slices.Compact(slices.Clone(idx[1:]))) != len(idx)-1 {
+		t.Errorf("ReachReadings = %v, want 99 then increasing indexes, each once", idx)
 	}
 	if got := set.Match(m, []pprl.Record{{}}); got != nil {
 		t.Errorf("an empty query reached %v", got)

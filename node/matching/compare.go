@@ -3,7 +3,7 @@ package matching
 import (
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -582,7 +582,8 @@ func compareRelatives(q, c *profile, e explain) Comparison {
 		return blank(FieldRelatives)
 	}
 	type pair struct{ x, y, level int }
-	var pairs []pair
+	var buf [16]pair // most people list a few relatives: no allocation
+	pairs := buf[:0]
 	for x, a := range q.relatives[:min(len(q.relatives), 64)] {
 		for y, b := range c.relatives[:min(len(c.relatives), 64)] {
 			if rq, rc := q.relRole[x], c.relRole[y]; rq != roleUnknown && rc != roleUnknown && rq != rc {
@@ -596,7 +597,7 @@ func compareRelatives(q, c *profile, e explain) Comparison {
 		return Comparison{Field: FieldRelatives, Outcome: Blank, Why: "no relative of the same kind on both sides", Level: -1}
 	}
 	// strongest first; ties in request order (stable)
-	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i].level > pairs[j].level })
+	slices.SortStableFunc(pairs, func(a, b pair) int { return b.level - a.level })
 	var usedQ, usedC uint64 // bit x: relative x is in a pair (the first 64 only)
 	strong, bestL := 0, pairs[0].level
 	why := ""
@@ -610,13 +611,12 @@ func compareRelatives(q, c *profile, e explain) Comparison {
 		usedQ, usedC = usedQ|1<<p.x, usedC|1<<p.y
 		strong++
 	}
-	conflict := ""
+	conflict, conflictWhy := false, ""
 	for _, p := range pairs {
 		if usedQ&(1<<p.x) == 0 && usedC&(1<<p.y) == 0 && (q.relRole[p.x] != roleUnknown || c.relRole[p.y] != roleUnknown) {
+			conflict = true
 			if e {
-				conflict = joinRaw(q.relatives[p.x]) + " ≠ " + joinRaw(c.relatives[p.y])
-			} else {
-				conflict = "x"
+				conflictWhy = joinRaw(q.relatives[p.x]) + " ≠ " + joinRaw(c.relatives[p.y])
 			}
 			break
 		}
@@ -625,7 +625,7 @@ func compareRelatives(q, c *profile, e explain) Comparison {
 	switch {
 	case strong >= 2:
 		lvl = 4
-	case strong == 1 && conflict == "":
+	case strong == 1 && !conflict:
 		lvl = 3
 	case strong == 1:
 		lvl = 2
@@ -639,7 +639,7 @@ func compareRelatives(q, c *profile, e explain) Comparison {
 	case 3:
 		out.Outcome = Match
 	case 2:
-		out.Outcome, out.Why = Partial, e.f("%s, but %s", why, conflict)
+		out.Outcome, out.Why = Partial, e.f("%s, but %s", why, conflictWhy)
 	case 1:
 		out.Outcome = Partial
 	default:

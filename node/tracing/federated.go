@@ -49,8 +49,7 @@ const (
 	// MaxReadings bounds the readings of one sought child.
 	MaxReadings = 2
 	// MaxQueryBytes bounds a query's plaintext: MaxQueryRecords children
-	// of MaxReadings Records each in base64 (3416 bytes) with their
-	// quotes and commas, room for one more (so that a count just over the
+	// of MaxReadings Records each in base64 with their quotes and commas, room for one more (so that a count just over the
 	// bound is told as such) and for the JSON around them.
 	MaxQueryBytes = (4*((MaxReadings*pprl.RecordBytes+2)/3)+3)*(MaxQueryRecords+1) + 1024
 )
