@@ -100,7 +100,7 @@ const nearSim = 0.7
 
 // tokenSim scores two name parts and says why they agree.
 func tokenSim(a, b Token) (float64, string) {
-	return tokenSimInfo(a, b, infoOf(a.Canonical), infoOf(b.Canonical))
+	return tokenSimInfo(a, b, infoOf(a), infoOf(b))
 }
 
 // tokInfo is what the name tables say of one canonical part, looked up once
@@ -108,14 +108,31 @@ func tokenSim(a, b Token) (float64, string) {
 type tokInfo struct {
 	known  bool
 	formal []string // formal names it is a nickname of
+	// soundsLike lists the known names that a part not itself known
+	// shares its consonant skeleton with: Mohmamad (a typo) sounds like
+	// Muhammad and Mahmud.
+	soundsLike []string
 }
 
-func infoOf(c string) tokInfo { return tokInfo{known: knownNames[c], formal: nickIndex[c]} }
+func infoOf(t Token) tokInfo {
+	in := tokInfo{known: knownNames[t.Canonical], formal: nickIndex[t.Canonical]}
+	if !in.known {
+		in.soundsLike = knownBySkeleton[t.Skeleton]
+	}
+	return in
+}
+
+// anotherKnownName reports whether a part that is not a known name sounds
+// like known names, none of which is other (a known name): such a part is a
+// misspelling of another name, not a near miss of other.
+func anotherKnownName(in tokInfo, other string, otherInfo tokInfo) bool {
+	return otherInfo.known && len(in.soundsLike) > 0 && !slices.Contains(in.soundsLike, other)
+}
 
 func infosOf(ts []Token) []tokInfo {
 	out := make([]tokInfo, len(ts))
 	for i, t := range ts {
-		out[i] = infoOf(t.Canonical)
+		out[i] = infoOf(t)
 	}
 	return out
 }
@@ -213,6 +230,17 @@ type namePair struct {
 	why    string
 }
 
+// givenPair reports whether a pair of parts is the given name of both sides
+// in some reading of the two names: both written given name first, or one
+// of them written with its last part (family name or grandfather) first,
+// which puts its given name second. A request's first part that agrees with
+// a case's last part is not a given name that agrees: Sa'ad Fatema Ahmed
+// (Fatema Ahmed Sa'ad written family first) against her sister Hoda Ahmed
+// Sa'ad shares the father and the family, not the given name.
+func givenPair(p namePair) bool {
+	return p.qi == 0 && p.ci <= 1 || p.ci == 0 && p.qi == 1
+}
+
 // nameLevel compares two full names with the best assignment of parts
 // (order swaps and missing parts allowed) and returns the agreement level:
 //
@@ -277,7 +305,7 @@ func nameLevel(q, c []Token, qi, ci []tokInfo, qn, cn []Token) (int, float64, []
 	k := len(best)
 	given := false
 	for _, p := range best {
-		if p.qi == 0 || p.ci == 0 {
+		if givenPair(p) {
 			given = true
 		}
 	}
@@ -319,7 +347,8 @@ func nameLevel(q, c []Token, qi, ci []tokInfo, qn, cn []Token) (int, float64, []
 		}
 	}
 	near := func(i, j int) bool {
-		if qi[i].known && ci[j].known || extendsKnown(q[i].Canonical, c[j].Canonical, qi[i], ci[j]) {
+		if qi[i].known && ci[j].known || extendsKnown(q[i].Canonical, c[j].Canonical, qi[i], ci[j]) ||
+			anotherKnownName(qi[i], c[j].Canonical, ci[j]) || anotherKnownName(ci[j], q[i].Canonical, qi[i]) {
 			return false
 		}
 		// a close spelling, or consonant skeletons one edit apart (a

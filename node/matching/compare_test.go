@@ -65,3 +65,29 @@ func TestRelativesConflict(t *testing.T) {
 		})
 	}
 }
+
+func TestNameLevel(t *testing.T) {
+	for _, tc := range []struct {
+		name, q, c string
+		want       int
+	}{
+		{"same chain", "Ahmed Yusuf Bassam", "Ahmed Yusuf Bassam", 7},
+		{"case written family first", "Ahmed Yusuf Bassam", "Bassam Ahmed Yusuf", 7},
+		{"request written family first", "Bassam Ahmed Yusuf", "Ahmed Yusuf Bassam", 7},
+		{"order crossed", "Ahmed Yusuf Bassam", "Ahmed Bassam Yusuf", 4},
+		{"a sister, request written family first", "Sa'ad Fatema Ahmed", "Hoda Ahmed Sa'ad", 1},
+		{"a sister", "Fatema Ahmed Sa'ad", "Hoda Ahmed Sa'ad", 1},
+		{"a typo of the given name", "Ahmed Hassan Ali", "Ahmde Hassan Ali", 7},
+		{"a given name far misspelt", "Ahmed Hassan Ali", "Ahkned Hassan Ali", 2},
+		{"a brother whose name is misspelt", "Ahmed Hassan Ali", "Mohmamad Hassan Ali", 1},
+		{"a leading e is i", "Iman Hassan", "Eman Hassan", 6},
+		{"transliteration", "محمد حسن", "Mohammed Hasan", 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, why := level(t, matching.Person{Names: []string{tc.q}}, matching.Person{Names: []string{tc.c}}, matching.FieldName)
+			if got != tc.want {
+				t.Errorf("%q vs %q: name level %d (%s), want %d", tc.q, tc.c, got, why, tc.want)
+			}
+		})
+	}
+}

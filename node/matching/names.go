@@ -1,6 +1,9 @@
 package matching
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // variantSpellings lists, per name, spellings that the canonical rules do not
 // already merge: Somali orthography (c = ayn, x = ḥ), Turkish/Persian forms
@@ -123,7 +126,21 @@ var (
 	variantIndex = buildVariantIndex()
 	nickIndex    = buildNickIndex()
 	knownNames   = buildKnown()
+	// knownBySkeleton indexes the known names by consonant skeleton.
+	knownBySkeleton = buildKnownBySkeleton()
 )
+
+func buildKnownBySkeleton() map[string][]string {
+	m := make(map[string][]string)
+	for c := range knownNames {
+		k := Skeleton(c)
+		m[k] = append(m[k], c)
+	}
+	for _, cs := range m {
+		slices.Sort(cs) // map order must not leak into results
+	}
+	return m
+}
 
 func buildVariantIndex() map[string]string {
 	m := make(map[string]string)

@@ -165,7 +165,7 @@ func translitWord(w string) string {
 
 // Canonical returns the spelling-variant key of one Latin (or transliterated)
 // name token: vowel and digraph variants are merged (ou/oo → u, ee → i,
-// e → a, o → u), q/c → k (Somali orthography: c before a vowel at the start
+// a leading e → i, other e → a, o → u), q/c → k (Somali orthography: c before a vowel at the start
 // or between vowels is ayn and dropped, x is ḥ → h), doubled letters
 // collapse and a final h after a vowel is dropped, so Mohammed, Muhammad, Mohamed, Mohamad and Muhammed all
 // give "muhamad". Known variant spellings (including Somali orthography such
@@ -189,6 +189,9 @@ func canonicalRules(tok string) string {
 		switch c {
 		case 'e':
 			c = 'a'
+			if i == 0 {
+				c = 'i' // a leading e is a kasra: Eman, Edris, Ebrahim
+			}
 		case 'o':
 			c = 'u'
 		case 'q':
