@@ -174,6 +174,11 @@ func tokenSimInfo(a, b Token, ai, bi tokInfo) (float64, string) {
 		return 0, "different names"
 	}
 	jw := JaroWinkler(a.Canonical, b.Canonical)
+	if !(ai.known && bi.known) && (a.Spelling != "" || b.Spelling != "") {
+		// a typo of a spelling the variant table maps (Faduao for
+		// Faadumo) is close to that spelling, not to the canonical one
+		jw = math.Max(jw, JaroWinkler(a.spelling(), b.spelling()))
+	}
 	if ra, rb, ok := abdRests(a.Canonical, b.Canonical); ok {
 		// the shared abd- (servant of) says nothing: Abdi, Abdiaziz and
 		// Abdirahman are different names
@@ -202,7 +207,13 @@ func tokenSimInfo(a, b Token, ai, bi tokInfo) (float64, string) {
 
 // crossPenalty lowers the score of an assignment of parts that is out of
 // order, so that an in-order one of nearly the same score wins.
-const crossPenalty = 0.5
+const crossPenalty = 1
+
+// givenBonus favours an assignment that pairs the given names (givenPair)
+// over one of nearly the same score that pairs the request's given name
+// with a part further on: Faisla Ibraheem Faisal (a typo of Faisal, son of
+// Ibrahim, grandson of Faisal) against Faysal Ebrahim.
+const givenBonus = 0.05
 
 // crossed reports whether the paired parts (in request order) appear in
 // the case in an order that is neither the same nor a rotation of it
@@ -295,6 +306,9 @@ func nameLevel(q, c []Token, qi, ci []tokInfo, qn, cn []Token) (int, float64, []
 			if i == j {
 				bonus = 0.001
 			}
+			if givenPair(namePair{qi: i, ci: j}) {
+				bonus += givenBonus
+			}
 			cur = append(cur, namePair{i, j, sims[i][j], whys[i][j]})
 			rec(i+1, score+sims[i][j]+bonus)
 			cur = cur[:len(cur)-1]
@@ -352,8 +366,11 @@ func nameLevel(q, c []Token, qi, ci []tokInfo, qn, cn []Token) (int, float64, []
 			return false
 		}
 		// a close spelling, or consonant skeletons one edit apart (a
-		// typo in Arabic script: عرم for عمر)
-		return sims[i][j] >= nearSim || oneEdit(q[i].Skeleton, c[j].Skeleton)
+		// typo in Arabic script: عرم for عمر), or spellings one edit
+		// apart in one script (Ayl for Aly: too short for Jaro–Winkler
+		// to see it; across scripts the unwritten vowels differ anyway)
+		return sims[i][j] >= nearSim || oneEdit(q[i].Skeleton, c[j].Skeleton) ||
+			q[i].Arabic == c[j].Arabic && oneEdit(q[i].Canonical, c[j].Canonical)
 	}
 	nearMisses := 0
 	for i := 0; i < n; i++ {

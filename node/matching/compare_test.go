@@ -82,6 +82,12 @@ func TestNameLevel(t *testing.T) {
 		{"a brother whose name is misspelt", "Ahmed Hassan Ali", "Mohmamad Hassan Ali", 1},
 		{"a leading e is i", "Iman Hassan", "Eman Hassan", 6},
 		{"transliteration", "محمد حسن", "Mohammed Hasan", 6},
+		{"a typo of the given name, which the grandfather bears", "Faisla Ibraheem Faisal", "Faysal Ebrahim", 6},
+		{"request written family first, typos", "Faisal Muhammad Muhamemd", "Muhammad Meohammad Faissal", 5},
+		{"a short name with letters swapped", "Ayl Omar", "Aly Omar Omer", 2},
+		{"Abdo is a nickname, not a compound", "Abdo Aly Ahmat", "Abd Allah Aly Ahmed", 7},
+		{"Abdu Rahman is a compound", "Abdu Rahman Ali", "Abdulrahman Ali", 6},
+		{"a typo of a variant spelling", "Fadumo Daheer Ibrahim", "Faduao Daahir Ibrahimm", 7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, why := level(t, matching.Person{Names: []string{tc.q}}, matching.Person{Names: []string{tc.c}}, matching.FieldName)

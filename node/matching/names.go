@@ -109,6 +109,7 @@ var nicknameTable = map[string][]string{
 	"hassan":    {"hassouna", "hasanu"},
 	"ali":       {"aliyu", "alawi", "lulu"},
 	"umar":      {"omi", "omari"},
+	"abdullah":  {"abdo", "abboud"},
 	"abdrahman": {"abdo", "rahman"},
 	"abdkarim":  {"abdo", "karim"},
 	"abdkadir":  {"abdo", "kadir"},

@@ -300,6 +300,19 @@ type Token struct {
 	Canonical string // Latin spelling-variant key
 	Skeleton  string // phonetic consonant key
 	Arabic    bool   // written in Arabic script
+	// Spelling is the rules key before the variant table and the abd
+	// compound key, when they changed it ("" otherwise): Faadumo is
+	// Canonical fatima but Spelling fadumu, which its typo Faduao is
+	// close to.
+	Spelling string
+}
+
+// spelling returns the token's rules key.
+func (t Token) spelling() string {
+	if t.Spelling != "" {
+		return t.Spelling
+	}
+	return t.Canonical
 }
 
 // articles are separate tokens dropped from names ("al-Hassan", "ar-Rashid").
@@ -311,6 +324,30 @@ var articles = map[string]bool{
 // abdPrefixes are canonical words that start an abd+name compound when
 // written apart (Abd al-Rahman, Abdul Karim, Abdel Aziz, عبد الله).
 var abdPrefixes = map[string]bool{"abd": true, "abdul": true, "abdal": true, "abdu": true}
+
+// divineNames are the canonical forms of the names of God that follow
+// "Abdu" in a compound written apart (Abdu Rahman, Abdou Karim). Abdu alone
+// is also a nickname (Abdo, of Abdullah or Abdulrahman), so Abdo Ali is two
+// names, not a compound.
+var divineNames = func() map[string]bool {
+	m := make(map[string]bool)
+	for _, n := range []string{"rahman", "rahim", "karim", "aziz", "allah", "kadir", "latif", "majid",
+		"hamid", "malik", "wahab", "razak", "salam", "jabar", "ghafar", "hadi", "halim", "basit", "nasir",
+		"samad", "wahid", "hakim", "rauf", "manan", "jalil", "ghani", "hafiz", "kabir", "wadud", "mutalib",
+		"nur", "kareem", "raheem", "qadir", "qader", "ghaffar", "jabbar", "razzaq"} {
+		m[canonicalRules(n)] = true
+	}
+	return m
+}()
+
+// joinsAbd reports whether prefix (canonical rules output of an abd word)
+// and the next word (an article before it skipped) form one compound name.
+func joinsAbd(prefix, next string, article, arabic bool) bool {
+	if prefix != "abdu" || article || arabic {
+		return true
+	}
+	return divineNames[canonicalRules(translitWord2(next))]
+}
 
 // Tokens splits a full name into processed tokens. Articles written as
 // separate words are dropped, and abd compounds are joined into one token
@@ -326,21 +363,26 @@ func Tokens(name string) []Token {
 		}
 		arabic := IsArabic(w)
 		c := canonicalRules(translitWord2(w))
-		if abdPrefixes[c] && i+1 < len(words) {
+		if i+1 < len(words) && abdPrefixes[c] {
 			j := i + 1
-			if articles[words[j]] && j+1 < len(words) {
+			article := articles[words[j]] && j+1 < len(words)
+			if article {
 				j++
+			}
+			if !joinsAbd(c, words[j], article, arabic || IsArabic(words[j])) {
+				out = append(out, makeToken(w, c, arabic))
+				continue
 			}
 			arabic = arabic || IsArabic(words[j])
 			rest := canonicalRules(translitWord2(words[j]))
-			out = append(out, makeToken(w+" "+words[j], abdCompound("abd"+stripArticle(rest)), arabic))
+			out = append(out, makeToken(w+" "+words[j], "abd"+stripArticle(rest), arabic))
 			i = j
 			continue
 		}
 		if c == "" {
 			continue
 		}
-		out = append(out, makeToken(w, abdCompound(c), arabic))
+		out = append(out, makeToken(w, c, arabic))
 	}
 	return out
 }
@@ -387,8 +429,14 @@ func canonicalLookup(k string) string {
 	return k
 }
 
-func makeToken(raw, can string, arabic bool) Token {
-	return Token{Raw: raw, Canonical: can, Skeleton: Skeleton(can), Arabic: arabic}
+// makeToken builds a token from its rules spelling (canonicalRules output).
+func makeToken(raw, spelling string, arabic bool) Token {
+	can := abdCompound(spelling)
+	t := Token{Raw: raw, Canonical: can, Skeleton: Skeleton(can), Arabic: arabic}
+	if spelling != can {
+		t.Spelling = spelling
+	}
+	return t
 }
 
 // Key returns the matching key of a full name: its canonical tokens joined by
