@@ -10,10 +10,15 @@ import (
 // Floors: the figures of the shipped model on the fixed seeds, rounded
 // down. The test fails if a change makes federated matching worse.
 const (
-	latinLikelyF1Floor = 0.96
-	crossRecallFloor   = 0.94
+	latinLikelyF1Floor = 0.93
+	crossRecallFloor   = 0.90
 	minPrecision       = 0.95
 )
+
+// qualityFamilies is the size of the test sets: as node/matching/synth's
+// TestQuality (about 11 400 cases), since a larger register holds more
+// children of the same names and is harder.
+const qualityFamilies = 2000
 
 // TestFederatedQuality encodes the synth harness's cases and requests as
 // Records and reports, for the shipped model, precision/recall/F1 at the
@@ -47,7 +52,7 @@ func TestFederatedQuality(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(testKeys, tc.seed, 500, tc.script, m.Block)
+			h := newHarness(testKeys, tc.seed, qualityFamilies, tc.script, m.Block)
 			pairs := h.scored(m)
 			likely := synth.At(pairs, h.positives, m.Likely)
 			best, rec := synth.Best(pairs, h.positives, minPrecision)
@@ -67,7 +72,7 @@ func TestFederatedQuality(t *testing.T) {
 // one Dice threshold, pairs with Dice ≥ 0.8 counted.
 func singleCLK(t *testing.T, seed uint64, script synth.Script) {
 	enc := pprl.NewEncoder(pprl.DeriveKeys([]byte("test secret"), "net-1", pprl.DefaultFields))
-	ds := synth.Generate(synth.Config{Seed: seed, Families: 500, Script: script})
+	ds := synth.Generate(synth.Config{Seed: seed, Families: qualityFamilies, Script: script})
 	var set pprl.Set
 	for _, c := range ds.Cases {
 		set.Add(enc.Encode(c.Person))
