@@ -173,8 +173,9 @@ func tokenSimInfo(a, b Token, ai, bi tokInfo) (float64, string) {
 	if extendsKnown(a.Canonical, b.Canonical, ai, bi) {
 		return 0, "different names"
 	}
+	bothKnown := ai.known && bi.known
 	jw := JaroWinkler(a.Canonical, b.Canonical)
-	if !(ai.known && bi.known) && (a.Spelling != "" || b.Spelling != "") {
+	if !bothKnown && (a.Spelling != "" || b.Spelling != "") {
 		// a typo of a spelling the variant table maps (Faduao for
 		// Faadumo) is close to that spelling, not to the canonical one
 		jw = math.Max(jw, JaroWinkler(a.spelling(), b.spelling()))
@@ -185,7 +186,6 @@ func tokenSimInfo(a, b Token, ai, bi tokInfo) (float64, string) {
 		jw = math.Min(jw, JaroWinkler(ra, rb))
 	}
 	why := "similar spelling"
-	bothKnown := ai.known && bi.known
 	if !bothKnown && len(a.Skeleton) >= 2 && a.Skeleton == b.Skeleton && jw < 0.92 && (a.Arabic != b.Arabic || jw >= 0.85) {
 		jw = 0.92
 		why = "sounds alike"

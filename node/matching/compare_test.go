@@ -87,6 +87,7 @@ func TestNameLevel(t *testing.T) {
 		{"a short name with letters swapped", "Ayl Omar", "Aly Omar Omer", 2},
 		{"Abdo is a nickname, not a compound", "Abdo Aly Ahmat", "Abd Allah Aly Ahmed", 7},
 		{"Abdu Rahman is a compound", "Abdu Rahman Ali", "Abdulrahman Ali", 6},
+		{"Abdou Kareem is a compound", "Abdou Kareem Ali", "Abdulkarim Ali", 6},
 		{"a typo of a variant spelling", "Fadumo Daheer Ibrahim", "Faduao Daahir Ibrahimm", 7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

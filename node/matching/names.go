@@ -1,9 +1,6 @@
 package matching
 
-import (
-	"slices"
-	"strings"
-)
+import "strings"
 
 // variantSpellings lists, per name, spellings that the canonical rules do not
 // already merge: Somali orthography (c = ayn, x = ḥ), Turkish/Persian forms
@@ -135,10 +132,7 @@ func buildKnownBySkeleton() map[string][]string {
 	m := make(map[string][]string)
 	for c := range knownNames {
 		k := Skeleton(c)
-		m[k] = append(m[k], c)
-	}
-	for _, cs := range m {
-		slices.Sort(cs) // map order must not leak into results
+		m[k] = append(m[k], c) // order is irrelevant: only looked up as a set
 	}
 	return m
 }

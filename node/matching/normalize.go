@@ -331,22 +331,22 @@ var abdPrefixes = map[string]bool{"abd": true, "abdul": true, "abdal": true, "ab
 // names, not a compound.
 var divineNames = func() map[string]bool {
 	m := make(map[string]bool)
+	// one spelling each: the rules merge the others (Kareem, Qadir,
+	// Jabbar); Qader keeps its e → a
 	for _, n := range []string{"rahman", "rahim", "karim", "aziz", "allah", "kadir", "latif", "majid",
 		"hamid", "malik", "wahab", "razak", "salam", "jabar", "ghafar", "hadi", "halim", "basit", "nasir",
 		"samad", "wahid", "hakim", "rauf", "manan", "jalil", "ghani", "hafiz", "kabir", "wadud", "mutalib",
-		"nur", "kareem", "raheem", "qadir", "qader", "ghaffar", "jabbar", "razzaq"} {
+		"nur", "qader"} {
 		m[canonicalRules(n)] = true
 	}
 	return m
 }()
 
-// joinsAbd reports whether prefix (canonical rules output of an abd word)
-// and the next word (an article before it skipped) form one compound name.
+// joinsAbd reports whether prefix and next (canonical rules output of an
+// abd word and of the word after it, an article skipped) form one compound
+// name.
 func joinsAbd(prefix, next string, article, arabic bool) bool {
-	if prefix != "abdu" || article || arabic {
-		return true
-	}
-	return divineNames[canonicalRules(translitWord2(next))]
+	return prefix != "abdu" || article || arabic || divineNames[next]
 }
 
 // Tokens splits a full name into processed tokens. Articles written as
@@ -369,13 +369,13 @@ func Tokens(name string) []Token {
 			if article {
 				j++
 			}
-			if !joinsAbd(c, words[j], article, arabic || IsArabic(words[j])) {
+			rest := canonicalRules(translitWord2(words[j]))
+			joinedArabic := arabic || IsArabic(words[j])
+			if !joinsAbd(c, rest, article, joinedArabic) {
 				out = append(out, makeToken(w, c, arabic))
 				continue
 			}
-			arabic = arabic || IsArabic(words[j])
-			rest := canonicalRules(translitWord2(words[j]))
-			out = append(out, makeToken(w+" "+words[j], "abd"+stripArticle(rest), arabic))
+			out = append(out, makeToken(w+" "+words[j], "abd"+stripArticle(rest), joinedArabic))
 			i = j
 			continue
 		}
