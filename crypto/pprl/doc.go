@@ -74,7 +74,9 @@
 // a relative of unknown relation with any relative, the best of those) and
 // scores them with a Model: a weight per feature and Dice bin, adjusted per
 // given-name class (another name, close, the same) for the other features,
-// and a weight for a rotated reading, fitted on
+// a weight for a rotated reading, and a weight for a candidate bearing the
+// sought child's given name by how many of the candidates bear it (the
+// peer's own count: a common name is weaker evidence), fitted on
 // the synthetic generator as Fellegi–Sunter and then as a conditional logit
 // model (FitLabelled, FitChoice), turned into the probability that each
 // candidate is the sought child with at most one of them being it

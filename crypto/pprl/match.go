@@ -74,19 +74,20 @@ func CompareReadings(readings []Record, c *Record) (d Dices, rotated bool) {
 
 // Match blocks every reading of one sought child on the given-name group
 // with m.Block, scores each Record reached through its best reading
-// (CompareReadings; a rotated one weighs m.Rotated more) and returns them
+// (CompareReadings; a rotated one weighs m.Rotated more; Model.Scores
+// counts the candidates bearing the child's given name) and returns them
 // with their probabilities (Model), most probable first (ties by index).
 func (s *RecordSet) Match(m Model, readings []Record) []Candidate {
 	idx := s.ReachReadings(readings, m.Block, nil)
 	if len(idx) == 0 {
 		return nil
 	}
-	ps := make([]float64, len(idx))
-	sc := m.scorer()
+	pairs := make([]Dices, len(idx))
+	rotated := make([]bool, len(idx))
 	for k, i := range idx {
-		ps[k] = sc.score(CompareReadings(readings, &s.recs[i]))
+		pairs[k], rotated[k] = CompareReadings(readings, &s.recs[i])
 	}
-	m.Posteriors(ps)
+	ps := m.Probabilities(pairs, rotated)
 	out := make([]Candidate, len(idx))
 	for k, i := range idx {
 		out[k] = Candidate{Index: i, Probability: ps[k]}

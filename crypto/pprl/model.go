@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/cpx-node/cpx/node/matching"
 )
@@ -124,11 +126,21 @@ type Model struct {
 	// Rotated is added to the score of a candidate reached through a
 	// rotated reading of the name (EncodeReadings): the evidence that the
 	// family wrote the name in another order.
-	Rotated  float64 `json:"rotated"`
-	Null     float64 `json:"null"`
-	Block    float64 `json:"block"`
-	Likely   float64 `json:"likely"`
-	Possible float64 `json:"possible"`
+	Rotated float64 `json:"rotated"`
+	// NameCount[b] is added to the score of a candidate whose given name
+	// is the request's (given-name Dice in the last class of GivenEdges)
+	// when the number of the request's candidates with that name falls in
+	// bin b of NameCountEdges: agreeing on a name that many children here
+	// bear is weaker evidence than agreeing on a rare one (the
+	// frequency-based weights of Fellegi–Sunter; node/matching's
+	// given-name rarity). The peer counts its own candidates, so nothing
+	// about name frequencies crosses the network (optional: none without).
+	NameCountEdges []float64 `json:"name_count_edges,omitempty"`
+	NameCount      []float64 `json:"name_count,omitempty"`
+	Null           float64   `json:"null"`
+	Block          float64   `json:"block"`
+	Likely         float64   `json:"likely"`
+	Possible       float64   `json:"possible"`
 }
 
 //go:embed default_model.json
@@ -191,6 +203,22 @@ func (m Model) Check() error {
 			}
 		}
 	}
+	if len(m.NameCountEdges) > 0 || len(m.NameCount) > 0 {
+		if len(m.GivenEdges) == 0 {
+			return fmt.Errorf("name-count weights without given-name classes")
+		}
+		if !slices.IsSorted(m.NameCountEdges) || len(m.NameCountEdges) == 0 || m.NameCountEdges[0] <= 1 {
+			return fmt.Errorf("name-count edges %v: want increasing above 1", m.NameCountEdges)
+		}
+		if len(m.NameCount) != len(m.NameCountEdges)+1 {
+			return fmt.Errorf("%d name-count weights, want %d", len(m.NameCount), len(m.NameCountEdges)+1)
+		}
+		for _, x := range m.NameCount {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return fmt.Errorf("name-count weights must be finite")
+			}
+		}
+	}
 	if math.IsNaN(m.Null) || math.IsInf(m.Null, 0) || math.IsNaN(m.Rotated) || math.IsInf(m.Rotated, 0) {
 		return fmt.Errorf("null and rotated must be finite")
 	}
@@ -227,26 +255,75 @@ func (m *Model) givenClass(d float64) int {
 	return c
 }
 
-// Score returns a candidate's score: the sum of its features' weights and
-// interactions.
-func (m Model) Score(d Dices) float64 { return m.ScoreReading(d, false) }
+// sameName reports whether a given-name Dice coefficient is in the last
+// given-name class (the same name), false without classes.
+func (m *Model) sameName(d float64) bool {
+	return len(m.GivenEdges) > 0 && d >= m.GivenEdges[len(m.GivenEdges)-1]
+}
 
-// ScoreReading is Score, plus Rotated for a rotated reading.
-func (m Model) ScoreReading(d Dices, rotated bool) float64 {
-	sc := m.scorer()
-	return sc.score(d, rotated)
+// nameCountBin returns the NameCount bin of n candidates bearing the
+// request's given name, -1 if the model has no name-count weights.
+func (m *Model) nameCountBin(n int) int {
+	if len(m.NameCount) == 0 {
+		return -1
+	}
+	b, found := slices.BinarySearch(m.NameCountEdges, float64(n))
+	if found {
+		b++
+	}
+	return b
+}
+
+// sameNames returns how many of pairs have the request's given name.
+func (m *Model) sameNames(pairs []Dices) int {
+	n := 0
+	for i := range pairs {
+		if m.sameName(pairs[i][FeatureGiven]) {
+			n++
+		}
+	}
+	return n
+}
+
+// Score returns the score of a request's only candidate: the sum of its
+// features' weights and interactions.
+func (m Model) Score(d Dices) float64 { return m.Scores([]Dices{d}, nil, nil)[0] }
+
+// Scores appends to out the scores of one request's candidates (pairs,
+// and rotated parallel to it: reached through a rotated reading, nil if
+// none was) and returns it: each the sum of its features' weights and
+// interactions, plus Rotated for a rotated reading, plus the NameCount
+// weight of the request for a candidate with its given name.
+func (m Model) Scores(pairs []Dices, rotated []bool, out []float64) []float64 {
+	sc := m.scorer(pairs)
+	for i := range pairs {
+		out = append(out, sc.score(pairs[i], i < len(rotated) && rotated[i]))
+	}
+	return out
+}
+
+// Probabilities returns the probabilities P_i of one request's candidates
+// (Scores, then Posteriors).
+func (m Model) Probabilities(pairs []Dices, rotated []bool) []float64 {
+	return m.Posteriors(m.Scores(pairs, rotated, make([]float64, 0, len(pairs))))
 }
 
 // scorer holds a Model's weights by Feature rather than by name, looked
-// up once for the many candidates of one request.
+// up once for the many candidates of one request, and the request's
+// NameCount weight.
 type scorer struct {
-	m    *Model
-	w    [NumFeatures][]float64
-	with [NumFeatures][][]float64 // nil for the given name, or without interactions
+	m         *Model
+	w         [NumFeatures][]float64
+	with      [NumFeatures][][]float64 // nil for the given name, or without interactions
+	nameCount float64
 }
 
-func (m *Model) scorer() scorer {
+// scorer returns the scorer of the request whose candidates are pairs.
+func (m *Model) scorer(pairs []Dices) scorer {
 	sc := scorer{m: m}
+	if b := m.nameCountBin(m.sameNames(pairs)); b >= 0 {
+		sc.nameCount = m.NameCount[b]
+	}
 	for g := range NumFeatures {
 		sc.w[g] = m.Weights[FeatureNames[g]]
 		if g != FeatureGiven {
@@ -260,6 +337,9 @@ func (sc *scorer) score(d Dices, rotated bool) float64 {
 	var s float64
 	if rotated {
 		s = sc.m.Rotated
+	}
+	if sc.m.sameName(d[FeatureGiven]) {
+		s += sc.nameCount
 	}
 	gc := sc.m.givenClass(d[FeatureGiven])
 	for g := range NumFeatures {
@@ -328,6 +408,10 @@ var DefaultEdges = []float64{0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.84, 0.88, 0.91, 
 // name (Dice below 0.8), a close spelling, the same name (0.94 and up).
 var DefaultGivenEdges = []float64{0.8, 0.94}
 
+// DefaultNameCountEdges are the bins of the name count (Model.NameCount):
+// how many of a request's candidates bear its given name, in powers of 4.
+var DefaultNameCountEdges = []float64{4, 16, 64, 256}
+
 // FitLabelled returns the Fellegi–Sunter model of labelled examples: per
 // feature and bin, W = log(m/u) with m and u counted over the candidate
 // pairs (add-0.5 smoothing, floor 1e-4 so that no bin can veto a match),
@@ -389,26 +473,48 @@ func smooth(c []float64) []float64 {
 	return out
 }
 
-// FitChoice fits the weights, the interactions with the given-name classes
-// of givenEdges (none if empty) and Null as a conditional logit model: it
-// maximises Σ log P(truth) over the examples (P_i as in Model, the truth
-// being the child's candidate or none), with an L2 penalty l2 pulling the
-// weights towards m's (the interactions towards 0), by `rounds`
-// full-batch Adam steps from m (usually FitLabelled's). Absent features
-// keep weight 0. Deterministic.
-func FitChoice(ex []Example, m Model, givenEdges []float64, rounds int, l2 float64) Model {
+// ChoiceOptions are the settings of FitChoice.
+type ChoiceOptions struct {
+	// GivenEdges are the given-name classes of the interactions (none if
+	// empty; Model.GivenWith).
+	GivenEdges []float64
+	// NameCountEdges are the bins of Model.NameCount (none if empty); they
+	// need GivenEdges.
+	NameCountEdges []float64
+	// Rounds is the number of Adam steps.
+	Rounds int
+	// L2 is the weight of the penalty.
+	L2 float64
+}
+
+// FitChoice fits the weights, the interactions with the given-name
+// classes, the name-count weights and Null as a conditional logit model:
+// it maximises Σ log P(truth) over the examples (P_i as in Model, the
+// truth being the child's candidate or none), with an L2 penalty pulling
+// the weights towards m's (the interactions and name-count weights
+// towards 0), by full-batch Adam steps from m (usually FitLabelled's).
+// Absent features keep weight 0. Deterministic.
+func FitChoice(ex []Example, m Model, o ChoiceOptions) Model {
 	nb := len(m.Edges) + 1
-	nc := len(givenEdges) + 1
-	inter := len(givenEdges) > 0
-	m.GivenEdges, m.GivenWith = slices.Clone(givenEdges), nil
+	nc := len(o.GivenEdges) + 1
+	inter := len(o.GivenEdges) > 0
+	m.GivenEdges, m.GivenWith = slices.Clone(o.GivenEdges), nil
+	m.NameCountEdges, m.NameCount = nil, nil
+	if inter && len(o.NameCountEdges) > 0 {
+		m.NameCountEdges = slices.Clone(o.NameCountEdges)
+		m.NameCount = make([]float64, len(o.NameCountEdges)+1)
+	}
 	// the bins of every feature, then per feature but the given name and
-	// per given-name class its bins, then Null
+	// per given-name class its bins, then the rotated reading, the
+	// name-count bins and Null
 	nw := int(NumFeatures) * nb
 	if inter {
 		nw += int(NumFeatures-1) * nc * nb
 	}
 	rot := nw // the weight of a rotated reading
 	nw++
+	count := nw // the first name-count weight
+	nw += len(m.NameCount)
 	w := make([]float64, nw+1)
 	for g := range NumFeatures {
 		copy(w[int(g)*nb:], m.Weights[FeatureNames[g]])
@@ -419,25 +525,20 @@ func FitChoice(ex []Example, m Model, givenEdges []float64, rounds int, l2 float
 	// Per example, the distinct patterns of active weights (one per
 	// feature, -1 if absent) with their counts: most of a request's
 	// candidates are unrelated children that share a few patterns.
-	type pattern struct {
-		f     [2*NumFeatures + 1]int32
-		count float64
-	}
-	type example struct {
-		pats  []pattern
-		truth int // pattern of the child, -1
-		n     float64
-	}
-	exs := make([]example, len(ex))
-	index := map[[2*NumFeatures + 1]int32]int{}
+	exs := make([]choiceExample, len(ex))
+	index := map[[choiceSlots]int32]int{}
 	for r, e := range ex {
 		clear(index)
-		x := example{truth: -1, n: float64(len(e.Pairs))}
+		x := choiceExample{truth: -1, n: float64(len(e.Pairs))}
+		countBin := m.nameCountBin(m.sameNames(e.Pairs))
 		for i, d := range e.Pairs {
-			var f [2*NumFeatures + 1]int32
-			f[2*NumFeatures] = -1
+			var f [choiceSlots]int32
+			f[2*NumFeatures], f[2*NumFeatures+1] = -1, -1
 			if e.rotated(i) {
 				f[2*NumFeatures] = int32(rot)
+			}
+			if countBin >= 0 && m.sameName(d[FeatureGiven]) {
+				f[2*NumFeatures+1] = int32(count + countBin)
 			}
 			gc := m.givenClass(d[FeatureGiven])
 			for g := range NumFeatures {
@@ -455,7 +556,7 @@ func FitChoice(ex []Example, m Model, givenEdges []float64, rounds int, l2 float
 			if !ok {
 				k = len(x.pats)
 				index[f] = k
-				x.pats = append(x.pats, pattern{f: f})
+				x.pats = append(x.pats, choicePattern{f: f})
 			}
 			x.pats[k].count++
 			if i == e.Truth {
@@ -464,58 +565,41 @@ func FitChoice(ex []Example, m Model, givenEdges []float64, rounds int, l2 float
 		}
 		exs[r] = x
 	}
+	// The gradient is summed over a fixed number of shards of the
+	// examples, in parallel, then over the shards in order: the same
+	// result whatever the number of cores.
+	const shards = 8
+	var shardGrad [shards][]float64
+	for k := range shardGrad {
+		shardGrad[k] = make([]float64, len(w))
+	}
 	grad := make([]float64, len(w))
 	mom, vel := make([]float64, len(w)), make([]float64, len(w))
-	var s []float64
 	const rate, b1, b2 = 0.05, 0.9, 0.999
-	for round := 1; round <= rounds; round++ {
+	workers := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for round := 1; round <= o.Rounds; round++ {
+		var wg sync.WaitGroup
+		for k := range shards {
+			workers <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-workers }()
+				g := shardGrad[k]
+				clear(g)
+				var s []float64
+				for _, x := range exs[k*len(exs)/shards : (k+1)*len(exs)/shards] {
+					s = x.addGradient(w, nw, g, s)
+				}
+			})
+		}
+		wg.Wait()
 		clear(grad)
-		for _, x := range exs {
-			if x.n == 0 {
-				continue
-			}
-			null := w[nw] + math.Log(x.n)
-			top := null
-			s = s[:0]
-			for _, p := range x.pats {
-				v := 0.0
-				for _, f := range p.f {
-					if f >= 0 {
-						v += w[f]
-					}
-				}
-				s = append(s, v)
-				top = max(top, v)
-			}
-			pn := math.Exp(null - top)
-			z := pn
-			for i, p := range x.pats {
-				s[i] = math.Exp(s[i] - top)
-				z += p.count * s[i]
-			}
-			// ∂ log P(truth) = x_truth − Σ_j P_j x_j (the null option's
-			// only feature is Null)
-			if x.truth >= 0 {
-				for _, f := range x.pats[x.truth].f {
-					if f >= 0 {
-						grad[f]++
-					}
-				}
-			} else {
-				grad[nw]++
-			}
-			grad[nw] -= pn / z
-			for i, p := range x.pats {
-				q := p.count * s[i] / z
-				for _, f := range p.f {
-					if f >= 0 {
-						grad[f] -= q
-					}
-				}
+		for _, g := range shardGrad {
+			for j, v := range g {
+				grad[j] += v
 			}
 		}
 		for j := range w {
-			g := grad[j]/float64(len(ex)) - l2*(w[j]-w0[j])
+			g := grad[j]/float64(len(ex)) - o.L2*(w[j]-w0[j])
 			mom[j] = b1*mom[j] + (1-b1)*g
 			vel[j] = b2*vel[j] + (1-b2)*g*g
 			mh := mom[j] / (1 - math.Pow(b1, float64(round)))
@@ -540,8 +624,79 @@ func FitChoice(ex []Example, m Model, givenEdges []float64, rounds int, l2 float
 		}
 	}
 	out.Rotated = w[rot]
+	if len(m.NameCount) > 0 {
+		out.NameCount = slices.Clone(w[count : count+len(m.NameCount)])
+	}
 	out.Null = w[nw]
 	return out
+}
+
+// choiceSlots is the number of weights a candidate can have in FitChoice:
+// one per feature, one interaction per feature, the rotated reading and
+// the name count.
+const choiceSlots = 2*NumFeatures + 2
+
+// choicePattern is one pattern of active weights (indexes into FitChoice's
+// weight vector, -1 for none) and how many of an example's candidates
+// have it.
+type choicePattern struct {
+	f     [choiceSlots]int32
+	count float64
+}
+
+// choiceExample is one request's candidates as patterns for FitChoice.
+type choiceExample struct {
+	pats  []choicePattern
+	truth int     // pattern of the child, -1
+	n     float64 // candidates
+}
+
+// addGradient adds to grad the gradient of log P(truth) of x under the
+// weights w (w[null] being Null), and returns the scratch slice s.
+func (x *choiceExample) addGradient(w []float64, null int, grad, s []float64) []float64 {
+	if x.n == 0 {
+		return s
+	}
+	nullScore := w[null] + math.Log(x.n)
+	top := nullScore
+	s = s[:0]
+	for _, p := range x.pats {
+		v := 0.0
+		for _, f := range p.f {
+			if f >= 0 {
+				v += w[f]
+			}
+		}
+		s = append(s, v)
+		top = max(top, v)
+	}
+	pn := math.Exp(nullScore - top)
+	z := pn
+	for i, p := range x.pats {
+		s[i] = math.Exp(s[i] - top)
+		z += p.count * s[i]
+	}
+	// ∂ log P(truth) = x_truth − Σ_j P_j x_j (the null option's only
+	// feature is Null)
+	if x.truth >= 0 {
+		for _, f := range x.pats[x.truth].f {
+			if f >= 0 {
+				grad[f]++
+			}
+		}
+	} else {
+		grad[null]++
+	}
+	grad[null] -= pn / z
+	for i, p := range x.pats {
+		q := p.count * s[i] / z
+		for _, f := range p.f {
+			if f >= 0 {
+				grad[f] -= q
+			}
+		}
+	}
+	return s
 }
 
 // Thresholds returns, for each minimum precision, the lowest probability
@@ -551,12 +706,8 @@ func (m Model) Thresholds(ex []Example, minPrecision ...float64) []float64 {
 	// tp and fp per percentile of probability
 	var tp, fp [101]int
 	var s []float64
-	sc := m.scorer()
 	for _, e := range ex {
-		s = s[:0]
-		for i, d := range e.Pairs {
-			s = append(s, sc.score(d, e.rotated(i)))
-		}
+		s = m.Scores(e.Pairs, e.Rotated, s[:0])
 		for i, p := range m.Posteriors(s) {
 			if i == e.Truth {
 				tp[int(p*100)]++

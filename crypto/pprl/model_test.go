@@ -71,13 +71,8 @@ func newHarness(keys pprl.Keys, seed uint64, families int, script synth.Script, 
 // scored returns every candidate pair with its probability under m.
 func (h harness) scored(m pprl.Model) []synth.Scored {
 	var out []synth.Scored
-	var s []float64
 	for r, e := range h.ex {
-		s = s[:0]
-		for i, d := range e.Pairs {
-			s = append(s, m.ScoreReading(d, i < len(e.Rotated) && e.Rotated[i]))
-		}
-		for i, p := range m.Posteriors(s) {
+		for i, p := range m.Probabilities(e.Pairs, e.Rotated) {
 			out = append(out, synth.Scored{Request: h.reqs[r][i], ID: h.ids[r][i], Score: p, Same: i == e.Truth})
 		}
 	}
@@ -98,7 +93,8 @@ func fitDefault(t *testing.T) pprl.Model {
 		t.Logf("train %v: blocking reached %d of %d registered children", s, h.reached, h.positives)
 		train = append(train, h.ex...)
 	}
-	m := pprl.FitChoice(train, pprl.FitLabelled(train, pprl.DefaultEdges), pprl.DefaultGivenEdges, fitRounds, fitL2)
+	m := pprl.FitChoice(train, pprl.FitLabelled(train, pprl.DefaultEdges), pprl.ChoiceOptions{
+		GivenEdges: pprl.DefaultGivenEdges, NameCountEdges: pprl.DefaultNameCountEdges, Rounds: fitRounds, L2: fitL2})
 	m.Block = fitBlock
 	th := m.Thresholds(train, 0.95, 0.5)
 	// at most one candidate of a request can be likely
@@ -155,5 +151,49 @@ func TestFitDefault(t *testing.T) {
 		if !close(v.refit, v.shipped) {
 			t.Errorf("%s: refit %.4f, shipped %.4f (run with -update)", v.name, v.refit, v.shipped)
 		}
+	}
+}
+
+// TestFitChoiceSmall fits a small harness (quick, and under -race the
+// parallel gradient too): the model is valid, has the name-count weights
+// asked for, scores the training requests better than the Fellegi–Sunter
+// start, and two fits are identical.
+func TestFitChoiceSmall(t *testing.T) {
+	h := newHarness(testKeys, trainSeed, 40, synth.Latin, fitBlock)
+	fs := pprl.FitLabelled(h.ex, pprl.DefaultEdges)
+	o := pprl.ChoiceOptions{GivenEdges: pprl.DefaultGivenEdges, NameCountEdges: pprl.DefaultNameCountEdges, Rounds: 30, L2: fitL2}
+	m := pprl.FitChoice(h.ex, fs, o)
+	m.Block, m.Likely, m.Possible = fitBlock, 0.5, 0.1
+	if err := m.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.NameCount) != len(o.NameCountEdges)+1 {
+		t.Errorf("%d name-count weights, want %d", len(m.NameCount), len(o.NameCountEdges)+1)
+	}
+	logLik := func(m pprl.Model) float64 {
+		var ll float64
+		for _, e := range h.ex {
+			p := m.Probabilities(e.Pairs, e.Rotated)
+			if e.Truth >= 0 {
+				ll += math.Log(p[e.Truth])
+				continue
+			}
+			none := 1.0
+			for _, x := range p {
+				none -= x
+			}
+			ll += math.Log(max(none, 1e-300))
+		}
+		return ll
+	}
+	if before, after := logLik(fs), logLik(m); after <= before {
+		t.Errorf("log likelihood %.2f after the fit, %.2f before", after, before)
+	}
+	again := pprl.FitChoice(h.ex, fs, o)
+	again.Block, again.Likely, again.Possible = m.Block, m.Likely, m.Possible
+	a, _ := json.Marshal(m)
+	b, _ := json.Marshal(again)
+	if string(a) != string(b) {
+		t.Error("two fits of the same examples differ")
 	}
 }

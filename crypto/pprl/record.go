@@ -21,7 +21,8 @@ type Group int
 
 // The groups of a Record.
 const (
-	// GroupGiven holds the first part of every name and the nicknames:
+	// GroupGiven holds the first part of every name and the nicknames that
+	// are not one of them or stand for one of them (standsForGiven):
 	// bigrams of the canonical key and of the phonetic skeleton, and of
 	// the formal names a known nickname stands for.
 	GroupGiven Group = iota
@@ -258,12 +259,16 @@ func (e *RecordEncoder) encode(p matching.Person, rotated bool) Record {
 		h.raw, h.n = &raw, 0
 		switch g {
 		case GroupGiven:
+			given := make(map[string]bool, len(names))
 			for _, ts := range names {
 				givenTok(ts[0])
+				given[ts[0].Canonical] = true
 			}
 			for _, n := range p.Nicknames {
 				for _, t := range matching.Tokens(n) {
-					givenTok(t)
+					if !standsForGiven(t, given) {
+						givenTok(t)
+					}
 				}
 			}
 		case GroupChain:
@@ -303,6 +308,22 @@ func (e *RecordEncoder) encode(p matching.Person, rotated bool) Record {
 		}
 	}
 	return out
+}
+
+// standsForGiven reports whether nickname t is one of the given names
+// (canonical keys) or stands for one of them (Hamoudi beside Muhammad):
+// it then adds nothing to the given-name group, and encoding it would
+// only dilute the group's agreement with a record that lists no nickname.
+func standsForGiven(t matching.Token, given map[string]bool) bool {
+	if given[t.Canonical] {
+		return true
+	}
+	for _, f := range matching.Formal(t.Canonical) {
+		if given[f] {
+			return true
+		}
+	}
+	return false
 }
 
 // relation returns the group of relative r of p: GroupFather if it is

@@ -178,6 +178,13 @@ func TestModelCheck(t *testing.T) {
 		{"interaction class missing", func(m *pprl.Model) { m.GivenWith["place"] = m.GivenWith["place"][1:] }},
 		{"interaction row short", func(m *pprl.Model) { m.GivenWith["chain"][0] = m.GivenWith["chain"][0][1:] }},
 		{"NaN interaction", func(m *pprl.Model) { m.GivenWith["mother"][1][3] = math.NaN() }},
+		{"name counts without edges", func(m *pprl.Model) { m.NameCountEdges, m.NameCount = nil, []float64{0} }},
+		{"name-count edge at 1", func(m *pprl.Model) { m.NameCountEdges, m.NameCount = []float64{1, 4}, []float64{0, 0, 0} }},
+		{"name counts short", func(m *pprl.Model) { m.NameCountEdges, m.NameCount = []float64{2, 4}, []float64{0, 0} }},
+		{"NaN name count", func(m *pprl.Model) { m.NameCountEdges, m.NameCount = []float64{2}, []float64{0, math.NaN()} }},
+		{"name counts without given classes", func(m *pprl.Model) {
+			m.NameCountEdges, m.NameCount, m.GivenEdges, m.GivenWith = []float64{2}, []float64{0, 0}, nil, nil
+		}},
 		{"likely 1", func(m *pprl.Model) { m.Likely = 1 }},
 		{"possible above likely", func(m *pprl.Model) { m.Possible = m.Likely + 0.01 }},
 	} {
@@ -226,6 +233,48 @@ func TestPosteriors(t *testing.T) {
 			}
 			if !tc.check(p) {
 				t.Errorf("posteriors %v", p)
+			}
+		})
+	}
+}
+
+// TestScoresNameCount: a candidate bearing the request's given name gets
+// the NameCount weight of the number of candidates that bear it; one with
+// another name does not, and Score (a request's only candidate) counts 1.
+func TestScoresNameCount(t *testing.T) {
+	m := pprl.DefaultModel()
+	m.NameCountEdges = []float64{2, 4}
+	m.NameCount = []float64{0, -1, -2}
+	if err := m.Check(); err != nil {
+		t.Fatal(err)
+	}
+	dices := func(given float64) pprl.Dices {
+		var d pprl.Dices
+		for f := range d {
+			d[f] = -1 // absent
+		}
+		d[pprl.FeatureGiven], d[pprl.FeatureChain] = given, 1
+		return d
+	}
+	named, other := dices(1), dices(0.6)
+	for _, tc := range []struct {
+		name  string
+		pairs []pprl.Dices
+		shift float64 // of the first candidate against Score
+	}{
+		{"alone", []pprl.Dices{named}, 0},
+		{"one of two", []pprl.Dices{named, named}, -1},
+		{"another name does not count", []pprl.Dices{named, other, other}, 0},
+		{"one of four", []pprl.Dices{named, named, named, other, named}, -2},
+		{"another name gets nothing", []pprl.Dices{other, named, named, named, named}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := m.Scores(tc.pairs, nil, nil)
+			if want := m.Score(tc.pairs[0]) + tc.shift; math.Abs(got[0]-want) > 1e-12 {
+				t.Errorf("score %.4f, want %.4f", got[0], want)
+			}
+			if p := m.Probabilities(tc.pairs, nil); len(p) != len(tc.pairs) {
+				t.Errorf("%d probabilities for %d candidates", len(p), len(tc.pairs))
 			}
 		})
 	}
