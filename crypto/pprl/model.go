@@ -92,7 +92,8 @@ func Compare(q, c *Record) Dices {
 // [Edges[b-1], Edges[b]); bin 0 is below Edges[0], the last bin from the
 // last edge up) with a weight, a log likelihood ratio; a feature absent
 // (-1) weighs 0. A candidate's score is the sum of its weights,
-// s_i = Σ_f W_f[bin(d_if)].
+// s_i = Σ_f W_f[bin(d_if)], and of the optional terms below (GivenWith,
+// Rotated, NameCount).
 //
 // At most one candidate is the sought child, or none is (the child is not
 // registered here, or blocking missed it). Of the n candidates a request

@@ -249,8 +249,9 @@ func asciiLetters(tok string) string {
 }
 
 // Skeleton returns the phonetic key of a canonical token: a leading vowel
-// (or ayn) becomes "a", the digraphs kh, sh, ch, th, dh, gh, zh become one
-// consonant class each, later vowels and the semi-vowels w and y are dropped
+// (or ayn) becomes "a", the digraphs kh, sh, th, dh, gh, zh become one
+// consonant class each (ch is sh's: the francophone spelling of ش, as in
+// Aicha and Rachid), later vowels and the semi-vowels w and y are dropped
 // and repeats collapse. Arabic script, which writes no short vowels, and its
 // Latin romanisations meet on this key: محمد and Mohammed are both "mhmd".
 func Skeleton(canonical string) string {
@@ -267,8 +268,8 @@ func Skeleton(canonical string) string {
 				c, i = 'x', i+1
 			case 's':
 				c, i = 'S', i+1
-			case 'c':
-				c, i = 'C', i+1
+			case 'c': // sh in francophone spellings: Aicha, Rachid, Hicham
+				c, i = 'S', i+1
 			case 't':
 				c, i = 't', i+1
 			case 'd':

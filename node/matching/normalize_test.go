@@ -90,3 +90,26 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// TestSkeletonsMeet: spellings of one name in either script share the
+// phonetic skeleton; other names do not.
+func TestSkeletonsMeet(t *testing.T) {
+	skel := func(s string) string { return matching.Tokens(s)[0].Skeleton }
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"Mohammed", "محمد", true},
+		{"Aicha", "Aisha", true}, // ch is the francophone sh
+		{"Aicha", "عائشة", true},
+		{"Rachid", "رشيد", true},
+		{"Hicham", "Hisham", true},
+		{"Khalid", "خالد", true},
+		{"Aicha", "Aziza", false},
+		{"Rachid", "Rami", false},
+	} {
+		if got := skel(tc.a) == skel(tc.b); got != tc.same {
+			t.Errorf("%s (%s) vs %s (%s): same skeleton %v, want %v", tc.a, skel(tc.a), tc.b, skel(tc.b), got, tc.same)
+		}
+	}
+}
