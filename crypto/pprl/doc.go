@@ -6,13 +6,15 @@
 // # Encoding
 //
 // A Record (RecordEncoder.EncodeRecord, what federated tracing uses) is
-// ten 1024-bit filters, one per group of fields: the given name (first
+// eleven 1024-bit filters, one per group of fields: the given name (first
 // name part and nicknames), the second name part, the third and later
 // parts (so that a grandfather's name one side leaves out is an absent
 // group, not a disagreement), the father's
 // name, the mother's name, the other relatives' names (relation unknown;
 // each relative is in one group only), sex, age, places (location
-// prefixes) and the separation month. A query carries a sought child's
+// prefixes), the separation month, and the child's lineage (its own
+// second and later name parts encoded as a relative's name, compared with
+// the other side's father and relatives). A query carries a sought child's
 // readings (EncodeReadings): that Record and, for a name of two or more
 // parts, the Record of the name rotated (family name written first);
 // RecordSet.Match takes each case through the reading that fits best. Name groups hold bigrams of each

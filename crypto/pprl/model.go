@@ -44,12 +44,17 @@ const (
 	FeaturePlace
 	// FeatureTime compares the separation months.
 	FeatureTime
+	// FeatureLineage is the best Dice coefficient of one side's lineage
+	// group (its own chain) with the other side's father's or unknown
+	// relatives' group: the father named on a case is the chain of the
+	// child's name on the request.
+	FeatureLineage
 	// NumFeatures is the number of features.
 	NumFeatures
 )
 
 // FeatureNames names the features (the keys of Model.Weights).
-var FeatureNames = [NumFeatures]string{"given", "chain", "chain_rest", "father", "mother", "relatives", "sex", "age", "place", "time"}
+var FeatureNames = [NumFeatures]string{"given", "chain", "chain_rest", "father", "mother", "relatives", "sex", "age", "place", "time", "lineage"}
 
 func (f Feature) String() string {
 	if f >= 0 && f < NumFeatures {
@@ -84,6 +89,8 @@ func Compare(q, c *Record) Dices {
 	d[FeatureRelatives] = max(dice(GroupRelatives, GroupRelatives),
 		dice(GroupRelatives, GroupFather), dice(GroupRelatives, GroupMother),
 		dice(GroupFather, GroupRelatives), dice(GroupMother, GroupRelatives))
+	d[FeatureLineage] = max(dice(GroupLineage, GroupFather), dice(GroupLineage, GroupRelatives),
+		dice(GroupFather, GroupLineage), dice(GroupRelatives, GroupLineage))
 	return d
 }
 

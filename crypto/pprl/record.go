@@ -56,12 +56,19 @@ const (
 	// GroupTime holds the separation month with its neighbours: mixed
 	// with the many location prefixes it was diluted by them.
 	GroupTime
+	// GroupLineage holds the child's own second and later name parts (the
+	// father's and grandfather's names in a name chain, a family name) as
+	// the relatives' groups hold names: bigrams of their skeletons under
+	// the relatives' key and permutation, so that a father listed on one
+	// side ("Abdi Omar") can be compared with the chain of the child on
+	// the other ("Ubah Abdi Omar").
+	GroupLineage
 	// NumGroups is the number of groups.
 	NumGroups
 )
 
 // GroupNames names the groups (model and documentation keys).
-var GroupNames = [NumGroups]string{"given", "chain", "chain_rest", "father", "mother", "relatives", "sex", "age", "place", "time"}
+var GroupNames = [NumGroups]string{"given", "chain", "chain_rest", "father", "mother", "relatives", "sex", "age", "place", "time", "lineage"}
 
 func (g Group) String() string {
 	if g >= 0 && g < NumGroups {
@@ -139,9 +146,9 @@ func NewRecordEncoder(keys Keys) *RecordEncoder {
 }
 
 // permGroup is the group whose balancing permutation g uses: its own,
-// but GroupRelatives' for the father's and mother's groups.
+// but GroupRelatives' for the father's, mother's and lineage groups.
 func permGroup(g Group) Group {
-	if g == GroupFather || g == GroupMother {
+	if g == GroupFather || g == GroupMother || g == GroupLineage {
 		return GroupRelatives
 	}
 	return g
@@ -217,7 +224,7 @@ func (e *RecordEncoder) EncodeRecord(p matching.Person) Record {
 // parts, the same Record with that name rotated (its first part read as
 // the last: "Tariq Muhammad Mahmud" as "Muhammad Mahmud Tariq"), for a
 // family that writes the family name or the grandfather's first. Only the
-// given-name and chain groups differ between the two.
+// given-name, chain and lineage groups differ between the two.
 func (e *RecordEncoder) EncodeReadings(p matching.Person) []Record {
 	out := []Record{e.encode(p, false)}
 	if len(p.Names) > 0 && len(matching.Tokens(p.Names[0])) >= 2 {
@@ -289,6 +296,12 @@ func (e *RecordEncoder) encode(p matching.Person, rotated bool) Record {
 					continue
 				}
 				for _, t := range matching.Tokens(r) {
+					bigrams(t.Skeleton, func(b string) { h.add(FieldRelSkeleton, b) })
+				}
+			}
+		case GroupLineage:
+			for _, ts := range names {
+				for _, t := range ts[min(len(ts), 1):] {
 					bigrams(t.Skeleton, func(b string) { h.add(FieldRelSkeleton, b) })
 				}
 			}
