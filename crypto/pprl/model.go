@@ -242,8 +242,12 @@ func (m Model) Check() error {
 }
 
 // bin returns the bin of a Dice coefficient.
-func (m *Model) bin(d float64) int {
-	b, found := slices.BinarySearch(m.Edges, d)
+func (m *Model) bin(d float64) int { return binOf(m.Edges, d) }
+
+// binOf returns the bin of x among increasing edges: bin b holds
+// [edges[b-1], edges[b]), bin 0 is below edges[0].
+func binOf(edges []float64, x float64) int {
+	b, found := slices.BinarySearch(edges, x)
 	if found {
 		b++
 	}
@@ -256,11 +260,7 @@ func (m *Model) givenClass(d float64) int {
 	if len(m.GivenEdges) == 0 || d < 0 {
 		return -1
 	}
-	c, found := slices.BinarySearch(m.GivenEdges, d)
-	if found {
-		c++
-	}
-	return c
+	return binOf(m.GivenEdges, d)
 }
 
 // sameName reports whether a given-name Dice coefficient is in the last
@@ -275,11 +275,7 @@ func (m *Model) nameCountBin(n int) int {
 	if len(m.NameCount) == 0 {
 		return -1
 	}
-	b, found := slices.BinarySearch(m.NameCountEdges, float64(n))
-	if found {
-		b++
-	}
-	return b
+	return binOf(m.NameCountEdges, float64(n))
 }
 
 // sameNames returns how many of pairs have the request's given name.
@@ -541,12 +537,12 @@ func FitChoice(ex []Example, m Model, o ChoiceOptions) Model {
 		countBin := m.nameCountBin(m.sameNames(e.Pairs))
 		for i, d := range e.Pairs {
 			var f [choiceSlots]int32
-			f[2*NumFeatures], f[2*NumFeatures+1] = -1, -1
+			f[slotRotated], f[slotNameCount] = -1, -1
 			if e.rotated(i) {
-				f[2*NumFeatures] = int32(rot)
+				f[slotRotated] = int32(rot)
 			}
 			if countBin >= 0 && m.sameName(d[FeatureGiven]) {
-				f[2*NumFeatures+1] = int32(count + countBin)
+				f[slotNameCount] = int32(count + countBin)
 			}
 			gc := m.givenClass(d[FeatureGiven])
 			for g := range NumFeatures {
@@ -639,10 +635,14 @@ func FitChoice(ex []Example, m Model, o ChoiceOptions) Model {
 	return out
 }
 
-// choiceSlots is the number of weights a candidate can have in FitChoice:
-// one per feature, one interaction per feature, the rotated reading and
-// the name count.
-const choiceSlots = 2*NumFeatures + 2
+// The weights a candidate can have in FitChoice (choiceSlots of them):
+// one per feature, one interaction per feature, then the rotated reading
+// (slotRotated) and the name count (slotNameCount).
+const (
+	slotRotated   = 2 * NumFeatures
+	slotNameCount = slotRotated + 1
+	choiceSlots   = slotNameCount + 1
+)
 
 // choicePattern is one pattern of active weights (indexes into FitChoice's
 // weight vector, -1 for none) and how many of an example's candidates

@@ -253,6 +253,11 @@ func (e *RecordEncoder) encode(p matching.Person, rotated bool) Record {
 		bigrams(t.Canonical, func(b string) { h.add(cf, b) })
 		bigrams(t.Skeleton, func(b string) { h.add(sf, b) })
 	}
+	// relTok encodes a name part as the relatives' groups hold it (also
+	// the lineage group, which must stay comparable with them).
+	relTok := func(t matching.Token) {
+		bigrams(t.Skeleton, func(b string) { h.add(FieldRelSkeleton, b) })
+	}
 	// givenTok encodes a given name and, for a known nickname, the formal
 	// names it stands for (Hamoudi → Muhammad).
 	givenTok := func(t matching.Token) {
@@ -297,13 +302,13 @@ func (e *RecordEncoder) encode(p matching.Person, rotated bool) Record {
 					continue
 				}
 				for _, t := range matching.Tokens(r) {
-					bigrams(t.Skeleton, func(b string) { h.add(FieldRelSkeleton, b) })
+					relTok(t)
 				}
 			}
 		case GroupLineage:
 			for _, ts := range names {
 				for _, t := range ts[min(len(ts), 1):] {
-					bigrams(t.Skeleton, func(b string) { h.add(FieldRelSkeleton, b) })
+					relTok(t)
 				}
 			}
 		case GroupSex:

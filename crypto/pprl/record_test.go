@@ -383,3 +383,32 @@ func BenchmarkRecordSetMatch(b *testing.B) {
 		})
 	}
 }
+
+// TestCompareLineage: the father named on one side meets the chain of the
+// child's name on the other (lineage), whichever side names him and in
+// either script; another father does not, and a record with a one-part
+// name and no relatives has no lineage to compare.
+func TestCompareLineage(t *testing.T) {
+	e := pprl.NewRecordEncoder(testKeys)
+	request := e.EncodeRecord(matching.Person{Names: []string{"Ubah Abdi Omar"}})
+	withFather := func(father string) pprl.Record {
+		return e.EncodeRecord(matching.Person{Names: []string{"Ubah"}, Father: father, Relatives: []string{father}})
+	}
+	for _, tc := range []struct {
+		name  string
+		q, c  pprl.Record
+		check func(float64) bool
+	}{
+		{"the case names the father", request, withFather("Abdi Omar Ali"), func(d float64) bool { return d > 0.85 }},
+		{"the request names the father", withFather("Cabdi Cumar Cali"), request, func(d float64) bool { return d > 0.85 }},
+		{"across scripts", request, withFather("عبدي عمر علي"), func(d float64) bool { return d > 0.85 }},
+		{"another father", request, withFather("Jama Yusuf Farah"), func(d float64) bool { return d >= 0 && d < 0.8 }},
+		{"nothing to compare", e.EncodeRecord(matching.Person{Names: []string{"Ubah"}}), request, func(d float64) bool { return d == -1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := pprl.Compare(&tc.q, &tc.c)[pprl.FeatureLineage]; !tc.check(d) {
+				t.Errorf("lineage Dice %.3f", d)
+			}
+		})
+	}
+}
