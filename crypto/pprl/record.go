@@ -250,12 +250,14 @@ func (e *RecordEncoder) encode(p matching.Person, rotated bool) Record {
 		names[0] = append(append([]matching.Token(nil), first[1:]...), first[0])
 	}
 	nameTok := func(cf, sf string, t matching.Token) {
+		t = corrected(t)
 		bigrams(t.Canonical, func(b string) { h.add(cf, b) })
 		bigrams(t.Skeleton, func(b string) { h.add(sf, b) })
 	}
 	// relTok encodes a name part as the relatives' groups hold it (also
 	// the lineage group, which must stay comparable with them).
 	relTok := func(t matching.Token) {
+		t = corrected(t)
 		bigrams(t.Skeleton, func(b string) { h.add(FieldRelSkeleton, b) })
 	}
 	// givenTok encodes a given name and, for a known nickname, the formal
@@ -327,6 +329,15 @@ func (e *RecordEncoder) encode(p matching.Person, rotated bool) Record {
 		}
 	}
 	return out
+}
+
+// corrected returns t, or the known name it is one typing slip from
+// (matching.KnownNear).
+func corrected(t matching.Token) matching.Token {
+	if n := matching.KnownNear(t); n != "" {
+		return matching.Token{Canonical: n, Skeleton: matching.Skeleton(n)}
+	}
+	return t
 }
 
 // standsForGiven reports whether nickname t is one of the given names

@@ -412,3 +412,35 @@ func TestCompareLineage(t *testing.T) {
 		})
 	}
 }
+
+// TestEncodeCorrectsSlips: a name part one typing slip from a known name
+// (matching.KnownNear) is encoded as that name, in the given name, the
+// chain and the relatives alike, so that the slip costs no agreement; a
+// known name is never taken for another.
+func TestEncodeCorrectsSlips(t *testing.T) {
+	e := pprl.NewRecordEncoder(testKeys)
+	enc := func(name, father string) pprl.Record {
+		p := matching.Person{Names: []string{name}}
+		if father != "" {
+			p.Father, p.Relatives = father, []string{father}
+		}
+		return e.EncodeRecord(p)
+	}
+	for _, tc := range []struct {
+		name            string
+		a, b            pprl.Record
+		feature         pprl.Feature
+		atLeast, atMost float64
+	}{
+		{"given: Faduao for Fadumo", enc("Faduao Ali", ""), enc("Fadumo Ali", ""), pprl.FeatureGiven, 1, 1},
+		{"chain: Mustfafa for Mustafa", enc("Ali Mustfafa", ""), enc("Ali Mustafa", ""), pprl.FeatureChain, 1, 1},
+		{"father: Ibrhimm for Ibrahim", enc("Ali", "Ibrhimm Hassan"), enc("Ali", "Ibrahim Hassan"), pprl.FeatureFather, 1, 1},
+		{"two known names stay apart: Hassan, Hussein", enc("Hassan Ali", ""), enc("Hussein Ali", ""), pprl.FeatureGiven, 0, 0.93},
+		{"an unknown name stays itself: Stanekzai", enc("Ali Stanekzai", ""), enc("Ali Stanikzai", ""), pprl.FeatureChain, 0.7, 0.99},
+	} {
+		d := pprl.Compare(&tc.a, &tc.b)[tc.feature]
+		if d < tc.atLeast || d > tc.atMost {
+			t.Errorf("%s: %v Dice %.3f, want in [%.2f, %.2f]", tc.name, tc.feature, d, tc.atLeast, tc.atMost)
+		}
+	}
+}

@@ -34,14 +34,16 @@ func (s *Service) Federate(f Federation) { s.fed = f }
 const MaxAnswers = 5
 
 // QueryVersion is the version of the tracing query this node sends and
-// answers: 5, per sought child its readings (pprl.EncodeReadings: the name
+// answers: 6, per sought child its readings (pprl.EncodeReadings: the name
 // as written and, for a name of two or more parts, the name rotated),
 // each a pprl.Record of eleven per-group encodings with the relatives by
-// relation and the child's lineage. Version 4 (ten groups, no lineage),
-// version 3 (one reading), version 2 (Records of five groups, all
-// relatives in one) and version 1 (one whole-record CLK per child, no
-// version field) are refused: the asking node must be upgraded.
-const QueryVersion = 5
+// relation and the child's lineage, name parts one typing slip from a
+// known name encoded as that name. Version 5 (the same Records without
+// that correction), version 4 (ten groups, no lineage), version 3 (one
+// reading), version 2 (Records of five groups, all relatives in one) and
+// version 1 (one whole-record CLK per child, no version field) are
+// refused: the asking node must be upgraded.
+const QueryVersion = 6
 
 // Bounds on a query, which crosses a trust boundary.
 const (
@@ -104,7 +106,7 @@ func decodeQuery(payload []byte) ([][]pprl.Record, error) {
 		if v.Version != nil {
 			got = strconv.Itoa(*v.Version)
 		}
-		return nil, bad("version %s; this node answers only version %d (per-group records, relatives by relation, rotated names, lineage): the asking node must be upgraded", got, QueryVersion)
+		return nil, bad("version %s; this node answers only version %d (per-group records, relatives by relation, rotated names, lineage, slips corrected): the asking node must be upgraded", got, QueryVersion)
 	}
 	var q query
 	dec := json.NewDecoder(bytes.NewReader(payload))
