@@ -37,29 +37,87 @@ func buildSpellings() (map[string]string, map[string][]string) {
 	return known, near
 }
 
-// minCorrected is the shortest spelling KnownNear corrects: one edit from
-// a short word reaches too many names (Adi, Ali, Ari).
-const minCorrected = 4
+// arabicKeys maps the Arabic-script names of the tables, one byte per
+// letter (letterBytes), to their canonical names; nearArabic files
+// them as nearSpellings files the Latin spellings.
+var arabicKeys, nearArabic = buildArabicKeys()
+
+func buildArabicKeys() (map[string]string, map[string][]string) {
+	keys := make(map[string]string)
+	for a, l := range arabicNames {
+		if k, ok := letterBytes(a); ok {
+			keys[k] = Canonical(l)
+		}
+	}
+	near := make(map[string][]string)
+	for k := range keys {
+		near[k] = append(near[k], k)
+		for _, d := range deletions(k) {
+			near[d] = append(near[d], k)
+		}
+	}
+	return keys, near
+}
+
+// letterBytes returns a normalised Arabic-script word with each letter
+// as one byte (its offset in the Arabic block), so that the byte-wise
+// edit checks count letters; false if the word has a character outside
+// the block (a space: compounds are not corrected).
+func letterBytes(s string) (string, bool) {
+	b := make([]byte, 0, len(s)/2)
+	for _, r := range s {
+		if r < 0x0600 || r > 0x06FF {
+			return "", false
+		}
+		b = append(b, byte(r-0x0600))
+	}
+	return string(b), len(b) > 0
+}
+
+// Shortest words KnownNear corrects: one edit from a short word reaches
+// too many names (Adi, Ali, Ari). Arabic script leaves short vowels out,
+// so three letters there (عمر, Umar) are as long as five in Latin.
+const (
+	minCorrected       = 4
+	minCorrectedArabic = 3
+)
 
 // KnownNear returns the canonical key of the known name that a name part
 // not itself in the name tables is one typing slip from (a letter
 // substituted, inserted, deleted or two neighbours swapped in its rules
-// spelling: Faduao for Fadumo, Hamzlh for Hamzah), or "" when it is known,
-// short, or as near to two names. Federated matching encodes that name
+// spelling: Faduao for Fadumo, Hamzlh for Hamzah; in its letters for a
+// part in Arabic script: احدم for احمد), or "" when it is known, short,
+// or as near to two names. Federated matching encodes that name
 // too, since a keyed encoding cannot be compared for near misses the way
 // Compare compares parts.
 func KnownNear(t Token) string {
-	s := t.spelling()
-	if len(s) < minCorrected || knownNames[t.Canonical] || knownSpellings[s] != "" || nickIndex[t.Canonical] != nil {
+	if knownNames[t.Canonical] || nickIndex[t.Canonical] != nil {
 		return ""
 	}
+	if t.Arabic {
+		k, ok := letterBytes(t.Raw)
+		if !ok || len(k) < minCorrectedArabic || arabicKeys[k] != "" {
+			return ""
+		}
+		return nearest(k, nearArabic, arabicKeys)
+	}
+	s := t.spelling()
+	if len(s) < minCorrected || knownSpellings[s] != "" {
+		return ""
+	}
+	return nearest(s, nearSpellings, knownSpellings)
+}
+
+// nearest returns the one canonical name whose key is one edit from w,
+// "" if none or more than one is.
+func nearest(w string, near map[string][]string, names map[string]string) string {
 	found := ""
-	for _, k := range append(deletions(s), s) {
-		for _, r := range nearSpellings[k] {
-			if !oneEdit(s, r) {
+	for _, k := range append(deletions(w), w) {
+		for _, r := range near[k] {
+			if !oneEdit(w, r) {
 				continue
 			}
-			switch n := knownSpellings[r]; {
+			switch n := names[r]; {
 			case found == "":
 				found = n
 			case found != n:

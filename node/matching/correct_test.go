@@ -18,6 +18,11 @@ func TestKnownNear(t *testing.T) {
 		{"Ali", ""},     // too short: Adi, Ari, Alu are one slip away too
 		{"Samra", ""},   // as near to Sahra as to Samira
 		{"Stanekzai", ""},
+		{"أحدم", "ahmad"},   // Arabic script: neighbours swapped
+		{"مسريم", "maryam"}, // a letter inserted
+		{"زنب", "zainab"},   // a letter dropped: three letters are enough in Arabic script
+		{"محمد", ""},        // a known name
+		{"عرم", ""},         // as near to عمر (Umar) as to كرم (Karam)
 		{"", ""},
 	} {
 		var tok Token
@@ -39,6 +44,13 @@ func TestKnownNearKnown(t *testing.T) {
 		tok := makeToken(r, r, false)
 		if got := KnownNear(tok); got != "" {
 			t.Errorf("known spelling %q corrected to %q", r, got)
+		}
+	}
+	for a := range arabicNames {
+		for _, tok := range Tokens(a) {
+			if got := KnownNear(tok); got != "" {
+				t.Errorf("known Arabic-script name %q (%q) corrected to %q", a, tok.Raw, got)
+			}
 		}
 	}
 }
