@@ -2,8 +2,8 @@ package matching
 
 // knownSpellings maps the rules spelling (canonicalRules) of every spelling
 // in the name tables to its canonical name, and nearSpellings files each
-// of those spellings under itself and under every deletion of one letter,
-// so that the spellings one edit from a word are found without a scan.
+// of those spellings (nearIndex), so that the spellings one edit from a
+// word are found without a scan.
 var knownSpellings, nearSpellings = buildSpellings()
 
 func buildSpellings() (map[string]string, map[string][]string) {
@@ -27,14 +27,21 @@ func buildSpellings() (map[string]string, map[string][]string) {
 	for f := range nicknameTable {
 		add(f, f)
 	}
+	return known, nearIndex(known)
+}
+
+// nearIndex files every key of names under itself and under each of its
+// one-letter deletions (symmetric deletion: a word and a key one edit
+// apart share one of these).
+func nearIndex(names map[string]string) map[string][]string {
 	near := make(map[string][]string)
-	for r := range known {
-		near[r] = append(near[r], r)
-		for _, k := range deletions(r) {
-			near[k] = append(near[k], r)
+	for k := range names {
+		near[k] = append(near[k], k)
+		for _, d := range deletions(k) {
+			near[d] = append(near[d], k)
 		}
 	}
-	return known, near
+	return near
 }
 
 // arabicKeys maps the Arabic-script names of the tables, one byte per
@@ -49,14 +56,7 @@ func buildArabicKeys() (map[string]string, map[string][]string) {
 			keys[k] = Canonical(l)
 		}
 	}
-	near := make(map[string][]string)
-	for k := range keys {
-		near[k] = append(near[k], k)
-		for _, d := range deletions(k) {
-			near[d] = append(near[d], k)
-		}
-	}
-	return keys, near
+	return keys, nearIndex(keys)
 }
 
 // letterBytes returns a normalised Arabic-script word with each letter
@@ -85,7 +85,7 @@ const (
 // KnownNear returns the canonical key of the known name that a name part
 // not itself in the name tables is one typing slip from (a letter
 // substituted, inserted, deleted or two neighbours swapped in its rules
-// spelling: Faduao for Fadumo, Hamzlh for Hamzah; in its letters for a
+// spelling: Faduao for Fadumo, Bsahir for Bashir; in its letters for a
 // part in Arabic script: احدم for احمد), or "" when it is known, short,
 // or as near to two names. Federated matching encodes that name
 // too, since a keyed encoding cannot be compared for near misses the way
