@@ -252,6 +252,36 @@ func givenPair(p namePair) bool {
 	return p.qi == 0 && p.ci <= 1 || p.ci == 0 && p.qi == 1
 }
 
+// givenAgrees reports whether an assignment pairs the given names in one
+// consistent reading of the two names: first part with first part, or a
+// rotation — one side written with its last part first, so that its given
+// name is second and every later part of it one place further on. A pair
+// of the first part of one side with the second of the other whose other
+// pairs do not move with it is no rotation: Bashiir Mohamed Mehad against
+// Mohamed Maxamed Mahad pairs Mehad with Mahad in place, so Mohamed is
+// Bashiir's father's name and his brother's given name, not his own.
+func givenAgrees(pairs []namePair) bool {
+	rotated := func(first func(namePair) int, second func(namePair) int) bool {
+		for _, p := range pairs {
+			if a := first(p); a >= 1 && second(p) != a-1 {
+				return false
+			}
+		}
+		return true
+	}
+	qi := func(p namePair) int { return p.qi }
+	ci := func(p namePair) int { return p.ci }
+	for _, p := range pairs {
+		switch {
+		case p.qi == 0 && p.ci == 0:
+			return true
+		case p.qi == 1 && p.ci == 0 && rotated(qi, ci), p.qi == 0 && p.ci == 1 && rotated(ci, qi):
+			return true
+		}
+	}
+	return false
+}
+
 // nameLevel compares two full names with the best assignment of parts
 // (order swaps and missing parts allowed) and returns the agreement level:
 //
@@ -317,12 +347,7 @@ func nameLevel(q, c []Token, qi, ci []tokInfo, qn, cn []Token) (int, float64, []
 	}
 	rec(0, 0)
 	k := len(best)
-	given := false
-	for _, p := range best {
-		if givenPair(p) {
-			given = true
-		}
-	}
+	given := givenAgrees(best)
 	// nicknames recorded separately stand in for the given name
 	if !given {
 		for _, nt := range qn {

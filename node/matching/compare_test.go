@@ -89,6 +89,10 @@ func TestNameLevel(t *testing.T) {
 		{"Abdu Rahman is a compound", "Abdu Rahman Ali", "Abdulrahman Ali", 6},
 		{"Abdou Kareem is a compound", "Abdou Kareem Ali", "Abdulkarim Ali", 6},
 		{"a typo of a variant spelling", "Fadumo Daheer Ibrahim", "Faduao Daahir Ibrahimm", 7},
+		{"a brother named after the father: no rotation", "Bashiir Mohamed Mehad", "Mohamed Maxamed Mahad", 1},
+		{"the same, the case's side", "Mohamed Maxamed Mahad", "Bashiir Mohamed Mehad", 1},
+		{"request written family first, grandfather left out of the case", "Mahad Mohamed Maxamed", "Mohamed Maxamed", 6},
+		{"case written family first, father left out of the request", "Karim Ahmed", "Karim Ahmed Yusuf", 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, why := level(t, matching.Person{Names: []string{tc.q}}, matching.Person{Names: []string{tc.c}}, matching.FieldName)
