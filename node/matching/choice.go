@@ -31,7 +31,7 @@ type Choice struct {
 }
 
 // choiceInteractions are the fields whose weight depends on the name level.
-var choiceInteractions = []string{FieldRelatives, FieldAge, FieldLocation, FieldSepDate, FieldSepLocation, FieldSex, FieldGivenRarity}
+var choiceInteractions = []string{FieldRelatives, FieldLineage, FieldAge, FieldLocation, FieldSepDate, FieldSepLocation, FieldSex, FieldGivenRarity}
 
 // choiceLayout maps comparison levels to positions of the weight vector
 // the fit works on: bias, ln n, one slot per field level, then one slot per

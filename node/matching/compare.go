@@ -23,6 +23,7 @@ const (
 	FieldAge         = "age"
 	FieldLocation    = "location"
 	FieldRelatives   = "relatives"
+	FieldLineage     = "lineage"
 	FieldSepDate     = "separation_date"
 	FieldSepLocation = "separation_location"
 	// FieldGivenRarity is not a field of the records but of the register:
@@ -43,11 +44,11 @@ const (
 // total disagreement, to n-1, full agreement).
 var FieldLevels = map[string]int{
 	FieldName: 8, FieldSex: 2, FieldAge: 4, FieldLocation: 4,
-	FieldRelatives: 5, FieldSepDate: 3, FieldSepLocation: 3, FieldGivenRarity: 4,
+	FieldRelatives: 5, FieldLineage: 4, FieldSepDate: 3, FieldSepLocation: 3, FieldGivenRarity: 4,
 }
 
 // FieldOrder lists the compared fields.
-var FieldOrder = []string{FieldName, FieldSex, FieldAge, FieldLocation, FieldRelatives, FieldSepDate, FieldSepLocation, FieldGivenRarity}
+var FieldOrder = []string{FieldName, FieldSex, FieldAge, FieldLocation, FieldRelatives, FieldLineage, FieldSepDate, FieldSepLocation, FieldGivenRarity}
 
 // Compare compares a tracing request's description of a child (q) with a
 // case (c), field by field.
@@ -62,6 +63,7 @@ func compareProfiles(q, c *profile, e explain) []Comparison {
 	out = append(out, compareAge(q, c, e))
 	out = append(out, compareLocations(FieldLocation, q.locations, c.locations, 4, e))
 	out = append(out, compareRelatives(q, c, e))
+	out = append(out, compareLineage(q, c, e))
 	out = append(out, compareSepDate(q, c, e))
 	var ql, cl []string
 	if q.sepLoc != "" {
@@ -715,6 +717,68 @@ func compareRelatives(q, c *profile, e explain) Comparison {
 		out.Outcome = Partial
 	default:
 		out.Outcome, out.Why = Mismatch, "no relative's name agrees"
+	}
+	return out
+}
+
+// compareLineage compares each side's name chain — the parts after the
+// given name: the father's and grandfather's names in a patronymic chain
+// (Hodan Daahir Cawil, daughter of Daahir Cawil), the family name in a
+// given-plus-family name (Ahmad Karimi, son of Wali Karimi) — with the
+// other side's father and relatives of unknown relation, and grades the
+// best pair:
+//
+//	3 two parts agree: the father's and the grandfather's names
+//	2 the first part agrees: the father's given name, or the family name
+//	1 a part agrees in part (the grandfather's, not the father's)
+//	0 no chain agrees with such a relative
+//
+// It is what links a request that names the child Hoden Dehir and lists
+// Dahir Cawil Daahir among the relatives to a case registered as Hodan
+// Daahir Cawil with no family details; the child's own names compare the
+// chains only where both sides write them, the relatives only where both
+// list them. Blank when neither pairing can be made.
+func compareLineage(q, c *profile, e explain) Comparison {
+	lvl, why := -1, ""
+	pairUp := func(child, other *profile, whose string) {
+		for a, n := range child.names {
+			if len(n) < 2 {
+				continue
+			}
+			chain, chainInfo := n[1:], child.nameInfo[a][1:]
+			for b, rel := range other.relatives {
+				if other.relRole[b] == roleMother {
+					continue
+				}
+				l, _, _ := nameLevel(chain, rel, chainInfo, other.relInfo[b], nil, nil)
+				switch {
+				case l >= 6:
+					l = 3
+				case l >= 3:
+					l = 2
+				case l >= 1:
+					l = 1
+				}
+				if l > lvl {
+					lvl = l
+					why = e.f("%s ~ %s (%s)", joinRaw(chain), joinRaw(rel), whose)
+				}
+			}
+		}
+	}
+	pairUp(q, c, "a relative on the case")
+	pairUp(c, q, "a relative on the request")
+	if lvl < 0 {
+		return Comparison{Field: FieldLineage, Outcome: Blank, Why: "no name chain on one side to compare with a father on the other", Level: -1}
+	}
+	out := Comparison{Field: FieldLineage, Level: lvl, Why: why}
+	switch lvl {
+	case 3, 2:
+		out.Outcome = Match
+	case 1:
+		out.Outcome = Partial
+	default:
+		out.Outcome, out.Why = Mismatch, "no name chain agrees with a father's name"
 	}
 	return out
 }
