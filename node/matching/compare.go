@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Comparison is the outcome of comparing one field of a tracing request with
@@ -43,7 +44,7 @@ const (
 // FieldLevels is the number of agreement levels per field (levels run from 0,
 // total disagreement, to n-1, full agreement).
 var FieldLevels = map[string]int{
-	FieldName: 8, FieldSex: 2, FieldAge: 4, FieldLocation: 4,
+	FieldName: 8, FieldSex: 2, FieldAge: 5, FieldLocation: 4,
 	FieldRelatives: 5, FieldLineage: 4, FieldSepDate: 3, FieldSepLocation: 3, FieldGivenRarity: 4,
 }
 
@@ -523,6 +524,13 @@ func ageTolerance(age float64, estimated bool) float64 {
 	return 2 + math.Floor(age/8)
 }
 
+// newYearsDay reports whether a day number (days since 1970-01-01) falls
+// on 1 January.
+func newYearsDay(day int32) bool {
+	t := time.Unix(int64(day)*86400, 0).UTC()
+	return t.Month() == time.January && t.Day() == 1
+}
+
 func describeAge(a float64, est bool) string {
 	if !est {
 		return fmt.Sprintf("%g", a)
@@ -531,6 +539,15 @@ func describeAge(a float64, est bool) string {
 	return fmt.Sprintf("estimated %g–%g", math.Max(0, a-t), a+t)
 }
 
+// compareAge grades dates of birth, or ages with a tolerance for
+// estimates:
+//
+//	4 the same date of birth, not 1 January (where an estimated date is
+//	  usually put): one day in 365, far stronger than the same age
+//	3 the same date of birth on 1 January, or the same stated age
+//	2 born within a year, or ages within the tolerance
+//	1 born within three years, or ages within twice the tolerance
+//	0 further apart
 func compareAge(q, c *profile, e explain) Comparison {
 	if q.dob != noDate && c.dob != noDate {
 		d := q.dob - c.dob
@@ -539,8 +556,10 @@ func compareAge(q, c *profile, e explain) Comparison {
 		}
 		why := e.f("born %d days apart", d)
 		switch {
+		case d == 0 && !newYearsDay(q.dob):
+			return Comparison{FieldAge, Match, "same date of birth", 4}
 		case d == 0:
-			return Comparison{FieldAge, Match, "same date of birth", 3}
+			return Comparison{FieldAge, Match, "same date of birth (1 January, often an estimate)", 3}
 		case d <= 366:
 			return Comparison{FieldAge, Match, why, 2}
 		case d <= 3*366:

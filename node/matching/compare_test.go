@@ -137,3 +137,28 @@ func TestCompareLineage(t *testing.T) {
 		})
 	}
 }
+
+func TestCompareAge(t *testing.T) {
+	age := func(a float64) *float64 { return &a }
+	for _, tc := range []struct {
+		name string
+		q, c matching.Person
+		want int
+	}{
+		{"the same date of birth", matching.Person{DateOfBirth: "2016-12-01"}, matching.Person{DateOfBirth: "2016-12-01"}, 4},
+		{"the same 1 January: an estimate", matching.Person{DateOfBirth: "2016-01-01"}, matching.Person{DateOfBirth: "2016-01-01"}, 3},
+		{"born within a year", matching.Person{DateOfBirth: "2016-12-01"}, matching.Person{DateOfBirth: "2016-06-01"}, 2},
+		{"born within three years", matching.Person{DateOfBirth: "2016-12-01"}, matching.Person{DateOfBirth: "2014-06-01"}, 1},
+		{"born further apart", matching.Person{DateOfBirth: "2016-12-01"}, matching.Person{DateOfBirth: "2010-06-01"}, 0},
+		{"the same stated age", matching.Person{Age: age(9)}, matching.Person{Age: age(9)}, 3},
+		{"an estimate within its tolerance", matching.Person{Age: age(9)}, matching.Person{Age: age(11), AgeEstimated: true}, 2},
+		{"no age on one side", matching.Person{Age: age(9)}, matching.Person{}, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.q.Names, tc.c.Names = []string{"Amina"}, []string{"Amina"}
+			if got, why := level(t, tc.q, tc.c, matching.FieldAge); got != tc.want {
+				t.Errorf("age level %d (%s), want %d", got, why, tc.want)
+			}
+		})
+	}
+}
