@@ -35,6 +35,13 @@ type Config struct {
 	Families   int    // tracing requests, one per family (default 2000)
 	Background int    // unrelated registered children (default 4×Families)
 	Script     Script // how requests write names
+	// ExactNames writes every name part in its table spelling (Latin, or
+	// Arabic script in Arabic-script requests): no variants, respellings
+	// or typos. The random draws are the same, so the families, ages,
+	// places and missing fields are those of the set with the same seed
+	// and noisy spelling. A diagnostic: how much of the matcher's error is
+	// spelling, and how much is what the records hold.
+	ExactNames bool
 }
 
 // Request is a tracing request with its ground truth.
@@ -236,6 +243,9 @@ func (g *gen) spell(nm name, variantP, typoP float64) string {
 	if g.r.Float64() < typoP {
 		s = g.typo(s)
 	}
+	if g.cfg.ExactNames {
+		return nm.latin
+	}
 	return s
 }
 
@@ -305,6 +315,9 @@ func (g *gen) arabicSpell(nm name, typoP float64) string {
 	}
 	if g.r.Float64() < typoP {
 		s = g.typo(s)
+	}
+	if g.cfg.ExactNames {
+		return nm.arabic
 	}
 	return s
 }
