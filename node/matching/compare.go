@@ -759,7 +759,7 @@ func compareRelatives(q, c *profile, e explain) Comparison {
 // list them. Blank when neither pairing can be made.
 func compareLineage(q, c *profile, e explain) Comparison {
 	lvl, why := -1, ""
-	pairUp := func(child, other *profile, whose string) {
+	pairUp := func(child, other *profile, side string) {
 		for a, n := range child.names {
 			if len(n) < 2 {
 				continue
@@ -780,13 +780,17 @@ func compareLineage(q, c *profile, e explain) Comparison {
 				}
 				if l > lvl {
 					lvl = l
+					whose := "a relative on the " + side
+					if other.relRole[b] == roleFather {
+						whose = "the " + side + "'s father"
+					}
 					why = e.f("%s ~ %s (%s)", joinRaw(chain), joinRaw(rel), whose)
 				}
 			}
 		}
 	}
-	pairUp(q, c, "a relative on the case")
-	pairUp(c, q, "a relative on the request")
+	pairUp(q, c, "case")
+	pairUp(c, q, "request")
 	if lvl < 0 {
 		return Comparison{Field: FieldLineage, Outcome: Blank, Why: "no name chain on one side to compare with a father on the other", Level: -1}
 	}

@@ -108,31 +108,32 @@ func TestCompareLineage(t *testing.T) {
 		name string
 		q, c matching.Person
 		want int
+		why  string
 	}{
 		{"the request's relative is the case's chain: father and grandfather",
 			matching.Person{Names: []string{"Hoden Dehir"}, Mother: "Caasha Mohamad", Relatives: []string{"Caasha Mohamad", "Dahir Cawil Daahir"}},
-			matching.Person{Names: []string{"Hodan Daahir Cawil"}}, 3},
+			matching.Person{Names: []string{"Hodan Daahir Cawil"}}, 3, "daahir cawil ~ dahir cawil daahir (a relative on the request)"},
 		{"the case's father is the request's chain",
 			matching.Person{Names: []string{"Xaawo Faarax"}},
-			matching.Person{Names: []string{"Hawa Faafax Yusuf"}, Father: "Fearax Yuusuf Gula", Relatives: []string{"Fearax Yuusuf Gula"}}, 2},
+			matching.Person{Names: []string{"Hawa Faafax Yusuf"}, Father: "Fearax Yuusuf Gula", Relatives: []string{"Fearax Yuusuf Gula"}}, 2, "faarax ~ fearax yuusuf gula (the case's father)"},
 		{"a family name is the father's",
 			matching.Person{Names: []string{"Ahmad Karimi"}},
-			matching.Person{Names: []string{"Ahmad Karimi"}, Father: "Wali Kareemi", Relatives: []string{"Wali Kareemi"}}, 2},
+			matching.Person{Names: []string{"Ahmad Karimi"}, Father: "Wali Kareemi", Relatives: []string{"Wali Kareemi"}}, 2, ""},
 		{"the grandfather agrees, not the father",
 			matching.Person{Names: []string{"Amina Yusuf Bashir"}},
-			matching.Person{Names: []string{"Amina Ali"}, Father: "Omar Bashir Ahmed", Relatives: []string{"Omar Bashir Ahmed"}}, 1},
+			matching.Person{Names: []string{"Amina Ali"}, Father: "Omar Bashir Ahmed", Relatives: []string{"Omar Bashir Ahmed"}}, 1, ""},
 		{"another father",
 			matching.Person{Names: []string{"Amina Yusuf Bashir"}},
-			matching.Person{Names: []string{"Amina Ali"}, Father: "Omar Ahmed", Relatives: []string{"Omar Ahmed"}}, 0},
+			matching.Person{Names: []string{"Amina Ali"}, Father: "Omar Ahmed", Relatives: []string{"Omar Ahmed"}}, 0, ""},
 		{"a mother is not compared with the chain",
 			matching.Person{Names: []string{"Amina Yusuf Bashir"}},
-			matching.Person{Names: []string{"Amina"}, Mother: "Yusuf Bashir", Relatives: []string{"Yusuf Bashir"}}, -1},
+			matching.Person{Names: []string{"Amina"}, Mother: "Yusuf Bashir", Relatives: []string{"Yusuf Bashir"}}, -1, ""},
 		{"no chain: one-part names", matching.Person{Names: []string{"Amina"}},
-			matching.Person{Names: []string{"Amina"}, Father: "Omar Ahmed", Relatives: []string{"Omar Ahmed"}}, -1},
+			matching.Person{Names: []string{"Amina"}, Father: "Omar Ahmed", Relatives: []string{"Omar Ahmed"}}, -1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got, why := level(t, tc.q, tc.c, matching.FieldLineage); got != tc.want {
-				t.Errorf("lineage level %d (%s), want %d", got, why, tc.want)
+			if got, why := level(t, tc.q, tc.c, matching.FieldLineage); got != tc.want || tc.why != "" && why != tc.why {
+				t.Errorf("lineage level %d (%s), want %d (%s)", got, why, tc.want, tc.why)
 			}
 		})
 	}
