@@ -34,8 +34,13 @@ type harness struct {
 }
 
 func newHarness(keys pprl.Keys, seed uint64, families int, script synth.Script, block float64) harness {
+	return harnessOf(keys, synth.Config{Seed: seed, Families: families, Script: script}, block)
+}
+
+// harnessOf is newHarness for any synth configuration.
+func harnessOf(keys pprl.Keys, cfg synth.Config, block float64) harness {
 	enc := pprl.NewRecordEncoder(keys)
-	ds := synth.Generate(synth.Config{Seed: seed, Families: families, Script: script})
+	ds := synth.Generate(cfg)
 	var set pprl.RecordSet
 	for _, c := range ds.Cases {
 		set.Add(enc.EncodeRecord(c.Person))

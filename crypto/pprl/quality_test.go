@@ -1,6 +1,7 @@
 package pprl_test
 
 import (
+	"flag"
 	"testing"
 
 	"github.com/cpx-node/cpx/crypto/pprl"
@@ -92,4 +93,33 @@ func singleCLK(t *testing.T, seed uint64, script synth.Script) {
 	}
 	best, rec := synth.Best(pairs, positives, minPrecision)
 	t.Logf("  single CLK (before): at Dice %.2f %v; best F1 %v; best R at P≥0.95 %v", pprl.LikelyDice, synth.At(pairs, positives, pprl.LikelyDice), best, rec)
+}
+
+var exact = flag.Bool("exact", false, "measure the federated Latin figures with every name spelt exactly (TestFederatedExactNames; about 6 minutes)")
+
+// TestFederatedExactNames (with -exact) is node/matching/synth's
+// TestExactNames for the federated matcher: the Latin sets with every name
+// part in its table spelling, the model refitted on the training set
+// written the same way. What it reaches bounds what better encodings of
+// names can gain.
+func TestFederatedExactNames(t *testing.T) {
+	if !*exact {
+		t.Skip("a diagnostic: run with -exact")
+	}
+	if raceEnabled {
+		t.Skip("numeric quality run: without -race")
+	}
+	h := harnessOf(testKeys, synth.Config{Seed: trainSeed, Families: trainFamilies, Script: synth.Latin, ExactNames: true}, fitBlock)
+	m := pprl.FitChoice(h.ex, pprl.FitLabelled(h.ex, pprl.DefaultEdges), pprl.ChoiceOptions{
+		GivenEdges: pprl.DefaultGivenEdges, NameCountEdges: pprl.DefaultNameCountEdges, Rounds: fitRounds, L2: fitL2})
+	m.Block = fitBlock
+	th := m.Thresholds(h.ex, 0.95, 0.5)
+	m.Likely, m.Possible = max(th[0], 0.5), th[1]
+	for _, seed := range []uint64{2, 4, 5} {
+		h := harnessOf(testKeys, synth.Config{Seed: seed, Families: qualityFamilies, Script: synth.Latin, ExactNames: true}, m.Block)
+		pairs := h.scored(m)
+		likely := synth.At(pairs, h.positives, m.Likely)
+		best, rec := synth.Best(pairs, h.positives, minPrecision)
+		t.Logf("latin, exact names, seed %d: at likely %v; best F1 %v; best R at P≥0.95 %v", seed, likely, best, rec)
+	}
 }
