@@ -86,11 +86,8 @@ func (h harness) scored(m pprl.Model) []synth.Scored {
 
 var testKeys = pprl.DeriveKeys([]byte("test secret"), "net-1", pprl.RecordFields)
 
-// fitDefault fits the default model: Fellegi–Sunter on the training set
-// (train seed, both scripts), refined as a conditional logit model, with
-// likely at precision ≥ 0.95 (but not under 0.5, so that at most one
-// candidate is likely) and possible at precision ≥ 0.5 on the training
-// set.
+// fitDefault fits the default model on the training set (train seed, both
+// scripts).
 func fitDefault(t *testing.T) pprl.Model {
 	var train []pprl.Example
 	for _, s := range []synth.Script{synth.Latin, synth.ArabicRequest} {
@@ -98,6 +95,14 @@ func fitDefault(t *testing.T) pprl.Model {
 		t.Logf("train %v: blocking reached %d of %d registered children", s, h.reached, h.positives)
 		train = append(train, h.ex...)
 	}
+	return fitModel(train)
+}
+
+// fitModel fits a model on training examples: Fellegi–Sunter, refined as
+// a conditional logit model, with likely at precision ≥ 0.95 (but not
+// under 0.5, so that at most one candidate is likely) and possible at
+// precision ≥ 0.5 on the training examples.
+func fitModel(train []pprl.Example) pprl.Model {
 	m := pprl.FitChoice(train, pprl.FitLabelled(train, pprl.DefaultEdges), pprl.ChoiceOptions{
 		GivenEdges: pprl.DefaultGivenEdges, NameCountEdges: pprl.DefaultNameCountEdges, Rounds: fitRounds, L2: fitL2})
 	m.Block = fitBlock

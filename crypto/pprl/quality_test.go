@@ -109,12 +109,7 @@ func TestFederatedExactNames(t *testing.T) {
 	if raceEnabled {
 		t.Skip("numeric quality run: without -race")
 	}
-	h := harnessOf(testKeys, synth.Config{Seed: trainSeed, Families: trainFamilies, Script: synth.Latin, ExactNames: true}, fitBlock)
-	m := pprl.FitChoice(h.ex, pprl.FitLabelled(h.ex, pprl.DefaultEdges), pprl.ChoiceOptions{
-		GivenEdges: pprl.DefaultGivenEdges, NameCountEdges: pprl.DefaultNameCountEdges, Rounds: fitRounds, L2: fitL2})
-	m.Block = fitBlock
-	th := m.Thresholds(h.ex, 0.95, 0.5)
-	m.Likely, m.Possible = max(th[0], 0.5), th[1]
+	m := fitModel(harnessOf(testKeys, synth.Config{Seed: trainSeed, Families: trainFamilies, Script: synth.Latin, ExactNames: true}, fitBlock).ex)
 	for _, seed := range []uint64{2, 4, 5} {
 		h := harnessOf(testKeys, synth.Config{Seed: seed, Families: qualityFamilies, Script: synth.Latin, ExactNames: true}, m.Block)
 		pairs := h.scored(m)
