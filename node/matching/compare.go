@@ -264,25 +264,31 @@ func givenPair(p namePair) bool {
 // Mohamed Maxamed Mahad pairs Mehad with Mahad in place, so Mohamed is
 // Bashiir's father's name and his brother's given name, not his own.
 func givenAgrees(pairs []namePair) bool {
-	rotated := func(first func(namePair) int, second func(namePair) int) bool {
-		for _, p := range pairs {
-			if a := first(p); a >= 1 && second(p) != a-1 {
-				return false
-			}
-		}
-		return true
-	}
-	qi := func(p namePair) int { return p.qi }
-	ci := func(p namePair) int { return p.ci }
 	for _, p := range pairs {
 		switch {
 		case p.qi == 0 && p.ci == 0:
 			return true
-		case p.qi == 1 && p.ci == 0 && rotated(qi, ci), p.qi == 0 && p.ci == 1 && rotated(ci, qi):
+		case p.qi == 1 && p.ci == 0 && shifted(pairs, false), p.qi == 0 && p.ci == 1 && shifted(pairs, true):
 			return true
 		}
 	}
 	return false
+}
+
+// shifted reports whether every pair past the first part of the rotated
+// side (the request's, or the case's if caseRotated) sits one place
+// earlier on the other side.
+func shifted(pairs []namePair, caseRotated bool) bool {
+	for _, p := range pairs {
+		r, o := p.qi, p.ci
+		if caseRotated {
+			r, o = o, r
+		}
+		if r >= 1 && o != r-1 {
+			return false
+		}
+	}
+	return true
 }
 
 // nameLevel compares two full names with the best assignment of parts
@@ -778,13 +784,16 @@ func compareLineage(q, c *profile, e explain) Comparison {
 				case l >= 1:
 					l = 1
 				}
-				if l > lvl {
-					lvl = l
+				if l <= lvl {
+					continue
+				}
+				lvl = l
+				if e { // explanations only for what is returned: not when scoring
 					whose := "a relative on the " + side
 					if other.relRole[b] == roleFather {
 						whose = "the " + side + "'s father"
 					}
-					why = e.f("%s ~ %s (%s)", joinRaw(chain), joinRaw(rel), whose)
+					why = joinRaw(chain) + " ~ " + joinRaw(rel) + " (" + whose + ")"
 				}
 			}
 		}

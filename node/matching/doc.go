@@ -15,8 +15,9 @@
 // # Model
 //
 // Compare returns one Comparison per field (names, sex, age with tolerance
-// for estimates, location by common code prefix, relatives, separation date
-// and place), each with an agreement level. A Fellegi–Sunter Model turns the
+// for estimates, location by common code prefix, relatives, lineage — a
+// name chain against the other side's father —, separation date and
+// place), each with an agreement level. A Fellegi–Sunter Model turns the
 // levels into a posterior probability; Fit estimates it by EM on unlabelled
 // pairs and FitLabelled from labelled ones. DefaultModel is fitted on the
 // synthetic generator in synth. Probabilities map to bands: likely ≥ 0.5,
