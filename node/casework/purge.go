@@ -1,9 +1,11 @@
 package casework
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cpx-node/cpx/node/audit"
 	"github.com/cpx-node/cpx/node/store"
@@ -53,33 +55,7 @@ func (s *Service) Purge(ctx context.Context, sub policy.Subject, ref, reason str
 			return nil
 		}
 		id, number = old.ID, old.Number
-		again := old.Status == StatusPurged
-		var versions [][]byte
-		if !again {
-			if err := w.Scan(versionPrefix(old.ID), store.ScanOptions{}, func(k, _ []byte) error {
-				versions = append(versions, k)
-				return nil
-			}); err != nil {
-				return err
-			}
-			for _, k := range versions {
-				if err := w.Delete(k); err != nil {
-					return err
-				}
-			}
-			c := old
-			c.Status, c.Stage = StatusPurged, StageClosed
-			c.Fields = nil
-			c.CloseReason = reason
-			c.Version = old.Version + 1
-			c.UpdatedAt = now
-			if _, err := s.putRecord(w, &c, &old, nil); err != nil {
-				return err
-			}
-		}
-		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "case.purge", Object: caseObject(old.ID),
-			Details: map[string]any{"versions_deleted": len(versions), "again": again}})
-		return err
+		return s.tombstone(w, old, reason, sub.User, now, nil)
 	})
 	if err != nil {
 		return err
@@ -90,6 +66,71 @@ func (s *Service) Purge(ctx context.Context, sub policy.Subject, ref, reason str
 	s.notify(Case{ID: id, Number: number, Status: StatusPurged, Stage: StageClosed})
 	if err := s.keys.Destroy(ctx, id); err != nil {
 		return fmt.Errorf("case %s: the record is purged but its data key was not destroyed, so copies of its data are still readable; run the purge again: %w", number, err)
+	}
+	return nil
+}
+
+// tombstone replaces old with its tombstone (unless it is one already),
+// deletes its version records and appends the "case.purge" audit entry,
+// with extra details if any.
+func (s *Service) tombstone(w store.Writer, old Case, reason, actor string, now time.Time, extra map[string]any) error {
+	again := old.Status == StatusPurged
+	var versions [][]byte
+	if !again {
+		if err := w.Scan(versionPrefix(old.ID), store.ScanOptions{}, func(k, _ []byte) error {
+			versions = append(versions, bytes.Clone(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range versions {
+			if err := w.Delete(k); err != nil {
+				return err
+			}
+		}
+		c := old
+		c.Status, c.Stage = StatusPurged, StageClosed
+		c.Fields = nil
+		c.CloseReason = reason
+		c.Version = old.Version + 1
+		c.UpdatedAt = now
+		if _, err := s.putRecord(w, &c, &old, nil); err != nil {
+			return err
+		}
+	}
+	details := map[string]any{"versions_deleted": len(versions), "again": again}
+	for k, v := range extra {
+		details[k] = v
+	}
+	_, err := audit.Append(w, now, audit.Event{Actor: actor, Action: "case.purge", Object: caseObject(old.ID), Details: details})
+	return err
+}
+
+// ReplayPurge purges the case id again on a copy of the node's data that
+// predates its purge (a restored backup): it writes the tombstone, deletes
+// the versions, audits it as actor, and destroys the case's data key if
+// the key store still has it. It needs no subject: it is run by the
+// operator restoring the node, never through the API.
+func (s *Service) ReplayPurge(ctx context.Context, id, actor string) error {
+	now := s.now().UTC()
+	var number string
+	err := s.store.Update(ctx, func(w store.Writer) error {
+		old, _, err := loadRaw(w, id)
+		if err != nil {
+			return err
+		}
+		number = old.Number
+		if old.Status == StatusPurged {
+			return nil
+		}
+		return s.tombstone(w, old, "purged before this copy was restored", actor, now, map[string]any{"replayed": true})
+	})
+	if err != nil {
+		return err
+	}
+	s.notify(Case{ID: id, Number: number, Status: StatusPurged, Stage: StageClosed})
+	if err := s.keys.Destroy(ctx, id); err != nil {
+		return fmt.Errorf("case %s: the record is purged again but its data key was not destroyed: %w", number, err)
 	}
 	return nil
 }
