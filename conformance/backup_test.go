@@ -72,9 +72,6 @@ func TestBackupRestoreAndKeys(t *testing.T) {
 	// audit chain verifies.
 	restored := filepath.Join(t.TempDir(), "restored")
 	must(t, "restore", file, "--dir", restored)
-	// Per-case keys are never in a backup (that is what makes purge final):
-	// the restored node needs the live node's case-key store.
-	copyDir(t, filepath.Join(dir, "casekeys"), filepath.Join(restored, "casekeys"))
 	m := start(t, restored)
 	var got struct{ Case caseJSON }
 	mustJSON(t, &got, "case", "get", created.Case.ID, "--api", m.url, "--token", supToken)
@@ -93,26 +90,5 @@ func TestBackupRestoreAndKeys(t *testing.T) {
 	mustJSON(t, &v, "audit", "verify", "--api", m.url, "--token", creds.Token)
 	if !v.OK {
 		t.Error("the restored audit chain does not verify")
-	}
-}
-
-func copyDir(t *testing.T, from, to string) {
-	t.Helper()
-	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(to, rel), 0o700)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(to, rel), b, 0o600)
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }

@@ -62,6 +62,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			keysCommand(),
 			backupCommand(),
 			restoreCommand(),
+			recoverAdminCommand(),
 		}, serverCommands()...),
 	}
 	app.Action = groupAction

@@ -2,17 +2,12 @@ package command
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"connectrpc.com/connect"
 	"github.com/urfave/cli/v2"
 
-	"github.com/cpx-node/cpx/crypto/keyring"
-	"github.com/cpx-node/cpx/node/backup"
-	"github.com/cpx-node/cpx/node/daemon"
 	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
 )
 
@@ -116,106 +111,6 @@ func keysCommand() *cli.Command {
 					return nil
 				},
 			},
-		},
-	}
-}
-
-func backupCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "backup",
-		Usage:     "write an encrypted backup of a running node to FILE",
-		ArgsUsage: "FILE",
-		Description: "Streams a consistent snapshot of the node's store, encrypted under a key that\n" +
-			"the node's keyring wraps, with the node's configuration and wrapped keys, into\n" +
-			"FILE (written under a temporary name, then renamed). Restore it with cpx restore.\n" +
-			"Per-case data keys are not in the backup: a case purged after the backup stays\n" +
-			"unreadable when the backup is restored (docs/purge.md).\n\n" +
-			"Example:\n   cpx backup /backups/scso-2026-11-25.cpxb --dir ./node",
-		Flags: clientFlags(),
-		Action: func(c *cli.Context) error {
-			a, err := args(c, 1, 1)
-			if err != nil {
-				return err
-			}
-			cn, err := dial(c)
-			if err != nil {
-				return err
-			}
-			out, err := createOut(a[0], c.App.Writer)
-			if err != nil {
-				return err
-			}
-			stream, err := cn.Back.Backup(c.Context, connect.NewRequest(&localv1.BackupRequest{}))
-			if err != nil {
-				out.Abort()
-				return err
-			}
-			var n int64
-			for stream.Receive() {
-				k, err := out.Write(stream.Msg().Chunk)
-				if err != nil {
-					out.Abort()
-					return err
-				}
-				n += int64(k)
-			}
-			if err := stream.Err(); err != nil {
-				out.Abort()
-				return err
-			}
-			if err := out.Commit(); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.App.ErrWriter, "backup written to %s (%d bytes)\n", a[0], n)
-			return nil
-		},
-	}
-}
-
-func restoreCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "restore",
-		Usage:     "create a node directory from a backup",
-		ArgsUsage: "FILE",
-		Description: "Creates the node directory DIR from FILE. DIR must not hold a store: nothing is\n" +
-			"ever overwritten. The backup opens only with the keyring it was made with: the\n" +
-			"passphrase of its file keyring (CPX_PASSPHRASE), or the same Vault transit key\n" +
-			"(CPX_VAULT_TOKEN). Then start the node with cpx start --dir DIR.\n\n" +
-			"Example:\n   CPX_PASSPHRASE=... cpx restore /backups/scso.cpxb --dir ./node-restored",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "dir", Usage: "the node directory to create"},
-		},
-		Action: func(c *cli.Context) error {
-			a, err := args(c, 1, 1)
-			if err != nil {
-				return err
-			}
-			dir := c.String("dir")
-			if dir == "" {
-				return usageErrorf("--dir is required")
-			}
-			f, err := os.Open(a[0])
-			if err != nil {
-				return err
-			}
-			head, err := backup.ReadMeta(f)
-			f.Close()
-			if err != nil {
-				return fmt.Errorf("%s: %w", a[0], err)
-			}
-			var pass []byte
-			if head.Keyring == "file" {
-				if pass, err = keyring.Passphrase(PassphraseEnv, passphrasePrompt(c)); err != nil {
-					return err
-				}
-			}
-			meta, err := daemon.Restore(c.Context, a[0], dir, pass, os.Environ(), nil)
-			clear(pass)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(c.App.Writer, "restored agency %s from the backup of %s into %s\nstart it with: cpx start --dir %s\n", meta.Agency, meta.Created.Format(time.RFC3339), dir, dir)
-			return nil
 		},
 	}
 }

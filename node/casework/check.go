@@ -88,3 +88,17 @@ func (r *CheckReport) fail(id, number string, err error) {
 		r.Failures = append(r.Failures, CheckFailure{ID: id, Number: number, Err: err})
 	}
 }
+
+// PurgedIDs returns the ids of every purged case (their tombstones), in
+// id order: the purge log a backup carries.
+func (s *Service) PurgedIDs(ctx context.Context) ([]string, error) {
+	var ids []string
+	p := append(append([]byte{}, prefixStatus...), StatusPurged+"/"...)
+	err := s.store.View(ctx, func(r store.Reader) error {
+		return r.Scan(p, store.ScanOptions{}, func(k, _ []byte) error {
+			ids = append(ids, string(k[len(p):]))
+			return nil
+		})
+	})
+	return ids, err
+}

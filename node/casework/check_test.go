@@ -62,17 +62,17 @@ func TestCheckAndReplayPurge(t *testing.T) {
 		t.Fatalf("check: got %+v, want 2 cases, %s key destroyed, %s failed", rep, ids[1], orphan.ID)
 	}
 
-	if err := svc.ReplayPurge(ctx, ids[1], "cpx-restore"); err != nil {
-		t.Fatal(err)
+	if live, err := svc.ReplayPurge(ctx, ids[1], "cpx-restore"); err != nil || !live {
+		t.Fatalf("replay of a live record: %v, %v", live, err)
 	}
 	if _, err := svc.Get(ctx, alice, ids[1]); !errors.Is(err, casework.ErrPurged) {
 		t.Errorf("get after replay: got %v, want ErrPurged", err)
 	}
-	if err := svc.ReplayPurge(ctx, ids[1], "cpx-restore"); err != nil {
-		t.Errorf("a second replay: %v", err)
+	if live, err := svc.ReplayPurge(ctx, ids[1], "cpx-restore"); err != nil || live {
+		t.Errorf("a second replay: %v, %v (want not live)", live, err)
 	}
 	// A replay of a case whose key is still there destroys it too.
-	if err := svc.ReplayPurge(ctx, ids[2], "cpx-restore"); err != nil {
+	if _, err := svc.ReplayPurge(ctx, ids[2], "cpx-restore"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := keys.Get(ctx, ids[2]); !errors.Is(err, casekeys.ErrDestroyed) {

@@ -110,27 +110,29 @@ func (s *Service) tombstone(w store.Writer, old Case, reason, actor string, now 
 // predates its purge (a restored backup): it writes the tombstone, deletes
 // the versions, audits it as actor, and destroys the case's data key if
 // the key store still has it. It needs no subject: it is run by the
-// operator restoring the node, never through the API.
-func (s *Service) ReplayPurge(ctx context.Context, id, actor string) error {
+// operator restoring the node, never through the API. It reports whether
+// the record was live (not a tombstone already).
+func (s *Service) ReplayPurge(ctx context.Context, id, actor string) (bool, error) {
 	now := s.now().UTC()
 	var number string
+	live := false
 	err := s.store.Update(ctx, func(w store.Writer) error {
 		old, _, err := loadRaw(w, id)
 		if err != nil {
 			return err
 		}
-		number = old.Number
-		if old.Status == StatusPurged {
+		number, live = old.Number, old.Status != StatusPurged
+		if !live {
 			return nil
 		}
 		return s.tombstone(w, old, "purged before this copy was restored", actor, now, map[string]any{"replayed": true})
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	s.notify(Case{ID: id, Number: number, Status: StatusPurged, Stage: StageClosed})
 	if err := s.keys.Destroy(ctx, id); err != nil {
-		return fmt.Errorf("case %s: the record is purged again but its data key was not destroyed: %w", number, err)
+		return live, fmt.Errorf("case %s: the record is purged again but its data key was not destroyed: %w", number, err)
 	}
-	return nil
+	return live, nil
 }
