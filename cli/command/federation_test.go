@@ -60,7 +60,7 @@ func newFakeFed() *fakeFed {
 			Reachability: "connected",
 		}, {
 			Agency: "agency-d", PeerId: "12D3KooWAgencyDPeer",
-			Addrs: []string{"/ip4/10.0.0.8/tcp/7072", "/ip4/10.0.0.8/udp/7072/quic-v1", "/ip4/10.0.0.8/tcp/7071"},
+			Addrs:   []string{"/ip4/10.0.0.8/tcp/7072", "/ip4/10.0.0.8/udp/7072/quic-v1", "/ip4/10.0.0.8/tcp/7071"},
 			AddedAt: timestamppb.New(t0), LastSeen: at(1), AnnouncedAt: at(1), KeyFingerprints: []string{"ddddddd-1111111"},
 			Reachability: "unreachable", LastError: "failed to dial: connection refused", LastErrorAt: at(6),
 		}},
