@@ -314,10 +314,3 @@ func runOutbox(c *cli.Context) error {
 	}
 	return tw.Flush()
 }
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
-}
