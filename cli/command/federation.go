@@ -105,10 +105,15 @@ func peerCommand() *cli.Command {
 			},
 			{
 				Name:  "list",
-				Usage: "list the peers and whether they are connected",
-				Description: "Lists every peer: agency, peer id, whether a connection is open, when it\n" +
-					"was last seen, the fingerprints of its keys and the last delivery or\n" +
-					"connection error. -o json also gives the addresses.\n\n" +
+				Usage: "list the peers, the addresses this node dials and whether they answer",
+				Description: "Lists every peer: agency, peer id, its state, the last contact, every\n" +
+					"address this node dials it at, the fingerprints of its keys and the last\n" +
+					"error. STATE is connected (a connection is open), reachable (the last\n" +
+					"contact succeeded), unreachable (the last attempt failed: see LAST ERROR)\n" +
+					"or never seen. The addresses the peer announced itself (signed, when the\n" +
+					"nodes connect) come first, then the one given to cpx peer add; every one\n" +
+					"is tried. A peer that restarts at a new address tells this node when it\n" +
+					"next connects; nothing needs to be done here.\n\n" +
 					"Example:\n   cpx peer list --dir ./node",
 				Flags:  clientFlags(),
 				Action: runPeerList,
@@ -185,9 +190,16 @@ func runPeerList(c *cli.Context) error {
 		return printJSON(c.App.Writer, resp.Msg)
 	}
 	tw := newTable(c.App.Writer)
-	row(tw, "AGENCY", "PEER ID", "CONNECTED", "LAST SEEN", "KEYS", "LAST ERROR")
+	row(tw, "AGENCY", "PEER ID", "STATE", "LAST CONTACT", "ADDRESSES", "KEYS", "LAST ERROR")
 	for _, p := range resp.Msg.GetPeers() {
-		row(tw, p.GetAgency(), p.GetPeerId(), yesNo(p.GetConnected()), ts(p.GetLastSeen()),
+		state := p.GetReachability()
+		if state == "" {
+			state = "connected"
+			if !p.GetConnected() {
+				state = "-"
+			}
+		}
+		row(tw, p.GetAgency(), p.GetPeerId(), state, ts(p.GetLastSeen()), strings.Join(p.GetAddrs(), ", "),
 			strings.Join(p.GetKeyFingerprints(), ", "), p.GetLastError())
 	}
 	return tw.Flush()
@@ -220,11 +232,59 @@ func outboxCommand() *cli.Command {
 		Description: "Lists the sealed envelopes (referrals, transfers and responses) the node has\n" +
 			"not yet delivered: the exchange each belongs to, the peer, how many delivery\n" +
 			"attempts failed, when the next one is due and the last error. The node keeps\n" +
-			"retrying until an envelope expires; the exchange is then marked failed.\n\n" +
+			"retrying until an envelope expires; the exchange is then marked failed.\n" +
+			"It also retries at once when the peer connects; cpx outbox retry retries now.\n\n" +
 			"Example:\n   cpx outbox --dir ./node",
 		Flags:  clientFlags(),
 		Action: runOutbox,
+		Subcommands: []*cli.Command{
+			{
+				Name:      "retry",
+				Usage:     "try to deliver now what waits for a peer (or for every peer)",
+				ArgsUsage: "[AGENCY_ID]",
+				Description: "Makes the envelopes waiting for the peer of AGENCY_ID (all peers without\n" +
+					"one) due now, instead of at their next attempt, and wakes the deliverer.\n" +
+					"The command does not wait for the deliveries: follow them with cpx outbox\n" +
+					"and cpx peer list (the last error).\n\n" +
+					"Example:\n   cpx outbox retry irc-so --dir ./node",
+				Flags:  clientFlags(),
+				Action: runOutboxRetry,
+			},
+		},
 	}
+}
+
+func runOutboxRetry(c *cli.Context) error {
+	a, err := args(c, 0, 1)
+	if err != nil {
+		return err
+	}
+	peer := ""
+	if len(a) == 1 {
+		peer = a[0]
+	}
+	asJSON, cn, err := outputAndDial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Fed.RetryOutbox(c.Context, connect.NewRequest(&localv1.RetryOutboxRequest{Peer: peer}))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	to := "every peer"
+	if peer != "" {
+		to = peer
+	}
+	n := resp.Msg.GetWaiting()
+	if n == 0 {
+		fmt.Fprintf(c.App.Writer, "nothing is waiting for %s\n", to)
+		return nil
+	}
+	fmt.Fprintf(c.App.Writer, "retrying now: %d envelope(s) waiting for %s (see cpx outbox)\n", n, to)
+	return nil
 }
 
 func runOutbox(c *cli.Context) error {
@@ -253,11 +313,4 @@ func runOutbox(c *cli.Context) error {
 			ts(e.GetNextAttempt()), ts(e.GetExpires()), e.GetLastError())
 	}
 	return tw.Flush()
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
 }

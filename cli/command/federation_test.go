@@ -57,6 +57,12 @@ func newFakeFed() *fakeFed {
 		peers: []*localv1.Peer{{
 			Agency: "agency-b", PeerId: fakePeerID, Addrs: []string{"/ip4/10.0.0.7/tcp/7071/p2p/" + fakePeerID},
 			Connected: true, AddedAt: timestamppb.New(t0), LastSeen: at(5), KeyFingerprints: []string{"bbbbbbb-1111111"},
+			Reachability: "connected",
+		}, {
+			Agency: "agency-d", PeerId: "12D3KooWAgencyDPeer",
+			Addrs:   []string{"/ip4/10.0.0.8/tcp/7072", "/ip4/10.0.0.8/udp/7072/quic-v1", "/ip4/10.0.0.8/tcp/7071"},
+			AddedAt: timestamppb.New(t0), LastSeen: at(1), AnnouncedAt: at(1), KeyFingerprints: []string{"ddddddd-1111111"},
+			Reachability: "unreachable", LastError: "failed to dial: connection refused", LastErrorAt: at(6),
 		}},
 		exchanges: []*localv1.Exchange{
 			{
@@ -100,7 +106,7 @@ func (d *fakeFed) AddPeer(ctx context.Context, req *connect.Request[localv1.AddP
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	_, id, _ := strings.Cut(req.Msg.Addr, "/p2p/")
-	p := &localv1.Peer{Agency: req.Msg.Agency, PeerId: id, Addrs: []string{req.Msg.Addr}, AddedAt: timestamppb.New(t0)}
+	p := &localv1.Peer{Agency: req.Msg.Agency, PeerId: id, Addrs: []string{req.Msg.Addr}, AddedAt: timestamppb.New(t0), Reachability: "never seen"}
 	d.peers = append(d.peers, p)
 	return connect.NewResponse(&localv1.AddPeerResponse{Peer: p}), nil
 }
@@ -333,6 +339,42 @@ func (d *fakeFed) Outbox(ctx context.Context, _ *connect.Request[localv1.OutboxR
 	}}}), nil
 }
 
+func (d *fakeFed) RetryOutbox(ctx context.Context, req *connect.Request[localv1.RetryOutboxRequest]) (*connect.Response[localv1.RetryOutboxResponse], error) {
+	if err := mustWrite(ctx); err != nil {
+		return nil, err
+	}
+	switch req.Msg.Peer {
+	case "", "agency-b":
+		return connect.NewResponse(&localv1.RetryOutboxResponse{Waiting: 1}), nil
+	case "agency-c":
+		return connect.NewResponse(&localv1.RetryOutboxResponse{}), nil
+	}
+	return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("agency %q is not a known peer", req.Msg.Peer))
+}
+
+func TestOutboxRetry(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		args   []string
+		code   int
+		stdout string
+	}{
+		{[]string{"outbox", "retry"}, 0, "retrying now: 1 envelope(s) waiting for every peer (see cpx outbox)\n"},
+		{[]string{"outbox", "retry", "agency-b"}, 0, "retrying now: 1 envelope(s) waiting for agency-b (see cpx outbox)\n"},
+		{[]string{"outbox", "retry", "agency-c"}, 0, "nothing is waiting for agency-c\n"},
+		{[]string{"outbox", "retry", "agency-b", "-o", "json"}, 0, "{\n  \"waiting\": 1\n}\n"},
+		{[]string{"outbox", "retry", "agency-x"}, command.ExitNotFound, ""},
+		{[]string{"outbox", "retry", "agency-b", "agency-c"}, command.ExitUsage, ""},
+	}
+	for _, tt := range tests {
+		r := e.run(t, tt.args...).want(t, tt.code)
+		if r.stdout != tt.stdout {
+			t.Errorf("cpx %s: got stdout %q, want %q", strings.Join(tt.args, " "), r.stdout, tt.stdout)
+		}
+	}
+	e.as(t, "viewer-token", "outbox", "retry").want(t, command.ExitForbidden)
+}
+
 func TestNodeIDAndPeers(t *testing.T) {
 	e := newEnv(t)
 	golden(t, "node-id.txt", e.run(t, "node", "id").want(t, 0).stdout)
@@ -346,8 +388,8 @@ func TestNodeIDAndPeers(t *testing.T) {
 	golden(t, "peer-list.txt", e.run(t, "peer", "list").want(t, 0).stdout)
 	golden(t, "peer-list.json", e.run(t, "peer", "list", "-o", "json").want(t, 0).stdout)
 	e.run(t, "peer", "remove", "agency-c").want(t, 0)
-	if n := len(e.node.fed().peers); n != 1 {
-		t.Errorf("%d peers after remove, want 1", n)
+	if n := len(e.node.fed().peers); n != 2 {
+		t.Errorf("%d peers after remove, want 2", n)
 	}
 	e.run(t, "peer", "remove", "agency-c").want(t, command.ExitNotFound)
 	e.as(t, "viewer-token", "peer", "add", addr, "--agency", "agency-c").want(t, command.ExitForbidden)
@@ -566,7 +608,7 @@ func TestFederationHelp(t *testing.T) {
 		{"case", "refer"}, {"case", "transfer"},
 		{"referral", "list"}, {"referral", "show"}, {"referral", "accept"}, {"referral", "reject"}, {"referral", "done"}, {"referral", "revoke"},
 		{"transfer", "list"}, {"transfer", "show"}, {"transfer", "accept"}, {"transfer", "reject"},
-		{"outbox"},
+		{"outbox"}, {"outbox", "retry"},
 	} {
 		r := cpx(t, append(args, "--help")...).want(t, 0)
 		if !strings.Contains(r.stdout, "cpx "+strings.Join(args, " ")) || !strings.Contains(r.stdout, "Example") {

@@ -26,9 +26,12 @@ func tsOrNil(t interface{ IsZero() bool }, ts *timestamppb.Timestamp) *timestamp
 }
 
 func (s *Server) peerToWire(p exchange.Peer) *localv1.Peer {
+	connected := s.ex.Connected(p)
 	w := &localv1.Peer{
-		Agency: p.Agency, PeerId: p.PeerID, Addrs: p.Addrs, Connected: s.ex.Connected(p),
+		Agency: p.Agency, PeerId: p.PeerID, Addrs: p.DialAddrs(), Connected: connected,
 		AddedAt: timestamppb.New(p.AddedAt), LastSeen: tsOrNil(p.LastSeen, timestamppb.New(p.LastSeen)), LastError: p.LastError,
+		Reachability: string(p.Reachability(connected)), LastErrorAt: tsOrNil(p.LastErrorAt, timestamppb.New(p.LastErrorAt)),
+		AnnouncedAt: tsOrNil(p.AnnouncedAt, timestamppb.New(p.AnnouncedAt)),
 	}
 	for _, k := range p.Keys() {
 		w.KeyFingerprints = append(w.KeyFingerprints, k.Fingerprint())
@@ -318,4 +321,17 @@ func (s *Server) Outbox(ctx context.Context, req *connect.Request[localv1.Outbox
 		})
 	}
 	return connect.NewResponse(resp), nil
+}
+
+// RetryOutbox implements FederationService.
+func (s *Server) RetryOutbox(ctx context.Context, req *connect.Request[localv1.RetryOutboxRequest]) (*connect.Response[localv1.RetryOutboxResponse], error) {
+	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.ex.RetryOutbox(ctx, sub, req.Msg.Peer)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return connect.NewResponse(&localv1.RetryOutboxResponse{Waiting: int32(n)}), nil
 }

@@ -270,6 +270,14 @@ func (n *Node) open(ctx context.Context) error {
 		return err
 	}
 	n.ex.Store(ex)
+	// A peer's signed announcement of its addresses (identify) updates
+	// where this node dials it; a new connection wakes its deliveries.
+	n.host.OnAnnounce(func(a p2p.Announcement) {
+		if err := ex.PeerAnnounced(context.Background(), a.Peer.String(), a.Addrs, a.Seq); err != nil {
+			n.log.Warn("refused a peer's addresses", "peer", a.Peer.String(), "err", err)
+		}
+	})
+	n.host.OnConnected(func(p peer.ID) { ex.PeerConnected(context.Background(), p.String()) })
 	n.tracing.Federate(ex)
 	ex.OnQuery(n.tracing.AnswerQuery)
 	ex.OnDisclosureRequest(tracing.ResolveHandle)

@@ -88,8 +88,16 @@ func backoff(attempts int) time.Duration {
 	return min(d, 5*time.Minute)
 }
 
-// Run delivers the outbox until ctx is done.
+// Run delivers the outbox until ctx is done. It first greets every peer
+// (in the background), so that partners learn where this node is now.
 func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.greetPeers(ctx)
+	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -108,6 +116,7 @@ func (s *Service) Run(ctx context.Context) error {
 // deliverDue makes one attempt at every outbox entry that is due.
 func (s *Service) deliverDue(ctx context.Context) error {
 	now := s.now().UTC()
+	rushAll, rushed := s.takeRush()
 	var due []OutboxEntry
 	err := s.store.View(ctx, func(r store.Reader) error {
 		return r.Scan(prefixOutbox, store.ScanOptions{}, func(_, v []byte) error {
@@ -115,7 +124,7 @@ func (s *Service) deliverDue(ctx context.Context) error {
 			if err := unmarshal(v, &e); err != nil {
 				return err
 			}
-			if !e.NextAttempt.After(now) {
+			if !e.NextAttempt.After(now) || rushAll || rushed[e.Peer] {
 				due = append(due, e)
 			}
 			return nil
@@ -180,7 +189,7 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry) error {
 		return nil
 	}
 	actx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	receipt, err := s.transport.Deliver(actx, p.PeerID, p.Addrs, e.Envelope)
+	receipt, err := s.transport.Deliver(actx, p.PeerID, p.DialAddrs(), e.Envelope)
 	cancel()
 	if errors.Is(err, ErrPermanent) {
 		s.fail(ctx, e, err.Error())
@@ -188,6 +197,7 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry) error {
 	}
 	if err != nil {
 		s.retry(ctx, e, err)
+		s.notePeerError(ctx, p.Agency, err)
 		return err
 	}
 	r, err := verifyReceipt(p, e.EnvelopeID, s.agency, receipt)
@@ -209,8 +219,11 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry) error {
 				return err
 			}
 		}
-		if err := putJSON(w, key(prefixPeer, p.Agency), withSeen(p, now)); err != nil {
-			return err
+		// Read the peer again: it may have announced new addresses meanwhile.
+		if fresh, err := s.peer(w, p.Agency); err == nil {
+			if err := putJSON(w, key(prefixPeer, p.Agency), withSeen(fresh, now)); err != nil {
+				return err
+			}
 		}
 		_, err := audit.Append(w, now, audit.Event{Actor: "node", Action: "envelope.delivered", Object: "exchange/" + e.Exchange,
 			Details: map[string]any{"envelope": e.EnvelopeID, "kind": e.Kind, "to": e.Peer, "receipt": receipt}})
@@ -223,7 +236,7 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry) error {
 }
 
 func withSeen(p Peer, now time.Time) Peer {
-	p.LastSeen, p.LastError = now, ""
+	p.LastSeen, p.LastError, p.LastErrorAt = now, "", time.Time{}
 	return p
 }
 

@@ -12,6 +12,15 @@
 // until the peer returns a signed receipt, retrying with backoff for as long
 // as the envelope is valid.
 //
+// # Peers and their addresses
+//
+// A peer is dialled at every address known for it: those it announced
+// itself (PeerAnnounced, fed by the transport with the peer's signed
+// record, and only ever about the node that signed and sent it), then
+// those an administrator gave. Run greets every peer on start, so a node
+// that moved tells its partners; a new connection (PeerConnected), a
+// successful greeting and RetryOutbox make the peer's envelopes due now.
+//
 // # Receiving
 //
 // Deliver (the peer API) checks, in order: the sender's node is a known

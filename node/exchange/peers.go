@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,16 +16,66 @@ import (
 
 // Peer is another agency's node that this node talks to.
 type Peer struct {
-	Agency  string    `json:"agency"`
-	PeerID  string    `json:"peer_id"`
+	Agency string `json:"agency"`
+	PeerID string `json:"peer_id"`
+	// Addrs are the addresses an administrator gave (cpx peer add).
 	Addrs   []string  `json:"addrs"`
 	AddedAt time.Time `json:"added_at"`
+	// Announced are the addresses the peer itself last announced, signed
+	// (see PeerAnnounced); AnnouncedSeq is that announcement's sequence
+	// number, AnnouncedAt when it came.
+	Announced    []string  `json:"announced,omitempty"`
+	AnnouncedSeq uint64    `json:"announced_seq,omitempty"`
+	AnnouncedAt  time.Time `json:"announced_at,omitzero"`
 	// LastSeen is the last time the peer answered or called.
 	LastSeen time.Time `json:"last_seen,omitzero"`
 	// Announcements are the peer's verified key announcements, oldest
 	// first (canonical encoding).
 	Announcements [][]byte `json:"announcements,omitempty"`
-	LastError     string   `json:"last_error,omitempty"`
+	// LastError is why the last attempt to reach the peer failed, at
+	// LastErrorAt; both are cleared when it is reached.
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+}
+
+// DialAddrs returns every address the node dials the peer at: the ones
+// the peer announced first (they are its own, newest word), then those an
+// administrator gave, without repeats. Every one is tried.
+func (p Peer) DialAddrs() []string {
+	out := make([]string, 0, len(p.Announced)+len(p.Addrs))
+	for _, a := range append(slices.Clone(p.Announced), p.Addrs...) {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Reachability says how the last contact with a peer went.
+type Reachability string
+
+// The reachability of a peer.
+const (
+	Connected   Reachability = "connected"   // a connection is open now
+	Reachable   Reachability = "reachable"   // the last contact succeeded
+	Unreachable Reachability = "unreachable" // the last attempt failed (LastError)
+	NeverSeen   Reachability = "never seen"  // no contact yet
+)
+
+// Reachability returns the peer's reachability; connected is whether a
+// connection is open now (Service.Connected).
+func (p Peer) Reachability(connected bool) Reachability {
+	switch {
+	case connected:
+		return Connected
+	case p.LastError != "" && !p.LastErrorAt.Before(p.LastSeen):
+		return Unreachable
+	case !p.LastSeen.IsZero():
+		return Reachable
+	case p.LastError != "":
+		return Unreachable
+	}
+	return NeverSeen
 }
 
 // Keys returns the peer's announced public keys, oldest first.
@@ -128,7 +179,8 @@ func (s *Service) AddPeer(ctx context.Context, sub policy.Subject, addr, agency 
 		if old, err := s.peer(w, agency); err == nil {
 			p.AddedAt = old.AddedAt
 			if old.PeerID == id {
-				p.Announcements = old.Announcements
+				p.Announcements, p.LastSeen = old.Announcements, old.LastSeen
+				p.Announced, p.AnnouncedSeq, p.AnnouncedAt = old.Announced, old.AnnouncedSeq, old.AnnouncedAt
 			}
 		}
 		if other, ok, err := s.peerByID(w, id); err != nil {
@@ -208,7 +260,7 @@ func (s *Service) Greet(ctx context.Context, agency string) error {
 	if err != nil {
 		return err
 	}
-	theirs, err := s.transport.Hello(ctx, p.PeerID, p.Addrs, mine)
+	theirs, err := s.transport.Hello(ctx, p.PeerID, p.DialAddrs(), mine)
 	if err != nil {
 		s.notePeerError(ctx, agency, err)
 		return err
@@ -248,7 +300,7 @@ func (s *Service) learn(ctx context.Context, peerID string, announcements [][]by
 		if len(kept) == 0 {
 			return fmt.Errorf("%w: %s announced no keys", ErrRefused, p.Agency)
 		}
-		p.Announcements, p.LastSeen, p.LastError = kept, now, ""
+		p.Announcements, p.LastSeen, p.LastError, p.LastErrorAt = kept, now, "", time.Time{}
 		if err := putJSON(w, key(prefixPeer, p.Agency), p); err != nil {
 			return err
 		}
@@ -263,7 +315,7 @@ func (s *Service) notePeerError(ctx context.Context, agency string, cause error)
 		if err != nil {
 			return err
 		}
-		p.LastError = cause.Error()
+		p.LastError, p.LastErrorAt = cause.Error(), s.now().UTC()
 		return putJSON(w, key(prefixPeer, agency), p)
 	})
 }

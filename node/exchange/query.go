@@ -106,7 +106,7 @@ func (s *Service) Query(ctx context.Context, to string, isp *policy.ISP, payload
 		return nil, err
 	}
 	qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	resp, err := s.transport.Query(qctx, p.PeerID, p.Addrs, raw)
+	resp, err := s.transport.Query(qctx, p.PeerID, p.DialAddrs(), raw)
 	cancel()
 	outcome := audit.OK
 	if err != nil {

@@ -71,6 +71,9 @@ type Service struct {
 	current       *agencykey.Private
 	byFP          map[string]*agencykey.Private
 	wake          chan struct{}
+	rushMu        sync.Mutex
+	rushAll       bool
+	rushed        map[string]bool // agencies whose envelopes are due now
 	queryHandler  QueryHandler
 	resolveHandle HandleResolver
 	queries       limiter

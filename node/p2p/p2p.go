@@ -2,6 +2,9 @@
 // QUIC with a persistent identity, a connection gater that admits only the
 // peers the node knows, and the peer API served and called with Connect over
 // libp2p streams (libp2phttp, HTTP/1.1: unary and server-streaming calls).
+// It reports each peer's signed announcement of its own addresses (libp2p
+// identify and signed peer records, see OnAnnounce) and each new
+// connection (OnConnected), so that the node follows a peer that moved.
 //
 // The remote peer id that handlers see (PeerID) comes from libp2p's
 // authenticated secure channel, never from anything the peer sends.
@@ -19,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -50,6 +54,11 @@ type Host struct {
 	log   *slog.Logger
 	wg    sync.WaitGroup
 	mux   *http.ServeMux
+	sub   event.Subscription
+
+	hmu       sync.RWMutex
+	announced func(Announcement)
+	connected func(peer.ID)
 }
 
 // NewIdentity returns a fresh Ed25519 libp2p identity key.
@@ -88,6 +97,10 @@ func New(c Config) (*Host, error) {
 	}
 	hh := &Host{host: h, gater: g, log: log, mux: http.NewServeMux()}
 	hh.http = &libp2phttp.Host{StreamHost: h, ServeMux: hh.mux}
+	if err := hh.watch(); err != nil {
+		h.Close()
+		return nil, fmt.Errorf("p2p: watching identify: %w", err)
+	}
 	hh.wg.Add(1)
 	go func() {
 		defer hh.wg.Done()
@@ -150,7 +163,9 @@ func PeerID(ctx context.Context) peer.ID {
 const BaseURL = "http://cpx-peer" + Protocol
 
 // Client returns an HTTP client whose requests travel over a libp2p stream
-// to the peer p at addrs. Use it with BaseURL.
+// to the peer p, reusing an open connection or dialling every address in
+// addrs (and any the peer announced on an earlier connection). Use it with
+// BaseURL.
 func (h *Host) Client(p peer.ID, addrs []ma.Multiaddr) (*http.Client, error) {
 	h.gater.Allow(p)
 	rt, err := h.http.NewConstrainedRoundTripper(peer.AddrInfo{ID: p, Addrs: addrs})
@@ -163,6 +178,9 @@ func (h *Host) Client(p peer.ID, addrs []ma.Multiaddr) (*http.Client, error) {
 // Close stops the host and waits for its goroutines.
 func (h *Host) Close() error {
 	err := errors.Join(h.http.Close(), h.host.Close())
+	if h.sub != nil {
+		h.sub.Close()
+	}
 	h.wg.Wait()
 	return err
 }

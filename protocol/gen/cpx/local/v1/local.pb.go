@@ -2529,17 +2529,26 @@ func (x *NodeIDResponse) GetKeyNotAfter() *timestamppb.Timestamp {
 }
 
 type Peer struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	Agency          string                 `protobuf:"bytes,1,opt,name=agency,proto3" json:"agency,omitempty"`
-	PeerId          string                 `protobuf:"bytes,2,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
-	Addrs           []string               `protobuf:"bytes,3,rep,name=addrs,proto3" json:"addrs,omitempty"`
-	Connected       bool                   `protobuf:"varint,4,opt,name=connected,proto3" json:"connected,omitempty"`
-	AddedAt         *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=added_at,json=addedAt,proto3" json:"added_at,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Agency string                 `protobuf:"bytes,1,opt,name=agency,proto3" json:"agency,omitempty"`
+	PeerId string                 `protobuf:"bytes,2,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
+	// Every address the node dials the peer at, in order: those the peer
+	// announced itself (signed), then those given to cpx peer add.
+	Addrs     []string               `protobuf:"bytes,3,rep,name=addrs,proto3" json:"addrs,omitempty"`
+	Connected bool                   `protobuf:"varint,4,opt,name=connected,proto3" json:"connected,omitempty"`
+	AddedAt   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=added_at,json=addedAt,proto3" json:"added_at,omitempty"`
+	// The last contact: the peer answered, called, or announced itself.
 	LastSeen        *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_seen,json=lastSeen,proto3" json:"last_seen,omitempty"`
 	KeyFingerprints []string               `protobuf:"bytes,7,rep,name=key_fingerprints,json=keyFingerprints,proto3" json:"key_fingerprints,omitempty"`
-	LastError       string                 `protobuf:"bytes,8,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Why the last attempt to reach the peer failed (empty once reached).
+	LastError string `protobuf:"bytes,8,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// connected, reachable, unreachable or never seen.
+	Reachability string                 `protobuf:"bytes,9,opt,name=reachability,proto3" json:"reachability,omitempty"`
+	LastErrorAt  *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=last_error_at,json=lastErrorAt,proto3" json:"last_error_at,omitempty"`
+	// When the peer last announced its addresses.
+	AnnouncedAt   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=announced_at,json=announcedAt,proto3" json:"announced_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Peer) Reset() {
@@ -2626,6 +2635,27 @@ func (x *Peer) GetLastError() string {
 		return x.LastError
 	}
 	return ""
+}
+
+func (x *Peer) GetReachability() string {
+	if x != nil {
+		return x.Reachability
+	}
+	return ""
+}
+
+func (x *Peer) GetLastErrorAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorAt
+	}
+	return nil
+}
+
+func (x *Peer) GetAnnouncedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AnnouncedAt
+	}
+	return nil
 }
 
 type AddPeerRequest struct {
@@ -4432,6 +4462,96 @@ func (x *OutboxResponse) GetEntries() []*OutboxEntry {
 	return nil
 }
 
+type RetryOutboxRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The peer's agency id; empty for every peer.
+	Peer          string `protobuf:"bytes,1,opt,name=peer,proto3" json:"peer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryOutboxRequest) Reset() {
+	*x = RetryOutboxRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryOutboxRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryOutboxRequest) ProtoMessage() {}
+
+func (x *RetryOutboxRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryOutboxRequest.ProtoReflect.Descriptor instead.
+func (*RetryOutboxRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *RetryOutboxRequest) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
+type RetryOutboxResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many envelopes are waiting (for that peer), now due.
+	Waiting       int32 `protobuf:"varint,1,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryOutboxResponse) Reset() {
+	*x = RetryOutboxResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryOutboxResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryOutboxResponse) ProtoMessage() {}
+
+func (x *RetryOutboxResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryOutboxResponse.ProtoReflect.Descriptor instead.
+func (*RetryOutboxResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *RetryOutboxResponse) GetWaiting() int32 {
+	if x != nil {
+		return x.Waiting
+	}
+	return 0
+}
+
 type KeysStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -4440,7 +4560,7 @@ type KeysStatusRequest struct {
 
 func (x *KeysStatusRequest) Reset() {
 	*x = KeysStatusRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4452,7 +4572,7 @@ func (x *KeysStatusRequest) String() string {
 func (*KeysStatusRequest) ProtoMessage() {}
 
 func (x *KeysStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4465,7 +4585,7 @@ func (x *KeysStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysStatusRequest.ProtoReflect.Descriptor instead.
 func (*KeysStatusRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{76}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{78}
 }
 
 type AgencyKey struct {
@@ -4481,7 +4601,7 @@ type AgencyKey struct {
 
 func (x *AgencyKey) Reset() {
 	*x = AgencyKey{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4493,7 +4613,7 @@ func (x *AgencyKey) String() string {
 func (*AgencyKey) ProtoMessage() {}
 
 func (x *AgencyKey) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4506,7 +4626,7 @@ func (x *AgencyKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgencyKey.ProtoReflect.Descriptor instead.
 func (*AgencyKey) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{77}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *AgencyKey) GetVersion() uint32 {
@@ -4561,7 +4681,7 @@ type KeysStatusResponse struct {
 
 func (x *KeysStatusResponse) Reset() {
 	*x = KeysStatusResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4573,7 +4693,7 @@ func (x *KeysStatusResponse) String() string {
 func (*KeysStatusResponse) ProtoMessage() {}
 
 func (x *KeysStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4586,7 +4706,7 @@ func (x *KeysStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysStatusResponse.ProtoReflect.Descriptor instead.
 func (*KeysStatusResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{78}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *KeysStatusResponse) GetKeyring() string {
@@ -4641,7 +4761,7 @@ type RotateKeysRequest struct {
 
 func (x *RotateKeysRequest) Reset() {
 	*x = RotateKeysRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4653,7 +4773,7 @@ func (x *RotateKeysRequest) String() string {
 func (*RotateKeysRequest) ProtoMessage() {}
 
 func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4666,7 +4786,7 @@ func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeysRequest.ProtoReflect.Descriptor instead.
 func (*RotateKeysRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{79}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *RotateKeysRequest) GetWrapping() bool {
@@ -4698,7 +4818,7 @@ type RotateKeysResponse struct {
 
 func (x *RotateKeysResponse) Reset() {
 	*x = RotateKeysResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4710,7 +4830,7 @@ func (x *RotateKeysResponse) String() string {
 func (*RotateKeysResponse) ProtoMessage() {}
 
 func (x *RotateKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4723,7 +4843,7 @@ func (x *RotateKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeysResponse.ProtoReflect.Descriptor instead.
 func (*RotateKeysResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{80}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *RotateKeysResponse) GetRewrapped() int32 {
@@ -4762,7 +4882,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4774,7 +4894,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4787,7 +4907,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{81}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{83}
 }
 
 type BackupResponse struct {
@@ -4799,7 +4919,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4811,7 +4931,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4824,7 +4944,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{82}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *BackupResponse) GetChunk() []byte {
@@ -4864,7 +4984,7 @@ type TracingRequest struct {
 
 func (x *TracingRequest) Reset() {
 	*x = TracingRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4876,7 +4996,7 @@ func (x *TracingRequest) String() string {
 func (*TracingRequest) ProtoMessage() {}
 
 func (x *TracingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4889,7 +5009,7 @@ func (x *TracingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingRequest.ProtoReflect.Descriptor instead.
 func (*TracingRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{83}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *TracingRequest) GetId() string {
@@ -5037,7 +5157,7 @@ type Trace struct {
 
 func (x *Trace) Reset() {
 	*x = Trace{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5049,7 +5169,7 @@ func (x *Trace) String() string {
 func (*Trace) ProtoMessage() {}
 
 func (x *Trace) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5062,7 +5182,7 @@ func (x *Trace) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trace.ProtoReflect.Descriptor instead.
 func (*Trace) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{84}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *Trace) GetIndex() int32 {
@@ -5187,7 +5307,7 @@ type TracingDecision struct {
 
 func (x *TracingDecision) Reset() {
 	*x = TracingDecision{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5199,7 +5319,7 @@ func (x *TracingDecision) String() string {
 func (*TracingDecision) ProtoMessage() {}
 
 func (x *TracingDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5212,7 +5332,7 @@ func (x *TracingDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingDecision.ProtoReflect.Descriptor instead.
 func (*TracingDecision) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{85}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *TracingDecision) GetTrace() int32 {
@@ -5276,7 +5396,7 @@ type CreateTracingRequestRequest struct {
 
 func (x *CreateTracingRequestRequest) Reset() {
 	*x = CreateTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5288,7 +5408,7 @@ func (x *CreateTracingRequestRequest) String() string {
 func (*CreateTracingRequestRequest) ProtoMessage() {}
 
 func (x *CreateTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5301,7 +5421,7 @@ func (x *CreateTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{86}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *CreateTracingRequestRequest) GetRequest() *structpb.Struct {
@@ -5327,7 +5447,7 @@ type CreateTracingRequestResponse struct {
 
 func (x *CreateTracingRequestResponse) Reset() {
 	*x = CreateTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5339,7 +5459,7 @@ func (x *CreateTracingRequestResponse) String() string {
 func (*CreateTracingRequestResponse) ProtoMessage() {}
 
 func (x *CreateTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5352,7 +5472,7 @@ func (x *CreateTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{87}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *CreateTracingRequestResponse) GetRequest() *TracingRequest {
@@ -5372,7 +5492,7 @@ type GetTracingRequestRequest struct {
 
 func (x *GetTracingRequestRequest) Reset() {
 	*x = GetTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5384,7 +5504,7 @@ func (x *GetTracingRequestRequest) String() string {
 func (*GetTracingRequestRequest) ProtoMessage() {}
 
 func (x *GetTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5397,7 +5517,7 @@ func (x *GetTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{88}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *GetTracingRequestRequest) GetId() string {
@@ -5416,7 +5536,7 @@ type GetTracingRequestResponse struct {
 
 func (x *GetTracingRequestResponse) Reset() {
 	*x = GetTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5428,7 +5548,7 @@ func (x *GetTracingRequestResponse) String() string {
 func (*GetTracingRequestResponse) ProtoMessage() {}
 
 func (x *GetTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5441,7 +5561,7 @@ func (x *GetTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*GetTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{89}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *GetTracingRequestResponse) GetRequest() *TracingRequest {
@@ -5462,7 +5582,7 @@ type ListTracingRequestsRequest struct {
 
 func (x *ListTracingRequestsRequest) Reset() {
 	*x = ListTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5474,7 +5594,7 @@ func (x *ListTracingRequestsRequest) String() string {
 func (*ListTracingRequestsRequest) ProtoMessage() {}
 
 func (x *ListTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5487,7 +5607,7 @@ func (x *ListTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{90}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ListTracingRequestsRequest) GetStatus() string {
@@ -5513,7 +5633,7 @@ type ListTracingRequestsResponse struct {
 
 func (x *ListTracingRequestsResponse) Reset() {
 	*x = ListTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5525,7 +5645,7 @@ func (x *ListTracingRequestsResponse) String() string {
 func (*ListTracingRequestsResponse) ProtoMessage() {}
 
 func (x *ListTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5538,7 +5658,7 @@ func (x *ListTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{91}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *ListTracingRequestsResponse) GetRequests() []*TracingRequest {
@@ -5559,7 +5679,7 @@ type UpdateTracingRequestRequest struct {
 
 func (x *UpdateTracingRequestRequest) Reset() {
 	*x = UpdateTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5571,7 +5691,7 @@ func (x *UpdateTracingRequestRequest) String() string {
 func (*UpdateTracingRequestRequest) ProtoMessage() {}
 
 func (x *UpdateTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5584,7 +5704,7 @@ func (x *UpdateTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{92}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *UpdateTracingRequestRequest) GetId() string {
@@ -5610,7 +5730,7 @@ type UpdateTracingRequestResponse struct {
 
 func (x *UpdateTracingRequestResponse) Reset() {
 	*x = UpdateTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5622,7 +5742,7 @@ func (x *UpdateTracingRequestResponse) String() string {
 func (*UpdateTracingRequestResponse) ProtoMessage() {}
 
 func (x *UpdateTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5635,7 +5755,7 @@ func (x *UpdateTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{93}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *UpdateTracingRequestResponse) GetRequest() *TracingRequest {
@@ -5655,7 +5775,7 @@ type TracingImportRow struct {
 
 func (x *TracingImportRow) Reset() {
 	*x = TracingImportRow{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5667,7 +5787,7 @@ func (x *TracingImportRow) String() string {
 func (*TracingImportRow) ProtoMessage() {}
 
 func (x *TracingImportRow) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5680,7 +5800,7 @@ func (x *TracingImportRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingImportRow.ProtoReflect.Descriptor instead.
 func (*TracingImportRow) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{94}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *TracingImportRow) GetRow() int64 {
@@ -5710,7 +5830,7 @@ type TracingImportResult struct {
 
 func (x *TracingImportResult) Reset() {
 	*x = TracingImportResult{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5722,7 +5842,7 @@ func (x *TracingImportResult) String() string {
 func (*TracingImportResult) ProtoMessage() {}
 
 func (x *TracingImportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5735,7 +5855,7 @@ func (x *TracingImportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingImportResult.ProtoReflect.Descriptor instead.
 func (*TracingImportResult) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{95}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *TracingImportResult) GetRow() int64 {
@@ -5776,7 +5896,7 @@ type ImportTracingRequestsRequest struct {
 
 func (x *ImportTracingRequestsRequest) Reset() {
 	*x = ImportTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5788,7 +5908,7 @@ func (x *ImportTracingRequestsRequest) String() string {
 func (*ImportTracingRequestsRequest) ProtoMessage() {}
 
 func (x *ImportTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5801,7 +5921,7 @@ func (x *ImportTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ImportTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{96}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *ImportTracingRequestsRequest) GetRows() []*TracingImportRow {
@@ -5829,7 +5949,7 @@ type ImportTracingRequestsResponse struct {
 
 func (x *ImportTracingRequestsResponse) Reset() {
 	*x = ImportTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5841,7 +5961,7 @@ func (x *ImportTracingRequestsResponse) String() string {
 func (*ImportTracingRequestsResponse) ProtoMessage() {}
 
 func (x *ImportTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5854,7 +5974,7 @@ func (x *ImportTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ImportTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{97}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *ImportTracingRequestsResponse) GetResults() []*TracingImportResult {
@@ -5893,7 +6013,7 @@ type MatchComparison struct {
 
 func (x *MatchComparison) Reset() {
 	*x = MatchComparison{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5905,7 +6025,7 @@ func (x *MatchComparison) String() string {
 func (*MatchComparison) ProtoMessage() {}
 
 func (x *MatchComparison) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5918,7 +6038,7 @@ func (x *MatchComparison) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchComparison.ProtoReflect.Descriptor instead.
 func (*MatchComparison) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{98}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *MatchComparison) GetField() string {
@@ -5961,7 +6081,7 @@ type MatchCandidate struct {
 
 func (x *MatchCandidate) Reset() {
 	*x = MatchCandidate{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5973,7 +6093,7 @@ func (x *MatchCandidate) String() string {
 func (*MatchCandidate) ProtoMessage() {}
 
 func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5986,7 +6106,7 @@ func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCandidate.ProtoReflect.Descriptor instead.
 func (*MatchCandidate) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{99}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *MatchCandidate) GetTrace() int32 {
@@ -6049,7 +6169,7 @@ type MatchTracingRequestRequest struct {
 
 func (x *MatchTracingRequestRequest) Reset() {
 	*x = MatchTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6061,7 +6181,7 @@ func (x *MatchTracingRequestRequest) String() string {
 func (*MatchTracingRequestRequest) ProtoMessage() {}
 
 func (x *MatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6074,7 +6194,7 @@ func (x *MatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*MatchTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{100}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *MatchTracingRequestRequest) GetId() string {
@@ -6101,7 +6221,7 @@ type MatchTracingRequestResponse struct {
 
 func (x *MatchTracingRequestResponse) Reset() {
 	*x = MatchTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6113,7 +6233,7 @@ func (x *MatchTracingRequestResponse) String() string {
 func (*MatchTracingRequestResponse) ProtoMessage() {}
 
 func (x *MatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6126,7 +6246,7 @@ func (x *MatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*MatchTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{101}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *MatchTracingRequestResponse) GetRequest() *TracingRequest {
@@ -6151,7 +6271,7 @@ type MatchAllTracingRequestsRequest struct {
 
 func (x *MatchAllTracingRequestsRequest) Reset() {
 	*x = MatchAllTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6163,7 +6283,7 @@ func (x *MatchAllTracingRequestsRequest) String() string {
 func (*MatchAllTracingRequestsRequest) ProtoMessage() {}
 
 func (x *MatchAllTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6176,7 +6296,7 @@ func (x *MatchAllTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchAllTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*MatchAllTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{102}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{104}
 }
 
 // TracingMatchSummary is the outcome of matching one open request.
@@ -6195,7 +6315,7 @@ type TracingMatchSummary struct {
 
 func (x *TracingMatchSummary) Reset() {
 	*x = TracingMatchSummary{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6207,7 +6327,7 @@ func (x *TracingMatchSummary) String() string {
 func (*TracingMatchSummary) ProtoMessage() {}
 
 func (x *TracingMatchSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6220,7 +6340,7 @@ func (x *TracingMatchSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingMatchSummary.ProtoReflect.Descriptor instead.
 func (*TracingMatchSummary) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{103}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *TracingMatchSummary) GetId() string {
@@ -6274,7 +6394,7 @@ type MatchAllTracingRequestsResponse struct {
 
 func (x *MatchAllTracingRequestsResponse) Reset() {
 	*x = MatchAllTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6286,7 +6406,7 @@ func (x *MatchAllTracingRequestsResponse) String() string {
 func (*MatchAllTracingRequestsResponse) ProtoMessage() {}
 
 func (x *MatchAllTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6299,7 +6419,7 @@ func (x *MatchAllTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchAllTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*MatchAllTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{104}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *MatchAllTracingRequestsResponse) GetSummaries() []*TracingMatchSummary {
@@ -6320,7 +6440,7 @@ type MatchCaseRequest struct {
 
 func (x *MatchCaseRequest) Reset() {
 	*x = MatchCaseRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6332,7 +6452,7 @@ func (x *MatchCaseRequest) String() string {
 func (*MatchCaseRequest) ProtoMessage() {}
 
 func (x *MatchCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6345,7 +6465,7 @@ func (x *MatchCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCaseRequest.ProtoReflect.Descriptor instead.
 func (*MatchCaseRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{105}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *MatchCaseRequest) GetId() string {
@@ -6371,7 +6491,7 @@ type MatchCaseResponse struct {
 
 func (x *MatchCaseResponse) Reset() {
 	*x = MatchCaseResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6383,7 +6503,7 @@ func (x *MatchCaseResponse) String() string {
 func (*MatchCaseResponse) ProtoMessage() {}
 
 func (x *MatchCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6396,7 +6516,7 @@ func (x *MatchCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCaseResponse.ProtoReflect.Descriptor instead.
 func (*MatchCaseResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{106}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *MatchCaseResponse) GetCandidates() []*MatchCandidate {
@@ -6420,7 +6540,7 @@ type ConfirmTracingMatchRequest struct {
 
 func (x *ConfirmTracingMatchRequest) Reset() {
 	*x = ConfirmTracingMatchRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6432,7 +6552,7 @@ func (x *ConfirmTracingMatchRequest) String() string {
 func (*ConfirmTracingMatchRequest) ProtoMessage() {}
 
 func (x *ConfirmTracingMatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6445,7 +6565,7 @@ func (x *ConfirmTracingMatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTracingMatchRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmTracingMatchRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{107}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *ConfirmTracingMatchRequest) GetId() string {
@@ -6485,7 +6605,7 @@ type ConfirmTracingMatchResponse struct {
 
 func (x *ConfirmTracingMatchResponse) Reset() {
 	*x = ConfirmTracingMatchResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6497,7 +6617,7 @@ func (x *ConfirmTracingMatchResponse) String() string {
 func (*ConfirmTracingMatchResponse) ProtoMessage() {}
 
 func (x *ConfirmTracingMatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6510,7 +6630,7 @@ func (x *ConfirmTracingMatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTracingMatchResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmTracingMatchResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{108}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *ConfirmTracingMatchResponse) GetRequest() *TracingRequest {
@@ -6532,7 +6652,7 @@ type RejectTracingMatchRequest struct {
 
 func (x *RejectTracingMatchRequest) Reset() {
 	*x = RejectTracingMatchRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6544,7 +6664,7 @@ func (x *RejectTracingMatchRequest) String() string {
 func (*RejectTracingMatchRequest) ProtoMessage() {}
 
 func (x *RejectTracingMatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6557,7 +6677,7 @@ func (x *RejectTracingMatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTracingMatchRequest.ProtoReflect.Descriptor instead.
 func (*RejectTracingMatchRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{109}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *RejectTracingMatchRequest) GetId() string {
@@ -6597,7 +6717,7 @@ type RejectTracingMatchResponse struct {
 
 func (x *RejectTracingMatchResponse) Reset() {
 	*x = RejectTracingMatchResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6609,7 +6729,7 @@ func (x *RejectTracingMatchResponse) String() string {
 func (*RejectTracingMatchResponse) ProtoMessage() {}
 
 func (x *RejectTracingMatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6622,7 +6742,7 @@ func (x *RejectTracingMatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTracingMatchResponse.ProtoReflect.Descriptor instead.
 func (*RejectTracingMatchResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{110}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *RejectTracingMatchResponse) GetRequest() *TracingRequest {
@@ -6641,7 +6761,7 @@ type FederatedMatchTracingRequestRequest struct {
 
 func (x *FederatedMatchTracingRequestRequest) Reset() {
 	*x = FederatedMatchTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6653,7 +6773,7 @@ func (x *FederatedMatchTracingRequestRequest) String() string {
 func (*FederatedMatchTracingRequestRequest) ProtoMessage() {}
 
 func (x *FederatedMatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6666,7 +6786,7 @@ func (x *FederatedMatchTracingRequestRequest) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use FederatedMatchTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*FederatedMatchTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{111}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *FederatedMatchTracingRequestRequest) GetId() string {
@@ -6691,7 +6811,7 @@ type FederatedTracingMatch struct {
 
 func (x *FederatedTracingMatch) Reset() {
 	*x = FederatedTracingMatch{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6703,7 +6823,7 @@ func (x *FederatedTracingMatch) String() string {
 func (*FederatedTracingMatch) ProtoMessage() {}
 
 func (x *FederatedTracingMatch) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6716,7 +6836,7 @@ func (x *FederatedTracingMatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FederatedTracingMatch.ProtoReflect.Descriptor instead.
 func (*FederatedTracingMatch) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{112}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *FederatedTracingMatch) GetAgency() string {
@@ -6760,7 +6880,7 @@ type FederatedMatchTracingRequestResponse struct {
 
 func (x *FederatedMatchTracingRequestResponse) Reset() {
 	*x = FederatedMatchTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6772,7 +6892,7 @@ func (x *FederatedMatchTracingRequestResponse) String() string {
 func (*FederatedMatchTracingRequestResponse) ProtoMessage() {}
 
 func (x *FederatedMatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6785,7 +6905,7 @@ func (x *FederatedMatchTracingRequestResponse) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use FederatedMatchTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*FederatedMatchTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{113}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *FederatedMatchTracingRequestResponse) GetRequestId() string {
@@ -6827,7 +6947,7 @@ type RequestTracingDetailsRequest struct {
 
 func (x *RequestTracingDetailsRequest) Reset() {
 	*x = RequestTracingDetailsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6839,7 +6959,7 @@ func (x *RequestTracingDetailsRequest) String() string {
 func (*RequestTracingDetailsRequest) ProtoMessage() {}
 
 func (x *RequestTracingDetailsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6852,7 +6972,7 @@ func (x *RequestTracingDetailsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestTracingDetailsRequest.ProtoReflect.Descriptor instead.
 func (*RequestTracingDetailsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{114}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *RequestTracingDetailsRequest) GetAgency() string {
@@ -6885,7 +7005,7 @@ type RequestTracingDetailsResponse struct {
 
 func (x *RequestTracingDetailsResponse) Reset() {
 	*x = RequestTracingDetailsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6897,7 +7017,7 @@ func (x *RequestTracingDetailsResponse) String() string {
 func (*RequestTracingDetailsResponse) ProtoMessage() {}
 
 func (x *RequestTracingDetailsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6910,7 +7030,7 @@ func (x *RequestTracingDetailsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestTracingDetailsResponse.ProtoReflect.Descriptor instead.
 func (*RequestTracingDetailsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{115}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *RequestTracingDetailsResponse) GetExchange() *Exchange {
@@ -7097,7 +7217,7 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x0fkey_fingerprint\x18\x04 \x01(\tR\x0ekeyFingerprint\x12\x1f\n" +
 	"\vkey_version\x18\x05 \x01(\rR\n" +
 	"keyVersion\x12>\n" +
-	"\rkey_not_after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vkeyNotAfter\"\xa5\x02\n" +
+	"\rkey_not_after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vkeyNotAfter\"\xc8\x03\n" +
 	"\x04Peer\x12\x16\n" +
 	"\x06agency\x18\x01 \x01(\tR\x06agency\x12\x17\n" +
 	"\apeer_id\x18\x02 \x01(\tR\x06peerId\x12\x14\n" +
@@ -7107,7 +7227,11 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\tlast_seen\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\blastSeen\x12)\n" +
 	"\x10key_fingerprints\x18\a \x03(\tR\x0fkeyFingerprints\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\b \x01(\tR\tlastError\"<\n" +
+	"last_error\x18\b \x01(\tR\tlastError\x12\"\n" +
+	"\freachability\x18\t \x01(\tR\freachability\x12>\n" +
+	"\rlast_error_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vlastErrorAt\x12=\n" +
+	"\fannounced_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\vannouncedAt\"<\n" +
 	"\x0eAddPeerRequest\x12\x12\n" +
 	"\x04addr\x18\x01 \x01(\tR\x04addr\x12\x16\n" +
 	"\x06agency\x18\x02 \x01(\tR\x06agency\"9\n" +
@@ -7236,7 +7360,11 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\fnext_attempt\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vnextAttempt\x124\n" +
 	"\aexpires\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\aexpires\"E\n" +
 	"\x0eOutboxResponse\x123\n" +
-	"\aentries\x18\x01 \x03(\v2\x19.cpx.local.v1.OutboxEntryR\aentries\"\x13\n" +
+	"\aentries\x18\x01 \x03(\v2\x19.cpx.local.v1.OutboxEntryR\aentries\"(\n" +
+	"\x12RetryOutboxRequest\x12\x12\n" +
+	"\x04peer\x18\x01 \x01(\tR\x04peer\"/\n" +
+	"\x13RetryOutboxResponse\x12\x18\n" +
+	"\awaiting\x18\x01 \x01(\x05R\awaiting\"\x13\n" +
 	"\x11KeysStatusRequest\"\xd5\x01\n" +
 	"\tAgencyKey\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12 \n" +
@@ -7446,7 +7574,7 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\fAuditService\x12T\n" +
 	"\vVerifyAudit\x12 .cpx.local.v1.VerifyAuditRequest\x1a!.cpx.local.v1.VerifyAuditResponse\"\x00\x12N\n" +
 	"\tTailAudit\x12\x1e.cpx.local.v1.TailAuditRequest\x1a\x1f.cpx.local.v1.TailAuditResponse\"\x00\x12V\n" +
-	"\vExportAudit\x12 .cpx.local.v1.ExportAuditRequest\x1a!.cpx.local.v1.ExportAuditResponse\"\x000\x012\xf6\b\n" +
+	"\vExportAudit\x12 .cpx.local.v1.ExportAuditRequest\x1a!.cpx.local.v1.ExportAuditResponse\"\x000\x012\xcc\t\n" +
 	"\x11FederationService\x12E\n" +
 	"\x06NodeID\x12\x1b.cpx.local.v1.NodeIDRequest\x1a\x1c.cpx.local.v1.NodeIDResponse\"\x00\x12H\n" +
 	"\aAddPeer\x12\x1c.cpx.local.v1.AddPeerRequest\x1a\x1d.cpx.local.v1.AddPeerResponse\"\x00\x12N\n" +
@@ -7464,7 +7592,8 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\rListExchanges\x12\".cpx.local.v1.ListExchangesRequest\x1a#.cpx.local.v1.ListExchangesResponse\"\x00\x12T\n" +
 	"\vGetExchange\x12 .cpx.local.v1.GetExchangeRequest\x1a!.cpx.local.v1.GetExchangeResponse\"\x00\x12H\n" +
 	"\aRespond\x12\x1c.cpx.local.v1.RespondRequest\x1a\x1d.cpx.local.v1.RespondResponse\"\x00\x12E\n" +
-	"\x06Outbox\x12\x1b.cpx.local.v1.OutboxRequest\x1a\x1c.cpx.local.v1.OutboxResponse\"\x002\xb3\x01\n" +
+	"\x06Outbox\x12\x1b.cpx.local.v1.OutboxRequest\x1a\x1c.cpx.local.v1.OutboxResponse\"\x00\x12T\n" +
+	"\vRetryOutbox\x12 .cpx.local.v1.RetryOutboxRequest\x1a!.cpx.local.v1.RetryOutboxResponse\"\x002\xb3\x01\n" +
 	"\vKeysService\x12Q\n" +
 	"\n" +
 	"KeysStatus\x12\x1f.cpx.local.v1.KeysStatusRequest\x1a .cpx.local.v1.KeysStatusResponse\"\x00\x12Q\n" +
@@ -7499,7 +7628,7 @@ func file_cpx_local_v1_local_proto_rawDescGZIP() []byte {
 	return file_cpx_local_v1_local_proto_rawDescData
 }
 
-var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 116)
+var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 118)
 var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*StatusRequest)(nil),                        // 0: cpx.local.v1.StatusRequest
 	(*StatusResponse)(nil),                       // 1: cpx.local.v1.StatusResponse
@@ -7577,227 +7706,233 @@ var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*OutboxRequest)(nil),                        // 73: cpx.local.v1.OutboxRequest
 	(*OutboxEntry)(nil),                          // 74: cpx.local.v1.OutboxEntry
 	(*OutboxResponse)(nil),                       // 75: cpx.local.v1.OutboxResponse
-	(*KeysStatusRequest)(nil),                    // 76: cpx.local.v1.KeysStatusRequest
-	(*AgencyKey)(nil),                            // 77: cpx.local.v1.AgencyKey
-	(*KeysStatusResponse)(nil),                   // 78: cpx.local.v1.KeysStatusResponse
-	(*RotateKeysRequest)(nil),                    // 79: cpx.local.v1.RotateKeysRequest
-	(*RotateKeysResponse)(nil),                   // 80: cpx.local.v1.RotateKeysResponse
-	(*BackupRequest)(nil),                        // 81: cpx.local.v1.BackupRequest
-	(*BackupResponse)(nil),                       // 82: cpx.local.v1.BackupResponse
-	(*TracingRequest)(nil),                       // 83: cpx.local.v1.TracingRequest
-	(*Trace)(nil),                                // 84: cpx.local.v1.Trace
-	(*TracingDecision)(nil),                      // 85: cpx.local.v1.TracingDecision
-	(*CreateTracingRequestRequest)(nil),          // 86: cpx.local.v1.CreateTracingRequestRequest
-	(*CreateTracingRequestResponse)(nil),         // 87: cpx.local.v1.CreateTracingRequestResponse
-	(*GetTracingRequestRequest)(nil),             // 88: cpx.local.v1.GetTracingRequestRequest
-	(*GetTracingRequestResponse)(nil),            // 89: cpx.local.v1.GetTracingRequestResponse
-	(*ListTracingRequestsRequest)(nil),           // 90: cpx.local.v1.ListTracingRequestsRequest
-	(*ListTracingRequestsResponse)(nil),          // 91: cpx.local.v1.ListTracingRequestsResponse
-	(*UpdateTracingRequestRequest)(nil),          // 92: cpx.local.v1.UpdateTracingRequestRequest
-	(*UpdateTracingRequestResponse)(nil),         // 93: cpx.local.v1.UpdateTracingRequestResponse
-	(*TracingImportRow)(nil),                     // 94: cpx.local.v1.TracingImportRow
-	(*TracingImportResult)(nil),                  // 95: cpx.local.v1.TracingImportResult
-	(*ImportTracingRequestsRequest)(nil),         // 96: cpx.local.v1.ImportTracingRequestsRequest
-	(*ImportTracingRequestsResponse)(nil),        // 97: cpx.local.v1.ImportTracingRequestsResponse
-	(*MatchComparison)(nil),                      // 98: cpx.local.v1.MatchComparison
-	(*MatchCandidate)(nil),                       // 99: cpx.local.v1.MatchCandidate
-	(*MatchTracingRequestRequest)(nil),           // 100: cpx.local.v1.MatchTracingRequestRequest
-	(*MatchTracingRequestResponse)(nil),          // 101: cpx.local.v1.MatchTracingRequestResponse
-	(*MatchAllTracingRequestsRequest)(nil),       // 102: cpx.local.v1.MatchAllTracingRequestsRequest
-	(*TracingMatchSummary)(nil),                  // 103: cpx.local.v1.TracingMatchSummary
-	(*MatchAllTracingRequestsResponse)(nil),      // 104: cpx.local.v1.MatchAllTracingRequestsResponse
-	(*MatchCaseRequest)(nil),                     // 105: cpx.local.v1.MatchCaseRequest
-	(*MatchCaseResponse)(nil),                    // 106: cpx.local.v1.MatchCaseResponse
-	(*ConfirmTracingMatchRequest)(nil),           // 107: cpx.local.v1.ConfirmTracingMatchRequest
-	(*ConfirmTracingMatchResponse)(nil),          // 108: cpx.local.v1.ConfirmTracingMatchResponse
-	(*RejectTracingMatchRequest)(nil),            // 109: cpx.local.v1.RejectTracingMatchRequest
-	(*RejectTracingMatchResponse)(nil),           // 110: cpx.local.v1.RejectTracingMatchResponse
-	(*FederatedMatchTracingRequestRequest)(nil),  // 111: cpx.local.v1.FederatedMatchTracingRequestRequest
-	(*FederatedTracingMatch)(nil),                // 112: cpx.local.v1.FederatedTracingMatch
-	(*FederatedMatchTracingRequestResponse)(nil), // 113: cpx.local.v1.FederatedMatchTracingRequestResponse
-	(*RequestTracingDetailsRequest)(nil),         // 114: cpx.local.v1.RequestTracingDetailsRequest
-	(*RequestTracingDetailsResponse)(nil),        // 115: cpx.local.v1.RequestTracingDetailsResponse
-	(*timestamppb.Timestamp)(nil),                // 116: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),                      // 117: google.protobuf.Struct
+	(*RetryOutboxRequest)(nil),                   // 76: cpx.local.v1.RetryOutboxRequest
+	(*RetryOutboxResponse)(nil),                  // 77: cpx.local.v1.RetryOutboxResponse
+	(*KeysStatusRequest)(nil),                    // 78: cpx.local.v1.KeysStatusRequest
+	(*AgencyKey)(nil),                            // 79: cpx.local.v1.AgencyKey
+	(*KeysStatusResponse)(nil),                   // 80: cpx.local.v1.KeysStatusResponse
+	(*RotateKeysRequest)(nil),                    // 81: cpx.local.v1.RotateKeysRequest
+	(*RotateKeysResponse)(nil),                   // 82: cpx.local.v1.RotateKeysResponse
+	(*BackupRequest)(nil),                        // 83: cpx.local.v1.BackupRequest
+	(*BackupResponse)(nil),                       // 84: cpx.local.v1.BackupResponse
+	(*TracingRequest)(nil),                       // 85: cpx.local.v1.TracingRequest
+	(*Trace)(nil),                                // 86: cpx.local.v1.Trace
+	(*TracingDecision)(nil),                      // 87: cpx.local.v1.TracingDecision
+	(*CreateTracingRequestRequest)(nil),          // 88: cpx.local.v1.CreateTracingRequestRequest
+	(*CreateTracingRequestResponse)(nil),         // 89: cpx.local.v1.CreateTracingRequestResponse
+	(*GetTracingRequestRequest)(nil),             // 90: cpx.local.v1.GetTracingRequestRequest
+	(*GetTracingRequestResponse)(nil),            // 91: cpx.local.v1.GetTracingRequestResponse
+	(*ListTracingRequestsRequest)(nil),           // 92: cpx.local.v1.ListTracingRequestsRequest
+	(*ListTracingRequestsResponse)(nil),          // 93: cpx.local.v1.ListTracingRequestsResponse
+	(*UpdateTracingRequestRequest)(nil),          // 94: cpx.local.v1.UpdateTracingRequestRequest
+	(*UpdateTracingRequestResponse)(nil),         // 95: cpx.local.v1.UpdateTracingRequestResponse
+	(*TracingImportRow)(nil),                     // 96: cpx.local.v1.TracingImportRow
+	(*TracingImportResult)(nil),                  // 97: cpx.local.v1.TracingImportResult
+	(*ImportTracingRequestsRequest)(nil),         // 98: cpx.local.v1.ImportTracingRequestsRequest
+	(*ImportTracingRequestsResponse)(nil),        // 99: cpx.local.v1.ImportTracingRequestsResponse
+	(*MatchComparison)(nil),                      // 100: cpx.local.v1.MatchComparison
+	(*MatchCandidate)(nil),                       // 101: cpx.local.v1.MatchCandidate
+	(*MatchTracingRequestRequest)(nil),           // 102: cpx.local.v1.MatchTracingRequestRequest
+	(*MatchTracingRequestResponse)(nil),          // 103: cpx.local.v1.MatchTracingRequestResponse
+	(*MatchAllTracingRequestsRequest)(nil),       // 104: cpx.local.v1.MatchAllTracingRequestsRequest
+	(*TracingMatchSummary)(nil),                  // 105: cpx.local.v1.TracingMatchSummary
+	(*MatchAllTracingRequestsResponse)(nil),      // 106: cpx.local.v1.MatchAllTracingRequestsResponse
+	(*MatchCaseRequest)(nil),                     // 107: cpx.local.v1.MatchCaseRequest
+	(*MatchCaseResponse)(nil),                    // 108: cpx.local.v1.MatchCaseResponse
+	(*ConfirmTracingMatchRequest)(nil),           // 109: cpx.local.v1.ConfirmTracingMatchRequest
+	(*ConfirmTracingMatchResponse)(nil),          // 110: cpx.local.v1.ConfirmTracingMatchResponse
+	(*RejectTracingMatchRequest)(nil),            // 111: cpx.local.v1.RejectTracingMatchRequest
+	(*RejectTracingMatchResponse)(nil),           // 112: cpx.local.v1.RejectTracingMatchResponse
+	(*FederatedMatchTracingRequestRequest)(nil),  // 113: cpx.local.v1.FederatedMatchTracingRequestRequest
+	(*FederatedTracingMatch)(nil),                // 114: cpx.local.v1.FederatedTracingMatch
+	(*FederatedMatchTracingRequestResponse)(nil), // 115: cpx.local.v1.FederatedMatchTracingRequestResponse
+	(*RequestTracingDetailsRequest)(nil),         // 116: cpx.local.v1.RequestTracingDetailsRequest
+	(*RequestTracingDetailsResponse)(nil),        // 117: cpx.local.v1.RequestTracingDetailsResponse
+	(*timestamppb.Timestamp)(nil),                // 118: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                      // 119: google.protobuf.Struct
 }
 var file_cpx_local_v1_local_proto_depIdxs = []int32{
-	116, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	116, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	118, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	118, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	2,   // 2: cpx.local.v1.AddUserResponse.user:type_name -> cpx.local.v1.User
 	2,   // 3: cpx.local.v1.ListUsersResponse.users:type_name -> cpx.local.v1.User
 	2,   // 4: cpx.local.v1.DisableUserResponse.user:type_name -> cpx.local.v1.User
-	116, // 5: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
-	116, // 6: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	118, // 5: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
+	118, // 6: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
 	11,  // 7: cpx.local.v1.Case.consent:type_name -> cpx.local.v1.Consent
-	117, // 8: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
-	117, // 9: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
+	119, // 8: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
+	119, // 9: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
 	12,  // 10: cpx.local.v1.CreateCaseResponse.case:type_name -> cpx.local.v1.Case
 	12,  // 11: cpx.local.v1.GetCaseResponse.case:type_name -> cpx.local.v1.Case
 	12,  // 12: cpx.local.v1.ListCasesResponse.cases:type_name -> cpx.local.v1.Case
-	117, // 13: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
+	119, // 13: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
 	12,  // 14: cpx.local.v1.UpdateCaseResponse.case:type_name -> cpx.local.v1.Case
 	12,  // 15: cpx.local.v1.CloseCaseResponse.case:type_name -> cpx.local.v1.Case
-	116, // 16: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
+	118, // 16: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
 	24,  // 17: cpx.local.v1.CaseHistoryResponse.versions:type_name -> cpx.local.v1.CaseVersion
-	117, // 18: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
+	119, // 18: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
 	26,  // 19: cpx.local.v1.ImportCasesRequest.rows:type_name -> cpx.local.v1.ImportRow
 	28,  // 20: cpx.local.v1.ImportCasesResponse.results:type_name -> cpx.local.v1.ImportResult
 	12,  // 21: cpx.local.v1.ExportCasesResponse.case:type_name -> cpx.local.v1.Case
 	33,  // 22: cpx.local.v1.ListFormsResponse.forms:type_name -> cpx.local.v1.Form
-	116, // 23: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	118, // 23: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
 	35,  // 24: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
 	35,  // 25: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
-	116, // 26: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
-	116, // 27: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
-	116, // 28: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
-	44,  // 29: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
-	44,  // 30: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
-	116, // 31: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
-	116, // 32: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
-	116, // 33: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
-	51,  // 34: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	51,  // 35: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
-	51,  // 36: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	61,  // 37: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
-	117, // 38: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
-	116, // 39: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
-	116, // 40: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
-	64,  // 41: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
-	116, // 42: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
-	63,  // 43: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
-	63,  // 44: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
-	63,  // 45: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
-	63,  // 46: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
-	116, // 47: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
-	116, // 48: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
-	116, // 49: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
-	74,  // 50: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
-	116, // 51: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
-	116, // 52: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
-	77,  // 53: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
-	77,  // 54: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
-	116, // 55: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
-	116, // 56: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
-	84,  // 57: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
-	85,  // 58: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
-	116, // 59: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
-	117, // 60: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
-	117, // 61: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
-	83,  // 62: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	83,  // 63: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	83,  // 64: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
-	117, // 65: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
-	83,  // 66: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	117, // 67: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
-	94,  // 68: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
-	95,  // 69: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
-	98,  // 70: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
-	12,  // 71: cpx.local.v1.MatchCandidate.case:type_name -> cpx.local.v1.Case
-	83,  // 72: cpx.local.v1.MatchTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	99,  // 73: cpx.local.v1.MatchTracingRequestResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
-	103, // 74: cpx.local.v1.MatchAllTracingRequestsResponse.summaries:type_name -> cpx.local.v1.TracingMatchSummary
-	99,  // 75: cpx.local.v1.MatchCaseResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
-	83,  // 76: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
-	83,  // 77: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
-	112, // 78: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
-	63,  // 79: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
-	0,   // 80: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
-	3,   // 81: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
-	5,   // 82: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
-	7,   // 83: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
-	13,  // 84: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
-	15,  // 85: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
-	17,  // 86: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
-	19,  // 87: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
-	21,  // 88: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
-	23,  // 89: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
-	27,  // 90: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
-	30,  // 91: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
-	9,   // 92: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
-	32,  // 93: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
-	36,  // 94: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
-	38,  // 95: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
-	40,  // 96: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
-	42,  // 97: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
-	45,  // 98: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
-	47,  // 99: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
-	49,  // 100: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
-	52,  // 101: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
-	54,  // 102: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
-	56,  // 103: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
-	58,  // 104: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
-	60,  // 105: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
-	65,  // 106: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
-	67,  // 107: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
-	69,  // 108: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
-	71,  // 109: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
-	73,  // 110: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
-	76,  // 111: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
-	79,  // 112: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
-	81,  // 113: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
-	86,  // 114: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
-	88,  // 115: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
-	90,  // 116: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
-	92,  // 117: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
-	96,  // 118: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
-	100, // 119: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
-	111, // 120: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
-	114, // 121: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
-	102, // 122: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
-	105, // 123: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
-	107, // 124: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
-	109, // 125: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
-	1,   // 126: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
-	4,   // 127: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
-	6,   // 128: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
-	8,   // 129: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
-	14,  // 130: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
-	16,  // 131: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
-	18,  // 132: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
-	20,  // 133: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
-	22,  // 134: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
-	25,  // 135: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
-	29,  // 136: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
-	31,  // 137: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
-	10,  // 138: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
-	34,  // 139: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
-	37,  // 140: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
-	39,  // 141: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
-	41,  // 142: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
-	43,  // 143: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
-	46,  // 144: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
-	48,  // 145: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
-	50,  // 146: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
-	53,  // 147: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
-	55,  // 148: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
-	57,  // 149: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
-	59,  // 150: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
-	62,  // 151: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
-	66,  // 152: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
-	68,  // 153: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
-	70,  // 154: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
-	72,  // 155: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
-	75,  // 156: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
-	78,  // 157: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
-	80,  // 158: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
-	82,  // 159: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
-	87,  // 160: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
-	89,  // 161: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
-	91,  // 162: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
-	93,  // 163: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
-	97,  // 164: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
-	101, // 165: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
-	113, // 166: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
-	115, // 167: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
-	104, // 168: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
-	106, // 169: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
-	108, // 170: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
-	110, // 171: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
-	126, // [126:172] is the sub-list for method output_type
-	80,  // [80:126] is the sub-list for method input_type
-	80,  // [80:80] is the sub-list for extension type_name
-	80,  // [80:80] is the sub-list for extension extendee
-	0,   // [0:80] is the sub-list for field type_name
+	118, // 26: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
+	118, // 27: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
+	118, // 28: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
+	118, // 29: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
+	118, // 30: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
+	44,  // 31: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
+	44,  // 32: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
+	118, // 33: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
+	118, // 34: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
+	118, // 35: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
+	51,  // 36: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	51,  // 37: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
+	51,  // 38: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	61,  // 39: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
+	119, // 40: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
+	118, // 41: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
+	118, // 42: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
+	64,  // 43: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
+	118, // 44: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
+	63,  // 45: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
+	63,  // 46: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
+	63,  // 47: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
+	63,  // 48: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
+	118, // 49: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
+	118, // 50: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
+	118, // 51: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
+	74,  // 52: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
+	118, // 53: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
+	118, // 54: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
+	79,  // 55: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
+	79,  // 56: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
+	118, // 57: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
+	118, // 58: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
+	86,  // 59: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
+	87,  // 60: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
+	118, // 61: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
+	119, // 62: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
+	119, // 63: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	85,  // 64: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	85,  // 65: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	85,  // 66: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
+	119, // 67: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	85,  // 68: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	119, // 69: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
+	96,  // 70: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
+	97,  // 71: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
+	100, // 72: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
+	12,  // 73: cpx.local.v1.MatchCandidate.case:type_name -> cpx.local.v1.Case
+	85,  // 74: cpx.local.v1.MatchTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	101, // 75: cpx.local.v1.MatchTracingRequestResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
+	105, // 76: cpx.local.v1.MatchAllTracingRequestsResponse.summaries:type_name -> cpx.local.v1.TracingMatchSummary
+	101, // 77: cpx.local.v1.MatchCaseResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
+	85,  // 78: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
+	85,  // 79: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
+	114, // 80: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
+	63,  // 81: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
+	0,   // 82: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
+	3,   // 83: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
+	5,   // 84: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
+	7,   // 85: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
+	13,  // 86: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
+	15,  // 87: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
+	17,  // 88: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
+	19,  // 89: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
+	21,  // 90: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
+	23,  // 91: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
+	27,  // 92: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
+	30,  // 93: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
+	9,   // 94: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
+	32,  // 95: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
+	36,  // 96: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
+	38,  // 97: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
+	40,  // 98: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
+	42,  // 99: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
+	45,  // 100: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
+	47,  // 101: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
+	49,  // 102: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
+	52,  // 103: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
+	54,  // 104: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
+	56,  // 105: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
+	58,  // 106: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
+	60,  // 107: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
+	65,  // 108: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
+	67,  // 109: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
+	69,  // 110: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
+	71,  // 111: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
+	73,  // 112: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
+	76,  // 113: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
+	78,  // 114: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
+	81,  // 115: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
+	83,  // 116: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
+	88,  // 117: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
+	90,  // 118: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
+	92,  // 119: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
+	94,  // 120: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
+	98,  // 121: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
+	102, // 122: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
+	113, // 123: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
+	116, // 124: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
+	104, // 125: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
+	107, // 126: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
+	109, // 127: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
+	111, // 128: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
+	1,   // 129: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
+	4,   // 130: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
+	6,   // 131: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
+	8,   // 132: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
+	14,  // 133: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
+	16,  // 134: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
+	18,  // 135: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
+	20,  // 136: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
+	22,  // 137: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
+	25,  // 138: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
+	29,  // 139: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
+	31,  // 140: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
+	10,  // 141: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
+	34,  // 142: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
+	37,  // 143: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
+	39,  // 144: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
+	41,  // 145: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
+	43,  // 146: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
+	46,  // 147: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
+	48,  // 148: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
+	50,  // 149: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
+	53,  // 150: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
+	55,  // 151: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
+	57,  // 152: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
+	59,  // 153: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
+	62,  // 154: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
+	66,  // 155: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
+	68,  // 156: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
+	70,  // 157: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
+	72,  // 158: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
+	75,  // 159: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
+	77,  // 160: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
+	80,  // 161: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
+	82,  // 162: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
+	84,  // 163: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
+	89,  // 164: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
+	91,  // 165: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
+	93,  // 166: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
+	95,  // 167: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
+	99,  // 168: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
+	103, // 169: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
+	115, // 170: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
+	117, // 171: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
+	106, // 172: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
+	108, // 173: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
+	110, // 174: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
+	112, // 175: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
+	129, // [129:176] is the sub-list for method output_type
+	82,  // [82:129] is the sub-list for method input_type
+	82,  // [82:82] is the sub-list for extension type_name
+	82,  // [82:82] is the sub-list for extension extendee
+	0,   // [0:82] is the sub-list for field type_name
 }
 
 func init() { file_cpx_local_v1_local_proto_init() }
@@ -7805,14 +7940,14 @@ func file_cpx_local_v1_local_proto_init() {
 	if File_cpx_local_v1_local_proto != nil {
 		return
 	}
-	file_cpx_local_v1_local_proto_msgTypes[84].OneofWrappers = []any{}
+	file_cpx_local_v1_local_proto_msgTypes[86].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cpx_local_v1_local_proto_rawDesc), len(file_cpx_local_v1_local_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   116,
+			NumMessages:   118,
 			NumExtensions: 0,
 			NumServices:   9,
 		},

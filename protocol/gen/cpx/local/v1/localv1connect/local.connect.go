@@ -131,6 +131,9 @@ const (
 	// FederationServiceOutboxProcedure is the fully-qualified name of the FederationService's Outbox
 	// RPC.
 	FederationServiceOutboxProcedure = "/cpx.local.v1.FederationService/Outbox"
+	// FederationServiceRetryOutboxProcedure is the fully-qualified name of the FederationService's
+	// RetryOutbox RPC.
+	FederationServiceRetryOutboxProcedure = "/cpx.local.v1.FederationService/RetryOutbox"
 	// KeysServiceKeysStatusProcedure is the fully-qualified name of the KeysService's KeysStatus RPC.
 	KeysServiceKeysStatusProcedure = "/cpx.local.v1.KeysService/KeysStatus"
 	// KeysServiceRotateKeysProcedure is the fully-qualified name of the KeysService's RotateKeys RPC.
@@ -871,6 +874,9 @@ type FederationServiceClient interface {
 	// Respond accepts, rejects, completes or revokes an exchange.
 	Respond(context.Context, *connect.Request[v1.RespondRequest]) (*connect.Response[v1.RespondResponse], error)
 	Outbox(context.Context, *connect.Request[v1.OutboxRequest]) (*connect.Response[v1.OutboxResponse], error)
+	// RetryOutbox makes the envelopes waiting for a peer (or every peer)
+	// due now and wakes the deliverer.
+	RetryOutbox(context.Context, *connect.Request[v1.RetryOutboxRequest]) (*connect.Response[v1.RetryOutboxResponse], error)
 }
 
 // NewFederationServiceClient constructs a client for the cpx.local.v1.FederationService service. By
@@ -968,6 +974,12 @@ func NewFederationServiceClient(httpClient connect.HTTPClient, baseURL string, o
 			connect.WithSchema(federationServiceMethods.ByName("Outbox")),
 			connect.WithClientOptions(opts...),
 		),
+		retryOutbox: connect.NewClient[v1.RetryOutboxRequest, v1.RetryOutboxResponse](
+			httpClient,
+			baseURL+FederationServiceRetryOutboxProcedure,
+			connect.WithSchema(federationServiceMethods.ByName("RetryOutbox")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -987,6 +999,7 @@ type federationServiceClient struct {
 	getExchange   *connect.Client[v1.GetExchangeRequest, v1.GetExchangeResponse]
 	respond       *connect.Client[v1.RespondRequest, v1.RespondResponse]
 	outbox        *connect.Client[v1.OutboxRequest, v1.OutboxResponse]
+	retryOutbox   *connect.Client[v1.RetryOutboxRequest, v1.RetryOutboxResponse]
 }
 
 // NodeID calls cpx.local.v1.FederationService.NodeID.
@@ -1059,6 +1072,11 @@ func (c *federationServiceClient) Outbox(ctx context.Context, req *connect.Reque
 	return c.outbox.CallUnary(ctx, req)
 }
 
+// RetryOutbox calls cpx.local.v1.FederationService.RetryOutbox.
+func (c *federationServiceClient) RetryOutbox(ctx context.Context, req *connect.Request[v1.RetryOutboxRequest]) (*connect.Response[v1.RetryOutboxResponse], error) {
+	return c.retryOutbox.CallUnary(ctx, req)
+}
+
 // FederationServiceHandler is an implementation of the cpx.local.v1.FederationService service.
 type FederationServiceHandler interface {
 	// NodeID describes this node to other agencies.
@@ -1081,6 +1099,9 @@ type FederationServiceHandler interface {
 	// Respond accepts, rejects, completes or revokes an exchange.
 	Respond(context.Context, *connect.Request[v1.RespondRequest]) (*connect.Response[v1.RespondResponse], error)
 	Outbox(context.Context, *connect.Request[v1.OutboxRequest]) (*connect.Response[v1.OutboxResponse], error)
+	// RetryOutbox makes the envelopes waiting for a peer (or every peer)
+	// due now and wakes the deliverer.
+	RetryOutbox(context.Context, *connect.Request[v1.RetryOutboxRequest]) (*connect.Response[v1.RetryOutboxResponse], error)
 }
 
 // NewFederationServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -1174,6 +1195,12 @@ func NewFederationServiceHandler(svc FederationServiceHandler, opts ...connect.H
 		connect.WithSchema(federationServiceMethods.ByName("Outbox")),
 		connect.WithHandlerOptions(opts...),
 	)
+	federationServiceRetryOutboxHandler := connect.NewUnaryHandler(
+		FederationServiceRetryOutboxProcedure,
+		svc.RetryOutbox,
+		connect.WithSchema(federationServiceMethods.ByName("RetryOutbox")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/cpx.local.v1.FederationService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case FederationServiceNodeIDProcedure:
@@ -1204,6 +1231,8 @@ func NewFederationServiceHandler(svc FederationServiceHandler, opts ...connect.H
 			federationServiceRespondHandler.ServeHTTP(w, r)
 		case FederationServiceOutboxProcedure:
 			federationServiceOutboxHandler.ServeHTTP(w, r)
+		case FederationServiceRetryOutboxProcedure:
+			federationServiceRetryOutboxHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1267,6 +1296,10 @@ func (UnimplementedFederationServiceHandler) Respond(context.Context, *connect.R
 
 func (UnimplementedFederationServiceHandler) Outbox(context.Context, *connect.Request[v1.OutboxRequest]) (*connect.Response[v1.OutboxResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.Outbox is not implemented"))
+}
+
+func (UnimplementedFederationServiceHandler) RetryOutbox(context.Context, *connect.Request[v1.RetryOutboxRequest]) (*connect.Response[v1.RetryOutboxResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.RetryOutbox is not implemented"))
 }
 
 // KeysServiceClient is a client for the cpx.local.v1.KeysService service.
