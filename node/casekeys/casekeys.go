@@ -4,11 +4,12 @@
 // # Crypto-shredding
 //
 // A case's sensitive data is stored only encrypted under its own random
-// 32-byte key. The keys live in a Store that backups of the case data do
-// not copy. Destroying a case's key (Destroy) makes every copy of that
-// case's ciphertext unreadable, including copies in backups of the data
-// store taken before: this is how `cpx case purge` honours a right to
-// erasure without rewriting backups.
+// 32-byte key, kept in a Store apart from the data. Destroying a case's
+// key (Destroy) makes every copy of that case's ciphertext unreadable:
+// this is how `cpx case purge` honours a right to erasure without
+// rewriting the data store's files. A node's backups carry the Local
+// store's keys still wrapped (Portable) together with a purge log that a
+// restore replays; docs/purge.md says what that leaves open.
 //
 // # Implementations
 //

@@ -29,7 +29,7 @@ const (
 type LocalOptions struct {
 	// Dir is the key store's own Badger directory (a node uses
 	// NODE/casekeys); it is created if missing. It must not be the data
-	// store's directory, and backups of the data store must not copy it.
+	// store's directory.
 	Dir string
 	// Keyring wraps every case key (name "case-key:" + case id) before it
 	// is written.

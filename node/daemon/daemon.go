@@ -413,8 +413,8 @@ func openVault(ctx context.Context, cfg config.Config, log *slog.Logger) (*keyri
 }
 
 // CaseKeysDir is where a node with the file keyring keeps its per-case
-// data keys: apart from the data store, so that backups of the data do
-// not carry them (see docs/purge.md).
+// data keys: apart from the data store, so that a purge can destroy one
+// for good (see docs/purge.md).
 const CaseKeysDir = "casekeys"
 
 // openCaseKeys opens the store of per-case data keys: a separate local
