@@ -66,8 +66,9 @@ type LocalOptions struct {
 // whole node directory) still holds the wrapped key. Such a copy together
 // with the keyring (keyring.json and its passphrase, or the Vault transit
 // key) revives the purged case from any copy of its data. Without the
-// keyring a wrapped key is useless. Keep Dir out of backups, or keep those
-// backups as short as the right to erasure demands.
+// keyring a wrapped key is useless. Node backups carry the wrapped keys
+// (Export) with the purge log a restore replays; keep them no longer than
+// the right to erasure allows (docs/purge.md).
 type Local struct {
 	db    *badger.DB
 	kr    keyring.Keyring
