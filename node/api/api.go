@@ -112,7 +112,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(localv1connect.NewKeysServiceHandler(s, opts...))
 	mux.Handle(localv1connect.NewBackupServiceHandler(s, opts...))
 	mux.Handle(localv1connect.NewTracingServiceHandler(s, opts...))
-	return mux
+	return s.guard(mux)
 }
 
 var (
@@ -127,8 +127,17 @@ var (
 // caller; the audit log and the node's log keep the precise reason.
 var errUnauthenticated = errors.New("missing, unknown, expired or revoked token: pass a valid token with --token or --dir")
 
-// authenticate returns the subject behind the request's bearer token.
+// authenticate returns the subject behind the request's bearer token (as
+// guard found it, or looked up now).
 func (s *Server) authenticate(ctx context.Context, h http.Header, procedure string) (policy.Subject, error) {
+	if sub, ok := subjectFrom(ctx); ok {
+		return sub, nil
+	}
+	return s.authenticateHeader(ctx, h, procedure)
+}
+
+// authenticateHeader looks the bearer token of h up and audits a refusal.
+func (s *Server) authenticateHeader(ctx context.Context, h http.Header, procedure string) (policy.Subject, error) {
 	token, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer ")
 	var u users.User
 	err := errUnauthenticated

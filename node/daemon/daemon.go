@@ -345,7 +345,16 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 		return fmt.Errorf("local API: %w", err)
 	}
 	url := "http://" + ln.Addr().String()
-	srv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Streaming calls (backups, exports) lift the write timeout for
+	// themselves (api's guard); the others must finish within it.
+	srv := &http.Server{
+		Handler:           n.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 	if err := nodedir.WriteAPIURL(n.dir, url); err != nil {
 		ln.Close()
 		return err
