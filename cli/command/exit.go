@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"connectrpc.com/connect"
 )
@@ -59,11 +58,6 @@ func ExitCode(err error) int {
 	}
 	if ee, ok := errors.AsType[*exitError](err); ok {
 		return ee.code
-	}
-	// urfave/cli's own error for a flag declared Required, which bypasses
-	// OnUsageError; its type is unexported.
-	if strings.HasPrefix(err.Error(), "Required flag") {
-		return ExitUsage
 	}
 	if _, ok := errors.AsType[*unreachableError](err); ok {
 		return ExitError
