@@ -1,6 +1,8 @@
 package command_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,5 +30,18 @@ func TestRequiredFlags(t *testing.T) {
 	r := cpx(t, "init", "--help").want(t, 0)
 	if !strings.Contains(r.stdout, "(required)") {
 		t.Errorf("help:\n%s\nwant the required flags marked", r.stdout)
+	}
+}
+
+func TestInitWeakPassphrase(t *testing.T) {
+	newEnv(t)
+	t.Setenv("CPX_PASSPHRASE", "password1234")
+	dir := filepath.Join(t.TempDir(), "n")
+	r := cpx(t, "init", "--dir", dir, "--agency", "agency-a").want(t, command.ExitUsage)
+	if !strings.HasPrefix(r.stderr, "cpx: CPX_PASSPHRASE: the passphrase is too weak") || strings.Contains(r.stderr, "password1234") {
+		t.Errorf("got stderr %q, want a refusal naming CPX_PASSPHRASE and not the passphrase", r.stderr)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("a refused init left %s behind (stat: %v)", dir, err)
 	}
 }
