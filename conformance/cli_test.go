@@ -37,3 +37,22 @@ func TestCLIWeakPassphrase(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "strong")
 	must(t, "init", "--dir", dir, "--agency", "agency-strong", "--listen", "127.0.0.1:0", "--p2p-listen", "/ip4/127.0.0.1/tcp/0")
 }
+
+// TestCLIVersion: cpx --version names the build (module version, commit, or
+// a hash of the binary), and a running node reports the same version.
+func TestCLIVersion(t *testing.T) {
+	out := must(t, "--version")
+	f := strings.Fields(out)
+	if len(f) < 2 || f[0] != "cpx" || f[1] == "dev" || f[1] == "devel" {
+		t.Fatalf("cpx --version: got %q, want cpx and a version, a commit or a hash", out)
+	}
+	dir := initNode(t, "agency-v")
+	start(t, dir)
+	var st struct {
+		Version string `json:"version"`
+	}
+	mustJSON(t, &st, "status", "--dir", dir)
+	if st.Version != f[1] {
+		t.Errorf("cpx status version: got %q, want %q as cpx --version says", st.Version, f[1])
+	}
+}

@@ -18,6 +18,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/cpx-node/cpx/node/buildinfo"
 )
 
 // Main runs cpx with the process's arguments (args[0] is the program name)
@@ -45,7 +47,10 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			"4 permission denied or token refused.",
 		Writer:                    stdout,
 		ErrWriter:                 stderr,
-		HideVersion:               true,
+		HideVersion:               true, // --version is ours: the build is read only when asked
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version (module version, commit, or a hash of the binary) and exit"},
+		},
 		DisableSliceFlagSeparator: true, // --set note=a,b is one value
 		Commands: append([]*cli.Command{
 			statusCommand(),
@@ -113,6 +118,12 @@ func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
 // groupAction runs for a command group (or the app) called without a known
 // subcommand: it shows the help, or fails for an unknown subcommand.
 func groupAction(c *cli.Context) error {
+	if c.Command == nil || c.Command.Name == c.App.Name {
+		if c.Bool("version") {
+			_, err := fmt.Fprintf(c.App.Writer, "cpx %s\n", buildinfo.Read())
+			return err
+		}
+	}
 	if c.Args().Present() {
 		return usageErrorf("unknown command %q (see %s --help)", c.Args().First(), helpName(c))
 	}

@@ -45,3 +45,13 @@ func TestInitWeakPassphrase(t *testing.T) {
 		t.Errorf("a refused init left %s behind (stat: %v)", dir, err)
 	}
 }
+
+func TestVersion(t *testing.T) {
+	for _, flag := range []string{"--version", "-v"} {
+		r := cpx(t, flag).want(t, 0)
+		f := strings.Fields(r.stdout)
+		if len(f) < 2 || f[0] != "cpx" || f[1] == "dev" || f[1] == "devel" || r.stderr != "" {
+			t.Errorf("cpx %s: got stdout %q, stderr %q; want cpx and a version, a commit or a hash", flag, r.stdout, r.stderr)
+		}
+	}
+}
