@@ -1,7 +1,9 @@
 package conformance_test
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -54,5 +56,38 @@ func TestCLIVersion(t *testing.T) {
 	mustJSON(t, &st, "status", "--dir", dir)
 	if st.Version != f[1] {
 		t.Errorf("cpx status version: got %q, want %q as cpx --version says", st.Version, f[1])
+	}
+}
+
+// TestCLICompletion: the bash script that cpx completion prints completes
+// commands and flags from the installed binary.
+func TestCLICompletion(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	script := must(t, "completion", "bash")
+	for _, tc := range []struct {
+		words []string
+		want  string
+	}{
+		{[]string{"cpx", "ca"}, "case"},
+		{[]string{"cpx", "case", "cl"}, "close"},
+		{[]string{"cpx", "case", "get", "--d"}, "--dir"},
+		{[]string{"cpx", "completion", "--h"}, "--help"},
+	} {
+		prog := script + fmt.Sprintf("COMP_WORDS=(%s); COMP_CWORD=%d; _cpx_complete; echo \"${COMPREPLY[*]}\"\n",
+			strings.Join(tc.words, " "), len(tc.words)-1)
+		cmd := exec.Command(bash, "--norc", "-c", prog)
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(cpxBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != tc.want {
+			t.Errorf("completing %q: got %q (%v), want %q", strings.Join(tc.words, " "), out, err, tc.want)
+		}
+	}
+	for _, shell := range []string{"zsh", "fish"} {
+		if out := must(t, "completion", shell); !strings.Contains(out, "--generate-bash-completion") {
+			t.Errorf("cpx completion %s: got\n%s\nwant a script asking cpx for candidates", shell, out)
+		}
 	}
 }

@@ -45,9 +45,9 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			"or with --api URL and --token TOKEN (CPX_API, CPX_TOKEN).\n\n" +
 			"Exit codes: 0 ok, 1 error, 2 usage error, 3 not found,\n" +
 			"4 permission denied or token refused.",
-		Writer:                    stdout,
-		ErrWriter:                 stderr,
-		HideVersion:               true, // --version is ours: the build is read only when asked
+		Writer:      stdout,
+		ErrWriter:   stderr,
+		HideVersion: true, // --version is ours: the build is read only when asked
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version (module version, commit, or a hash of the binary) and exit"},
 		},
@@ -69,7 +69,9 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			keysCommand(),
 			backupCommand(),
 			restoreCommand(),
+			completionCommand(),
 		}, serverCommands()...),
+		EnableBashCompletion: true, // the hidden --generate-bash-completion that cpx completion's scripts call
 	}
 	app.Action = groupAction
 	app.OnUsageError = onUsageError

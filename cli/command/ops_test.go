@@ -55,3 +55,23 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+func TestCompletion(t *testing.T) {
+	for shell, want := range map[string]string{
+		"bash": "complete -o bashdefault -o default -F _cpx_complete cpx",
+		"zsh":  "compdef _cpx cpx",
+		"fish": "complete -c cpx -a '(__cpx_complete)'",
+	} {
+		r := cpx(t, "completion", shell).want(t, 0)
+		if !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, "--generate-bash-completion") {
+			t.Errorf("cpx completion %s: got\n%s\nwant a script with %q", shell, r.stdout, want)
+		}
+	}
+	r := cpx(t, "completion", "powershell").want(t, command.ExitUsage)
+	if !strings.Contains(r.stderr, "bash, zsh or fish") {
+		t.Errorf("got stderr %q, want the shells named", r.stderr)
+	}
+	cpx(t, "completion").want(t, command.ExitUsage)
+	// What the scripts ask cpx for depends on os.Args (urfave/cli reads
+	// it): conformance TestCLICompletion checks it with the real binary.
+}
