@@ -91,3 +91,47 @@ func TestCLICompletion(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIFlagsWinOverEnvironment: --dir and --token on the command line win
+// over CPX_API and CPX_TOKEN in the environment, and cpx status says which
+// node and identity a command uses and where each came from.
+func TestCLIFlagsWinOverEnvironment(t *testing.T) {
+	dir := initNode(t, "agency-f")
+	n := start(t, dir)
+	cw := addUser(t, dir, "amina", "caseworker", "--group", "g1")
+	env := []string{"CPX_API=" + n.url, "CPX_TOKEN=" + cw, "CPX_DIR="}
+
+	// A caseworker may not verify the audit log; the admin in --dir may.
+	if r := cpx(t, env, "audit", "verify"); r.code != 4 {
+		t.Errorf("audit verify as the caseworker from CPX_TOKEN: got exit %d (%s), want 4", r.code, r.stderr)
+	}
+	if r := cpx(t, env, "audit", "verify", "--dir", dir); r.code != 0 {
+		t.Errorf("audit verify --dir with CPX_TOKEN set: got exit %d (%s), want 0: --dir's credentials must win", r.code, r.stderr)
+	}
+
+	for _, tc := range []struct {
+		args         []string
+		node, caller string
+	}{
+		{nil, n.url + " (from CPX_API)", "amina (caseworker), token from CPX_TOKEN"},
+		{[]string{"--dir", dir}, n.url + " (from --dir " + dir, "admin (agency_admin), token from --dir " + dir},
+		{[]string{"--token", cw, "--dir", dir}, n.url + " (from --dir " + dir, "amina (caseworker), token from --token"},
+	} {
+		r := cpx(t, env, append([]string{"status"}, tc.args...)...)
+		if r.code != 0 || !strings.Contains(r.stdout, tc.node) || !strings.Contains(r.stdout, tc.caller) {
+			t.Errorf("cpx status %s: got exit %d\n%s%s\nwant node %q and caller %q", strings.Join(tc.args, " "), r.code, r.stdout, r.stderr, tc.node, tc.caller)
+		}
+	}
+}
+
+// TestCLINotANode: start and client commands on a directory that is not a
+// node say so, instead of a configuration or file error.
+func TestCLINotANode(t *testing.T) {
+	empty := t.TempDir()
+	for _, args := range [][]string{{"start", "--dir", empty}, {"status", "--dir", empty}} {
+		r := cpx(t, nil, args...)
+		if r.code == 0 || !strings.Contains(r.stderr, empty+" is not a node directory") {
+			t.Errorf("cpx %s: got exit %d, stderr %q; want a refusal saying it is not a node directory", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+}

@@ -35,9 +35,10 @@ func usageErrorf(format string, args ...any) error {
 // unreachableError is returned by the HTTP transport when the node's API
 // address does not answer at all.
 type unreachableError struct {
-	url string
-	dir string
-	err error
+	url  string
+	from string // where url came from ("--api", "CPX_API", ...), if known
+	dir  string
+	err  error
 }
 
 func (e *unreachableError) Error() string {
@@ -45,7 +46,11 @@ func (e *unreachableError) Error() string {
 	if dir == "" {
 		dir = "DIR"
 	}
-	return fmt.Sprintf("cannot reach the node at %s: is it running? (cpx start --dir %s): %v", e.url, dir, e.err)
+	at := e.url
+	if e.from != "" {
+		at += " (from " + e.from + ")"
+	}
+	return fmt.Sprintf("cannot reach the node at %s: is it running? (cpx start --dir %s): %v", at, dir, e.err)
 }
 
 func (e *unreachableError) Unwrap() error { return e.err }

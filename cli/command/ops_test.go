@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cpx-node/cpx/cli/command"
+	"github.com/cpx-node/cpx/node/nodedir"
 )
 
 func TestRequiredFlags(t *testing.T) {
@@ -74,4 +75,86 @@ func TestCompletion(t *testing.T) {
 	cpx(t, "completion").want(t, command.ExitUsage)
 	// What the scripts ask cpx for depends on os.Args (urfave/cli reads
 	// it): conformance TestCLICompletion checks it with the real binary.
+}
+
+// nodeDir writes a node directory whose api.url points at url and, if
+// token is not empty, whose credentials.json holds it.
+func nodeDir(t *testing.T, url, token string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, nodedir.ConfigFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodedir.WriteAPIURL(dir, url); err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		if err := nodedir.WriteCredentials(dir, nodedir.Credentials{User: "admin", Token: token}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestTargetPrecedence(t *testing.T) {
+	e := newEnv(t)
+	dir := nodeDir(t, e.url, "admin-token")
+	noCreds := nodeDir(t, e.url, "")
+	elsewhere := "http://127.0.0.1:1" // no node there
+	for _, tc := range []struct {
+		name       string
+		env        map[string]string
+		args       []string
+		node, call string // the status rows
+	}{
+		{"--dir wins over CPX_API and CPX_TOKEN",
+			map[string]string{"CPX_API": elsewhere, "CPX_TOKEN": "viewer-token"}, []string{"--dir", dir},
+			"(from --dir " + dir + " (" + filepath.Join(dir, "api.url") + "))",
+			"(admin), token from --dir " + dir + " (" + filepath.Join(dir, "credentials.json") + ")"},
+		{"--token wins over --dir's credentials",
+			nil, []string{"--dir", dir, "--token", "viewer-token"},
+			"(from --dir ", "(viewer), token from --token"},
+		{"CPX_TOKEN wins over CPX_DIR's credentials",
+			map[string]string{"CPX_DIR": dir, "CPX_TOKEN": "viewer-token"}, nil,
+			"(from CPX_DIR " + dir, "(viewer), token from CPX_TOKEN"},
+		{"CPX_API wins over CPX_DIR's api.url",
+			map[string]string{"CPX_DIR": noCreds, "CPX_API": e.url, "CPX_TOKEN": "admin-token"}, nil,
+			"(from CPX_API)", "(admin), token from CPX_TOKEN"},
+		{"--dir without credentials: CPX_TOKEN names the user",
+			map[string]string{"CPX_TOKEN": "viewer-token"}, []string{"--dir", noCreds},
+			"(from --dir " + noCreds, "(viewer), token from CPX_TOKEN"},
+		{"--api wins over CPX_DIR",
+			map[string]string{"CPX_DIR": noCreds}, []string{"--api", e.url, "--token", "admin-token"},
+			"(from --api)", "(admin), token from --token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			r := cpx(t, append([]string{"status"}, tc.args...)...).want(t, 0)
+			var node, caller string
+			for _, l := range strings.Split(r.stdout, "\n") {
+				if v, ok := strings.CutPrefix(l, "node:"); ok {
+					node = strings.TrimSpace(v)
+				}
+				if v, ok := strings.CutPrefix(l, "caller:"); ok {
+					caller = strings.TrimSpace(v)
+				}
+			}
+			if !strings.Contains(node, tc.node) || !strings.HasSuffix(caller, tc.call) {
+				t.Errorf("got node %q, caller %q; want node containing %q, caller ending %q", node, caller, tc.node, tc.call)
+			}
+		})
+	}
+}
+
+func TestNotANodeDir(t *testing.T) {
+	newEnv(t)
+	empty := t.TempDir()
+	for _, args := range [][]string{{"status", "--dir", empty}, {"start", "--dir", empty}} {
+		r := cpx(t, args...)
+		if r.code == 0 || !strings.Contains(r.stderr, empty+" is not a node directory") || !strings.Contains(r.stderr, "cpx init --dir") {
+			t.Errorf("cpx %s: got exit %d, stderr %q; want a refusal saying it is not a node directory", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
 }
