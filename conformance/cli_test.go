@@ -135,3 +135,30 @@ func TestCLINotANode(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIErrorsSayItOnce: a node's refusal is not prefixed twice, and a
+// free-text flag that is too long is named.
+func TestCLIErrorsSayItOnce(t *testing.T) {
+	dir := initNode(t, "agency-e")
+	start(t, dir)
+	var id struct {
+		Addrs []string `json:"addrs"`
+	}
+	mustJSON(t, &id, "node", "id", "--dir", dir)
+	if len(id.Addrs) == 0 {
+		t.Fatal("cpx node id: no address")
+	}
+	r := cpx(t, nil, "peer", "add", id.Addrs[0], "--agency", "Not An Agency", "--dir", dir)
+	if r.code == 0 || strings.Contains(r.stderr, "invalid request: invalid request") || !strings.HasPrefix(r.stderr, "cpx: ") {
+		t.Errorf("peer add with a bad agency id: got exit %d, stderr %q; want one refusal said once", r.code, r.stderr)
+	}
+	long := strings.Repeat("x", 5000)
+	r = cpx(t, nil, "case", "refer", "CP-1", "--to", "agency-x", "--service", "health", "--note", long, "--dir", dir)
+	if r.code != 2 || r.stderr != "cpx: --note is too long: 5000 bytes, at most 4000\n" {
+		t.Errorf("case refer --note of 5000 bytes: got exit %d, stderr %q; want exit 2 naming --note", r.code, r.stderr)
+	}
+	r = cpx(t, nil, "case", "close", "CP-1", "--reason", long, "--dir", dir)
+	if r.code != 2 || !strings.HasPrefix(r.stderr, "cpx: --reason is too long") {
+		t.Errorf("case close --reason of 5000 bytes: got exit %d, stderr %q; want exit 2 naming --reason", r.code, r.stderr)
+	}
+}

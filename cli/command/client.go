@@ -286,6 +286,9 @@ func args(c *cli.Context, min, max int) ([]string, error) {
 			}
 		}
 	}
+	if err := checkTextFlags(c); err != nil {
+		return nil, err
+	}
 	if len(pos) < min || (max >= 0 && len(pos) > max) {
 		want := fmt.Sprintf("%d", min)
 		switch {
@@ -310,6 +313,32 @@ func lookupFlag(cmd *cli.Command, name string) cli.Flag {
 			if n == name {
 				return f
 			}
+		}
+	}
+	return nil
+}
+
+// textLimits bounds the free-text flags, in bytes, as the node does (case
+// close, purge, referral and transfer answers and tracing decisions keep a
+// reason of at most 2000 bytes; notes go up to 4000, a service name to
+// 200). Checking here names the flag at fault ("--note is too long"),
+// which the node's answer cannot.
+var textLimits = map[string]int{"reason": 2000, "note": 4000, "service": 200}
+
+// checkTextFlags fails with a usage error naming the first free-text flag
+// of c's command whose value is longer than textLimits allows.
+func checkTextFlags(c *cli.Context) error {
+	if c.Command == nil {
+		return nil
+	}
+	for _, f := range c.Command.Flags {
+		name := f.Names()[0]
+		max, ok := textLimits[name]
+		if !ok {
+			continue
+		}
+		if n := len(strings.TrimSpace(c.String(name))); n > max {
+			return usageErrorf("--%s is too long: %d bytes, at most %d", name, n, max)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"connectrpc.com/connect"
 )
@@ -98,19 +99,27 @@ func Message(err error) string {
 	if msg == "" {
 		msg = ce.Code().String()
 	}
+	// say a thing once: the node's message may already start with the
+	// words the code adds ("invalid request: invalid request: ...").
+	once := func(prefix, msg string) string {
+		for strings.HasPrefix(msg, prefix) {
+			msg = strings.TrimPrefix(msg, prefix)
+		}
+		return prefix + msg
+	}
 	switch ce.Code() {
 	case connect.CodeUnauthenticated:
 		return "the node refused the token: " + msg + " (check --token, CPX_TOKEN or DIR/credentials.json)"
 	case connect.CodePermissionDenied:
-		return "permission denied: " + msg
+		return once("permission denied: ", msg)
 	case connect.CodeNotFound:
-		return "not found: " + msg
+		return once("not found: ", msg)
 	case connect.CodeAlreadyExists:
-		return "already exists: " + msg
+		return once("already exists: ", msg)
 	case connect.CodeInvalidArgument:
-		return "invalid request: " + msg
+		return once("invalid request: ", msg)
 	case connect.CodeAborted, connect.CodeFailedPrecondition:
-		return "conflict: " + msg
+		return once("conflict: ", msg)
 	case connect.CodeUnimplemented:
 		return "the node does not support this call (is it older than this cpx?): " + msg
 	case connect.CodeDeadlineExceeded:
@@ -118,7 +127,7 @@ func Message(err error) string {
 	case connect.CodeCanceled:
 		return "interrupted"
 	case connect.CodeUnavailable:
-		return "the node is unavailable: " + msg
+		return once("the node is unavailable: ", msg)
 	}
 	return msg
 }

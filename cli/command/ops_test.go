@@ -1,10 +1,13 @@
 package command_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"connectrpc.com/connect"
 
 	"github.com/cpx-node/cpx/cli/command"
 	"github.com/cpx-node/cpx/node/nodedir"
@@ -155,6 +158,41 @@ func TestNotANodeDir(t *testing.T) {
 		r := cpx(t, args...)
 		if r.code == 0 || !strings.Contains(r.stderr, empty+" is not a node directory") || !strings.Contains(r.stderr, "cpx init --dir") {
 			t.Errorf("cpx %s: got exit %d, stderr %q; want a refusal saying it is not a node directory", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+}
+
+func TestTextFlagsNamed(t *testing.T) {
+	e := newEnv(t)
+	long := strings.Repeat("x", 4001)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"case", "close", "CP-0001", "--reason", long}, "cpx: --reason is too long: 4001 bytes, at most 2000\n"},
+		{[]string{"case", "refer", "CP-0001", "--to", "b", "--service", "health", "--note", long}, "cpx: --note is too long: 4001 bytes, at most 4000\n"},
+		{[]string{"case", "refer", "CP-0001", "--to", "b", "--service", long[:201]}, "cpx: --service is too long: 201 bytes, at most 200\n"},
+		{[]string{"case", "purge", "CP-0001", "--reason", long}, "cpx: --reason is too long: 4001 bytes, at most 2000\n"},
+	} {
+		r := e.run(t, tc.args...)
+		if r.code != command.ExitUsage || r.stderr != tc.want {
+			t.Errorf("cpx %s: got exit %d, stderr %q; want exit 2, %q", strings.Join(tc.args[:3], " "), r.code, r.stderr, tc.want)
+		}
+	}
+}
+
+func TestMessageSaysItOnce(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{connect.NewError(connect.CodeInvalidArgument, errors.New("invalid request: text longer than 4000 bytes")), "invalid request: text longer than 4000 bytes"},
+		{connect.NewError(connect.CodeInvalidArgument, errors.New("the reason is longer than 2000 bytes")), "invalid request: the reason is longer than 2000 bytes"},
+		{connect.NewError(connect.CodeNotFound, errors.New("not found: not found: case X")), "not found: case X"},
+		{connect.NewError(connect.CodePermissionDenied, errors.New("permission denied: role viewer")), "permission denied: role viewer"},
+	} {
+		if got := command.Message(tc.err); got != tc.want {
+			t.Errorf("Message(%v): got %q, want %q", tc.err, got, tc.want)
 		}
 	}
 }
