@@ -13,9 +13,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/cpx-node/cpx/node/buildinfo"
 )
 
 // Main runs cpx with the process's arguments (args[0] is the program name)
@@ -41,9 +45,12 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			"or with --api URL and --token TOKEN (CPX_API, CPX_TOKEN).\n\n" +
 			"Exit codes: 0 ok, 1 error, 2 usage error, 3 not found,\n" +
 			"4 permission denied or token refused.",
-		Writer:                    stdout,
-		ErrWriter:                 stderr,
-		HideVersion:               true,
+		Writer:      stdout,
+		ErrWriter:   stderr,
+		HideVersion: true, // --version is ours: the build is read only when asked
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version (module version, commit, or a hash of the binary) and exit"},
+		},
 		DisableSliceFlagSeparator: true, // --set note=a,b is one value
 		Commands: append([]*cli.Command{
 			statusCommand(),
@@ -63,7 +70,9 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			backupCommand(),
 			restoreCommand(),
 			recoverAdminCommand(),
+			completionCommand(),
 		}, serverCommands()...),
+		EnableBashCompletion: true, // the hidden --generate-bash-completion that cpx completion's scripts call
 	}
 	app.Action = groupAction
 	app.OnUsageError = onUsageError
@@ -79,8 +88,8 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 }
 
 // setUsageHandlers makes flag errors usage errors (exit code 2) in every
-// command, and gives command groups an action that rejects unknown
-// subcommands.
+// command, gives command groups an action that rejects unknown
+// subcommands, and checks required flags itself.
 func setUsageHandlers(cmds []*cli.Command) {
 	for _, c := range cmds {
 		if c.OnUsageError == nil {
@@ -89,8 +98,12 @@ func setUsageHandlers(cmds []*cli.Command) {
 		if len(c.Subcommands) > 0 && c.Action == nil {
 			c.Action = groupAction
 		}
+		required := takeRequired(c.Flags)
 		if act := c.Action; act != nil {
 			c.Action = func(cc *cli.Context) error {
+				if err := checkRequired(cc, required); err != nil {
+					return err
+				}
 				if err := act(cc); !errors.Is(err, errHelpShown) {
 					return err
 				}
@@ -108,6 +121,12 @@ func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
 // groupAction runs for a command group (or the app) called without a known
 // subcommand: it shows the help, or fails for an unknown subcommand.
 func groupAction(c *cli.Context) error {
+	if c.Command == nil || c.Command.Name == c.App.Name {
+		if c.Bool("version") {
+			_, err := fmt.Fprintf(c.App.Writer, "cpx %s\n", buildinfo.Read())
+			return err
+		}
+	}
 	if c.Args().Present() {
 		return usageErrorf("unknown command %q (see %s --help)", c.Args().First(), helpName(c))
 	}
@@ -122,4 +141,53 @@ func helpName(c *cli.Context) string {
 		return c.Command.HelpName
 	}
 	return "cpx"
+}
+
+// takeRequired returns the names of the flags declared Required and clears
+// the mark, so that checkRequired reports them: urfave/cli's own check
+// prints the whole help on stdout and no message on stderr.
+func takeRequired(flags []cli.Flag) []requiredFlag {
+	var names []requiredFlag
+	for _, f := range flags {
+		switch f := f.(type) {
+		case *cli.StringFlag:
+			if f.Required {
+				f.Required = false
+				f.Usage += " (required)"
+				names = append(names, requiredFlag{f.Name, false})
+			}
+		case *cli.StringSliceFlag:
+			if f.Required {
+				f.Required = false
+				f.Usage += " (required)"
+				names = append(names, requiredFlag{f.Name, true})
+			}
+		}
+	}
+	return names
+}
+
+// requiredFlag is a flag that must have a value.
+type requiredFlag struct {
+	name  string
+	slice bool
+}
+
+// checkRequired fails with a usage error naming every flag of names that
+// has no value, neither from the command line nor from its environment
+// variable (an empty CPX_DIR= counts as none).
+func checkRequired(c *cli.Context, flags []requiredFlag) error {
+	var missing []string
+	for _, f := range flags {
+		if (f.slice && len(c.StringSlice(f.name)) == 0) || (!f.slice && c.String(f.name) == "") {
+			missing = append(missing, strconv.Quote(f.name))
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return usageErrorf("required flag %s not set (see %s --help)", missing[0], helpName(c))
+	}
+	return usageErrorf("required flags %s not set (see %s --help)", strings.Join(missing, ", "), helpName(c))
 }

@@ -123,8 +123,12 @@ func TestConnectionFromDir(t *testing.T) {
 	if !strings.Contains(r.stdout, "(viewer)") {
 		t.Errorf("got:\n%s\nwant the viewer role", r.stdout)
 	}
-	// A directory without api.url: the node is not running.
-	r = cpx(t, "status", "--dir", t.TempDir()).want(t, 1)
+	// A node directory without api.url: the node is not running.
+	stopped := t.TempDir()
+	if err := os.WriteFile(filepath.Join(stopped, nodedir.ConfigFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = cpx(t, "status", "--dir", stopped).want(t, 1)
 	if !strings.Contains(r.stderr, "cpx start --dir") {
 		t.Errorf("stderr %q does not say how to start the node", r.stderr)
 	}
@@ -178,7 +182,7 @@ func TestUnreachable(t *testing.T) {
 	url := srv.URL
 	srv.Close()
 	r := cpx(t, "status", "--api", url, "--token", "admin-token").want(t, command.ExitError)
-	want := "cpx: cannot reach the node at " + url + ": is it running? (cpx start --dir DIR)"
+	want := "cpx: cannot reach the node at " + url + " (from --api): is it running? (cpx start --dir DIR)"
 	if !strings.HasPrefix(r.stderr, want) {
 		t.Errorf("stderr:\n%s\nwant prefix:\n%s", r.stderr, want)
 	}

@@ -36,9 +36,10 @@ func usageErrorf(format string, args ...any) error {
 // unreachableError is returned by the HTTP transport when the node's API
 // address does not answer at all.
 type unreachableError struct {
-	url string
-	dir string
-	err error
+	url  string
+	from string // where url came from ("--api", "CPX_API", ...), if known
+	dir  string
+	err  error
 }
 
 func (e *unreachableError) Error() string {
@@ -46,7 +47,11 @@ func (e *unreachableError) Error() string {
 	if dir == "" {
 		dir = "DIR"
 	}
-	return fmt.Sprintf("cannot reach the node at %s: is it running? (cpx start --dir %s): %v", e.url, dir, e.err)
+	at := e.url
+	if e.from != "" {
+		at += " (from " + e.from + ")"
+	}
+	return fmt.Sprintf("cannot reach the node at %s: is it running? (cpx start --dir %s): %v", at, dir, e.err)
 }
 
 func (e *unreachableError) Unwrap() error { return e.err }
@@ -59,11 +64,6 @@ func ExitCode(err error) int {
 	}
 	if ee, ok := errors.AsType[*exitError](err); ok {
 		return ee.code
-	}
-	// urfave/cli's own error for a flag declared Required, which bypasses
-	// OnUsageError; its type is unexported.
-	if strings.HasPrefix(err.Error(), "Required flag") {
-		return ExitUsage
 	}
 	if _, ok := errors.AsType[*unreachableError](err); ok {
 		return ExitError
@@ -99,19 +99,27 @@ func Message(err error) string {
 	if msg == "" {
 		msg = ce.Code().String()
 	}
+	// say a thing once: the node's message may already start with the
+	// words the code adds ("invalid request: invalid request: ...").
+	once := func(prefix, msg string) string {
+		for strings.HasPrefix(msg, prefix) {
+			msg = strings.TrimPrefix(msg, prefix)
+		}
+		return prefix + msg
+	}
 	switch ce.Code() {
 	case connect.CodeUnauthenticated:
 		return "the node refused the token: " + msg + " (check --token, CPX_TOKEN or DIR/credentials.json)"
 	case connect.CodePermissionDenied:
-		return "permission denied: " + msg
+		return once("permission denied: ", msg)
 	case connect.CodeNotFound:
-		return "not found: " + msg
+		return once("not found: ", msg)
 	case connect.CodeAlreadyExists:
-		return "already exists: " + msg
+		return once("already exists: ", msg)
 	case connect.CodeInvalidArgument:
-		return "invalid request: " + msg
+		return once("invalid request: ", msg)
 	case connect.CodeAborted, connect.CodeFailedPrecondition:
-		return "conflict: " + msg
+		return once("conflict: ", msg)
 	case connect.CodeUnimplemented:
 		return "the node does not support this call (is it older than this cpx?): " + msg
 	case connect.CodeDeadlineExceeded:
@@ -119,7 +127,7 @@ func Message(err error) string {
 	case connect.CodeCanceled:
 		return "interrupted"
 	case connect.CodeUnavailable:
-		return "the node is unavailable: " + msg
+		return once("the node is unavailable: ", msg)
 	}
 	return msg
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -23,7 +24,9 @@ func initCommand() *cli.Command {
 		Name:  "init",
 		Usage: "create a node directory for an agency",
 		Description: `Creates DIR with the node's configuration (cpx.toml), its keyring
-(keyring.json, protected by a passphrase from CPX_PASSPHRASE or a prompt),
+(keyring.json, protected by a passphrase from CPX_PASSPHRASE or a prompt;
+a passphrase that zxcvbn estimates fewer than 10^12 guesses would find is
+refused),
 the wrapped store key, an encrypted store, and an initial administrator
 "admin" whose token is written to DIR/credentials.json (mode 0600) and
 printed once.
@@ -81,6 +84,13 @@ Example:
 				if pass, err = keyring.Passphrase(PassphraseEnv, newPassphrasePrompt(c)); err != nil {
 					return err
 				}
+				if err := keyring.CheckPassphrase(pass, cfg.Agency.ID, cfg.Agency.Name, filepath.Base(c.String("dir"))); err != nil {
+					clear(pass)
+					if os.Getenv(PassphraseEnv) != "" {
+						return usageErrorf("%s: %v", PassphraseEnv, err)
+					}
+					return usageErrorf("%v", err)
+				}
 			default:
 				return usageErrorf("--keyring %q: use file or vault", cfg.Keyring.Kind)
 			}
@@ -119,9 +129,6 @@ func newPassphrasePrompt(c *cli.Context) func() ([]byte, error) {
 		}
 		if string(p) != string(again) {
 			return nil, errors.New("the passphrases differ")
-		}
-		if len(p) < 8 {
-			return nil, errors.New("the passphrase is shorter than 8 characters")
 		}
 		return p, nil
 	}

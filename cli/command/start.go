@@ -11,6 +11,7 @@ import (
 	"github.com/cpx-node/cpx/crypto/keyring"
 	"github.com/cpx-node/cpx/node/config"
 	"github.com/cpx-node/cpx/node/daemon"
+	"github.com/cpx-node/cpx/node/nodedir"
 	"github.com/cpx-node/cpx/node/store/badgerstore"
 )
 
@@ -40,6 +41,9 @@ Example:
 				return err
 			}
 			dir := c.String("dir")
+			if err := nodedir.Check(dir); err != nil {
+				return err
+			}
 			flags := map[string]any{}
 			for flag, key := range map[string]string{"listen": "api.listen", "log-level": "log.level", "log-format": "log.format"} {
 				if c.IsSet(flag) {

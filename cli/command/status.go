@@ -15,7 +15,11 @@ func statusCommand() *cli.Command {
 		Name:  "status",
 		Usage: "show the node's identity, counters and health",
 		Description: "Asks a running node who it is (agency, version, start time), how many cases,\n" +
-			"users and audit entries it holds, which keyring it uses, and who the caller is.\n\n" +
+			"users and audit entries it holds, which keyring it uses, and who the caller is:\n" +
+			"the node and the identity every other command run the same way will use, and\n" +
+			"where each came from (--api, --dir DIR's api.url, CPX_API, CPX_DIR's api.url;\n" +
+			"--token, --dir DIR's credentials.json, CPX_TOKEN, CPX_DIR's credentials.json,\n" +
+			"in that order).\n\n" +
 			"Example:\n   cpx status --dir ./node",
 		Flags:  clientFlags(),
 		Action: runStatus,
@@ -44,7 +48,7 @@ func runStatus(c *cli.Context) error {
 		agency = fmt.Sprintf("%s (%s)", s.GetAgencyId(), s.GetAgencyName())
 	}
 	row(tw, "agency:", agency)
-	row(tw, "node:", cn.url)
+	row(tw, "node:", fmt.Sprintf("%s (from %s)", cn.url, cn.target.APIFrom))
 	row(tw, "version:", s.GetVersion())
 	row(tw, "started:", ts(s.GetStartedAt()))
 	row(tw, "cases:", strconv.FormatInt(s.GetCases(), 10))
@@ -55,6 +59,6 @@ func runStatus(c *cli.Context) error {
 		keyring += " (UNREACHABLE: " + s.GetKeyringProblem() + "; serving with the keys in memory)"
 	}
 	row(tw, "keyring:", keyring)
-	row(tw, "caller:", fmt.Sprintf("%s (%s)", s.GetCaller(), s.GetCallerRole()))
+	row(tw, "caller:", fmt.Sprintf("%s (%s), token from %s", s.GetCaller(), s.GetCallerRole(), cn.target.TokenFrom))
 	return tw.Flush()
 }

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +28,7 @@ import (
 	"github.com/cpx-node/cpx/crypto/keyring"
 	"github.com/cpx-node/cpx/node/api"
 	"github.com/cpx-node/cpx/node/audit"
+	"github.com/cpx-node/cpx/node/buildinfo"
 	"github.com/cpx-node/cpx/node/casekeys"
 	"github.com/cpx-node/cpx/node/casework"
 	"github.com/cpx-node/cpx/node/config"
@@ -52,13 +52,9 @@ const AdminUser = "admin"
 // ErrInitialised is returned by Init when dir already holds a node.
 var ErrInitialised = errors.New("directory already holds a node")
 
-// Version returns the version of the running binary.
-func Version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
+// Version returns the version of the running binary (see
+// buildinfo.Info.Version).
+func Version() string { return buildinfo.Read().Version() }
 
 // InitOptions describe a new node.
 type InitOptions struct {
