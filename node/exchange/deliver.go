@@ -329,7 +329,7 @@ func (s *Service) fail(ctx context.Context, e OutboxEntry, reason string, refuse
 			return err
 		}
 		latest := rec.Envelope == e.EnvelopeID || rec.Envelope == ""
-		unchanged := e.HistoryLen >= 2 && len(rec.History) == e.HistoryLen
+		unchanged := e.Undo != "" && len(rec.History) == e.HistoryLen
 		action := "envelope.failed"
 		switch {
 		case !strings.Contains(e.Kind, "."):
@@ -338,8 +338,7 @@ func (s *Service) fail(ctx context.Context, e OutboxEntry, reason string, refuse
 		case refused && latest && unchanged:
 			// The peer did not take the change: go back to the state
 			// before it.
-			prev := rec.History[len(rec.History)-2].Status
-			rec.event(now, prev, "node", fmt.Sprintf("%s refused %s: %s", rec.Peer, e.Kind, reason))
+			rec.event(now, e.Undo, "node", fmt.Sprintf("%s refused %s: %s", rec.Peer, e.Kind, reason))
 			rec.Sync, rec.SyncError = SyncInSync, reason
 			action = "envelope.refused_by_peer"
 		case latest:

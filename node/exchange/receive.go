@@ -199,16 +199,6 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 		rec.event(now, StatusDelivered, msg.Actor, "")
 		return putJSON(w, key(prefixRecord, rec.ID), rec)
 	}
-	if exists && rec.Peer == p.Agency && rec.Kind == kind {
-		// A follow-up goes under the ISP its exchange started under, or a
-		// renewal of it, as in force here now.
-		if rec.ISP != h.ISP || h.ISPVersion < rec.ISPVersion {
-			return fmt.Errorf("%w: %s under ISP %s version %d for an exchange that started under version %d of %s", ErrISP, msg.Kind, h.ISP, h.ISPVersion, rec.ISPVersion, rec.ISP)
-		}
-		if _, err := s.continuing(w, rec, now); err != nil {
-			return fmt.Errorf("%w: %v", ErrISP, err)
-		}
-	}
 	if msg.Kind == KindDisclosure+"."+string(Accept) {
 		// The disclosed case: within the tracing projection, from that
 		// agency to this one.
@@ -241,6 +231,14 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 		// The peer sent this state again (cpx referral resync): this node
 		// holds it already.
 		return nil
+	}
+	// A follow-up goes under the ISP its exchange started under, or a
+	// renewal of it, as in force here now.
+	if rec.ISP != h.ISP || h.ISPVersion < rec.ISPVersion {
+		return fmt.Errorf("%w: %s under ISP %s version %d for an exchange that started under version %d of %s", ErrISP, msg.Kind, h.ISP, h.ISPVersion, rec.ISPVersion, rec.ISP)
+	}
+	if _, err := s.continuing(w, rec, now); err != nil {
+		return fmt.Errorf("%w: %v", ErrISP, err)
 	}
 	if !contains(from, rec.Status) {
 		return fmt.Errorf("%w: %s while the exchange is %s", ErrUnexpected, msg.Kind, rec.Status)

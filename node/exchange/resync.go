@@ -84,11 +84,15 @@ func (s *Service) Resync(ctx context.Context, sub policy.Subject, id string) (Re
 			refused = fmt.Errorf("%w: %w", ErrRefused, err)
 			return nil
 		}
+		// Restoring a state marked failed is undone if the peer refuses;
+		// sending the state this node holds again changes nothing here.
+		undo := ""
 		if rec.Status != last.Status {
+			undo = rec.Status
 			rec.event(now, last.Status, actor, "sent again (resync)")
 		}
 		msg := Message{Kind: rec.Kind + "." + string(resp), Exchange: rec.ID, Reason: last.Reason, Actor: last.Actor}
-		if err := s.enqueue(w, &rec, msg, now); err != nil {
+		if err := s.enqueueUndo(w, &rec, msg, now, undo); err != nil {
 			return err
 		}
 		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "exchange.resync", Object: "exchange/" + id, Details: map[string]any{"status": last.Status}})

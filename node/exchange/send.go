@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +33,9 @@ type OutboxEntry struct {
 	// HistoryLen is the length of the exchange's history once the state
 	// change this envelope carries was recorded.
 	HistoryLen int `json:"history_len,omitempty"`
+	// Undo is, for a follow-up that changed the exchange's state, the
+	// state before it: where the exchange goes back if the peer refuses.
+	Undo string `json:"undo,omitempty"`
 }
 
 // Offer asks for a referral or a transfer.
@@ -169,8 +173,17 @@ func (s *Service) refuse(ctx context.Context, sub policy.Subject, action, object
 }
 
 // enqueue seals msg to the record's peer under the record's ISP and puts it
-// in the outbox, and stores the record, within w.
+// in the outbox, and stores the record, within w. A follow-up is taken to
+// have changed the state (see OutboxEntry.Undo).
 func (s *Service) enqueue(w store.Writer, rec *Record, msg Message, now time.Time) error {
+	undo := ""
+	if strings.Contains(msg.Kind, ".") && len(rec.History) >= 2 {
+		undo = rec.History[len(rec.History)-2].Status
+	}
+	return s.enqueueUndo(w, rec, msg, now, undo)
+}
+
+func (s *Service) enqueueUndo(w store.Writer, rec *Record, msg Message, now time.Time, undo string) error {
 	p, err := s.peer(w, rec.Peer)
 	if err != nil {
 		return err
@@ -197,7 +210,7 @@ func (s *Service) enqueue(w store.Writer, rec *Record, msg Message, now time.Tim
 	}
 	e := OutboxEntry{
 		EnvelopeID: env.Header.ID, Exchange: rec.ID, Kind: msg.Kind, Peer: rec.Peer, Envelope: b,
-		Created: now, Expires: env.Header.Expires, NextAttempt: now, HistoryLen: len(rec.History),
+		Created: now, Expires: env.Header.Expires, NextAttempt: now, HistoryLen: len(rec.History), Undo: undo,
 	}
 	if err := putJSON(w, key(prefixOutbox, e.EnvelopeID), e); err != nil {
 		return err
