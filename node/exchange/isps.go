@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cpx-node/cpx/crypto/agencykey"
@@ -165,7 +166,9 @@ func (s *Service) ApplyISP(ctx context.Context, sub policy.Subject, doc []byte, 
 		}
 		switch {
 		case !in.InForce:
-			refused = fmt.Errorf("%w: ISP %s version %d is not in force by itself: %s%s", ErrISPRefused, p.ID, p.Version, in.Problem, keep)
+			// Say the ISP's name once, not again in every problem.
+			problem := strings.ReplaceAll(in.Problem, fmt.Sprintf("policy: ISP %s v%d: ", p.ID, p.Version), "")
+			refused = fmt.Errorf("%w: ISP %s version %d: %s%s", ErrISPRefused, p.ID, p.Version, problem, keep)
 		case res.Previous != nil && res.Previous.InForce && res.Previous.ISP.Version > p.Version:
 			refused = fmt.Errorf("%w: ISP %s version %d is older than version %d in force%s", ErrISPRefused, p.ID, p.Version, res.Previous.ISP.Version, keep)
 		}
