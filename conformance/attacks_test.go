@@ -175,7 +175,8 @@ func TestAttackCorpus(t *testing.T) {
 	}
 	nodeKey := ann.Key
 
-	// ISPs: one signed by both (in force), one signed by the node only.
+	// ISPs: one signed by both (in force), one signed by the node only
+	// (which the node refuses to apply).
 	apply := func(id string, version int, signedByA bool) {
 		doc := []byte(fmt.Sprintf(attackISP, id, version, a.key.Fingerprint(), target.KeyFingerprint))
 		resp, err := fed.SignPolicy(ctx, connect.NewRequest(&localv1.SignPolicyRequest{Document: doc}))
@@ -197,8 +198,12 @@ func TestAttackCorpus(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := fed.ApplyPolicy(ctx, connect.NewRequest(&localv1.ApplyPolicyRequest{Document: doc})); err != nil {
+		_, err = fed.ApplyPolicy(ctx, connect.NewRequest(&localv1.ApplyPolicyRequest{Document: doc}))
+		switch {
+		case signedByA && err != nil:
 			t.Fatal(err)
+		case !signedByA && connect.CodeOf(err) != connect.CodeFailedPrecondition:
+			t.Fatalf("applying an ISP agency-a has not signed: %v, want it refused", err)
 		}
 	}
 	apply("conf-isp", 1, true)

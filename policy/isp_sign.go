@@ -143,6 +143,53 @@ func (c *canon) recs(rs [][]byte) {
 // that policy stays free of key material and I/O.
 type SignatureVerifier func(agency, keyFingerprint string, msg []byte, ed25519Sig, mldsaSig []byte) error
 
+// SignatureState is what [ISP.Signatures] says about one signature: who
+// made it and whether it counts.
+type SignatureState struct {
+	// Agency is the agency the signature claims to be from.
+	Agency string
+	// Verified is true when the signature counts: by a party, its only
+	// signature, with the key the ISP lists for it, and both algorithms
+	// verify over [ISP.SigningBytes].
+	Verified bool
+	// Problem says why it does not count; empty when Verified.
+	Problem string
+}
+
+// SignatureStates checks each signature of the ISP with verify and says,
+// in document order, which count and why the others do not. Only the
+// agencies of verified signatures may be reported as having signed.
+func (p *ISP) SignatureStates(verify SignatureVerifier) []SignatureState {
+	msg := p.SigningBytes()
+	out := make([]SignatureState, 0, len(p.Signatures))
+	seen := map[string]bool{}
+	for _, s := range p.Signatures {
+		st := SignatureState{Agency: s.Agency}
+		pt, ok := p.party(s.Agency)
+		switch {
+		case !ok:
+			st.Problem = fmt.Sprintf("signature by %q, which is not a party", s.Agency)
+		case seen[s.Agency]:
+			st.Problem = fmt.Sprintf("party %q signed more than once; keep one signature per party", s.Agency)
+		case s.Key != pt.SigningKey:
+			st.Problem = fmt.Sprintf("party %q signed with key %q, but the ISP lists key %q for it", s.Agency, s.Key, pt.SigningKey)
+		case verify == nil:
+			st.Problem = "no signature verifier given"
+		default:
+			if err := verify(s.Agency, s.Key, msg, s.Ed25519, s.MLDSA65); err != nil {
+				st.Problem = fmt.Sprintf("signature of party %q does not verify (was the document changed after signing?): %v", s.Agency, err)
+			} else {
+				st.Verified = true
+			}
+		}
+		if ok {
+			seen[s.Agency] = true
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
 // FullySigned reports whether the ISP is in force as far as signatures
 // go: valid, and every party has exactly one signature, made with the
 // signing key listed for it, that verify accepts over [ISP.SigningBytes].
@@ -157,28 +204,14 @@ func (p *ISP) FullySigned(verify SignatureVerifier) error {
 	if verify == nil {
 		return fmt.Errorf("policy: %s: no signature verifier given", p.label())
 	}
-	msg := p.SigningBytes()
 	var errs []error
 	signed := map[string]bool{}
-	for _, s := range p.Signatures {
-		pt, ok := p.party(s.Agency)
-		switch {
-		case !ok:
-			errs = append(errs, fmt.Errorf("policy: %s: signature by %q, which is not a party", p.label(), s.Agency))
-			continue
-		case signed[s.Agency]:
-			errs = append(errs, fmt.Errorf("policy: %s: party %q signed more than once; keep one signature per party", p.label(), s.Agency))
-			continue
+	for _, st := range p.SignatureStates(verify) {
+		if _, ok := p.party(st.Agency); ok {
+			signed[st.Agency] = true
 		}
-		signed[s.Agency] = true
-		if s.Key != pt.SigningKey {
-			errs = append(errs, fmt.Errorf("policy: %s: party %q signed with key %q, but the ISP lists key %q for it",
-				p.label(), s.Agency, s.Key, pt.SigningKey))
-			continue
-		}
-		if err := verify(s.Agency, s.Key, msg, s.Ed25519, s.MLDSA65); err != nil {
-			errs = append(errs, fmt.Errorf("policy: %s: signature of party %q does not verify (was the document changed after signing?): %w",
-				p.label(), s.Agency, err))
+		if !st.Verified {
+			errs = append(errs, fmt.Errorf("policy: %s: %s", p.label(), st.Problem))
 		}
 	}
 	var missing []string

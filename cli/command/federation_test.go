@@ -219,7 +219,7 @@ func (d *fakeFed) SignPolicy(ctx context.Context, req *connect.Request[localv1.S
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&localv1.SignPolicyResponse{Document: doc}), nil
+	return connect.NewResponse(&localv1.SignPolicyResponse{Document: doc, Policy: policyOf(p)}), nil
 }
 
 // CheckPolicy allows exchanges with agency-b and withholds the name.
@@ -303,6 +303,21 @@ func (d *fakeFed) GetExchange(ctx context.Context, req *connect.Request[localv1.
 	return connect.NewResponse(&localv1.GetExchangeResponse{Exchange: x}), nil
 }
 
+func (d *fakeFed) ResyncExchange(ctx context.Context, req *connect.Request[localv1.ResyncExchangeRequest]) (*connect.Response[localv1.ResyncExchangeResponse], error) {
+	if err := mustWrite(ctx); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	x, err := d.find(req.Msg.Id)
+	if err != nil {
+		return nil, err
+	}
+	out := proto.Clone(x).(*localv1.Exchange)
+	out.Fields, out.Sync = nil, "in_sync"
+	return connect.NewResponse(&localv1.ResyncExchangeResponse{Exchange: out, Delivered: true}), nil
+}
+
 func (d *fakeFed) Respond(ctx context.Context, req *connect.Request[localv1.RespondRequest]) (*connect.Response[localv1.RespondResponse], error) {
 	if err := mustWrite(ctx); err != nil {
 		return nil, err
@@ -328,7 +343,7 @@ func (d *fakeFed) Respond(ctx context.Context, req *connect.Request[localv1.Resp
 	}
 	out := proto.Clone(x).(*localv1.Exchange)
 	out.Fields = nil
-	return connect.NewResponse(&localv1.RespondResponse{Exchange: out}), nil
+	return connect.NewResponse(&localv1.RespondResponse{Exchange: out, Delivered: true}), nil
 }
 
 func (d *fakeFed) Outbox(ctx context.Context, _ *connect.Request[localv1.OutboxRequest]) (*connect.Response[localv1.OutboxResponse], error) {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 
 	"connectrpc.com/connect"
 	"github.com/urfave/cli/v2"
@@ -32,13 +33,18 @@ func policyCommand() *cli.Command {
 				Name:      "apply",
 				Usage:     "store an ISP document on the node",
 				ArgsUsage: "FILE",
-				Description: "Sends the ISP document FILE to the node, which checks and stores it. The ISP\n" +
-					"is in force once every party has signed it and its validity period has\n" +
-					"begun; otherwise cpx prints why not (e.g. the parties that have not signed).\n" +
-					"Applying a newer version replaces the one stored; an older version is\n" +
-					"refused.\n\n" +
-					"Example:\n   cpx policy apply so-cp-isp.toml --dir ./node",
-				Flags:  clientFlags(),
+				Description: "Puts the ISP document FILE in force on the node. The node refuses it, and\n" +
+					"changes nothing, unless every party has signed it, every signature verifies\n" +
+					"with the keys the node knows, and its validity period has begun; cpx then\n" +
+					"exits with 1 and says which party has not signed or whose signature does\n" +
+					"not verify. The version in force stays in force until a newer one\n" +
+					"verifies; an older version than the one in force is refused. With\n" +
+					"--dry-run the node only says what would change and whether it would be\n" +
+					"refused (exit 1 if so).\n\n" +
+					"Examples:\n   cpx policy apply so-cp-isp.toml --dry-run\n   cpx policy apply so-cp-isp.toml --dir ./node",
+				Flags: append([]cli.Flag{
+					&cli.BoolFlag{Name: "dry-run", Usage: "say what applying FILE would change, and whether it would be refused; change nothing"},
+				}, clientFlags()...),
 				Action: runPolicyApply,
 			},
 			{
@@ -134,23 +140,71 @@ func runPolicyApply(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	resp, err := cn.Fed.ApplyPolicy(c.Context, connect.NewRequest(&localv1.ApplyPolicyRequest{Document: doc}))
+	dry := c.Bool("dry-run")
+	resp, err := cn.Fed.ApplyPolicy(c.Context, connect.NewRequest(&localv1.ApplyPolicyRequest{Document: doc, DryRun: dry}))
 	if err != nil {
 		return err
 	}
+	m := resp.Msg
 	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
+		if err := printJSON(c.App.Writer, m); err != nil {
+			return err
+		}
+	} else {
+		p := m.GetPolicy()
+		w := c.App.Writer
+		switch {
+		case dry && m.GetRefusal() != "":
+			fmt.Fprintf(w, "dry run: ISP %s version %d would be refused; nothing changed\n", p.GetId(), p.GetVersion())
+		case dry:
+			fmt.Fprintf(w, "dry run: ISP %s version %d would be applied; nothing changed\n", p.GetId(), p.GetVersion())
+		default:
+			fmt.Fprintf(w, "applied ISP %s version %d\n", p.GetId(), p.GetVersion())
+		}
+		tw := newTable(w)
+		if prev := m.GetPrevious(); prev != nil {
+			row(tw, "applied before:", fmt.Sprintf("version %d, in force: %s", prev.GetVersion(), inForce(prev)))
+		} else {
+			row(tw, "applied before:", "none")
+		}
+		row(tw, "in force:", inForce(p))
+		signatureRows(tw, p)
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if ch := m.GetChanges(); len(ch) > 0 {
+			fmt.Fprintln(w, "changes:")
+			for _, l := range ch {
+				fmt.Fprintln(w, "  "+l)
+			}
+		} else if m.GetPrevious() != nil {
+			fmt.Fprintln(w, "changes: none (the same agreement as applied)")
+		}
 	}
-	p := resp.Msg.GetPolicy()
-	w := c.App.Writer
-	fmt.Fprintf(w, "applied ISP %s version %d\n", p.GetId(), p.GetVersion())
-	tw := newTable(w)
-	row(tw, "in force:", inForce(p))
-	row(tw, "signed by:", strings.Join(p.GetSignedBy(), ", "))
+	if r := m.GetRefusal(); r != "" {
+		return fmt.Errorf("applying %s would be refused: %s", a[0], r)
+	}
+	return nil
+}
+
+// signatureRows writes who has signed (with a signature that verifies),
+// who has not, and the signatures that do not count.
+func signatureRows(tw *tabwriter.Writer, p *localv1.Policy) {
+	who := strings.Join(p.GetSignedBy(), ", ")
+	if who == "" {
+		who = "nobody"
+	}
+	row(tw, "signed by:", fmt.Sprintf("%s (%d of %d parties; only signatures that verify count)", who, len(p.GetSignedBy()), len(p.GetParties())))
 	if un := unsigned(p.GetParties(), p.GetSignedBy()); len(un) > 0 {
 		row(tw, "not signed by:", strings.Join(un, ", "))
 	}
-	return tw.Flush()
+	for i, b := range p.GetBadSignatures() {
+		label := ""
+		if i == 0 {
+			label = "bad signatures:"
+		}
+		row(tw, label, b)
+	}
 }
 
 // inForce describes whether p is in force, or why not.
@@ -230,10 +284,7 @@ func runPolicyShow(c *cli.Context) error {
 	row(tw, "title:", p.GetTitle())
 	row(tw, "parties:", strings.Join(p.GetParties(), ", "))
 	row(tw, "purposes:", strings.Join(p.GetPurposes(), ", "))
-	row(tw, "signed by:", strings.Join(p.GetSignedBy(), ", "))
-	if un := unsigned(p.GetParties(), p.GetSignedBy()); len(un) > 0 {
-		row(tw, "not signed by:", strings.Join(un, ", "))
-	}
+	signatureRows(tw, p)
 	row(tw, "valid from:", ts(p.GetValidFrom()))
 	row(tw, "valid until:", ts(p.GetValidUntil()))
 	row(tw, "in force:", inForce(p))
@@ -298,26 +349,30 @@ func runPolicySign(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "warning: cannot read the signed document back: %v\n", err)
 		return nil
 	}
-	var parties, signers []string
-	for _, p := range isp.Parties {
-		parties = append(parties, p.Agency)
-	}
-	for _, s := range isp.Signatures {
-		signers = append(signers, s.Agency)
+	// The node says which signatures verify; count only those.
+	p := resp.Msg.GetPolicy()
+	if p == nil {
+		p = &localv1.Policy{Id: isp.ID, Version: isp.Version}
+		for _, pt := range isp.Parties {
+			p.Parties = append(p.Parties, pt.Agency)
+		}
+		for _, sg := range isp.Signatures { // a node too old to say which verify
+			p.SignedBy = append(p.SignedBy, sg.Agency)
+		}
 	}
 	tw := newTable(msg)
 	row(tw, "ISP:", fmt.Sprintf("%s version %d", isp.ID, isp.Version))
-	row(tw, "signed by:", fmt.Sprintf("%s (%d of %d parties)", strings.Join(signers, ", "), len(signers), len(parties)))
-	un := unsigned(parties, signers)
-	if len(un) > 0 {
-		row(tw, "not signed by:", strings.Join(un, ", "))
-	}
+	signatureRows(tw, p)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if len(un) > 0 {
+	un := unsigned(p.GetParties(), p.GetSignedBy())
+	switch {
+	case len(p.GetBadSignatures()) > 0:
+		fmt.Fprintln(msg, "warning: some signatures do not verify; the node will refuse to apply this document until they are redone")
+	case len(un) > 0:
 		fmt.Fprintf(msg, "next: pass the file to %s to sign\n", strings.Join(un, ", "))
-	} else {
+	default:
 		fmt.Fprintln(msg, "every party has signed: each node can now run cpx policy apply FILE")
 	}
 	return nil

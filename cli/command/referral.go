@@ -131,6 +131,7 @@ func referralCommand() *cli.Command {
 			respondCommand(kindReferral, "revoke", "withdraw an outgoing referral",
 				"Revokes outgoing referral ID (pending, delivered or accepted). The receiving\nagency is told.",
 				"cpx referral revoke ex-7f3a --reason \"sent to the wrong agency\""),
+			resyncCommand(kindReferral),
 		},
 	}
 }
@@ -151,6 +152,7 @@ func transferCommand() *cli.Command {
 			respondCommand(kindTransfer, "reject", "reject an incoming transfer (--reason required)",
 				"Rejects incoming transfer ID. The reason is required and sent to the sending\nagency.",
 				"cpx transfer reject ex-91bc --reason \"the child is not in our area\""),
+			resyncCommand(kindTransfer),
 		},
 	}
 }
@@ -204,18 +206,32 @@ func runExchangeList(c *cli.Context, kind string) error {
 	}
 	tw := newTable(c.App.Writer)
 	if kind == kindReferral {
-		row(tw, "ID", "DIRECTION", "PEER", "CASE NUMBER", "SERVICE", "STATUS", "UPDATED")
+		row(tw, "ID", "DIRECTION", "PEER", "CASE NUMBER", "SERVICE", "STATUS", "SYNC", "UPDATED")
 	} else {
-		row(tw, "ID", "DIRECTION", "PEER", "CASE NUMBER", "STATUS", "UPDATED")
+		row(tw, "ID", "DIRECTION", "PEER", "CASE NUMBER", "STATUS", "SYNC", "UPDATED")
 	}
+	var errs []string
 	for _, x := range resp.Msg.GetExchanges() {
 		if kind == kindReferral {
-			row(tw, x.GetId(), x.GetDirection(), x.GetPeer(), x.GetCaseNumber(), x.GetService(), x.GetStatus(), ts(x.GetUpdatedAt()))
+			row(tw, x.GetId(), x.GetDirection(), x.GetPeer(), x.GetCaseNumber(), x.GetService(), x.GetStatus(), syncText(x), ts(x.GetUpdatedAt()))
 		} else {
-			row(tw, x.GetId(), x.GetDirection(), x.GetPeer(), x.GetCaseNumber(), x.GetStatus(), ts(x.GetUpdatedAt()))
+			row(tw, x.GetId(), x.GetDirection(), x.GetPeer(), x.GetCaseNumber(), x.GetStatus(), syncText(x), ts(x.GetUpdatedAt()))
+		}
+		if e := x.GetSyncError(); e != "" && x.GetSync() != "in_sync" {
+			errs = append(errs, x.GetId()+": "+e)
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(errs) > 0 {
+		fmt.Fprintln(c.App.Writer)
+		fmt.Fprintln(c.App.Writer, "last errors (cpx "+kind+" resync ID sends the latest state again):")
+		for _, e := range errs {
+			fmt.Fprintln(c.App.Writer, "  "+e)
+		}
+	}
+	return nil
 }
 
 func exchangeShowCommand(kind string) *cli.Command {
@@ -273,6 +289,10 @@ func printExchange(w io.Writer, x *localv1.Exchange) error {
 	}
 	row(tw, "note:", x.GetNote())
 	row(tw, "status:", x.GetStatus())
+	row(tw, "sync:", syncText(x))
+	if x.GetSyncError() != "" {
+		row(tw, "last error:", x.GetSyncError())
+	}
 	isp := x.GetIsp()
 	if isp != "" && x.GetIspVersion() != 0 {
 		isp = fmt.Sprintf("%s version %d", isp, x.GetIspVersion())
@@ -362,5 +382,67 @@ func runRespond(c *cli.Context, kind, response string) error {
 	if x.GetKind() == kindTransfer && response == "accept" && x.GetLocalCase() != "" {
 		fmt.Fprintf(w, "the case is now case %s on this node (cpx case get %s)\n", x.GetLocalCase(), x.GetLocalCase())
 	}
+	notDelivered(c, x, resp.Msg.GetDelivered(), resp.Msg.GetDeliveryError())
 	return nil
+}
+
+// notDelivered tells, on stderr, that a change waits in the outbox.
+func notDelivered(c *cli.Context, x *localv1.Exchange, delivered bool, why string) {
+	if delivered {
+		return
+	}
+	if why == "" {
+		why = "not attempted yet"
+	}
+	fmt.Fprintf(c.App.ErrWriter, "not yet delivered to %s (%s): it waits in the outbox and is retried; cpx %s list shows when it arrives\n", x.GetPeer(), why, x.GetKind())
+}
+
+// syncText says whether the peer holds this node's latest state.
+func syncText(x *localv1.Exchange) string {
+	switch x.GetSync() {
+	case "":
+		return "-"
+	case "in_sync":
+		return "in sync"
+	case "out_of_sync":
+		return "OUT OF SYNC"
+	}
+	return x.GetSync()
+}
+
+func resyncCommand(kind string) *cli.Command {
+	return &cli.Command{
+		Name:      "resync",
+		Usage:     "send this agency's latest state of a " + kind + " to the other agency again",
+		ArgsUsage: "ID",
+		Description: "Reconciles " + kind + " ID when the two agencies' states differ (cpx " + kind + " list\n" +
+			"shows OUT OF SYNC, or failed after an answer of this agency never arrived):\n" +
+			"delivers what waits in the outbox for it now, or seals this agency's latest\n" +
+			"answer (accept, reject, done, revoke) again under the ISP in force, and\n" +
+			"says whether the other agency took it. The other agency takes a state it\n" +
+			"already holds as a no-op. Exits with 1 if the other agency refused it.\n\n" +
+			"Example:\n   cpx " + kind + " resync ex-7f3a",
+		Flags: clientFlags(),
+		Action: func(c *cli.Context) error {
+			a, err := args(c, 1, 1)
+			if err != nil {
+				return err
+			}
+			asJSON, cn, err := outputAndDial(c)
+			if err != nil {
+				return err
+			}
+			resp, err := cn.Fed.ResyncExchange(c.Context, connect.NewRequest(&localv1.ResyncExchangeRequest{Id: a[0]}))
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(c.App.Writer, resp.Msg)
+			}
+			x := resp.Msg.GetExchange()
+			fmt.Fprintf(c.App.Writer, "%s %s of case %s: %s, %s\n", x.GetKind(), x.GetId(), caseLabel(x), x.GetStatus(), syncText(x))
+			notDelivered(c, x, resp.Msg.GetDelivered(), resp.Msg.GetDeliveryError())
+			return nil
+		},
+	}
 }

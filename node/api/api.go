@@ -202,7 +202,8 @@ func (s *Server) fail(err error) error {
 	case errors.Is(err, casework.ErrInvalid), errors.Is(err, casework.ErrTooLarge), errors.Is(err, users.ErrInvalidName),
 		errors.Is(err, exchange.ErrInvalid), errors.Is(err, tracing.ErrInvalid):
 		code = connect.CodeInvalidArgument
-	case errors.Is(err, exchange.ErrState), errors.Is(err, exchange.ErrNoKeys):
+	case errors.Is(err, exchange.ErrState), errors.Is(err, exchange.ErrNoKeys), errors.Is(err, exchange.ErrISPRefused),
+		errors.Is(err, exchange.ErrPeerRefused):
 		code = connect.CodeFailedPrecondition
 	case errors.Is(err, users.ErrExists):
 		code = connect.CodeAlreadyExists

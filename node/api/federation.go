@@ -51,8 +51,12 @@ func policyToWire(in exchange.ISPInfo) *localv1.Policy {
 	for _, r := range p.Purposes {
 		w.Purposes = append(w.Purposes, r.Name)
 	}
-	for _, sg := range p.Signatures {
-		w.SignedBy = append(w.SignedBy, sg.Agency)
+	for _, sg := range in.Signatures {
+		if sg.Verified {
+			w.SignedBy = append(w.SignedBy, sg.Agency)
+		} else {
+			w.BadSignatures = append(w.BadSignatures, sg.Agency+": "+sg.Problem)
+		}
 	}
 	return w
 }
@@ -63,6 +67,7 @@ func exchangeToWire(r exchange.Record) (*localv1.Exchange, error) {
 		LocalCase: r.LocalCase, Service: r.Service, Note: r.Note, Status: r.Status, Isp: r.ISP, IspVersion: r.ISPVersion,
 		Retention: r.Retention, ConsentOverridden: r.ConsentOverridden, CreatedBy: r.CreatedBy,
 		CreatedAt: timestamppb.New(r.CreatedAt), UpdatedAt: timestamppb.New(r.UpdatedAt),
+		Sync: r.Sync, SyncError: r.SyncError,
 	}
 	if r.Fields != nil {
 		f, err := structpb.NewStruct(r.Fields)
@@ -154,11 +159,15 @@ func (s *Server) ApplyPolicy(ctx context.Context, req *connect.Request[localv1.A
 	if err != nil {
 		return nil, err
 	}
-	in, err := s.ex.ApplyISP(ctx, sub, req.Msg.Document)
+	res, err := s.ex.ApplyISP(ctx, sub, req.Msg.Document, req.Msg.DryRun)
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	return connect.NewResponse(&localv1.ApplyPolicyResponse{Policy: policyToWire(in)}), nil
+	resp := &localv1.ApplyPolicyResponse{Policy: policyToWire(res.ISP), Changes: res.Changes, Refusal: res.Refusal}
+	if res.Previous != nil {
+		resp.Previous = policyToWire(*res.Previous)
+	}
+	return connect.NewResponse(resp), nil
 }
 
 // ListPolicies implements FederationService.
@@ -201,11 +210,11 @@ func (s *Server) SignPolicy(ctx context.Context, req *connect.Request[localv1.Si
 	if err != nil {
 		return nil, err
 	}
-	doc, err := s.ex.SignISP(ctx, sub, req.Msg.Document)
+	doc, in, err := s.ex.SignISP(ctx, sub, req.Msg.Document)
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	return connect.NewResponse(&localv1.SignPolicyResponse{Document: doc}), nil
+	return connect.NewResponse(&localv1.SignPolicyResponse{Document: doc, Policy: policyToWire(in)}), nil
 }
 
 // CheckPolicy implements FederationService.
@@ -291,7 +300,7 @@ func (s *Server) Respond(ctx context.Context, req *connect.Request[localv1.Respo
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.ex.Respond(ctx, sub, req.Msg.Id, exchange.Response(req.Msg.Response), req.Msg.Reason)
+	r, d, err := s.ex.Respond(ctx, sub, req.Msg.Id, exchange.Response(req.Msg.Response), req.Msg.Reason)
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -300,7 +309,32 @@ func (s *Server) Respond(ctx context.Context, req *connect.Request[localv1.Respo
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	return connect.NewResponse(&localv1.RespondResponse{Exchange: w}), nil
+	return connect.NewResponse(&localv1.RespondResponse{Exchange: w, Delivered: d.Delivered, DeliveryError: errText(d.Err)}), nil
+}
+
+// ResyncExchange implements FederationService.
+func (s *Server) ResyncExchange(ctx context.Context, req *connect.Request[localv1.ResyncExchangeRequest]) (*connect.Response[localv1.ResyncExchangeResponse], error) {
+	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
+	if err != nil {
+		return nil, err
+	}
+	r, d, err := s.ex.Resync(ctx, sub, req.Msg.Id)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	r.Fields = nil
+	w, err := exchangeToWire(r)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return connect.NewResponse(&localv1.ResyncExchangeResponse{Exchange: w, Delivered: d.Delivered, DeliveryError: errText(d.Err)}), nil
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // Outbox implements FederationService.

@@ -157,7 +157,7 @@ func (s *Service) deliverDue(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return
 				}
-				if err := s.attempt(ctx, e); err != nil {
+				if _, err := s.attemptClaimed(ctx, e.EnvelopeID); err != nil {
 					for _, rest := range entries[i+1:] {
 						s.retry(ctx, rest, err)
 					}
@@ -173,39 +173,96 @@ func (s *Service) deliverDue(ctx context.Context) error {
 // maxDeliveryWorkers bounds the peers delivered to at the same time.
 const maxDeliveryWorkers = 8
 
+// Delivery is the outcome of one delivery attempt.
+type Delivery struct {
+	// Delivered: the peer returned a valid receipt.
+	Delivered bool
+	// Refused is the peer's refusal, or why the envelope failed for good
+	// (expired); empty otherwise.
+	Refused string
+	// Err is why the attempt did not succeed and will be retried.
+	Err error
+}
+
+// claim marks an envelope as being delivered, so that the deliverer and a
+// synchronous delivery (Respond, Resync) never attempt it at the same
+// time. It reports false if it is already claimed.
+func (s *Service) claim(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight == nil {
+		s.inflight = map[string]bool{}
+	}
+	if s.inflight[id] {
+		return false
+	}
+	s.inflight[id] = true
+	return true
+}
+
+func (s *Service) release(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.inflight, id)
+}
+
+// attemptClaimed claims the outbox entry id, reads it afresh and makes
+// one attempt. It returns the attempt's outcome, and an error when the
+// peer could not be reached (as attempt does). An entry claimed elsewhere
+// or gone meanwhile is left alone.
+func (s *Service) attemptClaimed(ctx context.Context, id string) (Delivery, error) {
+	if !s.claim(id) {
+		return Delivery{Err: errors.New("a delivery of it is under way")}, nil
+	}
+	defer s.release(id)
+	var e OutboxEntry
+	err := s.store.View(ctx, func(r store.Reader) error { return getJSON(r, key(prefixOutbox, id), &e) })
+	if errors.Is(err, ErrNotFound) {
+		return Delivery{Delivered: true}, nil // delivered (or failed) meanwhile
+	}
+	if err != nil {
+		return Delivery{Err: err}, nil
+	}
+	return s.attempt(ctx, e)
+}
+
 // attempt tries to deliver e once and records the outcome. It returns the
 // error when the peer could not be reached (the entry is then rescheduled),
 // nil otherwise (delivered, failed for good, or rescheduled for a reason of
-// its own).
-func (s *Service) attempt(ctx context.Context, e OutboxEntry) error {
+// its own). The caller holds the claim on e.
+func (s *Service) attempt(ctx context.Context, e OutboxEntry) (Delivery, error) {
 	now := s.now().UTC()
 	if !now.Before(e.Expires) {
-		s.fail(ctx, e, "the envelope expired before the peer could be reached")
-		return nil
+		reason := "the envelope expired before the peer could be reached"
+		s.fail(ctx, e, reason, false)
+		return Delivery{Refused: reason}, nil
 	}
 	p, err := s.getPeer(ctx, e.Peer)
 	if err != nil {
 		s.retry(ctx, e, err)
-		return nil
+		return Delivery{Err: err}, nil
 	}
 	actx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	receipt, err := s.transport.Deliver(actx, p.PeerID, p.DialAddrs(), e.Envelope)
 	cancel()
 	if errors.Is(err, ErrPermanent) {
-		s.fail(ctx, e, err.Error())
-		return nil
+		s.fail(ctx, e, err.Error(), true)
+		return Delivery{Refused: err.Error()}, nil
 	}
 	if err != nil {
 		s.retry(ctx, e, err)
 		s.notePeerError(ctx, p.Agency, err)
-		return err
+		return Delivery{Err: err}, err
 	}
 	r, err := verifyReceipt(p, e.EnvelopeID, s.agency, receipt)
 	if err != nil {
 		s.retry(ctx, e, err)
-		return nil
+		return Delivery{Err: err}, nil
 	}
 	err = s.store.Update(ctx, func(w store.Writer) error {
+		if _, err := w.Get(key(prefixOutbox, e.EnvelopeID)); err != nil {
+			return err // recorded meanwhile
+		}
 		if err := w.Delete(key(prefixOutbox, e.EnvelopeID)); err != nil {
 			return err
 		}
@@ -215,9 +272,12 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry) error {
 		}
 		if !strings.Contains(e.Kind, ".") && rec.Status == StatusPending {
 			rec.event(r.ReceivedAt, StatusDelivered, "peer:"+p.Agency, "")
-			if err := putJSON(w, key(prefixRecord, rec.ID), rec); err != nil {
-				return err
-			}
+		}
+		if rec.Envelope == e.EnvelopeID || rec.Envelope == "" {
+			rec.Sync, rec.SyncError = SyncInSync, ""
+		}
+		if err := putJSON(w, key(prefixRecord, rec.ID), rec); err != nil {
+			return err
 		}
 		// Read the peer again: it may have announced new addresses meanwhile.
 		if fresh, err := s.peer(w, p.Agency); err == nil {
@@ -229,10 +289,10 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry) error {
 			Details: map[string]any{"envelope": e.EnvelopeID, "kind": e.Kind, "to": e.Peer, "receipt": receipt}})
 		return err
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Warn("recording a delivery", "err", err)
 	}
-	return nil
+	return Delivery{Delivered: true}, nil
 }
 
 func withSeen(p Peer, now time.Time) Peer {
@@ -248,6 +308,13 @@ func (s *Service) retry(ctx context.Context, e OutboxEntry, cause error) {
 		if _, err := w.Get(key(prefixOutbox, e.EnvelopeID)); err != nil {
 			return err // delivered or failed meanwhile
 		}
+		var rec Record
+		if err := getJSON(w, key(prefixRecord, e.Exchange), &rec); err == nil && rec.Envelope == e.EnvelopeID && rec.SyncError != e.LastError {
+			rec.SyncError = e.LastError
+			if err := putJSON(w, key(prefixRecord, rec.ID), rec); err != nil {
+				return err
+			}
+		}
 		return putJSON(w, key(prefixOutbox, e.EnvelopeID), e)
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -255,10 +322,18 @@ func (s *Service) retry(ctx context.Context, e OutboxEntry, cause error) {
 	}
 }
 
-// fail gives up on an entry: the exchange is marked failed.
-func (s *Service) fail(ctx context.Context, e OutboxEntry, reason string) {
+// fail gives up on an entry. An offer that never arrived marks the
+// exchange failed. A follow-up (accept, done, ...) the peer refused is
+// undone here, so that both parties keep the same state: the exchange
+// goes back to the state it had before, with an event saying why. A
+// follow-up that expired undelivered leaves the exchange out of sync
+// until it is sent again (Resync).
+func (s *Service) fail(ctx context.Context, e OutboxEntry, reason string, refused bool) {
 	now := s.now().UTC()
 	err := s.store.Update(ctx, func(w store.Writer) error {
+		if _, err := w.Get(key(prefixOutbox, e.EnvelopeID)); err != nil {
+			return err // recorded meanwhile
+		}
 		if err := w.Delete(key(prefixOutbox, e.EnvelopeID)); err != nil {
 			return err
 		}
@@ -266,14 +341,42 @@ func (s *Service) fail(ctx context.Context, e OutboxEntry, reason string) {
 		if err := getJSON(w, key(prefixRecord, e.Exchange), &rec); err != nil {
 			return err
 		}
-		rec.event(now, StatusFailed, "node", reason)
+		latest := rec.Envelope == e.EnvelopeID || rec.Envelope == ""
+		unchanged := e.Undo != "" && len(rec.History) == e.HistoryLen
+		action := "envelope.failed"
+		switch {
+		case !strings.Contains(e.Kind, "."):
+			rec.event(now, StatusFailed, "node", reason)
+			rec.Sync, rec.SyncError = SyncInSync, reason
+		case refused && latest && unchanged:
+			// The peer did not take the change: go back to the state
+			// before it.
+			rec.event(now, e.Undo, "node", fmt.Sprintf("%s refused %s: %s", rec.Peer, e.Kind, reason))
+			rec.Sync, rec.SyncError = SyncInSync, reason
+			action = "envelope.refused_by_peer"
+		case latest:
+			rec.Sync, rec.SyncError = SyncOutOfSync, reason
+		}
 		if err := putJSON(w, key(prefixRecord, rec.ID), rec); err != nil {
 			return err
 		}
-		_, err := audit.Append(w, now, audit.Event{Actor: "node", Action: "envelope.failed", Object: "exchange/" + e.Exchange, Outcome: audit.Failed, Details: reason})
+		_, err := audit.Append(w, now, audit.Event{Actor: "node", Action: action, Object: "exchange/" + e.Exchange, Outcome: audit.Failed,
+			Details: map[string]any{"envelope": e.EnvelopeID, "kind": e.Kind, "reason": reason}})
 		return err
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Warn("recording a failed exchange", "err", err)
 	}
+}
+
+// deliverNow makes one attempt at the outbox entry id at once, waiting at
+// most 15 seconds, so that a command can say whether the peer took it.
+func (s *Service) deliverNow(ctx context.Context, id string) Delivery {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	d, _ := s.attemptClaimed(ctx, id)
+	if d.Err != nil {
+		s.poke()
+	}
+	return d
 }

@@ -82,14 +82,11 @@ func (s *Service) disclose(ctx context.Context, sub policy.Subject, rec Record) 
 	}
 	var d policy.ISPDecision
 	err = s.store.View(ctx, func(r store.Reader) error {
-		in, err := s.isp(r, rec.ISP, s.now())
+		isp, err := s.continuing(r, rec, s.now())
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %w", ErrRefused, err)
 		}
-		if !in.InForce || in.ISP.Version != rec.ISPVersion {
-			return fmt.Errorf("%w: ISP %s is no longer in force at version %d", ErrRefused, rec.ISP, rec.ISPVersion)
-		}
-		d = in.ISP.Evaluate(policy.Request{From: s.agency, To: rec.Peer, Purpose: PurposeTracing, Now: s.now().UTC(),
+		d = isp.Evaluate(policy.Request{From: s.agency, To: rec.Peer, Purpose: PurposeTracing, Now: s.now().UTC(),
 			Fields: c.Fields, RiskLevel: c.RiskLevel(), Role: sub.Role.ID}, s.formFields)
 		return nil
 	})

@@ -27,8 +27,10 @@
 // peer of the header's sender agency; the envelope was not seen before (a
 // replay gets the first receipt back, nothing else happens); the keys; the
 // signatures, recipient, expiry and decryption (crypto/envelope); the ISP
-// named in the header is in force here at the same version; the payload's
-// fields stay within that ISP's projection. Anything else is refused with a
+// named in the header is in force here at that version or a newer one (an
+// exchange continues under a renewal of the ISP it started under, checked
+// by continuing on both sides); the payload's fields stay within the
+// projection of the version in force here. Anything else is refused with a
 // specific error and an audit entry, and leaves no other state.
 //
 // # States

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cpx-node/cpx/crypto/agencykey"
@@ -26,7 +27,38 @@ type ISPInfo struct {
 	InForce   bool
 	// Problem says why it is not in force.
 	Problem string
+	// Signatures says which signatures verify here and why the others
+	// do not; only verified ones may be reported as signed.
+	Signatures []policy.SignatureState
 }
+
+// Signed returns the agencies whose signatures verify.
+func (in ISPInfo) Signed() []string {
+	var out []string
+	for _, st := range in.Signatures {
+		if st.Verified {
+			out = append(out, st.Agency)
+		}
+	}
+	return out
+}
+
+// ApplyResult is what applying an ISP did, or with a dry run would do.
+type ApplyResult struct {
+	// ISP is the document applied (or that would be).
+	ISP ISPInfo
+	// Previous is the version of the same id applied before, if any.
+	Previous *ISPInfo
+	// Changes says how ISP differs from Previous, one line each.
+	Changes []string
+	// Refusal says, for a dry run, why applying would be refused.
+	Refusal string
+}
+
+// ErrISPRefused is wrapped by the error ApplyISP returns for a document it
+// will not put in force (not signed by every party, a signature that does
+// not verify, outside its validity, older than the version in force).
+var ErrISPRefused = errors.New("ISP not applied")
 
 // verifier checks ISP signatures with the keys this node knows: its own
 // and its peers' announced keys.
@@ -53,7 +85,7 @@ func (s *Service) info(r store.Reader, st storedISP, now time.Time) (ISPInfo, er
 	if err != nil {
 		return ISPInfo{}, err
 	}
-	in := ISPInfo{ISP: p, AppliedAt: st.AppliedAt}
+	in := ISPInfo{ISP: p, AppliedAt: st.AppliedAt, Signatures: p.SignatureStates(s.verifier(r))}
 	switch err := p.FullySigned(s.verifier(r)); {
 	case err != nil:
 		in.Problem = err.Error()
@@ -94,34 +126,79 @@ func (s *Service) allISPs(r store.Reader, now time.Time) ([]ISPInfo, error) {
 	return out, err
 }
 
-// ApplyISP stores an ISP document. It is used for exchanges once every
-// party has signed it; a lower version than the one applied is refused.
-func (s *Service) ApplyISP(ctx context.Context, sub policy.Subject, doc []byte) (ISPInfo, error) {
+// ApplyISP puts an ISP document in force. It refuses, changing nothing, a
+// document that is not in force by itself (a party has not signed, a
+// signature does not verify, outside its validity period) or that is
+// older than the version of the same id in force: the version in force
+// stays so until a newer one verifies with every party's signature. With
+// dryRun it only says what applying would change, or why it would be
+// refused (ApplyResult.Refusal), and stores nothing.
+func (s *Service) ApplyISP(ctx context.Context, sub policy.Subject, doc []byte, dryRun bool) (ApplyResult, error) {
 	if err := s.authorize(ctx, sub, policy.ResourceISP, policy.ActionCreate, "isp.apply", "isp"); err != nil {
-		return ISPInfo{}, err
+		return ApplyResult{}, err
 	}
 	p, err := policy.ParseISP(doc)
 	if err != nil {
-		return ISPInfo{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return ApplyResult{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	now := s.now().UTC()
-	var in ISPInfo
+	object := fmt.Sprintf("isp/%s@%d", p.ID, p.Version)
+	var res ApplyResult
+	var refused error
 	err = s.store.Update(ctx, func(w store.Writer) error {
-		if old, err := s.isp(w, p.ID, now); err == nil && old.ISP.Version > p.Version {
-			return fmt.Errorf("%w: ISP %s version %d is older than the applied version %d", ErrInvalid, p.ID, p.Version, old.ISP.Version)
-		}
+		res, refused = ApplyResult{}, nil
 		st := storedISP{Doc: doc, AppliedAt: now, AppliedBy: sub.User}
+		in, err := s.info(w, st, now)
+		if err != nil {
+			return err
+		}
+		res.ISP = in
+		var prev *policy.ISP
+		if old, err := s.isp(w, p.ID, now); err == nil {
+			res.Previous, prev = &old, old.ISP
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		res.Changes = policy.Diff(prev, p)
+		keep := ""
+		if res.Previous != nil && res.Previous.InForce {
+			keep = fmt.Sprintf("; version %d stays in force", res.Previous.ISP.Version)
+		}
+		switch {
+		case !in.InForce:
+			// Say the ISP's name once, not again in every problem.
+			problem := strings.ReplaceAll(in.Problem, fmt.Sprintf("policy: ISP %s v%d: ", p.ID, p.Version), "")
+			refused = fmt.Errorf("%w: ISP %s version %d: %s%s", ErrISPRefused, p.ID, p.Version, problem, keep)
+		case res.Previous != nil && res.Previous.InForce && res.Previous.ISP.Version > p.Version:
+			refused = fmt.Errorf("%w: ISP %s version %d is older than version %d in force%s", ErrISPRefused, p.ID, p.Version, res.Previous.ISP.Version, keep)
+		}
+		if dryRun {
+			if refused != nil {
+				res.Refusal = refused.Error()
+			}
+			refused = nil
+			return nil
+		}
+		if refused != nil {
+			return nil
+		}
 		if err := putJSON(w, key(prefixISP, p.ID), st); err != nil {
 			return err
 		}
-		var err error
-		if in, err = s.info(w, st, now); err != nil {
-			return err
+		details := map[string]any{"changes": res.Changes}
+		if res.Previous != nil {
+			details["previous_version"] = res.Previous.ISP.Version
 		}
-		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "isp.apply", Object: fmt.Sprintf("isp/%s@%d", p.ID, p.Version)})
+		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "isp.apply", Object: object, Details: details})
 		return err
 	})
-	return in, err
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	if refused != nil {
+		return ApplyResult{}, s.refuse(ctx, sub, "isp.apply", object, refused)
+	}
+	return res, nil
 }
 
 // ISPs lists the applied ISPs.
@@ -155,32 +232,41 @@ func (s *Service) ShowISP(ctx context.Context, sub policy.Subject, id string) (I
 // SignISP adds this agency's signature to an ISP document and returns the
 // signed document. The agency must be a party, named with this node's
 // current signing key.
-func (s *Service) SignISP(ctx context.Context, sub policy.Subject, doc []byte) ([]byte, error) {
+func (s *Service) SignISP(ctx context.Context, sub policy.Subject, doc []byte) ([]byte, ISPInfo, error) {
 	if err := s.authorize(ctx, sub, policy.ResourceISP, policy.ActionSign, "isp.sign", "isp"); err != nil {
-		return nil, err
+		return nil, ISPInfo{}, err
 	}
 	p, err := policy.ParseISP(doc)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return nil, ISPInfo{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	k := s.currentKey()
 	i := slices.IndexFunc(p.Parties, func(pt policy.Party) bool { return pt.Agency == s.agency })
 	if i < 0 {
-		return nil, fmt.Errorf("%w: agency %q is not a party of ISP %s", ErrInvalid, s.agency, p.ID)
+		return nil, ISPInfo{}, fmt.Errorf("%w: agency %q is not a party of ISP %s", ErrInvalid, s.agency, p.ID)
 	}
 	if p.Parties[i].SigningKey != k.Fingerprint() {
-		return nil, fmt.Errorf("%w: ISP %s names signing key %s for %s, this node's key is %s", ErrInvalid, p.ID, p.Parties[i].SigningKey, s.agency, k.Fingerprint())
+		return nil, ISPInfo{}, fmt.Errorf("%w: ISP %s names signing key %s for %s, this node's key is %s", ErrInvalid, p.ID, p.Parties[i].SigningKey, s.agency, k.Fingerprint())
 	}
 	sig, err := k.Sign(p.SigningBytes())
 	if err != nil {
-		return nil, err
+		return nil, ISPInfo{}, err
 	}
 	p.AddSignature(policy.ISPSignature{Agency: s.agency, Key: sig.Key, Ed25519: sig.Ed25519, MLDSA65: sig.MLDSA65})
 	out, err := p.Marshal()
 	if err != nil {
-		return nil, err
+		return nil, ISPInfo{}, err
 	}
-	return out, audit.Record(ctx, s.store, s.now(), audit.Event{Actor: sub.User, Action: "isp.sign", Object: fmt.Sprintf("isp/%s@%d", p.ID, p.Version)})
+	var in ISPInfo
+	err = s.store.View(ctx, func(r store.Reader) error {
+		var err error
+		in, err = s.info(r, storedISP{Doc: out}, s.now())
+		return err
+	})
+	if err != nil {
+		return nil, ISPInfo{}, err
+	}
+	return out, in, audit.Record(ctx, s.store, s.now(), audit.Event{Actor: sub.User, Action: "isp.sign", Object: fmt.Sprintf("isp/%s@%d", p.ID, p.Version)})
 }
 
 // evaluate finds the ISPs in force that allow purpose from this agency to
@@ -222,4 +308,38 @@ func joinReasons(rs []string) string {
 		out += r
 	}
 	return out
+}
+
+// continuing returns the ISP a message of an existing exchange goes
+// under now, at this node: the latest version of the ISP the exchange
+// started under that is in force here. It must be that version or a newer
+// one (a renewal continues the exchanges open under the version it
+// supersedes) and must still cover the exchange's purpose between the two
+// agencies, in the direction its case data flows. Each party checks this
+// against its own copy; envelopes keep naming the version the exchange
+// started under.
+func (s *Service) continuing(r store.Reader, rec Record, now time.Time) (*policy.ISP, error) {
+	in, err := s.isp(r, rec.ISP, now)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("exchange %s started under ISP %s version %d, which is no longer applied here", rec.ID, rec.ISP, rec.ISPVersion)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !in.InForce:
+		return nil, fmt.Errorf("exchange %s started under ISP %s version %d; version %d applied here is not in force: %s", rec.ID, rec.ISP, rec.ISPVersion, in.ISP.Version, in.Problem)
+	case in.ISP.Version < rec.ISPVersion:
+		return nil, fmt.Errorf("exchange %s started under ISP %s version %d; this node has only version %d in force (apply the renewal)", rec.ID, rec.ISP, rec.ISPVersion, in.ISP.Version)
+	}
+	// The agency the case data of the exchange flows from, and to: a
+	// disclosure's data flows back to the agency that asked.
+	from, to := s.agency, rec.Peer
+	if (rec.Direction == Incoming) != (rec.Kind == KindDisclosure) {
+		from, to = rec.Peer, s.agency
+	}
+	if err := in.ISP.Covers(purposeOf(rec.Kind), from, to); err != nil {
+		return nil, fmt.Errorf("exchange %s started under ISP %s version %d cannot continue: %w", rec.ID, rec.ISP, rec.ISPVersion, err)
+	}
+	return in.ISP, nil
 }

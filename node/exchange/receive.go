@@ -90,8 +90,10 @@ func (s *Service) Receive(ctx context.Context, peerID string, raw []byte) ([]byt
 			refused = err
 			return nil
 		}
+		// The version the envelope names, or a newer one that supersedes
+		// it, must be in force here (docs/isp.md, "Renewal").
 		in, err := s.isp(w, h.ISP, now)
-		if err != nil || !in.InForce || in.ISP.Version != h.ISPVersion {
+		if err != nil || !in.InForce || in.ISP.Version < h.ISPVersion {
 			reason := "not applied"
 			if err == nil {
 				reason = fmt.Sprintf("applied version %d, in force %v", in.ISP.Version, in.InForce)
@@ -119,7 +121,7 @@ func (s *Service) Receive(ctx context.Context, peerID string, raw []byte) ([]byt
 			return err
 		}
 		_, err = audit.Append(w, now, audit.Event{Actor: "peer:" + p.Agency, Action: "envelope.received", Object: "exchange/" + msg.Exchange,
-			Details: map[string]any{"envelope": h.ID, "kind": msg.Kind, "isp": h.ISP, "fields": fieldNames(msg.Fields)}})
+			Details: map[string]any{"envelope": h.ID, "kind": msg.Kind, "isp": h.ISP, "isp_version": h.ISPVersion, "in_force_version": in.ISP.Version, "fields": fieldNames(msg.Fields)}})
 		return err
 	})
 	if err != nil {
@@ -176,7 +178,7 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 		}
 		rec = Record{
 			ID: msg.Exchange, Kind: kind, Direction: Incoming, Peer: p.Agency, CaseID: caseID,
-			Note: msg.Note, ISP: isp.ID, ISPVersion: isp.Version, CreatedBy: msg.Actor, CreatedAt: now,
+			Note: msg.Note, ISP: h.ISP, ISPVersion: h.ISPVersion, CreatedBy: msg.Actor, CreatedAt: now, Sync: SyncInSync,
 		}
 		rec.event(now, StatusDelivered, msg.Actor, "")
 		return putJSON(w, key(prefixRecord, rec.ID), rec)
@@ -191,8 +193,8 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 		}
 		rec = Record{
 			ID: msg.Exchange, Kind: kind, Direction: Incoming, Peer: p.Agency, CaseNumber: msg.CaseNumber,
-			Service: msg.Service, Note: msg.Note, ISP: isp.ID, ISPVersion: isp.Version, Fields: msg.Fields,
-			ConsentOverridden: msg.ConsentOverridden, CreatedBy: msg.Actor, CreatedAt: now,
+			Service: msg.Service, Note: msg.Note, ISP: h.ISP, ISPVersion: h.ISPVersion, Fields: msg.Fields,
+			ConsentOverridden: msg.ConsentOverridden, CreatedBy: msg.Actor, CreatedAt: now, Sync: SyncInSync,
 		}
 		rec.event(now, StatusDelivered, msg.Actor, "")
 		return putJSON(w, key(prefixRecord, rec.ID), rec)
@@ -224,6 +226,19 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 	from := t.from
 	if t.direction == Incoming && contains(from, StatusDelivered) {
 		from = append([]string{StatusPending}, from...)
+	}
+	if rec.Status == t.to && len(msg.Fields) == 0 {
+		// The peer sent this state again (cpx referral resync): this node
+		// holds it already.
+		return nil
+	}
+	// A follow-up goes under the ISP its exchange started under, or a
+	// renewal of it, as in force here now.
+	if rec.ISP != h.ISP || h.ISPVersion < rec.ISPVersion {
+		return fmt.Errorf("%w: %s under ISP %s version %d for an exchange that started under version %d of %s", ErrISP, msg.Kind, h.ISP, h.ISPVersion, rec.ISPVersion, rec.ISP)
+	}
+	if _, err := s.continuing(w, rec, now); err != nil {
+		return fmt.Errorf("%w: %v", ErrISP, err)
 	}
 	if !contains(from, rec.Status) {
 		return fmt.Errorf("%w: %s while the exchange is %s", ErrUnexpected, msg.Kind, rec.Status)

@@ -44,6 +44,20 @@ const (
 	StatusFailed    = "failed" // could not be delivered before the envelope expired
 )
 
+// Sync states of an exchange: whether the peer holds this node's latest
+// state of it.
+const (
+	// SyncInSync: the peer acknowledged the latest state (or there was
+	// nothing to tell it).
+	SyncInSync = "in_sync"
+	// SyncSending: the latest state waits in the outbox.
+	SyncSending = "sending"
+	// SyncOutOfSync: the latest state could not be delivered before its
+	// envelope expired; the two parties' states differ until it is sent
+	// again (Resync).
+	SyncOutOfSync = "out_of_sync"
+)
+
 // Event is one step in an exchange's life.
 type Event struct {
 	At     time.Time `json:"at"`
@@ -74,6 +88,12 @@ type Record struct {
 	CreatedAt         time.Time      `json:"created_at"`
 	UpdatedAt         time.Time      `json:"updated_at"`
 	History           []Event        `json:"history"`
+	// Sync is one of the Sync* states ("" for records older than it).
+	Sync string `json:"sync,omitempty"`
+	// SyncError is the last delivery error or refusal by the peer.
+	SyncError string `json:"sync_error,omitempty"`
+	// Envelope is the id of the latest envelope queued for the exchange.
+	Envelope string `json:"envelope,omitempty"`
 }
 
 func (r *Record) event(at time.Time, status, actor, reason string) {

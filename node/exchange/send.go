@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -29,6 +30,12 @@ type OutboxEntry struct {
 	Attempts    int       `json:"attempts"`
 	NextAttempt time.Time `json:"next_attempt"`
 	LastError   string    `json:"last_error,omitempty"`
+	// HistoryLen is the length of the exchange's history once the state
+	// change this envelope carries was recorded.
+	HistoryLen int `json:"history_len,omitempty"`
+	// Undo is, for a follow-up that changed the exchange's state, the
+	// state before it: where the exchange goes back if the peer refuses.
+	Undo string `json:"undo,omitempty"`
 }
 
 // Offer asks for a referral or a transfer.
@@ -166,8 +173,17 @@ func (s *Service) refuse(ctx context.Context, sub policy.Subject, action, object
 }
 
 // enqueue seals msg to the record's peer under the record's ISP and puts it
-// in the outbox, and stores the record, within w.
+// in the outbox, and stores the record, within w. A follow-up is taken to
+// have changed the state (see OutboxEntry.Undo).
 func (s *Service) enqueue(w store.Writer, rec *Record, msg Message, now time.Time) error {
+	undo := ""
+	if strings.Contains(msg.Kind, ".") && len(rec.History) >= 2 {
+		undo = rec.History[len(rec.History)-2].Status
+	}
+	return s.enqueueUndo(w, rec, msg, now, undo)
+}
+
+func (s *Service) enqueueUndo(w store.Writer, rec *Record, msg Message, now time.Time, undo string) error {
 	p, err := s.peer(w, rec.Peer)
 	if err != nil {
 		return err
@@ -194,11 +210,12 @@ func (s *Service) enqueue(w store.Writer, rec *Record, msg Message, now time.Tim
 	}
 	e := OutboxEntry{
 		EnvelopeID: env.Header.ID, Exchange: rec.ID, Kind: msg.Kind, Peer: rec.Peer, Envelope: b,
-		Created: now, Expires: env.Header.Expires, NextAttempt: now,
+		Created: now, Expires: env.Header.Expires, NextAttempt: now, HistoryLen: len(rec.History), Undo: undo,
 	}
 	if err := putJSON(w, key(prefixOutbox, e.EnvelopeID), e); err != nil {
 		return err
 	}
+	rec.Sync, rec.SyncError, rec.Envelope = SyncSending, "", e.EnvelopeID
 	return putJSON(w, key(prefixRecord, rec.ID), rec)
 }
 
@@ -227,10 +244,41 @@ var transitions = map[Response]struct {
 	Revoke: {Outgoing, []string{KindReferral}, []string{StatusPending, StatusDelivered, StatusAccepted}, StatusRevoked},
 }
 
+// ErrPeerRefused is wrapped by the error Respond and Resync return when
+// the peer refused the change: the exchange here is back in the state the
+// peer holds.
+var ErrPeerRefused = errors.New("refused by the peer")
+
 // Respond accepts, rejects, completes or revokes an exchange and tells the
-// peer, in one transaction with the audit entry. Accepting an incoming
-// transfer creates the case here, owned by the accepting user.
-func (s *Service) Respond(ctx context.Context, sub policy.Subject, id string, resp Response, reason string) (Record, error) {
+// peer, in one transaction with the audit entry, then tries to deliver it
+// at once. Accepting an incoming transfer creates the case here, owned by
+// the accepting user. The exchange must still be covered by its ISP (or a
+// renewal of it) in force here; if the peer refuses the change it is
+// undone here and the error wraps ErrPeerRefused. If the peer cannot be
+// reached the change waits in the outbox and the Delivery says why.
+func (s *Service) Respond(ctx context.Context, sub policy.Subject, id string, resp Response, reason string) (Record, Delivery, error) {
+	rec, err := s.respond(ctx, sub, id, resp, reason)
+	if err != nil {
+		return Record{}, Delivery{}, err
+	}
+	return s.deliverChange(ctx, rec, string(resp))
+}
+
+// deliverChange delivers the latest envelope of rec at once and returns
+// the record as it is afterwards.
+func (s *Service) deliverChange(ctx context.Context, rec Record, what string) (Record, Delivery, error) {
+	d := s.deliverNow(ctx, rec.Envelope)
+	var now Record
+	if err := s.store.View(ctx, func(r store.Reader) error { return getJSON(r, key(prefixRecord, rec.ID), &now) }); err != nil {
+		return rec, d, err
+	}
+	if d.Refused != "" {
+		return now, d, fmt.Errorf("%w: %s did not take the %s of %s %s, which is %s again here: %s", ErrPeerRefused, rec.Peer, what, rec.Kind, rec.ID, now.Status, d.Refused)
+	}
+	return now, d, nil
+}
+
+func (s *Service) respond(ctx context.Context, sub policy.Subject, id string, resp Response, reason string) (Record, error) {
 	t, ok := transitions[resp]
 	if !ok {
 		return Record{}, fmt.Errorf("%w: unknown response %q", ErrInvalid, resp)
@@ -260,6 +308,9 @@ func (s *Service) Respond(ctx context.Context, sub policy.Subject, id string, re
 		if resp == Accept && rec.Kind == KindTransfer && rec.Direction == Incoming {
 			localCase = rec.Fields
 		}
+		if _, err := s.continuing(r, rec, now); err != nil {
+			refused = fmt.Errorf("%w: %w", ErrRefused, err)
+		}
 		return nil
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -270,6 +321,9 @@ func (s *Service) Respond(ctx context.Context, sub policy.Subject, id string, re
 	}
 	if rec.Direction != t.direction || !contains(t.kinds, rec.Kind) || !contains(t.from, rec.Status) {
 		return Record{}, fmt.Errorf("%w: cannot %s an %s %s that is %s", ErrState, resp, rec.Direction, rec.Kind, rec.Status)
+	}
+	if refused != nil {
+		return Record{}, s.refuse(ctx, sub, "exchange."+string(resp), "exchange/"+id, refused)
 	}
 	if localCase != nil {
 		// The transferred case becomes this agency's, owned by the user who
@@ -301,6 +355,10 @@ func (s *Service) Respond(ctx context.Context, sub policy.Subject, id string, re
 			refused = fmt.Errorf("%w: the exchange changed meanwhile (now %s)", ErrState, cur.Status)
 			return nil
 		}
+		if _, err := s.continuing(w, cur, now); err != nil {
+			refused = fmt.Errorf("%w: %w", ErrRefused, err)
+			return nil
+		}
 		cur.LocalCase = rec.LocalCase
 		cur.event(now, t.to, actor, reason)
 		if resp == Accept && cur.Kind == KindTransfer {
@@ -318,9 +376,8 @@ func (s *Service) Respond(ctx context.Context, sub policy.Subject, id string, re
 		return Record{}, err
 	}
 	if refused != nil {
-		return Record{}, refused
+		return Record{}, s.refuse(ctx, sub, "exchange."+string(resp), "exchange/"+id, refused)
 	}
-	s.poke()
 	return rec, nil
 }
 

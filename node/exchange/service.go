@@ -77,6 +77,7 @@ type Service struct {
 	queryHandler  QueryHandler
 	resolveHandle HandleResolver
 	queries       limiter
+	inflight      map[string]bool // outbox entries being delivered
 }
 
 // Errors of the exchange, mapped to Connect codes by the API layers.

@@ -2916,18 +2916,21 @@ func (*RemovePeerResponse) Descriptor() ([]byte, []int) {
 }
 
 type Policy struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Version       uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	Title         string                 `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
-	Parties       []string               `protobuf:"bytes,4,rep,name=parties,proto3" json:"parties,omitempty"`
-	Purposes      []string               `protobuf:"bytes,5,rep,name=purposes,proto3" json:"purposes,omitempty"`
-	SignedBy      []string               `protobuf:"bytes,6,rep,name=signed_by,json=signedBy,proto3" json:"signed_by,omitempty"`
-	InForce       bool                   `protobuf:"varint,7,opt,name=in_force,json=inForce,proto3" json:"in_force,omitempty"`
-	Problem       string                 `protobuf:"bytes,8,opt,name=problem,proto3" json:"problem,omitempty"`
-	ValidFrom     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=valid_from,json=validFrom,proto3" json:"valid_from,omitempty"`
-	ValidUntil    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
-	AppliedAt     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=applied_at,json=appliedAt,proto3" json:"applied_at,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Version    uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Title      string                 `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	Parties    []string               `protobuf:"bytes,4,rep,name=parties,proto3" json:"parties,omitempty"`
+	Purposes   []string               `protobuf:"bytes,5,rep,name=purposes,proto3" json:"purposes,omitempty"`
+	SignedBy   []string               `protobuf:"bytes,6,rep,name=signed_by,json=signedBy,proto3" json:"signed_by,omitempty"`
+	InForce    bool                   `protobuf:"varint,7,opt,name=in_force,json=inForce,proto3" json:"in_force,omitempty"`
+	Problem    string                 `protobuf:"bytes,8,opt,name=problem,proto3" json:"problem,omitempty"`
+	ValidFrom  *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=valid_from,json=validFrom,proto3" json:"valid_from,omitempty"`
+	ValidUntil *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
+	AppliedAt  *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=applied_at,json=appliedAt,proto3" json:"applied_at,omitempty"`
+	// Signatures that do not count, one line each: the agency and why
+	// (e.g. it does not verify). signed_by holds only those that verify.
+	BadSignatures []string `protobuf:"bytes,12,rep,name=bad_signatures,json=badSignatures,proto3" json:"bad_signatures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3039,9 +3042,18 @@ func (x *Policy) GetAppliedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Policy) GetBadSignatures() []string {
+	if x != nil {
+		return x.BadSignatures
+	}
+	return nil
+}
+
 type ApplyPolicyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Document      []byte                 `protobuf:"bytes,1,opt,name=document,proto3" json:"document,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Document []byte                 `protobuf:"bytes,1,opt,name=document,proto3" json:"document,omitempty"`
+	// Only check the document and say what would change; change nothing.
+	DryRun        bool `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3083,9 +3095,23 @@ func (x *ApplyPolicyRequest) GetDocument() []byte {
 	return nil
 }
 
+func (x *ApplyPolicyRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
 type ApplyPolicyResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Policy        *Policy                `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The document applied (or, with dry_run, the one that would be).
+	Policy *Policy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The version of the same ISP id applied before, if any.
+	Previous *Policy `protobuf:"bytes,2,opt,name=previous,proto3" json:"previous,omitempty"`
+	// How the document differs from previous, one line each.
+	Changes []string `protobuf:"bytes,3,rep,name=changes,proto3" json:"changes,omitempty"`
+	// With dry_run: why applying it would be refused; empty if it would not.
+	Refusal       string `protobuf:"bytes,4,opt,name=refusal,proto3" json:"refusal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3125,6 +3151,27 @@ func (x *ApplyPolicyResponse) GetPolicy() *Policy {
 		return x.Policy
 	}
 	return nil
+}
+
+func (x *ApplyPolicyResponse) GetPrevious() *Policy {
+	if x != nil {
+		return x.Previous
+	}
+	return nil
+}
+
+func (x *ApplyPolicyResponse) GetChanges() []string {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ApplyPolicyResponse) GetRefusal() string {
+	if x != nil {
+		return x.Refusal
+	}
+	return ""
 }
 
 type ListPoliciesRequest struct {
@@ -3348,8 +3395,10 @@ func (x *SignPolicyRequest) GetDocument() []byte {
 }
 
 type SignPolicyResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Document      []byte                 `protobuf:"bytes,1,opt,name=document,proto3" json:"document,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Document []byte                 `protobuf:"bytes,1,opt,name=document,proto3" json:"document,omitempty"`
+	// The signed document's state as this node can verify it.
+	Policy        *Policy `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3387,6 +3436,13 @@ func (*SignPolicyResponse) Descriptor() ([]byte, []int) {
 func (x *SignPolicyResponse) GetDocument() []byte {
 	if x != nil {
 		return x.Document
+	}
+	return nil
+}
+
+func (x *SignPolicyResponse) GetPolicy() *Policy {
+	if x != nil {
+		return x.Policy
 	}
 	return nil
 }
@@ -3608,11 +3664,16 @@ type Exchange struct {
 	Retention         string `protobuf:"bytes,13,opt,name=retention,proto3" json:"retention,omitempty"`
 	ConsentOverridden bool   `protobuf:"varint,14,opt,name=consent_overridden,json=consentOverridden,proto3" json:"consent_overridden,omitempty"`
 	// Incoming: the fields received (GetExchange only).
-	Fields        *structpb.Struct       `protobuf:"bytes,15,opt,name=fields,proto3" json:"fields,omitempty"`
-	CreatedBy     string                 `protobuf:"bytes,16,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	History       []*ExchangeEvent       `protobuf:"bytes,19,rep,name=history,proto3" json:"history,omitempty"`
+	Fields    *structpb.Struct       `protobuf:"bytes,15,opt,name=fields,proto3" json:"fields,omitempty"`
+	CreatedBy string                 `protobuf:"bytes,16,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	History   []*ExchangeEvent       `protobuf:"bytes,19,rep,name=history,proto3" json:"history,omitempty"`
+	// Whether the peer holds this node's latest state of the exchange:
+	// synced, sending (waiting in the outbox) or out_of_sync.
+	Sync string `protobuf:"bytes,20,opt,name=sync,proto3" json:"sync,omitempty"`
+	// The last delivery error or refusal by the peer, if any.
+	SyncError     string `protobuf:"bytes,21,opt,name=sync_error,json=syncError,proto3" json:"sync_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3778,6 +3839,20 @@ func (x *Exchange) GetHistory() []*ExchangeEvent {
 		return x.History
 	}
 	return nil
+}
+
+func (x *Exchange) GetSync() string {
+	if x != nil {
+		return x.Sync
+	}
+	return ""
+}
+
+func (x *Exchange) GetSyncError() string {
+	if x != nil {
+		return x.SyncError
+	}
+	return ""
 }
 
 type ExchangeEvent struct {
@@ -4231,8 +4306,12 @@ func (x *RespondRequest) GetReason() string {
 }
 
 type RespondResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Exchange      *Exchange              `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Exchange *Exchange              `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	// Whether the peer has already acknowledged the change; if not it waits
+	// in the outbox and delivery_error says why it could not go yet.
+	Delivered     bool   `protobuf:"varint,2,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	DeliveryError string `protobuf:"bytes,3,opt,name=delivery_error,json=deliveryError,proto3" json:"delivery_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4274,6 +4353,124 @@ func (x *RespondResponse) GetExchange() *Exchange {
 	return nil
 }
 
+func (x *RespondResponse) GetDelivered() bool {
+	if x != nil {
+		return x.Delivered
+	}
+	return false
+}
+
+func (x *RespondResponse) GetDeliveryError() string {
+	if x != nil {
+		return x.DeliveryError
+	}
+	return ""
+}
+
+type ResyncExchangeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResyncExchangeRequest) Reset() {
+	*x = ResyncExchangeRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResyncExchangeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResyncExchangeRequest) ProtoMessage() {}
+
+func (x *ResyncExchangeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResyncExchangeRequest.ProtoReflect.Descriptor instead.
+func (*ResyncExchangeRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *ResyncExchangeRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ResyncExchangeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Exchange      *Exchange              `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	Delivered     bool                   `protobuf:"varint,2,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	DeliveryError string                 `protobuf:"bytes,3,opt,name=delivery_error,json=deliveryError,proto3" json:"delivery_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResyncExchangeResponse) Reset() {
+	*x = ResyncExchangeResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResyncExchangeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResyncExchangeResponse) ProtoMessage() {}
+
+func (x *ResyncExchangeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResyncExchangeResponse.ProtoReflect.Descriptor instead.
+func (*ResyncExchangeResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *ResyncExchangeResponse) GetExchange() *Exchange {
+	if x != nil {
+		return x.Exchange
+	}
+	return nil
+}
+
+func (x *ResyncExchangeResponse) GetDelivered() bool {
+	if x != nil {
+		return x.Delivered
+	}
+	return false
+}
+
+func (x *ResyncExchangeResponse) GetDeliveryError() string {
+	if x != nil {
+		return x.DeliveryError
+	}
+	return ""
+}
+
 type OutboxRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -4282,7 +4479,7 @@ type OutboxRequest struct {
 
 func (x *OutboxRequest) Reset() {
 	*x = OutboxRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4294,7 +4491,7 @@ func (x *OutboxRequest) String() string {
 func (*OutboxRequest) ProtoMessage() {}
 
 func (x *OutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4307,7 +4504,7 @@ func (x *OutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxRequest.ProtoReflect.Descriptor instead.
 func (*OutboxRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{73}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{75}
 }
 
 type OutboxEntry struct {
@@ -4327,7 +4524,7 @@ type OutboxEntry struct {
 
 func (x *OutboxEntry) Reset() {
 	*x = OutboxEntry{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4339,7 +4536,7 @@ func (x *OutboxEntry) String() string {
 func (*OutboxEntry) ProtoMessage() {}
 
 func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4352,7 +4549,7 @@ func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxEntry.ProtoReflect.Descriptor instead.
 func (*OutboxEntry) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{74}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *OutboxEntry) GetEnvelopeId() string {
@@ -4427,7 +4624,7 @@ type OutboxResponse struct {
 
 func (x *OutboxResponse) Reset() {
 	*x = OutboxResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4439,7 +4636,7 @@ func (x *OutboxResponse) String() string {
 func (*OutboxResponse) ProtoMessage() {}
 
 func (x *OutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4452,7 +4649,7 @@ func (x *OutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxResponse.ProtoReflect.Descriptor instead.
 func (*OutboxResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{75}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *OutboxResponse) GetEntries() []*OutboxEntry {
@@ -4472,7 +4669,7 @@ type RetryOutboxRequest struct {
 
 func (x *RetryOutboxRequest) Reset() {
 	*x = RetryOutboxRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4484,7 +4681,7 @@ func (x *RetryOutboxRequest) String() string {
 func (*RetryOutboxRequest) ProtoMessage() {}
 
 func (x *RetryOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4497,7 +4694,7 @@ func (x *RetryOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryOutboxRequest.ProtoReflect.Descriptor instead.
 func (*RetryOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{76}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *RetryOutboxRequest) GetPeer() string {
@@ -4517,7 +4714,7 @@ type RetryOutboxResponse struct {
 
 func (x *RetryOutboxResponse) Reset() {
 	*x = RetryOutboxResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4529,7 +4726,7 @@ func (x *RetryOutboxResponse) String() string {
 func (*RetryOutboxResponse) ProtoMessage() {}
 
 func (x *RetryOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4542,7 +4739,7 @@ func (x *RetryOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryOutboxResponse.ProtoReflect.Descriptor instead.
 func (*RetryOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{77}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *RetryOutboxResponse) GetWaiting() int32 {
@@ -4560,7 +4757,7 @@ type KeysStatusRequest struct {
 
 func (x *KeysStatusRequest) Reset() {
 	*x = KeysStatusRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4572,7 +4769,7 @@ func (x *KeysStatusRequest) String() string {
 func (*KeysStatusRequest) ProtoMessage() {}
 
 func (x *KeysStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4585,7 +4782,7 @@ func (x *KeysStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysStatusRequest.ProtoReflect.Descriptor instead.
 func (*KeysStatusRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{78}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{80}
 }
 
 type AgencyKey struct {
@@ -4601,7 +4798,7 @@ type AgencyKey struct {
 
 func (x *AgencyKey) Reset() {
 	*x = AgencyKey{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4613,7 +4810,7 @@ func (x *AgencyKey) String() string {
 func (*AgencyKey) ProtoMessage() {}
 
 func (x *AgencyKey) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4626,7 +4823,7 @@ func (x *AgencyKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgencyKey.ProtoReflect.Descriptor instead.
 func (*AgencyKey) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{79}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *AgencyKey) GetVersion() uint32 {
@@ -4681,7 +4878,7 @@ type KeysStatusResponse struct {
 
 func (x *KeysStatusResponse) Reset() {
 	*x = KeysStatusResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4693,7 +4890,7 @@ func (x *KeysStatusResponse) String() string {
 func (*KeysStatusResponse) ProtoMessage() {}
 
 func (x *KeysStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4706,7 +4903,7 @@ func (x *KeysStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysStatusResponse.ProtoReflect.Descriptor instead.
 func (*KeysStatusResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{80}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *KeysStatusResponse) GetKeyring() string {
@@ -4761,7 +4958,7 @@ type RotateKeysRequest struct {
 
 func (x *RotateKeysRequest) Reset() {
 	*x = RotateKeysRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4773,7 +4970,7 @@ func (x *RotateKeysRequest) String() string {
 func (*RotateKeysRequest) ProtoMessage() {}
 
 func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4786,7 +4983,7 @@ func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeysRequest.ProtoReflect.Descriptor instead.
 func (*RotateKeysRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{81}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *RotateKeysRequest) GetWrapping() bool {
@@ -4818,7 +5015,7 @@ type RotateKeysResponse struct {
 
 func (x *RotateKeysResponse) Reset() {
 	*x = RotateKeysResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4830,7 +5027,7 @@ func (x *RotateKeysResponse) String() string {
 func (*RotateKeysResponse) ProtoMessage() {}
 
 func (x *RotateKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4843,7 +5040,7 @@ func (x *RotateKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeysResponse.ProtoReflect.Descriptor instead.
 func (*RotateKeysResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{82}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *RotateKeysResponse) GetRewrapped() int32 {
@@ -4882,7 +5079,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4894,7 +5091,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4907,7 +5104,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{83}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{85}
 }
 
 type BackupResponse struct {
@@ -4919,7 +5116,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4931,7 +5128,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4944,7 +5141,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{84}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *BackupResponse) GetChunk() []byte {
@@ -4984,7 +5181,7 @@ type TracingRequest struct {
 
 func (x *TracingRequest) Reset() {
 	*x = TracingRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4996,7 +5193,7 @@ func (x *TracingRequest) String() string {
 func (*TracingRequest) ProtoMessage() {}
 
 func (x *TracingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5009,7 +5206,7 @@ func (x *TracingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingRequest.ProtoReflect.Descriptor instead.
 func (*TracingRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{85}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *TracingRequest) GetId() string {
@@ -5157,7 +5354,7 @@ type Trace struct {
 
 func (x *Trace) Reset() {
 	*x = Trace{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5169,7 +5366,7 @@ func (x *Trace) String() string {
 func (*Trace) ProtoMessage() {}
 
 func (x *Trace) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5182,7 +5379,7 @@ func (x *Trace) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trace.ProtoReflect.Descriptor instead.
 func (*Trace) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{86}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *Trace) GetIndex() int32 {
@@ -5307,7 +5504,7 @@ type TracingDecision struct {
 
 func (x *TracingDecision) Reset() {
 	*x = TracingDecision{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5319,7 +5516,7 @@ func (x *TracingDecision) String() string {
 func (*TracingDecision) ProtoMessage() {}
 
 func (x *TracingDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5332,7 +5529,7 @@ func (x *TracingDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingDecision.ProtoReflect.Descriptor instead.
 func (*TracingDecision) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{87}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *TracingDecision) GetTrace() int32 {
@@ -5396,7 +5593,7 @@ type CreateTracingRequestRequest struct {
 
 func (x *CreateTracingRequestRequest) Reset() {
 	*x = CreateTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5408,7 +5605,7 @@ func (x *CreateTracingRequestRequest) String() string {
 func (*CreateTracingRequestRequest) ProtoMessage() {}
 
 func (x *CreateTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5421,7 +5618,7 @@ func (x *CreateTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{88}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *CreateTracingRequestRequest) GetRequest() *structpb.Struct {
@@ -5447,7 +5644,7 @@ type CreateTracingRequestResponse struct {
 
 func (x *CreateTracingRequestResponse) Reset() {
 	*x = CreateTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5459,7 +5656,7 @@ func (x *CreateTracingRequestResponse) String() string {
 func (*CreateTracingRequestResponse) ProtoMessage() {}
 
 func (x *CreateTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5472,7 +5669,7 @@ func (x *CreateTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{89}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *CreateTracingRequestResponse) GetRequest() *TracingRequest {
@@ -5492,7 +5689,7 @@ type GetTracingRequestRequest struct {
 
 func (x *GetTracingRequestRequest) Reset() {
 	*x = GetTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5504,7 +5701,7 @@ func (x *GetTracingRequestRequest) String() string {
 func (*GetTracingRequestRequest) ProtoMessage() {}
 
 func (x *GetTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5517,7 +5714,7 @@ func (x *GetTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{90}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *GetTracingRequestRequest) GetId() string {
@@ -5536,7 +5733,7 @@ type GetTracingRequestResponse struct {
 
 func (x *GetTracingRequestResponse) Reset() {
 	*x = GetTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5548,7 +5745,7 @@ func (x *GetTracingRequestResponse) String() string {
 func (*GetTracingRequestResponse) ProtoMessage() {}
 
 func (x *GetTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5561,7 +5758,7 @@ func (x *GetTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*GetTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{91}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *GetTracingRequestResponse) GetRequest() *TracingRequest {
@@ -5582,7 +5779,7 @@ type ListTracingRequestsRequest struct {
 
 func (x *ListTracingRequestsRequest) Reset() {
 	*x = ListTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5594,7 +5791,7 @@ func (x *ListTracingRequestsRequest) String() string {
 func (*ListTracingRequestsRequest) ProtoMessage() {}
 
 func (x *ListTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5607,7 +5804,7 @@ func (x *ListTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{92}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *ListTracingRequestsRequest) GetStatus() string {
@@ -5633,7 +5830,7 @@ type ListTracingRequestsResponse struct {
 
 func (x *ListTracingRequestsResponse) Reset() {
 	*x = ListTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5645,7 +5842,7 @@ func (x *ListTracingRequestsResponse) String() string {
 func (*ListTracingRequestsResponse) ProtoMessage() {}
 
 func (x *ListTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5658,7 +5855,7 @@ func (x *ListTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{93}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ListTracingRequestsResponse) GetRequests() []*TracingRequest {
@@ -5679,7 +5876,7 @@ type UpdateTracingRequestRequest struct {
 
 func (x *UpdateTracingRequestRequest) Reset() {
 	*x = UpdateTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5691,7 +5888,7 @@ func (x *UpdateTracingRequestRequest) String() string {
 func (*UpdateTracingRequestRequest) ProtoMessage() {}
 
 func (x *UpdateTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5704,7 +5901,7 @@ func (x *UpdateTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{94}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *UpdateTracingRequestRequest) GetId() string {
@@ -5730,7 +5927,7 @@ type UpdateTracingRequestResponse struct {
 
 func (x *UpdateTracingRequestResponse) Reset() {
 	*x = UpdateTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5742,7 +5939,7 @@ func (x *UpdateTracingRequestResponse) String() string {
 func (*UpdateTracingRequestResponse) ProtoMessage() {}
 
 func (x *UpdateTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5755,7 +5952,7 @@ func (x *UpdateTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{95}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *UpdateTracingRequestResponse) GetRequest() *TracingRequest {
@@ -5775,7 +5972,7 @@ type TracingImportRow struct {
 
 func (x *TracingImportRow) Reset() {
 	*x = TracingImportRow{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5787,7 +5984,7 @@ func (x *TracingImportRow) String() string {
 func (*TracingImportRow) ProtoMessage() {}
 
 func (x *TracingImportRow) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5800,7 +5997,7 @@ func (x *TracingImportRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingImportRow.ProtoReflect.Descriptor instead.
 func (*TracingImportRow) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{96}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *TracingImportRow) GetRow() int64 {
@@ -5830,7 +6027,7 @@ type TracingImportResult struct {
 
 func (x *TracingImportResult) Reset() {
 	*x = TracingImportResult{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5842,7 +6039,7 @@ func (x *TracingImportResult) String() string {
 func (*TracingImportResult) ProtoMessage() {}
 
 func (x *TracingImportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5855,7 +6052,7 @@ func (x *TracingImportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingImportResult.ProtoReflect.Descriptor instead.
 func (*TracingImportResult) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{97}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *TracingImportResult) GetRow() int64 {
@@ -5896,7 +6093,7 @@ type ImportTracingRequestsRequest struct {
 
 func (x *ImportTracingRequestsRequest) Reset() {
 	*x = ImportTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5908,7 +6105,7 @@ func (x *ImportTracingRequestsRequest) String() string {
 func (*ImportTracingRequestsRequest) ProtoMessage() {}
 
 func (x *ImportTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5921,7 +6118,7 @@ func (x *ImportTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ImportTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{98}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *ImportTracingRequestsRequest) GetRows() []*TracingImportRow {
@@ -5949,7 +6146,7 @@ type ImportTracingRequestsResponse struct {
 
 func (x *ImportTracingRequestsResponse) Reset() {
 	*x = ImportTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5961,7 +6158,7 @@ func (x *ImportTracingRequestsResponse) String() string {
 func (*ImportTracingRequestsResponse) ProtoMessage() {}
 
 func (x *ImportTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5974,7 +6171,7 @@ func (x *ImportTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ImportTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{99}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *ImportTracingRequestsResponse) GetResults() []*TracingImportResult {
@@ -6013,7 +6210,7 @@ type MatchComparison struct {
 
 func (x *MatchComparison) Reset() {
 	*x = MatchComparison{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6025,7 +6222,7 @@ func (x *MatchComparison) String() string {
 func (*MatchComparison) ProtoMessage() {}
 
 func (x *MatchComparison) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6038,7 +6235,7 @@ func (x *MatchComparison) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchComparison.ProtoReflect.Descriptor instead.
 func (*MatchComparison) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{100}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *MatchComparison) GetField() string {
@@ -6081,7 +6278,7 @@ type MatchCandidate struct {
 
 func (x *MatchCandidate) Reset() {
 	*x = MatchCandidate{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6093,7 +6290,7 @@ func (x *MatchCandidate) String() string {
 func (*MatchCandidate) ProtoMessage() {}
 
 func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6106,7 +6303,7 @@ func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCandidate.ProtoReflect.Descriptor instead.
 func (*MatchCandidate) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{101}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *MatchCandidate) GetTrace() int32 {
@@ -6169,7 +6366,7 @@ type MatchTracingRequestRequest struct {
 
 func (x *MatchTracingRequestRequest) Reset() {
 	*x = MatchTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6181,7 +6378,7 @@ func (x *MatchTracingRequestRequest) String() string {
 func (*MatchTracingRequestRequest) ProtoMessage() {}
 
 func (x *MatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6194,7 +6391,7 @@ func (x *MatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*MatchTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{102}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *MatchTracingRequestRequest) GetId() string {
@@ -6221,7 +6418,7 @@ type MatchTracingRequestResponse struct {
 
 func (x *MatchTracingRequestResponse) Reset() {
 	*x = MatchTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6233,7 +6430,7 @@ func (x *MatchTracingRequestResponse) String() string {
 func (*MatchTracingRequestResponse) ProtoMessage() {}
 
 func (x *MatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6246,7 +6443,7 @@ func (x *MatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*MatchTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{103}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *MatchTracingRequestResponse) GetRequest() *TracingRequest {
@@ -6271,7 +6468,7 @@ type MatchAllTracingRequestsRequest struct {
 
 func (x *MatchAllTracingRequestsRequest) Reset() {
 	*x = MatchAllTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6283,7 +6480,7 @@ func (x *MatchAllTracingRequestsRequest) String() string {
 func (*MatchAllTracingRequestsRequest) ProtoMessage() {}
 
 func (x *MatchAllTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6296,7 +6493,7 @@ func (x *MatchAllTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchAllTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*MatchAllTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{104}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{106}
 }
 
 // TracingMatchSummary is the outcome of matching one open request.
@@ -6315,7 +6512,7 @@ type TracingMatchSummary struct {
 
 func (x *TracingMatchSummary) Reset() {
 	*x = TracingMatchSummary{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6327,7 +6524,7 @@ func (x *TracingMatchSummary) String() string {
 func (*TracingMatchSummary) ProtoMessage() {}
 
 func (x *TracingMatchSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6340,7 +6537,7 @@ func (x *TracingMatchSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingMatchSummary.ProtoReflect.Descriptor instead.
 func (*TracingMatchSummary) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{105}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *TracingMatchSummary) GetId() string {
@@ -6394,7 +6591,7 @@ type MatchAllTracingRequestsResponse struct {
 
 func (x *MatchAllTracingRequestsResponse) Reset() {
 	*x = MatchAllTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6406,7 +6603,7 @@ func (x *MatchAllTracingRequestsResponse) String() string {
 func (*MatchAllTracingRequestsResponse) ProtoMessage() {}
 
 func (x *MatchAllTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6419,7 +6616,7 @@ func (x *MatchAllTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchAllTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*MatchAllTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{106}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *MatchAllTracingRequestsResponse) GetSummaries() []*TracingMatchSummary {
@@ -6440,7 +6637,7 @@ type MatchCaseRequest struct {
 
 func (x *MatchCaseRequest) Reset() {
 	*x = MatchCaseRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6452,7 +6649,7 @@ func (x *MatchCaseRequest) String() string {
 func (*MatchCaseRequest) ProtoMessage() {}
 
 func (x *MatchCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6465,7 +6662,7 @@ func (x *MatchCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCaseRequest.ProtoReflect.Descriptor instead.
 func (*MatchCaseRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{107}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *MatchCaseRequest) GetId() string {
@@ -6491,7 +6688,7 @@ type MatchCaseResponse struct {
 
 func (x *MatchCaseResponse) Reset() {
 	*x = MatchCaseResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6503,7 +6700,7 @@ func (x *MatchCaseResponse) String() string {
 func (*MatchCaseResponse) ProtoMessage() {}
 
 func (x *MatchCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6516,7 +6713,7 @@ func (x *MatchCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCaseResponse.ProtoReflect.Descriptor instead.
 func (*MatchCaseResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{108}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *MatchCaseResponse) GetCandidates() []*MatchCandidate {
@@ -6540,7 +6737,7 @@ type ConfirmTracingMatchRequest struct {
 
 func (x *ConfirmTracingMatchRequest) Reset() {
 	*x = ConfirmTracingMatchRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6552,7 +6749,7 @@ func (x *ConfirmTracingMatchRequest) String() string {
 func (*ConfirmTracingMatchRequest) ProtoMessage() {}
 
 func (x *ConfirmTracingMatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6565,7 +6762,7 @@ func (x *ConfirmTracingMatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTracingMatchRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmTracingMatchRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{109}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *ConfirmTracingMatchRequest) GetId() string {
@@ -6605,7 +6802,7 @@ type ConfirmTracingMatchResponse struct {
 
 func (x *ConfirmTracingMatchResponse) Reset() {
 	*x = ConfirmTracingMatchResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6617,7 +6814,7 @@ func (x *ConfirmTracingMatchResponse) String() string {
 func (*ConfirmTracingMatchResponse) ProtoMessage() {}
 
 func (x *ConfirmTracingMatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6630,7 +6827,7 @@ func (x *ConfirmTracingMatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTracingMatchResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmTracingMatchResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{110}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *ConfirmTracingMatchResponse) GetRequest() *TracingRequest {
@@ -6652,7 +6849,7 @@ type RejectTracingMatchRequest struct {
 
 func (x *RejectTracingMatchRequest) Reset() {
 	*x = RejectTracingMatchRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6664,7 +6861,7 @@ func (x *RejectTracingMatchRequest) String() string {
 func (*RejectTracingMatchRequest) ProtoMessage() {}
 
 func (x *RejectTracingMatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6677,7 +6874,7 @@ func (x *RejectTracingMatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTracingMatchRequest.ProtoReflect.Descriptor instead.
 func (*RejectTracingMatchRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{111}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *RejectTracingMatchRequest) GetId() string {
@@ -6717,7 +6914,7 @@ type RejectTracingMatchResponse struct {
 
 func (x *RejectTracingMatchResponse) Reset() {
 	*x = RejectTracingMatchResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6729,7 +6926,7 @@ func (x *RejectTracingMatchResponse) String() string {
 func (*RejectTracingMatchResponse) ProtoMessage() {}
 
 func (x *RejectTracingMatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6742,7 +6939,7 @@ func (x *RejectTracingMatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTracingMatchResponse.ProtoReflect.Descriptor instead.
 func (*RejectTracingMatchResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{112}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *RejectTracingMatchResponse) GetRequest() *TracingRequest {
@@ -6761,7 +6958,7 @@ type FederatedMatchTracingRequestRequest struct {
 
 func (x *FederatedMatchTracingRequestRequest) Reset() {
 	*x = FederatedMatchTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6773,7 +6970,7 @@ func (x *FederatedMatchTracingRequestRequest) String() string {
 func (*FederatedMatchTracingRequestRequest) ProtoMessage() {}
 
 func (x *FederatedMatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6786,7 +6983,7 @@ func (x *FederatedMatchTracingRequestRequest) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use FederatedMatchTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*FederatedMatchTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{113}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *FederatedMatchTracingRequestRequest) GetId() string {
@@ -6811,7 +7008,7 @@ type FederatedTracingMatch struct {
 
 func (x *FederatedTracingMatch) Reset() {
 	*x = FederatedTracingMatch{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6823,7 +7020,7 @@ func (x *FederatedTracingMatch) String() string {
 func (*FederatedTracingMatch) ProtoMessage() {}
 
 func (x *FederatedTracingMatch) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6836,7 +7033,7 @@ func (x *FederatedTracingMatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FederatedTracingMatch.ProtoReflect.Descriptor instead.
 func (*FederatedTracingMatch) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{114}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *FederatedTracingMatch) GetAgency() string {
@@ -6880,7 +7077,7 @@ type FederatedMatchTracingRequestResponse struct {
 
 func (x *FederatedMatchTracingRequestResponse) Reset() {
 	*x = FederatedMatchTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6892,7 +7089,7 @@ func (x *FederatedMatchTracingRequestResponse) String() string {
 func (*FederatedMatchTracingRequestResponse) ProtoMessage() {}
 
 func (x *FederatedMatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6905,7 +7102,7 @@ func (x *FederatedMatchTracingRequestResponse) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use FederatedMatchTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*FederatedMatchTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{115}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *FederatedMatchTracingRequestResponse) GetRequestId() string {
@@ -6947,7 +7144,7 @@ type RequestTracingDetailsRequest struct {
 
 func (x *RequestTracingDetailsRequest) Reset() {
 	*x = RequestTracingDetailsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6959,7 +7156,7 @@ func (x *RequestTracingDetailsRequest) String() string {
 func (*RequestTracingDetailsRequest) ProtoMessage() {}
 
 func (x *RequestTracingDetailsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6972,7 +7169,7 @@ func (x *RequestTracingDetailsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestTracingDetailsRequest.ProtoReflect.Descriptor instead.
 func (*RequestTracingDetailsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{116}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *RequestTracingDetailsRequest) GetAgency() string {
@@ -7005,7 +7202,7 @@ type RequestTracingDetailsResponse struct {
 
 func (x *RequestTracingDetailsResponse) Reset() {
 	*x = RequestTracingDetailsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7017,7 +7214,7 @@ func (x *RequestTracingDetailsResponse) String() string {
 func (*RequestTracingDetailsResponse) ProtoMessage() {}
 
 func (x *RequestTracingDetailsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7030,7 +7227,7 @@ func (x *RequestTracingDetailsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestTracingDetailsResponse.ProtoReflect.Descriptor instead.
 func (*RequestTracingDetailsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{117}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *RequestTracingDetailsResponse) GetExchange() *Exchange {
@@ -7242,7 +7439,7 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x05peers\x18\x01 \x03(\v2\x12.cpx.local.v1.PeerR\x05peers\"+\n" +
 	"\x11RemovePeerRequest\x12\x16\n" +
 	"\x06agency\x18\x01 \x01(\tR\x06agency\"\x14\n" +
-	"\x12RemovePeerResponse\"\x83\x03\n" +
+	"\x12RemovePeerResponse\"\xaa\x03\n" +
 	"\x06Policy\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12\x14\n" +
@@ -7258,11 +7455,16 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"validUntil\x129\n" +
 	"\n" +
-	"applied_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tappliedAt\"0\n" +
+	"applied_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tappliedAt\x12%\n" +
+	"\x0ebad_signatures\x18\f \x03(\tR\rbadSignatures\"I\n" +
 	"\x12ApplyPolicyRequest\x12\x1a\n" +
-	"\bdocument\x18\x01 \x01(\fR\bdocument\"C\n" +
+	"\bdocument\x18\x01 \x01(\fR\bdocument\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\"\xa9\x01\n" +
 	"\x13ApplyPolicyResponse\x12,\n" +
-	"\x06policy\x18\x01 \x01(\v2\x14.cpx.local.v1.PolicyR\x06policy\"\x15\n" +
+	"\x06policy\x18\x01 \x01(\v2\x14.cpx.local.v1.PolicyR\x06policy\x120\n" +
+	"\bprevious\x18\x02 \x01(\v2\x14.cpx.local.v1.PolicyR\bprevious\x12\x18\n" +
+	"\achanges\x18\x03 \x03(\tR\achanges\x12\x18\n" +
+	"\arefusal\x18\x04 \x01(\tR\arefusal\"\x15\n" +
 	"\x13ListPoliciesRequest\"H\n" +
 	"\x14ListPoliciesResponse\x120\n" +
 	"\bpolicies\x18\x01 \x03(\v2\x14.cpx.local.v1.PolicyR\bpolicies\"#\n" +
@@ -7272,9 +7474,10 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x06policy\x18\x01 \x01(\v2\x14.cpx.local.v1.PolicyR\x06policy\x12\x1a\n" +
 	"\bdocument\x18\x02 \x01(\fR\bdocument\"/\n" +
 	"\x11SignPolicyRequest\x12\x1a\n" +
-	"\bdocument\x18\x01 \x01(\fR\bdocument\"0\n" +
+	"\bdocument\x18\x01 \x01(\fR\bdocument\"^\n" +
 	"\x12SignPolicyResponse\x12\x1a\n" +
-	"\bdocument\x18\x01 \x01(\fR\bdocument\"\x82\x01\n" +
+	"\bdocument\x18\x01 \x01(\fR\bdocument\x12,\n" +
+	"\x06policy\x18\x02 \x01(\v2\x14.cpx.local.v1.PolicyR\x06policy\"\x82\x01\n" +
 	"\x12CheckPolicyRequest\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\tR\x02to\x12\x18\n" +
@@ -7288,7 +7491,7 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12-\n" +
 	"\x12consent_overridden\x18\x03 \x01(\bR\x11consentOverridden\x123\n" +
-	"\x06fields\x18\x04 \x03(\v2\x1b.cpx.local.v1.FieldDecisionR\x06fields\"\xfc\x04\n" +
+	"\x06fields\x18\x04 \x03(\v2\x1b.cpx.local.v1.FieldDecisionR\x06fields\"\xaf\x05\n" +
 	"\bExchange\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1c\n" +
@@ -7315,7 +7518,10 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"created_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
 	"updated_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x125\n" +
-	"\ahistory\x18\x13 \x03(\v2\x1b.cpx.local.v1.ExchangeEventR\ahistory\"\x81\x01\n" +
+	"\ahistory\x18\x13 \x03(\v2\x1b.cpx.local.v1.ExchangeEventR\ahistory\x12\x12\n" +
+	"\x04sync\x18\x14 \x01(\tR\x04sync\x12\x1d\n" +
+	"\n" +
+	"sync_error\x18\x15 \x01(\tR\tsyncError\"\x81\x01\n" +
 	"\rExchangeEvent\x12*\n" +
 	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12\x14\n" +
@@ -7343,9 +7549,17 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x0eRespondRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bresponse\x18\x02 \x01(\tR\bresponse\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"E\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x8a\x01\n" +
 	"\x0fRespondResponse\x122\n" +
-	"\bexchange\x18\x01 \x01(\v2\x16.cpx.local.v1.ExchangeR\bexchange\"\x0f\n" +
+	"\bexchange\x18\x01 \x01(\v2\x16.cpx.local.v1.ExchangeR\bexchange\x12\x1c\n" +
+	"\tdelivered\x18\x02 \x01(\bR\tdelivered\x12%\n" +
+	"\x0edelivery_error\x18\x03 \x01(\tR\rdeliveryError\"'\n" +
+	"\x15ResyncExchangeRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x91\x01\n" +
+	"\x16ResyncExchangeResponse\x122\n" +
+	"\bexchange\x18\x01 \x01(\v2\x16.cpx.local.v1.ExchangeR\bexchange\x12\x1c\n" +
+	"\tdelivered\x18\x02 \x01(\bR\tdelivered\x12%\n" +
+	"\x0edelivery_error\x18\x03 \x01(\tR\rdeliveryError\"\x0f\n" +
 	"\rOutboxRequest\"\xd8\x02\n" +
 	"\vOutboxEntry\x12\x1f\n" +
 	"\venvelope_id\x18\x01 \x01(\tR\n" +
@@ -7574,7 +7788,8 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\fAuditService\x12T\n" +
 	"\vVerifyAudit\x12 .cpx.local.v1.VerifyAuditRequest\x1a!.cpx.local.v1.VerifyAuditResponse\"\x00\x12N\n" +
 	"\tTailAudit\x12\x1e.cpx.local.v1.TailAuditRequest\x1a\x1f.cpx.local.v1.TailAuditResponse\"\x00\x12V\n" +
-	"\vExportAudit\x12 .cpx.local.v1.ExportAuditRequest\x1a!.cpx.local.v1.ExportAuditResponse\"\x000\x012\xcc\t\n" +
+	"\vExportAudit\x12 .cpx.local.v1.ExportAuditRequest\x1a!.cpx.local.v1.ExportAuditResponse\"\x000\x012\xab\n" +
+	"\n" +
 	"\x11FederationService\x12E\n" +
 	"\x06NodeID\x12\x1b.cpx.local.v1.NodeIDRequest\x1a\x1c.cpx.local.v1.NodeIDResponse\"\x00\x12H\n" +
 	"\aAddPeer\x12\x1c.cpx.local.v1.AddPeerRequest\x1a\x1d.cpx.local.v1.AddPeerResponse\"\x00\x12N\n" +
@@ -7591,7 +7806,8 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x04Send\x12\x19.cpx.local.v1.SendRequest\x1a\x1a.cpx.local.v1.SendResponse\"\x00\x12Z\n" +
 	"\rListExchanges\x12\".cpx.local.v1.ListExchangesRequest\x1a#.cpx.local.v1.ListExchangesResponse\"\x00\x12T\n" +
 	"\vGetExchange\x12 .cpx.local.v1.GetExchangeRequest\x1a!.cpx.local.v1.GetExchangeResponse\"\x00\x12H\n" +
-	"\aRespond\x12\x1c.cpx.local.v1.RespondRequest\x1a\x1d.cpx.local.v1.RespondResponse\"\x00\x12E\n" +
+	"\aRespond\x12\x1c.cpx.local.v1.RespondRequest\x1a\x1d.cpx.local.v1.RespondResponse\"\x00\x12]\n" +
+	"\x0eResyncExchange\x12#.cpx.local.v1.ResyncExchangeRequest\x1a$.cpx.local.v1.ResyncExchangeResponse\"\x00\x12E\n" +
 	"\x06Outbox\x12\x1b.cpx.local.v1.OutboxRequest\x1a\x1c.cpx.local.v1.OutboxResponse\"\x00\x12T\n" +
 	"\vRetryOutbox\x12 .cpx.local.v1.RetryOutboxRequest\x1a!.cpx.local.v1.RetryOutboxResponse\"\x002\xb3\x01\n" +
 	"\vKeysService\x12Q\n" +
@@ -7628,7 +7844,7 @@ func file_cpx_local_v1_local_proto_rawDescGZIP() []byte {
 	return file_cpx_local_v1_local_proto_rawDescData
 }
 
-var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 118)
+var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 120)
 var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*StatusRequest)(nil),                        // 0: cpx.local.v1.StatusRequest
 	(*StatusResponse)(nil),                       // 1: cpx.local.v1.StatusResponse
@@ -7703,236 +7919,243 @@ var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*GetExchangeResponse)(nil),                  // 70: cpx.local.v1.GetExchangeResponse
 	(*RespondRequest)(nil),                       // 71: cpx.local.v1.RespondRequest
 	(*RespondResponse)(nil),                      // 72: cpx.local.v1.RespondResponse
-	(*OutboxRequest)(nil),                        // 73: cpx.local.v1.OutboxRequest
-	(*OutboxEntry)(nil),                          // 74: cpx.local.v1.OutboxEntry
-	(*OutboxResponse)(nil),                       // 75: cpx.local.v1.OutboxResponse
-	(*RetryOutboxRequest)(nil),                   // 76: cpx.local.v1.RetryOutboxRequest
-	(*RetryOutboxResponse)(nil),                  // 77: cpx.local.v1.RetryOutboxResponse
-	(*KeysStatusRequest)(nil),                    // 78: cpx.local.v1.KeysStatusRequest
-	(*AgencyKey)(nil),                            // 79: cpx.local.v1.AgencyKey
-	(*KeysStatusResponse)(nil),                   // 80: cpx.local.v1.KeysStatusResponse
-	(*RotateKeysRequest)(nil),                    // 81: cpx.local.v1.RotateKeysRequest
-	(*RotateKeysResponse)(nil),                   // 82: cpx.local.v1.RotateKeysResponse
-	(*BackupRequest)(nil),                        // 83: cpx.local.v1.BackupRequest
-	(*BackupResponse)(nil),                       // 84: cpx.local.v1.BackupResponse
-	(*TracingRequest)(nil),                       // 85: cpx.local.v1.TracingRequest
-	(*Trace)(nil),                                // 86: cpx.local.v1.Trace
-	(*TracingDecision)(nil),                      // 87: cpx.local.v1.TracingDecision
-	(*CreateTracingRequestRequest)(nil),          // 88: cpx.local.v1.CreateTracingRequestRequest
-	(*CreateTracingRequestResponse)(nil),         // 89: cpx.local.v1.CreateTracingRequestResponse
-	(*GetTracingRequestRequest)(nil),             // 90: cpx.local.v1.GetTracingRequestRequest
-	(*GetTracingRequestResponse)(nil),            // 91: cpx.local.v1.GetTracingRequestResponse
-	(*ListTracingRequestsRequest)(nil),           // 92: cpx.local.v1.ListTracingRequestsRequest
-	(*ListTracingRequestsResponse)(nil),          // 93: cpx.local.v1.ListTracingRequestsResponse
-	(*UpdateTracingRequestRequest)(nil),          // 94: cpx.local.v1.UpdateTracingRequestRequest
-	(*UpdateTracingRequestResponse)(nil),         // 95: cpx.local.v1.UpdateTracingRequestResponse
-	(*TracingImportRow)(nil),                     // 96: cpx.local.v1.TracingImportRow
-	(*TracingImportResult)(nil),                  // 97: cpx.local.v1.TracingImportResult
-	(*ImportTracingRequestsRequest)(nil),         // 98: cpx.local.v1.ImportTracingRequestsRequest
-	(*ImportTracingRequestsResponse)(nil),        // 99: cpx.local.v1.ImportTracingRequestsResponse
-	(*MatchComparison)(nil),                      // 100: cpx.local.v1.MatchComparison
-	(*MatchCandidate)(nil),                       // 101: cpx.local.v1.MatchCandidate
-	(*MatchTracingRequestRequest)(nil),           // 102: cpx.local.v1.MatchTracingRequestRequest
-	(*MatchTracingRequestResponse)(nil),          // 103: cpx.local.v1.MatchTracingRequestResponse
-	(*MatchAllTracingRequestsRequest)(nil),       // 104: cpx.local.v1.MatchAllTracingRequestsRequest
-	(*TracingMatchSummary)(nil),                  // 105: cpx.local.v1.TracingMatchSummary
-	(*MatchAllTracingRequestsResponse)(nil),      // 106: cpx.local.v1.MatchAllTracingRequestsResponse
-	(*MatchCaseRequest)(nil),                     // 107: cpx.local.v1.MatchCaseRequest
-	(*MatchCaseResponse)(nil),                    // 108: cpx.local.v1.MatchCaseResponse
-	(*ConfirmTracingMatchRequest)(nil),           // 109: cpx.local.v1.ConfirmTracingMatchRequest
-	(*ConfirmTracingMatchResponse)(nil),          // 110: cpx.local.v1.ConfirmTracingMatchResponse
-	(*RejectTracingMatchRequest)(nil),            // 111: cpx.local.v1.RejectTracingMatchRequest
-	(*RejectTracingMatchResponse)(nil),           // 112: cpx.local.v1.RejectTracingMatchResponse
-	(*FederatedMatchTracingRequestRequest)(nil),  // 113: cpx.local.v1.FederatedMatchTracingRequestRequest
-	(*FederatedTracingMatch)(nil),                // 114: cpx.local.v1.FederatedTracingMatch
-	(*FederatedMatchTracingRequestResponse)(nil), // 115: cpx.local.v1.FederatedMatchTracingRequestResponse
-	(*RequestTracingDetailsRequest)(nil),         // 116: cpx.local.v1.RequestTracingDetailsRequest
-	(*RequestTracingDetailsResponse)(nil),        // 117: cpx.local.v1.RequestTracingDetailsResponse
-	(*timestamppb.Timestamp)(nil),                // 118: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),                      // 119: google.protobuf.Struct
+	(*ResyncExchangeRequest)(nil),                // 73: cpx.local.v1.ResyncExchangeRequest
+	(*ResyncExchangeResponse)(nil),               // 74: cpx.local.v1.ResyncExchangeResponse
+	(*OutboxRequest)(nil),                        // 75: cpx.local.v1.OutboxRequest
+	(*OutboxEntry)(nil),                          // 76: cpx.local.v1.OutboxEntry
+	(*OutboxResponse)(nil),                       // 77: cpx.local.v1.OutboxResponse
+	(*RetryOutboxRequest)(nil),                   // 78: cpx.local.v1.RetryOutboxRequest
+	(*RetryOutboxResponse)(nil),                  // 79: cpx.local.v1.RetryOutboxResponse
+	(*KeysStatusRequest)(nil),                    // 80: cpx.local.v1.KeysStatusRequest
+	(*AgencyKey)(nil),                            // 81: cpx.local.v1.AgencyKey
+	(*KeysStatusResponse)(nil),                   // 82: cpx.local.v1.KeysStatusResponse
+	(*RotateKeysRequest)(nil),                    // 83: cpx.local.v1.RotateKeysRequest
+	(*RotateKeysResponse)(nil),                   // 84: cpx.local.v1.RotateKeysResponse
+	(*BackupRequest)(nil),                        // 85: cpx.local.v1.BackupRequest
+	(*BackupResponse)(nil),                       // 86: cpx.local.v1.BackupResponse
+	(*TracingRequest)(nil),                       // 87: cpx.local.v1.TracingRequest
+	(*Trace)(nil),                                // 88: cpx.local.v1.Trace
+	(*TracingDecision)(nil),                      // 89: cpx.local.v1.TracingDecision
+	(*CreateTracingRequestRequest)(nil),          // 90: cpx.local.v1.CreateTracingRequestRequest
+	(*CreateTracingRequestResponse)(nil),         // 91: cpx.local.v1.CreateTracingRequestResponse
+	(*GetTracingRequestRequest)(nil),             // 92: cpx.local.v1.GetTracingRequestRequest
+	(*GetTracingRequestResponse)(nil),            // 93: cpx.local.v1.GetTracingRequestResponse
+	(*ListTracingRequestsRequest)(nil),           // 94: cpx.local.v1.ListTracingRequestsRequest
+	(*ListTracingRequestsResponse)(nil),          // 95: cpx.local.v1.ListTracingRequestsResponse
+	(*UpdateTracingRequestRequest)(nil),          // 96: cpx.local.v1.UpdateTracingRequestRequest
+	(*UpdateTracingRequestResponse)(nil),         // 97: cpx.local.v1.UpdateTracingRequestResponse
+	(*TracingImportRow)(nil),                     // 98: cpx.local.v1.TracingImportRow
+	(*TracingImportResult)(nil),                  // 99: cpx.local.v1.TracingImportResult
+	(*ImportTracingRequestsRequest)(nil),         // 100: cpx.local.v1.ImportTracingRequestsRequest
+	(*ImportTracingRequestsResponse)(nil),        // 101: cpx.local.v1.ImportTracingRequestsResponse
+	(*MatchComparison)(nil),                      // 102: cpx.local.v1.MatchComparison
+	(*MatchCandidate)(nil),                       // 103: cpx.local.v1.MatchCandidate
+	(*MatchTracingRequestRequest)(nil),           // 104: cpx.local.v1.MatchTracingRequestRequest
+	(*MatchTracingRequestResponse)(nil),          // 105: cpx.local.v1.MatchTracingRequestResponse
+	(*MatchAllTracingRequestsRequest)(nil),       // 106: cpx.local.v1.MatchAllTracingRequestsRequest
+	(*TracingMatchSummary)(nil),                  // 107: cpx.local.v1.TracingMatchSummary
+	(*MatchAllTracingRequestsResponse)(nil),      // 108: cpx.local.v1.MatchAllTracingRequestsResponse
+	(*MatchCaseRequest)(nil),                     // 109: cpx.local.v1.MatchCaseRequest
+	(*MatchCaseResponse)(nil),                    // 110: cpx.local.v1.MatchCaseResponse
+	(*ConfirmTracingMatchRequest)(nil),           // 111: cpx.local.v1.ConfirmTracingMatchRequest
+	(*ConfirmTracingMatchResponse)(nil),          // 112: cpx.local.v1.ConfirmTracingMatchResponse
+	(*RejectTracingMatchRequest)(nil),            // 113: cpx.local.v1.RejectTracingMatchRequest
+	(*RejectTracingMatchResponse)(nil),           // 114: cpx.local.v1.RejectTracingMatchResponse
+	(*FederatedMatchTracingRequestRequest)(nil),  // 115: cpx.local.v1.FederatedMatchTracingRequestRequest
+	(*FederatedTracingMatch)(nil),                // 116: cpx.local.v1.FederatedTracingMatch
+	(*FederatedMatchTracingRequestResponse)(nil), // 117: cpx.local.v1.FederatedMatchTracingRequestResponse
+	(*RequestTracingDetailsRequest)(nil),         // 118: cpx.local.v1.RequestTracingDetailsRequest
+	(*RequestTracingDetailsResponse)(nil),        // 119: cpx.local.v1.RequestTracingDetailsResponse
+	(*timestamppb.Timestamp)(nil),                // 120: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                      // 121: google.protobuf.Struct
 }
 var file_cpx_local_v1_local_proto_depIdxs = []int32{
-	118, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	118, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	120, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	120, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	2,   // 2: cpx.local.v1.AddUserResponse.user:type_name -> cpx.local.v1.User
 	2,   // 3: cpx.local.v1.ListUsersResponse.users:type_name -> cpx.local.v1.User
 	2,   // 4: cpx.local.v1.DisableUserResponse.user:type_name -> cpx.local.v1.User
-	118, // 5: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
-	118, // 6: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	120, // 5: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
+	120, // 6: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
 	11,  // 7: cpx.local.v1.Case.consent:type_name -> cpx.local.v1.Consent
-	119, // 8: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
-	119, // 9: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
+	121, // 8: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
+	121, // 9: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
 	12,  // 10: cpx.local.v1.CreateCaseResponse.case:type_name -> cpx.local.v1.Case
 	12,  // 11: cpx.local.v1.GetCaseResponse.case:type_name -> cpx.local.v1.Case
 	12,  // 12: cpx.local.v1.ListCasesResponse.cases:type_name -> cpx.local.v1.Case
-	119, // 13: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
+	121, // 13: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
 	12,  // 14: cpx.local.v1.UpdateCaseResponse.case:type_name -> cpx.local.v1.Case
 	12,  // 15: cpx.local.v1.CloseCaseResponse.case:type_name -> cpx.local.v1.Case
-	118, // 16: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
+	120, // 16: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
 	24,  // 17: cpx.local.v1.CaseHistoryResponse.versions:type_name -> cpx.local.v1.CaseVersion
-	119, // 18: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
+	121, // 18: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
 	26,  // 19: cpx.local.v1.ImportCasesRequest.rows:type_name -> cpx.local.v1.ImportRow
 	28,  // 20: cpx.local.v1.ImportCasesResponse.results:type_name -> cpx.local.v1.ImportResult
 	12,  // 21: cpx.local.v1.ExportCasesResponse.case:type_name -> cpx.local.v1.Case
 	33,  // 22: cpx.local.v1.ListFormsResponse.forms:type_name -> cpx.local.v1.Form
-	118, // 23: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	120, // 23: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
 	35,  // 24: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
 	35,  // 25: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
-	118, // 26: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
-	118, // 27: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
-	118, // 28: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
-	118, // 29: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
-	118, // 30: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
+	120, // 26: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
+	120, // 27: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
+	120, // 28: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
+	120, // 29: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
+	120, // 30: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
 	44,  // 31: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
 	44,  // 32: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
-	118, // 33: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
-	118, // 34: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
-	118, // 35: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
+	120, // 33: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
+	120, // 34: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
+	120, // 35: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
 	51,  // 36: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	51,  // 37: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
-	51,  // 38: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	61,  // 39: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
-	119, // 40: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
-	118, // 41: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
-	118, // 42: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
-	64,  // 43: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
-	118, // 44: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
-	63,  // 45: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
-	63,  // 46: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
-	63,  // 47: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
-	63,  // 48: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
-	118, // 49: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
-	118, // 50: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
-	118, // 51: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
-	74,  // 52: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
-	118, // 53: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
-	118, // 54: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
-	79,  // 55: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
-	79,  // 56: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
-	118, // 57: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
-	118, // 58: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
-	86,  // 59: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
-	87,  // 60: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
-	118, // 61: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
-	119, // 62: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
-	119, // 63: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
-	85,  // 64: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	85,  // 65: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	85,  // 66: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
-	119, // 67: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
-	85,  // 68: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	119, // 69: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
-	96,  // 70: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
-	97,  // 71: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
-	100, // 72: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
-	12,  // 73: cpx.local.v1.MatchCandidate.case:type_name -> cpx.local.v1.Case
-	85,  // 74: cpx.local.v1.MatchTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	101, // 75: cpx.local.v1.MatchTracingRequestResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
-	105, // 76: cpx.local.v1.MatchAllTracingRequestsResponse.summaries:type_name -> cpx.local.v1.TracingMatchSummary
-	101, // 77: cpx.local.v1.MatchCaseResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
-	85,  // 78: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
-	85,  // 79: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
-	114, // 80: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
-	63,  // 81: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
-	0,   // 82: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
-	3,   // 83: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
-	5,   // 84: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
-	7,   // 85: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
-	13,  // 86: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
-	15,  // 87: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
-	17,  // 88: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
-	19,  // 89: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
-	21,  // 90: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
-	23,  // 91: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
-	27,  // 92: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
-	30,  // 93: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
-	9,   // 94: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
-	32,  // 95: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
-	36,  // 96: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
-	38,  // 97: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
-	40,  // 98: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
-	42,  // 99: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
-	45,  // 100: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
-	47,  // 101: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
-	49,  // 102: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
-	52,  // 103: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
-	54,  // 104: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
-	56,  // 105: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
-	58,  // 106: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
-	60,  // 107: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
-	65,  // 108: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
-	67,  // 109: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
-	69,  // 110: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
-	71,  // 111: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
-	73,  // 112: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
-	76,  // 113: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
-	78,  // 114: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
-	81,  // 115: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
-	83,  // 116: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
-	88,  // 117: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
-	90,  // 118: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
-	92,  // 119: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
-	94,  // 120: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
-	98,  // 121: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
-	102, // 122: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
-	113, // 123: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
-	116, // 124: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
-	104, // 125: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
-	107, // 126: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
-	109, // 127: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
-	111, // 128: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
-	1,   // 129: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
-	4,   // 130: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
-	6,   // 131: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
-	8,   // 132: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
-	14,  // 133: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
-	16,  // 134: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
-	18,  // 135: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
-	20,  // 136: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
-	22,  // 137: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
-	25,  // 138: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
-	29,  // 139: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
-	31,  // 140: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
-	10,  // 141: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
-	34,  // 142: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
-	37,  // 143: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
-	39,  // 144: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
-	41,  // 145: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
-	43,  // 146: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
-	46,  // 147: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
-	48,  // 148: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
-	50,  // 149: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
-	53,  // 150: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
-	55,  // 151: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
-	57,  // 152: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
-	59,  // 153: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
-	62,  // 154: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
-	66,  // 155: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
-	68,  // 156: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
-	70,  // 157: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
-	72,  // 158: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
-	75,  // 159: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
-	77,  // 160: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
-	80,  // 161: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
-	82,  // 162: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
-	84,  // 163: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
-	89,  // 164: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
-	91,  // 165: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
-	93,  // 166: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
-	95,  // 167: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
-	99,  // 168: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
-	103, // 169: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
-	115, // 170: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
-	117, // 171: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
-	106, // 172: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
-	108, // 173: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
-	110, // 174: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
-	112, // 175: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
-	129, // [129:176] is the sub-list for method output_type
-	82,  // [82:129] is the sub-list for method input_type
-	82,  // [82:82] is the sub-list for extension type_name
-	82,  // [82:82] is the sub-list for extension extendee
-	0,   // [0:82] is the sub-list for field type_name
+	51,  // 37: cpx.local.v1.ApplyPolicyResponse.previous:type_name -> cpx.local.v1.Policy
+	51,  // 38: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
+	51,  // 39: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	51,  // 40: cpx.local.v1.SignPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	61,  // 41: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
+	121, // 42: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
+	120, // 43: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
+	120, // 44: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
+	64,  // 45: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
+	120, // 46: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
+	63,  // 47: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
+	63,  // 48: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
+	63,  // 49: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
+	63,  // 50: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
+	63,  // 51: cpx.local.v1.ResyncExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
+	120, // 52: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
+	120, // 53: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
+	120, // 54: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
+	76,  // 55: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
+	120, // 56: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
+	120, // 57: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
+	81,  // 58: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
+	81,  // 59: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
+	120, // 60: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
+	120, // 61: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
+	88,  // 62: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
+	89,  // 63: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
+	120, // 64: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
+	121, // 65: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
+	121, // 66: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	87,  // 67: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	87,  // 68: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	87,  // 69: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
+	121, // 70: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	87,  // 71: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	121, // 72: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
+	98,  // 73: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
+	99,  // 74: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
+	102, // 75: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
+	12,  // 76: cpx.local.v1.MatchCandidate.case:type_name -> cpx.local.v1.Case
+	87,  // 77: cpx.local.v1.MatchTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	103, // 78: cpx.local.v1.MatchTracingRequestResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
+	107, // 79: cpx.local.v1.MatchAllTracingRequestsResponse.summaries:type_name -> cpx.local.v1.TracingMatchSummary
+	103, // 80: cpx.local.v1.MatchCaseResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
+	87,  // 81: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
+	87,  // 82: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
+	116, // 83: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
+	63,  // 84: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
+	0,   // 85: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
+	3,   // 86: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
+	5,   // 87: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
+	7,   // 88: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
+	13,  // 89: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
+	15,  // 90: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
+	17,  // 91: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
+	19,  // 92: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
+	21,  // 93: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
+	23,  // 94: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
+	27,  // 95: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
+	30,  // 96: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
+	9,   // 97: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
+	32,  // 98: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
+	36,  // 99: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
+	38,  // 100: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
+	40,  // 101: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
+	42,  // 102: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
+	45,  // 103: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
+	47,  // 104: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
+	49,  // 105: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
+	52,  // 106: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
+	54,  // 107: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
+	56,  // 108: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
+	58,  // 109: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
+	60,  // 110: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
+	65,  // 111: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
+	67,  // 112: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
+	69,  // 113: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
+	71,  // 114: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
+	73,  // 115: cpx.local.v1.FederationService.ResyncExchange:input_type -> cpx.local.v1.ResyncExchangeRequest
+	75,  // 116: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
+	78,  // 117: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
+	80,  // 118: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
+	83,  // 119: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
+	85,  // 120: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
+	90,  // 121: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
+	92,  // 122: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
+	94,  // 123: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
+	96,  // 124: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
+	100, // 125: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
+	104, // 126: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
+	115, // 127: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
+	118, // 128: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
+	106, // 129: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
+	109, // 130: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
+	111, // 131: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
+	113, // 132: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
+	1,   // 133: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
+	4,   // 134: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
+	6,   // 135: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
+	8,   // 136: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
+	14,  // 137: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
+	16,  // 138: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
+	18,  // 139: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
+	20,  // 140: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
+	22,  // 141: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
+	25,  // 142: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
+	29,  // 143: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
+	31,  // 144: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
+	10,  // 145: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
+	34,  // 146: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
+	37,  // 147: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
+	39,  // 148: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
+	41,  // 149: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
+	43,  // 150: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
+	46,  // 151: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
+	48,  // 152: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
+	50,  // 153: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
+	53,  // 154: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
+	55,  // 155: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
+	57,  // 156: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
+	59,  // 157: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
+	62,  // 158: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
+	66,  // 159: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
+	68,  // 160: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
+	70,  // 161: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
+	72,  // 162: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
+	74,  // 163: cpx.local.v1.FederationService.ResyncExchange:output_type -> cpx.local.v1.ResyncExchangeResponse
+	77,  // 164: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
+	79,  // 165: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
+	82,  // 166: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
+	84,  // 167: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
+	86,  // 168: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
+	91,  // 169: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
+	93,  // 170: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
+	95,  // 171: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
+	97,  // 172: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
+	101, // 173: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
+	105, // 174: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
+	117, // 175: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
+	119, // 176: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
+	108, // 177: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
+	110, // 178: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
+	112, // 179: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
+	114, // 180: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
+	133, // [133:181] is the sub-list for method output_type
+	85,  // [85:133] is the sub-list for method input_type
+	85,  // [85:85] is the sub-list for extension type_name
+	85,  // [85:85] is the sub-list for extension extendee
+	0,   // [0:85] is the sub-list for field type_name
 }
 
 func init() { file_cpx_local_v1_local_proto_init() }
@@ -7940,14 +8163,14 @@ func file_cpx_local_v1_local_proto_init() {
 	if File_cpx_local_v1_local_proto != nil {
 		return
 	}
-	file_cpx_local_v1_local_proto_msgTypes[86].OneofWrappers = []any{}
+	file_cpx_local_v1_local_proto_msgTypes[88].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cpx_local_v1_local_proto_rawDesc), len(file_cpx_local_v1_local_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   118,
+			NumMessages:   120,
 			NumExtensions: 0,
 			NumServices:   9,
 		},

@@ -128,6 +128,9 @@ const (
 	// FederationServiceRespondProcedure is the fully-qualified name of the FederationService's Respond
 	// RPC.
 	FederationServiceRespondProcedure = "/cpx.local.v1.FederationService/Respond"
+	// FederationServiceResyncExchangeProcedure is the fully-qualified name of the FederationService's
+	// ResyncExchange RPC.
+	FederationServiceResyncExchangeProcedure = "/cpx.local.v1.FederationService/ResyncExchange"
 	// FederationServiceOutboxProcedure is the fully-qualified name of the FederationService's Outbox
 	// RPC.
 	FederationServiceOutboxProcedure = "/cpx.local.v1.FederationService/Outbox"
@@ -859,7 +862,9 @@ type FederationServiceClient interface {
 	AddPeer(context.Context, *connect.Request[v1.AddPeerRequest]) (*connect.Response[v1.AddPeerResponse], error)
 	ListPeers(context.Context, *connect.Request[v1.ListPeersRequest]) (*connect.Response[v1.ListPeersResponse], error)
 	RemovePeer(context.Context, *connect.Request[v1.RemovePeerRequest]) (*connect.Response[v1.RemovePeerResponse], error)
-	// ApplyPolicy stores an ISP document; it is in force once every party signed it.
+	// ApplyPolicy puts an ISP document in force. It refuses one that does not
+	// verify with every party's signature or is not within its validity, and
+	// then changes nothing. With dry_run it only says what would change.
 	ApplyPolicy(context.Context, *connect.Request[v1.ApplyPolicyRequest]) (*connect.Response[v1.ApplyPolicyResponse], error)
 	ListPolicies(context.Context, *connect.Request[v1.ListPoliciesRequest]) (*connect.Response[v1.ListPoliciesResponse], error)
 	ShowPolicy(context.Context, *connect.Request[v1.ShowPolicyRequest]) (*connect.Response[v1.ShowPolicyResponse], error)
@@ -873,6 +878,8 @@ type FederationServiceClient interface {
 	GetExchange(context.Context, *connect.Request[v1.GetExchangeRequest]) (*connect.Response[v1.GetExchangeResponse], error)
 	// Respond accepts, rejects, completes or revokes an exchange.
 	Respond(context.Context, *connect.Request[v1.RespondRequest]) (*connect.Response[v1.RespondResponse], error)
+	// ResyncExchange sends the exchange's latest state to the peer again.
+	ResyncExchange(context.Context, *connect.Request[v1.ResyncExchangeRequest]) (*connect.Response[v1.ResyncExchangeResponse], error)
 	Outbox(context.Context, *connect.Request[v1.OutboxRequest]) (*connect.Response[v1.OutboxResponse], error)
 	// RetryOutbox makes the envelopes waiting for a peer (or every peer)
 	// due now and wakes the deliverer.
@@ -968,6 +975,12 @@ func NewFederationServiceClient(httpClient connect.HTTPClient, baseURL string, o
 			connect.WithSchema(federationServiceMethods.ByName("Respond")),
 			connect.WithClientOptions(opts...),
 		),
+		resyncExchange: connect.NewClient[v1.ResyncExchangeRequest, v1.ResyncExchangeResponse](
+			httpClient,
+			baseURL+FederationServiceResyncExchangeProcedure,
+			connect.WithSchema(federationServiceMethods.ByName("ResyncExchange")),
+			connect.WithClientOptions(opts...),
+		),
 		outbox: connect.NewClient[v1.OutboxRequest, v1.OutboxResponse](
 			httpClient,
 			baseURL+FederationServiceOutboxProcedure,
@@ -985,21 +998,22 @@ func NewFederationServiceClient(httpClient connect.HTTPClient, baseURL string, o
 
 // federationServiceClient implements FederationServiceClient.
 type federationServiceClient struct {
-	nodeID        *connect.Client[v1.NodeIDRequest, v1.NodeIDResponse]
-	addPeer       *connect.Client[v1.AddPeerRequest, v1.AddPeerResponse]
-	listPeers     *connect.Client[v1.ListPeersRequest, v1.ListPeersResponse]
-	removePeer    *connect.Client[v1.RemovePeerRequest, v1.RemovePeerResponse]
-	applyPolicy   *connect.Client[v1.ApplyPolicyRequest, v1.ApplyPolicyResponse]
-	listPolicies  *connect.Client[v1.ListPoliciesRequest, v1.ListPoliciesResponse]
-	showPolicy    *connect.Client[v1.ShowPolicyRequest, v1.ShowPolicyResponse]
-	signPolicy    *connect.Client[v1.SignPolicyRequest, v1.SignPolicyResponse]
-	checkPolicy   *connect.Client[v1.CheckPolicyRequest, v1.CheckPolicyResponse]
-	send          *connect.Client[v1.SendRequest, v1.SendResponse]
-	listExchanges *connect.Client[v1.ListExchangesRequest, v1.ListExchangesResponse]
-	getExchange   *connect.Client[v1.GetExchangeRequest, v1.GetExchangeResponse]
-	respond       *connect.Client[v1.RespondRequest, v1.RespondResponse]
-	outbox        *connect.Client[v1.OutboxRequest, v1.OutboxResponse]
-	retryOutbox   *connect.Client[v1.RetryOutboxRequest, v1.RetryOutboxResponse]
+	nodeID         *connect.Client[v1.NodeIDRequest, v1.NodeIDResponse]
+	addPeer        *connect.Client[v1.AddPeerRequest, v1.AddPeerResponse]
+	listPeers      *connect.Client[v1.ListPeersRequest, v1.ListPeersResponse]
+	removePeer     *connect.Client[v1.RemovePeerRequest, v1.RemovePeerResponse]
+	applyPolicy    *connect.Client[v1.ApplyPolicyRequest, v1.ApplyPolicyResponse]
+	listPolicies   *connect.Client[v1.ListPoliciesRequest, v1.ListPoliciesResponse]
+	showPolicy     *connect.Client[v1.ShowPolicyRequest, v1.ShowPolicyResponse]
+	signPolicy     *connect.Client[v1.SignPolicyRequest, v1.SignPolicyResponse]
+	checkPolicy    *connect.Client[v1.CheckPolicyRequest, v1.CheckPolicyResponse]
+	send           *connect.Client[v1.SendRequest, v1.SendResponse]
+	listExchanges  *connect.Client[v1.ListExchangesRequest, v1.ListExchangesResponse]
+	getExchange    *connect.Client[v1.GetExchangeRequest, v1.GetExchangeResponse]
+	respond        *connect.Client[v1.RespondRequest, v1.RespondResponse]
+	resyncExchange *connect.Client[v1.ResyncExchangeRequest, v1.ResyncExchangeResponse]
+	outbox         *connect.Client[v1.OutboxRequest, v1.OutboxResponse]
+	retryOutbox    *connect.Client[v1.RetryOutboxRequest, v1.RetryOutboxResponse]
 }
 
 // NodeID calls cpx.local.v1.FederationService.NodeID.
@@ -1067,6 +1081,11 @@ func (c *federationServiceClient) Respond(ctx context.Context, req *connect.Requ
 	return c.respond.CallUnary(ctx, req)
 }
 
+// ResyncExchange calls cpx.local.v1.FederationService.ResyncExchange.
+func (c *federationServiceClient) ResyncExchange(ctx context.Context, req *connect.Request[v1.ResyncExchangeRequest]) (*connect.Response[v1.ResyncExchangeResponse], error) {
+	return c.resyncExchange.CallUnary(ctx, req)
+}
+
 // Outbox calls cpx.local.v1.FederationService.Outbox.
 func (c *federationServiceClient) Outbox(ctx context.Context, req *connect.Request[v1.OutboxRequest]) (*connect.Response[v1.OutboxResponse], error) {
 	return c.outbox.CallUnary(ctx, req)
@@ -1084,7 +1103,9 @@ type FederationServiceHandler interface {
 	AddPeer(context.Context, *connect.Request[v1.AddPeerRequest]) (*connect.Response[v1.AddPeerResponse], error)
 	ListPeers(context.Context, *connect.Request[v1.ListPeersRequest]) (*connect.Response[v1.ListPeersResponse], error)
 	RemovePeer(context.Context, *connect.Request[v1.RemovePeerRequest]) (*connect.Response[v1.RemovePeerResponse], error)
-	// ApplyPolicy stores an ISP document; it is in force once every party signed it.
+	// ApplyPolicy puts an ISP document in force. It refuses one that does not
+	// verify with every party's signature or is not within its validity, and
+	// then changes nothing. With dry_run it only says what would change.
 	ApplyPolicy(context.Context, *connect.Request[v1.ApplyPolicyRequest]) (*connect.Response[v1.ApplyPolicyResponse], error)
 	ListPolicies(context.Context, *connect.Request[v1.ListPoliciesRequest]) (*connect.Response[v1.ListPoliciesResponse], error)
 	ShowPolicy(context.Context, *connect.Request[v1.ShowPolicyRequest]) (*connect.Response[v1.ShowPolicyResponse], error)
@@ -1098,6 +1119,8 @@ type FederationServiceHandler interface {
 	GetExchange(context.Context, *connect.Request[v1.GetExchangeRequest]) (*connect.Response[v1.GetExchangeResponse], error)
 	// Respond accepts, rejects, completes or revokes an exchange.
 	Respond(context.Context, *connect.Request[v1.RespondRequest]) (*connect.Response[v1.RespondResponse], error)
+	// ResyncExchange sends the exchange's latest state to the peer again.
+	ResyncExchange(context.Context, *connect.Request[v1.ResyncExchangeRequest]) (*connect.Response[v1.ResyncExchangeResponse], error)
 	Outbox(context.Context, *connect.Request[v1.OutboxRequest]) (*connect.Response[v1.OutboxResponse], error)
 	// RetryOutbox makes the envelopes waiting for a peer (or every peer)
 	// due now and wakes the deliverer.
@@ -1189,6 +1212,12 @@ func NewFederationServiceHandler(svc FederationServiceHandler, opts ...connect.H
 		connect.WithSchema(federationServiceMethods.ByName("Respond")),
 		connect.WithHandlerOptions(opts...),
 	)
+	federationServiceResyncExchangeHandler := connect.NewUnaryHandler(
+		FederationServiceResyncExchangeProcedure,
+		svc.ResyncExchange,
+		connect.WithSchema(federationServiceMethods.ByName("ResyncExchange")),
+		connect.WithHandlerOptions(opts...),
+	)
 	federationServiceOutboxHandler := connect.NewUnaryHandler(
 		FederationServiceOutboxProcedure,
 		svc.Outbox,
@@ -1229,6 +1258,8 @@ func NewFederationServiceHandler(svc FederationServiceHandler, opts ...connect.H
 			federationServiceGetExchangeHandler.ServeHTTP(w, r)
 		case FederationServiceRespondProcedure:
 			federationServiceRespondHandler.ServeHTTP(w, r)
+		case FederationServiceResyncExchangeProcedure:
+			federationServiceResyncExchangeHandler.ServeHTTP(w, r)
 		case FederationServiceOutboxProcedure:
 			federationServiceOutboxHandler.ServeHTTP(w, r)
 		case FederationServiceRetryOutboxProcedure:
@@ -1292,6 +1323,10 @@ func (UnimplementedFederationServiceHandler) GetExchange(context.Context, *conne
 
 func (UnimplementedFederationServiceHandler) Respond(context.Context, *connect.Request[v1.RespondRequest]) (*connect.Response[v1.RespondResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.Respond is not implemented"))
+}
+
+func (UnimplementedFederationServiceHandler) ResyncExchange(context.Context, *connect.Request[v1.ResyncExchangeRequest]) (*connect.Response[v1.ResyncExchangeResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.ResyncExchange is not implemented"))
 }
 
 func (UnimplementedFederationServiceHandler) Outbox(context.Context, *connect.Request[v1.OutboxRequest]) (*connect.Response[v1.OutboxResponse], error) {
