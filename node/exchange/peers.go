@@ -300,6 +300,11 @@ func (s *Service) learn(ctx context.Context, peerID string, announcements [][]by
 		if len(kept) == 0 {
 			return fmt.Errorf("%w: %s announced no keys", ErrRefused, p.Agency)
 		}
+		if latestVersion(p.Announcements) > prev.Version {
+			// A Hello that left before the peer's rotation reached us: key
+			// versions only move forward, so keep what we know.
+			kept = p.Announcements
+		}
 		p.Announcements, p.LastSeen, p.LastError, p.LastErrorAt = kept, now, "", time.Time{}
 		if err := putJSON(w, key(prefixPeer, p.Agency), p); err != nil {
 			return err
@@ -318,4 +323,16 @@ func (s *Service) notePeerError(ctx context.Context, agency string, cause error)
 		p.LastError, p.LastErrorAt = cause.Error(), s.now().UTC()
 		return putJSON(w, key(prefixPeer, agency), p)
 	})
+}
+
+// latestVersion is the highest key version among stored announcements (0
+// if none parses).
+func latestVersion(announcements [][]byte) uint32 {
+	var v uint32
+	for _, b := range announcements {
+		if a, err := agencykey.UnmarshalAnnouncement(b); err == nil && a.Key.Version > v {
+			v = a.Key.Version
+		}
+	}
+	return v
 }
