@@ -131,8 +131,9 @@ func deny(format string, args ...any) Decision {
 
 // Authorize decides whether s may perform act on res. It denies by
 // default. The subject's role must hold the permission (see [Role.Can]).
-// For [ResourceCase] with a non-nil obj the role's scope must also reach
-// the record:
+// With a non-nil obj of a resource whose records have owners (cases,
+// referrals and transfers, tracing requests) the role's scope must also
+// reach the record:
 //
 //   - self: obj.Owner is s.User;
 //   - group: obj.OwnerGroup is s.Group (which must not be empty), or
@@ -141,9 +142,9 @@ func deny(format string, args ...any) Decision {
 //   - all: any record.
 //
 // Empty subject fields never match: a subject without a user name, group
-// or agency reaches nothing through that field. For other resources, and
-// for a nil obj (list, create), only the permission matters; list results
-// are filtered by calling Authorize once per record.
+// or agency reaches nothing through that field. For a nil obj (list,
+// create) and for other resources, only the permission matters; list
+// results are filtered by calling Authorize once per record.
 func Authorize(s Subject, res Resource, act Action, obj *Object) Decision {
 	r := s.Role
 	if r.ID == "" {
@@ -160,8 +161,11 @@ func Authorize(s Subject, res Resource, act Action, obj *Object) Decision {
 	if !r.Can(res, act) {
 		return deny("role %q may not %s %s", r.ID, verb, noun)
 	}
-	if res != ResourceCase || obj == nil {
+	if obj == nil || !owned[res] {
 		return Decision{Allowed: true}
+	}
+	if res != ResourceCase {
+		return reach(s, noun, obj)
 	}
 	switch r.Scope {
 	case ScopeAll:
@@ -192,4 +196,33 @@ func Authorize(s Subject, res Resource, act Action, obj *Object) Decision {
 		return deny("role %q has invalid scope %q and reaches no cases; ask an administrator to fix the role",
 			r.ID, r.Scope)
 	}
+}
+
+// owned are the resources whose records have an owner and a group, so
+// that a role's scope applies to them.
+var owned = map[Resource]bool{ResourceCase: true, ResourceExchange: true, ResourceTracing: true}
+
+// reach applies the role's scope to a record other than a case, as for
+// cases, except that under scope self a record with no owner but a group
+// (addressed to the group: an incoming referral) reaches the group's
+// members. Its refusals name neither the owner nor the group: callers
+// answer them as "not found".
+func reach(s Subject, noun string, obj *Object) Decision {
+	ok := false
+	switch s.Role.Scope {
+	case ScopeAll:
+		ok = true
+	case ScopeAgency:
+		ok = s.Agency != "" && obj.Agency == s.Agency
+	case ScopeGroup:
+		ok = (s.Group != "" && obj.OwnerGroup == s.Group) || (s.User != "" && obj.Owner == s.User)
+	case ScopeSelf:
+		// A record addressed to a group and to no one in it (an incoming
+		// referral waiting for intake) is every member's.
+		ok = (s.User != "" && obj.Owner == s.User) || (obj.Owner == "" && s.Group != "" && obj.OwnerGroup == s.Group)
+	}
+	if ok {
+		return Decision{Allowed: true}
+	}
+	return deny("role %q (scope %s) does not reach this record of %s", s.Role.ID, s.Role.Scope, noun)
 }

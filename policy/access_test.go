@@ -92,7 +92,8 @@ func TestAuthorizeMatrix(t *testing.T) {
 					t.Errorf("%s.Can(%s, %s) = %v, want %v", spec.id, res, act, got, want)
 				}
 				for i, sit := range situations {
-					want := perm && (res != policy.ResourceCase || reaches[i] == "x")
+					scoped := res == policy.ResourceCase || res == policy.ResourceExchange || res == policy.ResourceTracing
+					want := perm && (!scoped || reaches[i] == "x")
 					d := policy.Authorize(s, res, act, sit.obj)
 					if d.Allowed != want {
 						t.Errorf("Authorize(%s, %s %s, %s) = %v (%q), want %v",
@@ -161,7 +162,17 @@ func TestAuthorizeEdges(t *testing.T) {
 			&policy.Object{Owner: "ben", Agency: "save"}, false},
 		{"agency: empty agency never matches", policy.Subject{User: "ana", Role: role("dpo")}, "case", "read",
 			&policy.Object{Owner: "ben"}, false},
-		{"non-case resource ignores object", policy.Subject{User: "ana", Agency: "save", Role: role("dpo")}, "audit", "verify", elsewhere, true},
+		{"a resource without owners ignores the object", policy.Subject{User: "ana", Agency: "save", Role: role("dpo")}, "audit", "verify", elsewhere, true},
+		{"exchange of another group", policy.Subject{User: "ana", Group: "north", Agency: "save", Role: role("caseworker")}, "exchange", "read",
+			&policy.Object{OwnerGroup: "intake", Agency: "save"}, false},
+		{"exchange of the user's group", policy.Subject{User: "ana", Group: "intake", Agency: "save", Role: role("caseworker")}, "exchange", "respond",
+			&policy.Object{OwnerGroup: "intake", Agency: "save"}, true},
+		{"exchange addressed to another user of the group, self scope", policy.Subject{User: "ana", Group: "intake", Agency: "save", Role: role("caseworker")}, "exchange", "read",
+			&policy.Object{Owner: "omar", OwnerGroup: "intake", Agency: "save"}, false},
+		{"exchange the user owns", policy.Subject{User: "ana", Group: "north", Agency: "save", Role: role("caseworker")}, "exchange", "read",
+			&policy.Object{Owner: "ana", OwnerGroup: "south", Agency: "save"}, true},
+		{"tracing request of the agency, agency scope", policy.Subject{User: "dora", Agency: "save", Role: role("dpo")}, "tracing", "read",
+			&policy.Object{Owner: "ana", OwnerGroup: "south", Agency: "save"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

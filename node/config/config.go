@@ -26,16 +26,17 @@ import (
 // Config is the whole configuration of a node. The zero value of a field
 // means "use the default" shown in its comment.
 type Config struct {
-	Agency  Agency  `koanf:"agency"`
-	API     API     `koanf:"api"`
-	P2P     P2P     `koanf:"p2p"`
-	Auth    Auth    `koanf:"auth"`
-	Store   Store   `koanf:"store"`
-	Keyring Keyring `koanf:"keyring"`
-	Vault   Vault   `koanf:"vault"`
-	Cases   Cases   `koanf:"cases"`
-	Forms   Forms   `koanf:"forms"`
-	Log     Log     `koanf:"log"`
+	Agency   Agency   `koanf:"agency"`
+	API      API      `koanf:"api"`
+	P2P      P2P      `koanf:"p2p"`
+	Auth     Auth     `koanf:"auth"`
+	Store    Store    `koanf:"store"`
+	Keyring  Keyring  `koanf:"keyring"`
+	Vault    Vault    `koanf:"vault"`
+	Cases    Cases    `koanf:"cases"`
+	Exchange Exchange `koanf:"exchange"`
+	Forms    Forms    `koanf:"forms"`
+	Log      Log      `koanf:"log"`
 }
 
 // Agency identifies the agency that runs the node.
@@ -117,6 +118,15 @@ type Forms struct {
 	Dir string `koanf:"dir"`
 }
 
+// Exchange configures referrals, transfers and disclosures with other
+// agencies.
+type Exchange struct {
+	// IntakeGroup is the user group incoming referrals, transfers and
+	// disclosure requests belong to: its members see and answer them
+	// (every member, whatever their role's scope); default "intake".
+	IntakeGroup string `koanf:"intake_group"`
+}
+
 // Log configures logging.
 type Log struct {
 	// Level is debug, info (default), warn or error.
@@ -128,14 +138,15 @@ type Log struct {
 // Default returns the built-in defaults.
 func Default() Config {
 	return Config{
-		API:     API{Listen: "127.0.0.1:7400"},
-		P2P:     P2P{Listen: []string{"/ip4/0.0.0.0/tcp/7401", "/ip4/0.0.0.0/udp/7401/quic-v1"}},
-		Auth:    Auth{TokenTTL: 365 * 24 * time.Hour},
-		Store:   Store{GCInterval: 5 * time.Minute, MaxRecordBytes: 1 << 20},
-		Keyring: Keyring{Kind: "file"},
-		Vault:   Vault{TransitMount: "transit", Key: "cpx", KVMount: "secret"},
-		Cases:   Cases{NumberPrefix: "CASE"},
-		Log:     Log{Level: "info", Format: "text"},
+		API:      API{Listen: "127.0.0.1:7400"},
+		P2P:      P2P{Listen: []string{"/ip4/0.0.0.0/tcp/7401", "/ip4/0.0.0.0/udp/7401/quic-v1"}},
+		Auth:     Auth{TokenTTL: 365 * 24 * time.Hour},
+		Store:    Store{GCInterval: 5 * time.Minute, MaxRecordBytes: 1 << 20},
+		Keyring:  Keyring{Kind: "file"},
+		Vault:    Vault{TransitMount: "transit", Key: "cpx", KVMount: "secret"},
+		Cases:    Cases{NumberPrefix: "CASE"},
+		Exchange: Exchange{IntakeGroup: "intake"},
+		Log:      Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -223,6 +234,7 @@ func flatten(c Config, out map[string]any) {
 	out["vault.kv_mount"] = c.Vault.KVMount
 	out["vault.ca_cert"] = c.Vault.CACert
 	out["cases.number_prefix"] = c.Cases.NumberPrefix
+	out["exchange.intake_group"] = c.Exchange.IntakeGroup
 	out["forms.dir"] = c.Forms.Dir
 	out["log.level"] = c.Log.Level
 	out["log.format"] = c.Log.Format

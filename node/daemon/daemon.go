@@ -261,6 +261,7 @@ func (n *Node) open(ctx context.Context) error {
 	ex, err := exchange.Open(ctx, exchange.Options{
 		Store: n.store, Keyring: n.kr, Cases: n.cases, Forms: fc, Agency: n.cfg.Agency.ID, PeerID: n.host.ID().String(),
 		Transport: peerapi.Transport{Host: n.host}, Logger: n.log.With("component", "exchange"),
+		IntakeGroup: n.cfg.Exchange.IntakeGroup,
 	})
 	if err != nil {
 		return err

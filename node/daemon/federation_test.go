@@ -18,6 +18,7 @@ import (
 	"github.com/cpx-node/cpx/crypto/keyring"
 	"github.com/cpx-node/cpx/node/config"
 	"github.com/cpx-node/cpx/node/daemon"
+	"github.com/cpx-node/cpx/node/exchange"
 	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
 	"github.com/cpx-node/cpx/protocol/gen/cpx/local/v1/localv1connect"
 )
@@ -88,7 +89,7 @@ func newNode(t *testing.T, agency string) *node {
 	}
 	n.start(t)
 	n.admin, n.adminToken = dial(n.url, creds.Token), bearer(creds.Token)
-	resp, err := n.admin.users.AddUser(context.Background(), connect.NewRequest(&localv1.AddUserRequest{Name: "worker", Role: "caseworker"}))
+	resp, err := n.admin.users.AddUser(context.Background(), connect.NewRequest(&localv1.AddUserRequest{Name: "worker", Role: "caseworker", Group: exchange.DefaultIntakeGroup}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,6 +320,26 @@ func TestFederation(t *testing.T) {
 	}
 	if fields["name_first"] != "Amina" || got.Msg.Exchange.Service != "psychosocial" || got.Msg.Exchange.Direction != "incoming" {
 		t.Errorf("B received %v", got.Msg.Exchange)
+	}
+	// A caseworker of another group of B: the referral is not theirs to
+	// see or answer, and the refusal looks like a missing exchange.
+	other, err := b.admin.users.AddUser(ctx, connect.NewRequest(&localv1.AddUserRequest{Name: "outsider", Role: "caseworker", Group: "north"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outsider := dial(b.url, other.Msg.Token)
+	if l, err := outsider.fed.ListExchanges(ctx, connect.NewRequest(&localv1.ListExchangesRequest{Direction: "incoming"})); err != nil || len(l.Msg.Exchanges) != 0 {
+		t.Errorf("another group's caseworker lists %v, %v; want nothing", l, err)
+	}
+	_, errGet := outsider.fed.GetExchange(ctx, connect.NewRequest(&localv1.GetExchangeRequest{Id: ref}))
+	_, errMissing := outsider.fed.GetExchange(ctx, connect.NewRequest(&localv1.GetExchangeRequest{Id: "no-such-exchange"}))
+	if connect.CodeOf(errGet) != connect.CodeNotFound || strings.Replace(errGet.Error(), ref, "ID", 1) != strings.Replace(errMissing.Error(), "no-such-exchange", "ID", 1) {
+		t.Errorf("another group's caseworker reading the referral: %v; a missing one: %v (want the same not found)", errGet, errMissing)
+	}
+	for _, r := range []string{"accept", "reject", "done"} {
+		if _, err := outsider.fed.Respond(ctx, connect.NewRequest(&localv1.RespondRequest{Id: ref, Response: r, Reason: "x"})); connect.CodeOf(err) != connect.CodeNotFound {
+			t.Errorf("another group's caseworker %s: %v, want not found", r, err)
+		}
 	}
 	respond(t, b, ref, "accept", "")
 	waitFor(t, "A to see the acceptance", func() bool { return exchangeStatus(t, a, ref) == "accepted" })

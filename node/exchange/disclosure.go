@@ -53,6 +53,7 @@ func (s *Service) RequestDisclosure(ctx context.Context, sub policy.Subject, to,
 	rec := Record{
 		ID: uuid.NewString(), Kind: KindDisclosure, Direction: Outgoing, Peer: to, Note: note,
 		ISP: isp.ID, ISPVersion: isp.Version, CreatedBy: actorOf(sub, s.agency), CreatedAt: now,
+		Owner: sub.User, OwnerGroup: sub.Group,
 	}
 	rec.event(now, StatusPending, rec.CreatedBy, "")
 	err = s.store.Update(ctx, func(w store.Writer) error {

@@ -179,6 +179,7 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 		rec = Record{
 			ID: msg.Exchange, Kind: kind, Direction: Incoming, Peer: p.Agency, CaseID: caseID,
 			Note: msg.Note, ISP: h.ISP, ISPVersion: h.ISPVersion, CreatedBy: msg.Actor, CreatedAt: now, Sync: SyncInSync,
+			OwnerGroup: s.intake,
 		}
 		rec.event(now, StatusDelivered, msg.Actor, "")
 		return putJSON(w, key(prefixRecord, rec.ID), rec)
@@ -195,6 +196,7 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 			ID: msg.Exchange, Kind: kind, Direction: Incoming, Peer: p.Agency, CaseNumber: msg.CaseNumber,
 			Service: msg.Service, Note: msg.Note, ISP: h.ISP, ISPVersion: h.ISPVersion, Fields: msg.Fields,
 			ConsentOverridden: msg.ConsentOverridden, CreatedBy: msg.Actor, CreatedAt: now, Sync: SyncInSync,
+			OwnerGroup: s.intake,
 		}
 		rec.event(now, StatusDelivered, msg.Actor, "")
 		return putJSON(w, key(prefixRecord, rec.ID), rec)

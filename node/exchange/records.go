@@ -85,6 +85,11 @@ type Record struct {
 	ConsentOverridden bool           `json:"consent_overridden,omitempty"`
 	Fields            map[string]any `json:"fields,omitempty"` // incoming: what was received
 	CreatedBy         string         `json:"created_by"`
+	// Owner and OwnerGroup are who the exchange belongs to here (see
+	// Service.object): the case's owners for an outgoing one, the intake
+	// group for an incoming one.
+	Owner      string `json:"owner,omitempty"`
+	OwnerGroup string `json:"owner_group,omitempty"`
 	CreatedAt         time.Time      `json:"created_at"`
 	UpdatedAt         time.Time      `json:"updated_at"`
 	History           []Event        `json:"history"`

@@ -38,10 +38,14 @@ func (s *Service) Resync(ctx context.Context, sub policy.Subject, id string) (Re
 	var rec Record
 	var waiting []OutboxEntry
 	var refused error
+	hide := false
 	err := s.store.Update(ctx, func(w store.Writer) error {
 		waiting, refused = nil, nil
 		if err := getJSON(w, key(prefixRecord, id), &rec); err != nil {
 			return err
+		}
+		if hide = !s.reaches(sub, policy.ActionRespond, &rec); hide {
+			return nil
 		}
 		err := w.Scan(prefixOutbox, store.ScanOptions{}, func(_, v []byte) error {
 			var e OutboxEntry
@@ -103,6 +107,9 @@ func (s *Service) Resync(ctx context.Context, sub policy.Subject, id string) (Re
 	}
 	if err != nil {
 		return Record{}, Delivery{}, err
+	}
+	if hide {
+		return Record{}, Delivery{}, s.hidden(ctx, sub, "exchange.resync", id)
 	}
 	if refused != nil {
 		return Record{}, Delivery{}, s.refuse(ctx, sub, "exchange.resync", "exchange/"+id, refused)

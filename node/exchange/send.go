@@ -113,6 +113,7 @@ func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (Record
 	rec := Record{
 		ID: uuid.NewString(), Kind: o.Kind, Direction: Outgoing, Peer: o.To, CaseID: c.ID, CaseNumber: c.Number,
 		Service: o.Service, Note: o.Note, CreatedBy: actorOf(sub, s.agency), CreatedAt: now,
+		Owner: c.Owner, OwnerGroup: c.OwnerGroup,
 	}
 	var refused error
 	err = s.store.Update(ctx, func(w store.Writer) error {
@@ -319,6 +320,9 @@ func (s *Service) respond(ctx context.Context, sub policy.Subject, id string, re
 	if err != nil {
 		return Record{}, err
 	}
+	if !s.reaches(sub, act, &rec) {
+		return Record{}, s.hidden(ctx, sub, "exchange."+string(resp), id)
+	}
 	if rec.Direction != t.direction || !contains(t.kinds, rec.Kind) || !contains(t.from, rec.Status) {
 		return Record{}, fmt.Errorf("%w: cannot %s an %s %s that is %s", ErrState, resp, rec.Direction, rec.Kind, rec.Status)
 	}
@@ -402,7 +406,7 @@ func (s *Service) List(ctx context.Context, sub policy.Subject, f Filter) ([]Rec
 	if err := s.authorize(ctx, sub, policy.ResourceExchange, policy.ActionList, "exchange.list", "exchange"); err != nil {
 		return nil, err
 	}
-	full := sub.Role.Can(policy.ResourceExchange, policy.ActionRead)
+	canRead := sub.Role.Can(policy.ResourceExchange, policy.ActionRead)
 	var out []Record
 	err := s.store.View(ctx, func(r store.Reader) error {
 		return r.Scan(prefixRecord, store.ScanOptions{}, func(_, v []byte) error {
@@ -413,7 +417,10 @@ func (s *Service) List(ctx context.Context, sub policy.Subject, f Filter) ([]Rec
 			if (f.Kind != "" && rec.Kind != f.Kind) || (f.Direction != "" && rec.Direction != f.Direction) || (f.Status != "" && rec.Status != f.Status) {
 				return nil
 			}
-			if !full {
+			if !s.reaches(sub, policy.ActionList, &rec) {
+				return nil
+			}
+			if !canRead || !s.reaches(sub, policy.ActionRead, &rec) {
 				rec.Fields, rec.Note = nil, "" // e.g. an administrator sees the traffic, not the content
 			}
 			out = append(out, rec)
@@ -430,15 +437,22 @@ func (s *Service) Get(ctx context.Context, sub policy.Subject, id string) (Recor
 		return Record{}, err
 	}
 	var rec Record
+	hide := false
 	err := s.store.Update(ctx, func(w store.Writer) error {
 		if err := getJSON(w, key(prefixRecord, id), &rec); err != nil {
 			return err
+		}
+		if hide = !s.reaches(sub, policy.ActionRead, &rec); hide {
+			return nil
 		}
 		_, err := audit.Append(w, s.now(), audit.Event{Actor: sub.User, Action: "exchange.read", Object: "exchange/" + id})
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
 		return Record{}, fmt.Errorf("%w: no exchange %q", ErrNotFound, id)
+	}
+	if err == nil && hide {
+		return Record{}, s.hidden(ctx, sub, "exchange.read", id)
 	}
 	return rec, err
 }
@@ -454,6 +468,14 @@ func (s *Service) Outbox(ctx context.Context, sub policy.Subject) ([]OutboxEntry
 			var e OutboxEntry
 			if err := unmarshal(v, &e); err != nil {
 				return err
+			}
+			var rec Record
+			if err := getJSON(r, key(prefixRecord, e.Exchange), &rec); err == nil {
+				if !s.reaches(sub, policy.ActionList, &rec) {
+					return nil
+				}
+			} else if sub.Role.Scope != policy.ScopeAgency && sub.Role.Scope != policy.ScopeAll {
+				return nil
 			}
 			e.Envelope = nil
 			out = append(out, e)

@@ -52,6 +52,9 @@ type Options struct {
 	EnvelopeTTL time.Duration
 	// KeyValidity is how long a new agency key is valid (default 2 years).
 	KeyValidity time.Duration
+	// IntakeGroup is the group incoming exchanges belong to (default
+	// DefaultIntakeGroup).
+	IntakeGroup string
 }
 
 // Service is the node's exchange with other agencies.
@@ -66,6 +69,7 @@ type Service struct {
 	log       *slog.Logger
 	now       func() time.Time
 	ttl       time.Duration
+	intake    string
 
 	mu            sync.RWMutex
 	current       *agencykey.Private
@@ -94,7 +98,7 @@ var (
 func Open(ctx context.Context, o Options) (*Service, error) {
 	s := &Service{
 		store: o.Store, kr: o.Keyring, cases: o.Cases, forms: o.Forms, agency: o.Agency, peerID: o.PeerID,
-		transport: o.Transport, log: o.Logger, now: o.Now, ttl: o.EnvelopeTTL,
+		transport: o.Transport, log: o.Logger, now: o.Now, ttl: o.EnvelopeTTL, intake: o.IntakeGroup,
 		byFP: map[string]*agencykey.Private{}, wake: make(chan struct{}, 1),
 	}
 	if s.log == nil {
@@ -105,6 +109,9 @@ func Open(ctx context.Context, o Options) (*Service, error) {
 	}
 	if s.ttl <= 0 {
 		s.ttl = 14 * 24 * time.Hour
+	}
+	if s.intake == "" {
+		s.intake = DefaultIntakeGroup
 	}
 	validity := o.KeyValidity
 	if validity <= 0 {
