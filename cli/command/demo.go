@@ -368,7 +368,7 @@ func demoFederation(ctx context.Context, say func(string, ...any), step func(str
 	ref := sent.Msg.Exchange.Id
 	say("Referral %s is sealed to IRC's key, signed twice, and queued (status %s).", ref[:8], sent.Msg.Exchange.Status)
 
-	bw, err := b.admin.Users.AddUser(ctx, connect.NewRequest(&localv1.AddUserRequest{Name: "ibrahim", Role: "caseworker"}))
+	bw, err := b.admin.Users.AddUser(ctx, connect.NewRequest(&localv1.AddUserRequest{Name: "ibrahim", Role: "caseworker", Group: "intake"}))
 	if err != nil {
 		return err
 	}
@@ -381,7 +381,8 @@ func demoFederation(ctx context.Context, say func(string, ...any), step func(str
 		return err
 	}
 	received := got.Msg.Exchange.Fields.AsMap()
-	say("IRC's node verified both signatures, its own copy of the ISP, and the projection. Ibrahim at IRC sees:")
+	say("IRC's node verified both signatures, its own copy of the ISP, and the projection. The referral belongs")
+	say("to IRC's intake group (exchange.intake_group); Ibrahim, in that group, sees:")
 	say("  %s", strings.Join(slices.Sorted(maps.Keys(received)), ", "))
 	say("No telephone, address or other names: the ISP withholds them, and IRC's node would refuse them.")
 	if _, err := ibrahim.Fed.Respond(ctx, connect.NewRequest(&localv1.RespondRequest{Id: ref, Response: "accept"})); err != nil {
@@ -409,7 +410,7 @@ func demoFederation(ctx context.Context, say func(string, ...any), step func(str
 		return err
 	}
 	tr := sent.Msg.Exchange.Id
-	cw, err := c.admin.Users.AddUser(ctx, connect.NewRequest(&localv1.AddUserRequest{Name: "sahra", Role: "caseworker"}))
+	cw, err := c.admin.Users.AddUser(ctx, connect.NewRequest(&localv1.AddUserRequest{Name: "sahra", Role: "caseworker", Group: "intake"}))
 	if err != nil {
 		return err
 	}

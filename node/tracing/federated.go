@@ -306,7 +306,7 @@ func (s *Service) FederatedMatch(ctx context.Context, sub policy.Subject, ref st
 	if s.fed == nil {
 		return req, nil, nil, errorf(ErrInvalid, "this node has no federation")
 	}
-	if req, err = s.peek(ctx, ref); err != nil {
+	if req, err = s.peek(ctx, sub, ActionMatch, ref); err != nil {
 		return req, nil, nil, err
 	}
 	if !req.Details.ConsentForTracing {

@@ -110,7 +110,7 @@ func (s *Service) Match(ctx context.Context, sub policy.Subject, ref string, lim
 	if err := s.authorize(ctx, sub, ActionMatch, "tracing.match", requestObject(ref)); err != nil {
 		return Request{}, nil, err
 	}
-	req, err := s.peek(ctx, ref)
+	req, err := s.peek(ctx, sub, ActionMatch, ref)
 	if err != nil {
 		return Request{}, nil, s.auditDenied(ctx, sub, "tracing.match", requestObject(ref), err)
 	}
@@ -131,14 +131,18 @@ func (s *Service) Match(ctx context.Context, sub policy.Subject, ref string, lim
 	return req, out, err
 }
 
-// peek reads a request without auditing (the caller audits what it does).
-func (s *Service) peek(ctx context.Context, ref string) (Request, error) {
+// peek reads a request that sub's role reaches for act, without auditing
+// (the caller audits what it does); one it does not reach is not found.
+func (s *Service) peek(ctx context.Context, sub policy.Subject, act policy.Action, ref string) (Request, error) {
 	var req Request
 	err := s.store.View(ctx, func(r store.Reader) error {
 		var err error
 		req, err = load(r, ref)
 		return err
 	})
+	if err == nil && !reaches(sub, act, &req) {
+		return Request{}, notFound(ref)
+	}
 	return req, err
 }
 
@@ -160,6 +164,9 @@ func (s *Service) MatchAll(ctx context.Context, sub policy.Subject) ([]Summary, 
 	out := make([]Summary, 0, len(reqs))
 	rank := map[string]int{"": 0, matching.Unlikely: 1, matching.Possible: 2, matching.Likely: 3}
 	for _, req := range reqs {
+		if !reaches(sub, ActionMatch, &req) {
+			continue
+		}
 		sum := Summary{ID: req.ID, Number: req.Number}
 		for i := range req.Details.Traces {
 			for _, r := range ix.Match(req.Details.person(i), 0) {

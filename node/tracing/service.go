@@ -195,6 +195,18 @@ func requestObject(id string) string { return "tracing/" + id }
 func recordKey(id string) []byte { return append(slices.Clone(prefixRecord), id...) }
 func numberKey(n string) []byte  { return append(slices.Clone(prefixNumber), n...) }
 
+// notFound is the error for a request that does not exist, or that the
+// caller's role does not reach: the two look the same.
+func notFound(ref string) error {
+	return errorf(ErrNotFound, "no tracing request with id or number %q", ref)
+}
+
+// reaches reports whether the scope of sub's role reaches req (a request
+// belongs to its owner and group, in the node's agency).
+func reaches(sub policy.Subject, act policy.Action, req *Request) bool {
+	return policy.Authorize(sub, Resource, act, &policy.Object{Owner: req.Owner, OwnerGroup: req.OwnerGroup, Agency: sub.Agency}).Allowed
+}
+
 // load reads a request by id or number.
 func load(r store.Reader, ref string) (Request, error) {
 	var req Request
@@ -206,7 +218,7 @@ func load(r store.Reader, ref string) (Request, error) {
 		}
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return req, errorf(ErrNotFound, "no tracing request with id or number %q", ref)
+		return req, notFound(ref)
 	}
 	if err != nil {
 		return req, err
@@ -303,6 +315,9 @@ func (s *Service) Get(ctx context.Context, sub policy.Subject, ref string) (Requ
 		var err error
 		missing = nil
 		req, err = load(w, ref)
+		if err == nil && !reaches(sub, policy.ActionRead, &req) {
+			err = notFound(ref)
+		}
 		outcome, obj := audit.OK, requestObject(req.ID)
 		if errors.Is(err, ErrNotFound) {
 			missing, outcome, obj = err, audit.Failed, requestObject(ref)
@@ -337,9 +352,15 @@ func (s *Service) List(ctx context.Context, sub policy.Subject, status string, l
 		limit = 100
 	}
 	limit = min(limit, MaxListLimit)
-	out, err := s.scan(ctx, status, limit)
+	all, err := s.scan(ctx, status, 0)
 	if err != nil {
 		return nil, err
+	}
+	var out []Request
+	for i := range all {
+		if len(out) < limit && reaches(sub, policy.ActionList, &all[i]) {
+			out = append(out, all[i])
+		}
 	}
 	ids := make([]string, len(out))
 	for i, r := range out {
@@ -435,6 +456,10 @@ func (s *Service) modify(ctx context.Context, sub policy.Subject, ref, action st
 			return nil
 		} else if err != nil {
 			return err
+		}
+		if !reaches(sub, policy.ActionUpdate, &req) {
+			refused = notFound(ref)
+			return nil
 		}
 		if err := change(w, &req, now); err != nil {
 			if f, ok := errors.AsType[*storeFailure](err); ok {
