@@ -88,11 +88,11 @@ type Record struct {
 	// Owner and OwnerGroup are who the exchange belongs to here (see
 	// Service.object): the case's owners for an outgoing one, the intake
 	// group for an incoming one.
-	Owner      string `json:"owner,omitempty"`
-	OwnerGroup string `json:"owner_group,omitempty"`
-	CreatedAt         time.Time      `json:"created_at"`
-	UpdatedAt         time.Time      `json:"updated_at"`
-	History           []Event        `json:"history"`
+	Owner      string    `json:"owner,omitempty"`
+	OwnerGroup string    `json:"owner_group,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	History    []Event   `json:"history"`
 	// Sync is one of the Sync* states ("" for records older than it).
 	Sync string `json:"sync,omitempty"`
 	// SyncError is the last delivery error or refusal by the peer.
