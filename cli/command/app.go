@@ -63,6 +63,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			backupCommand(),
 			restoreCommand(),
 			recoverAdminCommand(),
+			storeCommand(),
 		}, serverCommands()...),
 	}
 	app.Action = groupAction
