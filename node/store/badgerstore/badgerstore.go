@@ -10,6 +10,18 @@
 // directory with another key fails with ErrWrongKey. Only tests that say so
 // (Options.Insecure) may run without a key.
 //
+// # Integrity
+//
+// Every value is sealed with XChaCha20-Poly1305 under a key derived from
+// the master key, with the record's key as associated data (seal.go), so
+// a changed, truncated or moved value fails closed with a *RecordError
+// (ErrCorrupt) that names the record's kind, never its content. Badger's
+// table and value-log checksums are on, and the logs and MANIFEST are
+// checked before Badger opens them, because Badger would truncate them at
+// the first bad entry without a word (logscan.go). A sealed format marker
+// guards a one-time migration of older stores (format.go). Verify checks
+// a whole store. docs/security.md has the threat model and the limits.
+//
 // # Durability and sizing
 //
 // Writes are synced: a committed Update survives kill -9. Memory tables,

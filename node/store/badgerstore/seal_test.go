@@ -369,3 +369,14 @@ func FuzzScanLog(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkSeal(b *testing.B) {
+	sl, _ := newSealer(testKey())
+	key, v := []byte("c/r/0193abcdef"), bytes.Repeat([]byte("x"), 2048)
+	b.SetBytes(int64(len(v)))
+	for b.Loop() {
+		if _, err := sl.open(key, sl.seal(key, v)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
