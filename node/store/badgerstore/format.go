@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/pb"
@@ -254,15 +255,15 @@ func (s *Store) Load(r io.Reader) error {
 	return s.setMarker(markerSealed)
 }
 
-// loadRaw writes the pairs of a Backup stream (frames of a little-endian
-// uint64 length and a pb.KVList) as they are, and says whether the stream
-// held the format marker.
+// loadRaw writes the newest live version of every key of a Backup stream
+// (frames of a little-endian uint64 length and a pb.KVList) as it is, and
+// says whether the stream held the format marker.
 func (s *Store) loadRaw(r io.Reader) (bool, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	saw := false
-	var buf []byte
+	var buf, last []byte
 	for {
 		var sz uint64
 		if err := binary.Read(br, binary.LittleEndian, &sz); err == io.EOF {
@@ -283,8 +284,17 @@ func (s *Store) loadRaw(r io.Reader) (bool, error) {
 		if err := proto.Unmarshal(buf[:sz], &list); err != nil {
 			return false, err
 		}
+		// A key's versions come together, newest first; a deleted or
+		// expired newest version ends the key (bitDelete is Badger's 1<<0).
 		for _, kv := range list.Kv {
 			if kv.StreamDone {
+				continue
+			}
+			if last != nil && bytes.Equal(kv.Key, last) {
+				continue // an older version
+			}
+			last = bytes.Clone(kv.Key)
+			if len(kv.Meta) > 0 && kv.Meta[0]&1 != 0 || kv.ExpiresAt != 0 && kv.ExpiresAt <= uint64(time.Now().Unix()) {
 				continue
 			}
 			if isMarker(kv.Key) {

@@ -380,3 +380,30 @@ func BenchmarkSeal(b *testing.B) {
 		}
 	}
 }
+
+// TestLoadKeepsNewest: a backup holds every version of a key, newest
+// first, and deletions; the loaded store answers as the original did.
+func TestLoadKeepsNewest(t *testing.T) {
+	src := openT(t, Options{Dir: t.TempDir()})
+	set(t, src, "a/head", "1")
+	set(t, src, "a/head", "2")
+	set(t, src, "a/head", "3")
+	set(t, src, "gone", "x")
+	if err := src.Update(context.Background(), func(w store.Writer) error { return w.Delete([]byte("gone")) }); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := src.Backup(&buf); err != nil {
+		t.Fatal(err)
+	}
+	dst := openT(t, Options{Dir: t.TempDir()})
+	if err := dst.Load(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := get(dst, "a/head"); err != nil || string(v) != "3" {
+		t.Errorf("a/head after Load = %q, %v; want 3", v, err)
+	}
+	if v, err := get(dst, "gone"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a deleted key after Load = %q, %v; want ErrNotFound", v, err)
+	}
+}
