@@ -71,6 +71,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			restoreCommand(),
 			recoverAdminCommand(),
 			completionCommand(),
+			storeCommand(),
 		}, serverCommands()...),
 		EnableBashCompletion: true, // the hidden --generate-bash-completion that cpx completion's scripts call
 	}

@@ -41,9 +41,14 @@ func benchRow(i int) map[string]any {
 	}
 }
 
-func openBench(b *testing.B) store.Store {
+func openBench(b *testing.B) store.Store { return openBenchSealed(b, true) }
+
+// openBenchSealed opens the benchmarks' store; sealed false stores values
+// without the AEAD seal (badgerstore.Options.Unsealed), the baseline that
+// shows what sealing costs.
+func openBenchSealed(b *testing.B, sealed bool) store.Store {
 	b.Helper()
-	s, err := badgerstore.Open(context.Background(), badgerstore.Options{Dir: b.TempDir(), EncryptionKey: make([]byte, 32)})
+	s, err := badgerstore.Open(context.Background(), badgerstore.Options{Dir: b.TempDir(), EncryptionKey: make([]byte, 32), Unsealed: !sealed})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -56,7 +61,14 @@ func reportRate(b *testing.B, cases int) {
 }
 
 func BenchmarkCreateService(b *testing.B) {
-	benchService(b, nil)
+	benchService(b, nil, true)
+}
+
+// BenchmarkCreateServiceUnsealed is BenchmarkCreateService on a store that
+// does not seal its values: the difference is what sealing costs
+// (docs/security.md).
+func BenchmarkCreateServiceUnsealed(b *testing.B) {
+	benchService(b, nil, false)
 }
 
 // BenchmarkCreateServiceLocalKeys is BenchmarkCreateService with the case
@@ -73,11 +85,11 @@ func BenchmarkCreateServiceLocalKeys(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { keys.Close() })
-	benchService(b, keys)
+	benchService(b, keys, true)
 }
 
-func benchService(b *testing.B, keys casekeys.Store) {
-	s := openBench(b)
+func benchService(b *testing.B, keys casekeys.Store, sealed bool) {
+	s := openBenchSealed(b, sealed)
 	svc := casework.New(casework.Options{Store: s, Forms: forms.Standard(), Agency: "agency-a", Keys: keys})
 	sup := subject(b, "sam", "north", "supervisor")
 	rows := make([]casework.ImportRow, benchBatch)

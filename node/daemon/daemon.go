@@ -208,6 +208,9 @@ func (n *Node) open(ctx context.Context) error {
 	})
 	clear(storeKey)
 	if err != nil {
+		return storeOpenError(n.dir, err)
+	}
+	if err := checkKeyRecords(ctx, n.dir, n.store); err != nil {
 		return err
 	}
 	fc := forms.Standard()

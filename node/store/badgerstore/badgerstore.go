@@ -10,6 +10,18 @@
 // directory with another key fails with ErrWrongKey. Only tests that say so
 // (Options.Insecure) may run without a key.
 //
+// # Integrity
+//
+// Every value is sealed with XChaCha20-Poly1305 under a key derived from
+// the master key, with the record's key as associated data (seal.go), so
+// a changed, truncated or moved value fails closed with a *RecordError
+// (ErrCorrupt) that names the record's kind, never its content. Badger's
+// table and value-log checksums are on, and the logs and MANIFEST are
+// checked before Badger opens them, because Badger would truncate them at
+// the first bad entry without a word (logscan.go). A sealed format marker
+// guards a one-time migration of older stores (format.go). Verify checks
+// a whole store. docs/security.md has the threat model and the limits.
+//
 // # Durability and sizing
 //
 // Writes are synced: a committed Update survives kill -9. Memory tables,
@@ -39,6 +51,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"github.com/cpx-node/cpx/node/store"
 )
@@ -82,12 +95,20 @@ type Options struct {
 	// GCInterval is the period of the value-log garbage collection loop;
 	// zero means DefaultGCInterval, negative disables the loop.
 	GCInterval time.Duration
+	// Unsealed stores values without the AEAD seal. It exists only so that
+	// benchmarks can measure what sealing costs; a node never sets it.
+	// Open refuses it on a directory that holds sealed values.
+	Unsealed bool
+	// Verifying opens the store for Verify: an older store is not
+	// migrated (Open fails with ErrUnsealedFormat instead).
+	Verifying bool
 }
 
 // Store is a store.Store backed by Badger. Create it with Open.
 type Store struct {
-	db  *badger.DB
-	log *slog.Logger
+	db   *badger.DB
+	log  *slog.Logger
+	seal *sealer // nil when Options.Unsealed
 
 	// mu is held for reading by every running transaction and for writing
 	// by Close, so that Close waits for them and the DB is never used after
@@ -127,6 +148,13 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	log = log.With(slog.String(logKeyComponent, "badger"))
 
+	// Badger truncates a write-ahead or value log at its first bad entry
+	// without a word; look first, so that no committed record is dropped
+	// unseen.
+	if err := checkLogs(opts.Dir, log); err != nil {
+		return nil, err
+	}
+
 	bo := badger.DefaultOptions(opts.Dir).
 		WithLogger(logger{log}).
 		WithSyncWrites(true).
@@ -135,13 +163,24 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		WithValueThreshold(1 << 10).
 		WithBlockCacheSize(64 << 20).
 		WithIndexCacheSize(32 << 20). // mandatory with encryption: without it the first flush panics
-		WithEncryptionKey(opts.EncryptionKey)
+		WithEncryptionKey(opts.EncryptionKey).
+		// Every table is checked in full when it is opened, every block
+		// again when it is read, every value-log entry when it is read.
+		// Badger treats a block that fails its check as absent (a Get then
+		// finds nothing, or an older version in a lower level), so only
+		// the check at open keeps a damaged table from answering.
+		WithChecksumVerificationMode(options.OnTableAndBlockRead).
+		WithVerifyValueChecksum(true)
 
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, classifyOpenError(opts.Dir, err)
 	}
 	s := &Store{db: db, log: log}
+	if err := s.openFormat(ctx, opts); err != nil {
+		db.Close()
+		return nil, err
+	}
 	interval := opts.GCInterval
 	if interval == 0 {
 		interval = DefaultGCInterval
@@ -156,6 +195,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 
 func classifyOpenError(dir string, err error) error {
 	switch {
+	case errors.Is(err, ErrCorrupt):
+		return err
 	case errors.Is(err, badger.ErrEncryptionKeyMismatch):
 		return fmt.Errorf("badgerstore: open %s: %w", dir, ErrWrongKey)
 	case errors.Is(err, syscall.EWOULDBLOCK),
@@ -203,7 +244,7 @@ func (s *Store) View(ctx context.Context, fn func(store.Reader) error) error {
 	}
 	txn := s.db.NewTransaction(false)
 	defer txn.Discard()
-	return fn(reader{txn})
+	return fn(reader{txn, s.seal})
 }
 
 // Update runs fn in a read-write transaction and commits it if fn returns
@@ -243,7 +284,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Writer) error) error {
 func (s *Store) update(fn func(store.Writer) error) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	if err := fn(writer{reader{txn}}); err != nil {
+	if err := fn(writer{reader{txn, s.seal}}); err != nil {
 		return err
 	}
 	return mapError(txn.Commit())
@@ -291,20 +332,6 @@ func (s *Store) Backup(w io.Writer) error {
 	return nil
 }
 
-// Load adds the key-value pairs of a Backup stream to the store (use it on
-// an empty store to restore one).
-func (s *Store) Load(r io.Reader) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return store.ErrClosed
-	}
-	if err := s.db.Load(r, 64); err != nil {
-		return fmt.Errorf("badgerstore: load: %w", err)
-	}
-	return nil
-}
-
 // mapError maps Badger's errors to the store package's.
 func mapError(err error) error {
 	switch {
@@ -322,16 +349,36 @@ func mapError(err error) error {
 	return fmt.Errorf("badgerstore: %w", err)
 }
 
-type reader struct{ txn *badger.Txn }
+type reader struct {
+	txn  *badger.Txn
+	seal *sealer
+}
 
 func (r reader) Get(key []byte) ([]byte, error) {
+	if isMarker(key) {
+		return nil, store.ErrNotFound
+	}
 	item, err := r.txn.Get(key)
 	if err != nil {
 		return nil, mapError(err)
 	}
+	return r.value(item)
+}
+
+// value reads item's value and opens its seal. A value Badger cannot read
+// (a bad checksum, a pointer past the end of the value log) is reported,
+// like a forged one, as a *RecordError.
+func (r reader) value(item *badger.Item) ([]byte, error) {
 	v, err := item.ValueCopy(nil)
 	if err != nil {
-		return nil, mapError(err)
+		if errors.Is(err, badger.ErrDBClosed) {
+			return nil, store.ErrClosed
+		}
+		re := recordError(item.Key(), "value unreadable: "+err.Error())
+		return nil, re
+	}
+	if r.seal != nil {
+		return r.seal.open(item.Key(), v)
 	}
 	if v == nil {
 		v = []byte{}
@@ -376,12 +423,12 @@ func (r reader) Scan(prefix []byte, opts store.ScanOptions, fn func(key, value [
 		if !bytes.HasPrefix(item.Key(), prefix) {
 			break
 		}
-		v, err := item.ValueCopy(nil)
-		if err != nil {
-			return mapError(err)
+		if isMarker(item.Key()) {
+			continue
 		}
-		if v == nil {
-			v = []byte{}
+		v, err := r.value(item)
+		if err != nil {
+			return err
 		}
 		n++
 		if err := fn(item.KeyCopy(nil), v); err != nil {
@@ -410,10 +457,22 @@ func successor(prefix []byte) []byte {
 type writer struct{ reader }
 
 // Set copies key and value: Badger keeps references to them until commit.
+// The value is sealed under key first (a new slice).
 func (w writer) Set(key, value []byte) error {
-	return mapError(w.txn.Set(bytes.Clone(key), bytes.Clone(value)))
+	if isMarker(key) {
+		return errReservedKey
+	}
+	if w.seal != nil {
+		value = w.seal.seal(key, value)
+	} else {
+		value = bytes.Clone(value)
+	}
+	return mapError(w.txn.Set(bytes.Clone(key), value))
 }
 
 func (w writer) Delete(key []byte) error {
+	if isMarker(key) {
+		return errReservedKey
+	}
 	return mapError(w.txn.Delete(bytes.Clone(key)))
 }
