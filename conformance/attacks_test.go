@@ -215,9 +215,9 @@ func TestAttackCorpus(t *testing.T) {
 	}
 	var delivered []byte // the last accepted envelope, for the replay
 
-	seal := func(header envelope.Header, fields map[string]any, sender *agencykey.Private, to agencykey.Public) []byte {
+	seal := func(header envelope.Header, fields map[string]any, note string, sender *agencykey.Private, to agencykey.Public) []byte {
 		t.Helper()
-		msg, _ := json.Marshal(map[string]any{"kind": "referral", "exchange": uuid.NewString(), "case_number": "A-1", "service": "health", "actor": "tester@agency-a", "fields": fields})
+		msg, _ := json.Marshal(map[string]any{"kind": "referral", "exchange": uuid.NewString(), "case_number": "A-1", "service": "health", "actor": "tester@agency-a", "note": note, "fields": fields})
 		e, err := envelope.Seal(rand.Reader, header, msg, sender, to)
 		if err != nil {
 			t.Fatal(err)
@@ -232,8 +232,11 @@ func TestAttackCorpus(t *testing.T) {
 		now := time.Now().UTC()
 		h := envelope.Header{Sender: "agency-a", Recipient: "agency-b", Purpose: "referral", ISP: "conf-isp", ISPVersion: 1, Created: now, Expires: now.Add(time.Hour)}
 		fields := map[string]any{"name_first": "Test", "sex": "female"}
+		note := ""
 		sender, to := a.key, nodeKey
 		switch mutation {
+		case "huge-note":
+			note = strings.Repeat("free text beside the fields ", 1<<20/28)
 		case "replay":
 			return delivered
 		case "wrong-recipient":
@@ -251,7 +254,7 @@ func TestAttackCorpus(t *testing.T) {
 		case "sender-mismatch":
 			h.Sender, sender = "agency-c", other
 		}
-		b := seal(h, fields, sender, to)
+		b := seal(h, fields, note, sender, to)
 		e, err := envelope.Unmarshal(b)
 		if err != nil {
 			t.Fatal(err)

@@ -33,7 +33,7 @@ func (s *Service) RequestDisclosure(ctx context.Context, sub policy.Subject, to,
 		return Record{}, fmt.Errorf("%w: bad handle", ErrInvalid)
 	}
 	var err error
-	if note, err = trim(note, 4000); err != nil {
+	if note, err = trim(note, MaxNote); err != nil {
 		return Record{}, err
 	}
 	targets, err := s.TracingTargets(ctx)

@@ -145,8 +145,11 @@ func (s *Service) Receive(ctx context.Context, peerID string, raw []byte) ([]byt
 // apply changes this node's state for a verified message, within w. It
 // returns a refusal, or nil.
 func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Header, msg Message, now time.Time) error {
-	if msg.Exchange == "" || len(msg.Exchange) > 64 {
+	if msg.Exchange == "" {
 		return fmt.Errorf("%w: exchange id", ErrBadMessage)
+	}
+	if err := checkMetadata(msg); err != nil {
+		return err
 	}
 	kind, resp, isResponse := strings.Cut(msg.Kind, ".")
 	if kind != KindReferral && kind != KindTransfer && kind != KindDisclosure || purposeOf(kind) != h.Purpose {

@@ -85,10 +85,10 @@ func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (Record
 		return Record{}, fmt.Errorf("%w: unknown kind %q", ErrInvalid, o.Kind)
 	}
 	var err error
-	if o.Service, err = trim(o.Service, 200); err != nil {
+	if o.Service, err = trim(o.Service, MaxService); err != nil {
 		return Record{}, err
 	}
-	if o.Note, err = trim(o.Note, 4000); err != nil {
+	if o.Note, err = trim(o.Note, MaxNote); err != nil {
 		return Record{}, err
 	}
 	if o.Kind == KindReferral && o.Service == "" {
@@ -185,6 +185,9 @@ func (s *Service) enqueue(w store.Writer, rec *Record, msg Message, now time.Tim
 }
 
 func (s *Service) enqueueUndo(w store.Writer, rec *Record, msg Message, now time.Time, undo string) error {
+	if err := checkMetadata(msg); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
 	p, err := s.peer(w, rec.Peer)
 	if err != nil {
 		return err
@@ -292,7 +295,7 @@ func (s *Service) respond(ctx context.Context, sub policy.Subject, id string, re
 		return Record{}, err
 	}
 	var err error
-	if reason, err = trim(reason, 2000); err != nil {
+	if reason, err = trim(reason, MaxReason); err != nil {
 		return Record{}, err
 	}
 	if resp == Reject && reason == "" {
