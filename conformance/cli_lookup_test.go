@@ -2,10 +2,14 @@ package conformance_test
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cpx-node/cpx/node/nodedir"
 )
@@ -220,4 +224,72 @@ func TestCLIExchangeIDPrefix(t *testing.T) {
 	if !strings.Contains(out, sent.Exchange.ID) {
 		t.Errorf("referral show %s:\n%s\nwant exchange %s", sent.Exchange.ID[:6], out, sent.Exchange.ID)
 	}
+}
+
+// TestMetricsFederation: /metrics shows what an operator alerts on when a
+// partner stalls: the outbox depth and age per peer, deliveries and
+// failures, peer reachability and the audit log's size.
+func TestMetricsFederation(t *testing.T) {
+	dirA, dirB := initFedNode(t, "agency-a"), initFedNode(t, "agency-b")
+	a, b := start(t, dirA), start(t, dirB)
+	federate(t, dirA, dirB)
+	w := []string{"--api", a.url, "--token", addUser(t, dirA, "wanjiru", "caseworker")}
+	refer := func() {
+		var c struct{ Case caseJSON }
+		mustJSON(t, &c, append([]string{"case", "create", "--set", "name_first=Amina", "--set", "sex=female", "--set", "consent_for_services=yes"}, w...)...)
+		must(t, append([]string{"case", "refer", c.Case.ID, "--to", "agency-b", "--service", "health"}, w...)...)
+	}
+	// metric returns the value of the sample whose name and labels begin
+	// with series, waiting up to 30s for ok to hold.
+	metric := func(series string, ok func(float64) bool) float64 {
+		t.Helper()
+		var last string
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			resp, err := http.Get(a.url + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			last = string(body)
+			for _, line := range strings.Split(last, "\n") {
+				if rest, found := strings.CutPrefix(line, series+" "); found {
+					v, err := strconv.ParseFloat(rest, 64)
+					if err == nil && ok(v) {
+						return v
+					}
+				}
+			}
+		}
+		t.Fatalf("/metrics: no %s as wanted; cpx_ lines:\n%s", series, cpxLines(last))
+		return 0
+	}
+	positive := func(v float64) bool { return v > 0 }
+	zero := func(v float64) bool { return v == 0 }
+
+	refer()
+	metric(`cpx_deliveries_total{peer="agency-b"}`, positive)
+	metric(`cpx_peer_up{peer="agency-b"}`, func(v float64) bool { return v == 1 })
+	metric(`cpx_outbox_envelopes{peer="agency-b"}`, zero)
+	metric(`cpx_outbox_oldest_age_seconds{peer="agency-b"}`, zero)
+	metric(`cpx_peer_last_seen_timestamp_seconds{peer="agency-b"}`, positive)
+	metric(`cpx_audit_entries`, positive)
+
+	// B stops: what A sends waits, its age grows, B is down.
+	b.stop(t)
+	refer()
+	metric(`cpx_outbox_envelopes{peer="agency-b"}`, func(v float64) bool { return v == 1 })
+	metric(`cpx_delivery_failures_total{peer="agency-b"}`, positive)
+	metric(`cpx_peer_up{peer="agency-b"}`, zero)
+	metric(`cpx_outbox_oldest_age_seconds{peer="agency-b"}`, func(v float64) bool { return v >= 1 })
+}
+
+func cpxLines(metrics string) string {
+	var out []string
+	for _, l := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(l, "cpx_") && !strings.HasPrefix(l, "cpx_api_call") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
