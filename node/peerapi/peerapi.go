@@ -37,7 +37,7 @@ func Serve(host *p2p.Host, ex func() *exchange.Service, opts ...connect.HandlerO
 	h := &Handler{ex: ex}
 	host.Handle(peerv1connect.NewPeerServiceHandler(h, append([]connect.HandlerOption{
 		connect.WithReadMaxBytes(MaxMessageBytes),
-		connect.WithCompressMinBytes(1<<30),
+		connect.WithCompressMinBytes(1 << 30),
 	}, opts...)...))
 }
 
