@@ -70,7 +70,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	var created struct{ Case caseJSON }
 	mustJSON(t, &created, as("case", "create", "--form", "registration", "--set", "name_first=Amina", "--set", "sex=female", "--set", "age=9", "--set", "risk_level=high")...)
 	c := created.Case
-	if c.CaseNumber != "CASE-000001" || c.Owner != "alice" || c.RiskLevel != "high" || c.Fields["age"] != 9.0 {
+	if c.CaseNumber != "AA-000001" || c.Owner != "alice" || c.RiskLevel != "high" || c.Fields["age"] != 9.0 {
 		t.Fatalf("case create: got %+v", c)
 	}
 	// Bad input is refused with the field and the rule named, nothing written.

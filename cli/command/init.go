@@ -29,7 +29,9 @@ a passphrase that zxcvbn estimates fewer than 10^12 guesses would find is
 refused),
 the wrapped store key, an encrypted store, and an initial administrator
 "admin" whose token is written to DIR/credentials.json (mode 0600) and
-printed once.
+printed once. Case numbers start with --case-prefix (default: the initials
+of the agency id, country codes kept whole: save-the-children-so gives
+SCSO-000001); the prefix is cases.number_prefix in cpx.toml.
 
 With --keyring vault, every key is wrapped by a HashiCorp Vault transit key
 instead (token from CPX_VAULT_TOKEN, or AppRole from CPX_VAULT_ROLE_ID and
@@ -42,6 +44,7 @@ Example:
 			&cli.StringFlag{Name: "dir", Usage: "node directory to create", Required: true, EnvVars: []string{"CPX_DIR"}},
 			&cli.StringFlag{Name: "agency", Usage: "the agency's short stable id, e.g. unicef-so/hargeisa", Required: true},
 			&cli.StringFlag{Name: "name", Usage: "the agency's display name"},
+			&cli.StringFlag{Name: "case-prefix", Usage: "what case numbers start with, e.g. SCSO for SCSO-000001 (default: the initials of --agency)"},
 			&cli.StringFlag{Name: "listen", Usage: "local API address (loopback)", Value: config.Default().API.Listen},
 			&cli.StringFlag{Name: "keyring", Usage: "where the node's keys are kept: file (keyring.json, passphrase) or vault", Value: "file"},
 			&cli.StringFlag{Name: "vault-addr", Usage: "Vault's address (keyring vault)", EnvVars: []string{"CPX_VAULT_ADDR"}},
@@ -68,6 +71,13 @@ Example:
 			}
 			if !config.ValidAgency(cfg.Agency.ID) {
 				return usageErrorf("--agency %q: use lowercase letters, digits, '-' and '/' (e.g. unicef-so/hargeisa)", cfg.Agency.ID)
+			}
+			cfg.Cases.NumberPrefix = config.CasePrefix(cfg.Agency.ID)
+			if c.IsSet("case-prefix") {
+				cfg.Cases.NumberPrefix = c.String("case-prefix")
+				if !config.ValidCasePrefix(cfg.Cases.NumberPrefix) {
+					return usageErrorf("--case-prefix %q: use an upper-case letter, then up to 11 upper-case letters or digits (e.g. SCSO)", cfg.Cases.NumberPrefix)
+				}
 			}
 			cfg.Keyring.Kind = c.String("keyring")
 			var pass []byte
@@ -101,14 +111,14 @@ Example:
 			}
 			out := c.App.Writer
 			if asJSON {
-				b, err := json.MarshalIndent(map[string]string{"dir": c.String("dir"), "agency": cfg.Agency.ID, "user": creds.User, "token": creds.Token}, "", "  ")
+				b, err := json.MarshalIndent(map[string]string{"dir": c.String("dir"), "agency": cfg.Agency.ID, "case_prefix": cfg.Cases.NumberPrefix, "user": creds.User, "token": creds.Token}, "", "  ")
 				if err != nil {
 					return err
 				}
 				_, err = fmt.Fprintf(out, "%s\n", b)
 				return err
 			}
-			fmt.Fprintf(out, "Created node %s for agency %s.\n", c.String("dir"), cfg.Agency.ID)
+			fmt.Fprintf(out, "Created node %s for agency %s; case numbers start with %s-.\n", c.String("dir"), cfg.Agency.ID, cfg.Cases.NumberPrefix)
 			fmt.Fprintf(out, "Administrator %q, token (shown once; also in %s/credentials.json, mode 0600):\n  %s\n", creds.User, c.String("dir"), creds.Token)
 			fmt.Fprintf(out, "Start the node with: cpx start --dir %s\n", c.String("dir"))
 			return nil

@@ -42,6 +42,9 @@ func (s *Server) GetCase(ctx context.Context, req *connect.Request[localv1.GetCa
 	if err != nil {
 		return nil, err
 	}
+	if req.Msg.Id, err = s.caseRef(ctx, sub, req.Msg.Id); err != nil {
+		return nil, err
+	}
 	c, err := s.cases.Get(ctx, sub, req.Msg.Id)
 	w, err := s.caseWire(sub, c, err)
 	if err != nil {
@@ -78,6 +81,9 @@ func (s *Server) UpdateCase(ctx context.Context, req *connect.Request[localv1.Up
 	if err != nil {
 		return nil, err
 	}
+	if req.Msg.Id, err = s.caseRef(ctx, sub, req.Msg.Id); err != nil {
+		return nil, err
+	}
 	c, err := s.cases.Update(ctx, sub, req.Msg.Id, fieldsFromWire(req.Msg.Fields), req.Msg.ExpectedVersion)
 	w, err := s.caseWire(sub, c, err)
 	if err != nil {
@@ -92,6 +98,9 @@ func (s *Server) CloseCase(ctx context.Context, req *connect.Request[localv1.Clo
 	if err != nil {
 		return nil, err
 	}
+	if req.Msg.Id, err = s.caseRef(ctx, sub, req.Msg.Id); err != nil {
+		return nil, err
+	}
 	c, err := s.cases.Close(ctx, sub, req.Msg.Id, req.Msg.Reason)
 	w, err := s.caseWire(sub, c, err)
 	if err != nil {
@@ -104,6 +113,9 @@ func (s *Server) CloseCase(ctx context.Context, req *connect.Request[localv1.Clo
 func (s *Server) CaseHistory(ctx context.Context, req *connect.Request[localv1.CaseHistoryRequest]) (*connect.Response[localv1.CaseHistoryResponse], error) {
 	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
+		return nil, err
+	}
+	if req.Msg.Id, err = s.caseRef(ctx, sub, req.Msg.Id); err != nil {
 		return nil, err
 	}
 	versions, err := s.cases.History(ctx, sub, req.Msg.Id)
@@ -170,6 +182,9 @@ func (s *Server) ExportCases(ctx context.Context, req *connect.Request[localv1.E
 func (s *Server) PurgeCase(ctx context.Context, req *connect.Request[localv1.PurgeCaseRequest]) (*connect.Response[localv1.PurgeCaseResponse], error) {
 	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
+		return nil, err
+	}
+	if req.Msg.Id, err = s.caseRef(ctx, sub, req.Msg.Id); err != nil {
 		return nil, err
 	}
 	if err := s.cases.Purge(ctx, sub, req.Msg.Id, req.Msg.Reason); err != nil {

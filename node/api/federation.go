@@ -224,6 +224,9 @@ func (s *Server) CheckPolicy(ctx context.Context, req *connect.Request[localv1.C
 		return nil, err
 	}
 	m := req.Msg
+	if m.CaseId, err = s.caseRef(ctx, sub, m.CaseId); err != nil {
+		return nil, err
+	}
 	d, err := s.ex.Check(ctx, sub, exchange.Offer{Kind: m.Purpose, Case: m.CaseId, To: m.To, OverrideConsent: m.OverrideConsent})
 	if err != nil {
 		return nil, s.fail(err)
@@ -243,6 +246,9 @@ func (s *Server) Send(ctx context.Context, req *connect.Request[localv1.SendRequ
 		return nil, err
 	}
 	m := req.Msg
+	if m.CaseId, err = s.caseRef(ctx, sub, m.CaseId); err != nil {
+		return nil, err
+	}
 	rec, err := s.ex.Send(ctx, sub, exchange.Offer{Kind: m.Kind, Case: m.CaseId, To: m.To, Service: m.Service, Note: m.Note, OverrideConsent: m.OverrideConsent})
 	if err != nil {
 		return nil, s.fail(err)
@@ -283,6 +289,9 @@ func (s *Server) GetExchange(ctx context.Context, req *connect.Request[localv1.G
 	if err != nil {
 		return nil, err
 	}
+	if req.Msg.Id, err = s.exchangeRef(ctx, sub, req.Msg.Id); err != nil {
+		return nil, err
+	}
 	r, err := s.ex.Get(ctx, sub, req.Msg.Id)
 	if err != nil {
 		return nil, s.fail(err)
@@ -298,6 +307,9 @@ func (s *Server) GetExchange(ctx context.Context, req *connect.Request[localv1.G
 func (s *Server) Respond(ctx context.Context, req *connect.Request[localv1.RespondRequest]) (*connect.Response[localv1.RespondResponse], error) {
 	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
+		return nil, err
+	}
+	if req.Msg.Id, err = s.exchangeRef(ctx, sub, req.Msg.Id); err != nil {
 		return nil, err
 	}
 	r, d, err := s.ex.Respond(ctx, sub, req.Msg.Id, exchange.Response(req.Msg.Response), req.Msg.Reason)
@@ -316,6 +328,9 @@ func (s *Server) Respond(ctx context.Context, req *connect.Request[localv1.Respo
 func (s *Server) ResyncExchange(ctx context.Context, req *connect.Request[localv1.ResyncExchangeRequest]) (*connect.Response[localv1.ResyncExchangeResponse], error) {
 	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
+		return nil, err
+	}
+	if req.Msg.Id, err = s.exchangeRef(ctx, sub, req.Msg.Id); err != nil {
 		return nil, err
 	}
 	r, d, err := s.ex.Resync(ctx, sub, req.Msg.Id)

@@ -114,6 +114,9 @@ func (s *Server) GetTracingRequest(ctx context.Context, req *connect.Request[loc
 	if err != nil {
 		return nil, err
 	}
+	if req.Msg.Id, err = s.tracingRef(ctx, sub, req.Msg.Id); err != nil {
+		return nil, err
+	}
 	r, err := s.tracing.Get(ctx, sub, req.Msg.Id)
 	if err != nil {
 		return nil, s.fail(err)
@@ -142,6 +145,9 @@ func (s *Server) ListTracingRequests(ctx context.Context, req *connect.Request[l
 func (s *Server) UpdateTracingRequest(ctx context.Context, req *connect.Request[localv1.UpdateTracingRequestRequest]) (*connect.Response[localv1.UpdateTracingRequestResponse], error) {
 	sub, err := s.tracingSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
+		return nil, err
+	}
+	if req.Msg.Id, err = s.tracingRef(ctx, sub, req.Msg.Id); err != nil {
 		return nil, err
 	}
 	r, err := s.tracing.Update(ctx, sub, req.Msg.Id, fieldsFromWire(req.Msg.Set))
@@ -189,6 +195,9 @@ func (s *Server) MatchTracingRequest(ctx context.Context, req *connect.Request[l
 	if err != nil {
 		return nil, err
 	}
+	if req.Msg.Id, err = s.tracingRef(ctx, sub, req.Msg.Id); err != nil {
+		return nil, err
+	}
 	r, cs, err := s.tracing.Match(ctx, sub, req.Msg.Id, int(req.Msg.Limit))
 	if err != nil {
 		return nil, s.fail(err)
@@ -226,6 +235,9 @@ func (s *Server) MatchCase(ctx context.Context, req *connect.Request[localv1.Mat
 	if err != nil {
 		return nil, err
 	}
+	if req.Msg.Id, err = s.caseRef(ctx, sub, req.Msg.Id); err != nil {
+		return nil, err
+	}
 	cs, err := s.tracing.MatchCase(ctx, sub, req.Msg.Id, int(req.Msg.Limit))
 	if err != nil {
 		return nil, s.fail(err)
@@ -244,6 +256,12 @@ func (s *Server) ConfirmTracingMatch(ctx context.Context, req *connect.Request[l
 		return nil, err
 	}
 	m := req.Msg
+	if m.Id, err = s.tracingRef(ctx, sub, m.Id); err != nil {
+		return nil, err
+	}
+	if m.CaseId, err = s.caseRef(ctx, sub, m.CaseId); err != nil {
+		return nil, err
+	}
 	r, err := s.tracing.Confirm(ctx, sub, m.Id, int(m.Trace), m.CaseId, m.Reason)
 	if err != nil {
 		return nil, s.fail(err)
@@ -258,6 +276,12 @@ func (s *Server) RejectTracingMatch(ctx context.Context, req *connect.Request[lo
 		return nil, err
 	}
 	m := req.Msg
+	if m.Id, err = s.tracingRef(ctx, sub, m.Id); err != nil {
+		return nil, err
+	}
+	if m.CaseId, err = s.caseRef(ctx, sub, m.CaseId); err != nil {
+		return nil, err
+	}
 	r, err := s.tracing.Reject(ctx, sub, m.Id, int(m.Trace), m.CaseId, m.Reason)
 	if err != nil {
 		return nil, s.fail(err)
@@ -269,6 +293,9 @@ func (s *Server) RejectTracingMatch(ctx context.Context, req *connect.Request[lo
 func (s *Server) FederatedMatchTracingRequest(ctx context.Context, req *connect.Request[localv1.FederatedMatchTracingRequestRequest]) (*connect.Response[localv1.FederatedMatchTracingRequestResponse], error) {
 	sub, err := s.tracingSubject(ctx, req.Header(), req.Spec().Procedure)
 	if err != nil {
+		return nil, err
+	}
+	if req.Msg.Id, err = s.tracingRef(ctx, sub, req.Msg.Id); err != nil {
 		return nil, err
 	}
 	r, matches, unreachable, err := s.tracing.FederatedMatch(ctx, sub, req.Msg.Id)

@@ -107,8 +107,72 @@ type Vault struct {
 
 // Cases configures case records.
 type Cases struct {
-	// NumberPrefix starts every case number; default "CASE".
+	// NumberPrefix starts every case number: an upper-case letter, then up
+	// to 11 upper-case letters or digits. Default "CASE"; cpx init writes
+	// the agency's own (--case-prefix, or CasePrefix of the agency id).
 	NumberPrefix string `koanf:"number_prefix"`
+}
+
+// CasePrefix derives a case number prefix from an agency id: the initial
+// of each word, words of one or two letters (country codes) kept whole,
+// and "the", "of", "and", "for" left out; save-the-children-so gives SCSO,
+// unicef-so/hargeisa USOH. An id that gives fewer than two letters gives
+// its first four letters and digits (unicef: UNIC). At most 8 characters.
+func CasePrefix(agency string) string {
+	stop := map[string]bool{"the": true, "of": true, "and": true, "for": true}
+	var b strings.Builder
+	for _, w := range strings.FieldsFunc(agency, func(r rune) bool { return r == '-' || r == '/' }) {
+		switch {
+		case stop[w]:
+		case len(w) <= 2:
+			b.WriteString(w)
+		default:
+			b.WriteByte(w[0])
+		}
+	}
+	p := strings.ToUpper(b.String())
+	if len(p) < 2 {
+		p = strings.ToUpper(strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, agency))
+		p = p[:min(4, len(p))]
+	}
+	p = p[:min(8, len(p))]
+	if p == "" || p[0] < 'A' || p[0] > 'Z' {
+		p = "C" + p
+	}
+	return p[:min(12, len(p))]
+}
+
+// usableCasePrefix is what a node accepts in its configuration: looser than
+// ValidCasePrefix, so that nodes configured before it keep starting.
+func usableCasePrefix(p string) bool {
+	if p == "" || len(p) > 32 {
+		return false
+	}
+	for _, r := range p {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidCasePrefix reports whether p may start case numbers: an upper-case
+// letter, then up to 11 upper-case letters or digits.
+func ValidCasePrefix(p string) bool {
+	if p == "" || len(p) > 12 || p[0] < 'A' || p[0] > 'Z' {
+		return false
+	}
+	for _, r := range p {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // Forms configures the forms configuration.
@@ -259,6 +323,8 @@ func (c Config) Validate() error {
 		return errors.New("config: store.gc_interval must be at least 1s")
 	case len(c.P2P.Listen) == 0:
 		return errors.New("config: p2p.listen needs at least one address")
+	case !usableCasePrefix(c.Cases.NumberPrefix):
+		return fmt.Errorf("config: cases.number_prefix %q: use letters, digits and '-', at most 32 (e.g. SCSO)", c.Cases.NumberPrefix)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -303,7 +369,11 @@ listen = [%s]
 
 [keyring]
 kind = %q
-%s`, c.Agency.ID, c.Agency.Name, c.API.Listen, quoteList(c.P2P.Listen), c.Keyring.Kind, vaultSection(c))
+
+[cases]
+# Case numbers are PREFIX-000001.
+number_prefix = %q
+%s`, c.Agency.ID, c.Agency.Name, c.API.Listen, quoteList(c.P2P.Listen), c.Keyring.Kind, c.Cases.NumberPrefix, vaultSection(c))
 	f, err := os.OpenFile(filepath.Join(dir, FileName), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err

@@ -79,3 +79,26 @@ func TestWriteFileRoundTrip(t *testing.T) {
 		t.Error("second WriteFile succeeded, want an error (file exists)")
 	}
 }
+
+func TestCasePrefix(t *testing.T) {
+	for _, tc := range []struct{ agency, want string }{
+		{"save-the-children-so", "SCSO"},
+		{"unicef-so/hargeisa", "USOH"},
+		{"irc-so", "ISO"},
+		{"agency-a", "AA"},
+		{"unicef", "UNIC"},
+		{"a", "A"},
+		{"1st-response", "C1R"},
+		{"international-rescue-committee-of-the-world-food-programme-and-more", "IRCWFPM"},
+	} {
+		got := config.CasePrefix(tc.agency)
+		if got != tc.want || !config.ValidCasePrefix(got) {
+			t.Errorf("CasePrefix(%q): got %q (valid %v), want %q", tc.agency, got, config.ValidCasePrefix(got), tc.want)
+		}
+	}
+	for _, p := range []string{"", "scso", "SC-SO", "1ABC", "ABCDEFGHIJKLM"} {
+		if config.ValidCasePrefix(p) {
+			t.Errorf("ValidCasePrefix(%q) = true, want false", p)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	libp2pcrypto "github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -254,7 +255,9 @@ func (n *Node) open(ctx context.Context) error {
 	if n.host, err = p2p.New(p2p.Config{Identity: idKey, ListenAddrs: n.cfg.P2P.Listen, Logger: n.log.With("component", "p2p")}); err != nil {
 		return err
 	}
-	peerapi.Serve(n.host, n.ex.Load)
+	n.metrics = prometheus.NewRegistry()
+	fm := newFedMetrics(n.metrics, n.store, n.ex.Load)
+	peerapi.Serve(n.host, n.ex.Load, connect.WithInterceptors(fm.peerInterceptor()))
 	n.host.Gater().OnRefused(func(p peer.ID) {
 		// A node nobody added tried to connect (or we to it): keep a trace.
 		_ = audit.Record(context.Background(), n.store, time.Now(), audit.Event{
@@ -263,7 +266,7 @@ func (n *Node) open(ctx context.Context) error {
 	})
 	ex, err := exchange.Open(ctx, exchange.Options{
 		Store: n.store, Keyring: n.kr, Cases: n.cases, Forms: fc, Agency: n.cfg.Agency.ID, PeerID: n.host.ID().String(),
-		Transport: peerapi.Transport{Host: n.host}, Logger: n.log.With("component", "exchange"),
+		Transport: fm.transport(peerapi.Transport{Host: n.host}), Logger: n.log.With("component", "exchange"),
 		IntakeGroup: n.cfg.Exchange.IntakeGroup,
 	})
 	if err != nil {
@@ -281,7 +284,6 @@ func (n *Node) open(ctx context.Context) error {
 	n.tracing.Federate(ex)
 	ex.OnQuery(n.tracing.AnswerQuery)
 	ex.OnDisclosureRequest(tracing.ResolveHandle)
-	n.metrics = prometheus.NewRegistry()
 	n.keyringUp = prometheus.NewGauge(prometheus.GaugeOpts{Name: "cpx_keyring_up", Help: "1 when the keyring (e.g. Vault) answers, 0 when it does not."})
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.keyringUp)
 	n.health.set(nil)

@@ -109,10 +109,24 @@ func (c *Config) Check() error {
 	}
 
 	locSeen := make(map[string]bool)
+	keySeen := make(map[string]string) // compactCode → the code it belongs to
 	for _, l := range c.Locations {
 		where := fmt.Sprintf("location %q", l.Code)
 		if !codePattern.MatchString(l.Code) {
 			problem("%s: code must match %s", where, codePattern)
+		}
+		if l.ISO != "" && !codePattern.MatchString(l.ISO) {
+			problem("%s: iso code %q must match %s", where, l.ISO, codePattern)
+		}
+		for _, code := range []string{l.Code, l.ISO} {
+			k := compactCode(code)
+			if k == "" {
+				continue
+			}
+			if other, dup := keySeen[k]; dup && other != l.Code {
+				problem("%s: %q reads the same as location %q (codes are compared without case and hyphens)", where, code, other)
+			}
+			keySeen[k] = l.Code
 		}
 		if locSeen[l.Code] {
 			problem("%s: duplicate location code", where)

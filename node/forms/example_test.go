@@ -25,5 +25,5 @@ func ExampleConfig_Normalize() {
 	fmt.Println(err)
 	// Output:
 	// map[age:9 estimated:true name_first:Ali protection_concerns:[separated child_labour] sex:male] <nil>
-	// field "age": must be a number, not "old" (rule type); field "sex": "x" is not an option of lookup sex (rule lookup)
+	// field "age": must be a number, not "old" (rule type); field "sex": "x" is not an option of lookup sex; the options are female, male, other, unknown (rule lookup)
 }

@@ -52,11 +52,15 @@ type Lookup struct {
 
 // Location is one node of the administrative location hierarchy.
 // AdminLevel 0 is a country; children have a higher level than their parent.
+// A location is given by its Code (e.g. an OCHA P-code such as SO01) or by
+// its ISO 3166-2 code (SO-BN), in any case and with or without hyphens.
 type Location struct {
 	Code       string `json:"code"`
 	Parent     string `json:"parent,omitempty"`
 	Name       string `json:"name"`
 	AdminLevel int    `json:"admin_level"`
+	// ISO is the ISO 3166-2 subdivision code, if any (e.g. "SO-BN").
+	ISO string `json:"iso,omitempty"`
 }
 
 // Field is one field of a form.
@@ -113,6 +117,7 @@ type index struct {
 	lookups   map[string]map[string]int // lookup id → option id → position
 	lookupPos map[string]int            // lookup id → position in Lookups
 	locations map[string]int            // location code → position
+	locKeys   map[string]int            // compactCode of a code or ISO code → position
 }
 
 type fieldRef struct{ form, field int }
@@ -124,6 +129,7 @@ func (c *Config) buildIndex() *index {
 		lookups:   make(map[string]map[string]int, len(c.Lookups)),
 		lookupPos: make(map[string]int, len(c.Lookups)),
 		locations: make(map[string]int, len(c.Locations)),
+		locKeys:   make(map[string]int, 2*len(c.Locations)),
 	}
 	for i, f := range c.Forms {
 		if _, dup := ix.forms[f.ID]; !dup {
@@ -156,6 +162,15 @@ func (c *Config) buildIndex() *index {
 	for i, l := range c.Locations {
 		if _, dup := ix.locations[l.Code]; !dup {
 			ix.locations[l.Code] = i
+		}
+	}
+	for i, l := range c.Locations {
+		for _, code := range []string{l.Code, l.ISO} {
+			if k := compactCode(code); k != "" {
+				if _, dup := ix.locKeys[k]; !dup {
+					ix.locKeys[k] = i
+				}
+			}
 		}
 	}
 	return ix

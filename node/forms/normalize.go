@@ -353,7 +353,7 @@ func (n *normalizer) option(path, lookup, s string) (any, bool) {
 			return match, true
 		}
 	}
-	n.problem(path, RuleLookup, "%q is not an option of lookup %s", s, lookup)
+	n.problem(path, RuleLookup, "%q is not an option of lookup %s%s", s, lookup, optionHint(l, s))
 	return nil, false
 }
 
@@ -438,15 +438,10 @@ func (n *normalizer) tick(path string, v any) (any, bool) {
 }
 
 func (n *normalizer) location(path, s string) (any, bool) {
-	if _, ok := n.ix.locations[s]; ok {
-		return s, true
+	if l, ok := n.c.Location(s); ok {
+		return l.Code, true
 	}
-	for _, l := range n.c.Locations {
-		if strings.EqualFold(l.Code, s) {
-			return l.Code, true
-		}
-	}
-	n.problem(path, RuleLocation, "%q is not a known location code", s)
+	n.problem(path, RuleLocation, "unknown location %q%s", s, locationHint(n.c.SuggestLocations(s, maxSuggestions)))
 	return nil, false
 }
 

@@ -255,7 +255,7 @@ func TestValidationErrorMessage(t *testing.T) {
 	c := forms.Standard()
 	_, err := c.Normalize("", map[string]any{"sex": "x", "age": "old"}, time.Now(), false)
 	got := err.Error()
-	want := `field "age": must be a number, not "old" (rule type); field "sex": "x" is not an option of lookup sex (rule lookup)`
+	want := `field "age": must be a number, not "old" (rule type); field "sex": "x" is not an option of lookup sex; the options are female, male, other, unknown (rule lookup)`
 	if got != want {
 		t.Errorf("Error() = %s\nwant %s", got, want)
 	}

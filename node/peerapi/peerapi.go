@@ -31,13 +31,14 @@ type Handler struct {
 var _ peerv1connect.PeerServiceHandler = (*Handler)(nil)
 
 // Serve registers the peer API on host. ex returns the exchange (it is
-// created after the host, which it needs for its peer id).
-func Serve(host *p2p.Host, ex func() *exchange.Service) {
+// created after the host, which it needs for its peer id); opts are added
+// to the handler's (e.g. an interceptor that counts calls).
+func Serve(host *p2p.Host, ex func() *exchange.Service, opts ...connect.HandlerOption) {
 	h := &Handler{ex: ex}
-	host.Handle(peerv1connect.NewPeerServiceHandler(h,
+	host.Handle(peerv1connect.NewPeerServiceHandler(h, append([]connect.HandlerOption{
 		connect.WithReadMaxBytes(MaxMessageBytes),
-		connect.WithCompressMinBytes(1<<30),
-	))
+		connect.WithCompressMinBytes(1 << 30),
+	}, opts...)...))
 }
 
 // Hello implements PeerService.

@@ -1869,9 +1869,14 @@ func (x *ExportCasesResponse) GetCase() *Case {
 }
 
 type ListFormsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Also describe every field (Form.field_defs), the nested forms
+	// (subforms) and the option lists (lookups).
+	Details bool `protobuf:"varint,1,opt,name=details,proto3" json:"details,omitempty"`
+	// Also return the location hierarchy (locations).
+	IncludeLocations bool `protobuf:"varint,2,opt,name=include_locations,json=includeLocations,proto3" json:"include_locations,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ListFormsRequest) Reset() {
@@ -1904,12 +1909,30 @@ func (*ListFormsRequest) Descriptor() ([]byte, []int) {
 	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{32}
 }
 
+func (x *ListFormsRequest) GetDetails() bool {
+	if x != nil {
+		return x.Details
+	}
+	return false
+}
+
+func (x *ListFormsRequest) GetIncludeLocations() bool {
+	if x != nil {
+		return x.IncludeLocations
+	}
+	return false
+}
+
 type Form struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Fields        int32                  `protobuf:"varint,3,opt,name=fields,proto3" json:"fields,omitempty"`
-	FieldNames    []string               `protobuf:"bytes,4,rep,name=field_names,json=fieldNames,proto3" json:"field_names,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name       string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Fields     int32                  `protobuf:"varint,3,opt,name=fields,proto3" json:"fields,omitempty"`
+	FieldNames []string               `protobuf:"bytes,4,rep,name=field_names,json=fieldNames,proto3" json:"field_names,omitempty"`
+	// With ListFormsRequest.details: the fields the caller's role may see.
+	FieldDefs []*FormField `protobuf:"bytes,5,rep,name=field_defs,json=fieldDefs,proto3" json:"field_defs,omitempty"`
+	// A nested form describes the rows of a subform field.
+	Nested        bool `protobuf:"varint,6,opt,name=nested,proto3" json:"nested,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1972,16 +1995,362 @@ func (x *Form) GetFieldNames() []string {
 	return nil
 }
 
-type ListFormsResponse struct {
+func (x *Form) GetFieldDefs() []*FormField {
+	if x != nil {
+		return x.FieldDefs
+	}
+	return nil
+}
+
+func (x *Form) GetNested() bool {
+	if x != nil {
+		return x.Nested
+	}
+	return false
+}
+
+// FormField describes one field of a form.
+type FormField struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Label string                 `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	// text, textarea, number, date, select, multi_select, tick_box, location
+	// or subform.
+	Type     string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	Required bool   `protobuf:"varint,4,opt,name=required,proto3" json:"required,omitempty"`
+	// The options list (FormLookup.id) of a select or multi_select field.
+	Lookup string `protobuf:"bytes,5,opt,name=lookup,proto3" json:"lookup,omitempty"`
+	// The nested form (Form.id) whose rows a subform field holds.
+	Subform string `protobuf:"bytes,6,opt,name=subform,proto3" json:"subform,omitempty"`
+	// A date field that may not be after today.
+	NotFuture bool `protobuf:"varint,7,opt,name=not_future,json=notFuture,proto3" json:"not_future,omitempty"`
+	// Bounds of a number field, when set.
+	Min *float64 `protobuf:"fixed64,8,opt,name=min,proto3,oneof" json:"min,omitempty"`
+	Max *float64 `protobuf:"fixed64,9,opt,name=max,proto3,oneof" json:"max,omitempty"`
+	// Length limit of a text field in characters (0: the default).
+	MaxLength int32 `protobuf:"varint,10,opt,name=max_length,json=maxLength,proto3" json:"max_length,omitempty"`
+	// Written by the node itself, never by an update or an import.
+	ReadOnly      bool `protobuf:"varint,11,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FormField) Reset() {
+	*x = FormField{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FormField) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FormField) ProtoMessage() {}
+
+func (x *FormField) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FormField.ProtoReflect.Descriptor instead.
+func (*FormField) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *FormField) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FormField) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *FormField) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *FormField) GetRequired() bool {
+	if x != nil {
+		return x.Required
+	}
+	return false
+}
+
+func (x *FormField) GetLookup() string {
+	if x != nil {
+		return x.Lookup
+	}
+	return ""
+}
+
+func (x *FormField) GetSubform() string {
+	if x != nil {
+		return x.Subform
+	}
+	return ""
+}
+
+func (x *FormField) GetNotFuture() bool {
+	if x != nil {
+		return x.NotFuture
+	}
+	return false
+}
+
+func (x *FormField) GetMin() float64 {
+	if x != nil && x.Min != nil {
+		return *x.Min
+	}
+	return 0
+}
+
+func (x *FormField) GetMax() float64 {
+	if x != nil && x.Max != nil {
+		return *x.Max
+	}
+	return 0
+}
+
+func (x *FormField) GetMaxLength() int32 {
+	if x != nil {
+		return x.MaxLength
+	}
+	return 0
+}
+
+func (x *FormField) GetReadOnly() bool {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return false
+}
+
+// FormLookup is a named list of options for select fields.
+type FormLookup struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Forms         []*Form                `protobuf:"bytes,1,rep,name=forms,proto3" json:"forms,omitempty"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Options       []*FormOption          `protobuf:"bytes,3,rep,name=options,proto3" json:"options,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FormLookup) Reset() {
+	*x = FormLookup{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FormLookup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FormLookup) ProtoMessage() {}
+
+func (x *FormLookup) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FormLookup.ProtoReflect.Descriptor instead.
+func (*FormLookup) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *FormLookup) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *FormLookup) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FormLookup) GetOptions() []*FormOption {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+type FormOption struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Label         string                 `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FormOption) Reset() {
+	*x = FormOption{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FormOption) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FormOption) ProtoMessage() {}
+
+func (x *FormOption) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FormOption.ProtoReflect.Descriptor instead.
+func (*FormOption) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *FormOption) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *FormOption) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+// FormLocation is one node of the administrative location hierarchy.
+type FormLocation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Code  string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// Code of the enclosing location; empty for a country.
+	Parent string `protobuf:"bytes,2,opt,name=parent,proto3" json:"parent,omitempty"`
+	Name   string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// 0 for a country; children have a higher level than their parent.
+	AdminLevel int32 `protobuf:"varint,4,opt,name=admin_level,json=adminLevel,proto3" json:"admin_level,omitempty"`
+	// ISO 3166-2 code, accepted in place of code (e.g. SO-BN).
+	Iso           string `protobuf:"bytes,5,opt,name=iso,proto3" json:"iso,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FormLocation) Reset() {
+	*x = FormLocation{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FormLocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FormLocation) ProtoMessage() {}
+
+func (x *FormLocation) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FormLocation.ProtoReflect.Descriptor instead.
+func (*FormLocation) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *FormLocation) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *FormLocation) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *FormLocation) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FormLocation) GetAdminLevel() int32 {
+	if x != nil {
+		return x.AdminLevel
+	}
+	return 0
+}
+
+func (x *FormLocation) GetIso() string {
+	if x != nil {
+		return x.Iso
+	}
+	return ""
+}
+
+type ListFormsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Top-level forms, in order.
+	Forms []*Form `protobuf:"bytes,1,rep,name=forms,proto3" json:"forms,omitempty"`
+	// With details: the nested forms and every options list.
+	Subforms []*Form       `protobuf:"bytes,2,rep,name=subforms,proto3" json:"subforms,omitempty"`
+	Lookups  []*FormLookup `protobuf:"bytes,3,rep,name=lookups,proto3" json:"lookups,omitempty"`
+	// With include_locations: every location, in the configuration's order.
+	Locations     []*FormLocation `protobuf:"bytes,4,rep,name=locations,proto3" json:"locations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListFormsResponse) Reset() {
 	*x = ListFormsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[34]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1993,7 +2362,7 @@ func (x *ListFormsResponse) String() string {
 func (*ListFormsResponse) ProtoMessage() {}
 
 func (x *ListFormsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[34]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2006,12 +2375,33 @@ func (x *ListFormsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFormsResponse.ProtoReflect.Descriptor instead.
 func (*ListFormsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{34}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListFormsResponse) GetForms() []*Form {
 	if x != nil {
 		return x.Forms
+	}
+	return nil
+}
+
+func (x *ListFormsResponse) GetSubforms() []*Form {
+	if x != nil {
+		return x.Subforms
+	}
+	return nil
+}
+
+func (x *ListFormsResponse) GetLookups() []*FormLookup {
+	if x != nil {
+		return x.Lookups
+	}
+	return nil
+}
+
+func (x *ListFormsResponse) GetLocations() []*FormLocation {
+	if x != nil {
+		return x.Locations
 	}
 	return nil
 }
@@ -2034,7 +2424,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[35]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2046,7 +2436,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[35]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2059,7 +2449,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{35}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *AuditEntry) GetSeq() uint64 {
@@ -2133,7 +2523,7 @@ type VerifyAuditRequest struct {
 
 func (x *VerifyAuditRequest) Reset() {
 	*x = VerifyAuditRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[36]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2145,7 +2535,7 @@ func (x *VerifyAuditRequest) String() string {
 func (*VerifyAuditRequest) ProtoMessage() {}
 
 func (x *VerifyAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[36]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2158,7 +2548,7 @@ func (x *VerifyAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditRequest.ProtoReflect.Descriptor instead.
 func (*VerifyAuditRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{36}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{40}
 }
 
 type VerifyAuditResponse struct {
@@ -2175,7 +2565,7 @@ type VerifyAuditResponse struct {
 
 func (x *VerifyAuditResponse) Reset() {
 	*x = VerifyAuditResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[37]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2187,7 +2577,7 @@ func (x *VerifyAuditResponse) String() string {
 func (*VerifyAuditResponse) ProtoMessage() {}
 
 func (x *VerifyAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[37]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2200,7 +2590,7 @@ func (x *VerifyAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditResponse.ProtoReflect.Descriptor instead.
 func (*VerifyAuditResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{37}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *VerifyAuditResponse) GetOk() bool {
@@ -2247,7 +2637,7 @@ type TailAuditRequest struct {
 
 func (x *TailAuditRequest) Reset() {
 	*x = TailAuditRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[38]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2259,7 +2649,7 @@ func (x *TailAuditRequest) String() string {
 func (*TailAuditRequest) ProtoMessage() {}
 
 func (x *TailAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[38]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2272,7 +2662,7 @@ func (x *TailAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailAuditRequest.ProtoReflect.Descriptor instead.
 func (*TailAuditRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{38}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *TailAuditRequest) GetN() int32 {
@@ -2291,7 +2681,7 @@ type TailAuditResponse struct {
 
 func (x *TailAuditResponse) Reset() {
 	*x = TailAuditResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[39]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2303,7 +2693,7 @@ func (x *TailAuditResponse) String() string {
 func (*TailAuditResponse) ProtoMessage() {}
 
 func (x *TailAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[39]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2316,7 +2706,7 @@ func (x *TailAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailAuditResponse.ProtoReflect.Descriptor instead.
 func (*TailAuditResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{39}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *TailAuditResponse) GetEntries() []*AuditEntry {
@@ -2334,7 +2724,7 @@ type ExportAuditRequest struct {
 
 func (x *ExportAuditRequest) Reset() {
 	*x = ExportAuditRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[40]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2346,7 +2736,7 @@ func (x *ExportAuditRequest) String() string {
 func (*ExportAuditRequest) ProtoMessage() {}
 
 func (x *ExportAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[40]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2359,7 +2749,7 @@ func (x *ExportAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportAuditRequest.ProtoReflect.Descriptor instead.
 func (*ExportAuditRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{40}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{44}
 }
 
 type ExportAuditResponse struct {
@@ -2371,7 +2761,7 @@ type ExportAuditResponse struct {
 
 func (x *ExportAuditResponse) Reset() {
 	*x = ExportAuditResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[41]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2383,7 +2773,7 @@ func (x *ExportAuditResponse) String() string {
 func (*ExportAuditResponse) ProtoMessage() {}
 
 func (x *ExportAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[41]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2396,7 +2786,7 @@ func (x *ExportAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportAuditResponse.ProtoReflect.Descriptor instead.
 func (*ExportAuditResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{41}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ExportAuditResponse) GetEntry() *AuditEntry {
@@ -2414,7 +2804,7 @@ type NodeIDRequest struct {
 
 func (x *NodeIDRequest) Reset() {
 	*x = NodeIDRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[42]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2426,7 +2816,7 @@ func (x *NodeIDRequest) String() string {
 func (*NodeIDRequest) ProtoMessage() {}
 
 func (x *NodeIDRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[42]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2439,7 +2829,7 @@ func (x *NodeIDRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeIDRequest.ProtoReflect.Descriptor instead.
 func (*NodeIDRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{42}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{46}
 }
 
 type NodeIDResponse struct {
@@ -2458,7 +2848,7 @@ type NodeIDResponse struct {
 
 func (x *NodeIDResponse) Reset() {
 	*x = NodeIDResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[43]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2470,7 +2860,7 @@ func (x *NodeIDResponse) String() string {
 func (*NodeIDResponse) ProtoMessage() {}
 
 func (x *NodeIDResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[43]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2483,7 +2873,7 @@ func (x *NodeIDResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeIDResponse.ProtoReflect.Descriptor instead.
 func (*NodeIDResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{43}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *NodeIDResponse) GetAgencyId() string {
@@ -2553,7 +2943,7 @@ type Peer struct {
 
 func (x *Peer) Reset() {
 	*x = Peer{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[44]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2565,7 +2955,7 @@ func (x *Peer) String() string {
 func (*Peer) ProtoMessage() {}
 
 func (x *Peer) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[44]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2578,7 +2968,7 @@ func (x *Peer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Peer.ProtoReflect.Descriptor instead.
 func (*Peer) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{44}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Peer) GetAgency() string {
@@ -2669,7 +3059,7 @@ type AddPeerRequest struct {
 
 func (x *AddPeerRequest) Reset() {
 	*x = AddPeerRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[45]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2681,7 +3071,7 @@ func (x *AddPeerRequest) String() string {
 func (*AddPeerRequest) ProtoMessage() {}
 
 func (x *AddPeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[45]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2694,7 +3084,7 @@ func (x *AddPeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPeerRequest.ProtoReflect.Descriptor instead.
 func (*AddPeerRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{45}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *AddPeerRequest) GetAddr() string {
@@ -2720,7 +3110,7 @@ type AddPeerResponse struct {
 
 func (x *AddPeerResponse) Reset() {
 	*x = AddPeerResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[46]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2732,7 +3122,7 @@ func (x *AddPeerResponse) String() string {
 func (*AddPeerResponse) ProtoMessage() {}
 
 func (x *AddPeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[46]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2745,7 +3135,7 @@ func (x *AddPeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPeerResponse.ProtoReflect.Descriptor instead.
 func (*AddPeerResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{46}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *AddPeerResponse) GetPeer() *Peer {
@@ -2763,7 +3153,7 @@ type ListPeersRequest struct {
 
 func (x *ListPeersRequest) Reset() {
 	*x = ListPeersRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[47]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2775,7 +3165,7 @@ func (x *ListPeersRequest) String() string {
 func (*ListPeersRequest) ProtoMessage() {}
 
 func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[47]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2788,7 +3178,7 @@ func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersRequest.ProtoReflect.Descriptor instead.
 func (*ListPeersRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{47}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{51}
 }
 
 type ListPeersResponse struct {
@@ -2800,7 +3190,7 @@ type ListPeersResponse struct {
 
 func (x *ListPeersResponse) Reset() {
 	*x = ListPeersResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2812,7 +3202,7 @@ func (x *ListPeersResponse) String() string {
 func (*ListPeersResponse) ProtoMessage() {}
 
 func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2825,7 +3215,7 @@ func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersResponse.ProtoReflect.Descriptor instead.
 func (*ListPeersResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{48}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListPeersResponse) GetPeers() []*Peer {
@@ -2844,7 +3234,7 @@ type RemovePeerRequest struct {
 
 func (x *RemovePeerRequest) Reset() {
 	*x = RemovePeerRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2856,7 +3246,7 @@ func (x *RemovePeerRequest) String() string {
 func (*RemovePeerRequest) ProtoMessage() {}
 
 func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2869,7 +3259,7 @@ func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerRequest.ProtoReflect.Descriptor instead.
 func (*RemovePeerRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{49}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RemovePeerRequest) GetAgency() string {
@@ -2887,7 +3277,7 @@ type RemovePeerResponse struct {
 
 func (x *RemovePeerResponse) Reset() {
 	*x = RemovePeerResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2899,7 +3289,7 @@ func (x *RemovePeerResponse) String() string {
 func (*RemovePeerResponse) ProtoMessage() {}
 
 func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2912,7 +3302,7 @@ func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerResponse.ProtoReflect.Descriptor instead.
 func (*RemovePeerResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{50}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{54}
 }
 
 type Policy struct {
@@ -2937,7 +3327,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2949,7 +3339,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2962,7 +3352,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{51}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *Policy) GetId() string {
@@ -3060,7 +3450,7 @@ type ApplyPolicyRequest struct {
 
 func (x *ApplyPolicyRequest) Reset() {
 	*x = ApplyPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3072,7 +3462,7 @@ func (x *ApplyPolicyRequest) String() string {
 func (*ApplyPolicyRequest) ProtoMessage() {}
 
 func (x *ApplyPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3085,7 +3475,7 @@ func (x *ApplyPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyPolicyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{52}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ApplyPolicyRequest) GetDocument() []byte {
@@ -3118,7 +3508,7 @@ type ApplyPolicyResponse struct {
 
 func (x *ApplyPolicyResponse) Reset() {
 	*x = ApplyPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3130,7 +3520,7 @@ func (x *ApplyPolicyResponse) String() string {
 func (*ApplyPolicyResponse) ProtoMessage() {}
 
 func (x *ApplyPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3143,7 +3533,7 @@ func (x *ApplyPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyPolicyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{53}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ApplyPolicyResponse) GetPolicy() *Policy {
@@ -3182,7 +3572,7 @@ type ListPoliciesRequest struct {
 
 func (x *ListPoliciesRequest) Reset() {
 	*x = ListPoliciesRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3194,7 +3584,7 @@ func (x *ListPoliciesRequest) String() string {
 func (*ListPoliciesRequest) ProtoMessage() {}
 
 func (x *ListPoliciesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3207,7 +3597,7 @@ func (x *ListPoliciesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliciesRequest.ProtoReflect.Descriptor instead.
 func (*ListPoliciesRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{54}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{58}
 }
 
 type ListPoliciesResponse struct {
@@ -3219,7 +3609,7 @@ type ListPoliciesResponse struct {
 
 func (x *ListPoliciesResponse) Reset() {
 	*x = ListPoliciesResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3231,7 +3621,7 @@ func (x *ListPoliciesResponse) String() string {
 func (*ListPoliciesResponse) ProtoMessage() {}
 
 func (x *ListPoliciesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3244,7 +3634,7 @@ func (x *ListPoliciesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliciesResponse.ProtoReflect.Descriptor instead.
 func (*ListPoliciesResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{55}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ListPoliciesResponse) GetPolicies() []*Policy {
@@ -3263,7 +3653,7 @@ type ShowPolicyRequest struct {
 
 func (x *ShowPolicyRequest) Reset() {
 	*x = ShowPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3275,7 +3665,7 @@ func (x *ShowPolicyRequest) String() string {
 func (*ShowPolicyRequest) ProtoMessage() {}
 
 func (x *ShowPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3288,7 +3678,7 @@ func (x *ShowPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowPolicyRequest.ProtoReflect.Descriptor instead.
 func (*ShowPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{56}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ShowPolicyRequest) GetId() string {
@@ -3308,7 +3698,7 @@ type ShowPolicyResponse struct {
 
 func (x *ShowPolicyResponse) Reset() {
 	*x = ShowPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3320,7 +3710,7 @@ func (x *ShowPolicyResponse) String() string {
 func (*ShowPolicyResponse) ProtoMessage() {}
 
 func (x *ShowPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3333,7 +3723,7 @@ func (x *ShowPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowPolicyResponse.ProtoReflect.Descriptor instead.
 func (*ShowPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{57}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ShowPolicyResponse) GetPolicy() *Policy {
@@ -3359,7 +3749,7 @@ type SignPolicyRequest struct {
 
 func (x *SignPolicyRequest) Reset() {
 	*x = SignPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3371,7 +3761,7 @@ func (x *SignPolicyRequest) String() string {
 func (*SignPolicyRequest) ProtoMessage() {}
 
 func (x *SignPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3384,7 +3774,7 @@ func (x *SignPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SignPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{58}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *SignPolicyRequest) GetDocument() []byte {
@@ -3405,7 +3795,7 @@ type SignPolicyResponse struct {
 
 func (x *SignPolicyResponse) Reset() {
 	*x = SignPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3417,7 +3807,7 @@ func (x *SignPolicyResponse) String() string {
 func (*SignPolicyResponse) ProtoMessage() {}
 
 func (x *SignPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3430,7 +3820,7 @@ func (x *SignPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SignPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{59}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *SignPolicyResponse) GetDocument() []byte {
@@ -3460,7 +3850,7 @@ type CheckPolicyRequest struct {
 
 func (x *CheckPolicyRequest) Reset() {
 	*x = CheckPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3472,7 +3862,7 @@ func (x *CheckPolicyRequest) String() string {
 func (*CheckPolicyRequest) ProtoMessage() {}
 
 func (x *CheckPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3485,7 +3875,7 @@ func (x *CheckPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckPolicyRequest.ProtoReflect.Descriptor instead.
 func (*CheckPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{60}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *CheckPolicyRequest) GetCaseId() string {
@@ -3528,7 +3918,7 @@ type FieldDecision struct {
 
 func (x *FieldDecision) Reset() {
 	*x = FieldDecision{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3540,7 +3930,7 @@ func (x *FieldDecision) String() string {
 func (*FieldDecision) ProtoMessage() {}
 
 func (x *FieldDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3553,7 +3943,7 @@ func (x *FieldDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldDecision.ProtoReflect.Descriptor instead.
 func (*FieldDecision) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{61}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *FieldDecision) GetField() string {
@@ -3589,7 +3979,7 @@ type CheckPolicyResponse struct {
 
 func (x *CheckPolicyResponse) Reset() {
 	*x = CheckPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3601,7 +3991,7 @@ func (x *CheckPolicyResponse) String() string {
 func (*CheckPolicyResponse) ProtoMessage() {}
 
 func (x *CheckPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3614,7 +4004,7 @@ func (x *CheckPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckPolicyResponse.ProtoReflect.Descriptor instead.
 func (*CheckPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{62}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *CheckPolicyResponse) GetAllowed() bool {
@@ -3680,7 +4070,7 @@ type Exchange struct {
 
 func (x *Exchange) Reset() {
 	*x = Exchange{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3692,7 +4082,7 @@ func (x *Exchange) String() string {
 func (*Exchange) ProtoMessage() {}
 
 func (x *Exchange) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3705,7 +4095,7 @@ func (x *Exchange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Exchange.ProtoReflect.Descriptor instead.
 func (*Exchange) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{63}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *Exchange) GetId() string {
@@ -3867,7 +4257,7 @@ type ExchangeEvent struct {
 
 func (x *ExchangeEvent) Reset() {
 	*x = ExchangeEvent{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3879,7 +4269,7 @@ func (x *ExchangeEvent) String() string {
 func (*ExchangeEvent) ProtoMessage() {}
 
 func (x *ExchangeEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3892,7 +4282,7 @@ func (x *ExchangeEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeEvent.ProtoReflect.Descriptor instead.
 func (*ExchangeEvent) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{64}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ExchangeEvent) GetAt() *timestamppb.Timestamp {
@@ -3938,7 +4328,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3950,7 +4340,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3963,7 +4353,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{65}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *SendRequest) GetKind() string {
@@ -4017,7 +4407,7 @@ type SendResponse struct {
 
 func (x *SendResponse) Reset() {
 	*x = SendResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4029,7 +4419,7 @@ func (x *SendResponse) String() string {
 func (*SendResponse) ProtoMessage() {}
 
 func (x *SendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4042,7 +4432,7 @@ func (x *SendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResponse.ProtoReflect.Descriptor instead.
 func (*SendResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{66}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *SendResponse) GetExchange() *Exchange {
@@ -4063,7 +4453,7 @@ type ListExchangesRequest struct {
 
 func (x *ListExchangesRequest) Reset() {
 	*x = ListExchangesRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4075,7 +4465,7 @@ func (x *ListExchangesRequest) String() string {
 func (*ListExchangesRequest) ProtoMessage() {}
 
 func (x *ListExchangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4088,7 +4478,7 @@ func (x *ListExchangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangesRequest.ProtoReflect.Descriptor instead.
 func (*ListExchangesRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{67}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ListExchangesRequest) GetKind() string {
@@ -4121,7 +4511,7 @@ type ListExchangesResponse struct {
 
 func (x *ListExchangesResponse) Reset() {
 	*x = ListExchangesResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4133,7 +4523,7 @@ func (x *ListExchangesResponse) String() string {
 func (*ListExchangesResponse) ProtoMessage() {}
 
 func (x *ListExchangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4146,7 +4536,7 @@ func (x *ListExchangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangesResponse.ProtoReflect.Descriptor instead.
 func (*ListExchangesResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{68}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ListExchangesResponse) GetExchanges() []*Exchange {
@@ -4165,7 +4555,7 @@ type GetExchangeRequest struct {
 
 func (x *GetExchangeRequest) Reset() {
 	*x = GetExchangeRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4177,7 +4567,7 @@ func (x *GetExchangeRequest) String() string {
 func (*GetExchangeRequest) ProtoMessage() {}
 
 func (x *GetExchangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4190,7 +4580,7 @@ func (x *GetExchangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExchangeRequest.ProtoReflect.Descriptor instead.
 func (*GetExchangeRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{69}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *GetExchangeRequest) GetId() string {
@@ -4209,7 +4599,7 @@ type GetExchangeResponse struct {
 
 func (x *GetExchangeResponse) Reset() {
 	*x = GetExchangeResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4221,7 +4611,7 @@ func (x *GetExchangeResponse) String() string {
 func (*GetExchangeResponse) ProtoMessage() {}
 
 func (x *GetExchangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4234,7 +4624,7 @@ func (x *GetExchangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExchangeResponse.ProtoReflect.Descriptor instead.
 func (*GetExchangeResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{70}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *GetExchangeResponse) GetExchange() *Exchange {
@@ -4256,7 +4646,7 @@ type RespondRequest struct {
 
 func (x *RespondRequest) Reset() {
 	*x = RespondRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4268,7 +4658,7 @@ func (x *RespondRequest) String() string {
 func (*RespondRequest) ProtoMessage() {}
 
 func (x *RespondRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4281,7 +4671,7 @@ func (x *RespondRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondRequest.ProtoReflect.Descriptor instead.
 func (*RespondRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{71}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *RespondRequest) GetId() string {
@@ -4318,7 +4708,7 @@ type RespondResponse struct {
 
 func (x *RespondResponse) Reset() {
 	*x = RespondResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4330,7 +4720,7 @@ func (x *RespondResponse) String() string {
 func (*RespondResponse) ProtoMessage() {}
 
 func (x *RespondResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4343,7 +4733,7 @@ func (x *RespondResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondResponse.ProtoReflect.Descriptor instead.
 func (*RespondResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{72}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *RespondResponse) GetExchange() *Exchange {
@@ -4376,7 +4766,7 @@ type ResyncExchangeRequest struct {
 
 func (x *ResyncExchangeRequest) Reset() {
 	*x = ResyncExchangeRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4388,7 +4778,7 @@ func (x *ResyncExchangeRequest) String() string {
 func (*ResyncExchangeRequest) ProtoMessage() {}
 
 func (x *ResyncExchangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4401,7 +4791,7 @@ func (x *ResyncExchangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncExchangeRequest.ProtoReflect.Descriptor instead.
 func (*ResyncExchangeRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{73}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *ResyncExchangeRequest) GetId() string {
@@ -4422,7 +4812,7 @@ type ResyncExchangeResponse struct {
 
 func (x *ResyncExchangeResponse) Reset() {
 	*x = ResyncExchangeResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4434,7 +4824,7 @@ func (x *ResyncExchangeResponse) String() string {
 func (*ResyncExchangeResponse) ProtoMessage() {}
 
 func (x *ResyncExchangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4447,7 +4837,7 @@ func (x *ResyncExchangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncExchangeResponse.ProtoReflect.Descriptor instead.
 func (*ResyncExchangeResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{74}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *ResyncExchangeResponse) GetExchange() *Exchange {
@@ -4479,7 +4869,7 @@ type OutboxRequest struct {
 
 func (x *OutboxRequest) Reset() {
 	*x = OutboxRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4491,7 +4881,7 @@ func (x *OutboxRequest) String() string {
 func (*OutboxRequest) ProtoMessage() {}
 
 func (x *OutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4504,7 +4894,7 @@ func (x *OutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxRequest.ProtoReflect.Descriptor instead.
 func (*OutboxRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{75}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{79}
 }
 
 type OutboxEntry struct {
@@ -4524,7 +4914,7 @@ type OutboxEntry struct {
 
 func (x *OutboxEntry) Reset() {
 	*x = OutboxEntry{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4536,7 +4926,7 @@ func (x *OutboxEntry) String() string {
 func (*OutboxEntry) ProtoMessage() {}
 
 func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4549,7 +4939,7 @@ func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxEntry.ProtoReflect.Descriptor instead.
 func (*OutboxEntry) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{76}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *OutboxEntry) GetEnvelopeId() string {
@@ -4624,7 +5014,7 @@ type OutboxResponse struct {
 
 func (x *OutboxResponse) Reset() {
 	*x = OutboxResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4636,7 +5026,7 @@ func (x *OutboxResponse) String() string {
 func (*OutboxResponse) ProtoMessage() {}
 
 func (x *OutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4649,7 +5039,7 @@ func (x *OutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxResponse.ProtoReflect.Descriptor instead.
 func (*OutboxResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{77}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *OutboxResponse) GetEntries() []*OutboxEntry {
@@ -4669,7 +5059,7 @@ type RetryOutboxRequest struct {
 
 func (x *RetryOutboxRequest) Reset() {
 	*x = RetryOutboxRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4681,7 +5071,7 @@ func (x *RetryOutboxRequest) String() string {
 func (*RetryOutboxRequest) ProtoMessage() {}
 
 func (x *RetryOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4694,7 +5084,7 @@ func (x *RetryOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryOutboxRequest.ProtoReflect.Descriptor instead.
 func (*RetryOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{78}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *RetryOutboxRequest) GetPeer() string {
@@ -4714,7 +5104,7 @@ type RetryOutboxResponse struct {
 
 func (x *RetryOutboxResponse) Reset() {
 	*x = RetryOutboxResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4726,7 +5116,7 @@ func (x *RetryOutboxResponse) String() string {
 func (*RetryOutboxResponse) ProtoMessage() {}
 
 func (x *RetryOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4739,7 +5129,7 @@ func (x *RetryOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryOutboxResponse.ProtoReflect.Descriptor instead.
 func (*RetryOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{79}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *RetryOutboxResponse) GetWaiting() int32 {
@@ -4757,7 +5147,7 @@ type KeysStatusRequest struct {
 
 func (x *KeysStatusRequest) Reset() {
 	*x = KeysStatusRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4769,7 +5159,7 @@ func (x *KeysStatusRequest) String() string {
 func (*KeysStatusRequest) ProtoMessage() {}
 
 func (x *KeysStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4782,7 +5172,7 @@ func (x *KeysStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysStatusRequest.ProtoReflect.Descriptor instead.
 func (*KeysStatusRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{80}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{84}
 }
 
 type AgencyKey struct {
@@ -4798,7 +5188,7 @@ type AgencyKey struct {
 
 func (x *AgencyKey) Reset() {
 	*x = AgencyKey{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4810,7 +5200,7 @@ func (x *AgencyKey) String() string {
 func (*AgencyKey) ProtoMessage() {}
 
 func (x *AgencyKey) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4823,7 +5213,7 @@ func (x *AgencyKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgencyKey.ProtoReflect.Descriptor instead.
 func (*AgencyKey) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{81}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *AgencyKey) GetVersion() uint32 {
@@ -4878,7 +5268,7 @@ type KeysStatusResponse struct {
 
 func (x *KeysStatusResponse) Reset() {
 	*x = KeysStatusResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4890,7 +5280,7 @@ func (x *KeysStatusResponse) String() string {
 func (*KeysStatusResponse) ProtoMessage() {}
 
 func (x *KeysStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4903,7 +5293,7 @@ func (x *KeysStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysStatusResponse.ProtoReflect.Descriptor instead.
 func (*KeysStatusResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{82}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *KeysStatusResponse) GetKeyring() string {
@@ -4958,7 +5348,7 @@ type RotateKeysRequest struct {
 
 func (x *RotateKeysRequest) Reset() {
 	*x = RotateKeysRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4970,7 +5360,7 @@ func (x *RotateKeysRequest) String() string {
 func (*RotateKeysRequest) ProtoMessage() {}
 
 func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4983,7 +5373,7 @@ func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeysRequest.ProtoReflect.Descriptor instead.
 func (*RotateKeysRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{83}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *RotateKeysRequest) GetWrapping() bool {
@@ -5015,7 +5405,7 @@ type RotateKeysResponse struct {
 
 func (x *RotateKeysResponse) Reset() {
 	*x = RotateKeysResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5027,7 +5417,7 @@ func (x *RotateKeysResponse) String() string {
 func (*RotateKeysResponse) ProtoMessage() {}
 
 func (x *RotateKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5040,7 +5430,7 @@ func (x *RotateKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeysResponse.ProtoReflect.Descriptor instead.
 func (*RotateKeysResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{84}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *RotateKeysResponse) GetRewrapped() int32 {
@@ -5079,7 +5469,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5091,7 +5481,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5104,7 +5494,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{85}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{89}
 }
 
 type BackupResponse struct {
@@ -5116,7 +5506,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5128,7 +5518,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5141,7 +5531,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{86}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *BackupResponse) GetChunk() []byte {
@@ -5181,7 +5571,7 @@ type TracingRequest struct {
 
 func (x *TracingRequest) Reset() {
 	*x = TracingRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5193,7 +5583,7 @@ func (x *TracingRequest) String() string {
 func (*TracingRequest) ProtoMessage() {}
 
 func (x *TracingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5206,7 +5596,7 @@ func (x *TracingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingRequest.ProtoReflect.Descriptor instead.
 func (*TracingRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{87}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *TracingRequest) GetId() string {
@@ -5354,7 +5744,7 @@ type Trace struct {
 
 func (x *Trace) Reset() {
 	*x = Trace{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5366,7 +5756,7 @@ func (x *Trace) String() string {
 func (*Trace) ProtoMessage() {}
 
 func (x *Trace) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5379,7 +5769,7 @@ func (x *Trace) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trace.ProtoReflect.Descriptor instead.
 func (*Trace) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{88}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *Trace) GetIndex() int32 {
@@ -5504,7 +5894,7 @@ type TracingDecision struct {
 
 func (x *TracingDecision) Reset() {
 	*x = TracingDecision{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5516,7 +5906,7 @@ func (x *TracingDecision) String() string {
 func (*TracingDecision) ProtoMessage() {}
 
 func (x *TracingDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5529,7 +5919,7 @@ func (x *TracingDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingDecision.ProtoReflect.Descriptor instead.
 func (*TracingDecision) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{89}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *TracingDecision) GetTrace() int32 {
@@ -5593,7 +5983,7 @@ type CreateTracingRequestRequest struct {
 
 func (x *CreateTracingRequestRequest) Reset() {
 	*x = CreateTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5605,7 +5995,7 @@ func (x *CreateTracingRequestRequest) String() string {
 func (*CreateTracingRequestRequest) ProtoMessage() {}
 
 func (x *CreateTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5618,7 +6008,7 @@ func (x *CreateTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{90}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *CreateTracingRequestRequest) GetRequest() *structpb.Struct {
@@ -5644,7 +6034,7 @@ type CreateTracingRequestResponse struct {
 
 func (x *CreateTracingRequestResponse) Reset() {
 	*x = CreateTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5656,7 +6046,7 @@ func (x *CreateTracingRequestResponse) String() string {
 func (*CreateTracingRequestResponse) ProtoMessage() {}
 
 func (x *CreateTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5669,7 +6059,7 @@ func (x *CreateTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{91}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *CreateTracingRequestResponse) GetRequest() *TracingRequest {
@@ -5689,7 +6079,7 @@ type GetTracingRequestRequest struct {
 
 func (x *GetTracingRequestRequest) Reset() {
 	*x = GetTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5701,7 +6091,7 @@ func (x *GetTracingRequestRequest) String() string {
 func (*GetTracingRequestRequest) ProtoMessage() {}
 
 func (x *GetTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5714,7 +6104,7 @@ func (x *GetTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{92}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *GetTracingRequestRequest) GetId() string {
@@ -5733,7 +6123,7 @@ type GetTracingRequestResponse struct {
 
 func (x *GetTracingRequestResponse) Reset() {
 	*x = GetTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5745,7 +6135,7 @@ func (x *GetTracingRequestResponse) String() string {
 func (*GetTracingRequestResponse) ProtoMessage() {}
 
 func (x *GetTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5758,7 +6148,7 @@ func (x *GetTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*GetTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{93}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *GetTracingRequestResponse) GetRequest() *TracingRequest {
@@ -5779,7 +6169,7 @@ type ListTracingRequestsRequest struct {
 
 func (x *ListTracingRequestsRequest) Reset() {
 	*x = ListTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5791,7 +6181,7 @@ func (x *ListTracingRequestsRequest) String() string {
 func (*ListTracingRequestsRequest) ProtoMessage() {}
 
 func (x *ListTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5804,7 +6194,7 @@ func (x *ListTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{94}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *ListTracingRequestsRequest) GetStatus() string {
@@ -5830,7 +6220,7 @@ type ListTracingRequestsResponse struct {
 
 func (x *ListTracingRequestsResponse) Reset() {
 	*x = ListTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5842,7 +6232,7 @@ func (x *ListTracingRequestsResponse) String() string {
 func (*ListTracingRequestsResponse) ProtoMessage() {}
 
 func (x *ListTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5855,7 +6245,7 @@ func (x *ListTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{95}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *ListTracingRequestsResponse) GetRequests() []*TracingRequest {
@@ -5876,7 +6266,7 @@ type UpdateTracingRequestRequest struct {
 
 func (x *UpdateTracingRequestRequest) Reset() {
 	*x = UpdateTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5888,7 +6278,7 @@ func (x *UpdateTracingRequestRequest) String() string {
 func (*UpdateTracingRequestRequest) ProtoMessage() {}
 
 func (x *UpdateTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5901,7 +6291,7 @@ func (x *UpdateTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{96}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *UpdateTracingRequestRequest) GetId() string {
@@ -5927,7 +6317,7 @@ type UpdateTracingRequestResponse struct {
 
 func (x *UpdateTracingRequestResponse) Reset() {
 	*x = UpdateTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5939,7 +6329,7 @@ func (x *UpdateTracingRequestResponse) String() string {
 func (*UpdateTracingRequestResponse) ProtoMessage() {}
 
 func (x *UpdateTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5952,7 +6342,7 @@ func (x *UpdateTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{97}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *UpdateTracingRequestResponse) GetRequest() *TracingRequest {
@@ -5972,7 +6362,7 @@ type TracingImportRow struct {
 
 func (x *TracingImportRow) Reset() {
 	*x = TracingImportRow{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5984,7 +6374,7 @@ func (x *TracingImportRow) String() string {
 func (*TracingImportRow) ProtoMessage() {}
 
 func (x *TracingImportRow) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5997,7 +6387,7 @@ func (x *TracingImportRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingImportRow.ProtoReflect.Descriptor instead.
 func (*TracingImportRow) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{98}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *TracingImportRow) GetRow() int64 {
@@ -6027,7 +6417,7 @@ type TracingImportResult struct {
 
 func (x *TracingImportResult) Reset() {
 	*x = TracingImportResult{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6039,7 +6429,7 @@ func (x *TracingImportResult) String() string {
 func (*TracingImportResult) ProtoMessage() {}
 
 func (x *TracingImportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6052,7 +6442,7 @@ func (x *TracingImportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingImportResult.ProtoReflect.Descriptor instead.
 func (*TracingImportResult) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{99}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *TracingImportResult) GetRow() int64 {
@@ -6093,7 +6483,7 @@ type ImportTracingRequestsRequest struct {
 
 func (x *ImportTracingRequestsRequest) Reset() {
 	*x = ImportTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6105,7 +6495,7 @@ func (x *ImportTracingRequestsRequest) String() string {
 func (*ImportTracingRequestsRequest) ProtoMessage() {}
 
 func (x *ImportTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6118,7 +6508,7 @@ func (x *ImportTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ImportTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{100}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *ImportTracingRequestsRequest) GetRows() []*TracingImportRow {
@@ -6146,7 +6536,7 @@ type ImportTracingRequestsResponse struct {
 
 func (x *ImportTracingRequestsResponse) Reset() {
 	*x = ImportTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6158,7 +6548,7 @@ func (x *ImportTracingRequestsResponse) String() string {
 func (*ImportTracingRequestsResponse) ProtoMessage() {}
 
 func (x *ImportTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6171,7 +6561,7 @@ func (x *ImportTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ImportTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{101}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *ImportTracingRequestsResponse) GetResults() []*TracingImportResult {
@@ -6210,7 +6600,7 @@ type MatchComparison struct {
 
 func (x *MatchComparison) Reset() {
 	*x = MatchComparison{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6222,7 +6612,7 @@ func (x *MatchComparison) String() string {
 func (*MatchComparison) ProtoMessage() {}
 
 func (x *MatchComparison) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6235,7 +6625,7 @@ func (x *MatchComparison) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchComparison.ProtoReflect.Descriptor instead.
 func (*MatchComparison) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{102}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *MatchComparison) GetField() string {
@@ -6278,7 +6668,7 @@ type MatchCandidate struct {
 
 func (x *MatchCandidate) Reset() {
 	*x = MatchCandidate{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6290,7 +6680,7 @@ func (x *MatchCandidate) String() string {
 func (*MatchCandidate) ProtoMessage() {}
 
 func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6303,7 +6693,7 @@ func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCandidate.ProtoReflect.Descriptor instead.
 func (*MatchCandidate) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{103}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *MatchCandidate) GetTrace() int32 {
@@ -6366,7 +6756,7 @@ type MatchTracingRequestRequest struct {
 
 func (x *MatchTracingRequestRequest) Reset() {
 	*x = MatchTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6378,7 +6768,7 @@ func (x *MatchTracingRequestRequest) String() string {
 func (*MatchTracingRequestRequest) ProtoMessage() {}
 
 func (x *MatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6391,7 +6781,7 @@ func (x *MatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*MatchTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{104}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *MatchTracingRequestRequest) GetId() string {
@@ -6418,7 +6808,7 @@ type MatchTracingRequestResponse struct {
 
 func (x *MatchTracingRequestResponse) Reset() {
 	*x = MatchTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6430,7 +6820,7 @@ func (x *MatchTracingRequestResponse) String() string {
 func (*MatchTracingRequestResponse) ProtoMessage() {}
 
 func (x *MatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6443,7 +6833,7 @@ func (x *MatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*MatchTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{105}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *MatchTracingRequestResponse) GetRequest() *TracingRequest {
@@ -6468,7 +6858,7 @@ type MatchAllTracingRequestsRequest struct {
 
 func (x *MatchAllTracingRequestsRequest) Reset() {
 	*x = MatchAllTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6480,7 +6870,7 @@ func (x *MatchAllTracingRequestsRequest) String() string {
 func (*MatchAllTracingRequestsRequest) ProtoMessage() {}
 
 func (x *MatchAllTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6493,7 +6883,7 @@ func (x *MatchAllTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchAllTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*MatchAllTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{106}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{110}
 }
 
 // TracingMatchSummary is the outcome of matching one open request.
@@ -6512,7 +6902,7 @@ type TracingMatchSummary struct {
 
 func (x *TracingMatchSummary) Reset() {
 	*x = TracingMatchSummary{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6524,7 +6914,7 @@ func (x *TracingMatchSummary) String() string {
 func (*TracingMatchSummary) ProtoMessage() {}
 
 func (x *TracingMatchSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6537,7 +6927,7 @@ func (x *TracingMatchSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingMatchSummary.ProtoReflect.Descriptor instead.
 func (*TracingMatchSummary) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{107}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *TracingMatchSummary) GetId() string {
@@ -6591,7 +6981,7 @@ type MatchAllTracingRequestsResponse struct {
 
 func (x *MatchAllTracingRequestsResponse) Reset() {
 	*x = MatchAllTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6603,7 +6993,7 @@ func (x *MatchAllTracingRequestsResponse) String() string {
 func (*MatchAllTracingRequestsResponse) ProtoMessage() {}
 
 func (x *MatchAllTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6616,7 +7006,7 @@ func (x *MatchAllTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchAllTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*MatchAllTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{108}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *MatchAllTracingRequestsResponse) GetSummaries() []*TracingMatchSummary {
@@ -6637,7 +7027,7 @@ type MatchCaseRequest struct {
 
 func (x *MatchCaseRequest) Reset() {
 	*x = MatchCaseRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6649,7 +7039,7 @@ func (x *MatchCaseRequest) String() string {
 func (*MatchCaseRequest) ProtoMessage() {}
 
 func (x *MatchCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6662,7 +7052,7 @@ func (x *MatchCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCaseRequest.ProtoReflect.Descriptor instead.
 func (*MatchCaseRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{109}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *MatchCaseRequest) GetId() string {
@@ -6688,7 +7078,7 @@ type MatchCaseResponse struct {
 
 func (x *MatchCaseResponse) Reset() {
 	*x = MatchCaseResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6700,7 +7090,7 @@ func (x *MatchCaseResponse) String() string {
 func (*MatchCaseResponse) ProtoMessage() {}
 
 func (x *MatchCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6713,7 +7103,7 @@ func (x *MatchCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCaseResponse.ProtoReflect.Descriptor instead.
 func (*MatchCaseResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{110}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *MatchCaseResponse) GetCandidates() []*MatchCandidate {
@@ -6737,7 +7127,7 @@ type ConfirmTracingMatchRequest struct {
 
 func (x *ConfirmTracingMatchRequest) Reset() {
 	*x = ConfirmTracingMatchRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6749,7 +7139,7 @@ func (x *ConfirmTracingMatchRequest) String() string {
 func (*ConfirmTracingMatchRequest) ProtoMessage() {}
 
 func (x *ConfirmTracingMatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6762,7 +7152,7 @@ func (x *ConfirmTracingMatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTracingMatchRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmTracingMatchRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{111}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *ConfirmTracingMatchRequest) GetId() string {
@@ -6802,7 +7192,7 @@ type ConfirmTracingMatchResponse struct {
 
 func (x *ConfirmTracingMatchResponse) Reset() {
 	*x = ConfirmTracingMatchResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6814,7 +7204,7 @@ func (x *ConfirmTracingMatchResponse) String() string {
 func (*ConfirmTracingMatchResponse) ProtoMessage() {}
 
 func (x *ConfirmTracingMatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6827,7 +7217,7 @@ func (x *ConfirmTracingMatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTracingMatchResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmTracingMatchResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{112}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *ConfirmTracingMatchResponse) GetRequest() *TracingRequest {
@@ -6849,7 +7239,7 @@ type RejectTracingMatchRequest struct {
 
 func (x *RejectTracingMatchRequest) Reset() {
 	*x = RejectTracingMatchRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6861,7 +7251,7 @@ func (x *RejectTracingMatchRequest) String() string {
 func (*RejectTracingMatchRequest) ProtoMessage() {}
 
 func (x *RejectTracingMatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6874,7 +7264,7 @@ func (x *RejectTracingMatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTracingMatchRequest.ProtoReflect.Descriptor instead.
 func (*RejectTracingMatchRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{113}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *RejectTracingMatchRequest) GetId() string {
@@ -6914,7 +7304,7 @@ type RejectTracingMatchResponse struct {
 
 func (x *RejectTracingMatchResponse) Reset() {
 	*x = RejectTracingMatchResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6926,7 +7316,7 @@ func (x *RejectTracingMatchResponse) String() string {
 func (*RejectTracingMatchResponse) ProtoMessage() {}
 
 func (x *RejectTracingMatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6939,7 +7329,7 @@ func (x *RejectTracingMatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTracingMatchResponse.ProtoReflect.Descriptor instead.
 func (*RejectTracingMatchResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{114}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *RejectTracingMatchResponse) GetRequest() *TracingRequest {
@@ -6958,7 +7348,7 @@ type FederatedMatchTracingRequestRequest struct {
 
 func (x *FederatedMatchTracingRequestRequest) Reset() {
 	*x = FederatedMatchTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6970,7 +7360,7 @@ func (x *FederatedMatchTracingRequestRequest) String() string {
 func (*FederatedMatchTracingRequestRequest) ProtoMessage() {}
 
 func (x *FederatedMatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6983,7 +7373,7 @@ func (x *FederatedMatchTracingRequestRequest) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use FederatedMatchTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*FederatedMatchTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{115}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *FederatedMatchTracingRequestRequest) GetId() string {
@@ -7008,7 +7398,7 @@ type FederatedTracingMatch struct {
 
 func (x *FederatedTracingMatch) Reset() {
 	*x = FederatedTracingMatch{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7020,7 +7410,7 @@ func (x *FederatedTracingMatch) String() string {
 func (*FederatedTracingMatch) ProtoMessage() {}
 
 func (x *FederatedTracingMatch) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7033,7 +7423,7 @@ func (x *FederatedTracingMatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FederatedTracingMatch.ProtoReflect.Descriptor instead.
 func (*FederatedTracingMatch) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{116}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *FederatedTracingMatch) GetAgency() string {
@@ -7077,7 +7467,7 @@ type FederatedMatchTracingRequestResponse struct {
 
 func (x *FederatedMatchTracingRequestResponse) Reset() {
 	*x = FederatedMatchTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7089,7 +7479,7 @@ func (x *FederatedMatchTracingRequestResponse) String() string {
 func (*FederatedMatchTracingRequestResponse) ProtoMessage() {}
 
 func (x *FederatedMatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7102,7 +7492,7 @@ func (x *FederatedMatchTracingRequestResponse) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use FederatedMatchTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*FederatedMatchTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{117}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *FederatedMatchTracingRequestResponse) GetRequestId() string {
@@ -7144,7 +7534,7 @@ type RequestTracingDetailsRequest struct {
 
 func (x *RequestTracingDetailsRequest) Reset() {
 	*x = RequestTracingDetailsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7156,7 +7546,7 @@ func (x *RequestTracingDetailsRequest) String() string {
 func (*RequestTracingDetailsRequest) ProtoMessage() {}
 
 func (x *RequestTracingDetailsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7169,7 +7559,7 @@ func (x *RequestTracingDetailsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestTracingDetailsRequest.ProtoReflect.Descriptor instead.
 func (*RequestTracingDetailsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{118}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *RequestTracingDetailsRequest) GetAgency() string {
@@ -7202,7 +7592,7 @@ type RequestTracingDetailsResponse struct {
 
 func (x *RequestTracingDetailsResponse) Reset() {
 	*x = RequestTracingDetailsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7214,7 +7604,7 @@ func (x *RequestTracingDetailsResponse) String() string {
 func (*RequestTracingDetailsResponse) ProtoMessage() {}
 
 func (x *RequestTracingDetailsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7227,7 +7617,7 @@ func (x *RequestTracingDetailsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestTracingDetailsResponse.ProtoReflect.Descriptor instead.
 func (*RequestTracingDetailsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{119}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *RequestTracingDetailsResponse) GetExchange() *Exchange {
@@ -7371,16 +7761,57 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x12ExportCasesRequest\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\"=\n" +
 	"\x13ExportCasesResponse\x12&\n" +
-	"\x04case\x18\x01 \x01(\v2\x12.cpx.local.v1.CaseR\x04case\"\x12\n" +
-	"\x10ListFormsRequest\"c\n" +
+	"\x04case\x18\x01 \x01(\v2\x12.cpx.local.v1.CaseR\x04case\"Y\n" +
+	"\x10ListFormsRequest\x12\x18\n" +
+	"\adetails\x18\x01 \x01(\bR\adetails\x12+\n" +
+	"\x11include_locations\x18\x02 \x01(\bR\x10includeLocations\"\xb3\x01\n" +
 	"\x04Form\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
 	"\x06fields\x18\x03 \x01(\x05R\x06fields\x12\x1f\n" +
 	"\vfield_names\x18\x04 \x03(\tR\n" +
-	"fieldNames\"=\n" +
+	"fieldNames\x126\n" +
+	"\n" +
+	"field_defs\x18\x05 \x03(\v2\x17.cpx.local.v1.FormFieldR\tfieldDefs\x12\x16\n" +
+	"\x06nested\x18\x06 \x01(\bR\x06nested\"\xb0\x02\n" +
+	"\tFormField\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\x12\x1a\n" +
+	"\brequired\x18\x04 \x01(\bR\brequired\x12\x16\n" +
+	"\x06lookup\x18\x05 \x01(\tR\x06lookup\x12\x18\n" +
+	"\asubform\x18\x06 \x01(\tR\asubform\x12\x1d\n" +
+	"\n" +
+	"not_future\x18\a \x01(\bR\tnotFuture\x12\x15\n" +
+	"\x03min\x18\b \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n" +
+	"\x03max\x18\t \x01(\x01H\x01R\x03max\x88\x01\x01\x12\x1d\n" +
+	"\n" +
+	"max_length\x18\n" +
+	" \x01(\x05R\tmaxLength\x12\x1b\n" +
+	"\tread_only\x18\v \x01(\bR\breadOnlyB\x06\n" +
+	"\x04_minB\x06\n" +
+	"\x04_max\"d\n" +
+	"\n" +
+	"FormLookup\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x122\n" +
+	"\aoptions\x18\x03 \x03(\v2\x18.cpx.local.v1.FormOptionR\aoptions\"2\n" +
+	"\n" +
+	"FormOption\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\"\x81\x01\n" +
+	"\fFormLocation\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
+	"\x06parent\x18\x02 \x01(\tR\x06parent\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x1f\n" +
+	"\vadmin_level\x18\x04 \x01(\x05R\n" +
+	"adminLevel\x12\x10\n" +
+	"\x03iso\x18\x05 \x01(\tR\x03iso\"\xdb\x01\n" +
 	"\x11ListFormsResponse\x12(\n" +
-	"\x05forms\x18\x01 \x03(\v2\x12.cpx.local.v1.FormR\x05forms\"\x82\x02\n" +
+	"\x05forms\x18\x01 \x03(\v2\x12.cpx.local.v1.FormR\x05forms\x12.\n" +
+	"\bsubforms\x18\x02 \x03(\v2\x12.cpx.local.v1.FormR\bsubforms\x122\n" +
+	"\alookups\x18\x03 \x03(\v2\x18.cpx.local.v1.FormLookupR\alookups\x128\n" +
+	"\tlocations\x18\x04 \x03(\v2\x1a.cpx.local.v1.FormLocationR\tlocations\"\x82\x02\n" +
 	"\n" +
 	"AuditEntry\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
@@ -7844,7 +8275,7 @@ func file_cpx_local_v1_local_proto_rawDescGZIP() []byte {
 	return file_cpx_local_v1_local_proto_rawDescData
 }
 
-var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 120)
+var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 124)
 var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*StatusRequest)(nil),                        // 0: cpx.local.v1.StatusRequest
 	(*StatusResponse)(nil),                       // 1: cpx.local.v1.StatusResponse
@@ -7880,282 +8311,291 @@ var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*ExportCasesResponse)(nil),                  // 31: cpx.local.v1.ExportCasesResponse
 	(*ListFormsRequest)(nil),                     // 32: cpx.local.v1.ListFormsRequest
 	(*Form)(nil),                                 // 33: cpx.local.v1.Form
-	(*ListFormsResponse)(nil),                    // 34: cpx.local.v1.ListFormsResponse
-	(*AuditEntry)(nil),                           // 35: cpx.local.v1.AuditEntry
-	(*VerifyAuditRequest)(nil),                   // 36: cpx.local.v1.VerifyAuditRequest
-	(*VerifyAuditResponse)(nil),                  // 37: cpx.local.v1.VerifyAuditResponse
-	(*TailAuditRequest)(nil),                     // 38: cpx.local.v1.TailAuditRequest
-	(*TailAuditResponse)(nil),                    // 39: cpx.local.v1.TailAuditResponse
-	(*ExportAuditRequest)(nil),                   // 40: cpx.local.v1.ExportAuditRequest
-	(*ExportAuditResponse)(nil),                  // 41: cpx.local.v1.ExportAuditResponse
-	(*NodeIDRequest)(nil),                        // 42: cpx.local.v1.NodeIDRequest
-	(*NodeIDResponse)(nil),                       // 43: cpx.local.v1.NodeIDResponse
-	(*Peer)(nil),                                 // 44: cpx.local.v1.Peer
-	(*AddPeerRequest)(nil),                       // 45: cpx.local.v1.AddPeerRequest
-	(*AddPeerResponse)(nil),                      // 46: cpx.local.v1.AddPeerResponse
-	(*ListPeersRequest)(nil),                     // 47: cpx.local.v1.ListPeersRequest
-	(*ListPeersResponse)(nil),                    // 48: cpx.local.v1.ListPeersResponse
-	(*RemovePeerRequest)(nil),                    // 49: cpx.local.v1.RemovePeerRequest
-	(*RemovePeerResponse)(nil),                   // 50: cpx.local.v1.RemovePeerResponse
-	(*Policy)(nil),                               // 51: cpx.local.v1.Policy
-	(*ApplyPolicyRequest)(nil),                   // 52: cpx.local.v1.ApplyPolicyRequest
-	(*ApplyPolicyResponse)(nil),                  // 53: cpx.local.v1.ApplyPolicyResponse
-	(*ListPoliciesRequest)(nil),                  // 54: cpx.local.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),                 // 55: cpx.local.v1.ListPoliciesResponse
-	(*ShowPolicyRequest)(nil),                    // 56: cpx.local.v1.ShowPolicyRequest
-	(*ShowPolicyResponse)(nil),                   // 57: cpx.local.v1.ShowPolicyResponse
-	(*SignPolicyRequest)(nil),                    // 58: cpx.local.v1.SignPolicyRequest
-	(*SignPolicyResponse)(nil),                   // 59: cpx.local.v1.SignPolicyResponse
-	(*CheckPolicyRequest)(nil),                   // 60: cpx.local.v1.CheckPolicyRequest
-	(*FieldDecision)(nil),                        // 61: cpx.local.v1.FieldDecision
-	(*CheckPolicyResponse)(nil),                  // 62: cpx.local.v1.CheckPolicyResponse
-	(*Exchange)(nil),                             // 63: cpx.local.v1.Exchange
-	(*ExchangeEvent)(nil),                        // 64: cpx.local.v1.ExchangeEvent
-	(*SendRequest)(nil),                          // 65: cpx.local.v1.SendRequest
-	(*SendResponse)(nil),                         // 66: cpx.local.v1.SendResponse
-	(*ListExchangesRequest)(nil),                 // 67: cpx.local.v1.ListExchangesRequest
-	(*ListExchangesResponse)(nil),                // 68: cpx.local.v1.ListExchangesResponse
-	(*GetExchangeRequest)(nil),                   // 69: cpx.local.v1.GetExchangeRequest
-	(*GetExchangeResponse)(nil),                  // 70: cpx.local.v1.GetExchangeResponse
-	(*RespondRequest)(nil),                       // 71: cpx.local.v1.RespondRequest
-	(*RespondResponse)(nil),                      // 72: cpx.local.v1.RespondResponse
-	(*ResyncExchangeRequest)(nil),                // 73: cpx.local.v1.ResyncExchangeRequest
-	(*ResyncExchangeResponse)(nil),               // 74: cpx.local.v1.ResyncExchangeResponse
-	(*OutboxRequest)(nil),                        // 75: cpx.local.v1.OutboxRequest
-	(*OutboxEntry)(nil),                          // 76: cpx.local.v1.OutboxEntry
-	(*OutboxResponse)(nil),                       // 77: cpx.local.v1.OutboxResponse
-	(*RetryOutboxRequest)(nil),                   // 78: cpx.local.v1.RetryOutboxRequest
-	(*RetryOutboxResponse)(nil),                  // 79: cpx.local.v1.RetryOutboxResponse
-	(*KeysStatusRequest)(nil),                    // 80: cpx.local.v1.KeysStatusRequest
-	(*AgencyKey)(nil),                            // 81: cpx.local.v1.AgencyKey
-	(*KeysStatusResponse)(nil),                   // 82: cpx.local.v1.KeysStatusResponse
-	(*RotateKeysRequest)(nil),                    // 83: cpx.local.v1.RotateKeysRequest
-	(*RotateKeysResponse)(nil),                   // 84: cpx.local.v1.RotateKeysResponse
-	(*BackupRequest)(nil),                        // 85: cpx.local.v1.BackupRequest
-	(*BackupResponse)(nil),                       // 86: cpx.local.v1.BackupResponse
-	(*TracingRequest)(nil),                       // 87: cpx.local.v1.TracingRequest
-	(*Trace)(nil),                                // 88: cpx.local.v1.Trace
-	(*TracingDecision)(nil),                      // 89: cpx.local.v1.TracingDecision
-	(*CreateTracingRequestRequest)(nil),          // 90: cpx.local.v1.CreateTracingRequestRequest
-	(*CreateTracingRequestResponse)(nil),         // 91: cpx.local.v1.CreateTracingRequestResponse
-	(*GetTracingRequestRequest)(nil),             // 92: cpx.local.v1.GetTracingRequestRequest
-	(*GetTracingRequestResponse)(nil),            // 93: cpx.local.v1.GetTracingRequestResponse
-	(*ListTracingRequestsRequest)(nil),           // 94: cpx.local.v1.ListTracingRequestsRequest
-	(*ListTracingRequestsResponse)(nil),          // 95: cpx.local.v1.ListTracingRequestsResponse
-	(*UpdateTracingRequestRequest)(nil),          // 96: cpx.local.v1.UpdateTracingRequestRequest
-	(*UpdateTracingRequestResponse)(nil),         // 97: cpx.local.v1.UpdateTracingRequestResponse
-	(*TracingImportRow)(nil),                     // 98: cpx.local.v1.TracingImportRow
-	(*TracingImportResult)(nil),                  // 99: cpx.local.v1.TracingImportResult
-	(*ImportTracingRequestsRequest)(nil),         // 100: cpx.local.v1.ImportTracingRequestsRequest
-	(*ImportTracingRequestsResponse)(nil),        // 101: cpx.local.v1.ImportTracingRequestsResponse
-	(*MatchComparison)(nil),                      // 102: cpx.local.v1.MatchComparison
-	(*MatchCandidate)(nil),                       // 103: cpx.local.v1.MatchCandidate
-	(*MatchTracingRequestRequest)(nil),           // 104: cpx.local.v1.MatchTracingRequestRequest
-	(*MatchTracingRequestResponse)(nil),          // 105: cpx.local.v1.MatchTracingRequestResponse
-	(*MatchAllTracingRequestsRequest)(nil),       // 106: cpx.local.v1.MatchAllTracingRequestsRequest
-	(*TracingMatchSummary)(nil),                  // 107: cpx.local.v1.TracingMatchSummary
-	(*MatchAllTracingRequestsResponse)(nil),      // 108: cpx.local.v1.MatchAllTracingRequestsResponse
-	(*MatchCaseRequest)(nil),                     // 109: cpx.local.v1.MatchCaseRequest
-	(*MatchCaseResponse)(nil),                    // 110: cpx.local.v1.MatchCaseResponse
-	(*ConfirmTracingMatchRequest)(nil),           // 111: cpx.local.v1.ConfirmTracingMatchRequest
-	(*ConfirmTracingMatchResponse)(nil),          // 112: cpx.local.v1.ConfirmTracingMatchResponse
-	(*RejectTracingMatchRequest)(nil),            // 113: cpx.local.v1.RejectTracingMatchRequest
-	(*RejectTracingMatchResponse)(nil),           // 114: cpx.local.v1.RejectTracingMatchResponse
-	(*FederatedMatchTracingRequestRequest)(nil),  // 115: cpx.local.v1.FederatedMatchTracingRequestRequest
-	(*FederatedTracingMatch)(nil),                // 116: cpx.local.v1.FederatedTracingMatch
-	(*FederatedMatchTracingRequestResponse)(nil), // 117: cpx.local.v1.FederatedMatchTracingRequestResponse
-	(*RequestTracingDetailsRequest)(nil),         // 118: cpx.local.v1.RequestTracingDetailsRequest
-	(*RequestTracingDetailsResponse)(nil),        // 119: cpx.local.v1.RequestTracingDetailsResponse
-	(*timestamppb.Timestamp)(nil),                // 120: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),                      // 121: google.protobuf.Struct
+	(*FormField)(nil),                            // 34: cpx.local.v1.FormField
+	(*FormLookup)(nil),                           // 35: cpx.local.v1.FormLookup
+	(*FormOption)(nil),                           // 36: cpx.local.v1.FormOption
+	(*FormLocation)(nil),                         // 37: cpx.local.v1.FormLocation
+	(*ListFormsResponse)(nil),                    // 38: cpx.local.v1.ListFormsResponse
+	(*AuditEntry)(nil),                           // 39: cpx.local.v1.AuditEntry
+	(*VerifyAuditRequest)(nil),                   // 40: cpx.local.v1.VerifyAuditRequest
+	(*VerifyAuditResponse)(nil),                  // 41: cpx.local.v1.VerifyAuditResponse
+	(*TailAuditRequest)(nil),                     // 42: cpx.local.v1.TailAuditRequest
+	(*TailAuditResponse)(nil),                    // 43: cpx.local.v1.TailAuditResponse
+	(*ExportAuditRequest)(nil),                   // 44: cpx.local.v1.ExportAuditRequest
+	(*ExportAuditResponse)(nil),                  // 45: cpx.local.v1.ExportAuditResponse
+	(*NodeIDRequest)(nil),                        // 46: cpx.local.v1.NodeIDRequest
+	(*NodeIDResponse)(nil),                       // 47: cpx.local.v1.NodeIDResponse
+	(*Peer)(nil),                                 // 48: cpx.local.v1.Peer
+	(*AddPeerRequest)(nil),                       // 49: cpx.local.v1.AddPeerRequest
+	(*AddPeerResponse)(nil),                      // 50: cpx.local.v1.AddPeerResponse
+	(*ListPeersRequest)(nil),                     // 51: cpx.local.v1.ListPeersRequest
+	(*ListPeersResponse)(nil),                    // 52: cpx.local.v1.ListPeersResponse
+	(*RemovePeerRequest)(nil),                    // 53: cpx.local.v1.RemovePeerRequest
+	(*RemovePeerResponse)(nil),                   // 54: cpx.local.v1.RemovePeerResponse
+	(*Policy)(nil),                               // 55: cpx.local.v1.Policy
+	(*ApplyPolicyRequest)(nil),                   // 56: cpx.local.v1.ApplyPolicyRequest
+	(*ApplyPolicyResponse)(nil),                  // 57: cpx.local.v1.ApplyPolicyResponse
+	(*ListPoliciesRequest)(nil),                  // 58: cpx.local.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),                 // 59: cpx.local.v1.ListPoliciesResponse
+	(*ShowPolicyRequest)(nil),                    // 60: cpx.local.v1.ShowPolicyRequest
+	(*ShowPolicyResponse)(nil),                   // 61: cpx.local.v1.ShowPolicyResponse
+	(*SignPolicyRequest)(nil),                    // 62: cpx.local.v1.SignPolicyRequest
+	(*SignPolicyResponse)(nil),                   // 63: cpx.local.v1.SignPolicyResponse
+	(*CheckPolicyRequest)(nil),                   // 64: cpx.local.v1.CheckPolicyRequest
+	(*FieldDecision)(nil),                        // 65: cpx.local.v1.FieldDecision
+	(*CheckPolicyResponse)(nil),                  // 66: cpx.local.v1.CheckPolicyResponse
+	(*Exchange)(nil),                             // 67: cpx.local.v1.Exchange
+	(*ExchangeEvent)(nil),                        // 68: cpx.local.v1.ExchangeEvent
+	(*SendRequest)(nil),                          // 69: cpx.local.v1.SendRequest
+	(*SendResponse)(nil),                         // 70: cpx.local.v1.SendResponse
+	(*ListExchangesRequest)(nil),                 // 71: cpx.local.v1.ListExchangesRequest
+	(*ListExchangesResponse)(nil),                // 72: cpx.local.v1.ListExchangesResponse
+	(*GetExchangeRequest)(nil),                   // 73: cpx.local.v1.GetExchangeRequest
+	(*GetExchangeResponse)(nil),                  // 74: cpx.local.v1.GetExchangeResponse
+	(*RespondRequest)(nil),                       // 75: cpx.local.v1.RespondRequest
+	(*RespondResponse)(nil),                      // 76: cpx.local.v1.RespondResponse
+	(*ResyncExchangeRequest)(nil),                // 77: cpx.local.v1.ResyncExchangeRequest
+	(*ResyncExchangeResponse)(nil),               // 78: cpx.local.v1.ResyncExchangeResponse
+	(*OutboxRequest)(nil),                        // 79: cpx.local.v1.OutboxRequest
+	(*OutboxEntry)(nil),                          // 80: cpx.local.v1.OutboxEntry
+	(*OutboxResponse)(nil),                       // 81: cpx.local.v1.OutboxResponse
+	(*RetryOutboxRequest)(nil),                   // 82: cpx.local.v1.RetryOutboxRequest
+	(*RetryOutboxResponse)(nil),                  // 83: cpx.local.v1.RetryOutboxResponse
+	(*KeysStatusRequest)(nil),                    // 84: cpx.local.v1.KeysStatusRequest
+	(*AgencyKey)(nil),                            // 85: cpx.local.v1.AgencyKey
+	(*KeysStatusResponse)(nil),                   // 86: cpx.local.v1.KeysStatusResponse
+	(*RotateKeysRequest)(nil),                    // 87: cpx.local.v1.RotateKeysRequest
+	(*RotateKeysResponse)(nil),                   // 88: cpx.local.v1.RotateKeysResponse
+	(*BackupRequest)(nil),                        // 89: cpx.local.v1.BackupRequest
+	(*BackupResponse)(nil),                       // 90: cpx.local.v1.BackupResponse
+	(*TracingRequest)(nil),                       // 91: cpx.local.v1.TracingRequest
+	(*Trace)(nil),                                // 92: cpx.local.v1.Trace
+	(*TracingDecision)(nil),                      // 93: cpx.local.v1.TracingDecision
+	(*CreateTracingRequestRequest)(nil),          // 94: cpx.local.v1.CreateTracingRequestRequest
+	(*CreateTracingRequestResponse)(nil),         // 95: cpx.local.v1.CreateTracingRequestResponse
+	(*GetTracingRequestRequest)(nil),             // 96: cpx.local.v1.GetTracingRequestRequest
+	(*GetTracingRequestResponse)(nil),            // 97: cpx.local.v1.GetTracingRequestResponse
+	(*ListTracingRequestsRequest)(nil),           // 98: cpx.local.v1.ListTracingRequestsRequest
+	(*ListTracingRequestsResponse)(nil),          // 99: cpx.local.v1.ListTracingRequestsResponse
+	(*UpdateTracingRequestRequest)(nil),          // 100: cpx.local.v1.UpdateTracingRequestRequest
+	(*UpdateTracingRequestResponse)(nil),         // 101: cpx.local.v1.UpdateTracingRequestResponse
+	(*TracingImportRow)(nil),                     // 102: cpx.local.v1.TracingImportRow
+	(*TracingImportResult)(nil),                  // 103: cpx.local.v1.TracingImportResult
+	(*ImportTracingRequestsRequest)(nil),         // 104: cpx.local.v1.ImportTracingRequestsRequest
+	(*ImportTracingRequestsResponse)(nil),        // 105: cpx.local.v1.ImportTracingRequestsResponse
+	(*MatchComparison)(nil),                      // 106: cpx.local.v1.MatchComparison
+	(*MatchCandidate)(nil),                       // 107: cpx.local.v1.MatchCandidate
+	(*MatchTracingRequestRequest)(nil),           // 108: cpx.local.v1.MatchTracingRequestRequest
+	(*MatchTracingRequestResponse)(nil),          // 109: cpx.local.v1.MatchTracingRequestResponse
+	(*MatchAllTracingRequestsRequest)(nil),       // 110: cpx.local.v1.MatchAllTracingRequestsRequest
+	(*TracingMatchSummary)(nil),                  // 111: cpx.local.v1.TracingMatchSummary
+	(*MatchAllTracingRequestsResponse)(nil),      // 112: cpx.local.v1.MatchAllTracingRequestsResponse
+	(*MatchCaseRequest)(nil),                     // 113: cpx.local.v1.MatchCaseRequest
+	(*MatchCaseResponse)(nil),                    // 114: cpx.local.v1.MatchCaseResponse
+	(*ConfirmTracingMatchRequest)(nil),           // 115: cpx.local.v1.ConfirmTracingMatchRequest
+	(*ConfirmTracingMatchResponse)(nil),          // 116: cpx.local.v1.ConfirmTracingMatchResponse
+	(*RejectTracingMatchRequest)(nil),            // 117: cpx.local.v1.RejectTracingMatchRequest
+	(*RejectTracingMatchResponse)(nil),           // 118: cpx.local.v1.RejectTracingMatchResponse
+	(*FederatedMatchTracingRequestRequest)(nil),  // 119: cpx.local.v1.FederatedMatchTracingRequestRequest
+	(*FederatedTracingMatch)(nil),                // 120: cpx.local.v1.FederatedTracingMatch
+	(*FederatedMatchTracingRequestResponse)(nil), // 121: cpx.local.v1.FederatedMatchTracingRequestResponse
+	(*RequestTracingDetailsRequest)(nil),         // 122: cpx.local.v1.RequestTracingDetailsRequest
+	(*RequestTracingDetailsResponse)(nil),        // 123: cpx.local.v1.RequestTracingDetailsResponse
+	(*timestamppb.Timestamp)(nil),                // 124: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                      // 125: google.protobuf.Struct
 }
 var file_cpx_local_v1_local_proto_depIdxs = []int32{
-	120, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	120, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	124, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	124, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	2,   // 2: cpx.local.v1.AddUserResponse.user:type_name -> cpx.local.v1.User
 	2,   // 3: cpx.local.v1.ListUsersResponse.users:type_name -> cpx.local.v1.User
 	2,   // 4: cpx.local.v1.DisableUserResponse.user:type_name -> cpx.local.v1.User
-	120, // 5: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
-	120, // 6: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	124, // 5: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
+	124, // 6: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
 	11,  // 7: cpx.local.v1.Case.consent:type_name -> cpx.local.v1.Consent
-	121, // 8: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
-	121, // 9: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
+	125, // 8: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
+	125, // 9: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
 	12,  // 10: cpx.local.v1.CreateCaseResponse.case:type_name -> cpx.local.v1.Case
 	12,  // 11: cpx.local.v1.GetCaseResponse.case:type_name -> cpx.local.v1.Case
 	12,  // 12: cpx.local.v1.ListCasesResponse.cases:type_name -> cpx.local.v1.Case
-	121, // 13: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
+	125, // 13: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
 	12,  // 14: cpx.local.v1.UpdateCaseResponse.case:type_name -> cpx.local.v1.Case
 	12,  // 15: cpx.local.v1.CloseCaseResponse.case:type_name -> cpx.local.v1.Case
-	120, // 16: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
+	124, // 16: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
 	24,  // 17: cpx.local.v1.CaseHistoryResponse.versions:type_name -> cpx.local.v1.CaseVersion
-	121, // 18: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
+	125, // 18: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
 	26,  // 19: cpx.local.v1.ImportCasesRequest.rows:type_name -> cpx.local.v1.ImportRow
 	28,  // 20: cpx.local.v1.ImportCasesResponse.results:type_name -> cpx.local.v1.ImportResult
 	12,  // 21: cpx.local.v1.ExportCasesResponse.case:type_name -> cpx.local.v1.Case
-	33,  // 22: cpx.local.v1.ListFormsResponse.forms:type_name -> cpx.local.v1.Form
-	120, // 23: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	35,  // 24: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
-	35,  // 25: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
-	120, // 26: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
-	120, // 27: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
-	120, // 28: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
-	120, // 29: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
-	120, // 30: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
-	44,  // 31: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
-	44,  // 32: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
-	120, // 33: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
-	120, // 34: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
-	120, // 35: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
-	51,  // 36: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	51,  // 37: cpx.local.v1.ApplyPolicyResponse.previous:type_name -> cpx.local.v1.Policy
-	51,  // 38: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
-	51,  // 39: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	51,  // 40: cpx.local.v1.SignPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	61,  // 41: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
-	121, // 42: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
-	120, // 43: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
-	120, // 44: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
-	64,  // 45: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
-	120, // 46: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
-	63,  // 47: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
-	63,  // 48: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
-	63,  // 49: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
-	63,  // 50: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
-	63,  // 51: cpx.local.v1.ResyncExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
-	120, // 52: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
-	120, // 53: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
-	120, // 54: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
-	76,  // 55: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
-	120, // 56: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
-	120, // 57: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
-	81,  // 58: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
-	81,  // 59: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
-	120, // 60: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
-	120, // 61: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
-	88,  // 62: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
-	89,  // 63: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
-	120, // 64: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
-	121, // 65: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
-	121, // 66: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
-	87,  // 67: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	87,  // 68: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	87,  // 69: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
-	121, // 70: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
-	87,  // 71: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	121, // 72: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
-	98,  // 73: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
-	99,  // 74: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
-	102, // 75: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
-	12,  // 76: cpx.local.v1.MatchCandidate.case:type_name -> cpx.local.v1.Case
-	87,  // 77: cpx.local.v1.MatchTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	103, // 78: cpx.local.v1.MatchTracingRequestResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
-	107, // 79: cpx.local.v1.MatchAllTracingRequestsResponse.summaries:type_name -> cpx.local.v1.TracingMatchSummary
-	103, // 80: cpx.local.v1.MatchCaseResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
-	87,  // 81: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
-	87,  // 82: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
-	116, // 83: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
-	63,  // 84: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
-	0,   // 85: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
-	3,   // 86: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
-	5,   // 87: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
-	7,   // 88: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
-	13,  // 89: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
-	15,  // 90: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
-	17,  // 91: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
-	19,  // 92: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
-	21,  // 93: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
-	23,  // 94: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
-	27,  // 95: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
-	30,  // 96: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
-	9,   // 97: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
-	32,  // 98: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
-	36,  // 99: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
-	38,  // 100: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
-	40,  // 101: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
-	42,  // 102: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
-	45,  // 103: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
-	47,  // 104: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
-	49,  // 105: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
-	52,  // 106: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
-	54,  // 107: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
-	56,  // 108: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
-	58,  // 109: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
-	60,  // 110: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
-	65,  // 111: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
-	67,  // 112: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
-	69,  // 113: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
-	71,  // 114: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
-	73,  // 115: cpx.local.v1.FederationService.ResyncExchange:input_type -> cpx.local.v1.ResyncExchangeRequest
-	75,  // 116: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
-	78,  // 117: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
-	80,  // 118: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
-	83,  // 119: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
-	85,  // 120: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
-	90,  // 121: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
-	92,  // 122: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
-	94,  // 123: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
-	96,  // 124: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
-	100, // 125: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
-	104, // 126: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
-	115, // 127: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
-	118, // 128: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
-	106, // 129: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
-	109, // 130: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
-	111, // 131: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
-	113, // 132: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
-	1,   // 133: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
-	4,   // 134: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
-	6,   // 135: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
-	8,   // 136: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
-	14,  // 137: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
-	16,  // 138: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
-	18,  // 139: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
-	20,  // 140: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
-	22,  // 141: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
-	25,  // 142: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
-	29,  // 143: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
-	31,  // 144: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
-	10,  // 145: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
-	34,  // 146: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
-	37,  // 147: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
-	39,  // 148: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
-	41,  // 149: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
-	43,  // 150: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
-	46,  // 151: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
-	48,  // 152: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
-	50,  // 153: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
-	53,  // 154: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
-	55,  // 155: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
-	57,  // 156: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
-	59,  // 157: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
-	62,  // 158: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
-	66,  // 159: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
-	68,  // 160: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
-	70,  // 161: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
-	72,  // 162: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
-	74,  // 163: cpx.local.v1.FederationService.ResyncExchange:output_type -> cpx.local.v1.ResyncExchangeResponse
-	77,  // 164: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
-	79,  // 165: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
-	82,  // 166: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
-	84,  // 167: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
-	86,  // 168: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
-	91,  // 169: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
-	93,  // 170: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
-	95,  // 171: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
-	97,  // 172: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
-	101, // 173: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
-	105, // 174: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
-	117, // 175: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
-	119, // 176: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
-	108, // 177: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
-	110, // 178: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
-	112, // 179: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
-	114, // 180: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
-	133, // [133:181] is the sub-list for method output_type
-	85,  // [85:133] is the sub-list for method input_type
-	85,  // [85:85] is the sub-list for extension type_name
-	85,  // [85:85] is the sub-list for extension extendee
-	0,   // [0:85] is the sub-list for field type_name
+	34,  // 22: cpx.local.v1.Form.field_defs:type_name -> cpx.local.v1.FormField
+	36,  // 23: cpx.local.v1.FormLookup.options:type_name -> cpx.local.v1.FormOption
+	33,  // 24: cpx.local.v1.ListFormsResponse.forms:type_name -> cpx.local.v1.Form
+	33,  // 25: cpx.local.v1.ListFormsResponse.subforms:type_name -> cpx.local.v1.Form
+	35,  // 26: cpx.local.v1.ListFormsResponse.lookups:type_name -> cpx.local.v1.FormLookup
+	37,  // 27: cpx.local.v1.ListFormsResponse.locations:type_name -> cpx.local.v1.FormLocation
+	124, // 28: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	39,  // 29: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
+	39,  // 30: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
+	124, // 31: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
+	124, // 32: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
+	124, // 33: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
+	124, // 34: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
+	124, // 35: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
+	48,  // 36: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
+	48,  // 37: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
+	124, // 38: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
+	124, // 39: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
+	124, // 40: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
+	55,  // 41: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	55,  // 42: cpx.local.v1.ApplyPolicyResponse.previous:type_name -> cpx.local.v1.Policy
+	55,  // 43: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
+	55,  // 44: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	55,  // 45: cpx.local.v1.SignPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	65,  // 46: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
+	125, // 47: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
+	124, // 48: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
+	124, // 49: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
+	68,  // 50: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
+	124, // 51: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
+	67,  // 52: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
+	67,  // 53: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
+	67,  // 54: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
+	67,  // 55: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
+	67,  // 56: cpx.local.v1.ResyncExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
+	124, // 57: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
+	124, // 58: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
+	124, // 59: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
+	80,  // 60: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
+	124, // 61: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
+	124, // 62: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
+	85,  // 63: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
+	85,  // 64: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
+	124, // 65: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
+	124, // 66: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
+	92,  // 67: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
+	93,  // 68: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
+	124, // 69: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
+	125, // 70: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
+	125, // 71: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	91,  // 72: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	91,  // 73: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	91,  // 74: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
+	125, // 75: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	91,  // 76: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	125, // 77: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
+	102, // 78: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
+	103, // 79: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
+	106, // 80: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
+	12,  // 81: cpx.local.v1.MatchCandidate.case:type_name -> cpx.local.v1.Case
+	91,  // 82: cpx.local.v1.MatchTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	107, // 83: cpx.local.v1.MatchTracingRequestResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
+	111, // 84: cpx.local.v1.MatchAllTracingRequestsResponse.summaries:type_name -> cpx.local.v1.TracingMatchSummary
+	107, // 85: cpx.local.v1.MatchCaseResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
+	91,  // 86: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
+	91,  // 87: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
+	120, // 88: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
+	67,  // 89: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
+	0,   // 90: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
+	3,   // 91: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
+	5,   // 92: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
+	7,   // 93: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
+	13,  // 94: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
+	15,  // 95: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
+	17,  // 96: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
+	19,  // 97: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
+	21,  // 98: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
+	23,  // 99: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
+	27,  // 100: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
+	30,  // 101: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
+	9,   // 102: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
+	32,  // 103: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
+	40,  // 104: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
+	42,  // 105: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
+	44,  // 106: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
+	46,  // 107: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
+	49,  // 108: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
+	51,  // 109: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
+	53,  // 110: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
+	56,  // 111: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
+	58,  // 112: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
+	60,  // 113: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
+	62,  // 114: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
+	64,  // 115: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
+	69,  // 116: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
+	71,  // 117: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
+	73,  // 118: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
+	75,  // 119: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
+	77,  // 120: cpx.local.v1.FederationService.ResyncExchange:input_type -> cpx.local.v1.ResyncExchangeRequest
+	79,  // 121: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
+	82,  // 122: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
+	84,  // 123: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
+	87,  // 124: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
+	89,  // 125: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
+	94,  // 126: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
+	96,  // 127: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
+	98,  // 128: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
+	100, // 129: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
+	104, // 130: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
+	108, // 131: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
+	119, // 132: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
+	122, // 133: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
+	110, // 134: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
+	113, // 135: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
+	115, // 136: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
+	117, // 137: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
+	1,   // 138: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
+	4,   // 139: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
+	6,   // 140: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
+	8,   // 141: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
+	14,  // 142: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
+	16,  // 143: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
+	18,  // 144: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
+	20,  // 145: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
+	22,  // 146: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
+	25,  // 147: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
+	29,  // 148: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
+	31,  // 149: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
+	10,  // 150: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
+	38,  // 151: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
+	41,  // 152: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
+	43,  // 153: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
+	45,  // 154: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
+	47,  // 155: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
+	50,  // 156: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
+	52,  // 157: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
+	54,  // 158: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
+	57,  // 159: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
+	59,  // 160: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
+	61,  // 161: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
+	63,  // 162: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
+	66,  // 163: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
+	70,  // 164: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
+	72,  // 165: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
+	74,  // 166: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
+	76,  // 167: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
+	78,  // 168: cpx.local.v1.FederationService.ResyncExchange:output_type -> cpx.local.v1.ResyncExchangeResponse
+	81,  // 169: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
+	83,  // 170: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
+	86,  // 171: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
+	88,  // 172: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
+	90,  // 173: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
+	95,  // 174: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
+	97,  // 175: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
+	99,  // 176: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
+	101, // 177: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
+	105, // 178: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
+	109, // 179: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
+	121, // 180: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
+	123, // 181: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
+	112, // 182: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
+	114, // 183: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
+	116, // 184: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
+	118, // 185: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
+	138, // [138:186] is the sub-list for method output_type
+	90,  // [90:138] is the sub-list for method input_type
+	90,  // [90:90] is the sub-list for extension type_name
+	90,  // [90:90] is the sub-list for extension extendee
+	0,   // [0:90] is the sub-list for field type_name
 }
 
 func init() { file_cpx_local_v1_local_proto_init() }
@@ -8163,14 +8603,15 @@ func file_cpx_local_v1_local_proto_init() {
 	if File_cpx_local_v1_local_proto != nil {
 		return
 	}
-	file_cpx_local_v1_local_proto_msgTypes[88].OneofWrappers = []any{}
+	file_cpx_local_v1_local_proto_msgTypes[34].OneofWrappers = []any{}
+	file_cpx_local_v1_local_proto_msgTypes[92].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cpx_local_v1_local_proto_rawDesc), len(file_cpx_local_v1_local_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   120,
+			NumMessages:   124,
 			NumExtensions: 0,
 			NumServices:   9,
 		},
