@@ -26,6 +26,9 @@ import (
 // enough to test the CLI layer. Tokens: "admin-token" may do anything,
 // "viewer-token" may only read; anything else is refused.
 type fakeNode struct {
+	// Token management is not faked: its calls answer unimplemented (the
+	// conformance suite drives the real ones).
+	localv1connect.UnimplementedUserServiceHandler
 	mu          sync.Mutex
 	cases       []*localv1.Case
 	users       []*localv1.User

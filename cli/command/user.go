@@ -46,6 +46,7 @@ func userCommand() *cli.Command {
 				Flags:  clientFlags(),
 				Action: runUserDisable,
 			},
+			userTokenCommand(),
 		},
 	}
 }

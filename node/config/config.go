@@ -64,7 +64,8 @@ type P2P struct {
 
 // Auth configures local API authentication.
 type Auth struct {
-	// TokenTTL is how long a new token stays valid; default 8760h (a year).
+	// TokenTTL is how long a new token stays valid; default 2160h (90
+	// days). Renew with cpx user token issue.
 	TokenTTL time.Duration `koanf:"token_ttl"`
 }
 
@@ -204,7 +205,7 @@ func Default() Config {
 	return Config{
 		API:      API{Listen: "127.0.0.1:7400"},
 		P2P:      P2P{Listen: []string{"/ip4/0.0.0.0/tcp/7401", "/ip4/0.0.0.0/udp/7401/quic-v1"}},
-		Auth:     Auth{TokenTTL: 365 * 24 * time.Hour},
+		Auth:     Auth{TokenTTL: 90 * 24 * time.Hour},
 		Store:    Store{GCInterval: 5 * time.Minute, MaxRecordBytes: 1 << 20},
 		Keyring:  Keyring{Kind: "file"},
 		Vault:    Vault{TransitMount: "transit", Key: "cpx", KVMount: "secret"},

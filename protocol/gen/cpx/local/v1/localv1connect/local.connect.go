@@ -62,6 +62,12 @@ const (
 	UserServiceListUsersProcedure = "/cpx.local.v1.UserService/ListUsers"
 	// UserServiceDisableUserProcedure is the fully-qualified name of the UserService's DisableUser RPC.
 	UserServiceDisableUserProcedure = "/cpx.local.v1.UserService/DisableUser"
+	// UserServiceIssueTokenProcedure is the fully-qualified name of the UserService's IssueToken RPC.
+	UserServiceIssueTokenProcedure = "/cpx.local.v1.UserService/IssueToken"
+	// UserServiceListTokensProcedure is the fully-qualified name of the UserService's ListTokens RPC.
+	UserServiceListTokensProcedure = "/cpx.local.v1.UserService/ListTokens"
+	// UserServiceRevokeTokenProcedure is the fully-qualified name of the UserService's RevokeToken RPC.
+	UserServiceRevokeTokenProcedure = "/cpx.local.v1.UserService/RevokeToken"
 	// CaseServiceCreateCaseProcedure is the fully-qualified name of the CaseService's CreateCase RPC.
 	CaseServiceCreateCaseProcedure = "/cpx.local.v1.CaseService/CreateCase"
 	// CaseServiceGetCaseProcedure is the fully-qualified name of the CaseService's GetCase RPC.
@@ -258,6 +264,13 @@ type UserServiceClient interface {
 	AddUser(context.Context, *connect.Request[v1.AddUserRequest]) (*connect.Response[v1.AddUserResponse], error)
 	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
 	DisableUser(context.Context, *connect.Request[v1.DisableUserRequest]) (*connect.Response[v1.DisableUserResponse], error)
+	// IssueToken gives a user a new token (administrators).
+	IssueToken(context.Context, *connect.Request[v1.IssueTokenRequest]) (*connect.Response[v1.IssueTokenResponse], error)
+	// ListTokens lists tokens by id, never the tokens themselves.
+	ListTokens(context.Context, *connect.Request[v1.ListTokensRequest]) (*connect.Response[v1.ListTokensResponse], error)
+	// RevokeToken revokes one token by id, or every token of a user; it
+	// takes effect at once. Users may revoke their own.
+	RevokeToken(context.Context, *connect.Request[v1.RevokeTokenRequest]) (*connect.Response[v1.RevokeTokenResponse], error)
 }
 
 // NewUserServiceClient constructs a client for the cpx.local.v1.UserService service. By default, it
@@ -289,6 +302,24 @@ func NewUserServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(userServiceMethods.ByName("DisableUser")),
 			connect.WithClientOptions(opts...),
 		),
+		issueToken: connect.NewClient[v1.IssueTokenRequest, v1.IssueTokenResponse](
+			httpClient,
+			baseURL+UserServiceIssueTokenProcedure,
+			connect.WithSchema(userServiceMethods.ByName("IssueToken")),
+			connect.WithClientOptions(opts...),
+		),
+		listTokens: connect.NewClient[v1.ListTokensRequest, v1.ListTokensResponse](
+			httpClient,
+			baseURL+UserServiceListTokensProcedure,
+			connect.WithSchema(userServiceMethods.ByName("ListTokens")),
+			connect.WithClientOptions(opts...),
+		),
+		revokeToken: connect.NewClient[v1.RevokeTokenRequest, v1.RevokeTokenResponse](
+			httpClient,
+			baseURL+UserServiceRevokeTokenProcedure,
+			connect.WithSchema(userServiceMethods.ByName("RevokeToken")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -297,6 +328,9 @@ type userServiceClient struct {
 	addUser     *connect.Client[v1.AddUserRequest, v1.AddUserResponse]
 	listUsers   *connect.Client[v1.ListUsersRequest, v1.ListUsersResponse]
 	disableUser *connect.Client[v1.DisableUserRequest, v1.DisableUserResponse]
+	issueToken  *connect.Client[v1.IssueTokenRequest, v1.IssueTokenResponse]
+	listTokens  *connect.Client[v1.ListTokensRequest, v1.ListTokensResponse]
+	revokeToken *connect.Client[v1.RevokeTokenRequest, v1.RevokeTokenResponse]
 }
 
 // AddUser calls cpx.local.v1.UserService.AddUser.
@@ -314,11 +348,33 @@ func (c *userServiceClient) DisableUser(ctx context.Context, req *connect.Reques
 	return c.disableUser.CallUnary(ctx, req)
 }
 
+// IssueToken calls cpx.local.v1.UserService.IssueToken.
+func (c *userServiceClient) IssueToken(ctx context.Context, req *connect.Request[v1.IssueTokenRequest]) (*connect.Response[v1.IssueTokenResponse], error) {
+	return c.issueToken.CallUnary(ctx, req)
+}
+
+// ListTokens calls cpx.local.v1.UserService.ListTokens.
+func (c *userServiceClient) ListTokens(ctx context.Context, req *connect.Request[v1.ListTokensRequest]) (*connect.Response[v1.ListTokensResponse], error) {
+	return c.listTokens.CallUnary(ctx, req)
+}
+
+// RevokeToken calls cpx.local.v1.UserService.RevokeToken.
+func (c *userServiceClient) RevokeToken(ctx context.Context, req *connect.Request[v1.RevokeTokenRequest]) (*connect.Response[v1.RevokeTokenResponse], error) {
+	return c.revokeToken.CallUnary(ctx, req)
+}
+
 // UserServiceHandler is an implementation of the cpx.local.v1.UserService service.
 type UserServiceHandler interface {
 	AddUser(context.Context, *connect.Request[v1.AddUserRequest]) (*connect.Response[v1.AddUserResponse], error)
 	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
 	DisableUser(context.Context, *connect.Request[v1.DisableUserRequest]) (*connect.Response[v1.DisableUserResponse], error)
+	// IssueToken gives a user a new token (administrators).
+	IssueToken(context.Context, *connect.Request[v1.IssueTokenRequest]) (*connect.Response[v1.IssueTokenResponse], error)
+	// ListTokens lists tokens by id, never the tokens themselves.
+	ListTokens(context.Context, *connect.Request[v1.ListTokensRequest]) (*connect.Response[v1.ListTokensResponse], error)
+	// RevokeToken revokes one token by id, or every token of a user; it
+	// takes effect at once. Users may revoke their own.
+	RevokeToken(context.Context, *connect.Request[v1.RevokeTokenRequest]) (*connect.Response[v1.RevokeTokenResponse], error)
 }
 
 // NewUserServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -346,6 +402,24 @@ func NewUserServiceHandler(svc UserServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(userServiceMethods.ByName("DisableUser")),
 		connect.WithHandlerOptions(opts...),
 	)
+	userServiceIssueTokenHandler := connect.NewUnaryHandler(
+		UserServiceIssueTokenProcedure,
+		svc.IssueToken,
+		connect.WithSchema(userServiceMethods.ByName("IssueToken")),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceListTokensHandler := connect.NewUnaryHandler(
+		UserServiceListTokensProcedure,
+		svc.ListTokens,
+		connect.WithSchema(userServiceMethods.ByName("ListTokens")),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceRevokeTokenHandler := connect.NewUnaryHandler(
+		UserServiceRevokeTokenProcedure,
+		svc.RevokeToken,
+		connect.WithSchema(userServiceMethods.ByName("RevokeToken")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/cpx.local.v1.UserService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case UserServiceAddUserProcedure:
@@ -354,6 +428,12 @@ func NewUserServiceHandler(svc UserServiceHandler, opts ...connect.HandlerOption
 			userServiceListUsersHandler.ServeHTTP(w, r)
 		case UserServiceDisableUserProcedure:
 			userServiceDisableUserHandler.ServeHTTP(w, r)
+		case UserServiceIssueTokenProcedure:
+			userServiceIssueTokenHandler.ServeHTTP(w, r)
+		case UserServiceListTokensProcedure:
+			userServiceListTokensHandler.ServeHTTP(w, r)
+		case UserServiceRevokeTokenProcedure:
+			userServiceRevokeTokenHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -373,6 +453,18 @@ func (UnimplementedUserServiceHandler) ListUsers(context.Context, *connect.Reque
 
 func (UnimplementedUserServiceHandler) DisableUser(context.Context, *connect.Request[v1.DisableUserRequest]) (*connect.Response[v1.DisableUserResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.UserService.DisableUser is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) IssueToken(context.Context, *connect.Request[v1.IssueTokenRequest]) (*connect.Response[v1.IssueTokenResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.UserService.IssueToken is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) ListTokens(context.Context, *connect.Request[v1.ListTokensRequest]) (*connect.Response[v1.ListTokensResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.UserService.ListTokens is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) RevokeToken(context.Context, *connect.Request[v1.RevokeTokenRequest]) (*connect.Response[v1.RevokeTokenResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.UserService.RevokeToken is not implemented"))
 }
 
 // CaseServiceClient is a client for the cpx.local.v1.CaseService service.
