@@ -65,6 +65,23 @@ var DefaultAgeGroups = []string{"0-5", "6-11", "12-17", "18+"}
 // Date groupings.
 var dateGroups = []string{"day", "week", "month", "quarter", "year"}
 
+// ErrInvalid is matched (errors.Is) by every error about a definition or
+// a run's parameters: Parse, Check and Compile return no other kind.
+var ErrInvalid = errors.New("invalid report definition")
+
+type invalidError struct{ err error }
+
+func (e invalidError) Error() string        { return e.err.Error() }
+func (e invalidError) Is(target error) bool { return target == ErrInvalid }
+func (e invalidError) Unwrap() error        { return e.err }
+
+func invalid(err error) error {
+	if err == nil {
+		return nil
+	}
+	return invalidError{err}
+}
+
 // MaxDefinitionBytes bounds a definition file.
 const MaxDefinitionBytes = 64 << 10
 
@@ -74,6 +91,11 @@ var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 // the line and the key. Parse does not check fields against a schema (see
 // Definition.Check).
 func Parse(src []byte) (*Definition, error) {
+	d, err := parse(src)
+	return d, invalid(err)
+}
+
+func parse(src []byte) (*Definition, error) {
 	if len(src) > MaxDefinitionBytes {
 		return nil, fmt.Errorf("definition larger than %d bytes", MaxDefinitionBytes)
 	}
@@ -215,7 +237,9 @@ func (d *Definition) checkDimShape(path string, x *Dimension) error {
 // Check checks the definition against the schema of its record type:
 // every dimension and filter names a known field of a kind it can group,
 // and no identifying field. Every problem is reported, each with its line.
-func (d *Definition) Check(s *Schema) error {
+func (d *Definition) Check(s *Schema) error { return invalid(d.check(s)) }
+
+func (d *Definition) check(s *Schema) error {
 	var errs []error
 	seen := map[string]bool{}
 	for i, x := range []*Dimension{d.Rows, d.Columns, d.Pages} {

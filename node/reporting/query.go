@@ -57,6 +57,11 @@ type filter struct {
 
 // Compile checks def against s with the run's params and returns a query.
 func Compile(def *Definition, s *Schema, p Params) (*Query, error) {
+	q, err := compile(def, s, p)
+	return q, invalid(err)
+}
+
+func compile(def *Definition, s *Schema, p Params) (*Query, error) {
 	if def.Record != s.Record {
 		return nil, fmt.Errorf("definition counts %s, schema is for %s", def.Record, s.Record)
 	}

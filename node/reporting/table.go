@@ -65,7 +65,9 @@ type Report struct {
 	Record      string
 	From, To    time.Time
 	Records     int
-	Tables      []Table
+	// PageField is the field of the pages dimension ("" without pages).
+	PageField string
+	Tables    []Table
 	// K and Protection are the disclosure-control parameters applied (0:
 	// none).
 	K, Protection int
@@ -114,6 +116,9 @@ func (q *Query) Result() *Report {
 		return out
 	}
 	rows, cols, pages := headers(0), headers(1), headers(2)
+	if len(q.dims) > 2 {
+		r.PageField = q.dims[2].d.Field
+	}
 	if len(rows) == 0 {
 		rows = nil
 	}
