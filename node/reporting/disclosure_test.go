@@ -3,10 +3,8 @@ package reporting_test
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	"github.com/cpx-node/cpx/node/reporting"
 )
@@ -170,15 +168,11 @@ func BenchmarkProtect50x20(b *testing.B) {
 	}
 	for b.Loop() {
 		r := &reporting.Report{Tables: []reporting.Table{*table2(counts)}}
-		start := time.Now()
 		if err := r.Protect(5, 5); err != nil {
 			b.Fatal(err)
 		}
 		if err := r.Verify(5, 5); err != nil {
 			b.Fatal(err)
 		}
-		_ = start
 	}
 }
-
-var _ = math.Inf
