@@ -58,6 +58,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			caseCommand(),
 			traceCommand(),
 			formsCommand(),
+			reportCommand(),
 			auditCommand(),
 			nodeCommand(),
 			peerCommand(),

@@ -144,6 +144,8 @@ type conn struct {
 	Keys   localv1connect.KeysServiceClient
 	Back   localv1connect.BackupServiceClient
 	Trace  localv1connect.TracingServiceClient
+	// Reports serves cpx report.
+	Reports localv1connect.ReportServiceClient
 }
 
 // outputAndDial reads the output format (a usage error first) and then
@@ -207,6 +209,7 @@ func connTo(t target) *conn {
 		Keys:   localv1connect.NewKeysServiceClient(hc, api),
 		Back:   localv1connect.NewBackupServiceClient(hc, api),
 		Trace:  localv1connect.NewTracingServiceClient(hc, api),
+		Reports: localv1connect.NewReportServiceClient(hc, api),
 	}
 }
 

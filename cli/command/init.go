@@ -51,6 +51,7 @@ Example:
 			&cli.StringFlag{Name: "vault-transit-mount", Usage: "Vault transit mount", Value: "transit", EnvVars: []string{"CPX_VAULT_TRANSIT_MOUNT"}},
 			&cli.StringFlag{Name: "vault-key", Usage: "Vault transit key name", Value: "cpx", EnvVars: []string{"CPX_VAULT_KEY"}},
 			&cli.StringFlag{Name: "vault-ca-cert", Usage: "PEM `FILE` of CAs for Vault's TLS certificate", EnvVars: []string{"CPX_VAULT_CA_CERT"}},
+			&cli.BoolFlag{Name: "coordination", Usage: "make a coordination node: it holds no case files and receives only aggregates (docs/coordination.md)"},
 			&cli.StringSliceFlag{Name: "p2p-listen", Usage: "libp2p `MULTIADDR` other agencies' nodes connect to (repeatable)", Value: cli.NewStringSlice(config.Default().P2P.Listen...)},
 			outputFlag(),
 		},
@@ -63,7 +64,7 @@ Example:
 				return err
 			}
 			cfg := config.Default()
-			cfg.Agency = config.Agency{ID: c.String("agency"), Name: c.String("name")}
+			cfg.Agency = config.Agency{ID: c.String("agency"), Name: c.String("name"), Coordination: c.Bool("coordination")}
 			cfg.API.Listen = c.String("listen")
 			cfg.P2P.Listen = c.StringSlice("p2p-listen")
 			if cfg.Agency.Name == "" {

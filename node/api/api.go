@@ -48,6 +48,11 @@ type Options struct {
 	Ops NodeOps
 	// Tracing, if set, serves TracingService.
 	Tracing *tracing.Service
+	// ReportsDir holds the node's own report definitions (*.toml).
+	ReportsDir string
+	// Coordination makes this a coordination node's API: case calls and
+	// referral and transfer calls are refused (docs/coordination.md).
+	Coordination bool
 }
 
 // Server implements every local API service.
@@ -68,6 +73,9 @@ type Server struct {
 	addrs    func() []string
 	ops      NodeOps
 	tracing  *tracing.Service
+
+	reportsDir   string
+	coordination bool
 }
 
 // MaxRequestBytes bounds one request message (an import batch is the
@@ -90,6 +98,7 @@ func New(o Options) *Server {
 	if s.addrs == nil {
 		s.addrs = func() []string { return nil }
 	}
+	s.reportsDir, s.coordination = o.ReportsDir, o.Coordination
 	s.started = s.now()
 	s.metrics = newMetrics(o.Metrics)
 	return s
@@ -99,7 +108,7 @@ func New(o Options) *Server {
 // Connect path.
 func (s *Server) Handler() http.Handler {
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(s.metrics),
+		connect.WithInterceptors(s.metrics, coordinationGuard(s.coordination)),
 		connect.WithReadMaxBytes(MaxRequestBytes),
 	}
 	mux := http.NewServeMux()
@@ -112,15 +121,17 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(localv1connect.NewKeysServiceHandler(s, opts...))
 	mux.Handle(localv1connect.NewBackupServiceHandler(s, opts...))
 	mux.Handle(localv1connect.NewTracingServiceHandler(s, opts...))
+	mux.Handle(localv1connect.NewReportServiceHandler(s, opts...))
 	return s.guard(mux)
 }
 
 var (
-	_ localv1connect.NodeServiceHandler  = (*Server)(nil)
-	_ localv1connect.UserServiceHandler  = (*Server)(nil)
-	_ localv1connect.CaseServiceHandler  = (*Server)(nil)
-	_ localv1connect.FormServiceHandler  = (*Server)(nil)
-	_ localv1connect.AuditServiceHandler = (*Server)(nil)
+	_ localv1connect.NodeServiceHandler   = (*Server)(nil)
+	_ localv1connect.UserServiceHandler   = (*Server)(nil)
+	_ localv1connect.CaseServiceHandler   = (*Server)(nil)
+	_ localv1connect.FormServiceHandler   = (*Server)(nil)
+	_ localv1connect.AuditServiceHandler  = (*Server)(nil)
+	_ localv1connect.ReportServiceHandler = (*Server)(nil)
 )
 
 // errUnauthenticated is what every authentication failure looks like to a

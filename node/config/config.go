@@ -45,6 +45,10 @@ type Agency struct {
 	ID string `koanf:"id"`
 	// Name is the agency's display name.
 	Name string `koanf:"name"`
+	// Coordination makes the node a coordination body's: it holds no
+	// case files and its API refuses case, referral and transfer calls
+	// (docs/coordination.md). Default false; set by cpx init --coordination.
+	Coordination bool `koanf:"coordination"`
 }
 
 // API configures the local API.
@@ -284,6 +288,7 @@ func envKey(known map[string]any, name string) (string, bool) {
 func flatten(c Config, out map[string]any) {
 	out["agency.id"] = c.Agency.ID
 	out["agency.name"] = c.Agency.Name
+	out["agency.coordination"] = c.Agency.Coordination
 	out["api.listen"] = c.API.Listen
 	out["p2p.listen"] = c.P2P.Listen
 	out["auth.token_ttl"] = c.Auth.TokenTTL.String()
@@ -361,7 +366,7 @@ func WriteFile(dir string, c Config) error {
 [agency]
 id = %q
 name = %q
-
+%s
 [api]
 listen = %q
 
@@ -374,7 +379,7 @@ kind = %q
 [cases]
 # Case numbers are PREFIX-000001.
 number_prefix = %q
-%s`, c.Agency.ID, c.Agency.Name, c.API.Listen, quoteList(c.P2P.Listen), c.Keyring.Kind, c.Cases.NumberPrefix, vaultSection(c))
+%s`, c.Agency.ID, c.Agency.Name, coordinationLine(c), c.API.Listen, quoteList(c.P2P.Listen), c.Keyring.Kind, c.Cases.NumberPrefix, vaultSection(c))
 	f, err := os.OpenFile(filepath.Join(dir, FileName), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
@@ -384,6 +389,13 @@ number_prefix = %q
 		return err
 	}
 	return f.Close()
+}
+
+func coordinationLine(c Config) string {
+	if !c.Agency.Coordination {
+		return ""
+	}
+	return "# A coordination node: no case files, aggregates only (docs/coordination.md).\ncoordination = true\n"
 }
 
 func quoteList(l []string) string {

@@ -292,6 +292,7 @@ func (n *Node) open(ctx context.Context) error {
 		Store: n.store, Cases: n.cases, Agency: n.cfg.Agency.ID, Name: n.cfg.Agency.Name, Version: Version(),
 		Keyring: n.kr.Kind(), TokenTTL: n.cfg.Auth.TokenTTL, Logger: n.log.With("component", "api"), Metrics: n.metrics,
 		Exchange: ex, Addrs: n.host.Addrs, Ops: n, Tracing: n.tracing,
+		ReportsDir: filepath.Join(n.dir, "reports"), Coordination: n.cfg.Agency.Coordination,
 	})
 	return nil
 }

@@ -7990,6 +7990,865 @@ func (x *RequestTracingDetailsResponse) GetExchange() *Exchange {
 	return nil
 }
 
+type ReportInfo struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Title       string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Description string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	// cases, tracing_requests or referrals_transfers.
+	Record string `protobuf:"bytes,4,opt,name=record,proto3" json:"record,omitempty"`
+	// managed (shipped with the node) or node (the node directory's).
+	Origin string `protobuf:"bytes,5,opt,name=origin,proto3" json:"origin,omitempty"`
+	// The TOML definition.
+	Definition    string `protobuf:"bytes,6,opt,name=definition,proto3" json:"definition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportInfo) Reset() {
+	*x = ReportInfo{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportInfo) ProtoMessage() {}
+
+func (x *ReportInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportInfo.ProtoReflect.Descriptor instead.
+func (*ReportInfo) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{131}
+}
+
+func (x *ReportInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReportInfo) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *ReportInfo) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *ReportInfo) GetRecord() string {
+	if x != nil {
+		return x.Record
+	}
+	return ""
+}
+
+func (x *ReportInfo) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *ReportInfo) GetDefinition() string {
+	if x != nil {
+		return x.Definition
+	}
+	return ""
+}
+
+type ListReportsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReportsRequest) Reset() {
+	*x = ListReportsRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReportsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReportsRequest) ProtoMessage() {}
+
+func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReportsRequest.ProtoReflect.Descriptor instead.
+func (*ListReportsRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{132}
+}
+
+type ListReportsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reports       []*ReportInfo          `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReportsResponse) Reset() {
+	*x = ListReportsResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReportsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReportsResponse) ProtoMessage() {}
+
+func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReportsResponse.ProtoReflect.Descriptor instead.
+func (*ListReportsResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{133}
+}
+
+func (x *ListReportsResponse) GetReports() []*ReportInfo {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
+type ShowReportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShowReportRequest) Reset() {
+	*x = ShowReportRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShowReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShowReportRequest) ProtoMessage() {}
+
+func (x *ShowReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShowReportRequest.ProtoReflect.Descriptor instead.
+func (*ShowReportRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{134}
+}
+
+func (x *ShowReportRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ShowReportResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Report        *ReportInfo            `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShowReportResponse) Reset() {
+	*x = ShowReportResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShowReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShowReportResponse) ProtoMessage() {}
+
+func (x *ShowReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShowReportResponse.ProtoReflect.Descriptor instead.
+func (*ShowReportResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{135}
+}
+
+func (x *ShowReportResponse) GetReport() *ReportInfo {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+type RunReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A report by name, or a TOML definition (not both).
+	Name       string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Definition string `protobuf:"bytes,2,opt,name=definition,proto3" json:"definition,omitempty"`
+	// The period, inclusive days (YYYY-MM-DD); empty means open.
+	From string `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
+	To   string `protobuf:"bytes,4,opt,name=to,proto3" json:"to,omitempty"`
+	// Replace the dimensions: rows, columns, pages.
+	By []string `protobuf:"bytes,5,rep,name=by,proto3" json:"by,omitempty"`
+	// Extra filters, FIELD=VALUE[,VALUE...].
+	Filters []string `protobuf:"bytes,6,rep,name=filters,proto3" json:"filters,omitempty"`
+	// Disclosure control: cells from 1 to k-1 suppressed, and every
+	// suppressed cell's feasible range at least protection wide. Zero means
+	// the node's default (k 5, protection k); no_suppression turns it off.
+	K             int32 `protobuf:"varint,7,opt,name=k,proto3" json:"k,omitempty"`
+	Protection    int32 `protobuf:"varint,8,opt,name=protection,proto3" json:"protection,omitempty"`
+	NoSuppression bool  `protobuf:"varint,9,opt,name=no_suppression,json=noSuppression,proto3" json:"no_suppression,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunReportRequest) Reset() {
+	*x = RunReportRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunReportRequest) ProtoMessage() {}
+
+func (x *RunReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunReportRequest.ProtoReflect.Descriptor instead.
+func (*RunReportRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{136}
+}
+
+func (x *RunReportRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RunReportRequest) GetDefinition() string {
+	if x != nil {
+		return x.Definition
+	}
+	return ""
+}
+
+func (x *RunReportRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *RunReportRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *RunReportRequest) GetBy() []string {
+	if x != nil {
+		return x.By
+	}
+	return nil
+}
+
+func (x *RunReportRequest) GetFilters() []string {
+	if x != nil {
+		return x.Filters
+	}
+	return nil
+}
+
+func (x *RunReportRequest) GetK() int32 {
+	if x != nil {
+		return x.K
+	}
+	return 0
+}
+
+func (x *RunReportRequest) GetProtection() int32 {
+	if x != nil {
+		return x.Protection
+	}
+	return 0
+}
+
+func (x *RunReportRequest) GetNoSuppression() bool {
+	if x != nil {
+		return x.NoSuppression
+	}
+	return false
+}
+
+type ReportHeader struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Label         string                 `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportHeader) Reset() {
+	*x = ReportHeader{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportHeader) ProtoMessage() {}
+
+func (x *ReportHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportHeader.ProtoReflect.Descriptor instead.
+func (*ReportHeader) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{137}
+}
+
+func (x *ReportHeader) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ReportHeader) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+type ReportCell struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Zero when suppressed.
+	Count int64 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// "", "primary" (below k) or "secondary" (protects another cell).
+	Suppressed    string `protobuf:"bytes,2,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportCell) Reset() {
+	*x = ReportCell{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportCell) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportCell) ProtoMessage() {}
+
+func (x *ReportCell) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportCell.ProtoReflect.Descriptor instead.
+func (*ReportCell) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{138}
+}
+
+func (x *ReportCell) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *ReportCell) GetSuppressed() string {
+	if x != nil {
+		return x.Suppressed
+	}
+	return ""
+}
+
+type ReportTable struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	PageField string                 `protobuf:"bytes,1,opt,name=page_field,json=pageField,proto3" json:"page_field,omitempty"`
+	Page      *ReportHeader          `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	RowField  string                 `protobuf:"bytes,3,opt,name=row_field,json=rowField,proto3" json:"row_field,omitempty"`
+	// Empty for a one-dimensional table.
+	ColField string          `protobuf:"bytes,4,opt,name=col_field,json=colField,proto3" json:"col_field,omitempty"`
+	Rows     []*ReportHeader `protobuf:"bytes,5,rep,name=rows,proto3" json:"rows,omitempty"`
+	Cols     []*ReportHeader `protobuf:"bytes,6,rep,name=cols,proto3" json:"cols,omitempty"`
+	// Row-major; one column when one-dimensional.
+	Cells []*ReportCell `protobuf:"bytes,7,rep,name=cells,proto3" json:"cells,omitempty"`
+	// Two-dimensional tables only.
+	RowTotals     []*ReportCell `protobuf:"bytes,8,rep,name=row_totals,json=rowTotals,proto3" json:"row_totals,omitempty"`
+	ColTotals     []*ReportCell `protobuf:"bytes,9,rep,name=col_totals,json=colTotals,proto3" json:"col_totals,omitempty"`
+	Total         *ReportCell   `protobuf:"bytes,10,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportTable) Reset() {
+	*x = ReportTable{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportTable) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportTable) ProtoMessage() {}
+
+func (x *ReportTable) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportTable.ProtoReflect.Descriptor instead.
+func (*ReportTable) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{139}
+}
+
+func (x *ReportTable) GetPageField() string {
+	if x != nil {
+		return x.PageField
+	}
+	return ""
+}
+
+func (x *ReportTable) GetPage() *ReportHeader {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+func (x *ReportTable) GetRowField() string {
+	if x != nil {
+		return x.RowField
+	}
+	return ""
+}
+
+func (x *ReportTable) GetColField() string {
+	if x != nil {
+		return x.ColField
+	}
+	return ""
+}
+
+func (x *ReportTable) GetRows() []*ReportHeader {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *ReportTable) GetCols() []*ReportHeader {
+	if x != nil {
+		return x.Cols
+	}
+	return nil
+}
+
+func (x *ReportTable) GetCells() []*ReportCell {
+	if x != nil {
+		return x.Cells
+	}
+	return nil
+}
+
+func (x *ReportTable) GetRowTotals() []*ReportCell {
+	if x != nil {
+		return x.RowTotals
+	}
+	return nil
+}
+
+func (x *ReportTable) GetColTotals() []*ReportCell {
+	if x != nil {
+		return x.ColTotals
+	}
+	return nil
+}
+
+func (x *ReportTable) GetTotal() *ReportCell {
+	if x != nil {
+		return x.Total
+	}
+	return nil
+}
+
+type ReportResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Record        string                 `protobuf:"bytes,4,opt,name=record,proto3" json:"record,omitempty"`
+	From          string                 `protobuf:"bytes,5,opt,name=from,proto3" json:"from,omitempty"`
+	To            string                 `protobuf:"bytes,6,opt,name=to,proto3" json:"to,omitempty"`
+	Agency        string                 `protobuf:"bytes,7,opt,name=agency,proto3" json:"agency,omitempty"`
+	NodeName      string                 `protobuf:"bytes,8,opt,name=node_name,json=nodeName,proto3" json:"node_name,omitempty"`
+	GeneratedAt   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=generated_at,json=generatedAt,proto3" json:"generated_at,omitempty"`
+	K             int32                  `protobuf:"varint,10,opt,name=k,proto3" json:"k,omitempty"`
+	Protection    int32                  `protobuf:"varint,11,opt,name=protection,proto3" json:"protection,omitempty"`
+	Tables        []*ReportTable         `protobuf:"bytes,12,rep,name=tables,proto3" json:"tables,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportResult) Reset() {
+	*x = ReportResult{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportResult) ProtoMessage() {}
+
+func (x *ReportResult) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportResult.ProtoReflect.Descriptor instead.
+func (*ReportResult) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{140}
+}
+
+func (x *ReportResult) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReportResult) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *ReportResult) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *ReportResult) GetRecord() string {
+	if x != nil {
+		return x.Record
+	}
+	return ""
+}
+
+func (x *ReportResult) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *ReportResult) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *ReportResult) GetAgency() string {
+	if x != nil {
+		return x.Agency
+	}
+	return ""
+}
+
+func (x *ReportResult) GetNodeName() string {
+	if x != nil {
+		return x.NodeName
+	}
+	return ""
+}
+
+func (x *ReportResult) GetGeneratedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.GeneratedAt
+	}
+	return nil
+}
+
+func (x *ReportResult) GetK() int32 {
+	if x != nil {
+		return x.K
+	}
+	return 0
+}
+
+func (x *ReportResult) GetProtection() int32 {
+	if x != nil {
+		return x.Protection
+	}
+	return 0
+}
+
+func (x *ReportResult) GetTables() []*ReportTable {
+	if x != nil {
+		return x.Tables
+	}
+	return nil
+}
+
+type RunReportResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Result        *ReportResult          `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunReportResponse) Reset() {
+	*x = RunReportResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunReportResponse) ProtoMessage() {}
+
+func (x *RunReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunReportResponse.ProtoReflect.Descriptor instead.
+func (*RunReportResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{141}
+}
+
+func (x *RunReportResponse) GetResult() *ReportResult {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+type ValidateReportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Definition    string                 `protobuf:"bytes,1,opt,name=definition,proto3" json:"definition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateReportRequest) Reset() {
+	*x = ValidateReportRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateReportRequest) ProtoMessage() {}
+
+func (x *ValidateReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateReportRequest.ProtoReflect.Descriptor instead.
+func (*ValidateReportRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{142}
+}
+
+func (x *ValidateReportRequest) GetDefinition() string {
+	if x != nil {
+		return x.Definition
+	}
+	return ""
+}
+
+type ValidateReportResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Report        *ReportInfo            `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateReportResponse) Reset() {
+	*x = ValidateReportResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateReportResponse) ProtoMessage() {}
+
+func (x *ValidateReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateReportResponse.ProtoReflect.Descriptor instead.
+func (*ValidateReportResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{143}
+}
+
+func (x *ValidateReportResponse) GetReport() *ReportInfo {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
 var File_cpx_local_v1_local_proto protoreflect.FileDescriptor
 
 const file_cpx_local_v1_local_proto_rawDesc = "" +
@@ -8580,7 +9439,86 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x06handle\x18\x02 \x01(\tR\x06handle\x12\x12\n" +
 	"\x04note\x18\x03 \x01(\tR\x04note\"S\n" +
 	"\x1dRequestTracingDetailsResponse\x122\n" +
-	"\bexchange\x18\x01 \x01(\v2\x16.cpx.local.v1.ExchangeR\bexchange2T\n" +
+	"\bexchange\x18\x01 \x01(\v2\x16.cpx.local.v1.ExchangeR\bexchange\"\xa8\x01\n" +
+	"\n" +
+	"ReportInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x16\n" +
+	"\x06record\x18\x04 \x01(\tR\x06record\x12\x16\n" +
+	"\x06origin\x18\x05 \x01(\tR\x06origin\x12\x1e\n" +
+	"\n" +
+	"definition\x18\x06 \x01(\tR\n" +
+	"definition\"\x14\n" +
+	"\x12ListReportsRequest\"I\n" +
+	"\x13ListReportsResponse\x122\n" +
+	"\areports\x18\x01 \x03(\v2\x18.cpx.local.v1.ReportInfoR\areports\"'\n" +
+	"\x11ShowReportRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"F\n" +
+	"\x12ShowReportResponse\x120\n" +
+	"\x06report\x18\x01 \x01(\v2\x18.cpx.local.v1.ReportInfoR\x06report\"\xe9\x01\n" +
+	"\x10RunReportRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
+	"\n" +
+	"definition\x18\x02 \x01(\tR\n" +
+	"definition\x12\x12\n" +
+	"\x04from\x18\x03 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x04 \x01(\tR\x02to\x12\x0e\n" +
+	"\x02by\x18\x05 \x03(\tR\x02by\x12\x18\n" +
+	"\afilters\x18\x06 \x03(\tR\afilters\x12\f\n" +
+	"\x01k\x18\a \x01(\x05R\x01k\x12\x1e\n" +
+	"\n" +
+	"protection\x18\b \x01(\x05R\n" +
+	"protection\x12%\n" +
+	"\x0eno_suppression\x18\t \x01(\bR\rnoSuppression\"6\n" +
+	"\fReportHeader\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\"B\n" +
+	"\n" +
+	"ReportCell\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x1e\n" +
+	"\n" +
+	"suppressed\x18\x02 \x01(\tR\n" +
+	"suppressed\"\xc8\x03\n" +
+	"\vReportTable\x12\x1d\n" +
+	"\n" +
+	"page_field\x18\x01 \x01(\tR\tpageField\x12.\n" +
+	"\x04page\x18\x02 \x01(\v2\x1a.cpx.local.v1.ReportHeaderR\x04page\x12\x1b\n" +
+	"\trow_field\x18\x03 \x01(\tR\browField\x12\x1b\n" +
+	"\tcol_field\x18\x04 \x01(\tR\bcolField\x12.\n" +
+	"\x04rows\x18\x05 \x03(\v2\x1a.cpx.local.v1.ReportHeaderR\x04rows\x12.\n" +
+	"\x04cols\x18\x06 \x03(\v2\x1a.cpx.local.v1.ReportHeaderR\x04cols\x12.\n" +
+	"\x05cells\x18\a \x03(\v2\x18.cpx.local.v1.ReportCellR\x05cells\x127\n" +
+	"\n" +
+	"row_totals\x18\b \x03(\v2\x18.cpx.local.v1.ReportCellR\trowTotals\x127\n" +
+	"\n" +
+	"col_totals\x18\t \x03(\v2\x18.cpx.local.v1.ReportCellR\tcolTotals\x12.\n" +
+	"\x05total\x18\n" +
+	" \x01(\v2\x18.cpx.local.v1.ReportCellR\x05total\"\xeb\x02\n" +
+	"\fReportResult\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x16\n" +
+	"\x06record\x18\x04 \x01(\tR\x06record\x12\x12\n" +
+	"\x04from\x18\x05 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x06 \x01(\tR\x02to\x12\x16\n" +
+	"\x06agency\x18\a \x01(\tR\x06agency\x12\x1b\n" +
+	"\tnode_name\x18\b \x01(\tR\bnodeName\x12=\n" +
+	"\fgenerated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vgeneratedAt\x12\f\n" +
+	"\x01k\x18\n" +
+	" \x01(\x05R\x01k\x12\x1e\n" +
+	"\n" +
+	"protection\x18\v \x01(\x05R\n" +
+	"protection\x121\n" +
+	"\x06tables\x18\f \x03(\v2\x19.cpx.local.v1.ReportTableR\x06tables\"G\n" +
+	"\x11RunReportResponse\x122\n" +
+	"\x06result\x18\x01 \x01(\v2\x1a.cpx.local.v1.ReportResultR\x06result\"7\n" +
+	"\x15ValidateReportRequest\x12\x1e\n" +
+	"\n" +
+	"definition\x18\x01 \x01(\tR\n" +
+	"definition\"J\n" +
+	"\x16ValidateReportResponse\x120\n" +
+	"\x06report\x18\x01 \x01(\v2\x18.cpx.local.v1.ReportInfoR\x06report2T\n" +
 	"\vNodeService\x12E\n" +
 	"\x06Status\x12\x1b.cpx.local.v1.StatusRequest\x1a\x1c.cpx.local.v1.StatusResponse\"\x002\xf9\x03\n" +
 	"\vUserService\x12H\n" +
@@ -8651,7 +9589,13 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x17MatchAllTracingRequests\x12,.cpx.local.v1.MatchAllTracingRequestsRequest\x1a-.cpx.local.v1.MatchAllTracingRequestsResponse\"\x00\x12N\n" +
 	"\tMatchCase\x12\x1e.cpx.local.v1.MatchCaseRequest\x1a\x1f.cpx.local.v1.MatchCaseResponse\"\x00\x12l\n" +
 	"\x13ConfirmTracingMatch\x12(.cpx.local.v1.ConfirmTracingMatchRequest\x1a).cpx.local.v1.ConfirmTracingMatchResponse\"\x00\x12i\n" +
-	"\x12RejectTracingMatch\x12'.cpx.local.v1.RejectTracingMatchRequest\x1a(.cpx.local.v1.RejectTracingMatchResponse\"\x00B;Z9github.com/cpx-node/cpx/protocol/gen/cpx/local/v1;localv1b\x06proto3"
+	"\x12RejectTracingMatch\x12'.cpx.local.v1.RejectTracingMatchRequest\x1a(.cpx.local.v1.RejectTracingMatchResponse\"\x002\xe7\x02\n" +
+	"\rReportService\x12T\n" +
+	"\vListReports\x12 .cpx.local.v1.ListReportsRequest\x1a!.cpx.local.v1.ListReportsResponse\"\x00\x12Q\n" +
+	"\n" +
+	"ShowReport\x12\x1f.cpx.local.v1.ShowReportRequest\x1a .cpx.local.v1.ShowReportResponse\"\x00\x12N\n" +
+	"\tRunReport\x12\x1e.cpx.local.v1.RunReportRequest\x1a\x1f.cpx.local.v1.RunReportResponse\"\x00\x12]\n" +
+	"\x0eValidateReport\x12#.cpx.local.v1.ValidateReportRequest\x1a$.cpx.local.v1.ValidateReportResponse\"\x00B;Z9github.com/cpx-node/cpx/protocol/gen/cpx/local/v1;localv1b\x06proto3"
 
 var (
 	file_cpx_local_v1_local_proto_rawDescOnce sync.Once
@@ -8665,7 +9609,7 @@ func file_cpx_local_v1_local_proto_rawDescGZIP() []byte {
 	return file_cpx_local_v1_local_proto_rawDescData
 }
 
-var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 131)
+var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 144)
 var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*StatusRequest)(nil),                        // 0: cpx.local.v1.StatusRequest
 	(*StatusResponse)(nil),                       // 1: cpx.local.v1.StatusResponse
@@ -8798,32 +9742,45 @@ var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*FederatedMatchTracingRequestResponse)(nil), // 128: cpx.local.v1.FederatedMatchTracingRequestResponse
 	(*RequestTracingDetailsRequest)(nil),         // 129: cpx.local.v1.RequestTracingDetailsRequest
 	(*RequestTracingDetailsResponse)(nil),        // 130: cpx.local.v1.RequestTracingDetailsResponse
-	(*timestamppb.Timestamp)(nil),                // 131: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),                      // 132: google.protobuf.Struct
+	(*ReportInfo)(nil),                           // 131: cpx.local.v1.ReportInfo
+	(*ListReportsRequest)(nil),                   // 132: cpx.local.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),                  // 133: cpx.local.v1.ListReportsResponse
+	(*ShowReportRequest)(nil),                    // 134: cpx.local.v1.ShowReportRequest
+	(*ShowReportResponse)(nil),                   // 135: cpx.local.v1.ShowReportResponse
+	(*RunReportRequest)(nil),                     // 136: cpx.local.v1.RunReportRequest
+	(*ReportHeader)(nil),                         // 137: cpx.local.v1.ReportHeader
+	(*ReportCell)(nil),                           // 138: cpx.local.v1.ReportCell
+	(*ReportTable)(nil),                          // 139: cpx.local.v1.ReportTable
+	(*ReportResult)(nil),                         // 140: cpx.local.v1.ReportResult
+	(*RunReportResponse)(nil),                    // 141: cpx.local.v1.RunReportResponse
+	(*ValidateReportRequest)(nil),                // 142: cpx.local.v1.ValidateReportRequest
+	(*ValidateReportResponse)(nil),               // 143: cpx.local.v1.ValidateReportResponse
+	(*timestamppb.Timestamp)(nil),                // 144: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                      // 145: google.protobuf.Struct
 }
 var file_cpx_local_v1_local_proto_depIdxs = []int32{
-	131, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	131, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	144, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	144, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	2,   // 2: cpx.local.v1.AddUserResponse.user:type_name -> cpx.local.v1.User
 	2,   // 3: cpx.local.v1.ListUsersResponse.users:type_name -> cpx.local.v1.User
 	2,   // 4: cpx.local.v1.DisableUserResponse.user:type_name -> cpx.local.v1.User
-	131, // 5: cpx.local.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
+	144, // 5: cpx.local.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
 	9,   // 6: cpx.local.v1.IssueTokenResponse.info:type_name -> cpx.local.v1.Token
 	9,   // 7: cpx.local.v1.ListTokensResponse.tokens:type_name -> cpx.local.v1.Token
-	131, // 8: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
-	131, // 9: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	144, // 8: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
+	144, // 9: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
 	18,  // 10: cpx.local.v1.Case.consent:type_name -> cpx.local.v1.Consent
-	132, // 11: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
-	132, // 12: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
+	145, // 11: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
+	145, // 12: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
 	19,  // 13: cpx.local.v1.CreateCaseResponse.case:type_name -> cpx.local.v1.Case
 	19,  // 14: cpx.local.v1.GetCaseResponse.case:type_name -> cpx.local.v1.Case
 	19,  // 15: cpx.local.v1.ListCasesResponse.cases:type_name -> cpx.local.v1.Case
-	132, // 16: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
+	145, // 16: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
 	19,  // 17: cpx.local.v1.UpdateCaseResponse.case:type_name -> cpx.local.v1.Case
 	19,  // 18: cpx.local.v1.CloseCaseResponse.case:type_name -> cpx.local.v1.Case
-	131, // 19: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
+	144, // 19: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
 	31,  // 20: cpx.local.v1.CaseHistoryResponse.versions:type_name -> cpx.local.v1.CaseVersion
-	132, // 21: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
+	145, // 21: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
 	33,  // 22: cpx.local.v1.ImportCasesRequest.rows:type_name -> cpx.local.v1.ImportRow
 	35,  // 23: cpx.local.v1.ImportCasesResponse.results:type_name -> cpx.local.v1.ImportResult
 	19,  // 24: cpx.local.v1.ExportCasesResponse.case:type_name -> cpx.local.v1.Case
@@ -8833,56 +9790,56 @@ var file_cpx_local_v1_local_proto_depIdxs = []int32{
 	40,  // 28: cpx.local.v1.ListFormsResponse.subforms:type_name -> cpx.local.v1.Form
 	42,  // 29: cpx.local.v1.ListFormsResponse.lookups:type_name -> cpx.local.v1.FormLookup
 	44,  // 30: cpx.local.v1.ListFormsResponse.locations:type_name -> cpx.local.v1.FormLocation
-	131, // 31: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	144, // 31: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
 	46,  // 32: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
 	46,  // 33: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
-	131, // 34: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
-	131, // 35: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
-	131, // 36: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
-	131, // 37: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
-	131, // 38: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
+	144, // 34: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
+	144, // 35: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
+	144, // 36: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
+	144, // 37: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
+	144, // 38: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
 	55,  // 39: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
 	55,  // 40: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
-	131, // 41: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
-	131, // 42: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
-	131, // 43: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
+	144, // 41: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
+	144, // 42: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
+	144, // 43: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
 	62,  // 44: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
 	62,  // 45: cpx.local.v1.ApplyPolicyResponse.previous:type_name -> cpx.local.v1.Policy
 	62,  // 46: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
 	62,  // 47: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
 	62,  // 48: cpx.local.v1.SignPolicyResponse.policy:type_name -> cpx.local.v1.Policy
 	72,  // 49: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
-	132, // 50: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
-	131, // 51: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
-	131, // 52: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
+	145, // 50: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
+	144, // 51: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
+	144, // 52: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
 	75,  // 53: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
-	131, // 54: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
+	144, // 54: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
 	74,  // 55: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
 	74,  // 56: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
 	74,  // 57: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
 	74,  // 58: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
 	74,  // 59: cpx.local.v1.ResyncExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
-	131, // 60: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
-	131, // 61: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
-	131, // 62: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
+	144, // 60: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
+	144, // 61: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
+	144, // 62: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
 	87,  // 63: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
-	131, // 64: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
-	131, // 65: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
+	144, // 64: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
+	144, // 65: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
 	92,  // 66: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
 	92,  // 67: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
-	131, // 68: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
-	131, // 69: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
+	144, // 68: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
+	144, // 69: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
 	99,  // 70: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
 	100, // 71: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
-	131, // 72: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
-	132, // 73: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
-	132, // 74: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	144, // 72: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
+	145, // 73: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
+	145, // 74: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
 	98,  // 75: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
 	98,  // 76: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
 	98,  // 77: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
-	132, // 78: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	145, // 78: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
 	98,  // 79: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	132, // 80: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
+	145, // 80: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
 	109, // 81: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
 	110, // 82: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
 	113, // 83: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
@@ -8895,113 +9852,134 @@ var file_cpx_local_v1_local_proto_depIdxs = []int32{
 	98,  // 90: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
 	127, // 91: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
 	74,  // 92: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
-	0,   // 93: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
-	3,   // 94: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
-	5,   // 95: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
-	7,   // 96: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
-	10,  // 97: cpx.local.v1.UserService.IssueToken:input_type -> cpx.local.v1.IssueTokenRequest
-	12,  // 98: cpx.local.v1.UserService.ListTokens:input_type -> cpx.local.v1.ListTokensRequest
-	14,  // 99: cpx.local.v1.UserService.RevokeToken:input_type -> cpx.local.v1.RevokeTokenRequest
-	20,  // 100: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
-	22,  // 101: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
-	24,  // 102: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
-	26,  // 103: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
-	28,  // 104: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
-	30,  // 105: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
-	34,  // 106: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
-	37,  // 107: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
-	16,  // 108: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
-	39,  // 109: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
-	47,  // 110: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
-	49,  // 111: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
-	51,  // 112: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
-	53,  // 113: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
-	56,  // 114: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
-	58,  // 115: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
-	60,  // 116: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
-	63,  // 117: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
-	65,  // 118: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
-	67,  // 119: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
-	69,  // 120: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
-	71,  // 121: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
-	76,  // 122: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
-	78,  // 123: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
-	80,  // 124: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
-	82,  // 125: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
-	84,  // 126: cpx.local.v1.FederationService.ResyncExchange:input_type -> cpx.local.v1.ResyncExchangeRequest
-	86,  // 127: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
-	89,  // 128: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
-	91,  // 129: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
-	94,  // 130: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
-	96,  // 131: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
-	101, // 132: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
-	103, // 133: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
-	105, // 134: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
-	107, // 135: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
-	111, // 136: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
-	115, // 137: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
-	126, // 138: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
-	129, // 139: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
-	117, // 140: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
-	120, // 141: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
-	122, // 142: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
-	124, // 143: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
-	1,   // 144: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
-	4,   // 145: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
-	6,   // 146: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
-	8,   // 147: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
-	11,  // 148: cpx.local.v1.UserService.IssueToken:output_type -> cpx.local.v1.IssueTokenResponse
-	13,  // 149: cpx.local.v1.UserService.ListTokens:output_type -> cpx.local.v1.ListTokensResponse
-	15,  // 150: cpx.local.v1.UserService.RevokeToken:output_type -> cpx.local.v1.RevokeTokenResponse
-	21,  // 151: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
-	23,  // 152: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
-	25,  // 153: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
-	27,  // 154: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
-	29,  // 155: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
-	32,  // 156: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
-	36,  // 157: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
-	38,  // 158: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
-	17,  // 159: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
-	45,  // 160: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
-	48,  // 161: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
-	50,  // 162: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
-	52,  // 163: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
-	54,  // 164: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
-	57,  // 165: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
-	59,  // 166: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
-	61,  // 167: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
-	64,  // 168: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
-	66,  // 169: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
-	68,  // 170: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
-	70,  // 171: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
-	73,  // 172: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
-	77,  // 173: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
-	79,  // 174: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
-	81,  // 175: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
-	83,  // 176: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
-	85,  // 177: cpx.local.v1.FederationService.ResyncExchange:output_type -> cpx.local.v1.ResyncExchangeResponse
-	88,  // 178: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
-	90,  // 179: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
-	93,  // 180: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
-	95,  // 181: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
-	97,  // 182: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
-	102, // 183: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
-	104, // 184: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
-	106, // 185: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
-	108, // 186: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
-	112, // 187: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
-	116, // 188: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
-	128, // 189: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
-	130, // 190: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
-	119, // 191: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
-	121, // 192: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
-	123, // 193: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
-	125, // 194: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
-	144, // [144:195] is the sub-list for method output_type
-	93,  // [93:144] is the sub-list for method input_type
-	93,  // [93:93] is the sub-list for extension type_name
-	93,  // [93:93] is the sub-list for extension extendee
-	0,   // [0:93] is the sub-list for field type_name
+	131, // 93: cpx.local.v1.ListReportsResponse.reports:type_name -> cpx.local.v1.ReportInfo
+	131, // 94: cpx.local.v1.ShowReportResponse.report:type_name -> cpx.local.v1.ReportInfo
+	137, // 95: cpx.local.v1.ReportTable.page:type_name -> cpx.local.v1.ReportHeader
+	137, // 96: cpx.local.v1.ReportTable.rows:type_name -> cpx.local.v1.ReportHeader
+	137, // 97: cpx.local.v1.ReportTable.cols:type_name -> cpx.local.v1.ReportHeader
+	138, // 98: cpx.local.v1.ReportTable.cells:type_name -> cpx.local.v1.ReportCell
+	138, // 99: cpx.local.v1.ReportTable.row_totals:type_name -> cpx.local.v1.ReportCell
+	138, // 100: cpx.local.v1.ReportTable.col_totals:type_name -> cpx.local.v1.ReportCell
+	138, // 101: cpx.local.v1.ReportTable.total:type_name -> cpx.local.v1.ReportCell
+	144, // 102: cpx.local.v1.ReportResult.generated_at:type_name -> google.protobuf.Timestamp
+	139, // 103: cpx.local.v1.ReportResult.tables:type_name -> cpx.local.v1.ReportTable
+	140, // 104: cpx.local.v1.RunReportResponse.result:type_name -> cpx.local.v1.ReportResult
+	131, // 105: cpx.local.v1.ValidateReportResponse.report:type_name -> cpx.local.v1.ReportInfo
+	0,   // 106: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
+	3,   // 107: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
+	5,   // 108: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
+	7,   // 109: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
+	10,  // 110: cpx.local.v1.UserService.IssueToken:input_type -> cpx.local.v1.IssueTokenRequest
+	12,  // 111: cpx.local.v1.UserService.ListTokens:input_type -> cpx.local.v1.ListTokensRequest
+	14,  // 112: cpx.local.v1.UserService.RevokeToken:input_type -> cpx.local.v1.RevokeTokenRequest
+	20,  // 113: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
+	22,  // 114: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
+	24,  // 115: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
+	26,  // 116: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
+	28,  // 117: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
+	30,  // 118: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
+	34,  // 119: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
+	37,  // 120: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
+	16,  // 121: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
+	39,  // 122: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
+	47,  // 123: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
+	49,  // 124: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
+	51,  // 125: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
+	53,  // 126: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
+	56,  // 127: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
+	58,  // 128: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
+	60,  // 129: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
+	63,  // 130: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
+	65,  // 131: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
+	67,  // 132: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
+	69,  // 133: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
+	71,  // 134: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
+	76,  // 135: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
+	78,  // 136: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
+	80,  // 137: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
+	82,  // 138: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
+	84,  // 139: cpx.local.v1.FederationService.ResyncExchange:input_type -> cpx.local.v1.ResyncExchangeRequest
+	86,  // 140: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
+	89,  // 141: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
+	91,  // 142: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
+	94,  // 143: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
+	96,  // 144: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
+	101, // 145: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
+	103, // 146: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
+	105, // 147: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
+	107, // 148: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
+	111, // 149: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
+	115, // 150: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
+	126, // 151: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
+	129, // 152: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
+	117, // 153: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
+	120, // 154: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
+	122, // 155: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
+	124, // 156: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
+	132, // 157: cpx.local.v1.ReportService.ListReports:input_type -> cpx.local.v1.ListReportsRequest
+	134, // 158: cpx.local.v1.ReportService.ShowReport:input_type -> cpx.local.v1.ShowReportRequest
+	136, // 159: cpx.local.v1.ReportService.RunReport:input_type -> cpx.local.v1.RunReportRequest
+	142, // 160: cpx.local.v1.ReportService.ValidateReport:input_type -> cpx.local.v1.ValidateReportRequest
+	1,   // 161: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
+	4,   // 162: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
+	6,   // 163: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
+	8,   // 164: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
+	11,  // 165: cpx.local.v1.UserService.IssueToken:output_type -> cpx.local.v1.IssueTokenResponse
+	13,  // 166: cpx.local.v1.UserService.ListTokens:output_type -> cpx.local.v1.ListTokensResponse
+	15,  // 167: cpx.local.v1.UserService.RevokeToken:output_type -> cpx.local.v1.RevokeTokenResponse
+	21,  // 168: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
+	23,  // 169: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
+	25,  // 170: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
+	27,  // 171: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
+	29,  // 172: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
+	32,  // 173: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
+	36,  // 174: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
+	38,  // 175: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
+	17,  // 176: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
+	45,  // 177: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
+	48,  // 178: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
+	50,  // 179: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
+	52,  // 180: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
+	54,  // 181: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
+	57,  // 182: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
+	59,  // 183: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
+	61,  // 184: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
+	64,  // 185: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
+	66,  // 186: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
+	68,  // 187: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
+	70,  // 188: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
+	73,  // 189: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
+	77,  // 190: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
+	79,  // 191: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
+	81,  // 192: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
+	83,  // 193: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
+	85,  // 194: cpx.local.v1.FederationService.ResyncExchange:output_type -> cpx.local.v1.ResyncExchangeResponse
+	88,  // 195: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
+	90,  // 196: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
+	93,  // 197: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
+	95,  // 198: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
+	97,  // 199: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
+	102, // 200: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
+	104, // 201: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
+	106, // 202: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
+	108, // 203: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
+	112, // 204: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
+	116, // 205: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
+	128, // 206: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
+	130, // 207: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
+	119, // 208: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
+	121, // 209: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
+	123, // 210: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
+	125, // 211: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
+	133, // 212: cpx.local.v1.ReportService.ListReports:output_type -> cpx.local.v1.ListReportsResponse
+	135, // 213: cpx.local.v1.ReportService.ShowReport:output_type -> cpx.local.v1.ShowReportResponse
+	141, // 214: cpx.local.v1.ReportService.RunReport:output_type -> cpx.local.v1.RunReportResponse
+	143, // 215: cpx.local.v1.ReportService.ValidateReport:output_type -> cpx.local.v1.ValidateReportResponse
+	161, // [161:216] is the sub-list for method output_type
+	106, // [106:161] is the sub-list for method input_type
+	106, // [106:106] is the sub-list for extension type_name
+	106, // [106:106] is the sub-list for extension extendee
+	0,   // [0:106] is the sub-list for field type_name
 }
 
 func init() { file_cpx_local_v1_local_proto_init() }
@@ -9017,9 +9995,9 @@ func file_cpx_local_v1_local_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cpx_local_v1_local_proto_rawDesc), len(file_cpx_local_v1_local_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   131,
+			NumMessages:   144,
 			NumExtensions: 0,
-			NumServices:   9,
+			NumServices:   10,
 		},
 		GoTypes:           file_cpx_local_v1_local_proto_goTypes,
 		DependencyIndexes: file_cpx_local_v1_local_proto_depIdxs,

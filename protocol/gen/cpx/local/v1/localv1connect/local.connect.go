@@ -44,6 +44,8 @@ const (
 	BackupServiceName = "cpx.local.v1.BackupService"
 	// TracingServiceName is the fully-qualified name of the TracingService service.
 	TracingServiceName = "cpx.local.v1.TracingService"
+	// ReportServiceName is the fully-qualified name of the ReportService service.
+	ReportServiceName = "cpx.local.v1.ReportService"
 )
 
 // These constants are the fully-qualified names of the RPCs defined in this package. They're
@@ -185,6 +187,17 @@ const (
 	// TracingServiceRejectTracingMatchProcedure is the fully-qualified name of the TracingService's
 	// RejectTracingMatch RPC.
 	TracingServiceRejectTracingMatchProcedure = "/cpx.local.v1.TracingService/RejectTracingMatch"
+	// ReportServiceListReportsProcedure is the fully-qualified name of the ReportService's ListReports
+	// RPC.
+	ReportServiceListReportsProcedure = "/cpx.local.v1.ReportService/ListReports"
+	// ReportServiceShowReportProcedure is the fully-qualified name of the ReportService's ShowReport
+	// RPC.
+	ReportServiceShowReportProcedure = "/cpx.local.v1.ReportService/ShowReport"
+	// ReportServiceRunReportProcedure is the fully-qualified name of the ReportService's RunReport RPC.
+	ReportServiceRunReportProcedure = "/cpx.local.v1.ReportService/RunReport"
+	// ReportServiceValidateReportProcedure is the fully-qualified name of the ReportService's
+	// ValidateReport RPC.
+	ReportServiceValidateReportProcedure = "/cpx.local.v1.ReportService/ValidateReport"
 )
 
 // NodeServiceClient is a client for the cpx.local.v1.NodeService service.
@@ -1973,4 +1986,162 @@ func (UnimplementedTracingServiceHandler) ConfirmTracingMatch(context.Context, *
 
 func (UnimplementedTracingServiceHandler) RejectTracingMatch(context.Context, *connect.Request[v1.RejectTracingMatchRequest]) (*connect.Response[v1.RejectTracingMatchResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.TracingService.RejectTracingMatch is not implemented"))
+}
+
+// ReportServiceClient is a client for the cpx.local.v1.ReportService service.
+type ReportServiceClient interface {
+	// ListReports lists the managed reports and the node's own (the
+	// reports/ folder of the node directory).
+	ListReports(context.Context, *connect.Request[v1.ListReportsRequest]) (*connect.Response[v1.ListReportsResponse], error)
+	// ShowReport returns one report's description and definition.
+	ShowReport(context.Context, *connect.Request[v1.ShowReportRequest]) (*connect.Response[v1.ShowReportResponse], error)
+	// RunReport runs a report by name, or a definition sent with the call.
+	RunReport(context.Context, *connect.Request[v1.RunReportRequest]) (*connect.Response[v1.RunReportResponse], error)
+	// ValidateReport checks a definition against the node's forms.
+	ValidateReport(context.Context, *connect.Request[v1.ValidateReportRequest]) (*connect.Response[v1.ValidateReportResponse], error)
+}
+
+// NewReportServiceClient constructs a client for the cpx.local.v1.ReportService service. By
+// default, it uses the Connect protocol with the binary Protobuf Codec, asks for gzipped responses,
+// and sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply the
+// connect.WithGRPC() or connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewReportServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) ReportServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	reportServiceMethods := v1.File_cpx_local_v1_local_proto.Services().ByName("ReportService").Methods()
+	return &reportServiceClient{
+		listReports: connect.NewClient[v1.ListReportsRequest, v1.ListReportsResponse](
+			httpClient,
+			baseURL+ReportServiceListReportsProcedure,
+			connect.WithSchema(reportServiceMethods.ByName("ListReports")),
+			connect.WithClientOptions(opts...),
+		),
+		showReport: connect.NewClient[v1.ShowReportRequest, v1.ShowReportResponse](
+			httpClient,
+			baseURL+ReportServiceShowReportProcedure,
+			connect.WithSchema(reportServiceMethods.ByName("ShowReport")),
+			connect.WithClientOptions(opts...),
+		),
+		runReport: connect.NewClient[v1.RunReportRequest, v1.RunReportResponse](
+			httpClient,
+			baseURL+ReportServiceRunReportProcedure,
+			connect.WithSchema(reportServiceMethods.ByName("RunReport")),
+			connect.WithClientOptions(opts...),
+		),
+		validateReport: connect.NewClient[v1.ValidateReportRequest, v1.ValidateReportResponse](
+			httpClient,
+			baseURL+ReportServiceValidateReportProcedure,
+			connect.WithSchema(reportServiceMethods.ByName("ValidateReport")),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// reportServiceClient implements ReportServiceClient.
+type reportServiceClient struct {
+	listReports    *connect.Client[v1.ListReportsRequest, v1.ListReportsResponse]
+	showReport     *connect.Client[v1.ShowReportRequest, v1.ShowReportResponse]
+	runReport      *connect.Client[v1.RunReportRequest, v1.RunReportResponse]
+	validateReport *connect.Client[v1.ValidateReportRequest, v1.ValidateReportResponse]
+}
+
+// ListReports calls cpx.local.v1.ReportService.ListReports.
+func (c *reportServiceClient) ListReports(ctx context.Context, req *connect.Request[v1.ListReportsRequest]) (*connect.Response[v1.ListReportsResponse], error) {
+	return c.listReports.CallUnary(ctx, req)
+}
+
+// ShowReport calls cpx.local.v1.ReportService.ShowReport.
+func (c *reportServiceClient) ShowReport(ctx context.Context, req *connect.Request[v1.ShowReportRequest]) (*connect.Response[v1.ShowReportResponse], error) {
+	return c.showReport.CallUnary(ctx, req)
+}
+
+// RunReport calls cpx.local.v1.ReportService.RunReport.
+func (c *reportServiceClient) RunReport(ctx context.Context, req *connect.Request[v1.RunReportRequest]) (*connect.Response[v1.RunReportResponse], error) {
+	return c.runReport.CallUnary(ctx, req)
+}
+
+// ValidateReport calls cpx.local.v1.ReportService.ValidateReport.
+func (c *reportServiceClient) ValidateReport(ctx context.Context, req *connect.Request[v1.ValidateReportRequest]) (*connect.Response[v1.ValidateReportResponse], error) {
+	return c.validateReport.CallUnary(ctx, req)
+}
+
+// ReportServiceHandler is an implementation of the cpx.local.v1.ReportService service.
+type ReportServiceHandler interface {
+	// ListReports lists the managed reports and the node's own (the
+	// reports/ folder of the node directory).
+	ListReports(context.Context, *connect.Request[v1.ListReportsRequest]) (*connect.Response[v1.ListReportsResponse], error)
+	// ShowReport returns one report's description and definition.
+	ShowReport(context.Context, *connect.Request[v1.ShowReportRequest]) (*connect.Response[v1.ShowReportResponse], error)
+	// RunReport runs a report by name, or a definition sent with the call.
+	RunReport(context.Context, *connect.Request[v1.RunReportRequest]) (*connect.Response[v1.RunReportResponse], error)
+	// ValidateReport checks a definition against the node's forms.
+	ValidateReport(context.Context, *connect.Request[v1.ValidateReportRequest]) (*connect.Response[v1.ValidateReportResponse], error)
+}
+
+// NewReportServiceHandler builds an HTTP handler from the service implementation. It returns the
+// path on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewReportServiceHandler(svc ReportServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	reportServiceMethods := v1.File_cpx_local_v1_local_proto.Services().ByName("ReportService").Methods()
+	reportServiceListReportsHandler := connect.NewUnaryHandler(
+		ReportServiceListReportsProcedure,
+		svc.ListReports,
+		connect.WithSchema(reportServiceMethods.ByName("ListReports")),
+		connect.WithHandlerOptions(opts...),
+	)
+	reportServiceShowReportHandler := connect.NewUnaryHandler(
+		ReportServiceShowReportProcedure,
+		svc.ShowReport,
+		connect.WithSchema(reportServiceMethods.ByName("ShowReport")),
+		connect.WithHandlerOptions(opts...),
+	)
+	reportServiceRunReportHandler := connect.NewUnaryHandler(
+		ReportServiceRunReportProcedure,
+		svc.RunReport,
+		connect.WithSchema(reportServiceMethods.ByName("RunReport")),
+		connect.WithHandlerOptions(opts...),
+	)
+	reportServiceValidateReportHandler := connect.NewUnaryHandler(
+		ReportServiceValidateReportProcedure,
+		svc.ValidateReport,
+		connect.WithSchema(reportServiceMethods.ByName("ValidateReport")),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/cpx.local.v1.ReportService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case ReportServiceListReportsProcedure:
+			reportServiceListReportsHandler.ServeHTTP(w, r)
+		case ReportServiceShowReportProcedure:
+			reportServiceShowReportHandler.ServeHTTP(w, r)
+		case ReportServiceRunReportProcedure:
+			reportServiceRunReportHandler.ServeHTTP(w, r)
+		case ReportServiceValidateReportProcedure:
+			reportServiceValidateReportHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedReportServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedReportServiceHandler struct{}
+
+func (UnimplementedReportServiceHandler) ListReports(context.Context, *connect.Request[v1.ListReportsRequest]) (*connect.Response[v1.ListReportsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.ReportService.ListReports is not implemented"))
+}
+
+func (UnimplementedReportServiceHandler) ShowReport(context.Context, *connect.Request[v1.ShowReportRequest]) (*connect.Response[v1.ShowReportResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.ReportService.ShowReport is not implemented"))
+}
+
+func (UnimplementedReportServiceHandler) RunReport(context.Context, *connect.Request[v1.RunReportRequest]) (*connect.Response[v1.RunReportResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.ReportService.RunReport is not implemented"))
+}
+
+func (UnimplementedReportServiceHandler) ValidateReport(context.Context, *connect.Request[v1.ValidateReportRequest]) (*connect.Response[v1.ValidateReportResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.ReportService.ValidateReport is not implemented"))
 }
