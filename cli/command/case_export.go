@@ -12,6 +12,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/urfave/cli/v2"
 	"google.golang.org/protobuf/encoding/protodelim"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
 )
@@ -29,7 +30,9 @@ func caseExportCommand() *cli.Command {
 			"   csv    columns id, case_number, status, workflow_stage, owner, owner_group,\n" +
 			"          agency, created_at, updated_at, version, risk_level, then one column\n" +
 			"          per form field seen, sorted by name (prefixed \"field.\" if the name is\n" +
-			"          a core column); lists and objects are JSON text in the cell.\n\n" +
+			"          a core column); lists and objects are JSON text in the cell. Text\n" +
+			"          that a spreadsheet would run as a formula (=, +, -, @, tab, CR first)\n" +
+			"          gets a leading '.\n\n" +
 			"Example:\n   cpx case export open-cases.csv --status open",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "format", Usage: "`FORMAT`: jsonl or csv"},
@@ -190,9 +193,9 @@ func exportCSV(stream *connect.ServerStreamForClient[localv1.ExportCasesResponse
 		if err != nil {
 			return n, fmt.Errorf("reading the export spool: %w", err)
 		}
-		rec = append(rec[:0], k.GetId(), k.GetCaseNumber(), k.GetStatus(), k.GetWorkflowStage(), k.GetOwner(),
-			k.GetOwnerGroup(), k.GetAgency(), ts(k.GetCreatedAt()), ts(k.GetUpdatedAt()),
-			strconv.FormatInt(k.GetVersion(), 10), k.GetRiskLevel())
+		rec = append(rec[:0], k.GetId(), k.GetCaseNumber(), k.GetStatus(), k.GetWorkflowStage(), csvSafe(k.GetOwner()),
+			csvSafe(k.GetOwnerGroup()), k.GetAgency(), ts(k.GetCreatedAt()), ts(k.GetUpdatedAt()),
+			strconv.FormatInt(k.GetVersion(), 10), csvSafe(k.GetRiskLevel()))
 		fields := k.GetFields().GetFields()
 		for _, name := range fieldNames {
 			v, ok := fields[name]
@@ -200,7 +203,11 @@ func exportCSV(stream *connect.ServerStreamForClient[localv1.ExportCasesResponse
 				rec = append(rec, "")
 				continue
 			}
-			rec = append(rec, valueText(v))
+			if _, number := v.GetKind().(*structpb.Value_NumberValue); number {
+				rec = append(rec, valueText(v)) // -5 stays a number
+			} else {
+				rec = append(rec, csvSafe(valueText(v))) // text a spreadsheet would run as a formula is defused
+			}
 		}
 		if err := cw.Write(rec); err != nil {
 			return n, err
