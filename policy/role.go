@@ -25,7 +25,20 @@ type Role struct {
 	// HiddenFields are case form fields never shown to this role; see
 	// [Role.Redact].
 	HiddenFields []string
+	// Grants are the roles a holder of this role may give to users (the
+	// user create permission is needed too). Giving one that reads other
+	// people's cases (see [Role.ReadsOthersCases]) needs a second person.
+	Grants []string
 }
+
+// ReadsOthersCases reports whether the role reads cases beyond the user's
+// own: granting it gives access to existing case files.
+func (r Role) ReadsOthersCases() bool {
+	return r.Can(ResourceCase, ActionRead) && r.Scope != ScopeSelf
+}
+
+// MayGrant reports whether the role may give role id to users.
+func (r Role) MayGrant(id string) bool { return slices.Contains(r.Grants, id) }
 
 // Identifying fields of the standard case forms, hidden from the
 // coordinator role.
@@ -109,7 +122,8 @@ func StandardRoles() []Role {
 				perms(ResourceISP, ActionRead, ActionList, ActionCreate, ActionSign),
 				perms(ResourceExchange, ActionList),
 			),
-			Scope: ScopeAgency,
+			Scope:  ScopeAgency,
+			Grants: []string{"caseworker", "supervisor", "agency_admin", "dpo", "coordinator"},
 		},
 		{
 			ID:   "dpo",

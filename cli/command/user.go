@@ -46,6 +46,38 @@ func userCommand() *cli.Command {
 				Flags:  clientFlags(),
 				Action: runUserDisable,
 			},
+			{
+				Name:      "approve",
+				Usage:     "approve a user another administrator requested, and print their token",
+				ArgsUsage: "NAME",
+				Description: "A role that reads other people's cases (supervisor, dpo, coordinator) is given\n" +
+					"only by two people: an administrator requests it with cpx user add, and a second\n" +
+					"administrator approves it here (the node's initial administrator may grant it\n" +
+					"alone). The user's first token is printed once.\n\n" +
+					"Example:\n   cpx user approve sam --dir ./node",
+				Flags: clientFlags(),
+				Action: func(c *cli.Context) error {
+					a, err := args(c, 1, 1)
+					if err != nil {
+						return err
+					}
+					asJSON, cn, err := outputAndDial(c)
+					if err != nil {
+						return err
+					}
+					resp, err := cn.Users.ApproveUser(c.Context, connect.NewRequest(&localv1.ApproveUserRequest{Name: a[0]}))
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.ErrWriter, "warning: this is the only time the token of %s is shown; store it now\n", a[0])
+					if asJSON {
+						return printJSON(c.App.Writer, resp.Msg)
+					}
+					u := resp.Msg.GetUser()
+					fmt.Fprintf(c.App.Writer, "approved user %s (role %s)\ntoken: %s\n", u.GetName(), u.GetRole(), resp.Msg.GetToken())
+					return nil
+				},
+			},
 			userTokenCommand(),
 		},
 	}
@@ -68,6 +100,13 @@ func runUserAdd(c *cli.Context) error {
 	}))
 	if err != nil {
 		return err
+	}
+	if u := resp.Msg.GetUser(); u.GetRequestedBy() != "" {
+		if asJSON {
+			return printJSON(c.App.Writer, resp.Msg)
+		}
+		fmt.Fprintf(c.App.Writer, "requested user %s (role %s): the role reads other people's cases, so a second\nadministrator must approve it: cpx user approve %s\n", u.GetName(), u.GetRole(), u.GetName())
+		return nil
 	}
 	fmt.Fprintf(c.App.ErrWriter, "warning: this is the only time the token of %s is shown; store it now (e.g. in a password manager)\n", resp.Msg.GetUser().GetName())
 	if asJSON {
@@ -109,6 +148,9 @@ func runUserList(c *cli.Context) error {
 func userStatus(u *localv1.User) string {
 	if u.GetDisabled() {
 		return "disabled"
+	}
+	if u.GetRequestedBy() != "" {
+		return "awaiting approval (asked by " + u.GetRequestedBy() + ")"
 	}
 	return "active"
 }

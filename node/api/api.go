@@ -166,6 +166,8 @@ func (s *Server) authenticateHeader(ctx context.Context, h http.Header, procedur
 			reason = "expired token"
 		case errors.Is(err, users.ErrDisabled):
 			reason = "disabled user"
+		case errors.Is(err, users.ErrPending):
+			reason = "user awaiting approval"
 		case errors.Is(err, users.ErrBadToken):
 			reason = "unknown token"
 		case !errors.Is(err, errUnauthenticated):

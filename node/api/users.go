@@ -24,8 +24,12 @@ func (s *Server) AddUser(ctx context.Context, req *connect.Request[localv1.AddUs
 	if d := policy.Authorize(sub, policy.ResourceUser, policy.ActionCreate, nil); !d.Allowed {
 		return nil, s.deniedCall(ctx, sub, "user.add", "user/"+m.Name, d)
 	}
-	if _, ok := policy.RoleByID(s.roles, m.Role); !ok {
+	role, ok := policy.RoleByID(s.roles, m.Role)
+	if !ok {
 		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("unknown role %q: use one of %s", m.Role, roleIDs(s.roles)))
+	}
+	if !sub.Role.MayGrant(m.Role) {
+		return nil, s.deniedCall(ctx, sub, "user.add", "user/"+m.Name, policy.Decision{Reason: fmt.Sprintf("role %q may not grant role %q", sub.Role.ID, m.Role)})
 	}
 	if m.Group != "" {
 		if err := users.ValidateName(m.Group); err != nil {
@@ -36,11 +40,30 @@ func (s *Server) AddUser(ctx context.Context, req *connect.Request[localv1.AddUs
 	u := users.User{Name: m.Name, Role: m.Role, Group: m.Group, CreatedAt: now}
 	var token string
 	err = s.store.Update(ctx, func(w store.Writer) error {
-		var err error
-		if token, err = users.Add(w, u, now.Add(s.tokenTTL)); err != nil {
-			return err
+		// A role that reads other people's cases needs a second person,
+		// unless the node's owner (its initial administrator) grants it.
+		if role.ReadsOthersCases() {
+			caller, err := users.Get(w, sub.User)
+			if err != nil {
+				return err
+			}
+			if !caller.Owner {
+				u.RequestedBy = sub.User
+			}
 		}
-		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "user.add", Object: "user/" + u.Name, Details: map[string]string{"role": u.Role, "group": u.Group}})
+		action := "user.add"
+		if u.Pending() {
+			action = "user.add.requested"
+			if err := users.AddPending(w, u); err != nil {
+				return err
+			}
+		} else {
+			var err error
+			if token, err = users.Add(w, u, now.Add(s.tokenTTL)); err != nil {
+				return err
+			}
+		}
+		_, err := audit.Append(w, now, audit.Event{Actor: sub.User, Action: action, Object: "user/" + u.Name, Details: map[string]string{"role": u.Role, "group": u.Group}})
 		return err
 	})
 	if err != nil {
@@ -119,4 +142,53 @@ func (s *Server) DisableUser(ctx context.Context, req *connect.Request[localv1.D
 		return nil, s.fail(err)
 	}
 	return connect.NewResponse(&localv1.DisableUserResponse{User: userToWire(u)}), nil
+}
+
+// ApproveUser implements UserService: a second administrator (never the
+// one who asked) activates a user granted a role that reads other people's
+// cases, and receives the user's first token.
+func (s *Server) ApproveUser(ctx context.Context, req *connect.Request[localv1.ApproveUserRequest]) (*connect.Response[localv1.ApproveUserResponse], error) {
+	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
+	if err != nil {
+		return nil, err
+	}
+	name := req.Msg.Name
+	if d := policy.Authorize(sub, policy.ResourceUser, policy.ActionCreate, nil); !d.Allowed {
+		return nil, s.deniedCall(ctx, sub, "user.approve", "user/"+name, d)
+	}
+	now := s.now().UTC()
+	var u users.User
+	var token string
+	var refused error
+	err = s.store.Update(ctx, func(w store.Writer) error {
+		refused = nil
+		pending, err := users.Get(w, name)
+		if err != nil {
+			return err
+		}
+		if !sub.Role.MayGrant(pending.Role) {
+			refused = fmt.Errorf("role %q may not grant role %q", sub.Role.ID, pending.Role)
+			return nil
+		}
+		u, token, err = users.Approve(w, name, sub.User, now.Add(s.tokenTTL))
+		if errors.Is(err, users.ErrSelfApproval) {
+			refused = err
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "user.approve", Object: "user/" + name, Details: map[string]string{"role": u.Role, "requested_by": pending.RequestedBy}})
+		return err
+	})
+	if refused != nil {
+		return nil, s.deniedCall(ctx, sub, "user.approve", "user/"+name, policy.Decision{Reason: refused.Error()})
+	}
+	if errors.Is(err, users.ErrNotPending) {
+		return nil, connect.NewError(connect.CodeFailedPrecondition, err)
+	}
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return connect.NewResponse(&localv1.ApproveUserResponse{User: userToWire(u), Token: token}), nil
 }

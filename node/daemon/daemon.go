@@ -136,7 +136,7 @@ func Init(ctx context.Context, o InitOptions) (creds nodedir.Credentials, err er
 	var token string
 	err = st.Update(ctx, func(w store.Writer) error {
 		var err error
-		token, err = users.Add(w, users.User{Name: AdminUser, Role: "agency_admin", CreatedAt: now}, now.Add(o.Config.Auth.TokenTTL))
+		token, err = users.Add(w, users.User{Name: AdminUser, Role: "agency_admin", CreatedAt: now, Owner: true}, now.Add(o.Config.Auth.TokenTTL))
 		if err != nil {
 			return err
 		}

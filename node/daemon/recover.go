@@ -86,7 +86,7 @@ func RecoverAdmin(ctx context.Context, o RecoverAdminOptions) (nodedir.Credentia
 		created := false
 		switch {
 		case errors.Is(err, users.ErrNotFound):
-			token, err = users.Add(w, users.User{Name: name, Role: adminRole, CreatedAt: now}, now.Add(cfg.Auth.TokenTTL))
+			token, err = users.Add(w, users.User{Name: name, Role: adminRole, CreatedAt: now, Owner: true}, now.Add(cfg.Auth.TokenTTL))
 			created = true
 		case err != nil:
 			return err

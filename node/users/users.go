@@ -30,6 +30,9 @@ var (
 	ErrBadToken     = errors.New("users: unknown token")
 	ErrTokenExpired = errors.New("users: token expired")
 	ErrDisabled     = errors.New("users: user is disabled")
+	ErrPending      = errors.New("users: user awaits a second administrator's approval")
+	ErrSelfApproval = errors.New("users: a grant needs a second person")
+	ErrNotPending   = errors.New("users: user is not awaiting approval")
 )
 
 // TokenPrefix starts every token, so that a leaked one is easy to recognise.
@@ -48,7 +51,19 @@ type User struct {
 	Group     string    `json:"group,omitempty"`
 	Disabled  bool      `json:"disabled,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// Owner marks the node's initial administrator (made by cpx init, or
+	// by cpx recover-admin for the keyring's holder): the one person who
+	// may grant a role that reads other people's cases alone.
+	Owner bool `json:"owner,omitempty"`
+	// RequestedBy, while set, is the administrator who asked for this
+	// user with a role that reads other people's cases: the user holds no
+	// token and cannot sign in until a second administrator approves.
+	RequestedBy string `json:"requested_by,omitempty"`
 }
+
+// Pending reports whether the user awaits a second administrator's
+// approval.
+func (u User) Pending() bool { return u.RequestedBy != "" }
 
 type tokenRecord struct {
 	User      string    `json:"user"`
@@ -212,5 +227,45 @@ func Authenticate(r store.Reader, token string, now time.Time) (User, error) {
 	if u.Disabled {
 		return User{}, fmt.Errorf("%w: %q", ErrDisabled, u.Name)
 	}
+	if u.Pending() {
+		return User{}, fmt.Errorf("%w: %q", ErrPending, u.Name)
+	}
 	return u, nil
+}
+
+// AddPending creates u awaiting approval (u.RequestedBy set), with no token.
+func AddPending(w store.Writer, u User) error {
+	if u.RequestedBy == "" {
+		return errors.New("users: a pending user needs RequestedBy")
+	}
+	if err := ValidateName(u.Name); err != nil {
+		return err
+	}
+	if _, err := Get(w, u.Name); err == nil {
+		return fmt.Errorf("%w: %q", ErrExists, u.Name)
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return put(w, u)
+}
+
+// Approve activates a pending user and issues their first token, valid
+// until expires. The approver must not be who requested the user.
+func Approve(w store.Writer, name, approver string, expires time.Time) (User, string, error) {
+	u, err := Get(w, name)
+	if err != nil {
+		return u, "", err
+	}
+	if !u.Pending() {
+		return u, "", fmt.Errorf("%w: %q", ErrNotPending, name)
+	}
+	if u.RequestedBy == approver {
+		return u, "", fmt.Errorf("%w: %q was requested by %s, who cannot also approve it", ErrSelfApproval, name, approver)
+	}
+	u.RequestedBy = ""
+	if err := put(w, u); err != nil {
+		return u, "", err
+	}
+	token, err := IssueToken(w, name, expires)
+	return u, token, err
 }

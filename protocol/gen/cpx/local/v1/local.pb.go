@@ -200,12 +200,18 @@ func (x *StatusResponse) GetKeyringProblem() string {
 }
 
 type User struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Role          string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
-	Group         string                 `protobuf:"bytes,3,opt,name=group,proto3" json:"group,omitempty"`
-	Disabled      bool                   `protobuf:"varint,4,opt,name=disabled,proto3" json:"disabled,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Role      string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	Group     string                 `protobuf:"bytes,3,opt,name=group,proto3" json:"group,omitempty"`
+	Disabled  bool                   `protobuf:"varint,4,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// requested_by, while set, names the administrator who asked for this
+	// user with a role that reads other people's cases: the user has no
+	// token until a second administrator approves (ApproveUser).
+	RequestedBy string `protobuf:"bytes,6,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	// owner marks the node's initial administrator.
+	Owner         bool `protobuf:"varint,7,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -275,6 +281,20 @@ func (x *User) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *User) GetRequestedBy() string {
+	if x != nil {
+		return x.RequestedBy
+	}
+	return ""
+}
+
+func (x *User) GetOwner() bool {
+	if x != nil {
+		return x.Owner
+	}
+	return false
+}
+
 type AddUserRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -338,7 +358,8 @@ func (x *AddUserRequest) GetGroup() string {
 type AddUserResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	User  *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	// The bearer token, returned once; the node keeps only its hash.
+	// The bearer token, returned once; the node keeps only its hash. Empty
+	// while the user awaits approval (user.requested_by set).
 	Token         string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -388,6 +409,103 @@ func (x *AddUserResponse) GetToken() string {
 	return ""
 }
 
+type ApproveUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveUserRequest) Reset() {
+	*x = ApproveUserRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveUserRequest) ProtoMessage() {}
+
+func (x *ApproveUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveUserRequest.ProtoReflect.Descriptor instead.
+func (*ApproveUserRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ApproveUserRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ApproveUserResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	User  *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// The user's first bearer token, returned once.
+	Token         string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveUserResponse) Reset() {
+	*x = ApproveUserResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveUserResponse) ProtoMessage() {}
+
+func (x *ApproveUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveUserResponse.ProtoReflect.Descriptor instead.
+func (*ApproveUserResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ApproveUserResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *ApproveUserResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
 type ListUsersRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -396,7 +514,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[5]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -408,7 +526,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[5]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -421,7 +539,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{5}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{7}
 }
 
 type ListUsersResponse struct {
@@ -433,7 +551,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[6]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -445,7 +563,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[6]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -458,7 +576,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{6}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -477,7 +595,7 @@ type DisableUserRequest struct {
 
 func (x *DisableUserRequest) Reset() {
 	*x = DisableUserRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[7]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -489,7 +607,7 @@ func (x *DisableUserRequest) String() string {
 func (*DisableUserRequest) ProtoMessage() {}
 
 func (x *DisableUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[7]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -502,7 +620,7 @@ func (x *DisableUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableUserRequest.ProtoReflect.Descriptor instead.
 func (*DisableUserRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{7}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DisableUserRequest) GetName() string {
@@ -521,7 +639,7 @@ type DisableUserResponse struct {
 
 func (x *DisableUserResponse) Reset() {
 	*x = DisableUserResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[8]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -533,7 +651,7 @@ func (x *DisableUserResponse) String() string {
 func (*DisableUserResponse) ProtoMessage() {}
 
 func (x *DisableUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[8]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -546,7 +664,7 @@ func (x *DisableUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableUserResponse.ProtoReflect.Descriptor instead.
 func (*DisableUserResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{8}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DisableUserResponse) GetUser() *User {
@@ -569,7 +687,7 @@ type Token struct {
 
 func (x *Token) Reset() {
 	*x = Token{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[9]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -581,7 +699,7 @@ func (x *Token) String() string {
 func (*Token) ProtoMessage() {}
 
 func (x *Token) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[9]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -594,7 +712,7 @@ func (x *Token) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Token.ProtoReflect.Descriptor instead.
 func (*Token) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{9}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Token) GetId() string {
@@ -629,7 +747,7 @@ type IssueTokenRequest struct {
 
 func (x *IssueTokenRequest) Reset() {
 	*x = IssueTokenRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[10]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -641,7 +759,7 @@ func (x *IssueTokenRequest) String() string {
 func (*IssueTokenRequest) ProtoMessage() {}
 
 func (x *IssueTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[10]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -654,7 +772,7 @@ func (x *IssueTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueTokenRequest.ProtoReflect.Descriptor instead.
 func (*IssueTokenRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{10}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *IssueTokenRequest) GetUser() string {
@@ -682,7 +800,7 @@ type IssueTokenResponse struct {
 
 func (x *IssueTokenResponse) Reset() {
 	*x = IssueTokenResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[11]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -694,7 +812,7 @@ func (x *IssueTokenResponse) String() string {
 func (*IssueTokenResponse) ProtoMessage() {}
 
 func (x *IssueTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[11]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -707,7 +825,7 @@ func (x *IssueTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueTokenResponse.ProtoReflect.Descriptor instead.
 func (*IssueTokenResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{11}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *IssueTokenResponse) GetInfo() *Token {
@@ -735,7 +853,7 @@ type ListTokensRequest struct {
 
 func (x *ListTokensRequest) Reset() {
 	*x = ListTokensRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[12]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -747,7 +865,7 @@ func (x *ListTokensRequest) String() string {
 func (*ListTokensRequest) ProtoMessage() {}
 
 func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[12]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -760,7 +878,7 @@ func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
 func (*ListTokensRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{12}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListTokensRequest) GetUser() string {
@@ -779,7 +897,7 @@ type ListTokensResponse struct {
 
 func (x *ListTokensResponse) Reset() {
 	*x = ListTokensResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[13]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -791,7 +909,7 @@ func (x *ListTokensResponse) String() string {
 func (*ListTokensResponse) ProtoMessage() {}
 
 func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[13]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -804,7 +922,7 @@ func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
 func (*ListTokensResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{13}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListTokensResponse) GetTokens() []*Token {
@@ -826,7 +944,7 @@ type RevokeTokenRequest struct {
 
 func (x *RevokeTokenRequest) Reset() {
 	*x = RevokeTokenRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[14]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +956,7 @@ func (x *RevokeTokenRequest) String() string {
 func (*RevokeTokenRequest) ProtoMessage() {}
 
 func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[14]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +969,7 @@ func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
 func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{14}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RevokeTokenRequest) GetId() string {
@@ -884,7 +1002,7 @@ type RevokeTokenResponse struct {
 
 func (x *RevokeTokenResponse) Reset() {
 	*x = RevokeTokenResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[15]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +1014,7 @@ func (x *RevokeTokenResponse) String() string {
 func (*RevokeTokenResponse) ProtoMessage() {}
 
 func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[15]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +1027,7 @@ func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
 func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{15}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RevokeTokenResponse) GetRevoked() int32 {
@@ -929,7 +1047,7 @@ type PurgeCaseRequest struct {
 
 func (x *PurgeCaseRequest) Reset() {
 	*x = PurgeCaseRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[16]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1059,7 @@ func (x *PurgeCaseRequest) String() string {
 func (*PurgeCaseRequest) ProtoMessage() {}
 
 func (x *PurgeCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[16]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1072,7 @@ func (x *PurgeCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeCaseRequest.ProtoReflect.Descriptor instead.
 func (*PurgeCaseRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{16}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PurgeCaseRequest) GetId() string {
@@ -979,7 +1097,7 @@ type PurgeCaseResponse struct {
 
 func (x *PurgeCaseResponse) Reset() {
 	*x = PurgeCaseResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[17]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -991,7 +1109,7 @@ func (x *PurgeCaseResponse) String() string {
 func (*PurgeCaseResponse) ProtoMessage() {}
 
 func (x *PurgeCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[17]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1004,7 +1122,7 @@ func (x *PurgeCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeCaseResponse.ProtoReflect.Descriptor instead.
 func (*PurgeCaseResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{17}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{19}
 }
 
 type Consent struct {
@@ -1020,7 +1138,7 @@ type Consent struct {
 
 func (x *Consent) Reset() {
 	*x = Consent{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[18]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1150,7 @@ func (x *Consent) String() string {
 func (*Consent) ProtoMessage() {}
 
 func (x *Consent) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[18]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1163,7 @@ func (x *Consent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Consent.ProtoReflect.Descriptor instead.
 func (*Consent) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{18}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Consent) GetConsentForServices() bool {
@@ -1108,7 +1226,7 @@ type Case struct {
 
 func (x *Case) Reset() {
 	*x = Case{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[19]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1120,7 +1238,7 @@ func (x *Case) String() string {
 func (*Case) ProtoMessage() {}
 
 func (x *Case) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[19]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1251,7 @@ func (x *Case) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Case.ProtoReflect.Descriptor instead.
 func (*Case) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{19}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Case) GetId() string {
@@ -1245,7 +1363,7 @@ type CreateCaseRequest struct {
 
 func (x *CreateCaseRequest) Reset() {
 	*x = CreateCaseRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[20]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1375,7 @@ func (x *CreateCaseRequest) String() string {
 func (*CreateCaseRequest) ProtoMessage() {}
 
 func (x *CreateCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[20]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1388,7 @@ func (x *CreateCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCaseRequest.ProtoReflect.Descriptor instead.
 func (*CreateCaseRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{20}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateCaseRequest) GetForm() string {
@@ -1296,7 +1414,7 @@ type CreateCaseResponse struct {
 
 func (x *CreateCaseResponse) Reset() {
 	*x = CreateCaseResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[21]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1308,7 +1426,7 @@ func (x *CreateCaseResponse) String() string {
 func (*CreateCaseResponse) ProtoMessage() {}
 
 func (x *CreateCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[21]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1321,7 +1439,7 @@ func (x *CreateCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCaseResponse.ProtoReflect.Descriptor instead.
 func (*CreateCaseResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{21}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateCaseResponse) GetCase() *Case {
@@ -1341,7 +1459,7 @@ type GetCaseRequest struct {
 
 func (x *GetCaseRequest) Reset() {
 	*x = GetCaseRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[22]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +1471,7 @@ func (x *GetCaseRequest) String() string {
 func (*GetCaseRequest) ProtoMessage() {}
 
 func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[22]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +1484,7 @@ func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCaseRequest.ProtoReflect.Descriptor instead.
 func (*GetCaseRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{22}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetCaseRequest) GetId() string {
@@ -1385,7 +1503,7 @@ type GetCaseResponse struct {
 
 func (x *GetCaseResponse) Reset() {
 	*x = GetCaseResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[23]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1397,7 +1515,7 @@ func (x *GetCaseResponse) String() string {
 func (*GetCaseResponse) ProtoMessage() {}
 
 func (x *GetCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[23]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1410,7 +1528,7 @@ func (x *GetCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCaseResponse.ProtoReflect.Descriptor instead.
 func (*GetCaseResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{23}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetCaseResponse) GetCase() *Case {
@@ -1433,7 +1551,7 @@ type ListCasesRequest struct {
 
 func (x *ListCasesRequest) Reset() {
 	*x = ListCasesRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[24]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1445,7 +1563,7 @@ func (x *ListCasesRequest) String() string {
 func (*ListCasesRequest) ProtoMessage() {}
 
 func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[24]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1458,7 +1576,7 @@ func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesRequest.ProtoReflect.Descriptor instead.
 func (*ListCasesRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{24}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListCasesRequest) GetStatus() string {
@@ -1498,7 +1616,7 @@ type ListCasesResponse struct {
 
 func (x *ListCasesResponse) Reset() {
 	*x = ListCasesResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[25]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1510,7 +1628,7 @@ func (x *ListCasesResponse) String() string {
 func (*ListCasesResponse) ProtoMessage() {}
 
 func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[25]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1523,7 +1641,7 @@ func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesResponse.ProtoReflect.Descriptor instead.
 func (*ListCasesResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{25}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListCasesResponse) GetCases() []*Case {
@@ -1546,7 +1664,7 @@ type UpdateCaseRequest struct {
 
 func (x *UpdateCaseRequest) Reset() {
 	*x = UpdateCaseRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[26]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1558,7 +1676,7 @@ func (x *UpdateCaseRequest) String() string {
 func (*UpdateCaseRequest) ProtoMessage() {}
 
 func (x *UpdateCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[26]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1571,7 +1689,7 @@ func (x *UpdateCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCaseRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCaseRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{26}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpdateCaseRequest) GetId() string {
@@ -1604,7 +1722,7 @@ type UpdateCaseResponse struct {
 
 func (x *UpdateCaseResponse) Reset() {
 	*x = UpdateCaseResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[27]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1616,7 +1734,7 @@ func (x *UpdateCaseResponse) String() string {
 func (*UpdateCaseResponse) ProtoMessage() {}
 
 func (x *UpdateCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[27]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1629,7 +1747,7 @@ func (x *UpdateCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCaseResponse.ProtoReflect.Descriptor instead.
 func (*UpdateCaseResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{27}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdateCaseResponse) GetCase() *Case {
@@ -1649,7 +1767,7 @@ type CloseCaseRequest struct {
 
 func (x *CloseCaseRequest) Reset() {
 	*x = CloseCaseRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[28]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1661,7 +1779,7 @@ func (x *CloseCaseRequest) String() string {
 func (*CloseCaseRequest) ProtoMessage() {}
 
 func (x *CloseCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[28]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1674,7 +1792,7 @@ func (x *CloseCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseCaseRequest.ProtoReflect.Descriptor instead.
 func (*CloseCaseRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{28}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CloseCaseRequest) GetId() string {
@@ -1700,7 +1818,7 @@ type CloseCaseResponse struct {
 
 func (x *CloseCaseResponse) Reset() {
 	*x = CloseCaseResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[29]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1712,7 +1830,7 @@ func (x *CloseCaseResponse) String() string {
 func (*CloseCaseResponse) ProtoMessage() {}
 
 func (x *CloseCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[29]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1725,7 +1843,7 @@ func (x *CloseCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseCaseResponse.ProtoReflect.Descriptor instead.
 func (*CloseCaseResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{29}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CloseCaseResponse) GetCase() *Case {
@@ -1744,7 +1862,7 @@ type CaseHistoryRequest struct {
 
 func (x *CaseHistoryRequest) Reset() {
 	*x = CaseHistoryRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[30]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1756,7 +1874,7 @@ func (x *CaseHistoryRequest) String() string {
 func (*CaseHistoryRequest) ProtoMessage() {}
 
 func (x *CaseHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[30]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1769,7 +1887,7 @@ func (x *CaseHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseHistoryRequest.ProtoReflect.Descriptor instead.
 func (*CaseHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{30}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CaseHistoryRequest) GetId() string {
@@ -1793,7 +1911,7 @@ type CaseVersion struct {
 
 func (x *CaseVersion) Reset() {
 	*x = CaseVersion{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[31]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1805,7 +1923,7 @@ func (x *CaseVersion) String() string {
 func (*CaseVersion) ProtoMessage() {}
 
 func (x *CaseVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[31]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1818,7 +1936,7 @@ func (x *CaseVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseVersion.ProtoReflect.Descriptor instead.
 func (*CaseVersion) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{31}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CaseVersion) GetVersion() int64 {
@@ -1865,7 +1983,7 @@ type CaseHistoryResponse struct {
 
 func (x *CaseHistoryResponse) Reset() {
 	*x = CaseHistoryResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[32]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1877,7 +1995,7 @@ func (x *CaseHistoryResponse) String() string {
 func (*CaseHistoryResponse) ProtoMessage() {}
 
 func (x *CaseHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[32]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1890,7 +2008,7 @@ func (x *CaseHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseHistoryResponse.ProtoReflect.Descriptor instead.
 func (*CaseHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{32}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CaseHistoryResponse) GetVersions() []*CaseVersion {
@@ -1912,7 +2030,7 @@ type ImportRow struct {
 
 func (x *ImportRow) Reset() {
 	*x = ImportRow{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[33]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1924,7 +2042,7 @@ func (x *ImportRow) String() string {
 func (*ImportRow) ProtoMessage() {}
 
 func (x *ImportRow) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[33]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1937,7 +2055,7 @@ func (x *ImportRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRow.ProtoReflect.Descriptor instead.
 func (*ImportRow) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{33}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ImportRow) GetRow() int64 {
@@ -1971,7 +2089,7 @@ type ImportCasesRequest struct {
 
 func (x *ImportCasesRequest) Reset() {
 	*x = ImportCasesRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[34]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1983,7 +2101,7 @@ func (x *ImportCasesRequest) String() string {
 func (*ImportCasesRequest) ProtoMessage() {}
 
 func (x *ImportCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[34]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1996,7 +2114,7 @@ func (x *ImportCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportCasesRequest.ProtoReflect.Descriptor instead.
 func (*ImportCasesRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{34}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ImportCasesRequest) GetRows() []*ImportRow {
@@ -2027,7 +2145,7 @@ type ImportResult struct {
 
 func (x *ImportResult) Reset() {
 	*x = ImportResult{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[35]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2039,7 +2157,7 @@ func (x *ImportResult) String() string {
 func (*ImportResult) ProtoMessage() {}
 
 func (x *ImportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[35]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2052,7 +2170,7 @@ func (x *ImportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportResult.ProtoReflect.Descriptor instead.
 func (*ImportResult) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{35}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ImportResult) GetRow() int64 {
@@ -2094,7 +2212,7 @@ type ImportCasesResponse struct {
 
 func (x *ImportCasesResponse) Reset() {
 	*x = ImportCasesResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[36]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2106,7 +2224,7 @@ func (x *ImportCasesResponse) String() string {
 func (*ImportCasesResponse) ProtoMessage() {}
 
 func (x *ImportCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[36]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2119,7 +2237,7 @@ func (x *ImportCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportCasesResponse.ProtoReflect.Descriptor instead.
 func (*ImportCasesResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{36}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ImportCasesResponse) GetResults() []*ImportResult {
@@ -2152,7 +2270,7 @@ type ExportCasesRequest struct {
 
 func (x *ExportCasesRequest) Reset() {
 	*x = ExportCasesRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[37]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2164,7 +2282,7 @@ func (x *ExportCasesRequest) String() string {
 func (*ExportCasesRequest) ProtoMessage() {}
 
 func (x *ExportCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[37]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2177,7 +2295,7 @@ func (x *ExportCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportCasesRequest.ProtoReflect.Descriptor instead.
 func (*ExportCasesRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{37}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ExportCasesRequest) GetStatus() string {
@@ -2196,7 +2314,7 @@ type ExportCasesResponse struct {
 
 func (x *ExportCasesResponse) Reset() {
 	*x = ExportCasesResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[38]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2208,7 +2326,7 @@ func (x *ExportCasesResponse) String() string {
 func (*ExportCasesResponse) ProtoMessage() {}
 
 func (x *ExportCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[38]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2221,7 +2339,7 @@ func (x *ExportCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportCasesResponse.ProtoReflect.Descriptor instead.
 func (*ExportCasesResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{38}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ExportCasesResponse) GetCase() *Case {
@@ -2244,7 +2362,7 @@ type ListFormsRequest struct {
 
 func (x *ListFormsRequest) Reset() {
 	*x = ListFormsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[39]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2256,7 +2374,7 @@ func (x *ListFormsRequest) String() string {
 func (*ListFormsRequest) ProtoMessage() {}
 
 func (x *ListFormsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[39]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2269,7 +2387,7 @@ func (x *ListFormsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFormsRequest.ProtoReflect.Descriptor instead.
 func (*ListFormsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{39}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListFormsRequest) GetDetails() bool {
@@ -2302,7 +2420,7 @@ type Form struct {
 
 func (x *Form) Reset() {
 	*x = Form{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[40]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2314,7 +2432,7 @@ func (x *Form) String() string {
 func (*Form) ProtoMessage() {}
 
 func (x *Form) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[40]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2327,7 +2445,7 @@ func (x *Form) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Form.ProtoReflect.Descriptor instead.
 func (*Form) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{40}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Form) GetId() string {
@@ -2400,7 +2518,7 @@ type FormField struct {
 
 func (x *FormField) Reset() {
 	*x = FormField{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[41]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2412,7 +2530,7 @@ func (x *FormField) String() string {
 func (*FormField) ProtoMessage() {}
 
 func (x *FormField) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[41]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2425,7 +2543,7 @@ func (x *FormField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormField.ProtoReflect.Descriptor instead.
 func (*FormField) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{41}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *FormField) GetName() string {
@@ -2517,7 +2635,7 @@ type FormLookup struct {
 
 func (x *FormLookup) Reset() {
 	*x = FormLookup{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[42]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2529,7 +2647,7 @@ func (x *FormLookup) String() string {
 func (*FormLookup) ProtoMessage() {}
 
 func (x *FormLookup) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[42]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2542,7 +2660,7 @@ func (x *FormLookup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormLookup.ProtoReflect.Descriptor instead.
 func (*FormLookup) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{42}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *FormLookup) GetId() string {
@@ -2576,7 +2694,7 @@ type FormOption struct {
 
 func (x *FormOption) Reset() {
 	*x = FormOption{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[43]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2588,7 +2706,7 @@ func (x *FormOption) String() string {
 func (*FormOption) ProtoMessage() {}
 
 func (x *FormOption) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[43]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2601,7 +2719,7 @@ func (x *FormOption) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormOption.ProtoReflect.Descriptor instead.
 func (*FormOption) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{43}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *FormOption) GetId() string {
@@ -2635,7 +2753,7 @@ type FormLocation struct {
 
 func (x *FormLocation) Reset() {
 	*x = FormLocation{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[44]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2647,7 +2765,7 @@ func (x *FormLocation) String() string {
 func (*FormLocation) ProtoMessage() {}
 
 func (x *FormLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[44]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2660,7 +2778,7 @@ func (x *FormLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormLocation.ProtoReflect.Descriptor instead.
 func (*FormLocation) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{44}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *FormLocation) GetCode() string {
@@ -2713,7 +2831,7 @@ type ListFormsResponse struct {
 
 func (x *ListFormsResponse) Reset() {
 	*x = ListFormsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[45]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2725,7 +2843,7 @@ func (x *ListFormsResponse) String() string {
 func (*ListFormsResponse) ProtoMessage() {}
 
 func (x *ListFormsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[45]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2738,7 +2856,7 @@ func (x *ListFormsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFormsResponse.ProtoReflect.Descriptor instead.
 func (*ListFormsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{45}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListFormsResponse) GetForms() []*Form {
@@ -2787,7 +2905,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[46]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2799,7 +2917,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[46]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2812,7 +2930,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{46}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *AuditEntry) GetSeq() uint64 {
@@ -2886,7 +3004,7 @@ type VerifyAuditRequest struct {
 
 func (x *VerifyAuditRequest) Reset() {
 	*x = VerifyAuditRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[47]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2898,7 +3016,7 @@ func (x *VerifyAuditRequest) String() string {
 func (*VerifyAuditRequest) ProtoMessage() {}
 
 func (x *VerifyAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[47]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2911,7 +3029,7 @@ func (x *VerifyAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditRequest.ProtoReflect.Descriptor instead.
 func (*VerifyAuditRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{47}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{49}
 }
 
 type VerifyAuditResponse struct {
@@ -2928,7 +3046,7 @@ type VerifyAuditResponse struct {
 
 func (x *VerifyAuditResponse) Reset() {
 	*x = VerifyAuditResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2940,7 +3058,7 @@ func (x *VerifyAuditResponse) String() string {
 func (*VerifyAuditResponse) ProtoMessage() {}
 
 func (x *VerifyAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2953,7 +3071,7 @@ func (x *VerifyAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditResponse.ProtoReflect.Descriptor instead.
 func (*VerifyAuditResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{48}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *VerifyAuditResponse) GetOk() bool {
@@ -3000,7 +3118,7 @@ type TailAuditRequest struct {
 
 func (x *TailAuditRequest) Reset() {
 	*x = TailAuditRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3012,7 +3130,7 @@ func (x *TailAuditRequest) String() string {
 func (*TailAuditRequest) ProtoMessage() {}
 
 func (x *TailAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3025,7 +3143,7 @@ func (x *TailAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailAuditRequest.ProtoReflect.Descriptor instead.
 func (*TailAuditRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{49}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *TailAuditRequest) GetN() int32 {
@@ -3044,7 +3162,7 @@ type TailAuditResponse struct {
 
 func (x *TailAuditResponse) Reset() {
 	*x = TailAuditResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3056,7 +3174,7 @@ func (x *TailAuditResponse) String() string {
 func (*TailAuditResponse) ProtoMessage() {}
 
 func (x *TailAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3069,7 +3187,7 @@ func (x *TailAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailAuditResponse.ProtoReflect.Descriptor instead.
 func (*TailAuditResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{50}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *TailAuditResponse) GetEntries() []*AuditEntry {
@@ -3087,7 +3205,7 @@ type ExportAuditRequest struct {
 
 func (x *ExportAuditRequest) Reset() {
 	*x = ExportAuditRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3099,7 +3217,7 @@ func (x *ExportAuditRequest) String() string {
 func (*ExportAuditRequest) ProtoMessage() {}
 
 func (x *ExportAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3112,7 +3230,7 @@ func (x *ExportAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportAuditRequest.ProtoReflect.Descriptor instead.
 func (*ExportAuditRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{51}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{53}
 }
 
 type ExportAuditResponse struct {
@@ -3124,7 +3242,7 @@ type ExportAuditResponse struct {
 
 func (x *ExportAuditResponse) Reset() {
 	*x = ExportAuditResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3136,7 +3254,7 @@ func (x *ExportAuditResponse) String() string {
 func (*ExportAuditResponse) ProtoMessage() {}
 
 func (x *ExportAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3149,7 +3267,7 @@ func (x *ExportAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportAuditResponse.ProtoReflect.Descriptor instead.
 func (*ExportAuditResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{52}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ExportAuditResponse) GetEntry() *AuditEntry {
@@ -3167,7 +3285,7 @@ type NodeIDRequest struct {
 
 func (x *NodeIDRequest) Reset() {
 	*x = NodeIDRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3179,7 +3297,7 @@ func (x *NodeIDRequest) String() string {
 func (*NodeIDRequest) ProtoMessage() {}
 
 func (x *NodeIDRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3192,7 +3310,7 @@ func (x *NodeIDRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeIDRequest.ProtoReflect.Descriptor instead.
 func (*NodeIDRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{53}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{55}
 }
 
 type NodeIDResponse struct {
@@ -3211,7 +3329,7 @@ type NodeIDResponse struct {
 
 func (x *NodeIDResponse) Reset() {
 	*x = NodeIDResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3223,7 +3341,7 @@ func (x *NodeIDResponse) String() string {
 func (*NodeIDResponse) ProtoMessage() {}
 
 func (x *NodeIDResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3236,7 +3354,7 @@ func (x *NodeIDResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeIDResponse.ProtoReflect.Descriptor instead.
 func (*NodeIDResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{54}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *NodeIDResponse) GetAgencyId() string {
@@ -3306,7 +3424,7 @@ type Peer struct {
 
 func (x *Peer) Reset() {
 	*x = Peer{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3318,7 +3436,7 @@ func (x *Peer) String() string {
 func (*Peer) ProtoMessage() {}
 
 func (x *Peer) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3331,7 +3449,7 @@ func (x *Peer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Peer.ProtoReflect.Descriptor instead.
 func (*Peer) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{55}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *Peer) GetAgency() string {
@@ -3422,7 +3540,7 @@ type AddPeerRequest struct {
 
 func (x *AddPeerRequest) Reset() {
 	*x = AddPeerRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3434,7 +3552,7 @@ func (x *AddPeerRequest) String() string {
 func (*AddPeerRequest) ProtoMessage() {}
 
 func (x *AddPeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3447,7 +3565,7 @@ func (x *AddPeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPeerRequest.ProtoReflect.Descriptor instead.
 func (*AddPeerRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{56}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *AddPeerRequest) GetAddr() string {
@@ -3473,7 +3591,7 @@ type AddPeerResponse struct {
 
 func (x *AddPeerResponse) Reset() {
 	*x = AddPeerResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3485,7 +3603,7 @@ func (x *AddPeerResponse) String() string {
 func (*AddPeerResponse) ProtoMessage() {}
 
 func (x *AddPeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3498,7 +3616,7 @@ func (x *AddPeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPeerResponse.ProtoReflect.Descriptor instead.
 func (*AddPeerResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{57}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *AddPeerResponse) GetPeer() *Peer {
@@ -3516,7 +3634,7 @@ type ListPeersRequest struct {
 
 func (x *ListPeersRequest) Reset() {
 	*x = ListPeersRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3528,7 +3646,7 @@ func (x *ListPeersRequest) String() string {
 func (*ListPeersRequest) ProtoMessage() {}
 
 func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3541,7 +3659,7 @@ func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersRequest.ProtoReflect.Descriptor instead.
 func (*ListPeersRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{58}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{60}
 }
 
 type ListPeersResponse struct {
@@ -3553,7 +3671,7 @@ type ListPeersResponse struct {
 
 func (x *ListPeersResponse) Reset() {
 	*x = ListPeersResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3565,7 +3683,7 @@ func (x *ListPeersResponse) String() string {
 func (*ListPeersResponse) ProtoMessage() {}
 
 func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3578,7 +3696,7 @@ func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersResponse.ProtoReflect.Descriptor instead.
 func (*ListPeersResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{59}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ListPeersResponse) GetPeers() []*Peer {
@@ -3597,7 +3715,7 @@ type RemovePeerRequest struct {
 
 func (x *RemovePeerRequest) Reset() {
 	*x = RemovePeerRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3609,7 +3727,7 @@ func (x *RemovePeerRequest) String() string {
 func (*RemovePeerRequest) ProtoMessage() {}
 
 func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3622,7 +3740,7 @@ func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerRequest.ProtoReflect.Descriptor instead.
 func (*RemovePeerRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{60}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *RemovePeerRequest) GetAgency() string {
@@ -3640,7 +3758,7 @@ type RemovePeerResponse struct {
 
 func (x *RemovePeerResponse) Reset() {
 	*x = RemovePeerResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3652,7 +3770,7 @@ func (x *RemovePeerResponse) String() string {
 func (*RemovePeerResponse) ProtoMessage() {}
 
 func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3665,7 +3783,7 @@ func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerResponse.ProtoReflect.Descriptor instead.
 func (*RemovePeerResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{61}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{63}
 }
 
 type Policy struct {
@@ -3690,7 +3808,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3702,7 +3820,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3715,7 +3833,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{62}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *Policy) GetId() string {
@@ -3813,7 +3931,7 @@ type ApplyPolicyRequest struct {
 
 func (x *ApplyPolicyRequest) Reset() {
 	*x = ApplyPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3825,7 +3943,7 @@ func (x *ApplyPolicyRequest) String() string {
 func (*ApplyPolicyRequest) ProtoMessage() {}
 
 func (x *ApplyPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3838,7 +3956,7 @@ func (x *ApplyPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyPolicyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{63}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ApplyPolicyRequest) GetDocument() []byte {
@@ -3871,7 +3989,7 @@ type ApplyPolicyResponse struct {
 
 func (x *ApplyPolicyResponse) Reset() {
 	*x = ApplyPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3883,7 +4001,7 @@ func (x *ApplyPolicyResponse) String() string {
 func (*ApplyPolicyResponse) ProtoMessage() {}
 
 func (x *ApplyPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3896,7 +4014,7 @@ func (x *ApplyPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyPolicyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{64}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ApplyPolicyResponse) GetPolicy() *Policy {
@@ -3935,7 +4053,7 @@ type ListPoliciesRequest struct {
 
 func (x *ListPoliciesRequest) Reset() {
 	*x = ListPoliciesRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3947,7 +4065,7 @@ func (x *ListPoliciesRequest) String() string {
 func (*ListPoliciesRequest) ProtoMessage() {}
 
 func (x *ListPoliciesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3960,7 +4078,7 @@ func (x *ListPoliciesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliciesRequest.ProtoReflect.Descriptor instead.
 func (*ListPoliciesRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{65}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{67}
 }
 
 type ListPoliciesResponse struct {
@@ -3972,7 +4090,7 @@ type ListPoliciesResponse struct {
 
 func (x *ListPoliciesResponse) Reset() {
 	*x = ListPoliciesResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3984,7 +4102,7 @@ func (x *ListPoliciesResponse) String() string {
 func (*ListPoliciesResponse) ProtoMessage() {}
 
 func (x *ListPoliciesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3997,7 +4115,7 @@ func (x *ListPoliciesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliciesResponse.ProtoReflect.Descriptor instead.
 func (*ListPoliciesResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{66}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ListPoliciesResponse) GetPolicies() []*Policy {
@@ -4016,7 +4134,7 @@ type ShowPolicyRequest struct {
 
 func (x *ShowPolicyRequest) Reset() {
 	*x = ShowPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4028,7 +4146,7 @@ func (x *ShowPolicyRequest) String() string {
 func (*ShowPolicyRequest) ProtoMessage() {}
 
 func (x *ShowPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4041,7 +4159,7 @@ func (x *ShowPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowPolicyRequest.ProtoReflect.Descriptor instead.
 func (*ShowPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{67}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ShowPolicyRequest) GetId() string {
@@ -4061,7 +4179,7 @@ type ShowPolicyResponse struct {
 
 func (x *ShowPolicyResponse) Reset() {
 	*x = ShowPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4073,7 +4191,7 @@ func (x *ShowPolicyResponse) String() string {
 func (*ShowPolicyResponse) ProtoMessage() {}
 
 func (x *ShowPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4086,7 +4204,7 @@ func (x *ShowPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowPolicyResponse.ProtoReflect.Descriptor instead.
 func (*ShowPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{68}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ShowPolicyResponse) GetPolicy() *Policy {
@@ -4112,7 +4230,7 @@ type SignPolicyRequest struct {
 
 func (x *SignPolicyRequest) Reset() {
 	*x = SignPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4124,7 +4242,7 @@ func (x *SignPolicyRequest) String() string {
 func (*SignPolicyRequest) ProtoMessage() {}
 
 func (x *SignPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4137,7 +4255,7 @@ func (x *SignPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SignPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{69}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *SignPolicyRequest) GetDocument() []byte {
@@ -4158,7 +4276,7 @@ type SignPolicyResponse struct {
 
 func (x *SignPolicyResponse) Reset() {
 	*x = SignPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4170,7 +4288,7 @@ func (x *SignPolicyResponse) String() string {
 func (*SignPolicyResponse) ProtoMessage() {}
 
 func (x *SignPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4183,7 +4301,7 @@ func (x *SignPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SignPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{70}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *SignPolicyResponse) GetDocument() []byte {
@@ -4213,7 +4331,7 @@ type CheckPolicyRequest struct {
 
 func (x *CheckPolicyRequest) Reset() {
 	*x = CheckPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4225,7 +4343,7 @@ func (x *CheckPolicyRequest) String() string {
 func (*CheckPolicyRequest) ProtoMessage() {}
 
 func (x *CheckPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4238,7 +4356,7 @@ func (x *CheckPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckPolicyRequest.ProtoReflect.Descriptor instead.
 func (*CheckPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{71}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *CheckPolicyRequest) GetCaseId() string {
@@ -4281,7 +4399,7 @@ type FieldDecision struct {
 
 func (x *FieldDecision) Reset() {
 	*x = FieldDecision{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4293,7 +4411,7 @@ func (x *FieldDecision) String() string {
 func (*FieldDecision) ProtoMessage() {}
 
 func (x *FieldDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4306,7 +4424,7 @@ func (x *FieldDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldDecision.ProtoReflect.Descriptor instead.
 func (*FieldDecision) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{72}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *FieldDecision) GetField() string {
@@ -4342,7 +4460,7 @@ type CheckPolicyResponse struct {
 
 func (x *CheckPolicyResponse) Reset() {
 	*x = CheckPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4354,7 +4472,7 @@ func (x *CheckPolicyResponse) String() string {
 func (*CheckPolicyResponse) ProtoMessage() {}
 
 func (x *CheckPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4367,7 +4485,7 @@ func (x *CheckPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckPolicyResponse.ProtoReflect.Descriptor instead.
 func (*CheckPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{73}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *CheckPolicyResponse) GetAllowed() bool {
@@ -4433,7 +4551,7 @@ type Exchange struct {
 
 func (x *Exchange) Reset() {
 	*x = Exchange{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4445,7 +4563,7 @@ func (x *Exchange) String() string {
 func (*Exchange) ProtoMessage() {}
 
 func (x *Exchange) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4458,7 +4576,7 @@ func (x *Exchange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Exchange.ProtoReflect.Descriptor instead.
 func (*Exchange) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{74}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *Exchange) GetId() string {
@@ -4620,7 +4738,7 @@ type ExchangeEvent struct {
 
 func (x *ExchangeEvent) Reset() {
 	*x = ExchangeEvent{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4632,7 +4750,7 @@ func (x *ExchangeEvent) String() string {
 func (*ExchangeEvent) ProtoMessage() {}
 
 func (x *ExchangeEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4645,7 +4763,7 @@ func (x *ExchangeEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeEvent.ProtoReflect.Descriptor instead.
 func (*ExchangeEvent) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{75}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *ExchangeEvent) GetAt() *timestamppb.Timestamp {
@@ -4691,7 +4809,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4703,7 +4821,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4716,7 +4834,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{76}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *SendRequest) GetKind() string {
@@ -4770,7 +4888,7 @@ type SendResponse struct {
 
 func (x *SendResponse) Reset() {
 	*x = SendResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4782,7 +4900,7 @@ func (x *SendResponse) String() string {
 func (*SendResponse) ProtoMessage() {}
 
 func (x *SendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4795,7 +4913,7 @@ func (x *SendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResponse.ProtoReflect.Descriptor instead.
 func (*SendResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{77}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *SendResponse) GetExchange() *Exchange {
@@ -4816,7 +4934,7 @@ type ListExchangesRequest struct {
 
 func (x *ListExchangesRequest) Reset() {
 	*x = ListExchangesRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4828,7 +4946,7 @@ func (x *ListExchangesRequest) String() string {
 func (*ListExchangesRequest) ProtoMessage() {}
 
 func (x *ListExchangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4841,7 +4959,7 @@ func (x *ListExchangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangesRequest.ProtoReflect.Descriptor instead.
 func (*ListExchangesRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{78}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *ListExchangesRequest) GetKind() string {
@@ -4874,7 +4992,7 @@ type ListExchangesResponse struct {
 
 func (x *ListExchangesResponse) Reset() {
 	*x = ListExchangesResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4886,7 +5004,7 @@ func (x *ListExchangesResponse) String() string {
 func (*ListExchangesResponse) ProtoMessage() {}
 
 func (x *ListExchangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4899,7 +5017,7 @@ func (x *ListExchangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangesResponse.ProtoReflect.Descriptor instead.
 func (*ListExchangesResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{79}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ListExchangesResponse) GetExchanges() []*Exchange {
@@ -4918,7 +5036,7 @@ type GetExchangeRequest struct {
 
 func (x *GetExchangeRequest) Reset() {
 	*x = GetExchangeRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4930,7 +5048,7 @@ func (x *GetExchangeRequest) String() string {
 func (*GetExchangeRequest) ProtoMessage() {}
 
 func (x *GetExchangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4943,7 +5061,7 @@ func (x *GetExchangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExchangeRequest.ProtoReflect.Descriptor instead.
 func (*GetExchangeRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{80}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *GetExchangeRequest) GetId() string {
@@ -4962,7 +5080,7 @@ type GetExchangeResponse struct {
 
 func (x *GetExchangeResponse) Reset() {
 	*x = GetExchangeResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4974,7 +5092,7 @@ func (x *GetExchangeResponse) String() string {
 func (*GetExchangeResponse) ProtoMessage() {}
 
 func (x *GetExchangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4987,7 +5105,7 @@ func (x *GetExchangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExchangeResponse.ProtoReflect.Descriptor instead.
 func (*GetExchangeResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{81}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *GetExchangeResponse) GetExchange() *Exchange {
@@ -5009,7 +5127,7 @@ type RespondRequest struct {
 
 func (x *RespondRequest) Reset() {
 	*x = RespondRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5021,7 +5139,7 @@ func (x *RespondRequest) String() string {
 func (*RespondRequest) ProtoMessage() {}
 
 func (x *RespondRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5034,7 +5152,7 @@ func (x *RespondRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondRequest.ProtoReflect.Descriptor instead.
 func (*RespondRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{82}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *RespondRequest) GetId() string {
@@ -5071,7 +5189,7 @@ type RespondResponse struct {
 
 func (x *RespondResponse) Reset() {
 	*x = RespondResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5083,7 +5201,7 @@ func (x *RespondResponse) String() string {
 func (*RespondResponse) ProtoMessage() {}
 
 func (x *RespondResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5096,7 +5214,7 @@ func (x *RespondResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondResponse.ProtoReflect.Descriptor instead.
 func (*RespondResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{83}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *RespondResponse) GetExchange() *Exchange {
@@ -5129,7 +5247,7 @@ type ResyncExchangeRequest struct {
 
 func (x *ResyncExchangeRequest) Reset() {
 	*x = ResyncExchangeRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5141,7 +5259,7 @@ func (x *ResyncExchangeRequest) String() string {
 func (*ResyncExchangeRequest) ProtoMessage() {}
 
 func (x *ResyncExchangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5154,7 +5272,7 @@ func (x *ResyncExchangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncExchangeRequest.ProtoReflect.Descriptor instead.
 func (*ResyncExchangeRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{84}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *ResyncExchangeRequest) GetId() string {
@@ -5175,7 +5293,7 @@ type ResyncExchangeResponse struct {
 
 func (x *ResyncExchangeResponse) Reset() {
 	*x = ResyncExchangeResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5187,7 +5305,7 @@ func (x *ResyncExchangeResponse) String() string {
 func (*ResyncExchangeResponse) ProtoMessage() {}
 
 func (x *ResyncExchangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5200,7 +5318,7 @@ func (x *ResyncExchangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncExchangeResponse.ProtoReflect.Descriptor instead.
 func (*ResyncExchangeResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{85}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *ResyncExchangeResponse) GetExchange() *Exchange {
@@ -5232,7 +5350,7 @@ type OutboxRequest struct {
 
 func (x *OutboxRequest) Reset() {
 	*x = OutboxRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5244,7 +5362,7 @@ func (x *OutboxRequest) String() string {
 func (*OutboxRequest) ProtoMessage() {}
 
 func (x *OutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5257,7 +5375,7 @@ func (x *OutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxRequest.ProtoReflect.Descriptor instead.
 func (*OutboxRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{86}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{88}
 }
 
 type OutboxEntry struct {
@@ -5277,7 +5395,7 @@ type OutboxEntry struct {
 
 func (x *OutboxEntry) Reset() {
 	*x = OutboxEntry{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5289,7 +5407,7 @@ func (x *OutboxEntry) String() string {
 func (*OutboxEntry) ProtoMessage() {}
 
 func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5302,7 +5420,7 @@ func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxEntry.ProtoReflect.Descriptor instead.
 func (*OutboxEntry) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{87}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *OutboxEntry) GetEnvelopeId() string {
@@ -5377,7 +5495,7 @@ type OutboxResponse struct {
 
 func (x *OutboxResponse) Reset() {
 	*x = OutboxResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5389,7 +5507,7 @@ func (x *OutboxResponse) String() string {
 func (*OutboxResponse) ProtoMessage() {}
 
 func (x *OutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5402,7 +5520,7 @@ func (x *OutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxResponse.ProtoReflect.Descriptor instead.
 func (*OutboxResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{88}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *OutboxResponse) GetEntries() []*OutboxEntry {
@@ -5422,7 +5540,7 @@ type RetryOutboxRequest struct {
 
 func (x *RetryOutboxRequest) Reset() {
 	*x = RetryOutboxRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5434,7 +5552,7 @@ func (x *RetryOutboxRequest) String() string {
 func (*RetryOutboxRequest) ProtoMessage() {}
 
 func (x *RetryOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5447,7 +5565,7 @@ func (x *RetryOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryOutboxRequest.ProtoReflect.Descriptor instead.
 func (*RetryOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{89}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *RetryOutboxRequest) GetPeer() string {
@@ -5467,7 +5585,7 @@ type RetryOutboxResponse struct {
 
 func (x *RetryOutboxResponse) Reset() {
 	*x = RetryOutboxResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5479,7 +5597,7 @@ func (x *RetryOutboxResponse) String() string {
 func (*RetryOutboxResponse) ProtoMessage() {}
 
 func (x *RetryOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5492,7 +5610,7 @@ func (x *RetryOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryOutboxResponse.ProtoReflect.Descriptor instead.
 func (*RetryOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{90}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *RetryOutboxResponse) GetWaiting() int32 {
@@ -5510,7 +5628,7 @@ type KeysStatusRequest struct {
 
 func (x *KeysStatusRequest) Reset() {
 	*x = KeysStatusRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5522,7 +5640,7 @@ func (x *KeysStatusRequest) String() string {
 func (*KeysStatusRequest) ProtoMessage() {}
 
 func (x *KeysStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5535,7 +5653,7 @@ func (x *KeysStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysStatusRequest.ProtoReflect.Descriptor instead.
 func (*KeysStatusRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{91}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{93}
 }
 
 type AgencyKey struct {
@@ -5551,7 +5669,7 @@ type AgencyKey struct {
 
 func (x *AgencyKey) Reset() {
 	*x = AgencyKey{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5563,7 +5681,7 @@ func (x *AgencyKey) String() string {
 func (*AgencyKey) ProtoMessage() {}
 
 func (x *AgencyKey) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5576,7 +5694,7 @@ func (x *AgencyKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgencyKey.ProtoReflect.Descriptor instead.
 func (*AgencyKey) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{92}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *AgencyKey) GetVersion() uint32 {
@@ -5631,7 +5749,7 @@ type KeysStatusResponse struct {
 
 func (x *KeysStatusResponse) Reset() {
 	*x = KeysStatusResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5643,7 +5761,7 @@ func (x *KeysStatusResponse) String() string {
 func (*KeysStatusResponse) ProtoMessage() {}
 
 func (x *KeysStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5656,7 +5774,7 @@ func (x *KeysStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysStatusResponse.ProtoReflect.Descriptor instead.
 func (*KeysStatusResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{93}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *KeysStatusResponse) GetKeyring() string {
@@ -5711,7 +5829,7 @@ type RotateKeysRequest struct {
 
 func (x *RotateKeysRequest) Reset() {
 	*x = RotateKeysRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5723,7 +5841,7 @@ func (x *RotateKeysRequest) String() string {
 func (*RotateKeysRequest) ProtoMessage() {}
 
 func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5736,7 +5854,7 @@ func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeysRequest.ProtoReflect.Descriptor instead.
 func (*RotateKeysRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{94}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *RotateKeysRequest) GetWrapping() bool {
@@ -5768,7 +5886,7 @@ type RotateKeysResponse struct {
 
 func (x *RotateKeysResponse) Reset() {
 	*x = RotateKeysResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5780,7 +5898,7 @@ func (x *RotateKeysResponse) String() string {
 func (*RotateKeysResponse) ProtoMessage() {}
 
 func (x *RotateKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5793,7 +5911,7 @@ func (x *RotateKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeysResponse.ProtoReflect.Descriptor instead.
 func (*RotateKeysResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{95}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *RotateKeysResponse) GetRewrapped() int32 {
@@ -5832,7 +5950,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5844,7 +5962,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5857,7 +5975,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{96}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{98}
 }
 
 type BackupResponse struct {
@@ -5869,7 +5987,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5881,7 +5999,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5894,7 +6012,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{97}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *BackupResponse) GetChunk() []byte {
@@ -5934,7 +6052,7 @@ type TracingRequest struct {
 
 func (x *TracingRequest) Reset() {
 	*x = TracingRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5946,7 +6064,7 @@ func (x *TracingRequest) String() string {
 func (*TracingRequest) ProtoMessage() {}
 
 func (x *TracingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5959,7 +6077,7 @@ func (x *TracingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingRequest.ProtoReflect.Descriptor instead.
 func (*TracingRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{98}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *TracingRequest) GetId() string {
@@ -6107,7 +6225,7 @@ type Trace struct {
 
 func (x *Trace) Reset() {
 	*x = Trace{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6119,7 +6237,7 @@ func (x *Trace) String() string {
 func (*Trace) ProtoMessage() {}
 
 func (x *Trace) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6132,7 +6250,7 @@ func (x *Trace) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trace.ProtoReflect.Descriptor instead.
 func (*Trace) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{99}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *Trace) GetIndex() int32 {
@@ -6257,7 +6375,7 @@ type TracingDecision struct {
 
 func (x *TracingDecision) Reset() {
 	*x = TracingDecision{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6269,7 +6387,7 @@ func (x *TracingDecision) String() string {
 func (*TracingDecision) ProtoMessage() {}
 
 func (x *TracingDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6282,7 +6400,7 @@ func (x *TracingDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingDecision.ProtoReflect.Descriptor instead.
 func (*TracingDecision) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{100}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *TracingDecision) GetTrace() int32 {
@@ -6346,7 +6464,7 @@ type CreateTracingRequestRequest struct {
 
 func (x *CreateTracingRequestRequest) Reset() {
 	*x = CreateTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6358,7 +6476,7 @@ func (x *CreateTracingRequestRequest) String() string {
 func (*CreateTracingRequestRequest) ProtoMessage() {}
 
 func (x *CreateTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6371,7 +6489,7 @@ func (x *CreateTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{101}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *CreateTracingRequestRequest) GetRequest() *structpb.Struct {
@@ -6397,7 +6515,7 @@ type CreateTracingRequestResponse struct {
 
 func (x *CreateTracingRequestResponse) Reset() {
 	*x = CreateTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6409,7 +6527,7 @@ func (x *CreateTracingRequestResponse) String() string {
 func (*CreateTracingRequestResponse) ProtoMessage() {}
 
 func (x *CreateTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6422,7 +6540,7 @@ func (x *CreateTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{102}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *CreateTracingRequestResponse) GetRequest() *TracingRequest {
@@ -6442,7 +6560,7 @@ type GetTracingRequestRequest struct {
 
 func (x *GetTracingRequestRequest) Reset() {
 	*x = GetTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6454,7 +6572,7 @@ func (x *GetTracingRequestRequest) String() string {
 func (*GetTracingRequestRequest) ProtoMessage() {}
 
 func (x *GetTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6467,7 +6585,7 @@ func (x *GetTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{103}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *GetTracingRequestRequest) GetId() string {
@@ -6486,7 +6604,7 @@ type GetTracingRequestResponse struct {
 
 func (x *GetTracingRequestResponse) Reset() {
 	*x = GetTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6498,7 +6616,7 @@ func (x *GetTracingRequestResponse) String() string {
 func (*GetTracingRequestResponse) ProtoMessage() {}
 
 func (x *GetTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6511,7 +6629,7 @@ func (x *GetTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*GetTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{104}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *GetTracingRequestResponse) GetRequest() *TracingRequest {
@@ -6532,7 +6650,7 @@ type ListTracingRequestsRequest struct {
 
 func (x *ListTracingRequestsRequest) Reset() {
 	*x = ListTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6544,7 +6662,7 @@ func (x *ListTracingRequestsRequest) String() string {
 func (*ListTracingRequestsRequest) ProtoMessage() {}
 
 func (x *ListTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6557,7 +6675,7 @@ func (x *ListTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{105}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *ListTracingRequestsRequest) GetStatus() string {
@@ -6583,7 +6701,7 @@ type ListTracingRequestsResponse struct {
 
 func (x *ListTracingRequestsResponse) Reset() {
 	*x = ListTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6595,7 +6713,7 @@ func (x *ListTracingRequestsResponse) String() string {
 func (*ListTracingRequestsResponse) ProtoMessage() {}
 
 func (x *ListTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6608,7 +6726,7 @@ func (x *ListTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{106}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *ListTracingRequestsResponse) GetRequests() []*TracingRequest {
@@ -6629,7 +6747,7 @@ type UpdateTracingRequestRequest struct {
 
 func (x *UpdateTracingRequestRequest) Reset() {
 	*x = UpdateTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6641,7 +6759,7 @@ func (x *UpdateTracingRequestRequest) String() string {
 func (*UpdateTracingRequestRequest) ProtoMessage() {}
 
 func (x *UpdateTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6654,7 +6772,7 @@ func (x *UpdateTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{107}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *UpdateTracingRequestRequest) GetId() string {
@@ -6680,7 +6798,7 @@ type UpdateTracingRequestResponse struct {
 
 func (x *UpdateTracingRequestResponse) Reset() {
 	*x = UpdateTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6692,7 +6810,7 @@ func (x *UpdateTracingRequestResponse) String() string {
 func (*UpdateTracingRequestResponse) ProtoMessage() {}
 
 func (x *UpdateTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6705,7 +6823,7 @@ func (x *UpdateTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{108}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *UpdateTracingRequestResponse) GetRequest() *TracingRequest {
@@ -6725,7 +6843,7 @@ type TracingImportRow struct {
 
 func (x *TracingImportRow) Reset() {
 	*x = TracingImportRow{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6737,7 +6855,7 @@ func (x *TracingImportRow) String() string {
 func (*TracingImportRow) ProtoMessage() {}
 
 func (x *TracingImportRow) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6750,7 +6868,7 @@ func (x *TracingImportRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingImportRow.ProtoReflect.Descriptor instead.
 func (*TracingImportRow) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{109}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *TracingImportRow) GetRow() int64 {
@@ -6780,7 +6898,7 @@ type TracingImportResult struct {
 
 func (x *TracingImportResult) Reset() {
 	*x = TracingImportResult{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6792,7 +6910,7 @@ func (x *TracingImportResult) String() string {
 func (*TracingImportResult) ProtoMessage() {}
 
 func (x *TracingImportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6805,7 +6923,7 @@ func (x *TracingImportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingImportResult.ProtoReflect.Descriptor instead.
 func (*TracingImportResult) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{110}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *TracingImportResult) GetRow() int64 {
@@ -6846,7 +6964,7 @@ type ImportTracingRequestsRequest struct {
 
 func (x *ImportTracingRequestsRequest) Reset() {
 	*x = ImportTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6858,7 +6976,7 @@ func (x *ImportTracingRequestsRequest) String() string {
 func (*ImportTracingRequestsRequest) ProtoMessage() {}
 
 func (x *ImportTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6871,7 +6989,7 @@ func (x *ImportTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ImportTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{111}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *ImportTracingRequestsRequest) GetRows() []*TracingImportRow {
@@ -6899,7 +7017,7 @@ type ImportTracingRequestsResponse struct {
 
 func (x *ImportTracingRequestsResponse) Reset() {
 	*x = ImportTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6911,7 +7029,7 @@ func (x *ImportTracingRequestsResponse) String() string {
 func (*ImportTracingRequestsResponse) ProtoMessage() {}
 
 func (x *ImportTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6924,7 +7042,7 @@ func (x *ImportTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ImportTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{112}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *ImportTracingRequestsResponse) GetResults() []*TracingImportResult {
@@ -6963,7 +7081,7 @@ type MatchComparison struct {
 
 func (x *MatchComparison) Reset() {
 	*x = MatchComparison{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6975,7 +7093,7 @@ func (x *MatchComparison) String() string {
 func (*MatchComparison) ProtoMessage() {}
 
 func (x *MatchComparison) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6988,7 +7106,7 @@ func (x *MatchComparison) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchComparison.ProtoReflect.Descriptor instead.
 func (*MatchComparison) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{113}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *MatchComparison) GetField() string {
@@ -7031,7 +7149,7 @@ type MatchCandidate struct {
 
 func (x *MatchCandidate) Reset() {
 	*x = MatchCandidate{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7043,7 +7161,7 @@ func (x *MatchCandidate) String() string {
 func (*MatchCandidate) ProtoMessage() {}
 
 func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7056,7 +7174,7 @@ func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCandidate.ProtoReflect.Descriptor instead.
 func (*MatchCandidate) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{114}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *MatchCandidate) GetTrace() int32 {
@@ -7119,7 +7237,7 @@ type MatchTracingRequestRequest struct {
 
 func (x *MatchTracingRequestRequest) Reset() {
 	*x = MatchTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7131,7 +7249,7 @@ func (x *MatchTracingRequestRequest) String() string {
 func (*MatchTracingRequestRequest) ProtoMessage() {}
 
 func (x *MatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7144,7 +7262,7 @@ func (x *MatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*MatchTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{115}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *MatchTracingRequestRequest) GetId() string {
@@ -7171,7 +7289,7 @@ type MatchTracingRequestResponse struct {
 
 func (x *MatchTracingRequestResponse) Reset() {
 	*x = MatchTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7183,7 +7301,7 @@ func (x *MatchTracingRequestResponse) String() string {
 func (*MatchTracingRequestResponse) ProtoMessage() {}
 
 func (x *MatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7196,7 +7314,7 @@ func (x *MatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*MatchTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{116}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *MatchTracingRequestResponse) GetRequest() *TracingRequest {
@@ -7221,7 +7339,7 @@ type MatchAllTracingRequestsRequest struct {
 
 func (x *MatchAllTracingRequestsRequest) Reset() {
 	*x = MatchAllTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7233,7 +7351,7 @@ func (x *MatchAllTracingRequestsRequest) String() string {
 func (*MatchAllTracingRequestsRequest) ProtoMessage() {}
 
 func (x *MatchAllTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7246,7 +7364,7 @@ func (x *MatchAllTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchAllTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*MatchAllTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{117}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{119}
 }
 
 // TracingMatchSummary is the outcome of matching one open request.
@@ -7265,7 +7383,7 @@ type TracingMatchSummary struct {
 
 func (x *TracingMatchSummary) Reset() {
 	*x = TracingMatchSummary{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7277,7 +7395,7 @@ func (x *TracingMatchSummary) String() string {
 func (*TracingMatchSummary) ProtoMessage() {}
 
 func (x *TracingMatchSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7290,7 +7408,7 @@ func (x *TracingMatchSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingMatchSummary.ProtoReflect.Descriptor instead.
 func (*TracingMatchSummary) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{118}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *TracingMatchSummary) GetId() string {
@@ -7344,7 +7462,7 @@ type MatchAllTracingRequestsResponse struct {
 
 func (x *MatchAllTracingRequestsResponse) Reset() {
 	*x = MatchAllTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7356,7 +7474,7 @@ func (x *MatchAllTracingRequestsResponse) String() string {
 func (*MatchAllTracingRequestsResponse) ProtoMessage() {}
 
 func (x *MatchAllTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7369,7 +7487,7 @@ func (x *MatchAllTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchAllTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*MatchAllTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{119}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *MatchAllTracingRequestsResponse) GetSummaries() []*TracingMatchSummary {
@@ -7390,7 +7508,7 @@ type MatchCaseRequest struct {
 
 func (x *MatchCaseRequest) Reset() {
 	*x = MatchCaseRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7402,7 +7520,7 @@ func (x *MatchCaseRequest) String() string {
 func (*MatchCaseRequest) ProtoMessage() {}
 
 func (x *MatchCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7415,7 +7533,7 @@ func (x *MatchCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCaseRequest.ProtoReflect.Descriptor instead.
 func (*MatchCaseRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{120}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *MatchCaseRequest) GetId() string {
@@ -7441,7 +7559,7 @@ type MatchCaseResponse struct {
 
 func (x *MatchCaseResponse) Reset() {
 	*x = MatchCaseResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7453,7 +7571,7 @@ func (x *MatchCaseResponse) String() string {
 func (*MatchCaseResponse) ProtoMessage() {}
 
 func (x *MatchCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7466,7 +7584,7 @@ func (x *MatchCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCaseResponse.ProtoReflect.Descriptor instead.
 func (*MatchCaseResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{121}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *MatchCaseResponse) GetCandidates() []*MatchCandidate {
@@ -7490,7 +7608,7 @@ type ConfirmTracingMatchRequest struct {
 
 func (x *ConfirmTracingMatchRequest) Reset() {
 	*x = ConfirmTracingMatchRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7502,7 +7620,7 @@ func (x *ConfirmTracingMatchRequest) String() string {
 func (*ConfirmTracingMatchRequest) ProtoMessage() {}
 
 func (x *ConfirmTracingMatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7515,7 +7633,7 @@ func (x *ConfirmTracingMatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTracingMatchRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmTracingMatchRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{122}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *ConfirmTracingMatchRequest) GetId() string {
@@ -7555,7 +7673,7 @@ type ConfirmTracingMatchResponse struct {
 
 func (x *ConfirmTracingMatchResponse) Reset() {
 	*x = ConfirmTracingMatchResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7567,7 +7685,7 @@ func (x *ConfirmTracingMatchResponse) String() string {
 func (*ConfirmTracingMatchResponse) ProtoMessage() {}
 
 func (x *ConfirmTracingMatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7580,7 +7698,7 @@ func (x *ConfirmTracingMatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTracingMatchResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmTracingMatchResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{123}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *ConfirmTracingMatchResponse) GetRequest() *TracingRequest {
@@ -7602,7 +7720,7 @@ type RejectTracingMatchRequest struct {
 
 func (x *RejectTracingMatchRequest) Reset() {
 	*x = RejectTracingMatchRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[124]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7614,7 +7732,7 @@ func (x *RejectTracingMatchRequest) String() string {
 func (*RejectTracingMatchRequest) ProtoMessage() {}
 
 func (x *RejectTracingMatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[124]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7627,7 +7745,7 @@ func (x *RejectTracingMatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTracingMatchRequest.ProtoReflect.Descriptor instead.
 func (*RejectTracingMatchRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{124}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *RejectTracingMatchRequest) GetId() string {
@@ -7667,7 +7785,7 @@ type RejectTracingMatchResponse struct {
 
 func (x *RejectTracingMatchResponse) Reset() {
 	*x = RejectTracingMatchResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[125]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7679,7 +7797,7 @@ func (x *RejectTracingMatchResponse) String() string {
 func (*RejectTracingMatchResponse) ProtoMessage() {}
 
 func (x *RejectTracingMatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[125]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7692,7 +7810,7 @@ func (x *RejectTracingMatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTracingMatchResponse.ProtoReflect.Descriptor instead.
 func (*RejectTracingMatchResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{125}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *RejectTracingMatchResponse) GetRequest() *TracingRequest {
@@ -7711,7 +7829,7 @@ type FederatedMatchTracingRequestRequest struct {
 
 func (x *FederatedMatchTracingRequestRequest) Reset() {
 	*x = FederatedMatchTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[126]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7723,7 +7841,7 @@ func (x *FederatedMatchTracingRequestRequest) String() string {
 func (*FederatedMatchTracingRequestRequest) ProtoMessage() {}
 
 func (x *FederatedMatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[126]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7736,7 +7854,7 @@ func (x *FederatedMatchTracingRequestRequest) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use FederatedMatchTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*FederatedMatchTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{126}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *FederatedMatchTracingRequestRequest) GetId() string {
@@ -7761,7 +7879,7 @@ type FederatedTracingMatch struct {
 
 func (x *FederatedTracingMatch) Reset() {
 	*x = FederatedTracingMatch{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[127]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7773,7 +7891,7 @@ func (x *FederatedTracingMatch) String() string {
 func (*FederatedTracingMatch) ProtoMessage() {}
 
 func (x *FederatedTracingMatch) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[127]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7786,7 +7904,7 @@ func (x *FederatedTracingMatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FederatedTracingMatch.ProtoReflect.Descriptor instead.
 func (*FederatedTracingMatch) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{127}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *FederatedTracingMatch) GetAgency() string {
@@ -7830,7 +7948,7 @@ type FederatedMatchTracingRequestResponse struct {
 
 func (x *FederatedMatchTracingRequestResponse) Reset() {
 	*x = FederatedMatchTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[128]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7842,7 +7960,7 @@ func (x *FederatedMatchTracingRequestResponse) String() string {
 func (*FederatedMatchTracingRequestResponse) ProtoMessage() {}
 
 func (x *FederatedMatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[128]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7855,7 +7973,7 @@ func (x *FederatedMatchTracingRequestResponse) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use FederatedMatchTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*FederatedMatchTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{128}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *FederatedMatchTracingRequestResponse) GetRequestId() string {
@@ -7897,7 +8015,7 @@ type RequestTracingDetailsRequest struct {
 
 func (x *RequestTracingDetailsRequest) Reset() {
 	*x = RequestTracingDetailsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[129]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7909,7 +8027,7 @@ func (x *RequestTracingDetailsRequest) String() string {
 func (*RequestTracingDetailsRequest) ProtoMessage() {}
 
 func (x *RequestTracingDetailsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[129]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7922,7 +8040,7 @@ func (x *RequestTracingDetailsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestTracingDetailsRequest.ProtoReflect.Descriptor instead.
 func (*RequestTracingDetailsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{129}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *RequestTracingDetailsRequest) GetAgency() string {
@@ -7955,7 +8073,7 @@ type RequestTracingDetailsResponse struct {
 
 func (x *RequestTracingDetailsResponse) Reset() {
 	*x = RequestTracingDetailsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[130]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7967,7 +8085,7 @@ func (x *RequestTracingDetailsResponse) String() string {
 func (*RequestTracingDetailsResponse) ProtoMessage() {}
 
 func (x *RequestTracingDetailsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[130]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7980,7 +8098,7 @@ func (x *RequestTracingDetailsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestTracingDetailsResponse.ProtoReflect.Descriptor instead.
 func (*RequestTracingDetailsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{130}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *RequestTracingDetailsResponse) GetExchange() *Exchange {
@@ -8007,7 +8125,7 @@ type ReportInfo struct {
 
 func (x *ReportInfo) Reset() {
 	*x = ReportInfo{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8019,7 +8137,7 @@ func (x *ReportInfo) String() string {
 func (*ReportInfo) ProtoMessage() {}
 
 func (x *ReportInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8032,7 +8150,7 @@ func (x *ReportInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportInfo.ProtoReflect.Descriptor instead.
 func (*ReportInfo) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{131}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *ReportInfo) GetName() string {
@@ -8085,7 +8203,7 @@ type ListReportsRequest struct {
 
 func (x *ListReportsRequest) Reset() {
 	*x = ListReportsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8097,7 +8215,7 @@ func (x *ListReportsRequest) String() string {
 func (*ListReportsRequest) ProtoMessage() {}
 
 func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8110,7 +8228,7 @@ func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsRequest.ProtoReflect.Descriptor instead.
 func (*ListReportsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{132}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{134}
 }
 
 type ListReportsResponse struct {
@@ -8122,7 +8240,7 @@ type ListReportsResponse struct {
 
 func (x *ListReportsResponse) Reset() {
 	*x = ListReportsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8134,7 +8252,7 @@ func (x *ListReportsResponse) String() string {
 func (*ListReportsResponse) ProtoMessage() {}
 
 func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8147,7 +8265,7 @@ func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsResponse.ProtoReflect.Descriptor instead.
 func (*ListReportsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{133}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *ListReportsResponse) GetReports() []*ReportInfo {
@@ -8166,7 +8284,7 @@ type ShowReportRequest struct {
 
 func (x *ShowReportRequest) Reset() {
 	*x = ShowReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8178,7 +8296,7 @@ func (x *ShowReportRequest) String() string {
 func (*ShowReportRequest) ProtoMessage() {}
 
 func (x *ShowReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8191,7 +8309,7 @@ func (x *ShowReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowReportRequest.ProtoReflect.Descriptor instead.
 func (*ShowReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{134}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *ShowReportRequest) GetName() string {
@@ -8210,7 +8328,7 @@ type ShowReportResponse struct {
 
 func (x *ShowReportResponse) Reset() {
 	*x = ShowReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8222,7 +8340,7 @@ func (x *ShowReportResponse) String() string {
 func (*ShowReportResponse) ProtoMessage() {}
 
 func (x *ShowReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8235,7 +8353,7 @@ func (x *ShowReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowReportResponse.ProtoReflect.Descriptor instead.
 func (*ShowReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{135}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *ShowReportResponse) GetReport() *ReportInfo {
@@ -8269,7 +8387,7 @@ type RunReportRequest struct {
 
 func (x *RunReportRequest) Reset() {
 	*x = RunReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8281,7 +8399,7 @@ func (x *RunReportRequest) String() string {
 func (*RunReportRequest) ProtoMessage() {}
 
 func (x *RunReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8294,7 +8412,7 @@ func (x *RunReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunReportRequest.ProtoReflect.Descriptor instead.
 func (*RunReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{136}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{138}
 }
 
 func (x *RunReportRequest) GetName() string {
@@ -8370,7 +8488,7 @@ type ReportHeader struct {
 
 func (x *ReportHeader) Reset() {
 	*x = ReportHeader{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8382,7 +8500,7 @@ func (x *ReportHeader) String() string {
 func (*ReportHeader) ProtoMessage() {}
 
 func (x *ReportHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8395,7 +8513,7 @@ func (x *ReportHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportHeader.ProtoReflect.Descriptor instead.
 func (*ReportHeader) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{137}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{139}
 }
 
 func (x *ReportHeader) GetKey() string {
@@ -8424,7 +8542,7 @@ type ReportCell struct {
 
 func (x *ReportCell) Reset() {
 	*x = ReportCell{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8436,7 +8554,7 @@ func (x *ReportCell) String() string {
 func (*ReportCell) ProtoMessage() {}
 
 func (x *ReportCell) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8449,7 +8567,7 @@ func (x *ReportCell) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportCell.ProtoReflect.Descriptor instead.
 func (*ReportCell) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{138}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{140}
 }
 
 func (x *ReportCell) GetCount() int64 {
@@ -8487,7 +8605,7 @@ type ReportTable struct {
 
 func (x *ReportTable) Reset() {
 	*x = ReportTable{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8499,7 +8617,7 @@ func (x *ReportTable) String() string {
 func (*ReportTable) ProtoMessage() {}
 
 func (x *ReportTable) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8512,7 +8630,7 @@ func (x *ReportTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportTable.ProtoReflect.Descriptor instead.
 func (*ReportTable) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{139}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{141}
 }
 
 func (x *ReportTable) GetPageField() string {
@@ -8605,7 +8723,7 @@ type ReportResult struct {
 
 func (x *ReportResult) Reset() {
 	*x = ReportResult{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8617,7 +8735,7 @@ func (x *ReportResult) String() string {
 func (*ReportResult) ProtoMessage() {}
 
 func (x *ReportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8630,7 +8748,7 @@ func (x *ReportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResult.ProtoReflect.Descriptor instead.
 func (*ReportResult) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{140}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{142}
 }
 
 func (x *ReportResult) GetName() string {
@@ -8726,7 +8844,7 @@ type RunReportResponse struct {
 
 func (x *RunReportResponse) Reset() {
 	*x = RunReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8738,7 +8856,7 @@ func (x *RunReportResponse) String() string {
 func (*RunReportResponse) ProtoMessage() {}
 
 func (x *RunReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8751,7 +8869,7 @@ func (x *RunReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunReportResponse.ProtoReflect.Descriptor instead.
 func (*RunReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{141}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *RunReportResponse) GetResult() *ReportResult {
@@ -8770,7 +8888,7 @@ type ValidateReportRequest struct {
 
 func (x *ValidateReportRequest) Reset() {
 	*x = ValidateReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8782,7 +8900,7 @@ func (x *ValidateReportRequest) String() string {
 func (*ValidateReportRequest) ProtoMessage() {}
 
 func (x *ValidateReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8795,7 +8913,7 @@ func (x *ValidateReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateReportRequest.ProtoReflect.Descriptor instead.
 func (*ValidateReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{142}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{144}
 }
 
 func (x *ValidateReportRequest) GetDefinition() string {
@@ -8814,7 +8932,7 @@ type ValidateReportResponse struct {
 
 func (x *ValidateReportResponse) Reset() {
 	*x = ValidateReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8826,7 +8944,7 @@ func (x *ValidateReportResponse) String() string {
 func (*ValidateReportResponse) ProtoMessage() {}
 
 func (x *ValidateReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8839,7 +8957,7 @@ func (x *ValidateReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateReportResponse.ProtoReflect.Descriptor instead.
 func (*ValidateReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{143}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{145}
 }
 
 func (x *ValidateReportResponse) GetReport() *ReportInfo {
@@ -8873,19 +8991,26 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"callerRole\x12\x1d\n" +
 	"\n" +
 	"keyring_ok\x18\v \x01(\bR\tkeyringOk\x12'\n" +
-	"\x0fkeyring_problem\x18\f \x01(\tR\x0ekeyringProblem\"\x9b\x01\n" +
+	"\x0fkeyring_problem\x18\f \x01(\tR\x0ekeyringProblem\"\xd4\x01\n" +
 	"\x04User\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x14\n" +
 	"\x05group\x18\x03 \x01(\tR\x05group\x12\x1a\n" +
 	"\bdisabled\x18\x04 \x01(\bR\bdisabled\x129\n" +
 	"\n" +
-	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"N\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12!\n" +
+	"\frequested_by\x18\x06 \x01(\tR\vrequestedBy\x12\x14\n" +
+	"\x05owner\x18\a \x01(\bR\x05owner\"N\n" +
 	"\x0eAddUserRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x14\n" +
 	"\x05group\x18\x03 \x01(\tR\x05group\"O\n" +
 	"\x0fAddUserResponse\x12&\n" +
+	"\x04user\x18\x01 \x01(\v2\x12.cpx.local.v1.UserR\x04user\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\"(\n" +
+	"\x12ApproveUserRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"S\n" +
+	"\x13ApproveUserResponse\x12&\n" +
 	"\x04user\x18\x01 \x01(\v2\x12.cpx.local.v1.UserR\x04user\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\"\x12\n" +
 	"\x10ListUsersRequest\"=\n" +
@@ -9520,11 +9645,12 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x16ValidateReportResponse\x120\n" +
 	"\x06report\x18\x01 \x01(\v2\x18.cpx.local.v1.ReportInfoR\x06report2T\n" +
 	"\vNodeService\x12E\n" +
-	"\x06Status\x12\x1b.cpx.local.v1.StatusRequest\x1a\x1c.cpx.local.v1.StatusResponse\"\x002\xf9\x03\n" +
+	"\x06Status\x12\x1b.cpx.local.v1.StatusRequest\x1a\x1c.cpx.local.v1.StatusResponse\"\x002\xcf\x04\n" +
 	"\vUserService\x12H\n" +
 	"\aAddUser\x12\x1c.cpx.local.v1.AddUserRequest\x1a\x1d.cpx.local.v1.AddUserResponse\"\x00\x12N\n" +
 	"\tListUsers\x12\x1e.cpx.local.v1.ListUsersRequest\x1a\x1f.cpx.local.v1.ListUsersResponse\"\x00\x12T\n" +
-	"\vDisableUser\x12 .cpx.local.v1.DisableUserRequest\x1a!.cpx.local.v1.DisableUserResponse\"\x00\x12Q\n" +
+	"\vDisableUser\x12 .cpx.local.v1.DisableUserRequest\x1a!.cpx.local.v1.DisableUserResponse\"\x00\x12T\n" +
+	"\vApproveUser\x12 .cpx.local.v1.ApproveUserRequest\x1a!.cpx.local.v1.ApproveUserResponse\"\x00\x12Q\n" +
 	"\n" +
 	"IssueToken\x12\x1f.cpx.local.v1.IssueTokenRequest\x1a .cpx.local.v1.IssueTokenResponse\"\x00\x12Q\n" +
 	"\n" +
@@ -9609,377 +9735,382 @@ func file_cpx_local_v1_local_proto_rawDescGZIP() []byte {
 	return file_cpx_local_v1_local_proto_rawDescData
 }
 
-var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 144)
+var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 146)
 var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*StatusRequest)(nil),                        // 0: cpx.local.v1.StatusRequest
 	(*StatusResponse)(nil),                       // 1: cpx.local.v1.StatusResponse
 	(*User)(nil),                                 // 2: cpx.local.v1.User
 	(*AddUserRequest)(nil),                       // 3: cpx.local.v1.AddUserRequest
 	(*AddUserResponse)(nil),                      // 4: cpx.local.v1.AddUserResponse
-	(*ListUsersRequest)(nil),                     // 5: cpx.local.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),                    // 6: cpx.local.v1.ListUsersResponse
-	(*DisableUserRequest)(nil),                   // 7: cpx.local.v1.DisableUserRequest
-	(*DisableUserResponse)(nil),                  // 8: cpx.local.v1.DisableUserResponse
-	(*Token)(nil),                                // 9: cpx.local.v1.Token
-	(*IssueTokenRequest)(nil),                    // 10: cpx.local.v1.IssueTokenRequest
-	(*IssueTokenResponse)(nil),                   // 11: cpx.local.v1.IssueTokenResponse
-	(*ListTokensRequest)(nil),                    // 12: cpx.local.v1.ListTokensRequest
-	(*ListTokensResponse)(nil),                   // 13: cpx.local.v1.ListTokensResponse
-	(*RevokeTokenRequest)(nil),                   // 14: cpx.local.v1.RevokeTokenRequest
-	(*RevokeTokenResponse)(nil),                  // 15: cpx.local.v1.RevokeTokenResponse
-	(*PurgeCaseRequest)(nil),                     // 16: cpx.local.v1.PurgeCaseRequest
-	(*PurgeCaseResponse)(nil),                    // 17: cpx.local.v1.PurgeCaseResponse
-	(*Consent)(nil),                              // 18: cpx.local.v1.Consent
-	(*Case)(nil),                                 // 19: cpx.local.v1.Case
-	(*CreateCaseRequest)(nil),                    // 20: cpx.local.v1.CreateCaseRequest
-	(*CreateCaseResponse)(nil),                   // 21: cpx.local.v1.CreateCaseResponse
-	(*GetCaseRequest)(nil),                       // 22: cpx.local.v1.GetCaseRequest
-	(*GetCaseResponse)(nil),                      // 23: cpx.local.v1.GetCaseResponse
-	(*ListCasesRequest)(nil),                     // 24: cpx.local.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),                    // 25: cpx.local.v1.ListCasesResponse
-	(*UpdateCaseRequest)(nil),                    // 26: cpx.local.v1.UpdateCaseRequest
-	(*UpdateCaseResponse)(nil),                   // 27: cpx.local.v1.UpdateCaseResponse
-	(*CloseCaseRequest)(nil),                     // 28: cpx.local.v1.CloseCaseRequest
-	(*CloseCaseResponse)(nil),                    // 29: cpx.local.v1.CloseCaseResponse
-	(*CaseHistoryRequest)(nil),                   // 30: cpx.local.v1.CaseHistoryRequest
-	(*CaseVersion)(nil),                          // 31: cpx.local.v1.CaseVersion
-	(*CaseHistoryResponse)(nil),                  // 32: cpx.local.v1.CaseHistoryResponse
-	(*ImportRow)(nil),                            // 33: cpx.local.v1.ImportRow
-	(*ImportCasesRequest)(nil),                   // 34: cpx.local.v1.ImportCasesRequest
-	(*ImportResult)(nil),                         // 35: cpx.local.v1.ImportResult
-	(*ImportCasesResponse)(nil),                  // 36: cpx.local.v1.ImportCasesResponse
-	(*ExportCasesRequest)(nil),                   // 37: cpx.local.v1.ExportCasesRequest
-	(*ExportCasesResponse)(nil),                  // 38: cpx.local.v1.ExportCasesResponse
-	(*ListFormsRequest)(nil),                     // 39: cpx.local.v1.ListFormsRequest
-	(*Form)(nil),                                 // 40: cpx.local.v1.Form
-	(*FormField)(nil),                            // 41: cpx.local.v1.FormField
-	(*FormLookup)(nil),                           // 42: cpx.local.v1.FormLookup
-	(*FormOption)(nil),                           // 43: cpx.local.v1.FormOption
-	(*FormLocation)(nil),                         // 44: cpx.local.v1.FormLocation
-	(*ListFormsResponse)(nil),                    // 45: cpx.local.v1.ListFormsResponse
-	(*AuditEntry)(nil),                           // 46: cpx.local.v1.AuditEntry
-	(*VerifyAuditRequest)(nil),                   // 47: cpx.local.v1.VerifyAuditRequest
-	(*VerifyAuditResponse)(nil),                  // 48: cpx.local.v1.VerifyAuditResponse
-	(*TailAuditRequest)(nil),                     // 49: cpx.local.v1.TailAuditRequest
-	(*TailAuditResponse)(nil),                    // 50: cpx.local.v1.TailAuditResponse
-	(*ExportAuditRequest)(nil),                   // 51: cpx.local.v1.ExportAuditRequest
-	(*ExportAuditResponse)(nil),                  // 52: cpx.local.v1.ExportAuditResponse
-	(*NodeIDRequest)(nil),                        // 53: cpx.local.v1.NodeIDRequest
-	(*NodeIDResponse)(nil),                       // 54: cpx.local.v1.NodeIDResponse
-	(*Peer)(nil),                                 // 55: cpx.local.v1.Peer
-	(*AddPeerRequest)(nil),                       // 56: cpx.local.v1.AddPeerRequest
-	(*AddPeerResponse)(nil),                      // 57: cpx.local.v1.AddPeerResponse
-	(*ListPeersRequest)(nil),                     // 58: cpx.local.v1.ListPeersRequest
-	(*ListPeersResponse)(nil),                    // 59: cpx.local.v1.ListPeersResponse
-	(*RemovePeerRequest)(nil),                    // 60: cpx.local.v1.RemovePeerRequest
-	(*RemovePeerResponse)(nil),                   // 61: cpx.local.v1.RemovePeerResponse
-	(*Policy)(nil),                               // 62: cpx.local.v1.Policy
-	(*ApplyPolicyRequest)(nil),                   // 63: cpx.local.v1.ApplyPolicyRequest
-	(*ApplyPolicyResponse)(nil),                  // 64: cpx.local.v1.ApplyPolicyResponse
-	(*ListPoliciesRequest)(nil),                  // 65: cpx.local.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),                 // 66: cpx.local.v1.ListPoliciesResponse
-	(*ShowPolicyRequest)(nil),                    // 67: cpx.local.v1.ShowPolicyRequest
-	(*ShowPolicyResponse)(nil),                   // 68: cpx.local.v1.ShowPolicyResponse
-	(*SignPolicyRequest)(nil),                    // 69: cpx.local.v1.SignPolicyRequest
-	(*SignPolicyResponse)(nil),                   // 70: cpx.local.v1.SignPolicyResponse
-	(*CheckPolicyRequest)(nil),                   // 71: cpx.local.v1.CheckPolicyRequest
-	(*FieldDecision)(nil),                        // 72: cpx.local.v1.FieldDecision
-	(*CheckPolicyResponse)(nil),                  // 73: cpx.local.v1.CheckPolicyResponse
-	(*Exchange)(nil),                             // 74: cpx.local.v1.Exchange
-	(*ExchangeEvent)(nil),                        // 75: cpx.local.v1.ExchangeEvent
-	(*SendRequest)(nil),                          // 76: cpx.local.v1.SendRequest
-	(*SendResponse)(nil),                         // 77: cpx.local.v1.SendResponse
-	(*ListExchangesRequest)(nil),                 // 78: cpx.local.v1.ListExchangesRequest
-	(*ListExchangesResponse)(nil),                // 79: cpx.local.v1.ListExchangesResponse
-	(*GetExchangeRequest)(nil),                   // 80: cpx.local.v1.GetExchangeRequest
-	(*GetExchangeResponse)(nil),                  // 81: cpx.local.v1.GetExchangeResponse
-	(*RespondRequest)(nil),                       // 82: cpx.local.v1.RespondRequest
-	(*RespondResponse)(nil),                      // 83: cpx.local.v1.RespondResponse
-	(*ResyncExchangeRequest)(nil),                // 84: cpx.local.v1.ResyncExchangeRequest
-	(*ResyncExchangeResponse)(nil),               // 85: cpx.local.v1.ResyncExchangeResponse
-	(*OutboxRequest)(nil),                        // 86: cpx.local.v1.OutboxRequest
-	(*OutboxEntry)(nil),                          // 87: cpx.local.v1.OutboxEntry
-	(*OutboxResponse)(nil),                       // 88: cpx.local.v1.OutboxResponse
-	(*RetryOutboxRequest)(nil),                   // 89: cpx.local.v1.RetryOutboxRequest
-	(*RetryOutboxResponse)(nil),                  // 90: cpx.local.v1.RetryOutboxResponse
-	(*KeysStatusRequest)(nil),                    // 91: cpx.local.v1.KeysStatusRequest
-	(*AgencyKey)(nil),                            // 92: cpx.local.v1.AgencyKey
-	(*KeysStatusResponse)(nil),                   // 93: cpx.local.v1.KeysStatusResponse
-	(*RotateKeysRequest)(nil),                    // 94: cpx.local.v1.RotateKeysRequest
-	(*RotateKeysResponse)(nil),                   // 95: cpx.local.v1.RotateKeysResponse
-	(*BackupRequest)(nil),                        // 96: cpx.local.v1.BackupRequest
-	(*BackupResponse)(nil),                       // 97: cpx.local.v1.BackupResponse
-	(*TracingRequest)(nil),                       // 98: cpx.local.v1.TracingRequest
-	(*Trace)(nil),                                // 99: cpx.local.v1.Trace
-	(*TracingDecision)(nil),                      // 100: cpx.local.v1.TracingDecision
-	(*CreateTracingRequestRequest)(nil),          // 101: cpx.local.v1.CreateTracingRequestRequest
-	(*CreateTracingRequestResponse)(nil),         // 102: cpx.local.v1.CreateTracingRequestResponse
-	(*GetTracingRequestRequest)(nil),             // 103: cpx.local.v1.GetTracingRequestRequest
-	(*GetTracingRequestResponse)(nil),            // 104: cpx.local.v1.GetTracingRequestResponse
-	(*ListTracingRequestsRequest)(nil),           // 105: cpx.local.v1.ListTracingRequestsRequest
-	(*ListTracingRequestsResponse)(nil),          // 106: cpx.local.v1.ListTracingRequestsResponse
-	(*UpdateTracingRequestRequest)(nil),          // 107: cpx.local.v1.UpdateTracingRequestRequest
-	(*UpdateTracingRequestResponse)(nil),         // 108: cpx.local.v1.UpdateTracingRequestResponse
-	(*TracingImportRow)(nil),                     // 109: cpx.local.v1.TracingImportRow
-	(*TracingImportResult)(nil),                  // 110: cpx.local.v1.TracingImportResult
-	(*ImportTracingRequestsRequest)(nil),         // 111: cpx.local.v1.ImportTracingRequestsRequest
-	(*ImportTracingRequestsResponse)(nil),        // 112: cpx.local.v1.ImportTracingRequestsResponse
-	(*MatchComparison)(nil),                      // 113: cpx.local.v1.MatchComparison
-	(*MatchCandidate)(nil),                       // 114: cpx.local.v1.MatchCandidate
-	(*MatchTracingRequestRequest)(nil),           // 115: cpx.local.v1.MatchTracingRequestRequest
-	(*MatchTracingRequestResponse)(nil),          // 116: cpx.local.v1.MatchTracingRequestResponse
-	(*MatchAllTracingRequestsRequest)(nil),       // 117: cpx.local.v1.MatchAllTracingRequestsRequest
-	(*TracingMatchSummary)(nil),                  // 118: cpx.local.v1.TracingMatchSummary
-	(*MatchAllTracingRequestsResponse)(nil),      // 119: cpx.local.v1.MatchAllTracingRequestsResponse
-	(*MatchCaseRequest)(nil),                     // 120: cpx.local.v1.MatchCaseRequest
-	(*MatchCaseResponse)(nil),                    // 121: cpx.local.v1.MatchCaseResponse
-	(*ConfirmTracingMatchRequest)(nil),           // 122: cpx.local.v1.ConfirmTracingMatchRequest
-	(*ConfirmTracingMatchResponse)(nil),          // 123: cpx.local.v1.ConfirmTracingMatchResponse
-	(*RejectTracingMatchRequest)(nil),            // 124: cpx.local.v1.RejectTracingMatchRequest
-	(*RejectTracingMatchResponse)(nil),           // 125: cpx.local.v1.RejectTracingMatchResponse
-	(*FederatedMatchTracingRequestRequest)(nil),  // 126: cpx.local.v1.FederatedMatchTracingRequestRequest
-	(*FederatedTracingMatch)(nil),                // 127: cpx.local.v1.FederatedTracingMatch
-	(*FederatedMatchTracingRequestResponse)(nil), // 128: cpx.local.v1.FederatedMatchTracingRequestResponse
-	(*RequestTracingDetailsRequest)(nil),         // 129: cpx.local.v1.RequestTracingDetailsRequest
-	(*RequestTracingDetailsResponse)(nil),        // 130: cpx.local.v1.RequestTracingDetailsResponse
-	(*ReportInfo)(nil),                           // 131: cpx.local.v1.ReportInfo
-	(*ListReportsRequest)(nil),                   // 132: cpx.local.v1.ListReportsRequest
-	(*ListReportsResponse)(nil),                  // 133: cpx.local.v1.ListReportsResponse
-	(*ShowReportRequest)(nil),                    // 134: cpx.local.v1.ShowReportRequest
-	(*ShowReportResponse)(nil),                   // 135: cpx.local.v1.ShowReportResponse
-	(*RunReportRequest)(nil),                     // 136: cpx.local.v1.RunReportRequest
-	(*ReportHeader)(nil),                         // 137: cpx.local.v1.ReportHeader
-	(*ReportCell)(nil),                           // 138: cpx.local.v1.ReportCell
-	(*ReportTable)(nil),                          // 139: cpx.local.v1.ReportTable
-	(*ReportResult)(nil),                         // 140: cpx.local.v1.ReportResult
-	(*RunReportResponse)(nil),                    // 141: cpx.local.v1.RunReportResponse
-	(*ValidateReportRequest)(nil),                // 142: cpx.local.v1.ValidateReportRequest
-	(*ValidateReportResponse)(nil),               // 143: cpx.local.v1.ValidateReportResponse
-	(*timestamppb.Timestamp)(nil),                // 144: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),                      // 145: google.protobuf.Struct
+	(*ApproveUserRequest)(nil),                   // 5: cpx.local.v1.ApproveUserRequest
+	(*ApproveUserResponse)(nil),                  // 6: cpx.local.v1.ApproveUserResponse
+	(*ListUsersRequest)(nil),                     // 7: cpx.local.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),                    // 8: cpx.local.v1.ListUsersResponse
+	(*DisableUserRequest)(nil),                   // 9: cpx.local.v1.DisableUserRequest
+	(*DisableUserResponse)(nil),                  // 10: cpx.local.v1.DisableUserResponse
+	(*Token)(nil),                                // 11: cpx.local.v1.Token
+	(*IssueTokenRequest)(nil),                    // 12: cpx.local.v1.IssueTokenRequest
+	(*IssueTokenResponse)(nil),                   // 13: cpx.local.v1.IssueTokenResponse
+	(*ListTokensRequest)(nil),                    // 14: cpx.local.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),                   // 15: cpx.local.v1.ListTokensResponse
+	(*RevokeTokenRequest)(nil),                   // 16: cpx.local.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),                  // 17: cpx.local.v1.RevokeTokenResponse
+	(*PurgeCaseRequest)(nil),                     // 18: cpx.local.v1.PurgeCaseRequest
+	(*PurgeCaseResponse)(nil),                    // 19: cpx.local.v1.PurgeCaseResponse
+	(*Consent)(nil),                              // 20: cpx.local.v1.Consent
+	(*Case)(nil),                                 // 21: cpx.local.v1.Case
+	(*CreateCaseRequest)(nil),                    // 22: cpx.local.v1.CreateCaseRequest
+	(*CreateCaseResponse)(nil),                   // 23: cpx.local.v1.CreateCaseResponse
+	(*GetCaseRequest)(nil),                       // 24: cpx.local.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),                      // 25: cpx.local.v1.GetCaseResponse
+	(*ListCasesRequest)(nil),                     // 26: cpx.local.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),                    // 27: cpx.local.v1.ListCasesResponse
+	(*UpdateCaseRequest)(nil),                    // 28: cpx.local.v1.UpdateCaseRequest
+	(*UpdateCaseResponse)(nil),                   // 29: cpx.local.v1.UpdateCaseResponse
+	(*CloseCaseRequest)(nil),                     // 30: cpx.local.v1.CloseCaseRequest
+	(*CloseCaseResponse)(nil),                    // 31: cpx.local.v1.CloseCaseResponse
+	(*CaseHistoryRequest)(nil),                   // 32: cpx.local.v1.CaseHistoryRequest
+	(*CaseVersion)(nil),                          // 33: cpx.local.v1.CaseVersion
+	(*CaseHistoryResponse)(nil),                  // 34: cpx.local.v1.CaseHistoryResponse
+	(*ImportRow)(nil),                            // 35: cpx.local.v1.ImportRow
+	(*ImportCasesRequest)(nil),                   // 36: cpx.local.v1.ImportCasesRequest
+	(*ImportResult)(nil),                         // 37: cpx.local.v1.ImportResult
+	(*ImportCasesResponse)(nil),                  // 38: cpx.local.v1.ImportCasesResponse
+	(*ExportCasesRequest)(nil),                   // 39: cpx.local.v1.ExportCasesRequest
+	(*ExportCasesResponse)(nil),                  // 40: cpx.local.v1.ExportCasesResponse
+	(*ListFormsRequest)(nil),                     // 41: cpx.local.v1.ListFormsRequest
+	(*Form)(nil),                                 // 42: cpx.local.v1.Form
+	(*FormField)(nil),                            // 43: cpx.local.v1.FormField
+	(*FormLookup)(nil),                           // 44: cpx.local.v1.FormLookup
+	(*FormOption)(nil),                           // 45: cpx.local.v1.FormOption
+	(*FormLocation)(nil),                         // 46: cpx.local.v1.FormLocation
+	(*ListFormsResponse)(nil),                    // 47: cpx.local.v1.ListFormsResponse
+	(*AuditEntry)(nil),                           // 48: cpx.local.v1.AuditEntry
+	(*VerifyAuditRequest)(nil),                   // 49: cpx.local.v1.VerifyAuditRequest
+	(*VerifyAuditResponse)(nil),                  // 50: cpx.local.v1.VerifyAuditResponse
+	(*TailAuditRequest)(nil),                     // 51: cpx.local.v1.TailAuditRequest
+	(*TailAuditResponse)(nil),                    // 52: cpx.local.v1.TailAuditResponse
+	(*ExportAuditRequest)(nil),                   // 53: cpx.local.v1.ExportAuditRequest
+	(*ExportAuditResponse)(nil),                  // 54: cpx.local.v1.ExportAuditResponse
+	(*NodeIDRequest)(nil),                        // 55: cpx.local.v1.NodeIDRequest
+	(*NodeIDResponse)(nil),                       // 56: cpx.local.v1.NodeIDResponse
+	(*Peer)(nil),                                 // 57: cpx.local.v1.Peer
+	(*AddPeerRequest)(nil),                       // 58: cpx.local.v1.AddPeerRequest
+	(*AddPeerResponse)(nil),                      // 59: cpx.local.v1.AddPeerResponse
+	(*ListPeersRequest)(nil),                     // 60: cpx.local.v1.ListPeersRequest
+	(*ListPeersResponse)(nil),                    // 61: cpx.local.v1.ListPeersResponse
+	(*RemovePeerRequest)(nil),                    // 62: cpx.local.v1.RemovePeerRequest
+	(*RemovePeerResponse)(nil),                   // 63: cpx.local.v1.RemovePeerResponse
+	(*Policy)(nil),                               // 64: cpx.local.v1.Policy
+	(*ApplyPolicyRequest)(nil),                   // 65: cpx.local.v1.ApplyPolicyRequest
+	(*ApplyPolicyResponse)(nil),                  // 66: cpx.local.v1.ApplyPolicyResponse
+	(*ListPoliciesRequest)(nil),                  // 67: cpx.local.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),                 // 68: cpx.local.v1.ListPoliciesResponse
+	(*ShowPolicyRequest)(nil),                    // 69: cpx.local.v1.ShowPolicyRequest
+	(*ShowPolicyResponse)(nil),                   // 70: cpx.local.v1.ShowPolicyResponse
+	(*SignPolicyRequest)(nil),                    // 71: cpx.local.v1.SignPolicyRequest
+	(*SignPolicyResponse)(nil),                   // 72: cpx.local.v1.SignPolicyResponse
+	(*CheckPolicyRequest)(nil),                   // 73: cpx.local.v1.CheckPolicyRequest
+	(*FieldDecision)(nil),                        // 74: cpx.local.v1.FieldDecision
+	(*CheckPolicyResponse)(nil),                  // 75: cpx.local.v1.CheckPolicyResponse
+	(*Exchange)(nil),                             // 76: cpx.local.v1.Exchange
+	(*ExchangeEvent)(nil),                        // 77: cpx.local.v1.ExchangeEvent
+	(*SendRequest)(nil),                          // 78: cpx.local.v1.SendRequest
+	(*SendResponse)(nil),                         // 79: cpx.local.v1.SendResponse
+	(*ListExchangesRequest)(nil),                 // 80: cpx.local.v1.ListExchangesRequest
+	(*ListExchangesResponse)(nil),                // 81: cpx.local.v1.ListExchangesResponse
+	(*GetExchangeRequest)(nil),                   // 82: cpx.local.v1.GetExchangeRequest
+	(*GetExchangeResponse)(nil),                  // 83: cpx.local.v1.GetExchangeResponse
+	(*RespondRequest)(nil),                       // 84: cpx.local.v1.RespondRequest
+	(*RespondResponse)(nil),                      // 85: cpx.local.v1.RespondResponse
+	(*ResyncExchangeRequest)(nil),                // 86: cpx.local.v1.ResyncExchangeRequest
+	(*ResyncExchangeResponse)(nil),               // 87: cpx.local.v1.ResyncExchangeResponse
+	(*OutboxRequest)(nil),                        // 88: cpx.local.v1.OutboxRequest
+	(*OutboxEntry)(nil),                          // 89: cpx.local.v1.OutboxEntry
+	(*OutboxResponse)(nil),                       // 90: cpx.local.v1.OutboxResponse
+	(*RetryOutboxRequest)(nil),                   // 91: cpx.local.v1.RetryOutboxRequest
+	(*RetryOutboxResponse)(nil),                  // 92: cpx.local.v1.RetryOutboxResponse
+	(*KeysStatusRequest)(nil),                    // 93: cpx.local.v1.KeysStatusRequest
+	(*AgencyKey)(nil),                            // 94: cpx.local.v1.AgencyKey
+	(*KeysStatusResponse)(nil),                   // 95: cpx.local.v1.KeysStatusResponse
+	(*RotateKeysRequest)(nil),                    // 96: cpx.local.v1.RotateKeysRequest
+	(*RotateKeysResponse)(nil),                   // 97: cpx.local.v1.RotateKeysResponse
+	(*BackupRequest)(nil),                        // 98: cpx.local.v1.BackupRequest
+	(*BackupResponse)(nil),                       // 99: cpx.local.v1.BackupResponse
+	(*TracingRequest)(nil),                       // 100: cpx.local.v1.TracingRequest
+	(*Trace)(nil),                                // 101: cpx.local.v1.Trace
+	(*TracingDecision)(nil),                      // 102: cpx.local.v1.TracingDecision
+	(*CreateTracingRequestRequest)(nil),          // 103: cpx.local.v1.CreateTracingRequestRequest
+	(*CreateTracingRequestResponse)(nil),         // 104: cpx.local.v1.CreateTracingRequestResponse
+	(*GetTracingRequestRequest)(nil),             // 105: cpx.local.v1.GetTracingRequestRequest
+	(*GetTracingRequestResponse)(nil),            // 106: cpx.local.v1.GetTracingRequestResponse
+	(*ListTracingRequestsRequest)(nil),           // 107: cpx.local.v1.ListTracingRequestsRequest
+	(*ListTracingRequestsResponse)(nil),          // 108: cpx.local.v1.ListTracingRequestsResponse
+	(*UpdateTracingRequestRequest)(nil),          // 109: cpx.local.v1.UpdateTracingRequestRequest
+	(*UpdateTracingRequestResponse)(nil),         // 110: cpx.local.v1.UpdateTracingRequestResponse
+	(*TracingImportRow)(nil),                     // 111: cpx.local.v1.TracingImportRow
+	(*TracingImportResult)(nil),                  // 112: cpx.local.v1.TracingImportResult
+	(*ImportTracingRequestsRequest)(nil),         // 113: cpx.local.v1.ImportTracingRequestsRequest
+	(*ImportTracingRequestsResponse)(nil),        // 114: cpx.local.v1.ImportTracingRequestsResponse
+	(*MatchComparison)(nil),                      // 115: cpx.local.v1.MatchComparison
+	(*MatchCandidate)(nil),                       // 116: cpx.local.v1.MatchCandidate
+	(*MatchTracingRequestRequest)(nil),           // 117: cpx.local.v1.MatchTracingRequestRequest
+	(*MatchTracingRequestResponse)(nil),          // 118: cpx.local.v1.MatchTracingRequestResponse
+	(*MatchAllTracingRequestsRequest)(nil),       // 119: cpx.local.v1.MatchAllTracingRequestsRequest
+	(*TracingMatchSummary)(nil),                  // 120: cpx.local.v1.TracingMatchSummary
+	(*MatchAllTracingRequestsResponse)(nil),      // 121: cpx.local.v1.MatchAllTracingRequestsResponse
+	(*MatchCaseRequest)(nil),                     // 122: cpx.local.v1.MatchCaseRequest
+	(*MatchCaseResponse)(nil),                    // 123: cpx.local.v1.MatchCaseResponse
+	(*ConfirmTracingMatchRequest)(nil),           // 124: cpx.local.v1.ConfirmTracingMatchRequest
+	(*ConfirmTracingMatchResponse)(nil),          // 125: cpx.local.v1.ConfirmTracingMatchResponse
+	(*RejectTracingMatchRequest)(nil),            // 126: cpx.local.v1.RejectTracingMatchRequest
+	(*RejectTracingMatchResponse)(nil),           // 127: cpx.local.v1.RejectTracingMatchResponse
+	(*FederatedMatchTracingRequestRequest)(nil),  // 128: cpx.local.v1.FederatedMatchTracingRequestRequest
+	(*FederatedTracingMatch)(nil),                // 129: cpx.local.v1.FederatedTracingMatch
+	(*FederatedMatchTracingRequestResponse)(nil), // 130: cpx.local.v1.FederatedMatchTracingRequestResponse
+	(*RequestTracingDetailsRequest)(nil),         // 131: cpx.local.v1.RequestTracingDetailsRequest
+	(*RequestTracingDetailsResponse)(nil),        // 132: cpx.local.v1.RequestTracingDetailsResponse
+	(*ReportInfo)(nil),                           // 133: cpx.local.v1.ReportInfo
+	(*ListReportsRequest)(nil),                   // 134: cpx.local.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),                  // 135: cpx.local.v1.ListReportsResponse
+	(*ShowReportRequest)(nil),                    // 136: cpx.local.v1.ShowReportRequest
+	(*ShowReportResponse)(nil),                   // 137: cpx.local.v1.ShowReportResponse
+	(*RunReportRequest)(nil),                     // 138: cpx.local.v1.RunReportRequest
+	(*ReportHeader)(nil),                         // 139: cpx.local.v1.ReportHeader
+	(*ReportCell)(nil),                           // 140: cpx.local.v1.ReportCell
+	(*ReportTable)(nil),                          // 141: cpx.local.v1.ReportTable
+	(*ReportResult)(nil),                         // 142: cpx.local.v1.ReportResult
+	(*RunReportResponse)(nil),                    // 143: cpx.local.v1.RunReportResponse
+	(*ValidateReportRequest)(nil),                // 144: cpx.local.v1.ValidateReportRequest
+	(*ValidateReportResponse)(nil),               // 145: cpx.local.v1.ValidateReportResponse
+	(*timestamppb.Timestamp)(nil),                // 146: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                      // 147: google.protobuf.Struct
 }
 var file_cpx_local_v1_local_proto_depIdxs = []int32{
-	144, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	144, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	146, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	146, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	2,   // 2: cpx.local.v1.AddUserResponse.user:type_name -> cpx.local.v1.User
-	2,   // 3: cpx.local.v1.ListUsersResponse.users:type_name -> cpx.local.v1.User
-	2,   // 4: cpx.local.v1.DisableUserResponse.user:type_name -> cpx.local.v1.User
-	144, // 5: cpx.local.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
-	9,   // 6: cpx.local.v1.IssueTokenResponse.info:type_name -> cpx.local.v1.Token
-	9,   // 7: cpx.local.v1.ListTokensResponse.tokens:type_name -> cpx.local.v1.Token
-	144, // 8: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
-	144, // 9: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
-	18,  // 10: cpx.local.v1.Case.consent:type_name -> cpx.local.v1.Consent
-	145, // 11: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
-	145, // 12: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
-	19,  // 13: cpx.local.v1.CreateCaseResponse.case:type_name -> cpx.local.v1.Case
-	19,  // 14: cpx.local.v1.GetCaseResponse.case:type_name -> cpx.local.v1.Case
-	19,  // 15: cpx.local.v1.ListCasesResponse.cases:type_name -> cpx.local.v1.Case
-	145, // 16: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
-	19,  // 17: cpx.local.v1.UpdateCaseResponse.case:type_name -> cpx.local.v1.Case
-	19,  // 18: cpx.local.v1.CloseCaseResponse.case:type_name -> cpx.local.v1.Case
-	144, // 19: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
-	31,  // 20: cpx.local.v1.CaseHistoryResponse.versions:type_name -> cpx.local.v1.CaseVersion
-	145, // 21: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
-	33,  // 22: cpx.local.v1.ImportCasesRequest.rows:type_name -> cpx.local.v1.ImportRow
-	35,  // 23: cpx.local.v1.ImportCasesResponse.results:type_name -> cpx.local.v1.ImportResult
-	19,  // 24: cpx.local.v1.ExportCasesResponse.case:type_name -> cpx.local.v1.Case
-	41,  // 25: cpx.local.v1.Form.field_defs:type_name -> cpx.local.v1.FormField
-	43,  // 26: cpx.local.v1.FormLookup.options:type_name -> cpx.local.v1.FormOption
-	40,  // 27: cpx.local.v1.ListFormsResponse.forms:type_name -> cpx.local.v1.Form
-	40,  // 28: cpx.local.v1.ListFormsResponse.subforms:type_name -> cpx.local.v1.Form
-	42,  // 29: cpx.local.v1.ListFormsResponse.lookups:type_name -> cpx.local.v1.FormLookup
-	44,  // 30: cpx.local.v1.ListFormsResponse.locations:type_name -> cpx.local.v1.FormLocation
-	144, // 31: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	46,  // 32: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
-	46,  // 33: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
-	144, // 34: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
-	144, // 35: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
-	144, // 36: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
-	144, // 37: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
-	144, // 38: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
-	55,  // 39: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
-	55,  // 40: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
-	144, // 41: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
-	144, // 42: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
-	144, // 43: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
-	62,  // 44: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	62,  // 45: cpx.local.v1.ApplyPolicyResponse.previous:type_name -> cpx.local.v1.Policy
-	62,  // 46: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
-	62,  // 47: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	62,  // 48: cpx.local.v1.SignPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	72,  // 49: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
-	145, // 50: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
-	144, // 51: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
-	144, // 52: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
-	75,  // 53: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
-	144, // 54: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
-	74,  // 55: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
-	74,  // 56: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
-	74,  // 57: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
-	74,  // 58: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
-	74,  // 59: cpx.local.v1.ResyncExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
-	144, // 60: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
-	144, // 61: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
-	144, // 62: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
-	87,  // 63: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
-	144, // 64: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
-	144, // 65: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
-	92,  // 66: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
-	92,  // 67: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
-	144, // 68: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
-	144, // 69: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
-	99,  // 70: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
-	100, // 71: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
-	144, // 72: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
-	145, // 73: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
-	145, // 74: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
-	98,  // 75: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	98,  // 76: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	98,  // 77: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
-	145, // 78: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
-	98,  // 79: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	145, // 80: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
-	109, // 81: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
-	110, // 82: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
-	113, // 83: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
-	19,  // 84: cpx.local.v1.MatchCandidate.case:type_name -> cpx.local.v1.Case
-	98,  // 85: cpx.local.v1.MatchTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	114, // 86: cpx.local.v1.MatchTracingRequestResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
-	118, // 87: cpx.local.v1.MatchAllTracingRequestsResponse.summaries:type_name -> cpx.local.v1.TracingMatchSummary
-	114, // 88: cpx.local.v1.MatchCaseResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
-	98,  // 89: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
-	98,  // 90: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
-	127, // 91: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
-	74,  // 92: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
-	131, // 93: cpx.local.v1.ListReportsResponse.reports:type_name -> cpx.local.v1.ReportInfo
-	131, // 94: cpx.local.v1.ShowReportResponse.report:type_name -> cpx.local.v1.ReportInfo
-	137, // 95: cpx.local.v1.ReportTable.page:type_name -> cpx.local.v1.ReportHeader
-	137, // 96: cpx.local.v1.ReportTable.rows:type_name -> cpx.local.v1.ReportHeader
-	137, // 97: cpx.local.v1.ReportTable.cols:type_name -> cpx.local.v1.ReportHeader
-	138, // 98: cpx.local.v1.ReportTable.cells:type_name -> cpx.local.v1.ReportCell
-	138, // 99: cpx.local.v1.ReportTable.row_totals:type_name -> cpx.local.v1.ReportCell
-	138, // 100: cpx.local.v1.ReportTable.col_totals:type_name -> cpx.local.v1.ReportCell
-	138, // 101: cpx.local.v1.ReportTable.total:type_name -> cpx.local.v1.ReportCell
-	144, // 102: cpx.local.v1.ReportResult.generated_at:type_name -> google.protobuf.Timestamp
-	139, // 103: cpx.local.v1.ReportResult.tables:type_name -> cpx.local.v1.ReportTable
-	140, // 104: cpx.local.v1.RunReportResponse.result:type_name -> cpx.local.v1.ReportResult
-	131, // 105: cpx.local.v1.ValidateReportResponse.report:type_name -> cpx.local.v1.ReportInfo
-	0,   // 106: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
-	3,   // 107: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
-	5,   // 108: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
-	7,   // 109: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
-	10,  // 110: cpx.local.v1.UserService.IssueToken:input_type -> cpx.local.v1.IssueTokenRequest
-	12,  // 111: cpx.local.v1.UserService.ListTokens:input_type -> cpx.local.v1.ListTokensRequest
-	14,  // 112: cpx.local.v1.UserService.RevokeToken:input_type -> cpx.local.v1.RevokeTokenRequest
-	20,  // 113: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
-	22,  // 114: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
-	24,  // 115: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
-	26,  // 116: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
-	28,  // 117: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
-	30,  // 118: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
-	34,  // 119: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
-	37,  // 120: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
-	16,  // 121: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
-	39,  // 122: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
-	47,  // 123: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
-	49,  // 124: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
-	51,  // 125: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
-	53,  // 126: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
-	56,  // 127: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
-	58,  // 128: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
-	60,  // 129: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
-	63,  // 130: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
-	65,  // 131: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
-	67,  // 132: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
-	69,  // 133: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
-	71,  // 134: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
-	76,  // 135: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
-	78,  // 136: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
-	80,  // 137: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
-	82,  // 138: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
-	84,  // 139: cpx.local.v1.FederationService.ResyncExchange:input_type -> cpx.local.v1.ResyncExchangeRequest
-	86,  // 140: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
-	89,  // 141: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
-	91,  // 142: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
-	94,  // 143: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
-	96,  // 144: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
-	101, // 145: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
-	103, // 146: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
-	105, // 147: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
-	107, // 148: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
-	111, // 149: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
-	115, // 150: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
-	126, // 151: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
-	129, // 152: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
-	117, // 153: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
-	120, // 154: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
-	122, // 155: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
-	124, // 156: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
-	132, // 157: cpx.local.v1.ReportService.ListReports:input_type -> cpx.local.v1.ListReportsRequest
-	134, // 158: cpx.local.v1.ReportService.ShowReport:input_type -> cpx.local.v1.ShowReportRequest
-	136, // 159: cpx.local.v1.ReportService.RunReport:input_type -> cpx.local.v1.RunReportRequest
-	142, // 160: cpx.local.v1.ReportService.ValidateReport:input_type -> cpx.local.v1.ValidateReportRequest
-	1,   // 161: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
-	4,   // 162: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
-	6,   // 163: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
-	8,   // 164: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
-	11,  // 165: cpx.local.v1.UserService.IssueToken:output_type -> cpx.local.v1.IssueTokenResponse
-	13,  // 166: cpx.local.v1.UserService.ListTokens:output_type -> cpx.local.v1.ListTokensResponse
-	15,  // 167: cpx.local.v1.UserService.RevokeToken:output_type -> cpx.local.v1.RevokeTokenResponse
-	21,  // 168: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
-	23,  // 169: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
-	25,  // 170: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
-	27,  // 171: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
-	29,  // 172: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
-	32,  // 173: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
-	36,  // 174: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
-	38,  // 175: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
-	17,  // 176: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
-	45,  // 177: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
-	48,  // 178: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
-	50,  // 179: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
-	52,  // 180: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
-	54,  // 181: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
-	57,  // 182: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
-	59,  // 183: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
-	61,  // 184: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
-	64,  // 185: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
-	66,  // 186: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
-	68,  // 187: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
-	70,  // 188: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
-	73,  // 189: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
-	77,  // 190: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
-	79,  // 191: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
-	81,  // 192: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
-	83,  // 193: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
-	85,  // 194: cpx.local.v1.FederationService.ResyncExchange:output_type -> cpx.local.v1.ResyncExchangeResponse
-	88,  // 195: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
-	90,  // 196: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
-	93,  // 197: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
-	95,  // 198: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
-	97,  // 199: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
-	102, // 200: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
-	104, // 201: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
-	106, // 202: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
-	108, // 203: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
-	112, // 204: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
-	116, // 205: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
-	128, // 206: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
-	130, // 207: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
-	119, // 208: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
-	121, // 209: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
-	123, // 210: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
-	125, // 211: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
-	133, // 212: cpx.local.v1.ReportService.ListReports:output_type -> cpx.local.v1.ListReportsResponse
-	135, // 213: cpx.local.v1.ReportService.ShowReport:output_type -> cpx.local.v1.ShowReportResponse
-	141, // 214: cpx.local.v1.ReportService.RunReport:output_type -> cpx.local.v1.RunReportResponse
-	143, // 215: cpx.local.v1.ReportService.ValidateReport:output_type -> cpx.local.v1.ValidateReportResponse
-	161, // [161:216] is the sub-list for method output_type
-	106, // [106:161] is the sub-list for method input_type
-	106, // [106:106] is the sub-list for extension type_name
-	106, // [106:106] is the sub-list for extension extendee
-	0,   // [0:106] is the sub-list for field type_name
+	2,   // 3: cpx.local.v1.ApproveUserResponse.user:type_name -> cpx.local.v1.User
+	2,   // 4: cpx.local.v1.ListUsersResponse.users:type_name -> cpx.local.v1.User
+	2,   // 5: cpx.local.v1.DisableUserResponse.user:type_name -> cpx.local.v1.User
+	146, // 6: cpx.local.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
+	11,  // 7: cpx.local.v1.IssueTokenResponse.info:type_name -> cpx.local.v1.Token
+	11,  // 8: cpx.local.v1.ListTokensResponse.tokens:type_name -> cpx.local.v1.Token
+	146, // 9: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
+	146, // 10: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	20,  // 11: cpx.local.v1.Case.consent:type_name -> cpx.local.v1.Consent
+	147, // 12: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
+	147, // 13: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
+	21,  // 14: cpx.local.v1.CreateCaseResponse.case:type_name -> cpx.local.v1.Case
+	21,  // 15: cpx.local.v1.GetCaseResponse.case:type_name -> cpx.local.v1.Case
+	21,  // 16: cpx.local.v1.ListCasesResponse.cases:type_name -> cpx.local.v1.Case
+	147, // 17: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
+	21,  // 18: cpx.local.v1.UpdateCaseResponse.case:type_name -> cpx.local.v1.Case
+	21,  // 19: cpx.local.v1.CloseCaseResponse.case:type_name -> cpx.local.v1.Case
+	146, // 20: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
+	33,  // 21: cpx.local.v1.CaseHistoryResponse.versions:type_name -> cpx.local.v1.CaseVersion
+	147, // 22: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
+	35,  // 23: cpx.local.v1.ImportCasesRequest.rows:type_name -> cpx.local.v1.ImportRow
+	37,  // 24: cpx.local.v1.ImportCasesResponse.results:type_name -> cpx.local.v1.ImportResult
+	21,  // 25: cpx.local.v1.ExportCasesResponse.case:type_name -> cpx.local.v1.Case
+	43,  // 26: cpx.local.v1.Form.field_defs:type_name -> cpx.local.v1.FormField
+	45,  // 27: cpx.local.v1.FormLookup.options:type_name -> cpx.local.v1.FormOption
+	42,  // 28: cpx.local.v1.ListFormsResponse.forms:type_name -> cpx.local.v1.Form
+	42,  // 29: cpx.local.v1.ListFormsResponse.subforms:type_name -> cpx.local.v1.Form
+	44,  // 30: cpx.local.v1.ListFormsResponse.lookups:type_name -> cpx.local.v1.FormLookup
+	46,  // 31: cpx.local.v1.ListFormsResponse.locations:type_name -> cpx.local.v1.FormLocation
+	146, // 32: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	48,  // 33: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
+	48,  // 34: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
+	146, // 35: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
+	146, // 36: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
+	146, // 37: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
+	146, // 38: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
+	146, // 39: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
+	57,  // 40: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
+	57,  // 41: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
+	146, // 42: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
+	146, // 43: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
+	146, // 44: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
+	64,  // 45: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	64,  // 46: cpx.local.v1.ApplyPolicyResponse.previous:type_name -> cpx.local.v1.Policy
+	64,  // 47: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
+	64,  // 48: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	64,  // 49: cpx.local.v1.SignPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	74,  // 50: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
+	147, // 51: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
+	146, // 52: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
+	146, // 53: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
+	77,  // 54: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
+	146, // 55: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
+	76,  // 56: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
+	76,  // 57: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
+	76,  // 58: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
+	76,  // 59: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
+	76,  // 60: cpx.local.v1.ResyncExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
+	146, // 61: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
+	146, // 62: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
+	146, // 63: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
+	89,  // 64: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
+	146, // 65: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
+	146, // 66: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
+	94,  // 67: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
+	94,  // 68: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
+	146, // 69: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
+	146, // 70: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
+	101, // 71: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
+	102, // 72: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
+	146, // 73: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
+	147, // 74: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
+	147, // 75: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	100, // 76: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	100, // 77: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	100, // 78: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
+	147, // 79: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	100, // 80: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	147, // 81: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
+	111, // 82: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
+	112, // 83: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
+	115, // 84: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
+	21,  // 85: cpx.local.v1.MatchCandidate.case:type_name -> cpx.local.v1.Case
+	100, // 86: cpx.local.v1.MatchTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	116, // 87: cpx.local.v1.MatchTracingRequestResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
+	120, // 88: cpx.local.v1.MatchAllTracingRequestsResponse.summaries:type_name -> cpx.local.v1.TracingMatchSummary
+	116, // 89: cpx.local.v1.MatchCaseResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
+	100, // 90: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
+	100, // 91: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
+	129, // 92: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
+	76,  // 93: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
+	133, // 94: cpx.local.v1.ListReportsResponse.reports:type_name -> cpx.local.v1.ReportInfo
+	133, // 95: cpx.local.v1.ShowReportResponse.report:type_name -> cpx.local.v1.ReportInfo
+	139, // 96: cpx.local.v1.ReportTable.page:type_name -> cpx.local.v1.ReportHeader
+	139, // 97: cpx.local.v1.ReportTable.rows:type_name -> cpx.local.v1.ReportHeader
+	139, // 98: cpx.local.v1.ReportTable.cols:type_name -> cpx.local.v1.ReportHeader
+	140, // 99: cpx.local.v1.ReportTable.cells:type_name -> cpx.local.v1.ReportCell
+	140, // 100: cpx.local.v1.ReportTable.row_totals:type_name -> cpx.local.v1.ReportCell
+	140, // 101: cpx.local.v1.ReportTable.col_totals:type_name -> cpx.local.v1.ReportCell
+	140, // 102: cpx.local.v1.ReportTable.total:type_name -> cpx.local.v1.ReportCell
+	146, // 103: cpx.local.v1.ReportResult.generated_at:type_name -> google.protobuf.Timestamp
+	141, // 104: cpx.local.v1.ReportResult.tables:type_name -> cpx.local.v1.ReportTable
+	142, // 105: cpx.local.v1.RunReportResponse.result:type_name -> cpx.local.v1.ReportResult
+	133, // 106: cpx.local.v1.ValidateReportResponse.report:type_name -> cpx.local.v1.ReportInfo
+	0,   // 107: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
+	3,   // 108: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
+	7,   // 109: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
+	9,   // 110: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
+	5,   // 111: cpx.local.v1.UserService.ApproveUser:input_type -> cpx.local.v1.ApproveUserRequest
+	12,  // 112: cpx.local.v1.UserService.IssueToken:input_type -> cpx.local.v1.IssueTokenRequest
+	14,  // 113: cpx.local.v1.UserService.ListTokens:input_type -> cpx.local.v1.ListTokensRequest
+	16,  // 114: cpx.local.v1.UserService.RevokeToken:input_type -> cpx.local.v1.RevokeTokenRequest
+	22,  // 115: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
+	24,  // 116: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
+	26,  // 117: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
+	28,  // 118: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
+	30,  // 119: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
+	32,  // 120: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
+	36,  // 121: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
+	39,  // 122: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
+	18,  // 123: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
+	41,  // 124: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
+	49,  // 125: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
+	51,  // 126: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
+	53,  // 127: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
+	55,  // 128: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
+	58,  // 129: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
+	60,  // 130: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
+	62,  // 131: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
+	65,  // 132: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
+	67,  // 133: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
+	69,  // 134: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
+	71,  // 135: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
+	73,  // 136: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
+	78,  // 137: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
+	80,  // 138: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
+	82,  // 139: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
+	84,  // 140: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
+	86,  // 141: cpx.local.v1.FederationService.ResyncExchange:input_type -> cpx.local.v1.ResyncExchangeRequest
+	88,  // 142: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
+	91,  // 143: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
+	93,  // 144: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
+	96,  // 145: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
+	98,  // 146: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
+	103, // 147: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
+	105, // 148: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
+	107, // 149: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
+	109, // 150: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
+	113, // 151: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
+	117, // 152: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
+	128, // 153: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
+	131, // 154: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
+	119, // 155: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
+	122, // 156: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
+	124, // 157: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
+	126, // 158: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
+	134, // 159: cpx.local.v1.ReportService.ListReports:input_type -> cpx.local.v1.ListReportsRequest
+	136, // 160: cpx.local.v1.ReportService.ShowReport:input_type -> cpx.local.v1.ShowReportRequest
+	138, // 161: cpx.local.v1.ReportService.RunReport:input_type -> cpx.local.v1.RunReportRequest
+	144, // 162: cpx.local.v1.ReportService.ValidateReport:input_type -> cpx.local.v1.ValidateReportRequest
+	1,   // 163: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
+	4,   // 164: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
+	8,   // 165: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
+	10,  // 166: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
+	6,   // 167: cpx.local.v1.UserService.ApproveUser:output_type -> cpx.local.v1.ApproveUserResponse
+	13,  // 168: cpx.local.v1.UserService.IssueToken:output_type -> cpx.local.v1.IssueTokenResponse
+	15,  // 169: cpx.local.v1.UserService.ListTokens:output_type -> cpx.local.v1.ListTokensResponse
+	17,  // 170: cpx.local.v1.UserService.RevokeToken:output_type -> cpx.local.v1.RevokeTokenResponse
+	23,  // 171: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
+	25,  // 172: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
+	27,  // 173: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
+	29,  // 174: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
+	31,  // 175: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
+	34,  // 176: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
+	38,  // 177: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
+	40,  // 178: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
+	19,  // 179: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
+	47,  // 180: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
+	50,  // 181: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
+	52,  // 182: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
+	54,  // 183: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
+	56,  // 184: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
+	59,  // 185: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
+	61,  // 186: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
+	63,  // 187: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
+	66,  // 188: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
+	68,  // 189: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
+	70,  // 190: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
+	72,  // 191: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
+	75,  // 192: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
+	79,  // 193: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
+	81,  // 194: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
+	83,  // 195: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
+	85,  // 196: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
+	87,  // 197: cpx.local.v1.FederationService.ResyncExchange:output_type -> cpx.local.v1.ResyncExchangeResponse
+	90,  // 198: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
+	92,  // 199: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
+	95,  // 200: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
+	97,  // 201: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
+	99,  // 202: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
+	104, // 203: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
+	106, // 204: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
+	108, // 205: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
+	110, // 206: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
+	114, // 207: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
+	118, // 208: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
+	130, // 209: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
+	132, // 210: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
+	121, // 211: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
+	123, // 212: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
+	125, // 213: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
+	127, // 214: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
+	135, // 215: cpx.local.v1.ReportService.ListReports:output_type -> cpx.local.v1.ListReportsResponse
+	137, // 216: cpx.local.v1.ReportService.ShowReport:output_type -> cpx.local.v1.ShowReportResponse
+	143, // 217: cpx.local.v1.ReportService.RunReport:output_type -> cpx.local.v1.RunReportResponse
+	145, // 218: cpx.local.v1.ReportService.ValidateReport:output_type -> cpx.local.v1.ValidateReportResponse
+	163, // [163:219] is the sub-list for method output_type
+	107, // [107:163] is the sub-list for method input_type
+	107, // [107:107] is the sub-list for extension type_name
+	107, // [107:107] is the sub-list for extension extendee
+	0,   // [0:107] is the sub-list for field type_name
 }
 
 func init() { file_cpx_local_v1_local_proto_init() }
@@ -9987,15 +10118,15 @@ func file_cpx_local_v1_local_proto_init() {
 	if File_cpx_local_v1_local_proto != nil {
 		return
 	}
-	file_cpx_local_v1_local_proto_msgTypes[41].OneofWrappers = []any{}
-	file_cpx_local_v1_local_proto_msgTypes[99].OneofWrappers = []any{}
+	file_cpx_local_v1_local_proto_msgTypes[43].OneofWrappers = []any{}
+	file_cpx_local_v1_local_proto_msgTypes[101].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cpx_local_v1_local_proto_rawDesc), len(file_cpx_local_v1_local_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   144,
+			NumMessages:   146,
 			NumExtensions: 0,
 			NumServices:   10,
 		},

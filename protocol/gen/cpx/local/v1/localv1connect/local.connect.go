@@ -64,6 +64,8 @@ const (
 	UserServiceListUsersProcedure = "/cpx.local.v1.UserService/ListUsers"
 	// UserServiceDisableUserProcedure is the fully-qualified name of the UserService's DisableUser RPC.
 	UserServiceDisableUserProcedure = "/cpx.local.v1.UserService/DisableUser"
+	// UserServiceApproveUserProcedure is the fully-qualified name of the UserService's ApproveUser RPC.
+	UserServiceApproveUserProcedure = "/cpx.local.v1.UserService/ApproveUser"
 	// UserServiceIssueTokenProcedure is the fully-qualified name of the UserService's IssueToken RPC.
 	UserServiceIssueTokenProcedure = "/cpx.local.v1.UserService/IssueToken"
 	// UserServiceListTokensProcedure is the fully-qualified name of the UserService's ListTokens RPC.
@@ -277,6 +279,9 @@ type UserServiceClient interface {
 	AddUser(context.Context, *connect.Request[v1.AddUserRequest]) (*connect.Response[v1.AddUserResponse], error)
 	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
 	DisableUser(context.Context, *connect.Request[v1.DisableUserRequest]) (*connect.Response[v1.DisableUserResponse], error)
+	// ApproveUser activates a user awaiting a second administrator's
+	// approval and returns their first token.
+	ApproveUser(context.Context, *connect.Request[v1.ApproveUserRequest]) (*connect.Response[v1.ApproveUserResponse], error)
 	// IssueToken gives a user a new token (administrators).
 	IssueToken(context.Context, *connect.Request[v1.IssueTokenRequest]) (*connect.Response[v1.IssueTokenResponse], error)
 	// ListTokens lists tokens by id, never the tokens themselves.
@@ -315,6 +320,12 @@ func NewUserServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(userServiceMethods.ByName("DisableUser")),
 			connect.WithClientOptions(opts...),
 		),
+		approveUser: connect.NewClient[v1.ApproveUserRequest, v1.ApproveUserResponse](
+			httpClient,
+			baseURL+UserServiceApproveUserProcedure,
+			connect.WithSchema(userServiceMethods.ByName("ApproveUser")),
+			connect.WithClientOptions(opts...),
+		),
 		issueToken: connect.NewClient[v1.IssueTokenRequest, v1.IssueTokenResponse](
 			httpClient,
 			baseURL+UserServiceIssueTokenProcedure,
@@ -341,6 +352,7 @@ type userServiceClient struct {
 	addUser     *connect.Client[v1.AddUserRequest, v1.AddUserResponse]
 	listUsers   *connect.Client[v1.ListUsersRequest, v1.ListUsersResponse]
 	disableUser *connect.Client[v1.DisableUserRequest, v1.DisableUserResponse]
+	approveUser *connect.Client[v1.ApproveUserRequest, v1.ApproveUserResponse]
 	issueToken  *connect.Client[v1.IssueTokenRequest, v1.IssueTokenResponse]
 	listTokens  *connect.Client[v1.ListTokensRequest, v1.ListTokensResponse]
 	revokeToken *connect.Client[v1.RevokeTokenRequest, v1.RevokeTokenResponse]
@@ -359,6 +371,11 @@ func (c *userServiceClient) ListUsers(ctx context.Context, req *connect.Request[
 // DisableUser calls cpx.local.v1.UserService.DisableUser.
 func (c *userServiceClient) DisableUser(ctx context.Context, req *connect.Request[v1.DisableUserRequest]) (*connect.Response[v1.DisableUserResponse], error) {
 	return c.disableUser.CallUnary(ctx, req)
+}
+
+// ApproveUser calls cpx.local.v1.UserService.ApproveUser.
+func (c *userServiceClient) ApproveUser(ctx context.Context, req *connect.Request[v1.ApproveUserRequest]) (*connect.Response[v1.ApproveUserResponse], error) {
+	return c.approveUser.CallUnary(ctx, req)
 }
 
 // IssueToken calls cpx.local.v1.UserService.IssueToken.
@@ -381,6 +398,9 @@ type UserServiceHandler interface {
 	AddUser(context.Context, *connect.Request[v1.AddUserRequest]) (*connect.Response[v1.AddUserResponse], error)
 	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
 	DisableUser(context.Context, *connect.Request[v1.DisableUserRequest]) (*connect.Response[v1.DisableUserResponse], error)
+	// ApproveUser activates a user awaiting a second administrator's
+	// approval and returns their first token.
+	ApproveUser(context.Context, *connect.Request[v1.ApproveUserRequest]) (*connect.Response[v1.ApproveUserResponse], error)
 	// IssueToken gives a user a new token (administrators).
 	IssueToken(context.Context, *connect.Request[v1.IssueTokenRequest]) (*connect.Response[v1.IssueTokenResponse], error)
 	// ListTokens lists tokens by id, never the tokens themselves.
@@ -415,6 +435,12 @@ func NewUserServiceHandler(svc UserServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(userServiceMethods.ByName("DisableUser")),
 		connect.WithHandlerOptions(opts...),
 	)
+	userServiceApproveUserHandler := connect.NewUnaryHandler(
+		UserServiceApproveUserProcedure,
+		svc.ApproveUser,
+		connect.WithSchema(userServiceMethods.ByName("ApproveUser")),
+		connect.WithHandlerOptions(opts...),
+	)
 	userServiceIssueTokenHandler := connect.NewUnaryHandler(
 		UserServiceIssueTokenProcedure,
 		svc.IssueToken,
@@ -441,6 +467,8 @@ func NewUserServiceHandler(svc UserServiceHandler, opts ...connect.HandlerOption
 			userServiceListUsersHandler.ServeHTTP(w, r)
 		case UserServiceDisableUserProcedure:
 			userServiceDisableUserHandler.ServeHTTP(w, r)
+		case UserServiceApproveUserProcedure:
+			userServiceApproveUserHandler.ServeHTTP(w, r)
 		case UserServiceIssueTokenProcedure:
 			userServiceIssueTokenHandler.ServeHTTP(w, r)
 		case UserServiceListTokensProcedure:
@@ -466,6 +494,10 @@ func (UnimplementedUserServiceHandler) ListUsers(context.Context, *connect.Reque
 
 func (UnimplementedUserServiceHandler) DisableUser(context.Context, *connect.Request[v1.DisableUserRequest]) (*connect.Response[v1.DisableUserResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.UserService.DisableUser is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) ApproveUser(context.Context, *connect.Request[v1.ApproveUserRequest]) (*connect.Response[v1.ApproveUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.UserService.ApproveUser is not implemented"))
 }
 
 func (UnimplementedUserServiceHandler) IssueToken(context.Context, *connect.Request[v1.IssueTokenRequest]) (*connect.Response[v1.IssueTokenResponse], error) {
