@@ -198,17 +198,17 @@ func connTo(t target) *conn {
 	}
 	hc := &http.Client{Transport: &authTransport{base: base, auth: "Bearer " + t.Token, url: api, from: t.APIFrom, dir: t.Dir}}
 	return &conn{
-		url:    api,
-		target: t,
-		Node:   localv1connect.NewNodeServiceClient(hc, api),
-		Users:  localv1connect.NewUserServiceClient(hc, api),
-		Cases:  localv1connect.NewCaseServiceClient(hc, api),
-		Forms:  localv1connect.NewFormServiceClient(hc, api),
-		Audit:  localv1connect.NewAuditServiceClient(hc, api),
-		Fed:    localv1connect.NewFederationServiceClient(hc, api),
-		Keys:   localv1connect.NewKeysServiceClient(hc, api),
-		Back:   localv1connect.NewBackupServiceClient(hc, api),
-		Trace:  localv1connect.NewTracingServiceClient(hc, api),
+		url:     api,
+		target:  t,
+		Node:    localv1connect.NewNodeServiceClient(hc, api),
+		Users:   localv1connect.NewUserServiceClient(hc, api),
+		Cases:   localv1connect.NewCaseServiceClient(hc, api),
+		Forms:   localv1connect.NewFormServiceClient(hc, api),
+		Audit:   localv1connect.NewAuditServiceClient(hc, api),
+		Fed:     localv1connect.NewFederationServiceClient(hc, api),
+		Keys:    localv1connect.NewKeysServiceClient(hc, api),
+		Back:    localv1connect.NewBackupServiceClient(hc, api),
+		Trace:   localv1connect.NewTracingServiceClient(hc, api),
 		Reports: localv1connect.NewReportServiceClient(hc, api),
 	}
 }
