@@ -248,6 +248,22 @@ func (s *Service) Export(ctx context.Context, sub policy.Subject, status string,
 // modify loads a case, checks the subject may act on it, lets change edit
 // it, and stores the result with a new version and an audit entry.
 func (s *Service) modify(ctx context.Context, sub policy.Subject, ref string, act policy.Action, action string, change func(c *Case) (map[string]any, error)) (Case, error) {
+	return s.modifyWith(ctx, sub, ref, act, action, func(_ store.Writer, c *Case, _ *effects) (map[string]any, error) {
+		return change(c)
+	})
+}
+
+// effects are what a change causes besides the new version: the audit
+// entry's details (default: the changed fields' names) and notices.
+type effects struct {
+	details any
+	notices []Notice
+}
+
+// modifyWith is modify for changes that read other records in w, set the
+// audit details or cause notices, which are queued in the transaction
+// that stores the change (and only if it is stored).
+func (s *Service) modifyWith(ctx context.Context, sub policy.Subject, ref string, act policy.Action, action string, change func(w store.Writer, c *Case, fx *effects) (map[string]any, error)) (Case, error) {
 	now := s.now().UTC()
 	var c Case
 	var refused error
@@ -271,19 +287,25 @@ func (s *Service) modify(ctx context.Context, sub policy.Subject, ref string, ac
 		for k, v := range old.Fields {
 			c.Fields[k] = v
 		}
-		changed, err := change(&c)
+		c.cloneWork()
+		var fx effects
+		changed, err := change(w, &c, &fx)
 		if err != nil {
 			refused = err
 			return nil
 		}
-		if len(changed) == 0 && c.Status == old.Status {
+		if len(changed) == 0 && c.Status == old.Status && c.Owner == old.Owner &&
+			reflect.DeepEqual(workOf(&c), workOf(&old)) {
 			return nil // nothing to record
 		}
 		x, err := ss.get(c.ID)
 		if err != nil {
 			return err
 		}
-		return s.commitChange(w, x, &old, &c, sub.User, action, changed, now)
+		if err := s.commitChangeDetails(w, x, &old, &c, sub.User, action, changed, fx.details, now); err != nil {
+			return err
+		}
+		return s.emit(w, fx.notices)
 	})
 	if err != nil {
 		return Case{}, err
@@ -300,6 +322,12 @@ func (s *Service) modify(ctx context.Context, sub policy.Subject, ref string, ac
 // without its "case." prefix) and the audit entry action, which names the
 // changed fields only.
 func (s *Service) commitChange(w store.Writer, x *sealer, old, c *Case, actor, action string, changed map[string]any, now time.Time) error {
+	return s.commitChangeDetails(w, x, old, c, actor, action, changed, nil, now)
+}
+
+// commitChangeDetails is commitChange with the audit entry's details
+// (nil: the changed fields' names).
+func (s *Service) commitChangeDetails(w store.Writer, x *sealer, old, c *Case, actor, action string, changed map[string]any, details any, now time.Time) error {
 	c.Version = old.Version + 1
 	c.UpdatedAt = now
 	c.Stage = deriveStage(c)
@@ -307,7 +335,10 @@ func (s *Service) commitChange(w store.Writer, x *sealer, old, c *Case, actor, a
 	if err := s.put(w, c, old, v, x); err != nil {
 		return err
 	}
-	_, err := audit.Append(w, now, audit.Event{Actor: actor, Action: action, Object: caseObject(c.ID), Details: v.ChangedFields()})
+	if details == nil {
+		details = v.ChangedFields()
+	}
+	_, err := audit.Append(w, now, audit.Event{Actor: actor, Action: action, Object: caseObject(c.ID), Details: details})
 	return err
 }
 
@@ -356,6 +387,9 @@ func (s *Service) Close(ctx context.Context, sub policy.Subject, ref, reason str
 	return s.modify(ctx, sub, ref, policy.ActionClose, "case.close", func(c *Case) (map[string]any, error) {
 		if c.Status != StatusOpen {
 			return nil, errorf(ErrClosed, "%s is already %s", c.Number, c.Status)
+		}
+		if s.closureApproval && !c.Approved(ApprovalClosure) {
+			return nil, errorf(ErrState, "%s cannot be closed before its closure is approved: cpx case approval request %s --type closure", c.Number, c.Number)
 		}
 		c.Status = StatusClosed
 		c.CloseReason = reason

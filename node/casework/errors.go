@@ -14,6 +14,10 @@ var (
 	ErrConflict = errors.New("case was changed by someone else")
 	ErrClosed   = errors.New("case is closed")
 	ErrTooLarge = errors.New("case record too large")
+	// ErrState is returned for a step the case's state does not allow
+	// now: approving what is not pending, closing before an approval the
+	// agency requires.
+	ErrState = errors.New("not allowed in the case's current state")
 	// ErrPurged is returned for a case whose data was erased by Purge (or
 	// whose data key was destroyed). Errors of this kind also match
 	// ErrNotFound, so callers that only know ErrNotFound treat a purged

@@ -40,7 +40,7 @@ func versionKey(id string, v int64) []byte {
 // loadRaw reads a case by id or case number without opening its form
 // data; it returns the sealed form data, if any. A purged case's tombstone
 // is returned without error.
-func loadRaw(r store.Reader, ref string) (Case, []byte, error) {
+func loadRaw(r store.Reader, ref string) (Case, sealedData, error) {
 	var c Case
 	b, err := r.Get(recordKey(ref))
 	if errors.Is(err, store.ErrNotFound) {
@@ -50,14 +50,14 @@ func loadRaw(r store.Reader, ref string) (Case, []byte, error) {
 		}
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return c, nil, errorf(ErrNotFound, "no case with id or number %q", ref)
+		return c, sealedData{}, errorf(ErrNotFound, "no case with id or number %q", ref)
 	}
 	if err != nil {
-		return c, nil, err
+		return c, sealedData{}, err
 	}
 	c, sealed, err := decodeRecord(b)
 	if err != nil {
-		return c, nil, fmt.Errorf("corrupt case record %q: %w", ref, err)
+		return c, sealedData{}, fmt.Errorf("corrupt case record %q: %w", ref, err)
 	}
 	return c, sealed, nil
 }
@@ -127,6 +127,13 @@ func (s *Service) putRecord(w store.Writer, c *Case, old *Case, x *sealer) ([]by
 	st := storedCase{caseAlias: (*caseAlias)(c)}
 	if x != nil {
 		st.Sealed = x.seal(kindRecord, c.Version, fields)
+		if c.hasWork() {
+			work, err := json.Marshal(workOf(c))
+			if err != nil {
+				return nil, err
+			}
+			st.Work = x.seal(kindWork, c.Version, work)
+		}
 	}
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -143,6 +150,9 @@ func (s *Service) putRecord(w store.Writer, c *Case, old *Case, x *sealer) ([]by
 		if err := w.Set(numberKey(c.Number), []byte(c.ID)); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.reindex(w, c); err != nil {
+		return nil, err
 	}
 	if old == nil || old.Status != c.Status {
 		if old != nil {

@@ -30,6 +30,15 @@ type Options struct {
 	// record written becomes unreadable after a restart. For tests only; a
 	// node passes casekeys.Local or casekeys.Vault.
 	Keys casekeys.Store
+	// Location is the time zone "today" is taken in for due dates
+	// (default UTC).
+	Location *time.Location
+	// ClosureRequiresApproval refuses to close a case whose latest closure
+	// request is not approved.
+	ClosureRequiresApproval bool
+	// Notifier queues the notifications casework decides on, in the
+	// transaction of the change that causes them (default: none queued).
+	Notifier Notifier
 }
 
 // Service is the agency's casework: it validates, authorises, stores and
@@ -43,11 +52,21 @@ type Service struct {
 	maxBytes int
 	keys     casekeys.Store
 	observer Observer
+
+	loc             *time.Location
+	closureApproval bool
+	notifier        Notifier
+	dueFields       []forms.Field
 }
 
 // New returns a Service.
 func New(o Options) *Service {
 	s := &Service{store: o.Store, forms: o.Forms, agency: o.Agency, prefix: o.NumberPrefix, now: o.Now, maxBytes: o.MaxRecordBytes, keys: o.Keys}
+	s.loc, s.closureApproval, s.notifier = o.Location, o.ClosureRequiresApproval, o.Notifier
+	if s.loc == nil {
+		s.loc = time.UTC
+	}
+	s.dueFields = DueFields(o.Forms)
 	if s.keys == nil {
 		s.keys = casekeys.NewMemory()
 	}

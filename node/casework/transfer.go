@@ -49,6 +49,7 @@ func (s *Service) ApplyTransfer(w store.Writer, caseID, to, retention, actor str
 		c.Fields = old.Fields
 	case RetainStub, RetainNone:
 		c.Fields = map[string]any{}
+		c.Assignments, c.Approvals, c.Flags = nil, nil, nil
 		if retention == RetainStub {
 			for _, k := range stubFields {
 				if v, ok := old.Fields[k]; ok {
