@@ -16,7 +16,10 @@ import (
 // queue is an in-memory Notifier that keeps what was queued.
 type queue struct{ got []casework.Notice }
 
-func (q *queue) Enqueue(_ store.Writer, n casework.Notice) error { q.got = append(q.got, n); return nil }
+func (q *queue) Enqueue(_ store.Writer, n casework.Notice) error {
+	q.got = append(q.got, n)
+	return nil
+}
 
 func workFixture(t *testing.T, closureApproval bool) (*fixture, *queue) {
 	t.Helper()
