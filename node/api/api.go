@@ -48,6 +48,8 @@ type Options struct {
 	Ops NodeOps
 	// Tracing, if set, serves TracingService.
 	Tracing *tracing.Service
+	// SMTPConfigured says whether notifications are sent (CaseworkService).
+	SMTPConfigured bool
 }
 
 // Server implements every local API service.
@@ -68,6 +70,7 @@ type Server struct {
 	addrs    func() []string
 	ops      NodeOps
 	tracing  *tracing.Service
+	smtp     bool
 }
 
 // MaxRequestBytes bounds one request message (an import batch is the
@@ -87,6 +90,7 @@ func New(o Options) *Server {
 		s.now = time.Now
 	}
 	s.ex, s.addrs, s.ops, s.tracing = o.Exchange, o.Addrs, o.Ops, o.Tracing
+	s.smtp = o.SMTPConfigured
 	if s.addrs == nil {
 		s.addrs = func() []string { return nil }
 	}
@@ -112,6 +116,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(localv1connect.NewKeysServiceHandler(s, opts...))
 	mux.Handle(localv1connect.NewBackupServiceHandler(s, opts...))
 	mux.Handle(localv1connect.NewTracingServiceHandler(s, opts...))
+	mux.Handle(localv1connect.NewCaseworkServiceHandler(s, opts...))
 	return s.guard(mux)
 }
 
@@ -209,7 +214,7 @@ func (s *Server) fail(err error) error {
 		code = connect.CodeAlreadyExists
 	case errors.Is(err, casework.ErrConflict):
 		code = connect.CodeAborted
-	case errors.Is(err, casework.ErrClosed), errors.Is(err, tracing.ErrClosed):
+	case errors.Is(err, casework.ErrClosed), errors.Is(err, tracing.ErrClosed), errors.Is(err, casework.ErrState):
 		code = connect.CodeFailedPrecondition
 	case errors.Is(err, context.Canceled):
 		code = connect.CodeCanceled

@@ -48,6 +48,12 @@ type User struct {
 	Group     string    `json:"group,omitempty"`
 	Disabled  bool      `json:"disabled,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// Email is where notifications go (none without it); Language is
+	// theirs ("en" when empty). NotifyOff lists the kinds of notification
+	// the user turned off.
+	Email     string   `json:"email,omitempty"`
+	Language  string   `json:"language,omitempty"`
+	NotifyOff []string `json:"notify_off,omitempty"`
 }
 
 type tokenRecord struct {
