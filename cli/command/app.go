@@ -70,6 +70,11 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			backupCommand(),
 			restoreCommand(),
 			recoverAdminCommand(),
+			taskCommand(),
+			approvalCommand(),
+			flagCommand(),
+			notifyCommand(),
+			dashboardCommand(),
 			completionCommand(),
 		}, serverCommands()...),
 		EnableBashCompletion: true, // the hidden --generate-bash-completion that cpx completion's scripts call

@@ -144,6 +144,7 @@ type conn struct {
 	Keys   localv1connect.KeysServiceClient
 	Back   localv1connect.BackupServiceClient
 	Trace  localv1connect.TracingServiceClient
+	Work   localv1connect.CaseworkServiceClient
 }
 
 // outputAndDial reads the output format (a usage error first) and then
@@ -207,6 +208,7 @@ func connTo(t target) *conn {
 		Keys:   localv1connect.NewKeysServiceClient(hc, api),
 		Back:   localv1connect.NewBackupServiceClient(hc, api),
 		Trace:  localv1connect.NewTracingServiceClient(hc, api),
+		Work:   localv1connect.NewCaseworkServiceClient(hc, api),
 	}
 }
 
