@@ -21,7 +21,7 @@ dir=$(dirname "$out")
 
 log() { printf 'mailpit.sh: %s\n' "$*" >&2; }
 
-usable() { [ -x "$out" ] && "$out" version >/dev/null 2>&1; }
+usable() { [ -x "$out" ] && "$out" --help >/dev/null 2>&1; }
 
 if usable; then
 	log "using cached $out"
@@ -52,7 +52,7 @@ trap 'rm -rf "$bin"' EXIT
 	export CGO_ENABLED=0 GOBIN="$bin" GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 	go install -trimpath -ldflags='-s -w' "github.com/axllent/mailpit@$version"
 )
-"$bin/mailpit" version >/dev/null || { log "the built binary does not run"; exit 1; }
+"$bin/mailpit" --help >/dev/null || { log "the built binary does not run"; exit 1; }
 mv -f "$bin/mailpit" "$out"
 log "built $out in $(($(date +%s) - start)) s"
 printf '%s\n' "$out"
