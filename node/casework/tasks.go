@@ -1,6 +1,7 @@
 package casework
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -158,6 +159,7 @@ func (s *Service) Tasks(ctx context.Context, sub policy.Subject, f TaskFilter) (
 	case f.Overdue:
 		until = today.AddDate(0, 0, -1).Format(time.DateOnly)
 	}
+	maybe := reachFilter(sub, f.User, f.Group)
 	var out []Task
 	err := s.store.View(ctx, func(r store.Reader) error {
 		out = out[:0]
@@ -166,7 +168,7 @@ func (s *Service) Tasks(ctx context.Context, sub policy.Subject, f TaskFilter) (
 			if until != "" && due > until {
 				return store.ErrStop
 			}
-			if f.Upcoming > 0 && !f.Overdue && due < todayS {
+			if (f.Upcoming > 0 && !f.Overdue && due < todayS) || !maybe(v) {
 				return nil
 			}
 			var t Task
@@ -197,4 +199,31 @@ func (s *Service) Tasks(ctx context.Context, sub policy.Subject, f TaskFilter) (
 		ids[i] = t.CaseID
 	}
 	return out, audit.Record(ctx, s.store, s.now(), audit.Event{Actor: sub.User, Action: "task.list", Object: "task", Details: ids})
+}
+
+// reachFilter returns a quick test that rejects, without decoding it, an
+// index entry the subject cannot reach or the filter excludes: under scope
+// self or group (or with a user or group filter) the entry must name the
+// owner or group verbatim. It may accept entries that the full check then
+// refuses, never the other way round (names are JSON-safe: see
+// users.ValidateName).
+func reachFilter(sub policy.Subject, user, group string) func([]byte) bool {
+	has := func(v []byte, k, val string) bool {
+		return bytes.Contains(v, []byte(`"`+k+`":"`+val+`"`))
+	}
+	return func(v []byte) bool {
+		if user != "" && !has(v, "owner", user) {
+			return false
+		}
+		if group != "" && !has(v, "owner_group", group) {
+			return false
+		}
+		switch sub.Role.Scope {
+		case policy.ScopeSelf:
+			return has(v, "owner", sub.User)
+		case policy.ScopeGroup:
+			return has(v, "owner", sub.User) || (sub.Group != "" && has(v, "owner_group", sub.Group))
+		}
+		return true
+	}
 }
