@@ -43,6 +43,24 @@ const (
 	ActionSign            Action = "sign"
 	ActionPurge           Action = "purge" // erase a case for good (crypto-shredding)
 	ActionMatch           Action = "match" // search for likely matches
+
+	// Day-to-day casework (Primero's names). On one node every user is of
+	// the node's agency, so assign and assign_within_agency reach the same
+	// users there.
+	ActionAssign                  Action = "assign"                   // hand a case to any enabled user
+	ActionAssignWithinAgency      Action = "assign_within_agency"     // hand a case to a user of the agency
+	ActionAssignWithinUserGroup   Action = "assign_within_user_group" // hand a case to a user of one's own group
+	ActionFlag                    Action = "flag"                     // put a flag on a case, resolve one's own
+	ActionResolveAnyFlag          Action = "resolve_any_flag"         // resolve a flag someone else put
+	ActionRequestApprovalAssess   Action = "request_approval_assessment"
+	ActionRequestApprovalCasePlan Action = "request_approval_case_plan"
+	ActionRequestApprovalAction   Action = "request_approval_action_plan"
+	ActionRequestApprovalClosure  Action = "request_approval_closure"
+	ActionApproveAssessment       Action = "approve_assessment"
+	ActionApproveCasePlan         Action = "approve_case_plan"
+	ActionApproveActionPlan       Action = "approve_action_plan"
+	ActionApproveClosure          Action = "approve_closure"
+	ActionSelfApprove             Action = "self_approve" // decide on one's own approval request
 )
 
 // Scope says which case records a role reaches.
@@ -89,6 +107,42 @@ var actionVerbs = map[Action]string{
 	ActionSign:            "sign",
 	ActionPurge:           "purge",
 	ActionMatch:           "match",
+
+	ActionAssign:                  "assign",
+	ActionAssignWithinAgency:      "assign within the agency",
+	ActionAssignWithinUserGroup:   "assign within the user group",
+	ActionFlag:                    "flag",
+	ActionResolveAnyFlag:          "resolve any flag on",
+	ActionRequestApprovalAssess:   "request approval of the assessment of",
+	ActionRequestApprovalCasePlan: "request approval of the case plan of",
+	ActionRequestApprovalAction:   "request approval of the action plan of",
+	ActionRequestApprovalClosure:  "request approval of the closure of",
+	ActionApproveAssessment:       "approve the assessment of",
+	ActionApproveCasePlan:         "approve the case plan of",
+	ActionApproveActionPlan:       "approve the action plan of",
+	ActionApproveClosure:          "approve the closure of",
+	ActionSelfApprove:             "approve their own requests on",
+}
+
+// ApprovalTypes are the kinds of approval a case can go through.
+var ApprovalTypes = []string{"assessment", "case_plan", "action_plan", "closure"}
+
+// RequestApprovalAction returns the action that requests approval of kind
+// typ (one of ApprovalTypes), or "" for an unknown kind.
+func RequestApprovalAction(typ string) Action {
+	return map[string]Action{
+		"assessment": ActionRequestApprovalAssess, "case_plan": ActionRequestApprovalCasePlan,
+		"action_plan": ActionRequestApprovalAction, "closure": ActionRequestApprovalClosure,
+	}[typ]
+}
+
+// ApproveAction returns the action that decides on an approval of kind
+// typ, or "" for an unknown kind.
+func ApproveAction(typ string) Action {
+	return map[string]Action{
+		"assessment": ActionApproveAssessment, "case_plan": ActionApproveCasePlan,
+		"action_plan": ActionApproveActionPlan, "closure": ActionApproveClosure,
+	}[typ]
 }
 
 var knownScopes = map[Scope]bool{

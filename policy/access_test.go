@@ -14,6 +14,9 @@ var allActions = []policy.Action{
 	"read", "list", "create", "update", "close", "history",
 	"import", "export", "disable", "verify", "consent_override",
 	"refer", "transfer", "respond", "revoke", "delete", "sign", "purge", "match",
+	"assign", "assign_within_agency", "assign_within_user_group", "flag", "resolve_any_flag",
+	"request_approval_assessment", "request_approval_case_plan", "request_approval_action_plan", "request_approval_closure",
+	"approve_assessment", "approve_case_plan", "approve_action_plan", "approve_closure", "self_approve",
 }
 
 // roleSpec is the expected grant of each standard role, written out by
@@ -22,8 +25,8 @@ var allActions = []policy.Action{
 var roleSpec = []struct {
 	id, scope, perms string
 }{
-	{"caseworker", "self", "case: read list create update close history export refer transfer; form: read; node: read; exchange: read list respond revoke; tracing: read list create update import match"},
-	{"supervisor", "group", "case: read list create update close history export import consent_override refer transfer; form: read; node: read; audit: read; exchange: read list respond revoke; tracing: read list create update import match"},
+	{"caseworker", "self", "case: read list create update close history export refer transfer assign_within_user_group flag request_approval_assessment request_approval_case_plan request_approval_action_plan request_approval_closure; form: read; node: read; exchange: read list respond revoke; tracing: read list create update import match"},
+	{"supervisor", "group", "case: read list create update close history export import consent_override refer transfer assign_within_agency flag resolve_any_flag request_approval_assessment request_approval_case_plan request_approval_action_plan request_approval_closure approve_assessment approve_case_plan approve_action_plan approve_closure; form: read; node: read; audit: read; exchange: read list respond revoke; tracing: read list create update import match"},
 	{"agency_admin", "agency", "user: read list create disable; form: read; node: read update export; audit: read verify export; case: import; peer: read list create delete; isp: read list create sign; exchange: list"},
 	{"dpo", "agency", "case: read list history export consent_override purge; audit: read verify export; user: read list; form: read; node: read; isp: read list; exchange: read list; tracing: read list create update import match"},
 	{"coordinator", "agency", "case: read list; form: read; node: read"},

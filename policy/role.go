@@ -74,9 +74,12 @@ func perms(res Resource, acts ...Action) []Permission {
 // StandardRoles returns the built-in roles, freshly allocated on each call
 // so callers may modify them:
 //
-//   - caseworker: manages its own cases (scope self);
+//   - caseworker: manages its own cases, flags them, requests approvals
+//     and hands cases to colleagues of its group (scope self);
 //   - supervisor: a caseworker for its user group, who may also import
-//     cases, override consent and read the audit log (scope group);
+//     cases, override consent, read the audit log, assign within the
+//     agency, resolve anyone's flag and approve (never its own requests:
+//     no standard role holds self_approve) (scope group);
 //   - agency_admin: administers users and the node and checks the audit
 //     log, but cannot read case files; case import is for migrations and
 //     reveals only ids (scope agency);
@@ -86,7 +89,8 @@ func perms(res Resource, acts ...Action) []Permission {
 //   - coordinator: reads the agency's cases without identifying fields
 //     (scope agency).
 func StandardRoles() []Role {
-	caseworkerCase := []Action{ActionRead, ActionList, ActionCreate, ActionUpdate, ActionClose, ActionHistory, ActionExport, ActionRefer, ActionTransfer}
+	caseworkerCase := []Action{ActionRead, ActionList, ActionCreate, ActionUpdate, ActionClose, ActionHistory, ActionExport, ActionRefer, ActionTransfer,
+		ActionFlag, ActionRequestApprovalAssess, ActionRequestApprovalCasePlan, ActionRequestApprovalAction, ActionRequestApprovalClosure}
 	common := slices.Concat(perms(ResourceForm, ActionRead), perms(ResourceNode, ActionRead))
 	exchanges := perms(ResourceExchange, ActionRead, ActionList, ActionRespond, ActionRevoke)
 	tracing := perms(ResourceTracing, ActionRead, ActionList, ActionCreate, ActionUpdate, ActionImport, ActionMatch)
@@ -94,14 +98,16 @@ func StandardRoles() []Role {
 		{
 			ID:          "caseworker",
 			Name:        "Caseworker",
-			Permissions: slices.Concat(perms(ResourceCase, caseworkerCase...), common, exchanges, tracing),
+			Permissions: slices.Concat(perms(ResourceCase, append(slices.Clone(caseworkerCase), ActionAssignWithinUserGroup)...), common, exchanges, tracing),
 			Scope:       ScopeSelf,
 		},
 		{
 			ID:   "supervisor",
 			Name: "Supervisor",
 			Permissions: slices.Concat(
-				perms(ResourceCase, append(slices.Clone(caseworkerCase), ActionImport, ActionConsentOverride)...),
+				perms(ResourceCase, append(slices.Clone(caseworkerCase), ActionImport, ActionConsentOverride,
+					ActionAssignWithinAgency, ActionResolveAnyFlag,
+					ActionApproveAssessment, ActionApproveCasePlan, ActionApproveActionPlan, ActionApproveClosure)...),
 				common,
 				perms(ResourceAudit, ActionRead),
 				exchanges,

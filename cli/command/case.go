@@ -57,6 +57,7 @@ func caseCommand() *cli.Command {
 				Flags: append([]cli.Flag{
 					&cli.StringFlag{Name: "status", Usage: "only cases with this `STATUS` (e.g. open, closed)"},
 					&cli.StringFlag{Name: "owner", Usage: "only cases owned by `USER`"},
+					&cli.StringFlag{Name: "assigned-to", Usage: "only cases assigned to `USER` (me: yourself)"},
 					&cli.StringFlag{Name: "query", Usage: "case-insensitive `TEXT` searched in case numbers and text fields"},
 					&cli.IntFlag{Name: "limit", Usage: "at most `N` cases (0: the node's default)"},
 				}, clientFlags()...),
@@ -103,6 +104,12 @@ func caseCommand() *cli.Command {
 			caseReferCommand(),
 			caseTransferCommand(),
 			caseMatchCommand(),
+			caseAssignCommand(),
+			caseWorkCommand(),
+			caseApprovalCommand(),
+			caseFlagCommand(),
+			caseUnflagCommand("unflag"),
+			caseUnflagCommand("resolve"),
 		},
 	}
 }
@@ -231,6 +238,7 @@ func runCaseList(c *cli.Context) error {
 	}
 	resp, err := cn.Cases.ListCases(c.Context, connect.NewRequest(&localv1.ListCasesRequest{
 		Status: c.String("status"), Owner: c.String("owner"), Query: c.String("query"), Limit: int32(limit),
+		AssignedTo: c.String("assigned-to"),
 	}))
 	if err != nil {
 		return err

@@ -146,6 +146,7 @@ type conn struct {
 	Trace  localv1connect.TracingServiceClient
 	// Reports serves cpx report.
 	Reports localv1connect.ReportServiceClient
+	Work    localv1connect.CaseworkServiceClient
 }
 
 // outputAndDial reads the output format (a usage error first) and then
@@ -210,6 +211,7 @@ func connTo(t target) *conn {
 		Back:    localv1connect.NewBackupServiceClient(hc, api),
 		Trace:   localv1connect.NewTracingServiceClient(hc, api),
 		Reports: localv1connect.NewReportServiceClient(hc, api),
+		Work:    localv1connect.NewCaseworkServiceClient(hc, api),
 	}
 }
 

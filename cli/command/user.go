@@ -25,6 +25,8 @@ func userCommand() *cli.Command {
 				Flags: append([]cli.Flag{
 					&cli.StringFlag{Name: "role", Usage: "the user's `ROLE` (required), e.g. caseworker, supervisor, admin"},
 					&cli.StringFlag{Name: "group", Usage: "the user's `GROUP` (team or office)"},
+					&cli.StringFlag{Name: "email", Usage: "the `ADDRESS` notifications are sent to"},
+					&cli.StringFlag{Name: "language", Usage: "the `LANG` of the user's notifications (en, fr)"},
 				}, clientFlags()...),
 				Action: runUserAdd,
 			},
@@ -97,6 +99,7 @@ func runUserAdd(c *cli.Context) error {
 	}
 	resp, err := cn.Users.AddUser(c.Context, connect.NewRequest(&localv1.AddUserRequest{
 		Name: a[0], Role: c.String("role"), Group: c.String("group"),
+		Email: c.String("email"), Language: c.String("language"),
 	}))
 	if err != nil {
 		return err

@@ -53,6 +53,8 @@ type Options struct {
 	// Coordination makes this a coordination node's API: case calls and
 	// referral and transfer calls are refused (docs/coordination.md).
 	Coordination bool
+	// SMTPConfigured says whether notifications are sent (CaseworkService).
+	SMTPConfigured bool
 }
 
 // Server implements every local API service.
@@ -76,6 +78,7 @@ type Server struct {
 
 	reportsDir   string
 	coordination bool
+	smtp         bool
 }
 
 // MaxRequestBytes bounds one request message (an import batch is the
@@ -95,6 +98,7 @@ func New(o Options) *Server {
 		s.now = time.Now
 	}
 	s.ex, s.addrs, s.ops, s.tracing = o.Exchange, o.Addrs, o.Ops, o.Tracing
+	s.smtp = o.SMTPConfigured
 	if s.addrs == nil {
 		s.addrs = func() []string { return nil }
 	}
@@ -122,6 +126,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(localv1connect.NewBackupServiceHandler(s, opts...))
 	mux.Handle(localv1connect.NewTracingServiceHandler(s, opts...))
 	mux.Handle(localv1connect.NewReportServiceHandler(s, opts...))
+	mux.Handle(localv1connect.NewCaseworkServiceHandler(s, opts...))
 	return s.guard(mux)
 }
 
@@ -222,7 +227,7 @@ func (s *Server) fail(err error) error {
 		code = connect.CodeAlreadyExists
 	case errors.Is(err, casework.ErrConflict):
 		code = connect.CodeAborted
-	case errors.Is(err, casework.ErrClosed), errors.Is(err, tracing.ErrClosed):
+	case errors.Is(err, casework.ErrClosed), errors.Is(err, tracing.ErrClosed), errors.Is(err, casework.ErrState):
 		code = connect.CodeFailedPrecondition
 	case errors.Is(err, context.Canceled):
 		code = connect.CodeCanceled

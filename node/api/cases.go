@@ -60,7 +60,14 @@ func (s *Server) ListCases(ctx context.Context, req *connect.Request[localv1.Lis
 		return nil, err
 	}
 	m := req.Msg
-	list, err := s.cases.List(ctx, sub, casework.Filter{Status: m.Status, Owner: m.Owner, Query: m.Query, Limit: int(m.Limit)})
+	owner := m.Owner
+	switch {
+	case m.AssignedTo == "me":
+		owner = sub.User
+	case m.AssignedTo != "":
+		owner = m.AssignedTo
+	}
+	list, err := s.cases.List(ctx, sub, casework.Filter{Status: m.Status, Owner: owner, Query: m.Query, Limit: int(m.Limit)})
 	if err != nil {
 		return nil, s.fail(err)
 	}

@@ -43,7 +43,8 @@ func caseToWire(c casework.Case, role policy.Role) (*localv1.Case, error) {
 
 func userToWire(u users.User) *localv1.User {
 	return &localv1.User{Name: u.Name, Role: u.Role, Group: u.Group, Disabled: u.Disabled, CreatedAt: timestamppb.New(u.CreatedAt),
-		RequestedBy: u.RequestedBy, Owner: u.Owner}
+		RequestedBy: u.RequestedBy, Owner: u.Owner,
+		Email: u.Email, Language: u.Language}
 }
 
 func entryToWire(e audit.Entry) *localv1.AuditEntry {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/mail"
+	"regexp"
 
 	"connectrpc.com/connect"
 
@@ -36,8 +38,16 @@ func (s *Server) AddUser(ctx context.Context, req *connect.Request[localv1.AddUs
 			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("invalid group %q: use lowercase letters, digits, '.', '_' or '-'", m.Group))
 		}
 	}
+	if m.Email != "" {
+		if a, err := mail.ParseAddress(m.Email); err != nil || a.Address != m.Email {
+			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("invalid email address %q: give a bare address such as name@agency.example", m.Email))
+		}
+	}
+	if m.Language != "" && !validLanguage.MatchString(m.Language) {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("invalid language %q: use a two-letter code such as en or fr", m.Language))
+	}
 	now := s.now().UTC()
-	u := users.User{Name: m.Name, Role: m.Role, Group: m.Group, CreatedAt: now}
+	u := users.User{Name: m.Name, Role: m.Role, Group: m.Group, CreatedAt: now, Email: m.Email, Language: m.Language}
 	var token string
 	err = s.store.Update(ctx, func(w store.Writer) error {
 		// A role that reads other people's cases needs a second person,
@@ -71,6 +81,8 @@ func (s *Server) AddUser(ctx context.Context, req *connect.Request[localv1.AddUs
 	}
 	return connect.NewResponse(&localv1.AddUserResponse{User: userToWire(u), Token: token}), nil
 }
+
+var validLanguage = regexp.MustCompile(`^[a-z]{2}$`)
 
 func roleIDs(roles []policy.Role) string {
 	var out string

@@ -38,6 +38,12 @@ type Case struct {
 	Version     int64          `json:"version"`
 	CloseReason string         `json:"close_reason,omitempty"`
 	Fields      map[string]any `json:"fields"`
+
+	// Assignments, Approvals and Flags are the case's day-to-day
+	// casework, oldest first. They are stored sealed with the form data.
+	Assignments []Assignment `json:"assignments,omitempty"`
+	Approvals   []Approval   `json:"approvals,omitempty"`
+	Flags       []Flag       `json:"flags,omitempty"`
 }
 
 // Consent is what the child or caregiver agreed to, as recorded on the

@@ -17,6 +17,7 @@ import (
 const (
 	kindRecord  = "record"  // a case's form data, in c/r/ID
 	kindVersion = "version" // a version's changed values, in c/v/ID/VERSION
+	kindWork    = "work"    // a case's assignments, approvals and flags, in c/r/ID
 )
 
 const aadLabel = "cpx-case-v1"
@@ -137,7 +138,17 @@ type storedCase struct {
 	*caseAlias
 	Fields json.RawMessage `json:"fields,omitempty"`
 	Sealed []byte          `json:"sealed,omitempty"`
+	// Work is the sealed casework (see work); the fields it holds are
+	// shadowed here so that they are never stored in clear.
+	Work        []byte          `json:"work,omitempty"`
+	Assignments json.RawMessage `json:"assignments,omitempty"`
+	Approvals   json.RawMessage `json:"approvals,omitempty"`
+	Flags       json.RawMessage `json:"flags,omitempty"`
 }
+
+// sealedData is what a stored case holds sealed: its form data and its
+// casework.
+type sealedData struct{ fields, work []byte }
 
 // storedVersion is a version record as stored: the changed values sealed.
 type storedVersion struct {
@@ -148,36 +159,53 @@ type storedVersion struct {
 
 // decodeRecord decodes a stored case without opening its form data; it
 // returns the sealed form data, if any.
-func decodeRecord(b []byte) (Case, []byte, error) {
+func decodeRecord(b []byte) (Case, sealedData, error) {
 	var c Case
 	st := storedCase{caseAlias: (*caseAlias)(&c)}
 	if err := json.Unmarshal(b, &st); err != nil {
-		return c, nil, err
+		return c, sealedData{}, err
 	}
 	c.Fields = nil
 	if len(st.Fields) > 0 {
 		if err := json.Unmarshal(st.Fields, &c.Fields); err != nil {
-			return c, nil, err
+			return c, sealedData{}, err
 		}
 	}
-	return c, st.Sealed, nil
+	return c, sealedData{fields: st.Sealed, work: st.Work}, nil
 }
 
-// openFields decrypts c's sealed form data into c.Fields.
-func openFields(ss *sealers, c *Case, sealed []byte) error {
-	if sealed == nil {
+// openFields decrypts c's sealed form data into c.Fields and its sealed
+// casework into its assignments, approvals and flags.
+func openFields(ss *sealers, c *Case, sealed sealedData) error {
+	if sealed.fields == nil && sealed.work == nil {
 		return nil
 	}
 	x, err := ss.get(c.ID)
 	if err != nil {
 		return err
 	}
-	plain, err := x.open(kindRecord, c.Version, sealed)
-	if err != nil {
-		return err
+	if sealed.fields != nil {
+		plain, err := x.open(kindRecord, c.Version, sealed.fields)
+		if err != nil {
+			return err
+		}
+		c.Fields = nil
+		if err := json.Unmarshal(plain, &c.Fields); err != nil {
+			return err
+		}
 	}
-	c.Fields = nil
-	return json.Unmarshal(plain, &c.Fields)
+	if sealed.work != nil {
+		plain, err := x.open(kindWork, c.Version, sealed.work)
+		if err != nil {
+			return err
+		}
+		var wk work
+		if err := json.Unmarshal(plain, &wk); err != nil {
+			return fmt.Errorf("corrupt casework of case %s: %w", c.ID, err)
+		}
+		c.Assignments, c.Approvals, c.Flags = wk.Assignments, wk.Approvals, wk.Flags
+	}
+	return nil
 }
 
 // decodeVersion decodes and opens a stored version of case x.id.

@@ -37,6 +37,40 @@ type Config struct {
 	Exchange Exchange `koanf:"exchange"`
 	Forms    Forms    `koanf:"forms"`
 	Log      Log      `koanf:"log"`
+
+	Casework Casework `koanf:"casework"`
+	SMTP     SMTP     `koanf:"smtp"`
+}
+
+// Casework configures day-to-day case management (docs/casework.md).
+type Casework struct {
+	// ClosureRequiresApproval refuses to close a case until its latest
+	// closure approval request is approved; default false.
+	ClosureRequiresApproval bool `koanf:"closure_requires_approval"`
+	// TimeZone is the IANA time zone "today" is taken in for due and
+	// overdue tasks; default "UTC".
+	TimeZone string `koanf:"time_zone"`
+	// Templates is a directory of notification templates overriding the
+	// built-in ones (LANG.txt.tmpl, LANG.html.tmpl; relative to the node
+	// directory).
+	Templates string `koanf:"templates"`
+}
+
+// SMTP configures the server notifications are sent through. Without a
+// host, notifications are queued and wait. The password is read from
+// CPX_SMTP_PASSWORD only, never from the file.
+type SMTP struct {
+	Host string `koanf:"host"`
+	// Port; default 587 (465 for tls = "tls").
+	Port int `koanf:"port"`
+	// TLS is "starttls" (default), "opportunistic", "tls" (implicit) or
+	// "none" (loopback test servers only).
+	TLS      string `koanf:"tls"`
+	Username string `koanf:"username"`
+	// From is the sender address, e.g. "CPX <cpx@agency.example>".
+	From string `koanf:"from"`
+	// Timeout bounds one message's delivery; default 30s.
+	Timeout time.Duration `koanf:"timeout"`
 }
 
 // Agency identifies the agency that runs the node.
@@ -216,6 +250,9 @@ func Default() Config {
 		Cases:    Cases{NumberPrefix: "CASE"},
 		Exchange: Exchange{IntakeGroup: "intake"},
 		Log:      Log{Level: "info", Format: "text"},
+
+		Casework: Casework{TimeZone: "UTC"},
+		SMTP:     SMTP{TLS: "starttls", Timeout: 30 * time.Second},
 	}
 }
 
@@ -308,6 +345,15 @@ func flatten(c Config, out map[string]any) {
 	out["forms.dir"] = c.Forms.Dir
 	out["log.level"] = c.Log.Level
 	out["log.format"] = c.Log.Format
+	out["casework.closure_requires_approval"] = c.Casework.ClosureRequiresApproval
+	out["casework.time_zone"] = c.Casework.TimeZone
+	out["casework.templates"] = c.Casework.Templates
+	out["smtp.host"] = c.SMTP.Host
+	out["smtp.port"] = c.SMTP.Port
+	out["smtp.tls"] = c.SMTP.TLS
+	out["smtp.username"] = c.SMTP.Username
+	out["smtp.from"] = c.SMTP.From
+	out["smtp.timeout"] = c.SMTP.Timeout.String()
 }
 
 // Validate checks the configuration and names the first bad key.
@@ -317,6 +363,8 @@ func (c Config) Validate() error {
 		return errors.New("config: agency.id is required")
 	case !ValidAgency(c.Agency.ID):
 		return fmt.Errorf("config: agency.id %q: use lowercase letters, digits, '-' and '/' (e.g. unicef-so/hargeisa)", c.Agency.ID)
+	case c.SMTP.Host != "" && c.SMTP.From == "":
+		return errors.New("config: smtp.host is set but smtp.from is not")
 	case c.Keyring.Kind != "file" && c.Keyring.Kind != "vault":
 		return fmt.Errorf("config: keyring.kind %q: use \"file\" or \"vault\"", c.Keyring.Kind)
 	case c.Keyring.Kind == "vault" && c.Vault.Addr == "":

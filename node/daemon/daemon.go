@@ -36,6 +36,8 @@ import (
 	"github.com/cpx-node/cpx/node/exchange"
 	"github.com/cpx-node/cpx/node/forms"
 	"github.com/cpx-node/cpx/node/nodedir"
+	"github.com/cpx-node/cpx/node/notify"
+	notifysmtp "github.com/cpx-node/cpx/node/notify/smtp"
 	"github.com/cpx-node/cpx/node/p2p"
 	"github.com/cpx-node/cpx/node/peerapi"
 	"github.com/cpx-node/cpx/node/store"
@@ -170,6 +172,7 @@ type Node struct {
 	ex       atomic.Pointer[exchange.Service]
 	api      *api.Server
 	metrics  *prometheus.Registry
+	mail     *notify.Worker // nil without SMTP
 
 	health    keyringHealth
 	keyringUp prometheus.Gauge
@@ -226,10 +229,19 @@ func (n *Node) open(ctx context.Context) error {
 	if n.caseKeys, err = openCaseKeys(ctx, n.dir, n.cfg, n.kr, n.log); err != nil {
 		return fmt.Errorf("case keys: %w", err)
 	}
+	if err := n.openNotify(); err != nil {
+		return err
+	}
+	loc, err := time.LoadLocation(n.cfg.Casework.TimeZone)
+	if err != nil {
+		return fmt.Errorf("casework.time_zone: %w", err)
+	}
 	n.cases = casework.New(casework.Options{
 		Keys:  n.caseKeys,
 		Store: n.store, Forms: fc, Agency: n.cfg.Agency.ID, NumberPrefix: n.cfg.Cases.NumberPrefix,
 		MaxRecordBytes: n.cfg.Store.MaxRecordBytes,
+		Location:       loc, ClosureRequiresApproval: n.cfg.Casework.ClosureRequiresApproval,
+		Notifier: notify.NewQueue(nil),
 	})
 	n.tracing = tracing.New(tracing.Options{Store: n.store, Cases: n.cases, Observed: true, Logger: n.log.With("component", "tracing")})
 	n.cases.Observe(n.tracing)
@@ -293,6 +305,7 @@ func (n *Node) open(ctx context.Context) error {
 		Keyring: n.kr.Kind(), TokenTTL: n.cfg.Auth.TokenTTL, Logger: n.log.With("component", "api"), Metrics: n.metrics,
 		Exchange: ex, Addrs: n.host.Addrs, Ops: n, Tracing: n.tracing,
 		ReportsDir: filepath.Join(n.dir, "reports"), Coordination: n.cfg.Agency.Coordination,
+		SMTPConfigured: n.mail != nil,
 	})
 	return nil
 }
@@ -384,6 +397,13 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 		defer wg.Done()
 		n.watchKeyring(deliverCtx, 30*time.Second)
 	}()
+	if n.mail != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.mail.Run(deliverCtx)
+		}()
+	}
 	n.log.Info("peer API listening", "peer", n.host.ID().String(), "addrs", n.host.Addrs())
 	if ready != nil {
 		ready(url)
@@ -437,4 +457,30 @@ func openCaseKeys(ctx context.Context, dir string, cfg config.Config, kr keyring
 		return casekeys.OpenVault(ctx, casekeys.VaultConfig{Client: v.Client(), Mount: cfg.Vault.KVMount})
 	}
 	return casekeys.OpenLocal(ctx, casekeys.LocalOptions{Dir: filepath.Join(dir, CaseKeysDir), Keyring: kr, Logger: log.With("component", "casekeys")})
+}
+
+// openNotify loads the notification templates (a template that does not
+// parse stops the node) and, when smtp.host is set, the SMTP mailer and
+// its worker; the password comes from CPX_SMTP_PASSWORD only.
+func (n *Node) openNotify() error {
+	dir := n.cfg.Casework.Templates
+	if dir != "" && !filepath.IsAbs(dir) {
+		dir = filepath.Join(n.dir, dir)
+	}
+	tmpl, err := notify.LoadTemplates(dir)
+	if err != nil {
+		return fmt.Errorf("casework.templates: %w", err)
+	}
+	c := n.cfg.SMTP
+	if c.Host == "" {
+		n.log.Info("no smtp.host: notifications are queued, not sent")
+		return nil
+	}
+	m, err := notifysmtp.New(notifysmtp.Config{Host: c.Host, Port: c.Port, TLS: c.TLS, Username: c.Username,
+		Password: os.Getenv("CPX_SMTP_PASSWORD"), From: c.From, Timeout: c.Timeout})
+	if err != nil {
+		return err
+	}
+	n.mail = notify.NewWorker(notify.WorkerOptions{Store: n.store, Mailer: m, Templates: tmpl, Logger: n.log.With("component", "notify")})
+	return nil
 }

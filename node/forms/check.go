@@ -200,4 +200,10 @@ func (c *Config) checkField(fw string, f Form, fd Field, ix *index, problem func
 	if fd.NotFuture && fd.Type != Date {
 		problem("%s: not_future set on %s field", fw, fd.Type)
 	}
+	if fd.Due && fd.Type != Date {
+		problem("%s: due set on %s field", fw, fd.Type)
+	}
+	if fd.DoneBy != "" && !fd.Due {
+		problem("%s: done_by set without due", fw)
+	}
 }

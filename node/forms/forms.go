@@ -85,6 +85,11 @@ type Field struct {
 	// request a case was matched to, set by `cpx trace confirm`), never
 	// by an update or an import.
 	ReadOnly bool `json:"read_only,omitempty"`
+	// Due marks a top-level date field as a due date: while it is set (and
+	// the field DoneBy, if named, is empty) the case has a task due then,
+	// in `cpx task list`.
+	Due    bool   `json:"due,omitempty"`
+	DoneBy string `json:"done_by,omitempty"`
 }
 
 // Form is a form section: a top-level form of the case record, or a nested

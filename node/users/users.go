@@ -59,6 +59,12 @@ type User struct {
 	// user with a role that reads other people's cases: the user holds no
 	// token and cannot sign in until a second administrator approves.
 	RequestedBy string `json:"requested_by,omitempty"`
+	// Email is where notifications go (none without it); Language is
+	// theirs ("en" when empty). NotifyOff lists the kinds of notification
+	// the user turned off.
+	Email     string   `json:"email,omitempty"`
+	Language  string   `json:"language,omitempty"`
+	NotifyOff []string `json:"notify_off,omitempty"`
 }
 
 // Pending reports whether the user awaits a second administrator's

@@ -211,7 +211,10 @@ type User struct {
 	// token until a second administrator approves (ApproveUser).
 	RequestedBy string `protobuf:"bytes,6,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
 	// owner marks the node's initial administrator.
-	Owner         bool `protobuf:"varint,7,opt,name=owner,proto3" json:"owner,omitempty"`
+	Owner bool `protobuf:"varint,7,opt,name=owner,proto3" json:"owner,omitempty"`
+	// Where notifications go, and their language (en, fr).
+	Email         string `protobuf:"bytes,8,opt,name=email,proto3" json:"email,omitempty"`
+	Language      string `protobuf:"bytes,9,opt,name=language,proto3" json:"language,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -295,11 +298,27 @@ func (x *User) GetOwner() bool {
 	return false
 }
 
+func (x *User) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *User) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
 type AddUserRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Role          string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
 	Group         string                 `protobuf:"bytes,3,opt,name=group,proto3" json:"group,omitempty"`
+	Email         string                 `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	Language      string                 `protobuf:"bytes,5,opt,name=language,proto3" json:"language,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -351,6 +370,20 @@ func (x *AddUserRequest) GetRole() string {
 func (x *AddUserRequest) GetGroup() string {
 	if x != nil {
 		return x.Group
+	}
+	return ""
+}
+
+func (x *AddUserRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *AddUserRequest) GetLanguage() string {
+	if x != nil {
+		return x.Language
 	}
 	return ""
 }
@@ -1543,8 +1576,10 @@ type ListCasesRequest struct {
 	Status string                 `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
 	Owner  string                 `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
 	// Case-insensitive text searched in the case number and text fields.
-	Query         string `protobuf:"bytes,3,opt,name=query,proto3" json:"query,omitempty"`
-	Limit         int32  `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	Query string `protobuf:"bytes,3,opt,name=query,proto3" json:"query,omitempty"`
+	Limit int32  `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Only cases assigned to this user; "me" is the caller.
+	AssignedTo    string `protobuf:"bytes,5,opt,name=assigned_to,json=assignedTo,proto3" json:"assigned_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1605,6 +1640,13 @@ func (x *ListCasesRequest) GetLimit() int32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *ListCasesRequest) GetAssignedTo() string {
+	if x != nil {
+		return x.AssignedTo
+	}
+	return ""
 }
 
 type ListCasesResponse struct {
@@ -8991,7 +9033,7 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"callerRole\x12\x1d\n" +
 	"\n" +
 	"keyring_ok\x18\v \x01(\bR\tkeyringOk\x12'\n" +
-	"\x0fkeyring_problem\x18\f \x01(\tR\x0ekeyringProblem\"\xd4\x01\n" +
+	"\x0fkeyring_problem\x18\f \x01(\tR\x0ekeyringProblem\"\x86\x02\n" +
 	"\x04User\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x14\n" +
@@ -9000,11 +9042,15 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12!\n" +
 	"\frequested_by\x18\x06 \x01(\tR\vrequestedBy\x12\x14\n" +
-	"\x05owner\x18\a \x01(\bR\x05owner\"N\n" +
+	"\x05owner\x18\a \x01(\bR\x05owner\x12\x14\n" +
+	"\x05email\x18\b \x01(\tR\x05email\x12\x1a\n" +
+	"\blanguage\x18\t \x01(\tR\blanguage\"\x80\x01\n" +
 	"\x0eAddUserRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x14\n" +
-	"\x05group\x18\x03 \x01(\tR\x05group\"O\n" +
+	"\x05group\x18\x03 \x01(\tR\x05group\x12\x14\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\x12\x1a\n" +
+	"\blanguage\x18\x05 \x01(\tR\blanguage\"O\n" +
 	"\x0fAddUserResponse\x12&\n" +
 	"\x04user\x18\x01 \x01(\v2\x12.cpx.local.v1.UserR\x04user\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\"(\n" +
@@ -9081,12 +9127,14 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x0eGetCaseRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"9\n" +
 	"\x0fGetCaseResponse\x12&\n" +
-	"\x04case\x18\x01 \x01(\v2\x12.cpx.local.v1.CaseR\x04case\"l\n" +
+	"\x04case\x18\x01 \x01(\v2\x12.cpx.local.v1.CaseR\x04case\"\x8d\x01\n" +
 	"\x10ListCasesRequest\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x14\n" +
 	"\x05query\x18\x03 \x01(\tR\x05query\x12\x14\n" +
-	"\x05limit\x18\x04 \x01(\x05R\x05limit\"=\n" +
+	"\x05limit\x18\x04 \x01(\x05R\x05limit\x12\x1f\n" +
+	"\vassigned_to\x18\x05 \x01(\tR\n" +
+	"assignedTo\"=\n" +
 	"\x11ListCasesResponse\x12(\n" +
 	"\x05cases\x18\x01 \x03(\v2\x12.cpx.local.v1.CaseR\x05cases\"\x7f\n" +
 	"\x11UpdateCaseRequest\x12\x0e\n" +

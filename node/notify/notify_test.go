@@ -1,0 +1,140 @@
+package notify_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cpx-node/cpx/node/casework"
+	"github.com/cpx-node/cpx/node/notify"
+	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/node/store/memstore"
+	"github.com/cpx-node/cpx/node/users"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func setup(t *testing.T) (store.Store, *notify.Queue, *clock) {
+	t.Helper()
+	s := memstore.New()
+	c := &clock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
+	err := s.Update(context.Background(), func(w store.Writer) error {
+		for _, u := range []users.User{
+			{Name: "amina", Role: "caseworker", Email: "amina@agency.example", Language: "fr"},
+			{Name: "sahra", Role: "supervisor", Email: "sahra@agency.example"},
+			{Name: "noaddr", Role: "caseworker"},
+		} {
+			if _, err := users.Add(w, u, c.t.Add(time.Hour)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, notify.NewQueue(c.now), c
+}
+
+func enqueue(t *testing.T, s store.Store, q *notify.Queue, ns ...casework.Notice) {
+	t.Helper()
+	if err := s.Update(context.Background(), func(w store.Writer) error {
+		for _, n := range ns {
+			if err := q.Enqueue(w, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDeliveryRetryAndDedup(t *testing.T) {
+	ctx := context.Background()
+	s, q, c := setup(t)
+	tmpl, err := notify.LoadTemplates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &notify.Memory{}
+	wk := notify.NewWorker(notify.WorkerOptions{Store: s, Mailer: m, Templates: tmpl, Now: c.now})
+	n1 := casework.Notice{ID: "a1", Kind: casework.NoticeApprovalRequested, To: "sahra", CaseNumber: "CASE-000001", Type: "closure", Actor: "amina"}
+	n2 := casework.Notice{ID: "a2", Kind: casework.NoticeApprovalDecided, To: "amina", CaseNumber: "CASE-000001", Type: "closure", Outcome: "approved", Actor: "sahra"}
+	n3 := casework.Notice{ID: "a3", Kind: casework.NoticeAssigned, To: "noaddr", CaseNumber: "CASE-000002", Actor: "sahra"}
+	enqueue(t, s, q, n1, n1, n2, n3) // n1 twice: kept once
+
+	m.SetFail(errors.New("421 try later"))
+	if _, err := wk.Deliver(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := notify.ReadStatus(ctx, s)
+	if st.Queued != 2 || st.Failing != 2 || st.Skipped != 1 || st.Sent != 0 || !strings.Contains(st.LastError, "421") {
+		t.Fatalf("status after a refusal = %+v, want 2 queued failing, 1 skipped, the error", st)
+	}
+	m.SetFail(nil)
+	if n, _ := wk.Deliver(ctx); n != 0 {
+		t.Errorf("delivered %d before the backoff ended, want 0", n)
+	}
+	c.t = c.t.Add(10 * time.Second)
+	if _, err := wk.Deliver(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sent := m.Sent()
+	if len(sent) != 2 {
+		t.Fatalf("sent %d messages, want 2", len(sent))
+	}
+	for _, msg := range sent {
+		switch msg.To {
+		case "sahra@agency.example":
+			if msg.Language != "en" || !strings.Contains(msg.Subject, "CASE-000001") || !strings.Contains(msg.Text, "cpx approval approve CASE-000001 --type closure") {
+				t.Errorf("supervisor's message = %+v", msg)
+			}
+		case "amina@agency.example":
+			if msg.Language != "fr" || !strings.Contains(msg.Text, "approuvé") || !strings.Contains(msg.HTML, `lang="fr"`) {
+				t.Errorf("caseworker's message = %+v", msg)
+			}
+		default:
+			t.Errorf("message to %q", msg.To)
+		}
+	}
+	// Queued again after it was sent: not sent twice.
+	enqueue(t, s, q, n1)
+	c.t = c.t.Add(time.Hour)
+	wk.Deliver(ctx)
+	if got := len(m.Sent()); got != 2 {
+		t.Errorf("after queuing a sent notice again: %d messages, want 2", got)
+	}
+	st, _ = notify.ReadStatus(ctx, s)
+	if st.Queued != 0 || st.Sent != 2 {
+		t.Errorf("final status = %+v", st)
+	}
+}
+
+func TestTemplateOverride(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeFile(dir+"/en.txt.tmpl", `{{define "case_assigned.subject"}}Yours: {{.Case}}{{end}}{{define "case_assigned"}}{{.Case}}{{end}}{{define "footer"}}{{end}}`); err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := notify.LoadTemplates(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := tmpl.Render(casework.Notice{Kind: casework.NoticeAssigned, CaseNumber: "CASE-7"}, "en")
+	if err != nil || msg.Subject != "Yours: CASE-7" {
+		t.Errorf("override: %+v, %v", msg, err)
+	}
+	if err := writeFile(dir+"/en.txt.tmpl", `{{define "x"}}{{.Case}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := notify.LoadTemplates(dir); err == nil || !strings.Contains(err.Error(), "en.txt.tmpl") {
+		t.Errorf("a template that does not parse: %v, want an error naming the file", err)
+	}
+}
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
