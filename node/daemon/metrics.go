@@ -23,13 +23,15 @@ import (
 // calls to and from peers as they happen. Peers are labelled by agency id.
 
 // metricsSubject reads peers and the outbox for the metrics: a role with
-// list permissions only, never audited since it is never refused.
+// list permissions only, of scope all (it counts every envelope), never
+// audited since it is never refused.
 var metricsSubject = policy.Subject{User: "system:metrics", Role: policy.Role{
 	ID: "metrics",
 	Permissions: []policy.Permission{
 		{Resource: policy.ResourcePeer, Action: policy.ActionList},
 		{Resource: policy.ResourceExchange, Action: policy.ActionList},
 	},
+	Scope: policy.ScopeAll,
 }}
 
 // unknownPeer labels calls with a peer this node has not added.
