@@ -264,7 +264,8 @@ func (n *Node) open(ctx context.Context) error {
 	ex, err := exchange.Open(ctx, exchange.Options{
 		Store: n.store, Keyring: n.kr, Cases: n.cases, Forms: fc, Agency: n.cfg.Agency.ID, PeerID: n.host.ID().String(),
 		Transport: peerapi.Transport{Host: n.host}, Logger: n.log.With("component", "exchange"),
-		IntakeGroup: n.cfg.Exchange.IntakeGroup,
+		IntakeGroup: n.cfg.Exchange.IntakeGroup, MaxEnvelopeLifetime: n.cfg.Exchange.MaxEnvelopeLifetime,
+		KeyGrace: n.cfg.Exchange.KeyGrace, MaxEnvelopeBytes: n.cfg.Exchange.MaxEnvelopeBytes,
 	})
 	if err != nil {
 		return err

@@ -280,6 +280,9 @@ func (s *Service) learn(ctx context.Context, peerID string, announcements [][]by
 		if !ok {
 			return fmt.Errorf("%w: unknown peer %s", ErrDenied, peerID)
 		}
+		if len(announcements) > MaxHelloAnnouncements {
+			return fmt.Errorf("%w: %s sent %d key announcements, at most %d", ErrRefused, p.Agency, len(announcements), MaxHelloAnnouncements)
+		}
 		var prev *agencykey.Public
 		var kept [][]byte
 		for _, b := range announcements {
