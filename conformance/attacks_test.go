@@ -412,6 +412,64 @@ func TestAttackCorpus(t *testing.T) {
 				ann, _ := agencykey.Announce(a.key, impostor.host.ID().String(), time.Now(), nil)
 				b, _ := ann.MarshalBinary()
 				_, err = impostor.client(t, target).Hello(ctx, connect.NewRequest(&peerv1.HelloRequest{Announcements: [][]byte{b}}))
+			case "hello-unrelated-key", "hello-rollback", "hello-many-announcements":
+				var anns [][]byte
+				switch at.Mutation {
+				case "hello-unrelated-key":
+					// A key of agency-a that no key the node knows certifies.
+					k, _ := agencykey.Generate("agency-a", 4, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), nil)
+					anns = announceChain(t, a.host.ID().String(), k)
+				case "hello-rollback":
+					// A new v2, certified by the old v1: a version that does
+					// not move forward.
+					k, _ := agencykey.Generate("agency-a", 2, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), nil)
+					anns = announceChain(t, a.host.ID().String(), expiredKey, k)
+				default:
+					all, aerr := a.announcements()
+					if aerr != nil {
+						t.Fatal(aerr)
+					}
+					for len(anns) < 9 {
+						anns = append(anns, all...)
+					}
+				}
+				_, err = a.client(t, target).Hello(ctx, connect.NewRequest(&peerv1.HelloRequest{Announcements: anns}))
+			case "rekey":
+				// A's node really changed identity: a new key, certified by
+				// nothing the node knows. Refused on Hello; taken by an
+				// operator's rekey only with the right fingerprint.
+				fresh, _ := agencykey.Generate("agency-a", 1, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), nil)
+				a.key, a.older = fresh, nil
+				anns := announceChain(t, a.host.ID().String(), fresh)
+				if _, herr := a.client(t, target).Hello(ctx, connect.NewRequest(&peerv1.HelloRequest{Announcements: anns})); connect.CodeOf(herr) != connect.CodePermissionDenied {
+					t.Fatalf("hello with a new identity: %v, want permission denied", herr)
+				}
+				if r := cpx(t, nil, "peer", "rekey", "--fingerprint", other.Fingerprint(), "--dir", dir, "agency-a"); r.code == 0 {
+					t.Fatalf("rekey with a wrong fingerprint exited 0: %s", r.stdout)
+				}
+				must(t, "peer", "rekey", "--fingerprint", fresh.Fingerprint(), "--dir", dir, "agency-a")
+				tail, terr := auditc.TailAudit(ctx, connect.NewRequest(&localv1.TailAuditRequest{N: 5}))
+				if terr != nil {
+					t.Fatal(terr)
+				}
+				var rekeyed bool
+				for _, e := range tail.Msg.Entries {
+					rekeyed = rekeyed || e.Action == "peer.rekey" && e.Outcome == "ok"
+				}
+				if !rekeyed {
+					t.Error("no peer.rekey entry in the audit log")
+				}
+				// The node holds the new key now (ISPs signed with the old
+				// one stay out of force until re-signed).
+				peers, perr := fed.ListPeers(ctx, connect.NewRequest(&localv1.ListPeersRequest{}))
+				if perr != nil {
+					t.Fatal(perr)
+				}
+				for _, p := range peers.Msg.Peers {
+					if p.Agency == "agency-a" && !slices.Contains(p.KeyFingerprints, fresh.Fingerprint()) {
+						t.Errorf("agency-a's keys after rekey: %v, want %s", p.KeyFingerprints, fresh.Fingerprint())
+					}
+				}
 			default:
 				env := build(at.Mutation)
 				var resp *connect.Response[peerv1.DeliverResponse]
@@ -428,6 +486,8 @@ func TestAttackCorpus(t *testing.T) {
 			}
 			inAfter, refAfter := counts()
 			switch at.Want {
+			case "rekeyed":
+				return
 			case "accepted":
 				if err != nil || inAfter != inBefore+1 {
 					t.Fatalf("got %v and %d new exchanges; want accepted with 1", err, inAfter-inBefore)
@@ -554,5 +614,25 @@ func growContentType(t *testing.T, env []byte) []byte {
 	out = append(out, 'x')
 	out = append(out, env[end:]...)
 	binary.BigEndian.PutUint32(out[5:9], uint32(hlen+1))
+	return out
+}
+
+// announceChain announces keys, each signed by the one before.
+func announceChain(t *testing.T, peerID string, keys ...*agencykey.Private) [][]byte {
+	t.Helper()
+	var out [][]byte
+	var prev *agencykey.Private
+	for _, k := range keys {
+		a, err := agencykey.Announce(k, peerID, time.Now(), prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := a.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+		prev = k
+	}
 	return out
 }

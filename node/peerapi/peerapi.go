@@ -111,7 +111,7 @@ func toConnect(err error) error {
 	switch {
 	case errors.Is(err, exchange.ErrRateLimited):
 		return connect.NewError(connect.CodeResourceExhausted, err)
-	case errors.Is(err, exchange.ErrReplay), errors.Is(err, exchange.ErrKeyNotValid):
+	case errors.Is(err, exchange.ErrReplay), errors.Is(err, exchange.ErrKeyNotValid), errors.Is(err, exchange.ErrKeyContinuity):
 		return connect.NewError(connect.CodePermissionDenied, err)
 	case errors.Is(err, exchange.ErrLifetime):
 		return connect.NewError(connect.CodeInvalidArgument, err)
