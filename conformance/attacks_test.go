@@ -3,16 +3,21 @@ package conformance_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/cloudflare/circl/hpke"
 	"github.com/google/uuid"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -45,7 +50,27 @@ type fakePeer struct {
 	agency string
 	host   *p2p.Host
 	key    *agencykey.Private
-	theirs [][]byte // the node's announcements, learnt in Hello
+	older  []*agencykey.Private // announced before key, oldest first
+	theirs [][]byte             // the node's announcements, learnt in Hello
+}
+
+// announcements are f's key announcements, each signed by the previous.
+func (f *fakePeer) announcements() ([][]byte, error) {
+	var out [][]byte
+	var prev *agencykey.Private
+	for _, k := range append(slices.Clone(f.older), f.key) {
+		a, err := agencykey.Announce(k, f.host.ID().String(), time.Now(), prev)
+		if err != nil {
+			return nil, err
+		}
+		b, err := a.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+		prev = k
+	}
+	return out, nil
 }
 
 type fakeHandler struct {
@@ -55,15 +80,11 @@ type fakeHandler struct {
 
 func (h fakeHandler) Hello(ctx context.Context, req *connect.Request[peerv1.HelloRequest]) (*connect.Response[peerv1.HelloResponse], error) {
 	h.f.theirs = req.Msg.Announcements
-	a, err := agencykey.Announce(h.f.key, h.f.host.ID().String(), time.Now(), nil)
+	anns, err := h.f.announcements()
 	if err != nil {
 		return nil, err
 	}
-	b, err := a.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	return connect.NewResponse(&peerv1.HelloResponse{Announcements: [][]byte{b}}), nil
+	return connect.NewResponse(&peerv1.HelloResponse{Announcements: anns}), nil
 }
 
 func newFakePeer(t *testing.T, agency string) *fakePeer {
@@ -142,7 +163,9 @@ withheld = ["telephone_current"]
 func TestAttackCorpus(t *testing.T) {
 	ctx := context.Background()
 	dir := initNode(t, "agency-b")
-	n := start(t, dir)
+	// A short key grace, so that the node's own superseded key is refused
+	// for new envelopes at once (40-old-recipient-key).
+	n := startEnv(t, dir, []string{"CPX_EXCHANGE_KEY_GRACE=1m"})
 	creds, err := nodedir.ReadCredentials(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +180,22 @@ func TestAttackCorpus(t *testing.T) {
 	target := idResp.Msg
 
 	// The fake peer A is added by the node's administrator; they greet.
+	// A announces three key versions: v1 expired a day ago, v2 valid but
+	// superseded by v3 three hours ago, v3 current.
 	a := newFakePeer(t, "agency-a")
+	now := time.Now()
+	expiredKey, err := agencykey.Generate("agency-a", 1, now.Add(-72*time.Hour), now.Add(-24*time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	supersededKey, err := agencykey.Generate("agency-a", 2, now.Add(-48*time.Hour), now.Add(24*time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.key, err = agencykey.Generate("agency-a", 3, now.Add(-3*time.Hour), now.Add(24*time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	a.older = []*agencykey.Private{expiredKey, supersededKey}
 	nodePeer, err := peer.Decode(target.PeerId)
 	if err != nil {
 		t.Fatal(err)
@@ -214,10 +252,11 @@ func TestAttackCorpus(t *testing.T) {
 		t.Fatal(err)
 	}
 	var delivered []byte // the last accepted envelope, for the replay
+	var deliveredID string
 
 	seal := func(header envelope.Header, fields map[string]any, note string, sender *agencykey.Private, to agencykey.Public) []byte {
 		t.Helper()
-		msg, _ := json.Marshal(map[string]any{"kind": "referral", "exchange": uuid.NewString(), "case_number": "A-1", "service": "health", "actor": "tester@agency-a", "note": note, "fields": fields})
+		msg := referralMessage(fields, note)
 		e, err := envelope.Seal(rand.Reader, header, msg, sender, to)
 		if err != nil {
 			t.Fatal(err)
@@ -235,6 +274,50 @@ func TestAttackCorpus(t *testing.T) {
 		note := ""
 		sender, to := a.key, nodeKey
 		switch mutation {
+		case "created-future":
+			h.Created, h.Expires = now.Add(time.Hour), now.Add(2*time.Hour)
+		case "lifetime-2200":
+			h.Expires = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+		case "backdated-before-key":
+			h.Created = a.key.Public().NotBefore.Add(-time.Minute)
+			return forge(t, h, referralMessage(fields, ""), a.key, to)
+		case "expired-sender-key":
+			// Seal refuses a key outside its validity: a rogue peer does not.
+			return forge(t, h, referralMessage(fields, ""), expiredKey, to)
+		case "superseded-sender-key":
+			sender = supersededKey
+		case "reused-id":
+			h.ID = deliveredID
+			fields["name_first"] = "Other"
+		case "replay-bad-signature":
+			e, err := envelope.Unmarshal(delivered)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Sig.Ed25519[3] ^= 1
+			b, err := e.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		case "oversized-envelope":
+			fields["name_first"] = strings.Repeat("n", 5<<20)
+		case "oversized-header":
+			h.ContentType = strings.Repeat("x", 128)
+			return growContentType(t, seal(h, fields, note, sender, to))
+		case "unknown-purpose":
+			h.Purpose = "aggregate"
+		case "old-recipient-key":
+			// The node rotated its keys (and told A); A seals to the old one.
+			must(t, "keys", "rotate", "--agency", "--dir", dir)
+			if len(a.theirs) < 2 {
+				t.Fatalf("the node announced %d keys after rotating, want 2", len(a.theirs))
+			}
+			old, err := agencykey.UnmarshalAnnouncement(a.theirs[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			to = old.Key
 		case "huge-note":
 			note = strings.Repeat("free text beside the fields ", 1<<20/28)
 		case "replay":
@@ -292,7 +375,7 @@ func TestAttackCorpus(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, e := range tail.Msg.Entries {
-			if e.Outcome == "denied" && (e.Action == "envelope.refused" || e.Action == "peer.hello" || e.Action == "peer.refused") || e.Action == "envelope.replayed" {
+			if e.Outcome == "denied" && (e.Action == "envelope.refused" || e.Action == "envelope.attack" || e.Action == "peer.hello" || e.Action == "peer.refused") || e.Action == "envelope.replayed" {
 				refusals++
 			}
 		}
@@ -329,12 +412,73 @@ func TestAttackCorpus(t *testing.T) {
 				ann, _ := agencykey.Announce(a.key, impostor.host.ID().String(), time.Now(), nil)
 				b, _ := ann.MarshalBinary()
 				_, err = impostor.client(t, target).Hello(ctx, connect.NewRequest(&peerv1.HelloRequest{Announcements: [][]byte{b}}))
+			case "hello-unrelated-key", "hello-rollback", "hello-many-announcements":
+				var anns [][]byte
+				switch at.Mutation {
+				case "hello-unrelated-key":
+					// A key of agency-a that no key the node knows certifies.
+					k, _ := agencykey.Generate("agency-a", 4, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), nil)
+					anns = announceChain(t, a.host.ID().String(), k)
+				case "hello-rollback":
+					// A new v2, certified by the old v1: a version that does
+					// not move forward.
+					k, _ := agencykey.Generate("agency-a", 2, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), nil)
+					anns = announceChain(t, a.host.ID().String(), expiredKey, k)
+				default:
+					all, aerr := a.announcements()
+					if aerr != nil {
+						t.Fatal(aerr)
+					}
+					for len(anns) < 9 {
+						anns = append(anns, all...)
+					}
+				}
+				_, err = a.client(t, target).Hello(ctx, connect.NewRequest(&peerv1.HelloRequest{Announcements: anns}))
+			case "rekey":
+				// A's node really changed identity: a new key, certified by
+				// nothing the node knows. Refused on Hello; taken by an
+				// operator's rekey only with the right fingerprint.
+				fresh, _ := agencykey.Generate("agency-a", 1, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), nil)
+				a.key, a.older = fresh, nil
+				anns := announceChain(t, a.host.ID().String(), fresh)
+				if _, herr := a.client(t, target).Hello(ctx, connect.NewRequest(&peerv1.HelloRequest{Announcements: anns})); connect.CodeOf(herr) != connect.CodePermissionDenied {
+					t.Fatalf("hello with a new identity: %v, want permission denied", herr)
+				}
+				if r := cpx(t, nil, "peer", "rekey", "--fingerprint", other.Fingerprint(), "--dir", dir, "agency-a"); r.code == 0 {
+					t.Fatalf("rekey with a wrong fingerprint exited 0: %s", r.stdout)
+				}
+				must(t, "peer", "rekey", "--fingerprint", fresh.Fingerprint(), "--dir", dir, "agency-a")
+				tail, terr := auditc.TailAudit(ctx, connect.NewRequest(&localv1.TailAuditRequest{N: 5}))
+				if terr != nil {
+					t.Fatal(terr)
+				}
+				var rekeyed bool
+				for _, e := range tail.Msg.Entries {
+					rekeyed = rekeyed || e.Action == "peer.rekey" && e.Outcome == "ok"
+				}
+				if !rekeyed {
+					t.Error("no peer.rekey entry in the audit log")
+				}
+				// The node holds the new key now (ISPs signed with the old
+				// one stay out of force until re-signed).
+				peers, perr := fed.ListPeers(ctx, connect.NewRequest(&localv1.ListPeersRequest{}))
+				if perr != nil {
+					t.Fatal(perr)
+				}
+				for _, p := range peers.Msg.Peers {
+					if p.Agency == "agency-a" && !slices.Contains(p.KeyFingerprints, fresh.Fingerprint()) {
+						t.Errorf("agency-a's keys after rekey: %v, want %s", p.KeyFingerprints, fresh.Fingerprint())
+					}
+				}
 			default:
 				env := build(at.Mutation)
 				var resp *connect.Response[peerv1.DeliverResponse]
 				resp, err = a.client(t, target).Deliver(ctx, connect.NewRequest(&peerv1.DeliverRequest{Envelope: env}))
 				if err == nil && at.Want == "accepted" {
 					delivered = env
+					if e, uerr := envelope.Unmarshal(env); uerr == nil {
+						deliveredID = e.Header.ID
+					}
 					if len(resp.Msg.Receipt) == 0 {
 						t.Error("accepted without a receipt")
 					}
@@ -342,6 +486,8 @@ func TestAttackCorpus(t *testing.T) {
 			}
 			inAfter, refAfter := counts()
 			switch at.Want {
+			case "rekeyed":
+				return
 			case "accepted":
 				if err != nil || inAfter != inBefore+1 {
 					t.Fatalf("got %v and %d new exchanges; want accepted with 1", err, inAfter-inBefore)
@@ -388,6 +534,105 @@ func corrupt(t *testing.T, valid []byte, mutation string) []byte {
 	out := append([]byte{}, valid...)
 	for j := i; j < i+len(sig) && j < len(out); j++ {
 		out[j] = 0
+	}
+	return out
+}
+
+func referralMessage(fields map[string]any, note string) []byte {
+	msg, _ := json.Marshal(map[string]any{"kind": "referral", "exchange": uuid.NewString(), "case_number": "A-1", "service": "health", "actor": "tester@agency-a", "note": note, "fields": fields})
+	return msg
+}
+
+// forge seals and signs an envelope as a rogue peer would, without
+// envelope.Seal's checks (e.g. that the sender key is valid at h.Created):
+// HPKE with the header as associated data, then both signatures over the
+// body.
+func forge(t *testing.T, h envelope.Header, plaintext []byte, sender *agencykey.Private, to agencykey.Public) []byte {
+	t.Helper()
+	var id [16]byte
+	rand.Read(id[:])
+	h.ID = hex.EncodeToString(id[:])
+	h.PlaintextHash = sha256.Sum256(plaintext)
+	h.SenderKey, h.RecipientKey = sender.Fingerprint(), to.Fingerprint()
+	hdr, err := h.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := to.KEMKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd, err := hpke.NewSuite(agencykey.KEM, hpke.KDF_HKDF_SHA256, hpke.AEAD_AES256GCM).NewSender(pk, []byte(envelope.Info))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, sealer, err := snd.Setup(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := sealer.Seal(plaintext, hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	placeholder, err := sender.Sign([]byte("placeholder"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &envelope.Envelope{Header: h, Enc: enc, Ciphertext: ct, Sig: placeholder}
+	b, err := e.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigBytes, err := placeholder.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := b[:len(b)-4-len(sigBytes)]
+	if e.Sig, err = sender.Sign(body); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = e.MarshalBinary(); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// growContentType lengthens the header's last field (a content type of
+// the largest size) by one byte in the wire encoding, fixing up both
+// length prefixes: a header one byte over its limit.
+func growContentType(t *testing.T, env []byte) []byte {
+	t.Helper()
+	hlen := int(binary.BigEndian.Uint32(env[5:9]))
+	end := 9 + hlen
+	ct := end - 128 - 2
+	if binary.BigEndian.Uint16(env[ct:]) != 128 {
+		t.Fatal("content type not found at the end of the header")
+	}
+	out := append([]byte{}, env[:ct]...)
+	out = binary.BigEndian.AppendUint16(out, 129)
+	out = append(out, env[ct+2:end]...)
+	out = append(out, 'x')
+	out = append(out, env[end:]...)
+	binary.BigEndian.PutUint32(out[5:9], uint32(hlen+1))
+	return out
+}
+
+// announceChain announces keys, each signed by the one before.
+func announceChain(t *testing.T, peerID string, keys ...*agencykey.Private) [][]byte {
+	t.Helper()
+	var out [][]byte
+	var prev *agencykey.Private
+	for _, k := range keys {
+		a, err := agencykey.Announce(k, peerID, time.Now(), prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := a.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+		prev = k
 	}
 	return out
 }

@@ -128,6 +128,22 @@ func peerCommand() *cli.Command {
 				Flags:  clientFlags(),
 				Action: runPeerRemove,
 			},
+			{
+				Name:      "rekey",
+				Usage:     "take a peer's new keys after its identity changed",
+				ArgsUsage: "AGENCY_ID",
+				Description: "A peer's new keys are normally certified by its previous keys, and taken\n" +
+					"without asking anyone. When they are not (the agency rebuilt its node, lost\n" +
+					"its keys), the node refuses them and audits it. Check the new fingerprint\n" +
+					"with the agency out of band (phone, meeting; `cpx keys list` on their node),\n" +
+					"then take it: the node greets the peer and stores its keys only if the newest\n" +
+					"has that fingerprint. Audited.\n\n" +
+					"Example:\n   cpx peer rekey --fingerprint abcdefg-... --dir ./node irc-so",
+				Flags: append(clientFlags(),
+					&cli.StringFlag{Name: "fingerprint", Required: true, Usage: "the peer's new key fingerprint, checked out of band"},
+				),
+				Action: runPeerRekey,
+			},
 		},
 	}
 }
@@ -222,6 +238,26 @@ func runPeerRemove(c *cli.Context) error {
 		return printJSON(c.App.Writer, resp.Msg)
 	}
 	fmt.Fprintf(c.App.Writer, "removed peer %s\n", a[0])
+	return nil
+}
+
+func runPeerRekey(c *cli.Context) error {
+	a, err := args(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	asJSON, cn, err := outputAndDial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Fed.RekeyPeer(c.Context, connect.NewRequest(&localv1.RekeyPeerRequest{Agency: a[0], Fingerprint: c.String("fingerprint")}))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	fmt.Fprintf(c.App.Writer, "peer %s re-keyed: %s\n", a[0], strings.Join(resp.Msg.GetPeer().GetKeyFingerprints(), ", "))
 	return nil
 }
 

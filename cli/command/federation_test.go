@@ -631,3 +631,7 @@ func TestFederationHelp(t *testing.T) {
 		}
 	}
 }
+
+func (d *fakeFed) RekeyPeer(ctx context.Context, req *connect.Request[localv1.RekeyPeerRequest]) (*connect.Response[localv1.RekeyPeerResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, nil)
+}

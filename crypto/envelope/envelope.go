@@ -218,6 +218,40 @@ func (e *Envelope) check() ([]byte, error) {
 	return hdr, nil
 }
 
+// Verify checks e's form, that it is from sender (agency and key) and
+// both of its signatures, without decrypting it: a receiver calls it
+// before it looks e's id up or spends any other work on e. The errors are
+// Open's (ErrMalformed, ErrWrongSender, ErrSignature).
+func Verify(e *Envelope, sender agencykey.Public) error {
+	hdr, err := e.check()
+	if err != nil {
+		return err
+	}
+	return e.verify(hdr, sender)
+}
+
+func (e *Envelope) verify(hdr []byte, sender agencykey.Public) error {
+	h := &e.Header
+	if h.Sender != sender.Agency || h.SenderKey != sender.Fingerprint() {
+		return fmt.Errorf("%w: from %s key %s, expected %s key %s", ErrWrongSender, h.Sender, h.SenderKey, sender.Agency, sender.Fingerprint())
+	}
+	if err := sender.Verify(e.body(hdr), e.Sig); err != nil {
+		return fmt.Errorf("%w: %w", ErrSignature, err)
+	}
+	return nil
+}
+
+// Digest is the SHA-256 of e's signed body (everything but the
+// signature): two envelopes with the same ID and different digests are
+// different messages.
+func (e *Envelope) Digest() ([32]byte, error) {
+	hdr, err := e.check()
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return sha256.Sum256(e.body(hdr)), nil
+}
+
 // Open verifies e and returns its plaintext. sender is the public key that
 // the caller expects e to be from (looked up by e.Header.Sender and
 // e.Header.SenderKey among keys it trusts); recipient is this node's key
@@ -239,11 +273,8 @@ func Open(e *Envelope, recipient *agencykey.Private, sender agencykey.Public, no
 	if recipient == nil || h.Recipient != recipient.Agency() || h.RecipientKey != recipient.Fingerprint() {
 		return nil, fmt.Errorf("%w: addressed to %s key %s", ErrWrongRecipient, h.Recipient, h.RecipientKey)
 	}
-	if h.Sender != sender.Agency || h.SenderKey != sender.Fingerprint() {
-		return nil, fmt.Errorf("%w: from %s key %s, expected %s key %s", ErrWrongSender, h.Sender, h.SenderKey, sender.Agency, sender.Fingerprint())
-	}
-	if err := sender.Verify(e.body(hdr), e.Sig); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrSignature, err)
+	if err := e.verify(hdr, sender); err != nil {
+		return nil, err
 	}
 	if now.Before(h.Created.Add(-ClockSkew)) {
 		return nil, fmt.Errorf("%w: created %s, now is %s", ErrExpired, h.Created.Format(time.RFC3339), now.UTC().Format(time.RFC3339))

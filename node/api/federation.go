@@ -153,6 +153,19 @@ func (s *Server) RemovePeer(ctx context.Context, req *connect.Request[localv1.Re
 	return connect.NewResponse(&localv1.RemovePeerResponse{}), nil
 }
 
+// RekeyPeer implements FederationService.
+func (s *Server) RekeyPeer(ctx context.Context, req *connect.Request[localv1.RekeyPeerRequest]) (*connect.Response[localv1.RekeyPeerResponse], error) {
+	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.ex.RekeyPeer(ctx, sub, req.Msg.Agency, req.Msg.Fingerprint)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return connect.NewResponse(&localv1.RekeyPeerResponse{Peer: s.peerToWire(p)}), nil
+}
+
 // ApplyPolicy implements FederationService.
 func (s *Server) ApplyPolicy(ctx context.Context, req *connect.Request[localv1.ApplyPolicyRequest]) (*connect.Response[localv1.ApplyPolicyResponse], error) {
 	sub, err := s.fedSubject(ctx, req.Header(), req.Spec().Procedure)

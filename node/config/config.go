@@ -228,6 +228,18 @@ type Exchange struct {
 	// disclosure requests belong to: its members see and answer them
 	// (every member, whatever their role's scope); default "intake".
 	IntakeGroup string `koanf:"intake_group"`
+	// MaxEnvelopeLifetime is the longest validity (expiry minus creation)
+	// of an envelope the node accepts, and of those it makes; default 720h
+	// (30 days).
+	MaxEnvelopeLifetime time.Duration `koanf:"max_envelope_lifetime"`
+	// KeyGrace is how long after a rotation of the agency's keys the
+	// previous keys still open envelopes newly sealed to them (peers that
+	// have not heard of the rotation); default 168h (7 days). The previous
+	// keys are deleted KeyGrace plus MaxEnvelopeLifetime after the rotation.
+	KeyGrace time.Duration `koanf:"key_grace"`
+	// MaxEnvelopeBytes bounds an envelope a peer delivers; default 4194304
+	// (4 MiB).
+	MaxEnvelopeBytes int `koanf:"max_envelope_bytes"`
 }
 
 // Log configures logging.
@@ -248,7 +260,7 @@ func Default() Config {
 		Keyring:  Keyring{Kind: "file"},
 		Vault:    Vault{TransitMount: "transit", Key: "cpx", KVMount: "secret"},
 		Cases:    Cases{NumberPrefix: "CASE"},
-		Exchange: Exchange{IntakeGroup: "intake"},
+		Exchange: Exchange{IntakeGroup: "intake", MaxEnvelopeLifetime: 30 * 24 * time.Hour, KeyGrace: 7 * 24 * time.Hour, MaxEnvelopeBytes: 4 << 20},
 		Log:      Log{Level: "info", Format: "text"},
 
 		Casework: Casework{TimeZone: "UTC"},
@@ -342,6 +354,9 @@ func flatten(c Config, out map[string]any) {
 	out["vault.ca_cert"] = c.Vault.CACert
 	out["cases.number_prefix"] = c.Cases.NumberPrefix
 	out["exchange.intake_group"] = c.Exchange.IntakeGroup
+	out["exchange.max_envelope_lifetime"] = c.Exchange.MaxEnvelopeLifetime.String()
+	out["exchange.key_grace"] = c.Exchange.KeyGrace.String()
+	out["exchange.max_envelope_bytes"] = c.Exchange.MaxEnvelopeBytes
 	out["forms.dir"] = c.Forms.Dir
 	out["log.level"] = c.Log.Level
 	out["log.format"] = c.Log.Format
@@ -375,6 +390,12 @@ func (c Config) Validate() error {
 		return errors.New("config: store.max_record_bytes must be at least 1024")
 	case c.Store.GCInterval < time.Second:
 		return errors.New("config: store.gc_interval must be at least 1s")
+	case c.Exchange.MaxEnvelopeLifetime < time.Hour:
+		return errors.New("config: exchange.max_envelope_lifetime must be at least 1h")
+	case c.Exchange.KeyGrace < 0:
+		return errors.New("config: exchange.key_grace must not be negative")
+	case c.Exchange.MaxEnvelopeBytes < 64<<10:
+		return errors.New("config: exchange.max_envelope_bytes must be at least 65536")
 	case len(c.P2P.Listen) == 0:
 		return errors.New("config: p2p.listen needs at least one address")
 	case !usableCasePrefix(c.Cases.NumberPrefix):

@@ -20,6 +20,7 @@ import (
 
 	libp2pcrypto "github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
@@ -176,6 +177,8 @@ type Node struct {
 
 	health    keyringHealth
 	keyringUp prometheus.Gauge
+	// strangers summarises refused connections per source address.
+	strangers *audit.Summary
 }
 
 // Open opens the node in dir with cfg (see config.Load) and the keyring's
@@ -270,16 +273,24 @@ func (n *Node) open(ctx context.Context) error {
 	n.metrics = prometheus.NewRegistry()
 	fm := newFedMetrics(n.metrics, n.store, n.ex.Load)
 	peerapi.Serve(n.host, n.ex.Load, connect.WithInterceptors(fm.peerInterceptor()))
-	n.host.Gater().OnRefused(func(p peer.ID) {
-		// A node nobody added tried to connect (or we to it): keep a trace.
-		_ = audit.Record(context.Background(), n.store, time.Now(), audit.Event{
-			Actor: "peer:" + p.String(), Action: "peer.refused", Object: "peer/" + p.String(), Outcome: audit.Denied,
+	n.strangers = &audit.Summary{Store: n.store, Interval: time.Minute, Burst: 3}
+	n.host.Gater().OnRefused(func(p peer.ID, remote ma.Multiaddr) {
+		// A node nobody added tried to connect (or we to it): keep a
+		// trace, the first few per source address and minute in full,
+		// the rest in one summary entry.
+		source := "dial"
+		if remote != nil {
+			source = remoteIP(remote)
+		}
+		_, _ = n.strangers.Record(context.Background(), time.Now(), source, audit.Event{
+			Actor: "peer:" + p.String(), Action: "peer.refused", Object: "source/" + source, Outcome: audit.Denied,
 		})
 	})
 	ex, err := exchange.Open(ctx, exchange.Options{
 		Store: n.store, Keyring: n.kr, Cases: n.cases, Forms: fc, Agency: n.cfg.Agency.ID, PeerID: n.host.ID().String(),
 		Transport: fm.transport(peerapi.Transport{Host: n.host}), Logger: n.log.With("component", "exchange"),
-		IntakeGroup: n.cfg.Exchange.IntakeGroup,
+		IntakeGroup: n.cfg.Exchange.IntakeGroup, MaxEnvelopeLifetime: n.cfg.Exchange.MaxEnvelopeLifetime,
+		KeyGrace: n.cfg.Exchange.KeyGrace, MaxEnvelopeBytes: n.cfg.Exchange.MaxEnvelopeBytes,
 	})
 	if err != nil {
 		return err
@@ -388,10 +399,14 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 	}()
 	deliverCtx, stopDelivering := context.WithCancel(ctx)
 	defer stopDelivering()
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		n.ex.Load().Run(deliverCtx)
+	}()
+	go func() {
+		defer wg.Done()
+		n.strangers.Run(deliverCtx)
 	}()
 	go func() {
 		defer wg.Done()
@@ -483,4 +498,14 @@ func (n *Node) openNotify() error {
 	}
 	n.mail = notify.NewWorker(notify.WorkerOptions{Store: n.store, Mailer: m, Templates: tmpl, Logger: n.log.With("component", "notify")})
 	return nil
+}
+
+// remoteIP is the IP address of a multiaddr, or the multiaddr itself.
+func remoteIP(m ma.Multiaddr) string {
+	for _, code := range []int{ma.P_IP4, ma.P_IP6} {
+		if v, err := m.ValueForProtocol(code); err == nil {
+			return v
+		}
+	}
+	return m.String()
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cpx-node/cpx/crypto/agencykey"
+	"github.com/cpx-node/cpx/crypto/envelope"
 	"github.com/cpx-node/cpx/node/audit"
 	"github.com/cpx-node/cpx/node/store"
 )
@@ -47,8 +48,10 @@ func (s *Service) signReceipt(r Receipt) ([]byte, error) {
 	return json.Marshal(signedReceipt{Body: body, Sig: sb})
 }
 
-// verifyReceipt checks a receipt from peer p for envelope id.
-func verifyReceipt(p Peer, envelopeID, self string, b []byte) (Receipt, error) {
+// verifyReceipt checks a receipt from peer p for envelope id at now: its
+// signature, by a key of p valid when the receipt was made (not in the
+// future), and that it names this envelope, p and this node.
+func verifyReceipt(p Peer, envelopeID, self string, b []byte, now time.Time) (Receipt, error) {
 	var sr signedReceipt
 	var r Receipt
 	if err := json.Unmarshal(b, &sr); err != nil {
@@ -58,15 +61,18 @@ func verifyReceipt(p Peer, envelopeID, self string, b []byte) (Receipt, error) {
 	if err != nil {
 		return r, fmt.Errorf("malformed receipt signature: %w", err)
 	}
-	pub, ok := p.keyByFingerprint(sig.Key)
-	if !ok {
-		return r, fmt.Errorf("receipt signed by an unknown key %s", sig.Key)
+	if err := json.Unmarshal(sr.Body, &r); err != nil {
+		return r, fmt.Errorf("malformed receipt: %w", err)
+	}
+	if r.ReceivedAt.After(now.Add(envelope.ClockSkew)) {
+		return r, fmt.Errorf("receipt made in the future (%s)", r.ReceivedAt.UTC().Format(time.RFC3339))
+	}
+	pub, err := p.senderKey(sig.Key, r.ReceivedAt)
+	if err != nil {
+		return r, fmt.Errorf("receipt: %w", err)
 	}
 	if err := pub.Verify(append([]byte("cpx-receipt-v1\n"), sr.Body...), sig); err != nil {
 		return r, fmt.Errorf("receipt signature: %w", err)
-	}
-	if err := json.Unmarshal(sr.Body, &r); err != nil {
-		return r, fmt.Errorf("malformed receipt: %w", err)
 	}
 	if r.EnvelopeID != envelopeID || r.From != p.Agency || r.To != self {
 		return r, fmt.Errorf("receipt for %s from %s to %s does not match envelope %s to %s", r.EnvelopeID, r.From, r.To, envelopeID, p.Agency)
@@ -93,16 +99,30 @@ func backoff(attempts int) time.Duration {
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		s.greetPeers(ctx)
 	}()
+	go func() {
+		defer wg.Done()
+		s.refusals.Run(ctx)
+	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	retired := s.now()
 	for {
 		if err := s.deliverDue(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("delivering", "err", err)
+		}
+		if now := s.now(); now.Sub(retired) > time.Hour {
+			retired = now
+			if _, err := s.RetireKeys(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("retiring old agency keys", "err", err)
+			}
+			if err := s.pruneSeen(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("pruning the replay guard", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -254,8 +274,11 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry) (Delivery, error) 
 		s.notePeerError(ctx, p.Agency, err)
 		return Delivery{Err: err}, err
 	}
-	r, err := verifyReceipt(p, e.EnvelopeID, s.agency, receipt)
+	r, err := verifyReceipt(p, e.EnvelopeID, s.agency, receipt, now)
 	if err != nil {
+		// A receipt that does not verify proves nothing: the envelope
+		// stays in the outbox, and the forgery is on record.
+		s.refusePeer(ctx, now, audit.Event{Actor: "peer:" + p.Agency, Action: "receipt.refused", Object: "exchange/" + e.Exchange, Outcome: audit.Denied, Details: err.Error()})
 		s.retry(ctx, e, err)
 		return Delivery{Err: err}, nil
 	}

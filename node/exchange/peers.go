@@ -269,7 +269,8 @@ func (s *Service) Greet(ctx context.Context, agency string) error {
 }
 
 // learn verifies a peer's announcements and stores them. A peer whose
-// announcements name another agency or another node is refused.
+// announcements name another agency or another node, or a key that its
+// current keys do not certify, is refused.
 func (s *Service) learn(ctx context.Context, peerID string, announcements [][]byte) error {
 	now := s.now().UTC()
 	return s.store.Update(ctx, func(w store.Writer) error {
@@ -280,27 +281,14 @@ func (s *Service) learn(ctx context.Context, peerID string, announcements [][]by
 		if !ok {
 			return fmt.Errorf("%w: unknown peer %s", ErrDenied, peerID)
 		}
-		var prev *agencykey.Public
-		var kept [][]byte
-		for _, b := range announcements {
-			a, err := agencykey.UnmarshalAnnouncement(b)
-			if err != nil {
-				return fmt.Errorf("%w: announcement from %s: %v", ErrRefused, p.Agency, err)
-			}
-			if a.Key.Agency != p.Agency || a.PeerID != peerID {
-				return fmt.Errorf("%w: node %s is registered for agency %q but announces keys of %q at node %s", ErrRefused, peerID, p.Agency, a.Key.Agency, a.PeerID)
-			}
-			if err := a.Verify(now, prev); err != nil && !errors.Is(err, agencykey.ErrNotValid) {
-				return fmt.Errorf("%w: announcement from %s: %v", ErrRefused, p.Agency, err)
-			}
-			kept = append(kept, b)
-			k := a.Key
-			prev = &k
+		if len(announcements) > MaxHelloAnnouncements {
+			return fmt.Errorf("%w: %s sent %d key announcements, at most %d", ErrRefused, p.Agency, len(announcements), MaxHelloAnnouncements)
 		}
-		if len(kept) == 0 {
-			return fmt.Errorf("%w: %s announced no keys", ErrRefused, p.Agency)
+		kept, err := continuity(p, peerID, announcements, now)
+		if err != nil {
+			return err
 		}
-		if latestVersion(p.Announcements) > prev.Version {
+		if latestVersion(p.Announcements) > latestVersion(kept) {
 			// A Hello that left before the peer's rotation reached us: key
 			// versions only move forward, so keep what we know.
 			kept = p.Announcements
@@ -335,4 +323,128 @@ func latestVersion(announcements [][]byte) uint32 {
 		}
 	}
 	return v
+}
+
+// ErrKeyContinuity is a peer's key that none of the keys this node knows
+// for it certifies (a signed rotation statement): its identity changed,
+// or someone pretends so. Only an operator who checked the new
+// fingerprint out of band takes it (RekeyPeer).
+var ErrKeyContinuity = errors.New("key not certified by the peer's current key")
+
+// continuity verifies a peer's announcements against what this node knows
+// of it and returns the ones to keep. On first contact (no stored key)
+// the chain is taken as it is: the peer was added by an administrator, by
+// its peer id. After that, every key not known yet must be a rotation of
+// a key that is (its PrevSig by the previous announcement, itself known
+// or certified), with a higher version than any known key.
+func continuity(p Peer, peerID string, announcements [][]byte, now time.Time) ([][]byte, error) {
+	known := map[string]bool{}
+	for _, k := range p.Keys() {
+		known[k.Fingerprint()] = true
+	}
+	first := len(known) == 0
+	latest := latestVersion(p.Announcements)
+	var prev *agencykey.Public
+	prevTrusted := false
+	var kept [][]byte
+	for _, b := range announcements {
+		a, err := agencykey.UnmarshalAnnouncement(b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: announcement from %s: %v", ErrRefused, p.Agency, err)
+		}
+		if a.Key.Agency != p.Agency || a.PeerID != peerID {
+			return nil, fmt.Errorf("%w: node %s is registered for agency %q but announces keys of %q at node %s", ErrRefused, peerID, p.Agency, a.Key.Agency, a.PeerID)
+		}
+		fp := a.Key.Fingerprint()
+		var verr error
+		switch {
+		case first || known[fp]:
+			verr = a.Verify(now, prev)
+		case prev == nil || !prevTrusted:
+			return nil, fmt.Errorf("%w: %s announced key v%d %s without a signature by a key this node knows for it (cpx peer rekey after checking the fingerprint)", ErrKeyContinuity, p.Agency, a.Key.Version, fp)
+		case a.Key.Version <= latest:
+			return nil, fmt.Errorf("%w: %s announced a new key v%d, not above v%d", ErrKeyContinuity, p.Agency, a.Key.Version, latest)
+		default:
+			verr = a.Verify(now, prev)
+			if verr != nil && errors.Is(verr, agencykey.ErrRotation) {
+				return nil, fmt.Errorf("%w: %s key v%d: %v", ErrKeyContinuity, p.Agency, a.Key.Version, verr)
+			}
+		}
+		if verr != nil && !errors.Is(verr, agencykey.ErrNotValid) {
+			return nil, fmt.Errorf("%w: announcement from %s: %v", ErrRefused, p.Agency, verr)
+		}
+		kept = append(kept, b)
+		k := a.Key
+		prev, prevTrusted = &k, true
+	}
+	if len(kept) == 0 {
+		return nil, fmt.Errorf("%w: %s announced no keys", ErrRefused, p.Agency)
+	}
+	return kept, nil
+}
+
+// RekeyPeer takes a peer's keys afresh, for an identity change its
+// current keys do not certify: it greets the peer and stores what it
+// announces only if its newest key has fingerprint fp, which an operator
+// checked out of band. Audited either way.
+func (s *Service) RekeyPeer(ctx context.Context, sub policy.Subject, agency, fp string) (Peer, error) {
+	if err := s.authorize(ctx, sub, policy.ResourcePeer, policy.ActionCreate, "peer.rekey", "agency/"+agency); err != nil {
+		return Peer{}, err
+	}
+	want, err := agencykey.ParseFingerprint(fp)
+	if err != nil {
+		return Peer{}, fmt.Errorf("%w: fingerprint: %v", ErrInvalid, err)
+	}
+	p, err := s.getPeer(ctx, agency)
+	if err != nil {
+		return Peer{}, err
+	}
+	mine, err := s.announcements()
+	if err != nil {
+		return Peer{}, err
+	}
+	now := s.now().UTC()
+	fail := func(err error) (Peer, error) {
+		_ = audit.Record(ctx, s.store, now, audit.Event{Actor: sub.User, Action: "peer.rekey", Object: "agency/" + agency, Outcome: audit.Failed, Details: err.Error()})
+		return Peer{}, err
+	}
+	theirs, err := s.transport.Hello(ctx, p.PeerID, p.DialAddrs(), mine)
+	if err != nil {
+		return fail(fmt.Errorf("reaching %s: %w", agency, err))
+	}
+	fresh := p
+	fresh.Announcements = nil // first contact again
+	kept, err := continuity(fresh, p.PeerID, theirs, now)
+	if err != nil {
+		return fail(err)
+	}
+	newest, err := agencykey.UnmarshalAnnouncement(kept[len(kept)-1])
+	if err != nil {
+		return fail(err)
+	}
+	if got := newest.Key.Fingerprint(); got != want {
+		return fail(fmt.Errorf("%w: %s's newest key is %s, not %s: nothing changed", ErrRefused, agency, got, want))
+	}
+	err = s.store.Update(ctx, func(w store.Writer) error {
+		cur, err := s.peer(w, agency)
+		if err != nil {
+			return err
+		}
+		old := cur.Keys()
+		cur.Announcements, cur.LastSeen, cur.LastError, cur.LastErrorAt = kept, now, "", time.Time{}
+		if err := putJSON(w, key(prefixPeer, agency), cur); err != nil {
+			return err
+		}
+		var oldFP []string
+		for _, k := range old {
+			oldFP = append(oldFP, k.Fingerprint())
+		}
+		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "peer.rekey", Object: "agency/" + agency,
+			Details: map[string]any{"fingerprint": want, "version": newest.Key.Version, "previous": oldFP}})
+		return err
+	})
+	if err != nil {
+		return Peer{}, err
+	}
+	return s.getPeer(ctx, agency)
 }

@@ -135,50 +135,25 @@ func (s *Service) Query(ctx context.Context, to string, isp *policy.ISP, payload
 	return envelope.Open(answer, key, sender, s.now())
 }
 
-// limiter allows each peer a burst of queries, refilled over time.
-type limiter struct {
-	mu     sync.Mutex
-	tokens map[string]float64
-	last   map[string]time.Time
-}
-
-// queryRate is how many tracing queries a peer may make per minute, and
-// the burst.
-const (
-	queryRate  = 30.0
-	queryBurst = 30.0
-)
-
-func (l *limiter) allow(peer string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.tokens == nil {
-		l.tokens, l.last = map[string]float64{}, map[string]time.Time{}
-	}
-	t, seen := l.tokens[peer]
-	if !seen {
-		t = queryBurst
-	}
-	t = min(queryBurst, t+now.Sub(l.last[peer]).Minutes()*queryRate)
-	l.last[peer] = now
-	if t < 1 {
-		l.tokens[peer] = t
-		return false
-	}
-	l.tokens[peer] = t - 1
-	return true
-}
-
-// HandleQuery answers a sealed query from the node peerID: the same checks
-// as Receive (known peer and sender, keys, signatures, expiry, ISP in force
-// here at that version and allowing the purpose from that agency to this
-// one), a per-peer rate limit, then the registered handler; the answer is
-// sealed back. Refusals are audited.
+// HandleQuery answers a sealed query from the node peerID: a per-peer
+// rate limit and a size limit before anything else, then the same checks
+// as Receive (known peer and sender, times within the query window, keys
+// valid at creation, signatures, the envelope id as a nonce answered once,
+// ISP in force here at that version and allowing the purpose from that
+// agency to this one), decryption, then the registered handler; the answer
+// is sealed back. Refusals are audited, repeated ones summarised.
 func (s *Service) HandleQuery(ctx context.Context, peerID string, raw []byte) ([]byte, error) {
 	now := s.now().UTC()
 	refuse := func(from string, err error) ([]byte, error) {
-		_ = audit.Record(ctx, s.store, now, audit.Event{Actor: "peer:" + from, Action: "tracing.query.refused", Object: "peer/" + peerID, Outcome: audit.Denied, Details: err.Error()})
+		s.refusePeer(ctx, now, audit.Event{Actor: "peer:" + from, Action: "tracing.query.refused", Object: "peer/" + peerID, Outcome: audit.Denied, Details: err.Error()})
 		return nil, err
+	}
+	// Before any work: the rate, then the size.
+	if !s.queries.allow(peerID, now) {
+		return refuse(peerID, ErrRateLimited)
+	}
+	if len(raw) > MaxQueryBytes {
+		return refuse(peerID, fmt.Errorf("%w: query of %d bytes, at most %d", envelope.ErrMalformed, len(raw), MaxQueryBytes))
 	}
 	env, err := envelope.Unmarshal(raw)
 	if err != nil {
@@ -209,17 +184,29 @@ func (s *Service) HandleQuery(ctx context.Context, peerID string, raw []byte) ([
 	case h.Purpose != PurposeTracing:
 		return refuse(p.Agency, fmt.Errorf("%w: purpose %q", ErrUnexpected, h.Purpose))
 	}
-	mine, ok := s.keyByFingerprint(h.RecipientKey)
-	if h.Recipient != s.agency || !ok {
-		return refuse(p.Agency, envelope.ErrWrongRecipient)
+	// The time window: a query is valid for at most queryWindow, from
+	// about now.
+	if err := s.checkTimes(h, now); err != nil {
+		return refuse(p.Agency, err)
 	}
-	theirs, ok := p.keyByFingerprint(h.SenderKey)
-	if !ok {
-		return refuse(p.Agency, fmt.Errorf("%w: %s", ErrUnknownKey, h.SenderKey))
+	if h.Expires.Sub(h.Created) > queryWindow || h.Created.Before(now.Add(-queryWindow-envelope.ClockSkew)) {
+		return refuse(p.Agency, fmt.Errorf("%w: a query is valid for at most %s from its creation", ErrLifetime, queryWindow))
 	}
-	plain, err := envelope.Open(env, mine, theirs, now)
+	mine, err := s.ownKey(h.Recipient, h.RecipientKey, h.Created)
 	if err != nil {
 		return refuse(p.Agency, err)
+	}
+	theirs, err := p.senderKey(h.SenderKey, h.Created)
+	if err != nil {
+		return refuse(p.Agency, err)
+	}
+	if err := envelope.Verify(env, theirs); err != nil {
+		return refuse(p.Agency, err)
+	}
+	// The envelope id is the query's nonce: each is answered once.
+	if !s.queryNonces.add(p.Agency+"/"+h.ID, h.Expires.Add(envelope.ClockSkew), now) {
+		s.refusePeer(ctx, now, audit.Event{Actor: "peer:" + p.Agency, Action: "tracing.query.replayed", Object: "envelope/" + h.ID, Outcome: audit.Denied})
+		return nil, fmt.Errorf("%w: query %s answered already", ErrReplay, h.ID)
 	}
 	if in.ISP == nil || !in.InForce || in.ISP.Version != h.ISPVersion {
 		return refuse(p.Agency, fmt.Errorf("%w: %s version %d", ErrISP, h.ISP, h.ISPVersion))
@@ -227,8 +214,9 @@ func (s *Service) HandleQuery(ctx context.Context, peerID string, raw []byte) ([
 	if err := policy.CheckProjection(in.ISP, p.Agency, s.agency, PurposeTracing, nil, s.formFields); err != nil {
 		return refuse(p.Agency, fmt.Errorf("%w: %v", ErrRefused, err))
 	}
-	if !s.queries.allow(p.Agency, now) {
-		return refuse(p.Agency, ErrRateLimited)
+	plain, err := envelope.Open(env, mine, theirs, now)
+	if err != nil {
+		return refuse(p.Agency, err)
 	}
 	s.mu.RLock()
 	handler := s.queryHandler
@@ -254,4 +242,40 @@ func (s *Service) HandleQuery(ctx context.Context, peerID string, raw []byte) ([
 	}
 	_ = audit.Record(ctx, s.store, now, audit.Event{Actor: "peer:" + p.Agency, Action: "tracing.query.answered", Object: "agency/" + p.Agency, Details: h.ID})
 	return out.MarshalBinary()
+}
+
+// queryWindow is the longest validity of a tracing query.
+const queryWindow = 10 * time.Minute
+
+// nonces remembers the ids of answered queries until they expire. It
+// holds at most maxNonces (the rate limit keeps it far below).
+type nonces struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+const maxNonces = 1 << 16
+
+// add records id until expires and reports whether it was new.
+func (n *nonces) add(id string, expires, now time.Time) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.m == nil {
+		n.m = map[string]time.Time{}
+	}
+	if len(n.m) >= maxNonces/2 {
+		for k, e := range n.m {
+			if now.After(e) {
+				delete(n.m, k)
+			}
+		}
+	}
+	if _, ok := n.m[id]; ok {
+		return false
+	}
+	if len(n.m) >= maxNonces {
+		return false // full of live nonces: refuse rather than forget one
+	}
+	n.m[id] = expires
+	return true
 }

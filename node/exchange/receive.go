@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,67 +29,132 @@ var (
 
 // Hello answers a peer's key announcements with ours.
 func (s *Service) Hello(ctx context.Context, peerID string, announcements [][]byte) ([][]byte, error) {
+	now := s.now().UTC()
+	if !s.hellos.allow(peerID, now) {
+		s.refusePeer(ctx, now, audit.Event{Actor: "peer:" + peerID, Action: "peer.hello.rate_limited", Object: "peer/" + peerID, Outcome: audit.Denied})
+		return nil, ErrRateLimited
+	}
 	if err := s.learn(ctx, peerID, announcements); err != nil {
-		_ = audit.Record(ctx, s.store, s.now(), audit.Event{Actor: "peer:" + peerID, Action: "peer.hello", Object: "peer/" + peerID, Outcome: audit.Denied, Details: err.Error()})
+		s.refusePeer(ctx, now, audit.Event{Actor: "peer:" + peerID, Action: "peer.hello", Object: "peer/" + peerID, Outcome: audit.Denied, Details: err.Error()})
 		return nil, err
 	}
 	return s.announcements()
 }
 
 // Receive handles an envelope delivered by the node peerID and returns a
-// signed receipt. A repeated envelope gets the first receipt back and
-// changes nothing. Every refusal is audited and leaves no other state.
+// signed receipt. The checks run cheapest first and nothing is decrypted
+// or looked up by id before the signature verifies: per-peer rate, size
+// for the purpose, form, known peer and sender, times and lifetime, keys
+// valid when the envelope was created, signatures, then the replay guard
+// (per sender: the same envelope again gets the first receipt back and
+// changes nothing; another envelope under a used id is refused as an
+// attack), ISP, decryption and the message. Every refusal is audited
+// (repeated ones summarised, see refuse) and leaves no other state.
 func (s *Service) Receive(ctx context.Context, peerID string, raw []byte) ([]byte, error) {
 	now := s.now().UTC()
-	var receipt []byte
-	var refused error
-	var env *envelope.Envelope
-	var sender string
-	err := s.store.Update(ctx, func(w store.Writer) error {
-		receipt, refused = nil, nil
+	receipt, sender, object, action, refused := s.receive(ctx, peerID, raw, now)
+	if refused != nil {
+		if sender == "" {
+			sender = peerID
+		}
+		if action == "" {
+			action = "envelope.refused"
+		}
+		s.refusePeer(ctx, now, audit.Event{Actor: "peer:" + sender, Action: action, Object: object, Outcome: audit.Denied, Details: refused.Error()})
+		s.log.Warn("refused an envelope", "peer", sender, "reason", refused)
+		return nil, refused
+	}
+	return receipt, nil
+}
+
+// ErrReplay is a reused envelope id with a different body.
+var ErrReplay = errors.New("envelope id used already for another envelope")
+
+// seen is what the replay guard keeps of an accepted envelope, under its
+// sender and id, until it expires.
+type seen struct {
+	Digest  []byte    `json:"digest"`  // envelope.Digest
+	Receipt []byte    `json:"receipt"` // the receipt returned
+	Expires time.Time `json:"expires"` // the envelope's
+}
+
+// receive does Receive's work; it returns the receipt, or the refusal with
+// what to audit it as.
+func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now time.Time) (receipt []byte, sender, object, action string, refused error) {
+	object = "peer/" + peerID
+	if !s.deliveries.allow(peerID, now) {
+		return nil, "", object, "envelope.rate_limited", ErrRateLimited
+	}
+	if len(raw) > s.maxEnvelope {
+		return nil, "", object, "", fmt.Errorf("%w: %d bytes, this node takes at most %d", envelope.ErrMalformed, len(raw), s.maxEnvelope)
+	}
+	env, err := envelope.Unmarshal(raw)
+	if err != nil {
+		return nil, "", object, "", err
+	}
+	h := env.Header
+	object = "envelope/" + h.ID
+	var p Peer
+	var known bool
+	if err := s.store.View(ctx, func(r store.Reader) error {
 		var err error
-		env, err = envelope.Unmarshal(raw)
-		if err != nil {
-			refused = err
-			return nil
-		}
-		h := env.Header
-		p, known, err := s.peerByID(w, peerID)
-		if err != nil {
-			return err
-		}
-		sender = p.Agency
+		p, known, err = s.peerByID(r, peerID)
+		return err
+	}); err != nil {
+		return nil, "", object, "", err
+	}
+	sender = p.Agency
+	switch {
+	case !known:
+		return nil, "", object, "", fmt.Errorf("%w %s", ErrUnknownPeer, peerID)
+	case h.Sender != p.Agency:
+		return nil, sender, object, "", fmt.Errorf("%w: envelope from %q delivered by the node of %q", ErrSenderMatch, h.Sender, p.Agency)
+	}
+	if err := s.checkPurposeSize(h.Purpose, len(env.Ciphertext)); err != nil {
+		return nil, sender, object, "", err
+	}
+	if err := s.checkTimes(h, now); err != nil {
+		return nil, sender, object, "", err
+	}
+	mine, err := s.ownKey(h.Recipient, h.RecipientKey, h.Created)
+	if err != nil {
+		return nil, sender, object, "", err
+	}
+	theirs, err := p.senderKey(h.SenderKey, h.Created)
+	if err != nil {
+		return nil, sender, object, "", err
+	}
+	if err := envelope.Verify(env, theirs); err != nil {
+		return nil, sender, object, "", err
+	}
+	digest, err := env.Digest()
+	if err != nil {
+		return nil, sender, object, "", err
+	}
+	err = s.store.Update(ctx, func(w store.Writer) error {
+		receipt, refused, action = nil, nil, ""
+		var prev seen
+		err := getJSON(w, key(prefixSeenBy, p.Agency+"/"+h.ID), &prev)
 		switch {
-		case !known:
-			refused = fmt.Errorf("%w %s", ErrUnknownPeer, peerID)
-			return nil
-		case h.Sender != p.Agency:
-			refused = fmt.Errorf("%w: envelope from %q delivered by the node of %q", ErrSenderMatch, h.Sender, p.Agency)
-			return nil
-		}
-		if prev, err := w.Get(key(prefixSeen, h.ID)); err == nil {
+		case err == nil && bytes.Equal(prev.Digest, digest[:]):
 			// A retry of a delivery that succeeded, or a replay: the first
 			// receipt again, and nothing else changes.
-			receipt = prev
+			receipt = prev.Receipt
+			_, err := audit.Append(w, now, audit.Event{Actor: "peer:" + p.Agency, Action: "envelope.replayed", Object: "envelope/" + h.ID})
+			return err
+		case err == nil:
+			refused, action = fmt.Errorf("%w: %s reused id %s", ErrReplay, p.Agency, h.ID), "envelope.attack"
+			return nil
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		if old, err := w.Get(key(prefixSeen, h.ID)); err == nil {
+			// Accepted before the guard was kept per sender.
+			receipt = old
 			_, err := audit.Append(w, now, audit.Event{Actor: "peer:" + p.Agency, Action: "envelope.replayed", Object: "envelope/" + h.ID})
 			return err
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
-		}
-		mine, ok := s.keyByFingerprint(h.RecipientKey)
-		if h.Recipient != s.agency || !ok {
-			refused = fmt.Errorf("%w: envelope for %s key %s", envelope.ErrWrongRecipient, h.Recipient, h.RecipientKey)
-			return nil
-		}
-		theirs, ok := p.keyByFingerprint(h.SenderKey)
-		if !ok {
-			refused = fmt.Errorf("%w: %s has not announced key %s", ErrUnknownKey, p.Agency, h.SenderKey)
-			return nil
-		}
-		plain, err := envelope.Open(env, mine, theirs, now)
-		if err != nil {
-			refused = err
-			return nil
 		}
 		// The version the envelope names, or a newer one that supersedes
 		// it, must be in force here (docs/isp.md, "Renewal").
@@ -101,8 +167,13 @@ func (s *Service) Receive(ctx context.Context, peerID string, raw []byte) ([]byt
 			refused = fmt.Errorf("%w: %s version %d (%s)", ErrISP, h.ISP, h.ISPVersion, reason)
 			return nil
 		}
+		plain, err := envelope.Open(env, mine, theirs, now)
+		if err != nil {
+			refused = err
+			return nil
+		}
 		var msg Message
-		dec := json.NewDecoder(strings.NewReader(string(plain)))
+		dec := json.NewDecoder(bytes.NewReader(plain))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&msg); err != nil {
 			refused = fmt.Errorf("%w: %v", ErrBadMessage, err)
@@ -114,7 +185,7 @@ func (s *Service) Receive(ctx context.Context, peerID string, raw []byte) ([]byt
 		if receipt, err = s.signReceipt(Receipt{EnvelopeID: h.ID, From: s.agency, To: p.Agency, ReceivedAt: now}); err != nil {
 			return err
 		}
-		if err := w.Set(key(prefixSeen, h.ID), receipt); err != nil {
+		if err := putJSON(w, key(prefixSeenBy, p.Agency+"/"+h.ID), seen{Digest: digest[:], Receipt: receipt, Expires: h.Expires}); err != nil {
 			return err
 		}
 		if err := putJSON(w, key(prefixPeer, p.Agency), withSeen(p, now)); err != nil {
@@ -125,21 +196,9 @@ func (s *Service) Receive(ctx context.Context, peerID string, raw []byte) ([]byt
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, sender, object, "", err
 	}
-	if refused != nil {
-		object := "peer/" + peerID
-		if env != nil {
-			object = "envelope/" + env.Header.ID
-		}
-		if sender == "" {
-			sender = peerID
-		}
-		_ = audit.Record(ctx, s.store, now, audit.Event{Actor: "peer:" + sender, Action: "envelope.refused", Object: object, Outcome: audit.Denied, Details: refused.Error()})
-		s.log.Warn("refused an envelope", "peer", sender, "reason", refused)
-		return nil, refused
-	}
-	return receipt, nil
+	return receipt, sender, object, action, refused
 }
 
 // apply changes this node's state for a verified message, within w. It

@@ -107,13 +107,14 @@ func (r *Record) event(at time.Time, status, actor, reason string) {
 }
 
 var (
-	prefixRecord = []byte("x/r/") // exchange id → Record
-	prefixPeer   = []byte("x/p/") // agency → Peer
-	prefixISP    = []byte("x/i/") // isp id → stored ISP document
-	prefixOutbox = []byte("x/o/") // envelope id → OutboxEntry
-	prefixSeen   = []byte("x/s/") // envelope id → receipt (replay guard)
-	prefixKey    = []byte("x/k/") // agency key version → wrapped private key
-	keyIdentity  = []byte("x/id") // wrapped libp2p identity
+	prefixRecord = []byte("x/r/")  // exchange id → Record
+	prefixPeer   = []byte("x/p/")  // agency → Peer
+	prefixISP    = []byte("x/i/")  // isp id → stored ISP document
+	prefixOutbox = []byte("x/o/")  // envelope id → OutboxEntry
+	prefixSeen   = []byte("x/s/")  // envelope id → receipt (replay guard before 0.x; read only)
+	prefixSeenBy = []byte("x/sb/") // sender agency "/" envelope id → seen (replay guard)
+	prefixKey    = []byte("x/k/")  // agency key version → wrapped private key
+	keyIdentity  = []byte("x/id")  // wrapped libp2p identity
 )
 
 func key(prefix []byte, id string) []byte { return append(append([]byte{}, prefix...), id...) }

@@ -55,6 +55,18 @@ type Options struct {
 	// IntakeGroup is the group incoming exchanges belong to (default
 	// DefaultIntakeGroup).
 	IntakeGroup string
+	// MaxEnvelopeLifetime is the longest validity (Expires - Created) of
+	// an envelope this node accepts (default DefaultMaxEnvelopeLifetime).
+	MaxEnvelopeLifetime time.Duration
+	// KeyGrace is how long an own superseded key still opens envelopes
+	// newly sealed to it (default DefaultKeyGrace).
+	KeyGrace time.Duration
+	// MaxEnvelopeBytes bounds an envelope a peer delivers (default
+	// DefaultMaxEnvelopeBytes).
+	MaxEnvelopeBytes int
+	// DeliveryRate and DeliveryBurst bound the envelopes one peer may
+	// deliver per second (defaults DefaultDeliveryRate and -Burst).
+	DeliveryRate, DeliveryBurst float64
 }
 
 // Service is the node's exchange with other agencies.
@@ -70,6 +82,9 @@ type Service struct {
 	now       func() time.Time
 	ttl       time.Duration
 	intake    string
+	// maxLifetime and keyGrace: see Options.
+	maxLifetime time.Duration
+	keyGrace    time.Duration
 
 	mu            sync.RWMutex
 	current       *agencykey.Private
@@ -80,7 +95,12 @@ type Service struct {
 	rushed        map[string]bool // agencies whose envelopes are due now
 	queryHandler  QueryHandler
 	resolveHandle HandleResolver
-	queries       limiter
+	queries       *limiter // tracing queries per peer
+	deliveries    *limiter // envelopes per peer
+	hellos        *limiter // greetings per peer
+	refusals      *audit.Summary
+	queryNonces   nonces
+	maxEnvelope   int
 	inflight      map[string]bool // outbox entries being delivered
 }
 
@@ -99,7 +119,12 @@ func Open(ctx context.Context, o Options) (*Service, error) {
 	s := &Service{
 		store: o.Store, kr: o.Keyring, cases: o.Cases, forms: o.Forms, agency: o.Agency, peerID: o.PeerID,
 		transport: o.Transport, log: o.Logger, now: o.Now, ttl: o.EnvelopeTTL, intake: o.IntakeGroup,
-		byFP: map[string]*agencykey.Private{}, wake: make(chan struct{}, 1),
+		maxLifetime: o.MaxEnvelopeLifetime, keyGrace: o.KeyGrace, maxEnvelope: o.MaxEnvelopeBytes,
+		queries:    &limiter{rate: queryRate, burst: queryBurst},
+		hellos:     &limiter{rate: helloRate, burst: helloBurst},
+		deliveries: &limiter{rate: o.DeliveryRate, burst: o.DeliveryBurst},
+		refusals:   &audit.Summary{Store: o.Store, Burst: 20},
+		byFP:       map[string]*agencykey.Private{}, wake: make(chan struct{}, 1),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -113,12 +138,33 @@ func Open(ctx context.Context, o Options) (*Service, error) {
 	if s.intake == "" {
 		s.intake = DefaultIntakeGroup
 	}
+	if s.maxLifetime <= 0 {
+		s.maxLifetime = DefaultMaxEnvelopeLifetime
+	}
+	if s.keyGrace <= 0 {
+		s.keyGrace = DefaultKeyGrace
+	}
+	if s.maxEnvelope <= 0 {
+		s.maxEnvelope = DefaultMaxEnvelopeBytes
+	}
+	if s.deliveries.rate <= 0 {
+		s.deliveries.rate = DefaultDeliveryRate
+	}
+	if s.deliveries.burst < 1 {
+		s.deliveries.burst = DefaultDeliveryBurst
+	}
+	if s.ttl > s.maxLifetime {
+		s.ttl = s.maxLifetime
+	}
 	validity := o.KeyValidity
 	if validity <= 0 {
 		validity = 2 * 365 * 24 * time.Hour
 	}
 	if err := s.loadKeys(ctx, validity); err != nil {
 		return nil, err
+	}
+	if _, err := s.RetireKeys(ctx); err != nil {
+		return nil, fmt.Errorf("retiring old agency keys: %w", err)
 	}
 	// Let every known peer through the gater.
 	peers, err := s.listPeers(ctx)

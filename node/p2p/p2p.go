@@ -81,7 +81,13 @@ func New(c Config) (*Host, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	g := NewGater()
+	rm, cm, err := limits()
+	if err != nil {
+		return nil, fmt.Errorf("p2p: resource limits: %w", err)
+	}
 	h, err := libp2p.New(
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
 		libp2p.Identity(c.Identity),
 		libp2p.ListenAddrStrings(addrs...),
 		libp2p.ConnectionGater(g),
@@ -190,7 +196,7 @@ func (h *Host) Close() error {
 type Gater struct {
 	mu      sync.RWMutex
 	allowed map[peer.ID]bool
-	refused func(peer.ID)
+	refused func(peer.ID, ma.Multiaddr)
 }
 
 // NewGater returns a gater that allows nobody.
@@ -211,37 +217,42 @@ func (g *Gater) Deny(p peer.ID) {
 }
 
 // OnRefused sets a function called (without locks held) for every refused
-// peer, e.g. to audit it.
-func (g *Gater) OnRefused(f func(peer.ID)) {
+// peer, with its remote address when it connected to us (nil when we
+// dialled it), e.g. to audit it.
+func (g *Gater) OnRefused(f func(p peer.ID, remote ma.Multiaddr)) {
 	g.mu.Lock()
 	g.refused = f
 	g.mu.Unlock()
 }
 
-func (g *Gater) allows(p peer.ID) bool {
+func (g *Gater) allows(p peer.ID, remote ma.Multiaddr) bool {
 	g.mu.RLock()
 	ok := g.allowed[p]
 	f := g.refused
 	g.mu.RUnlock()
 	if !ok && f != nil {
-		f(p)
+		f(p, remote)
 	}
 	return ok
 }
 
 // InterceptPeerDial implements connmgr.ConnectionGater.
-func (g *Gater) InterceptPeerDial(p peer.ID) bool { return g.allows(p) }
+func (g *Gater) InterceptPeerDial(p peer.ID) bool { return g.allows(p, nil) }
 
 // InterceptAddrDial implements connmgr.ConnectionGater.
-func (g *Gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return g.allows(p) }
+func (g *Gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return g.allows(p, nil) }
 
 // InterceptAccept implements connmgr.ConnectionGater: the peer is not known
 // yet, so the decision waits for InterceptSecured.
 func (g *Gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
 
 // InterceptSecured implements connmgr.ConnectionGater.
-func (g *Gater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
-	return g.allows(p)
+func (g *Gater) InterceptSecured(dir network.Direction, p peer.ID, c network.ConnMultiaddrs) bool {
+	var remote ma.Multiaddr
+	if dir == network.DirInbound && c != nil {
+		remote = c.RemoteMultiaddr()
+	}
+	return g.allows(p, remote)
 }
 
 // InterceptUpgraded implements connmgr.ConnectionGater.

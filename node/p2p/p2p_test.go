@@ -88,7 +88,7 @@ func TestConnectOverLibp2p(t *testing.T) {
 func TestGaterRefusesUnknownPeers(t *testing.T) {
 	a, b := newHost(t), newHost(t)
 	refused := make(chan peer.ID, 16)
-	b.Gater().OnRefused(func(p peer.ID) { refused <- p })
+	b.Gater().OnRefused(func(p peer.ID, _ ma.Multiaddr) { refused <- p })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := call(ctx, a, b, addrs(t, b, "tcp")); err == nil {

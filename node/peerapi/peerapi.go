@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"connectrpc.com/connect"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -35,10 +36,35 @@ var _ peerv1connect.PeerServiceHandler = (*Handler)(nil)
 // to the handler's (e.g. an interceptor that counts calls).
 func Serve(host *p2p.Host, ex func() *exchange.Service, opts ...connect.HandlerOption) {
 	h := &Handler{ex: ex}
-	host.Handle(peerv1connect.NewPeerServiceHandler(h, append([]connect.HandlerOption{
+	path, handler := peerv1connect.NewPeerServiceHandler(h, append([]connect.HandlerOption{
 		connect.WithReadMaxBytes(MaxMessageBytes),
 		connect.WithCompressMinBytes(1 << 30),
-	}, opts...)...))
+	}, opts...)...)
+	host.Handle(path, limitBodies(handler))
+}
+
+// Request body limits per method, applied before Connect reads a byte: a
+// declared length over the limit is refused at once, a body that grows
+// past it is cut off.
+var bodyLimits = map[string]int64{
+	peerv1connect.PeerServiceHelloProcedure:   exchange.MaxHelloBytes,
+	peerv1connect.PeerServiceQueryProcedure:   exchange.MaxQueryBytes + 4<<10,
+	peerv1connect.PeerServiceDeliverProcedure: MaxMessageBytes,
+}
+
+func limitBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit, ok := bodyLimits[r.URL.Path]
+		if !ok {
+			limit = exchange.MaxHelloBytes
+		}
+		if r.ContentLength > limit {
+			http.Error(w, fmt.Sprintf("request body over %d bytes", limit), http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Hello implements PeerService.
@@ -75,9 +101,6 @@ func (h *Handler) Query(ctx context.Context, req *connect.Request[peerv1.QueryRe
 	}
 	answer, err := ex.HandleQuery(ctx, p2p.PeerID(ctx).String(), req.Msg.Envelope)
 	if err != nil {
-		if errors.Is(err, exchange.ErrRateLimited) {
-			return nil, connect.NewError(connect.CodeResourceExhausted, err)
-		}
 		return nil, toConnect(err)
 	}
 	return connect.NewResponse(&peerv1.QueryResponse{Envelope: answer}), nil
@@ -87,6 +110,12 @@ func (h *Handler) Query(ctx context.Context, req *connect.Request[peerv1.QueryRe
 // is unavailable (the sender retries).
 func toConnect(err error) error {
 	switch {
+	case errors.Is(err, exchange.ErrRateLimited):
+		return connect.NewError(connect.CodeResourceExhausted, err)
+	case errors.Is(err, exchange.ErrReplay), errors.Is(err, exchange.ErrKeyNotValid), errors.Is(err, exchange.ErrKeyContinuity):
+		return connect.NewError(connect.CodePermissionDenied, err)
+	case errors.Is(err, exchange.ErrLifetime):
+		return connect.NewError(connect.CodeInvalidArgument, err)
 	case errors.Is(err, exchange.ErrRefused), errors.Is(err, exchange.ErrDenied), errors.Is(err, exchange.ErrUnknownPeer),
 		errors.Is(err, exchange.ErrSenderMatch), errors.Is(err, exchange.ErrISP), errors.Is(err, exchange.ErrOutsideFields),
 		errors.Is(err, envelope.ErrSignature), errors.Is(err, envelope.ErrWrongRecipient), errors.Is(err, envelope.ErrWrongSender):

@@ -112,6 +112,9 @@ const (
 	// FederationServiceRemovePeerProcedure is the fully-qualified name of the FederationService's
 	// RemovePeer RPC.
 	FederationServiceRemovePeerProcedure = "/cpx.local.v1.FederationService/RemovePeer"
+	// FederationServiceRekeyPeerProcedure is the fully-qualified name of the FederationService's
+	// RekeyPeer RPC.
+	FederationServiceRekeyPeerProcedure = "/cpx.local.v1.FederationService/RekeyPeer"
 	// FederationServiceApplyPolicyProcedure is the fully-qualified name of the FederationService's
 	// ApplyPolicy RPC.
 	FederationServiceApplyPolicyProcedure = "/cpx.local.v1.FederationService/ApplyPolicy"
@@ -999,6 +1002,11 @@ type FederationServiceClient interface {
 	AddPeer(context.Context, *connect.Request[v1.AddPeerRequest]) (*connect.Response[v1.AddPeerResponse], error)
 	ListPeers(context.Context, *connect.Request[v1.ListPeersRequest]) (*connect.Response[v1.ListPeersResponse], error)
 	RemovePeer(context.Context, *connect.Request[v1.RemovePeerRequest]) (*connect.Response[v1.RemovePeerResponse], error)
+	// RekeyPeer takes a peer's new keys that its current keys do not
+	// certify (its identity changed), after an operator checked the new
+	// key's fingerprint out of band: the node greets the peer and takes its
+	// keys only if the newest has that fingerprint. Audited.
+	RekeyPeer(context.Context, *connect.Request[v1.RekeyPeerRequest]) (*connect.Response[v1.RekeyPeerResponse], error)
 	// ApplyPolicy puts an ISP document in force. It refuses one that does not
 	// verify with every party's signature or is not within its validity, and
 	// then changes nothing. With dry_run it only says what would change.
@@ -1056,6 +1064,12 @@ func NewFederationServiceClient(httpClient connect.HTTPClient, baseURL string, o
 			httpClient,
 			baseURL+FederationServiceRemovePeerProcedure,
 			connect.WithSchema(federationServiceMethods.ByName("RemovePeer")),
+			connect.WithClientOptions(opts...),
+		),
+		rekeyPeer: connect.NewClient[v1.RekeyPeerRequest, v1.RekeyPeerResponse](
+			httpClient,
+			baseURL+FederationServiceRekeyPeerProcedure,
+			connect.WithSchema(federationServiceMethods.ByName("RekeyPeer")),
 			connect.WithClientOptions(opts...),
 		),
 		applyPolicy: connect.NewClient[v1.ApplyPolicyRequest, v1.ApplyPolicyResponse](
@@ -1139,6 +1153,7 @@ type federationServiceClient struct {
 	addPeer        *connect.Client[v1.AddPeerRequest, v1.AddPeerResponse]
 	listPeers      *connect.Client[v1.ListPeersRequest, v1.ListPeersResponse]
 	removePeer     *connect.Client[v1.RemovePeerRequest, v1.RemovePeerResponse]
+	rekeyPeer      *connect.Client[v1.RekeyPeerRequest, v1.RekeyPeerResponse]
 	applyPolicy    *connect.Client[v1.ApplyPolicyRequest, v1.ApplyPolicyResponse]
 	listPolicies   *connect.Client[v1.ListPoliciesRequest, v1.ListPoliciesResponse]
 	showPolicy     *connect.Client[v1.ShowPolicyRequest, v1.ShowPolicyResponse]
@@ -1171,6 +1186,11 @@ func (c *federationServiceClient) ListPeers(ctx context.Context, req *connect.Re
 // RemovePeer calls cpx.local.v1.FederationService.RemovePeer.
 func (c *federationServiceClient) RemovePeer(ctx context.Context, req *connect.Request[v1.RemovePeerRequest]) (*connect.Response[v1.RemovePeerResponse], error) {
 	return c.removePeer.CallUnary(ctx, req)
+}
+
+// RekeyPeer calls cpx.local.v1.FederationService.RekeyPeer.
+func (c *federationServiceClient) RekeyPeer(ctx context.Context, req *connect.Request[v1.RekeyPeerRequest]) (*connect.Response[v1.RekeyPeerResponse], error) {
+	return c.rekeyPeer.CallUnary(ctx, req)
 }
 
 // ApplyPolicy calls cpx.local.v1.FederationService.ApplyPolicy.
@@ -1240,6 +1260,11 @@ type FederationServiceHandler interface {
 	AddPeer(context.Context, *connect.Request[v1.AddPeerRequest]) (*connect.Response[v1.AddPeerResponse], error)
 	ListPeers(context.Context, *connect.Request[v1.ListPeersRequest]) (*connect.Response[v1.ListPeersResponse], error)
 	RemovePeer(context.Context, *connect.Request[v1.RemovePeerRequest]) (*connect.Response[v1.RemovePeerResponse], error)
+	// RekeyPeer takes a peer's new keys that its current keys do not
+	// certify (its identity changed), after an operator checked the new
+	// key's fingerprint out of band: the node greets the peer and takes its
+	// keys only if the newest has that fingerprint. Audited.
+	RekeyPeer(context.Context, *connect.Request[v1.RekeyPeerRequest]) (*connect.Response[v1.RekeyPeerResponse], error)
 	// ApplyPolicy puts an ISP document in force. It refuses one that does not
 	// verify with every party's signature or is not within its validity, and
 	// then changes nothing. With dry_run it only says what would change.
@@ -1293,6 +1318,12 @@ func NewFederationServiceHandler(svc FederationServiceHandler, opts ...connect.H
 		FederationServiceRemovePeerProcedure,
 		svc.RemovePeer,
 		connect.WithSchema(federationServiceMethods.ByName("RemovePeer")),
+		connect.WithHandlerOptions(opts...),
+	)
+	federationServiceRekeyPeerHandler := connect.NewUnaryHandler(
+		FederationServiceRekeyPeerProcedure,
+		svc.RekeyPeer,
+		connect.WithSchema(federationServiceMethods.ByName("RekeyPeer")),
 		connect.WithHandlerOptions(opts...),
 	)
 	federationServiceApplyPolicyHandler := connect.NewUnaryHandler(
@@ -1377,6 +1408,8 @@ func NewFederationServiceHandler(svc FederationServiceHandler, opts ...connect.H
 			federationServiceListPeersHandler.ServeHTTP(w, r)
 		case FederationServiceRemovePeerProcedure:
 			federationServiceRemovePeerHandler.ServeHTTP(w, r)
+		case FederationServiceRekeyPeerProcedure:
+			federationServiceRekeyPeerHandler.ServeHTTP(w, r)
 		case FederationServiceApplyPolicyProcedure:
 			federationServiceApplyPolicyHandler.ServeHTTP(w, r)
 		case FederationServiceListPoliciesProcedure:
@@ -1424,6 +1457,10 @@ func (UnimplementedFederationServiceHandler) ListPeers(context.Context, *connect
 
 func (UnimplementedFederationServiceHandler) RemovePeer(context.Context, *connect.Request[v1.RemovePeerRequest]) (*connect.Response[v1.RemovePeerResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.RemovePeer is not implemented"))
+}
+
+func (UnimplementedFederationServiceHandler) RekeyPeer(context.Context, *connect.Request[v1.RekeyPeerRequest]) (*connect.Response[v1.RekeyPeerResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.FederationService.RekeyPeer is not implemented"))
 }
 
 func (UnimplementedFederationServiceHandler) ApplyPolicy(context.Context, *connect.Request[v1.ApplyPolicyRequest]) (*connect.Response[v1.ApplyPolicyResponse], error) {
