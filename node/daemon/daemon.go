@@ -6,7 +6,9 @@ package daemon
 
 import (
 	"context"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -170,6 +173,9 @@ type Node struct {
 	api      *api.Server
 	metrics  *prometheus.Registry
 
+	bg        sync.WaitGroup // background index builds
+	stopBuild context.CancelFunc
+
 	health    keyringHealth
 	keyringUp prometheus.Gauge
 }
@@ -180,6 +186,11 @@ type Node struct {
 func Open(ctx context.Context, dir string, cfg config.Config, passphrase []byte, log *slog.Logger) (*Node, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Memory.LimitMB > 0 {
+		// A soft limit: the collector works harder near it and gives
+		// freed memory back (the process-wide setting; one node per process).
+		debug.SetMemoryLimit(int64(cfg.Memory.LimitMB) << 20)
 	}
 	kr, err := OpenKeyring(ctx, dir, cfg, passphrase, log)
 	if err != nil {
@@ -205,11 +216,20 @@ func (n *Node) open(ctx context.Context) error {
 	n.store, err = badgerstore.Open(ctx, badgerstore.Options{
 		Dir: filepath.Join(n.dir, nodedir.DataDir), EncryptionKey: storeKey,
 		Logger: n.log.With("component", "store"), GCInterval: n.cfg.Store.GCInterval,
+		MemTableSize: int64(n.cfg.Store.MemTableMB) << 20, BlockCacheSize: int64(n.cfg.Store.BlockCacheMB) << 20,
+		IndexCacheSize: int64(n.cfg.Store.IndexCacheMB) << 20,
 	})
+	// The case index's tokens are keyed by a key of their own, derived
+	// from the store key: a store restored under another key rebuilds it.
+	indexKey, kerr := hkdf.Key(sha256.New, storeKey, nil, "cpx case word index v1", 32)
 	clear(storeKey)
 	if err != nil {
 		return storeOpenError(n.dir, err)
 	}
+	if kerr != nil {
+		return kerr
+	}
+	defer clear(indexKey)
 	if err := checkKeyRecords(ctx, n.dir, n.store); err != nil {
 		return err
 	}
@@ -228,14 +248,11 @@ func (n *Node) open(ctx context.Context) error {
 	n.cases = casework.New(casework.Options{
 		Keys:  n.caseKeys,
 		Store: n.store, Forms: fc, Agency: n.cfg.Agency.ID, NumberPrefix: n.cfg.Cases.NumberPrefix,
-		MaxRecordBytes: n.cfg.Store.MaxRecordBytes,
+		MaxRecordBytes: n.cfg.Store.MaxRecordBytes, IndexKey: indexKey,
 	})
 	n.tracing = tracing.New(tracing.Options{Store: n.store, Cases: n.cases, Observed: true, Logger: n.log.With("component", "tracing")})
 	n.cases.Observe(n.tracing)
-	if err := n.tracing.Rebuild(ctx); err != nil {
-		// Not fatal: the first match rebuilds it.
-		n.log.Warn("building the tracing index", "err", err)
-	}
+	n.buildIndexes()
 	identity, err := exchange.Secret(ctx, n.store, n.kr, "libp2p-identity", func() ([]byte, error) {
 		k, err := p2p.NewIdentity()
 		if err != nil {
@@ -294,8 +311,34 @@ func (n *Node) open(ctx context.Context) error {
 	return nil
 }
 
+// buildIndexes checks (and if need be rebuilds) the case indexes, then
+// builds the tracing index, in the background: the node serves meanwhile
+// (queries scan, matches answer ErrBuilding; /healthz says so). Close
+// stops and waits for it.
+func (n *Node) buildIndexes() {
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stopBuild = cancel
+	n.tracing.BeginBuild()
+	n.bg.Go(func() {
+		start := time.Now()
+		if k, err := n.cases.BuildIndexes(ctx); err != nil {
+			n.log.Warn("building the case index", "err", err)
+		} else if k > 0 {
+			n.log.Info("case index rebuilt", "cases", k, "took", time.Since(start).Round(time.Millisecond))
+		}
+		if err := n.tracing.Rebuild(ctx); err != nil {
+			// Not fatal: the first match rebuilds it.
+			n.log.Warn("building the tracing index", "err", err)
+		}
+	})
+}
+
 // Close closes the store and the keyring.
 func (n *Node) Close() error {
+	if n.stopBuild != nil {
+		n.stopBuild()
+		n.bg.Wait()
+	}
 	var err error
 	if n.host != nil {
 		err = n.host.Close()
@@ -325,7 +368,10 @@ func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", n.api.Handler())
 	mux.Handle("/metrics", promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		state, cases := n.tracing.State()
+		fmt.Fprintf(w, "ok\ntracing-index: %s %d\n", state, cases)
+	})
 	return mux
 }
 

@@ -99,6 +99,9 @@ type Options struct {
 	// benchmarks can measure what sealing costs; a node never sets it.
 	// Open refuses it on a directory that holds sealed values.
 	Unsealed bool
+	// MemTableSize, BlockCacheSize and IndexCacheSize size Badger's
+	// memory tables and caches in bytes; zero means 16 MiB each.
+	MemTableSize, BlockCacheSize, IndexCacheSize int64
 	// Verifying opens the store for Verify: an older store is not
 	// migrated (Open fails with ErrUnsealedFormat instead).
 	Verifying bool
@@ -155,14 +158,20 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 
+	size := func(n int64) int64 {
+		if n <= 0 {
+			return 16 << 20
+		}
+		return n
+	}
 	bo := badger.DefaultOptions(opts.Dir).
 		WithLogger(logger{log}).
 		WithSyncWrites(true).
-		WithMemTableSize(32 << 20).
+		WithMemTableSize(size(opts.MemTableSize)).
 		WithNumMemtables(3).
 		WithValueThreshold(1 << 10).
-		WithBlockCacheSize(64 << 20).
-		WithIndexCacheSize(32 << 20). // mandatory with encryption: without it the first flush panics
+		WithBlockCacheSize(size(opts.BlockCacheSize)).
+		WithIndexCacheSize(size(opts.IndexCacheSize)). // mandatory with encryption: without it the first flush panics
 		WithEncryptionKey(opts.EncryptionKey).
 		// Every table is checked in full when it is opened, every block
 		// again when it is read, every value-log entry when it is read.
