@@ -173,8 +173,10 @@ type Node struct {
 	api      *api.Server
 	metrics  *prometheus.Registry
 
-	bg        sync.WaitGroup // background index builds
+	bg        sync.WaitGroup // background index builds and table checks
 	stopBuild context.CancelFunc
+	damaged   atomic.Bool // the background table check failed
+	fatal     chan error  // Run stops with it
 
 	health    keyringHealth
 	keyringUp prometheus.Gauge
@@ -192,11 +194,13 @@ func Open(ctx context.Context, dir string, cfg config.Config, passphrase []byte,
 		// freed memory back (the process-wide setting; one node per process).
 		debug.SetMemoryLimit(int64(cfg.Memory.LimitMB) << 20)
 	}
+	t0 := time.Now()
 	kr, err := OpenKeyring(ctx, dir, cfg, passphrase, log)
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{dir: dir, cfg: cfg, log: log, kr: kr}
+	n := &Node{dir: dir, cfg: cfg, log: log, kr: kr, fatal: make(chan error, 1)}
+	n.step("keyring", t0)
 	if err := n.open(ctx); err != nil {
 		n.Close()
 		return nil, err
@@ -213,6 +217,7 @@ func (n *Node) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("unwrapping the store key: %w", err)
 	}
+	t0 := time.Now()
 	n.store, err = badgerstore.Open(ctx, badgerstore.Options{
 		Dir: filepath.Join(n.dir, nodedir.DataDir), EncryptionKey: storeKey,
 		Logger: n.log.With("component", "store"), GCInterval: n.cfg.Store.GCInterval,
@@ -230,9 +235,13 @@ func (n *Node) open(ctx context.Context) error {
 		return kerr
 	}
 	defer clear(indexKey)
+	n.step("store", t0)
+	t0 = time.Now()
 	if err := checkKeyRecords(ctx, n.dir, n.store); err != nil {
 		return err
 	}
+	n.step("key records", t0)
+	t0 = time.Now()
 	fc := forms.Standard()
 	if d := n.cfg.Forms.Dir; d != "" {
 		if !filepath.IsAbs(d) {
@@ -245,6 +254,8 @@ func (n *Node) open(ctx context.Context) error {
 	if n.caseKeys, err = openCaseKeys(ctx, n.dir, n.cfg, n.kr, n.log); err != nil {
 		return fmt.Errorf("case keys: %w", err)
 	}
+	n.step("case keys", t0)
+	t0 = time.Now()
 	n.cases = casework.New(casework.Options{
 		Keys:  n.caseKeys,
 		Store: n.store, Forms: fc, Agency: n.cfg.Agency.ID, NumberPrefix: n.cfg.Cases.NumberPrefix,
@@ -271,6 +282,7 @@ func (n *Node) open(ctx context.Context) error {
 	if n.host, err = p2p.New(p2p.Config{Identity: idKey, ListenAddrs: n.cfg.P2P.Listen, Logger: n.log.With("component", "p2p")}); err != nil {
 		return err
 	}
+	n.step("p2p host", t0)
 	peerapi.Serve(n.host, n.ex.Load)
 	n.host.Gater().OnRefused(func(p peer.ID) {
 		// A node nobody added tried to connect (or we to it): keep a trace.
@@ -311,6 +323,11 @@ func (n *Node) open(ctx context.Context) error {
 	return nil
 }
 
+// step logs how long a step of the start took (debug level).
+func (n *Node) step(name string, since time.Time) {
+	n.log.Debug("start-up step", "step", name, "took", time.Since(since).Round(time.Millisecond))
+}
+
 // buildIndexes checks (and if need be rebuilds) the case indexes, then
 // builds the tracing index, in the background: the node serves meanwhile
 // (queries scan, matches answer ErrBuilding; /healthz says so). Close
@@ -319,6 +336,22 @@ func (n *Node) buildIndexes() {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stopBuild = cancel
 	n.tracing.BeginBuild()
+	n.bg.Go(func() {
+		start := time.Now()
+		if err := n.store.VerifyTables(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			n.log.Error("the store is damaged: stopping; check it with `cpx store verify` and restore it from a backup (docs/operations.md)", "err", err)
+			n.damaged.Store(true)
+			select {
+			case n.fatal <- fmt.Errorf("the store is damaged: %w", err):
+			default:
+			}
+			return
+		}
+		n.step("table checksums (in the background)", start)
+	})
 	n.bg.Go(func() {
 		start := time.Now()
 		if k, err := n.cases.BuildIndexes(ctx); err != nil {
@@ -369,6 +402,10 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle("/", n.api.Handler())
 	mux.Handle("/metrics", promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if n.damaged.Load() {
+			http.Error(w, "store damaged: run cpx store verify", http.StatusServiceUnavailable)
+			return
+		}
 		state, cases := n.tracing.State()
 		fmt.Fprintf(w, "ok\ntracing-index: %s %d\n", state, cases)
 	})
@@ -393,8 +430,13 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 	url := "http://" + ln.Addr().String()
 	// Streaming calls (backups, exports) lift the write timeout for
 	// themselves (api's guard); the others must finish within it.
+	var busy atomic.Int64 // requests since memory was last given back
+	h := n.Handler()
 	srv := &http.Server{
-		Handler:           n.Handler(),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			busy.Add(1)
+			h.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      5 * time.Minute,
@@ -427,6 +469,7 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 		defer wg.Done()
 		n.watchKeyring(deliverCtx, 30*time.Second)
 	}()
+	wg.Go(func() { releaseWhenIdle(deliverCtx, &busy, 2*time.Second) })
 	n.log.Info("peer API listening", "peer", n.host.ID().String(), "addrs", n.host.Addrs())
 	if ready != nil {
 		ready(url)
@@ -434,6 +477,7 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
+	case err = <-n.fatal:
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -444,6 +488,30 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 	wg.Wait()
 	n.log.Info("node stopped")
 	return err
+}
+
+// releaseWhenIdle gives freed memory back to the system once the API has
+// been idle for a while after serving requests (a bulk import leaves the
+// heap large; the runtime would otherwise return it only slowly).
+func releaseWhenIdle(ctx context.Context, busy *atomic.Int64, idle time.Duration) {
+	t := time.NewTicker(idle)
+	defer t.Stop()
+	last := int64(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		switch n := busy.Load(); {
+		case n != last:
+			last = n // still busy: look again later
+		case n > 0:
+			debug.FreeOSMemory()
+			busy.Store(0)
+			last = 0
+		}
+	}
 }
 
 // OpenKeyring opens the keyring a node is configured with: the file
