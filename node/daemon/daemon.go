@@ -290,6 +290,7 @@ func (n *Node) open(ctx context.Context) error {
 			Actor: "peer:" + p.String(), Action: "peer.refused", Object: "peer/" + p.String(), Outcome: audit.Denied,
 		})
 	})
+	t0 = time.Now()
 	ex, err := exchange.Open(ctx, exchange.Options{
 		Store: n.store, Keyring: n.kr, Cases: n.cases, Forms: fc, Agency: n.cfg.Agency.ID, PeerID: n.host.ID().String(),
 		Transport: peerapi.Transport{Host: n.host}, Logger: n.log.With("component", "exchange"),
@@ -299,6 +300,7 @@ func (n *Node) open(ctx context.Context) error {
 		return err
 	}
 	n.ex.Store(ex)
+	n.step("exchange", t0)
 	// A peer's signed announcement of its addresses (identify) updates
 	// where this node dials it; a new connection wakes its deliveries.
 	n.host.OnAnnounce(func(a p2p.Announcement) {
@@ -323,19 +325,10 @@ func (n *Node) open(ctx context.Context) error {
 	return nil
 }
 
-// step logs how long a step of the start took (debug level).
-func (n *Node) step(name string, since time.Time) {
-	n.log.Debug("start-up step", "step", name, "took", time.Since(since).Round(time.Millisecond))
-}
-
-// buildIndexes checks (and if need be rebuilds) the case indexes, then
-// builds the tracing index, in the background: the node serves meanwhile
-// (queries scan, matches answer ErrBuilding; /healthz says so). Close
-// stops and waits for it.
-func (n *Node) buildIndexes() {
-	ctx, cancel := context.WithCancel(context.Background())
-	n.stopBuild = cancel
-	n.tracing.BeginBuild()
+// verifyTables checks the store's tables in full in the background, once
+// the API serves (it competes for the CPU with the start otherwise); a
+// failure stops the node (Run returns it) and turns /healthz to 503.
+func (n *Node) verifyTables(ctx context.Context) {
 	n.bg.Go(func() {
 		start := time.Now()
 		if err := n.store.VerifyTables(ctx); err != nil {
@@ -352,6 +345,21 @@ func (n *Node) buildIndexes() {
 		}
 		n.step("table checksums (in the background)", start)
 	})
+}
+
+// step logs how long a step of the start took (debug level).
+func (n *Node) step(name string, since time.Time) {
+	n.log.Debug("start-up step", "step", name, "took", time.Since(since).Round(time.Millisecond))
+}
+
+// buildIndexes checks (and if need be rebuilds) the case indexes, then
+// builds the tracing index, in the background: the node serves meanwhile
+// (queries scan, matches answer ErrBuilding; /healthz says so). Close
+// stops and waits for it.
+func (n *Node) buildIndexes() {
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stopBuild = cancel
+	n.tracing.BeginBuild()
 	n.bg.Go(func() {
 		start := time.Now()
 		if k, err := n.cases.BuildIndexes(ctx); err != nil {
@@ -471,6 +479,7 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 	}()
 	wg.Go(func() { releaseWhenIdle(deliverCtx, &busy, 2*time.Second) })
 	n.log.Info("peer API listening", "peer", n.host.ID().String(), "addrs", n.host.Addrs())
+	n.verifyTables(deliverCtx)
 	if ready != nil {
 		ready(url)
 	}
