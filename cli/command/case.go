@@ -58,7 +58,7 @@ func caseCommand() *cli.Command {
 					&cli.StringFlag{Name: "status", Usage: "only cases with this `STATUS` (e.g. open, closed)"},
 					&cli.StringFlag{Name: "owner", Usage: "only cases owned by `USER`"},
 					&cli.StringFlag{Name: "assigned-to", Usage: "only cases assigned to `USER` (me: yourself)"},
-					&cli.StringFlag{Name: "query", Usage: "case-insensitive `TEXT` searched in case numbers and text fields"},
+					&cli.StringFlag{Name: "query", Usage: "a case number, or `WORDS` that must all be in the case's text fields (whole words, any case and accents)"},
 					&cli.IntFlag{Name: "limit", Usage: "at most `N` cases (0: the node's default)"},
 				}, clientFlags()...),
 				Action: runCaseList,

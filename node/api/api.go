@@ -223,6 +223,8 @@ func (s *Server) fail(err error) error {
 	case errors.Is(err, exchange.ErrState), errors.Is(err, exchange.ErrNoKeys), errors.Is(err, exchange.ErrISPRefused),
 		errors.Is(err, exchange.ErrPeerRefused):
 		code = connect.CodeFailedPrecondition
+	case errors.Is(err, tracing.ErrBuilding):
+		code = connect.CodeUnavailable
 	case errors.Is(err, users.ErrExists):
 		code = connect.CodeAlreadyExists
 	case errors.Is(err, casework.ErrConflict):

@@ -105,8 +105,9 @@ func (s *Service) Get(ctx context.Context, sub policy.Subject, ref string) (Case
 type Filter struct {
 	Status string
 	Owner  string
-	// Query is matched, case-insensitively, against the case number and the
-	// text of every field the subject may see.
+	// Query selects the case with this number, or the cases whose text
+	// fields the subject may see hold every word of it (whole words,
+	// normalised as names are for matching; see wordindex.go).
 	Query string
 	// Limit caps the result (List: default 100, at most 1000).
 	Limit int
@@ -115,48 +116,15 @@ type Filter struct {
 // MaxListLimit caps List.
 const MaxListLimit = 1000
 
-func matchesQuery(c *Case, q string) bool {
-	if q == "" {
-		return true
-	}
-	if strings.Contains(strings.ToLower(c.Number), q) {
-		return true
-	}
-	var walk func(v any) bool
-	walk = func(v any) bool {
-		switch v := v.(type) {
-		case string:
-			return strings.Contains(strings.ToLower(v), q)
-		case []any:
-			for _, e := range v {
-				if walk(e) {
-					return true
-				}
-			}
-		case map[string]any:
-			for _, e := range v {
-				if walk(e) {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	for _, v := range c.Fields {
-		if walk(v) {
-			return true
-		}
-	}
-	return false
-}
-
 // scan calls fn for every case the subject may read that f selects,
 // already redacted for the subject. Purged cases are skipped unless
 // f.Status is StatusPurged, which selects their tombstones (core fields,
 // no form data). Cases whose data key was destroyed but whose record is
 // not a tombstone (a data backup restored after a purge) are skipped.
 func (s *Service) scan(ctx context.Context, r store.Reader, sub policy.Subject, f Filter, fn func(Case) error) error {
-	q := strings.ToLower(strings.TrimSpace(f.Query))
+	if strings.TrimSpace(f.Query) != "" {
+		return s.query(ctx, r, sub, f, fn) // wordindex.go
+	}
 	ss := s.sealers(ctx)
 	visit := func(b []byte) error {
 		c, sealed, err := decodeRecord(b)
@@ -177,11 +145,7 @@ func (s *Service) scan(ctx context.Context, r store.Reader, sub policy.Subject, 
 		} else if err != nil {
 			return err
 		}
-		c = redacted(sub, c)
-		if !matchesQuery(&c, q) {
-			return nil
-		}
-		return fn(c)
+		return fn(redacted(sub, c))
 	}
 	if f.Status != "" {
 		p := append(append([]byte{}, prefixStatus...), f.Status+"/"...)

@@ -146,6 +146,9 @@ func (s *Service) putRecord(w store.Writer, c *Case, old *Case, x *sealer) ([]by
 	if err := w.Set(recordKey(c.ID), b); err != nil {
 		return nil, err
 	}
+	if err := s.putIndexes(w, c, old == nil); err != nil { // wordindex.go
+		return nil, err
+	}
 	if old == nil {
 		if err := w.Set(numberKey(c.Number), []byte(c.ID)); err != nil {
 			return nil, err

@@ -24,6 +24,10 @@ type Options struct {
 	// MaxRecordBytes bounds one encoded record, form data counted before
 	// encryption (default DefaultMaxRecordBytes).
 	MaxRecordBytes int
+	// IndexKey keys the tokens of the word index (wordindex.go); the node
+	// derives it from the store key. Nil means a random key for this
+	// process (tests).
+	IndexKey []byte
 	// Keys holds the per-case data keys that form data and history are
 	// encrypted under (see docs/purge.md). Nil means a fresh
 	// casekeys.Memory: the keys then die with the process, so every
@@ -57,11 +61,12 @@ type Service struct {
 	closureApproval bool
 	notifier        Notifier
 	dueFields       []forms.Field
+	index           *indexer
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, forms: o.Forms, agency: o.Agency, prefix: o.NumberPrefix, now: o.Now, maxBytes: o.MaxRecordBytes, keys: o.Keys}
+	s := &Service{store: o.Store, forms: o.Forms, agency: o.Agency, prefix: o.NumberPrefix, now: o.Now, maxBytes: o.MaxRecordBytes, keys: o.Keys, index: newIndexer(o.IndexKey)}
 	s.loc, s.closureApproval, s.notifier = o.Location, o.ClosureRequiresApproval, o.Notifier
 	if s.loc == nil {
 		s.loc = time.UTC

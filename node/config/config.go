@@ -31,6 +31,7 @@ type Config struct {
 	P2P      P2P      `koanf:"p2p"`
 	Auth     Auth     `koanf:"auth"`
 	Store    Store    `koanf:"store"`
+	Memory   Memory   `koanf:"memory"`
 	Keyring  Keyring  `koanf:"keyring"`
 	Vault    Vault    `koanf:"vault"`
 	Cases    Cases    `koanf:"cases"`
@@ -113,6 +114,25 @@ type Store struct {
 	GCInterval time.Duration `koanf:"gc_interval"`
 	// MaxRecordBytes bounds one case record; default 1048576 (1 MiB).
 	MaxRecordBytes int `koanf:"max_record_bytes"`
+	// MemTableMB is the size of one of Badger's memory tables in MiB
+	// (Badger keeps up to three of them); default 16.
+	MemTableMB int `koanf:"memtable_mb"`
+	// BlockCacheMB is the size of Badger's cache of decrypted table
+	// blocks in MiB; default 16.
+	BlockCacheMB int `koanf:"block_cache_mb"`
+	// IndexCacheMB is the size of Badger's cache of table indexes and
+	// Bloom filters in MiB; default 16.
+	IndexCacheMB int `koanf:"index_cache_mb"`
+}
+
+// Memory bounds the node's memory.
+type Memory struct {
+	// LimitMB is the Go runtime's soft memory limit in MiB
+	// (runtime/debug.SetMemoryLimit): as the node's memory nears it, the
+	// garbage collector runs more often and returns freed memory to the
+	// system. It is not a cap: a node that needs more goes over it.
+	// Default 256; -1 turns it off.
+	LimitMB int `koanf:"limit_mb"`
 }
 
 // Keyring selects where the node's keys are kept.
@@ -256,7 +276,8 @@ func Default() Config {
 		API:      API{Listen: "127.0.0.1:7400"},
 		P2P:      P2P{Listen: []string{"/ip4/0.0.0.0/tcp/7401", "/ip4/0.0.0.0/udp/7401/quic-v1"}},
 		Auth:     Auth{TokenTTL: 90 * 24 * time.Hour},
-		Store:    Store{GCInterval: 5 * time.Minute, MaxRecordBytes: 1 << 20},
+		Store:    Store{GCInterval: 5 * time.Minute, MaxRecordBytes: 1 << 20, MemTableMB: 16, BlockCacheMB: 16, IndexCacheMB: 16},
+		Memory:   Memory{LimitMB: 256},
 		Keyring:  Keyring{Kind: "file"},
 		Vault:    Vault{TransitMount: "transit", Key: "cpx", KVMount: "secret"},
 		Cases:    Cases{NumberPrefix: "CASE"},
@@ -343,6 +364,10 @@ func flatten(c Config, out map[string]any) {
 	out["auth.token_ttl"] = c.Auth.TokenTTL.String()
 	out["store.gc_interval"] = c.Store.GCInterval.String()
 	out["store.max_record_bytes"] = c.Store.MaxRecordBytes
+	out["store.memtable_mb"] = c.Store.MemTableMB
+	out["store.block_cache_mb"] = c.Store.BlockCacheMB
+	out["store.index_cache_mb"] = c.Store.IndexCacheMB
+	out["memory.limit_mb"] = c.Memory.LimitMB
 	out["keyring.kind"] = c.Keyring.Kind
 	out["vault.addr"] = c.Vault.Addr
 	out["vault.token"] = c.Vault.Token
@@ -396,6 +421,10 @@ func (c Config) Validate() error {
 		return errors.New("config: exchange.key_grace must not be negative")
 	case c.Exchange.MaxEnvelopeBytes < 64<<10:
 		return errors.New("config: exchange.max_envelope_bytes must be at least 65536")
+	case c.Store.MemTableMB < 1 || c.Store.BlockCacheMB < 1 || c.Store.IndexCacheMB < 1:
+		return errors.New("config: store.memtable_mb, store.block_cache_mb and store.index_cache_mb must be at least 1")
+	case c.Memory.LimitMB < -1 || c.Memory.LimitMB == 0:
+		return errors.New("config: memory.limit_mb must be a number of MiB, or -1 for no limit")
 	case len(c.P2P.Listen) == 0:
 		return errors.New("config: p2p.listen needs at least one address")
 	case !usableCasePrefix(c.Cases.NumberPrefix):

@@ -6,7 +6,9 @@ package daemon
 
 import (
 	"context"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,6 +178,11 @@ type Node struct {
 	metrics  *prometheus.Registry
 	mail     *notify.Worker // nil without SMTP
 
+	bg        sync.WaitGroup // background index builds and table checks
+	stopBuild context.CancelFunc
+	damaged   atomic.Bool // the background table check failed
+	fatal     chan error  // Run stops with it
+
 	health    keyringHealth
 	keyringUp prometheus.Gauge
 	// strangers summarises refused connections per source address.
@@ -188,11 +196,18 @@ func Open(ctx context.Context, dir string, cfg config.Config, passphrase []byte,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Memory.LimitMB > 0 {
+		// A soft limit: the collector works harder near it and gives
+		// freed memory back (the process-wide setting; one node per process).
+		debug.SetMemoryLimit(int64(cfg.Memory.LimitMB) << 20)
+	}
+	t0 := time.Now()
 	kr, err := OpenKeyring(ctx, dir, cfg, passphrase, log)
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{dir: dir, cfg: cfg, log: log, kr: kr}
+	n := &Node{dir: dir, cfg: cfg, log: log, kr: kr, fatal: make(chan error, 1)}
+	n.step("keyring", t0)
 	if err := n.open(ctx); err != nil {
 		n.Close()
 		return nil, err
@@ -209,17 +224,31 @@ func (n *Node) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("unwrapping the store key: %w", err)
 	}
+	t0 := time.Now()
 	n.store, err = badgerstore.Open(ctx, badgerstore.Options{
 		Dir: filepath.Join(n.dir, nodedir.DataDir), EncryptionKey: storeKey,
 		Logger: n.log.With("component", "store"), GCInterval: n.cfg.Store.GCInterval,
+		MemTableSize: int64(n.cfg.Store.MemTableMB) << 20, BlockCacheSize: int64(n.cfg.Store.BlockCacheMB) << 20,
+		IndexCacheSize: int64(n.cfg.Store.IndexCacheMB) << 20,
 	})
+	// The case index's tokens are keyed by a key of their own, derived
+	// from the store key: a store restored under another key rebuilds it.
+	indexKey, kerr := hkdf.Key(sha256.New, storeKey, nil, "cpx case word index v1", 32)
 	clear(storeKey)
 	if err != nil {
 		return storeOpenError(n.dir, err)
 	}
+	if kerr != nil {
+		return kerr
+	}
+	defer clear(indexKey)
+	n.step("store", t0)
+	t0 = time.Now()
 	if err := checkKeyRecords(ctx, n.dir, n.store); err != nil {
 		return err
 	}
+	n.step("key records", t0)
+	t0 = time.Now()
 	fc := forms.Standard()
 	if d := n.cfg.Forms.Dir; d != "" {
 		if !filepath.IsAbs(d) {
@@ -239,19 +268,18 @@ func (n *Node) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("casework.time_zone: %w", err)
 	}
+	n.step("case keys", t0)
+	t0 = time.Now()
 	n.cases = casework.New(casework.Options{
 		Keys:  n.caseKeys,
 		Store: n.store, Forms: fc, Agency: n.cfg.Agency.ID, NumberPrefix: n.cfg.Cases.NumberPrefix,
-		MaxRecordBytes: n.cfg.Store.MaxRecordBytes,
-		Location:       loc, ClosureRequiresApproval: n.cfg.Casework.ClosureRequiresApproval,
+		MaxRecordBytes: n.cfg.Store.MaxRecordBytes, IndexKey: indexKey,
+		Location: loc, ClosureRequiresApproval: n.cfg.Casework.ClosureRequiresApproval,
 		Notifier: notify.NewQueue(nil),
 	})
 	n.tracing = tracing.New(tracing.Options{Store: n.store, Cases: n.cases, Observed: true, Logger: n.log.With("component", "tracing")})
 	n.cases.Observe(n.tracing)
-	if err := n.tracing.Rebuild(ctx); err != nil {
-		// Not fatal: the first match rebuilds it.
-		n.log.Warn("building the tracing index", "err", err)
-	}
+	n.buildIndexes()
 	identity, err := exchange.Secret(ctx, n.store, n.kr, "libp2p-identity", func() ([]byte, error) {
 		k, err := p2p.NewIdentity()
 		if err != nil {
@@ -270,6 +298,7 @@ func (n *Node) open(ctx context.Context) error {
 	if n.host, err = p2p.New(p2p.Config{Identity: idKey, ListenAddrs: n.cfg.P2P.Listen, Logger: n.log.With("component", "p2p")}); err != nil {
 		return err
 	}
+	n.step("p2p host", t0)
 	n.metrics = prometheus.NewRegistry()
 	fm := newFedMetrics(n.metrics, n.store, n.ex.Load)
 	peerapi.Serve(n.host, n.ex.Load, connect.WithInterceptors(fm.peerInterceptor()))
@@ -286,6 +315,7 @@ func (n *Node) open(ctx context.Context) error {
 			Actor: "peer:" + p.String(), Action: "peer.refused", Object: "source/" + source, Outcome: audit.Denied,
 		})
 	})
+	t0 = time.Now()
 	ex, err := exchange.Open(ctx, exchange.Options{
 		Store: n.store, Keyring: n.kr, Cases: n.cases, Forms: fc, Agency: n.cfg.Agency.ID, PeerID: n.host.ID().String(),
 		Transport: fm.transport(peerapi.Transport{Host: n.host}), Logger: n.log.With("component", "exchange"),
@@ -296,6 +326,7 @@ func (n *Node) open(ctx context.Context) error {
 		return err
 	}
 	n.ex.Store(ex)
+	n.step("exchange", t0)
 	// A peer's signed announcement of its addresses (identify) updates
 	// where this node dials it; a new connection wakes its deliveries.
 	n.host.OnAnnounce(func(a p2p.Announcement) {
@@ -321,8 +352,61 @@ func (n *Node) open(ctx context.Context) error {
 	return nil
 }
 
+// verifyTables checks the store's tables in full in the background, once
+// the API serves (it competes for the CPU with the start otherwise); a
+// failure stops the node (Run returns it) and turns /healthz to 503.
+func (n *Node) verifyTables(ctx context.Context) {
+	n.bg.Go(func() {
+		start := time.Now()
+		if err := n.store.VerifyTables(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			n.log.Error("the store is damaged: stopping; check it with `cpx store verify` and restore it from a backup (docs/operations.md)", "err", err)
+			n.damaged.Store(true)
+			select {
+			case n.fatal <- fmt.Errorf("the store is damaged: %w", err):
+			default:
+			}
+			return
+		}
+		n.step("table checksums (in the background)", start)
+	})
+}
+
+// step logs how long a step of the start took (debug level).
+func (n *Node) step(name string, since time.Time) {
+	n.log.Debug("start-up step", "step", name, "took", time.Since(since).Round(time.Millisecond))
+}
+
+// buildIndexes checks (and if need be rebuilds) the case indexes, then
+// builds the tracing index, in the background: the node serves meanwhile
+// (queries scan, matches answer ErrBuilding; /healthz says so). Close
+// stops and waits for it.
+func (n *Node) buildIndexes() {
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stopBuild = cancel
+	n.tracing.BeginBuild()
+	n.bg.Go(func() {
+		start := time.Now()
+		if k, err := n.cases.BuildIndexes(ctx); err != nil {
+			n.log.Warn("building the case index", "err", err)
+		} else if k > 0 {
+			n.log.Info("case index rebuilt", "cases", k, "took", time.Since(start).Round(time.Millisecond))
+		}
+		if err := n.tracing.Rebuild(ctx); err != nil {
+			// Not fatal: the first match rebuilds it.
+			n.log.Warn("building the tracing index", "err", err)
+		}
+	})
+}
+
 // Close closes the store and the keyring.
 func (n *Node) Close() error {
+	if n.stopBuild != nil {
+		n.stopBuild()
+		n.bg.Wait()
+	}
 	var err error
 	if n.host != nil {
 		err = n.host.Close()
@@ -352,7 +436,14 @@ func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", n.api.Handler())
 	mux.Handle("/metrics", promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if n.damaged.Load() {
+			http.Error(w, "store damaged: run cpx store verify", http.StatusServiceUnavailable)
+			return
+		}
+		state, cases := n.tracing.State()
+		fmt.Fprintf(w, "ok\ntracing-index: %s %d\n", state, cases)
+	})
 	return mux
 }
 
@@ -374,8 +465,13 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 	url := "http://" + ln.Addr().String()
 	// Streaming calls (backups, exports) lift the write timeout for
 	// themselves (api's guard); the others must finish within it.
+	var busy atomic.Int64 // requests since memory was last given back
+	h := n.Handler()
 	srv := &http.Server{
-		Handler:           n.Handler(),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			busy.Add(1)
+			h.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      5 * time.Minute,
@@ -419,13 +515,16 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 			n.mail.Run(deliverCtx)
 		}()
 	}
+	wg.Go(func() { releaseWhenIdle(deliverCtx, &busy, 2*time.Second) })
 	n.log.Info("peer API listening", "peer", n.host.ID().String(), "addrs", n.host.Addrs())
+	n.verifyTables(deliverCtx)
 	if ready != nil {
 		ready(url)
 	}
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
+	case err = <-n.fatal:
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -436,6 +535,30 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 	wg.Wait()
 	n.log.Info("node stopped")
 	return err
+}
+
+// releaseWhenIdle gives freed memory back to the system once the API has
+// been idle for a while after serving requests (a bulk import leaves the
+// heap large; the runtime would otherwise return it only slowly).
+func releaseWhenIdle(ctx context.Context, busy *atomic.Int64, idle time.Duration) {
+	t := time.NewTicker(idle)
+	defer t.Stop()
+	last := int64(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		switch n := busy.Load(); {
+		case n != last:
+			last = n // still busy: look again later
+		case n > 0:
+			debug.FreeOSMemory()
+			busy.Store(0)
+			last = 0
+		}
+	}
 }
 
 // OpenKeyring opens the keyring a node is configured with: the file

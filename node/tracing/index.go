@@ -120,24 +120,25 @@ func (s *Service) CaseChanged(c casework.Case) {
 	}
 }
 
-// Rebuild builds the index from every case on the node (exported under the
-// system-tracing role, which casework audits as one export) and replaces
-// the current one. Changes reported by CaseChanged while it runs are
-// applied to the new index too.
+// Rebuild builds the index from the node's cases that consent to tracing
+// (casework.ExportConsenting, under the system-tracing role, which
+// casework audits as one export) and replaces the current one. Changes
+// reported by CaseChanged while it runs are applied to the new index too.
 func (s *Service) Rebuild(ctx context.Context) error {
 	s.rebuild.Lock()
 	defer s.rebuild.Unlock()
+	s.BeginBuild()
 	gen, err := s.cases.Count(ctx)
 	if err != nil {
+		s.mu.Lock()
+		s.building, s.pending = false, nil
+		s.mu.Unlock()
 		return fmt.Errorf("tracing index: %w", err)
 	}
-	s.mu.Lock()
-	s.building, s.pending = true, nil
-	s.mu.Unlock()
 	ix := matching.NewIndex()
 	meta := map[string]caseMeta{}
 	var total, filed int
-	err = s.cases.Export(ctx, s.system, "", func(c casework.Case) error {
+	err = s.cases.ExportConsenting(ctx, s.system, func(c casework.Case) error {
 		total++
 		if s.apply(ix, meta, c) {
 			filed++
@@ -160,6 +161,31 @@ func (s *Service) Rebuild(ctx context.Context) error {
 	return nil
 }
 
+// BeginBuild marks the index as being built, before a Rebuild that runs
+// in the background starts: until it is done, matches fail with
+// ErrBuilding instead of waiting, and State says "building".
+func (s *Service) BeginBuild() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.building {
+		s.building, s.pending = true, nil
+	}
+}
+
+// State describes the index for /healthz: "building", "ready" or
+// "not built" (built by the first match), and the number of cases in it.
+func (s *Service) State() (string, int) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	switch {
+	case s.ix != nil:
+		return "ready", len(s.meta)
+	case s.building:
+		return "building", 0
+	}
+	return "not built", 0
+}
+
 // fresh returns the index, rebuilt first if it is missing or stale: the
 // number of cases issued changed (a cheap generation: casework.Count), or
 // it is older than MaxStale.
@@ -172,6 +198,10 @@ func (s *Service) fresh(ctx context.Context) (*matching.Index, error) {
 		}
 	}
 	s.mu.RLock()
+	if s.ix == nil && s.building {
+		s.mu.RUnlock()
+		return nil, errorf(ErrBuilding, "the tracing index is still being built since the node started; try again in a moment")
+	}
 	stale := s.ix == nil || !s.observed && (gen != s.gen || (s.maxStale > 0 && s.now().Sub(s.builtAt) > s.maxStale))
 	ix := s.ix
 	s.mu.RUnlock()

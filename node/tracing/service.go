@@ -31,6 +31,9 @@ var (
 	ErrDenied   = errors.New("permission denied")
 	ErrInvalid  = errors.New("invalid tracing request")
 	ErrClosed   = errors.New("tracing request is closed")
+	// ErrBuilding is returned by matches while the index is being built
+	// after a start (see BeginBuild); try again shortly.
+	ErrBuilding = errors.New("tracing index is being built")
 )
 
 // kindError is an error of one of the kinds above whose message does not
