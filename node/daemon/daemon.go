@@ -180,8 +180,6 @@ type Node struct {
 
 	bg        sync.WaitGroup // background index builds and table checks
 	stopBuild context.CancelFunc
-	damaged   atomic.Bool // the background table check failed
-	fatal     chan error  // Run stops with it
 
 	health    keyringHealth
 	keyringUp prometheus.Gauge
@@ -206,7 +204,7 @@ func Open(ctx context.Context, dir string, cfg config.Config, passphrase []byte,
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{dir: dir, cfg: cfg, log: log, kr: kr, fatal: make(chan error, 1)}
+	n := &Node{dir: dir, cfg: cfg, log: log, kr: kr}
 	n.step("keyring", t0)
 	if err := n.open(ctx); err != nil {
 		n.Close()
@@ -352,28 +350,6 @@ func (n *Node) open(ctx context.Context) error {
 	return nil
 }
 
-// verifyTables checks the store's tables in full in the background, once
-// the API serves (it competes for the CPU with the start otherwise); a
-// failure stops the node (Run returns it) and turns /healthz to 503.
-func (n *Node) verifyTables(ctx context.Context) {
-	n.bg.Go(func() {
-		start := time.Now()
-		if err := n.store.VerifyTables(ctx); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			n.log.Error("the store is damaged: stopping; check it with `cpx store verify` and restore it from a backup (docs/operations.md)", "err", err)
-			n.damaged.Store(true)
-			select {
-			case n.fatal <- fmt.Errorf("the store is damaged: %w", err):
-			default:
-			}
-			return
-		}
-		n.step("table checksums (in the background)", start)
-	})
-}
-
 // step logs how long a step of the start took (debug level).
 func (n *Node) step(name string, since time.Time) {
 	n.log.Debug("start-up step", "step", name, "took", time.Since(since).Round(time.Millisecond))
@@ -437,10 +413,6 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle("/", n.api.Handler())
 	mux.Handle("/metrics", promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if n.damaged.Load() {
-			http.Error(w, "store damaged: run cpx store verify", http.StatusServiceUnavailable)
-			return
-		}
 		state, cases := n.tracing.State()
 		fmt.Fprintf(w, "ok\ntracing-index: %s %d\n", state, cases)
 	})
@@ -517,14 +489,12 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 	}
 	wg.Go(func() { releaseWhenIdle(deliverCtx, &busy, 2*time.Second) })
 	n.log.Info("peer API listening", "peer", n.host.ID().String(), "addrs", n.host.Addrs())
-	n.verifyTables(deliverCtx)
 	if ready != nil {
 		ready(url)
 	}
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
-	case err = <-n.fatal:
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -158,10 +158,6 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 
-	chkMode := options.OnBlockRead
-	if opts.Verifying {
-		chkMode = options.OnTableAndBlockRead
-	}
 	size := func(n int64) int64 {
 		if n <= 0 {
 			return 16 << 20
@@ -177,15 +173,13 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		WithBlockCacheSize(size(opts.BlockCacheSize)).
 		WithIndexCacheSize(size(opts.IndexCacheSize)). // mandatory with encryption: without it the first flush panics
 		WithEncryptionKey(opts.EncryptionKey).
-		// Every block is checked when it is read, every value-log entry
-		// when it is read. Badger treats a block that fails its check as
-		// absent (a Get then finds nothing, or an older version in a lower
-		// level), so the whole tables are checked too, but not here:
-		// reading every table at open made the start grow with the store
-		// (1 s at 50,000 cases, most of the start). VerifyTables does it
-		// while the node serves, Verify (cpx store verify) offline; see
-		// docs/security.md.
-		WithChecksumVerificationMode(chkMode).
+		// Every table is checked in full when it is opened, every block
+		// when it is read, every value-log entry when it is read. Badger
+		// treats a block that fails its check during a read as absent (a
+		// Get then finds nothing, or an older version), so checking the
+		// tables only later would leave a window of wrong answers; the
+		// price is a start that grows with the store (docs/security.md).
+		WithChecksumVerificationMode(options.OnTableAndBlockRead).
 		WithVerifyValueChecksum(true)
 
 	db, err := badger.Open(bo)
@@ -319,21 +313,6 @@ func (s *Store) Close() error {
 	s.closed = true
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("badgerstore: close: %w", err)
-	}
-	return nil
-}
-
-// VerifyTables reads every table in full and checks its checksums; a
-// failure wraps ErrCorrupt. A node runs it in the background after it
-// opened the store, and stops if it fails.
-func (s *Store) VerifyTables(ctx context.Context) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return store.ErrClosed
-	}
-	if err := s.db.VerifyChecksum(); err != nil {
-		return fmt.Errorf("badgerstore: %w: a table fails its checksum: %v", ErrCorrupt, err)
 	}
 	return nil
 }
