@@ -15,6 +15,7 @@ const (
 	Published Mark = iota
 	Primary        // its count is between 1 and k−1
 	Secondary      // suppressed so that another cannot be worked out
+	Sender         // suppressed by the agency that sent it (a merged table)
 )
 
 func (m Mark) String() string {
@@ -23,6 +24,8 @@ func (m Mark) String() string {
 		return "primary"
 	case Secondary:
 		return "secondary"
+	case Sender:
+		return "sender"
 	}
 	return ""
 }
