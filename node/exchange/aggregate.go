@@ -130,7 +130,7 @@ func (s *Service) PushAggregate(ctx context.Context, sub policy.Subject, to stri
 	}
 	rec, d, err := s.deliverChange(ctx, rec, "report")
 	if d.Refused != "" {
-		err = fmt.Errorf("%w: %s refused report %s for %s: %s", ErrPeerRefused, to, a.Report, a.Period, d.Refused)
+		err = fmt.Errorf("%w: %s did not take report %s for %s: %s", ErrPeerRefused, to, a.Report, a.Period, strings.TrimPrefix(d.Refused, ErrPermanent.Error()+": "))
 	}
 	return rec, d, err
 }
@@ -140,9 +140,6 @@ func (s *Service) PushAggregate(ctx context.Context, sub policy.Subject, to stri
 // by name that is one of the managed reports must count by that report's
 // dimensions.
 func checkAggregate(a *reporting.Aggregate, terms policy.AggregateTerms) error {
-	if a.Protection < terms.Protection() {
-		return fmt.Errorf("%w: protection interval %d, the ISP requires %d", reporting.ErrViolation, a.Protection, terms.Protection())
-	}
 	if slices.Contains(terms.Reports, a.Report) && !allListed(a.Dimensions(), terms.Dimensions) {
 		for _, d := range reporting.Managed() {
 			if d.Name != a.Report {
@@ -157,7 +154,13 @@ func checkAggregate(a *reporting.Aggregate, terms policy.AggregateTerms) error {
 			}
 		}
 	}
-	return a.Check(terms.K())
+	if err := a.Check(terms.K()); err != nil {
+		return err
+	}
+	if a.Protection < terms.Protection() {
+		return fmt.Errorf("%w: protection interval %d, the ISP requires %d", reporting.ErrViolation, a.Protection, terms.Protection())
+	}
+	return nil
 }
 
 func allListed(xs, list []string) bool {

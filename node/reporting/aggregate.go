@@ -151,9 +151,6 @@ func (a *Aggregate) Check(k int) error {
 			return violation("%q is an identifying field and can never be counted by", f)
 		}
 	}
-	if a.K < k {
-		return violation("disclosure control with k %d, the ISP requires %d", a.K, k)
-	}
 	if len(a.Tables) == 0 || len(a.Tables) > MaxAggregateTables {
 		return violation("%d tables (1 to %d)", len(a.Tables), MaxAggregateTables)
 	}
@@ -216,6 +213,9 @@ func (a *Aggregate) Check(k int) error {
 				return violation("%s: a line with a single suppressed cell, which its total reveals", where)
 			}
 		}
+	}
+	if a.K < k {
+		return violation("disclosure control with k %d, the ISP requires %d", a.K, k)
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ func TestAggregateCheck(t *testing.T) {
 		want string
 	}{
 		{"a cell below k", func(a *reporting.Aggregate) { a.Tables[0].Cells[0][0] = 2; a.Tables[0].Cells[0][2] = 8 }, "below the threshold"},
-		{"higher k required", func(a *reporting.Aggregate) {}, "the ISP requires 10"},
+		{"higher k required", func(a *reporting.Aggregate) {}, "below the threshold 10"},
 		{"identifying field", func(a *reporting.Aggregate) { a.RowField = "name_first" }, "identifying"},
 		{"single suppressed cell in a line", func(a *reporting.Aggregate) { a.Tables[0].Cells[0][2] = 8 }, "single suppressed"},
 		{"totals that do not add up", func(a *reporting.Aggregate) { a.Tables[0].Cells[2][0] = 13 }, "add up"},
