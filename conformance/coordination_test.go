@@ -77,7 +77,7 @@ func TestCoordination(t *testing.T) {
 		t.Skip("slow: three nodes")
 	}
 	a, _ := initCoordNode(t, "agency-a")
-	b, _ := initCoordNode(t, "agency-b")
+	b, bRunning := initCoordNode(t, "agency-b")
 	co, coRunning := initCoordNode(t, "coord", "--coordination")
 	nodes := map[string]coordNode{"agency-a": a, "agency-b": b, "coord": co}
 	running := map[string]*node{"coord": coRunning}
@@ -221,6 +221,26 @@ func TestCoordination(t *testing.T) {
 	must(t, append(append([]string{"report", "run", "--period", period, "--merged", "-o", "xlsx", "--out", out}, atCoord...), "case_characteristics")...)
 	if st, err := os.Stat(out); err != nil || st.Size() == 0 {
 		t.Fatalf("merged xlsx: %v", err)
+	}
+
+	// A schedule in agency-b's configuration pushes last month's report
+	// once the month is over (push_day 1), as the user "schedule".
+	prev := time.Now().UTC().AddDate(0, 0, -time.Now().UTC().Day()).Format("2006-01")
+	bRunning.stop(t)
+	bSched := startEnv(t, b.dir, []string{"CPX_REPORTS_PUSH=case_characteristics@coord", "CPX_REPORTS_PUSH_DAY=1"})
+	deadline = time.Now().Add(60 * time.Second)
+	var sched struct {
+		Submissions []struct{ Agency, Actor string }
+	}
+	for {
+		mustJSON(t, &sched, append([]string{"report", "submissions", "--period", prev}, atCoord...)...)
+		if len(sched.Submissions) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if len(sched.Submissions) != 1 || sched.Submissions[0].Agency != "agency-b" || sched.Submissions[0].Actor != "schedule@agency-b" {
+		t.Fatalf("scheduled push for %s: got %+v, want one from schedule@agency-b\n%s", prev, sched.Submissions, bSched.stderr)
 	}
 
 	// The coordination node applies a renewal with k 10: agency-a, still

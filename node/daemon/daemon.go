@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -417,6 +418,18 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 		go func() {
 			defer wg.Done()
 			n.mail.Run(deliverCtx)
+		}()
+	}
+	if len(n.cfg.Reports.Push) > 0 {
+		var entries []api.ScheduledPush
+		for _, e := range n.cfg.Reports.Push {
+			r, to, _ := strings.Cut(e, "@")
+			entries = append(entries, api.ScheduledPush{Report: r, To: to})
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.api.RunSchedule(deliverCtx, entries, n.cfg.Reports.PushDay, time.Hour)
 		}()
 	}
 	n.log.Info("peer API listening", "peer", n.host.ID().String(), "addrs", n.host.Addrs())

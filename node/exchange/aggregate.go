@@ -276,3 +276,52 @@ func (s *Service) Reporters(ctx context.Context) ([]Reporter, error) {
 	})
 	return out, err
 }
+
+// SendTerms returns the terms of the first ISP in force whose aggregate
+// rule lets this agency send to the agency to.
+func (s *Service) SendTerms(ctx context.Context, to string) (policy.AggregateTerms, error) {
+	now := s.now().UTC()
+	var terms policy.AggregateTerms
+	found := false
+	err := s.store.View(ctx, func(r store.Reader) error {
+		isps, err := s.allISPs(r, now)
+		if err != nil {
+			return err
+		}
+		for _, in := range isps {
+			if !in.InForce || in.ISP.Covers(policy.PurposeAggregate, s.agency, to) != nil {
+				continue
+			}
+			for _, rule := range in.ISP.Purposes {
+				if rule.Name == policy.PurposeAggregate {
+					terms, found = rule.Aggregate, true
+					return nil
+				}
+			}
+		}
+		return nil
+	})
+	if err == nil && !found {
+		err = fmt.Errorf("%w: no ISP in force lets %s send aggregates to %s", ErrRefused, s.agency, to)
+	}
+	return terms, err
+}
+
+// Pushed reports whether report for period went to the agency to
+// already: an outgoing aggregate that did not fail.
+func (s *Service) Pushed(ctx context.Context, report, to, period string) (bool, error) {
+	found := false
+	err := s.store.View(ctx, func(r store.Reader) error {
+		return r.Scan(prefixRecord, store.ScanOptions{}, func(_, v []byte) error {
+			var rec Record
+			if err := unmarshal(v, &rec); err != nil {
+				return err
+			}
+			if rec.Kind == KindAggregate && rec.Direction == Outgoing && rec.Peer == to && rec.Report == report && rec.Period == period && rec.Status != StatusFailed {
+				found = true
+			}
+			return nil
+		})
+	})
+	return found, err
+}

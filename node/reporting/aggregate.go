@@ -79,9 +79,11 @@ func wireCounts(cs []Cell) []int {
 // NewAggregate returns what of r may travel: r must have been protected
 // (Report.Protect); suppressed counts become Suppressed.
 func NewAggregate(r *Report, period string) Aggregate {
-	a := Aggregate{Report: r.Name, Title: r.Title, Record: r.Record, Period: period, PageField: r.PageField, K: r.K, Protection: r.Protection}
+	a := Aggregate{Report: r.Name, Title: r.Title, Record: r.Record, Period: period, RowField: r.RowField, ColField: r.ColField, PageField: r.PageField, K: r.K, Protection: r.Protection}
 	for _, t := range r.Tables {
-		a.RowField, a.ColField = t.RowField, t.ColField
+		if a.RowField == "" {
+			a.RowField, a.ColField = t.RowField, t.ColField
+		}
 		at := AggregateTable{Page: t.Page, Rows: slices.Clone(t.Rows), Cols: slices.Clone(t.Cols), Total: wireCount(t.Total)}
 		for _, row := range t.Cells {
 			at.Cells = append(at.Cells, wireCounts(row))
@@ -151,8 +153,8 @@ func (a *Aggregate) Check(k int) error {
 			return violation("%q is an identifying field and can never be counted by", f)
 		}
 	}
-	if len(a.Tables) == 0 || len(a.Tables) > MaxAggregateTables {
-		return violation("%d tables (1 to %d)", len(a.Tables), MaxAggregateTables)
+	if len(a.Tables) > MaxAggregateTables {
+		return violation("%d tables, at most %d", len(a.Tables), MaxAggregateTables)
 	}
 	twoD := a.ColField != ""
 	for i, t := range a.Tables {
@@ -237,7 +239,7 @@ func Merge(parts []Part, k, protection int) (*Report, error) {
 		return nil, errors.New("nothing to merge")
 	}
 	first := parts[0].Aggregate
-	r := &Report{Name: first.Report, Title: first.Title, Record: first.Record, PageField: first.PageField}
+	r := &Report{Name: first.Report, Title: first.Title, Record: first.Record, RowField: first.RowField, ColField: first.ColField, PageField: first.PageField}
 	if f, l, err := periodDays(first.Period); err == nil {
 		r.From, r.To = f, l
 	}
