@@ -144,6 +144,10 @@ type PurposeRule struct {
 	RetentionDays int
 	// Conditions narrow when the rule applies.
 	Conditions Conditions
+	// Aggregate holds the terms of the aggregate purpose (reports or
+	// dimensions, threshold, protection interval, frequency); empty on
+	// the other purposes.
+	Aggregate AggregateTerms
 }
 
 // Conditions narrow when a purpose rule applies.
@@ -361,6 +365,7 @@ func (p *ISP) Validate() error {
 				ps.add(key+".retention_days", "%d: use 0 (no limit) to %d", r.RetentionDays, MaxRetentionDays)
 			}
 		}
+		r.Aggregate.validate(&ps, key, r.Name == PurposeAggregate)
 		if m := r.Conditions.MaxRiskLevel; m != "" && riskRank[m] == 0 {
 			ps.add(key+".conditions.max_risk_level", "%q: use low, medium or high, or leave it empty", m)
 		}
@@ -453,5 +458,7 @@ func cloneRule(r *PurposeRule) *PurposeRule {
 	c.Fields = slices.Clone(r.Fields)
 	c.Withheld = slices.Clone(r.Withheld)
 	c.Conditions.ConsentOverrideRoles = slices.Clone(r.Conditions.ConsentOverrideRoles)
+	c.Aggregate.Reports = slices.Clone(r.Aggregate.Reports)
+	c.Aggregate.Dimensions = slices.Clone(r.Aggregate.Dimensions)
 	return &c
 }

@@ -119,6 +119,17 @@ func ruleChanges(a, b *PurposeRule) []string {
 	list("fields", a.Fields, b.Fields)
 	list("withheld", a.Withheld, b.Withheld)
 	list("consent_override_roles", a.Conditions.ConsentOverrideRoles, b.Conditions.ConsentOverrideRoles)
+	list("reports", a.Aggregate.Reports, b.Aggregate.Reports)
+	list("dimensions", a.Aggregate.Dimensions, b.Aggregate.Dimensions)
+	if a.Aggregate.Threshold != b.Aggregate.Threshold {
+		out = append(out, fmt.Sprintf("threshold %d → %d", a.Aggregate.Threshold, b.Aggregate.Threshold))
+	}
+	if a.Aggregate.ProtectionInterval != b.Aggregate.ProtectionInterval {
+		out = append(out, fmt.Sprintf("protection_interval %d → %d", a.Aggregate.ProtectionInterval, b.Aggregate.ProtectionInterval))
+	}
+	if a.Aggregate.Frequency != b.Aggregate.Frequency {
+		out = append(out, fmt.Sprintf("frequency %q → %q", a.Aggregate.Frequency, b.Aggregate.Frequency))
+	}
 	if a.Retention != b.Retention {
 		out = append(out, fmt.Sprintf("retention %q → %q", a.Retention, b.Retention))
 	}

@@ -46,6 +46,10 @@ const signingTag = "CPXI\x01"
 //	    str("fields") list(..) str("withheld") list(..)
 //	    str("retention") str(retention) str("retention_days") u64(days)
 //	    str("max_risk_level") str(..) str("consent_override_roles") list(..)
+//	    and, only if any aggregate term is set:
+//	    str("aggregate") str("reports") list(..) str("dimensions") list(..)
+//	    str("threshold") u64(k) str("protection_interval") u64(p)
+//	    str("frequency") str(..)
 //
 // Absent strings and lists encode as empty ones.
 func (p *ISP) SigningBytes() []byte {
@@ -103,6 +107,21 @@ func (p *ISP) SigningBytes() []byte {
 		r.str(pr.Conditions.MaxRiskLevel)
 		r.str("consent_override_roles")
 		r.list(pr.Conditions.ConsentOverrideRoles)
+		if a := pr.Aggregate; a.set() {
+			// Only rules with aggregate terms encode them, so that the
+			// signatures of ISPs written before the terms existed verify.
+			r.str("aggregate")
+			r.str("reports")
+			r.list(a.Reports)
+			r.str("dimensions")
+			r.list(a.Dimensions)
+			r.str("threshold")
+			r.u64(uint64(int64(a.Threshold)))
+			r.str("protection_interval")
+			r.u64(uint64(int64(a.ProtectionInterval)))
+			r.str("frequency")
+			r.str(a.Frequency)
+		}
 		recs = append(recs, r.b)
 	}
 	c.recs(recs)

@@ -47,6 +47,12 @@ type tomlPurpose struct {
 	Retention       string         `toml:"retention,omitempty"`
 	RetentionDays   int64          `toml:"retention_days,omitempty"`
 	Conditions      tomlConditions `toml:"conditions,omitempty"`
+	// The aggregate purpose's terms.
+	Reports            []string `toml:"reports,omitempty"`
+	Dimensions         []string `toml:"dimensions,omitempty"`
+	Threshold          int64    `toml:"threshold,omitempty"`
+	ProtectionInterval int64    `toml:"protection_interval,omitempty"`
+	Frequency          string   `toml:"frequency,omitempty"`
 }
 
 type tomlConditions struct {
@@ -123,6 +129,19 @@ func ParseISP(data []byte) (*ISP, error) {
 				MaxRiskLevel:         r.Conditions.MaxRiskLevel,
 				ConsentOverrideRoles: nilIfEmpty(r.Conditions.ConsentOverrideRoles),
 			},
+		}
+		rule.Aggregate = AggregateTerms{
+			Reports: nilIfEmpty(r.Reports), Dimensions: nilIfEmpty(r.Dimensions), Frequency: r.Frequency,
+		}
+		if r.Threshold < 0 || r.Threshold > MaxThreshold {
+			ps.add(itemKey("purpose", i, r.Name)+".threshold", "%d: use 2 to %d", r.Threshold, MaxThreshold)
+		} else {
+			rule.Aggregate.Threshold = int(r.Threshold)
+		}
+		if r.ProtectionInterval < 0 || r.ProtectionInterval > 1_000_000 {
+			ps.add(itemKey("purpose", i, r.Name)+".protection_interval", "%d: use 1 to 1000000", r.ProtectionInterval)
+		} else {
+			rule.Aggregate.ProtectionInterval = int(r.ProtectionInterval)
 		}
 		if r.RetentionDays < 0 || r.RetentionDays > MaxRetentionDays {
 			ps.add(itemKey("purpose", i, r.Name)+".retention_days", "%d: use 0 (no limit) to %d", r.RetentionDays, MaxRetentionDays)
@@ -353,6 +372,11 @@ func (p *ISP) Marshal() ([]byte, error) {
 				MaxRiskLevel:         r.Conditions.MaxRiskLevel,
 				ConsentOverrideRoles: r.Conditions.ConsentOverrideRoles,
 			},
+			Reports:            r.Aggregate.Reports,
+			Dimensions:         r.Aggregate.Dimensions,
+			Threshold:          int64(r.Aggregate.Threshold),
+			ProtectionInterval: int64(r.Aggregate.ProtectionInterval),
+			Frequency:          r.Aggregate.Frequency,
 		})
 	}
 	for _, s := range p.Signatures {

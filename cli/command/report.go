@@ -26,6 +26,8 @@ func reportCommand() *cli.Command {
 		&cli.IntFlag{Name: "protection", Usage: "disclosure control: no suppressed cell can be narrowed to less than `P` (default K)"},
 		&cli.BoolFlag{Name: "no-suppression", Usage: "show every count as it is (for the agency's own use; audited)"},
 		&cli.StringFlag{Name: "out", Usage: "write to `FILE` (required for xlsx; written whole or not at all)"},
+		&cli.StringFlag{Name: "period", Usage: "the period `P` (2026-11, 2026-Q4 or 2026) instead of --from and --to"},
+		&cli.BoolFlag{Name: "merged", Usage: "on a coordination node: the agencies' latest submissions for --period, merged and controlled again"},
 	}
 	return &cli.Command{
 		Name:  "report",
@@ -62,6 +64,35 @@ func reportCommand() *cli.Command {
 					"   cpx report run case_characteristics --by sex --by risk_level -o csv",
 				Flags:  append(reportClientFlags(), runFlags...),
 				Action: runReportRun,
+			},
+			{
+				Name:      "push",
+				Usage:     "send a report for a period to a coordination node",
+				ArgsUsage: "NAME",
+				Description: "Runs the report over the whole agency for the period, applies the disclosure\n" +
+					"control of the ISP's aggregate rule (its threshold k and protection interval), and\n" +
+					"sends the table through the outbox: delivered now, or retried until the coordination\n" +
+					"node takes it. Exits non-zero if no ISP allows it or the coordination node refuses it.\n" +
+					"Needs a role that counts the whole agency (dpo, coordinator).\n\n" +
+					"Example:\n   cpx report push protection_concerns --to cp-subcluster-so --period 2026-11",
+				Flags: append(clientFlags(),
+					&cli.StringFlag{Name: "to", Usage: "the coordination body's `AGENCY` id", Required: true},
+					&cli.StringFlag{Name: "period", Usage: "the period `P`, as the ISP's frequency writes it: 2026-11, 2026-Q4 or 2026", Required: true},
+				),
+				Action: runReportPush,
+			},
+			{
+				Name:  "submissions",
+				Usage: "on a coordination node: which agency sent what for a period, and who is missing",
+				Description: "Lists every aggregate received for the period (every version: a resubmission\n" +
+					"replaces the earlier one, which stays in the history) and the agencies an ISP in\n" +
+					"force expects reports from that sent none.\n\n" +
+					"Example:\n   cpx report submissions --period 2026-11",
+				Flags: append(clientFlags(),
+					&cli.StringFlag{Name: "period", Usage: "the period `P`: 2026-11, 2026-Q4 or 2026", Required: true},
+					&cli.StringFlag{Name: "report", Usage: "only this report `NAME`"},
+				),
+				Action: runReportSubmissions,
 			},
 			{
 				Name:      "validate",
@@ -175,6 +206,10 @@ func runReportRun(c *cli.Context) error {
 	req := &localv1.RunReportRequest{
 		From: c.String("from"), To: c.String("to"), By: c.StringSlice("by"), Filters: c.StringSlice("filter"),
 		K: int32(c.Int("k")), Protection: int32(c.Int("protection")), NoSuppression: c.Bool("no-suppression"),
+		Period: c.String("period"), Merged: c.Bool("merged"),
+	}
+	if req.Merged && !c.IsSet("k") {
+		req.K = 0 // the ISPs' terms decide
 	}
 	switch {
 	case len(a) == 1 && c.String("file") != "":
@@ -365,4 +400,67 @@ func writeReportCSV(w io.Writer, r *localv1.ReportResult) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+func runReportPush(c *cli.Context) error {
+	a, err := args(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	asJSON, cn, err := outputAndDial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Reports.PushReport(c.Context, connect.NewRequest(&localv1.PushReportRequest{Name: a[0], To: c.String("to"), Period: c.String("period")}))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	m := resp.Msg
+	res := m.GetResult()
+	fmt.Fprintf(c.App.Writer, "%s for %s to %s under ISP %s v%d (k %d, protection interval %d): exchange %s\n",
+		a[0], c.String("period"), c.String("to"), m.GetIsp(), m.GetIspVersion(), res.GetK(), res.GetProtection(), m.GetExchange().GetId())
+	if m.GetDelivered() {
+		fmt.Fprintln(c.App.Writer, "delivered: the coordination node returned its signed receipt")
+	} else {
+		fmt.Fprintf(c.App.Writer, "waiting in the outbox (retried until delivered): %s\n", m.GetWaiting())
+	}
+	return writeReportText(c.App.Writer, res)
+}
+
+func runReportSubmissions(c *cli.Context) error {
+	if _, err := args(c, 0, 0); err != nil {
+		return err
+	}
+	asJSON, cn, err := outputAndDial(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cn.Reports.ListSubmissions(c.Context, connect.NewRequest(&localv1.ListSubmissionsRequest{Period: c.String("period"), Report: c.String("report")}))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	tw := newTable(c.App.Writer)
+	row(tw, "AGENCY", "REPORT", "VERSION", "RECEIVED", "STATE", "BY", "EXCHANGE")
+	for _, s := range resp.Msg.GetSubmissions() {
+		state := "current"
+		if !s.GetCurrent() {
+			state = "replaced"
+		}
+		row(tw, s.GetAgency(), s.GetReport(), strconv.Itoa(int(s.GetVersion())), s.GetReceivedAt().AsTime().UTC().Format("2006-01-02 15:04:05Z"), state, s.GetActor(), s.GetExchange())
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if m := resp.Msg.GetMissing(); len(m) > 0 {
+		fmt.Fprintf(c.App.Writer, "\nmissing for %s: %s\n", c.String("period"), strings.Join(m, ", "))
+	} else {
+		fmt.Fprintf(c.App.Writer, "\nno agency is missing for %s\n", c.String("period"))
+	}
+	return nil
 }

@@ -145,8 +145,11 @@ func writeReportXLSX(w io.Writer, r *localv1.ReportResult) error {
 	}
 	for _, s := range supp {
 		why := "secondary: suppressed so that another suppressed cell cannot be worked out"
-		if s.why == "primary" {
+		switch s.why {
+		case "primary":
 			why = fmt.Sprintf("primary: count below %d", r.GetK())
+		case "sender":
+			why = "sender: an agency suppressed its count of this cell before sending it"
 		}
 		about = append(about, []string{s.sheet, s.cell, s.row, s.col, why})
 	}

@@ -67,7 +67,7 @@ func exchangeToWire(r exchange.Record) (*localv1.Exchange, error) {
 		LocalCase: r.LocalCase, Service: r.Service, Note: r.Note, Status: r.Status, Isp: r.ISP, IspVersion: r.ISPVersion,
 		Retention: r.Retention, ConsentOverridden: r.ConsentOverridden, CreatedBy: r.CreatedBy,
 		CreatedAt: timestamppb.New(r.CreatedAt), UpdatedAt: timestamppb.New(r.UpdatedAt),
-		Sync: r.Sync, SyncError: r.SyncError,
+		Sync: r.Sync, SyncError: r.SyncError, Report: r.Report, Period: r.Period,
 	}
 	if r.Fields != nil {
 		f, err := structpb.NewStruct(r.Fields)

@@ -163,6 +163,13 @@ func (s *Server) RunReport(ctx context.Context, req *connect.Request[localv1.Run
 		return nil, err
 	}
 	m := req.Msg
+	if m.Merged {
+		rep, err := s.mergedReport(ctx, sub, m)
+		if err != nil {
+			return nil, err
+		}
+		return connect.NewResponse(&localv1.RunReportResponse{Result: s.reportWire(rep)}), nil
+	}
 	var def *reporting.Definition
 	switch {
 	case m.Name != "" && m.Definition != "":
@@ -184,6 +191,14 @@ func (s *Server) RunReport(ctx context.Context, req *connect.Request[localv1.Run
 	}
 	if p.To, err = parseDay("--to", m.To); err != nil {
 		return nil, err
+	}
+	if m.Period != "" {
+		if m.From != "" || m.To != "" {
+			return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("--period or --from/--to, not both"))
+		}
+		if p.From, p.To, err = anyPeriod(m.Period); err != nil {
+			return nil, err
+		}
 	}
 	if !p.From.IsZero() && !p.To.IsZero() && p.To.Before(p.From) {
 		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("--to %s is before --from %s", m.To, m.From))

@@ -243,6 +243,9 @@ func (r *Runner) Run(ctx context.Context, sub policy.Subject, def *reporting.Def
 		var recs []exchange.Record
 		recs, err = r.Exchanges.List(ctx, sub, exchange.Filter{})
 		for _, e := range recs {
+			if e.Kind == exchange.KindAggregate {
+				continue // an aggregate is no referral or transfer
+			}
 			q.Add(reporting.Record{"kind": e.Kind, "direction": e.Direction, "peer": e.Peer, "service": e.Service, "status": e.Status, "created_at": e.CreatedAt})
 		}
 	}

@@ -41,6 +41,19 @@ type Config struct {
 
 	Casework Casework `koanf:"casework"`
 	SMTP     SMTP     `koanf:"smtp"`
+	Reports  Reports  `koanf:"reports"`
+}
+
+// Reports configures scheduled pushes of aggregate reports to
+// coordination nodes (docs/coordination.md).
+type Reports struct {
+	// Push lists "REPORT@AGENCY" entries: the node pushes REPORT to the
+	// coordination node of AGENCY for every period of the ISP's aggregate
+	// rule, once the period has ended. Default none.
+	Push []string `koanf:"push"`
+	// PushDay is the day of the month after a period on which it is
+	// pushed (1 to 28); default 3.
+	PushDay int `koanf:"push_day"`
 }
 
 // Casework configures day-to-day case management (docs/casework.md).
@@ -285,6 +298,7 @@ func Default() Config {
 		Log:      Log{Level: "info", Format: "text"},
 
 		Casework: Casework{TimeZone: "UTC"},
+		Reports:  Reports{PushDay: 3},
 		SMTP:     SMTP{TLS: "starttls", Timeout: 30 * time.Second},
 	}
 }
@@ -394,10 +408,18 @@ func flatten(c Config, out map[string]any) {
 	out["smtp.username"] = c.SMTP.Username
 	out["smtp.from"] = c.SMTP.From
 	out["smtp.timeout"] = c.SMTP.Timeout.String()
+	out["reports.push"] = c.Reports.Push
+	out["reports.push_day"] = c.Reports.PushDay
 }
 
 // Validate checks the configuration and names the first bad key.
 func (c Config) Validate() error {
+	for _, e := range c.Reports.Push {
+		r, a, ok := strings.Cut(e, "@")
+		if !ok || r == "" || !ValidAgency(a) {
+			return fmt.Errorf("config: reports.push %q: write REPORT@AGENCY, e.g. protection_concerns@cp-subcluster-so", e)
+		}
+	}
 	switch {
 	case c.Agency.ID == "":
 		return errors.New("config: agency.id is required")
@@ -409,6 +431,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: keyring.kind %q: use \"file\" or \"vault\"", c.Keyring.Kind)
 	case c.Keyring.Kind == "vault" && c.Vault.Addr == "":
 		return errors.New("config: keyring.kind is vault but vault.addr is not set (CPX_VAULT_ADDR)")
+	case c.Reports.PushDay < 1 || c.Reports.PushDay > 28:
+		return fmt.Errorf("config: reports.push_day %d: use 1 to 28", c.Reports.PushDay)
 	case c.Auth.TokenTTL <= 0:
 		return errors.New("config: auth.token_ttl must be positive")
 	case c.Store.MaxRecordBytes < 1024:

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -488,6 +489,18 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 		}()
 	}
 	wg.Go(func() { releaseWhenIdle(deliverCtx, &busy, 2*time.Second) })
+	if len(n.cfg.Reports.Push) > 0 {
+		var entries []api.ScheduledPush
+		for _, e := range n.cfg.Reports.Push {
+			r, to, _ := strings.Cut(e, "@")
+			entries = append(entries, api.ScheduledPush{Report: r, To: to})
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.api.RunSchedule(deliverCtx, entries, n.cfg.Reports.PushDay, time.Hour)
+		}()
+	}
 	n.log.Info("peer API listening", "peer", n.host.ID().String(), "addrs", n.host.Addrs())
 	if ready != nil {
 		ready(url)

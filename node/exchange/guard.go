@@ -75,7 +75,7 @@ func (l *limiter) allow(peer string, now time.Time) bool {
 // peer message travels under, or whose ciphertext is over the limit.
 func (s *Service) checkPurposeSize(purpose string, ciphertext int) error {
 	switch purpose {
-	case KindReferral, KindTransfer, PurposeTracing:
+	case KindReferral, KindTransfer, PurposeTracing, KindAggregate:
 	default:
 		return fmt.Errorf("%w: no message travels under purpose %q", ErrUnexpected, purpose)
 	}

@@ -180,6 +180,9 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 			return nil
 		}
 		if refused = s.apply(w, p, in.ISP, h, msg, now); refused != nil {
+			if msg.Kind == KindAggregate {
+				action, object = "aggregate.refused", "exchange/"+msg.Exchange
+			}
 			return nil
 		}
 		if receipt, err = s.signReceipt(Receipt{EnvelopeID: h.ID, From: s.agency, To: p.Agency, ReceivedAt: now}); err != nil {
@@ -209,6 +212,12 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 	}
 	if err := checkMetadata(msg); err != nil {
 		return err
+	}
+	if msg.Kind == KindAggregate && h.Purpose == KindAggregate {
+		return s.applyAggregate(w, p, isp, h.ID, msg, now)
+	}
+	if msg.Aggregate != nil {
+		return fmt.Errorf("%w: a table in a %s", ErrUnexpected, msg.Kind)
 	}
 	kind, resp, isResponse := strings.Cut(msg.Kind, ".")
 	if kind != KindReferral && kind != KindTransfer && kind != KindDisclosure || purposeOf(kind) != h.Purpose {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cpx-node/cpx/node/reporting"
 	"github.com/cpx-node/cpx/node/store"
 )
 
@@ -99,6 +100,9 @@ type Record struct {
 	SyncError string `json:"sync_error,omitempty"`
 	// Envelope is the id of the latest envelope queued for the exchange.
 	Envelope string `json:"envelope,omitempty"`
+	// Report and Period name an aggregate (KindAggregate).
+	Report string `json:"report,omitempty"`
+	Period string `json:"period,omitempty"`
 }
 
 func (r *Record) event(at time.Time, status, actor, reason string) {
@@ -160,6 +164,8 @@ type Message struct {
 	// Handle is, in a disclosure request, the handle the receiver gave in a
 	// tracing answer.
 	Handle string `json:"handle,omitempty"`
+	// Aggregate is the table of an aggregate message (KindAggregate).
+	Aggregate *reporting.Aggregate `json:"aggregate,omitempty"`
 }
 
 func unmarshal(b []byte, v any) error {

@@ -117,9 +117,15 @@ func (r *Report) Protect(k, protection int) error {
 }
 
 // Protect applies disclosure control to one table (see Report.Protect).
-func Protect(t *Table, k, protection int) error {
+func Protect(t *Table, k, protection int) error { return protect(t, k, protection, false) }
+
+// protect is Protect; with keep, cells already suppressed stay so.
+func protect(t *Table, k, protection int, keep bool) error {
 	s := newSystem(t)
 	for _, c := range s.cells {
+		if keep && c.Mark != Published {
+			continue
+		}
 		c.Mark = Published
 		if c.Count > 0 && c.Count < k {
 			c.Mark = Primary
@@ -344,42 +350,8 @@ func (s *system) audit(need float64, want func(int) bool) ([]cellRange, error) {
 // tables seen so far is a lower bound of its range, and a cell whose
 // spread already reaches need is not solved.
 func (s *system) solve(cells []int, need float64, want func(int) bool) ([]cellRange, error) {
-	col := make(map[int]int, len(cells))
-	for i, c := range cells {
-		col[c] = i
-	}
 	n := len(cells)
-	var rows [][]float64
-	var rhs []float64
-	for _, eq := range s.eqs {
-		row := make([]float64, n)
-		b := 0.0
-		involved := false
-		term := func(c int, coef float64) {
-			if j, ok := col[c]; ok {
-				row[j] += coef
-				involved = true
-			} else {
-				b -= coef * float64(s.cells[c].Count)
-			}
-		}
-		for _, c := range eq.parts {
-			term(c, 1)
-		}
-		term(eq.total, -1)
-		if !involved {
-			continue
-		}
-		if b < 0 {
-			for j := range row {
-				row[j] = -row[j]
-			}
-			b = -b
-		}
-		rows = append(rows, row)
-		rhs = append(rhs, b)
-	}
-	rows, rhs = independent(rows, rhs)
+	rows, rhs := s.equations(cells)
 	lo := make([]float64, n) // spread over feasible points seen
 	hi := make([]float64, n)
 	for i, c := range cells {
@@ -551,4 +523,46 @@ func dot(a, b []float64) float64 {
 		s += a[i] * b[i]
 	}
 	return s
+}
+
+// equations returns the equations that involve cells, as rows over those
+// cells (in their order) with the published cells moved to the right-hand
+// side, made non-negative and linearly independent.
+func (s *system) equations(cells []int) ([][]float64, []float64) {
+	col := make(map[int]int, len(cells))
+	for i, c := range cells {
+		col[c] = i
+	}
+	n := len(cells)
+	var rows [][]float64
+	var rhs []float64
+	for _, eq := range s.eqs {
+		row := make([]float64, n)
+		b := 0.0
+		involved := false
+		term := func(c int, coef float64) {
+			if j, ok := col[c]; ok {
+				row[j] += coef
+				involved = true
+			} else {
+				b -= coef * float64(s.cells[c].Count)
+			}
+		}
+		for _, c := range eq.parts {
+			term(c, 1)
+		}
+		term(eq.total, -1)
+		if !involved {
+			continue
+		}
+		if b < 0 {
+			for j := range row {
+				row[j] = -row[j]
+			}
+			b = -b
+		}
+		rows = append(rows, row)
+		rhs = append(rhs, b)
+	}
+	return independent(rows, rhs)
 }

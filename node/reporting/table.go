@@ -15,6 +15,7 @@ const (
 	Published Mark = iota
 	Primary        // its count is between 1 and k−1
 	Secondary      // suppressed so that another cannot be worked out
+	Sender         // suppressed by the agency that sent it (a merged table)
 )
 
 func (m Mark) String() string {
@@ -23,6 +24,8 @@ func (m Mark) String() string {
 		return "primary"
 	case Secondary:
 		return "secondary"
+	case Sender:
+		return "sender"
 	}
 	return ""
 }
@@ -65,6 +68,9 @@ type Report struct {
 	Record      string
 	From, To    time.Time
 	Records     int
+	// RowField, ColField and PageField are the fields of the dimensions
+	// ("" where absent), also when no record was counted.
+	RowField, ColField string
 	// PageField is the field of the pages dimension ("" without pages).
 	PageField string
 	Tables    []Table
@@ -116,6 +122,12 @@ func (q *Query) Result() *Report {
 		return out
 	}
 	rows, cols, pages := headers(0), headers(1), headers(2)
+	if len(q.dims) > 0 {
+		r.RowField = q.dims[0].d.Field
+	}
+	if len(q.dims) > 1 {
+		r.ColField = q.dims[1].d.Field
+	}
 	if len(q.dims) > 2 {
 		r.PageField = q.dims[2].d.Field
 	}

@@ -4658,7 +4658,7 @@ func (x *CheckPolicyResponse) GetFields() []*FieldDecision {
 type Exchange struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// referral or transfer.
+	// referral, transfer, disclosure or aggregate.
 	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	// outgoing or incoming.
 	Direction         string `protobuf:"bytes,3,opt,name=direction,proto3" json:"direction,omitempty"`
@@ -4683,7 +4683,10 @@ type Exchange struct {
 	// synced, sending (waiting in the outbox) or out_of_sync.
 	Sync string `protobuf:"bytes,20,opt,name=sync,proto3" json:"sync,omitempty"`
 	// The last delivery error or refusal by the peer, if any.
-	SyncError     string `protobuf:"bytes,21,opt,name=sync_error,json=syncError,proto3" json:"sync_error,omitempty"`
+	SyncError string `protobuf:"bytes,21,opt,name=sync_error,json=syncError,proto3" json:"sync_error,omitempty"`
+	// An aggregate (kind aggregate): the report and the period.
+	Report        string `protobuf:"bytes,22,opt,name=report,proto3" json:"report,omitempty"`
+	Period        string `protobuf:"bytes,23,opt,name=period,proto3" json:"period,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4861,6 +4864,20 @@ func (x *Exchange) GetSync() string {
 func (x *Exchange) GetSyncError() string {
 	if x != nil {
 		return x.SyncError
+	}
+	return ""
+}
+
+func (x *Exchange) GetReport() string {
+	if x != nil {
+		return x.Report
+	}
+	return ""
+}
+
+func (x *Exchange) GetPeriod() string {
+	if x != nil {
+		return x.Period
 	}
 	return ""
 }
@@ -8520,6 +8537,11 @@ type RunReportRequest struct {
 	K             int32 `protobuf:"varint,7,opt,name=k,proto3" json:"k,omitempty"`
 	Protection    int32 `protobuf:"varint,8,opt,name=protection,proto3" json:"protection,omitempty"`
 	NoSuppression bool  `protobuf:"varint,9,opt,name=no_suppression,json=noSuppression,proto3" json:"no_suppression,omitempty"`
+	// A reporting period (2026-11, 2026-Q4, 2026) instead of from and to.
+	Period string `protobuf:"bytes,10,opt,name=period,proto3" json:"period,omitempty"`
+	// On a coordination node: the agencies' latest submissions of the
+	// report for the period, merged, with disclosure control applied again.
+	Merged        bool `protobuf:"varint,11,opt,name=merged,proto3" json:"merged,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -8613,6 +8635,20 @@ func (x *RunReportRequest) GetProtection() int32 {
 func (x *RunReportRequest) GetNoSuppression() bool {
 	if x != nil {
 		return x.NoSuppression
+	}
+	return false
+}
+
+func (x *RunReportRequest) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+func (x *RunReportRequest) GetMerged() bool {
+	if x != nil {
+		return x.Merged
 	}
 	return false
 }
@@ -9018,6 +9054,391 @@ func (x *RunReportResponse) GetResult() *ReportResult {
 	return nil
 }
 
+type PushReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The coordination body's agency id.
+	To string `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	// The reporting period as the ISP's frequency writes it: 2026-11
+	// (monthly), 2026-Q4 (quarterly), 2026 (yearly).
+	Period        string `protobuf:"bytes,3,opt,name=period,proto3" json:"period,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushReportRequest) Reset() {
+	*x = PushReportRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushReportRequest) ProtoMessage() {}
+
+func (x *PushReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushReportRequest.ProtoReflect.Descriptor instead.
+func (*PushReportRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{146}
+}
+
+func (x *PushReportRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PushReportRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *PushReportRequest) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+type PushReportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The outgoing aggregate exchange.
+	Exchange *Exchange `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	// What was sent: suppressed cells carry no count.
+	Result     *ReportResult `protobuf:"bytes,2,opt,name=result,proto3" json:"result,omitempty"`
+	Isp        string        `protobuf:"bytes,3,opt,name=isp,proto3" json:"isp,omitempty"`
+	IspVersion uint32        `protobuf:"varint,4,opt,name=isp_version,json=ispVersion,proto3" json:"isp_version,omitempty"`
+	// True once the coordination node returned its signed receipt.
+	Delivered bool `protobuf:"varint,5,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	// Why the aggregate waits in the outbox (the node could not be reached).
+	Waiting       string `protobuf:"bytes,6,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushReportResponse) Reset() {
+	*x = PushReportResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushReportResponse) ProtoMessage() {}
+
+func (x *PushReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushReportResponse.ProtoReflect.Descriptor instead.
+func (*PushReportResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{147}
+}
+
+func (x *PushReportResponse) GetExchange() *Exchange {
+	if x != nil {
+		return x.Exchange
+	}
+	return nil
+}
+
+func (x *PushReportResponse) GetResult() *ReportResult {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *PushReportResponse) GetIsp() string {
+	if x != nil {
+		return x.Isp
+	}
+	return ""
+}
+
+func (x *PushReportResponse) GetIspVersion() uint32 {
+	if x != nil {
+		return x.IspVersion
+	}
+	return 0
+}
+
+func (x *PushReportResponse) GetDelivered() bool {
+	if x != nil {
+		return x.Delivered
+	}
+	return false
+}
+
+func (x *PushReportResponse) GetWaiting() string {
+	if x != nil {
+		return x.Waiting
+	}
+	return ""
+}
+
+type ListSubmissionsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Period string                 `protobuf:"bytes,1,opt,name=period,proto3" json:"period,omitempty"`
+	// Only this report (empty: every report).
+	Report        string `protobuf:"bytes,2,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSubmissionsRequest) Reset() {
+	*x = ListSubmissionsRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubmissionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubmissionsRequest) ProtoMessage() {}
+
+func (x *ListSubmissionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubmissionsRequest.ProtoReflect.Descriptor instead.
+func (*ListSubmissionsRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{148}
+}
+
+func (x *ListSubmissionsRequest) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+func (x *ListSubmissionsRequest) GetReport() string {
+	if x != nil {
+		return x.Report
+	}
+	return ""
+}
+
+type Submission struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Agency string                 `protobuf:"bytes,1,opt,name=agency,proto3" json:"agency,omitempty"`
+	Report string                 `protobuf:"bytes,2,opt,name=report,proto3" json:"report,omitempty"`
+	Period string                 `protobuf:"bytes,3,opt,name=period,proto3" json:"period,omitempty"`
+	// 1 for an agency's first submission of the report for the period.
+	Version    int32                  `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	ReceivedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=received_at,json=receivedAt,proto3" json:"received_at,omitempty"`
+	// False when a later version replaced it.
+	Current    bool   `protobuf:"varint,6,opt,name=current,proto3" json:"current,omitempty"`
+	Exchange   string `protobuf:"bytes,7,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	Isp        string `protobuf:"bytes,8,opt,name=isp,proto3" json:"isp,omitempty"`
+	IspVersion uint32 `protobuf:"varint,9,opt,name=isp_version,json=ispVersion,proto3" json:"isp_version,omitempty"`
+	// The user who pushed it, "user@agency".
+	Actor         string `protobuf:"bytes,10,opt,name=actor,proto3" json:"actor,omitempty"`
+	K             int32  `protobuf:"varint,11,opt,name=k,proto3" json:"k,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Submission) Reset() {
+	*x = Submission{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Submission) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Submission) ProtoMessage() {}
+
+func (x *Submission) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Submission.ProtoReflect.Descriptor instead.
+func (*Submission) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{149}
+}
+
+func (x *Submission) GetAgency() string {
+	if x != nil {
+		return x.Agency
+	}
+	return ""
+}
+
+func (x *Submission) GetReport() string {
+	if x != nil {
+		return x.Report
+	}
+	return ""
+}
+
+func (x *Submission) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+func (x *Submission) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Submission) GetReceivedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceivedAt
+	}
+	return nil
+}
+
+func (x *Submission) GetCurrent() bool {
+	if x != nil {
+		return x.Current
+	}
+	return false
+}
+
+func (x *Submission) GetExchange() string {
+	if x != nil {
+		return x.Exchange
+	}
+	return ""
+}
+
+func (x *Submission) GetIsp() string {
+	if x != nil {
+		return x.Isp
+	}
+	return ""
+}
+
+func (x *Submission) GetIspVersion() uint32 {
+	if x != nil {
+		return x.IspVersion
+	}
+	return 0
+}
+
+func (x *Submission) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *Submission) GetK() int32 {
+	if x != nil {
+		return x.K
+	}
+	return 0
+}
+
+type ListSubmissionsResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Submissions []*Submission          `protobuf:"bytes,1,rep,name=submissions,proto3" json:"submissions,omitempty"`
+	// Agencies an ISP in force expects aggregates from that sent nothing
+	// for the period (for the report, if one was named).
+	Missing       []string `protobuf:"bytes,2,rep,name=missing,proto3" json:"missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSubmissionsResponse) Reset() {
+	*x = ListSubmissionsResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubmissionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubmissionsResponse) ProtoMessage() {}
+
+func (x *ListSubmissionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubmissionsResponse.ProtoReflect.Descriptor instead.
+func (*ListSubmissionsResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{150}
+}
+
+func (x *ListSubmissionsResponse) GetSubmissions() []*Submission {
+	if x != nil {
+		return x.Submissions
+	}
+	return nil
+}
+
+func (x *ListSubmissionsResponse) GetMissing() []string {
+	if x != nil {
+		return x.Missing
+	}
+	return nil
+}
+
 type ValidateReportRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Definition    string                 `protobuf:"bytes,1,opt,name=definition,proto3" json:"definition,omitempty"`
@@ -9027,7 +9448,7 @@ type ValidateReportRequest struct {
 
 func (x *ValidateReportRequest) Reset() {
 	*x = ValidateReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9039,7 +9460,7 @@ func (x *ValidateReportRequest) String() string {
 func (*ValidateReportRequest) ProtoMessage() {}
 
 func (x *ValidateReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9052,7 +9473,7 @@ func (x *ValidateReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateReportRequest.ProtoReflect.Descriptor instead.
 func (*ValidateReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{146}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{151}
 }
 
 func (x *ValidateReportRequest) GetDefinition() string {
@@ -9071,7 +9492,7 @@ type ValidateReportResponse struct {
 
 func (x *ValidateReportResponse) Reset() {
 	*x = ValidateReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9083,7 +9504,7 @@ func (x *ValidateReportResponse) String() string {
 func (*ValidateReportResponse) ProtoMessage() {}
 
 func (x *ValidateReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9096,7 +9517,7 @@ func (x *ValidateReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateReportResponse.ProtoReflect.Descriptor instead.
 func (*ValidateReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{147}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{152}
 }
 
 func (x *ValidateReportResponse) GetReport() *ReportInfo {
@@ -9441,7 +9862,7 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12-\n" +
 	"\x12consent_overridden\x18\x03 \x01(\bR\x11consentOverridden\x123\n" +
-	"\x06fields\x18\x04 \x03(\v2\x1b.cpx.local.v1.FieldDecisionR\x06fields\"\xaf\x05\n" +
+	"\x06fields\x18\x04 \x03(\v2\x1b.cpx.local.v1.FieldDecisionR\x06fields\"\xdf\x05\n" +
 	"\bExchange\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1c\n" +
@@ -9471,7 +9892,9 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\ahistory\x18\x13 \x03(\v2\x1b.cpx.local.v1.ExchangeEventR\ahistory\x12\x12\n" +
 	"\x04sync\x18\x14 \x01(\tR\x04sync\x12\x1d\n" +
 	"\n" +
-	"sync_error\x18\x15 \x01(\tR\tsyncError\"\x81\x01\n" +
+	"sync_error\x18\x15 \x01(\tR\tsyncError\x12\x16\n" +
+	"\x06report\x18\x16 \x01(\tR\x06report\x12\x16\n" +
+	"\x06period\x18\x17 \x01(\tR\x06period\"\x81\x01\n" +
 	"\rExchangeEvent\x12*\n" +
 	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12\x14\n" +
@@ -9731,7 +10154,7 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x11ShowReportRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"F\n" +
 	"\x12ShowReportResponse\x120\n" +
-	"\x06report\x18\x01 \x01(\v2\x18.cpx.local.v1.ReportInfoR\x06report\"\xe9\x01\n" +
+	"\x06report\x18\x01 \x01(\v2\x18.cpx.local.v1.ReportInfoR\x06report\"\x99\x02\n" +
 	"\x10RunReportRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
@@ -9745,7 +10168,10 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\n" +
 	"protection\x18\b \x01(\x05R\n" +
 	"protection\x12%\n" +
-	"\x0eno_suppression\x18\t \x01(\bR\rnoSuppression\"6\n" +
+	"\x0eno_suppression\x18\t \x01(\bR\rnoSuppression\x12\x16\n" +
+	"\x06period\x18\n" +
+	" \x01(\tR\x06period\x12\x16\n" +
+	"\x06merged\x18\v \x01(\bR\x06merged\"6\n" +
 	"\fReportHeader\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05label\x18\x02 \x01(\tR\x05label\"B\n" +
@@ -9787,7 +10213,41 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"protection\x121\n" +
 	"\x06tables\x18\f \x03(\v2\x19.cpx.local.v1.ReportTableR\x06tables\"G\n" +
 	"\x11RunReportResponse\x122\n" +
-	"\x06result\x18\x01 \x01(\v2\x1a.cpx.local.v1.ReportResultR\x06result\"7\n" +
+	"\x06result\x18\x01 \x01(\v2\x1a.cpx.local.v1.ReportResultR\x06result\"O\n" +
+	"\x11PushReportRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\x12\x16\n" +
+	"\x06period\x18\x03 \x01(\tR\x06period\"\xe7\x01\n" +
+	"\x12PushReportResponse\x122\n" +
+	"\bexchange\x18\x01 \x01(\v2\x16.cpx.local.v1.ExchangeR\bexchange\x122\n" +
+	"\x06result\x18\x02 \x01(\v2\x1a.cpx.local.v1.ReportResultR\x06result\x12\x10\n" +
+	"\x03isp\x18\x03 \x01(\tR\x03isp\x12\x1f\n" +
+	"\visp_version\x18\x04 \x01(\rR\n" +
+	"ispVersion\x12\x1c\n" +
+	"\tdelivered\x18\x05 \x01(\bR\tdelivered\x12\x18\n" +
+	"\awaiting\x18\x06 \x01(\tR\awaiting\"H\n" +
+	"\x16ListSubmissionsRequest\x12\x16\n" +
+	"\x06period\x18\x01 \x01(\tR\x06period\x12\x16\n" +
+	"\x06report\x18\x02 \x01(\tR\x06report\"\xb8\x02\n" +
+	"\n" +
+	"Submission\x12\x16\n" +
+	"\x06agency\x18\x01 \x01(\tR\x06agency\x12\x16\n" +
+	"\x06report\x18\x02 \x01(\tR\x06report\x12\x16\n" +
+	"\x06period\x18\x03 \x01(\tR\x06period\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\x05R\aversion\x12;\n" +
+	"\vreceived_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"receivedAt\x12\x18\n" +
+	"\acurrent\x18\x06 \x01(\bR\acurrent\x12\x1a\n" +
+	"\bexchange\x18\a \x01(\tR\bexchange\x12\x10\n" +
+	"\x03isp\x18\b \x01(\tR\x03isp\x12\x1f\n" +
+	"\visp_version\x18\t \x01(\rR\n" +
+	"ispVersion\x12\x14\n" +
+	"\x05actor\x18\n" +
+	" \x01(\tR\x05actor\x12\f\n" +
+	"\x01k\x18\v \x01(\x05R\x01k\"o\n" +
+	"\x17ListSubmissionsResponse\x12:\n" +
+	"\vsubmissions\x18\x01 \x03(\v2\x18.cpx.local.v1.SubmissionR\vsubmissions\x12\x18\n" +
+	"\amissing\x18\x02 \x03(\tR\amissing\"7\n" +
 	"\x15ValidateReportRequest\x12\x1e\n" +
 	"\n" +
 	"definition\x18\x01 \x01(\tR\n" +
@@ -9866,13 +10326,16 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x17MatchAllTracingRequests\x12,.cpx.local.v1.MatchAllTracingRequestsRequest\x1a-.cpx.local.v1.MatchAllTracingRequestsResponse\"\x00\x12N\n" +
 	"\tMatchCase\x12\x1e.cpx.local.v1.MatchCaseRequest\x1a\x1f.cpx.local.v1.MatchCaseResponse\"\x00\x12l\n" +
 	"\x13ConfirmTracingMatch\x12(.cpx.local.v1.ConfirmTracingMatchRequest\x1a).cpx.local.v1.ConfirmTracingMatchResponse\"\x00\x12i\n" +
-	"\x12RejectTracingMatch\x12'.cpx.local.v1.RejectTracingMatchRequest\x1a(.cpx.local.v1.RejectTracingMatchResponse\"\x002\xe7\x02\n" +
+	"\x12RejectTracingMatch\x12'.cpx.local.v1.RejectTracingMatchRequest\x1a(.cpx.local.v1.RejectTracingMatchResponse\"\x002\x9c\x04\n" +
 	"\rReportService\x12T\n" +
 	"\vListReports\x12 .cpx.local.v1.ListReportsRequest\x1a!.cpx.local.v1.ListReportsResponse\"\x00\x12Q\n" +
 	"\n" +
 	"ShowReport\x12\x1f.cpx.local.v1.ShowReportRequest\x1a .cpx.local.v1.ShowReportResponse\"\x00\x12N\n" +
 	"\tRunReport\x12\x1e.cpx.local.v1.RunReportRequest\x1a\x1f.cpx.local.v1.RunReportResponse\"\x00\x12]\n" +
-	"\x0eValidateReport\x12#.cpx.local.v1.ValidateReportRequest\x1a$.cpx.local.v1.ValidateReportResponse\"\x00B;Z9github.com/cpx-node/cpx/protocol/gen/cpx/local/v1;localv1b\x06proto3"
+	"\x0eValidateReport\x12#.cpx.local.v1.ValidateReportRequest\x1a$.cpx.local.v1.ValidateReportResponse\"\x00\x12Q\n" +
+	"\n" +
+	"PushReport\x12\x1f.cpx.local.v1.PushReportRequest\x1a .cpx.local.v1.PushReportResponse\"\x00\x12`\n" +
+	"\x0fListSubmissions\x12$.cpx.local.v1.ListSubmissionsRequest\x1a%.cpx.local.v1.ListSubmissionsResponse\"\x00B;Z9github.com/cpx-node/cpx/protocol/gen/cpx/local/v1;localv1b\x06proto3"
 
 var (
 	file_cpx_local_v1_local_proto_rawDescOnce sync.Once
@@ -9886,7 +10349,7 @@ func file_cpx_local_v1_local_proto_rawDescGZIP() []byte {
 	return file_cpx_local_v1_local_proto_rawDescData
 }
 
-var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 148)
+var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 153)
 var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*StatusRequest)(nil),                        // 0: cpx.local.v1.StatusRequest
 	(*StatusResponse)(nil),                       // 1: cpx.local.v1.StatusResponse
@@ -10034,35 +10497,40 @@ var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*ReportTable)(nil),                          // 143: cpx.local.v1.ReportTable
 	(*ReportResult)(nil),                         // 144: cpx.local.v1.ReportResult
 	(*RunReportResponse)(nil),                    // 145: cpx.local.v1.RunReportResponse
-	(*ValidateReportRequest)(nil),                // 146: cpx.local.v1.ValidateReportRequest
-	(*ValidateReportResponse)(nil),               // 147: cpx.local.v1.ValidateReportResponse
-	(*timestamppb.Timestamp)(nil),                // 148: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),                      // 149: google.protobuf.Struct
+	(*PushReportRequest)(nil),                    // 146: cpx.local.v1.PushReportRequest
+	(*PushReportResponse)(nil),                   // 147: cpx.local.v1.PushReportResponse
+	(*ListSubmissionsRequest)(nil),               // 148: cpx.local.v1.ListSubmissionsRequest
+	(*Submission)(nil),                           // 149: cpx.local.v1.Submission
+	(*ListSubmissionsResponse)(nil),              // 150: cpx.local.v1.ListSubmissionsResponse
+	(*ValidateReportRequest)(nil),                // 151: cpx.local.v1.ValidateReportRequest
+	(*ValidateReportResponse)(nil),               // 152: cpx.local.v1.ValidateReportResponse
+	(*timestamppb.Timestamp)(nil),                // 153: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                      // 154: google.protobuf.Struct
 }
 var file_cpx_local_v1_local_proto_depIdxs = []int32{
-	148, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	148, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	153, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	153, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	2,   // 2: cpx.local.v1.AddUserResponse.user:type_name -> cpx.local.v1.User
 	2,   // 3: cpx.local.v1.ApproveUserResponse.user:type_name -> cpx.local.v1.User
 	2,   // 4: cpx.local.v1.ListUsersResponse.users:type_name -> cpx.local.v1.User
 	2,   // 5: cpx.local.v1.DisableUserResponse.user:type_name -> cpx.local.v1.User
-	148, // 6: cpx.local.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
+	153, // 6: cpx.local.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
 	11,  // 7: cpx.local.v1.IssueTokenResponse.info:type_name -> cpx.local.v1.Token
 	11,  // 8: cpx.local.v1.ListTokensResponse.tokens:type_name -> cpx.local.v1.Token
-	148, // 9: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
-	148, // 10: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	153, // 9: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
+	153, // 10: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
 	20,  // 11: cpx.local.v1.Case.consent:type_name -> cpx.local.v1.Consent
-	149, // 12: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
-	149, // 13: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
+	154, // 12: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
+	154, // 13: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
 	21,  // 14: cpx.local.v1.CreateCaseResponse.case:type_name -> cpx.local.v1.Case
 	21,  // 15: cpx.local.v1.GetCaseResponse.case:type_name -> cpx.local.v1.Case
 	21,  // 16: cpx.local.v1.ListCasesResponse.cases:type_name -> cpx.local.v1.Case
-	149, // 17: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
+	154, // 17: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
 	21,  // 18: cpx.local.v1.UpdateCaseResponse.case:type_name -> cpx.local.v1.Case
 	21,  // 19: cpx.local.v1.CloseCaseResponse.case:type_name -> cpx.local.v1.Case
-	148, // 20: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
+	153, // 20: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
 	33,  // 21: cpx.local.v1.CaseHistoryResponse.versions:type_name -> cpx.local.v1.CaseVersion
-	149, // 22: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
+	154, // 22: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
 	35,  // 23: cpx.local.v1.ImportCasesRequest.rows:type_name -> cpx.local.v1.ImportRow
 	37,  // 24: cpx.local.v1.ImportCasesResponse.results:type_name -> cpx.local.v1.ImportResult
 	21,  // 25: cpx.local.v1.ExportCasesResponse.case:type_name -> cpx.local.v1.Case
@@ -10072,57 +10540,57 @@ var file_cpx_local_v1_local_proto_depIdxs = []int32{
 	42,  // 29: cpx.local.v1.ListFormsResponse.subforms:type_name -> cpx.local.v1.Form
 	44,  // 30: cpx.local.v1.ListFormsResponse.lookups:type_name -> cpx.local.v1.FormLookup
 	46,  // 31: cpx.local.v1.ListFormsResponse.locations:type_name -> cpx.local.v1.FormLocation
-	148, // 32: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	153, // 32: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
 	48,  // 33: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
 	48,  // 34: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
-	148, // 35: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
-	148, // 36: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
-	148, // 37: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
-	148, // 38: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
-	148, // 39: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
+	153, // 35: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
+	153, // 36: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
+	153, // 37: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
+	153, // 38: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
+	153, // 39: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
 	57,  // 40: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
 	57,  // 41: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
 	57,  // 42: cpx.local.v1.RekeyPeerResponse.peer:type_name -> cpx.local.v1.Peer
-	148, // 43: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
-	148, // 44: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
-	148, // 45: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
+	153, // 43: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
+	153, // 44: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
+	153, // 45: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
 	66,  // 46: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
 	66,  // 47: cpx.local.v1.ApplyPolicyResponse.previous:type_name -> cpx.local.v1.Policy
 	66,  // 48: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
 	66,  // 49: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
 	66,  // 50: cpx.local.v1.SignPolicyResponse.policy:type_name -> cpx.local.v1.Policy
 	76,  // 51: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
-	149, // 52: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
-	148, // 53: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
-	148, // 54: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
+	154, // 52: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
+	153, // 53: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
+	153, // 54: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
 	79,  // 55: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
-	148, // 56: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
+	153, // 56: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
 	78,  // 57: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
 	78,  // 58: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
 	78,  // 59: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
 	78,  // 60: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
 	78,  // 61: cpx.local.v1.ResyncExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
-	148, // 62: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
-	148, // 63: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
-	148, // 64: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
+	153, // 62: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
+	153, // 63: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
+	153, // 64: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
 	91,  // 65: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
-	148, // 66: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
-	148, // 67: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
+	153, // 66: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
+	153, // 67: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
 	96,  // 68: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
 	96,  // 69: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
-	148, // 70: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
-	148, // 71: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
+	153, // 70: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
+	153, // 71: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
 	103, // 72: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
 	104, // 73: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
-	148, // 74: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
-	149, // 75: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
-	149, // 76: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	153, // 74: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
+	154, // 75: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
+	154, // 76: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
 	102, // 77: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
 	102, // 78: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
 	102, // 79: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
-	149, // 80: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	154, // 80: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
 	102, // 81: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	149, // 82: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
+	154, // 82: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
 	113, // 83: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
 	114, // 84: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
 	117, // 85: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
@@ -10144,129 +10612,137 @@ var file_cpx_local_v1_local_proto_depIdxs = []int32{
 	142, // 101: cpx.local.v1.ReportTable.row_totals:type_name -> cpx.local.v1.ReportCell
 	142, // 102: cpx.local.v1.ReportTable.col_totals:type_name -> cpx.local.v1.ReportCell
 	142, // 103: cpx.local.v1.ReportTable.total:type_name -> cpx.local.v1.ReportCell
-	148, // 104: cpx.local.v1.ReportResult.generated_at:type_name -> google.protobuf.Timestamp
+	153, // 104: cpx.local.v1.ReportResult.generated_at:type_name -> google.protobuf.Timestamp
 	143, // 105: cpx.local.v1.ReportResult.tables:type_name -> cpx.local.v1.ReportTable
 	144, // 106: cpx.local.v1.RunReportResponse.result:type_name -> cpx.local.v1.ReportResult
-	135, // 107: cpx.local.v1.ValidateReportResponse.report:type_name -> cpx.local.v1.ReportInfo
-	0,   // 108: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
-	3,   // 109: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
-	7,   // 110: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
-	9,   // 111: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
-	5,   // 112: cpx.local.v1.UserService.ApproveUser:input_type -> cpx.local.v1.ApproveUserRequest
-	12,  // 113: cpx.local.v1.UserService.IssueToken:input_type -> cpx.local.v1.IssueTokenRequest
-	14,  // 114: cpx.local.v1.UserService.ListTokens:input_type -> cpx.local.v1.ListTokensRequest
-	16,  // 115: cpx.local.v1.UserService.RevokeToken:input_type -> cpx.local.v1.RevokeTokenRequest
-	22,  // 116: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
-	24,  // 117: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
-	26,  // 118: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
-	28,  // 119: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
-	30,  // 120: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
-	32,  // 121: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
-	36,  // 122: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
-	39,  // 123: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
-	18,  // 124: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
-	41,  // 125: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
-	49,  // 126: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
-	51,  // 127: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
-	53,  // 128: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
-	55,  // 129: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
-	58,  // 130: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
-	60,  // 131: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
-	62,  // 132: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
-	64,  // 133: cpx.local.v1.FederationService.RekeyPeer:input_type -> cpx.local.v1.RekeyPeerRequest
-	67,  // 134: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
-	69,  // 135: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
-	71,  // 136: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
-	73,  // 137: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
-	75,  // 138: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
-	80,  // 139: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
-	82,  // 140: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
-	84,  // 141: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
-	86,  // 142: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
-	88,  // 143: cpx.local.v1.FederationService.ResyncExchange:input_type -> cpx.local.v1.ResyncExchangeRequest
-	90,  // 144: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
-	93,  // 145: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
-	95,  // 146: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
-	98,  // 147: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
-	100, // 148: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
-	105, // 149: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
-	107, // 150: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
-	109, // 151: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
-	111, // 152: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
-	115, // 153: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
-	119, // 154: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
-	130, // 155: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
-	133, // 156: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
-	121, // 157: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
-	124, // 158: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
-	126, // 159: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
-	128, // 160: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
-	136, // 161: cpx.local.v1.ReportService.ListReports:input_type -> cpx.local.v1.ListReportsRequest
-	138, // 162: cpx.local.v1.ReportService.ShowReport:input_type -> cpx.local.v1.ShowReportRequest
-	140, // 163: cpx.local.v1.ReportService.RunReport:input_type -> cpx.local.v1.RunReportRequest
-	146, // 164: cpx.local.v1.ReportService.ValidateReport:input_type -> cpx.local.v1.ValidateReportRequest
-	1,   // 165: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
-	4,   // 166: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
-	8,   // 167: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
-	10,  // 168: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
-	6,   // 169: cpx.local.v1.UserService.ApproveUser:output_type -> cpx.local.v1.ApproveUserResponse
-	13,  // 170: cpx.local.v1.UserService.IssueToken:output_type -> cpx.local.v1.IssueTokenResponse
-	15,  // 171: cpx.local.v1.UserService.ListTokens:output_type -> cpx.local.v1.ListTokensResponse
-	17,  // 172: cpx.local.v1.UserService.RevokeToken:output_type -> cpx.local.v1.RevokeTokenResponse
-	23,  // 173: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
-	25,  // 174: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
-	27,  // 175: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
-	29,  // 176: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
-	31,  // 177: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
-	34,  // 178: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
-	38,  // 179: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
-	40,  // 180: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
-	19,  // 181: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
-	47,  // 182: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
-	50,  // 183: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
-	52,  // 184: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
-	54,  // 185: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
-	56,  // 186: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
-	59,  // 187: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
-	61,  // 188: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
-	63,  // 189: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
-	65,  // 190: cpx.local.v1.FederationService.RekeyPeer:output_type -> cpx.local.v1.RekeyPeerResponse
-	68,  // 191: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
-	70,  // 192: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
-	72,  // 193: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
-	74,  // 194: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
-	77,  // 195: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
-	81,  // 196: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
-	83,  // 197: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
-	85,  // 198: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
-	87,  // 199: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
-	89,  // 200: cpx.local.v1.FederationService.ResyncExchange:output_type -> cpx.local.v1.ResyncExchangeResponse
-	92,  // 201: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
-	94,  // 202: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
-	97,  // 203: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
-	99,  // 204: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
-	101, // 205: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
-	106, // 206: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
-	108, // 207: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
-	110, // 208: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
-	112, // 209: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
-	116, // 210: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
-	120, // 211: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
-	132, // 212: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
-	134, // 213: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
-	123, // 214: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
-	125, // 215: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
-	127, // 216: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
-	129, // 217: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
-	137, // 218: cpx.local.v1.ReportService.ListReports:output_type -> cpx.local.v1.ListReportsResponse
-	139, // 219: cpx.local.v1.ReportService.ShowReport:output_type -> cpx.local.v1.ShowReportResponse
-	145, // 220: cpx.local.v1.ReportService.RunReport:output_type -> cpx.local.v1.RunReportResponse
-	147, // 221: cpx.local.v1.ReportService.ValidateReport:output_type -> cpx.local.v1.ValidateReportResponse
-	165, // [165:222] is the sub-list for method output_type
-	108, // [108:165] is the sub-list for method input_type
-	108, // [108:108] is the sub-list for extension type_name
-	108, // [108:108] is the sub-list for extension extendee
-	0,   // [0:108] is the sub-list for field type_name
+	78,  // 107: cpx.local.v1.PushReportResponse.exchange:type_name -> cpx.local.v1.Exchange
+	144, // 108: cpx.local.v1.PushReportResponse.result:type_name -> cpx.local.v1.ReportResult
+	153, // 109: cpx.local.v1.Submission.received_at:type_name -> google.protobuf.Timestamp
+	149, // 110: cpx.local.v1.ListSubmissionsResponse.submissions:type_name -> cpx.local.v1.Submission
+	135, // 111: cpx.local.v1.ValidateReportResponse.report:type_name -> cpx.local.v1.ReportInfo
+	0,   // 112: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
+	3,   // 113: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
+	7,   // 114: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
+	9,   // 115: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
+	5,   // 116: cpx.local.v1.UserService.ApproveUser:input_type -> cpx.local.v1.ApproveUserRequest
+	12,  // 117: cpx.local.v1.UserService.IssueToken:input_type -> cpx.local.v1.IssueTokenRequest
+	14,  // 118: cpx.local.v1.UserService.ListTokens:input_type -> cpx.local.v1.ListTokensRequest
+	16,  // 119: cpx.local.v1.UserService.RevokeToken:input_type -> cpx.local.v1.RevokeTokenRequest
+	22,  // 120: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
+	24,  // 121: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
+	26,  // 122: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
+	28,  // 123: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
+	30,  // 124: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
+	32,  // 125: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
+	36,  // 126: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
+	39,  // 127: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
+	18,  // 128: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
+	41,  // 129: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
+	49,  // 130: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
+	51,  // 131: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
+	53,  // 132: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
+	55,  // 133: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
+	58,  // 134: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
+	60,  // 135: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
+	62,  // 136: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
+	64,  // 137: cpx.local.v1.FederationService.RekeyPeer:input_type -> cpx.local.v1.RekeyPeerRequest
+	67,  // 138: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
+	69,  // 139: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
+	71,  // 140: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
+	73,  // 141: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
+	75,  // 142: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
+	80,  // 143: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
+	82,  // 144: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
+	84,  // 145: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
+	86,  // 146: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
+	88,  // 147: cpx.local.v1.FederationService.ResyncExchange:input_type -> cpx.local.v1.ResyncExchangeRequest
+	90,  // 148: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
+	93,  // 149: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
+	95,  // 150: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
+	98,  // 151: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
+	100, // 152: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
+	105, // 153: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
+	107, // 154: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
+	109, // 155: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
+	111, // 156: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
+	115, // 157: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
+	119, // 158: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
+	130, // 159: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
+	133, // 160: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
+	121, // 161: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
+	124, // 162: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
+	126, // 163: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
+	128, // 164: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
+	136, // 165: cpx.local.v1.ReportService.ListReports:input_type -> cpx.local.v1.ListReportsRequest
+	138, // 166: cpx.local.v1.ReportService.ShowReport:input_type -> cpx.local.v1.ShowReportRequest
+	140, // 167: cpx.local.v1.ReportService.RunReport:input_type -> cpx.local.v1.RunReportRequest
+	151, // 168: cpx.local.v1.ReportService.ValidateReport:input_type -> cpx.local.v1.ValidateReportRequest
+	146, // 169: cpx.local.v1.ReportService.PushReport:input_type -> cpx.local.v1.PushReportRequest
+	148, // 170: cpx.local.v1.ReportService.ListSubmissions:input_type -> cpx.local.v1.ListSubmissionsRequest
+	1,   // 171: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
+	4,   // 172: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
+	8,   // 173: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
+	10,  // 174: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
+	6,   // 175: cpx.local.v1.UserService.ApproveUser:output_type -> cpx.local.v1.ApproveUserResponse
+	13,  // 176: cpx.local.v1.UserService.IssueToken:output_type -> cpx.local.v1.IssueTokenResponse
+	15,  // 177: cpx.local.v1.UserService.ListTokens:output_type -> cpx.local.v1.ListTokensResponse
+	17,  // 178: cpx.local.v1.UserService.RevokeToken:output_type -> cpx.local.v1.RevokeTokenResponse
+	23,  // 179: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
+	25,  // 180: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
+	27,  // 181: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
+	29,  // 182: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
+	31,  // 183: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
+	34,  // 184: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
+	38,  // 185: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
+	40,  // 186: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
+	19,  // 187: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
+	47,  // 188: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
+	50,  // 189: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
+	52,  // 190: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
+	54,  // 191: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
+	56,  // 192: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
+	59,  // 193: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
+	61,  // 194: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
+	63,  // 195: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
+	65,  // 196: cpx.local.v1.FederationService.RekeyPeer:output_type -> cpx.local.v1.RekeyPeerResponse
+	68,  // 197: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
+	70,  // 198: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
+	72,  // 199: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
+	74,  // 200: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
+	77,  // 201: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
+	81,  // 202: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
+	83,  // 203: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
+	85,  // 204: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
+	87,  // 205: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
+	89,  // 206: cpx.local.v1.FederationService.ResyncExchange:output_type -> cpx.local.v1.ResyncExchangeResponse
+	92,  // 207: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
+	94,  // 208: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
+	97,  // 209: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
+	99,  // 210: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
+	101, // 211: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
+	106, // 212: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
+	108, // 213: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
+	110, // 214: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
+	112, // 215: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
+	116, // 216: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
+	120, // 217: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
+	132, // 218: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
+	134, // 219: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
+	123, // 220: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
+	125, // 221: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
+	127, // 222: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
+	129, // 223: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
+	137, // 224: cpx.local.v1.ReportService.ListReports:output_type -> cpx.local.v1.ListReportsResponse
+	139, // 225: cpx.local.v1.ReportService.ShowReport:output_type -> cpx.local.v1.ShowReportResponse
+	145, // 226: cpx.local.v1.ReportService.RunReport:output_type -> cpx.local.v1.RunReportResponse
+	152, // 227: cpx.local.v1.ReportService.ValidateReport:output_type -> cpx.local.v1.ValidateReportResponse
+	147, // 228: cpx.local.v1.ReportService.PushReport:output_type -> cpx.local.v1.PushReportResponse
+	150, // 229: cpx.local.v1.ReportService.ListSubmissions:output_type -> cpx.local.v1.ListSubmissionsResponse
+	171, // [171:230] is the sub-list for method output_type
+	112, // [112:171] is the sub-list for method input_type
+	112, // [112:112] is the sub-list for extension type_name
+	112, // [112:112] is the sub-list for extension extendee
+	0,   // [0:112] is the sub-list for field type_name
 }
 
 func init() { file_cpx_local_v1_local_proto_init() }
@@ -10282,7 +10758,7 @@ func file_cpx_local_v1_local_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cpx_local_v1_local_proto_rawDesc), len(file_cpx_local_v1_local_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   148,
+			NumMessages:   153,
 			NumExtensions: 0,
 			NumServices:   10,
 		},

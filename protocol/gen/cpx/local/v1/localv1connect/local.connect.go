@@ -203,6 +203,12 @@ const (
 	// ReportServiceValidateReportProcedure is the fully-qualified name of the ReportService's
 	// ValidateReport RPC.
 	ReportServiceValidateReportProcedure = "/cpx.local.v1.ReportService/ValidateReport"
+	// ReportServicePushReportProcedure is the fully-qualified name of the ReportService's PushReport
+	// RPC.
+	ReportServicePushReportProcedure = "/cpx.local.v1.ReportService/PushReport"
+	// ReportServiceListSubmissionsProcedure is the fully-qualified name of the ReportService's
+	// ListSubmissions RPC.
+	ReportServiceListSubmissionsProcedure = "/cpx.local.v1.ReportService/ListSubmissions"
 )
 
 // NodeServiceClient is a client for the cpx.local.v1.NodeService service.
@@ -2068,6 +2074,14 @@ type ReportServiceClient interface {
 	RunReport(context.Context, *connect.Request[v1.RunReportRequest]) (*connect.Response[v1.RunReportResponse], error)
 	// ValidateReport checks a definition against the node's forms.
 	ValidateReport(context.Context, *connect.Request[v1.ValidateReportRequest]) (*connect.Response[v1.ValidateReportResponse], error)
+	// PushReport runs a report over the whole agency for a period, applies
+	// the disclosure control of the ISP's aggregate rule, and sends the
+	// table to a coordination node through the outbox
+	// (docs/coordination.md).
+	PushReport(context.Context, *connect.Request[v1.PushReportRequest]) (*connect.Response[v1.PushReportResponse], error)
+	// ListSubmissions lists, on a coordination node, the aggregates
+	// received for a period (every version) and the agencies missing.
+	ListSubmissions(context.Context, *connect.Request[v1.ListSubmissionsRequest]) (*connect.Response[v1.ListSubmissionsResponse], error)
 }
 
 // NewReportServiceClient constructs a client for the cpx.local.v1.ReportService service. By
@@ -2105,15 +2119,29 @@ func NewReportServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(reportServiceMethods.ByName("ValidateReport")),
 			connect.WithClientOptions(opts...),
 		),
+		pushReport: connect.NewClient[v1.PushReportRequest, v1.PushReportResponse](
+			httpClient,
+			baseURL+ReportServicePushReportProcedure,
+			connect.WithSchema(reportServiceMethods.ByName("PushReport")),
+			connect.WithClientOptions(opts...),
+		),
+		listSubmissions: connect.NewClient[v1.ListSubmissionsRequest, v1.ListSubmissionsResponse](
+			httpClient,
+			baseURL+ReportServiceListSubmissionsProcedure,
+			connect.WithSchema(reportServiceMethods.ByName("ListSubmissions")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // reportServiceClient implements ReportServiceClient.
 type reportServiceClient struct {
-	listReports    *connect.Client[v1.ListReportsRequest, v1.ListReportsResponse]
-	showReport     *connect.Client[v1.ShowReportRequest, v1.ShowReportResponse]
-	runReport      *connect.Client[v1.RunReportRequest, v1.RunReportResponse]
-	validateReport *connect.Client[v1.ValidateReportRequest, v1.ValidateReportResponse]
+	listReports     *connect.Client[v1.ListReportsRequest, v1.ListReportsResponse]
+	showReport      *connect.Client[v1.ShowReportRequest, v1.ShowReportResponse]
+	runReport       *connect.Client[v1.RunReportRequest, v1.RunReportResponse]
+	validateReport  *connect.Client[v1.ValidateReportRequest, v1.ValidateReportResponse]
+	pushReport      *connect.Client[v1.PushReportRequest, v1.PushReportResponse]
+	listSubmissions *connect.Client[v1.ListSubmissionsRequest, v1.ListSubmissionsResponse]
 }
 
 // ListReports calls cpx.local.v1.ReportService.ListReports.
@@ -2136,6 +2164,16 @@ func (c *reportServiceClient) ValidateReport(ctx context.Context, req *connect.R
 	return c.validateReport.CallUnary(ctx, req)
 }
 
+// PushReport calls cpx.local.v1.ReportService.PushReport.
+func (c *reportServiceClient) PushReport(ctx context.Context, req *connect.Request[v1.PushReportRequest]) (*connect.Response[v1.PushReportResponse], error) {
+	return c.pushReport.CallUnary(ctx, req)
+}
+
+// ListSubmissions calls cpx.local.v1.ReportService.ListSubmissions.
+func (c *reportServiceClient) ListSubmissions(ctx context.Context, req *connect.Request[v1.ListSubmissionsRequest]) (*connect.Response[v1.ListSubmissionsResponse], error) {
+	return c.listSubmissions.CallUnary(ctx, req)
+}
+
 // ReportServiceHandler is an implementation of the cpx.local.v1.ReportService service.
 type ReportServiceHandler interface {
 	// ListReports lists the managed reports and the node's own (the
@@ -2147,6 +2185,14 @@ type ReportServiceHandler interface {
 	RunReport(context.Context, *connect.Request[v1.RunReportRequest]) (*connect.Response[v1.RunReportResponse], error)
 	// ValidateReport checks a definition against the node's forms.
 	ValidateReport(context.Context, *connect.Request[v1.ValidateReportRequest]) (*connect.Response[v1.ValidateReportResponse], error)
+	// PushReport runs a report over the whole agency for a period, applies
+	// the disclosure control of the ISP's aggregate rule, and sends the
+	// table to a coordination node through the outbox
+	// (docs/coordination.md).
+	PushReport(context.Context, *connect.Request[v1.PushReportRequest]) (*connect.Response[v1.PushReportResponse], error)
+	// ListSubmissions lists, on a coordination node, the aggregates
+	// received for a period (every version) and the agencies missing.
+	ListSubmissions(context.Context, *connect.Request[v1.ListSubmissionsRequest]) (*connect.Response[v1.ListSubmissionsResponse], error)
 }
 
 // NewReportServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -2180,6 +2226,18 @@ func NewReportServiceHandler(svc ReportServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(reportServiceMethods.ByName("ValidateReport")),
 		connect.WithHandlerOptions(opts...),
 	)
+	reportServicePushReportHandler := connect.NewUnaryHandler(
+		ReportServicePushReportProcedure,
+		svc.PushReport,
+		connect.WithSchema(reportServiceMethods.ByName("PushReport")),
+		connect.WithHandlerOptions(opts...),
+	)
+	reportServiceListSubmissionsHandler := connect.NewUnaryHandler(
+		ReportServiceListSubmissionsProcedure,
+		svc.ListSubmissions,
+		connect.WithSchema(reportServiceMethods.ByName("ListSubmissions")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/cpx.local.v1.ReportService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ReportServiceListReportsProcedure:
@@ -2190,6 +2248,10 @@ func NewReportServiceHandler(svc ReportServiceHandler, opts ...connect.HandlerOp
 			reportServiceRunReportHandler.ServeHTTP(w, r)
 		case ReportServiceValidateReportProcedure:
 			reportServiceValidateReportHandler.ServeHTTP(w, r)
+		case ReportServicePushReportProcedure:
+			reportServicePushReportHandler.ServeHTTP(w, r)
+		case ReportServiceListSubmissionsProcedure:
+			reportServiceListSubmissionsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -2213,4 +2275,12 @@ func (UnimplementedReportServiceHandler) RunReport(context.Context, *connect.Req
 
 func (UnimplementedReportServiceHandler) ValidateReport(context.Context, *connect.Request[v1.ValidateReportRequest]) (*connect.Response[v1.ValidateReportResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.ReportService.ValidateReport is not implemented"))
+}
+
+func (UnimplementedReportServiceHandler) PushReport(context.Context, *connect.Request[v1.PushReportRequest]) (*connect.Response[v1.PushReportResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.ReportService.PushReport is not implemented"))
+}
+
+func (UnimplementedReportServiceHandler) ListSubmissions(context.Context, *connect.Request[v1.ListSubmissionsRequest]) (*connect.Response[v1.ListSubmissionsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.ReportService.ListSubmissions is not implemented"))
 }
