@@ -291,6 +291,7 @@ func (n *Node) open(ctx context.Context) error {
 		Transport: fm.transport(peerapi.Transport{Host: n.host}), Logger: n.log.With("component", "exchange"),
 		IntakeGroup: n.cfg.Exchange.IntakeGroup, MaxEnvelopeLifetime: n.cfg.Exchange.MaxEnvelopeLifetime,
 		KeyGrace: n.cfg.Exchange.KeyGrace, MaxEnvelopeBytes: n.cfg.Exchange.MaxEnvelopeBytes,
+		Now: clock(),
 	})
 	if err != nil {
 		return err

@@ -111,6 +111,7 @@ func (s *Service) Run(ctx context.Context) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	retired := s.now()
+	s.enforceRetention(ctx)
 	for {
 		if err := s.deliverDue(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("delivering", "err", err)
@@ -123,6 +124,7 @@ func (s *Service) Run(ctx context.Context) error {
 			if err := s.pruneSeen(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("pruning the replay guard", "err", err)
 			}
+			s.enforceRetention(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -402,4 +404,11 @@ func (s *Service) deliverNow(ctx context.Context, id string) Delivery {
 		s.poke()
 	}
 	return d
+}
+
+// enforceRetention runs EnforceRetention and logs a failure.
+func (s *Service) enforceRetention(ctx context.Context) {
+	if _, err := s.EnforceRetention(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("enforcing retention", "err", err)
+	}
 }
