@@ -99,10 +99,14 @@ func backoff(attempts int) time.Duration {
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		s.greetPeers(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.runCheckpoints(ctx)
 	}()
 	go func() {
 		defer wg.Done()
@@ -410,5 +414,22 @@ func (s *Service) deliverNow(ctx context.Context, id string) Delivery {
 func (s *Service) enforceRetention(ctx context.Context) {
 	if _, err := s.EnforceRetention(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("enforcing retention", "err", err)
+	}
+}
+
+// runCheckpoints makes and sends audit checkpoints (see checkpoint.go),
+// looking at the chain's head every minute.
+func (s *Service) runCheckpoints(ctx context.Context) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		if _, err := s.checkpoint(ctx, false); err != nil && ctx.Err() == nil {
+			s.log.Warn("audit checkpoint", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
 	}
 }
