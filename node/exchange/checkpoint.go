@@ -352,7 +352,7 @@ func (s *Service) VerifyAnchors(ctx context.Context) ([]Anchor, error) {
 		}
 		var after uint64
 		for a.Problem == "" {
-			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			cps, more, err := wt.Checkpoints(cctx, p.PeerID, p.DialAddrs(), after)
 			cancel()
 			if err != nil {
