@@ -56,13 +56,13 @@ type opsPair struct {
 	dirA, dirB string
 	fpA, fpB   string
 	work       string
-	b          *node
+	a, b       *node
 }
 
 func newOpsPair(t *testing.T) *opsPair {
 	t.Helper()
 	p := &opsPair{dirA: initFedNode(t, "agency-a"), dirB: initFedNode(t, "agency-b"), work: t.TempDir()}
-	start(t, p.dirA)
+	p.a = start(t, p.dirA)
 	p.b = start(t, p.dirB)
 	type nodeID struct {
 		Addrs          []string `json:"addrs"`

@@ -141,3 +141,14 @@ func ruleChanges(a, b *PurposeRule) []string {
 	}
 	return out
 }
+
+// RetentionDays returns how long a receiver may keep the data of an
+// exchange for purpose once it is done (the rule's retention_days), and
+// whether the ISP has a rule for it; 0 means no limit.
+func (p *ISP) RetentionDays(purpose string) (int, bool) {
+	r, ok := p.rule(purpose)
+	if !ok {
+		return 0, false
+	}
+	return r.RetentionDays, true
+}

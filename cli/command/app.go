@@ -78,6 +78,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			dashboardCommand(),
 			completionCommand(),
 			storeCommand(),
+			retentionCommand(),
 		}, serverCommands()...),
 		EnableBashCompletion: true, // the hidden --generate-bash-completion that cpx completion's scripts call
 	}

@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 
 	"connectrpc.com/connect"
@@ -17,13 +18,47 @@ func auditCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:  "verify",
-				Usage: "check the audit log's hash chain",
-				Description: "Asks the node to recompute the audit log's hash chain. Prints the number of\n" +
-					"entries and the head hash, or where the chain breaks and what is wrong, and\n" +
-					"then exits with code 1.\n\n" +
+				Usage: "check the audit log's keyed hash chain and the checkpoints peers hold",
+				Description: "Asks the node to recompute the audit log's hash chain and its MACs under the\n" +
+					"chain key, then asks every peer for the checkpoints of the chain it witnessed\n" +
+					"and checks each against the local chain. Prints the number of entries, the\n" +
+					"head hash and what each peer holds, or where the chain breaks and what is\n" +
+					"wrong, and then exits with code 1. A peer that cannot be reached is reported,\n" +
+					"not counted as a failure.\n\n" +
 					"Example:\n   cpx audit verify --dir ./node",
 				Flags:  clientFlags(),
 				Action: runAuditVerify,
+			},
+			{
+				Name:  "checkpoint",
+				Usage: "sign a checkpoint of the audit chain now and send it to the peers to witness",
+				Description: "The node signs the chain's head (sequence number and hash) with its agency key\n" +
+					"and sends it to every peer, which keeps and countersigns it. The node does\n" +
+					"this on its own every hour and every 1000 entries. Exits 1 if no peer\n" +
+					"witnessed it while the node has peers.\n\n" +
+					"Example:\n   cpx audit checkpoint --dir ./node",
+				Flags: clientFlags(),
+				Action: func(c *cli.Context) error {
+					return call(c, 0, 0, func(cn *conn, _ []string) (*connect.Response[localv1.CheckpointAuditResponse], error) {
+						return cn.Audit.CheckpointAudit(c.Context, connect.NewRequest(&localv1.CheckpointAuditRequest{}))
+					}, func(w io.Writer, r *localv1.CheckpointAuditResponse) error {
+						if r.GetSeq() == 0 {
+							fmt.Fprintln(w, "the audit log is empty: nothing to checkpoint")
+							return nil
+						}
+						fmt.Fprintf(w, "checkpoint at entry %d, head %s, witnessed by %d peers\n", r.GetSeq(), r.GetHash(), len(r.GetWitnessedBy()))
+						for _, p := range r.GetWitnessedBy() {
+							fmt.Fprintf(w, "  %s: kept and countersigned\n", p)
+						}
+						for _, m := range r.GetMissed() {
+							fmt.Fprintf(w, "  %s: %s\n", m.GetPeer(), m.GetProblem())
+						}
+						if len(r.GetWitnessedBy()) == 0 && len(r.GetMissed()) > 0 {
+							return fmt.Errorf("no peer witnessed the checkpoint")
+						}
+						return nil
+					})
+				},
 			},
 			{
 				Name:  "tail",
@@ -67,8 +102,22 @@ func runAuditVerify(c *cli.Context) error {
 		if err := printJSON(c.App.Writer, v); err != nil {
 			return err
 		}
-	} else if v.GetOk() {
-		fmt.Fprintf(c.App.Writer, "ok: %d entries, head %s\n", v.GetEntries(), v.GetHeadHash())
+	} else {
+		if v.GetOk() {
+			keyed := ""
+			if v.GetKeyed() {
+				keyed = fmt.Sprintf(", keyed through entry %d", v.GetKeyedThrough())
+			}
+			fmt.Fprintf(c.App.Writer, "ok: %d entries, head %s%s\n", v.GetEntries(), v.GetHeadHash(), keyed)
+		}
+		for _, a := range v.GetAnchors() {
+			switch {
+			case a.GetProblem() != "":
+				fmt.Fprintf(c.App.Writer, "peer %s: %s\n", a.GetPeer(), a.GetProblem())
+			default:
+				fmt.Fprintf(c.App.Writer, "peer %s: %d checkpoints match\n", a.GetPeer(), a.GetCheckpoints())
+			}
+		}
 	}
 	if !v.GetOk() {
 		return fmt.Errorf("the audit chain is broken at entry %d: %s (checked %d entries)", v.GetBrokenAt(), v.GetProblem(), v.GetEntries())

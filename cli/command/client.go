@@ -147,6 +147,7 @@ type conn struct {
 	// Reports serves cpx report.
 	Reports localv1connect.ReportServiceClient
 	Work    localv1connect.CaseworkServiceClient
+	Ret     localv1connect.RetentionServiceClient
 }
 
 // outputAndDial reads the output format (a usage error first) and then
@@ -212,6 +213,7 @@ func connTo(t target) *conn {
 		Trace:   localv1connect.NewTracingServiceClient(hc, api),
 		Reports: localv1connect.NewReportServiceClient(hc, api),
 		Work:    localv1connect.NewCaseworkServiceClient(hc, api),
+		Ret:     localv1connect.NewRetentionServiceClient(hc, api),
 	}
 }
 

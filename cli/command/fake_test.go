@@ -379,3 +379,8 @@ func (f *fakeNode) ExportAudit(ctx context.Context, _ *connect.Request[localv1.E
 	}
 	return nil
 }
+
+// CheckpointAudit is not faked: the conformance suite drives the real one.
+func (f *fakeNode) CheckpointAudit(context.Context, *connect.Request[localv1.CheckpointAuditRequest]) (*connect.Response[localv1.CheckpointAuditResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, nil)
+}

@@ -127,6 +127,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(localv1connect.NewTracingServiceHandler(s, opts...))
 	mux.Handle(localv1connect.NewReportServiceHandler(s, opts...))
 	mux.Handle(localv1connect.NewCaseworkServiceHandler(s, opts...))
+	mux.Handle(localv1connect.NewRetentionServiceHandler(s, opts...))
 	return s.guard(mux)
 }
 

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"connectrpc.com/connect"
@@ -35,12 +36,49 @@ func (s *Server) VerifyAudit(ctx context.Context, req *connect.Request[localv1.V
 	}); err != nil {
 		return nil, s.fail(err)
 	}
-	if err := audit.Record(ctx, s.store, s.now(), audit.Event{Actor: sub.User, Action: "audit.verify", Object: "audit", Details: res}); err != nil {
+	resp := &localv1.VerifyAuditResponse{
+		Ok: res.OK, Entries: res.Entries, HeadHash: res.HeadHash.String(), BrokenAt: res.BrokenAt, Problem: res.Problem,
+		Keyed: res.Keyed, KeyedThrough: res.KeyedThrough,
+	}
+	// Then against the checkpoints the peers witnessed: what an insider
+	// holding every local secret cannot change.
+	if s.ex != nil {
+		anchors, err := s.ex.VerifyAnchors(ctx)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		for _, a := range anchors {
+			resp.Anchors = append(resp.Anchors, &localv1.AnchorCheck{Peer: a.Peer, Checkpoints: a.Checkpoints, Problem: a.Problem, Reached: a.Reached})
+			if a.Mismatch && resp.Ok {
+				resp.Ok, resp.Problem = false, a.Problem
+			}
+		}
+	}
+	details := map[string]any{"ok": resp.Ok, "entries": res.Entries, "keyed_through": res.KeyedThrough, "problem": resp.Problem}
+	if err := audit.Record(ctx, s.store, s.now(), audit.Event{Actor: sub.User, Action: "audit.verify", Object: "audit", Details: details}); err != nil {
 		return nil, s.fail(err)
 	}
-	return connect.NewResponse(&localv1.VerifyAuditResponse{
-		Ok: res.OK, Entries: res.Entries, HeadHash: res.HeadHash.String(), BrokenAt: res.BrokenAt, Problem: res.Problem,
-	}), nil
+	return connect.NewResponse(resp), nil
+}
+
+// CheckpointAudit implements AuditService.
+func (s *Server) CheckpointAudit(ctx context.Context, req *connect.Request[localv1.CheckpointAuditRequest]) (*connect.Response[localv1.CheckpointAuditResponse], error) {
+	sub, err := s.authenticate(ctx, req.Header(), req.Spec().Procedure)
+	if err != nil {
+		return nil, err
+	}
+	if s.ex == nil {
+		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("this node has no peers to witness checkpoints"))
+	}
+	res, err := s.ex.CheckpointAudit(ctx, sub)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	resp := &localv1.CheckpointAuditResponse{Seq: res.Seq, Hash: res.Hash.String(), WitnessedBy: res.WitnessedBy}
+	for peer, why := range res.Missed {
+		resp.Missed = append(resp.Missed, &localv1.AnchorCheck{Peer: peer, Problem: why})
+	}
+	return connect.NewResponse(resp), nil
 }
 
 // TailAudit implements AuditService.

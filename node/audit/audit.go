@@ -10,13 +10,16 @@
 // Entries are appended inside the caller's store transaction, so the state
 // change and its audit entry commit together or not at all.
 //
+// The chain is keyed (see WithKey): a MAC under a key from the keyring
+// beside each entry, so that someone without the key cannot recompute it.
 // What the chain cannot detect on its own is the removal of the newest
-// entries together with a rewrite of the head: compare the head hash that
-// `cpx audit verify` prints with a copy kept elsewhere to cover that.
+// entries, or a rewrite by someone holding every local secret: the
+// checkpoints that peers witness (node/exchange) cover those.
 package audit
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -165,6 +168,14 @@ func Append(w store.Writer, now time.Time, ev Event) (Entry, error) {
 	if err := w.Set(entryKey(e.Seq), b); err != nil {
 		return Entry{}, err
 	}
+	if key := keyOf(w); key != nil {
+		if err := w.Set(macKey(e.Seq), mac(key, e.Seq, e.Hash)); err != nil {
+			return Entry{}, err
+		}
+		if err := w.Set(keyMHead, mheadValue(key, e.Seq)); err != nil {
+			return Entry{}, err
+		}
+	}
 	hb, err := json.Marshal(head{Seq: e.Seq, Hash: e.Hash})
 	if err != nil {
 		return Entry{}, err
@@ -229,15 +240,43 @@ type Result struct {
 	// BrokenAt is the first sequence number found broken, Problem says how.
 	BrokenAt uint64
 	Problem  string
+	// Keyed says the chain was checked with its key; KeyedThrough is the
+	// newest entry whose MAC verified (it covers every entry before it).
+	// Entries after it were appended without the key (cpx restore, cpx
+	// recover-admin): they cannot have changed anything before it, and
+	// the next keyed entry covers them.
+	Keyed        bool
+	KeyedThrough uint64
 }
 
-// Verify walks the whole chain and checks every link and the head.
+// EntryHash returns the hash of entry seq, or false if there is none.
+func EntryHash(r store.Reader, seq uint64) (Hash, bool, error) {
+	b, err := r.Get(entryKey(seq))
+	if errors.Is(err, store.ErrNotFound) {
+		return Hash{}, false, nil
+	}
+	if err != nil {
+		return Hash{}, false, err
+	}
+	var e Entry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return Hash{}, false, fmt.Errorf("audit: corrupt entry %d: %w", seq, err)
+	}
+	return e.Hash, true, nil
+}
+
+// Verify walks the whole chain and checks every link and the head, and,
+// when r carries the chain key (WithKey), every entry's MAC: each must
+// match, and the newest entry must have one (entries written without the
+// key are covered by the next keyed one, see Cover).
 func Verify(r store.Reader) (Result, error) {
 	var (
 		res      Result
 		prev     Hash
 		expected uint64 = 1
 	)
+	key := keyOf(r)
+	res.Keyed = key != nil
 	broken := func(seq uint64, format string, args ...any) error {
 		res.BrokenAt = seq
 		res.Problem = fmt.Sprintf(format, args...)
@@ -259,6 +298,17 @@ func Verify(r store.Reader) (Result, error) {
 		case e.computeHash() != e.Hash:
 			return broken(e.Seq, "entry %d was modified (its hash does not match its content)", e.Seq)
 		}
+		if key != nil {
+			m, err := r.Get(macKey(e.Seq))
+			switch {
+			case err == nil && !hmac.Equal(m, mac(key, e.Seq, e.Hash)):
+				return broken(e.Seq, "entry %d or one before it was rewritten (its MAC under the chain key does not match)", e.Seq)
+			case err == nil:
+				res.KeyedThrough = e.Seq
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+		}
 		prev = e.Hash
 		res.Entries = e.Seq
 		expected++
@@ -279,6 +329,18 @@ func Verify(r store.Reader) (Result, error) {
 		res.BrokenAt = min(h.Seq, res.Entries) + 1
 		res.Problem = fmt.Sprintf("head says %d entries but the chain has %d (entries removed from the end?)", h.Seq, res.Entries)
 		return res, nil
+	}
+	if key != nil {
+		mhead, err := readMHead(r, key)
+		switch {
+		case err != nil:
+			res.BrokenAt, res.Problem = res.KeyedThrough+1, err.Error()
+			return res, nil
+		case mhead > res.KeyedThrough:
+			res.BrokenAt = res.KeyedThrough + 1
+			res.Problem = fmt.Sprintf("entries %d to %d lost their MACs under the chain key (rewritten without the key?)", res.KeyedThrough+1, mhead)
+			return res, nil
+		}
 	}
 	res.OK = true
 	res.HeadHash = prev

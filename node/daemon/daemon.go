@@ -170,6 +170,7 @@ type Node struct {
 	log      *slog.Logger
 	kr       keyring.Keyring
 	store    *badgerstore.Store
+	st       store.Store // store with the audit chain key (audit.WithKey)
 	caseKeys casekeys.Store
 	cases    *casework.Service
 	tracing  *tracing.Service
@@ -248,6 +249,20 @@ func (n *Node) open(ctx context.Context) error {
 	}
 	n.step("key records", t0)
 	t0 = time.Now()
+	// Every service writes the audit log through the keyed store: each
+	// entry gets a MAC under the chain key (node/audit).
+	chainKey, err := exchange.Secret(ctx, n.store, n.kr, "audit-chain-key", func() ([]byte, error) {
+		k := make([]byte, audit.KeySize)
+		_, err := rand.Read(k)
+		return k, err
+	})
+	if err != nil {
+		return fmt.Errorf("audit chain key: %w", err)
+	}
+	n.st = audit.WithKey(n.store, chainKey)
+	if _, err := audit.Cover(ctx, n.st, time.Now()); err != nil {
+		return fmt.Errorf("keying the audit chain: %w", err)
+	}
 	fc := forms.Standard()
 	if d := n.cfg.Forms.Dir; d != "" {
 		if !filepath.IsAbs(d) {
@@ -271,12 +286,12 @@ func (n *Node) open(ctx context.Context) error {
 	t0 = time.Now()
 	n.cases = casework.New(casework.Options{
 		Keys:  n.caseKeys,
-		Store: n.store, Forms: fc, Agency: n.cfg.Agency.ID, NumberPrefix: n.cfg.Cases.NumberPrefix,
+		Store: n.st, Forms: fc, Agency: n.cfg.Agency.ID, NumberPrefix: n.cfg.Cases.NumberPrefix,
 		MaxRecordBytes: n.cfg.Store.MaxRecordBytes, IndexKey: indexKey,
 		Location: loc, ClosureRequiresApproval: n.cfg.Casework.ClosureRequiresApproval,
 		Notifier: notify.NewQueue(nil),
 	})
-	n.tracing = tracing.New(tracing.Options{Store: n.store, Cases: n.cases, Observed: true, Logger: n.log.With("component", "tracing")})
+	n.tracing = tracing.New(tracing.Options{Store: n.st, Cases: n.cases, Observed: true, Logger: n.log.With("component", "tracing")})
 	n.cases.Observe(n.tracing)
 	n.buildIndexes()
 	identity, err := exchange.Secret(ctx, n.store, n.kr, "libp2p-identity", func() ([]byte, error) {
@@ -301,7 +316,7 @@ func (n *Node) open(ctx context.Context) error {
 	n.metrics = prometheus.NewRegistry()
 	fm := newFedMetrics(n.metrics, n.store, n.ex.Load)
 	peerapi.Serve(n.host, n.ex.Load, connect.WithInterceptors(fm.peerInterceptor()))
-	n.strangers = &audit.Summary{Store: n.store, Interval: time.Minute, Burst: 3}
+	n.strangers = &audit.Summary{Store: n.st, Interval: time.Minute, Burst: 3}
 	n.host.Gater().OnRefused(func(p peer.ID, remote ma.Multiaddr) {
 		// A node nobody added tried to connect (or we to it): keep a
 		// trace, the first few per source address and minute in full,
@@ -316,10 +331,11 @@ func (n *Node) open(ctx context.Context) error {
 	})
 	t0 = time.Now()
 	ex, err := exchange.Open(ctx, exchange.Options{
-		Store: n.store, Keyring: n.kr, Cases: n.cases, Forms: fc, Agency: n.cfg.Agency.ID, PeerID: n.host.ID().String(),
+		Store: n.st, Keyring: n.kr, Cases: n.cases, Forms: fc, Agency: n.cfg.Agency.ID, PeerID: n.host.ID().String(),
 		Transport: fm.transport(peerapi.Transport{Host: n.host}), Logger: n.log.With("component", "exchange"),
 		IntakeGroup: n.cfg.Exchange.IntakeGroup, MaxEnvelopeLifetime: n.cfg.Exchange.MaxEnvelopeLifetime,
 		KeyGrace: n.cfg.Exchange.KeyGrace, MaxEnvelopeBytes: n.cfg.Exchange.MaxEnvelopeBytes,
+		Now: clock(),
 	})
 	if err != nil {
 		return err
@@ -342,7 +358,7 @@ func (n *Node) open(ctx context.Context) error {
 	n.health.set(nil)
 	n.keyringUp.Set(1)
 	n.api = api.New(api.Options{
-		Store: n.store, Cases: n.cases, Agency: n.cfg.Agency.ID, Name: n.cfg.Agency.Name, Version: Version(),
+		Store: n.st, Cases: n.cases, Agency: n.cfg.Agency.ID, Name: n.cfg.Agency.Name, Version: Version(),
 		Keyring: n.kr.Kind(), TokenTTL: n.cfg.Auth.TokenTTL, Logger: n.log.With("component", "api"), Metrics: n.metrics,
 		Exchange: ex, Addrs: n.host.Addrs, Ops: n, Tracing: n.tracing,
 		ReportsDir: filepath.Join(n.dir, "reports"), Coordination: n.cfg.Agency.Coordination,
@@ -405,7 +421,7 @@ func (n *Node) Close() error {
 func (n *Node) Cases() *casework.Service { return n.cases }
 
 // Store returns the node's store.
-func (n *Node) Store() store.Store { return n.store }
+func (n *Node) Store() store.Store { return n.st }
 
 // Handler returns the node's HTTP handler: the local API, /metrics and
 // /healthz.
@@ -602,7 +618,7 @@ func (n *Node) openNotify() error {
 	if err != nil {
 		return err
 	}
-	n.mail = notify.NewWorker(notify.WorkerOptions{Store: n.store, Mailer: m, Templates: tmpl, Logger: n.log.With("component", "notify")})
+	n.mail = notify.NewWorker(notify.WorkerOptions{Store: n.st, Mailer: m, Templates: tmpl, Logger: n.log.With("component", "notify")})
 	return nil
 }
 

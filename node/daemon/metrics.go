@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -204,6 +205,26 @@ func (t *countingTransport) Query(ctx context.Context, peerID string, addrs []st
 		t.m.queriesFailed.WithLabelValues(peer).Inc()
 	}
 	return answer, err
+}
+
+var _ exchange.WitnessTransport = (*countingTransport)(nil)
+
+// Witness passes audit checkpoints through (exchange.WitnessTransport).
+func (t *countingTransport) Witness(ctx context.Context, peerID string, addrs []string, checkpoint []byte) ([]byte, error) {
+	wt, ok := t.Transport.(exchange.WitnessTransport)
+	if !ok {
+		return nil, errors.New("the transport carries no checkpoints")
+	}
+	return wt.Witness(ctx, peerID, addrs, checkpoint)
+}
+
+// Checkpoints passes audit checkpoints through (exchange.WitnessTransport).
+func (t *countingTransport) Checkpoints(ctx context.Context, peerID string, addrs []string, after uint64) ([]exchange.Witnessed, bool, error) {
+	wt, ok := t.Transport.(exchange.WitnessTransport)
+	if !ok {
+		return nil, false, errors.New("the transport carries no checkpoints")
+	}
+	return wt.Checkpoints(ctx, peerID, addrs, after)
 }
 
 // peerInterceptor counts the tracing queries peers send this node, by

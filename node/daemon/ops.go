@@ -124,5 +124,5 @@ func (n *Node) RotateWrapping(ctx context.Context) (int, error) {
 		return 1, err
 	}
 	count++
-	return count, audit.Record(ctx, n.store, time.Now(), audit.Event{Actor: "node", Action: "keys.rewrap", Object: "node", Details: count})
+	return count, audit.Record(ctx, n.st, time.Now(), audit.Event{Actor: "node", Action: "keys.rewrap", Object: "node", Details: count})
 }

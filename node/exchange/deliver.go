@@ -99,10 +99,14 @@ func backoff(attempts int) time.Duration {
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		s.greetPeers(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.runCheckpoints(ctx)
 	}()
 	go func() {
 		defer wg.Done()
@@ -111,6 +115,7 @@ func (s *Service) Run(ctx context.Context) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	retired := s.now()
+	s.enforceRetention(ctx)
 	for {
 		if err := s.deliverDue(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("delivering", "err", err)
@@ -123,6 +128,7 @@ func (s *Service) Run(ctx context.Context) error {
 			if err := s.pruneSeen(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("pruning the replay guard", "err", err)
 			}
+			s.enforceRetention(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -402,4 +408,28 @@ func (s *Service) deliverNow(ctx context.Context, id string) Delivery {
 		s.poke()
 	}
 	return d
+}
+
+// enforceRetention runs EnforceRetention and logs a failure.
+func (s *Service) enforceRetention(ctx context.Context) {
+	if _, err := s.EnforceRetention(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("enforcing retention", "err", err)
+	}
+}
+
+// runCheckpoints makes and sends audit checkpoints (see checkpoint.go),
+// looking at the chain's head every minute.
+func (s *Service) runCheckpoints(ctx context.Context) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		if _, err := s.checkpoint(ctx, false); err != nil && ctx.Err() == nil {
+			s.log.Warn("audit checkpoint", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

@@ -27,6 +27,10 @@ type ISPInfo struct {
 	InForce   bool
 	// Problem says why it is not in force.
 	Problem string
+	// Expired: every party's signature verifies but the validity period
+	// is over. Revocations of exchanges started under it are still taken
+	// (they withdraw data and carry none).
+	Expired bool
 	// Signatures says which signatures verify here and why the others
 	// do not; only verified ones may be reported as signed.
 	Signatures []policy.SignatureState
@@ -91,6 +95,7 @@ func (s *Service) info(r store.Reader, st storedISP, now time.Time) (ISPInfo, er
 		in.Problem = err.Error()
 	case now.Before(p.ValidFrom) || !now.Before(p.ValidUntil):
 		in.Problem = fmt.Sprintf("valid from %s until %s", p.ValidFrom.Format(time.RFC3339), p.ValidUntil.Format(time.RFC3339))
+		in.Expired = !now.Before(p.ValidUntil)
 	default:
 		in.InForce = true
 	}
@@ -319,6 +324,18 @@ func joinReasons(rs []string) string {
 // against its own copy; envelopes keep naming the version the exchange
 // started under.
 func (s *Service) continuing(r store.Reader, rec Record, now time.Time) (*policy.ISP, error) {
+	return s.continuingFor(r, rec, now, false)
+}
+
+// withdrawing is continuing for a revocation: it also lets an exchange
+// go on under an ISP whose validity period is over (but whose
+// signatures verify), since a revocation withdraws case data and carries
+// none. A receiver that refused it would keep the data for ever.
+func (s *Service) withdrawing(r store.Reader, rec Record, now time.Time) (*policy.ISP, error) {
+	return s.continuingFor(r, rec, now, true)
+}
+
+func (s *Service) continuingFor(r store.Reader, rec Record, now time.Time, expiredOK bool) (*policy.ISP, error) {
 	in, err := s.isp(r, rec.ISP, now)
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("exchange %s started under ISP %s version %d, which is no longer applied here", rec.ID, rec.ISP, rec.ISPVersion)
@@ -327,7 +344,7 @@ func (s *Service) continuing(r store.Reader, rec Record, now time.Time) (*policy
 		return nil, err
 	}
 	switch {
-	case !in.InForce:
+	case !in.InForce && !(expiredOK && in.Expired):
 		return nil, fmt.Errorf("exchange %s started under ISP %s version %d; version %d applied here is not in force: %s", rec.ID, rec.ISP, rec.ISPVersion, in.ISP.Version, in.Problem)
 	case in.ISP.Version < rec.ISPVersion:
 		return nil, fmt.Errorf("exchange %s started under ISP %s version %d; this node has only version %d in force (apply the renewal)", rec.ID, rec.ISP, rec.ISPVersion, in.ISP.Version)

@@ -158,8 +158,10 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 		}
 		// The version the envelope names, or a newer one that supersedes
 		// it, must be in force here (docs/isp.md, "Renewal").
+		// A revocation is also taken under a version whose validity
+		// period is over (checked again once the message is open).
 		in, err := s.isp(w, h.ISP, now)
-		if err != nil || !in.InForce || in.ISP.Version < h.ISPVersion {
+		if err != nil || !(in.InForce || in.Expired) || in.ISP.Version < h.ISPVersion {
 			reason := "not applied"
 			if err == nil {
 				reason = fmt.Sprintf("applied version %d, in force %v", in.ISP.Version, in.InForce)
@@ -177,6 +179,10 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&msg); err != nil {
 			refused = fmt.Errorf("%w: %v", ErrBadMessage, err)
+			return nil
+		}
+		if !in.InForce && !strings.HasSuffix(msg.Kind, "."+string(Revoke)) {
+			refused = fmt.Errorf("%w: %s version %d (%s); only a revocation is taken under it", ErrISP, h.ISP, h.ISPVersion, in.Problem)
 			return nil
 		}
 		if refused = s.apply(w, p, in.ISP, h, msg, now); refused != nil {
@@ -252,6 +258,7 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 			Note: msg.Note, ISP: h.ISP, ISPVersion: h.ISPVersion, CreatedBy: msg.Actor, CreatedAt: now, Sync: SyncInSync,
 			OwnerGroup: s.intake,
 		}
+		rec.RetentionDays, _ = isp.RetentionDays(purposeOf(kind))
 		rec.event(now, StatusDelivered, msg.Actor, "")
 		return putJSON(w, key(prefixRecord, rec.ID), rec)
 	}
@@ -269,6 +276,7 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 			ConsentOverridden: msg.ConsentOverridden, CreatedBy: msg.Actor, CreatedAt: now, Sync: SyncInSync,
 			OwnerGroup: s.intake,
 		}
+		rec.RetentionDays, _ = isp.RetentionDays(purposeOf(kind))
 		rec.event(now, StatusDelivered, msg.Actor, "")
 		return putJSON(w, key(prefixRecord, rec.ID), rec)
 	}
@@ -310,7 +318,7 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 	if rec.ISP != h.ISP || h.ISPVersion < rec.ISPVersion {
 		return fmt.Errorf("%w: %s under ISP %s version %d for an exchange that started under version %d of %s", ErrISP, msg.Kind, h.ISP, h.ISPVersion, rec.ISPVersion, rec.ISP)
 	}
-	if _, err := s.continuing(w, rec, now); err != nil {
+	if _, err := s.continuingFor(w, rec, now, Response(resp) == Revoke); err != nil {
 		return fmt.Errorf("%w: %v", ErrISP, err)
 	}
 	if !contains(from, rec.Status) {
@@ -319,9 +327,10 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 	rec.event(now, t.to, msg.Actor, msg.Reason)
 	switch {
 	case Response(resp) == Revoke:
-		rec.Fields = nil // the sender withdrew it: keep no case data
+		rec.Fields, rec.Note = nil, "" // the sender withdrew it: keep no case data
 	case Response(resp) == Accept && kind == KindDisclosure:
 		rec.Fields = msg.Fields
+		rec.RetentionDays, _ = isp.RetentionDays(PurposeTracing)
 	case Response(resp) == Accept && kind == KindTransfer:
 		if err := s.cases.ApplyTransfer(w, rec.CaseID, p.Agency, rec.Retention, msg.Actor, now); err != nil && !errors.Is(err, casework.ErrNotFound) {
 			return err

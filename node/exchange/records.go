@@ -76,13 +76,19 @@ type Record struct {
 	CaseID     string `json:"case_id,omitempty"`
 	CaseNumber string `json:"case_number"` // the sender's case number
 	// LocalCase is, for an accepted incoming transfer, the case created here.
-	LocalCase         string         `json:"local_case,omitempty"`
-	Service           string         `json:"service,omitempty"`
-	Note              string         `json:"note,omitempty"`
-	Status            string         `json:"status"`
-	ISP               string         `json:"isp"`
-	ISPVersion        uint32         `json:"isp_version"`
-	Retention         string         `json:"retention,omitempty"`
+	LocalCase  string `json:"local_case,omitempty"`
+	Service    string `json:"service,omitempty"`
+	Note       string `json:"note,omitempty"`
+	Status     string `json:"status"`
+	ISP        string `json:"isp"`
+	ISPVersion uint32 `json:"isp_version"`
+	Retention  string `json:"retention,omitempty"`
+	// RetentionDays is, for received case data, the retention_days of
+	// the ISP version it arrived under (see Retention).
+	RetentionDays int `json:"retention_days,omitempty"`
+	// Shredded is when the received case data was deleted because its
+	// retention ran out.
+	Shredded          *time.Time     `json:"shredded,omitempty"`
 	ConsentOverridden bool           `json:"consent_overridden,omitempty"`
 	Fields            map[string]any `json:"fields,omitempty"` // incoming: what was received
 	CreatedBy         string         `json:"created_by"`

@@ -312,7 +312,7 @@ func (s *Service) respond(ctx context.Context, sub policy.Subject, id string, re
 		if resp == Accept && rec.Kind == KindTransfer && rec.Direction == Incoming {
 			localCase = rec.Fields
 		}
-		if _, err := s.continuing(r, rec, now); err != nil {
+		if _, err := s.continuingFor(r, rec, now, resp == Revoke); err != nil {
 			refused = fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 		return nil
@@ -362,7 +362,7 @@ func (s *Service) respond(ctx context.Context, sub policy.Subject, id string, re
 			refused = fmt.Errorf("%w: the exchange changed meanwhile (now %s)", ErrState, cur.Status)
 			return nil
 		}
-		if _, err := s.continuing(w, cur, now); err != nil {
+		if _, err := s.continuingFor(w, cur, now, resp == Revoke); err != nil {
 			refused = fmt.Errorf("%w: %w", ErrRefused, err)
 			return nil
 		}

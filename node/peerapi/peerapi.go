@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/cpx-node/cpx/crypto/agencykey"
 	"github.com/cpx-node/cpx/crypto/envelope"
 	"github.com/cpx-node/cpx/node/exchange"
 	"github.com/cpx-node/cpx/node/p2p"
@@ -106,13 +107,44 @@ func (h *Handler) Query(ctx context.Context, req *connect.Request[peerv1.QueryRe
 	return connect.NewResponse(&peerv1.QueryResponse{Envelope: answer}), nil
 }
 
+// Witness implements PeerService.
+func (h *Handler) Witness(ctx context.Context, req *connect.Request[peerv1.WitnessRequest]) (*connect.Response[peerv1.WitnessResponse], error) {
+	ex := h.ex()
+	if ex == nil {
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("starting"))
+	}
+	sig, err := ex.Witness(ctx, p2p.PeerID(ctx).String(), req.Msg.Checkpoint)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&peerv1.WitnessResponse{Countersignature: sig}), nil
+}
+
+// Checkpoints implements PeerService.
+func (h *Handler) Checkpoints(ctx context.Context, req *connect.Request[peerv1.CheckpointsRequest]) (*connect.Response[peerv1.CheckpointsResponse], error) {
+	ex := h.ex()
+	if ex == nil {
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("starting"))
+	}
+	cps, more, err := ex.WitnessedCheckpoints(ctx, p2p.PeerID(ctx).String(), req.Msg.After)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	resp := &peerv1.CheckpointsResponse{More: more}
+	for _, c := range cps {
+		resp.Checkpoints = append(resp.Checkpoints, &peerv1.WitnessedCheckpoint{Seq: c.Seq, Hash: append([]byte(nil), c.Hash[:]...)})
+	}
+	return connect.NewResponse(resp), nil
+}
+
 // toConnect maps refusals to codes a sender treats as final; anything else
 // is unavailable (the sender retries).
 func toConnect(err error) error {
 	switch {
 	case errors.Is(err, exchange.ErrRateLimited):
 		return connect.NewError(connect.CodeResourceExhausted, err)
-	case errors.Is(err, exchange.ErrReplay), errors.Is(err, exchange.ErrKeyNotValid), errors.Is(err, exchange.ErrKeyContinuity):
+	case errors.Is(err, exchange.ErrReplay), errors.Is(err, exchange.ErrKeyNotValid), errors.Is(err, exchange.ErrKeyContinuity),
+		errors.Is(err, exchange.ErrCheckpointConflict), errors.Is(err, agencykey.ErrBadEd25519), errors.Is(err, agencykey.ErrBadMLDSA), errors.Is(err, agencykey.ErrWrongKey):
 		return connect.NewError(connect.CodePermissionDenied, err)
 	case errors.Is(err, exchange.ErrLifetime):
 		return connect.NewError(connect.CodeInvalidArgument, err)
@@ -229,6 +261,43 @@ func (t Transport) Query(ctx context.Context, peerID string, addrs []string, env
 		return nil, err
 	}
 	return resp.Msg.Envelope, nil
+}
+
+var _ exchange.WitnessTransport = Transport{}
+
+// Witness implements exchange.WitnessTransport.
+func (t Transport) Witness(ctx context.Context, peerID string, addrs []string, checkpoint []byte) ([]byte, error) {
+	c, err := t.client(peerID, addrs)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Witness(ctx, connect.NewRequest(&peerv1.WitnessRequest{Checkpoint: checkpoint}))
+	if err != nil {
+		return nil, err
+	}
+	return resp.Msg.Countersignature, nil
+}
+
+// Checkpoints implements exchange.WitnessTransport.
+func (t Transport) Checkpoints(ctx context.Context, peerID string, addrs []string, after uint64) ([]exchange.Witnessed, bool, error) {
+	c, err := t.client(peerID, addrs)
+	if err != nil {
+		return nil, false, err
+	}
+	resp, err := c.Checkpoints(ctx, connect.NewRequest(&peerv1.CheckpointsRequest{After: after}))
+	if err != nil {
+		return nil, false, err
+	}
+	var out []exchange.Witnessed
+	for _, w := range resp.Msg.Checkpoints {
+		var h [32]byte
+		if len(w.Hash) != len(h) {
+			return nil, false, fmt.Errorf("checkpoint %d: hash of %d bytes", w.Seq, len(w.Hash))
+		}
+		copy(h[:], w.Hash)
+		out = append(out, exchange.Witnessed{Seq: w.Seq, Hash: h})
+	}
+	return out, resp.Msg.More, nil
 }
 
 // final marks the peer's refusals as permanent.

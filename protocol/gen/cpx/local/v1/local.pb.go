@@ -2929,6 +2929,185 @@ func (x *ListFormsResponse) GetLocations() []*FormLocation {
 	return nil
 }
 
+type CheckpointAuditRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointAuditRequest) Reset() {
+	*x = CheckpointAuditRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointAuditRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointAuditRequest) ProtoMessage() {}
+
+func (x *CheckpointAuditRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointAuditRequest.ProtoReflect.Descriptor instead.
+func (*CheckpointAuditRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{48}
+}
+
+type CheckpointAuditResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Seq   uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Hash  string                 `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
+	// Peers that kept and countersigned it; those that could not be reached
+	// or refused, with why.
+	WitnessedBy   []string       `protobuf:"bytes,3,rep,name=witnessed_by,json=witnessedBy,proto3" json:"witnessed_by,omitempty"`
+	Missed        []*AnchorCheck `protobuf:"bytes,4,rep,name=missed,proto3" json:"missed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointAuditResponse) Reset() {
+	*x = CheckpointAuditResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointAuditResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointAuditResponse) ProtoMessage() {}
+
+func (x *CheckpointAuditResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointAuditResponse.ProtoReflect.Descriptor instead.
+func (*CheckpointAuditResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *CheckpointAuditResponse) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *CheckpointAuditResponse) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *CheckpointAuditResponse) GetWitnessedBy() []string {
+	if x != nil {
+		return x.WitnessedBy
+	}
+	return nil
+}
+
+func (x *CheckpointAuditResponse) GetMissed() []*AnchorCheck {
+	if x != nil {
+		return x.Missed
+	}
+	return nil
+}
+
+// AnchorCheck is what one peer holds of this node's checkpoints.
+type AnchorCheck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Peer  string                 `protobuf:"bytes,1,opt,name=peer,proto3" json:"peer,omitempty"`
+	// Checkpoints the peer holds that match the local chain.
+	Checkpoints uint64 `protobuf:"varint,2,opt,name=checkpoints,proto3" json:"checkpoints,omitempty"`
+	// Empty when every checkpoint matches; otherwise the first mismatch, or
+	// why the peer could not be asked.
+	Problem string `protobuf:"bytes,3,opt,name=problem,proto3" json:"problem,omitempty"`
+	// The peer was reached.
+	Reached       bool `protobuf:"varint,4,opt,name=reached,proto3" json:"reached,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnchorCheck) Reset() {
+	*x = AnchorCheck{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnchorCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnchorCheck) ProtoMessage() {}
+
+func (x *AnchorCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnchorCheck.ProtoReflect.Descriptor instead.
+func (*AnchorCheck) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *AnchorCheck) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
+func (x *AnchorCheck) GetCheckpoints() uint64 {
+	if x != nil {
+		return x.Checkpoints
+	}
+	return 0
+}
+
+func (x *AnchorCheck) GetProblem() string {
+	if x != nil {
+		return x.Problem
+	}
+	return ""
+}
+
+func (x *AnchorCheck) GetReached() bool {
+	if x != nil {
+		return x.Reached
+	}
+	return false
+}
+
 type AuditEntry struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Seq     uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
@@ -2947,7 +3126,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2959,7 +3138,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2972,7 +3151,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{48}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *AuditEntry) GetSeq() uint64 {
@@ -3046,7 +3225,7 @@ type VerifyAuditRequest struct {
 
 func (x *VerifyAuditRequest) Reset() {
 	*x = VerifyAuditRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3058,7 +3237,7 @@ func (x *VerifyAuditRequest) String() string {
 func (*VerifyAuditRequest) ProtoMessage() {}
 
 func (x *VerifyAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3071,7 +3250,7 @@ func (x *VerifyAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditRequest.ProtoReflect.Descriptor instead.
 func (*VerifyAuditRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{49}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{52}
 }
 
 type VerifyAuditResponse struct {
@@ -3080,15 +3259,22 @@ type VerifyAuditResponse struct {
 	Entries  uint64                 `protobuf:"varint,2,opt,name=entries,proto3" json:"entries,omitempty"`
 	HeadHash string                 `protobuf:"bytes,3,opt,name=head_hash,json=headHash,proto3" json:"head_hash,omitempty"`
 	// When not ok: the first sequence number found broken and what is wrong.
-	BrokenAt      uint64 `protobuf:"varint,4,opt,name=broken_at,json=brokenAt,proto3" json:"broken_at,omitempty"`
-	Problem       string `protobuf:"bytes,5,opt,name=problem,proto3" json:"problem,omitempty"`
+	BrokenAt uint64 `protobuf:"varint,4,opt,name=broken_at,json=brokenAt,proto3" json:"broken_at,omitempty"`
+	Problem  string `protobuf:"bytes,5,opt,name=problem,proto3" json:"problem,omitempty"`
+	// The chain was checked with its key; the newest entry whose MAC
+	// verified (entries after it were appended without the key).
+	Keyed        bool   `protobuf:"varint,6,opt,name=keyed,proto3" json:"keyed,omitempty"`
+	KeyedThrough uint64 `protobuf:"varint,7,opt,name=keyed_through,json=keyedThrough,proto3" json:"keyed_through,omitempty"`
+	// The checkpoints peers witnessed, checked against the local chain; a
+	// mismatch makes ok false.
+	Anchors       []*AnchorCheck `protobuf:"bytes,8,rep,name=anchors,proto3" json:"anchors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VerifyAuditResponse) Reset() {
 	*x = VerifyAuditResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3100,7 +3286,7 @@ func (x *VerifyAuditResponse) String() string {
 func (*VerifyAuditResponse) ProtoMessage() {}
 
 func (x *VerifyAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3113,7 +3299,7 @@ func (x *VerifyAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditResponse.ProtoReflect.Descriptor instead.
 func (*VerifyAuditResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{50}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *VerifyAuditResponse) GetOk() bool {
@@ -3151,6 +3337,27 @@ func (x *VerifyAuditResponse) GetProblem() string {
 	return ""
 }
 
+func (x *VerifyAuditResponse) GetKeyed() bool {
+	if x != nil {
+		return x.Keyed
+	}
+	return false
+}
+
+func (x *VerifyAuditResponse) GetKeyedThrough() uint64 {
+	if x != nil {
+		return x.KeyedThrough
+	}
+	return 0
+}
+
+func (x *VerifyAuditResponse) GetAnchors() []*AnchorCheck {
+	if x != nil {
+		return x.Anchors
+	}
+	return nil
+}
+
 type TailAuditRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	N             int32                  `protobuf:"varint,1,opt,name=n,proto3" json:"n,omitempty"`
@@ -3160,7 +3367,7 @@ type TailAuditRequest struct {
 
 func (x *TailAuditRequest) Reset() {
 	*x = TailAuditRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3172,7 +3379,7 @@ func (x *TailAuditRequest) String() string {
 func (*TailAuditRequest) ProtoMessage() {}
 
 func (x *TailAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3185,7 +3392,7 @@ func (x *TailAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailAuditRequest.ProtoReflect.Descriptor instead.
 func (*TailAuditRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{51}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *TailAuditRequest) GetN() int32 {
@@ -3204,7 +3411,7 @@ type TailAuditResponse struct {
 
 func (x *TailAuditResponse) Reset() {
 	*x = TailAuditResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3216,7 +3423,7 @@ func (x *TailAuditResponse) String() string {
 func (*TailAuditResponse) ProtoMessage() {}
 
 func (x *TailAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3229,7 +3436,7 @@ func (x *TailAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailAuditResponse.ProtoReflect.Descriptor instead.
 func (*TailAuditResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{52}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *TailAuditResponse) GetEntries() []*AuditEntry {
@@ -3247,7 +3454,7 @@ type ExportAuditRequest struct {
 
 func (x *ExportAuditRequest) Reset() {
 	*x = ExportAuditRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3259,7 +3466,7 @@ func (x *ExportAuditRequest) String() string {
 func (*ExportAuditRequest) ProtoMessage() {}
 
 func (x *ExportAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3272,7 +3479,7 @@ func (x *ExportAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportAuditRequest.ProtoReflect.Descriptor instead.
 func (*ExportAuditRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{53}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{56}
 }
 
 type ExportAuditResponse struct {
@@ -3284,7 +3491,7 @@ type ExportAuditResponse struct {
 
 func (x *ExportAuditResponse) Reset() {
 	*x = ExportAuditResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3296,7 +3503,7 @@ func (x *ExportAuditResponse) String() string {
 func (*ExportAuditResponse) ProtoMessage() {}
 
 func (x *ExportAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3309,7 +3516,7 @@ func (x *ExportAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportAuditResponse.ProtoReflect.Descriptor instead.
 func (*ExportAuditResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{54}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ExportAuditResponse) GetEntry() *AuditEntry {
@@ -3327,7 +3534,7 @@ type NodeIDRequest struct {
 
 func (x *NodeIDRequest) Reset() {
 	*x = NodeIDRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3339,7 +3546,7 @@ func (x *NodeIDRequest) String() string {
 func (*NodeIDRequest) ProtoMessage() {}
 
 func (x *NodeIDRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3352,7 +3559,7 @@ func (x *NodeIDRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeIDRequest.ProtoReflect.Descriptor instead.
 func (*NodeIDRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{55}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{58}
 }
 
 type NodeIDResponse struct {
@@ -3371,7 +3578,7 @@ type NodeIDResponse struct {
 
 func (x *NodeIDResponse) Reset() {
 	*x = NodeIDResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3383,7 +3590,7 @@ func (x *NodeIDResponse) String() string {
 func (*NodeIDResponse) ProtoMessage() {}
 
 func (x *NodeIDResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3396,7 +3603,7 @@ func (x *NodeIDResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeIDResponse.ProtoReflect.Descriptor instead.
 func (*NodeIDResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{56}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *NodeIDResponse) GetAgencyId() string {
@@ -3466,7 +3673,7 @@ type Peer struct {
 
 func (x *Peer) Reset() {
 	*x = Peer{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3478,7 +3685,7 @@ func (x *Peer) String() string {
 func (*Peer) ProtoMessage() {}
 
 func (x *Peer) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3491,7 +3698,7 @@ func (x *Peer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Peer.ProtoReflect.Descriptor instead.
 func (*Peer) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{57}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *Peer) GetAgency() string {
@@ -3582,7 +3789,7 @@ type AddPeerRequest struct {
 
 func (x *AddPeerRequest) Reset() {
 	*x = AddPeerRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3594,7 +3801,7 @@ func (x *AddPeerRequest) String() string {
 func (*AddPeerRequest) ProtoMessage() {}
 
 func (x *AddPeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3607,7 +3814,7 @@ func (x *AddPeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPeerRequest.ProtoReflect.Descriptor instead.
 func (*AddPeerRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{58}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *AddPeerRequest) GetAddr() string {
@@ -3633,7 +3840,7 @@ type AddPeerResponse struct {
 
 func (x *AddPeerResponse) Reset() {
 	*x = AddPeerResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3645,7 +3852,7 @@ func (x *AddPeerResponse) String() string {
 func (*AddPeerResponse) ProtoMessage() {}
 
 func (x *AddPeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3658,7 +3865,7 @@ func (x *AddPeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPeerResponse.ProtoReflect.Descriptor instead.
 func (*AddPeerResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{59}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *AddPeerResponse) GetPeer() *Peer {
@@ -3676,7 +3883,7 @@ type ListPeersRequest struct {
 
 func (x *ListPeersRequest) Reset() {
 	*x = ListPeersRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3688,7 +3895,7 @@ func (x *ListPeersRequest) String() string {
 func (*ListPeersRequest) ProtoMessage() {}
 
 func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3701,7 +3908,7 @@ func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersRequest.ProtoReflect.Descriptor instead.
 func (*ListPeersRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{60}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{63}
 }
 
 type ListPeersResponse struct {
@@ -3713,7 +3920,7 @@ type ListPeersResponse struct {
 
 func (x *ListPeersResponse) Reset() {
 	*x = ListPeersResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3725,7 +3932,7 @@ func (x *ListPeersResponse) String() string {
 func (*ListPeersResponse) ProtoMessage() {}
 
 func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3738,7 +3945,7 @@ func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersResponse.ProtoReflect.Descriptor instead.
 func (*ListPeersResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{61}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ListPeersResponse) GetPeers() []*Peer {
@@ -3757,7 +3964,7 @@ type RemovePeerRequest struct {
 
 func (x *RemovePeerRequest) Reset() {
 	*x = RemovePeerRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3769,7 +3976,7 @@ func (x *RemovePeerRequest) String() string {
 func (*RemovePeerRequest) ProtoMessage() {}
 
 func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3782,7 +3989,7 @@ func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerRequest.ProtoReflect.Descriptor instead.
 func (*RemovePeerRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{62}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *RemovePeerRequest) GetAgency() string {
@@ -3800,7 +4007,7 @@ type RemovePeerResponse struct {
 
 func (x *RemovePeerResponse) Reset() {
 	*x = RemovePeerResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3812,7 +4019,7 @@ func (x *RemovePeerResponse) String() string {
 func (*RemovePeerResponse) ProtoMessage() {}
 
 func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3825,7 +4032,7 @@ func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerResponse.ProtoReflect.Descriptor instead.
 func (*RemovePeerResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{63}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{66}
 }
 
 type RekeyPeerRequest struct {
@@ -3839,7 +4046,7 @@ type RekeyPeerRequest struct {
 
 func (x *RekeyPeerRequest) Reset() {
 	*x = RekeyPeerRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3851,7 +4058,7 @@ func (x *RekeyPeerRequest) String() string {
 func (*RekeyPeerRequest) ProtoMessage() {}
 
 func (x *RekeyPeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3864,7 +4071,7 @@ func (x *RekeyPeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RekeyPeerRequest.ProtoReflect.Descriptor instead.
 func (*RekeyPeerRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{64}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *RekeyPeerRequest) GetAgency() string {
@@ -3890,7 +4097,7 @@ type RekeyPeerResponse struct {
 
 func (x *RekeyPeerResponse) Reset() {
 	*x = RekeyPeerResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3902,7 +4109,7 @@ func (x *RekeyPeerResponse) String() string {
 func (*RekeyPeerResponse) ProtoMessage() {}
 
 func (x *RekeyPeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3915,7 +4122,7 @@ func (x *RekeyPeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RekeyPeerResponse.ProtoReflect.Descriptor instead.
 func (*RekeyPeerResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{65}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *RekeyPeerResponse) GetPeer() *Peer {
@@ -3947,7 +4154,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3959,7 +4166,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3972,7 +4179,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{66}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *Policy) GetId() string {
@@ -4070,7 +4277,7 @@ type ApplyPolicyRequest struct {
 
 func (x *ApplyPolicyRequest) Reset() {
 	*x = ApplyPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4082,7 +4289,7 @@ func (x *ApplyPolicyRequest) String() string {
 func (*ApplyPolicyRequest) ProtoMessage() {}
 
 func (x *ApplyPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4095,7 +4302,7 @@ func (x *ApplyPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyPolicyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{67}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ApplyPolicyRequest) GetDocument() []byte {
@@ -4128,7 +4335,7 @@ type ApplyPolicyResponse struct {
 
 func (x *ApplyPolicyResponse) Reset() {
 	*x = ApplyPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4140,7 +4347,7 @@ func (x *ApplyPolicyResponse) String() string {
 func (*ApplyPolicyResponse) ProtoMessage() {}
 
 func (x *ApplyPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4153,7 +4360,7 @@ func (x *ApplyPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyPolicyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{68}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ApplyPolicyResponse) GetPolicy() *Policy {
@@ -4192,7 +4399,7 @@ type ListPoliciesRequest struct {
 
 func (x *ListPoliciesRequest) Reset() {
 	*x = ListPoliciesRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4204,7 +4411,7 @@ func (x *ListPoliciesRequest) String() string {
 func (*ListPoliciesRequest) ProtoMessage() {}
 
 func (x *ListPoliciesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4217,7 +4424,7 @@ func (x *ListPoliciesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliciesRequest.ProtoReflect.Descriptor instead.
 func (*ListPoliciesRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{69}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{72}
 }
 
 type ListPoliciesResponse struct {
@@ -4229,7 +4436,7 @@ type ListPoliciesResponse struct {
 
 func (x *ListPoliciesResponse) Reset() {
 	*x = ListPoliciesResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4241,7 +4448,7 @@ func (x *ListPoliciesResponse) String() string {
 func (*ListPoliciesResponse) ProtoMessage() {}
 
 func (x *ListPoliciesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4254,7 +4461,7 @@ func (x *ListPoliciesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliciesResponse.ProtoReflect.Descriptor instead.
 func (*ListPoliciesResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{70}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ListPoliciesResponse) GetPolicies() []*Policy {
@@ -4273,7 +4480,7 @@ type ShowPolicyRequest struct {
 
 func (x *ShowPolicyRequest) Reset() {
 	*x = ShowPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4285,7 +4492,7 @@ func (x *ShowPolicyRequest) String() string {
 func (*ShowPolicyRequest) ProtoMessage() {}
 
 func (x *ShowPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4298,7 +4505,7 @@ func (x *ShowPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowPolicyRequest.ProtoReflect.Descriptor instead.
 func (*ShowPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{71}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ShowPolicyRequest) GetId() string {
@@ -4318,7 +4525,7 @@ type ShowPolicyResponse struct {
 
 func (x *ShowPolicyResponse) Reset() {
 	*x = ShowPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4330,7 +4537,7 @@ func (x *ShowPolicyResponse) String() string {
 func (*ShowPolicyResponse) ProtoMessage() {}
 
 func (x *ShowPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4343,7 +4550,7 @@ func (x *ShowPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowPolicyResponse.ProtoReflect.Descriptor instead.
 func (*ShowPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{72}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ShowPolicyResponse) GetPolicy() *Policy {
@@ -4369,7 +4576,7 @@ type SignPolicyRequest struct {
 
 func (x *SignPolicyRequest) Reset() {
 	*x = SignPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4381,7 +4588,7 @@ func (x *SignPolicyRequest) String() string {
 func (*SignPolicyRequest) ProtoMessage() {}
 
 func (x *SignPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4394,7 +4601,7 @@ func (x *SignPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SignPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{73}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *SignPolicyRequest) GetDocument() []byte {
@@ -4415,7 +4622,7 @@ type SignPolicyResponse struct {
 
 func (x *SignPolicyResponse) Reset() {
 	*x = SignPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4427,7 +4634,7 @@ func (x *SignPolicyResponse) String() string {
 func (*SignPolicyResponse) ProtoMessage() {}
 
 func (x *SignPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4440,7 +4647,7 @@ func (x *SignPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SignPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{74}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *SignPolicyResponse) GetDocument() []byte {
@@ -4470,7 +4677,7 @@ type CheckPolicyRequest struct {
 
 func (x *CheckPolicyRequest) Reset() {
 	*x = CheckPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4482,7 +4689,7 @@ func (x *CheckPolicyRequest) String() string {
 func (*CheckPolicyRequest) ProtoMessage() {}
 
 func (x *CheckPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4495,7 +4702,7 @@ func (x *CheckPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckPolicyRequest.ProtoReflect.Descriptor instead.
 func (*CheckPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{75}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *CheckPolicyRequest) GetCaseId() string {
@@ -4538,7 +4745,7 @@ type FieldDecision struct {
 
 func (x *FieldDecision) Reset() {
 	*x = FieldDecision{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4550,7 +4757,7 @@ func (x *FieldDecision) String() string {
 func (*FieldDecision) ProtoMessage() {}
 
 func (x *FieldDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4563,7 +4770,7 @@ func (x *FieldDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldDecision.ProtoReflect.Descriptor instead.
 func (*FieldDecision) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{76}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *FieldDecision) GetField() string {
@@ -4599,7 +4806,7 @@ type CheckPolicyResponse struct {
 
 func (x *CheckPolicyResponse) Reset() {
 	*x = CheckPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4611,7 +4818,7 @@ func (x *CheckPolicyResponse) String() string {
 func (*CheckPolicyResponse) ProtoMessage() {}
 
 func (x *CheckPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4624,7 +4831,7 @@ func (x *CheckPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckPolicyResponse.ProtoReflect.Descriptor instead.
 func (*CheckPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{77}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *CheckPolicyResponse) GetAllowed() bool {
@@ -4693,7 +4900,7 @@ type Exchange struct {
 
 func (x *Exchange) Reset() {
 	*x = Exchange{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4705,7 +4912,7 @@ func (x *Exchange) String() string {
 func (*Exchange) ProtoMessage() {}
 
 func (x *Exchange) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4718,7 +4925,7 @@ func (x *Exchange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Exchange.ProtoReflect.Descriptor instead.
 func (*Exchange) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{78}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *Exchange) GetId() string {
@@ -4894,7 +5101,7 @@ type ExchangeEvent struct {
 
 func (x *ExchangeEvent) Reset() {
 	*x = ExchangeEvent{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4906,7 +5113,7 @@ func (x *ExchangeEvent) String() string {
 func (*ExchangeEvent) ProtoMessage() {}
 
 func (x *ExchangeEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4919,7 +5126,7 @@ func (x *ExchangeEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeEvent.ProtoReflect.Descriptor instead.
 func (*ExchangeEvent) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{79}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ExchangeEvent) GetAt() *timestamppb.Timestamp {
@@ -4965,7 +5172,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4977,7 +5184,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4990,7 +5197,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{80}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *SendRequest) GetKind() string {
@@ -5044,7 +5251,7 @@ type SendResponse struct {
 
 func (x *SendResponse) Reset() {
 	*x = SendResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5056,7 +5263,7 @@ func (x *SendResponse) String() string {
 func (*SendResponse) ProtoMessage() {}
 
 func (x *SendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5069,7 +5276,7 @@ func (x *SendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResponse.ProtoReflect.Descriptor instead.
 func (*SendResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{81}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *SendResponse) GetExchange() *Exchange {
@@ -5090,7 +5297,7 @@ type ListExchangesRequest struct {
 
 func (x *ListExchangesRequest) Reset() {
 	*x = ListExchangesRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5102,7 +5309,7 @@ func (x *ListExchangesRequest) String() string {
 func (*ListExchangesRequest) ProtoMessage() {}
 
 func (x *ListExchangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5115,7 +5322,7 @@ func (x *ListExchangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangesRequest.ProtoReflect.Descriptor instead.
 func (*ListExchangesRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{82}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *ListExchangesRequest) GetKind() string {
@@ -5148,7 +5355,7 @@ type ListExchangesResponse struct {
 
 func (x *ListExchangesResponse) Reset() {
 	*x = ListExchangesResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5160,7 +5367,7 @@ func (x *ListExchangesResponse) String() string {
 func (*ListExchangesResponse) ProtoMessage() {}
 
 func (x *ListExchangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5173,7 +5380,7 @@ func (x *ListExchangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangesResponse.ProtoReflect.Descriptor instead.
 func (*ListExchangesResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{83}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *ListExchangesResponse) GetExchanges() []*Exchange {
@@ -5192,7 +5399,7 @@ type GetExchangeRequest struct {
 
 func (x *GetExchangeRequest) Reset() {
 	*x = GetExchangeRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5204,7 +5411,7 @@ func (x *GetExchangeRequest) String() string {
 func (*GetExchangeRequest) ProtoMessage() {}
 
 func (x *GetExchangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5217,7 +5424,7 @@ func (x *GetExchangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExchangeRequest.ProtoReflect.Descriptor instead.
 func (*GetExchangeRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{84}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *GetExchangeRequest) GetId() string {
@@ -5236,7 +5443,7 @@ type GetExchangeResponse struct {
 
 func (x *GetExchangeResponse) Reset() {
 	*x = GetExchangeResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5248,7 +5455,7 @@ func (x *GetExchangeResponse) String() string {
 func (*GetExchangeResponse) ProtoMessage() {}
 
 func (x *GetExchangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5261,7 +5468,7 @@ func (x *GetExchangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExchangeResponse.ProtoReflect.Descriptor instead.
 func (*GetExchangeResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{85}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *GetExchangeResponse) GetExchange() *Exchange {
@@ -5283,7 +5490,7 @@ type RespondRequest struct {
 
 func (x *RespondRequest) Reset() {
 	*x = RespondRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5295,7 +5502,7 @@ func (x *RespondRequest) String() string {
 func (*RespondRequest) ProtoMessage() {}
 
 func (x *RespondRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5308,7 +5515,7 @@ func (x *RespondRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondRequest.ProtoReflect.Descriptor instead.
 func (*RespondRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{86}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *RespondRequest) GetId() string {
@@ -5345,7 +5552,7 @@ type RespondResponse struct {
 
 func (x *RespondResponse) Reset() {
 	*x = RespondResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5357,7 +5564,7 @@ func (x *RespondResponse) String() string {
 func (*RespondResponse) ProtoMessage() {}
 
 func (x *RespondResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5370,7 +5577,7 @@ func (x *RespondResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondResponse.ProtoReflect.Descriptor instead.
 func (*RespondResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{87}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *RespondResponse) GetExchange() *Exchange {
@@ -5403,7 +5610,7 @@ type ResyncExchangeRequest struct {
 
 func (x *ResyncExchangeRequest) Reset() {
 	*x = ResyncExchangeRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5415,7 +5622,7 @@ func (x *ResyncExchangeRequest) String() string {
 func (*ResyncExchangeRequest) ProtoMessage() {}
 
 func (x *ResyncExchangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5428,7 +5635,7 @@ func (x *ResyncExchangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncExchangeRequest.ProtoReflect.Descriptor instead.
 func (*ResyncExchangeRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{88}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *ResyncExchangeRequest) GetId() string {
@@ -5449,7 +5656,7 @@ type ResyncExchangeResponse struct {
 
 func (x *ResyncExchangeResponse) Reset() {
 	*x = ResyncExchangeResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5461,7 +5668,7 @@ func (x *ResyncExchangeResponse) String() string {
 func (*ResyncExchangeResponse) ProtoMessage() {}
 
 func (x *ResyncExchangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5474,7 +5681,7 @@ func (x *ResyncExchangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncExchangeResponse.ProtoReflect.Descriptor instead.
 func (*ResyncExchangeResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{89}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ResyncExchangeResponse) GetExchange() *Exchange {
@@ -5506,7 +5713,7 @@ type OutboxRequest struct {
 
 func (x *OutboxRequest) Reset() {
 	*x = OutboxRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5518,7 +5725,7 @@ func (x *OutboxRequest) String() string {
 func (*OutboxRequest) ProtoMessage() {}
 
 func (x *OutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5531,7 +5738,7 @@ func (x *OutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxRequest.ProtoReflect.Descriptor instead.
 func (*OutboxRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{90}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{93}
 }
 
 type OutboxEntry struct {
@@ -5551,7 +5758,7 @@ type OutboxEntry struct {
 
 func (x *OutboxEntry) Reset() {
 	*x = OutboxEntry{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5563,7 +5770,7 @@ func (x *OutboxEntry) String() string {
 func (*OutboxEntry) ProtoMessage() {}
 
 func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5576,7 +5783,7 @@ func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxEntry.ProtoReflect.Descriptor instead.
 func (*OutboxEntry) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{91}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *OutboxEntry) GetEnvelopeId() string {
@@ -5651,7 +5858,7 @@ type OutboxResponse struct {
 
 func (x *OutboxResponse) Reset() {
 	*x = OutboxResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5663,7 +5870,7 @@ func (x *OutboxResponse) String() string {
 func (*OutboxResponse) ProtoMessage() {}
 
 func (x *OutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5676,7 +5883,7 @@ func (x *OutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxResponse.ProtoReflect.Descriptor instead.
 func (*OutboxResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{92}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *OutboxResponse) GetEntries() []*OutboxEntry {
@@ -5696,7 +5903,7 @@ type RetryOutboxRequest struct {
 
 func (x *RetryOutboxRequest) Reset() {
 	*x = RetryOutboxRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5708,7 +5915,7 @@ func (x *RetryOutboxRequest) String() string {
 func (*RetryOutboxRequest) ProtoMessage() {}
 
 func (x *RetryOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5721,7 +5928,7 @@ func (x *RetryOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryOutboxRequest.ProtoReflect.Descriptor instead.
 func (*RetryOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{93}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *RetryOutboxRequest) GetPeer() string {
@@ -5741,7 +5948,7 @@ type RetryOutboxResponse struct {
 
 func (x *RetryOutboxResponse) Reset() {
 	*x = RetryOutboxResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5753,7 +5960,7 @@ func (x *RetryOutboxResponse) String() string {
 func (*RetryOutboxResponse) ProtoMessage() {}
 
 func (x *RetryOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5766,7 +5973,7 @@ func (x *RetryOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryOutboxResponse.ProtoReflect.Descriptor instead.
 func (*RetryOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{94}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *RetryOutboxResponse) GetWaiting() int32 {
@@ -5784,7 +5991,7 @@ type KeysStatusRequest struct {
 
 func (x *KeysStatusRequest) Reset() {
 	*x = KeysStatusRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5796,7 +6003,7 @@ func (x *KeysStatusRequest) String() string {
 func (*KeysStatusRequest) ProtoMessage() {}
 
 func (x *KeysStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5809,7 +6016,7 @@ func (x *KeysStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysStatusRequest.ProtoReflect.Descriptor instead.
 func (*KeysStatusRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{95}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{98}
 }
 
 type AgencyKey struct {
@@ -5825,7 +6032,7 @@ type AgencyKey struct {
 
 func (x *AgencyKey) Reset() {
 	*x = AgencyKey{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5837,7 +6044,7 @@ func (x *AgencyKey) String() string {
 func (*AgencyKey) ProtoMessage() {}
 
 func (x *AgencyKey) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5850,7 +6057,7 @@ func (x *AgencyKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgencyKey.ProtoReflect.Descriptor instead.
 func (*AgencyKey) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{96}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *AgencyKey) GetVersion() uint32 {
@@ -5905,7 +6112,7 @@ type KeysStatusResponse struct {
 
 func (x *KeysStatusResponse) Reset() {
 	*x = KeysStatusResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5917,7 +6124,7 @@ func (x *KeysStatusResponse) String() string {
 func (*KeysStatusResponse) ProtoMessage() {}
 
 func (x *KeysStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5930,7 +6137,7 @@ func (x *KeysStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysStatusResponse.ProtoReflect.Descriptor instead.
 func (*KeysStatusResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{97}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *KeysStatusResponse) GetKeyring() string {
@@ -5985,7 +6192,7 @@ type RotateKeysRequest struct {
 
 func (x *RotateKeysRequest) Reset() {
 	*x = RotateKeysRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5997,7 +6204,7 @@ func (x *RotateKeysRequest) String() string {
 func (*RotateKeysRequest) ProtoMessage() {}
 
 func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6010,7 +6217,7 @@ func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeysRequest.ProtoReflect.Descriptor instead.
 func (*RotateKeysRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{98}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *RotateKeysRequest) GetWrapping() bool {
@@ -6042,7 +6249,7 @@ type RotateKeysResponse struct {
 
 func (x *RotateKeysResponse) Reset() {
 	*x = RotateKeysResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6054,7 +6261,7 @@ func (x *RotateKeysResponse) String() string {
 func (*RotateKeysResponse) ProtoMessage() {}
 
 func (x *RotateKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6067,7 +6274,7 @@ func (x *RotateKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeysResponse.ProtoReflect.Descriptor instead.
 func (*RotateKeysResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{99}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *RotateKeysResponse) GetRewrapped() int32 {
@@ -6106,7 +6313,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6118,7 +6325,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6131,7 +6338,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{100}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{103}
 }
 
 type BackupResponse struct {
@@ -6143,7 +6350,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6155,7 +6362,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6168,7 +6375,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{101}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *BackupResponse) GetChunk() []byte {
@@ -6208,7 +6415,7 @@ type TracingRequest struct {
 
 func (x *TracingRequest) Reset() {
 	*x = TracingRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6220,7 +6427,7 @@ func (x *TracingRequest) String() string {
 func (*TracingRequest) ProtoMessage() {}
 
 func (x *TracingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6233,7 +6440,7 @@ func (x *TracingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingRequest.ProtoReflect.Descriptor instead.
 func (*TracingRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{102}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *TracingRequest) GetId() string {
@@ -6381,7 +6588,7 @@ type Trace struct {
 
 func (x *Trace) Reset() {
 	*x = Trace{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6393,7 +6600,7 @@ func (x *Trace) String() string {
 func (*Trace) ProtoMessage() {}
 
 func (x *Trace) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6406,7 +6613,7 @@ func (x *Trace) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trace.ProtoReflect.Descriptor instead.
 func (*Trace) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{103}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *Trace) GetIndex() int32 {
@@ -6531,7 +6738,7 @@ type TracingDecision struct {
 
 func (x *TracingDecision) Reset() {
 	*x = TracingDecision{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6543,7 +6750,7 @@ func (x *TracingDecision) String() string {
 func (*TracingDecision) ProtoMessage() {}
 
 func (x *TracingDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6556,7 +6763,7 @@ func (x *TracingDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingDecision.ProtoReflect.Descriptor instead.
 func (*TracingDecision) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{104}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *TracingDecision) GetTrace() int32 {
@@ -6620,7 +6827,7 @@ type CreateTracingRequestRequest struct {
 
 func (x *CreateTracingRequestRequest) Reset() {
 	*x = CreateTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6632,7 +6839,7 @@ func (x *CreateTracingRequestRequest) String() string {
 func (*CreateTracingRequestRequest) ProtoMessage() {}
 
 func (x *CreateTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6645,7 +6852,7 @@ func (x *CreateTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{105}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *CreateTracingRequestRequest) GetRequest() *structpb.Struct {
@@ -6671,7 +6878,7 @@ type CreateTracingRequestResponse struct {
 
 func (x *CreateTracingRequestResponse) Reset() {
 	*x = CreateTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6683,7 +6890,7 @@ func (x *CreateTracingRequestResponse) String() string {
 func (*CreateTracingRequestResponse) ProtoMessage() {}
 
 func (x *CreateTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6696,7 +6903,7 @@ func (x *CreateTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{106}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *CreateTracingRequestResponse) GetRequest() *TracingRequest {
@@ -6716,7 +6923,7 @@ type GetTracingRequestRequest struct {
 
 func (x *GetTracingRequestRequest) Reset() {
 	*x = GetTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6728,7 +6935,7 @@ func (x *GetTracingRequestRequest) String() string {
 func (*GetTracingRequestRequest) ProtoMessage() {}
 
 func (x *GetTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6741,7 +6948,7 @@ func (x *GetTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{107}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *GetTracingRequestRequest) GetId() string {
@@ -6760,7 +6967,7 @@ type GetTracingRequestResponse struct {
 
 func (x *GetTracingRequestResponse) Reset() {
 	*x = GetTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6772,7 +6979,7 @@ func (x *GetTracingRequestResponse) String() string {
 func (*GetTracingRequestResponse) ProtoMessage() {}
 
 func (x *GetTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6785,7 +6992,7 @@ func (x *GetTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*GetTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{108}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *GetTracingRequestResponse) GetRequest() *TracingRequest {
@@ -6806,7 +7013,7 @@ type ListTracingRequestsRequest struct {
 
 func (x *ListTracingRequestsRequest) Reset() {
 	*x = ListTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6818,7 +7025,7 @@ func (x *ListTracingRequestsRequest) String() string {
 func (*ListTracingRequestsRequest) ProtoMessage() {}
 
 func (x *ListTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6831,7 +7038,7 @@ func (x *ListTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{109}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *ListTracingRequestsRequest) GetStatus() string {
@@ -6857,7 +7064,7 @@ type ListTracingRequestsResponse struct {
 
 func (x *ListTracingRequestsResponse) Reset() {
 	*x = ListTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6869,7 +7076,7 @@ func (x *ListTracingRequestsResponse) String() string {
 func (*ListTracingRequestsResponse) ProtoMessage() {}
 
 func (x *ListTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6882,7 +7089,7 @@ func (x *ListTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{110}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *ListTracingRequestsResponse) GetRequests() []*TracingRequest {
@@ -6903,7 +7110,7 @@ type UpdateTracingRequestRequest struct {
 
 func (x *UpdateTracingRequestRequest) Reset() {
 	*x = UpdateTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6915,7 +7122,7 @@ func (x *UpdateTracingRequestRequest) String() string {
 func (*UpdateTracingRequestRequest) ProtoMessage() {}
 
 func (x *UpdateTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6928,7 +7135,7 @@ func (x *UpdateTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{111}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *UpdateTracingRequestRequest) GetId() string {
@@ -6954,7 +7161,7 @@ type UpdateTracingRequestResponse struct {
 
 func (x *UpdateTracingRequestResponse) Reset() {
 	*x = UpdateTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6966,7 +7173,7 @@ func (x *UpdateTracingRequestResponse) String() string {
 func (*UpdateTracingRequestResponse) ProtoMessage() {}
 
 func (x *UpdateTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6979,7 +7186,7 @@ func (x *UpdateTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{112}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *UpdateTracingRequestResponse) GetRequest() *TracingRequest {
@@ -6999,7 +7206,7 @@ type TracingImportRow struct {
 
 func (x *TracingImportRow) Reset() {
 	*x = TracingImportRow{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7011,7 +7218,7 @@ func (x *TracingImportRow) String() string {
 func (*TracingImportRow) ProtoMessage() {}
 
 func (x *TracingImportRow) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7024,7 +7231,7 @@ func (x *TracingImportRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingImportRow.ProtoReflect.Descriptor instead.
 func (*TracingImportRow) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{113}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *TracingImportRow) GetRow() int64 {
@@ -7054,7 +7261,7 @@ type TracingImportResult struct {
 
 func (x *TracingImportResult) Reset() {
 	*x = TracingImportResult{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7066,7 +7273,7 @@ func (x *TracingImportResult) String() string {
 func (*TracingImportResult) ProtoMessage() {}
 
 func (x *TracingImportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7079,7 +7286,7 @@ func (x *TracingImportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingImportResult.ProtoReflect.Descriptor instead.
 func (*TracingImportResult) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{114}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *TracingImportResult) GetRow() int64 {
@@ -7120,7 +7327,7 @@ type ImportTracingRequestsRequest struct {
 
 func (x *ImportTracingRequestsRequest) Reset() {
 	*x = ImportTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7132,7 +7339,7 @@ func (x *ImportTracingRequestsRequest) String() string {
 func (*ImportTracingRequestsRequest) ProtoMessage() {}
 
 func (x *ImportTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7145,7 +7352,7 @@ func (x *ImportTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ImportTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{115}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *ImportTracingRequestsRequest) GetRows() []*TracingImportRow {
@@ -7173,7 +7380,7 @@ type ImportTracingRequestsResponse struct {
 
 func (x *ImportTracingRequestsResponse) Reset() {
 	*x = ImportTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7185,7 +7392,7 @@ func (x *ImportTracingRequestsResponse) String() string {
 func (*ImportTracingRequestsResponse) ProtoMessage() {}
 
 func (x *ImportTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7198,7 +7405,7 @@ func (x *ImportTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ImportTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{116}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *ImportTracingRequestsResponse) GetResults() []*TracingImportResult {
@@ -7237,7 +7444,7 @@ type MatchComparison struct {
 
 func (x *MatchComparison) Reset() {
 	*x = MatchComparison{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7249,7 +7456,7 @@ func (x *MatchComparison) String() string {
 func (*MatchComparison) ProtoMessage() {}
 
 func (x *MatchComparison) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7262,7 +7469,7 @@ func (x *MatchComparison) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchComparison.ProtoReflect.Descriptor instead.
 func (*MatchComparison) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{117}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *MatchComparison) GetField() string {
@@ -7305,7 +7512,7 @@ type MatchCandidate struct {
 
 func (x *MatchCandidate) Reset() {
 	*x = MatchCandidate{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7317,7 +7524,7 @@ func (x *MatchCandidate) String() string {
 func (*MatchCandidate) ProtoMessage() {}
 
 func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7330,7 +7537,7 @@ func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCandidate.ProtoReflect.Descriptor instead.
 func (*MatchCandidate) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{118}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *MatchCandidate) GetTrace() int32 {
@@ -7393,7 +7600,7 @@ type MatchTracingRequestRequest struct {
 
 func (x *MatchTracingRequestRequest) Reset() {
 	*x = MatchTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7405,7 +7612,7 @@ func (x *MatchTracingRequestRequest) String() string {
 func (*MatchTracingRequestRequest) ProtoMessage() {}
 
 func (x *MatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7418,7 +7625,7 @@ func (x *MatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*MatchTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{119}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *MatchTracingRequestRequest) GetId() string {
@@ -7445,7 +7652,7 @@ type MatchTracingRequestResponse struct {
 
 func (x *MatchTracingRequestResponse) Reset() {
 	*x = MatchTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7457,7 +7664,7 @@ func (x *MatchTracingRequestResponse) String() string {
 func (*MatchTracingRequestResponse) ProtoMessage() {}
 
 func (x *MatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7470,7 +7677,7 @@ func (x *MatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*MatchTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{120}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *MatchTracingRequestResponse) GetRequest() *TracingRequest {
@@ -7495,7 +7702,7 @@ type MatchAllTracingRequestsRequest struct {
 
 func (x *MatchAllTracingRequestsRequest) Reset() {
 	*x = MatchAllTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7507,7 +7714,7 @@ func (x *MatchAllTracingRequestsRequest) String() string {
 func (*MatchAllTracingRequestsRequest) ProtoMessage() {}
 
 func (x *MatchAllTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7520,7 +7727,7 @@ func (x *MatchAllTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchAllTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*MatchAllTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{121}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{124}
 }
 
 // TracingMatchSummary is the outcome of matching one open request.
@@ -7539,7 +7746,7 @@ type TracingMatchSummary struct {
 
 func (x *TracingMatchSummary) Reset() {
 	*x = TracingMatchSummary{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7551,7 +7758,7 @@ func (x *TracingMatchSummary) String() string {
 func (*TracingMatchSummary) ProtoMessage() {}
 
 func (x *TracingMatchSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7564,7 +7771,7 @@ func (x *TracingMatchSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingMatchSummary.ProtoReflect.Descriptor instead.
 func (*TracingMatchSummary) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{122}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *TracingMatchSummary) GetId() string {
@@ -7618,7 +7825,7 @@ type MatchAllTracingRequestsResponse struct {
 
 func (x *MatchAllTracingRequestsResponse) Reset() {
 	*x = MatchAllTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7630,7 +7837,7 @@ func (x *MatchAllTracingRequestsResponse) String() string {
 func (*MatchAllTracingRequestsResponse) ProtoMessage() {}
 
 func (x *MatchAllTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7643,7 +7850,7 @@ func (x *MatchAllTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchAllTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*MatchAllTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{123}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *MatchAllTracingRequestsResponse) GetSummaries() []*TracingMatchSummary {
@@ -7664,7 +7871,7 @@ type MatchCaseRequest struct {
 
 func (x *MatchCaseRequest) Reset() {
 	*x = MatchCaseRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[124]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7676,7 +7883,7 @@ func (x *MatchCaseRequest) String() string {
 func (*MatchCaseRequest) ProtoMessage() {}
 
 func (x *MatchCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[124]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7689,7 +7896,7 @@ func (x *MatchCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCaseRequest.ProtoReflect.Descriptor instead.
 func (*MatchCaseRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{124}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *MatchCaseRequest) GetId() string {
@@ -7715,7 +7922,7 @@ type MatchCaseResponse struct {
 
 func (x *MatchCaseResponse) Reset() {
 	*x = MatchCaseResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[125]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7727,7 +7934,7 @@ func (x *MatchCaseResponse) String() string {
 func (*MatchCaseResponse) ProtoMessage() {}
 
 func (x *MatchCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[125]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7740,7 +7947,7 @@ func (x *MatchCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCaseResponse.ProtoReflect.Descriptor instead.
 func (*MatchCaseResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{125}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *MatchCaseResponse) GetCandidates() []*MatchCandidate {
@@ -7764,7 +7971,7 @@ type ConfirmTracingMatchRequest struct {
 
 func (x *ConfirmTracingMatchRequest) Reset() {
 	*x = ConfirmTracingMatchRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[126]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7776,7 +7983,7 @@ func (x *ConfirmTracingMatchRequest) String() string {
 func (*ConfirmTracingMatchRequest) ProtoMessage() {}
 
 func (x *ConfirmTracingMatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[126]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7789,7 +7996,7 @@ func (x *ConfirmTracingMatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTracingMatchRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmTracingMatchRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{126}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *ConfirmTracingMatchRequest) GetId() string {
@@ -7829,7 +8036,7 @@ type ConfirmTracingMatchResponse struct {
 
 func (x *ConfirmTracingMatchResponse) Reset() {
 	*x = ConfirmTracingMatchResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[127]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7841,7 +8048,7 @@ func (x *ConfirmTracingMatchResponse) String() string {
 func (*ConfirmTracingMatchResponse) ProtoMessage() {}
 
 func (x *ConfirmTracingMatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[127]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7854,7 +8061,7 @@ func (x *ConfirmTracingMatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTracingMatchResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmTracingMatchResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{127}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *ConfirmTracingMatchResponse) GetRequest() *TracingRequest {
@@ -7876,7 +8083,7 @@ type RejectTracingMatchRequest struct {
 
 func (x *RejectTracingMatchRequest) Reset() {
 	*x = RejectTracingMatchRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[128]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7888,7 +8095,7 @@ func (x *RejectTracingMatchRequest) String() string {
 func (*RejectTracingMatchRequest) ProtoMessage() {}
 
 func (x *RejectTracingMatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[128]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7901,7 +8108,7 @@ func (x *RejectTracingMatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTracingMatchRequest.ProtoReflect.Descriptor instead.
 func (*RejectTracingMatchRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{128}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *RejectTracingMatchRequest) GetId() string {
@@ -7941,7 +8148,7 @@ type RejectTracingMatchResponse struct {
 
 func (x *RejectTracingMatchResponse) Reset() {
 	*x = RejectTracingMatchResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[129]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7953,7 +8160,7 @@ func (x *RejectTracingMatchResponse) String() string {
 func (*RejectTracingMatchResponse) ProtoMessage() {}
 
 func (x *RejectTracingMatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[129]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7966,7 +8173,7 @@ func (x *RejectTracingMatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTracingMatchResponse.ProtoReflect.Descriptor instead.
 func (*RejectTracingMatchResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{129}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *RejectTracingMatchResponse) GetRequest() *TracingRequest {
@@ -7985,7 +8192,7 @@ type FederatedMatchTracingRequestRequest struct {
 
 func (x *FederatedMatchTracingRequestRequest) Reset() {
 	*x = FederatedMatchTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[130]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7997,7 +8204,7 @@ func (x *FederatedMatchTracingRequestRequest) String() string {
 func (*FederatedMatchTracingRequestRequest) ProtoMessage() {}
 
 func (x *FederatedMatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[130]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8010,7 +8217,7 @@ func (x *FederatedMatchTracingRequestRequest) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use FederatedMatchTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*FederatedMatchTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{130}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *FederatedMatchTracingRequestRequest) GetId() string {
@@ -8035,7 +8242,7 @@ type FederatedTracingMatch struct {
 
 func (x *FederatedTracingMatch) Reset() {
 	*x = FederatedTracingMatch{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8047,7 +8254,7 @@ func (x *FederatedTracingMatch) String() string {
 func (*FederatedTracingMatch) ProtoMessage() {}
 
 func (x *FederatedTracingMatch) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8060,7 +8267,7 @@ func (x *FederatedTracingMatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FederatedTracingMatch.ProtoReflect.Descriptor instead.
 func (*FederatedTracingMatch) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{131}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *FederatedTracingMatch) GetAgency() string {
@@ -8104,7 +8311,7 @@ type FederatedMatchTracingRequestResponse struct {
 
 func (x *FederatedMatchTracingRequestResponse) Reset() {
 	*x = FederatedMatchTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8116,7 +8323,7 @@ func (x *FederatedMatchTracingRequestResponse) String() string {
 func (*FederatedMatchTracingRequestResponse) ProtoMessage() {}
 
 func (x *FederatedMatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8129,7 +8336,7 @@ func (x *FederatedMatchTracingRequestResponse) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use FederatedMatchTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*FederatedMatchTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{132}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *FederatedMatchTracingRequestResponse) GetRequestId() string {
@@ -8171,7 +8378,7 @@ type RequestTracingDetailsRequest struct {
 
 func (x *RequestTracingDetailsRequest) Reset() {
 	*x = RequestTracingDetailsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8183,7 +8390,7 @@ func (x *RequestTracingDetailsRequest) String() string {
 func (*RequestTracingDetailsRequest) ProtoMessage() {}
 
 func (x *RequestTracingDetailsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8196,7 +8403,7 @@ func (x *RequestTracingDetailsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestTracingDetailsRequest.ProtoReflect.Descriptor instead.
 func (*RequestTracingDetailsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{133}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *RequestTracingDetailsRequest) GetAgency() string {
@@ -8229,7 +8436,7 @@ type RequestTracingDetailsResponse struct {
 
 func (x *RequestTracingDetailsResponse) Reset() {
 	*x = RequestTracingDetailsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8241,7 +8448,7 @@ func (x *RequestTracingDetailsResponse) String() string {
 func (*RequestTracingDetailsResponse) ProtoMessage() {}
 
 func (x *RequestTracingDetailsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8254,7 +8461,7 @@ func (x *RequestTracingDetailsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestTracingDetailsResponse.ProtoReflect.Descriptor instead.
 func (*RequestTracingDetailsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{134}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *RequestTracingDetailsResponse) GetExchange() *Exchange {
@@ -8281,7 +8488,7 @@ type ReportInfo struct {
 
 func (x *ReportInfo) Reset() {
 	*x = ReportInfo{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8293,7 +8500,7 @@ func (x *ReportInfo) String() string {
 func (*ReportInfo) ProtoMessage() {}
 
 func (x *ReportInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8306,7 +8513,7 @@ func (x *ReportInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportInfo.ProtoReflect.Descriptor instead.
 func (*ReportInfo) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{135}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{138}
 }
 
 func (x *ReportInfo) GetName() string {
@@ -8359,7 +8566,7 @@ type ListReportsRequest struct {
 
 func (x *ListReportsRequest) Reset() {
 	*x = ListReportsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8371,7 +8578,7 @@ func (x *ListReportsRequest) String() string {
 func (*ListReportsRequest) ProtoMessage() {}
 
 func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8384,7 +8591,7 @@ func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsRequest.ProtoReflect.Descriptor instead.
 func (*ListReportsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{136}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{139}
 }
 
 type ListReportsResponse struct {
@@ -8396,7 +8603,7 @@ type ListReportsResponse struct {
 
 func (x *ListReportsResponse) Reset() {
 	*x = ListReportsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8408,7 +8615,7 @@ func (x *ListReportsResponse) String() string {
 func (*ListReportsResponse) ProtoMessage() {}
 
 func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8421,7 +8628,7 @@ func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsResponse.ProtoReflect.Descriptor instead.
 func (*ListReportsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{137}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{140}
 }
 
 func (x *ListReportsResponse) GetReports() []*ReportInfo {
@@ -8440,7 +8647,7 @@ type ShowReportRequest struct {
 
 func (x *ShowReportRequest) Reset() {
 	*x = ShowReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8452,7 +8659,7 @@ func (x *ShowReportRequest) String() string {
 func (*ShowReportRequest) ProtoMessage() {}
 
 func (x *ShowReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8465,7 +8672,7 @@ func (x *ShowReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowReportRequest.ProtoReflect.Descriptor instead.
 func (*ShowReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{138}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{141}
 }
 
 func (x *ShowReportRequest) GetName() string {
@@ -8484,7 +8691,7 @@ type ShowReportResponse struct {
 
 func (x *ShowReportResponse) Reset() {
 	*x = ShowReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8496,7 +8703,7 @@ func (x *ShowReportResponse) String() string {
 func (*ShowReportResponse) ProtoMessage() {}
 
 func (x *ShowReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8509,7 +8716,7 @@ func (x *ShowReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowReportResponse.ProtoReflect.Descriptor instead.
 func (*ShowReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{139}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{142}
 }
 
 func (x *ShowReportResponse) GetReport() *ReportInfo {
@@ -8548,7 +8755,7 @@ type RunReportRequest struct {
 
 func (x *RunReportRequest) Reset() {
 	*x = RunReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8560,7 +8767,7 @@ func (x *RunReportRequest) String() string {
 func (*RunReportRequest) ProtoMessage() {}
 
 func (x *RunReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8573,7 +8780,7 @@ func (x *RunReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunReportRequest.ProtoReflect.Descriptor instead.
 func (*RunReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{140}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *RunReportRequest) GetName() string {
@@ -8663,7 +8870,7 @@ type ReportHeader struct {
 
 func (x *ReportHeader) Reset() {
 	*x = ReportHeader{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8675,7 +8882,7 @@ func (x *ReportHeader) String() string {
 func (*ReportHeader) ProtoMessage() {}
 
 func (x *ReportHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8688,7 +8895,7 @@ func (x *ReportHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportHeader.ProtoReflect.Descriptor instead.
 func (*ReportHeader) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{141}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{144}
 }
 
 func (x *ReportHeader) GetKey() string {
@@ -8717,7 +8924,7 @@ type ReportCell struct {
 
 func (x *ReportCell) Reset() {
 	*x = ReportCell{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8729,7 +8936,7 @@ func (x *ReportCell) String() string {
 func (*ReportCell) ProtoMessage() {}
 
 func (x *ReportCell) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8742,7 +8949,7 @@ func (x *ReportCell) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportCell.ProtoReflect.Descriptor instead.
 func (*ReportCell) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{142}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{145}
 }
 
 func (x *ReportCell) GetCount() int64 {
@@ -8780,7 +8987,7 @@ type ReportTable struct {
 
 func (x *ReportTable) Reset() {
 	*x = ReportTable{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8792,7 +8999,7 @@ func (x *ReportTable) String() string {
 func (*ReportTable) ProtoMessage() {}
 
 func (x *ReportTable) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8805,7 +9012,7 @@ func (x *ReportTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportTable.ProtoReflect.Descriptor instead.
 func (*ReportTable) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{143}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{146}
 }
 
 func (x *ReportTable) GetPageField() string {
@@ -8898,7 +9105,7 @@ type ReportResult struct {
 
 func (x *ReportResult) Reset() {
 	*x = ReportResult{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8910,7 +9117,7 @@ func (x *ReportResult) String() string {
 func (*ReportResult) ProtoMessage() {}
 
 func (x *ReportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8923,7 +9130,7 @@ func (x *ReportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResult.ProtoReflect.Descriptor instead.
 func (*ReportResult) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{144}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{147}
 }
 
 func (x *ReportResult) GetName() string {
@@ -9019,7 +9226,7 @@ type RunReportResponse struct {
 
 func (x *RunReportResponse) Reset() {
 	*x = RunReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9031,7 +9238,7 @@ func (x *RunReportResponse) String() string {
 func (*RunReportResponse) ProtoMessage() {}
 
 func (x *RunReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9044,7 +9251,7 @@ func (x *RunReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunReportResponse.ProtoReflect.Descriptor instead.
 func (*RunReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{145}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{148}
 }
 
 func (x *RunReportResponse) GetResult() *ReportResult {
@@ -9068,7 +9275,7 @@ type PushReportRequest struct {
 
 func (x *PushReportRequest) Reset() {
 	*x = PushReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9080,7 +9287,7 @@ func (x *PushReportRequest) String() string {
 func (*PushReportRequest) ProtoMessage() {}
 
 func (x *PushReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9093,7 +9300,7 @@ func (x *PushReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushReportRequest.ProtoReflect.Descriptor instead.
 func (*PushReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{146}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{149}
 }
 
 func (x *PushReportRequest) GetName() string {
@@ -9135,7 +9342,7 @@ type PushReportResponse struct {
 
 func (x *PushReportResponse) Reset() {
 	*x = PushReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9147,7 +9354,7 @@ func (x *PushReportResponse) String() string {
 func (*PushReportResponse) ProtoMessage() {}
 
 func (x *PushReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9160,7 +9367,7 @@ func (x *PushReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushReportResponse.ProtoReflect.Descriptor instead.
 func (*PushReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{147}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{150}
 }
 
 func (x *PushReportResponse) GetExchange() *Exchange {
@@ -9216,7 +9423,7 @@ type ListSubmissionsRequest struct {
 
 func (x *ListSubmissionsRequest) Reset() {
 	*x = ListSubmissionsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9228,7 +9435,7 @@ func (x *ListSubmissionsRequest) String() string {
 func (*ListSubmissionsRequest) ProtoMessage() {}
 
 func (x *ListSubmissionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9241,7 +9448,7 @@ func (x *ListSubmissionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubmissionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSubmissionsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{148}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{151}
 }
 
 func (x *ListSubmissionsRequest) GetPeriod() string {
@@ -9280,7 +9487,7 @@ type Submission struct {
 
 func (x *Submission) Reset() {
 	*x = Submission{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9292,7 +9499,7 @@ func (x *Submission) String() string {
 func (*Submission) ProtoMessage() {}
 
 func (x *Submission) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9305,7 +9512,7 @@ func (x *Submission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Submission.ProtoReflect.Descriptor instead.
 func (*Submission) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{149}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{152}
 }
 
 func (x *Submission) GetAgency() string {
@@ -9397,7 +9604,7 @@ type ListSubmissionsResponse struct {
 
 func (x *ListSubmissionsResponse) Reset() {
 	*x = ListSubmissionsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[153]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9409,7 +9616,7 @@ func (x *ListSubmissionsResponse) String() string {
 func (*ListSubmissionsResponse) ProtoMessage() {}
 
 func (x *ListSubmissionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[153]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9422,7 +9629,7 @@ func (x *ListSubmissionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubmissionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSubmissionsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{150}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{153}
 }
 
 func (x *ListSubmissionsResponse) GetSubmissions() []*Submission {
@@ -9448,7 +9655,7 @@ type ValidateReportRequest struct {
 
 func (x *ValidateReportRequest) Reset() {
 	*x = ValidateReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[154]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9460,7 +9667,7 @@ func (x *ValidateReportRequest) String() string {
 func (*ValidateReportRequest) ProtoMessage() {}
 
 func (x *ValidateReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[154]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9473,7 +9680,7 @@ func (x *ValidateReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateReportRequest.ProtoReflect.Descriptor instead.
 func (*ValidateReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{151}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{154}
 }
 
 func (x *ValidateReportRequest) GetDefinition() string {
@@ -9492,7 +9699,7 @@ type ValidateReportResponse struct {
 
 func (x *ValidateReportResponse) Reset() {
 	*x = ValidateReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[155]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9504,7 +9711,7 @@ func (x *ValidateReportResponse) String() string {
 func (*ValidateReportResponse) ProtoMessage() {}
 
 func (x *ValidateReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[155]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9517,7 +9724,7 @@ func (x *ValidateReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateReportResponse.ProtoReflect.Descriptor instead.
 func (*ValidateReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{152}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{155}
 }
 
 func (x *ValidateReportResponse) GetReport() *ReportInfo {
@@ -9746,7 +9953,18 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x05forms\x18\x01 \x03(\v2\x12.cpx.local.v1.FormR\x05forms\x12.\n" +
 	"\bsubforms\x18\x02 \x03(\v2\x12.cpx.local.v1.FormR\bsubforms\x122\n" +
 	"\alookups\x18\x03 \x03(\v2\x18.cpx.local.v1.FormLookupR\alookups\x128\n" +
-	"\tlocations\x18\x04 \x03(\v2\x1a.cpx.local.v1.FormLocationR\tlocations\"\x82\x02\n" +
+	"\tlocations\x18\x04 \x03(\v2\x1a.cpx.local.v1.FormLocationR\tlocations\"\x18\n" +
+	"\x16CheckpointAuditRequest\"\x95\x01\n" +
+	"\x17CheckpointAuditResponse\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04hash\x18\x02 \x01(\tR\x04hash\x12!\n" +
+	"\fwitnessed_by\x18\x03 \x03(\tR\vwitnessedBy\x121\n" +
+	"\x06missed\x18\x04 \x03(\v2\x19.cpx.local.v1.AnchorCheckR\x06missed\"w\n" +
+	"\vAnchorCheck\x12\x12\n" +
+	"\x04peer\x18\x01 \x01(\tR\x04peer\x12 \n" +
+	"\vcheckpoints\x18\x02 \x01(\x04R\vcheckpoints\x12\x18\n" +
+	"\aproblem\x18\x03 \x01(\tR\aproblem\x12\x18\n" +
+	"\areached\x18\x04 \x01(\bR\areached\"\x82\x02\n" +
 	"\n" +
 	"AuditEntry\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
@@ -9758,13 +9976,16 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\fdetails_hash\x18\a \x01(\tR\vdetailsHash\x12\x1b\n" +
 	"\tprev_hash\x18\b \x01(\tR\bprevHash\x12\x12\n" +
 	"\x04hash\x18\t \x01(\tR\x04hash\"\x14\n" +
-	"\x12VerifyAuditRequest\"\x93\x01\n" +
+	"\x12VerifyAuditRequest\"\x83\x02\n" +
 	"\x13VerifyAuditResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x18\n" +
 	"\aentries\x18\x02 \x01(\x04R\aentries\x12\x1b\n" +
 	"\thead_hash\x18\x03 \x01(\tR\bheadHash\x12\x1b\n" +
 	"\tbroken_at\x18\x04 \x01(\x04R\bbrokenAt\x12\x18\n" +
-	"\aproblem\x18\x05 \x01(\tR\aproblem\" \n" +
+	"\aproblem\x18\x05 \x01(\tR\aproblem\x12\x14\n" +
+	"\x05keyed\x18\x06 \x01(\bR\x05keyed\x12#\n" +
+	"\rkeyed_through\x18\a \x01(\x04R\fkeyedThrough\x123\n" +
+	"\aanchors\x18\b \x03(\v2\x19.cpx.local.v1.AnchorCheckR\aanchors\" \n" +
 	"\x10TailAuditRequest\x12\f\n" +
 	"\x01n\x18\x01 \x01(\x05R\x01n\"G\n" +
 	"\x11TailAuditResponse\x122\n" +
@@ -10279,11 +10500,12 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\vExportCases\x12 .cpx.local.v1.ExportCasesRequest\x1a!.cpx.local.v1.ExportCasesResponse\"\x000\x01\x12N\n" +
 	"\tPurgeCase\x12\x1e.cpx.local.v1.PurgeCaseRequest\x1a\x1f.cpx.local.v1.PurgeCaseResponse\"\x002]\n" +
 	"\vFormService\x12N\n" +
-	"\tListForms\x12\x1e.cpx.local.v1.ListFormsRequest\x1a\x1f.cpx.local.v1.ListFormsResponse\"\x002\x8c\x02\n" +
+	"\tListForms\x12\x1e.cpx.local.v1.ListFormsRequest\x1a\x1f.cpx.local.v1.ListFormsResponse\"\x002\xee\x02\n" +
 	"\fAuditService\x12T\n" +
 	"\vVerifyAudit\x12 .cpx.local.v1.VerifyAuditRequest\x1a!.cpx.local.v1.VerifyAuditResponse\"\x00\x12N\n" +
 	"\tTailAudit\x12\x1e.cpx.local.v1.TailAuditRequest\x1a\x1f.cpx.local.v1.TailAuditResponse\"\x00\x12V\n" +
-	"\vExportAudit\x12 .cpx.local.v1.ExportAuditRequest\x1a!.cpx.local.v1.ExportAuditResponse\"\x000\x012\xfb\n" +
+	"\vExportAudit\x12 .cpx.local.v1.ExportAuditRequest\x1a!.cpx.local.v1.ExportAuditResponse\"\x000\x01\x12`\n" +
+	"\x0fCheckpointAudit\x12$.cpx.local.v1.CheckpointAuditRequest\x1a%.cpx.local.v1.CheckpointAuditResponse\"\x002\xfb\n" +
 	"\n" +
 	"\x11FederationService\x12E\n" +
 	"\x06NodeID\x12\x1b.cpx.local.v1.NodeIDRequest\x1a\x1c.cpx.local.v1.NodeIDResponse\"\x00\x12H\n" +
@@ -10349,7 +10571,7 @@ func file_cpx_local_v1_local_proto_rawDescGZIP() []byte {
 	return file_cpx_local_v1_local_proto_rawDescData
 }
 
-var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 153)
+var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 156)
 var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*StatusRequest)(nil),                        // 0: cpx.local.v1.StatusRequest
 	(*StatusResponse)(nil),                       // 1: cpx.local.v1.StatusResponse
@@ -10399,138 +10621,141 @@ var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*FormOption)(nil),                           // 45: cpx.local.v1.FormOption
 	(*FormLocation)(nil),                         // 46: cpx.local.v1.FormLocation
 	(*ListFormsResponse)(nil),                    // 47: cpx.local.v1.ListFormsResponse
-	(*AuditEntry)(nil),                           // 48: cpx.local.v1.AuditEntry
-	(*VerifyAuditRequest)(nil),                   // 49: cpx.local.v1.VerifyAuditRequest
-	(*VerifyAuditResponse)(nil),                  // 50: cpx.local.v1.VerifyAuditResponse
-	(*TailAuditRequest)(nil),                     // 51: cpx.local.v1.TailAuditRequest
-	(*TailAuditResponse)(nil),                    // 52: cpx.local.v1.TailAuditResponse
-	(*ExportAuditRequest)(nil),                   // 53: cpx.local.v1.ExportAuditRequest
-	(*ExportAuditResponse)(nil),                  // 54: cpx.local.v1.ExportAuditResponse
-	(*NodeIDRequest)(nil),                        // 55: cpx.local.v1.NodeIDRequest
-	(*NodeIDResponse)(nil),                       // 56: cpx.local.v1.NodeIDResponse
-	(*Peer)(nil),                                 // 57: cpx.local.v1.Peer
-	(*AddPeerRequest)(nil),                       // 58: cpx.local.v1.AddPeerRequest
-	(*AddPeerResponse)(nil),                      // 59: cpx.local.v1.AddPeerResponse
-	(*ListPeersRequest)(nil),                     // 60: cpx.local.v1.ListPeersRequest
-	(*ListPeersResponse)(nil),                    // 61: cpx.local.v1.ListPeersResponse
-	(*RemovePeerRequest)(nil),                    // 62: cpx.local.v1.RemovePeerRequest
-	(*RemovePeerResponse)(nil),                   // 63: cpx.local.v1.RemovePeerResponse
-	(*RekeyPeerRequest)(nil),                     // 64: cpx.local.v1.RekeyPeerRequest
-	(*RekeyPeerResponse)(nil),                    // 65: cpx.local.v1.RekeyPeerResponse
-	(*Policy)(nil),                               // 66: cpx.local.v1.Policy
-	(*ApplyPolicyRequest)(nil),                   // 67: cpx.local.v1.ApplyPolicyRequest
-	(*ApplyPolicyResponse)(nil),                  // 68: cpx.local.v1.ApplyPolicyResponse
-	(*ListPoliciesRequest)(nil),                  // 69: cpx.local.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),                 // 70: cpx.local.v1.ListPoliciesResponse
-	(*ShowPolicyRequest)(nil),                    // 71: cpx.local.v1.ShowPolicyRequest
-	(*ShowPolicyResponse)(nil),                   // 72: cpx.local.v1.ShowPolicyResponse
-	(*SignPolicyRequest)(nil),                    // 73: cpx.local.v1.SignPolicyRequest
-	(*SignPolicyResponse)(nil),                   // 74: cpx.local.v1.SignPolicyResponse
-	(*CheckPolicyRequest)(nil),                   // 75: cpx.local.v1.CheckPolicyRequest
-	(*FieldDecision)(nil),                        // 76: cpx.local.v1.FieldDecision
-	(*CheckPolicyResponse)(nil),                  // 77: cpx.local.v1.CheckPolicyResponse
-	(*Exchange)(nil),                             // 78: cpx.local.v1.Exchange
-	(*ExchangeEvent)(nil),                        // 79: cpx.local.v1.ExchangeEvent
-	(*SendRequest)(nil),                          // 80: cpx.local.v1.SendRequest
-	(*SendResponse)(nil),                         // 81: cpx.local.v1.SendResponse
-	(*ListExchangesRequest)(nil),                 // 82: cpx.local.v1.ListExchangesRequest
-	(*ListExchangesResponse)(nil),                // 83: cpx.local.v1.ListExchangesResponse
-	(*GetExchangeRequest)(nil),                   // 84: cpx.local.v1.GetExchangeRequest
-	(*GetExchangeResponse)(nil),                  // 85: cpx.local.v1.GetExchangeResponse
-	(*RespondRequest)(nil),                       // 86: cpx.local.v1.RespondRequest
-	(*RespondResponse)(nil),                      // 87: cpx.local.v1.RespondResponse
-	(*ResyncExchangeRequest)(nil),                // 88: cpx.local.v1.ResyncExchangeRequest
-	(*ResyncExchangeResponse)(nil),               // 89: cpx.local.v1.ResyncExchangeResponse
-	(*OutboxRequest)(nil),                        // 90: cpx.local.v1.OutboxRequest
-	(*OutboxEntry)(nil),                          // 91: cpx.local.v1.OutboxEntry
-	(*OutboxResponse)(nil),                       // 92: cpx.local.v1.OutboxResponse
-	(*RetryOutboxRequest)(nil),                   // 93: cpx.local.v1.RetryOutboxRequest
-	(*RetryOutboxResponse)(nil),                  // 94: cpx.local.v1.RetryOutboxResponse
-	(*KeysStatusRequest)(nil),                    // 95: cpx.local.v1.KeysStatusRequest
-	(*AgencyKey)(nil),                            // 96: cpx.local.v1.AgencyKey
-	(*KeysStatusResponse)(nil),                   // 97: cpx.local.v1.KeysStatusResponse
-	(*RotateKeysRequest)(nil),                    // 98: cpx.local.v1.RotateKeysRequest
-	(*RotateKeysResponse)(nil),                   // 99: cpx.local.v1.RotateKeysResponse
-	(*BackupRequest)(nil),                        // 100: cpx.local.v1.BackupRequest
-	(*BackupResponse)(nil),                       // 101: cpx.local.v1.BackupResponse
-	(*TracingRequest)(nil),                       // 102: cpx.local.v1.TracingRequest
-	(*Trace)(nil),                                // 103: cpx.local.v1.Trace
-	(*TracingDecision)(nil),                      // 104: cpx.local.v1.TracingDecision
-	(*CreateTracingRequestRequest)(nil),          // 105: cpx.local.v1.CreateTracingRequestRequest
-	(*CreateTracingRequestResponse)(nil),         // 106: cpx.local.v1.CreateTracingRequestResponse
-	(*GetTracingRequestRequest)(nil),             // 107: cpx.local.v1.GetTracingRequestRequest
-	(*GetTracingRequestResponse)(nil),            // 108: cpx.local.v1.GetTracingRequestResponse
-	(*ListTracingRequestsRequest)(nil),           // 109: cpx.local.v1.ListTracingRequestsRequest
-	(*ListTracingRequestsResponse)(nil),          // 110: cpx.local.v1.ListTracingRequestsResponse
-	(*UpdateTracingRequestRequest)(nil),          // 111: cpx.local.v1.UpdateTracingRequestRequest
-	(*UpdateTracingRequestResponse)(nil),         // 112: cpx.local.v1.UpdateTracingRequestResponse
-	(*TracingImportRow)(nil),                     // 113: cpx.local.v1.TracingImportRow
-	(*TracingImportResult)(nil),                  // 114: cpx.local.v1.TracingImportResult
-	(*ImportTracingRequestsRequest)(nil),         // 115: cpx.local.v1.ImportTracingRequestsRequest
-	(*ImportTracingRequestsResponse)(nil),        // 116: cpx.local.v1.ImportTracingRequestsResponse
-	(*MatchComparison)(nil),                      // 117: cpx.local.v1.MatchComparison
-	(*MatchCandidate)(nil),                       // 118: cpx.local.v1.MatchCandidate
-	(*MatchTracingRequestRequest)(nil),           // 119: cpx.local.v1.MatchTracingRequestRequest
-	(*MatchTracingRequestResponse)(nil),          // 120: cpx.local.v1.MatchTracingRequestResponse
-	(*MatchAllTracingRequestsRequest)(nil),       // 121: cpx.local.v1.MatchAllTracingRequestsRequest
-	(*TracingMatchSummary)(nil),                  // 122: cpx.local.v1.TracingMatchSummary
-	(*MatchAllTracingRequestsResponse)(nil),      // 123: cpx.local.v1.MatchAllTracingRequestsResponse
-	(*MatchCaseRequest)(nil),                     // 124: cpx.local.v1.MatchCaseRequest
-	(*MatchCaseResponse)(nil),                    // 125: cpx.local.v1.MatchCaseResponse
-	(*ConfirmTracingMatchRequest)(nil),           // 126: cpx.local.v1.ConfirmTracingMatchRequest
-	(*ConfirmTracingMatchResponse)(nil),          // 127: cpx.local.v1.ConfirmTracingMatchResponse
-	(*RejectTracingMatchRequest)(nil),            // 128: cpx.local.v1.RejectTracingMatchRequest
-	(*RejectTracingMatchResponse)(nil),           // 129: cpx.local.v1.RejectTracingMatchResponse
-	(*FederatedMatchTracingRequestRequest)(nil),  // 130: cpx.local.v1.FederatedMatchTracingRequestRequest
-	(*FederatedTracingMatch)(nil),                // 131: cpx.local.v1.FederatedTracingMatch
-	(*FederatedMatchTracingRequestResponse)(nil), // 132: cpx.local.v1.FederatedMatchTracingRequestResponse
-	(*RequestTracingDetailsRequest)(nil),         // 133: cpx.local.v1.RequestTracingDetailsRequest
-	(*RequestTracingDetailsResponse)(nil),        // 134: cpx.local.v1.RequestTracingDetailsResponse
-	(*ReportInfo)(nil),                           // 135: cpx.local.v1.ReportInfo
-	(*ListReportsRequest)(nil),                   // 136: cpx.local.v1.ListReportsRequest
-	(*ListReportsResponse)(nil),                  // 137: cpx.local.v1.ListReportsResponse
-	(*ShowReportRequest)(nil),                    // 138: cpx.local.v1.ShowReportRequest
-	(*ShowReportResponse)(nil),                   // 139: cpx.local.v1.ShowReportResponse
-	(*RunReportRequest)(nil),                     // 140: cpx.local.v1.RunReportRequest
-	(*ReportHeader)(nil),                         // 141: cpx.local.v1.ReportHeader
-	(*ReportCell)(nil),                           // 142: cpx.local.v1.ReportCell
-	(*ReportTable)(nil),                          // 143: cpx.local.v1.ReportTable
-	(*ReportResult)(nil),                         // 144: cpx.local.v1.ReportResult
-	(*RunReportResponse)(nil),                    // 145: cpx.local.v1.RunReportResponse
-	(*PushReportRequest)(nil),                    // 146: cpx.local.v1.PushReportRequest
-	(*PushReportResponse)(nil),                   // 147: cpx.local.v1.PushReportResponse
-	(*ListSubmissionsRequest)(nil),               // 148: cpx.local.v1.ListSubmissionsRequest
-	(*Submission)(nil),                           // 149: cpx.local.v1.Submission
-	(*ListSubmissionsResponse)(nil),              // 150: cpx.local.v1.ListSubmissionsResponse
-	(*ValidateReportRequest)(nil),                // 151: cpx.local.v1.ValidateReportRequest
-	(*ValidateReportResponse)(nil),               // 152: cpx.local.v1.ValidateReportResponse
-	(*timestamppb.Timestamp)(nil),                // 153: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),                      // 154: google.protobuf.Struct
+	(*CheckpointAuditRequest)(nil),               // 48: cpx.local.v1.CheckpointAuditRequest
+	(*CheckpointAuditResponse)(nil),              // 49: cpx.local.v1.CheckpointAuditResponse
+	(*AnchorCheck)(nil),                          // 50: cpx.local.v1.AnchorCheck
+	(*AuditEntry)(nil),                           // 51: cpx.local.v1.AuditEntry
+	(*VerifyAuditRequest)(nil),                   // 52: cpx.local.v1.VerifyAuditRequest
+	(*VerifyAuditResponse)(nil),                  // 53: cpx.local.v1.VerifyAuditResponse
+	(*TailAuditRequest)(nil),                     // 54: cpx.local.v1.TailAuditRequest
+	(*TailAuditResponse)(nil),                    // 55: cpx.local.v1.TailAuditResponse
+	(*ExportAuditRequest)(nil),                   // 56: cpx.local.v1.ExportAuditRequest
+	(*ExportAuditResponse)(nil),                  // 57: cpx.local.v1.ExportAuditResponse
+	(*NodeIDRequest)(nil),                        // 58: cpx.local.v1.NodeIDRequest
+	(*NodeIDResponse)(nil),                       // 59: cpx.local.v1.NodeIDResponse
+	(*Peer)(nil),                                 // 60: cpx.local.v1.Peer
+	(*AddPeerRequest)(nil),                       // 61: cpx.local.v1.AddPeerRequest
+	(*AddPeerResponse)(nil),                      // 62: cpx.local.v1.AddPeerResponse
+	(*ListPeersRequest)(nil),                     // 63: cpx.local.v1.ListPeersRequest
+	(*ListPeersResponse)(nil),                    // 64: cpx.local.v1.ListPeersResponse
+	(*RemovePeerRequest)(nil),                    // 65: cpx.local.v1.RemovePeerRequest
+	(*RemovePeerResponse)(nil),                   // 66: cpx.local.v1.RemovePeerResponse
+	(*RekeyPeerRequest)(nil),                     // 67: cpx.local.v1.RekeyPeerRequest
+	(*RekeyPeerResponse)(nil),                    // 68: cpx.local.v1.RekeyPeerResponse
+	(*Policy)(nil),                               // 69: cpx.local.v1.Policy
+	(*ApplyPolicyRequest)(nil),                   // 70: cpx.local.v1.ApplyPolicyRequest
+	(*ApplyPolicyResponse)(nil),                  // 71: cpx.local.v1.ApplyPolicyResponse
+	(*ListPoliciesRequest)(nil),                  // 72: cpx.local.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),                 // 73: cpx.local.v1.ListPoliciesResponse
+	(*ShowPolicyRequest)(nil),                    // 74: cpx.local.v1.ShowPolicyRequest
+	(*ShowPolicyResponse)(nil),                   // 75: cpx.local.v1.ShowPolicyResponse
+	(*SignPolicyRequest)(nil),                    // 76: cpx.local.v1.SignPolicyRequest
+	(*SignPolicyResponse)(nil),                   // 77: cpx.local.v1.SignPolicyResponse
+	(*CheckPolicyRequest)(nil),                   // 78: cpx.local.v1.CheckPolicyRequest
+	(*FieldDecision)(nil),                        // 79: cpx.local.v1.FieldDecision
+	(*CheckPolicyResponse)(nil),                  // 80: cpx.local.v1.CheckPolicyResponse
+	(*Exchange)(nil),                             // 81: cpx.local.v1.Exchange
+	(*ExchangeEvent)(nil),                        // 82: cpx.local.v1.ExchangeEvent
+	(*SendRequest)(nil),                          // 83: cpx.local.v1.SendRequest
+	(*SendResponse)(nil),                         // 84: cpx.local.v1.SendResponse
+	(*ListExchangesRequest)(nil),                 // 85: cpx.local.v1.ListExchangesRequest
+	(*ListExchangesResponse)(nil),                // 86: cpx.local.v1.ListExchangesResponse
+	(*GetExchangeRequest)(nil),                   // 87: cpx.local.v1.GetExchangeRequest
+	(*GetExchangeResponse)(nil),                  // 88: cpx.local.v1.GetExchangeResponse
+	(*RespondRequest)(nil),                       // 89: cpx.local.v1.RespondRequest
+	(*RespondResponse)(nil),                      // 90: cpx.local.v1.RespondResponse
+	(*ResyncExchangeRequest)(nil),                // 91: cpx.local.v1.ResyncExchangeRequest
+	(*ResyncExchangeResponse)(nil),               // 92: cpx.local.v1.ResyncExchangeResponse
+	(*OutboxRequest)(nil),                        // 93: cpx.local.v1.OutboxRequest
+	(*OutboxEntry)(nil),                          // 94: cpx.local.v1.OutboxEntry
+	(*OutboxResponse)(nil),                       // 95: cpx.local.v1.OutboxResponse
+	(*RetryOutboxRequest)(nil),                   // 96: cpx.local.v1.RetryOutboxRequest
+	(*RetryOutboxResponse)(nil),                  // 97: cpx.local.v1.RetryOutboxResponse
+	(*KeysStatusRequest)(nil),                    // 98: cpx.local.v1.KeysStatusRequest
+	(*AgencyKey)(nil),                            // 99: cpx.local.v1.AgencyKey
+	(*KeysStatusResponse)(nil),                   // 100: cpx.local.v1.KeysStatusResponse
+	(*RotateKeysRequest)(nil),                    // 101: cpx.local.v1.RotateKeysRequest
+	(*RotateKeysResponse)(nil),                   // 102: cpx.local.v1.RotateKeysResponse
+	(*BackupRequest)(nil),                        // 103: cpx.local.v1.BackupRequest
+	(*BackupResponse)(nil),                       // 104: cpx.local.v1.BackupResponse
+	(*TracingRequest)(nil),                       // 105: cpx.local.v1.TracingRequest
+	(*Trace)(nil),                                // 106: cpx.local.v1.Trace
+	(*TracingDecision)(nil),                      // 107: cpx.local.v1.TracingDecision
+	(*CreateTracingRequestRequest)(nil),          // 108: cpx.local.v1.CreateTracingRequestRequest
+	(*CreateTracingRequestResponse)(nil),         // 109: cpx.local.v1.CreateTracingRequestResponse
+	(*GetTracingRequestRequest)(nil),             // 110: cpx.local.v1.GetTracingRequestRequest
+	(*GetTracingRequestResponse)(nil),            // 111: cpx.local.v1.GetTracingRequestResponse
+	(*ListTracingRequestsRequest)(nil),           // 112: cpx.local.v1.ListTracingRequestsRequest
+	(*ListTracingRequestsResponse)(nil),          // 113: cpx.local.v1.ListTracingRequestsResponse
+	(*UpdateTracingRequestRequest)(nil),          // 114: cpx.local.v1.UpdateTracingRequestRequest
+	(*UpdateTracingRequestResponse)(nil),         // 115: cpx.local.v1.UpdateTracingRequestResponse
+	(*TracingImportRow)(nil),                     // 116: cpx.local.v1.TracingImportRow
+	(*TracingImportResult)(nil),                  // 117: cpx.local.v1.TracingImportResult
+	(*ImportTracingRequestsRequest)(nil),         // 118: cpx.local.v1.ImportTracingRequestsRequest
+	(*ImportTracingRequestsResponse)(nil),        // 119: cpx.local.v1.ImportTracingRequestsResponse
+	(*MatchComparison)(nil),                      // 120: cpx.local.v1.MatchComparison
+	(*MatchCandidate)(nil),                       // 121: cpx.local.v1.MatchCandidate
+	(*MatchTracingRequestRequest)(nil),           // 122: cpx.local.v1.MatchTracingRequestRequest
+	(*MatchTracingRequestResponse)(nil),          // 123: cpx.local.v1.MatchTracingRequestResponse
+	(*MatchAllTracingRequestsRequest)(nil),       // 124: cpx.local.v1.MatchAllTracingRequestsRequest
+	(*TracingMatchSummary)(nil),                  // 125: cpx.local.v1.TracingMatchSummary
+	(*MatchAllTracingRequestsResponse)(nil),      // 126: cpx.local.v1.MatchAllTracingRequestsResponse
+	(*MatchCaseRequest)(nil),                     // 127: cpx.local.v1.MatchCaseRequest
+	(*MatchCaseResponse)(nil),                    // 128: cpx.local.v1.MatchCaseResponse
+	(*ConfirmTracingMatchRequest)(nil),           // 129: cpx.local.v1.ConfirmTracingMatchRequest
+	(*ConfirmTracingMatchResponse)(nil),          // 130: cpx.local.v1.ConfirmTracingMatchResponse
+	(*RejectTracingMatchRequest)(nil),            // 131: cpx.local.v1.RejectTracingMatchRequest
+	(*RejectTracingMatchResponse)(nil),           // 132: cpx.local.v1.RejectTracingMatchResponse
+	(*FederatedMatchTracingRequestRequest)(nil),  // 133: cpx.local.v1.FederatedMatchTracingRequestRequest
+	(*FederatedTracingMatch)(nil),                // 134: cpx.local.v1.FederatedTracingMatch
+	(*FederatedMatchTracingRequestResponse)(nil), // 135: cpx.local.v1.FederatedMatchTracingRequestResponse
+	(*RequestTracingDetailsRequest)(nil),         // 136: cpx.local.v1.RequestTracingDetailsRequest
+	(*RequestTracingDetailsResponse)(nil),        // 137: cpx.local.v1.RequestTracingDetailsResponse
+	(*ReportInfo)(nil),                           // 138: cpx.local.v1.ReportInfo
+	(*ListReportsRequest)(nil),                   // 139: cpx.local.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),                  // 140: cpx.local.v1.ListReportsResponse
+	(*ShowReportRequest)(nil),                    // 141: cpx.local.v1.ShowReportRequest
+	(*ShowReportResponse)(nil),                   // 142: cpx.local.v1.ShowReportResponse
+	(*RunReportRequest)(nil),                     // 143: cpx.local.v1.RunReportRequest
+	(*ReportHeader)(nil),                         // 144: cpx.local.v1.ReportHeader
+	(*ReportCell)(nil),                           // 145: cpx.local.v1.ReportCell
+	(*ReportTable)(nil),                          // 146: cpx.local.v1.ReportTable
+	(*ReportResult)(nil),                         // 147: cpx.local.v1.ReportResult
+	(*RunReportResponse)(nil),                    // 148: cpx.local.v1.RunReportResponse
+	(*PushReportRequest)(nil),                    // 149: cpx.local.v1.PushReportRequest
+	(*PushReportResponse)(nil),                   // 150: cpx.local.v1.PushReportResponse
+	(*ListSubmissionsRequest)(nil),               // 151: cpx.local.v1.ListSubmissionsRequest
+	(*Submission)(nil),                           // 152: cpx.local.v1.Submission
+	(*ListSubmissionsResponse)(nil),              // 153: cpx.local.v1.ListSubmissionsResponse
+	(*ValidateReportRequest)(nil),                // 154: cpx.local.v1.ValidateReportRequest
+	(*ValidateReportResponse)(nil),               // 155: cpx.local.v1.ValidateReportResponse
+	(*timestamppb.Timestamp)(nil),                // 156: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                      // 157: google.protobuf.Struct
 }
 var file_cpx_local_v1_local_proto_depIdxs = []int32{
-	153, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	153, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	156, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	156, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	2,   // 2: cpx.local.v1.AddUserResponse.user:type_name -> cpx.local.v1.User
 	2,   // 3: cpx.local.v1.ApproveUserResponse.user:type_name -> cpx.local.v1.User
 	2,   // 4: cpx.local.v1.ListUsersResponse.users:type_name -> cpx.local.v1.User
 	2,   // 5: cpx.local.v1.DisableUserResponse.user:type_name -> cpx.local.v1.User
-	153, // 6: cpx.local.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
+	156, // 6: cpx.local.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
 	11,  // 7: cpx.local.v1.IssueTokenResponse.info:type_name -> cpx.local.v1.Token
 	11,  // 8: cpx.local.v1.ListTokensResponse.tokens:type_name -> cpx.local.v1.Token
-	153, // 9: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
-	153, // 10: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	156, // 9: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
+	156, // 10: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
 	20,  // 11: cpx.local.v1.Case.consent:type_name -> cpx.local.v1.Consent
-	154, // 12: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
-	154, // 13: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
+	157, // 12: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
+	157, // 13: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
 	21,  // 14: cpx.local.v1.CreateCaseResponse.case:type_name -> cpx.local.v1.Case
 	21,  // 15: cpx.local.v1.GetCaseResponse.case:type_name -> cpx.local.v1.Case
 	21,  // 16: cpx.local.v1.ListCasesResponse.cases:type_name -> cpx.local.v1.Case
-	154, // 17: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
+	157, // 17: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
 	21,  // 18: cpx.local.v1.UpdateCaseResponse.case:type_name -> cpx.local.v1.Case
 	21,  // 19: cpx.local.v1.CloseCaseResponse.case:type_name -> cpx.local.v1.Case
-	153, // 20: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
+	156, // 20: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
 	33,  // 21: cpx.local.v1.CaseHistoryResponse.versions:type_name -> cpx.local.v1.CaseVersion
-	154, // 22: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
+	157, // 22: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
 	35,  // 23: cpx.local.v1.ImportCasesRequest.rows:type_name -> cpx.local.v1.ImportRow
 	37,  // 24: cpx.local.v1.ImportCasesResponse.results:type_name -> cpx.local.v1.ImportResult
 	21,  // 25: cpx.local.v1.ExportCasesResponse.case:type_name -> cpx.local.v1.Case
@@ -10540,209 +10765,213 @@ var file_cpx_local_v1_local_proto_depIdxs = []int32{
 	42,  // 29: cpx.local.v1.ListFormsResponse.subforms:type_name -> cpx.local.v1.Form
 	44,  // 30: cpx.local.v1.ListFormsResponse.lookups:type_name -> cpx.local.v1.FormLookup
 	46,  // 31: cpx.local.v1.ListFormsResponse.locations:type_name -> cpx.local.v1.FormLocation
-	153, // 32: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	48,  // 33: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
-	48,  // 34: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
-	153, // 35: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
-	153, // 36: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
-	153, // 37: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
-	153, // 38: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
-	153, // 39: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
-	57,  // 40: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
-	57,  // 41: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
-	57,  // 42: cpx.local.v1.RekeyPeerResponse.peer:type_name -> cpx.local.v1.Peer
-	153, // 43: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
-	153, // 44: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
-	153, // 45: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
-	66,  // 46: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	66,  // 47: cpx.local.v1.ApplyPolicyResponse.previous:type_name -> cpx.local.v1.Policy
-	66,  // 48: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
-	66,  // 49: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	66,  // 50: cpx.local.v1.SignPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	76,  // 51: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
-	154, // 52: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
-	153, // 53: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
-	153, // 54: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
-	79,  // 55: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
-	153, // 56: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
-	78,  // 57: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
-	78,  // 58: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
-	78,  // 59: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
-	78,  // 60: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
-	78,  // 61: cpx.local.v1.ResyncExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
-	153, // 62: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
-	153, // 63: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
-	153, // 64: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
-	91,  // 65: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
-	153, // 66: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
-	153, // 67: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
-	96,  // 68: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
-	96,  // 69: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
-	153, // 70: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
-	153, // 71: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
-	103, // 72: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
-	104, // 73: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
-	153, // 74: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
-	154, // 75: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
-	154, // 76: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
-	102, // 77: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	102, // 78: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	102, // 79: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
-	154, // 80: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
-	102, // 81: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	154, // 82: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
-	113, // 83: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
-	114, // 84: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
-	117, // 85: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
-	21,  // 86: cpx.local.v1.MatchCandidate.case:type_name -> cpx.local.v1.Case
-	102, // 87: cpx.local.v1.MatchTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	118, // 88: cpx.local.v1.MatchTracingRequestResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
-	122, // 89: cpx.local.v1.MatchAllTracingRequestsResponse.summaries:type_name -> cpx.local.v1.TracingMatchSummary
-	118, // 90: cpx.local.v1.MatchCaseResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
-	102, // 91: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
-	102, // 92: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
-	131, // 93: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
-	78,  // 94: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
-	135, // 95: cpx.local.v1.ListReportsResponse.reports:type_name -> cpx.local.v1.ReportInfo
-	135, // 96: cpx.local.v1.ShowReportResponse.report:type_name -> cpx.local.v1.ReportInfo
-	141, // 97: cpx.local.v1.ReportTable.page:type_name -> cpx.local.v1.ReportHeader
-	141, // 98: cpx.local.v1.ReportTable.rows:type_name -> cpx.local.v1.ReportHeader
-	141, // 99: cpx.local.v1.ReportTable.cols:type_name -> cpx.local.v1.ReportHeader
-	142, // 100: cpx.local.v1.ReportTable.cells:type_name -> cpx.local.v1.ReportCell
-	142, // 101: cpx.local.v1.ReportTable.row_totals:type_name -> cpx.local.v1.ReportCell
-	142, // 102: cpx.local.v1.ReportTable.col_totals:type_name -> cpx.local.v1.ReportCell
-	142, // 103: cpx.local.v1.ReportTable.total:type_name -> cpx.local.v1.ReportCell
-	153, // 104: cpx.local.v1.ReportResult.generated_at:type_name -> google.protobuf.Timestamp
-	143, // 105: cpx.local.v1.ReportResult.tables:type_name -> cpx.local.v1.ReportTable
-	144, // 106: cpx.local.v1.RunReportResponse.result:type_name -> cpx.local.v1.ReportResult
-	78,  // 107: cpx.local.v1.PushReportResponse.exchange:type_name -> cpx.local.v1.Exchange
-	144, // 108: cpx.local.v1.PushReportResponse.result:type_name -> cpx.local.v1.ReportResult
-	153, // 109: cpx.local.v1.Submission.received_at:type_name -> google.protobuf.Timestamp
-	149, // 110: cpx.local.v1.ListSubmissionsResponse.submissions:type_name -> cpx.local.v1.Submission
-	135, // 111: cpx.local.v1.ValidateReportResponse.report:type_name -> cpx.local.v1.ReportInfo
-	0,   // 112: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
-	3,   // 113: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
-	7,   // 114: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
-	9,   // 115: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
-	5,   // 116: cpx.local.v1.UserService.ApproveUser:input_type -> cpx.local.v1.ApproveUserRequest
-	12,  // 117: cpx.local.v1.UserService.IssueToken:input_type -> cpx.local.v1.IssueTokenRequest
-	14,  // 118: cpx.local.v1.UserService.ListTokens:input_type -> cpx.local.v1.ListTokensRequest
-	16,  // 119: cpx.local.v1.UserService.RevokeToken:input_type -> cpx.local.v1.RevokeTokenRequest
-	22,  // 120: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
-	24,  // 121: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
-	26,  // 122: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
-	28,  // 123: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
-	30,  // 124: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
-	32,  // 125: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
-	36,  // 126: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
-	39,  // 127: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
-	18,  // 128: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
-	41,  // 129: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
-	49,  // 130: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
-	51,  // 131: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
-	53,  // 132: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
-	55,  // 133: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
-	58,  // 134: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
-	60,  // 135: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
-	62,  // 136: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
-	64,  // 137: cpx.local.v1.FederationService.RekeyPeer:input_type -> cpx.local.v1.RekeyPeerRequest
-	67,  // 138: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
-	69,  // 139: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
-	71,  // 140: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
-	73,  // 141: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
-	75,  // 142: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
-	80,  // 143: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
-	82,  // 144: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
-	84,  // 145: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
-	86,  // 146: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
-	88,  // 147: cpx.local.v1.FederationService.ResyncExchange:input_type -> cpx.local.v1.ResyncExchangeRequest
-	90,  // 148: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
-	93,  // 149: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
-	95,  // 150: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
-	98,  // 151: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
-	100, // 152: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
-	105, // 153: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
-	107, // 154: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
-	109, // 155: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
-	111, // 156: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
-	115, // 157: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
-	119, // 158: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
-	130, // 159: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
-	133, // 160: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
-	121, // 161: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
-	124, // 162: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
-	126, // 163: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
-	128, // 164: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
-	136, // 165: cpx.local.v1.ReportService.ListReports:input_type -> cpx.local.v1.ListReportsRequest
-	138, // 166: cpx.local.v1.ReportService.ShowReport:input_type -> cpx.local.v1.ShowReportRequest
-	140, // 167: cpx.local.v1.ReportService.RunReport:input_type -> cpx.local.v1.RunReportRequest
-	151, // 168: cpx.local.v1.ReportService.ValidateReport:input_type -> cpx.local.v1.ValidateReportRequest
-	146, // 169: cpx.local.v1.ReportService.PushReport:input_type -> cpx.local.v1.PushReportRequest
-	148, // 170: cpx.local.v1.ReportService.ListSubmissions:input_type -> cpx.local.v1.ListSubmissionsRequest
-	1,   // 171: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
-	4,   // 172: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
-	8,   // 173: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
-	10,  // 174: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
-	6,   // 175: cpx.local.v1.UserService.ApproveUser:output_type -> cpx.local.v1.ApproveUserResponse
-	13,  // 176: cpx.local.v1.UserService.IssueToken:output_type -> cpx.local.v1.IssueTokenResponse
-	15,  // 177: cpx.local.v1.UserService.ListTokens:output_type -> cpx.local.v1.ListTokensResponse
-	17,  // 178: cpx.local.v1.UserService.RevokeToken:output_type -> cpx.local.v1.RevokeTokenResponse
-	23,  // 179: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
-	25,  // 180: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
-	27,  // 181: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
-	29,  // 182: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
-	31,  // 183: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
-	34,  // 184: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
-	38,  // 185: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
-	40,  // 186: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
-	19,  // 187: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
-	47,  // 188: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
-	50,  // 189: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
-	52,  // 190: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
-	54,  // 191: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
-	56,  // 192: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
-	59,  // 193: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
-	61,  // 194: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
-	63,  // 195: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
-	65,  // 196: cpx.local.v1.FederationService.RekeyPeer:output_type -> cpx.local.v1.RekeyPeerResponse
-	68,  // 197: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
-	70,  // 198: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
-	72,  // 199: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
-	74,  // 200: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
-	77,  // 201: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
-	81,  // 202: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
-	83,  // 203: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
-	85,  // 204: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
-	87,  // 205: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
-	89,  // 206: cpx.local.v1.FederationService.ResyncExchange:output_type -> cpx.local.v1.ResyncExchangeResponse
-	92,  // 207: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
-	94,  // 208: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
-	97,  // 209: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
-	99,  // 210: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
-	101, // 211: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
-	106, // 212: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
-	108, // 213: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
-	110, // 214: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
-	112, // 215: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
-	116, // 216: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
-	120, // 217: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
-	132, // 218: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
-	134, // 219: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
-	123, // 220: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
-	125, // 221: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
-	127, // 222: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
-	129, // 223: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
-	137, // 224: cpx.local.v1.ReportService.ListReports:output_type -> cpx.local.v1.ListReportsResponse
-	139, // 225: cpx.local.v1.ReportService.ShowReport:output_type -> cpx.local.v1.ShowReportResponse
-	145, // 226: cpx.local.v1.ReportService.RunReport:output_type -> cpx.local.v1.RunReportResponse
-	152, // 227: cpx.local.v1.ReportService.ValidateReport:output_type -> cpx.local.v1.ValidateReportResponse
-	147, // 228: cpx.local.v1.ReportService.PushReport:output_type -> cpx.local.v1.PushReportResponse
-	150, // 229: cpx.local.v1.ReportService.ListSubmissions:output_type -> cpx.local.v1.ListSubmissionsResponse
-	171, // [171:230] is the sub-list for method output_type
-	112, // [112:171] is the sub-list for method input_type
-	112, // [112:112] is the sub-list for extension type_name
-	112, // [112:112] is the sub-list for extension extendee
-	0,   // [0:112] is the sub-list for field type_name
+	50,  // 32: cpx.local.v1.CheckpointAuditResponse.missed:type_name -> cpx.local.v1.AnchorCheck
+	156, // 33: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	50,  // 34: cpx.local.v1.VerifyAuditResponse.anchors:type_name -> cpx.local.v1.AnchorCheck
+	51,  // 35: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
+	51,  // 36: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
+	156, // 37: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
+	156, // 38: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
+	156, // 39: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
+	156, // 40: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
+	156, // 41: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
+	60,  // 42: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
+	60,  // 43: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
+	60,  // 44: cpx.local.v1.RekeyPeerResponse.peer:type_name -> cpx.local.v1.Peer
+	156, // 45: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
+	156, // 46: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
+	156, // 47: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
+	69,  // 48: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	69,  // 49: cpx.local.v1.ApplyPolicyResponse.previous:type_name -> cpx.local.v1.Policy
+	69,  // 50: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
+	69,  // 51: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	69,  // 52: cpx.local.v1.SignPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	79,  // 53: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
+	157, // 54: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
+	156, // 55: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
+	156, // 56: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
+	82,  // 57: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
+	156, // 58: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
+	81,  // 59: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
+	81,  // 60: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
+	81,  // 61: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
+	81,  // 62: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
+	81,  // 63: cpx.local.v1.ResyncExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
+	156, // 64: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
+	156, // 65: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
+	156, // 66: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
+	94,  // 67: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
+	156, // 68: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
+	156, // 69: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
+	99,  // 70: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
+	99,  // 71: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
+	156, // 72: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
+	156, // 73: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
+	106, // 74: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
+	107, // 75: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
+	156, // 76: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
+	157, // 77: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
+	157, // 78: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	105, // 79: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	105, // 80: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	105, // 81: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
+	157, // 82: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	105, // 83: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	157, // 84: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
+	116, // 85: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
+	117, // 86: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
+	120, // 87: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
+	21,  // 88: cpx.local.v1.MatchCandidate.case:type_name -> cpx.local.v1.Case
+	105, // 89: cpx.local.v1.MatchTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	121, // 90: cpx.local.v1.MatchTracingRequestResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
+	125, // 91: cpx.local.v1.MatchAllTracingRequestsResponse.summaries:type_name -> cpx.local.v1.TracingMatchSummary
+	121, // 92: cpx.local.v1.MatchCaseResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
+	105, // 93: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
+	105, // 94: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
+	134, // 95: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
+	81,  // 96: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
+	138, // 97: cpx.local.v1.ListReportsResponse.reports:type_name -> cpx.local.v1.ReportInfo
+	138, // 98: cpx.local.v1.ShowReportResponse.report:type_name -> cpx.local.v1.ReportInfo
+	144, // 99: cpx.local.v1.ReportTable.page:type_name -> cpx.local.v1.ReportHeader
+	144, // 100: cpx.local.v1.ReportTable.rows:type_name -> cpx.local.v1.ReportHeader
+	144, // 101: cpx.local.v1.ReportTable.cols:type_name -> cpx.local.v1.ReportHeader
+	145, // 102: cpx.local.v1.ReportTable.cells:type_name -> cpx.local.v1.ReportCell
+	145, // 103: cpx.local.v1.ReportTable.row_totals:type_name -> cpx.local.v1.ReportCell
+	145, // 104: cpx.local.v1.ReportTable.col_totals:type_name -> cpx.local.v1.ReportCell
+	145, // 105: cpx.local.v1.ReportTable.total:type_name -> cpx.local.v1.ReportCell
+	156, // 106: cpx.local.v1.ReportResult.generated_at:type_name -> google.protobuf.Timestamp
+	146, // 107: cpx.local.v1.ReportResult.tables:type_name -> cpx.local.v1.ReportTable
+	147, // 108: cpx.local.v1.RunReportResponse.result:type_name -> cpx.local.v1.ReportResult
+	81,  // 109: cpx.local.v1.PushReportResponse.exchange:type_name -> cpx.local.v1.Exchange
+	147, // 110: cpx.local.v1.PushReportResponse.result:type_name -> cpx.local.v1.ReportResult
+	156, // 111: cpx.local.v1.Submission.received_at:type_name -> google.protobuf.Timestamp
+	152, // 112: cpx.local.v1.ListSubmissionsResponse.submissions:type_name -> cpx.local.v1.Submission
+	138, // 113: cpx.local.v1.ValidateReportResponse.report:type_name -> cpx.local.v1.ReportInfo
+	0,   // 114: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
+	3,   // 115: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
+	7,   // 116: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
+	9,   // 117: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
+	5,   // 118: cpx.local.v1.UserService.ApproveUser:input_type -> cpx.local.v1.ApproveUserRequest
+	12,  // 119: cpx.local.v1.UserService.IssueToken:input_type -> cpx.local.v1.IssueTokenRequest
+	14,  // 120: cpx.local.v1.UserService.ListTokens:input_type -> cpx.local.v1.ListTokensRequest
+	16,  // 121: cpx.local.v1.UserService.RevokeToken:input_type -> cpx.local.v1.RevokeTokenRequest
+	22,  // 122: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
+	24,  // 123: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
+	26,  // 124: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
+	28,  // 125: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
+	30,  // 126: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
+	32,  // 127: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
+	36,  // 128: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
+	39,  // 129: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
+	18,  // 130: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
+	41,  // 131: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
+	52,  // 132: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
+	54,  // 133: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
+	56,  // 134: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
+	48,  // 135: cpx.local.v1.AuditService.CheckpointAudit:input_type -> cpx.local.v1.CheckpointAuditRequest
+	58,  // 136: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
+	61,  // 137: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
+	63,  // 138: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
+	65,  // 139: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
+	67,  // 140: cpx.local.v1.FederationService.RekeyPeer:input_type -> cpx.local.v1.RekeyPeerRequest
+	70,  // 141: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
+	72,  // 142: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
+	74,  // 143: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
+	76,  // 144: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
+	78,  // 145: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
+	83,  // 146: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
+	85,  // 147: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
+	87,  // 148: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
+	89,  // 149: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
+	91,  // 150: cpx.local.v1.FederationService.ResyncExchange:input_type -> cpx.local.v1.ResyncExchangeRequest
+	93,  // 151: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
+	96,  // 152: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
+	98,  // 153: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
+	101, // 154: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
+	103, // 155: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
+	108, // 156: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
+	110, // 157: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
+	112, // 158: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
+	114, // 159: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
+	118, // 160: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
+	122, // 161: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
+	133, // 162: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
+	136, // 163: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
+	124, // 164: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
+	127, // 165: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
+	129, // 166: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
+	131, // 167: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
+	139, // 168: cpx.local.v1.ReportService.ListReports:input_type -> cpx.local.v1.ListReportsRequest
+	141, // 169: cpx.local.v1.ReportService.ShowReport:input_type -> cpx.local.v1.ShowReportRequest
+	143, // 170: cpx.local.v1.ReportService.RunReport:input_type -> cpx.local.v1.RunReportRequest
+	154, // 171: cpx.local.v1.ReportService.ValidateReport:input_type -> cpx.local.v1.ValidateReportRequest
+	149, // 172: cpx.local.v1.ReportService.PushReport:input_type -> cpx.local.v1.PushReportRequest
+	151, // 173: cpx.local.v1.ReportService.ListSubmissions:input_type -> cpx.local.v1.ListSubmissionsRequest
+	1,   // 174: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
+	4,   // 175: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
+	8,   // 176: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
+	10,  // 177: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
+	6,   // 178: cpx.local.v1.UserService.ApproveUser:output_type -> cpx.local.v1.ApproveUserResponse
+	13,  // 179: cpx.local.v1.UserService.IssueToken:output_type -> cpx.local.v1.IssueTokenResponse
+	15,  // 180: cpx.local.v1.UserService.ListTokens:output_type -> cpx.local.v1.ListTokensResponse
+	17,  // 181: cpx.local.v1.UserService.RevokeToken:output_type -> cpx.local.v1.RevokeTokenResponse
+	23,  // 182: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
+	25,  // 183: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
+	27,  // 184: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
+	29,  // 185: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
+	31,  // 186: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
+	34,  // 187: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
+	38,  // 188: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
+	40,  // 189: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
+	19,  // 190: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
+	47,  // 191: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
+	53,  // 192: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
+	55,  // 193: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
+	57,  // 194: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
+	49,  // 195: cpx.local.v1.AuditService.CheckpointAudit:output_type -> cpx.local.v1.CheckpointAuditResponse
+	59,  // 196: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
+	62,  // 197: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
+	64,  // 198: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
+	66,  // 199: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
+	68,  // 200: cpx.local.v1.FederationService.RekeyPeer:output_type -> cpx.local.v1.RekeyPeerResponse
+	71,  // 201: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
+	73,  // 202: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
+	75,  // 203: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
+	77,  // 204: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
+	80,  // 205: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
+	84,  // 206: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
+	86,  // 207: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
+	88,  // 208: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
+	90,  // 209: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
+	92,  // 210: cpx.local.v1.FederationService.ResyncExchange:output_type -> cpx.local.v1.ResyncExchangeResponse
+	95,  // 211: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
+	97,  // 212: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
+	100, // 213: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
+	102, // 214: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
+	104, // 215: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
+	109, // 216: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
+	111, // 217: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
+	113, // 218: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
+	115, // 219: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
+	119, // 220: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
+	123, // 221: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
+	135, // 222: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
+	137, // 223: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
+	126, // 224: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
+	128, // 225: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
+	130, // 226: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
+	132, // 227: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
+	140, // 228: cpx.local.v1.ReportService.ListReports:output_type -> cpx.local.v1.ListReportsResponse
+	142, // 229: cpx.local.v1.ReportService.ShowReport:output_type -> cpx.local.v1.ShowReportResponse
+	148, // 230: cpx.local.v1.ReportService.RunReport:output_type -> cpx.local.v1.RunReportResponse
+	155, // 231: cpx.local.v1.ReportService.ValidateReport:output_type -> cpx.local.v1.ValidateReportResponse
+	150, // 232: cpx.local.v1.ReportService.PushReport:output_type -> cpx.local.v1.PushReportResponse
+	153, // 233: cpx.local.v1.ReportService.ListSubmissions:output_type -> cpx.local.v1.ListSubmissionsResponse
+	174, // [174:234] is the sub-list for method output_type
+	114, // [114:174] is the sub-list for method input_type
+	114, // [114:114] is the sub-list for extension type_name
+	114, // [114:114] is the sub-list for extension extendee
+	0,   // [0:114] is the sub-list for field type_name
 }
 
 func init() { file_cpx_local_v1_local_proto_init() }
@@ -10751,14 +10980,14 @@ func file_cpx_local_v1_local_proto_init() {
 		return
 	}
 	file_cpx_local_v1_local_proto_msgTypes[43].OneofWrappers = []any{}
-	file_cpx_local_v1_local_proto_msgTypes[103].OneofWrappers = []any{}
+	file_cpx_local_v1_local_proto_msgTypes[106].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cpx_local_v1_local_proto_rawDesc), len(file_cpx_local_v1_local_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   153,
+			NumMessages:   156,
 			NumExtensions: 0,
 			NumServices:   10,
 		},

@@ -27,6 +27,245 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type WitnessRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A signed checkpoint (node/exchange, checkpoint.go).
+	Checkpoint    []byte `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WitnessRequest) Reset() {
+	*x = WitnessRequest{}
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WitnessRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WitnessRequest) ProtoMessage() {}
+
+func (x *WitnessRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WitnessRequest.ProtoReflect.Descriptor instead.
+func (*WitnessRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *WitnessRequest) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+type WitnessResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The witness's signature over the same checkpoint.
+	Countersignature []byte `protobuf:"bytes,1,opt,name=countersignature,proto3" json:"countersignature,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *WitnessResponse) Reset() {
+	*x = WitnessResponse{}
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WitnessResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WitnessResponse) ProtoMessage() {}
+
+func (x *WitnessResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WitnessResponse.ProtoReflect.Descriptor instead.
+func (*WitnessResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *WitnessResponse) GetCountersignature() []byte {
+	if x != nil {
+		return x.Countersignature
+	}
+	return nil
+}
+
+type CheckpointsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	After         uint64                 `protobuf:"varint,1,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointsRequest) Reset() {
+	*x = CheckpointsRequest{}
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointsRequest) ProtoMessage() {}
+
+func (x *CheckpointsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointsRequest.ProtoReflect.Descriptor instead.
+func (*CheckpointsRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CheckpointsRequest) GetAfter() uint64 {
+	if x != nil {
+		return x.After
+	}
+	return 0
+}
+
+type WitnessedCheckpoint struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Hash          []byte                 `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WitnessedCheckpoint) Reset() {
+	*x = WitnessedCheckpoint{}
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WitnessedCheckpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WitnessedCheckpoint) ProtoMessage() {}
+
+func (x *WitnessedCheckpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WitnessedCheckpoint.ProtoReflect.Descriptor instead.
+func (*WitnessedCheckpoint) Descriptor() ([]byte, []int) {
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *WitnessedCheckpoint) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *WitnessedCheckpoint) GetHash() []byte {
+	if x != nil {
+		return x.Hash
+	}
+	return nil
+}
+
+type CheckpointsResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Checkpoints []*WitnessedCheckpoint `protobuf:"bytes,1,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
+	// More follow after the last one.
+	More          bool `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointsResponse) Reset() {
+	*x = CheckpointsResponse{}
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointsResponse) ProtoMessage() {}
+
+func (x *CheckpointsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointsResponse.ProtoReflect.Descriptor instead.
+func (*CheckpointsResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CheckpointsResponse) GetCheckpoints() []*WitnessedCheckpoint {
+	if x != nil {
+		return x.Checkpoints
+	}
+	return nil
+}
+
+func (x *CheckpointsResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
 type QueryRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Envelope      []byte                 `protobuf:"bytes,1,opt,name=envelope,proto3" json:"envelope,omitempty"`
@@ -36,7 +275,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[0]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -48,7 +287,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[0]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -61,7 +300,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{0}
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *QueryRequest) GetEnvelope() []byte {
@@ -80,7 +319,7 @@ type QueryResponse struct {
 
 func (x *QueryResponse) Reset() {
 	*x = QueryResponse{}
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[1]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -92,7 +331,7 @@ func (x *QueryResponse) String() string {
 func (*QueryResponse) ProtoMessage() {}
 
 func (x *QueryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[1]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -105,7 +344,7 @@ func (x *QueryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResponse.ProtoReflect.Descriptor instead.
 func (*QueryResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{1}
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *QueryResponse) GetEnvelope() []byte {
@@ -125,7 +364,7 @@ type HelloRequest struct {
 
 func (x *HelloRequest) Reset() {
 	*x = HelloRequest{}
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[2]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -137,7 +376,7 @@ func (x *HelloRequest) String() string {
 func (*HelloRequest) ProtoMessage() {}
 
 func (x *HelloRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[2]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -150,7 +389,7 @@ func (x *HelloRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HelloRequest.ProtoReflect.Descriptor instead.
 func (*HelloRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{2}
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *HelloRequest) GetAnnouncements() [][]byte {
@@ -169,7 +408,7 @@ type HelloResponse struct {
 
 func (x *HelloResponse) Reset() {
 	*x = HelloResponse{}
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[3]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -181,7 +420,7 @@ func (x *HelloResponse) String() string {
 func (*HelloResponse) ProtoMessage() {}
 
 func (x *HelloResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[3]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -194,7 +433,7 @@ func (x *HelloResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HelloResponse.ProtoReflect.Descriptor instead.
 func (*HelloResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{3}
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HelloResponse) GetAnnouncements() [][]byte {
@@ -214,7 +453,7 @@ type DeliverRequest struct {
 
 func (x *DeliverRequest) Reset() {
 	*x = DeliverRequest{}
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[4]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -226,7 +465,7 @@ func (x *DeliverRequest) String() string {
 func (*DeliverRequest) ProtoMessage() {}
 
 func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[4]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -239,7 +478,7 @@ func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverRequest.ProtoReflect.Descriptor instead.
 func (*DeliverRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{4}
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeliverRequest) GetEnvelope() []byte {
@@ -259,7 +498,7 @@ type DeliverResponse struct {
 
 func (x *DeliverResponse) Reset() {
 	*x = DeliverResponse{}
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[5]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -271,7 +510,7 @@ func (x *DeliverResponse) String() string {
 func (*DeliverResponse) ProtoMessage() {}
 
 func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_peer_v1_peer_proto_msgTypes[5]
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -284,7 +523,7 @@ func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverResponse.ProtoReflect.Descriptor instead.
 func (*DeliverResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{5}
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeliverResponse) GetReceipt() []byte {
@@ -298,7 +537,21 @@ var File_cpx_peer_v1_peer_proto protoreflect.FileDescriptor
 
 const file_cpx_peer_v1_peer_proto_rawDesc = "" +
 	"\n" +
-	"\x16cpx/peer/v1/peer.proto\x12\vcpx.peer.v1\"*\n" +
+	"\x16cpx/peer/v1/peer.proto\x12\vcpx.peer.v1\"0\n" +
+	"\x0eWitnessRequest\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\fR\n" +
+	"checkpoint\"=\n" +
+	"\x0fWitnessResponse\x12*\n" +
+	"\x10countersignature\x18\x01 \x01(\fR\x10countersignature\"*\n" +
+	"\x12CheckpointsRequest\x12\x14\n" +
+	"\x05after\x18\x01 \x01(\x04R\x05after\";\n" +
+	"\x13WitnessedCheckpoint\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04hash\x18\x02 \x01(\fR\x04hash\"m\n" +
+	"\x13CheckpointsResponse\x12B\n" +
+	"\vcheckpoints\x18\x01 \x03(\v2 .cpx.peer.v1.WitnessedCheckpointR\vcheckpoints\x12\x12\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more\"*\n" +
 	"\fQueryRequest\x12\x1a\n" +
 	"\benvelope\x18\x01 \x01(\fR\benvelope\"+\n" +
 	"\rQueryResponse\x12\x1a\n" +
@@ -310,11 +563,13 @@ const file_cpx_peer_v1_peer_proto_rawDesc = "" +
 	"\x0eDeliverRequest\x12\x1a\n" +
 	"\benvelope\x18\x01 \x01(\fR\benvelope\"+\n" +
 	"\x0fDeliverResponse\x12\x18\n" +
-	"\areceipt\x18\x01 \x01(\fR\areceipt2\xd9\x01\n" +
+	"\areceipt\x18\x01 \x01(\fR\areceipt2\xf5\x02\n" +
 	"\vPeerService\x12@\n" +
 	"\x05Hello\x12\x19.cpx.peer.v1.HelloRequest\x1a\x1a.cpx.peer.v1.HelloResponse\"\x00\x12F\n" +
 	"\aDeliver\x12\x1b.cpx.peer.v1.DeliverRequest\x1a\x1c.cpx.peer.v1.DeliverResponse\"\x00\x12@\n" +
-	"\x05Query\x12\x19.cpx.peer.v1.QueryRequest\x1a\x1a.cpx.peer.v1.QueryResponse\"\x00B9Z7github.com/cpx-node/cpx/protocol/gen/cpx/peer/v1;peerv1b\x06proto3"
+	"\x05Query\x12\x19.cpx.peer.v1.QueryRequest\x1a\x1a.cpx.peer.v1.QueryResponse\"\x00\x12F\n" +
+	"\aWitness\x12\x1b.cpx.peer.v1.WitnessRequest\x1a\x1c.cpx.peer.v1.WitnessResponse\"\x00\x12R\n" +
+	"\vCheckpoints\x12\x1f.cpx.peer.v1.CheckpointsRequest\x1a .cpx.peer.v1.CheckpointsResponse\"\x00B9Z7github.com/cpx-node/cpx/protocol/gen/cpx/peer/v1;peerv1b\x06proto3"
 
 var (
 	file_cpx_peer_v1_peer_proto_rawDescOnce sync.Once
@@ -328,27 +583,37 @@ func file_cpx_peer_v1_peer_proto_rawDescGZIP() []byte {
 	return file_cpx_peer_v1_peer_proto_rawDescData
 }
 
-var file_cpx_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_cpx_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_cpx_peer_v1_peer_proto_goTypes = []any{
-	(*QueryRequest)(nil),    // 0: cpx.peer.v1.QueryRequest
-	(*QueryResponse)(nil),   // 1: cpx.peer.v1.QueryResponse
-	(*HelloRequest)(nil),    // 2: cpx.peer.v1.HelloRequest
-	(*HelloResponse)(nil),   // 3: cpx.peer.v1.HelloResponse
-	(*DeliverRequest)(nil),  // 4: cpx.peer.v1.DeliverRequest
-	(*DeliverResponse)(nil), // 5: cpx.peer.v1.DeliverResponse
+	(*WitnessRequest)(nil),      // 0: cpx.peer.v1.WitnessRequest
+	(*WitnessResponse)(nil),     // 1: cpx.peer.v1.WitnessResponse
+	(*CheckpointsRequest)(nil),  // 2: cpx.peer.v1.CheckpointsRequest
+	(*WitnessedCheckpoint)(nil), // 3: cpx.peer.v1.WitnessedCheckpoint
+	(*CheckpointsResponse)(nil), // 4: cpx.peer.v1.CheckpointsResponse
+	(*QueryRequest)(nil),        // 5: cpx.peer.v1.QueryRequest
+	(*QueryResponse)(nil),       // 6: cpx.peer.v1.QueryResponse
+	(*HelloRequest)(nil),        // 7: cpx.peer.v1.HelloRequest
+	(*HelloResponse)(nil),       // 8: cpx.peer.v1.HelloResponse
+	(*DeliverRequest)(nil),      // 9: cpx.peer.v1.DeliverRequest
+	(*DeliverResponse)(nil),     // 10: cpx.peer.v1.DeliverResponse
 }
 var file_cpx_peer_v1_peer_proto_depIdxs = []int32{
-	2, // 0: cpx.peer.v1.PeerService.Hello:input_type -> cpx.peer.v1.HelloRequest
-	4, // 1: cpx.peer.v1.PeerService.Deliver:input_type -> cpx.peer.v1.DeliverRequest
-	0, // 2: cpx.peer.v1.PeerService.Query:input_type -> cpx.peer.v1.QueryRequest
-	3, // 3: cpx.peer.v1.PeerService.Hello:output_type -> cpx.peer.v1.HelloResponse
-	5, // 4: cpx.peer.v1.PeerService.Deliver:output_type -> cpx.peer.v1.DeliverResponse
-	1, // 5: cpx.peer.v1.PeerService.Query:output_type -> cpx.peer.v1.QueryResponse
-	3, // [3:6] is the sub-list for method output_type
-	0, // [0:3] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	3,  // 0: cpx.peer.v1.CheckpointsResponse.checkpoints:type_name -> cpx.peer.v1.WitnessedCheckpoint
+	7,  // 1: cpx.peer.v1.PeerService.Hello:input_type -> cpx.peer.v1.HelloRequest
+	9,  // 2: cpx.peer.v1.PeerService.Deliver:input_type -> cpx.peer.v1.DeliverRequest
+	5,  // 3: cpx.peer.v1.PeerService.Query:input_type -> cpx.peer.v1.QueryRequest
+	0,  // 4: cpx.peer.v1.PeerService.Witness:input_type -> cpx.peer.v1.WitnessRequest
+	2,  // 5: cpx.peer.v1.PeerService.Checkpoints:input_type -> cpx.peer.v1.CheckpointsRequest
+	8,  // 6: cpx.peer.v1.PeerService.Hello:output_type -> cpx.peer.v1.HelloResponse
+	10, // 7: cpx.peer.v1.PeerService.Deliver:output_type -> cpx.peer.v1.DeliverResponse
+	6,  // 8: cpx.peer.v1.PeerService.Query:output_type -> cpx.peer.v1.QueryResponse
+	1,  // 9: cpx.peer.v1.PeerService.Witness:output_type -> cpx.peer.v1.WitnessResponse
+	4,  // 10: cpx.peer.v1.PeerService.Checkpoints:output_type -> cpx.peer.v1.CheckpointsResponse
+	6,  // [6:11] is the sub-list for method output_type
+	1,  // [1:6] is the sub-list for method input_type
+	1,  // [1:1] is the sub-list for extension type_name
+	1,  // [1:1] is the sub-list for extension extendee
+	0,  // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_cpx_peer_v1_peer_proto_init() }
@@ -362,7 +627,7 @@ func file_cpx_peer_v1_peer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cpx_peer_v1_peer_proto_rawDesc), len(file_cpx_peer_v1_peer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

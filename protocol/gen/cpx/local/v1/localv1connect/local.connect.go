@@ -100,6 +100,9 @@ const (
 	// AuditServiceExportAuditProcedure is the fully-qualified name of the AuditService's ExportAudit
 	// RPC.
 	AuditServiceExportAuditProcedure = "/cpx.local.v1.AuditService/ExportAudit"
+	// AuditServiceCheckpointAuditProcedure is the fully-qualified name of the AuditService's
+	// CheckpointAudit RPC.
+	AuditServiceCheckpointAuditProcedure = "/cpx.local.v1.AuditService/CheckpointAudit"
 	// FederationServiceNodeIDProcedure is the fully-qualified name of the FederationService's NodeID
 	// RPC.
 	FederationServiceNodeIDProcedure = "/cpx.local.v1.FederationService/NodeID"
@@ -884,6 +887,9 @@ type AuditServiceClient interface {
 	VerifyAudit(context.Context, *connect.Request[v1.VerifyAuditRequest]) (*connect.Response[v1.VerifyAuditResponse], error)
 	TailAudit(context.Context, *connect.Request[v1.TailAuditRequest]) (*connect.Response[v1.TailAuditResponse], error)
 	ExportAudit(context.Context, *connect.Request[v1.ExportAuditRequest]) (*connect.ServerStreamForClient[v1.ExportAuditResponse], error)
+	// CheckpointAudit signs a checkpoint of the chain's head now and sends
+	// it to every peer to witness (the node also does so on its own).
+	CheckpointAudit(context.Context, *connect.Request[v1.CheckpointAuditRequest]) (*connect.Response[v1.CheckpointAuditResponse], error)
 }
 
 // NewAuditServiceClient constructs a client for the cpx.local.v1.AuditService service. By default,
@@ -915,14 +921,21 @@ func NewAuditServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(auditServiceMethods.ByName("ExportAudit")),
 			connect.WithClientOptions(opts...),
 		),
+		checkpointAudit: connect.NewClient[v1.CheckpointAuditRequest, v1.CheckpointAuditResponse](
+			httpClient,
+			baseURL+AuditServiceCheckpointAuditProcedure,
+			connect.WithSchema(auditServiceMethods.ByName("CheckpointAudit")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // auditServiceClient implements AuditServiceClient.
 type auditServiceClient struct {
-	verifyAudit *connect.Client[v1.VerifyAuditRequest, v1.VerifyAuditResponse]
-	tailAudit   *connect.Client[v1.TailAuditRequest, v1.TailAuditResponse]
-	exportAudit *connect.Client[v1.ExportAuditRequest, v1.ExportAuditResponse]
+	verifyAudit     *connect.Client[v1.VerifyAuditRequest, v1.VerifyAuditResponse]
+	tailAudit       *connect.Client[v1.TailAuditRequest, v1.TailAuditResponse]
+	exportAudit     *connect.Client[v1.ExportAuditRequest, v1.ExportAuditResponse]
+	checkpointAudit *connect.Client[v1.CheckpointAuditRequest, v1.CheckpointAuditResponse]
 }
 
 // VerifyAudit calls cpx.local.v1.AuditService.VerifyAudit.
@@ -940,11 +953,19 @@ func (c *auditServiceClient) ExportAudit(ctx context.Context, req *connect.Reque
 	return c.exportAudit.CallServerStream(ctx, req)
 }
 
+// CheckpointAudit calls cpx.local.v1.AuditService.CheckpointAudit.
+func (c *auditServiceClient) CheckpointAudit(ctx context.Context, req *connect.Request[v1.CheckpointAuditRequest]) (*connect.Response[v1.CheckpointAuditResponse], error) {
+	return c.checkpointAudit.CallUnary(ctx, req)
+}
+
 // AuditServiceHandler is an implementation of the cpx.local.v1.AuditService service.
 type AuditServiceHandler interface {
 	VerifyAudit(context.Context, *connect.Request[v1.VerifyAuditRequest]) (*connect.Response[v1.VerifyAuditResponse], error)
 	TailAudit(context.Context, *connect.Request[v1.TailAuditRequest]) (*connect.Response[v1.TailAuditResponse], error)
 	ExportAudit(context.Context, *connect.Request[v1.ExportAuditRequest], *connect.ServerStream[v1.ExportAuditResponse]) error
+	// CheckpointAudit signs a checkpoint of the chain's head now and sends
+	// it to every peer to witness (the node also does so on its own).
+	CheckpointAudit(context.Context, *connect.Request[v1.CheckpointAuditRequest]) (*connect.Response[v1.CheckpointAuditResponse], error)
 }
 
 // NewAuditServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -972,6 +993,12 @@ func NewAuditServiceHandler(svc AuditServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(auditServiceMethods.ByName("ExportAudit")),
 		connect.WithHandlerOptions(opts...),
 	)
+	auditServiceCheckpointAuditHandler := connect.NewUnaryHandler(
+		AuditServiceCheckpointAuditProcedure,
+		svc.CheckpointAudit,
+		connect.WithSchema(auditServiceMethods.ByName("CheckpointAudit")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/cpx.local.v1.AuditService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuditServiceVerifyAuditProcedure:
@@ -980,6 +1007,8 @@ func NewAuditServiceHandler(svc AuditServiceHandler, opts ...connect.HandlerOpti
 			auditServiceTailAuditHandler.ServeHTTP(w, r)
 		case AuditServiceExportAuditProcedure:
 			auditServiceExportAuditHandler.ServeHTTP(w, r)
+		case AuditServiceCheckpointAuditProcedure:
+			auditServiceCheckpointAuditHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -999,6 +1028,10 @@ func (UnimplementedAuditServiceHandler) TailAudit(context.Context, *connect.Requ
 
 func (UnimplementedAuditServiceHandler) ExportAudit(context.Context, *connect.Request[v1.ExportAuditRequest], *connect.ServerStream[v1.ExportAuditResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.AuditService.ExportAudit is not implemented"))
+}
+
+func (UnimplementedAuditServiceHandler) CheckpointAudit(context.Context, *connect.Request[v1.CheckpointAuditRequest]) (*connect.Response[v1.CheckpointAuditResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.AuditService.CheckpointAudit is not implemented"))
 }
 
 // FederationServiceClient is a client for the cpx.local.v1.FederationService service.

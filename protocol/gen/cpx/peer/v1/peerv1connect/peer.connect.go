@@ -45,6 +45,10 @@ const (
 	PeerServiceDeliverProcedure = "/cpx.peer.v1.PeerService/Deliver"
 	// PeerServiceQueryProcedure is the fully-qualified name of the PeerService's Query RPC.
 	PeerServiceQueryProcedure = "/cpx.peer.v1.PeerService/Query"
+	// PeerServiceWitnessProcedure is the fully-qualified name of the PeerService's Witness RPC.
+	PeerServiceWitnessProcedure = "/cpx.peer.v1.PeerService/Witness"
+	// PeerServiceCheckpointsProcedure is the fully-qualified name of the PeerService's Checkpoints RPC.
+	PeerServiceCheckpointsProcedure = "/cpx.peer.v1.PeerService/Checkpoints"
 )
 
 // PeerServiceClient is a client for the cpx.peer.v1.PeerService service.
@@ -58,6 +62,12 @@ type PeerServiceClient interface {
 	// Query asks a question that is answered at once (family tracing): the
 	// request and the answer are both sealed envelopes.
 	Query(context.Context, *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error)
+	// Witness asks the peer to keep a signed checkpoint of the caller's
+	// audit chain and to countersign it (a transparency-log witness).
+	Witness(context.Context, *connect.Request[v1.WitnessRequest]) (*connect.Response[v1.WitnessResponse], error)
+	// Checkpoints returns the checkpoints of the caller's audit chain that
+	// the peer keeps, in sequence order, after a sequence number.
+	Checkpoints(context.Context, *connect.Request[v1.CheckpointsRequest]) (*connect.Response[v1.CheckpointsResponse], error)
 }
 
 // NewPeerServiceClient constructs a client for the cpx.peer.v1.PeerService service. By default, it
@@ -89,14 +99,28 @@ func NewPeerServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(peerServiceMethods.ByName("Query")),
 			connect.WithClientOptions(opts...),
 		),
+		witness: connect.NewClient[v1.WitnessRequest, v1.WitnessResponse](
+			httpClient,
+			baseURL+PeerServiceWitnessProcedure,
+			connect.WithSchema(peerServiceMethods.ByName("Witness")),
+			connect.WithClientOptions(opts...),
+		),
+		checkpoints: connect.NewClient[v1.CheckpointsRequest, v1.CheckpointsResponse](
+			httpClient,
+			baseURL+PeerServiceCheckpointsProcedure,
+			connect.WithSchema(peerServiceMethods.ByName("Checkpoints")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // peerServiceClient implements PeerServiceClient.
 type peerServiceClient struct {
-	hello   *connect.Client[v1.HelloRequest, v1.HelloResponse]
-	deliver *connect.Client[v1.DeliverRequest, v1.DeliverResponse]
-	query   *connect.Client[v1.QueryRequest, v1.QueryResponse]
+	hello       *connect.Client[v1.HelloRequest, v1.HelloResponse]
+	deliver     *connect.Client[v1.DeliverRequest, v1.DeliverResponse]
+	query       *connect.Client[v1.QueryRequest, v1.QueryResponse]
+	witness     *connect.Client[v1.WitnessRequest, v1.WitnessResponse]
+	checkpoints *connect.Client[v1.CheckpointsRequest, v1.CheckpointsResponse]
 }
 
 // Hello calls cpx.peer.v1.PeerService.Hello.
@@ -114,6 +138,16 @@ func (c *peerServiceClient) Query(ctx context.Context, req *connect.Request[v1.Q
 	return c.query.CallUnary(ctx, req)
 }
 
+// Witness calls cpx.peer.v1.PeerService.Witness.
+func (c *peerServiceClient) Witness(ctx context.Context, req *connect.Request[v1.WitnessRequest]) (*connect.Response[v1.WitnessResponse], error) {
+	return c.witness.CallUnary(ctx, req)
+}
+
+// Checkpoints calls cpx.peer.v1.PeerService.Checkpoints.
+func (c *peerServiceClient) Checkpoints(ctx context.Context, req *connect.Request[v1.CheckpointsRequest]) (*connect.Response[v1.CheckpointsResponse], error) {
+	return c.checkpoints.CallUnary(ctx, req)
+}
+
 // PeerServiceHandler is an implementation of the cpx.peer.v1.PeerService service.
 type PeerServiceHandler interface {
 	// Hello exchanges signed key announcements (crypto/agencykey), so each
@@ -125,6 +159,12 @@ type PeerServiceHandler interface {
 	// Query asks a question that is answered at once (family tracing): the
 	// request and the answer are both sealed envelopes.
 	Query(context.Context, *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error)
+	// Witness asks the peer to keep a signed checkpoint of the caller's
+	// audit chain and to countersign it (a transparency-log witness).
+	Witness(context.Context, *connect.Request[v1.WitnessRequest]) (*connect.Response[v1.WitnessResponse], error)
+	// Checkpoints returns the checkpoints of the caller's audit chain that
+	// the peer keeps, in sequence order, after a sequence number.
+	Checkpoints(context.Context, *connect.Request[v1.CheckpointsRequest]) (*connect.Response[v1.CheckpointsResponse], error)
 }
 
 // NewPeerServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -152,6 +192,18 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(peerServiceMethods.ByName("Query")),
 		connect.WithHandlerOptions(opts...),
 	)
+	peerServiceWitnessHandler := connect.NewUnaryHandler(
+		PeerServiceWitnessProcedure,
+		svc.Witness,
+		connect.WithSchema(peerServiceMethods.ByName("Witness")),
+		connect.WithHandlerOptions(opts...),
+	)
+	peerServiceCheckpointsHandler := connect.NewUnaryHandler(
+		PeerServiceCheckpointsProcedure,
+		svc.Checkpoints,
+		connect.WithSchema(peerServiceMethods.ByName("Checkpoints")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/cpx.peer.v1.PeerService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PeerServiceHelloProcedure:
@@ -160,6 +212,10 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 			peerServiceDeliverHandler.ServeHTTP(w, r)
 		case PeerServiceQueryProcedure:
 			peerServiceQueryHandler.ServeHTTP(w, r)
+		case PeerServiceWitnessProcedure:
+			peerServiceWitnessHandler.ServeHTTP(w, r)
+		case PeerServiceCheckpointsProcedure:
+			peerServiceCheckpointsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -179,4 +235,12 @@ func (UnimplementedPeerServiceHandler) Deliver(context.Context, *connect.Request
 
 func (UnimplementedPeerServiceHandler) Query(context.Context, *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.peer.v1.PeerService.Query is not implemented"))
+}
+
+func (UnimplementedPeerServiceHandler) Witness(context.Context, *connect.Request[v1.WitnessRequest]) (*connect.Response[v1.WitnessResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.peer.v1.PeerService.Witness is not implemented"))
+}
+
+func (UnimplementedPeerServiceHandler) Checkpoints(context.Context, *connect.Request[v1.CheckpointsRequest]) (*connect.Response[v1.CheckpointsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.peer.v1.PeerService.Checkpoints is not implemented"))
 }
