@@ -52,7 +52,7 @@ func (n *Node) Backup(ctx context.Context, w io.Writer) error {
 		}
 		meta.Files[f] = b
 	}
-	if err := audit.Record(ctx, n.store, time.Now(), audit.Event{Actor: "node", Action: "node.backup", Object: "node"}); err != nil {
+	if err := audit.Record(ctx, n.st, time.Now(), audit.Event{Actor: "node", Action: "node.backup", Object: "node"}); err != nil {
 		return err
 	}
 	parts := []backup.Part{{Name: backup.PartStore, Write: n.store.Backup}}
