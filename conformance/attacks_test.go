@@ -306,7 +306,7 @@ func TestAttackCorpus(t *testing.T) {
 			h.ContentType = strings.Repeat("x", 128)
 			return growContentType(t, seal(h, fields, note, sender, to))
 		case "unknown-purpose":
-			h.Purpose = "aggregate"
+			h.Purpose = "weather-reports"
 		case "old-recipient-key":
 			// The node rotated its keys (and told A); A seals to the old one.
 			must(t, "keys", "rotate", "--agency", "--dir", dir)
