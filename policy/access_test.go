@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,12 +25,13 @@ var allActions = []policy.Action{
 // and never from the code under test.
 var roleSpec = []struct {
 	id, scope, perms string
+	sees             string // the field classes shown, space-separated
 }{
-	{"caseworker", "self", "case: read list create update close history export refer transfer assign_within_user_group flag request_approval_assessment request_approval_case_plan request_approval_action_plan request_approval_closure; form: read; node: read; exchange: read list respond revoke; tracing: read list create update import match"},
-	{"supervisor", "group", "case: read list create update close history export import consent_override refer transfer assign_within_agency flag resolve_any_flag request_approval_assessment request_approval_case_plan request_approval_action_plan request_approval_closure approve_assessment approve_case_plan approve_action_plan approve_closure; form: read; node: read; audit: read; exchange: read list respond revoke; tracing: read list create update import match"},
-	{"agency_admin", "agency", "user: read list create disable; form: read; node: read update export; audit: read verify export; case: import; peer: read list create delete; isp: read list create sign; exchange: list"},
-	{"dpo", "agency", "case: read list history export consent_override purge; audit: read verify export; user: read list; form: read; node: read; isp: read list; exchange: read list; tracing: read list create update import match"},
-	{"coordinator", "agency", "case: read list; form: read; node: read"},
+	{"caseworker", "self", "case: read list create update close history export refer transfer assign_within_user_group flag request_approval_assessment request_approval_case_plan request_approval_action_plan request_approval_closure; form: read; node: read; exchange: read list respond revoke; tracing: read list create update import match", "identifying sensitive ordinary"},
+	{"supervisor", "group", "case: read list create update close history export import consent_override refer transfer assign_within_agency flag resolve_any_flag request_approval_assessment request_approval_case_plan request_approval_action_plan request_approval_closure approve_assessment approve_case_plan approve_action_plan approve_closure; form: read; node: read; audit: read; exchange: read list respond revoke; tracing: read list create update import match", "identifying sensitive ordinary"},
+	{"agency_admin", "agency", "user: read list create disable; form: read; node: read update export; audit: read verify export; case: import; peer: read list create delete; isp: read list create sign; exchange: list", "identifying sensitive ordinary"},
+	{"dpo", "agency", "case: read list history export consent_override purge; audit: read verify export; user: read list; form: read; node: read; isp: read list; exchange: read list; tracing: read list create update import match", "identifying sensitive ordinary"},
+	{"coordinator", "agency", "case: read list; form: read; node: read", "ordinary"},
 }
 
 // parsePerms turns "case: read list; form: read" into a set of "case/read".
@@ -83,6 +85,11 @@ func TestAuthorizeMatrix(t *testing.T) {
 		}
 		if got, want := string(role.Scope), spec.scope; got != want {
 			t.Errorf("%s: scope = %q, want %q", spec.id, got, want)
+		}
+		for _, c := range policy.FieldClasses() {
+			if got, want := role.SeesClass(c), slices.Contains(strings.Fields(spec.sees), string(c)); got != want {
+				t.Errorf("%s.SeesClass(%s) = %v, want %v", spec.id, c, got, want)
+			}
 		}
 		granted := parsePerms(t, spec.perms)
 		reaches := strings.Fields(reach[spec.scope])

@@ -6,8 +6,10 @@
 // modelled on Primero's roles and permissions. A [Role] grants a set of
 // [Permission] values (a [Resource] paired with an [Action]), a [Scope]
 // that limits which cases the role reaches (its own, its user group's, its
-// agency's or all), and a list of case form fields that are never shown to
-// it ([Role.HiddenFields], applied with [Role.Redact]).
+// agency's or all), and the classes of case form fields shown to it
+// ([Role.Sees], an allow-list applied with [Role.Redact]; the forms
+// configuration classifies fields, see [FieldClass], and an unclassified
+// field is identifying).
 //
 // [StandardRoles] returns the built-in roles: caseworker, supervisor,
 // agency_admin, dpo and coordinator. [Authorize] is the single decision

@@ -15,16 +15,17 @@ type Permission struct {
 	Action   Action
 }
 
-// Role is a named set of permissions with a scope and a list of case form
-// fields hidden from it. The zero Role grants nothing.
+// Role is a named set of permissions with a scope and the classes of case
+// form fields shown to it. The zero Role grants nothing and sees no field.
 type Role struct {
 	ID, Name    string
 	Permissions []Permission
 	// Scope says which cases the role reaches; see [Authorize].
 	Scope Scope
-	// HiddenFields are case form fields never shown to this role; see
-	// [Role.Redact].
-	HiddenFields []string
+	// Sees lists the classes of case form fields shown to this role: an
+	// allow-list. A field of any other class, and an unclassified one, is
+	// hidden; see [Role.Redact].
+	Sees []FieldClass
 	// Grants are the roles a holder of this role may give to users (the
 	// user create permission is needed too). Giving one that reads other
 	// people's cases (see [Role.ReadsOthersCases]) needs a second person.
@@ -40,27 +41,51 @@ func (r Role) ReadsOthersCases() bool {
 // MayGrant reports whether the role may give role id to users.
 func (r Role) MayGrant(id string) bool { return slices.Contains(r.Grants, id) }
 
-// Identifying fields of the standard case forms, hidden from the
-// coordinator role.
-var identifyingFields = []string{
-	"name_first",
-	"name_middle",
-	"name_last",
-	"name_nickname",
-	"name_other",
-	"date_of_birth",
-	"address_current",
-	"telephone_current",
-	"unhcr_id_no",
-	"national_id_no",
-	"caregiver_name",
-	"family_details_section",
-	"location_current",
-	"disclosure_deny_details",
-	"protection_concern_details",
-	"assessment_summary",
-	"case_plan_goals",
-	"closure_comments",
+// FieldClass says how much a case form field tells about a person. The
+// forms configuration gives each field its class.
+type FieldClass string
+
+// Field classes, from the most to the least restricted.
+const (
+	// ClassIdentifying fields identify a child or a family member on their
+	// own: names, dates of birth, telephones, addresses, identity numbers,
+	// and free text (which may hold any of these). An unclassified field
+	// is treated as identifying.
+	ClassIdentifying FieldClass = "identifying"
+	// ClassSensitive fields do not identify anyone alone but are kept from
+	// roles that need only an overview: precise locations, religion,
+	// services and follow-ups.
+	ClassSensitive FieldClass = "sensitive"
+	// ClassOrdinary fields are the rest: sex, age, nationality, risk level,
+	// protection concerns, dates, consent.
+	ClassOrdinary FieldClass = "ordinary"
+)
+
+// FieldClasses lists every field class, the most restricted first.
+func FieldClasses() []FieldClass {
+	return []FieldClass{ClassIdentifying, ClassSensitive, ClassOrdinary}
+}
+
+// Valid reports whether c is one of [FieldClasses].
+func (c FieldClass) Valid() bool { return slices.Contains(FieldClasses(), c) }
+
+// Classifier gives the class of a top-level case form field (a subform's
+// class covers its rows). It must answer [ClassIdentifying] for a field it
+// does not know or has not classified.
+type Classifier interface {
+	FieldClass(name string) FieldClass
+}
+
+// ClassOf returns the class c gives field: [ClassIdentifying] when c is
+// nil or answers anything but a valid class.
+func ClassOf(c Classifier, field string) FieldClass {
+	if c == nil {
+		return ClassIdentifying
+	}
+	if fc := c.FieldClass(field); fc.Valid() {
+		return fc
+	}
+	return ClassIdentifying
 }
 
 func perms(res Resource, acts ...Action) []Permission {
@@ -86,8 +111,11 @@ func perms(res Resource, acts ...Action) []Permission {
 //   - dpo: the data-protection focal point, who reads, exports and
 //     overrides consent on the agency's cases and checks the audit log
 //     (scope agency);
-//   - coordinator: reads the agency's cases without identifying fields
+//   - coordinator: reads the agency's cases, ordinary fields only
 //     (scope agency).
+//
+// Every role but the coordinator sees fields of every class (the agency
+// administrator reads no case, but imports them).
 func StandardRoles() []Role {
 	caseworkerCase := []Action{ActionRead, ActionList, ActionCreate, ActionUpdate, ActionClose, ActionHistory, ActionExport, ActionRefer, ActionTransfer,
 		ActionFlag, ActionRequestApprovalAssess, ActionRequestApprovalCasePlan, ActionRequestApprovalAction, ActionRequestApprovalClosure}
@@ -100,6 +128,7 @@ func StandardRoles() []Role {
 			Name:        "Caseworker",
 			Permissions: slices.Concat(perms(ResourceCase, append(slices.Clone(caseworkerCase), ActionAssignWithinUserGroup)...), common, exchanges, tracing),
 			Scope:       ScopeSelf,
+			Sees:        FieldClasses(),
 		},
 		{
 			ID:   "supervisor",
@@ -114,6 +143,7 @@ func StandardRoles() []Role {
 				tracing,
 			),
 			Scope: ScopeGroup,
+			Sees:  FieldClasses(),
 		},
 		{
 			ID:   "agency_admin",
@@ -129,6 +159,7 @@ func StandardRoles() []Role {
 				perms(ResourceExchange, ActionList),
 			),
 			Scope:  ScopeAgency,
+			Sees:   FieldClasses(),
 			Grants: []string{"caseworker", "supervisor", "agency_admin", "dpo", "coordinator"},
 		},
 		{
@@ -144,13 +175,14 @@ func StandardRoles() []Role {
 				common,
 			),
 			Scope: ScopeAgency,
+			Sees:  FieldClasses(),
 		},
 		{
-			ID:           "coordinator",
-			Name:         "Coordinator (read-only)",
-			Permissions:  slices.Concat(perms(ResourceCase, ActionRead, ActionList), common),
-			Scope:        ScopeAgency,
-			HiddenFields: slices.Clone(identifyingFields),
+			ID:          "coordinator",
+			Name:        "Coordinator (read-only)",
+			Permissions: slices.Concat(perms(ResourceCase, ActionRead, ActionList), common),
+			Scope:       ScopeAgency,
+			Sees:        []FieldClass{ClassOrdinary},
 		},
 	}
 }
@@ -164,7 +196,7 @@ func RoleByID(roles []Role, id string) (Role, bool) {
 	for _, r := range roles {
 		if r.ID == id {
 			r.Permissions = slices.Clone(r.Permissions)
-			r.HiddenFields = slices.Clone(r.HiddenFields)
+			r.Sees = slices.Clone(r.Sees)
 			return r, true
 		}
 	}
@@ -177,21 +209,26 @@ func (r Role) Can(res Resource, act Action) bool {
 	return slices.Contains(r.Permissions, Permission{Resource: res, Action: act})
 }
 
-// Hides reports whether field is one of the role's hidden fields.
-func (r Role) Hides(field string) bool {
-	return slices.Contains(r.HiddenFields, field)
+// SeesClass reports whether fields of class c are shown to the role.
+func (r Role) SeesClass(c FieldClass) bool { return slices.Contains(r.Sees, c) }
+
+// Hides reports whether field, classified by c (see [ClassOf]), is hidden
+// from the role: its class is not one the role sees.
+func (r Role) Hides(c Classifier, field string) bool {
+	return !r.SeesClass(ClassOf(c, field))
 }
 
-// Redact returns a copy of fields without the role's hidden fields. Only
-// top-level keys are considered, so hiding a subform hides it whole; the
-// values themselves are not copied. Redact returns nil for a nil map.
-func (r Role) Redact(fields map[string]any) map[string]any {
+// Redact returns a copy of fields with only the fields the role sees, as
+// classified by c. Only top-level keys are considered, so hiding a subform
+// hides it whole; the values themselves are not copied. Redact returns nil
+// for a nil map.
+func (r Role) Redact(c Classifier, fields map[string]any) map[string]any {
 	if fields == nil {
 		return nil
 	}
 	out := make(map[string]any, len(fields))
 	for k, v := range fields {
-		if !r.Hides(k) {
+		if !r.Hides(c, k) {
 			out[k] = v
 		}
 	}
@@ -220,9 +257,9 @@ func (r Role) Validate() error {
 			bad("unknown action %q", p.Action)
 		}
 	}
-	for _, f := range r.HiddenFields {
-		if f == "" {
-			bad("empty hidden field name")
+	for _, c := range r.Sees {
+		if !c.Valid() {
+			bad("unknown field class %q", c)
 		}
 	}
 	return errors.Join(errs...)

@@ -9,32 +9,37 @@ import (
 	"github.com/cpx-node/cpx/policy"
 )
 
-// hiddenSpec is the expected set of hidden case fields per standard role.
+// classes classifies the fields of sampleCase; "custom" is unclassified
+// and "odd" has a class no role names.
+type classes map[string]policy.FieldClass
+
+func (c classes) FieldClass(name string) policy.FieldClass { return c[name] }
+
+var sampleClasses = classes{
+	"sex": policy.ClassOrdinary, "age": policy.ClassOrdinary, "risk_level": policy.ClassOrdinary,
+	"location_current": policy.ClassSensitive, "religion": policy.ClassSensitive,
+	"name_first": policy.ClassIdentifying, "caregiver_telephone": policy.ClassIdentifying,
+	"icrc_ref_no": policy.ClassIdentifying, "closure_comments": policy.ClassIdentifying,
+	"odd": "secret",
+}
+
+// hiddenSpec is the expected set of hidden fields of sampleCase per
+// standard role.
 var hiddenSpec = map[string][]string{
 	"caseworker":   nil,
 	"supervisor":   nil,
 	"agency_admin": nil,
 	"dpo":          nil,
 	"coordinator": {
-		"name_first", "name_middle", "name_last", "name_nickname", "name_other",
-		"date_of_birth", "address_current", "telephone_current", "unhcr_id_no",
-		"national_id_no", "caregiver_name", "family_details_section",
-		"location_current", "disclosure_deny_details", "protection_concern_details",
-		"assessment_summary", "case_plan_goals", "closure_comments",
+		"location_current", "religion", "name_first", "caregiver_telephone",
+		"icrc_ref_no", "closure_comments", "custom", "odd",
 	},
 }
 
-// sampleCase holds every identifying field plus some that no role hides.
 func sampleCase() map[string]any {
-	c := map[string]any{
-		"case_id":    "c-1",
-		"sex":        "female",
-		"age":        11,
-		"risk_level": "high",
-		"status":     "open",
-	}
-	for _, f := range hiddenSpec["coordinator"] {
-		c[f] = "secret " + f
+	c := map[string]any{"custom": "a custom field", "odd": "x"}
+	for f := range sampleClasses {
+		c[f] = "value of " + f
 	}
 	return c
 }
@@ -46,11 +51,8 @@ func TestRedactAndHides(t *testing.T) {
 			if !ok {
 				t.Fatalf("no hidden-field spec for role %q", role.ID)
 			}
-			if got, want := slices.Sorted(slices.Values(role.HiddenFields)), slices.Sorted(slices.Values(hidden)); !slices.Equal(got, want) {
-				t.Errorf("HiddenFields = %q, want %q", got, want)
-			}
 			in := sampleCase()
-			got := role.Redact(in)
+			got := role.Redact(sampleClasses, in)
 			want := sampleCase()
 			for _, f := range hidden {
 				delete(want, f)
@@ -62,14 +64,27 @@ func TestRedactAndHides(t *testing.T) {
 				t.Errorf("Redact modified its input: keys %q", slices.Sorted(maps.Keys(in)))
 			}
 			for k := range in {
-				if got, want := role.Hides(k), slices.Contains(hidden, k); got != want {
+				if got, want := role.Hides(sampleClasses, k), slices.Contains(hidden, k); got != want {
 					t.Errorf("Hides(%q) = %v, want %v", k, got, want)
 				}
 			}
-			if got := role.Redact(nil); got != nil {
+			if got := role.Redact(sampleClasses, nil); got != nil {
 				t.Errorf("Redact(nil) = %v, want nil", got)
 			}
 		})
+	}
+}
+
+// Without a classifier every field is identifying.
+func TestRedactNilClassifier(t *testing.T) {
+	roles := policy.StandardRoles()
+	coord, _ := policy.RoleByID(roles, "coordinator")
+	if got := coord.Redact(nil, map[string]any{"sex": "f"}); len(got) != 0 {
+		t.Errorf("coordinator Redact(nil classifier) = %v, want empty", got)
+	}
+	cw, _ := policy.RoleByID(roles, "caseworker")
+	if got := cw.Redact(nil, map[string]any{"sex": "f"}); len(got) != 1 {
+		t.Errorf("caseworker Redact(nil classifier) = %v, want the field", got)
 	}
 }
 
@@ -82,8 +97,8 @@ func TestZeroRole(t *testing.T) {
 	if r.Can(policy.ResourceForm, policy.ActionRead) {
 		t.Error("zero Role can read forms, want no permissions")
 	}
-	if got := r.Redact(map[string]any{"name_first": "x"}); len(got) != 1 {
-		t.Errorf("zero Role Redact = %v, want input unchanged", got)
+	if got := r.Redact(sampleClasses, map[string]any{"sex": "x"}); len(got) != 0 {
+		t.Errorf("zero Role Redact = %v, want no field", got)
 	}
 	if err := r.Validate(); !errors.Is(err, policy.ErrInvalidRole) {
 		t.Errorf("zero Role Validate() = %v, want ErrInvalidRole", err)
@@ -94,7 +109,7 @@ func TestStandardRolesFresh(t *testing.T) {
 	a := policy.StandardRoles()
 	a[0].ID = "changed"
 	a[4].Permissions[0].Action = policy.ActionUpdate
-	a[4].HiddenFields[0] = "changed"
+	a[4].Sees[0] = "changed"
 	b := policy.StandardRoles()
 	if got, want := b[0].ID, "caseworker"; got != want {
 		t.Errorf("StandardRoles()[0].ID = %q after mutating an earlier result, want %q", got, want)
@@ -102,14 +117,14 @@ func TestStandardRolesFresh(t *testing.T) {
 	if got, want := b[4].Permissions[0].Action, policy.ActionRead; got != want {
 		t.Errorf("coordinator first permission = %q after mutation, want %q", got, want)
 	}
-	if got, want := b[4].HiddenFields[0], "name_first"; got != want {
-		t.Errorf("coordinator first hidden field = %q after mutation, want %q", got, want)
+	if got, want := b[4].Sees[0], policy.ClassOrdinary; got != want {
+		t.Errorf("coordinator first class seen = %q after mutation, want %q", got, want)
 	}
 
 	r, _ := policy.RoleByID(b, "coordinator")
-	r.HiddenFields[0] = "changed"
-	if got, want := b[4].HiddenFields[0], "name_first"; got != want {
-		t.Errorf("RoleByID shares HiddenFields: got %q, want %q", got, want)
+	r.Sees[0] = "changed"
+	if got, want := b[4].Sees[0], policy.ClassOrdinary; got != want {
+		t.Errorf("RoleByID shares Sees: got %q, want %q", got, want)
 	}
 	if _, ok := policy.RoleByID(b, ""); ok {
 		t.Error(`RoleByID("") found a role`)
@@ -142,7 +157,8 @@ func TestValidate(t *testing.T) {
 		{"unknown action", func(r *policy.Role) {
 			r.Permissions = append(r.Permissions, policy.Permission{Resource: policy.ResourceCase, Action: "obliterate"})
 		}, false},
-		{"empty hidden field", func(r *policy.Role) { r.HiddenFields = []string{""} }, false},
+		{"known classes", func(r *policy.Role) { r.Sees = policy.FieldClasses() }, true},
+		{"unknown class", func(r *policy.Role) { r.Sees = []policy.FieldClass{"secret"} }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -64,7 +64,9 @@ func formsCommand() *cli.Command {
 				ArgsUsage: "DIR",
 				Description: "Loads the forms configuration in DIR (forms/*.json, lookups.json,\n" +
 					"locations.json, applied over the standard forms) and checks it. Prints\n" +
-					"\"ok: N forms, M fields\", or every problem found and exits with code 1.\n\n" +
+					"\"ok: N forms, M fields\", or every problem found and exits with code 1.\n" +
+					"A field without a class (identifying, sensitive, ordinary) is reported\n" +
+					"as a warning on standard error: it is treated as identifying.\n\n" +
 					"Example:\n   cpx forms validate ./node/forms",
 				Action: runFormsValidate,
 			},
@@ -304,6 +306,9 @@ func runFormsValidate(c *cli.Context) error {
 	fields := 0
 	for _, f := range top {
 		fields += len(f.Fields)
+	}
+	for _, f := range cfg.Unclassified() {
+		fmt.Fprintf(c.App.ErrWriter, "warning: field %s has no class; it is treated as identifying\n", f)
 	}
 	fmt.Fprintf(c.App.Writer, "ok: %d forms, %d fields\n", len(top), fields)
 	return nil

@@ -15,7 +15,7 @@ func (s *Server) caseWire(sub policy.Subject, c casework.Case, err error) (*loca
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	w, err := caseToWire(c, sub.Role)
+	w, err := caseToWire(c, sub.Role, s.cases.Forms())
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -173,7 +173,7 @@ func (s *Server) ExportCases(ctx context.Context, req *connect.Request[localv1.E
 		return err
 	}
 	err = s.cases.Export(ctx, sub, req.Msg.Status, func(c casework.Case) error {
-		w, err := caseToWire(c, sub.Role)
+		w, err := caseToWire(c, sub.Role, s.cases.Forms())
 		if err != nil {
 			return err
 		}

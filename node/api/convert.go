@@ -13,7 +13,7 @@ import (
 
 // caseToWire converts a case (already redacted for role) to its wire form.
 // Consent is present only when the role may see every consent field.
-func caseToWire(c casework.Case, role policy.Role) (*localv1.Case, error) {
+func caseToWire(c casework.Case, role policy.Role, cls policy.Classifier) (*localv1.Case, error) {
 	fields, err := structpb.NewStruct(c.Fields)
 	if err != nil {
 		return nil, err
@@ -26,7 +26,7 @@ func caseToWire(c casework.Case, role policy.Role) (*localv1.Case, error) {
 	}
 	visible := true
 	for _, f := range casework.ConsentFields {
-		if role.Hides(f) {
+		if role.Hides(cls, f) {
 			visible = false
 		}
 	}

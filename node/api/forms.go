@@ -28,7 +28,7 @@ func (s *Server) ListForms(ctx context.Context, req *connect.Request[localv1.Lis
 		for _, fld := range f.Fields {
 			// Nested fields are named within their row; the role hides
 			// top-level fields only.
-			if !nested && sub.Role.Hides(fld.Name) {
+			if !nested && sub.Role.Hides(cfg, fld.Name) {
 				continue
 			}
 			w.FieldNames = append(w.FieldNames, fld.Name)

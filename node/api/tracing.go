@@ -75,7 +75,7 @@ func requestToWire(r tracing.Request) *localv1.TracingRequest {
 func (s *Server) candidatesToWire(sub policy.Subject, cs []tracing.Candidate) ([]*localv1.MatchCandidate, error) {
 	out := make([]*localv1.MatchCandidate, 0, len(cs))
 	for _, c := range cs {
-		k, err := caseToWire(c.Case, sub.Role)
+		k, err := caseToWire(c.Case, sub.Role, s.cases.Forms())
 		if err != nil {
 			return nil, s.fail(err)
 		}

@@ -60,7 +60,7 @@ func CaseSchema(fc *forms.Config) *reporting.Schema {
 	}
 	for _, f := range fc.TopForms() {
 		for _, fd := range f.Fields {
-			rf := reporting.Field{Name: fd.Name, Label: fd.Label, Identifying: reporting.IsIdentifying(fd.Name)}
+			rf := reporting.Field{Name: fd.Name, Label: fd.Label, Identifying: fc.FieldClass(fd.Name) == policy.ClassIdentifying}
 			switch fd.Type {
 			case forms.Select:
 				rf.Kind, rf.Options = reporting.KindSelect, lookups[fd.Lookup]

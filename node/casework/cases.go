@@ -20,7 +20,7 @@ func (s *Service) Create(ctx context.Context, sub policy.Subject, form string, f
 	if d := policy.Authorize(sub, policy.ResourceCase, policy.ActionCreate, nil); !d.Allowed {
 		return Case{}, s.auditDenied(ctx, sub, "case.create", "case", denied(d))
 	}
-	if err := checkHidden(sub, fields); err != nil {
+	if err := checkHidden(sub, s.forms, fields); err != nil {
 		return Case{}, s.auditDenied(ctx, sub, "case.create", "case", err)
 	}
 	now := s.now().UTC()
@@ -58,7 +58,7 @@ func (s *Service) Create(ctx context.Context, sub policy.Subject, form string, f
 		return Case{}, err
 	}
 	s.notify(c)
-	return redacted(sub, c), nil
+	return redacted(sub, s.forms, c), nil
 }
 
 // Get returns the case with the given id or case number, and audits the read.
@@ -98,7 +98,7 @@ func (s *Service) Get(ctx context.Context, sub policy.Subject, ref string) (Case
 	if refused != nil {
 		return Case{}, refused
 	}
-	return redacted(sub, c), nil
+	return redacted(sub, s.forms, c), nil
 }
 
 // Filter selects cases in List and Export.
@@ -145,7 +145,7 @@ func (s *Service) scan(ctx context.Context, r store.Reader, sub policy.Subject, 
 		} else if err != nil {
 			return err
 		}
-		return fn(redacted(sub, c))
+		return fn(redacted(sub, s.forms, c))
 	}
 	if f.Status != "" {
 		p := append(append([]byte{}, prefixStatus...), f.Status+"/"...)
@@ -278,7 +278,7 @@ func (s *Service) modifyWith(ctx context.Context, sub policy.Subject, ref string
 		return Case{}, s.auditDenied(ctx, sub, action, caseObject(ref), refused)
 	}
 	s.notify(c)
-	return redacted(sub, c), nil
+	return redacted(sub, s.forms, c), nil
 }
 
 // commitChange stores c as the next version of old within w: version
@@ -309,7 +309,7 @@ func (s *Service) commitChangeDetails(w store.Writer, x *sealer, old, c *Case, a
 // Update sets (or, with a nil value, clears) fields of an open case. If
 // expectedVersion is not zero the case must be at that version.
 func (s *Service) Update(ctx context.Context, sub policy.Subject, ref string, fields map[string]any, expectedVersion int64) (Case, error) {
-	if err := checkHidden(sub, fields); err != nil {
+	if err := checkHidden(sub, s.forms, fields); err != nil {
 		return Case{}, s.auditDenied(ctx, sub, "case.update", caseObject(ref), err)
 	}
 	norm, err := s.normalize("", fields, s.now().UTC(), true)
@@ -384,7 +384,7 @@ func (s *Service) History(ctx context.Context, sub policy.Subject, ref string) (
 			if err != nil {
 				return err
 			}
-			ver.Changed = sub.Role.Redact(ver.Changed)
+			ver.Changed = sub.Role.Redact(s.forms, ver.Changed)
 			out = append(out, ver)
 			return nil
 		}); errors.Is(err, ErrPurged) {

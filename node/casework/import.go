@@ -41,7 +41,7 @@ func (s *Service) Import(ctx context.Context, sub policy.Subject, rows []ImportR
 	valid := make([]map[string]any, len(rows))
 	for i, row := range rows {
 		results[i].Row = row.Row
-		if err := checkHidden(sub, row.Fields); err != nil {
+		if err := checkHidden(sub, s.forms, row.Fields); err != nil {
 			results[i].Err = err
 			continue
 		}

@@ -112,9 +112,10 @@ func object(c *Case) *policy.Object {
 
 func denied(d policy.Decision) error { return errorf(ErrDenied, "%s", d.Reason) }
 
-// redacted returns a copy of c without the fields the subject's role hides.
-func redacted(sub policy.Subject, c Case) Case {
-	c.Fields = sub.Role.Redact(c.Fields)
+// redacted returns a copy of c with only the fields the subject's role
+// sees, as classified by cls (the forms configuration).
+func redacted(sub policy.Subject, cls policy.Classifier, c Case) Case {
+	c.Fields = sub.Role.Redact(cls, c.Fields)
 	return c
 }
 
@@ -142,9 +143,9 @@ func (s *Service) normalize(form string, fields map[string]any, now time.Time, p
 }
 
 // checkHidden refuses writes to fields the subject's role may not see.
-func checkHidden(sub policy.Subject, fields map[string]any) error {
+func checkHidden(sub policy.Subject, cls policy.Classifier, fields map[string]any) error {
 	for k := range fields {
-		if sub.Role.Hides(k) {
+		if sub.Role.Hides(cls, k) {
 			return errorf(ErrDenied, "role %q may not write field %q", sub.Role.ID, k)
 		}
 	}

@@ -213,7 +213,7 @@ func TestHiddenFieldsNeverLeave(t *testing.T) {
 	}
 	check := func(where string, fields map[string]any) {
 		for k := range fields {
-			if fx.coord.Role.Hides(k) {
+			if fx.coord.Role.Hides(fx.svc.Forms(), k) {
 				t.Errorf("%s: coordinator sees hidden field %q", where, k)
 			}
 		}

@@ -318,7 +318,7 @@ func (s *Service) ExportConsenting(ctx context.Context, sub policy.Subject, fn f
 				return nil
 			}
 			n++
-			return fn(redacted(sub, c))
+			return fn(redacted(sub, s.forms, c))
 		})
 	})
 	outcome := audit.OK
@@ -393,7 +393,7 @@ func (s *Service) query(ctx context.Context, r store.Reader, sub policy.Subject,
 		} else if err != nil {
 			return err
 		}
-		c = redacted(sub, c)
+		c = redacted(sub, s.forms, c)
 		if !byNumber && (len(words) == 0 || !hasWords(&c, words)) {
 			return nil
 		}

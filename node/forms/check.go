@@ -206,4 +206,7 @@ func (c *Config) checkField(fw string, f Form, fd Field, ix *index, problem func
 	if fd.DoneBy != "" && !fd.Due {
 		problem("%s: done_by set without due", fw)
 	}
+	if fd.Class != "" && !fd.Class.Valid() {
+		problem("%s: unknown class %q (identifying, sensitive or ordinary)", fw, fd.Class)
+	}
 }

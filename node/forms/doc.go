@@ -39,6 +39,16 @@
 // locations with an unknown parent. Standard, LoadDir and LoadFS only
 // return checked configurations.
 //
+// # Field classes
+//
+// Each field has a class (the "class" key): identifying, sensitive or
+// ordinary (see policy.FieldClass). Roles name the classes they see, so
+// Config.FieldClass is the policy.Classifier that redaction uses. A field
+// without a class, or a name the configuration does not know, is
+// identifying: a custom field is hidden from restricted roles and never a
+// report dimension until it is classified. Unclassified lists such fields
+// for `cpx forms validate`, which warns about them.
+//
 // # Validation
 //
 // Config.Normalize takes field values as decoded from JSON, or as strings

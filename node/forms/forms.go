@@ -13,6 +13,8 @@ import (
 	"os"
 	"slices"
 	"sync"
+
+	"github.com/cpx-node/cpx/policy"
 )
 
 // FieldType is the kind of value a field holds.
@@ -90,6 +92,11 @@ type Field struct {
 	// in `cpx task list`.
 	Due    bool   `json:"due,omitempty"`
 	DoneBy string `json:"done_by,omitempty"`
+	// Class says how much the field tells about a person: identifying,
+	// sensitive or ordinary. Roles see the classes they name; a field
+	// without a class is treated as identifying. A subform field's class
+	// covers its rows.
+	Class policy.FieldClass `json:"class,omitempty"`
 }
 
 // Form is a form section: a top-level form of the case record, or a nested
@@ -221,6 +228,34 @@ func (c *Config) Field(name string) (Field, string, bool) {
 	}
 	f := &c.Forms[r.form]
 	return f.Fields[r.field], f.ID, true
+}
+
+// FieldClass returns the class of the top-level field name, for
+// [policy.Role.Redact]: [policy.ClassIdentifying] when the field is
+// unknown or unclassified.
+func (c *Config) FieldClass(name string) policy.FieldClass {
+	if c == nil {
+		return policy.ClassIdentifying
+	}
+	f, _, ok := c.Field(name)
+	if !ok || !f.Class.Valid() {
+		return policy.ClassIdentifying
+	}
+	return f.Class
+}
+
+// Unclassified lists the fields (top-level and nested) without a class,
+// as "form.field"; they are treated as identifying.
+func (c *Config) Unclassified() []string {
+	var out []string
+	for _, f := range c.Forms {
+		for _, fd := range f.Fields {
+			if fd.Class == "" {
+				out = append(out, f.ID+"."+fd.Name)
+			}
+		}
+	}
+	return out
 }
 
 //go:embed standard

@@ -1,6 +1,11 @@
 package reporting
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/cpx-node/cpx/node/forms"
+	"github.com/cpx-node/cpx/policy"
+)
 
 // Kind is how a field's values can be grouped.
 type Kind int
@@ -66,27 +71,24 @@ const (
 // RecordTypes lists the record types in the order documented.
 var RecordTypes = []string{RecordCases, RecordTracing, RecordExchanges}
 
-// Identifying lists the fields of the standard forms that identify a
-// child or a family member: names, contacts, addresses, identity numbers
-// and free text. The forms configuration has no classification of fields
-// yet; until it has, this list is the classification, and any text or
-// textarea field (KindOther) is treated the same way.
-var Identifying = []string{
-	// registration
-	"name_first", "name_middle", "name_last", "name_nickname", "name_other",
-	"date_of_birth", "address_current", "telephone_current", "ethnicity",
-	"unhcr_id_no", "national_id_no", "icrc_ref_no", "other_agency_id",
-	"caregiver_name", "caregiver_telephone",
-	// separation
-	"separation_cause_other", "address_last", "telephone_last", "matched_tracing_request_id",
-	// family details
-	"family_details_section", "relation_name", "relation_nickname", "relation_address_current",
-	"relation_telephone", "relation_date_of_birth",
-	// data confidentiality, assessment, plan, closure: free text
-	"consent_source_other", "consent_info_sharing_others", "disclosure_deny_details",
-	"assessment_summary", "case_plan_goals", "closure_comments", "protection_concern_details",
-	// core fields of a case that point at a person
-	"id", "case_number", "owner",
+// Identifying lists the fields of the standard forms (top-level and
+// nested) that the forms configuration classes as identifying (names,
+// contacts, addresses, identity numbers, free text), and the core fields
+// of a case that point at a person. A node's own fields are classified by
+// its forms configuration, where an unclassified field is identifying
+// too (see casereports.CaseSchema).
+var Identifying = identifying()
+
+func identifying() []string {
+	out := []string{"id", "case_number", "owner"}
+	for _, f := range forms.Standard().Forms {
+		for _, fd := range f.Fields {
+			if fd.Class != policy.ClassSensitive && fd.Class != policy.ClassOrdinary {
+				out = append(out, fd.Name)
+			}
+		}
+	}
+	return out
 }
 
 // IsIdentifying reports whether name is in [Identifying].

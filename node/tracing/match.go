@@ -80,7 +80,7 @@ func (s *Service) resolve(ctx context.Context, sub policy.Subject, trace int, re
 // consented checks the case still has consent for tracing: on the caller's
 // copy, or, if the caller's role hides the consent field, on the system's.
 func (s *Service) consented(ctx context.Context, sub policy.Subject, c casework.Case) (bool, error) {
-	if !sub.Role.Hides(casework.FieldConsentForTracing) {
+	if !sub.Role.Hides(s.cases.Forms(), casework.FieldConsentForTracing) {
 		return c.Consent().ForTracing, nil
 	}
 	full, err := s.cases.Get(ctx, s.system, c.ID)

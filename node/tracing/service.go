@@ -161,6 +161,7 @@ func New(o Options) *Service {
 			{Resource: policy.ResourceCase, Action: policy.ActionExport},
 		},
 		Scope: policy.ScopeAll,
+		Sees:  policy.FieldClasses(),
 	}}
 	return s
 }

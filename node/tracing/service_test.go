@@ -31,7 +31,7 @@ func tracerRole(id string, scope policy.Scope) policy.Role {
 	for _, a := range []policy.Action{policy.ActionRead, policy.ActionList, policy.ActionCreate, policy.ActionUpdate} {
 		ps = append(ps, policy.Permission{Resource: policy.ResourceCase, Action: a})
 	}
-	return policy.Role{ID: id, Permissions: ps, Scope: scope}
+	return policy.Role{ID: id, Permissions: ps, Scope: scope, Sees: policy.FieldClasses()}
 }
 
 type fixture struct {
