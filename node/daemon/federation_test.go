@@ -62,10 +62,11 @@ type node struct {
 	adminToken  bearer
 	worker      client // a caseworker
 	workerToken bearer
+	nd          *daemon.Node
 	stop        func()
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -75,7 +76,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func newNode(t *testing.T, agency string) *node {
+func newNode(t testing.TB, agency string) *node {
 	t.Helper()
 	n := &node{agency: agency, dir: filepath.Join(t.TempDir(), agency)}
 	n.cfg = config.Default()
@@ -97,12 +98,13 @@ func newNode(t *testing.T, agency string) *node {
 	return n
 }
 
-func (n *node) start(t *testing.T) {
+func (n *node) start(t testing.TB) {
 	t.Helper()
 	nd, err := daemon.Open(context.Background(), n.dir, n.cfg, pass, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	n.nd = nd
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
@@ -126,7 +128,7 @@ func (n *node) start(t *testing.T) {
 	t.Cleanup(n.stop)
 }
 
-func (n *node) id(t *testing.T) *localv1.NodeIDResponse {
+func (n *node) id(t testing.TB) *localv1.NodeIDResponse {
 	t.Helper()
 	resp, err := n.admin.fed.NodeID(context.Background(), connect.NewRequest(&localv1.NodeIDRequest{}))
 	if err != nil {
@@ -145,7 +147,7 @@ func tcpAddr(id *localv1.NodeIDResponse) string {
 }
 
 // connect makes every node a peer of every other one.
-func connectAll(t *testing.T, nodes ...*node) {
+func connectAll(t testing.TB, nodes ...*node) {
 	t.Helper()
 	ids := map[string]*localv1.NodeIDResponse{}
 	for _, n := range nodes {
@@ -211,13 +213,20 @@ fields = ["sex", "age"]
 `
 
 // applyISP has every node sign the ISP in turn, then applies it everywhere.
-func applyISP(t *testing.T, nodes ...*node) {
+func applyISP(t testing.TB, nodes ...*node) {
+	t.Helper()
+	applyISPDoc(t, ispTemplate, nodes...)
+}
+
+// applyISPDoc is applyISP with another ISP: tmpl takes the nodes' key
+// fingerprints in order.
+func applyISPDoc(t testing.TB, tmpl string, nodes ...*node) {
 	t.Helper()
 	var fps []any
 	for _, n := range nodes {
 		fps = append(fps, n.id(t).KeyFingerprint)
 	}
-	doc := []byte(fmt.Sprintf(ispTemplate, fps...))
+	doc := []byte(fmt.Sprintf(tmpl, fps...))
 	ctx := context.Background()
 	for _, n := range nodes {
 		resp, err := n.admin.fed.SignPolicy(ctx, connect.NewRequest(&localv1.SignPolicyRequest{Document: doc}))
@@ -237,7 +246,7 @@ func applyISP(t *testing.T, nodes ...*node) {
 	}
 }
 
-func createCase(t *testing.T, n *node, fields map[string]any) *localv1.Case {
+func createCase(t testing.TB, n *node, fields map[string]any) *localv1.Case {
 	t.Helper()
 	f, err := structpb.NewStruct(fields)
 	if err != nil {
@@ -251,7 +260,7 @@ func createCase(t *testing.T, n *node, fields map[string]any) *localv1.Case {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {

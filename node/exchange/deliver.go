@@ -117,7 +117,7 @@ func (s *Service) Run(ctx context.Context) error {
 	retired := s.now()
 	s.enforceRetention(ctx)
 	for {
-		if err := s.deliverDue(ctx); err != nil && ctx.Err() == nil {
+		if err := s.startDue(ctx, &wg); err != nil && ctx.Err() == nil {
 			s.log.Warn("delivering", "err", err)
 		}
 		if now := s.now(); now.Sub(retired) > time.Hour {
@@ -139,8 +139,21 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// deliverDue makes one attempt at every outbox entry that is due.
+// deliverDue makes one attempt at every outbox entry that is due, and
+// waits for them.
 func (s *Service) deliverDue(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	return s.startDue(ctx, &wg)
+}
+
+// startDue starts a delivery worker (counted in wg) for every peer that
+// has outbox entries due and no worker yet, at most maxDeliveryWorkers at
+// a time, and returns without waiting for them: a peer that stalls holds
+// up only its own envelopes, never the next round for the others. A
+// worker that ends wakes the deliverer, so that what became due for its
+// peer meanwhile goes at once.
+func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) error {
 	now := s.now().UTC()
 	rushAll, rushed := s.takeRush()
 	var due []OutboxEntry
@@ -172,13 +185,20 @@ func (s *Service) deliverDue(ctx context.Context) error {
 		}
 		byPeer[e.Peer] = append(byPeer[e.Peer], e)
 	}
-	sem := make(chan struct{}, maxDeliveryWorkers)
-	var wg sync.WaitGroup
 	for _, peer := range peers {
-		sem <- struct{}{}
+		if !s.startDelivering(peer) {
+			if rushAll || rushed[peer] {
+				s.keepRush(peer) // for the round after its worker ends
+			}
+			continue
+		}
 		wg.Add(1)
 		go func(entries []OutboxEntry) {
-			defer func() { <-sem; wg.Done() }()
+			defer func() {
+				s.stopDelivering(peer)
+				wg.Done()
+				s.poke()
+			}()
 			for i, e := range entries {
 				if ctx.Err() != nil {
 					return
@@ -192,8 +212,39 @@ func (s *Service) deliverDue(ctx context.Context) error {
 			}
 		}(byPeer[peer])
 	}
-	wg.Wait()
 	return nil
+}
+
+// startDelivering marks peer as having a delivery worker, unless it has
+// one already or maxDeliveryWorkers are busy.
+func (s *Service) startDelivering(peer string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.delivering[peer] || len(s.delivering) >= maxDeliveryWorkers {
+		return false
+	}
+	if s.delivering == nil {
+		s.delivering = map[string]bool{}
+	}
+	s.delivering[peer] = true
+	return true
+}
+
+func (s *Service) stopDelivering(peer string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.delivering, peer)
+}
+
+// keepRush keeps agency rushed for a later round without waking the
+// deliverer now.
+func (s *Service) keepRush(agency string) {
+	s.rushMu.Lock()
+	defer s.rushMu.Unlock()
+	if s.rushed == nil {
+		s.rushed = map[string]bool{}
+	}
+	s.rushed[agency] = true
 }
 
 // maxDeliveryWorkers bounds the peers delivered to at the same time.

@@ -102,6 +102,7 @@ type Service struct {
 	queryNonces   nonces
 	maxEnvelope   int
 	inflight      map[string]bool // outbox entries being delivered
+	delivering    map[string]bool // peers a delivery worker is busy with
 }
 
 // Errors of the exchange, mapped to Connect codes by the API layers.

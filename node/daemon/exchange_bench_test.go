@@ -1,0 +1,332 @@
+package daemon_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/cpx-node/cpx/node/exchange"
+	"github.com/cpx-node/cpx/node/p2p"
+	"github.com/cpx-node/cpx/node/store"
+	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
+	"github.com/cpx-node/cpx/protocol/gen/cpx/local/v1/localv1connect"
+	peerv1 "github.com/cpx-node/cpx/protocol/gen/cpx/peer/v1"
+)
+
+// benchISP lets agency-a refer to each of three partners.
+const benchISP = `format = "cpx-isp/1"
+id = "bench-isp"
+version = 1
+title = "Benchmark ISP"
+valid_from = 2026-01-01T00:00:00Z
+valid_until = 2030-01-01T00:00:00Z
+
+[[party]]
+agency = "agency-a"
+name = "A"
+signing_key = "%s"
+
+[[party]]
+agency = "agency-b"
+name = "B"
+signing_key = "%s"
+
+[[party]]
+agency = "agency-c"
+name = "C"
+signing_key = "%s"
+
+[[party]]
+agency = "agency-d"
+name = "D"
+signing_key = "%s"
+
+[[purpose]]
+name = "referral"
+from = ["agency-a"]
+to = ["agency-b", "agency-c", "agency-d"]
+required_consent = ["consent_for_services", "disclosure_other_orgs"]
+forms = ["registration"]
+withheld = ["name_other", "telephone_current"]
+retention_days = 90
+`
+
+// benchSenders is how many users' calls send referrals at the same time.
+const benchSenders = 8
+
+// BenchmarkExchange measures referrals end to end between in-process nodes
+// with real Badger and real libp2p on 127.0.0.1: the local API call (policy
+// check, seal, sign, outbox), delivery, the receiver's checks (verify,
+// open, store) and the receipt recorded by the sender. b.N is the number
+// of referrals (or echo calls) per sub-benchmark; run it with a fixed count:
+//
+//	go test -run '^$' -bench BenchmarkExchange -benchtime 1000x ./node/daemon/
+//
+// echo is the baseline, in the same run: a raw Connect-over-libp2p unary
+// call carrying a referral envelope's bytes and returning them, with one
+// call in flight (as the deliverer has per peer) and with eight.
+// referral/to=1 sends to one partner, to=2 to two, and to=2+stalled to
+// the same two while a third partner has envelopes waiting and accepts
+// TCP connections but never answers. Latency is from the send call to
+// the sender's audit entry of the receipt.
+func BenchmarkExchange(b *testing.B) {
+	a, pb, pc, pd := newNode(b, "agency-a"), newNode(b, "agency-b"), newNode(b, "agency-c"), newNode(b, "agency-d")
+	connectAll(b, a, pb, pc, pd)
+	applyISPDoc(b, benchISP, a, pb, pc, pd)
+	var cases []string
+	for range benchSenders {
+		cases = append(cases, createCase(b, a, consenting).Id)
+	}
+	env := envelopeBytes(b, a, pd, cases[0])
+
+	for _, inflight := range []int{1, benchSenders} {
+		b.Run(fmt.Sprintf("echo/inflight=%d", inflight), func(b *testing.B) {
+			benchEcho(b, env, inflight)
+		})
+	}
+	b.Run("referral/to=1", func(b *testing.B) {
+		benchReferrals(b, a, cases, []string{"agency-b"})
+	})
+	b.Run("referral/to=2", func(b *testing.B) {
+		benchReferrals(b, a, cases, []string{"agency-b", "agency-c"})
+	})
+	var stall sync.Once
+	b.Run("referral/to=2+stalled", func(b *testing.B) {
+		stall.Do(func() {
+			stallNode(b, pd)
+			for _, id := range cases[:4] {
+				send(b, a, id, "agency-d")
+			}
+		})
+		benchReferrals(b, a, cases, []string{"agency-b", "agency-c"})
+	})
+}
+
+// envelopeBytes returns a referral envelope as a sends it to d: with d
+// stopped it stays in a's outbox, where it is read; d is then started
+// again and the envelope delivered.
+func envelopeBytes(b *testing.B, a, d *node, caseID string) []byte {
+	b.Helper()
+	d.stop()
+	send(b, a, caseID, d.agency)
+	var env []byte
+	if err := a.nd.Store().View(context.Background(), func(r store.Reader) error {
+		return r.Scan([]byte("x/o/"), store.ScanOptions{}, func(_, v []byte) error {
+			var e exchange.OutboxEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			env = e.Envelope
+			return nil
+		})
+	}); err != nil || env == nil {
+		b.Fatalf("reading the envelope from the outbox: %v (%d bytes)", err, len(env))
+	}
+	d.start(b)
+	waitForOutbox(b, a, []string{d.agency})
+	return env
+}
+
+func send(b *testing.B, a *node, caseID, to string) string {
+	b.Helper()
+	resp, err := a.worker.fed.Send(context.Background(), connect.NewRequest(&localv1.SendRequest{Kind: "referral", CaseId: caseID, To: to, Service: "psychosocial", Note: "benchmark"}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return resp.Msg.Exchange.Id
+}
+
+// stallNode stops n and listens at its address with a socket that accepts
+// connections and never answers.
+func stallNode(b *testing.B, n *node) {
+	b.Helper()
+	n.stop()
+	addr := strings.Split(n.cfg.P2P.Listen[0], "/") // /ip4/127.0.0.1/tcp/PORT
+	l, err := net.Listen("tcp", addr[2]+":"+addr[4])
+	if err != nil {
+		b.Fatal(err)
+	}
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	b.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+}
+
+// waitForOutbox waits until a's outbox holds nothing for the agencies.
+func waitForOutbox(b *testing.B, a *node, agencies []string) {
+	b.Helper()
+	deadline := time.Now().Add(10 * time.Minute)
+	for time.Now().Before(deadline) {
+		resp, err := a.admin.fed.Outbox(context.Background(), connect.NewRequest(&localv1.OutboxRequest{}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !slices.ContainsFunc(resp.Msg.Entries, func(e *localv1.OutboxEntry) bool { return slices.Contains(agencies, e.Peer) }) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.Fatalf("the outbox still holds envelopes for %v", agencies)
+}
+
+// benchReferrals sends b.N referrals from benchSenders callers, the i-th
+// to to[i%len(to)], and reports the throughput from the first call to the
+// last receipt and the latency of each referral.
+func benchReferrals(b *testing.B, a *node, cases, to []string) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	started := map[string]time.Time{}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	first := time.Now()
+	for w := range benchSenders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				t0 := time.Now()
+				resp, err := a.worker.fed.Send(ctx, connect.NewRequest(&localv1.SendRequest{Kind: "referral", CaseId: cases[w], To: to[i%len(to)], Service: "psychosocial", Note: "benchmark"}))
+				if err != nil {
+					b.Error(err)
+					continue
+				}
+				mu.Lock()
+				started[resp.Msg.Exchange.Id] = t0
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range b.N {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	sent := time.Since(first)
+	waitForOutbox(b, a, to)
+	b.StopTimer()
+
+	auditA := localv1connect.NewAuditServiceClient(&http.Client{Transport: a.adminToken}, a.url)
+	tail, err := auditA.TailAudit(ctx, connect.NewRequest(&localv1.TailAuditRequest{N: int32(min(10000, 4*b.N+100))}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var lat []time.Duration
+	var last time.Time
+	for _, e := range tail.Msg.Entries {
+		t0, ok := started[strings.TrimPrefix(e.Object, "exchange/")]
+		if e.Action != "envelope.delivered" || !ok {
+			continue
+		}
+		at := e.Time.AsTime()
+		lat = append(lat, at.Sub(t0))
+		if at.After(last) {
+			last = at
+		}
+	}
+	if len(lat) == 0 {
+		b.Fatal("no receipt found in the audit log")
+	}
+	b.ReportMetric(float64(b.N)/last.Sub(first).Seconds(), "referrals/s")
+	b.ReportMetric(float64(b.N)/sent.Seconds(), "sent/s")
+	reportLatency(b, lat)
+}
+
+func reportLatency(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+	b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
+}
+
+// benchEcho calls a Connect echo over libp2p b.N times with inflight calls
+// at a time, each carrying env and getting it back.
+func benchEcho(b *testing.B, env []byte, inflight int) {
+	const procedure = "/cpx.bench.v1.Echo/Echo"
+	host := func() *p2p.Host {
+		id, err := p2p.NewIdentity()
+		if err != nil {
+			b.Fatal(err)
+		}
+		h, err := p2p.New(p2p.Config{Identity: id, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { h.Close() })
+		return h
+	}
+	srv, cli := host(), host()
+	srv.Gater().Allow(cli.ID())
+	srv.Handle(procedure, connect.NewUnaryHandler(procedure, func(_ context.Context, r *connect.Request[peerv1.DeliverRequest]) (*connect.Response[peerv1.DeliverResponse], error) {
+		return connect.NewResponse(&peerv1.DeliverResponse{Receipt: r.Msg.Envelope}), nil
+	}))
+	var addrs []ma.Multiaddr
+	for _, s := range srv.Addrs() {
+		addrs = append(addrs, ma.StringCast(strings.Split(s, "/p2p/")[0]))
+	}
+	hc, err := cli.Client(srv.ID(), addrs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := connect.NewClient[peerv1.DeliverRequest, peerv1.DeliverResponse](hc, p2p.BaseURL+procedure)
+	ctx := context.Background()
+	if _, err := c.CallUnary(ctx, connect.NewRequest(&peerv1.DeliverRequest{Envelope: env})); err != nil {
+		b.Fatal(err) // connect before the clock runs
+	}
+	lat := make([]time.Duration, b.N)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	b.SetBytes(int64(len(env)))
+	b.ResetTimer()
+	first := time.Now()
+	for range inflight {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				t0 := time.Now()
+				resp, err := c.CallUnary(ctx, connect.NewRequest(&peerv1.DeliverRequest{Envelope: env}))
+				if err != nil || len(resp.Msg.Receipt) != len(env) {
+					b.Errorf("echo: %v", err)
+					continue
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	for i := range b.N {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(first).Seconds(), "calls/s")
+	reportLatency(b, lat)
+}
