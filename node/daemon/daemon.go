@@ -246,7 +246,8 @@ func (n *Node) open(ctx context.Context) error {
 		Location:       loc, ClosureRequiresApproval: n.cfg.Casework.ClosureRequiresApproval,
 		Notifier: notify.NewQueue(nil),
 	})
-	n.tracing = tracing.New(tracing.Options{Store: n.store, Cases: n.cases, Observed: true, Logger: n.log.With("component", "tracing")})
+	n.tracing = tracing.New(tracing.Options{Store: n.store, Cases: n.cases, Observed: true, Logger: n.log.With("component", "tracing"),
+		Location: func(code string) (string, bool) { l, ok := fc.Location(code); return l.Code, ok }})
 	n.cases.Observe(n.tracing)
 	if err := n.tracing.Rebuild(ctx); err != nil {
 		// Not fatal: the first match rebuilds it.
