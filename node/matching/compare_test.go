@@ -222,3 +222,16 @@ func TestMuhammadIsNotMahmoud(t *testing.T) {
 		t.Errorf("محمد علي vs Mohammed Ali: got level %d (%s), want ≥ 4", cs[0].Level, cs[0].Why)
 	}
 }
+
+func TestNicknameOnly(t *testing.T) {
+	q := matching.Person{Names: []string{"Dhoore"}}
+	c := matching.Person{Nicknames: []string{"Dhoore"}}
+	if got, why := level(t, q, c, matching.FieldName); got < 4 {
+		t.Errorf("Dhoore against a case known only as Dhoore: name level %d (%s), want ≥ 4", got, why)
+	}
+	ix := matching.NewIndex()
+	ix.Add(matching.Candidate{ID: "c1", Person: c})
+	if res := ix.Match(q, 0); len(res) != 1 {
+		t.Errorf("got %d candidates, want the case known by its nickname", len(res))
+	}
+}

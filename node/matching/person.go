@@ -68,6 +68,16 @@ func prepare(p Person) *profile {
 	for _, n := range p.Nicknames {
 		pr.nicks = append(pr.nicks, Tokens(n)...)
 	}
+	if len(pr.names) == 0 {
+		// a child known only by nicknames: they are its names
+		for _, n := range p.Nicknames {
+			if ts := Tokens(n); len(ts) > 0 {
+				ts = ts[:min(len(ts), maxTokens)]
+				pr.names = append(pr.names, ts)
+				pr.nameInfo = append(pr.nameInfo, infosOf(ts))
+			}
+		}
+	}
 	for _, n := range p.Relatives {
 		if ts := Tokens(n); len(ts) > 0 {
 			if len(ts) > maxTokens {
