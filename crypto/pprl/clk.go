@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cpx-node/cpx/node/matching"
+	"github.com/cpx-node/cpx/crypto/features"
 )
 
 // Bits is the filter length.
@@ -116,7 +116,7 @@ func NewEncoder(keys Keys) *Encoder {
 
 // Salt returns the per-record salt used for name tokens: the origin
 // country (first two characters of the first location), or "" if unknown.
-func Salt(p matching.Person) string {
+func Salt(p features.Person) string {
 	if len(p.Locations) > 0 && len(p.Locations[0]) >= 2 {
 		return p.Locations[0][:2]
 	}
@@ -131,7 +131,7 @@ func bigrams(s string, add func(string)) {
 }
 
 // Encode returns the CLK of a person.
-func (e *Encoder) Encode(p matching.Person) CLK {
+func (e *Encoder) Encode(p features.Person) CLK {
 	var raw [2]CLK // raw filter in raw[0]; balanced uses both
 	salt := Salt(p)
 	add := func(field, tok string) {
@@ -151,7 +151,7 @@ func (e *Encoder) Encode(p matching.Person) CLK {
 		}
 	}
 	for _, n := range append(append([]string(nil), p.Names...), p.Nicknames...) {
-		for _, t := range matching.Tokens(n) {
+		for _, t := range features.Tokens(n) {
 			bigrams(t.Canonical, func(b string) { add(FieldNames, b) })
 			bigrams(t.Skeleton, func(b string) { add(FieldSkeleton, b) })
 		}
@@ -171,7 +171,7 @@ func (e *Encoder) Encode(p matching.Person) CLK {
 		}
 	}
 	for _, r := range p.Relatives {
-		for _, t := range matching.Tokens(r) {
+		for _, t := range features.Tokens(r) {
 			add(FieldRelatives, t.Skeleton)
 		}
 	}
@@ -200,7 +200,7 @@ func (e *Encoder) Encode(p matching.Person) CLK {
 	return out
 }
 
-func age(p matching.Person) (int, bool) {
+func age(p features.Person) (int, bool) {
 	if p.Age != nil {
 		return int(*p.Age), true
 	}
@@ -317,7 +317,7 @@ func diceMany(q *CLK, set []CLK, threshold float64, out []int, generic bool) []i
 }
 
 // Band thresholds on the Dice coefficient, calibrated on the synth harness
-// (docs/matching.md): likely is the lowest threshold with precision ≥ 0.95
+// (docs/features.md): likely is the lowest threshold with precision ≥ 0.95
 // in the Latin set, possible is near the best-F1 threshold.
 const (
 	LikelyDice   = 0.95
@@ -328,11 +328,11 @@ const (
 func Band(d float64) string {
 	switch {
 	case d >= LikelyDice:
-		return matching.Likely
+		return features.Likely
 	case d >= PossibleDice:
-		return matching.Possible
+		return features.Possible
 	}
-	return matching.Unlikely
+	return features.Unlikely
 }
 
 // String renders a filter as hex (for test vectors).

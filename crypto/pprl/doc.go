@@ -41,7 +41,7 @@
 // frequency and pattern-mining attacks see no weight signal and no
 // popular-name bit patterns (the relatives' groups share one permutation,
 // see above). Groups rather than single fields, and the residual risk of a
-// peer that holds the keys, are discussed in docs/matching.md.
+// peer that holds the keys, are discussed in docs/features.md.
 // Record.UnmarshalBinary refuses filters that are not balanced (an all-ones
 // filter would reach every case).
 //
@@ -65,7 +65,7 @@
 // Set.Above about 214 M comparisons/s in a quiet period and 190 in a busy
 // one, against 93 and 53 with the pure-Go kernel in the same runs and 84 and
 // 40 before the kernel; DiceMany 123 and 97, Dice 54 and 40 (ranges and
-// method in docs/matching.md; go test -run '^$' -bench 'Dice|SetAbove'
+// method in docs/features.md; go test -run '^$' -bench 'Dice|SetAbove'
 // -count=6 ./crypto/pprl/). A set much larger than the L3 cache is bounded
 // by memory bandwidth instead: about 75 M/s at 2^18 encodings and more.
 //

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/cpx-node/cpx/node/matching"
+	"github.com/cpx-node/cpx/crypto/features"
 )
 
 // Feature indexes the comparisons of two Records that a Model weighs:
@@ -386,11 +386,11 @@ func (m Model) Posteriors(s []float64) []float64 {
 func (m Model) Band(p float64) string {
 	switch {
 	case p >= m.Likely:
-		return matching.Likely
+		return features.Likely
 	case p >= m.Possible:
-		return matching.Possible
+		return features.Possible
 	}
-	return matching.Unlikely
+	return features.Unlikely
 }
 
 // Example is one request's candidates (after blocking) for fitting: the

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cpx-node/cpx/node/matching"
+	"github.com/cpx-node/cpx/crypto/features"
 )
 
 // Group indexes the CLKs of a Record: each group of fields has its own
@@ -35,12 +35,12 @@ const (
 	// absent group, not a disagreement.
 	GroupChainRest
 	// GroupFather holds the name parts of the relative known to be the
-	// child's father (matching.Person.Father): bigrams of their skeletons.
+	// child's father (features.Person.Father): bigrams of their skeletons.
 	GroupFather
-	// GroupMother likewise holds the mother's (matching.Person.Mother).
+	// GroupMother likewise holds the mother's (features.Person.Mother).
 	GroupMother
 	// GroupRelatives holds the name parts of the relatives whose relation
-	// is not known (the rest of matching.Person.Relatives): bigrams of
+	// is not known (the rest of features.Person.Relatives): bigrams of
 	// their skeletons. The three relatives' groups share one field key
 	// and one balancing permutation, so that a relative of unknown
 	// relation can be compared with a father or a mother (Compare).
@@ -216,7 +216,7 @@ func (h *hasher) add(field, tok string) {
 }
 
 // EncodeRecord returns the Record of a person.
-func (e *RecordEncoder) EncodeRecord(p matching.Person) Record {
+func (e *RecordEncoder) EncodeRecord(p features.Person) Record {
 	return e.encode(p, false)
 }
 
@@ -226,9 +226,9 @@ func (e *RecordEncoder) EncodeRecord(p matching.Person) Record {
 // the last: "Tariq Muhammad Mahmud" as "Muhammad Mahmud Tariq"), for a
 // family that writes the family name or the grandfather's first. Only the
 // given-name, chain and lineage groups differ between the two.
-func (e *RecordEncoder) EncodeReadings(p matching.Person) []Record {
+func (e *RecordEncoder) EncodeReadings(p features.Person) []Record {
 	out := []Record{e.encode(p, false)}
-	if len(p.Names) > 0 && len(matching.Tokens(p.Names[0])) >= 2 {
+	if len(p.Names) > 0 && len(features.Tokens(p.Names[0])) >= 2 {
 		out = append(out, e.encode(p, true))
 	}
 	return out
@@ -236,37 +236,37 @@ func (e *RecordEncoder) EncodeReadings(p matching.Person) []Record {
 
 // encode builds a Record; rotated reads the first name's first part as
 // its last.
-func (e *RecordEncoder) encode(p matching.Person, rotated bool) Record {
+func (e *RecordEncoder) encode(p features.Person, rotated bool) Record {
 	var out Record
 	h := &hasher{e: e, macs: make(map[string]hash.Hash, len(RecordFields))}
-	var names [][]matching.Token
+	var names [][]features.Token
 	for _, n := range p.Names {
-		if ts := matching.Tokens(n); len(ts) > 0 {
+		if ts := features.Tokens(n); len(ts) > 0 {
 			names = append(names, ts)
 		}
 	}
 	if rotated && len(names) > 0 && len(names[0]) >= 2 {
 		first := names[0]
-		names[0] = append(append([]matching.Token(nil), first[1:]...), first[0])
+		names[0] = append(append([]features.Token(nil), first[1:]...), first[0])
 	}
-	nameTok := func(cf, sf string, t matching.Token) {
+	nameTok := func(cf, sf string, t features.Token) {
 		t = corrected(t)
 		bigrams(t.Canonical, func(b string) { h.add(cf, b) })
 		bigrams(t.Skeleton, func(b string) { h.add(sf, b) })
 	}
 	// relTok encodes a name part as the relatives' groups hold it (also
 	// the lineage group, which must stay comparable with them).
-	relTok := func(t matching.Token) {
+	relTok := func(t features.Token) {
 		t = corrected(t)
 		bigrams(t.Skeleton, func(b string) { h.add(FieldRelSkeleton, b) })
 	}
 	// givenTok encodes a given name and, for a known nickname, the formal
 	// names it stands for (Hamoudi → Muhammad).
-	givenTok := func(t matching.Token) {
+	givenTok := func(t features.Token) {
 		nameTok(FieldGiven, FieldGivenSkeleton, t)
-		for _, f := range matching.Formal(t.Canonical) {
+		for _, f := range features.Formal(t.Canonical) {
 			bigrams(f, func(b string) { h.add(FieldGiven, b) })
-			bigrams(matching.Skeleton(f), func(b string) { h.add(FieldGivenSkeleton, b) })
+			bigrams(features.Skeleton(f), func(b string) { h.add(FieldGivenSkeleton, b) })
 		}
 	}
 	for g := range NumGroups {
@@ -280,7 +280,7 @@ func (e *RecordEncoder) encode(p matching.Person, rotated bool) Record {
 				given[ts[0].Canonical] = true
 			}
 			for _, n := range p.Nicknames {
-				for _, t := range matching.Tokens(n) {
+				for _, t := range features.Tokens(n) {
 					if !standsForGiven(t, given) {
 						givenTok(t)
 					}
@@ -303,7 +303,7 @@ func (e *RecordEncoder) encode(p matching.Person, rotated bool) Record {
 				if relation(p, r) != g {
 					continue
 				}
-				for _, t := range matching.Tokens(r) {
+				for _, t := range features.Tokens(r) {
 					relTok(t)
 				}
 			}
@@ -332,10 +332,10 @@ func (e *RecordEncoder) encode(p matching.Person, rotated bool) Record {
 }
 
 // corrected returns t, or the known name it is one typing slip from
-// (matching.KnownNear).
-func corrected(t matching.Token) matching.Token {
-	if n := matching.KnownNear(t); n != "" {
-		return matching.Token{Canonical: n, Skeleton: matching.Skeleton(n)}
+// (features.KnownNear).
+func corrected(t features.Token) features.Token {
+	if n := features.KnownNear(t); n != "" {
+		return features.Token{Canonical: n, Skeleton: features.Skeleton(n)}
 	}
 	return t
 }
@@ -344,11 +344,11 @@ func corrected(t matching.Token) matching.Token {
 // (canonical keys) or stands for one of them (Hamoudi beside Muhammad):
 // it then adds nothing to the given-name group, and encoding it would
 // only dilute the group's agreement with a record that lists no nickname.
-func standsForGiven(t matching.Token, given map[string]bool) bool {
+func standsForGiven(t features.Token, given map[string]bool) bool {
 	if given[t.Canonical] {
 		return true
 	}
-	for _, f := range matching.Formal(t.Canonical) {
+	for _, f := range features.Formal(t.Canonical) {
 		if given[f] {
 			return true
 		}
@@ -360,7 +360,7 @@ func standsForGiven(t matching.Token, given map[string]bool) bool {
 // p.Father, else GroupMother if it is p.Mother, else GroupRelatives (as
 // node/matching does). A Father or Mother not among p.Relatives is not
 // encoded, and none is encoded twice.
-func relation(p matching.Person, r string) Group {
+func relation(p features.Person, r string) Group {
 	switch {
 	case r == "":
 	case r == p.Father:
@@ -372,7 +372,7 @@ func relation(p matching.Person, r string) Group {
 }
 
 // ages adds the tokens of the age group.
-func (e *RecordEncoder) ages(p matching.Person, add func(field, tok string)) {
+func (e *RecordEncoder) ages(p features.Person, add func(field, tok string)) {
 	if a, ok := e.age(p); ok {
 		// the age and the two years either side, so that estimated ages
 		// (a parent's "about 10" against a registered 8) still share
@@ -387,11 +387,8 @@ func (e *RecordEncoder) ages(p matching.Person, add func(field, tok string)) {
 }
 
 // place adds the tokens of the place group.
-func (e *RecordEncoder) place(p matching.Person, add func(field, tok string)) {
-	locs := p.Locations
-	if p.SeparationLocation != "" {
-		locs = append(locs[:len(locs):len(locs)], p.SeparationLocation)
-	}
+func (e *RecordEncoder) place(p features.Person, add func(field, tok string)) {
+	locs := features.LocationCodes(append(p.Locations[:len(p.Locations):len(p.Locations)], p.SeparationLocation))
 	seen := map[string]bool{}
 	for _, l := range locs {
 		for n := 2; n <= len(l) && n <= 6; n += 2 {
@@ -404,7 +401,7 @@ func (e *RecordEncoder) place(p matching.Person, add func(field, tok string)) {
 }
 
 // separationMonths adds the tokens of the time group.
-func separationMonths(p matching.Person, add func(field, tok string)) {
+func separationMonths(p features.Person, add func(field, tok string)) {
 	if t, err := time.Parse(time.DateOnly, p.SeparationDate); err == nil {
 		// the month and the months 15 days either side, so dates a few
 		// days apart across a month's end still share a token
@@ -418,18 +415,8 @@ func separationMonths(p matching.Person, add func(field, tok string)) {
 	}
 }
 
-func (e *RecordEncoder) age(p matching.Person) (int, bool) {
-	if p.Age != nil {
-		return int(*p.Age), true
-	}
-	if t, err := time.Parse(time.DateOnly, p.DateOfBirth); err == nil {
-		y := e.Reference.Year() - t.Year()
-		if e.Reference.YearDay() < t.YearDay() {
-			y--
-		}
-		return y, true
-	}
-	return 0, false
+func (e *RecordEncoder) age(p features.Person) (int, bool) {
+	return features.AgeAt(p, e.Reference)
 }
 
 // balance returns raw ‖ ¬raw permuted by perm and XOR-folded to 1024 bits:

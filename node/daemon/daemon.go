@@ -291,7 +291,8 @@ func (n *Node) open(ctx context.Context) error {
 		Location: loc, ClosureRequiresApproval: n.cfg.Casework.ClosureRequiresApproval,
 		Notifier: notify.NewQueue(nil),
 	})
-	n.tracing = tracing.New(tracing.Options{Store: n.st, Cases: n.cases, Observed: true, Logger: n.log.With("component", "tracing")})
+	n.tracing = tracing.New(tracing.Options{Store: n.st, Cases: n.cases, Observed: true, Logger: n.log.With("component", "tracing"),
+		Location: func(code string) (string, bool) { l, ok := fc.Location(code); return l.Code, ok }})
 	n.cases.Observe(n.tracing)
 	n.buildIndexes()
 	identity, err := exchange.Secret(ctx, n.store, n.kr, "libp2p-identity", func() ([]byte, error) {

@@ -47,7 +47,12 @@ func problems(err error) string {
 	return strings.Join(ps, " ")
 }
 
-// full is a valid registration: the required fields.
+// service is a case with one service of one field.
+func service(k string, v any) map[string]any {
+	return map[string]any{"services_section": []any{map[string]any{k: v}}}
+}
+
+// full is a valid registration: a given name and the sex.
 func full(kv ...any) map[string]any {
 	m := map[string]any{"name_first": "Amina", "sex": "female"}
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -70,13 +75,16 @@ func TestNormalize(t *testing.T) {
 	}{
 		// Required, unknown fields, partial vs full.
 		{name: "minimal", form: "registration", in: full(), want: full()},
-		{name: "required missing", form: "registration", in: map[string]any{"name_last": "X"},
-			probs: "name_first:required sex:required"},
-		{name: "required empty string", form: "registration", in: full("name_first", "  "),
-			probs: "name_first:required"},
-		{name: "required nil", form: "registration", in: full("sex", nil), probs: "sex:required"},
-		{name: "invalid required not reported twice", form: "registration", in: full("sex", "x"),
-			probs: "sex:lookup"},
+		// a child known only by a family name or a nickname, sex not known
+		{name: "no given name, no sex", form: "registration", in: map[string]any{"name_last": "X"},
+			want: map[string]any{"name_last": "X"}},
+		{name: "required missing", in: service("service_implementing_agency", "X"),
+			probs: "services_section[0].service_type:required"},
+		{name: "required empty string", in: service("service_type", "  "),
+			probs: "services_section[0].service_type:required"},
+		{name: "required nil", in: service("service_type", nil), probs: "services_section[0].service_type:required"},
+		{name: "invalid required not reported twice", in: service("service_type", "x"),
+			probs: "services_section[0].service_type:lookup"},
 		{name: "partial skips required", form: "registration", partial: true,
 			in: map[string]any{"name_last": "Hassan"}, want: map[string]any{"name_last": "Hassan"}},
 		{name: "partial keeps nil", form: "registration", partial: true,

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cpx-node/cpx/crypto/features"
 )
 
 // Comparison is the outcome of comparing one field of a tracing request with
@@ -45,7 +47,7 @@ const (
 // total disagreement, to n-1, full agreement).
 var FieldLevels = map[string]int{
 	FieldName: 8, FieldSex: 2, FieldAge: 5, FieldLocation: 4,
-	FieldRelatives: 5, FieldLineage: 4, FieldSepDate: 3, FieldSepLocation: 3, FieldGivenRarity: 4,
+	FieldRelatives: 7, FieldLineage: 4, FieldSepDate: 3, FieldSepLocation: 3, FieldGivenRarity: 4,
 }
 
 // FieldOrder lists the compared fields.
@@ -118,9 +120,9 @@ type tokInfo struct {
 }
 
 func infoOf(t Token) tokInfo {
-	in := tokInfo{known: knownNames[t.Canonical], formal: nickIndex[t.Canonical]}
+	in := tokInfo{known: features.Known(t.Canonical), formal: features.Formal(t.Canonical)}
 	if !in.known {
-		in.soundsLike = knownBySkeleton[t.Skeleton]
+		in.soundsLike = features.SoundsLike(t.Skeleton)
 	}
 	return in
 }
@@ -181,7 +183,7 @@ func tokenSimInfo(a, b Token, ai, bi tokInfo) (float64, string) {
 	if !bothKnown && (a.Spelling != "" || b.Spelling != "") {
 		// a typo of a spelling the variant table maps (Faduao for
 		// Faadumo) is close to that spelling, not to the canonical one
-		jw = math.Max(jw, JaroWinkler(a.spelling(), b.spelling()))
+		jw = math.Max(jw, JaroWinkler(a.RulesKey(), b.RulesKey()))
 	}
 	if ra, rb, ok := abdRests(a.Canonical, b.Canonical); ok {
 		// the shared abd- (servant of) says nothing: Abdi, Abdiaziz and
@@ -403,8 +405,8 @@ func nameLevel(q, c []Token, qi, ci []tokInfo, qn, cn []Token) (int, float64, []
 		// typo in Arabic script: عرم for عمر), or spellings one edit
 		// apart in one script (Ayl for Aly: too short for Jaro–Winkler
 		// to see it; across scripts the unwritten vowels differ anyway)
-		return sims[i][j] >= nearSim || oneEdit(q[i].Skeleton, c[j].Skeleton) ||
-			q[i].Arabic == c[j].Arabic && oneEdit(q[i].Canonical, c[j].Canonical)
+		return sims[i][j] >= nearSim || features.OneEdit(q[i].Skeleton, c[j].Skeleton) ||
+			q[i].Arabic == c[j].Arabic && features.OneEdit(q[i].Canonical, c[j].Canonical)
 	}
 	nearMisses := 0
 	for i := 0; i < n; i++ {
@@ -554,6 +556,11 @@ func describeAge(a float64, est bool) string {
 //	2 born within a year, or ages within the tolerance
 //	1 born within three years, or ages within twice the tolerance
 //	0 further apart
+//
+// Ages are compared at the request's day (its RecordedOn, else the
+// case's): a date of birth gives the age reached on that day, and an age
+// recorded on another day is moved on by the years between. A date of
+// birth against an age with no day on either side is blank.
 func compareAge(q, c *profile, e explain) Comparison {
 	if q.dob != noDate && c.dob != noDate {
 		d := q.dob - c.dob
@@ -573,16 +580,25 @@ func compareAge(q, c *profile, e explain) Comparison {
 		}
 		return Comparison{FieldAge, Mismatch, why, 0}
 	}
-	qa, ca := q.age, c.age
+	ref := q.recorded
+	if ref == noDate {
+		ref = c.recorded
+	}
+	qa, qFrom := ageAt(q, ref)
+	ca, cFrom := ageAt(c, ref)
 	if qa < 0 || ca < 0 {
+		if (q.dob != noDate && c.age >= 0) || (c.dob != noDate && q.age >= 0) {
+			return Comparison{Field: FieldAge, Outcome: Blank, Why: "an age and a date of birth, but no day the age was recorded", Level: -1}
+		}
 		return blank(FieldAge)
 	}
-	est := q.estimated || c.estimated
-	tol := math.Max(ageTolerance(qa, q.estimated), ageTolerance(ca, c.estimated))
+	qEst, cEst := q.estimated && q.dob == noDate, c.estimated && c.dob == noDate
+	est := qEst || cEst
+	tol := math.Max(ageTolerance(qa, qEst), ageTolerance(ca, cEst))
 	d := math.Abs(qa - ca)
 	why := ""
 	if e {
-		why = fmt.Sprintf("age %s vs %s", describeAge(qa, q.estimated), describeAge(ca, c.estimated))
+		why = fmt.Sprintf("age %s%s vs %s%s", describeAge(qa, qEst), qFrom, describeAge(ca, cEst), cFrom)
 	}
 	switch {
 	case d < 0.5 && !est:
@@ -594,6 +610,34 @@ func compareAge(q, c *profile, e explain) Comparison {
 	}
 	return Comparison{FieldAge, Mismatch, why, 0}
 }
+
+// ageAt returns p's age in whole years on day ref (noDate: as recorded)
+// and where it comes from for the explanation: the age recorded (moved on
+// by the years from p's RecordedOn to ref when both are known), else the
+// age reached on ref from the date of birth. -1 when neither can be had.
+func ageAt(p *profile, ref int32) (float64, string) {
+	if p.age >= 0 {
+		if p.recorded == noDate || ref == noDate || ref == p.recorded {
+			return p.age, ""
+		}
+		moved := math.Floor(p.age + float64(ref-p.recorded)/365.2425)
+		if moved < 0 {
+			moved = 0
+		}
+		if moved == p.age {
+			return p.age, ""
+		}
+		return moved, fmt.Sprintf(" (%g on %s)", p.age, dayString(p.recorded))
+	}
+	if p.dob != noDate && ref != noDate && ref >= p.dob {
+		return float64(AgeOn(dayTime(p.dob), dayTime(ref))), " (born " + dayString(p.dob) + ")"
+	}
+	return -1, ""
+}
+
+func dayTime(day int32) time.Time { return time.Unix(int64(day)*86400, 0).UTC() }
+
+func dayString(day int32) string { return dayTime(day).Format(time.DateOnly) }
 
 func commonPrefix(a, b string) int {
 	n := 0
@@ -666,20 +710,37 @@ const strongRelative = 5
 // mother; each relative in one pair at most, strongest agreements first)
 // and grades:
 //
-//	4 two or more relatives agree
-//	3 one agrees and nothing contradicts it
-//	2 one agrees but another pair contradicts it: a relative left over on
+//	6 two or more relatives agree
+//	5 one agrees and nothing contradicts it
+//	4 one agrees but another pair contradicts it: a relative left over on
 //	  each side, comparable (a father on both, or a parent and a relative
 //	  of unknown relation), whose names do not agree — a child has one
 //	  father and one mother, so another child's family shares one parent's
 //	  name at most by chance
-//	1 one agrees in part (no relative agrees fully)
-//	0 none agrees
+//	3 a name one side gives in one part (Fatima) agrees with a part of the
+//	  other side's (Fatima Warsame): every part given agrees
+//	2 one agrees in part (no relative agrees fully)
+//	1 none agrees
+//	0 relatives recorded on one side only
+//
+// A relative's name agrees when every part present on both sides agrees
+// (all parts, or all but a near miss). Blank when neither side records a
+// relative.
 func compareRelatives(q, c *profile, e explain) Comparison {
-	if len(q.relatives) == 0 || len(c.relatives) == 0 {
+	if len(q.relatives) == 0 && len(c.relatives) == 0 {
 		return blank(FieldRelatives)
 	}
-	type pair struct{ x, y, level int }
+	if len(q.relatives) == 0 || len(c.relatives) == 0 {
+		side := "case"
+		if len(q.relatives) > 0 {
+			side = "request"
+		}
+		return Comparison{Field: FieldRelatives, Outcome: Blank, Why: "relatives recorded on the " + side + " only", Level: relAbsent}
+	}
+	type pair struct {
+		x, y, level int
+		onePart     bool // a one-part name agrees with a part of the other (below strongRelative)
+	}
 	var buf [16]pair // most people list a few relatives: no allocation
 	pairs := buf[:0]
 	for x, a := range q.relatives[:min(len(q.relatives), 64)] {
@@ -687,17 +748,24 @@ func compareRelatives(q, c *profile, e explain) Comparison {
 			if rq, rc := q.relRole[x], c.relRole[y]; rq != roleUnknown && rc != roleUnknown && rq != rc {
 				continue // a mother is not compared with a father
 			}
-			l, _, _ := nameLevel(a, b, q.relInfo[x], c.relInfo[y], nil, nil)
-			pairs = append(pairs, pair{x, y, l})
+			l, _, best := nameLevel(a, b, q.relInfo[x], c.relInfo[y], nil, nil)
+			one := l < strongRelative && min(len(a), len(b)) == 1 && len(best) == 1
+			pairs = append(pairs, pair{x, y, l, one})
 		}
 	}
 	if len(pairs) == 0 {
 		return Comparison{Field: FieldRelatives, Outcome: Blank, Why: "no relative of the same kind on both sides", Level: -1}
 	}
 	// strongest first; ties in request order (stable)
-	slices.SortStableFunc(pairs, func(a, b pair) int { return b.level - a.level })
+	rank := func(p pair) int {
+		if p.onePart {
+			return 2*strongRelative - 1
+		}
+		return 2 * p.level
+	}
+	slices.SortStableFunc(pairs, func(a, b pair) int { return rank(b) - rank(a) })
 	var usedQ, usedC uint64 // bit x: relative x is in a pair (the first 64 only)
-	strong, bestL := 0, pairs[0].level
+	strong, bestL, bestOnePart := 0, pairs[0].level, pairs[0].onePart
 	why := ""
 	if e {
 		why = joinRaw(q.relatives[pairs[0].x]) + " ~ " + joinRaw(c.relatives[pairs[0].y])
@@ -719,32 +787,40 @@ func compareRelatives(q, c *profile, e explain) Comparison {
 			break
 		}
 	}
-	lvl := 0
+	lvl := 1
 	switch {
 	case strong >= 2:
-		lvl = 4
+		lvl = 6
 	case strong == 1 && !conflict:
-		lvl = 3
+		lvl = 5
 	case strong == 1:
-		lvl = 2
+		lvl = 4
+	case bestOnePart:
+		lvl = 3
 	case bestL >= 1:
-		lvl = 1
+		lvl = 2
 	}
 	out := Comparison{Field: FieldRelatives, Level: lvl, Why: why}
 	switch lvl {
-	case 4:
+	case 6:
 		out.Outcome, out.Why = Match, e.f("%d relatives agree, e.g. %s", strong, why)
-	case 3:
+	case 5:
 		out.Outcome = Match
-	case 2:
+	case 4:
 		out.Outcome, out.Why = Partial, e.f("%s, but %s", why, conflictWhy)
-	case 1:
+	case 3:
+		out.Outcome, out.Why = Match, e.f("%s (the one name given agrees)", why)
+	case 2:
 		out.Outcome = Partial
 	default:
 		out.Outcome, out.Why = Mismatch, "no relative's name agrees"
 	}
 	return out
 }
+
+// relAbsent is the relatives' level of relatives recorded on one side
+// only.
+const relAbsent = 0
 
 // compareLineage compares each side's name chain — the parts after the
 // given name: the father's and grandfather's names in a patronymic chain
@@ -844,35 +920,6 @@ func extendsKnown(a, b string, ai, bi tokInfo) bool {
 		ai = bi
 	}
 	return ai.known && len(a) >= 3 && len(b) >= len(a)+2 && strings.HasPrefix(b, a)
-}
-
-// oneEdit reports whether two skeletons of at least three letters are one
-// substitution, insertion, deletion or transposition of neighbours apart.
-func oneEdit(a, b string) bool {
-	if len(a) < 3 || len(b) < 3 || a == b {
-		return false
-	}
-	if len(a) > len(b) {
-		a, b = b, a
-	}
-	switch len(b) - len(a) {
-	case 0:
-		i := 0
-		for i < len(a) && a[i] == b[i] {
-			i++
-		}
-		if a[i+1:] == b[i+1:] {
-			return true // substitution
-		}
-		return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
-	case 1:
-		i := 0
-		for i < len(a) && a[i] == b[i] {
-			i++
-		}
-		return a[i:] == b[i+1:]
-	}
-	return false
 }
 
 // abdRests returns what follows "abd" in two canonical parts that both start

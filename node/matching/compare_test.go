@@ -48,14 +48,18 @@ func TestRelativesConflict(t *testing.T) {
 		want int
 	}{
 		{"both parents agree", matching.Person{Father: "Hamid Hashemi", Mother: "Fatima Ahmadzai",
-			Relatives: []string{"Hamid Hashemi", "Fatima Ahmadzai"}}, 4},
+			Relatives: []string{"Hamid Hashemi", "Fatima Ahmadzai"}}, 6},
 		{"the father agrees, the mother is another woman", matching.Person{Father: "Hamid Hashemi", Mother: "Fatima Karimi",
-			Relatives: []string{"Hamid Hashemi", "Fatima Karimi"}}, 2},
+			Relatives: []string{"Hamid Hashemi", "Fatima Karimi"}}, 4},
 		{"the father agrees, no mother recorded", matching.Person{Father: "Hamid Hashemi",
-			Relatives: []string{"Hamid Hashemi"}}, 3},
+			Relatives: []string{"Hamid Hashemi"}}, 5},
 		{"the father agrees, an uncle of unknown relation", matching.Person{Father: "Hamid Hashemi",
-			Relatives: []string{"Hamid Hashemi", "Wali Hashemi"}}, 3},
-		{"another father", matching.Person{Father: "Wali Karimi", Relatives: []string{"Wali Karimi"}}, 0},
+			Relatives: []string{"Hamid Hashemi", "Wali Hashemi"}}, 5},
+		{"another father", matching.Person{Father: "Wali Karimi", Relatives: []string{"Wali Karimi"}}, 1},
+		{"the father's given name alone", matching.Person{Father: "Hamid", Relatives: []string{"Hamid"}}, 3},
+		{"the mother's given name alone", matching.Person{Relatives: []string{"Fatema"}}, 3},
+		{"a one-part name that is another", matching.Person{Relatives: []string{"Wali"}}, 1},
+		{"no relatives on the case", matching.Person{}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.c.Names = []string{"Muhammad Hashemi"}
@@ -161,5 +165,73 @@ func TestCompareAge(t *testing.T) {
 				t.Errorf("age level %d (%s), want %d", got, why, tc.want)
 			}
 		})
+	}
+}
+
+func TestAgeAgainstDateOfBirth(t *testing.T) {
+	age := func(a float64) *float64 { return &a }
+	for _, tc := range []struct {
+		name string
+		q, c matching.Person
+		want int // -1: blank
+	}{
+		{"estimated age within tolerance of the date of birth",
+			matching.Person{Age: age(8), AgeEstimated: true, RecordedOn: "2026-03-01"},
+			matching.Person{DateOfBirth: "2018-05-03", RecordedOn: "2024-01-10"}, 2},
+		{"the same stated age",
+			matching.Person{Age: age(7), RecordedOn: "2026-03-01"},
+			matching.Person{DateOfBirth: "2018-05-03"}, 3},
+		{"stated age two years off", matching.Person{Age: age(5), RecordedOn: "2026-03-01"},
+			matching.Person{DateOfBirth: "2018-05-03"}, 1},
+		{"a date of birth on the request", matching.Person{DateOfBirth: "2018-05-03", RecordedOn: "2026-03-01"},
+			matching.Person{Age: age(14), RecordedOn: "2025-01-01"}, 0},
+		{"no day for the age", matching.Person{Age: age(8), AgeEstimated: true},
+			matching.Person{DateOfBirth: "2018-05-03"}, -1},
+		{"a case's age moves on to the request's day",
+			matching.Person{Age: age(10), RecordedOn: "2026-03-01"},
+			matching.Person{Age: age(8), RecordedOn: "2024-02-01"}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.q.Names, tc.c.Names = []string{"Hodan"}, []string{"Hodan"}
+			got, why := level(t, tc.q, tc.c, matching.FieldAge)
+			if got != tc.want {
+				t.Errorf("age level %d (%s), want %d", got, why, tc.want)
+			}
+			if got >= 0 && (why == "" || why == "not recorded on both sides") {
+				t.Errorf("explanation %q, want the ages compared", why)
+			}
+		})
+	}
+}
+
+func TestLocationCodeForms(t *testing.T) {
+	q := matching.Person{Names: []string{"Hodan"}, Locations: []string{"so-bn"}}
+	c := matching.Person{Names: []string{"Hodan"}, Locations: []string{"SOBN"}}
+	if got, why := level(t, q, c, matching.FieldLocation); got != 3 {
+		t.Errorf("SO-BN vs SOBN: location level %d (%s), want 3", got, why)
+	}
+}
+
+func TestMuhammadIsNotMahmoud(t *testing.T) {
+	cs := matching.Compare(matching.Person{Names: []string{"محمد علي"}}, matching.Person{Names: []string{"Mahmoud Ali"}})
+	if cs[0].Level >= 3 {
+		t.Errorf("محمد علي vs Mahmoud Ali: got level %d (%s), want < 3", cs[0].Level, cs[0].Why)
+	}
+	cs = matching.Compare(matching.Person{Names: []string{"محمد علي"}}, matching.Person{Names: []string{"Mohammed Ali"}})
+	if cs[0].Level < 4 {
+		t.Errorf("محمد علي vs Mohammed Ali: got level %d (%s), want ≥ 4", cs[0].Level, cs[0].Why)
+	}
+}
+
+func TestNicknameOnly(t *testing.T) {
+	q := matching.Person{Names: []string{"Dhoore"}}
+	c := matching.Person{Nicknames: []string{"Dhoore"}}
+	if got, why := level(t, q, c, matching.FieldName); got < 4 {
+		t.Errorf("Dhoore against a case known only as Dhoore: name level %d (%s), want ≥ 4", got, why)
+	}
+	ix := matching.NewIndex()
+	ix.Add(matching.Candidate{ID: "c1", Person: c})
+	if res := ix.Match(q, 0); len(res) != 1 {
+		t.Errorf("got %d candidates, want the case known by its nickname", len(res))
 	}
 }

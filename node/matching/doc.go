@@ -4,18 +4,17 @@
 //
 // # Names
 //
-// Normalize folds a name as written (NFKC, case, Latin diacritics, Arabic
-// letter variants, tatweel and harakat). Tokens splits it into parts and
-// gives each a Canonical spelling key (Mohammed, Muhammad, Mohamed, Maxamed
-// and محمد → "muhamad") and a Skeleton, a consonant key on which Arabic
-// script and its romanisations meet. Parts are compared with Jaro–Winkler
-// on the keys, a nickname table and the skeleton; full names with the best
-// assignment of parts, so swapped and missing parts still agree.
+// Names, their normalisation, transliteration and phonetic keys, and the
+// derived fields (an age on a day, location codes) come from
+// crypto/features, which the federated encodings (crypto/pprl) use too.
+// Parts are compared with Jaro–Winkler on the keys, a nickname table and
+// the skeleton; full names with the best assignment of parts, so swapped
+// and missing parts still agree.
 //
 // # Model
 //
 // Compare returns one Comparison per field (names, sex, age with tolerance
-// for estimates, location by common code prefix, relatives, lineage — a
+// for estimates and at the request's day, location by common code prefix, relatives, lineage — a
 // name chain against the other side's father —, separation date and
 // place), each with an agreement level. A Fellegi–Sunter Model turns the
 // levels into a posterior probability; Fit estimates it by EM on unlabelled

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+
+	"github.com/cpx-node/cpx/crypto/features"
 )
 
 // Result is one candidate found for a tracing request.
@@ -388,10 +390,10 @@ func blockingKeys(p *profile) []string {
 			// other part's exact skeleton
 			s0, sj := name[0].Skeleton, name[j].Skeleton
 			if len(s0) >= 2 && len(sj) >= 2 {
-				for _, d := range deletions(s0) {
+				for _, d := range features.Deletions(s0) {
 					addPair("p|", d, sj)
 				}
-				for _, d := range deletions(sj) {
+				for _, d := range features.Deletions(sj) {
 					addPair("p|", s0, d)
 				}
 			}
@@ -423,23 +425,50 @@ func blockingKeys(p *profile) []string {
 			chain(r[0], r[1])
 		}
 	}
+	// Independent keys, each of one name part with a date of birth part
+	// or a place, so that a record whose other parts were lost (a part
+	// missing, misspelt beyond the keys above, swapped with another) is
+	// still reached: the part's phonetic key and its first three letters
+	// (a q-gram that survives a consonant change) with the year of birth,
+	// the month and day of birth, and the district; the whole date of
+	// birth with the district.
+	var born, monthDay string
+	if p.dob != noDate {
+		d := dayString(p.dob)
+		born, monthDay = d[:4], d[5:]
+	}
+	var places []string
+	for _, l := range p.locations {
+		if len(l) >= 4 {
+			places = append(places, l[:min(len(l), 6)])
+		}
+	}
+	if born != "" {
+		for _, l := range places {
+			add("dl|" + born + monthDay + "|" + l)
+		}
+	}
+	for _, name := range p.names {
+		for _, t := range name {
+			keys := phonAlts(t.Canonical, t.Skeleton)
+			if len(t.Canonical) >= 3 {
+				keys = append(keys, "^"+t.Canonical[:3])
+			}
+			for _, k := range keys {
+				if born != "" {
+					add("y|" + k + "|" + born)
+					add("md|" + k + "|" + monthDay)
+				}
+				for _, l := range places {
+					add("l|" + k + "|" + l)
+				}
+			}
+		}
+	}
 	out := make([]string, 0, len(set))
 	for k := range set {
 		out = append(out, k)
 	}
 	sort.Strings(out)
-	return out
-}
-
-// deletions returns a skeleton with each of its letters deleted in turn
-// (skeletons of 3 letters or more).
-func deletions(sk string) []string {
-	if len(sk) < 3 {
-		return nil
-	}
-	out := make([]string, 0, len(sk))
-	for i := 0; i < len(sk); i++ {
-		out = append(out, sk[:i]+sk[i+1:])
-	}
 	return out
 }

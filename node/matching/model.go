@@ -5,13 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+
+	"github.com/cpx-node/cpx/crypto/features"
 )
 
-// Bands.
+// Bands (features').
 const (
-	Likely   = "likely"
-	Possible = "possible"
-	Unlikely = "unlikely"
+	Likely   = features.Likely
+	Possible = features.Possible
+	Unlikely = features.Unlikely
 )
 
 // Band thresholds on the posterior probability: likely means more likely

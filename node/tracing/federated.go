@@ -324,7 +324,7 @@ func (s *Service) FederatedMatch(ctx context.Context, sub policy.Subject, ref st
 		enc := pprl.NewRecordEncoder(keysFor(t.ISP))
 		var recs [][]pprl.Record
 		for i := range req.Details.Traces {
-			recs = append(recs, enc.EncodeReadings(req.Details.person(i)))
+			recs = append(recs, enc.EncodeReadings(req.person(i, s.location)))
 		}
 		payload, err := encodeQuery(recs)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cpx-node/cpx/node/casework"
 	"github.com/cpx-node/cpx/node/matching"
@@ -48,7 +49,7 @@ func CasePerson(fields map[string]any) matching.Person {
 	p.DateOfBirth = str("date_of_birth")
 	for _, k := range []string{"location_current", "location_separation", "location_last"} {
 		if s := str(k); s != "" {
-			p.Locations = append(p.Locations, strings.ToUpper(s))
+			p.Locations = append(p.Locations, matching.LocationCode(s))
 		}
 	}
 	if fam, ok := fields["family_details_section"].([]any); ok {
@@ -68,7 +69,7 @@ func CasePerson(fields map[string]any) matching.Person {
 		}
 	}
 	p.SeparationDate = str("date_of_separation")
-	p.SeparationLocation = strings.ToUpper(str("location_separation"))
+	p.SeparationLocation = matching.LocationCode(str("location_separation"))
 	return p
 }
 
@@ -83,6 +84,9 @@ func (s *Service) indexable(c casework.Case) (matching.Person, bool) {
 		return matching.Person{}, false
 	}
 	p := CasePerson(c.Fields)
+	if !c.CreatedAt.IsZero() {
+		p.RecordedOn = c.CreatedAt.UTC().Format(time.DateOnly)
+	}
 	if p.Validate(s.now()) != nil {
 		return matching.Person{}, false
 	}

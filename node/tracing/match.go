@@ -121,7 +121,7 @@ func (s *Service) Match(ctx context.Context, sub policy.Subject, ref string, lim
 	limit = clampLimit(limit)
 	var out []Candidate
 	for i := range req.Details.Traces {
-		got, err := s.resolve(ctx, sub, i+1, ix.Match(req.Details.person(i), 0), limit, "")
+		got, err := s.resolve(ctx, sub, i+1, ix.Match(req.person(i, s.location), 0), limit, "")
 		if err != nil {
 			return Request{}, nil, err
 		}
@@ -169,7 +169,7 @@ func (s *Service) MatchAll(ctx context.Context, sub policy.Subject) ([]Summary, 
 		}
 		sum := Summary{ID: req.ID, Number: req.Number}
 		for i := range req.Details.Traces {
-			for _, r := range ix.Match(req.Details.person(i), 0) {
+			for _, r := range ix.Match(req.person(i, s.location), 0) {
 				if !s.readable(sub, r.ID) {
 					continue
 				}

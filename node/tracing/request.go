@@ -225,7 +225,8 @@ func jsonPath(f string) string {
 
 // Validate checks a request document: at least one trace, every trace with
 // a name, text valid UTF-8 and bounded, ages within 0..120, dates well
-// formed and not in the future, location codes of letters and digits.
+// formed and not in the future, location codes of letters, digits and
+// hyphens (P-codes such as SO0101, ISO 3166-2 codes such as SO-BN).
 // The error is a *FieldError naming the first bad field.
 func (d *Details) Validate(now time.Time) error {
 	text := func(field, v string, max int) error {
@@ -261,8 +262,8 @@ func (d *Details) Validate(now time.Time) error {
 			return fieldErr(field, "location code longer than %d characters", maxLocationLen)
 		}
 		for _, r := range v {
-			if !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9') {
-				return fieldErr(field, "%q is not a location code (letters and digits, e.g. SO0101)", v)
+			if !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-') {
+				return fieldErr(field, "%q is not a location code (letters, digits and hyphens, e.g. SO0101 or SO-BN)", v)
 			}
 		}
 		return nil
@@ -402,7 +403,32 @@ func (d *Details) person(i int) matching.Person {
 	return p
 }
 
-func upper(s string) string { return strings.ToUpper(s) }
+func upper(s string) string { return matching.LocationCode(s) }
+
+// person is trace i of r for the matching engine (Details.person) with
+// the request's day, on which its ages are true, and its location codes
+// resolved by locate (nil: as written).
+func (r *Request) person(i int, locate func(string) (string, bool)) matching.Person {
+	p := r.Details.person(i)
+	if !r.CreatedAt.IsZero() {
+		p.RecordedOn = r.CreatedAt.UTC().Format(time.DateOnly)
+	}
+	if locate != nil {
+		res := func(c string) string {
+			if code, ok := locate(c); ok {
+				return matching.LocationCode(code)
+			}
+			return c
+		}
+		for j, l := range p.Locations {
+			p.Locations[j] = res(l)
+		}
+		if p.SeparationLocation != "" {
+			p.SeparationLocation = res(p.SeparationLocation)
+		}
+	}
+	return p
+}
 
 func firstNonEmpty(vs ...string) string {
 	for _, v := range vs {

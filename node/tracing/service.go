@@ -98,6 +98,12 @@ type Options struct {
 	Observed bool
 	// Logger receives rebuild reports (default: discard). Never case data.
 	Logger *slog.Logger
+	// Location resolves a request's location code as written (a P-code or
+	// an ISO 3166-2 code, any case, with or without hyphens: SO-BN) to the
+	// code cases are stored with (SO01), ok false when it names no known
+	// location (default: none; codes are compared as written, upper case
+	// and without hyphens).
+	Location func(code string) (string, bool)
 }
 
 // Service stores tracing requests, matches them against the node's cases
@@ -111,6 +117,7 @@ type Service struct {
 	observed bool
 	log      *slog.Logger
 	system   policy.Subject
+	location func(string) (string, bool)
 
 	rebuild sync.Mutex // one Rebuild at a time
 
@@ -141,7 +148,7 @@ type caseMeta struct {
 // New returns a Service. Call Rebuild once the cases are readable; Match
 // also rebuilds an index that is missing or stale.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, cases: o.Cases, prefix: o.NumberPrefix, now: o.Now, maxStale: o.MaxStale, observed: o.Observed, log: o.Logger}
+	s := &Service{store: o.Store, cases: o.Cases, prefix: o.NumberPrefix, now: o.Now, maxStale: o.MaxStale, observed: o.Observed, log: o.Logger, location: o.Location}
 	if s.prefix == "" {
 		s.prefix = "TR"
 	}

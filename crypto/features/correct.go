@@ -1,4 +1,4 @@
-package matching
+package features
 
 // knownSpellings maps the rules spelling (canonicalRules) of every spelling
 // in the name tables to its canonical name, and nearSpellings files each
@@ -31,13 +31,13 @@ func buildSpellings() (map[string]string, map[string][]string) {
 }
 
 // nearIndex files every key of names under itself and under each of its
-// one-letter deletions (symmetric deletion: a word and a key one edit
+// one-letter Deletions (symmetric deletion: a word and a key one edit
 // apart share one of these).
 func nearIndex(names map[string]string) map[string][]string {
 	near := make(map[string][]string)
 	for k := range names {
 		near[k] = append(near[k], k)
-		for _, d := range deletions(k) {
+		for _, d := range Deletions(k) {
 			near[d] = append(near[d], k)
 		}
 	}
@@ -101,7 +101,7 @@ func KnownNear(t Token) string {
 		}
 		return nearest(k, nearArabic, arabicKeys)
 	}
-	s := t.spelling()
+	s := t.RulesKey()
 	if len(s) < minCorrected || knownSpellings[s] != "" {
 		return ""
 	}
@@ -112,9 +112,9 @@ func KnownNear(t Token) string {
 // "" if none or more than one is.
 func nearest(w string, near map[string][]string, names map[string]string) string {
 	found := ""
-	for _, k := range append(deletions(w), w) {
+	for _, k := range append(Deletions(w), w) {
 		for _, r := range near[k] {
-			if !oneEdit(w, r) {
+			if !OneEdit(w, r) {
 				continue
 			}
 			switch n := names[r]; {

@@ -1,4 +1,4 @@
-package matching
+package features
 
 import (
 	"strings"
@@ -308,8 +308,9 @@ type Token struct {
 	Spelling string
 }
 
-// spelling returns the token's rules key.
-func (t Token) spelling() string {
+// RulesKey returns the token's rules key: Spelling, or Canonical when the
+// variant table did not change it.
+func (t Token) RulesKey() string {
 	if t.Spelling != "" {
 		return t.Spelling
 	}

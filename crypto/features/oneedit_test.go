@@ -1,4 +1,4 @@
-package matching
+package features
 
 import "testing"
 
@@ -18,8 +18,8 @@ func TestOneEdit(t *testing.T) {
 		{"mhmd", "hsn", false},
 	}
 	for _, tc := range tests {
-		if got := oneEdit(tc.a, tc.b); got != tc.want {
-			t.Errorf("oneEdit(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		if got := OneEdit(tc.a, tc.b); got != tc.want {
+			t.Errorf("OneEdit(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package matching
+package features
 
 // JaroWinkler returns the Jaro–Winkler similarity of a and b in [0, 1]
 // (prefix scale 0.1, prefix up to 4), computed on bytes: callers pass

@@ -1,4 +1,4 @@
-package matching
+package features
 
 import "strings"
 
@@ -240,3 +240,10 @@ func NicknameOf(a, b string) bool {
 
 // Formal returns the formal names (canonical) a canonical nickname stands for.
 func Formal(nick string) []string { return nickIndex[nick] }
+
+// Known reports whether a canonical key is a known given name (the
+// variant, nickname and common-name tables).
+func Known(canonical string) bool { return knownNames[canonical] }
+
+// SoundsLike returns the known names whose consonant skeleton is sk.
+func SoundsLike(sk string) []string { return knownBySkeleton[sk] }

@@ -1,0 +1,73 @@
+package linkage_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cpx-node/cpx/crypto/pprl"
+	"github.com/cpx-node/cpx/node/matching"
+	"github.com/cpx-node/cpx/node/matching/linkage"
+)
+
+var (
+	csvPath = flag.String("csv", "", "linkage data set in the FEBRL layout (default: ../shared/data/febrl/dataset3.csv beside the checkout)")
+	goals   = flag.Bool("goals", false, "fail unless F1 ≥ 0.99 local, ≥ 0.98 federated and pairs completeness ≥ 0.995")
+)
+
+func TestReadFEBRL(t *testing.T) {
+	in := `rec_id, given_name, surname, street_number, address_1, address_2, suburb, postcode, state, date_of_birth, soc_sec_id
+rec-1496-org, mitchell, green, 7, wallaby place, delmar, cleveland, 2119, sa, 19560409, 1804974
+rec-1496-dup-0, mitchell, , 7, wallaby place, delmar, cleveland, 2119, sa, 19569409, 1804974
+rec-7-dup-1, , , 7, wallaby place, delmar, cleveland, 2119, sa, 19560409, 1804974
+`
+	recs, err := linkage.ReadFEBRL(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("got %d records, want 2 (the one without a name left out)", len(recs))
+	}
+	if got := recs[0].Person; recs[0].Request || got.Names[0] != "mitchell green" || got.DateOfBirth != "1956-04-09" || got.Locations[0] != "AU2119" {
+		t.Errorf("got %+v, want the case mitchell green born 1956-04-09 at AU2119", recs[0])
+	}
+	if got := recs[1]; !got.Request || got.Entity != "1496" || got.Person.DateOfBirth != "" {
+		t.Errorf("got %+v, want a request for 1496 without the invalid date of birth", got)
+	}
+	if _, err := linkage.ReadFEBRL(strings.NewReader("a,b\n1,2\n")); err == nil {
+		t.Errorf("got no error for another layout, want ErrLayout")
+	}
+}
+
+// TestLinkageQuality measures both matchers on a FEBRL data set (the
+// README's figures): go test ./node/matching/linkage -run Quality -v
+// [-args -csv FILE -goals].
+func TestLinkageQuality(t *testing.T) {
+	path := *csvPath
+	if path == "" {
+		path = filepath.Join("..", "..", "..", "..", "shared", "data", "febrl", "dataset3.csv")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Skipf("no linkage data set (%v): pass -args -csv FILE", err)
+	}
+	defer f.Close()
+	recs, err := linkage.ReadFEBRL(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	local := linkage.Local(recs, matching.DefaultModel())
+	local.Write(&b)
+	fed := linkage.Federated(recs, pprl.DefaultModel())
+	fed.Write(&b)
+	t.Logf("%s\n%s", path, b.String())
+	if *goals {
+		if local.F1 < 0.99 || fed.F1 < 0.98 || local.PairsCompleteness < 0.995 || fed.PairsCompleteness < 0.995 {
+			t.Errorf("goals not met: F1 local %.4f (≥ 0.99), federated %.4f (≥ 0.98); pairs completeness %.4f, %.4f (≥ 0.995)",
+				local.F1, fed.F1, local.PairsCompleteness, fed.PairsCompleteness)
+		}
+	}
+}
