@@ -73,11 +73,11 @@ func TestCLIFormsLookup(t *testing.T) {
 	found := false
 	for _, f := range shown.Forms[0].FieldDefs {
 		if f.Name == "sex" {
-			found = f.Type == "select" && f.Required && f.Lookup == "sex"
+			found = f.Type == "select" && f.Lookup == "sex" // optional: in tracing, sex is sometimes unknown
 		}
 	}
 	if !found {
-		t.Errorf("forms show registration -o json: sex is not a required select of lookup sex: %+v", shown.Forms[0].FieldDefs)
+		t.Errorf("forms show registration -o json: sex is not a select of lookup sex: %+v", shown.Forms[0].FieldDefs)
 	}
 	if r := cpx(t, nil, as("forms", "show", "no_such_form")...); r.code != 3 || !strings.Contains(r.stderr, "registration") {
 		t.Errorf("forms show no_such_form: exit %d, stderr %q; want 3 naming the forms", r.code, r.stderr)

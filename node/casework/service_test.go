@@ -257,7 +257,7 @@ func TestValidationAndLimits(t *testing.T) {
 		{"unknown field", "registration", map[string]any{"name_first": "A", "sex": "male", "shoe_size": 3}, "shoe_size"},
 		{"wrong type", "registration", map[string]any{"name_first": "A", "sex": "male", "age": "nine"}, `"age"`},
 		{"not in lookup", "registration", map[string]any{"name_first": "A", "sex": "robot"}, "lookup"},
-		{"missing required", "registration", map[string]any{"name_first": "A"}, `"sex"`},
+		{"missing required", "registration", map[string]any{"name_first": "A", "services_section": []any{map[string]any{"service_notes": "x"}}}, "service_type"},
 		{"date in future", "registration", map[string]any{"name_first": "A", "sex": "male", "date_of_birth": "2099-01-01"}, "not_future"},
 		{"unknown form", "nonsense", map[string]any{"name_first": "A"}, "nonsense"},
 	}
@@ -284,7 +284,7 @@ func TestImport(t *testing.T) {
 			{Row: 2, Fields: map[string]any{"name_first": "Ali", "sex": "male", "age": "7"}},
 			{Row: 3, Fields: map[string]any{"name_first": "Sara", "sex": "dragon"}},
 			{Row: 4, Form: "registration", Fields: map[string]any{"name_first": "Omar", "sex": "male", "consent_for_tracing": "yes"}},
-			{Row: 5, Fields: map[string]any{"sex": "female"}},
+			{Row: 5, Fields: map[string]any{"sex": "female", "services_section": []any{map[string]any{"service_notes": "x"}}}}, // a service without its type
 		}
 		dry, err := fx.svc.Import(ctx, fx.sup, rows, true)
 		if err != nil {
