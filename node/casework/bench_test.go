@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cpx-node/cpx/crypto/keyring"
+	"github.com/cpx-node/cpx/node/audit"
 	"github.com/cpx-node/cpx/node/casekeys"
 
 	"github.com/cpx-node/cpx/node/casework"
@@ -88,8 +89,19 @@ func BenchmarkCreateServiceLocalKeys(b *testing.B) {
 	benchService(b, keys, true)
 }
 
+// BenchmarkCreateServiceKeyedAudit is BenchmarkCreateService as a node runs
+// it: every audit entry also MACed under the chain key (audit.WithKey).
+// Against BenchmarkCreateServiceUnsealed it is what sealing and the keyed
+// chain cost together (docs/security.md).
+func BenchmarkCreateServiceKeyedAudit(b *testing.B) {
+	benchServiceOn(b, audit.WithKey(openBenchSealed(b, true), make([]byte, audit.KeySize)), nil)
+}
+
 func benchService(b *testing.B, keys casekeys.Store, sealed bool) {
-	s := openBenchSealed(b, sealed)
+	benchServiceOn(b, openBenchSealed(b, sealed), keys)
+}
+
+func benchServiceOn(b *testing.B, s store.Store, keys casekeys.Store) {
 	svc := casework.New(casework.Options{Store: s, Forms: forms.Standard(), Agency: "agency-a", Keys: keys})
 	sup := subject(b, "sam", "north", "supervisor")
 	rows := make([]casework.ImportRow, benchBatch)
