@@ -2,7 +2,6 @@ package command
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/urfave/cli/v2"
 
-	"github.com/cpx-node/cpx/crypto/keyring"
 	"github.com/cpx-node/cpx/node/backup"
 	"github.com/cpx-node/cpx/node/config"
 	"github.com/cpx-node/cpx/node/daemon"
@@ -118,11 +116,9 @@ func restoreCommand() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", a[0], err)
 			}
-			var pass []byte
-			if head.Keyring == "file" {
-				if pass, err = keyring.Passphrase(PassphraseEnv, passphrasePrompt(c)); err != nil {
-					return err
-				}
+			pass, err := keyringPassphrase(c, head.Keyring)
+			if err != nil {
+				return err
 			}
 			rep, err := daemon.Restore(c.Context, daemon.RestoreOptions{
 				File: a[0], Dir: dir, Passphrase: pass, Environ: os.Environ(),
@@ -181,19 +177,14 @@ func recoverAdminCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			var pass []byte
-			if cfg.Keyring.Kind == "file" {
-				if pass, err = keyring.Passphrase(PassphraseEnv, passphrasePrompt(c)); err != nil {
-					return err
-				}
+			pass, err := keyringPassphrase(c, cfg.Keyring.Kind)
+			if err != nil {
+				return err
 			}
 			creds, err := daemon.RecoverAdmin(c.Context, daemon.RecoverAdminOptions{Dir: dir, User: c.String("user"), Passphrase: pass, Environ: os.Environ()})
 			clear(pass)
-			if errors.Is(err, keyring.ErrWrongPassphrase) {
-				return errors.New("wrong passphrase for " + dir + "/keyring.json (check " + PassphraseEnv + ")")
-			}
 			if err != nil {
-				return err
+				return passphraseError(dir, err)
 			}
 			if asJSON {
 				return printPlainJSON(c.App.Writer, map[string]string{"dir": dir, "user": creds.User, "token": creds.Token})

@@ -8,7 +8,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cpx-node/cpx/crypto/keyring"
 	"github.com/cpx-node/cpx/node/config"
 	"github.com/cpx-node/cpx/node/daemon"
 	"github.com/cpx-node/cpx/node/nodedir"
@@ -58,21 +57,17 @@ Example:
 				return err
 			}
 			log := newLogger(c, cfg.Log)
-			var pass []byte
-			if cfg.Keyring.Kind == "file" {
-				if pass, err = keyring.Passphrase(PassphraseEnv, passphrasePrompt(c)); err != nil {
-					return err
-				}
+			pass, err := keyringPassphrase(c, cfg.Keyring.Kind)
+			if err != nil {
+				return err
 			}
 			n, err := daemon.Open(c.Context, dir, cfg, pass, log)
 			clear(pass)
 			switch {
 			case errors.Is(err, badgerstore.ErrLocked):
 				return errors.New("another node is already running on " + dir + " (its store is locked)")
-			case errors.Is(err, keyring.ErrWrongPassphrase):
-				return errors.New("wrong passphrase for " + dir + "/keyring.json (check " + PassphraseEnv + ")")
 			case err != nil:
-				return err
+				return passphraseError(dir, err)
 			}
 			defer n.Close()
 			return n.Run(c.Context, nil)

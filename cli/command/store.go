@@ -1,13 +1,11 @@
 package command
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cpx-node/cpx/crypto/keyring"
 	"github.com/cpx-node/cpx/node/config"
 	"github.com/cpx-node/cpx/node/daemon"
 )
@@ -61,19 +59,14 @@ func runStoreVerify(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var pass []byte
-	if cfg.Keyring.Kind == "file" {
-		if pass, err = keyring.Passphrase(PassphraseEnv, passphrasePrompt(c)); err != nil {
-			return err
-		}
+	pass, err := keyringPassphrase(c, cfg.Keyring.Kind)
+	if err != nil {
+		return err
 	}
 	rep, err := daemon.VerifyStore(c.Context, daemon.VerifyStoreOptions{Dir: dir, Passphrase: pass, Environ: os.Environ()})
 	clear(pass)
-	if errors.Is(err, keyring.ErrWrongPassphrase) {
-		return errors.New("wrong passphrase for " + dir + "/keyring.json (check " + PassphraseEnv + ")")
-	}
 	if err != nil {
-		return err
+		return passphraseError(dir, err)
 	}
 	res := storeVerifyResult{Dir: dir, OK: len(rep.Failures) == 0, Records: rep.Records, Failures: []storeFailure{}}
 	for _, f := range rep.Failures {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+
+	"github.com/cpx-node/cpx/crypto/features"
 )
 
 var (
@@ -109,7 +111,7 @@ func (c *Config) Check() error {
 	}
 
 	locSeen := make(map[string]bool)
-	keySeen := make(map[string]string) // compactCode → the code it belongs to
+	keySeen := make(map[string]string) // features.LocationCode → the code it belongs to
 	for _, l := range c.Locations {
 		where := fmt.Sprintf("location %q", l.Code)
 		if !codePattern.MatchString(l.Code) {
@@ -119,7 +121,7 @@ func (c *Config) Check() error {
 			problem("%s: iso code %q must match %s", where, l.ISO, codePattern)
 		}
 		for _, code := range []string{l.Code, l.ISO} {
-			k := compactCode(code)
+			k := features.LocationCode(code)
 			if k == "" {
 				continue
 			}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/cpx-node/cpx/crypto/features"
 	"github.com/cpx-node/cpx/policy"
 )
 
@@ -129,7 +130,7 @@ type index struct {
 	lookups   map[string]map[string]int // lookup id → option id → position
 	lookupPos map[string]int            // lookup id → position in Lookups
 	locations map[string]int            // location code → position
-	locKeys   map[string]int            // compactCode of a code or ISO code → position
+	locKeys   map[string]int            // features.LocationCode of a code or ISO code → position
 }
 
 type fieldRef struct{ form, field int }
@@ -178,7 +179,7 @@ func (c *Config) buildIndex() *index {
 	}
 	for i, l := range c.Locations {
 		for _, code := range []string{l.Code, l.ISO} {
-			if k := compactCode(code); k != "" {
+			if k := features.LocationCode(code); k != "" {
 				if _, dup := ix.locKeys[k]; !dup {
 					ix.locKeys[k] = i
 				}

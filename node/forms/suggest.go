@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode"
+
+	"github.com/cpx-node/cpx/crypto/features"
 )
 
 // maxSuggestions is how many near matches an unknown value's error names.
@@ -18,21 +19,6 @@ const (
 	minNameSimilarity = 0.6
 )
 
-// compactCode is the form codes are compared in: upper case, without
-// hyphens, underscores, dots and spaces, so "so-bn", "SO BN" and "SOBN"
-// are one code.
-func compactCode(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch r {
-		case '-', '_', '.', ' ':
-			continue
-		}
-		b.WriteRune(unicode.ToUpper(r))
-	}
-	return b.String()
-}
-
 // Location returns the location that code names: its Code exactly, else
 // its Code or ISO 3166-2 code compared without case and hyphens ("so-01",
 // "SO-BN" and "sobn" all name SO01 when SO01's ISO code is SO-BN).
@@ -41,7 +27,7 @@ func (c *Config) Location(code string) (Location, bool) {
 	if i, ok := ix.locations[code]; ok {
 		return c.Locations[i], true
 	}
-	if i, ok := ix.locKeys[compactCode(code)]; ok && code != "" {
+	if i, ok := ix.locKeys[features.LocationCode(code)]; ok && code != "" {
 		return c.Locations[i], true
 	}
 	return Location{}, false
@@ -61,7 +47,7 @@ func (c *Config) Lookup(id string) (Lookup, bool) {
 // edits away from it, and locations whose name contains s or is a few
 // edits away from it.
 func (c *Config) SuggestLocations(s string, n int) []Location {
-	key := compactCode(s)
+	key := features.LocationCode(s)
 	name := strings.ToLower(strings.TrimSpace(s))
 	type scored struct {
 		l   Location
@@ -69,7 +55,7 @@ func (c *Config) SuggestLocations(s string, n int) []Location {
 	}
 	var found []scored
 	for _, l := range c.Locations {
-		sim := max(codeSimilarity(key, compactCode(l.Code)), codeSimilarity(key, compactCode(l.ISO)))
+		sim := max(codeSimilarity(key, features.LocationCode(l.Code)), codeSimilarity(key, features.LocationCode(l.ISO)))
 		if sim < minSimilarity {
 			sim = 0
 		}
@@ -96,9 +82,9 @@ func (c *Config) SuggestLocations(s string, n int) []Location {
 // lenGap is how far l's code length is from that of key (codes of the
 // length typed come first among equally similar ones).
 func lenGap(key string, l Location) int {
-	d := abs(len(compactCode(l.Code)) - len(key))
+	d := abs(len(features.LocationCode(l.Code)) - len(key))
 	if l.ISO != "" {
-		d = min(d, abs(len(compactCode(l.ISO))-len(key)))
+		d = min(d, abs(len(features.LocationCode(l.ISO))-len(key)))
 	}
 	return d
 }
@@ -250,12 +236,12 @@ func orList(items []string) string {
 // hyphens), or its name contains it (without case). An empty query
 // matches every location. Order is kept.
 func SearchLocations(locs []Location, query string) []Location {
-	key := compactCode(query)
+	key := features.LocationCode(query)
 	q := strings.ToLower(strings.TrimSpace(query))
 	var out []Location
 	for _, l := range locs {
 		if q == "" || strings.Contains(strings.ToLower(l.Name), q) ||
-			strings.HasPrefix(compactCode(l.Code), key) || (l.ISO != "" && strings.HasPrefix(compactCode(l.ISO), key)) {
+			strings.HasPrefix(features.LocationCode(l.Code), key) || (l.ISO != "" && strings.HasPrefix(features.LocationCode(l.ISO), key)) {
 			out = append(out, l)
 		}
 	}
