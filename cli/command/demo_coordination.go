@@ -72,6 +72,7 @@ var demoIntake = map[string][]demoGroup{
 	"unicef-so":            {{"female", "9", "high", 3}, {"male", "9", "high", 3}, {"male", "14", "high", 3}},
 }
 
+// demoGroup is n children of one sex, age and risk level.
 type demoGroup struct {
 	sex, age, risk string
 	n              int
@@ -86,6 +87,10 @@ type demoReporter struct {
 	counter    *conn
 }
 
+// demoCoordination starts the coordination body's node, has all parties
+// sign an aggregate ISP, registers this month's children at each agency,
+// pushes each agency's report and prints the submissions and the merged,
+// controlled table with each suppressed cell and why.
 func demoCoordination(ctx context.Context, say func(string, ...any), step func(string), base string, pass []byte, reporters []demoReporter) (err error) {
 	step("12. The CP Sub-Cluster runs a coordination node; the agencies send it their monthly figures")
 	co, err := startDemoNode(ctx, base, demoCoordinationAgency, "CP Sub-Cluster Somalia", "CPSC", pass, func(c *config.Config) { c.Agency.Coordination = true })
@@ -222,6 +227,7 @@ func demoCoordination(ctx context.Context, say func(string, ...any), step func(s
 	return nil
 }
 
+// countSuppressed counts the suppressed cells of r, margins included.
 func countSuppressed(r *localv1.ReportResult) int {
 	return len(suppressedCells(r))
 }
