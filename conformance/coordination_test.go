@@ -151,6 +151,25 @@ func TestCoordination(t *testing.T) {
 	if r := push("agency-a"); r.code != 0 || !strings.Contains(r.stdout, "delivered") {
 		t.Fatalf("push from agency-a: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	// A period that does not parse, or that the ISP does not cover, is
+	// refused on the agency's node and nothing is sent (the submissions
+	// below stay one per push).
+	for _, p := range []string{"2026-13", "Nov 2026", "2026-Q4", "2025-12", "2035-02"} {
+		r := cpx(t, nil, append(append([]string{"report", "push", "--to", "coord", "--period", p}, imo["agency-a"]...), "case_characteristics")...)
+		if r.code == 0 || !strings.Contains(r.stderr, p) {
+			t.Errorf("push for period %q: exit %d, stderr %q; want non-zero naming the period", p, r.code, r.stderr)
+		}
+	}
+	for _, args := range [][]string{{"report", "submissions", "--period", "2026-13"}, {"report", "run", "--merged", "--period", "11/2026"}} {
+		what := strings.Join(args, " ")
+		args = append(args, atCoord...)
+		if args[1] == "run" {
+			args = append(args, "case_characteristics")
+		}
+		if r := cpx(t, nil, args...); r.code == 0 || !strings.Contains(r.stderr, "does not parse") {
+			t.Errorf("%s: exit %d, stderr %q; want non-zero, the period does not parse", what, r.code, r.stderr)
+		}
+	}
 
 	// The coordination node is down: agency-b's push waits in the outbox
 	// and arrives, once, when it is back.

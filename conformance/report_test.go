@@ -132,6 +132,34 @@ func TestReports(t *testing.T) {
 	x := filepath.Join(t.TempDir(), "stage.xlsx")
 	must(t, with(sahra, "report", "run", "cases_by_workflow_stage", "-o", "xlsx", "--out", x)...)
 	readXLSX(t, x, 13)
+	// A run that fails (an unknown report, a period that does not parse,
+	// an --out that is a directory) exits non-zero and leaves the
+	// directory as it was: the earlier workbook whole, no temporary file.
+	outDir := filepath.Dir(x)
+	os.Mkdir(filepath.Join(outDir, "adir"), 0o755)
+	want, _ := os.ReadFile(x)
+	for _, tc := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"no_such_report", "-o", "xlsx", "--out", x}, "no report"},
+		{[]string{"cases_by_workflow_stage", "--period", "2026-13", "-o", "xlsx", "--out", x}, "does not parse"},
+		{[]string{"cases_by_workflow_stage", "--period", "November", "-o", "csv", "--out", x}, "does not parse"},
+		{[]string{"cases_by_workflow_stage", "-o", "xlsx", "--out", filepath.Join(outDir, "adir")}, "--out"},
+	} {
+		r := cpx(t, nil, with(sahra, append([]string{"report", "run"}, tc.args...)...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, tc.stderr) {
+			t.Errorf("report run %s: exit %d, stderr %q; want non-zero naming %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.stderr)
+		}
+		entries, _ := os.ReadDir(outDir)
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		if got, _ := os.ReadFile(x); string(got) != string(want) || strings.Join(names, " ") != "adir stage.xlsx" {
+			t.Errorf("after a failed report run %s: the directory holds %v (workbook unchanged: %v), want adir and the earlier stage.xlsx only", strings.Join(tc.args, " "), names, string(got) == string(want))
+		}
+	}
 
 	// A coordination node refuses case files.
 	cdir := filepath.Join(t.TempDir(), "coord")

@@ -33,8 +33,11 @@ func demoCommand() *cli.Command {
 passphrase, encrypted store), starts it on a free loopback port, and walks
 through a caseworker's day through the real local API: users and roles,
 registering and updating cases, what a supervisor and a read-only
-coordinator may see, refusals, history and the audit log. The node is
-removed at the end unless --keep is given.
+coordinator may see, refusals, history and the audit log. Two more
+agencies' nodes join over libp2p under a signed ISP for a referral, a
+transfer and a family-tracing query; then a coordination body's node
+receives the agencies' monthly report and prints the merged table after
+disclosure control. The nodes are removed at the end unless --keep is given.
 
 Example:
    cpx demo
@@ -201,12 +204,15 @@ type demoNode struct {
 
 // startDemoNode initialises and starts a node with embedded defaults on
 // loopback (free ports), as cpx init and cpx start would.
-func startDemoNode(ctx context.Context, base, agency, name, prefix string, pass []byte) (*demoNode, error) {
+func startDemoNode(ctx context.Context, base, agency, name, prefix string, pass []byte, opts ...func(*config.Config)) (*demoNode, error) {
 	cfg := config.Default()
 	cfg.Agency = config.Agency{ID: agency, Name: name}
 	cfg.API.Listen = "127.0.0.1:0"
 	cfg.P2P.Listen = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
 	cfg.Cases.NumberPrefix = prefix
+	for _, o := range opts {
+		o(&cfg)
+	}
 	dir := filepath.Join(base, agency)
 	creds, err := daemon.Init(ctx, daemon.InitOptions{Dir: dir, Config: cfg, Passphrase: pass, KDF: &demoKDF})
 	if err != nil {
@@ -436,7 +442,19 @@ func demoFederation(ctx context.Context, say func(string, ...any), step func(str
 	say("Sahra at UNICEF accepts: the case is now %s at UNICEF, owned by %s.", mine.Msg.Case.CaseNumber, mine.Msg.Case.Owner)
 	say("Save the Children keeps what the ISP's retention says (stub): %s is %s, with only %s.",
 		left.Msg.Case.CaseNumber, left.Msg.Case.Status, strings.Join(slices.Sorted(maps.Keys(left.Msg.Case.Fields.AsMap())), ", "))
-	return demoTracing(ctx, say, step, sahra)
+	if err := demoTracing(ctx, say, step, sahra); err != nil {
+		return err
+	}
+	reporters := []demoReporter{{node: a, caseworker: amina, counter: newConn(a.url, tokens["cp-coord"], "")}, {node: b, caseworker: ibrahim}, {node: c, caseworker: sahra}}
+	for i := range reporters[1:] {
+		r := &reporters[1+i]
+		u, err := r.node.admin.Users.AddUser(ctx, connect.NewRequest(&localv1.AddUserRequest{Name: "imo", Role: "coordinator"}))
+		if err != nil {
+			return err
+		}
+		r.counter = newConn(r.node.url, u.Msg.Token, "")
+	}
+	return demoCoordination(ctx, say, step, base, pass, reporters)
 }
 
 // demoTracing: a mother asks UNICEF to find her daughter, and UNICEF's node
