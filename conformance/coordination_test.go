@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cpx-node/cpx/node/nodedir"
+	"github.com/cpx-node/cpx/policy"
 )
 
 const aggregateISP = `format = "cpx-isp/1"
@@ -158,6 +159,10 @@ func TestCoordination(t *testing.T) {
 		r := cpx(t, nil, append(append([]string{"report", "push", "--to", "coord", "--period", p}, imo["agency-a"]...), "case_characteristics")...)
 		if r.code == 0 || !strings.Contains(r.stderr, p) {
 			t.Errorf("push for period %q: exit %d, stderr %q; want non-zero naming the period", p, r.code, r.stderr)
+		}
+		// Bad input is not a refusal: exit 1, not 4 (forbidden).
+		if _, err := policy.PeriodFrequency(p); err != nil && r.code != 1 {
+			t.Errorf("push for period %q that does not parse: exit %d; want 1 (bad input)", p, r.code)
 		}
 	}
 	for _, args := range [][]string{{"report", "submissions", "--period", "2026-13"}, {"report", "run", "--merged", "--period", "11/2026"}} {

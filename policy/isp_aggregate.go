@@ -134,6 +134,18 @@ func ParsePeriod(frequency, period string) (first, last time.Time, err error) {
 	return time.Time{}, time.Time{}, fmt.Errorf("unknown frequency %q", frequency)
 }
 
+// PeriodFrequency returns the frequency whose periods are written as
+// period is (monthly "2026-11", quarterly "2026-Q4", yearly "2026"), or
+// an error that says how a period is written.
+func PeriodFrequency(period string) (string, error) {
+	for _, f := range knownFrequencies {
+		if _, _, err := ParsePeriod(f, period); err == nil {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("period %q does not parse: write a month (2026-11), a quarter (2026-Q4) or a year (2026)", period)
+}
+
 // AggregateRequest describes one aggregate table a node sends.
 type AggregateRequest struct {
 	From, To string

@@ -49,6 +49,9 @@ func (s *Server) PushReport(ctx context.Context, req *connect.Request[localv1.Pu
 	if m.Name == "" || m.To == "" || m.Period == "" {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("a report name, --to and --period are required"))
 	}
+	if _, err := policy.PeriodFrequency(m.Period); err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
 	r, err := s.findReport(m.Name)
 	if err != nil {
 		return nil, err
