@@ -21,8 +21,9 @@ func call[Resp any, PResp interface {
 
 // callWith is call for a command that checks more than required flags or
 // whose exit status depends on the answer. check, if not nil, runs once
-// the arguments are read (flags may follow them) and before the client is
-// opened: it returns the command's own usage errors. outcome, if not nil,
+// the arguments (and the flags that may follow them) and the output format
+// are read, before the client is opened: it returns the command's own
+// usage errors, and may read a file the request needs. outcome, if not nil,
 // runs after the answer is printed in either format: a command that did
 // not do what it says (a broken audit chain, a refused ISP) returns its
 // error there.
@@ -34,12 +35,16 @@ func callWith[Resp any, PResp interface {
 	if err != nil {
 		return err
 	}
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
 	if check != nil {
 		if err := check(a); err != nil {
 			return err
 		}
 	}
-	asJSON, cn, err := outputAndDial(c)
+	cn, err := dial(c)
 	if err != nil {
 		return err
 	}
