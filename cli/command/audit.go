@@ -86,74 +86,49 @@ func auditCommand() *cli.Command {
 }
 
 func runAuditVerify(c *cli.Context) error {
-	if _, err := args(c, 0, 0); err != nil {
-		return err
-	}
-	asJSON, cn, err := outputAndDial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Audit.VerifyAudit(c.Context, connect.NewRequest(&localv1.VerifyAuditRequest{}))
-	if err != nil {
-		return err
-	}
-	v := resp.Msg
-	if asJSON {
-		if err := printJSON(c.App.Writer, v); err != nil {
-			return err
-		}
-	} else {
+	return callWith(c, 0, 0, nil, func(cn *conn, _ []string) (*connect.Response[localv1.VerifyAuditResponse], error) {
+		return cn.Audit.VerifyAudit(c.Context, connect.NewRequest(&localv1.VerifyAuditRequest{}))
+	}, func(w io.Writer, v *localv1.VerifyAuditResponse) error {
 		if v.GetOk() {
 			keyed := ""
 			if v.GetKeyed() {
 				keyed = fmt.Sprintf(", keyed through entry %d", v.GetKeyedThrough())
 			}
-			fmt.Fprintf(c.App.Writer, "ok: %d entries, head %s%s\n", v.GetEntries(), v.GetHeadHash(), keyed)
+			fmt.Fprintf(w, "ok: %d entries, head %s%s\n", v.GetEntries(), v.GetHeadHash(), keyed)
 		}
 		for _, a := range v.GetAnchors() {
 			switch {
 			case a.GetProblem() != "":
-				fmt.Fprintf(c.App.Writer, "peer %s: %s\n", a.GetPeer(), a.GetProblem())
+				fmt.Fprintf(w, "peer %s: %s\n", a.GetPeer(), a.GetProblem())
 			default:
-				fmt.Fprintf(c.App.Writer, "peer %s: %d checkpoints match\n", a.GetPeer(), a.GetCheckpoints())
+				fmt.Fprintf(w, "peer %s: %d checkpoints match\n", a.GetPeer(), a.GetCheckpoints())
 			}
 		}
-	}
-	if !v.GetOk() {
-		return fmt.Errorf("the audit chain is broken at entry %d: %s (checked %d entries)", v.GetBrokenAt(), v.GetProblem(), v.GetEntries())
-	}
-	return nil
+		return nil
+	}, func(v *localv1.VerifyAuditResponse) error {
+		if !v.GetOk() {
+			return fmt.Errorf("the audit chain is broken at entry %d: %s (checked %d entries)", v.GetBrokenAt(), v.GetProblem(), v.GetEntries())
+		}
+		return nil
+	})
 }
 
 func runAuditTail(c *cli.Context) error {
-	if _, err := args(c, 0, 0); err != nil {
-		return err
-	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	n := c.Int("n")
-	if n < 1 || n > 100000 {
-		return usageErrorf("-n must be between 1 and 100000")
-	}
-	cn, err := dial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Audit.TailAudit(c.Context, connect.NewRequest(&localv1.TailAuditRequest{N: int32(n)}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	tw := newTable(c.App.Writer)
-	row(tw, "SEQ", "TIME", "ACTOR", "ACTION", "OBJECT", "OUTCOME", "HASH")
-	for _, e := range resp.Msg.GetEntries() {
-		row(tw, strconv.FormatUint(e.GetSeq(), 10), ts(e.GetTime()), e.GetActor(), e.GetAction(), e.GetObject(), e.GetOutcome(), short(e.GetHash()))
-	}
-	return tw.Flush()
+	return callWith(c, 0, 0, func([]string) error {
+		if n := c.Int("n"); n < 1 || n > 100000 {
+			return usageErrorf("-n must be between 1 and 100000")
+		}
+		return nil
+	}, func(cn *conn, _ []string) (*connect.Response[localv1.TailAuditResponse], error) {
+		return cn.Audit.TailAudit(c.Context, connect.NewRequest(&localv1.TailAuditRequest{N: int32(c.Int("n"))}))
+	}, func(w io.Writer, r *localv1.TailAuditResponse) error {
+		tw := newTable(w)
+		row(tw, "SEQ", "TIME", "ACTOR", "ACTION", "OBJECT", "OUTCOME", "HASH")
+		for _, e := range r.GetEntries() {
+			row(tw, strconv.FormatUint(e.GetSeq(), 10), ts(e.GetTime()), e.GetActor(), e.GetAction(), e.GetObject(), e.GetOutcome(), short(e.GetHash()))
+		}
+		return tw.Flush()
+	}, nil)
 }
 
 // short abbreviates a hex hash for tables.

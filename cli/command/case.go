@@ -9,6 +9,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/urfave/cli/v2"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
 )
@@ -115,58 +116,30 @@ func caseCommand() *cli.Command {
 }
 
 func runCaseCreate(c *cli.Context) error {
-	if _, err := args(c, 0, 0); err != nil {
+	var fields *structpb.Struct
+	return callWith(c, 0, 0, func([]string) error {
+		if c.String("file") == "" && len(c.StringSlice("set")) == 0 {
+			return usageErrorf("no fields: pass --set field=value or --file FILE (see cpx case create --help)")
+		}
+		if c.String("form") == "" {
+			return usageErrorf("--form must not be empty")
+		}
+		var err error
+		fields, err = caseFields(c.String("file"), c.StringSlice("set"))
 		return err
-	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
+	}, func(cn *conn, _ []string) (*connect.Response[localv1.CreateCaseResponse], error) {
+		return cn.Cases.CreateCase(c.Context, connect.NewRequest(&localv1.CreateCaseRequest{Form: c.String("form"), Fields: fields}))
+	}, func(w io.Writer, r *localv1.CreateCaseResponse) error {
+		k := r.GetCase()
+		_, err := fmt.Fprintf(w, "created case %s (id %s, version %d)\n", k.GetCaseNumber(), k.GetId(), k.GetVersion())
 		return err
-	}
-	if c.String("file") == "" && len(c.StringSlice("set")) == 0 {
-		return usageErrorf("no fields: pass --set field=value or --file FILE (see cpx case create --help)")
-	}
-	if c.String("form") == "" {
-		return usageErrorf("--form must not be empty")
-	}
-	fields, err := caseFields(c.String("file"), c.StringSlice("set"))
-	if err != nil {
-		return err
-	}
-	cn, err := dial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Cases.CreateCase(c.Context, connect.NewRequest(&localv1.CreateCaseRequest{
-		Form: c.String("form"), Fields: fields,
-	}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	k := resp.Msg.GetCase()
-	fmt.Fprintf(c.App.Writer, "created case %s (id %s, version %d)\n", k.GetCaseNumber(), k.GetId(), k.GetVersion())
-	return nil
+	}, nil)
 }
 
 func runCaseGet(c *cli.Context) error {
-	a, err := args(c, 1, 1)
-	if err != nil {
-		return err
-	}
-	asJSON, cn, err := outputAndDial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Cases.GetCase(c.Context, connect.NewRequest(&localv1.GetCaseRequest{Id: a[0]}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	return printCase(c.App.Writer, resp.Msg.GetCase())
+	return call(c, 1, 1, func(cn *conn, a []string) (*connect.Response[localv1.GetCaseResponse], error) {
+		return cn.Cases.GetCase(c.Context, connect.NewRequest(&localv1.GetCaseRequest{Id: a[0]}))
+	}, func(w io.Writer, r *localv1.GetCaseResponse) error { return printCase(w, r.GetCase()) })
 }
 
 // printCase writes one case as "key: value" lines followed by its fields.
@@ -221,125 +194,74 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func runCaseList(c *cli.Context) error {
-	if _, err := args(c, 0, 0); err != nil {
-		return err
-	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	limit := c.Int("limit")
-	if limit < 0 || limit > 1<<31-1 {
-		return usageErrorf("--limit must be between 0 and %d", 1<<31-1)
-	}
-	cn, err := dial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Cases.ListCases(c.Context, connect.NewRequest(&localv1.ListCasesRequest{
-		Status: c.String("status"), Owner: c.String("owner"), Query: c.String("query"), Limit: int32(limit),
-		AssignedTo: c.String("assigned-to"),
-	}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	tw := newTable(c.App.Writer)
-	row(tw, "CASE NUMBER", "STATUS", "STAGE", "RISK", "OWNER", "UPDATED", "VERSION", "ID")
-	for _, k := range resp.Msg.GetCases() {
-		row(tw, k.GetCaseNumber(), k.GetStatus(), k.GetWorkflowStage(), k.GetRiskLevel(), k.GetOwner(),
-			ts(k.GetUpdatedAt()), strconv.FormatInt(k.GetVersion(), 10), k.GetId())
-	}
-	return tw.Flush()
+	return callWith(c, 0, 0, func([]string) error {
+		if limit := c.Int("limit"); limit < 0 || limit > 1<<31-1 {
+			return usageErrorf("--limit must be between 0 and %d", 1<<31-1)
+		}
+		return nil
+	}, func(cn *conn, _ []string) (*connect.Response[localv1.ListCasesResponse], error) {
+		return cn.Cases.ListCases(c.Context, connect.NewRequest(&localv1.ListCasesRequest{
+			Status: c.String("status"), Owner: c.String("owner"), Query: c.String("query"), Limit: int32(c.Int("limit")),
+			AssignedTo: c.String("assigned-to"),
+		}))
+	}, func(w io.Writer, r *localv1.ListCasesResponse) error {
+		tw := newTable(w)
+		row(tw, "CASE NUMBER", "STATUS", "STAGE", "RISK", "OWNER", "UPDATED", "VERSION", "ID")
+		for _, k := range r.GetCases() {
+			row(tw, k.GetCaseNumber(), k.GetStatus(), k.GetWorkflowStage(), k.GetRiskLevel(), k.GetOwner(),
+				ts(k.GetUpdatedAt()), strconv.FormatInt(k.GetVersion(), 10), k.GetId())
+		}
+		return tw.Flush()
+	}, nil)
 }
 
 func runCaseUpdate(c *cli.Context) error {
-	a, err := args(c, 1, 1)
-	if err != nil {
+	var fields *structpb.Struct
+	return callWith(c, 1, 1, func([]string) error {
+		if c.String("file") == "" && len(c.StringSlice("set")) == 0 {
+			return usageErrorf("nothing to update: pass --set field=value or --file FILE (see cpx case update --help)")
+		}
+		if c.Int64("expected-version") < 0 {
+			return usageErrorf("--expected-version must not be negative")
+		}
+		var err error
+		fields, err = caseFields(c.String("file"), c.StringSlice("set"))
 		return err
-	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
+	}, func(cn *conn, a []string) (*connect.Response[localv1.UpdateCaseResponse], error) {
+		return cn.Cases.UpdateCase(c.Context, connect.NewRequest(&localv1.UpdateCaseRequest{
+			Id: a[0], Fields: fields, ExpectedVersion: c.Int64("expected-version"),
+		}))
+	}, func(w io.Writer, r *localv1.UpdateCaseResponse) error {
+		k := r.GetCase()
+		_, err := fmt.Fprintf(w, "updated case %s (id %s) to version %d\n", k.GetCaseNumber(), k.GetId(), k.GetVersion())
 		return err
-	}
-	if c.String("file") == "" && len(c.StringSlice("set")) == 0 {
-		return usageErrorf("nothing to update: pass --set field=value or --file FILE (see cpx case update --help)")
-	}
-	if c.Int64("expected-version") < 0 {
-		return usageErrorf("--expected-version must not be negative")
-	}
-	fields, err := caseFields(c.String("file"), c.StringSlice("set"))
-	if err != nil {
-		return err
-	}
-	cn, err := dial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Cases.UpdateCase(c.Context, connect.NewRequest(&localv1.UpdateCaseRequest{
-		Id: a[0], Fields: fields, ExpectedVersion: c.Int64("expected-version"),
-	}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	k := resp.Msg.GetCase()
-	fmt.Fprintf(c.App.Writer, "updated case %s (id %s) to version %d\n", k.GetCaseNumber(), k.GetId(), k.GetVersion())
-	return nil
+	}, nil)
 }
 
 func runCaseClose(c *cli.Context) error {
-	a, err := args(c, 1, 1)
-	if err != nil {
+	return callWith(c, 1, 1, func([]string) error {
+		if strings.TrimSpace(c.String("reason")) == "" {
+			return usageErrorf("--reason is required: say why the case is closed (see cpx case close --help)")
+		}
+		return nil
+	}, func(cn *conn, a []string) (*connect.Response[localv1.CloseCaseResponse], error) {
+		return cn.Cases.CloseCase(c.Context, connect.NewRequest(&localv1.CloseCaseRequest{Id: a[0], Reason: c.String("reason")}))
+	}, func(w io.Writer, r *localv1.CloseCaseResponse) error {
+		k := r.GetCase()
+		_, err := fmt.Fprintf(w, "closed case %s (id %s, version %d)\n", k.GetCaseNumber(), k.GetId(), k.GetVersion())
 		return err
-	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	if strings.TrimSpace(c.String("reason")) == "" {
-		return usageErrorf("--reason is required: say why the case is closed (see cpx case close --help)")
-	}
-	cn, err := dial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Cases.CloseCase(c.Context, connect.NewRequest(&localv1.CloseCaseRequest{Id: a[0], Reason: c.String("reason")}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	k := resp.Msg.GetCase()
-	fmt.Fprintf(c.App.Writer, "closed case %s (id %s, version %d)\n", k.GetCaseNumber(), k.GetId(), k.GetVersion())
-	return nil
+	}, nil)
 }
 
 func runCaseHistory(c *cli.Context) error {
-	a, err := args(c, 1, 1)
-	if err != nil {
-		return err
-	}
-	asJSON, cn, err := outputAndDial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Cases.CaseHistory(c.Context, connect.NewRequest(&localv1.CaseHistoryRequest{Id: a[0]}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	tw := newTable(c.App.Writer)
-	row(tw, "VERSION", "AT", "ACTOR", "ACTION", "CHANGED FIELDS")
-	for _, v := range resp.Msg.GetVersions() {
-		row(tw, strconv.FormatInt(v.GetVersion(), 10), ts(v.GetAt()), v.GetActor(), v.GetAction(), strings.Join(v.GetChangedFields(), ", "))
-	}
-	return tw.Flush()
+	return call(c, 1, 1, func(cn *conn, a []string) (*connect.Response[localv1.CaseHistoryResponse], error) {
+		return cn.Cases.CaseHistory(c.Context, connect.NewRequest(&localv1.CaseHistoryRequest{Id: a[0]}))
+	}, func(w io.Writer, r *localv1.CaseHistoryResponse) error {
+		tw := newTable(w)
+		row(tw, "VERSION", "AT", "ACTOR", "ACTION", "CHANGED FIELDS")
+		for _, v := range r.GetVersions() {
+			row(tw, strconv.FormatInt(v.GetVersion(), 10), ts(v.GetAt()), v.GetActor(), v.GetAction(), strings.Join(v.GetChangedFields(), ", "))
+		}
+		return tw.Flush()
+	})
 }

@@ -10,50 +10,9 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/urfave/cli/v2"
-	"google.golang.org/protobuf/proto"
 
 	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
 )
-
-// call is "connect, call, render" for a client command: it checks the
-// number of positional arguments, opens the API client, calls and prints
-// the answer as JSON (-o json) or with text.
-func call[Resp any, PResp interface {
-	*Resp
-	proto.Message
-}](c *cli.Context, minArgs, maxArgs int, do func(cn *conn, a []string) (*connect.Response[Resp], error), text func(w io.Writer, r PResp) error, required ...string) error {
-	a, err := args(c, minArgs, maxArgs)
-	if err != nil {
-		return err
-	}
-	if err := need(c, required...); err != nil {
-		return err
-	}
-	asJSON, cn, err := outputAndDial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := do(cn, a)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, PResp(resp.Msg))
-	}
-	return text(c.App.Writer, PResp(resp.Msg))
-}
-
-// need fails with a usage error naming the first of the flags that is
-// empty. (Flags may follow the positional arguments, so urfave/cli's own
-// check, made before args reads them, cannot be used.)
-func need(c *cli.Context, names ...string) error {
-	for _, n := range names {
-		if strings.TrimSpace(c.String(n)) == "" {
-			return usageErrorf("--%s is required (see %s --help)", n, helpName(c))
-		}
-	}
-	return nil
-}
 
 var approvalTypeUsage = "`TYPE`: assessment, case_plan, action_plan or closure (required)"
 

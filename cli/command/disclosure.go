@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"io"
 
 	"connectrpc.com/connect"
 	"github.com/urfave/cli/v2"
@@ -46,28 +47,19 @@ func traceRequestDetailsCommand() *cli.Command {
 			&cli.StringFlag{Name: "note", Usage: "a note for the other agency's caseworker"},
 		}, clientFlags()...),
 		Action: func(c *cli.Context) error {
-			a, err := args(c, 1, 1)
-			if err != nil {
+			return callWith(c, 1, 1, func([]string) error {
+				if c.String("agency") == "" {
+					return usageErrorf("--agency is required: the agency that gave the handle")
+				}
+				return nil
+			}, func(cn *conn, a []string) (*connect.Response[localv1.RequestTracingDetailsResponse], error) {
+				return cn.Trace.RequestTracingDetails(c.Context, connect.NewRequest(&localv1.RequestTracingDetailsRequest{
+					Agency: c.String("agency"), Handle: a[0], Note: c.String("note"),
+				}))
+			}, func(w io.Writer, r *localv1.RequestTracingDetailsResponse) error {
+				_, err := fmt.Fprintf(w, "disclosure request %s sent to %s (status %s)\n", r.Exchange.Id, c.String("agency"), r.Exchange.Status)
 				return err
-			}
-			if c.String("agency") == "" {
-				return usageErrorf("--agency is required: the agency that gave the handle")
-			}
-			asJSON, cn, err := outputAndDial(c)
-			if err != nil {
-				return err
-			}
-			resp, err := cn.Trace.RequestTracingDetails(c.Context, connect.NewRequest(&localv1.RequestTracingDetailsRequest{
-				Agency: c.String("agency"), Handle: a[0], Note: c.String("note"),
-			}))
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(c.App.Writer, resp.Msg)
-			}
-			fmt.Fprintf(c.App.Writer, "disclosure request %s sent to %s (status %s)\n", resp.Msg.Exchange.Id, c.String("agency"), resp.Msg.Exchange.Status)
-			return nil
+			}, nil)
 		},
 	}
 }

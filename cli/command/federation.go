@@ -6,6 +6,7 @@ package command
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -37,40 +38,28 @@ func nodeCommand() *cli.Command {
 }
 
 func runNodeID(c *cli.Context) error {
-	if _, err := args(c, 0, 0); err != nil {
-		return err
-	}
-	asJSON, cn, err := outputAndDial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Fed.NodeID(c.Context, connect.NewRequest(&localv1.NodeIDRequest{}))
-	if err != nil {
-		return err
-	}
-	m := resp.Msg
-	if asJSON {
-		return printJSON(c.App.Writer, m)
-	}
-	w := c.App.Writer
-	tw := newTable(w)
-	row(tw, "agency:", m.GetAgencyId())
-	row(tw, "peer id:", m.GetPeerId())
-	row(tw, "key fingerprint:", m.GetKeyFingerprint())
-	row(tw, "key version:", strconv.FormatUint(uint64(m.GetKeyVersion()), 10))
-	row(tw, "key valid until:", ts(m.GetKeyNotAfter()))
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(m.GetAddrs()) == 0 {
-		fmt.Fprintln(w, "addresses: none (the node does not listen for peers)")
+	return call(c, 0, 0, func(cn *conn, _ []string) (*connect.Response[localv1.NodeIDResponse], error) {
+		return cn.Fed.NodeID(c.Context, connect.NewRequest(&localv1.NodeIDRequest{}))
+	}, func(w io.Writer, m *localv1.NodeIDResponse) error {
+		tw := newTable(w)
+		row(tw, "agency:", m.GetAgencyId())
+		row(tw, "peer id:", m.GetPeerId())
+		row(tw, "key fingerprint:", m.GetKeyFingerprint())
+		row(tw, "key version:", strconv.FormatUint(uint64(m.GetKeyVersion()), 10))
+		row(tw, "key valid until:", ts(m.GetKeyNotAfter()))
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if len(m.GetAddrs()) == 0 {
+			fmt.Fprintln(w, "addresses: none (the node does not listen for peers)")
+			return nil
+		}
+		fmt.Fprintln(w, "addresses (for cpx peer add on the other node):")
+		for _, a := range m.GetAddrs() {
+			fmt.Fprintf(w, "  %s\n", fullAddr(a, m.GetPeerId()))
+		}
 		return nil
-	}
-	fmt.Fprintln(w, "addresses (for cpx peer add on the other node):")
-	for _, a := range m.GetAddrs() {
-		fmt.Fprintf(w, "  %s\n", fullAddr(a, m.GetPeerId()))
-	}
-	return nil
+	})
 }
 
 // fullAddr returns addr ending in /p2p/PEERID, which is what peer add
@@ -149,116 +138,73 @@ func peerCommand() *cli.Command {
 }
 
 func runPeerAdd(c *cli.Context) error {
-	a, err := args(c, 1, 1)
-	if err != nil {
-		return err
-	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	addr, agency := a[0], c.String("agency")
-	if agency == "" {
-		return usageErrorf("--agency is required: the peer's agency id (see cpx peer add --help)")
-	}
-	if !strings.HasPrefix(addr, "/") || !strings.Contains(addr, "/p2p/") {
-		return usageErrorf("bad address %q: want a multiaddr ending in /p2p/PEERID, as printed by cpx node id on the peer", addr)
-	}
-	cn, err := dial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Fed.AddPeer(c.Context, connect.NewRequest(&localv1.AddPeerRequest{Addr: addr, Agency: agency}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	p := resp.Msg.GetPeer()
-	w := c.App.Writer
-	fmt.Fprintf(w, "added peer %s (peer id %s)\n", p.GetAgency(), p.GetPeerId())
-	if len(p.GetKeyFingerprints()) > 0 {
-		fmt.Fprintf(w, "keys: %s\n", strings.Join(p.GetKeyFingerprints(), ", "))
-	} else {
-		msg := "not reachable yet: keys are exchanged when the nodes first connect"
-		if p.GetLastError() != "" {
-			msg += " (" + p.GetLastError() + ")"
+	return callWith(c, 1, 1, func(a []string) error {
+		if c.String("agency") == "" {
+			return usageErrorf("--agency is required: the peer's agency id (see cpx peer add --help)")
 		}
-		fmt.Fprintln(w, msg)
-	}
-	return nil
+		if addr := a[0]; !strings.HasPrefix(addr, "/") || !strings.Contains(addr, "/p2p/") {
+			return usageErrorf("bad address %q: want a multiaddr ending in /p2p/PEERID, as printed by cpx node id on the peer", addr)
+		}
+		return nil
+	}, func(cn *conn, a []string) (*connect.Response[localv1.AddPeerResponse], error) {
+		return cn.Fed.AddPeer(c.Context, connect.NewRequest(&localv1.AddPeerRequest{Addr: a[0], Agency: c.String("agency")}))
+	}, func(w io.Writer, r *localv1.AddPeerResponse) error {
+		p := r.GetPeer()
+		fmt.Fprintf(w, "added peer %s (peer id %s)\n", p.GetAgency(), p.GetPeerId())
+		if len(p.GetKeyFingerprints()) > 0 {
+			fmt.Fprintf(w, "keys: %s\n", strings.Join(p.GetKeyFingerprints(), ", "))
+		} else {
+			msg := "not reachable yet: keys are exchanged when the nodes first connect"
+			if p.GetLastError() != "" {
+				msg += " (" + p.GetLastError() + ")"
+			}
+			fmt.Fprintln(w, msg)
+		}
+		return nil
+	}, nil)
 }
 
 func runPeerList(c *cli.Context) error {
-	if _, err := args(c, 0, 0); err != nil {
-		return err
-	}
-	asJSON, cn, err := outputAndDial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Fed.ListPeers(c.Context, connect.NewRequest(&localv1.ListPeersRequest{}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	tw := newTable(c.App.Writer)
-	row(tw, "AGENCY", "PEER ID", "STATE", "LAST CONTACT", "ADDRESSES", "KEYS", "LAST ERROR")
-	for _, p := range resp.Msg.GetPeers() {
-		state := p.GetReachability()
-		if state == "" {
-			state = "connected"
-			if !p.GetConnected() {
-				state = "-"
+	return call(c, 0, 0, func(cn *conn, _ []string) (*connect.Response[localv1.ListPeersResponse], error) {
+		return cn.Fed.ListPeers(c.Context, connect.NewRequest(&localv1.ListPeersRequest{}))
+	}, func(w io.Writer, r *localv1.ListPeersResponse) error {
+		tw := newTable(w)
+		row(tw, "AGENCY", "PEER ID", "STATE", "LAST CONTACT", "ADDRESSES", "KEYS", "LAST ERROR")
+		for _, p := range r.GetPeers() {
+			state := p.GetReachability()
+			if state == "" {
+				state = "connected"
+				if !p.GetConnected() {
+					state = "-"
+				}
 			}
+			row(tw, p.GetAgency(), p.GetPeerId(), state, ts(p.GetLastSeen()), strings.Join(p.GetAddrs(), ", "),
+				strings.Join(p.GetKeyFingerprints(), ", "), p.GetLastError())
 		}
-		row(tw, p.GetAgency(), p.GetPeerId(), state, ts(p.GetLastSeen()), strings.Join(p.GetAddrs(), ", "),
-			strings.Join(p.GetKeyFingerprints(), ", "), p.GetLastError())
-	}
-	return tw.Flush()
+		return tw.Flush()
+	})
 }
 
 func runPeerRemove(c *cli.Context) error {
-	a, err := args(c, 1, 1)
-	if err != nil {
+	var agency string
+	return call(c, 1, 1, func(cn *conn, a []string) (*connect.Response[localv1.RemovePeerResponse], error) {
+		agency = a[0]
+		return cn.Fed.RemovePeer(c.Context, connect.NewRequest(&localv1.RemovePeerRequest{Agency: agency}))
+	}, func(w io.Writer, _ *localv1.RemovePeerResponse) error {
+		_, err := fmt.Fprintf(w, "removed peer %s\n", agency)
 		return err
-	}
-	asJSON, cn, err := outputAndDial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Fed.RemovePeer(c.Context, connect.NewRequest(&localv1.RemovePeerRequest{Agency: a[0]}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	fmt.Fprintf(c.App.Writer, "removed peer %s\n", a[0])
-	return nil
+	})
 }
 
 func runPeerRekey(c *cli.Context) error {
-	a, err := args(c, 1, 1)
-	if err != nil {
+	var agency string
+	return call(c, 1, 1, func(cn *conn, a []string) (*connect.Response[localv1.RekeyPeerResponse], error) {
+		agency = a[0]
+		return cn.Fed.RekeyPeer(c.Context, connect.NewRequest(&localv1.RekeyPeerRequest{Agency: agency, Fingerprint: c.String("fingerprint")}))
+	}, func(w io.Writer, r *localv1.RekeyPeerResponse) error {
+		_, err := fmt.Fprintf(w, "peer %s re-keyed: %s\n", agency, strings.Join(r.GetPeer().GetKeyFingerprints(), ", "))
 		return err
-	}
-	asJSON, cn, err := outputAndDial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Fed.RekeyPeer(c.Context, connect.NewRequest(&localv1.RekeyPeerRequest{Agency: a[0], Fingerprint: c.String("fingerprint")}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	fmt.Fprintf(c.App.Writer, "peer %s re-keyed: %s\n", a[0], strings.Join(resp.Msg.GetPeer().GetKeyFingerprints(), ", "))
-	return nil
+	})
 }
 
 func outboxCommand() *cli.Command {
@@ -291,62 +237,38 @@ func outboxCommand() *cli.Command {
 }
 
 func runOutboxRetry(c *cli.Context) error {
-	a, err := args(c, 0, 1)
-	if err != nil {
-		return err
-	}
-	peer := ""
-	if len(a) == 1 {
-		peer = a[0]
-	}
-	asJSON, cn, err := outputAndDial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Fed.RetryOutbox(c.Context, connect.NewRequest(&localv1.RetryOutboxRequest{Peer: peer}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
 	to := "every peer"
-	if peer != "" {
-		to = peer
-	}
-	n := resp.Msg.GetWaiting()
-	if n == 0 {
-		fmt.Fprintf(c.App.Writer, "nothing is waiting for %s\n", to)
-		return nil
-	}
-	fmt.Fprintf(c.App.Writer, "retrying now: %d envelope(s) waiting for %s (see cpx outbox)\n", n, to)
-	return nil
+	return call(c, 0, 1, func(cn *conn, a []string) (*connect.Response[localv1.RetryOutboxResponse], error) {
+		peer := ""
+		if len(a) == 1 {
+			peer, to = a[0], a[0]
+		}
+		return cn.Fed.RetryOutbox(c.Context, connect.NewRequest(&localv1.RetryOutboxRequest{Peer: peer}))
+	}, func(w io.Writer, r *localv1.RetryOutboxResponse) error {
+		n := r.GetWaiting()
+		if n == 0 {
+			_, err := fmt.Fprintf(w, "nothing is waiting for %s\n", to)
+			return err
+		}
+		_, err := fmt.Fprintf(w, "retrying now: %d envelope(s) waiting for %s (see cpx outbox)\n", n, to)
+		return err
+	})
 }
 
 func runOutbox(c *cli.Context) error {
-	if _, err := args(c, 0, 0); err != nil {
-		return err
-	}
-	asJSON, cn, err := outputAndDial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Fed.Outbox(c.Context, connect.NewRequest(&localv1.OutboxRequest{}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	if len(resp.Msg.GetEntries()) == 0 {
-		fmt.Fprintln(c.App.Writer, "nothing is waiting for delivery")
-		return nil
-	}
-	tw := newTable(c.App.Writer)
-	row(tw, "ENVELOPE", "EXCHANGE", "KIND", "PEER", "ATTEMPTS", "NEXT ATTEMPT", "EXPIRES", "LAST ERROR")
-	for _, e := range resp.Msg.GetEntries() {
-		row(tw, e.GetEnvelopeId(), e.GetExchange(), e.GetKind(), e.GetPeer(), strconv.Itoa(int(e.GetAttempts())),
-			ts(e.GetNextAttempt()), ts(e.GetExpires()), e.GetLastError())
-	}
-	return tw.Flush()
+	return call(c, 0, 0, func(cn *conn, _ []string) (*connect.Response[localv1.OutboxResponse], error) {
+		return cn.Fed.Outbox(c.Context, connect.NewRequest(&localv1.OutboxRequest{}))
+	}, func(w io.Writer, r *localv1.OutboxResponse) error {
+		if len(r.GetEntries()) == 0 {
+			_, err := fmt.Fprintln(w, "nothing is waiting for delivery")
+			return err
+		}
+		tw := newTable(w)
+		row(tw, "ENVELOPE", "EXCHANGE", "KIND", "PEER", "ATTEMPTS", "NEXT ATTEMPT", "EXPIRES", "LAST ERROR")
+		for _, e := range r.GetEntries() {
+			row(tw, e.GetEnvelopeId(), e.GetExchange(), e.GetKind(), e.GetPeer(), strconv.Itoa(int(e.GetAttempts())),
+				ts(e.GetNextAttempt()), ts(e.GetExpires()), e.GetLastError())
+		}
+		return tw.Flush()
+	})
 }

@@ -75,66 +75,67 @@ func formsCommand() *cli.Command {
 }
 
 func runFormsList(c *cli.Context) error {
-	if _, err := args(c, 0, 0); err != nil {
-		return err
-	}
-	asJSON, cn, err := outputAndDial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Forms.ListForms(c.Context, connect.NewRequest(&localv1.ListFormsRequest{}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	tw := newTable(c.App.Writer)
-	row(tw, "ID", "NAME", "FIELDS")
-	for _, f := range resp.Msg.GetForms() {
-		row(tw, f.GetId(), f.GetName(), strconv.Itoa(int(f.GetFields())))
-	}
-	return tw.Flush()
+	return call(c, 0, 0, func(cn *conn, _ []string) (*connect.Response[localv1.ListFormsResponse], error) {
+		return cn.Forms.ListForms(c.Context, connect.NewRequest(&localv1.ListFormsRequest{}))
+	}, func(w io.Writer, r *localv1.ListFormsResponse) error {
+		tw := newTable(w)
+		row(tw, "ID", "NAME", "FIELDS")
+		for _, f := range r.GetForms() {
+			row(tw, f.GetId(), f.GetName(), strconv.Itoa(int(f.GetFields())))
+		}
+		return tw.Flush()
+	})
 }
 
+// runFormsShow prints, and with -o json answers, a ListFormsResponse
+// holding only the form asked for and the option lists it uses, or only
+// the option list asked for.
 func runFormsShow(c *cli.Context) error {
-	a, err := args(c, 1, 1)
-	if err != nil {
-		return err
-	}
-	asJSON, cn, err := outputAndDial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Forms.ListForms(c.Context, connect.NewRequest(&localv1.ListFormsRequest{Details: true}))
-	if err != nil {
-		return err
-	}
-	all := resp.Msg
+	return call(c, 1, 1, func(cn *conn, a []string) (*connect.Response[localv1.ListFormsResponse], error) {
+		resp, err := cn.Forms.ListForms(c.Context, connect.NewRequest(&localv1.ListFormsRequest{Details: true}))
+		if err != nil {
+			return nil, err
+		}
+		one, err := formOrLookup(resp.Msg, a[0])
+		if err != nil {
+			return nil, err
+		}
+		return connect.NewResponse(one), nil
+	}, func(w io.Writer, r *localv1.ListFormsResponse) error {
+		if f := r.GetForms(); len(f) > 0 {
+			return printForm(w, f[0], r.GetLookups())
+		}
+		if f := r.GetSubforms(); len(f) > 0 {
+			return printForm(w, f[0], r.GetLookups())
+		}
+		return printLookup(w, r.GetLookups()[0])
+	})
+}
+
+// formOrLookup returns the form id of all (top-level or nested) with the
+// option lists it uses, or else the option list id.
+func formOrLookup(all *localv1.ListFormsResponse, id string) (*localv1.ListFormsResponse, error) {
 	lookups := make(map[string]*localv1.FormLookup, len(all.GetLookups()))
 	for _, l := range all.GetLookups() {
 		lookups[l.GetId()] = l
 	}
 	var form *localv1.Form
 	for _, f := range append(slices.Clone(all.GetForms()), all.GetSubforms()...) {
-		if f.GetId() == a[0] {
+		if f.GetId() == id {
 			form = f
 			break
 		}
 	}
 	if form == nil {
-		l, ok := lookups[a[0]]
+		l, ok := lookups[id]
 		if !ok {
 			var ids []string
 			for _, f := range all.GetForms() {
 				ids = append(ids, f.GetId())
 			}
-			return &exitError{code: ExitNotFound, err: fmt.Errorf("no form or option list %q; the forms are %s (cpx forms list)", a[0], strings.Join(ids, ", "))}
+			return nil, &exitError{code: ExitNotFound, err: fmt.Errorf("no form or option list %q; the forms are %s (cpx forms list)", id, strings.Join(ids, ", "))}
 		}
-		if asJSON {
-			return printJSON(c.App.Writer, &localv1.ListFormsResponse{Lookups: []*localv1.FormLookup{l}})
-		}
-		return printLookup(c.App.Writer, l)
+		return &localv1.ListFormsResponse{Lookups: []*localv1.FormLookup{l}}, nil
 	}
 	var used []*localv1.FormLookup
 	seen := make(map[string]bool)
@@ -144,16 +145,18 @@ func runFormsShow(c *cli.Context) error {
 			used = append(used, l)
 		}
 	}
-	if asJSON {
-		out := &localv1.ListFormsResponse{Lookups: used}
-		if form.GetNested() {
-			out.Subforms = []*localv1.Form{form}
-		} else {
-			out.Forms = []*localv1.Form{form}
-		}
-		return printJSON(c.App.Writer, out)
+	out := &localv1.ListFormsResponse{Lookups: used}
+	if form.GetNested() {
+		out.Subforms = []*localv1.Form{form}
+	} else {
+		out.Forms = []*localv1.Form{form}
 	}
-	w := c.App.Writer
+	return out, nil
+}
+
+// printForm lists the fields of form, then the options of the option
+// lists it uses.
+func printForm(w io.Writer, form *localv1.Form, used []*localv1.FormLookup) error {
 	kind := "form"
 	if form.GetNested() {
 		kind = "nested form (the rows of a subform field)"
@@ -229,46 +232,43 @@ func printLookup(w io.Writer, l *localv1.FormLookup) error {
 	return tw.Flush()
 }
 
+// runFormsLocations prints, and with -o json answers, a ListFormsResponse
+// holding only the locations found.
 func runFormsLocations(c *cli.Context) error {
-	if _, err := args(c, 0, 0); err != nil {
-		return err
-	}
-	asJSON, cn, err := outputAndDial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Forms.ListForms(c.Context, connect.NewRequest(&localv1.ListFormsRequest{IncludeLocations: true}))
-	if err != nil {
-		return err
-	}
-	all := make([]forms.Location, 0, len(resp.Msg.GetLocations()))
-	byCode := make(map[string]forms.Location, len(resp.Msg.GetLocations()))
-	for _, l := range resp.Msg.GetLocations() {
-		fl := forms.Location{Code: l.GetCode(), Parent: l.GetParent(), Name: l.GetName(), AdminLevel: int(l.GetAdminLevel()), ISO: l.GetIso()}
-		all = append(all, fl)
-		byCode[fl.Code] = fl
-	}
-	found := forms.SearchLocations(all, c.String("search"))
-	if level := c.Int("level"); level >= 0 {
-		found = slices.DeleteFunc(found, func(l forms.Location) bool { return l.AdminLevel != level })
-	}
-	if asJSON {
+	var byCode map[string]forms.Location // every location, to name the enclosing ones
+	return call(c, 0, 0, func(cn *conn, _ []string) (*connect.Response[localv1.ListFormsResponse], error) {
+		resp, err := cn.Forms.ListForms(c.Context, connect.NewRequest(&localv1.ListFormsRequest{IncludeLocations: true}))
+		if err != nil {
+			return nil, err
+		}
+		all := make([]forms.Location, 0, len(resp.Msg.GetLocations()))
+		byCode = make(map[string]forms.Location, len(resp.Msg.GetLocations()))
+		for _, l := range resp.Msg.GetLocations() {
+			fl := forms.Location{Code: l.GetCode(), Parent: l.GetParent(), Name: l.GetName(), AdminLevel: int(l.GetAdminLevel()), ISO: l.GetIso()}
+			all = append(all, fl)
+			byCode[fl.Code] = fl
+		}
+		found := forms.SearchLocations(all, c.String("search"))
+		if level := c.Int("level"); level >= 0 {
+			found = slices.DeleteFunc(found, func(l forms.Location) bool { return l.AdminLevel != level })
+		}
 		out := &localv1.ListFormsResponse{Locations: []*localv1.FormLocation{}}
 		for _, l := range found {
 			out.Locations = append(out.Locations, &localv1.FormLocation{Code: l.Code, Parent: l.Parent, Name: l.Name, AdminLevel: int32(l.AdminLevel), Iso: l.ISO})
 		}
-		return printJSON(c.App.Writer, out)
-	}
-	if len(found) == 0 {
-		fmt.Fprintln(c.App.ErrWriter, "no location matches")
-		return nil
-	}
-	tw := newTable(c.App.Writer)
-	row(tw, "CODE", "ISO", "LEVEL", "NAME", "IN")
-	for _, l := range found {
-		row(tw, l.Code, l.ISO, strconv.Itoa(l.AdminLevel), l.Name, locationPath(byCode, l.Parent))
-	}
-	return tw.Flush()
+		return connect.NewResponse(out), nil
+	}, func(w io.Writer, r *localv1.ListFormsResponse) error {
+		if len(r.GetLocations()) == 0 {
+			fmt.Fprintln(c.App.ErrWriter, "no location matches")
+			return nil
+		}
+		tw := newTable(w)
+		row(tw, "CODE", "ISO", "LEVEL", "NAME", "IN")
+		for _, l := range r.GetLocations() {
+			row(tw, l.GetCode(), l.GetIso(), strconv.Itoa(int(l.GetAdminLevel())), l.GetName(), locationPath(byCode, l.GetParent()))
+		}
+		return tw.Flush()
+	})
 }
 
 // locationPath names the location code and its ancestors, innermost first:

@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -25,42 +26,31 @@ func keysCommand() *cli.Command {
 					"Example:\n   cpx keys status --dir ./node",
 				Flags: clientFlags(),
 				Action: func(c *cli.Context) error {
-					if _, err := args(c, 0, 0); err != nil {
-						return err
-					}
-					asJSON, cn, err := outputAndDial(c)
-					if err != nil {
-						return err
-					}
-					resp, err := cn.Keys.KeysStatus(c.Context, connect.NewRequest(&localv1.KeysStatusRequest{}))
-					if err != nil {
-						return err
-					}
-					m := resp.Msg
-					if asJSON {
-						return printJSON(c.App.Writer, m)
-					}
-					tw := newTable(c.App.Writer)
-					health := "ok"
-					if !m.KeyringOk {
-						health = "UNREACHABLE: " + m.KeyringProblem
-					}
-					row(tw, "keyring:", m.Keyring, health)
-					if m.Keyring == "vault" {
-						row(tw, "wrapping key:", fmt.Sprintf("version %d (decrypts from %d)", m.WrappingVersion, m.WrappingMinDecryptionVersion))
-					}
-					tw.Flush()
-					fmt.Fprintln(c.App.Writer)
-					tw = newTable(c.App.Writer)
-					row(tw, "VERSION", "FINGERPRINT", "VALID FROM", "VALID UNTIL", "")
-					for _, k := range m.AgencyKeys {
-						cur := ""
-						if k.Current {
-							cur = "current"
+					return call(c, 0, 0, func(cn *conn, _ []string) (*connect.Response[localv1.KeysStatusResponse], error) {
+						return cn.Keys.KeysStatus(c.Context, connect.NewRequest(&localv1.KeysStatusRequest{}))
+					}, func(w io.Writer, m *localv1.KeysStatusResponse) error {
+						tw := newTable(w)
+						health := "ok"
+						if !m.KeyringOk {
+							health = "UNREACHABLE: " + m.KeyringProblem
 						}
-						row(tw, strconv.Itoa(int(k.Version)), k.Fingerprint, ts(k.NotBefore), ts(k.NotAfter), cur)
-					}
-					return tw.Flush()
+						row(tw, "keyring:", m.Keyring, health)
+						if m.Keyring == "vault" {
+							row(tw, "wrapping key:", fmt.Sprintf("version %d (decrypts from %d)", m.WrappingVersion, m.WrappingMinDecryptionVersion))
+						}
+						tw.Flush()
+						fmt.Fprintln(w)
+						tw = newTable(w)
+						row(tw, "VERSION", "FINGERPRINT", "VALID FROM", "VALID UNTIL", "")
+						for _, k := range m.AgencyKeys {
+							cur := ""
+							if k.Current {
+								cur = "current"
+							}
+							row(tw, strconv.Itoa(int(k.Version)), k.Fingerprint, ts(k.NotBefore), ts(k.NotAfter), cur)
+						}
+						return tw.Flush()
+					})
 				},
 			},
 			{
@@ -77,38 +67,28 @@ func keysCommand() *cli.Command {
 					&cli.BoolFlag{Name: "agency", Usage: "rotate the agency's encryption and signing keys"},
 				),
 				Action: func(c *cli.Context) error {
-					if _, err := args(c, 0, 0); err != nil {
-						return err
-					}
-					if !c.Bool("wrapping") && !c.Bool("agency") {
-						return usageErrorf("say what to rotate: --wrapping, --agency or both")
-					}
-					asJSON, cn, err := outputAndDial(c)
-					if err != nil {
-						return err
-					}
-					resp, err := cn.Keys.RotateKeys(c.Context, connect.NewRequest(&localv1.RotateKeysRequest{Wrapping: c.Bool("wrapping"), Agency: c.Bool("agency")}))
-					if err != nil {
-						return err
-					}
-					m := resp.Msg
-					if asJSON {
-						return printJSON(c.App.Writer, m)
-					}
-					w := c.App.Writer
-					if c.Bool("wrapping") {
-						fmt.Fprintf(w, "wrapping key rotated; %d secrets rewrapped\n", m.Rewrapped)
-					}
-					if k := m.NewAgencyKey; k != nil {
-						fmt.Fprintf(w, "agency keys: version %d, fingerprint %s, valid until %s\n", k.Version, k.Fingerprint, ts(k.NotAfter))
-						if len(m.AnnouncedTo) > 0 {
-							fmt.Fprintf(w, "announced to: %s\n", strings.Join(m.AnnouncedTo, ", "))
+					return callWith(c, 0, 0, func([]string) error {
+						if !c.Bool("wrapping") && !c.Bool("agency") {
+							return usageErrorf("say what to rotate: --wrapping, --agency or both")
 						}
-						if len(m.NotReached) > 0 {
-							fmt.Fprintf(w, "not reachable now (they learn it when they next connect): %s\n", strings.Join(m.NotReached, ", "))
+						return nil
+					}, func(cn *conn, _ []string) (*connect.Response[localv1.RotateKeysResponse], error) {
+						return cn.Keys.RotateKeys(c.Context, connect.NewRequest(&localv1.RotateKeysRequest{Wrapping: c.Bool("wrapping"), Agency: c.Bool("agency")}))
+					}, func(w io.Writer, m *localv1.RotateKeysResponse) error {
+						if c.Bool("wrapping") {
+							fmt.Fprintf(w, "wrapping key rotated; %d secrets rewrapped\n", m.Rewrapped)
 						}
-					}
-					return nil
+						if k := m.NewAgencyKey; k != nil {
+							fmt.Fprintf(w, "agency keys: version %d, fingerprint %s, valid until %s\n", k.Version, k.Fingerprint, ts(k.NotAfter))
+							if len(m.AnnouncedTo) > 0 {
+								fmt.Fprintf(w, "announced to: %s\n", strings.Join(m.AnnouncedTo, ", "))
+							}
+							if len(m.NotReached) > 0 {
+								fmt.Fprintf(w, "not reachable now (they learn it when they next connect): %s\n", strings.Join(m.NotReached, ", "))
+							}
+						}
+						return nil
+					}, nil)
 				},
 			},
 		},

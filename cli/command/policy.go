@@ -124,35 +124,17 @@ func readISP(path string) ([]byte, error) {
 }
 
 func runPolicyApply(c *cli.Context) error {
-	a, err := args(c, 1, 1)
-	if err != nil {
+	var file string
+	var doc []byte
+	return callWith(c, 1, 1, func(a []string) error {
+		var err error
+		file = a[0]
+		doc, err = readISP(file)
 		return err
-	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	doc, err := readISP(a[0])
-	if err != nil {
-		return err
-	}
-	cn, err := dial(c)
-	if err != nil {
-		return err
-	}
-	dry := c.Bool("dry-run")
-	resp, err := cn.Fed.ApplyPolicy(c.Context, connect.NewRequest(&localv1.ApplyPolicyRequest{Document: doc, DryRun: dry}))
-	if err != nil {
-		return err
-	}
-	m := resp.Msg
-	if asJSON {
-		if err := printJSON(c.App.Writer, m); err != nil {
-			return err
-		}
-	} else {
-		p := m.GetPolicy()
-		w := c.App.Writer
+	}, func(cn *conn, _ []string) (*connect.Response[localv1.ApplyPolicyResponse], error) {
+		return cn.Fed.ApplyPolicy(c.Context, connect.NewRequest(&localv1.ApplyPolicyRequest{Document: doc, DryRun: c.Bool("dry-run")}))
+	}, func(w io.Writer, m *localv1.ApplyPolicyResponse) error {
+		p, dry := m.GetPolicy(), c.Bool("dry-run")
 		switch {
 		case dry && m.GetRefusal() != "":
 			fmt.Fprintf(w, "dry run: ISP %s version %d would be refused; nothing changed\n", p.GetId(), p.GetVersion())
@@ -180,11 +162,13 @@ func runPolicyApply(c *cli.Context) error {
 		} else if m.GetPrevious() != nil {
 			fmt.Fprintln(w, "changes: none (the same agreement as applied)")
 		}
-	}
-	if r := m.GetRefusal(); r != "" {
-		return fmt.Errorf("applying %s would be refused: %s", a[0], r)
-	}
-	return nil
+		return nil
+	}, func(m *localv1.ApplyPolicyResponse) error {
+		if r := m.GetRefusal(); r != "" {
+			return fmt.Errorf("applying %s would be refused: %s", file, r)
+		}
+		return nil
+	})
 }
 
 // signatureRows writes who has signed (with a signature that verifies),
@@ -233,63 +217,41 @@ func unsigned(parties, signed []string) []string {
 }
 
 func runPolicyList(c *cli.Context) error {
-	if _, err := args(c, 0, 0); err != nil {
-		return err
-	}
-	asJSON, cn, err := outputAndDial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Fed.ListPolicies(c.Context, connect.NewRequest(&localv1.ListPoliciesRequest{}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	tw := newTable(c.App.Writer)
-	row(tw, "ID", "VERSION", "TITLE", "SIGNED", "VALID UNTIL", "IN FORCE")
-	for _, p := range resp.Msg.GetPolicies() {
-		row(tw, p.GetId(), strconv.FormatUint(uint64(p.GetVersion()), 10), p.GetTitle(),
-			fmt.Sprintf("%d of %d", len(p.GetSignedBy()), len(p.GetParties())), ts(p.GetValidUntil()), inForce(p))
-	}
-	return tw.Flush()
+	return call(c, 0, 0, func(cn *conn, _ []string) (*connect.Response[localv1.ListPoliciesResponse], error) {
+		return cn.Fed.ListPolicies(c.Context, connect.NewRequest(&localv1.ListPoliciesRequest{}))
+	}, func(w io.Writer, r *localv1.ListPoliciesResponse) error {
+		tw := newTable(w)
+		row(tw, "ID", "VERSION", "TITLE", "SIGNED", "VALID UNTIL", "IN FORCE")
+		for _, p := range r.GetPolicies() {
+			row(tw, p.GetId(), strconv.FormatUint(uint64(p.GetVersion()), 10), p.GetTitle(),
+				fmt.Sprintf("%d of %d", len(p.GetSignedBy()), len(p.GetParties())), ts(p.GetValidUntil()), inForce(p))
+		}
+		return tw.Flush()
+	})
 }
 
 func runPolicyShow(c *cli.Context) error {
-	a, err := args(c, 1, 1)
-	if err != nil {
-		return err
-	}
-	asJSON, cn, err := outputAndDial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Fed.ShowPolicy(c.Context, connect.NewRequest(&localv1.ShowPolicyRequest{Id: a[0]}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	w := c.App.Writer
-	if c.Bool("document") {
-		_, err := w.Write(resp.Msg.GetDocument())
-		return err
-	}
-	p := resp.Msg.GetPolicy()
-	tw := newTable(w)
-	row(tw, "id:", p.GetId())
-	row(tw, "version:", strconv.FormatUint(uint64(p.GetVersion()), 10))
-	row(tw, "title:", p.GetTitle())
-	row(tw, "parties:", strings.Join(p.GetParties(), ", "))
-	row(tw, "purposes:", strings.Join(p.GetPurposes(), ", "))
-	signatureRows(tw, p)
-	row(tw, "valid from:", ts(p.GetValidFrom()))
-	row(tw, "valid until:", ts(p.GetValidUntil()))
-	row(tw, "in force:", inForce(p))
-	row(tw, "applied:", ts(p.GetAppliedAt()))
-	return tw.Flush()
+	return call(c, 1, 1, func(cn *conn, a []string) (*connect.Response[localv1.ShowPolicyResponse], error) {
+		return cn.Fed.ShowPolicy(c.Context, connect.NewRequest(&localv1.ShowPolicyRequest{Id: a[0]}))
+	}, func(w io.Writer, r *localv1.ShowPolicyResponse) error {
+		if c.Bool("document") {
+			_, err := w.Write(r.GetDocument())
+			return err
+		}
+		p := r.GetPolicy()
+		tw := newTable(w)
+		row(tw, "id:", p.GetId())
+		row(tw, "version:", strconv.FormatUint(uint64(p.GetVersion()), 10))
+		row(tw, "title:", p.GetTitle())
+		row(tw, "parties:", strings.Join(p.GetParties(), ", "))
+		row(tw, "purposes:", strings.Join(p.GetPurposes(), ", "))
+		signatureRows(tw, p)
+		row(tw, "valid from:", ts(p.GetValidFrom()))
+		row(tw, "valid until:", ts(p.GetValidUntil()))
+		row(tw, "in force:", inForce(p))
+		row(tw, "applied:", ts(p.GetAppliedAt()))
+		return tw.Flush()
+	})
 }
 
 func runPolicySign(c *cli.Context) error {
@@ -411,41 +373,25 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 func runPolicyCheck(c *cli.Context) error {
-	if _, err := args(c, 0, 0); err != nil {
-		return err
-	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	kase, to, purpose := c.String("case"), c.String("to"), c.String("purpose")
-	switch {
-	case kase == "":
-		return usageErrorf("--case is required (see cpx policy check --help)")
-	case to == "":
-		return usageErrorf("--to is required: the receiving agency (see cpx policy check --help)")
-	case purpose == "":
-		return usageErrorf("--purpose is required: referral or transfer (see cpx policy check --help)")
-	case purpose != "referral" && purpose != "transfer":
-		return usageErrorf("unknown purpose %q: want referral or transfer", purpose)
-	}
-	cn, err := dial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Fed.CheckPolicy(c.Context, connect.NewRequest(&localv1.CheckPolicyRequest{
-		CaseId: kase, To: to, Purpose: purpose, OverrideConsent: c.Bool("override-consent"),
-	}))
-	if err != nil {
-		return err
-	}
-	m := resp.Msg
-	if asJSON {
-		if err := printJSON(c.App.Writer, m); err != nil {
-			return err
+	var kase, to, purpose string
+	return callWith(c, 0, 0, func([]string) error {
+		kase, to, purpose = c.String("case"), c.String("to"), c.String("purpose")
+		switch {
+		case kase == "":
+			return usageErrorf("--case is required (see cpx policy check --help)")
+		case to == "":
+			return usageErrorf("--to is required: the receiving agency (see cpx policy check --help)")
+		case purpose == "":
+			return usageErrorf("--purpose is required: referral or transfer (see cpx policy check --help)")
+		case purpose != "referral" && purpose != "transfer":
+			return usageErrorf("unknown purpose %q: want referral or transfer", purpose)
 		}
-	} else {
-		w := c.App.Writer
+		return nil
+	}, func(cn *conn, _ []string) (*connect.Response[localv1.CheckPolicyResponse], error) {
+		return cn.Fed.CheckPolicy(c.Context, connect.NewRequest(&localv1.CheckPolicyRequest{
+			CaseId: kase, To: to, Purpose: purpose, OverrideConsent: c.Bool("override-consent"),
+		}))
+	}, func(w io.Writer, m *localv1.CheckPolicyResponse) error {
 		verdict := "refused"
 		if m.GetAllowed() {
 			verdict = "allowed"
@@ -464,13 +410,13 @@ func runPolicyCheck(c *cli.Context) error {
 			for _, f := range m.GetFields() {
 				row(tw, f.GetField(), f.GetOutcome(), f.GetReason())
 			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
+			return tw.Flush()
 		}
-	}
-	if !m.GetAllowed() {
-		return fmt.Errorf("the ISPs in force do not allow this %s of %s to %s", purpose, kase, to)
-	}
-	return nil
+		return nil
+	}, func(m *localv1.CheckPolicyResponse) error {
+		if !m.GetAllowed() {
+			return fmt.Errorf("the ISPs in force do not allow this %s of %s to %s", purpose, kase, to)
+		}
+		return nil
+	})
 }

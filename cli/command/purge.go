@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -25,26 +26,19 @@ func casePurgeCommand() *cli.Command {
 			&cli.StringFlag{Name: "reason", Usage: "why the case is erased (required, kept in the tombstone)"},
 		}, clientFlags()...),
 		Action: func(c *cli.Context) error {
-			a, err := args(c, 1, 1)
-			if err != nil {
+			var id string // the case as given: the tombstone has no data to show
+			return callWith(c, 1, 1, func([]string) error {
+				if strings.TrimSpace(c.String("reason")) == "" {
+					return usageErrorf("--reason is required: say why the case is erased")
+				}
+				return nil
+			}, func(cn *conn, a []string) (*connect.Response[localv1.PurgeCaseResponse], error) {
+				id = a[0]
+				return cn.Cases.PurgeCase(c.Context, connect.NewRequest(&localv1.PurgeCaseRequest{Id: a[0], Reason: c.String("reason")}))
+			}, func(w io.Writer, _ *localv1.PurgeCaseResponse) error {
+				_, err := fmt.Fprintf(w, "purged case %s: its data key is destroyed\n", id)
 				return err
-			}
-			if strings.TrimSpace(c.String("reason")) == "" {
-				return usageErrorf("--reason is required: say why the case is erased")
-			}
-			asJSON, cn, err := outputAndDial(c)
-			if err != nil {
-				return err
-			}
-			resp, err := cn.Cases.PurgeCase(c.Context, connect.NewRequest(&localv1.PurgeCaseRequest{Id: a[0], Reason: c.String("reason")}))
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(c.App.Writer, resp.Msg)
-			}
-			fmt.Fprintf(c.App.Writer, "purged case %s: its data key is destroyed\n", a[0])
-			return nil
+			}, nil)
 		},
 	}
 }

@@ -62,44 +62,30 @@ func caseTransferCommand() *cli.Command {
 }
 
 func runSend(c *cli.Context, kind string) error {
-	a, err := args(c, 1, 1)
-	if err != nil {
-		return err
-	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	if c.String("to") == "" {
-		return usageErrorf("--to is required: the receiving agency (see %s --help)", helpName(c))
-	}
-	if kind == kindReferral && strings.TrimSpace(c.String("service")) == "" {
-		return usageErrorf("--service is required: the service the child is referred for (see %s --help)", helpName(c))
-	}
-	cn, err := dial(c)
-	if err != nil {
-		return err
-	}
-	req := &localv1.SendRequest{
-		Kind: kind, CaseId: a[0], To: c.String("to"), Note: c.String("note"), OverrideConsent: c.Bool("override-consent"),
-	}
-	if kind == kindReferral {
-		req.Service = c.String("service")
-	}
-	resp, err := cn.Fed.Send(c.Context, connect.NewRequest(req))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	x := resp.Msg.GetExchange()
-	w := c.App.Writer
-	fmt.Fprintf(w, "%s %s of case %s to %s: %s\n", x.GetKind(), x.GetId(), caseLabel(x), x.GetPeer(), x.GetStatus())
-	if x.GetConsentOverridden() {
-		fmt.Fprintln(w, "consent overridden: this is recorded in the audit log")
-	}
-	return nil
+	return callWith(c, 1, 1, func([]string) error {
+		if c.String("to") == "" {
+			return usageErrorf("--to is required: the receiving agency (see %s --help)", helpName(c))
+		}
+		if kind == kindReferral && strings.TrimSpace(c.String("service")) == "" {
+			return usageErrorf("--service is required: the service the child is referred for (see %s --help)", helpName(c))
+		}
+		return nil
+	}, func(cn *conn, a []string) (*connect.Response[localv1.SendResponse], error) {
+		req := &localv1.SendRequest{
+			Kind: kind, CaseId: a[0], To: c.String("to"), Note: c.String("note"), OverrideConsent: c.Bool("override-consent"),
+		}
+		if kind == kindReferral {
+			req.Service = c.String("service")
+		}
+		return cn.Fed.Send(c.Context, connect.NewRequest(req))
+	}, func(w io.Writer, r *localv1.SendResponse) error {
+		x := r.GetExchange()
+		fmt.Fprintf(w, "%s %s of case %s to %s: %s\n", x.GetKind(), x.GetId(), caseLabel(x), x.GetPeer(), x.GetStatus())
+		if x.GetConsentOverridden() {
+			fmt.Fprintln(w, "consent overridden: this is recorded in the audit log")
+		}
+		return nil
+	}, nil)
 }
 
 func caseLabel(x *localv1.Exchange) string {
@@ -175,63 +161,51 @@ func exchangeListCommand(kind string) *cli.Command {
 }
 
 func runExchangeList(c *cli.Context, kind string) error {
-	if _, err := args(c, 0, 0); err != nil {
-		return err
-	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
 	var direction string
-	switch {
-	case c.Bool("incoming") && c.Bool("outgoing"):
-		return usageErrorf("--incoming and --outgoing exclude each other; pass neither to list both")
-	case c.Bool("incoming"):
-		direction = "incoming"
-	case c.Bool("outgoing"):
-		direction = "outgoing"
-	}
-	cn, err := dial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Fed.ListExchanges(c.Context, connect.NewRequest(&localv1.ListExchangesRequest{
-		Kind: kind, Direction: direction, Status: c.String("status"),
-	}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	tw := newTable(c.App.Writer)
-	if kind == kindReferral {
-		row(tw, "ID", "DIRECTION", "PEER", "CASE NUMBER", "SERVICE", "STATUS", "SYNC", "UPDATED")
-	} else {
-		row(tw, "ID", "DIRECTION", "PEER", "CASE NUMBER", "STATUS", "SYNC", "UPDATED")
-	}
-	var errs []string
-	for _, x := range resp.Msg.GetExchanges() {
+	return callWith(c, 0, 0, func([]string) error {
+		switch {
+		case c.Bool("incoming") && c.Bool("outgoing"):
+			return usageErrorf("--incoming and --outgoing exclude each other; pass neither to list both")
+		case c.Bool("incoming"):
+			direction = "incoming"
+		case c.Bool("outgoing"):
+			direction = "outgoing"
+		}
+		return nil
+	}, func(cn *conn, _ []string) (*connect.Response[localv1.ListExchangesResponse], error) {
+		return cn.Fed.ListExchanges(c.Context, connect.NewRequest(&localv1.ListExchangesRequest{
+			Kind: kind, Direction: direction, Status: c.String("status"),
+		}))
+	}, func(w io.Writer, r *localv1.ListExchangesResponse) error {
+		tw := newTable(w)
 		if kind == kindReferral {
-			row(tw, x.GetId(), x.GetDirection(), x.GetPeer(), x.GetCaseNumber(), x.GetService(), x.GetStatus(), syncText(x), ts(x.GetUpdatedAt()))
+			row(tw, "ID", "DIRECTION", "PEER", "CASE NUMBER", "SERVICE", "STATUS", "SYNC", "UPDATED")
 		} else {
-			row(tw, x.GetId(), x.GetDirection(), x.GetPeer(), x.GetCaseNumber(), x.GetStatus(), syncText(x), ts(x.GetUpdatedAt()))
+			row(tw, "ID", "DIRECTION", "PEER", "CASE NUMBER", "STATUS", "SYNC", "UPDATED")
 		}
-		if e := x.GetSyncError(); e != "" && x.GetSync() != "in_sync" {
-			errs = append(errs, x.GetId()+": "+e)
+		var errs []string
+		for _, x := range r.GetExchanges() {
+			if kind == kindReferral {
+				row(tw, x.GetId(), x.GetDirection(), x.GetPeer(), x.GetCaseNumber(), x.GetService(), x.GetStatus(), syncText(x), ts(x.GetUpdatedAt()))
+			} else {
+				row(tw, x.GetId(), x.GetDirection(), x.GetPeer(), x.GetCaseNumber(), x.GetStatus(), syncText(x), ts(x.GetUpdatedAt()))
+			}
+			if e := x.GetSyncError(); e != "" && x.GetSync() != "in_sync" {
+				errs = append(errs, x.GetId()+": "+e)
+			}
 		}
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(errs) > 0 {
-		fmt.Fprintln(c.App.Writer)
-		fmt.Fprintln(c.App.Writer, "last errors (cpx "+kind+" resync ID sends the latest state again):")
-		for _, e := range errs {
-			fmt.Fprintln(c.App.Writer, "  "+e)
+		if err := tw.Flush(); err != nil {
+			return err
 		}
-	}
-	return nil
+		if len(errs) > 0 {
+			fmt.Fprintln(w)
+			fmt.Fprintln(w, "last errors (cpx "+kind+" resync ID sends the latest state again):")
+			for _, e := range errs {
+				fmt.Fprintln(w, "  "+e)
+			}
+		}
+		return nil
+	}, nil)
 }
 
 func exchangeShowCommand(kind string) *cli.Command {
@@ -249,22 +223,9 @@ func exchangeShowCommand(kind string) *cli.Command {
 }
 
 func runExchangeShow(c *cli.Context) error {
-	a, err := args(c, 1, 1)
-	if err != nil {
-		return err
-	}
-	asJSON, cn, err := outputAndDial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Fed.GetExchange(c.Context, connect.NewRequest(&localv1.GetExchangeRequest{Id: a[0]}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	return printExchange(c.App.Writer, resp.Msg.GetExchange())
+	return call(c, 1, 1, func(cn *conn, a []string) (*connect.Response[localv1.GetExchangeResponse], error) {
+		return cn.Fed.GetExchange(c.Context, connect.NewRequest(&localv1.GetExchangeRequest{Id: a[0]}))
+	}, func(w io.Writer, r *localv1.GetExchangeResponse) error { return printExchange(w, r.GetExchange()) })
 }
 
 // printExchange writes an exchange as "key: value" lines, its history and
@@ -352,38 +313,24 @@ func respondCommand(kind, response, usage, desc, example string) *cli.Command {
 }
 
 func runRespond(c *cli.Context, kind, response string) error {
-	a, err := args(c, 1, 1)
-	if err != nil {
-		return err
-	}
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	if response == "reject" && strings.TrimSpace(c.String("reason")) == "" {
-		return usageErrorf("--reason is required: say why the %s is rejected (see %s --help)", kind, helpName(c))
-	}
-	cn, err := dial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Fed.Respond(c.Context, connect.NewRequest(&localv1.RespondRequest{
-		Id: a[0], Response: response, Reason: c.String("reason"),
-	}))
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(c.App.Writer, resp.Msg)
-	}
-	x := resp.Msg.GetExchange()
-	w := c.App.Writer
-	fmt.Fprintf(w, "%s %s of case %s: %s\n", x.GetKind(), x.GetId(), caseLabel(x), x.GetStatus())
-	if x.GetKind() == kindTransfer && response == "accept" && x.GetLocalCase() != "" {
-		fmt.Fprintf(w, "the case is now case %s on this node (cpx case get %s)\n", x.GetLocalCase(), x.GetLocalCase())
-	}
-	notDelivered(c, x, resp.Msg.GetDelivered(), resp.Msg.GetDeliveryError())
-	return nil
+	return callWith(c, 1, 1, func([]string) error {
+		if response == "reject" && strings.TrimSpace(c.String("reason")) == "" {
+			return usageErrorf("--reason is required: say why the %s is rejected (see %s --help)", kind, helpName(c))
+		}
+		return nil
+	}, func(cn *conn, a []string) (*connect.Response[localv1.RespondResponse], error) {
+		return cn.Fed.Respond(c.Context, connect.NewRequest(&localv1.RespondRequest{
+			Id: a[0], Response: response, Reason: c.String("reason"),
+		}))
+	}, func(w io.Writer, r *localv1.RespondResponse) error {
+		x := r.GetExchange()
+		fmt.Fprintf(w, "%s %s of case %s: %s\n", x.GetKind(), x.GetId(), caseLabel(x), x.GetStatus())
+		if x.GetKind() == kindTransfer && response == "accept" && x.GetLocalCase() != "" {
+			fmt.Fprintf(w, "the case is now case %s on this node (cpx case get %s)\n", x.GetLocalCase(), x.GetLocalCase())
+		}
+		notDelivered(c, x, r.GetDelivered(), r.GetDeliveryError())
+		return nil
+	}, nil)
 }
 
 // notDelivered tells, on stderr, that a change waits in the outbox.
@@ -424,25 +371,14 @@ func resyncCommand(kind string) *cli.Command {
 			"Example:\n   cpx " + kind + " resync ex-7f3a",
 		Flags: clientFlags(),
 		Action: func(c *cli.Context) error {
-			a, err := args(c, 1, 1)
-			if err != nil {
-				return err
-			}
-			asJSON, cn, err := outputAndDial(c)
-			if err != nil {
-				return err
-			}
-			resp, err := cn.Fed.ResyncExchange(c.Context, connect.NewRequest(&localv1.ResyncExchangeRequest{Id: a[0]}))
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(c.App.Writer, resp.Msg)
-			}
-			x := resp.Msg.GetExchange()
-			fmt.Fprintf(c.App.Writer, "%s %s of case %s: %s, %s\n", x.GetKind(), x.GetId(), caseLabel(x), x.GetStatus(), syncText(x))
-			notDelivered(c, x, resp.Msg.GetDelivered(), resp.Msg.GetDeliveryError())
-			return nil
+			return call(c, 1, 1, func(cn *conn, a []string) (*connect.Response[localv1.ResyncExchangeResponse], error) {
+				return cn.Fed.ResyncExchange(c.Context, connect.NewRequest(&localv1.ResyncExchangeRequest{Id: a[0]}))
+			}, func(w io.Writer, r *localv1.ResyncExchangeResponse) error {
+				x := r.GetExchange()
+				fmt.Fprintf(w, "%s %s of case %s: %s, %s\n", x.GetKind(), x.GetId(), caseLabel(x), x.GetStatus(), syncText(x))
+				notDelivered(c, x, r.GetDelivered(), r.GetDeliveryError())
+				return nil
+			})
 		},
 	}
 }

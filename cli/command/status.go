@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 
 	"connectrpc.com/connect"
@@ -27,38 +28,29 @@ func statusCommand() *cli.Command {
 }
 
 func runStatus(c *cli.Context) error {
-	if _, err := args(c, 0, 0); err != nil {
-		return err
-	}
-	asJSON, cn, err := outputAndDial(c)
-	if err != nil {
-		return err
-	}
-	resp, err := cn.Node.Status(c.Context, connect.NewRequest(&localv1.StatusRequest{}))
-	if err != nil {
-		return err
-	}
-	s := resp.Msg
-	if asJSON {
-		return printJSON(c.App.Writer, s)
-	}
-	tw := newTable(c.App.Writer)
-	agency := s.GetAgencyId()
-	if s.GetAgencyName() != "" {
-		agency = fmt.Sprintf("%s (%s)", s.GetAgencyId(), s.GetAgencyName())
-	}
-	row(tw, "agency:", agency)
-	row(tw, "node:", fmt.Sprintf("%s (from %s)", cn.url, cn.target.APIFrom))
-	row(tw, "version:", s.GetVersion())
-	row(tw, "started:", ts(s.GetStartedAt()))
-	row(tw, "cases:", strconv.FormatInt(s.GetCases(), 10))
-	row(tw, "users:", strconv.FormatInt(s.GetUsers(), 10))
-	row(tw, "audit head:", strconv.FormatUint(s.GetAuditHead(), 10))
-	keyring := s.GetKeyring()
-	if !s.GetKeyringOk() {
-		keyring += " (UNREACHABLE: " + s.GetKeyringProblem() + "; serving with the keys in memory)"
-	}
-	row(tw, "keyring:", keyring)
-	row(tw, "caller:", fmt.Sprintf("%s (%s), token from %s", s.GetCaller(), s.GetCallerRole(), cn.target.TokenFrom))
-	return tw.Flush()
+	var node *conn // the text says where the node and the token came from
+	return call(c, 0, 0, func(cn *conn, _ []string) (*connect.Response[localv1.StatusResponse], error) {
+		node = cn
+		return cn.Node.Status(c.Context, connect.NewRequest(&localv1.StatusRequest{}))
+	}, func(w io.Writer, s *localv1.StatusResponse) error {
+		tw := newTable(w)
+		agency := s.GetAgencyId()
+		if s.GetAgencyName() != "" {
+			agency = fmt.Sprintf("%s (%s)", s.GetAgencyId(), s.GetAgencyName())
+		}
+		row(tw, "agency:", agency)
+		row(tw, "node:", fmt.Sprintf("%s (from %s)", node.url, node.target.APIFrom))
+		row(tw, "version:", s.GetVersion())
+		row(tw, "started:", ts(s.GetStartedAt()))
+		row(tw, "cases:", strconv.FormatInt(s.GetCases(), 10))
+		row(tw, "users:", strconv.FormatInt(s.GetUsers(), 10))
+		row(tw, "audit head:", strconv.FormatUint(s.GetAuditHead(), 10))
+		keyring := s.GetKeyring()
+		if !s.GetKeyringOk() {
+			keyring += " (UNREACHABLE: " + s.GetKeyringProblem() + "; serving with the keys in memory)"
+		}
+		row(tw, "keyring:", keyring)
+		row(tw, "caller:", fmt.Sprintf("%s (%s), token from %s", s.GetCaller(), s.GetCallerRole(), node.target.TokenFrom))
+		return tw.Flush()
+	})
 }

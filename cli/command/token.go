@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"io"
 
 	"connectrpc.com/connect"
 	"github.com/urfave/cli/v2"
@@ -25,25 +26,17 @@ func userTokenCommand() *cli.Command {
 					&cli.DurationFlag{Name: "ttl", Usage: "the token's lifetime (`DURATION`, e.g. 720h; at most 366 days)"},
 				}, clientFlags()...),
 				Action: func(c *cli.Context) error {
-					a, err := args(c, 1, 1)
-					if err != nil {
+					return call(c, 1, 1, func(cn *conn, a []string) (*connect.Response[localv1.IssueTokenResponse], error) {
+						resp, err := cn.Users.IssueToken(c.Context, connect.NewRequest(&localv1.IssueTokenRequest{User: a[0], TtlSeconds: int64(c.Duration("ttl").Seconds())}))
+						if err == nil {
+							fmt.Fprintf(c.App.ErrWriter, "warning: this is the only time this token of %s is shown; store it now\n", a[0])
+						}
+						return resp, err
+					}, func(w io.Writer, r *localv1.IssueTokenResponse) error {
+						i := r.GetInfo()
+						_, err := fmt.Fprintf(w, "token %s for %s, valid until %s:\n%s\n", i.GetId(), i.GetUser(), ts(i.GetExpiresAt()), r.GetToken())
 						return err
-					}
-					asJSON, cn, err := outputAndDial(c)
-					if err != nil {
-						return err
-					}
-					resp, err := cn.Users.IssueToken(c.Context, connect.NewRequest(&localv1.IssueTokenRequest{User: a[0], TtlSeconds: int64(c.Duration("ttl").Seconds())}))
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(c.App.ErrWriter, "warning: this is the only time this token of %s is shown; store it now\n", a[0])
-					if asJSON {
-						return printJSON(c.App.Writer, resp.Msg)
-					}
-					i := resp.Msg.GetInfo()
-					fmt.Fprintf(c.App.Writer, "token %s for %s, valid until %s:\n%s\n", i.GetId(), i.GetUser(), ts(i.GetExpiresAt()), resp.Msg.GetToken())
-					return nil
+					})
 				},
 			},
 			{
@@ -55,37 +48,26 @@ func userTokenCommand() *cli.Command {
 					"Example:\n   cpx user token list amina --dir ./node",
 				Flags: clientFlags(),
 				Action: func(c *cli.Context) error {
-					a, err := args(c, 0, 1)
-					if err != nil {
-						return err
-					}
-					asJSON, cn, err := outputAndDial(c)
-					if err != nil {
-						return err
-					}
-					user := ""
-					if len(a) == 1 {
-						user = a[0]
-					} else {
-						st, err := cn.Node.Status(c.Context, connect.NewRequest(&localv1.StatusRequest{}))
-						if err != nil {
-							return err
+					return call(c, 0, 1, func(cn *conn, a []string) (*connect.Response[localv1.ListTokensResponse], error) {
+						var user string
+						if len(a) == 1 {
+							user = a[0]
+						} else {
+							st, err := cn.Node.Status(c.Context, connect.NewRequest(&localv1.StatusRequest{}))
+							if err != nil {
+								return nil, err
+							}
+							user = st.Msg.GetCaller()
 						}
-						user = st.Msg.GetCaller()
-					}
-					resp, err := cn.Users.ListTokens(c.Context, connect.NewRequest(&localv1.ListTokensRequest{User: user}))
-					if err != nil {
-						return err
-					}
-					if asJSON {
-						return printJSON(c.App.Writer, resp.Msg)
-					}
-					tw := newTable(c.App.Writer)
-					row(tw, "ID", "USER", "EXPIRES")
-					for _, t := range resp.Msg.GetTokens() {
-						row(tw, t.GetId(), t.GetUser(), ts(t.GetExpiresAt()))
-					}
-					return tw.Flush()
+						return cn.Users.ListTokens(c.Context, connect.NewRequest(&localv1.ListTokensRequest{User: user}))
+					}, func(w io.Writer, r *localv1.ListTokensResponse) error {
+						tw := newTable(w)
+						row(tw, "ID", "USER", "EXPIRES")
+						for _, t := range r.GetTokens() {
+							row(tw, t.GetId(), t.GetUser(), ts(t.GetExpiresAt()))
+						}
+						return tw.Flush()
+					})
 				},
 			},
 			{
@@ -101,30 +83,22 @@ func userTokenCommand() *cli.Command {
 					&cli.BoolFlag{Name: "all", Usage: "every token of --user"},
 				}, clientFlags()...),
 				Action: func(c *cli.Context) error {
-					a, err := args(c, 0, 1)
-					if err != nil {
+					req := &localv1.RevokeTokenRequest{}
+					return callWith(c, 0, 1, func(a []string) error {
+						req.User, req.All = c.String("user"), c.Bool("all")
+						if len(a) == 1 {
+							req.Id = a[0]
+						}
+						if (req.Id == "") == (req.User == "" || !req.All) {
+							return usageErrorf("give a token ID, or --user USER --all")
+						}
+						return nil
+					}, func(cn *conn, _ []string) (*connect.Response[localv1.RevokeTokenResponse], error) {
+						return cn.Users.RevokeToken(c.Context, connect.NewRequest(req))
+					}, func(w io.Writer, r *localv1.RevokeTokenResponse) error {
+						_, err := fmt.Fprintf(w, "revoked %d token(s)\n", r.GetRevoked())
 						return err
-					}
-					req := &localv1.RevokeTokenRequest{User: c.String("user"), All: c.Bool("all")}
-					if len(a) == 1 {
-						req.Id = a[0]
-					}
-					if (req.Id == "") == (req.User == "" || !req.All) {
-						return usageErrorf("give a token ID, or --user USER --all")
-					}
-					asJSON, cn, err := outputAndDial(c)
-					if err != nil {
-						return err
-					}
-					resp, err := cn.Users.RevokeToken(c.Context, connect.NewRequest(req))
-					if err != nil {
-						return err
-					}
-					if asJSON {
-						return printJSON(c.App.Writer, resp.Msg)
-					}
-					fmt.Fprintf(c.App.Writer, "revoked %d token(s)\n", resp.Msg.GetRevoked())
-					return nil
+					}, nil)
 				},
 			},
 		},
