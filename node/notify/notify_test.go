@@ -204,3 +204,48 @@ func TestArabicUser(t *testing.T) {
 		t.Errorf("Arabic message = %+v", msg)
 	}
 }
+
+// batchMailer refuses the messages to one address and takes the rest, in
+// one call per batch.
+type batchMailer struct {
+	notify.Memory
+	refuse  string
+	batches int
+}
+
+func (b *batchMailer) SendBatch(ctx context.Context, msgs []notify.Message) []error {
+	b.batches++
+	errs := make([]error, len(msgs))
+	for i, m := range msgs {
+		if m.To == b.refuse {
+			errs[i] = errors.New("550 mailbox unavailable")
+			continue
+		}
+		errs[i] = b.Send(ctx, m)
+	}
+	return errs
+}
+
+// A batch goes to a BatchMailer in one call; a message it refuses is
+// retried alone, the others are recorded as sent.
+func TestBatchPartialRefusal(t *testing.T) {
+	ctx := context.Background()
+	s, q, c := setup(t)
+	tmpl, err := notify.LoadTemplates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &batchMailer{refuse: "sahra@agency.example"}
+	wk := notify.NewWorker(notify.WorkerOptions{Store: s, Mailer: m, Templates: tmpl, Now: c.now})
+	enqueue(t, s, q,
+		casework.Notice{ID: "b1", Kind: casework.NoticeFlagged, To: "amina", CaseNumber: "CASE-000001", Actor: "x"},
+		casework.Notice{ID: "b2", Kind: casework.NoticeFlagged, To: "sahra", CaseNumber: "CASE-000002", Actor: "x"},
+		casework.Notice{ID: "b3", Kind: casework.NoticeAssigned, To: "amina", CaseNumber: "CASE-000003", Actor: "x"})
+	if n, err := wk.Deliver(ctx); err != nil || n != 3 {
+		t.Fatalf("Deliver = %d, %v; want 3", n, err)
+	}
+	st, _ := notify.ReadStatus(ctx, s)
+	if m.batches != 1 || len(m.Sent()) != 2 || st.Sent != 2 || st.Queued != 1 || st.Failing != 1 || !strings.Contains(st.LastError, "550") {
+		t.Errorf("%d batches, %d sent; status %+v; want 1 batch, 2 sent, 1 failing with the 550", m.batches, len(m.Sent()), st)
+	}
+}
