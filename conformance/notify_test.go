@@ -121,8 +121,13 @@ func TestNotifyOptOut(t *testing.T) {
 	if out := cpx(t, amina, "user", "notify").stdout; !strings.Contains(out, "digest") || !strings.Contains(out, "off") {
 		t.Errorf("cpx user notify shows:\n%s", out)
 	}
+	// An administrator may change anyone's.
+	as(t, []string{"CPX_DIR=" + dir}, &prefs, "user", "notify", "amina", "--on", "all")
+	if prefs.Name != "amina" || len(prefs.Off) != 0 {
+		t.Errorf("after the administrator's --on all: %+v", prefs)
+	}
 	tail := must(t, "audit", "tail", "-n", "40", "--dir", dir)
-	if strings.Count(tail, "user.notify") < 3 { // two changes, one refusal
+	if strings.Count(tail, "user.notify") < 4 { // three changes, one refusal
 		t.Errorf("the changes and the refusal are not all audited:\n%s", tail)
 	}
 }
