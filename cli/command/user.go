@@ -28,7 +28,7 @@ func userCommand() *cli.Command {
 					&cli.StringFlag{Name: "role", Usage: "the user's `ROLE` (required), e.g. caseworker, supervisor, admin"},
 					&cli.StringFlag{Name: "group", Usage: "the user's `GROUP` (team or office)"},
 					&cli.StringFlag{Name: "email", Usage: "the `ADDRESS` notifications are sent to"},
-					&cli.StringFlag{Name: "language", Usage: "the `LANG` of the user's notifications (en, fr)"},
+					&cli.StringFlag{Name: "language", Usage: "the `LANG` of the user's notifications (en, fr, ar; other languages fall back to en unless the agency adds templates)"},
 				}, clientFlags()...),
 				Action: runUserAdd,
 			},
