@@ -2,6 +2,8 @@ package command
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"connectrpc.com/connect"
 	"github.com/urfave/cli/v2"
@@ -26,7 +28,7 @@ func userCommand() *cli.Command {
 					&cli.StringFlag{Name: "role", Usage: "the user's `ROLE` (required), e.g. caseworker, supervisor, admin"},
 					&cli.StringFlag{Name: "group", Usage: "the user's `GROUP` (team or office)"},
 					&cli.StringFlag{Name: "email", Usage: "the `ADDRESS` notifications are sent to"},
-					&cli.StringFlag{Name: "language", Usage: "the `LANG` of the user's notifications (en, fr)"},
+					&cli.StringFlag{Name: "language", Usage: "the `LANG` of the user's notifications (en, fr, ar; other languages fall back to en unless the agency adds templates)"},
 				}, clientFlags()...),
 				Action: runUserAdd,
 			},
@@ -80,6 +82,7 @@ func userCommand() *cli.Command {
 					return nil
 				},
 			},
+			userNotifyCommand(),
 			userTokenCommand(),
 		},
 	}
@@ -176,4 +179,82 @@ func runUserDisable(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "disabled user %s: their token no longer works\n", resp.Msg.GetUser().GetName())
 	return nil
+}
+
+func userNotifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "notify",
+		Usage:     "show or change which kinds of email notification a user gets",
+		ArgsUsage: "[USER]",
+		Description: "Without --off or --on, shows which kinds of notification USER (default: you)\n" +
+			"gets and which they turned off. --off and --on take kinds, comma-separated:\n" +
+			"case_assigned, approval_requested, approval_decided, case_flagged,\n" +
+			"referral_received, referral_answered, tracing_match, digest, or the short\n" +
+			"names assign, approval (both), flag, referral (both), tracing, all.\n" +
+			"Anyone may change their own; an administrator anyone's. Changes are audited.\n\n" +
+			"Examples:\n   cpx user notify\n   cpx user notify --off digest,flag\n   cpx user notify amina --on all",
+		Flags: append([]cli.Flag{
+			&cli.StringSliceFlag{Name: "off", Usage: "turn these `KINDS` off"},
+			&cli.StringSliceFlag{Name: "on", Usage: "turn these `KINDS` on again"},
+		}, clientFlags()...),
+		Action: func(c *cli.Context) error {
+			a, err := args(c, 0, 1)
+			if err != nil {
+				return err
+			}
+			name := "me"
+			if len(a) == 1 {
+				name = a[0]
+			}
+			asJSON, cn, err := outputAndDial(c)
+			if err != nil {
+				return err
+			}
+			resp, err := cn.Users.SetNotify(c.Context, connect.NewRequest(&localv1.SetNotifyRequest{
+				Name: name, Off: splitList(c.StringSlice("off")), On: splitList(c.StringSlice("on")),
+			}))
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(c.App.Writer, resp.Msg)
+			}
+			m := resp.Msg
+			to := m.GetEmail()
+			if to == "" {
+				to = "(no email address: nothing is sent)"
+			}
+			fmt.Fprintf(c.App.Writer, "user %s, email %s, language %s\n", m.GetName(), to, orDefault(m.GetLanguage(), "en"))
+			tw := newTable(c.App.Writer)
+			row(tw, "KIND", "EMAIL")
+			for _, k := range m.GetKinds() {
+				state := "on"
+				if slices.Contains(m.GetOff(), k) {
+					state = "off"
+				}
+				row(tw, k, state)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+// splitList splits comma-separated values of a repeatable flag.
+func splitList(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

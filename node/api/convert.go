@@ -44,7 +44,7 @@ func caseToWire(c casework.Case, role policy.Role, cls policy.Classifier) (*loca
 func userToWire(u users.User) *localv1.User {
 	return &localv1.User{Name: u.Name, Role: u.Role, Group: u.Group, Disabled: u.Disabled, CreatedAt: timestamppb.New(u.CreatedAt),
 		RequestedBy: u.RequestedBy, Owner: u.Owner,
-		Email: u.Email, Language: u.Language}
+		Email: u.Email, Language: u.Language, NotifyOff: u.NotifyOff}
 }
 
 func entryToWire(e audit.Entry) *localv1.AuditEntry {

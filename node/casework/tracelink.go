@@ -27,7 +27,8 @@ const (
 // to that request, the link is removed and a verified status goes back to
 // tracing in progress. A status a caseworker has moved on (reunified,
 // closed) is left alone. It writes a case version and an audit entry
-// (field names only) and returns the case as stored, or changed=false when
+// (field names only), queues a tracing_match notice to the case's owner
+// when a link is made, and returns the case as stored, or changed=false when
 // there was nothing to record.
 //
 // Like ApplyTransfer it has no context of its own: the case's key comes
@@ -82,6 +83,12 @@ func (s *Service) LinkTrace(w store.Writer, caseID, requestID string, linked boo
 	}
 	if err := s.commitChange(w, x, &old, &c, actor, "case."+action, diff, now); err != nil {
 		return Case{}, false, err
+	}
+	if _, newLink := diff[FieldMatchedTracingRequestID]; linked && newLink {
+		// The owner learns of the match; the notice names the case only.
+		if err := s.emit(w, []Notice{{Kind: NoticeTracingMatch, To: c.Owner, CaseID: c.ID, CaseNumber: c.Number, Actor: actor, At: now}}); err != nil {
+			return Case{}, false, err
+		}
 	}
 	return c, true, nil
 }

@@ -68,6 +68,13 @@ type Casework struct {
 	// built-in ones (LANG.txt.tmpl, LANG.html.tmpl; relative to the node
 	// directory).
 	Templates string `koanf:"templates"`
+	// DigestTime is the time of day (HH:MM, in TimeZone) at which each
+	// user's daily digest of overdue and upcoming tasks is queued; "off"
+	// sends none. Default "07:00".
+	DigestTime string `koanf:"digest_time"`
+	// DigestUpcomingDays is how many days ahead a digest lists upcoming
+	// tasks; default 7.
+	DigestUpcomingDays int `koanf:"digest_upcoming_days"`
 }
 
 // SMTP configures the server notifications are sent through. Without a
@@ -297,7 +304,7 @@ func Default() Config {
 		Exchange: Exchange{IntakeGroup: "intake", MaxEnvelopeLifetime: 30 * 24 * time.Hour, KeyGrace: 7 * 24 * time.Hour, MaxEnvelopeBytes: 4 << 20},
 		Log:      Log{Level: "info", Format: "text"},
 
-		Casework: Casework{TimeZone: "UTC"},
+		Casework: Casework{TimeZone: "UTC", DigestTime: "07:00", DigestUpcomingDays: 7},
 		Reports:  Reports{PushDay: 3},
 		SMTP:     SMTP{TLS: "starttls", Timeout: 30 * time.Second},
 	}
@@ -402,6 +409,8 @@ func flatten(c Config, out map[string]any) {
 	out["casework.closure_requires_approval"] = c.Casework.ClosureRequiresApproval
 	out["casework.time_zone"] = c.Casework.TimeZone
 	out["casework.templates"] = c.Casework.Templates
+	out["casework.digest_time"] = c.Casework.DigestTime
+	out["casework.digest_upcoming_days"] = c.Casework.DigestUpcomingDays
 	out["smtp.host"] = c.SMTP.Host
 	out["smtp.port"] = c.SMTP.Port
 	out["smtp.tls"] = c.SMTP.TLS
@@ -431,6 +440,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: keyring.kind %q: use \"file\" or \"vault\"", c.Keyring.Kind)
 	case c.Keyring.Kind == "vault" && c.Vault.Addr == "":
 		return errors.New("config: keyring.kind is vault but vault.addr is not set (CPX_VAULT_ADDR)")
+	case c.Casework.DigestTime != "off" && !validTimeOfDay(c.Casework.DigestTime):
+		return fmt.Errorf("config: casework.digest_time %q: write HH:MM (24-hour) or off", c.Casework.DigestTime)
+	case c.Casework.DigestUpcomingDays < 0 || c.Casework.DigestUpcomingDays > 366:
+		return fmt.Errorf("config: casework.digest_upcoming_days %d: use 0 to 366", c.Casework.DigestUpcomingDays)
 	case c.Reports.PushDay < 1 || c.Reports.PushDay > 28:
 		return fmt.Errorf("config: reports.push_day %d: use 1 to 28", c.Reports.PushDay)
 	case c.Auth.TokenTTL <= 0:
@@ -536,4 +549,9 @@ func vaultSection(c Config) string {
 	}
 	return fmt.Sprintf("\n# The token comes from CPX_VAULT_TOKEN (or AppRole: CPX_VAULT_ROLE_ID, CPX_VAULT_SECRET_ID).\n[vault]\naddr = %q\ntransit_mount = %q\nkey = %q\nkv_mount = %q\nca_cert = %q\n",
 		c.Vault.Addr, c.Vault.TransitMount, c.Vault.Key, c.Vault.KVMount, c.Vault.CACert)
+}
+
+func validTimeOfDay(s string) bool {
+	_, err := time.Parse("15:04", s)
+	return err == nil
 }

@@ -505,6 +505,12 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 			n.mail.Run(deliverCtx)
 		}()
 	}
+	if at, err := casework.ParseDigestTime(n.cfg.Casework.DigestTime); err == nil {
+		// "off" does not parse: no digest.
+		wg.Go(func() {
+			n.cases.RunDigests(deliverCtx, at, n.cfg.Casework.DigestUpcomingDays, n.log.With("component", "digest"))
+		})
+	}
 	wg.Go(func() { releaseWhenIdle(deliverCtx, &busy, 2*time.Second) })
 	if len(n.cfg.Reports.Push) > 0 {
 		var entries []api.ScheduledPush

@@ -278,7 +278,12 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 		}
 		rec.RetentionDays, _ = isp.RetentionDays(purposeOf(kind))
 		rec.event(now, StatusDelivered, msg.Actor, "")
-		return putJSON(w, key(prefixRecord, rec.ID), rec)
+		if err := putJSON(w, key(prefixRecord, rec.ID), rec); err != nil {
+			return err
+		}
+		// The intake group learns that it waits, by exchange id only.
+		return s.notifyGroup(w, s.intake, casework.Notice{Kind: casework.NoticeReferralReceived, Type: kind,
+			Exchange: rec.ID, Actor: p.Agency, At: now})
 	}
 	if msg.Kind == KindDisclosure+"."+string(Accept) {
 		// The disclosed case: within the tracing projection, from that
@@ -336,5 +341,30 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 			return err
 		}
 	}
-	return putJSON(w, key(prefixRecord, rec.ID), rec)
+	if err := putJSON(w, key(prefixRecord, rec.ID), rec); err != nil {
+		return err
+	}
+	if rec.Direction == Outgoing && kind != KindDisclosure {
+		// The sender learns the answer to their referral or transfer.
+		return s.notify(w, casework.Notice{Kind: casework.NoticeReferralAnswered, To: senderOf(&rec), Type: kind, Outcome: t.to,
+			CaseID: rec.CaseID, CaseNumber: rec.CaseNumber, Exchange: rec.ID, Actor: p.Agency, At: now})
+	}
+	return nil
+}
+
+// notify queues n in w, the transaction of the change that causes it.
+func (s *Service) notify(w store.Writer, n casework.Notice) error {
+	if s.cases == nil {
+		return nil
+	}
+	return s.cases.Notify(w, n)
+}
+
+// notifyGroup queues n in w for the members of group who may read
+// exchanges.
+func (s *Service) notifyGroup(w store.Writer, group string, n casework.Notice) error {
+	if s.cases == nil {
+		return nil
+	}
+	return s.cases.NotifyGroup(w, group, policy.ResourceExchange, n)
 }

@@ -21,6 +21,14 @@ type Mailer interface {
 	Send(ctx context.Context, m Message) error
 }
 
+// BatchMailer is a Mailer that sends several messages at once, over one
+// connection; the worker uses it when its Mailer is one. It returns one
+// outcome per message, in order: nil for a message the server accepted.
+type BatchMailer interface {
+	Mailer
+	SendBatch(ctx context.Context, msgs []Message) []error
+}
+
 // Memory is a Mailer that keeps what it is sent; Fail, when set, is
 // returned instead.
 type Memory struct {

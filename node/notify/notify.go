@@ -11,19 +11,23 @@
 // # Delivery
 //
 // A Worker sends due rows through a Mailer (SMTP in production, see
-// notify/smtp; Memory in tests), oldest first, a batch at a time so that
-// memory stays flat however long the queue. A failed attempt is kept with
-// its error and retried with exponential backoff (5 s doubling up to an
-// hour), never dropped. A row is moved to the sent log in the transaction
-// that follows a successful send; every message carries a Message-ID
+// notify/smtp; Memory in tests), a batch of up to 100 at a time so that
+// memory stays flat however long the queue: a BatchMailer sends a batch
+// over a few connections, and the batch's outcomes are recorded in one
+// transaction. A failed attempt is kept with its error and retried with
+// exponential backoff (5 s doubling up to an hour), never dropped; a
+// message the server refuses fails alone. Rows waiting for their retry are
+// passed over without being decoded. A row is moved to the sent log in the
+// transaction that follows the send; every message carries a Message-ID
 // derived from the row, so that a crash between the two is seen by the
 // receiving server as a duplicate of the same message.
 //
 // # Content
 //
-// Messages come from templates (text and HTML, English and French; an
-// agency may override them from a directory) and say what happened on
-// which case number and what to do. They never carry a field of the case.
+// Messages come from templates (text and HTML, English, French and
+// Arabic, right to left; an agency may override them from a directory)
+// and say what happened on which case number (or exchange id) and what to
+// do. They never carry a field of the case.
 package notify
 
 import (

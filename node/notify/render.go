@@ -18,16 +18,40 @@ import (
 var builtin embed.FS
 
 // Languages the built-in templates are written in.
-var Languages = []string{"en", "fr"}
+var Languages = []string{"ar", "en", "fr"}
 
-var typeLabels = map[string]map[string]string{
-	"en": {"assessment": "assessment", "case_plan": "case plan", "action_plan": "action plan", "closure": "closure"},
-	"fr": {"assessment": "l'évaluation", "case_plan": "le plan de prise en charge", "action_plan": "le plan d'action", "closure": "la clôture"},
+// rtl are the languages written right to left: their HTML is marked
+// dir="rtl".
+var rtl = map[string]bool{"ar": true, "fa": true, "he": true, "ur": true, "ps": true}
+
+// labels are the words templates use for values of a notice, per language.
+var labels = map[string]map[string]string{
+	"en": {
+		"assessment": "assessment", "case_plan": "case plan", "action_plan": "action plan", "closure": "closure",
+		"approved": "approved", "rejected": "rejected", "accepted": "accepted", "done": "completed",
+		"referral": "referral", "transfer": "transfer", "followup": "follow-up", "service": "service",
+	},
+	"fr": {
+		"assessment": "l'évaluation", "case_plan": "le plan de prise en charge", "action_plan": "le plan d'action", "closure": "la clôture",
+		"approved": "approuvé", "rejected": "refusé", "accepted": "accepté", "done": "terminé",
+		"referral": "référencement", "transfer": "transfert", "followup": "suivi", "service": "service",
+	},
+	"ar": {
+		"assessment": "التقييم", "case_plan": "خطة الحالة", "action_plan": "خطة العمل", "closure": "إغلاق الحالة",
+		"approved": "تمت الموافقة", "rejected": "تم الرفض", "accepted": "تم القبول", "done": "اكتملت",
+		"referral": "الإحالة", "transfer": "النقل", "followup": "المتابعة", "service": "الخدمة",
+	},
 }
 
-var outcomes = map[string]map[string]string{
-	"en": {"approved": "approved", "rejected": "rejected"},
-	"fr": {"approved": "approuvé", "rejected": "refusé"},
+// label is the word for v in lang, or v itself.
+func label(lang, v string) string {
+	if l, ok := labels[lang][v]; ok {
+		return l
+	}
+	if l, ok := labels["en"][v]; ok {
+		return l
+	}
+	return v
 }
 
 // Templates renders notices into messages. It holds, per language, a text
@@ -94,16 +118,13 @@ func (t *Templates) Render(n casework.Notice, lang string) (Message, error) {
 	if t.text[lang] == nil {
 		lang = "en"
 	}
-	labels := typeLabels[lang]
-	if labels == nil {
-		labels = typeLabels["en"]
+	dir := "ltr"
+	if rtl[lang] {
+		dir = "rtl"
 	}
-	out := outcomes[lang]
-	if out == nil {
-		out = outcomes["en"]
-	}
-	data := map[string]string{
-		"Case": n.CaseNumber, "Actor": n.Actor, "Type": n.Type, "TypeLabel": labels[n.Type], "Outcome": out[n.Outcome], "Kind": n.Kind,
+	data := map[string]any{
+		"Case": n.CaseNumber, "Actor": n.Actor, "Type": n.Type, "TypeLabel": label(lang, n.Type),
+		"Outcome": label(lang, n.Outcome), "Kind": n.Kind, "Exchange": n.Exchange, "Digest": digestData(lang, n.Digest),
 	}
 	exec := func(name string) (string, error) {
 		var b bytes.Buffer
@@ -127,10 +148,28 @@ func (t *Templates) Render(n casework.Notice, lang string) (Message, error) {
 	m := Message{Subject: subject, Text: body + "\n\n" + footer + "\n", Language: lang, MessageID: n.ID + "@cpx"}
 	if ht := t.html[lang]; ht != nil {
 		var b bytes.Buffer
-		if err := ht.ExecuteTemplate(&b, "page", map[string]any{"Lang": lang, "Subject": subject, "Body": body, "Footer": strings.TrimPrefix(footer, "--\n")}); err != nil {
+		if err := ht.ExecuteTemplate(&b, "page", map[string]any{"Lang": lang, "Dir": dir, "Subject": subject, "Body": body, "Footer": strings.TrimPrefix(footer, "--\n")}); err != nil {
 			return Message{}, fmt.Errorf("notify: html template for %s: %w", lang, err)
 		}
 		m.HTML = b.String()
 	}
 	return m, nil
+}
+
+// digestItem is a digest's task as templates see it.
+type digestItem struct {
+	Case, Kind, Due string
+	Late, In        int // days late; days until due
+}
+
+func digestData(lang string, d *casework.Digest) map[string]any {
+	if d == nil {
+		return map[string]any{"Date": "", "Overdue": 0, "Upcoming": 0, "Items": []digestItem(nil), "More": 0}
+	}
+	items := make([]digestItem, len(d.Items))
+	for i, it := range d.Items {
+		items[i] = digestItem{Case: it.CaseNumber, Kind: label(lang, it.Kind), Due: it.Due, Late: max(it.DaysLate, 0), In: max(-it.DaysLate, 0)}
+	}
+	return map[string]any{"Date": d.Date, "Overdue": d.Overdue, "Upcoming": d.Upcoming, "Items": items,
+		"More": d.Overdue + d.Upcoming - len(items)}
 }

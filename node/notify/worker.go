@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -99,6 +100,9 @@ func (wk *Worker) Deliver(ctx context.Context) (int, error) {
 	err := wk.o.Store.View(ctx, func(r store.Reader) error {
 		due = due[:0]
 		return r.Scan(prefixQueued, store.ScanOptions{}, func(_, v []byte) error {
+			if at, ok := nextAt(v); ok && at.After(now) {
+				return nil // waiting for its retry: not decoded
+			}
 			var e Entry
 			if err := json.Unmarshal(v, &e); err != nil {
 				return fmt.Errorf("notify: corrupt queue entry: %w", err)
@@ -116,93 +120,157 @@ func (wk *Worker) Deliver(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	slices.SortFunc(due, func(a, b Entry) int { return a.QueuedAt.Compare(b.QueuedAt) })
-	for _, e := range due {
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
-		if err := wk.deliver(ctx, e); err != nil {
-			return 0, err
-		}
+	if len(due) == 0 {
+		return 0, nil
+	}
+	if err := wk.deliverBatch(ctx, due); err != nil {
+		return 0, err
 	}
 	return len(due), nil
 }
 
-// deliver sends one entry and records the outcome; it returns an error
-// only when the store fails.
-func (wk *Worker) deliver(ctx context.Context, e Entry) error {
-	n := e.Notice
-	var u users.User
+// deliverBatch sends a batch of entries (over one connection when the
+// Mailer is a BatchMailer) and records every outcome in one transaction;
+// it returns an error only when the store fails.
+func (wk *Worker) deliverBatch(ctx context.Context, batch []Entry) error {
+	recipients := map[string]*users.User{}
 	err := wk.o.Store.View(ctx, func(r store.Reader) error {
-		var err error
-		u, err = users.Get(r, n.To)
-		return err
+		for _, e := range batch {
+			if _, ok := recipients[e.Notice.To]; ok {
+				continue
+			}
+			u, err := users.Get(r, e.Notice.To)
+			switch {
+			case errors.Is(err, users.ErrNotFound):
+				recipients[e.Notice.To] = nil
+			case err != nil:
+				return err
+			default:
+				recipients[e.Notice.To] = &u
+			}
+		}
+		return nil
 	})
-	skip := ""
-	switch {
-	case errors.Is(err, users.ErrNotFound):
-		skip = "no such user"
-	case err != nil:
-		return err
-	case u.Disabled:
-		skip = "user disabled"
-	case u.Email == "":
-		skip = "no email address"
-	case slices.Contains(u.NotifyOff, n.Kind):
-		skip = "turned off by the user"
-	}
-	if skip != "" {
-		return wk.o.Store.Update(ctx, func(w store.Writer) error {
-			e.SkipReason = skip
-			if err := w.Delete(key(prefixQueued, n.ID)); err != nil {
-				return err
-			}
-			return put(w, prefixSkipped, e)
-		})
-	}
-	msg, err := wk.o.Templates.Render(n, u.Language)
-	if err == nil {
-		msg.To = u.Email
-		sctx, cancel := context.WithTimeout(ctx, time.Minute)
-		err = wk.o.Mailer.Send(sctx, msg)
-		cancel()
-	}
-	now := wk.o.Now().UTC()
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		e.Attempts++
-		e.LastError = err.Error()
-		e.NextAt = now.Add(backoff(e.Attempts))
-		wk.o.Logger.Warn("notification not sent", "id", n.ID, "kind", n.Kind, "attempts", e.Attempts, "err", err)
-		return wk.o.Store.Update(ctx, func(w store.Writer) error {
-			m, err := readMeta(w)
-			if err != nil {
-				return err
-			}
-			m.LastError, m.LastErrorAt = e.LastError, now
-			if err := writeMeta(w, m); err != nil {
-				return err
-			}
-			return put(w, prefixQueued, e)
-		})
+		return err
 	}
-	// The message is out: record it even if ctx ended meanwhile.
-	return wk.o.Store.Update(context.WithoutCancel(ctx), func(w store.Writer) error {
-		e.SentAt = now
-		if err := w.Delete(key(prefixQueued, n.ID)); err != nil {
-			return err
+	var skipped, toSend []Entry
+	var msgs []Message
+	errs := make([]error, 0, len(batch))
+	for _, e := range batch {
+		n := e.Notice
+		u := recipients[n.To]
+		switch {
+		case u == nil:
+			e.SkipReason = "no such user"
+		case u.Disabled:
+			e.SkipReason = "user disabled"
+		case u.Email == "":
+			e.SkipReason = "no email address"
+		case slices.Contains(u.NotifyOff, n.Kind):
+			e.SkipReason = "turned off by the user"
 		}
+		if e.SkipReason != "" {
+			skipped = append(skipped, e)
+			continue
+		}
+		msg, err := wk.o.Templates.Render(n, u.Language)
+		msg.To = u.Email
+		toSend = append(toSend, e)
+		msgs = append(msgs, msg)
+		errs = append(errs, err) // a template that fails: a failed attempt
+	}
+	wk.send(ctx, msgs, errs)
+	stopping := ctx.Err() != nil
+	now := wk.o.Now().UTC()
+	// What was sent is recorded even if ctx ended meanwhile.
+	return wk.o.Store.Update(context.WithoutCancel(ctx), func(w store.Writer) error {
 		m, err := readMeta(w)
 		if err != nil {
 			return err
 		}
-		m.LastSentAt = now
-		if err := writeMeta(w, m); err != nil {
-			return err
+		for _, e := range skipped {
+			if err := w.Delete(key(prefixQueued, e.Notice.ID)); err != nil {
+				return err
+			}
+			if err := put(w, prefixSkipped, e); err != nil {
+				return err
+			}
 		}
-		return put(w, prefixSent, e)
+		for i, e := range toSend {
+			if errs[i] != nil && stopping {
+				continue // not an attempt: the node is stopping
+			}
+			if errs[i] != nil {
+				e.Attempts++
+				e.LastError = errs[i].Error()
+				e.NextAt = now.Add(backoff(e.Attempts))
+				m.LastError, m.LastErrorAt = e.LastError, now
+				wk.o.Logger.Warn("notification not sent", "id", e.Notice.ID, "kind", e.Notice.Kind, "attempts", e.Attempts, "err", errs[i])
+				if err := put(w, prefixQueued, e); err != nil {
+					return err
+				}
+				continue
+			}
+			e.SentAt = now
+			m.LastSentAt = now
+			if err := w.Delete(key(prefixQueued, e.Notice.ID)); err != nil {
+				return err
+			}
+			if err := put(w, prefixSent, e); err != nil {
+				return err
+			}
+		}
+		return writeMeta(w, m)
 	})
+}
+
+// send sends msgs[i] unless errs[i] is set already, and sets errs[i] to
+// the outcome.
+func (wk *Worker) send(ctx context.Context, msgs []Message, errs []error) {
+	var idx []int
+	var out []Message
+	for i, m := range msgs {
+		if errs[i] == nil {
+			idx = append(idx, i)
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return
+	}
+	if bm, ok := wk.o.Mailer.(BatchMailer); ok {
+		for j, err := range bm.SendBatch(ctx, out) {
+			errs[idx[j]] = err
+		}
+		return
+	}
+	for j, m := range out {
+		sctx, cancel := context.WithTimeout(ctx, time.Minute)
+		errs[idx[j]] = wk.o.Mailer.Send(sctx, m)
+		cancel()
+	}
+}
+
+// nextAtKey starts the retry time in an encoded Entry; only Entry has a
+// field of that name.
+var nextAtKey = []byte(`"next_at":"`)
+
+// nextAt reads the retry time of an encoded Entry without decoding the
+// rest, so that a long queue waiting for a server that is down is scanned
+// cheaply; ok is false when it cannot, and the entry is then decoded.
+func nextAt(v []byte) (time.Time, bool) {
+	i := bytes.Index(v, nextAtKey)
+	if i < 0 {
+		return time.Time{}, false
+	}
+	rest := v[i+len(nextAtKey):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
+	return t, err == nil
 }
 
 func backoff(attempts int) time.Duration {

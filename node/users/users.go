@@ -275,3 +275,16 @@ func Approve(w store.Writer, name, approver string, expires time.Time) (User, st
 	token, err := IssueToken(w, name, expires)
 	return u, token, err
 }
+
+// SetNotifyOff replaces the kinds of notification the user turned off.
+func SetNotifyOff(w store.Writer, name string, off []string) (User, error) {
+	u, err := Get(w, name)
+	if err != nil {
+		return u, err
+	}
+	u.NotifyOff = off
+	if len(off) == 0 {
+		u.NotifyOff = nil
+	}
+	return u, put(w, u)
+}

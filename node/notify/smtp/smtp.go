@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"sync"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -35,15 +36,18 @@ type Config struct {
 	Timeout  time.Duration // default 30 s
 	// RootCAs, when set, replaces the system roots (tests).
 	TLSConfig *tls.Config
+	// Connections is how many connections a batch is spread over at
+	// once (default 2).
+	Connections int
 }
 
-// Mailer sends each message over its own SMTP connection.
+// Mailer sends a batch of messages over one SMTP connection.
 type Mailer struct {
 	c    Config
 	from string
 }
 
-var _ notify.Mailer = (*Mailer)(nil)
+var _ notify.BatchMailer = (*Mailer)(nil)
 
 // New checks c and returns a Mailer.
 func New(c Config) (*Mailer, error) {
@@ -70,11 +74,19 @@ func New(c Config) (*Mailer, error) {
 	if c.Timeout <= 0 {
 		c.Timeout = 30 * time.Second
 	}
+	if c.Connections <= 0 {
+		c.Connections = 2
+	}
 	return &Mailer{c: c, from: from.String()}, nil
 }
 
 // Send implements notify.Mailer.
 func (m *Mailer) Send(ctx context.Context, msg notify.Message) error {
+	return m.SendBatch(ctx, []notify.Message{msg})[0]
+}
+
+// client returns a go-mail client for the configured server.
+func (m *Mailer) client() (*gomail.Client, error) {
 	opts := []gomail.Option{gomail.WithPort(m.c.Port), gomail.WithTimeout(m.c.Timeout)}
 	tc := m.c.TLSConfig
 	if tc == nil {
@@ -96,16 +108,20 @@ func (m *Mailer) Send(ctx context.Context, msg notify.Message) error {
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
 			gomail.WithUsername(m.c.Username), gomail.WithPassword(m.c.Password))
 	}
-	client, err := gomail.NewClient(m.c.Host, opts...)
+	c, err := gomail.NewClient(m.c.Host, opts...)
 	if err != nil {
-		return fmt.Errorf("smtp: %w", err)
+		return nil, fmt.Errorf("smtp: %w", err)
 	}
+	return c, nil
+}
+
+func (m *Mailer) build(msg notify.Message) (*gomail.Msg, error) {
 	gm := gomail.NewMsg()
 	if err := gm.From(m.from); err != nil {
-		return fmt.Errorf("smtp: from: %w", err)
+		return nil, fmt.Errorf("smtp: from: %w", err)
 	}
 	if err := gm.To(msg.To); err != nil {
-		return fmt.Errorf("smtp: recipient %q: %w", msg.To, err)
+		return nil, fmt.Errorf("smtp: recipient %q: %w", msg.To, err)
 	}
 	gm.Subject(msg.Subject)
 	gm.SetMessageIDWithValue(msg.MessageID)
@@ -117,10 +133,68 @@ func (m *Mailer) Send(ctx context.Context, msg notify.Message) error {
 	if msg.HTML != "" {
 		gm.AddAlternativeString(gomail.TypeTextHTML, msg.HTML)
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.c.Timeout)
-	defer cancel()
-	if err := client.DialAndSendWithContext(ctx, gm); err != nil {
-		return fmt.Errorf("smtp: send to %s:%d: %w", m.c.Host, m.c.Port, err)
+	return gm, nil
+}
+
+// SendBatch implements notify.BatchMailer: the batch is spread over up to
+// Config.Connections connections at once, each carrying its share of
+// messages (one SMTP transaction each), so that a batch costs a few dials,
+// TLS handshakes and authentications. A message the server refuses fails
+// alone; a connection that fails fails the messages not yet sent on it.
+func (m *Mailer) SendBatch(ctx context.Context, msgs []notify.Message) []error {
+	n := min(m.c.Connections, (len(msgs)+9)/10) // at least ten a connection
+	if n <= 1 {
+		return m.sendOn(ctx, msgs)
 	}
-	return nil
+	errs := make([]error, len(msgs))
+	var wg sync.WaitGroup
+	per := (len(msgs) + n - 1) / n
+	for lo := 0; lo < len(msgs); lo += per {
+		hi := min(lo+per, len(msgs))
+		wg.Go(func() { copy(errs[lo:hi], m.sendOn(ctx, msgs[lo:hi])) })
+	}
+	wg.Wait()
+	return errs
+}
+
+// sendOn sends msgs over one connection.
+func (m *Mailer) sendOn(ctx context.Context, msgs []notify.Message) []error {
+	errs := make([]error, len(msgs))
+	client, err := m.client()
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	var gms []*gomail.Msg
+	var idx []int
+	for i, msg := range msgs {
+		gm, err := m.build(msg)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		gms = append(gms, gm)
+		idx = append(idx, i)
+	}
+	if len(gms) == 0 {
+		return errs
+	}
+	// The timeout bounds each message; the batch gets one per message.
+	ctx, cancel := context.WithTimeout(ctx, m.c.Timeout*time.Duration(len(gms)))
+	defer cancel()
+	err = client.DialAndSendWithContext(ctx, gms...)
+	for j, gm := range gms {
+		switch {
+		case gm.HasSendError():
+			errs[idx[j]] = fmt.Errorf("smtp: send to %s:%d: %w", m.c.Host, m.c.Port, gm.SendError())
+		case gm.IsDelivered():
+		case err != nil:
+			errs[idx[j]] = fmt.Errorf("smtp: send to %s:%d: %w", m.c.Host, m.c.Port, err)
+		default:
+			errs[idx[j]] = fmt.Errorf("smtp: send to %s:%d: not delivered", m.c.Host, m.c.Port)
+		}
+	}
+	return errs
 }

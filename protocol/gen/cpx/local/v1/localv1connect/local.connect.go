@@ -72,6 +72,8 @@ const (
 	UserServiceListTokensProcedure = "/cpx.local.v1.UserService/ListTokens"
 	// UserServiceRevokeTokenProcedure is the fully-qualified name of the UserService's RevokeToken RPC.
 	UserServiceRevokeTokenProcedure = "/cpx.local.v1.UserService/RevokeToken"
+	// UserServiceSetNotifyProcedure is the fully-qualified name of the UserService's SetNotify RPC.
+	UserServiceSetNotifyProcedure = "/cpx.local.v1.UserService/SetNotify"
 	// CaseServiceCreateCaseProcedure is the fully-qualified name of the CaseService's CreateCase RPC.
 	CaseServiceCreateCaseProcedure = "/cpx.local.v1.CaseService/CreateCase"
 	// CaseServiceGetCaseProcedure is the fully-qualified name of the CaseService's GetCase RPC.
@@ -301,6 +303,10 @@ type UserServiceClient interface {
 	// RevokeToken revokes one token by id, or every token of a user; it
 	// takes effect at once. Users may revoke their own.
 	RevokeToken(context.Context, *connect.Request[v1.RevokeTokenRequest]) (*connect.Response[v1.RevokeTokenResponse], error)
+	// SetNotify turns kinds of email notification off or on for a user:
+	// their own, or anyone's for administrators; audited. With neither off
+	// nor on it shows the user's settings.
+	SetNotify(context.Context, *connect.Request[v1.SetNotifyRequest]) (*connect.Response[v1.SetNotifyResponse], error)
 }
 
 // NewUserServiceClient constructs a client for the cpx.local.v1.UserService service. By default, it
@@ -356,6 +362,12 @@ func NewUserServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(userServiceMethods.ByName("RevokeToken")),
 			connect.WithClientOptions(opts...),
 		),
+		setNotify: connect.NewClient[v1.SetNotifyRequest, v1.SetNotifyResponse](
+			httpClient,
+			baseURL+UserServiceSetNotifyProcedure,
+			connect.WithSchema(userServiceMethods.ByName("SetNotify")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -368,6 +380,7 @@ type userServiceClient struct {
 	issueToken  *connect.Client[v1.IssueTokenRequest, v1.IssueTokenResponse]
 	listTokens  *connect.Client[v1.ListTokensRequest, v1.ListTokensResponse]
 	revokeToken *connect.Client[v1.RevokeTokenRequest, v1.RevokeTokenResponse]
+	setNotify   *connect.Client[v1.SetNotifyRequest, v1.SetNotifyResponse]
 }
 
 // AddUser calls cpx.local.v1.UserService.AddUser.
@@ -405,6 +418,11 @@ func (c *userServiceClient) RevokeToken(ctx context.Context, req *connect.Reques
 	return c.revokeToken.CallUnary(ctx, req)
 }
 
+// SetNotify calls cpx.local.v1.UserService.SetNotify.
+func (c *userServiceClient) SetNotify(ctx context.Context, req *connect.Request[v1.SetNotifyRequest]) (*connect.Response[v1.SetNotifyResponse], error) {
+	return c.setNotify.CallUnary(ctx, req)
+}
+
 // UserServiceHandler is an implementation of the cpx.local.v1.UserService service.
 type UserServiceHandler interface {
 	AddUser(context.Context, *connect.Request[v1.AddUserRequest]) (*connect.Response[v1.AddUserResponse], error)
@@ -420,6 +438,10 @@ type UserServiceHandler interface {
 	// RevokeToken revokes one token by id, or every token of a user; it
 	// takes effect at once. Users may revoke their own.
 	RevokeToken(context.Context, *connect.Request[v1.RevokeTokenRequest]) (*connect.Response[v1.RevokeTokenResponse], error)
+	// SetNotify turns kinds of email notification off or on for a user:
+	// their own, or anyone's for administrators; audited. With neither off
+	// nor on it shows the user's settings.
+	SetNotify(context.Context, *connect.Request[v1.SetNotifyRequest]) (*connect.Response[v1.SetNotifyResponse], error)
 }
 
 // NewUserServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -471,6 +493,12 @@ func NewUserServiceHandler(svc UserServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(userServiceMethods.ByName("RevokeToken")),
 		connect.WithHandlerOptions(opts...),
 	)
+	userServiceSetNotifyHandler := connect.NewUnaryHandler(
+		UserServiceSetNotifyProcedure,
+		svc.SetNotify,
+		connect.WithSchema(userServiceMethods.ByName("SetNotify")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/cpx.local.v1.UserService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case UserServiceAddUserProcedure:
@@ -487,6 +515,8 @@ func NewUserServiceHandler(svc UserServiceHandler, opts ...connect.HandlerOption
 			userServiceListTokensHandler.ServeHTTP(w, r)
 		case UserServiceRevokeTokenProcedure:
 			userServiceRevokeTokenHandler.ServeHTTP(w, r)
+		case UserServiceSetNotifyProcedure:
+			userServiceSetNotifyHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -522,6 +552,10 @@ func (UnimplementedUserServiceHandler) ListTokens(context.Context, *connect.Requ
 
 func (UnimplementedUserServiceHandler) RevokeToken(context.Context, *connect.Request[v1.RevokeTokenRequest]) (*connect.Response[v1.RevokeTokenResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.UserService.RevokeToken is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) SetNotify(context.Context, *connect.Request[v1.SetNotifyRequest]) (*connect.Response[v1.SetNotifyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.UserService.SetNotify is not implemented"))
 }
 
 // CaseServiceClient is a client for the cpx.local.v1.CaseService service.
