@@ -23,7 +23,7 @@ const (
 	// fitFloor bounds a feature's contribution (Model.Floor): the
 	// generator records no date or name wrongly for a true pair, so the
 	// fit alone would let one such field veto any match.
-	fitFloor = -3
+	fitFloor = -4
 )
 
 // fitKeys are the shipped model's blocking keys besides the given name's
