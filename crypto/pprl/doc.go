@@ -75,8 +75,8 @@
 // Dice ≥ Model.Block, the second name part, the age and date of birth
 // with the place; each a Set.Above scan of one group, then the key's
 // other conditions), so that a given name replaced, missing or swapped
-// with the family name does not lose the child before scoring; it takes the Dice coefficients of every case
-// reached per Feature (Compare: each group with the same group, except that
+// with the family name does not lose the child before scoring. It takes
+// the Dice coefficients of every case reached per Feature (Compare: each group with the same group, except that
 // a father is compared only with a father, a mother only with a mother, and
 // a relative of unknown relation with any relative, the best of those) and
 // scores them with a Model: a weight per feature and Dice bin, adjusted per
@@ -85,7 +85,8 @@
 // sought child's given name by how many of the candidates bear it (the
 // peer's own count: a common name is weaker evidence), fitted on
 // the synthetic generator as Fellegi–Sunter and then as a conditional logit
-// model (FitLabelled, FitChoice), turned into the probability that each
+// model (FitLabelled, FitChoice), each feature's contribution bounded
+// below by Model.Floor, turned into the probability that each
 // candidate is the sought child with at most one of them being it
 // (Model.Posteriors). The fitted model ships as default_model.json
 // (DefaultModel). Only bands (likely, possible, unlikely: Model.Band)
