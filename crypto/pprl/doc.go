@@ -15,9 +15,10 @@
 // prefixes), the separation month, and the child's lineage (its own
 // second and later name parts encoded as a relative's name, compared with
 // the other side's father and relatives). A query carries a sought child's
-// readings (EncodeReadings): that Record and, for a name of two or more
-// parts, the Record of the name rotated (family name written first);
-// RecordSet.Match takes each case through the reading that fits best. Name groups hold bigrams of each
+// readings (EncodeReadings): that Record and a second reading of the
+// name, rotated for a name of two or more parts (family name written
+// first), read as a family name for a one-part name; RecordSet.Match
+// takes each case through the reading whose name fits best. Name groups hold bigrams of each
 // part's canonical Latin key and of its phonetic skeleton (node/matching's
 // normalisation, so Arabic-script and Latin spellings of a name set the
 // same bits). Every token is hashed into k positions by HMAC-SHA256 double
@@ -69,9 +70,13 @@
 // -count=6 ./crypto/pprl/). A set much larger than the L3 cache is bounded
 // by memory bandwidth instead: about 75 M/s at 2^18 encodings and more.
 //
-// RecordSet.Match blocks every reading on the given-name group
-// (Set.Above, Model.Block), takes the Dice coefficients of every case
-// reached per Feature (Compare: each group with the same group, except that
+// RecordSet.Match searches the candidates of every reading with several
+// independent blocking keys (Model.Blocking: the given-name group with
+// Dice ≥ Model.Block, the second name part, the age and date of birth
+// with the place; each a Set.Above scan of one group, then the key's
+// other conditions), so that a given name replaced, missing or swapped
+// with the family name does not lose the child before scoring. It takes
+// the Dice coefficients of every case reached per Feature (Compare: each group with the same group, except that
 // a father is compared only with a father, a mother only with a mother, and
 // a relative of unknown relation with any relative, the best of those) and
 // scores them with a Model: a weight per feature and Dice bin, adjusted per
@@ -80,7 +85,8 @@
 // sought child's given name by how many of the candidates bear it (the
 // peer's own count: a common name is weaker evidence), fitted on
 // the synthetic generator as Fellegi–Sunter and then as a conditional logit
-// model (FitLabelled, FitChoice), turned into the probability that each
+// model (FitLabelled, FitChoice), each feature's contribution bounded
+// below by Model.Floor, turned into the probability that each
 // candidate is the sought child with at most one of them being it
 // (Model.Posteriors). The fitted model ships as default_model.json
 // (DefaultModel). Only bands (likely, possible, unlikely: Model.Band)

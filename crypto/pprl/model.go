@@ -117,8 +117,9 @@ func Compare(q, c *Record) Dices {
 // child), which corrects for the dependence between features that
 // Fellegi–Sunter ignores.
 //
-// Candidates come from blocking on the given-name group (Dice ≥ Block);
-// Likely and Possible are the band thresholds on P_i.
+// Candidates come from the candidate search (Blocking: the given-name
+// group with Dice ≥ Block, or any of the independent Keys); Likely and
+// Possible are the band thresholds on P_i.
 type Model struct {
 	Edges   []float64            `json:"edges"`
 	Weights map[string][]float64 `json:"weights"`
@@ -145,10 +146,20 @@ type Model struct {
 	// about name frequencies crosses the network (optional: none without).
 	NameCountEdges []float64 `json:"name_count_edges,omitempty"`
 	NameCount      []float64 `json:"name_count,omitempty"`
-	Null           float64   `json:"null"`
-	Block          float64   `json:"block"`
-	Likely         float64   `json:"likely"`
-	Possible       float64   `json:"possible"`
+	// Floor, when negative, bounds each feature's contribution to a score
+	// (its weight plus its interaction) from below: any field may be
+	// mis-recorded, replaced or left over from another record in a share
+	// of true pairs, and a model fitted on data without such errors would
+	// otherwise let one disagreeing field veto a match that every other
+	// field supports (optional: no bound when 0).
+	Floor float64 `json:"floor,omitempty"`
+	Null  float64 `json:"null"`
+	Block float64 `json:"block"`
+	// Keys are the candidate search's keys besides the given name's
+	// (Block): a case any key reaches is a candidate (optional).
+	Keys     []BlockKey `json:"blocks,omitempty"`
+	Likely   float64    `json:"likely"`
+	Possible float64    `json:"possible"`
 }
 
 //go:embed default_model.json
@@ -230,6 +241,9 @@ func (m Model) Check() error {
 	if math.IsNaN(m.Null) || math.IsInf(m.Null, 0) || math.IsNaN(m.Rotated) || math.IsInf(m.Rotated, 0) {
 		return fmt.Errorf("null and rotated must be finite")
 	}
+	if !(m.Floor <= 0) || math.IsInf(m.Floor, 0) {
+		return fmt.Errorf("floor %v: want finite and not above 0", m.Floor)
+	}
 	for _, v := range []float64{m.Block, m.Likely, m.Possible} {
 		if !(v > 0 && v < 1) {
 			return fmt.Errorf("block and thresholds must lie in (0, 1)")
@@ -238,7 +252,23 @@ func (m Model) Check() error {
 	if m.Possible > m.Likely {
 		return fmt.Errorf("possible threshold above likely")
 	}
+	for i, k := range m.Keys {
+		if len(k) == 0 || len(k.terms()) != len(k) {
+			return fmt.Errorf("blocking key %d: want one or more of the groups %v", i+1, BlockGroups)
+		}
+		for _, t := range k {
+			if !(t > 0 && t <= 1) {
+				return fmt.Errorf("blocking key %d: thresholds must lie in (0, 1]", i+1)
+			}
+		}
+	}
 	return nil
+}
+
+// Blocking returns the keys of the candidate search: the given-name group
+// at Block, then Keys.
+func (m Model) Blocking() []BlockKey {
+	return append([]BlockKey{{GroupNames[GroupGiven]: m.Block}}, m.Keys...)
 }
 
 // bin returns the bin of a Dice coefficient.
@@ -351,10 +381,14 @@ func (sc *scorer) score(d Dices, rotated bool) float64 {
 			continue
 		}
 		b := sc.m.bin(d[g])
-		s += sc.w[g][b]
+		c := sc.w[g][b]
 		if gc >= 0 && sc.with[g] != nil {
-			s += sc.with[g][gc][b]
+			c += sc.with[g][gc][b]
 		}
+		if sc.m.Floor < 0 {
+			c = max(c, sc.m.Floor)
+		}
+		s += c
 	}
 	return s
 }

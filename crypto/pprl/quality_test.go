@@ -53,7 +53,7 @@ func TestFederatedQuality(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(testKeys, tc.seed, qualityFamilies, tc.script, m.Block)
+			h := newHarness(testKeys, tc.seed, qualityFamilies, tc.script, m.Blocking())
 			pairs := h.scored(m)
 			likely := synth.At(pairs, h.positives, m.Likely)
 			best, rec := synth.Best(pairs, h.positives, minPrecision)
@@ -109,9 +109,9 @@ func TestFederatedExactNames(t *testing.T) {
 	if raceEnabled {
 		t.Skip("numeric quality run: without -race")
 	}
-	m := fitModel(harnessOf(testKeys, synth.Config{Seed: trainSeed, Families: trainFamilies, Script: synth.Latin, ExactNames: true}, fitBlock).ex)
+	m := fitModel(harnessOf(testKeys, synth.Config{Seed: trainSeed, Families: trainFamilies, Script: synth.Latin, ExactNames: true}, fitBlocking()).ex)
 	for _, seed := range []uint64{2, 4, 5} {
-		h := harnessOf(testKeys, synth.Config{Seed: seed, Families: qualityFamilies, Script: synth.Latin, ExactNames: true}, m.Block)
+		h := harnessOf(testKeys, synth.Config{Seed: seed, Families: qualityFamilies, Script: synth.Latin, ExactNames: true}, m.Blocking())
 		pairs := h.scored(m)
 		likely := synth.At(pairs, h.positives, m.Likely)
 		best, rec := synth.Best(pairs, h.positives, minPrecision)

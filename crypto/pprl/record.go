@@ -217,37 +217,71 @@ func (h *hasher) add(field, tok string) {
 
 // EncodeRecord returns the Record of a person.
 func (e *RecordEncoder) EncodeRecord(p features.Person) Record {
-	return e.encode(p, false)
+	return e.encode(p, asWritten)
 }
 
 // EncodeReadings returns the Records a query carries for one sought
-// child: the name as written and, when the first name has two or more
-// parts, the same Record with that name rotated (its first part read as
-// the last: "Tariq Muhammad Mahmud" as "Muhammad Mahmud Tariq"), for a
-// family that writes the family name or the grandfather's first. Only the
+// child: the name as written and a second reading of its first name. A
+// name of two or more parts is rotated (its first part read as the last:
+// "Tariq Muhammad Mahmud" as "Muhammad Mahmud Tariq"), for a family that
+// writes the family name or the grandfather's first; a one-part name is
+// read as a family name (the second part of a name whose given name is
+// not known), for a child known by the family name alone. Only the
 // given-name, chain and lineage groups differ between the two.
 func (e *RecordEncoder) EncodeReadings(p features.Person) []Record {
-	out := []Record{e.encode(p, false)}
-	if len(p.Names) > 0 && len(features.Tokens(p.Names[0])) >= 2 {
-		out = append(out, e.encode(p, true))
+	out := []Record{e.encode(p, asWritten)}
+	if len(p.Names) > 0 {
+		switch len(features.Tokens(p.Names[0])) {
+		case 0:
+		case 1:
+			out = append(out, e.encode(p, familyOnly))
+		default:
+			out = append(out, e.encode(p, rotated))
+		}
 	}
 	return out
 }
 
-// encode builds a Record; rotated reads the first name's first part as
-// its last.
-func (e *RecordEncoder) encode(p features.Person, rotated bool) Record {
+// reading is how encode reads the first name.
+type reading int
+
+const (
+	asWritten reading = iota
+	// rotated reads the first part as the last.
+	rotated
+	// familyOnly reads every part as a part after an unknown given name.
+	familyOnly
+)
+
+// encode builds a Record, reading the first name as r says.
+func (e *RecordEncoder) encode(p features.Person, r reading) Record {
 	var out Record
 	h := &hasher{e: e, macs: make(map[string]hash.Hash, len(RecordFields))}
+	// names holds each name's parts; the given name is names[i][0] unless
+	// given[i] is false (a name read as family name only)
 	var names [][]features.Token
+	var given []bool
 	for _, n := range p.Names {
 		if ts := features.Tokens(n); len(ts) > 0 {
 			names = append(names, ts)
+			given = append(given, true)
 		}
 	}
-	if rotated && len(names) > 0 && len(names[0]) >= 2 {
-		first := names[0]
-		names[0] = append(append([]features.Token(nil), first[1:]...), first[0])
+	if len(names) > 0 && p.Names[0] != "" && len(features.Tokens(p.Names[0])) > 0 {
+		switch {
+		case r == rotated && len(names[0]) >= 2:
+			first := names[0]
+			names[0] = append(append([]features.Token(nil), first[1:]...), first[0])
+		case r == familyOnly:
+			given[0] = false
+		}
+	}
+	// rest returns the parts of name i after its given name.
+	rest := func(i int) []features.Token {
+		if !given[i] {
+			return names[i]
+		}
+		return names[i][1:]
 	}
 	nameTok := func(cf, sf string, t features.Token) {
 		t = corrected(t)
@@ -274,27 +308,30 @@ func (e *RecordEncoder) encode(p features.Person, rotated bool) Record {
 		h.raw, h.n = &raw, 0
 		switch g {
 		case GroupGiven:
-			given := make(map[string]bool, len(names))
-			for _, ts := range names {
-				givenTok(ts[0])
-				given[ts[0].Canonical] = true
+			known := make(map[string]bool, len(names))
+			for i, ts := range names {
+				if given[i] {
+					givenTok(ts[0])
+					known[ts[0].Canonical] = true
+				}
 			}
 			for _, n := range p.Nicknames {
 				for _, t := range features.Tokens(n) {
-					if !standsForGiven(t, given) {
+					if !standsForGiven(t, known) {
 						givenTok(t)
 					}
 				}
 			}
 		case GroupChain:
-			for _, ts := range names {
-				if len(ts) > 1 {
-					nameTok(FieldChain, FieldChainSkeleton, ts[1])
+			for i := range names {
+				if ps := rest(i); len(ps) > 0 {
+					nameTok(FieldChain, FieldChainSkeleton, ps[0])
 				}
 			}
 		case GroupChainRest:
-			for _, ts := range names {
-				for _, t := range ts[min(len(ts), 2):] {
+			for i := range names {
+				ps := rest(i)
+				for _, t := range ps[min(len(ps), 1):] {
 					nameTok(FieldChain, FieldChainSkeleton, t)
 				}
 			}
@@ -308,8 +345,8 @@ func (e *RecordEncoder) encode(p features.Person, rotated bool) Record {
 				}
 			}
 		case GroupLineage:
-			for _, ts := range names {
-				for _, t := range ts[min(len(ts), 1):] {
+			for i := range names {
+				for _, t := range rest(i) {
 					relTok(t)
 				}
 			}

@@ -187,6 +187,12 @@ func TestModelCheck(t *testing.T) {
 		}},
 		{"likely 1", func(m *pprl.Model) { m.Likely = 1 }},
 		{"possible above likely", func(m *pprl.Model) { m.Possible = m.Likely + 0.01 }},
+		{"floor above 0", func(m *pprl.Model) { m.Floor = 1 }},
+		{"NaN floor", func(m *pprl.Model) { m.Floor = math.NaN() }},
+		{"empty blocking key", func(m *pprl.Model) { m.Keys = []pprl.BlockKey{{}} }},
+		{"blocking key on a group without a Set", func(m *pprl.Model) { m.Keys = []pprl.BlockKey{{"mother": 0.9}} }},
+		{"blocking key on an unknown group", func(m *pprl.Model) { m.Keys = []pprl.BlockKey{{"surname": 0.9}} }},
+		{"blocking threshold 0", func(m *pprl.Model) { m.Keys = []pprl.BlockKey{{"chain": 0}} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := pprl.DefaultModel()
@@ -312,12 +318,53 @@ func TestRecordSetMatch(t *testing.T) {
 	}
 	// readings that reach the same cases list each once, in order
 	twice := append(append([]pprl.Record(nil), rotated...), rotated...)
-	if idx := set.ReachReadings(twice, m.Block, []int{99}); len(idx) < 2 || idx[0] != 99 ||
+	if idx := set.ReachReadings(twice, m.Blocking(), []int{99}); len(idx) < 2 || idx[0] != 99 ||
 		!slices.IsSorted(idx[1:]) || len(slices.Compact(slices.Clone(idx[1:]))) != len(idx)-1 {
 		t.Errorf("ReachReadings = %v, want 99 then increasing indexes, each once", idx)
 	}
 	if got := set.Match(m, []pprl.Record{{}}); got != nil {
 		t.Errorf("an empty query reached %v", got)
+	}
+}
+
+// TestIndependentKeys: the candidate search keeps a child whose given name
+// the request leaves out, replaces or swaps with the family name, by the
+// shipped model's keys besides the given name's.
+func TestIndependentKeys(t *testing.T) {
+	e := pprl.NewRecordEncoder(testKeys)
+	dob := func(d string) matching.Person {
+		return matching.Person{Names: []string{"Amina Warsame"}, Sex: "female", DateOfBirth: d, Locations: []string{"SO-BN-01"}}
+	}
+	var set pprl.RecordSet
+	set.Add(e.EncodeRecord(dob("2015-03-02")))
+	for _, p := range []matching.Person{
+		{Names: []string{"Hodan Farah"}, Sex: "female", DateOfBirth: "2012-07-11", Locations: []string{"SO-AW-02"}},
+		{Names: []string{"Yusuf Abdi"}, Sex: "male", DateOfBirth: "2016-01-20", Locations: []string{"SO-BN-03"}},
+	} {
+		set.Add(e.EncodeRecord(p))
+	}
+	m := pprl.DefaultModel()
+	if len(m.Keys) == 0 {
+		t.Fatal("the shipped model has no blocking keys besides the given name's")
+	}
+	for _, tc := range []struct {
+		name string
+		q    matching.Person
+	}{
+		{"family name alone", matching.Person{Names: []string{"Warsame"}, Sex: "female", DateOfBirth: "2015-03-02"}},
+		{"given name replaced", matching.Person{Names: []string{"Ubah Warsame"}, Sex: "female"}},
+		{"names swapped, one slip", matching.Person{Names: []string{"Warsame Aminah"}, Sex: "female"}},
+		{"no name in common: date of birth and place", matching.Person{Names: []string{"Xaawo"}, DateOfBirth: "2015-03-02", Locations: []string{"SO-BN-01"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			idx := set.ReachReadings(e.EncodeReadings(tc.q), m.Blocking(), nil)
+			if !slices.Contains(idx, 0) {
+				t.Errorf("reached %v, want case 0 among them", idx)
+			}
+		})
+	}
+	if got := e.EncodeReadings(matching.Person{Names: []string{"Warsame"}}); len(got) != 2 || got[1].Present(pprl.GroupGiven) || !got[1].Present(pprl.GroupChain) {
+		t.Errorf("readings of a one-part name: %d, want 2, the second with the part as the family name only", len(got))
 	}
 }
 

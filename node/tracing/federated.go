@@ -35,7 +35,8 @@ const MaxAnswers = 5
 
 // QueryVersion is the version of the tracing query this node sends and
 // answers: 6, per sought child its readings (pprl.EncodeReadings: the name
-// as written and, for a name of two or more parts, the name rotated),
+// as written and, for a name of two or more parts, the name rotated; for a
+// one-part name, the name read as a family name),
 // each a pprl.Record of eleven per-group encodings with the relatives by
 // relation and the child's lineage, name parts one typing slip from a
 // known name encoded as that name. Version 5 (the same Records without

@@ -125,6 +125,15 @@ type Report struct {
 	// pairs the search spared.
 	PairsCompleteness, ReductionRatio float64
 	Curve                             []Point
+	// Misses are the false negatives at band likely, in request order.
+	Misses []Miss
+}
+
+// Miss is a request whose case was not answered likely: Probability is
+// the case's, -1 when the candidate search did not reach it.
+type Miss struct {
+	Request, Case Record
+	Probability   float64
 }
 
 // scored is one request–case pair with the matcher's probability.
@@ -207,24 +216,34 @@ func Local(recs []Record, m matching.Model) Report {
 	ix := matching.NewIndex()
 	ix.SetModel(m)
 	entity := map[string]string{}
+	byEntity := map[string]Record{}
 	for _, c := range cases {
 		ix.Add(matching.Candidate{ID: c.ID, Person: c.Person})
 		entity[c.ID] = c.Entity
+		byEntity[c.Entity] = c
 	}
 	var all []scored
+	var misses []Miss
 	found, pairs := 0, 0
 	for _, q := range reqs {
 		res := ix.Match(q.Person, 0)
 		pairs += len(res)
+		p := -1.0
 		for _, r := range res {
 			same := entity[r.ID] == q.Entity
 			if same {
 				found++
+				p = r.Probability
 			}
 			all = append(all, scored{r.Probability, same})
 		}
+		if p < matching.LikelyThreshold {
+			misses = append(misses, Miss{Request: q, Case: byEntity[q.Entity], Probability: p})
+		}
 	}
-	return report("local", len(cases), len(reqs), len(reqs), found, pairs, all, matching.LikelyThreshold)
+	r := report("local", len(cases), len(reqs), len(reqs), found, pairs, all, matching.LikelyThreshold)
+	r.Misses = misses
+	return r
 }
 
 // Federated matches every request with the federated encodings (keys
@@ -234,23 +253,33 @@ func Federated(recs []Record, m pprl.Model) Report {
 	enc := pprl.NewRecordEncoder(pprl.DeriveKeys([]byte("linkage quality secret, 32 bytes"), "linkage", pprl.RecordFields))
 	enc.Reference = Day
 	var set pprl.RecordSet
+	byEntity := map[string]Record{}
 	for _, c := range cases {
 		set.Add(enc.EncodeRecord(c.Person))
+		byEntity[c.Entity] = c
 	}
 	var all []scored
+	var misses []Miss
 	found, pairs := 0, 0
 	for _, q := range reqs {
 		res := set.Match(m, enc.EncodeReadings(q.Person))
 		pairs += len(res)
+		p := -1.0
 		for _, r := range res {
 			same := cases[r.Index].Entity == q.Entity
 			if same {
 				found++
+				p = r.Probability
 			}
 			all = append(all, scored{r.Probability, same})
 		}
+		if p < m.Likely {
+			misses = append(misses, Miss{Request: q, Case: byEntity[q.Entity], Probability: p})
+		}
 	}
-	return report("federated", len(cases), len(reqs), len(reqs), found, pairs, all, m.Likely)
+	r := report("federated", len(cases), len(reqs), len(reqs), found, pairs, all, m.Likely)
+	r.Misses = misses
+	return r
 }
 
 // Write prints r: the figures, then the curve.
@@ -263,4 +292,22 @@ func (r Report) Write(w io.Writer) {
 	for _, p := range r.Curve {
 		fmt.Fprintf(w, "  %.2f  %.4f    %.4f %.4f\n", p.Cut, p.Precision, p.Recall, p.F1)
 	}
+}
+
+// WriteMisses prints the first n false negatives (Misses): each request
+// and its case, with the case's probability ("not reached" when the
+// candidate search missed it).
+func (r Report) WriteMisses(w io.Writer, n int) {
+	fmt.Fprintf(w, "%s: %d false negatives at band likely\n", r.Matcher, len(r.Misses))
+	for _, m := range r.Misses[:min(n, len(r.Misses))] {
+		p := "not reached"
+		if m.Probability >= 0 {
+			p = fmt.Sprintf("%.3f", m.Probability)
+		}
+		fmt.Fprintf(w, "  %s: %s\n    %s %s\n    %s %s\n", m.Request.ID, p, m.Request.ID, describe(m.Request.Person), m.Case.ID, describe(m.Case.Person))
+	}
+}
+
+func describe(p matching.Person) string {
+	return fmt.Sprintf("names %q born %q places %q", p.Names, p.DateOfBirth, p.Locations)
 }

@@ -15,6 +15,7 @@ import (
 var (
 	csvPath = flag.String("csv", "", "linkage data set in the FEBRL layout (default: ../shared/data/febrl/dataset3.csv beside the checkout)")
 	goals   = flag.Bool("goals", false, "fail unless F1 ≥ 0.99 local, ≥ 0.98 federated and pairs completeness ≥ 0.995")
+	misses  = flag.Int("misses", 0, "print the first N false negatives of each matcher")
 )
 
 func TestReadFEBRL(t *testing.T) {
@@ -43,7 +44,7 @@ rec-7-dup-1, , , 7, wallaby place, delmar, cleveland, 2119, sa, 19560409, 180497
 
 // TestLinkageQuality measures both matchers on a FEBRL data set (the
 // README's figures): go test ./node/matching/linkage -run Quality -v
-// [-args -csv FILE -goals].
+// [-args -csv FILE -goals -misses N].
 func TestLinkageQuality(t *testing.T) {
 	path := *csvPath
 	if path == "" {
@@ -63,6 +64,10 @@ func TestLinkageQuality(t *testing.T) {
 	local.Write(&b)
 	fed := linkage.Federated(recs, pprl.DefaultModel())
 	fed.Write(&b)
+	if *misses > 0 {
+		local.WriteMisses(&b, *misses)
+		fed.WriteMisses(&b, *misses)
+	}
 	t.Logf("%s\n%s", path, b.String())
 	if *goals {
 		if local.F1 < 0.99 || fed.F1 < 0.98 || local.PairsCompleteness < 0.995 || fed.PairsCompleteness < 0.995 {
