@@ -62,6 +62,7 @@ type Service struct {
 	notifier        Notifier
 	dueFields       []forms.Field
 	index           *indexer
+	rowFields       []reportField // reportrows.go
 }
 
 // New returns a Service.
@@ -72,6 +73,8 @@ func New(o Options) *Service {
 		s.loc = time.UTC
 	}
 	s.dueFields = DueFields(o.Forms)
+	s.rowFields = reportFields(o.Forms)
+	s.index.rows = reportFieldsCheck(s.rowFields)
 	if s.keys == nil {
 		s.keys = casekeys.NewMemory()
 	}
