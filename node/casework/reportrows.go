@@ -2,6 +2,10 @@ package casework
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -28,10 +32,14 @@ import (
 // reportFields): the top-level fields of a groupable type (select,
 // multi-select, tick box, number, location) not classed identifying, every
 // top-level date field (the date of birth among them, so that an age is
-// computed on the day of the report), and, of each subform, the latest
-// value of each of its date fields. No name, contact, address, identity
+// computed on the day of the report), and, of each subform not classed
+// identifying, the latest value of each of its date fields. No name, contact, address, identity
 // number or free text. Rows of purged cases are deleted with the record.
-// Like every other value, a row is encrypted at rest by the store.
+// A row is sealed (AES-256-GCM) under a key derived from the index key,
+// so that the store holds no form data in clear, and encrypted at rest by
+// the store like every other value. Unlike form data it is not under the
+// case's own key: a backup taken before a purge keeps the purged case's
+// row, readable with the node's keys (docs/purge.md).
 //
 // The index is built by BuildIndexes with the word index; its meta record
 // names the report fields, so a forms configuration that changes them
@@ -77,7 +85,7 @@ func reportFields(fc *forms.Config) []reportField {
 			case forms.Date:
 			case forms.Subform:
 				sub, ok := fc.Form(fd.Subform)
-				if !ok {
+				if !ok || fc.FieldClass(fd.Name) == policy.ClassIdentifying {
 					continue
 				}
 				for _, sf := range sub.Fields {
@@ -205,7 +213,7 @@ func latestDates(rows []any, dates []string) []string {
 func (s *Service) putReportRow(w store.Writer, c *Case, fresh bool) error {
 	switch c.Status {
 	case StatusOpen, StatusClosed, StatusTransferred:
-		return w.Set(reportRowKey(c.ID), encodeRow(c, s.rowFields))
+		return w.Set(reportRowKey(c.ID), s.rows.seal(c.ID, encodeRow(c, s.rowFields)))
 	}
 	if fresh {
 		return nil
@@ -230,6 +238,50 @@ func (rc *rowCursor) bytes() []byte {
 	raw := rc.b[k : k+int(n)]
 	rc.b = rc.b[k+int(n):]
 	return raw
+}
+
+// rowSealer seals report rows under a key derived from the index key:
+// AES-256-GCM, a random nonce per row, the case id bound as associated
+// data so that a row cannot be moved to another case.
+type rowSealer struct{ aead cipher.AEAD }
+
+func newRowSealer(indexKey []byte) *rowSealer {
+	m := hmac.New(sha256.New, indexKey)
+	m.Write([]byte("cpx-report-rows-v1"))
+	b, err := aes.NewCipher(m.Sum(nil))
+	if err != nil {
+		panic(err) // a 32-byte key always makes a cipher
+	}
+	aead, err := cipher.NewGCM(b)
+	if err != nil {
+		panic(err)
+	}
+	return &rowSealer{aead: aead}
+}
+
+func rowAAD(dst []byte, id []byte) []byte {
+	return append(append(append(dst[:0], "cpx-report-row\x00"...), id...), 0)
+}
+
+func (x *rowSealer) seal(id string, plain []byte) []byte {
+	ns := x.aead.NonceSize()
+	out := make([]byte, ns, ns+len(plain)+x.aead.Overhead())
+	rand.Read(out)
+	return x.aead.Seal(out, out, plain, rowAAD(nil, []byte(id)))
+}
+
+// open decrypts sealed, the row of case id, into dst.
+func (x *rowSealer) open(dst, aad, id, sealed []byte) ([]byte, []byte, error) {
+	ns := x.aead.NonceSize()
+	if len(sealed) < ns+x.aead.Overhead() {
+		return dst, aad, errCorruptRow
+	}
+	aad = rowAAD(aad, id)
+	plain, err := x.aead.Open(dst[:0], sealed[:ns], sealed[ns:], aad)
+	if err != nil {
+		return dst, aad, fmt.Errorf("%w: it does not authenticate under the index key", errCorruptRow)
+	}
+	return plain, aad, nil
 }
 
 // value returns the next field's name and its value as encoded (type
@@ -392,8 +444,13 @@ func (s *Service) AggregateFields(ctx context.Context, sub policy.Subject, repor
 		sig   []byte
 		n     int
 	)
-	visit := func(b []byte) error {
-		r, err := splitRow(b)
+	var plain, aad []byte
+	visit := func(id, sealed []byte) error {
+		var err error
+		if plain, aad, err = s.rows.open(plain, aad, id, sealed); err != nil {
+			return err
+		}
+		r, err := splitRow(plain)
 		if err != nil {
 			return err
 		}
@@ -461,7 +518,7 @@ func (s *Service) AggregateFields(ctx context.Context, sub policy.Subject, repor
 		n, kinds = 0, kinds[:0]
 		clear(index)
 		return r.Scan(prefixReportRow, store.ScanOptions{}, func(k, v []byte) error {
-			if err := visit(v); err != nil {
+			if err := visit(k[len(prefixReportRow):], v); err != nil {
 				return fmt.Errorf("%w of case %s", err, k[len(prefixReportRow):])
 			}
 			return nil

@@ -63,6 +63,7 @@ type Service struct {
 	dueFields       []forms.Field
 	index           *indexer
 	rowFields       []reportField // reportrows.go
+	rows            *rowSealer
 }
 
 // New returns a Service.
@@ -75,6 +76,7 @@ func New(o Options) *Service {
 	s.dueFields = DueFields(o.Forms)
 	s.rowFields = reportFields(o.Forms)
 	s.index.rows = reportFieldsCheck(s.rowFields)
+	s.rows = newRowSealer(s.index.key)
 	if s.keys == nil {
 		s.keys = casekeys.NewMemory()
 	}
