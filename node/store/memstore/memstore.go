@@ -226,6 +226,9 @@ func (t *txn) Scan(prefix []byte, opts store.ScanOptions, fn func(key, value []b
 		return ErrTxnDone
 	}
 	p := string(prefix)
+	if t.writes == nil && !opts.Reverse {
+		return t.scanView(p, opts, fn)
+	}
 	keys := t.s.keysWithPrefix(p, t.rts)
 	if len(t.writes) > 0 {
 		set := make(map[string]bool, len(keys))
@@ -269,6 +272,53 @@ func (t *txn) Scan(prefix []byte, opts store.ScanOptions, fn func(key, value []b
 		}
 	}
 	return nil
+}
+
+// scanView is Scan in a View: what the snapshot holds cannot change, so
+// keys and values are read together, a batch at a time.
+func (t *txn) scanView(p string, opts store.ScanOptions, fn func(key, value []byte) error) error {
+	const batch = 256
+	var keys []string
+	var vals [][]byte
+	n := 0
+	for from := p; ; {
+		keys, vals = t.s.entries(p, from, t.rts, batch, keys[:0], vals[:0])
+		for i, k := range keys {
+			if opts.Limit > 0 && n >= opts.Limit {
+				return nil
+			}
+			n++
+			if err := fn([]byte(k), cloneNonNil(vals[i])); err != nil {
+				if errors.Is(err, store.ErrStop) {
+					return nil
+				}
+				return err
+			}
+		}
+		if len(keys) < batch {
+			return nil
+		}
+		from = keys[len(keys)-1] + "\x00"
+	}
+}
+
+// entries appends to keys and vals up to max keys with prefix p from key
+// from on, and their values at rts.
+func (s *Store) entries(p, from string, rts uint64, max int, keys []string, vals [][]byte) ([]string, [][]byte) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for i := sort.SearchStrings(s.keys, from); i < len(s.keys) && strings.HasPrefix(s.keys[i], p) && len(keys) < max; i++ {
+		vs := s.vers[s.keys[i]]
+		for j := len(vs) - 1; j >= 0; j-- {
+			if vs[j].ts <= rts {
+				if !vs[j].del {
+					keys, vals = append(keys, s.keys[i]), append(vals, vs[j].val)
+				}
+				break
+			}
+		}
+	}
+	return keys, vals
 }
 
 func (t *txn) Set(key, value []byte) error {
