@@ -48,6 +48,9 @@ var prefixReportRow = []byte("c/rr/")
 
 const rowFormat = 1
 
+// noTime encodes a zero creation time.
+const noTime = math.MinInt64
+
 // Row value types.
 const (
 	rowString = 's'
@@ -133,7 +136,11 @@ func encodeRow(c *Case, fs []reportField) []byte {
 	for _, s := range []string{c.Owner, c.OwnerGroup, c.Agency, c.Status, c.Stage} {
 		b = appendStr(b, s)
 	}
-	b = binary.AppendVarint(b, c.CreatedAt.UnixNano())
+	created := int64(noTime)
+	if !c.CreatedAt.IsZero() {
+		created = c.CreatedAt.UnixNano()
+	}
+	b = binary.AppendVarint(b, created)
 	for _, f := range fs {
 		v, ok := c.Fields[f.name]
 		if !ok || v == nil {
@@ -198,7 +205,9 @@ func latestDates(rows []any, dates []string) []string {
 		for _, r := range rows {
 			m, _ := r.(map[string]any)
 			if s, ok := m[name].(string); ok && len(s) >= 10 && s[:10] > last {
-				last = s[:10]
+				if _, err := time.Parse(time.DateOnly, s[:10]); err == nil {
+					last = s[:10]
+				}
 			}
 		}
 		if last != "" {
@@ -481,9 +490,11 @@ func (s *Service) AggregateFields(ctx context.Context, sub policy.Subject, repor
 		sig = appendBytes(sig[:0], r.status)
 		sig = appendBytes(sig, r.stage)
 		sig = appendBytes(sig, r.group)
-		day := int64(0)
+		day := int64(noTime)
 		if created {
-			day = time.Unix(0, r.created).UTC().Truncate(24 * time.Hour).Unix()
+			if r.created != noTime {
+				day = time.Unix(0, r.created).UTC().Truncate(24 * time.Hour).Unix()
+			}
 			sig = binary.AppendVarint(sig, day)
 		}
 		for i, v := range vals {
@@ -499,7 +510,7 @@ func (s *Service) AggregateFields(ctx context.Context, sub policy.Subject, repor
 			return nil
 		}
 		c := Case{Status: string(r.status), Stage: string(r.stage), OwnerGroup: string(r.group), Fields: make(map[string]any, len(want))}
-		if created {
+		if day != noTime {
 			c.CreatedAt = time.Unix(day, 0).UTC()
 		}
 		for i, v := range vals {
