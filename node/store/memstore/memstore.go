@@ -134,11 +134,11 @@ func (s *Store) commit(writes map[string]*version) {
 	for rts := range s.readers {
 		oldest = min(oldest, rts)
 	}
+	var added, dropped []string // merged into s.keys once
 	for k, w := range writes {
 		vs, ok := s.vers[k]
 		if !ok {
-			i, _ := slices.BinarySearch(s.keys, k)
-			s.keys = slices.Insert(s.keys, i, k)
+			added = append(added, k)
 		}
 		vs = append(vs, version{ts: s.ts, val: w.val, del: w.del})
 		// Drop versions no View can see: keep those newer than oldest and
@@ -152,15 +152,52 @@ func (s *Store) commit(writes map[string]*version) {
 		vs = slices.Delete(vs, 0, keep)
 		if len(vs) == 1 && vs[0].del && vs[0].ts <= oldest {
 			delete(s.vers, k)
-			i, _ := slices.BinarySearch(s.keys, k)
-			s.keys = slices.Delete(s.keys, i, i+1)
+			dropped = append(dropped, k)
 			continue
 		}
 		s.vers[k] = vs
 	}
+	s.mergeKeys(added, dropped)
 }
 
-// get returns the value of key at rts, or false.
+// mergeKeys adds the keys added to the sorted s.keys and removes those
+// dropped: a few one by one, more in one pass over s.keys (a commit of
+// many new keys would otherwise move s.keys once per key).
+func (s *Store) mergeKeys(added, dropped []string) {
+	if len(added)+len(dropped) <= 16 {
+		for _, k := range added {
+			if i, found := slices.BinarySearch(s.keys, k); !found {
+				s.keys = slices.Insert(s.keys, i, k)
+			}
+		}
+		for _, k := range dropped {
+			if i, found := slices.BinarySearch(s.keys, k); found {
+				s.keys = slices.Delete(s.keys, i, i+1)
+			}
+		}
+		return
+	}
+	slices.Sort(added)
+	gone := make(map[string]bool, len(dropped))
+	for _, k := range dropped {
+		gone[k] = true
+	}
+	out := make([]string, 0, len(s.keys)+len(added))
+	i, j := 0, 0
+	for i < len(s.keys) || j < len(added) {
+		var k string
+		if j == len(added) || (i < len(s.keys) && s.keys[i] < added[j]) {
+			k, i = s.keys[i], i+1
+		} else {
+			k, j = added[j], j+1
+		}
+		if !gone[k] && (len(out) == 0 || out[len(out)-1] != k) {
+			out = append(out, k)
+		}
+	}
+	s.keys = out
+}
+
 func (s *Store) get(key string, rts uint64) ([]byte, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
