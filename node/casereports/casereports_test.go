@@ -269,8 +269,30 @@ func TestIndexMatchesScan(t *testing.T) {
 		}
 		return errors.ErrUnsupported
 	}
+	// between writes, the index (and the rows a report keeps in memory)
+	// follows every change
+	between := func(i int) {
+		scan := casework.New(opts)
+		for _, sub := range []policy.Subject{amina, sahra} {
+			for _, name := range []string{"cases_by_workflow_stage", "protection_concerns", "followups"} {
+				got, err1 := (&casereports.Runner{Cases: idx, Now: func() time.Time { return now }}).Run(ctx, sub, managed(t, name), reporting.Params{})
+				want, err2 := (&casereports.Runner{Cases: scan, Now: func() time.Time { return now }}).Run(ctx, sub, managed(t, name), reporting.Params{})
+				if err1 != nil || err2 != nil {
+					t.Fatal(err1, err2)
+				}
+				g, _ := json.Marshal(got.Tables)
+				w, _ := json.Marshal(want.Tables)
+				if string(g) != string(w) {
+					t.Fatalf("after %d changes: %s %s:\nindex %s\nscan  %s", i, sub.User, name, g, w)
+				}
+			}
+		}
+	}
 	done := map[int]int{}
-	for range 200 {
+	for i := range 200 {
+		if i%10 == 0 {
+			between(i)
+		}
 		id := ids[rng.IntN(len(ids))]
 		op := rng.IntN(10)
 		err := errors.ErrUnsupported

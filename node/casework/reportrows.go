@@ -1,6 +1,7 @@
 package casework
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -14,6 +15,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cpx-node/cpx/node/audit"
@@ -44,7 +46,14 @@ import (
 // The index is built by BuildIndexes with the word index; its meta record
 // names the report fields, so a forms configuration that changes them
 // rebuilds it. Until it is ready, AggregateFields reads every case.
-var prefixReportRow = []byte("c/rr/")
+var (
+	prefixReportRow = []byte("c/rr/")
+	// keyRowGeneration changes (a random value, written blind, so that
+	// no two writers conflict on it) in every transaction that changes a
+	// report row: a report that finds the value it last read knows that
+	// no row changed since, and counts from the rows it kept in memory.
+	keyRowGeneration = []byte("c/rg")
+)
 
 const rowFormat = 1
 
@@ -222,13 +231,48 @@ func latestDates(rows []any, dates []string) []string {
 func (s *Service) putReportRow(w store.Writer, c *Case, fresh bool) error {
 	switch c.Status {
 	case StatusOpen, StatusClosed, StatusTransferred:
-		return w.Set(reportRowKey(c.ID), s.rows.seal(c.ID, encodeRow(c, s.rowFields)))
+		if err := w.Set(reportRowKey(c.ID), s.rows.seal(c.ID, encodeRow(c, s.rowFields))); err != nil {
+			return err
+		}
+	default:
+		if fresh {
+			return nil
+		}
+		if err := w.Delete(reportRowKey(c.ID)); err != nil {
+			return err
+		}
 	}
-	if fresh {
+	g := make([]byte, 16)
+	rand.Read(g)
+	return w.Set(keyRowGeneration, g)
+}
+
+// rowCache holds the report rows, opened, as of one generation.
+type rowCache struct {
+	mu   sync.Mutex
+	gen  []byte
+	rows [][]byte // slices of one buffer
+}
+
+// get returns the rows of generation gen, or nil.
+func (rc *rowCache) get(gen []byte) [][]byte {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if gen == nil || !bytes.Equal(rc.gen, gen) {
 		return nil
 	}
-	return w.Delete(reportRowKey(c.ID))
+	return rc.rows
 }
+
+func (rc *rowCache) put(gen []byte, rows [][]byte) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.gen, rc.rows = gen, rows
+}
+
+// drop forgets the rows (a purge: no row of the purged case stays in
+// memory until the next report).
+func (rc *rowCache) drop() { rc.put(nil, nil) }
 
 var errCorruptRow = errors.New("corrupt report row")
 
@@ -454,12 +498,8 @@ func (s *Service) AggregateFields(ctx context.Context, sub policy.Subject, repor
 		n     int
 	)
 	var plain, aad []byte
-	visit := func(id, sealed []byte) error {
-		var err error
-		if plain, aad, err = s.rows.open(plain, aad, id, sealed); err != nil {
-			return err
-		}
-		r, err := splitRow(plain)
+	visit := func(b []byte) error {
+		r, err := splitRow(b)
 		if err != nil {
 			return err
 		}
@@ -528,12 +568,41 @@ func (s *Service) AggregateFields(ctx context.Context, sub policy.Subject, repor
 	err := s.store.View(ctx, func(r store.Reader) error {
 		n, kinds = 0, kinds[:0]
 		clear(index)
-		return r.Scan(prefixReportRow, store.ScanOptions{}, func(k, v []byte) error {
-			if err := visit(k[len(prefixReportRow):], v); err != nil {
-				return fmt.Errorf("%w of case %s", err, k[len(prefixReportRow):])
+		gen, err := r.Get(keyRowGeneration)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if rows := s.rowCache.get(gen); rows != nil {
+			for _, b := range rows {
+				if err := visit(b); err != nil {
+					return err
+				}
 			}
 			return nil
+		}
+		var buf []byte
+		var ends []int
+		err = r.Scan(prefixReportRow, store.ScanOptions{}, func(k, v []byte) error {
+			id := k[len(prefixReportRow):]
+			if plain, aad, err = s.rows.open(plain, aad, id, v); err != nil {
+				return fmt.Errorf("%w of case %s", err, id)
+			}
+			if err := visit(plain); err != nil {
+				return fmt.Errorf("%w of case %s", err, id)
+			}
+			buf = append(buf, plain...)
+			ends = append(ends, len(buf))
+			return nil
 		})
+		if err == nil && gen != nil {
+			rows := make([][]byte, len(ends))
+			start := 0
+			for i, e := range ends {
+				rows[i], start = buf[start:e:e], e
+			}
+			s.rowCache.put(gen, rows)
+		}
+		return err
 	})
 	if err == nil {
 		for _, k := range kinds {

@@ -64,6 +64,7 @@ type Service struct {
 	index           *indexer
 	rowFields       []reportField // reportrows.go
 	rows            *rowSealer
+	rowCache        rowCache
 }
 
 // New returns a Service.
