@@ -538,9 +538,12 @@ func (s *Service) AggregateFields(ctx context.Context, sub policy.Subject, repor
 			sig = binary.AppendVarint(sig, day)
 		}
 		for i, v := range vals {
-			if a, ok := ageOf(v, on); ok && birth[i] {
-				sig = binary.AppendVarint(append(sig, 0xff), int64(a))
-				continue
+			if birth[i] {
+				if a, ok := ageOf(v, on); ok {
+					sig = binary.AppendVarint(append(sig, 1), int64(a))
+					continue
+				}
+				sig = append(sig, 0)
 			}
 			sig = appendBytes(sig, v)
 		}
