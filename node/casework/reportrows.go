@@ -252,6 +252,14 @@ type rowCache struct {
 	mu   sync.Mutex
 	gen  []byte
 	rows [][]byte // slices of one buffer
+	size int      // bytes of that buffer, to size the next one
+}
+
+// sizes returns the bytes and rows last kept.
+func (rc *rowCache) sizes() (int, int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.size, len(rc.rows)
 }
 
 // get returns the rows of generation gen, or nil.
@@ -264,15 +272,15 @@ func (rc *rowCache) get(gen []byte) [][]byte {
 	return rc.rows
 }
 
-func (rc *rowCache) put(gen []byte, rows [][]byte) {
+func (rc *rowCache) put(gen []byte, rows [][]byte, size int) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	rc.gen, rc.rows = gen, rows
+	rc.gen, rc.rows, rc.size = gen, rows, size
 }
 
 // drop forgets the rows (a purge: no row of the purged case stays in
 // memory until the next report).
-func (rc *rowCache) drop() { rc.put(nil, nil) }
+func (rc *rowCache) drop() { rc.put(nil, nil, 0) }
 
 var errCorruptRow = errors.New("corrupt report row")
 
@@ -583,8 +591,9 @@ func (s *Service) AggregateFields(ctx context.Context, sub policy.Subject, repor
 			}
 			return nil
 		}
-		var buf []byte
-		var ends []int
+		size, count := s.rowCache.sizes()
+		buf := make([]byte, 0, size+size/8)
+		ends := make([]int, 0, count+count/8)
 		err = r.Scan(prefixReportRow, store.ScanOptions{}, func(k, v []byte) error {
 			id := k[len(prefixReportRow):]
 			if plain, aad, err = s.rows.open(plain, aad, id, v); err != nil {
@@ -603,7 +612,7 @@ func (s *Service) AggregateFields(ctx context.Context, sub policy.Subject, repor
 			for i, e := range ends {
 				rows[i], start = buf[start:e:e], e
 			}
-			s.rowCache.put(gen, rows)
+			s.rowCache.put(gen, rows, len(buf))
 		}
 		return err
 	})
