@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/cpx-node/cpx/node/casework"
@@ -100,11 +101,23 @@ func CaseSchema(fc *forms.Config) *reporting.Schema {
 }
 
 // CaseRecord returns what a report sees of c on day now: its form fields,
-// its core fields, and the derived fields.
+// its core fields, and the derived fields. A case with a date of birth is
+// as old as it makes the child on day now, whatever age was recorded.
 func CaseRecord(c casework.Case, now time.Time) reporting.Record {
 	r := make(reporting.Record, len(c.Fields)+8)
+	fill(r, &c, now)
+	return r
+}
+
+// fill sets r (empty) to CaseRecord(c, now).
+func fill(r reporting.Record, c *casework.Case, now time.Time) {
 	for k, v := range c.Fields {
 		r[k] = v
+	}
+	if dob, ok := date(c.Fields[fieldDateOfBirth]); ok {
+		if a := ageOn(dob, now); a >= 0 {
+			r[fieldAge] = float64(a)
+		}
 	}
 	r[FieldStatus] = c.Status
 	r[FieldStage] = c.Stage
@@ -112,7 +125,7 @@ func CaseRecord(c casework.Case, now time.Time) reporting.Record {
 		r[FieldOwnerGroup] = c.OwnerGroup
 	}
 	r[FieldCreatedAt] = c.CreatedAt
-	reg, hasReg := date(c.Fields["registration_date"])
+	reg, hasReg := date(c.Fields[fieldRegistration])
 	if !hasReg {
 		reg, hasReg = c.CreatedAt.UTC().Truncate(24*time.Hour), !c.CreatedAt.IsZero()
 	}
@@ -123,33 +136,87 @@ func CaseRecord(c casework.Case, now time.Time) reporting.Record {
 		}
 		return math.Max(0, d.Sub(reg).Hours()/24), true
 	}
-	if d, ok := days("assessment_requested_on"); ok {
+	if d, ok := days(fieldAssessment); ok {
 		r[FieldDaysToAssessment] = d
 	}
-	if d, ok := days("date_case_plan"); ok {
+	if d, ok := days(fieldCasePlan); ok {
 		r[FieldDaysToCasePlan] = d
 		r[FieldCasePlanWithin30Days] = d <= 30
 	} else if hasReg && now.Sub(reg) > 30*24*time.Hour {
 		r[FieldCasePlanWithin30Days] = false
 	}
 	r[FieldFollowupStatus] = followup(c, now)
-	return r
+}
+
+// Form fields the derived fields are computed from.
+const (
+	fieldAge            = "age"
+	fieldDateOfBirth    = "date_of_birth"
+	fieldRegistration   = "registration_date"
+	fieldAssessment     = "assessment_requested_on"
+	fieldCasePlan       = "date_case_plan"
+	fieldFollowups      = "followup_subform_section"
+	fieldFollowupNeeded = "followup_needed_by_date"
+)
+
+// inputs returns what a report reading fields on day now needs of each
+// case: the form fields themselves and those the derived ones are
+// computed from, and whether the day of creation.
+func inputs(fields []string, now time.Time) casework.Fields {
+	f := casework.Fields{On: now}
+	add := func(fs ...string) {
+		for _, x := range fs {
+			if !slices.Contains(f.Names, x) {
+				f.Names = append(f.Names, x)
+			}
+		}
+	}
+	for _, x := range fields {
+		switch x {
+		case FieldStatus, FieldStage, FieldOwnerGroup:
+		case FieldCreatedAt:
+			f.Created = true
+		case FieldFollowupStatus:
+			add(fieldFollowups, fieldFollowupNeeded)
+		case FieldDaysToAssessment:
+			add(fieldRegistration, fieldAssessment)
+			f.Created = true
+		case FieldDaysToCasePlan, FieldCasePlanWithin30Days:
+			add(fieldRegistration, fieldCasePlan)
+			f.Created = true
+		case fieldAge:
+			add(fieldAge, fieldDateOfBirth)
+			f.Births = append(f.Births, fieldDateOfBirth)
+		default:
+			add(x)
+		}
+	}
+	return f
+}
+
+// ageOn returns the age in whole years on day now of a child born on dob.
+func ageOn(dob, now time.Time) int {
+	a := now.Year() - dob.Year()
+	if now.Month() < dob.Month() || (now.Month() == dob.Month() && now.Day() < dob.Day()) {
+		a--
+	}
+	return a
 }
 
 // followup derives the follow-up state: overdue when the needed-by date
 // has passed with no follow-up on or after the last one needed, due when
 // it is still ahead, done when follow-ups are recorded and none is due,
 // none otherwise.
-func followup(c casework.Case, now time.Time) string {
+func followup(c *casework.Case, now time.Time) string {
 	var last time.Time
-	rows, _ := c.Fields["followup_subform_section"].([]any)
+	rows, _ := c.Fields[fieldFollowups].([]any)
 	for _, row := range rows {
 		m, _ := row.(map[string]any)
 		if d, ok := date(m["followup_date"]); ok && d.After(last) {
 			last = d
 		}
 	}
-	if need, ok := date(c.Fields["followup_needed_by_date"]); ok && (last.IsZero() || last.Before(need)) {
+	if need, ok := date(c.Fields[fieldFollowupNeeded]); ok && (last.IsZero() || last.Before(need)) {
 		if now.After(need.Add(24 * time.Hour)) {
 			return FollowupOverdue
 		}
@@ -232,8 +299,8 @@ func (r *Runner) Run(ctx context.Context, sub policy.Subject, def *reporting.Def
 	today := now().UTC()
 	switch def.Record {
 	case reporting.RecordCases:
-		err = r.Cases.Aggregate(ctx, sub, def.Name, func(c casework.Case) error {
-			q.Add(CaseRecord(c, today))
+		err = r.Cases.AggregateFields(ctx, sub, def.Name, inputs(q.Fields(), today), func(c casework.Case, n int) error {
+			q.AddN(CaseRecord(c, today), n)
 			return nil
 		})
 	case reporting.RecordExchanges:

@@ -2,17 +2,23 @@ package casereports_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/cpx-node/cpx/node/casekeys"
 	"github.com/cpx-node/cpx/node/casereports"
 	"github.com/cpx-node/cpx/node/casework"
 	"github.com/cpx-node/cpx/node/forms"
 	"github.com/cpx-node/cpx/node/reporting"
+	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/node/store/memstore"
+	"github.com/cpx-node/cpx/node/users"
 	"github.com/cpx-node/cpx/policy"
 )
 
@@ -104,26 +110,41 @@ func TestDerived(t *testing.T) {
 	}
 }
 
-// The two benchmarks below run the managed report protection_concerns
-// (concerns × sex × age group) and a plain scan that only reads every
-// case, over the same cases, in one invocation:
+// BenchmarkReport runs the managed report protection_concerns (concerns
+// × sex × age group) over the same cases, made once: from the report row
+// index (index: the rows kept in memory since no case changed;
+// index_after_write: one case updated before each report, so the rows
+// are read from the store again), reading every case as before the index
+// (scan, a service whose indexes are not built), and a plain scan that
+// only reads every case (plain_scan, the baseline):
 //
-//	CPX_BENCH_CASES=100000 go test -run='^$' -bench='Report|Scan' -benchtime=5x ./node/casereports/
-func benchCases(b *testing.B) (*casework.Service, policy.Subject) {
+//	CPX_BENCH_CASES=100000 go test -run='^$' -bench=Report -benchtime=5x ./node/casereports/
+func benchCases(b *testing.B, opts casework.Options) (*casework.Service, policy.Subject) {
 	n := 10000
 	if v := os.Getenv("CPX_BENCH_CASES"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
 	ctx := context.Background()
-	svc := casework.New(casework.Options{Store: memstore.New(), Forms: forms.Standard(), Agency: "agency-a"})
+	svc := casework.New(opts)
+	if _, err := svc.BuildIndexes(ctx); err != nil {
+		b.Fatal(err)
+	}
 	sup := subject(b, "sahra", "g1", "supervisor")
 	sexes := []string{"female", "male", "other", "unknown"}
 	concerns := []string{"separated", "neglect", "child_labour,psychosocial_distress", "caafag", "sexual_violence,neglect"}
 	rows := make([]casework.ImportRow, 0, 1000)
+	// Births spread over 18 years, the age as recorded at registration.
+	today := time.Now().UTC().Truncate(24 * time.Hour)
 	for i := range n {
+		dob := today.AddDate(0, 0, -(i*7919)%(18*365))
+		age := today.Year() - dob.Year()
+		if today.YearDay() < dob.YearDay() {
+			age--
+		}
 		rows = append(rows, casework.ImportRow{Row: int64(i), Form: "registration", Fields: map[string]any{
-			"name_first": fmt.Sprint("Child", i), "sex": sexes[i%4], "age": strconv.Itoa(i % 19),
+			"name_first": fmt.Sprint("Child", i), "sex": sexes[i%4], "age": strconv.Itoa(age),
 			"protection_concerns": concerns[i%5], "risk_level": "high", "location_current": "SO0101",
+			"date_of_birth": dob.Format(time.DateOnly),
 		}})
 		if len(rows) == cap(rows) || i == n-1 {
 			if _, err := svc.Import(ctx, sup, rows, false); err != nil {
@@ -136,24 +157,264 @@ func benchCases(b *testing.B) (*casework.Service, policy.Subject) {
 }
 
 func BenchmarkReport(b *testing.B) {
-	svc, sup := benchCases(b)
-	r := &casereports.Runner{Cases: svc}
+	ctx := context.Background()
+	opts := casework.Options{Store: memstore.New(), Forms: forms.Standard(), Agency: "agency-a", Keys: casekeys.NewMemory()}
+	indexed, sup := benchCases(b, opts)
+	scan := casework.New(opts) // indexes not built: reads every case
 	d := managed(b, "protection_concerns")
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := r.Run(context.Background(), sup, d, reporting.Params{}); err != nil {
+	for _, bc := range []struct {
+		name string
+		svc  *casework.Service
+	}{{"index", indexed}, {"scan", scan}} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := &casereports.Runner{Cases: bc.svc}
+			for b.Loop() {
+				if _, err := r.Run(ctx, sup, d, reporting.Params{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	// A case changes before each report: the rows are read from the store
+	// again (the time includes the one update).
+	b.Run("index_after_write", func(b *testing.B) {
+		var id string
+		if err := indexed.Aggregate(ctx, sup, "pick", func(c casework.Case) error { id = c.ID; return store.ErrStop }); err != nil && !errors.Is(err, store.ErrStop) {
 			b.Fatal(err)
 		}
-	}
+		r := &casereports.Runner{Cases: indexed}
+		i := 0
+		for b.Loop() {
+			i++
+			if _, err := indexed.Update(ctx, sup, id, map[string]any{"risk_level": []string{"low", "high"}[i%2]}, 0); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := r.Run(ctx, sup, d, reporting.Params{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("plain_scan", func(b *testing.B) {
+		for b.Loop() {
+			n := 0
+			if err := scan.Aggregate(ctx, sup, "scan", func(casework.Case) error { n++; return nil }); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
-func BenchmarkScan(b *testing.B) {
-	svc, sup := benchCases(b)
-	b.ResetTimer()
-	for b.Loop() {
-		n := 0
-		if err := svc.Aggregate(context.Background(), sup, "scan", func(casework.Case) error { n++; return nil }); err != nil {
-			b.Fatal(err)
+// TestIndexMatchesScan runs every managed case report, and reports by
+// other dimensions, for each kind of user, from the report row index and
+// by reading every case, after creates, updates, closures,
+// reassignments, transfers and purges: the tables must be the same. It
+// then drops the index and checks that BuildIndexes rebuilds it.
+func TestIndexMatchesScan(t *testing.T) {
+	ctx := context.Background()
+	st, keys, fc := memstore.New(), casekeys.NewMemory(), forms.Standard()
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	opts := casework.Options{Store: st, Forms: fc, Agency: "agency-a", Keys: keys, Now: func() time.Time { return now }}
+	idx := casework.New(opts)
+	if _, err := idx.BuildIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	amina, omar := subject(t, "amina", "g1", "caseworker"), subject(t, "omar", "g2", "caseworker")
+	sahra, dpo := subject(t, "sahra", "g1", "supervisor"), subject(t, "dina", "", "dpo")
+	coord, sami := subject(t, "cora", "", "coordinator"), subject(t, "sami", "g2", "supervisor")
+	if err := st.Update(ctx, func(w store.Writer) error {
+		for _, u := range []policy.Subject{amina, omar, sahra, sami} {
+			if _, err := users.Add(w, users.User{Name: u.User, Group: u.Group, Role: u.Role.ID}, now.Add(time.Hour)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 9))
+	pick := func(l ...string) string { return l[rng.IntN(len(l))] }
+	day := func(back int) string { return now.AddDate(0, 0, -rng.IntN(back)).Format(time.DateOnly) }
+	var ids []string
+	for i := range 80 {
+		who := []policy.Subject{amina, omar, sahra}[rng.IntN(3)]
+		f := map[string]any{"name_first": fmt.Sprint("C", i), "sex": pick("female", "male", "other", "unknown"),
+			"risk_level": pick("low", "medium", "high"), "location_current": pick("SO0101", "SO0102", "SO0201", "SO0202", "SO01"),
+			"registration_date": day(400)}
+		if rng.IntN(3) > 0 {
+			f["age"] = float64(rng.IntN(18))
+		}
+		if rng.IntN(2) == 0 {
+			f["date_of_birth"] = now.AddDate(0, 0, -rng.IntN(18*365)).Format(time.DateOnly)
+			if rng.IntN(8) == 0 {
+				f["date_of_birth"] = now.AddDate(0, 0, -rng.IntN(18*365)).Format(time.DateOnly) // a birthday near today
+			}
+		}
+		c, err := idx.Create(ctx, who, "registration", f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	// change applies operation op to case id as sup.
+	change := func(sup policy.Subject, id string, op int) error {
+		switch op {
+		case 0, 1, 2, 3:
+			f := map[string]any{}
+			switch rng.IntN(5) {
+			case 0:
+				f["protection_concerns"] = []any{pick("separated", "neglect", "caafag"), pick("child_labour", "sexual_violence")}
+			case 1:
+				f["assessment_requested_on"], f["date_case_plan"] = day(300), day(300)
+			case 2:
+				f["followup_needed_by_date"] = day(60)
+				f["followup_subform_section"] = []any{map[string]any{"followup_date": day(90)}, map[string]any{"followup_date": day(90)}}
+			case 3:
+				f["sex"], f["age"] = pick("female", "male"), float64(rng.IntN(18))
+			case 4:
+				f["risk_level"], f["location_current"] = pick("low", "high"), pick("SO0201", "SO0102")
+			}
+			_, err := idx.Update(ctx, sup, id, f, 0)
+			return err
+		case 4:
+			_, err := idx.Close(ctx, sup, id, "done")
+			return err
+		case 5:
+			_, err := idx.Assign(ctx, sup, id, pick("amina", "omar", sup.User), "cover")
+			return err
+		case 6:
+			return st.Update(ctx, func(w store.Writer) error {
+				return idx.ApplyTransfer(w, id, "agency-b", pick(casework.RetainFull, casework.RetainStub), sup.User, now)
+			})
+		case 7:
+			return idx.Purge(ctx, dpo, id, "erasure request")
+		}
+		return errors.ErrUnsupported
+	}
+	// between writes, the index (and the rows a report keeps in memory)
+	// follows every change
+	between := func(i int) {
+		scan := casework.New(opts)
+		for _, sub := range []policy.Subject{amina, sahra} {
+			for _, name := range []string{"cases_by_workflow_stage", "protection_concerns", "followups"} {
+				got, err1 := (&casereports.Runner{Cases: idx, Now: func() time.Time { return now }}).Run(ctx, sub, managed(t, name), reporting.Params{})
+				want, err2 := (&casereports.Runner{Cases: scan, Now: func() time.Time { return now }}).Run(ctx, sub, managed(t, name), reporting.Params{})
+				if err1 != nil || err2 != nil {
+					t.Fatal(err1, err2)
+				}
+				g, _ := json.Marshal(got.Tables)
+				w, _ := json.Marshal(want.Tables)
+				if string(g) != string(w) {
+					t.Fatalf("after %d changes: %s %s:\nindex %s\nscan  %s", i, sub.User, name, g, w)
+				}
+			}
 		}
 	}
+	done := map[int]int{}
+	for i := range 200 {
+		if i%10 == 0 {
+			between(i)
+		}
+		id := ids[rng.IntN(len(ids))]
+		op := rng.IntN(10)
+		err := errors.ErrUnsupported
+		for _, sup := range []policy.Subject{sahra, sami} {
+			if err = change(sup, id, op); !errors.Is(err, casework.ErrDenied) {
+				break
+			}
+		}
+		if err == nil {
+			done[op]++
+		}
+	}
+	for op := range 8 {
+		if done[op] == 0 {
+			t.Fatalf("operation %d never succeeded (done %v)", op, done)
+		}
+	}
+	compare := func(t *testing.T, indexed *casework.Service) {
+		t.Helper()
+		scan := casework.New(opts) // indexes not built: reads every case
+		ri := &casereports.Runner{Cases: indexed, Now: func() time.Time { return now }}
+		rs := &casereports.Runner{Cases: scan, Now: func() time.Time { return now }}
+		var runs []struct {
+			d *reporting.Definition
+			p reporting.Params
+		}
+		for _, d := range reporting.Managed() {
+			if d.Record == reporting.RecordCases {
+				runs = append(runs, struct {
+					d *reporting.Definition
+					p reporting.Params
+				}{d, reporting.Params{}})
+			}
+		}
+		d := managed(t, "protection_concerns")
+		for _, p := range []reporting.Params{
+			{From: now.AddDate(0, -3, 0), To: now},
+			{By: []string{"age", "sex"}, Filters: []reporting.Filter{{Field: "risk_level", Values: []string{"high"}}}},
+			{By: []string{"created_at", "owner_group"}},
+			{By: []string{"location_current", "days_to_assessment"}},
+			{By: []string{"followup_status", "case_plan_within_30_days"}},
+			{By: []string{"registration_date", "status"}, From: now.AddDate(0, -6, 0)},
+		} {
+			runs = append(runs, struct {
+				d *reporting.Definition
+				p reporting.Params
+			}{d, p})
+		}
+		for _, sub := range []policy.Subject{amina, omar, sahra, coord} {
+			for _, run := range runs {
+				got, err1 := ri.Run(ctx, sub, run.d, run.p)
+				want, err2 := rs.Run(ctx, sub, run.d, run.p)
+				if (err1 == nil) != (err2 == nil) {
+					t.Fatalf("%s %s %+v: index: %v, scan: %v", sub.User, run.d.Name, run.p.By, err1, err2)
+				}
+				if err1 != nil {
+					continue
+				}
+				g, _ := json.Marshal(got.Tables)
+				w, _ := json.Marshal(want.Tables)
+				if string(g) != string(w) {
+					t.Fatalf("%s %s %+v:\nindex %s\nscan  %s", sub.User, run.d.Name, run.p.By, g, w)
+				}
+			}
+		}
+	}
+	if !idx.IndexesReady() {
+		t.Fatal("index not ready")
+	}
+	t.Run("after writes", func(t *testing.T) { compare(t, idx) })
+	t.Run("rebuilt", func(t *testing.T) {
+		// An upgraded node: no report rows, meta of the word index only.
+		if err := st.Update(ctx, func(w store.Writer) error {
+			var ks [][]byte
+			if err := w.Scan([]byte("c/rr/"), store.ScanOptions{}, func(k, _ []byte) error { ks = append(ks, k); return nil }); err != nil {
+				return err
+			}
+			for _, k := range ks {
+				if err := w.Delete(k); err != nil {
+					return err
+				}
+			}
+			b, err := w.Get([]byte("c/wm"))
+			if err != nil {
+				return err
+			}
+			var m map[string]any
+			if err := json.Unmarshal(b, &m); err != nil {
+				return err
+			}
+			delete(m, "rows")
+			b, _ = json.Marshal(m)
+			return w.Set([]byte("c/wm"), b)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		again := casework.New(opts)
+		n, err := again.BuildIndexes(ctx)
+		if err != nil || n == 0 {
+			t.Fatalf("BuildIndexes: got %d, %v; want the cases reindexed", n, err)
+		}
+		compare(t, again)
+	})
 }

@@ -62,6 +62,9 @@ type Service struct {
 	notifier        Notifier
 	dueFields       []forms.Field
 	index           *indexer
+	rowFields       []reportField // reportrows.go
+	rows            *rowSealer
+	rowCache        rowCache
 }
 
 // New returns a Service.
@@ -72,6 +75,9 @@ func New(o Options) *Service {
 		s.loc = time.UTC
 	}
 	s.dueFields = DueFields(o.Forms)
+	s.rowFields = reportFields(o.Forms)
+	s.index.rows = reportFieldsCheck(s.rowFields)
+	s.rows = newRowSealer(s.index.key)
 	if s.keys == nil {
 		s.keys = casekeys.NewMemory()
 	}

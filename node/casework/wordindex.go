@@ -26,6 +26,7 @@ import (
 //	c/q/TOKEN ID → ""      one per word of the case's text fields
 //	c/k/ID       → tokens  the tokens filed for ID, so that a change removes them
 //	c/t/ID       → ""      the case consents to tracing and is open or closed
+//	c/rr/ID      → row     what aggregate reports read (reportrows.go)
 //	c/ix         → meta    format version and a check value of the index key
 //
 // A token is HMAC-SHA256 of a normalised word (matching.Normalize, as the
@@ -54,11 +55,15 @@ const (
 type indexMeta struct {
 	Format int    `json:"format"`
 	Check  string `json:"check"` // hex HMAC of a fixed label under the key
+	// Rows names the report fields and format of the report row index
+	// (reportrows.go); absent before it existed.
+	Rows string `json:"rows,omitempty"`
 }
 
 // indexer files cases' words under keyed tokens.
 type indexer struct {
 	key   []byte
+	rows  string      // reportFieldsCheck of the service's report fields
 	ready atomic.Bool // the index in the store was built with key
 }
 
@@ -82,7 +87,7 @@ func (ix *indexer) token(word string) []byte {
 func (ix *indexer) meta() indexMeta {
 	m := hmac.New(sha256.New, ix.key)
 	m.Write([]byte("cpx-case-index-check-v1"))
-	return indexMeta{Format: indexFormat, Check: hex.EncodeToString(m.Sum(nil)[:16])}
+	return indexMeta{Format: indexFormat, Check: hex.EncodeToString(m.Sum(nil)[:16]), Rows: ix.rows}
 }
 
 // queryWords returns the distinct normalised words of s, in order.
@@ -149,6 +154,9 @@ func consentsToTracing(c *Case) bool {
 // it before. fresh says c is new (nothing filed yet).
 func (s *Service) putIndexes(w store.Writer, c *Case, fresh bool) error {
 	if err := s.putWords(w, c, fresh); err != nil {
+		return err
+	}
+	if err := s.putReportRow(w, c, fresh); err != nil { // reportrows.go
 		return err
 	}
 	if consentsToTracing(c) {

@@ -13,6 +13,7 @@ import (
 // system is a table seen as cells and the additive equations between
 // them: for each equation, the sum of its parts equals its total.
 type system struct {
+	lp    bool // audit by linear programmes only (to compare)
 	cells []*Cell
 	names []string // for messages: "row/col"
 	eqs   []equation
@@ -121,7 +122,10 @@ func Protect(t *Table, k, protection int) error { return protect(t, k, protectio
 
 // protect is Protect; with keep, cells already suppressed stay so.
 func protect(t *Table, k, protection int, keep bool) error {
-	s := newSystem(t)
+	return newSystem(t).protect(k, protection, keep)
+}
+
+func (s *system) protect(k, protection int, keep bool) error {
 	for _, c := range s.cells {
 		if keep && c.Mark != Published {
 			continue
@@ -244,7 +248,8 @@ type cellRange struct {
 
 // Audit returns, for every suppressed cell of t (by Protect or by hand),
 // the exact range of values consistent with the published cells: the
-// minimum and the maximum of a linear programme each.
+// minimum and the maximum of a linear programme each (solved as flows on
+// the table's network; see flow.go).
 func Audit(t *Table) ([]Range, error) {
 	rs, err := newSystem(t).audit(math.Inf(1), nil)
 	if err != nil {
@@ -259,10 +264,10 @@ func Audit(t *Table) ([]Range, error) {
 
 // Verify checks every table of r: no published cell is below k, and every
 // suppressed cell's feasible range is at least protection wide. A range
-// is proven wide either by two feasible tables (the true one and a
-// solution of an earlier programme) whose values of the cell differ by
-// that much, or by solving its minimum and maximum. It returns
-// ErrUnprotected otherwise.
+// is proven wide by two feasible tables (the true one and one found by
+// augmenting paths or by an earlier programme) whose values of the cell
+// differ by that much, or else found narrower by solving its minimum and
+// maximum. It returns ErrUnprotected otherwise.
 func (r *Report) Verify(k, protection int) error {
 	for i := range r.Tables {
 		s := newSystem(&r.Tables[i])
@@ -290,6 +295,17 @@ func (r *Report) Verify(k, protection int) error {
 // points is returned as found (a lower bound of the true range) without
 // solving its programmes; with need +Inf every range is exact.
 func (s *system) audit(need float64, want func(int) bool) ([]cellRange, error) {
+	if !s.lp {
+		if rs, ok := s.flowAudit(need, want); ok {
+			return rs, nil
+		}
+	}
+	return s.lpAudit(need, want)
+}
+
+// lpAudit is audit by linear programmes (gonum's simplex), for any
+// system.
+func (s *system) lpAudit(need float64, want func(int) bool) ([]cellRange, error) {
 	var unknown []int
 	for c, cl := range s.cells {
 		if cl.Mark != Published {

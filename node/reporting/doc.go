@@ -34,7 +34,10 @@
 // (secondary suppression) until [Audit] finds, for every suppressed cell,
 // that the range of values consistent with the published cells and the
 // table's additivity is at least the protection interval wide. The audit
-// solves two small linear programmes per suppressed cell (its minimum and
-// maximum; gonum's simplex), one system per connected group of suppressed
+// finds each suppressed cell's minimum and maximum, two linear programmes.
+// The equations of a one- or two-dimensional table with margins make a
+// network, where those programmes are flow problems: the audit solves
+// them exactly by augmenting paths (see flow.go), and any other system
+// with gonum's simplex, one system per connected group of suppressed
 // cells.
 package reporting

@@ -154,7 +154,10 @@ func findDim(d *Definition, field string) *Dimension {
 func (q *Query) Definition() *Definition { return q.def }
 
 // Add counts one record.
-func (q *Query) Add(r Record) {
+func (q *Query) Add(r Record) { q.AddN(r, 1) }
+
+// AddN counts n records alike (n ≥ 1).
+func (q *Query) AddN(r Record, n int) {
 	if !q.inPeriod(r) {
 		return
 	}
@@ -170,11 +173,11 @@ func (q *Query) Add(r Record) {
 	for i, dm := range q.dims {
 		keys[i] = dm.keys(q.schema, r[dm.d.Field])
 	}
-	q.n++
+	q.n += n
 	for _, a := range keys[0] {
 		for _, b := range keys[1] {
 			for _, c := range keys[2] {
-				q.counts[[3]string{a, b, c}]++
+				q.counts[[3]string{a, b, c}] += n
 			}
 		}
 	}
@@ -351,3 +354,25 @@ func dateKey(t time.Time, group string) string {
 
 // Records returns how many records were counted.
 func (q *Query) Records() int { return q.n }
+
+// Fields returns the fields Add reads: the dimensions', the filters' and
+// the period's, each once. A node that hands over records holding only
+// these fields gets the same counts as with whole records.
+func (q *Query) Fields() []string {
+	var out []string
+	add := func(f string) {
+		if f != "" && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	for _, dm := range q.dims {
+		add(dm.d.Field)
+	}
+	for _, f := range q.filters {
+		add(f.f.Field)
+	}
+	if !q.params.From.IsZero() || !q.params.To.IsZero() {
+		add(q.period)
+	}
+	return out
+}

@@ -134,11 +134,11 @@ func (s *Store) commit(writes map[string]*version) {
 	for rts := range s.readers {
 		oldest = min(oldest, rts)
 	}
+	var added, dropped []string // merged into s.keys once
 	for k, w := range writes {
 		vs, ok := s.vers[k]
 		if !ok {
-			i, _ := slices.BinarySearch(s.keys, k)
-			s.keys = slices.Insert(s.keys, i, k)
+			added = append(added, k)
 		}
 		vs = append(vs, version{ts: s.ts, val: w.val, del: w.del})
 		// Drop versions no View can see: keep those newer than oldest and
@@ -152,15 +152,52 @@ func (s *Store) commit(writes map[string]*version) {
 		vs = slices.Delete(vs, 0, keep)
 		if len(vs) == 1 && vs[0].del && vs[0].ts <= oldest {
 			delete(s.vers, k)
-			i, _ := slices.BinarySearch(s.keys, k)
-			s.keys = slices.Delete(s.keys, i, i+1)
+			dropped = append(dropped, k)
 			continue
 		}
 		s.vers[k] = vs
 	}
+	s.mergeKeys(added, dropped)
 }
 
-// get returns the value of key at rts, or false.
+// mergeKeys adds the keys added to the sorted s.keys and removes those
+// dropped: a few one by one, more in one pass over s.keys (a commit of
+// many new keys would otherwise move s.keys once per key).
+func (s *Store) mergeKeys(added, dropped []string) {
+	if len(added)+len(dropped) <= 16 {
+		for _, k := range added {
+			if i, found := slices.BinarySearch(s.keys, k); !found {
+				s.keys = slices.Insert(s.keys, i, k)
+			}
+		}
+		for _, k := range dropped {
+			if i, found := slices.BinarySearch(s.keys, k); found {
+				s.keys = slices.Delete(s.keys, i, i+1)
+			}
+		}
+		return
+	}
+	slices.Sort(added)
+	gone := make(map[string]bool, len(dropped))
+	for _, k := range dropped {
+		gone[k] = true
+	}
+	out := make([]string, 0, len(s.keys)+len(added))
+	i, j := 0, 0
+	for i < len(s.keys) || j < len(added) {
+		var k string
+		if j == len(added) || (i < len(s.keys) && s.keys[i] < added[j]) {
+			k, i = s.keys[i], i+1
+		} else {
+			k, j = added[j], j+1
+		}
+		if !gone[k] && (len(out) == 0 || out[len(out)-1] != k) {
+			out = append(out, k)
+		}
+	}
+	s.keys = out
+}
+
 func (s *Store) get(key string, rts uint64) ([]byte, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -226,6 +263,9 @@ func (t *txn) Scan(prefix []byte, opts store.ScanOptions, fn func(key, value []b
 		return ErrTxnDone
 	}
 	p := string(prefix)
+	if t.writes == nil && !opts.Reverse {
+		return t.scanView(p, opts, fn)
+	}
 	keys := t.s.keysWithPrefix(p, t.rts)
 	if len(t.writes) > 0 {
 		set := make(map[string]bool, len(keys))
@@ -269,6 +309,53 @@ func (t *txn) Scan(prefix []byte, opts store.ScanOptions, fn func(key, value []b
 		}
 	}
 	return nil
+}
+
+// scanView is Scan in a View: what the snapshot holds cannot change, so
+// keys and values are read together, a batch at a time.
+func (t *txn) scanView(p string, opts store.ScanOptions, fn func(key, value []byte) error) error {
+	const batch = 256
+	var keys []string
+	var vals [][]byte
+	n := 0
+	for from := p; ; {
+		keys, vals = t.s.entries(p, from, t.rts, batch, keys[:0], vals[:0])
+		for i, k := range keys {
+			if opts.Limit > 0 && n >= opts.Limit {
+				return nil
+			}
+			n++
+			if err := fn([]byte(k), cloneNonNil(vals[i])); err != nil {
+				if errors.Is(err, store.ErrStop) {
+					return nil
+				}
+				return err
+			}
+		}
+		if len(keys) < batch {
+			return nil
+		}
+		from = keys[len(keys)-1] + "\x00"
+	}
+}
+
+// entries appends to keys and vals up to max keys with prefix p from key
+// from on, and their values at rts.
+func (s *Store) entries(p, from string, rts uint64, max int, keys []string, vals [][]byte) ([]string, [][]byte) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for i := sort.SearchStrings(s.keys, from); i < len(s.keys) && strings.HasPrefix(s.keys[i], p) && len(keys) < max; i++ {
+		vs := s.vers[s.keys[i]]
+		for j := len(vs) - 1; j >= 0; j-- {
+			if vs[j].ts <= rts {
+				if !vs[j].del {
+					keys, vals = append(keys, s.keys[i]), append(vals, vs[j].val)
+				}
+				break
+			}
+		}
+	}
+	return keys, vals
 }
 
 func (t *txn) Set(key, value []byte) error {
