@@ -199,20 +199,104 @@ func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) error {
 				wg.Done()
 				s.poke()
 			}()
-			for i, e := range entries {
-				if ctx.Err() != nil {
-					return
-				}
-				if _, err := s.attemptClaimed(ctx, e.EnvelopeID); err != nil {
-					for _, rest := range entries[i+1:] {
-						s.retry(ctx, rest, err)
-					}
-					return
-				}
-			}
+			s.deliverPeer(ctx, entries)
 		}(byPeer[peer])
 	}
 	return nil
+}
+
+// perPeerInFlight bounds the envelopes sent to one peer at the same time.
+// One at a time, a peer got at most one envelope per round trip and two
+// synced commits (its own and the receipt's here); several in flight
+// share those commits (group commit in the store).
+const perPeerInFlight = 16
+
+// deliverPeer makes one attempt at each of one peer's entries: the first
+// alone, then up to perPeerInFlight at a time. The entries of one exchange go one after the
+// other, in outbox order, so that a follow-up never overtakes what it
+// follows. Once the peer cannot be reached, the entries not yet attempted
+// wait for their next attempt instead of each waiting out the timeout.
+func (s *Service) deliverPeer(ctx context.Context, entries []OutboxEntry) {
+	var chains [][]OutboxEntry
+	at := map[string]int{}
+	for _, e := range entries {
+		i, ok := at[e.Exchange]
+		if !ok {
+			i = len(chains)
+			at[e.Exchange] = i
+			chains = append(chains, nil)
+		}
+		chains[i] = append(chains[i], e)
+	}
+	if len(chains) == 0 {
+		return
+	}
+	// The first envelope goes alone: if the peer cannot be reached, none
+	// of the others wait out the timeout beside it.
+	first := chains[0][0]
+	if ctx.Err() != nil {
+		return
+	}
+	if _, err := s.attemptClaimed(ctx, first.EnvelopeID); err != nil {
+		for _, e := range entries {
+			if e.EnvelopeID != first.EnvelopeID {
+				s.retry(ctx, e, err)
+			}
+		}
+		return
+	}
+	chains[0] = chains[0][1:]
+	var (
+		mu          sync.Mutex
+		unreachable error
+		wg          sync.WaitGroup
+		slots       = make(chan struct{}, perPeerInFlight)
+	)
+	down := func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return unreachable
+	}
+	for _, chain := range chains {
+		slots <- struct{}{}
+		if err := down(); err != nil || ctx.Err() != nil {
+			<-slots
+			if err != nil {
+				for _, e := range chain {
+					s.retry(ctx, e, err)
+				}
+			}
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			for i, e := range chain {
+				if ctx.Err() != nil {
+					return
+				}
+				err := down()
+				if err == nil {
+					_, err = s.attemptClaimed(ctx, e.EnvelopeID)
+					if err != nil {
+						mu.Lock()
+						unreachable = err
+						mu.Unlock()
+					}
+					if err == nil {
+						continue
+					}
+					chain = chain[i+1:]
+				} else {
+					chain = chain[i:]
+				}
+				for _, rest := range chain {
+					s.retry(ctx, rest, err)
+				}
+				return
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // startDelivering marks peer as having a delivery worker, unless it has

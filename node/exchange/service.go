@@ -103,6 +103,7 @@ type Service struct {
 	maxEnvelope   int
 	inflight      map[string]bool // outbox entries being delivered
 	delivering    map[string]bool // peers a delivery worker is busy with
+	ispSigs       verifiedSigs
 }
 
 // Errors of the exchange, mapped to Connect codes by the API layers.
