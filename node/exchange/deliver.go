@@ -458,11 +458,8 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry) (Delivery, error) 
 		if err := putJSON(w, key(prefixRecord, rec.ID), rec); err != nil {
 			return err
 		}
-		// Read the peer again: it may have announced new addresses meanwhile.
-		if fresh, err := s.peer(w, p.Agency); err == nil {
-			if err := putJSON(w, key(prefixPeer, p.Agency), withSeen(fresh, now)); err != nil {
-				return err
-			}
+		if err := s.markSeen(w, p.Agency, now); err != nil {
+			return err
 		}
 		_, err := audit.Append(w, now, audit.Event{Actor: "node", Action: "envelope.delivered", Object: "exchange/" + e.Exchange,
 			Details: map[string]any{"envelope": e.EnvelopeID, "kind": e.Kind, "to": e.Peer, "receipt": receipt}})
@@ -472,6 +469,26 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry) (Delivery, error) 
 		s.log.Warn("recording a delivery", "err", err)
 	}
 	return Delivery{Delivered: true}, nil
+}
+
+// seenGranularity is how stale a peer's LastSeen may be before an
+// exchange with it writes the peer's record again.
+const seenGranularity = time.Second
+
+// markSeen records within w that the peer agency answered or called at
+// now. It reads the peer afresh (it may have announced new addresses or
+// keys meanwhile) and leaves the record alone when it has no error and
+// was seen less than seenGranularity ago: every envelope and receipt
+// rewrote it, and each rewrite costs a decode on the next lookup.
+func (s *Service) markSeen(w store.Writer, agency string, now time.Time) error {
+	p, err := s.peer(w, agency)
+	if err != nil {
+		return nil // removed meanwhile
+	}
+	if p.LastError == "" && p.LastErrorAt.IsZero() && !now.Before(p.LastSeen) && now.Sub(p.LastSeen) < seenGranularity {
+		return nil
+	}
+	return putJSON(w, key(prefixPeer, agency), withSeen(p, now))
 }
 
 func withSeen(p Peer, now time.Time) Peer {

@@ -211,7 +211,7 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 		if err := putJSON(w, key(prefixSeenBy, p.Agency+"/"+h.ID), seen{Digest: digest[:], Receipt: receipt, Expires: h.Expires}); err != nil {
 			return err
 		}
-		if err := putJSON(w, key(prefixPeer, p.Agency), withSeen(p, now)); err != nil {
+		if err := s.markSeen(w, p.Agency, now); err != nil {
 			return err
 		}
 		_, err = audit.Append(w, now, audit.Event{Actor: "peer:" + p.Agency, Action: "envelope.received", Object: "exchange/" + msg.Exchange,

@@ -104,6 +104,7 @@ type Service struct {
 	inflight      map[string]bool // outbox entries being delivered
 	delivering    map[string]bool // peers a delivery worker is busy with
 	ispSigs       verifiedSigs
+	peers         peerCache
 }
 
 // Errors of the exchange, mapped to Connect codes by the API layers.
