@@ -105,6 +105,7 @@ type Service struct {
 	delivering    map[string]bool // peers a delivery worker is busy with
 	ispSigs       verifiedSigs
 	peers         peerCache
+	isps          checkedISPs
 }
 
 // Errors of the exchange, mapped to Connect codes by the API layers.
