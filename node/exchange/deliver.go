@@ -80,6 +80,9 @@ func verifyReceipt(p Peer, envelopeID, self string, b []byte, now time.Time) (Re
 	return r, nil
 }
 
+// minRoundGap is the shortest time between two delivery rounds.
+const minRoundGap = 10 * time.Millisecond
+
 // poke wakes the deliverer.
 func (s *Service) poke() {
 	select {
@@ -116,7 +119,19 @@ func (s *Service) Run(ctx context.Context) error {
 	defer tick.Stop()
 	retired := s.now()
 	s.enforceRetention(ctx)
+	var last time.Time
 	for {
+		// A round reads the whole outbox; under load every send wakes the
+		// deliverer, so rounds are at most minRoundGap apart (what
+		// arrives meanwhile goes in the next one).
+		if wait := minRoundGap - time.Since(last); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
+		}
+		last = time.Now()
 		if err := s.startDue(ctx, &wg); err != nil && ctx.Err() == nil {
 			s.log.Warn("delivering", "err", err)
 		}
@@ -199,20 +214,104 @@ func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) error {
 				wg.Done()
 				s.poke()
 			}()
-			for i, e := range entries {
-				if ctx.Err() != nil {
-					return
-				}
-				if _, err := s.attemptClaimed(ctx, e.EnvelopeID); err != nil {
-					for _, rest := range entries[i+1:] {
-						s.retry(ctx, rest, err)
-					}
-					return
-				}
-			}
+			s.deliverPeer(ctx, entries)
 		}(byPeer[peer])
 	}
 	return nil
+}
+
+// perPeerInFlight bounds the envelopes sent to one peer at the same time.
+// One at a time, a peer got at most one envelope per round trip and two
+// synced commits (its own and the receipt's here); several in flight
+// share those commits (group commit in the store).
+const perPeerInFlight = 16
+
+// deliverPeer makes one attempt at each of one peer's entries: the first
+// alone, then up to perPeerInFlight at a time. The entries of one exchange go one after the
+// other, in outbox order, so that a follow-up never overtakes what it
+// follows. Once the peer cannot be reached, the entries not yet attempted
+// wait for their next attempt instead of each waiting out the timeout.
+func (s *Service) deliverPeer(ctx context.Context, entries []OutboxEntry) {
+	var chains [][]OutboxEntry
+	at := map[string]int{}
+	for _, e := range entries {
+		i, ok := at[e.Exchange]
+		if !ok {
+			i = len(chains)
+			at[e.Exchange] = i
+			chains = append(chains, nil)
+		}
+		chains[i] = append(chains[i], e)
+	}
+	if len(chains) == 0 {
+		return
+	}
+	// The first envelope goes alone: if the peer cannot be reached, none
+	// of the others wait out the timeout beside it.
+	first := chains[0][0]
+	if ctx.Err() != nil {
+		return
+	}
+	if _, err := s.attemptClaimed(ctx, first.EnvelopeID); err != nil {
+		for _, e := range entries {
+			if e.EnvelopeID != first.EnvelopeID {
+				s.retry(ctx, e, err)
+			}
+		}
+		return
+	}
+	chains[0] = chains[0][1:]
+	var (
+		mu          sync.Mutex
+		unreachable error
+		wg          sync.WaitGroup
+		slots       = make(chan struct{}, perPeerInFlight)
+	)
+	down := func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return unreachable
+	}
+	for _, chain := range chains {
+		slots <- struct{}{}
+		if err := down(); err != nil || ctx.Err() != nil {
+			<-slots
+			if err != nil {
+				for _, e := range chain {
+					s.retry(ctx, e, err)
+				}
+			}
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			for i, e := range chain {
+				if ctx.Err() != nil {
+					return
+				}
+				err := down()
+				if err == nil {
+					_, err = s.attemptClaimed(ctx, e.EnvelopeID)
+					if err != nil {
+						mu.Lock()
+						unreachable = err
+						mu.Unlock()
+					}
+					if err == nil {
+						continue
+					}
+					chain = chain[i+1:]
+				} else {
+					chain = chain[i:]
+				}
+				for _, rest := range chain {
+					s.retry(ctx, rest, err)
+				}
+				return
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // startDelivering marks peer as having a delivery worker, unless it has
@@ -359,11 +458,8 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry) (Delivery, error) 
 		if err := putJSON(w, key(prefixRecord, rec.ID), rec); err != nil {
 			return err
 		}
-		// Read the peer again: it may have announced new addresses meanwhile.
-		if fresh, err := s.peer(w, p.Agency); err == nil {
-			if err := putJSON(w, key(prefixPeer, p.Agency), withSeen(fresh, now)); err != nil {
-				return err
-			}
+		if err := s.markSeen(w, p.Agency, now); err != nil {
+			return err
 		}
 		_, err := audit.Append(w, now, audit.Event{Actor: "node", Action: "envelope.delivered", Object: "exchange/" + e.Exchange,
 			Details: map[string]any{"envelope": e.EnvelopeID, "kind": e.Kind, "to": e.Peer, "receipt": receipt}})
@@ -373,6 +469,26 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry) (Delivery, error) 
 		s.log.Warn("recording a delivery", "err", err)
 	}
 	return Delivery{Delivered: true}, nil
+}
+
+// seenGranularity is how stale a peer's LastSeen may be before an
+// exchange with it writes the peer's record again.
+const seenGranularity = time.Second
+
+// markSeen records within w that the peer agency answered or called at
+// now. It reads the peer afresh (it may have announced new addresses or
+// keys meanwhile) and leaves the record alone when it has no error and
+// was seen less than seenGranularity ago: every envelope and receipt
+// rewrote it, and each rewrite costs a decode on the next lookup.
+func (s *Service) markSeen(w store.Writer, agency string, now time.Time) error {
+	p, err := s.peer(w, agency)
+	if err != nil {
+		return nil // removed meanwhile
+	}
+	if p.LastError == "" && p.LastErrorAt.IsZero() && !now.Before(p.LastSeen) && now.Sub(p.LastSeen) < seenGranularity {
+		return nil
+	}
+	return putJSON(w, key(prefixPeer, agency), withSeen(p, now))
 }
 
 func withSeen(p Peer, now time.Time) Peer {

@@ -2,10 +2,13 @@ package exchange
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cpx-node/cpx/crypto/agencykey"
@@ -66,31 +69,89 @@ var ErrISPRefused = errors.New("ISP not applied")
 
 // verifier checks ISP signatures with the keys this node knows: its own
 // and its peers' announced keys.
+// One verifier reads each peer once.
 func (s *Service) verifier(r store.Reader) policy.SignatureVerifier {
+	type known struct {
+		pub   agencykey.Public
+		found bool
+	}
+	keys := map[[2]string]known{}
 	return func(agency, fp string, msg, ed, ml []byte) error {
-		var pub agencykey.Public
-		found := false
-		if agency == s.agency {
-			if k, ok := s.keyByFingerprint(fp); ok {
-				pub, found = k.Public(), true
+		k, ok := keys[[2]string{agency, fp}]
+		if !ok {
+			if agency == s.agency {
+				if own, ok := s.keyByFingerprint(fp); ok {
+					k = known{own.Public(), true}
+				}
+			} else if p, err := s.peer(r, agency); err == nil {
+				k.pub, k.found = p.keyByFingerprint(fp)
 			}
-		} else if p, err := s.peer(r, agency); err == nil {
-			pub, found = p.keyByFingerprint(fp)
+			keys[[2]string{agency, fp}] = k
 		}
+		pub, found := k.pub, k.found
 		if !found {
 			return fmt.Errorf("no key %s of agency %q is known here (add the peer and let it connect)", fp, agency)
 		}
-		return pub.Verify(msg, agencykey.Signature{Key: fp, Ed25519: ed, MLDSA65: ml})
+		// The key is looked up above every time (it may have been
+		// replaced); only the pure check of the signature is remembered.
+		id := signatureID(pub, fp, msg, ed, ml)
+		if s.ispSigs.has(id) {
+			return nil
+		}
+		if err := pub.Verify(msg, agencykey.Signature{Key: fp, Ed25519: ed, MLDSA65: ml}); err != nil {
+			return err
+		}
+		s.ispSigs.add(id)
+		return nil
 	}
 }
 
+// verifiedSigs remembers ISP signatures that verified, by a digest of the
+// public keys, the message and the signatures: every send and receive
+// evaluates the ISPs in force, and checking each party's Ed25519 and
+// ML-DSA-65 signatures again each time took a quarter of a node's CPU.
+// Only successes are kept, and at most maxVerifiedSigs of them.
+type verifiedSigs struct {
+	mu  sync.Mutex
+	ids map[[sha256.Size]byte]bool
+}
+
+const maxVerifiedSigs = 1024
+
+func (v *verifiedSigs) has(id [sha256.Size]byte) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.ids[id]
+}
+
+func (v *verifiedSigs) add(id [sha256.Size]byte) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.ids == nil || len(v.ids) >= maxVerifiedSigs {
+		v.ids = map[[sha256.Size]byte]bool{}
+	}
+	v.ids[id] = true
+}
+
+func signatureID(pub agencykey.Public, fp string, msg, ed, ml []byte) [sha256.Size]byte {
+	h := sha256.New()
+	for _, b := range [][]byte{[]byte("cpx-isp-sig-cache/v1"), pub.Ed25519, pub.MLDSA65, []byte(fp), msg, ed, ml} {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	return [sha256.Size]byte(h.Sum(nil))
+}
+
 func (s *Service) info(r store.Reader, st storedISP, now time.Time) (ISPInfo, error) {
-	p, err := policy.ParseISP(st.Doc)
+	c, err := s.checkedISP(r, st.Doc)
 	if err != nil {
 		return ISPInfo{}, err
 	}
-	in := ISPInfo{ISP: p, AppliedAt: st.AppliedAt, Signatures: p.SignatureStates(s.verifier(r))}
-	switch err := p.FullySigned(s.verifier(r)); {
+	p := c.isp
+	in := ISPInfo{ISP: p, AppliedAt: st.AppliedAt, Signatures: slices.Clone(c.states)}
+	switch err := c.signed; {
 	case err != nil:
 		in.Problem = err.Error()
 	case now.Before(p.ValidFrom) || !now.Before(p.ValidUntil):
@@ -100,6 +161,100 @@ func (s *Service) info(r store.Reader, st storedISP, now time.Time) (ISPInfo, er
 		in.InForce = true
 	}
 	return in, nil
+}
+
+// checkedISP is an ISP document parsed, with its signatures checked
+// against the keys its parties had when it was checked.
+type checkedISP struct {
+	keys   [sha256.Size]byte // partyKeys when checked
+	isp    *policy.ISP       // shared: never changed once parsed
+	states []policy.SignatureState
+	signed error // FullySigned
+}
+
+// checkedISPs keeps the checked form of each ISP document, by the
+// document's digest: every send and receive evaluates the ISPs in force,
+// and parsing each one and looking up and checking its parties' keys each
+// time took most of a transaction's time. An entry counts only while the
+// parties' keys are the ones it was checked with (partyKeys).
+type checkedISPs struct {
+	mu   sync.Mutex
+	docs map[[sha256.Size]byte]*checkedISP
+}
+
+const maxCheckedISPs = 256
+
+// checkedISP parses doc and checks its signatures, or returns what an
+// earlier call found with the same parties' keys.
+func (s *Service) checkedISP(r store.Reader, doc []byte) (*checkedISP, error) {
+	id := sha256.Sum256(doc)
+	s.isps.mu.Lock()
+	c := s.isps.docs[id]
+	s.isps.mu.Unlock()
+	if c != nil {
+		keys, err := s.partyKeys(r, c.isp)
+		if err != nil {
+			return nil, err
+		}
+		if keys == c.keys {
+			return c, nil
+		}
+	}
+	p, err := policy.ParseISP(doc)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := s.partyKeys(r, p)
+	if err != nil {
+		return nil, err
+	}
+	verify := s.verifier(r)
+	c = &checkedISP{keys: keys, isp: p, states: p.SignatureStates(verify), signed: p.FullySigned(verify)}
+	s.isps.mu.Lock()
+	if s.isps.docs == nil || len(s.isps.docs) >= maxCheckedISPs {
+		s.isps.docs = map[[sha256.Size]byte]*checkedISP{}
+	}
+	s.isps.docs[id] = c
+	s.isps.mu.Unlock()
+	return c, nil
+}
+
+// partyKeys digests what the verifier would look up for p's parties: this
+// node's key fingerprints for itself, each peer's stored record (its
+// announced keys among the rest) for the others.
+func (s *Service) partyKeys(r store.Reader, p *policy.ISP) ([sha256.Size]byte, error) {
+	h := sha256.New()
+	write := func(b []byte) {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	for _, pt := range p.Parties {
+		write([]byte(pt.Agency))
+		if pt.Agency == s.agency {
+			s.mu.RLock()
+			fps := make([]string, 0, len(s.byFP))
+			for fp := range s.byFP {
+				fps = append(fps, fp)
+			}
+			s.mu.RUnlock()
+			slices.Sort(fps)
+			write([]byte(strings.Join(fps, ",")))
+			continue
+		}
+		b, err := r.Get(key(prefixPeer, pt.Agency))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			write([]byte{0})
+		case err != nil:
+			return [sha256.Size]byte{}, err
+		default:
+			write([]byte{1})
+			write(b)
+		}
+	}
+	return [sha256.Size]byte(h.Sum(nil)), nil
 }
 
 // ISP returns the applied ISP with the given id.

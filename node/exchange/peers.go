@@ -1,11 +1,14 @@
 package exchange
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cpx-node/cpx/crypto/agencykey"
@@ -135,21 +138,84 @@ func (s *Service) listPeers(ctx context.Context) ([]Peer, error) {
 }
 
 func (s *Service) peer(r store.Reader, agency string) (Peer, error) {
-	var p Peer
-	err := getJSON(r, key(prefixPeer, agency), &p)
-	if errors.Is(err, ErrNotFound) {
-		return p, fmt.Errorf("%w: agency %q is not a known peer (cpx peer add)", ErrNotFound, agency)
+	k := key(prefixPeer, agency)
+	b, err := r.Get(k)
+	if errors.Is(err, store.ErrNotFound) {
+		return Peer{}, fmt.Errorf("%w: agency %q is not a known peer (cpx peer add)", ErrNotFound, agency)
 	}
-	return p, err
+	if err != nil {
+		return Peer{}, err
+	}
+	if p, ok := s.peers.get(agency, b); ok {
+		return p, nil
+	}
+	var p Peer
+	if err := json.Unmarshal(b, &p); err != nil {
+		return Peer{}, fmt.Errorf("corrupt record %q: %w", k, err)
+	}
+	s.peers.put(agency, b, p)
+	return p, nil
+}
+
+// peerCache keeps the last decoded record of each peer with the stored
+// bytes it came from: a lookup that reads the same bytes again (the
+// store authenticated them) skips decoding. Every send and receive looks
+// its peer up several times (keys for the ISP's signatures, the envelope's
+// recipient key, addresses).
+type peerCache struct {
+	mu    sync.Mutex
+	peers map[string]cachedPeer
+}
+
+type cachedPeer struct {
+	raw  []byte
+	peer Peer
+}
+
+func (c *peerCache) get(agency string, raw []byte) (Peer, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.peers[agency]
+	if !ok || !bytes.Equal(e.raw, raw) {
+		return Peer{}, false
+	}
+	return e.peer.clone(), true
+}
+
+func (c *peerCache) put(agency string, raw []byte, p Peer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.peers == nil || len(c.peers) >= maxCachedPeers {
+		c.peers = map[string]cachedPeer{}
+	}
+	c.peers[agency] = cachedPeer{raw: bytes.Clone(raw), peer: p.clone()}
+}
+
+const maxCachedPeers = 256
+
+// clone copies p's slices, so that a caller changing them leaves the
+// cached copy alone.
+func (p Peer) clone() Peer {
+	p.Addrs = slices.Clone(p.Addrs)
+	p.Announced = slices.Clone(p.Announced)
+	p.Announcements = slices.Clone(p.Announcements)
+	for i, a := range p.Announcements {
+		p.Announcements[i] = bytes.Clone(a)
+	}
+	return p
 }
 
 func (s *Service) peerByID(r store.Reader, peerID string) (Peer, bool, error) {
 	var found Peer
 	ok := false
-	err := r.Scan(prefixPeer, store.ScanOptions{}, func(_, v []byte) error {
-		var p Peer
-		if err := unmarshal(v, &p); err != nil {
-			return err
+	err := r.Scan(prefixPeer, store.ScanOptions{}, func(k, v []byte) error {
+		agency := string(k[len(prefixPeer):])
+		p, cached := s.peers.get(agency, v)
+		if !cached {
+			if err := unmarshal(v, &p); err != nil {
+				return err
+			}
+			s.peers.put(agency, v, p)
 		}
 		if p.PeerID == peerID {
 			found, ok = p, true

@@ -131,6 +131,18 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 	if err != nil {
 		return nil, sender, object, "", err
 	}
+	// The receipt is signed before the transaction, so that the store's
+	// writer (which commits every caller's transaction) does not wait for
+	// ML-DSA; not for an envelope the replay guard has seen already.
+	var signed []byte
+	var before seen
+	if err := s.store.View(ctx, func(r store.Reader) error {
+		return getJSON(r, key(prefixSeenBy, p.Agency+"/"+h.ID), &before)
+	}); errors.Is(err, ErrNotFound) {
+		if signed, err = s.signReceipt(Receipt{EnvelopeID: h.ID, From: s.agency, To: p.Agency, ReceivedAt: now}); err != nil {
+			return nil, sender, object, "", err
+		}
+	}
 	err = s.store.Update(ctx, func(w store.Writer) error {
 		receipt, refused, action = nil, nil, ""
 		var prev seen
@@ -191,13 +203,15 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 			}
 			return nil
 		}
-		if receipt, err = s.signReceipt(Receipt{EnvelopeID: h.ID, From: s.agency, To: p.Agency, ReceivedAt: now}); err != nil {
-			return err
+		if receipt = signed; receipt == nil {
+			if receipt, err = s.signReceipt(Receipt{EnvelopeID: h.ID, From: s.agency, To: p.Agency, ReceivedAt: now}); err != nil {
+				return err
+			}
 		}
 		if err := putJSON(w, key(prefixSeenBy, p.Agency+"/"+h.ID), seen{Digest: digest[:], Receipt: receipt, Expires: h.Expires}); err != nil {
 			return err
 		}
-		if err := putJSON(w, key(prefixPeer, p.Agency), withSeen(p, now)); err != nil {
+		if err := s.markSeen(w, p.Agency, now); err != nil {
 			return err
 		}
 		_, err = audit.Append(w, now, audit.Event{Actor: "peer:" + p.Agency, Action: "envelope.received", Object: "exchange/" + msg.Exchange,

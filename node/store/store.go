@@ -14,8 +14,11 @@
 //
 // Every state change that must be atomic (a record, its indexes and its
 // audit entry) happens inside one Update. Update may run fn more than once
-// when a concurrent transaction conflicts with it, so fn must not have side
-// effects outside the Writer.
+// (after a conflict with a concurrent transaction, or when it commits
+// several callers' fns together and must leave a failed one out), so fn
+// must not have side effects outside the Writer, and must not call Update
+// itself. Update returns once the transaction is durable, and a failing fn
+// never affects another caller's Update.
 package store
 
 import (
@@ -42,7 +45,9 @@ type Store interface {
 	// View runs fn in a read-only snapshot.
 	View(ctx context.Context, fn func(Reader) error) error
 	// Update runs fn in a read-write transaction and commits it if fn
-	// returns nil. On a write conflict it retries fn a bounded number of times.
+	// returns nil. On a write conflict it retries fn a bounded number of
+	// times. An implementation may commit concurrent Updates together, in
+	// one transaction; each caller still gets its own fn's outcome.
 	Update(ctx context.Context, fn func(Writer) error) error
 	// Close releases the store. It is safe to call more than once.
 	Close() error

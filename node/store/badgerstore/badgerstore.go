@@ -32,10 +32,10 @@
 // # Concurrency
 //
 // A directory can be opened by one Store at a time; a second Open fails
-// with ErrLocked. Update retries fn on a write conflict, up to 10 attempts;
-// a retry runs exclusively, so it does not conflict again. A background
-// loop collects value-log garbage every Options.GCInterval; Close stops it
-// and waits for it.
+// with ErrLocked. Updates are committed in groups by one writer goroutine
+// (commit.go): concurrent Updates share a transaction and an fsync, and
+// never conflict with each other. A background loop collects value-log
+// garbage every Options.GCInterval; Close stops both and waits for them.
 package badgerstore
 
 import (
@@ -119,9 +119,9 @@ type Store struct {
 	mu     sync.RWMutex
 	closed bool
 
-	// gate is held shared by first attempts of Update and exclusively by
-	// retries after a conflict.
-	gate sync.RWMutex
+	// requests carries Updates to the writer goroutine (commit.go).
+	requests   chan *request
+	stopWriter chan struct{}
 
 	stopGC context.CancelFunc
 	wg     sync.WaitGroup
@@ -197,6 +197,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	gcCtx, stop := context.WithCancel(context.Background())
 	s.stopGC = stop
+	s.requests, s.stopWriter = make(chan *request), make(chan struct{})
+	s.wg.Go(func() { s.runWriter(s.stopWriter) })
 	if interval > 0 {
 		s.wg.Go(func() { s.gcLoop(gcCtx, interval) })
 	}
@@ -258,59 +260,53 @@ func (s *Store) View(ctx context.Context, fn func(store.Reader) error) error {
 }
 
 // Update runs fn in a read-write transaction and commits it if fn returns
-// nil. On a write conflict it runs fn again, up to 10 attempts in all.
+// nil; it returns once the transaction is on disk (synced).
 //
-// First attempts run concurrently (optimistically). A retry after a
-// conflict runs alone: it waits for the running transactions to finish and
-// holds back new ones, so it cannot conflict again (only this process can
-// write the directory). fn must therefore not call Update itself.
+// Updates are committed in groups (commit.go): fn runs in the writer
+// goroutine, one fn at a time, in a transaction it may share with other
+// callers' fns, and the whole group commits with one fsync. An error from
+// fn counts only when fn ran first in its transaction, so one caller's
+// failure never undoes another's writes; fn may run more than once. fn
+// must not call Update itself (it would wait for itself).
 func (s *Store) Update(ctx context.Context, fn func(store.Writer) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return store.ErrClosed
 	}
-	for attempt := range maxAttempts {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		var err error
-		if attempt == 0 {
-			s.gate.RLock()
-			err = s.update(fn)
-			s.gate.RUnlock()
-		} else {
-			s.gate.Lock()
-			err = s.update(fn)
-			s.gate.Unlock()
-		}
-		if !errors.Is(err, badger.ErrConflict) {
-			return err
-		}
+	r := &request{ctx: ctx, fn: fn, done: make(chan result, 1)}
+	select {
+	case s.requests <- r:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return ErrConflict
-}
-
-func (s *Store) update(fn func(store.Writer) error) error {
-	txn := s.db.NewTransaction(true)
-	defer txn.Discard()
-	if err := fn(writer{reader{txn, s.seal}}); err != nil {
-		return err
+	// Once taken, the request is answered after at most one commit; the
+	// caller waits for it even if ctx ends, so that fn never runs after
+	// Update returned.
+	res := <-r.done
+	if res.panic != nil {
+		panic(res.panic)
 	}
-	return mapError(txn.Commit())
+	return res.err
 }
 
 // Close stops the garbage collection loop, waits for running transactions
 // and closes the database. It is safe to call more than once.
 func (s *Store) Close() error {
-	s.stopGC()
-	s.wg.Wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil
 	}
 	s.closed = true
+	// No Update is running now (each holds mu for reading): stop the
+	// writer and the garbage collection.
+	s.stopGC()
+	close(s.stopWriter)
+	s.wg.Wait()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("badgerstore: close: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -263,4 +265,101 @@ func BenchmarkUpdate(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestGroupTooBig: Updates that fit one by one but not together in one
+// transaction are split across commits, and each succeeds.
+func TestGroupTooBig(t *testing.T) {
+	s := open(t, badgerstore.Options{Dir: t.TempDir(), EncryptionKey: newKey()})
+	value := make([]byte, 512)
+	const callers, keys = 8, 2000 // about 1 MiB each
+	var wg sync.WaitGroup
+	errs := make([]error, callers)
+	for c := range callers {
+		wg.Go(func() {
+			errs[c] = s.Update(t.Context(), func(w store.Writer) error {
+				for n := range keys {
+					if err := w.Set(fmt.Appendf(nil, "bulk/%d/%05d", c, n), value); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for c, err := range errs {
+		if err != nil {
+			t.Errorf("Update %d: got %v, want nil", c, err)
+		}
+	}
+	n := 0
+	if err := s.View(t.Context(), func(r store.Reader) error {
+		return r.Scan([]byte("bulk/"), store.ScanOptions{}, func(k, v []byte) error { n++; return nil })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != callers*keys {
+		t.Errorf("got %d keys, want %d", n, callers*keys)
+	}
+}
+
+// TestUpdatePanic: a panic in fn reaches the caller of Update, undoes
+// its writes, and leaves the store working.
+func TestUpdatePanic(t *testing.T) {
+	s := open(t, badgerstore.Options{Dir: t.TempDir(), EncryptionKey: newKey()})
+	func() {
+		defer func() {
+			if p := recover(); p != "boom" {
+				t.Errorf("recovered %v, want boom", p)
+			}
+		}()
+		s.Update(t.Context(), func(w store.Writer) error {
+			if err := w.Set([]byte("k"), []byte("v")); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+		t.Error("Update returned after fn panicked")
+	}()
+	setKV(t, s, "other", []byte("v"))
+	err := s.View(t.Context(), func(r store.Reader) error {
+		if _, err := r.Get([]byte("k")); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("key written before the panic: got %v, want not found", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkUpdateParallel: concurrent Updates that all read and write one
+// key, as audited writes do with the audit chain's head. Group commit
+// gives them one transaction and one fsync per batch.
+func BenchmarkUpdateParallel(b *testing.B) {
+	s := open(b, badgerstore.Options{Dir: b.TempDir(), EncryptionKey: newKey()})
+	value := make([]byte, 2<<10)
+	rand.Read(value)
+	var i atomic.Int64
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			key := fmt.Appendf(nil, "bench/%09d", i.Add(1))
+			err := s.Update(b.Context(), func(w store.Writer) error {
+				head, err := w.Get([]byte("head"))
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				if err := w.Set(key, value); err != nil {
+					return err
+				}
+				return w.Set([]byte("head"), append(head[:0:0], key...))
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

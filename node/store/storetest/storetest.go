@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SnapshotIsolation", testSnapshotIsolation},
 		{"Copies", testCopies},
 		{"ConcurrentIncrements", testConcurrentIncrements},
+		{"ConcurrentFailures", testConcurrentFailures},
 		{"CancelledContext", testCancelledContext},
 		{"Closed", testClosed},
 	}
@@ -517,6 +518,54 @@ func testConcurrentIncrements(t *testing.T, s store.Store) {
 	})
 	if err != nil {
 		t.Fatalf("View: %v", err)
+	}
+}
+
+// testConcurrentFailures runs Updates at the same time, every third of
+// which writes and then fails: each caller must get its own outcome, a
+// failed Update must leave nothing, and the others must keep everything
+// (a store that commits concurrent Updates together must not let one
+// caller's failure undo another's writes, or commit the failed one's).
+func testConcurrentFailures(t *testing.T, s store.Store) {
+	const n = 60
+	errFail := errors.New("fn failed")
+	var wg sync.WaitGroup
+	got := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			got[i] = s.Update(t.Context(), func(w store.Writer) error {
+				if err := w.Set(fmt.Appendf(nil, "k/%02d", i), []byte("v")); err != nil {
+					return err
+				}
+				if err := w.Set([]byte("last"), fmt.Appendf(nil, "%02d", i)); err != nil {
+					return err
+				}
+				if i%3 == 0 {
+					return errFail
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range got {
+		if want := i%3 == 0; errors.Is(err, errFail) != want || (!want && err != nil) {
+			t.Errorf("Update %d: got %v, want failed %v", i, err, want)
+		}
+	}
+	keys := scan(t, s, "k/", store.ScanOptions{})
+	var want []string
+	for i := range n {
+		if i%3 != 0 {
+			want = append(want, fmt.Sprintf("k/%02d", i))
+		}
+	}
+	if !slices.Equal(keys, want) {
+		t.Errorf("keys after concurrent Updates:\n got %v\nwant %v", keys, want)
+	}
+	var last int
+	if _, err := fmt.Sscanf(get(t, s, "last"), "%d", &last); err != nil || last%3 == 0 {
+		t.Errorf("last = %q, want the index of a successful Update", get(t, s, "last"))
 	}
 }
 
