@@ -19,7 +19,7 @@
 // name, rotated for a name of two or more parts (family name written
 // first), read as a family name for a one-part name; RecordSet.Match
 // takes each case through the reading whose name fits best. Name groups hold bigrams of each
-// part's canonical Latin key and of its phonetic skeleton (node/matching's
+// part's canonical Latin key and of its phonetic skeleton (crypto/features's
 // normalisation, so Arabic-script and Latin spellings of a name set the
 // same bits). Every token is hashed into k positions by HMAC-SHA256 double
 // hashing under a per-field key derived with HKDF-SHA256 from the shared
@@ -42,7 +42,7 @@
 // frequency and pattern-mining attacks see no weight signal and no
 // popular-name bit patterns (the relatives' groups share one permutation,
 // see above). Groups rather than single fields, and the residual risk of a
-// peer that holds the keys, are discussed in docs/features.md.
+// peer that holds the keys, are discussed in docs/matching.md (privacy properties and limits).
 // Record.UnmarshalBinary refuses filters that are not balanced (an all-ones
 // filter would reach every case).
 //
@@ -66,7 +66,7 @@
 // Set.Above about 214 M comparisons/s in a quiet period and 190 in a busy
 // one, against 93 and 53 with the pure-Go kernel in the same runs and 84 and
 // 40 before the kernel; DiceMany 123 and 97, Dice 54 and 40 (ranges and
-// method in docs/features.md; go test -run '^$' -bench 'Dice|SetAbove'
+// method in docs/matching.md; go test -run '^$' -bench 'Dice|SetAbove'
 // -count=6 ./crypto/pprl/). A set much larger than the L3 cache is bounded
 // by memory bandwidth instead: about 75 M/s at 2^18 encodings and more.
 //

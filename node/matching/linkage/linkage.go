@@ -43,8 +43,9 @@ var ErrLayout = errors.New("linkage: not the FEBRL column layout")
 
 // ReadFEBRL reads a FEBRL data set. Names become the person's name (given
 // name, surname); the date of birth is kept when it is a valid date not
-// after Day; the postcode becomes a location code under the state (the
-// data set's only coded place). Street and suburb have no field to go to.
+// after Day; the postcode becomes the location code "AU" + postcode (the
+// data set's only coded place; the state is not used). Street and suburb
+// have no field to go to.
 func ReadFEBRL(r io.Reader) ([]Record, error) {
 	cr := csv.NewReader(r)
 	cr.TrimLeadingSpace = true
