@@ -2122,9 +2122,18 @@ func (x *ImportRow) GetFields() *structpb.Struct {
 }
 
 type ImportCasesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rows          []*ImportRow           `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
-	DryRun        bool                   `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Rows   []*ImportRow           `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	DryRun bool                   `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// Names a resumable import (1-64 letters, digits, '.', '_' or '-'; the
+	// caller's own: another user's import of the same id is another import).
+	// The node records, in each batch's transaction, the last row it has
+	// processed for it, and skips rows at or before that row (their results
+	// say skipped): a batch sent again, or an import run again after an
+	// interruption, adds no case twice. Rows must therefore come in
+	// increasing row order across batches. A request with an import_id and
+	// no rows only reads the progress. Ignored on a dry run.
+	ImportId      string `protobuf:"bytes,3,opt,name=import_id,json=importId,proto3" json:"import_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2173,6 +2182,13 @@ func (x *ImportCasesRequest) GetDryRun() bool {
 	return false
 }
 
+func (x *ImportCasesRequest) GetImportId() string {
+	if x != nil {
+		return x.ImportId
+	}
+	return ""
+}
+
 type ImportResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Row   int64                  `protobuf:"varint,1,opt,name=row,proto3" json:"row,omitempty"`
@@ -2180,7 +2196,9 @@ type ImportResult struct {
 	Id         string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
 	CaseNumber string `protobuf:"bytes,3,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
 	// Why the row was rejected; empty when accepted.
-	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// The row was processed by an earlier batch of the same import.
+	Skipped       bool `protobuf:"varint,5,opt,name=skipped,proto3" json:"skipped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2243,11 +2261,22 @@ func (x *ImportResult) GetError() string {
 	return ""
 }
 
+func (x *ImportResult) GetSkipped() bool {
+	if x != nil {
+		return x.Skipped
+	}
+	return false
+}
+
 type ImportCasesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Results       []*ImportResult        `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
-	Accepted      int64                  `protobuf:"varint,2,opt,name=accepted,proto3" json:"accepted,omitempty"`
-	Rejected      int64                  `protobuf:"varint,3,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Results  []*ImportResult        `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	Accepted int64                  `protobuf:"varint,2,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Rejected int64                  `protobuf:"varint,3,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	// Rows skipped: already processed by an earlier batch of the import.
+	Skipped int64 `protobuf:"varint,4,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	// With an import_id: the import's progress after this request.
+	Progress      *ImportProgress `protobuf:"bytes,5,opt,name=progress,proto3" json:"progress,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2303,6 +2332,82 @@ func (x *ImportCasesResponse) GetRejected() int64 {
 	return 0
 }
 
+func (x *ImportCasesResponse) GetSkipped() int64 {
+	if x != nil {
+		return x.Skipped
+	}
+	return 0
+}
+
+func (x *ImportCasesResponse) GetProgress() *ImportProgress {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
+// ImportProgress is what a resumable import has done, over all its batches.
+type ImportProgress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The last row processed; 0 when none.
+	LastRow       int64 `protobuf:"varint,1,opt,name=last_row,json=lastRow,proto3" json:"last_row,omitempty"`
+	Accepted      int64 `protobuf:"varint,2,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Rejected      int64 `protobuf:"varint,3,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportProgress) Reset() {
+	*x = ImportProgress{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportProgress) ProtoMessage() {}
+
+func (x *ImportProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportProgress.ProtoReflect.Descriptor instead.
+func (*ImportProgress) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ImportProgress) GetLastRow() int64 {
+	if x != nil {
+		return x.LastRow
+	}
+	return 0
+}
+
+func (x *ImportProgress) GetAccepted() int64 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *ImportProgress) GetRejected() int64 {
+	if x != nil {
+		return x.Rejected
+	}
+	return 0
+}
+
 type ExportCasesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Status        string                 `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
@@ -2312,7 +2417,7 @@ type ExportCasesRequest struct {
 
 func (x *ExportCasesRequest) Reset() {
 	*x = ExportCasesRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[39]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2324,7 +2429,7 @@ func (x *ExportCasesRequest) String() string {
 func (*ExportCasesRequest) ProtoMessage() {}
 
 func (x *ExportCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[39]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2337,7 +2442,7 @@ func (x *ExportCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportCasesRequest.ProtoReflect.Descriptor instead.
 func (*ExportCasesRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{39}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ExportCasesRequest) GetStatus() string {
@@ -2356,7 +2461,7 @@ type ExportCasesResponse struct {
 
 func (x *ExportCasesResponse) Reset() {
 	*x = ExportCasesResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[40]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2368,7 +2473,7 @@ func (x *ExportCasesResponse) String() string {
 func (*ExportCasesResponse) ProtoMessage() {}
 
 func (x *ExportCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[40]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2381,7 +2486,7 @@ func (x *ExportCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportCasesResponse.ProtoReflect.Descriptor instead.
 func (*ExportCasesResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{40}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ExportCasesResponse) GetCase() *Case {
@@ -2404,7 +2509,7 @@ type ListFormsRequest struct {
 
 func (x *ListFormsRequest) Reset() {
 	*x = ListFormsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[41]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2416,7 +2521,7 @@ func (x *ListFormsRequest) String() string {
 func (*ListFormsRequest) ProtoMessage() {}
 
 func (x *ListFormsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[41]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2429,7 +2534,7 @@ func (x *ListFormsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFormsRequest.ProtoReflect.Descriptor instead.
 func (*ListFormsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{41}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListFormsRequest) GetDetails() bool {
@@ -2462,7 +2567,7 @@ type Form struct {
 
 func (x *Form) Reset() {
 	*x = Form{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[42]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2474,7 +2579,7 @@ func (x *Form) String() string {
 func (*Form) ProtoMessage() {}
 
 func (x *Form) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[42]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2487,7 +2592,7 @@ func (x *Form) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Form.ProtoReflect.Descriptor instead.
 func (*Form) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{42}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Form) GetId() string {
@@ -2560,7 +2665,7 @@ type FormField struct {
 
 func (x *FormField) Reset() {
 	*x = FormField{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[43]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2572,7 +2677,7 @@ func (x *FormField) String() string {
 func (*FormField) ProtoMessage() {}
 
 func (x *FormField) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[43]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2585,7 +2690,7 @@ func (x *FormField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormField.ProtoReflect.Descriptor instead.
 func (*FormField) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{43}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *FormField) GetName() string {
@@ -2677,7 +2782,7 @@ type FormLookup struct {
 
 func (x *FormLookup) Reset() {
 	*x = FormLookup{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[44]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2689,7 +2794,7 @@ func (x *FormLookup) String() string {
 func (*FormLookup) ProtoMessage() {}
 
 func (x *FormLookup) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[44]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2702,7 +2807,7 @@ func (x *FormLookup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormLookup.ProtoReflect.Descriptor instead.
 func (*FormLookup) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{44}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *FormLookup) GetId() string {
@@ -2736,7 +2841,7 @@ type FormOption struct {
 
 func (x *FormOption) Reset() {
 	*x = FormOption{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[45]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2748,7 +2853,7 @@ func (x *FormOption) String() string {
 func (*FormOption) ProtoMessage() {}
 
 func (x *FormOption) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[45]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2761,7 +2866,7 @@ func (x *FormOption) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormOption.ProtoReflect.Descriptor instead.
 func (*FormOption) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{45}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *FormOption) GetId() string {
@@ -2795,7 +2900,7 @@ type FormLocation struct {
 
 func (x *FormLocation) Reset() {
 	*x = FormLocation{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[46]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2807,7 +2912,7 @@ func (x *FormLocation) String() string {
 func (*FormLocation) ProtoMessage() {}
 
 func (x *FormLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[46]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2820,7 +2925,7 @@ func (x *FormLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormLocation.ProtoReflect.Descriptor instead.
 func (*FormLocation) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{46}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *FormLocation) GetCode() string {
@@ -2873,7 +2978,7 @@ type ListFormsResponse struct {
 
 func (x *ListFormsResponse) Reset() {
 	*x = ListFormsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[47]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2885,7 +2990,7 @@ func (x *ListFormsResponse) String() string {
 func (*ListFormsResponse) ProtoMessage() {}
 
 func (x *ListFormsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[47]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2898,7 +3003,7 @@ func (x *ListFormsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFormsResponse.ProtoReflect.Descriptor instead.
 func (*ListFormsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{47}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListFormsResponse) GetForms() []*Form {
@@ -2937,7 +3042,7 @@ type CheckpointAuditRequest struct {
 
 func (x *CheckpointAuditRequest) Reset() {
 	*x = CheckpointAuditRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2949,7 +3054,7 @@ func (x *CheckpointAuditRequest) String() string {
 func (*CheckpointAuditRequest) ProtoMessage() {}
 
 func (x *CheckpointAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2962,7 +3067,7 @@ func (x *CheckpointAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointAuditRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointAuditRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{48}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{49}
 }
 
 type CheckpointAuditResponse struct {
@@ -2979,7 +3084,7 @@ type CheckpointAuditResponse struct {
 
 func (x *CheckpointAuditResponse) Reset() {
 	*x = CheckpointAuditResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2991,7 +3096,7 @@ func (x *CheckpointAuditResponse) String() string {
 func (*CheckpointAuditResponse) ProtoMessage() {}
 
 func (x *CheckpointAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3004,7 +3109,7 @@ func (x *CheckpointAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointAuditResponse.ProtoReflect.Descriptor instead.
 func (*CheckpointAuditResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{49}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CheckpointAuditResponse) GetSeq() uint64 {
@@ -3052,7 +3157,7 @@ type AnchorCheck struct {
 
 func (x *AnchorCheck) Reset() {
 	*x = AnchorCheck{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3064,7 +3169,7 @@ func (x *AnchorCheck) String() string {
 func (*AnchorCheck) ProtoMessage() {}
 
 func (x *AnchorCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3077,7 +3182,7 @@ func (x *AnchorCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnchorCheck.ProtoReflect.Descriptor instead.
 func (*AnchorCheck) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{50}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *AnchorCheck) GetPeer() string {
@@ -3126,7 +3231,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3138,7 +3243,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3151,7 +3256,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{51}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *AuditEntry) GetSeq() uint64 {
@@ -3225,7 +3330,7 @@ type VerifyAuditRequest struct {
 
 func (x *VerifyAuditRequest) Reset() {
 	*x = VerifyAuditRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3237,7 +3342,7 @@ func (x *VerifyAuditRequest) String() string {
 func (*VerifyAuditRequest) ProtoMessage() {}
 
 func (x *VerifyAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3250,7 +3355,7 @@ func (x *VerifyAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditRequest.ProtoReflect.Descriptor instead.
 func (*VerifyAuditRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{52}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{53}
 }
 
 type VerifyAuditResponse struct {
@@ -3274,7 +3379,7 @@ type VerifyAuditResponse struct {
 
 func (x *VerifyAuditResponse) Reset() {
 	*x = VerifyAuditResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3286,7 +3391,7 @@ func (x *VerifyAuditResponse) String() string {
 func (*VerifyAuditResponse) ProtoMessage() {}
 
 func (x *VerifyAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3299,7 +3404,7 @@ func (x *VerifyAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditResponse.ProtoReflect.Descriptor instead.
 func (*VerifyAuditResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{53}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *VerifyAuditResponse) GetOk() bool {
@@ -3367,7 +3472,7 @@ type TailAuditRequest struct {
 
 func (x *TailAuditRequest) Reset() {
 	*x = TailAuditRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3379,7 +3484,7 @@ func (x *TailAuditRequest) String() string {
 func (*TailAuditRequest) ProtoMessage() {}
 
 func (x *TailAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3392,7 +3497,7 @@ func (x *TailAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailAuditRequest.ProtoReflect.Descriptor instead.
 func (*TailAuditRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{54}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *TailAuditRequest) GetN() int32 {
@@ -3411,7 +3516,7 @@ type TailAuditResponse struct {
 
 func (x *TailAuditResponse) Reset() {
 	*x = TailAuditResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3423,7 +3528,7 @@ func (x *TailAuditResponse) String() string {
 func (*TailAuditResponse) ProtoMessage() {}
 
 func (x *TailAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3436,7 +3541,7 @@ func (x *TailAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailAuditResponse.ProtoReflect.Descriptor instead.
 func (*TailAuditResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{55}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *TailAuditResponse) GetEntries() []*AuditEntry {
@@ -3454,7 +3559,7 @@ type ExportAuditRequest struct {
 
 func (x *ExportAuditRequest) Reset() {
 	*x = ExportAuditRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3466,7 +3571,7 @@ func (x *ExportAuditRequest) String() string {
 func (*ExportAuditRequest) ProtoMessage() {}
 
 func (x *ExportAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3479,7 +3584,7 @@ func (x *ExportAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportAuditRequest.ProtoReflect.Descriptor instead.
 func (*ExportAuditRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{56}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{57}
 }
 
 type ExportAuditResponse struct {
@@ -3491,7 +3596,7 @@ type ExportAuditResponse struct {
 
 func (x *ExportAuditResponse) Reset() {
 	*x = ExportAuditResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3503,7 +3608,7 @@ func (x *ExportAuditResponse) String() string {
 func (*ExportAuditResponse) ProtoMessage() {}
 
 func (x *ExportAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3516,7 +3621,7 @@ func (x *ExportAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportAuditResponse.ProtoReflect.Descriptor instead.
 func (*ExportAuditResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{57}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ExportAuditResponse) GetEntry() *AuditEntry {
@@ -3534,7 +3639,7 @@ type NodeIDRequest struct {
 
 func (x *NodeIDRequest) Reset() {
 	*x = NodeIDRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3546,7 +3651,7 @@ func (x *NodeIDRequest) String() string {
 func (*NodeIDRequest) ProtoMessage() {}
 
 func (x *NodeIDRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3559,7 +3664,7 @@ func (x *NodeIDRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeIDRequest.ProtoReflect.Descriptor instead.
 func (*NodeIDRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{58}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{59}
 }
 
 type NodeIDResponse struct {
@@ -3578,7 +3683,7 @@ type NodeIDResponse struct {
 
 func (x *NodeIDResponse) Reset() {
 	*x = NodeIDResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3590,7 +3695,7 @@ func (x *NodeIDResponse) String() string {
 func (*NodeIDResponse) ProtoMessage() {}
 
 func (x *NodeIDResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3603,7 +3708,7 @@ func (x *NodeIDResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeIDResponse.ProtoReflect.Descriptor instead.
 func (*NodeIDResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{59}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *NodeIDResponse) GetAgencyId() string {
@@ -3673,7 +3778,7 @@ type Peer struct {
 
 func (x *Peer) Reset() {
 	*x = Peer{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3685,7 +3790,7 @@ func (x *Peer) String() string {
 func (*Peer) ProtoMessage() {}
 
 func (x *Peer) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3698,7 +3803,7 @@ func (x *Peer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Peer.ProtoReflect.Descriptor instead.
 func (*Peer) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{60}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *Peer) GetAgency() string {
@@ -3789,7 +3894,7 @@ type AddPeerRequest struct {
 
 func (x *AddPeerRequest) Reset() {
 	*x = AddPeerRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3801,7 +3906,7 @@ func (x *AddPeerRequest) String() string {
 func (*AddPeerRequest) ProtoMessage() {}
 
 func (x *AddPeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3814,7 +3919,7 @@ func (x *AddPeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPeerRequest.ProtoReflect.Descriptor instead.
 func (*AddPeerRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{61}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *AddPeerRequest) GetAddr() string {
@@ -3840,7 +3945,7 @@ type AddPeerResponse struct {
 
 func (x *AddPeerResponse) Reset() {
 	*x = AddPeerResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3852,7 +3957,7 @@ func (x *AddPeerResponse) String() string {
 func (*AddPeerResponse) ProtoMessage() {}
 
 func (x *AddPeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3865,7 +3970,7 @@ func (x *AddPeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPeerResponse.ProtoReflect.Descriptor instead.
 func (*AddPeerResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{62}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *AddPeerResponse) GetPeer() *Peer {
@@ -3883,7 +3988,7 @@ type ListPeersRequest struct {
 
 func (x *ListPeersRequest) Reset() {
 	*x = ListPeersRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3895,7 +4000,7 @@ func (x *ListPeersRequest) String() string {
 func (*ListPeersRequest) ProtoMessage() {}
 
 func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3908,7 +4013,7 @@ func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersRequest.ProtoReflect.Descriptor instead.
 func (*ListPeersRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{63}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{64}
 }
 
 type ListPeersResponse struct {
@@ -3920,7 +4025,7 @@ type ListPeersResponse struct {
 
 func (x *ListPeersResponse) Reset() {
 	*x = ListPeersResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3932,7 +4037,7 @@ func (x *ListPeersResponse) String() string {
 func (*ListPeersResponse) ProtoMessage() {}
 
 func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3945,7 +4050,7 @@ func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersResponse.ProtoReflect.Descriptor instead.
 func (*ListPeersResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{64}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ListPeersResponse) GetPeers() []*Peer {
@@ -3964,7 +4069,7 @@ type RemovePeerRequest struct {
 
 func (x *RemovePeerRequest) Reset() {
 	*x = RemovePeerRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3976,7 +4081,7 @@ func (x *RemovePeerRequest) String() string {
 func (*RemovePeerRequest) ProtoMessage() {}
 
 func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3989,7 +4094,7 @@ func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerRequest.ProtoReflect.Descriptor instead.
 func (*RemovePeerRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{65}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *RemovePeerRequest) GetAgency() string {
@@ -4007,7 +4112,7 @@ type RemovePeerResponse struct {
 
 func (x *RemovePeerResponse) Reset() {
 	*x = RemovePeerResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4019,7 +4124,7 @@ func (x *RemovePeerResponse) String() string {
 func (*RemovePeerResponse) ProtoMessage() {}
 
 func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4032,7 +4137,7 @@ func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerResponse.ProtoReflect.Descriptor instead.
 func (*RemovePeerResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{66}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{67}
 }
 
 type RekeyPeerRequest struct {
@@ -4046,7 +4151,7 @@ type RekeyPeerRequest struct {
 
 func (x *RekeyPeerRequest) Reset() {
 	*x = RekeyPeerRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4058,7 +4163,7 @@ func (x *RekeyPeerRequest) String() string {
 func (*RekeyPeerRequest) ProtoMessage() {}
 
 func (x *RekeyPeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4071,7 +4176,7 @@ func (x *RekeyPeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RekeyPeerRequest.ProtoReflect.Descriptor instead.
 func (*RekeyPeerRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{67}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *RekeyPeerRequest) GetAgency() string {
@@ -4097,7 +4202,7 @@ type RekeyPeerResponse struct {
 
 func (x *RekeyPeerResponse) Reset() {
 	*x = RekeyPeerResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4109,7 +4214,7 @@ func (x *RekeyPeerResponse) String() string {
 func (*RekeyPeerResponse) ProtoMessage() {}
 
 func (x *RekeyPeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4122,7 +4227,7 @@ func (x *RekeyPeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RekeyPeerResponse.ProtoReflect.Descriptor instead.
 func (*RekeyPeerResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{68}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *RekeyPeerResponse) GetPeer() *Peer {
@@ -4154,7 +4259,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4166,7 +4271,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4179,7 +4284,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{69}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *Policy) GetId() string {
@@ -4277,7 +4382,7 @@ type ApplyPolicyRequest struct {
 
 func (x *ApplyPolicyRequest) Reset() {
 	*x = ApplyPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4289,7 +4394,7 @@ func (x *ApplyPolicyRequest) String() string {
 func (*ApplyPolicyRequest) ProtoMessage() {}
 
 func (x *ApplyPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4302,7 +4407,7 @@ func (x *ApplyPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyPolicyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{70}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ApplyPolicyRequest) GetDocument() []byte {
@@ -4335,7 +4440,7 @@ type ApplyPolicyResponse struct {
 
 func (x *ApplyPolicyResponse) Reset() {
 	*x = ApplyPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4347,7 +4452,7 @@ func (x *ApplyPolicyResponse) String() string {
 func (*ApplyPolicyResponse) ProtoMessage() {}
 
 func (x *ApplyPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4360,7 +4465,7 @@ func (x *ApplyPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyPolicyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{71}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ApplyPolicyResponse) GetPolicy() *Policy {
@@ -4399,7 +4504,7 @@ type ListPoliciesRequest struct {
 
 func (x *ListPoliciesRequest) Reset() {
 	*x = ListPoliciesRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4411,7 +4516,7 @@ func (x *ListPoliciesRequest) String() string {
 func (*ListPoliciesRequest) ProtoMessage() {}
 
 func (x *ListPoliciesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4424,7 +4529,7 @@ func (x *ListPoliciesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliciesRequest.ProtoReflect.Descriptor instead.
 func (*ListPoliciesRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{72}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{73}
 }
 
 type ListPoliciesResponse struct {
@@ -4436,7 +4541,7 @@ type ListPoliciesResponse struct {
 
 func (x *ListPoliciesResponse) Reset() {
 	*x = ListPoliciesResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4448,7 +4553,7 @@ func (x *ListPoliciesResponse) String() string {
 func (*ListPoliciesResponse) ProtoMessage() {}
 
 func (x *ListPoliciesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4461,7 +4566,7 @@ func (x *ListPoliciesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliciesResponse.ProtoReflect.Descriptor instead.
 func (*ListPoliciesResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{73}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ListPoliciesResponse) GetPolicies() []*Policy {
@@ -4480,7 +4585,7 @@ type ShowPolicyRequest struct {
 
 func (x *ShowPolicyRequest) Reset() {
 	*x = ShowPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4492,7 +4597,7 @@ func (x *ShowPolicyRequest) String() string {
 func (*ShowPolicyRequest) ProtoMessage() {}
 
 func (x *ShowPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4505,7 +4610,7 @@ func (x *ShowPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowPolicyRequest.ProtoReflect.Descriptor instead.
 func (*ShowPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{74}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ShowPolicyRequest) GetId() string {
@@ -4525,7 +4630,7 @@ type ShowPolicyResponse struct {
 
 func (x *ShowPolicyResponse) Reset() {
 	*x = ShowPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4537,7 +4642,7 @@ func (x *ShowPolicyResponse) String() string {
 func (*ShowPolicyResponse) ProtoMessage() {}
 
 func (x *ShowPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4550,7 +4655,7 @@ func (x *ShowPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowPolicyResponse.ProtoReflect.Descriptor instead.
 func (*ShowPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{75}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ShowPolicyResponse) GetPolicy() *Policy {
@@ -4576,7 +4681,7 @@ type SignPolicyRequest struct {
 
 func (x *SignPolicyRequest) Reset() {
 	*x = SignPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4588,7 +4693,7 @@ func (x *SignPolicyRequest) String() string {
 func (*SignPolicyRequest) ProtoMessage() {}
 
 func (x *SignPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4601,7 +4706,7 @@ func (x *SignPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SignPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{76}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *SignPolicyRequest) GetDocument() []byte {
@@ -4622,7 +4727,7 @@ type SignPolicyResponse struct {
 
 func (x *SignPolicyResponse) Reset() {
 	*x = SignPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4634,7 +4739,7 @@ func (x *SignPolicyResponse) String() string {
 func (*SignPolicyResponse) ProtoMessage() {}
 
 func (x *SignPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4647,7 +4752,7 @@ func (x *SignPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SignPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{77}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *SignPolicyResponse) GetDocument() []byte {
@@ -4677,7 +4782,7 @@ type CheckPolicyRequest struct {
 
 func (x *CheckPolicyRequest) Reset() {
 	*x = CheckPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4689,7 +4794,7 @@ func (x *CheckPolicyRequest) String() string {
 func (*CheckPolicyRequest) ProtoMessage() {}
 
 func (x *CheckPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4702,7 +4807,7 @@ func (x *CheckPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckPolicyRequest.ProtoReflect.Descriptor instead.
 func (*CheckPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{78}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *CheckPolicyRequest) GetCaseId() string {
@@ -4745,7 +4850,7 @@ type FieldDecision struct {
 
 func (x *FieldDecision) Reset() {
 	*x = FieldDecision{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4757,7 +4862,7 @@ func (x *FieldDecision) String() string {
 func (*FieldDecision) ProtoMessage() {}
 
 func (x *FieldDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4770,7 +4875,7 @@ func (x *FieldDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldDecision.ProtoReflect.Descriptor instead.
 func (*FieldDecision) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{79}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *FieldDecision) GetField() string {
@@ -4806,7 +4911,7 @@ type CheckPolicyResponse struct {
 
 func (x *CheckPolicyResponse) Reset() {
 	*x = CheckPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4818,7 +4923,7 @@ func (x *CheckPolicyResponse) String() string {
 func (*CheckPolicyResponse) ProtoMessage() {}
 
 func (x *CheckPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4831,7 +4936,7 @@ func (x *CheckPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckPolicyResponse.ProtoReflect.Descriptor instead.
 func (*CheckPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{80}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *CheckPolicyResponse) GetAllowed() bool {
@@ -4900,7 +5005,7 @@ type Exchange struct {
 
 func (x *Exchange) Reset() {
 	*x = Exchange{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4912,7 +5017,7 @@ func (x *Exchange) String() string {
 func (*Exchange) ProtoMessage() {}
 
 func (x *Exchange) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4925,7 +5030,7 @@ func (x *Exchange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Exchange.ProtoReflect.Descriptor instead.
 func (*Exchange) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{81}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *Exchange) GetId() string {
@@ -5101,7 +5206,7 @@ type ExchangeEvent struct {
 
 func (x *ExchangeEvent) Reset() {
 	*x = ExchangeEvent{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5113,7 +5218,7 @@ func (x *ExchangeEvent) String() string {
 func (*ExchangeEvent) ProtoMessage() {}
 
 func (x *ExchangeEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5126,7 +5231,7 @@ func (x *ExchangeEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeEvent.ProtoReflect.Descriptor instead.
 func (*ExchangeEvent) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{82}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *ExchangeEvent) GetAt() *timestamppb.Timestamp {
@@ -5172,7 +5277,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5184,7 +5289,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5197,7 +5302,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{83}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *SendRequest) GetKind() string {
@@ -5251,7 +5356,7 @@ type SendResponse struct {
 
 func (x *SendResponse) Reset() {
 	*x = SendResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5263,7 +5368,7 @@ func (x *SendResponse) String() string {
 func (*SendResponse) ProtoMessage() {}
 
 func (x *SendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5276,7 +5381,7 @@ func (x *SendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResponse.ProtoReflect.Descriptor instead.
 func (*SendResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{84}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *SendResponse) GetExchange() *Exchange {
@@ -5297,7 +5402,7 @@ type ListExchangesRequest struct {
 
 func (x *ListExchangesRequest) Reset() {
 	*x = ListExchangesRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5309,7 +5414,7 @@ func (x *ListExchangesRequest) String() string {
 func (*ListExchangesRequest) ProtoMessage() {}
 
 func (x *ListExchangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5322,7 +5427,7 @@ func (x *ListExchangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangesRequest.ProtoReflect.Descriptor instead.
 func (*ListExchangesRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{85}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *ListExchangesRequest) GetKind() string {
@@ -5355,7 +5460,7 @@ type ListExchangesResponse struct {
 
 func (x *ListExchangesResponse) Reset() {
 	*x = ListExchangesResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5367,7 +5472,7 @@ func (x *ListExchangesResponse) String() string {
 func (*ListExchangesResponse) ProtoMessage() {}
 
 func (x *ListExchangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5380,7 +5485,7 @@ func (x *ListExchangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangesResponse.ProtoReflect.Descriptor instead.
 func (*ListExchangesResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{86}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *ListExchangesResponse) GetExchanges() []*Exchange {
@@ -5399,7 +5504,7 @@ type GetExchangeRequest struct {
 
 func (x *GetExchangeRequest) Reset() {
 	*x = GetExchangeRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5411,7 +5516,7 @@ func (x *GetExchangeRequest) String() string {
 func (*GetExchangeRequest) ProtoMessage() {}
 
 func (x *GetExchangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5424,7 +5529,7 @@ func (x *GetExchangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExchangeRequest.ProtoReflect.Descriptor instead.
 func (*GetExchangeRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{87}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *GetExchangeRequest) GetId() string {
@@ -5443,7 +5548,7 @@ type GetExchangeResponse struct {
 
 func (x *GetExchangeResponse) Reset() {
 	*x = GetExchangeResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5455,7 +5560,7 @@ func (x *GetExchangeResponse) String() string {
 func (*GetExchangeResponse) ProtoMessage() {}
 
 func (x *GetExchangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5468,7 +5573,7 @@ func (x *GetExchangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExchangeResponse.ProtoReflect.Descriptor instead.
 func (*GetExchangeResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{88}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *GetExchangeResponse) GetExchange() *Exchange {
@@ -5490,7 +5595,7 @@ type RespondRequest struct {
 
 func (x *RespondRequest) Reset() {
 	*x = RespondRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5502,7 +5607,7 @@ func (x *RespondRequest) String() string {
 func (*RespondRequest) ProtoMessage() {}
 
 func (x *RespondRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5515,7 +5620,7 @@ func (x *RespondRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondRequest.ProtoReflect.Descriptor instead.
 func (*RespondRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{89}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *RespondRequest) GetId() string {
@@ -5552,7 +5657,7 @@ type RespondResponse struct {
 
 func (x *RespondResponse) Reset() {
 	*x = RespondResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5564,7 +5669,7 @@ func (x *RespondResponse) String() string {
 func (*RespondResponse) ProtoMessage() {}
 
 func (x *RespondResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5577,7 +5682,7 @@ func (x *RespondResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondResponse.ProtoReflect.Descriptor instead.
 func (*RespondResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{90}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *RespondResponse) GetExchange() *Exchange {
@@ -5610,7 +5715,7 @@ type ResyncExchangeRequest struct {
 
 func (x *ResyncExchangeRequest) Reset() {
 	*x = ResyncExchangeRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5622,7 +5727,7 @@ func (x *ResyncExchangeRequest) String() string {
 func (*ResyncExchangeRequest) ProtoMessage() {}
 
 func (x *ResyncExchangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5635,7 +5740,7 @@ func (x *ResyncExchangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncExchangeRequest.ProtoReflect.Descriptor instead.
 func (*ResyncExchangeRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{91}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ResyncExchangeRequest) GetId() string {
@@ -5656,7 +5761,7 @@ type ResyncExchangeResponse struct {
 
 func (x *ResyncExchangeResponse) Reset() {
 	*x = ResyncExchangeResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5668,7 +5773,7 @@ func (x *ResyncExchangeResponse) String() string {
 func (*ResyncExchangeResponse) ProtoMessage() {}
 
 func (x *ResyncExchangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5681,7 +5786,7 @@ func (x *ResyncExchangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncExchangeResponse.ProtoReflect.Descriptor instead.
 func (*ResyncExchangeResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{92}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *ResyncExchangeResponse) GetExchange() *Exchange {
@@ -5713,7 +5818,7 @@ type OutboxRequest struct {
 
 func (x *OutboxRequest) Reset() {
 	*x = OutboxRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5725,7 +5830,7 @@ func (x *OutboxRequest) String() string {
 func (*OutboxRequest) ProtoMessage() {}
 
 func (x *OutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5738,7 +5843,7 @@ func (x *OutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxRequest.ProtoReflect.Descriptor instead.
 func (*OutboxRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{93}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{94}
 }
 
 type OutboxEntry struct {
@@ -5758,7 +5863,7 @@ type OutboxEntry struct {
 
 func (x *OutboxEntry) Reset() {
 	*x = OutboxEntry{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5770,7 +5875,7 @@ func (x *OutboxEntry) String() string {
 func (*OutboxEntry) ProtoMessage() {}
 
 func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5783,7 +5888,7 @@ func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxEntry.ProtoReflect.Descriptor instead.
 func (*OutboxEntry) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{94}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *OutboxEntry) GetEnvelopeId() string {
@@ -5858,7 +5963,7 @@ type OutboxResponse struct {
 
 func (x *OutboxResponse) Reset() {
 	*x = OutboxResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5870,7 +5975,7 @@ func (x *OutboxResponse) String() string {
 func (*OutboxResponse) ProtoMessage() {}
 
 func (x *OutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5883,7 +5988,7 @@ func (x *OutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxResponse.ProtoReflect.Descriptor instead.
 func (*OutboxResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{95}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *OutboxResponse) GetEntries() []*OutboxEntry {
@@ -5903,7 +6008,7 @@ type RetryOutboxRequest struct {
 
 func (x *RetryOutboxRequest) Reset() {
 	*x = RetryOutboxRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5915,7 +6020,7 @@ func (x *RetryOutboxRequest) String() string {
 func (*RetryOutboxRequest) ProtoMessage() {}
 
 func (x *RetryOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5928,7 +6033,7 @@ func (x *RetryOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryOutboxRequest.ProtoReflect.Descriptor instead.
 func (*RetryOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{96}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *RetryOutboxRequest) GetPeer() string {
@@ -5948,7 +6053,7 @@ type RetryOutboxResponse struct {
 
 func (x *RetryOutboxResponse) Reset() {
 	*x = RetryOutboxResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5960,7 +6065,7 @@ func (x *RetryOutboxResponse) String() string {
 func (*RetryOutboxResponse) ProtoMessage() {}
 
 func (x *RetryOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5973,7 +6078,7 @@ func (x *RetryOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryOutboxResponse.ProtoReflect.Descriptor instead.
 func (*RetryOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{97}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *RetryOutboxResponse) GetWaiting() int32 {
@@ -5991,7 +6096,7 @@ type KeysStatusRequest struct {
 
 func (x *KeysStatusRequest) Reset() {
 	*x = KeysStatusRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6003,7 +6108,7 @@ func (x *KeysStatusRequest) String() string {
 func (*KeysStatusRequest) ProtoMessage() {}
 
 func (x *KeysStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6016,7 +6121,7 @@ func (x *KeysStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysStatusRequest.ProtoReflect.Descriptor instead.
 func (*KeysStatusRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{98}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{99}
 }
 
 type AgencyKey struct {
@@ -6032,7 +6137,7 @@ type AgencyKey struct {
 
 func (x *AgencyKey) Reset() {
 	*x = AgencyKey{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6044,7 +6149,7 @@ func (x *AgencyKey) String() string {
 func (*AgencyKey) ProtoMessage() {}
 
 func (x *AgencyKey) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6057,7 +6162,7 @@ func (x *AgencyKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgencyKey.ProtoReflect.Descriptor instead.
 func (*AgencyKey) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{99}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *AgencyKey) GetVersion() uint32 {
@@ -6112,7 +6217,7 @@ type KeysStatusResponse struct {
 
 func (x *KeysStatusResponse) Reset() {
 	*x = KeysStatusResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6124,7 +6229,7 @@ func (x *KeysStatusResponse) String() string {
 func (*KeysStatusResponse) ProtoMessage() {}
 
 func (x *KeysStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6137,7 +6242,7 @@ func (x *KeysStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysStatusResponse.ProtoReflect.Descriptor instead.
 func (*KeysStatusResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{100}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *KeysStatusResponse) GetKeyring() string {
@@ -6192,7 +6297,7 @@ type RotateKeysRequest struct {
 
 func (x *RotateKeysRequest) Reset() {
 	*x = RotateKeysRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6204,7 +6309,7 @@ func (x *RotateKeysRequest) String() string {
 func (*RotateKeysRequest) ProtoMessage() {}
 
 func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6217,7 +6322,7 @@ func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeysRequest.ProtoReflect.Descriptor instead.
 func (*RotateKeysRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{101}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *RotateKeysRequest) GetWrapping() bool {
@@ -6249,7 +6354,7 @@ type RotateKeysResponse struct {
 
 func (x *RotateKeysResponse) Reset() {
 	*x = RotateKeysResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6261,7 +6366,7 @@ func (x *RotateKeysResponse) String() string {
 func (*RotateKeysResponse) ProtoMessage() {}
 
 func (x *RotateKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6274,7 +6379,7 @@ func (x *RotateKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeysResponse.ProtoReflect.Descriptor instead.
 func (*RotateKeysResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{102}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *RotateKeysResponse) GetRewrapped() int32 {
@@ -6313,7 +6418,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6325,7 +6430,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6338,7 +6443,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{103}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{104}
 }
 
 type BackupResponse struct {
@@ -6350,7 +6455,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6362,7 +6467,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6375,7 +6480,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{104}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *BackupResponse) GetChunk() []byte {
@@ -6415,7 +6520,7 @@ type TracingRequest struct {
 
 func (x *TracingRequest) Reset() {
 	*x = TracingRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6427,7 +6532,7 @@ func (x *TracingRequest) String() string {
 func (*TracingRequest) ProtoMessage() {}
 
 func (x *TracingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6440,7 +6545,7 @@ func (x *TracingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingRequest.ProtoReflect.Descriptor instead.
 func (*TracingRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{105}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *TracingRequest) GetId() string {
@@ -6588,7 +6693,7 @@ type Trace struct {
 
 func (x *Trace) Reset() {
 	*x = Trace{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6600,7 +6705,7 @@ func (x *Trace) String() string {
 func (*Trace) ProtoMessage() {}
 
 func (x *Trace) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6613,7 +6718,7 @@ func (x *Trace) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trace.ProtoReflect.Descriptor instead.
 func (*Trace) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{106}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *Trace) GetIndex() int32 {
@@ -6738,7 +6843,7 @@ type TracingDecision struct {
 
 func (x *TracingDecision) Reset() {
 	*x = TracingDecision{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6750,7 +6855,7 @@ func (x *TracingDecision) String() string {
 func (*TracingDecision) ProtoMessage() {}
 
 func (x *TracingDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6763,7 +6868,7 @@ func (x *TracingDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingDecision.ProtoReflect.Descriptor instead.
 func (*TracingDecision) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{107}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *TracingDecision) GetTrace() int32 {
@@ -6827,7 +6932,7 @@ type CreateTracingRequestRequest struct {
 
 func (x *CreateTracingRequestRequest) Reset() {
 	*x = CreateTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6839,7 +6944,7 @@ func (x *CreateTracingRequestRequest) String() string {
 func (*CreateTracingRequestRequest) ProtoMessage() {}
 
 func (x *CreateTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6852,7 +6957,7 @@ func (x *CreateTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{108}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *CreateTracingRequestRequest) GetRequest() *structpb.Struct {
@@ -6878,7 +6983,7 @@ type CreateTracingRequestResponse struct {
 
 func (x *CreateTracingRequestResponse) Reset() {
 	*x = CreateTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6890,7 +6995,7 @@ func (x *CreateTracingRequestResponse) String() string {
 func (*CreateTracingRequestResponse) ProtoMessage() {}
 
 func (x *CreateTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6903,7 +7008,7 @@ func (x *CreateTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{109}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *CreateTracingRequestResponse) GetRequest() *TracingRequest {
@@ -6923,7 +7028,7 @@ type GetTracingRequestRequest struct {
 
 func (x *GetTracingRequestRequest) Reset() {
 	*x = GetTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6935,7 +7040,7 @@ func (x *GetTracingRequestRequest) String() string {
 func (*GetTracingRequestRequest) ProtoMessage() {}
 
 func (x *GetTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6948,7 +7053,7 @@ func (x *GetTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{110}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *GetTracingRequestRequest) GetId() string {
@@ -6967,7 +7072,7 @@ type GetTracingRequestResponse struct {
 
 func (x *GetTracingRequestResponse) Reset() {
 	*x = GetTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6979,7 +7084,7 @@ func (x *GetTracingRequestResponse) String() string {
 func (*GetTracingRequestResponse) ProtoMessage() {}
 
 func (x *GetTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6992,7 +7097,7 @@ func (x *GetTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*GetTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{111}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *GetTracingRequestResponse) GetRequest() *TracingRequest {
@@ -7013,7 +7118,7 @@ type ListTracingRequestsRequest struct {
 
 func (x *ListTracingRequestsRequest) Reset() {
 	*x = ListTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7025,7 +7130,7 @@ func (x *ListTracingRequestsRequest) String() string {
 func (*ListTracingRequestsRequest) ProtoMessage() {}
 
 func (x *ListTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7038,7 +7143,7 @@ func (x *ListTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{112}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *ListTracingRequestsRequest) GetStatus() string {
@@ -7064,7 +7169,7 @@ type ListTracingRequestsResponse struct {
 
 func (x *ListTracingRequestsResponse) Reset() {
 	*x = ListTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7076,7 +7181,7 @@ func (x *ListTracingRequestsResponse) String() string {
 func (*ListTracingRequestsResponse) ProtoMessage() {}
 
 func (x *ListTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7089,7 +7194,7 @@ func (x *ListTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{113}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *ListTracingRequestsResponse) GetRequests() []*TracingRequest {
@@ -7110,7 +7215,7 @@ type UpdateTracingRequestRequest struct {
 
 func (x *UpdateTracingRequestRequest) Reset() {
 	*x = UpdateTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7122,7 +7227,7 @@ func (x *UpdateTracingRequestRequest) String() string {
 func (*UpdateTracingRequestRequest) ProtoMessage() {}
 
 func (x *UpdateTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7135,7 +7240,7 @@ func (x *UpdateTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{114}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *UpdateTracingRequestRequest) GetId() string {
@@ -7161,7 +7266,7 @@ type UpdateTracingRequestResponse struct {
 
 func (x *UpdateTracingRequestResponse) Reset() {
 	*x = UpdateTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7173,7 +7278,7 @@ func (x *UpdateTracingRequestResponse) String() string {
 func (*UpdateTracingRequestResponse) ProtoMessage() {}
 
 func (x *UpdateTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7186,7 +7291,7 @@ func (x *UpdateTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{115}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *UpdateTracingRequestResponse) GetRequest() *TracingRequest {
@@ -7206,7 +7311,7 @@ type TracingImportRow struct {
 
 func (x *TracingImportRow) Reset() {
 	*x = TracingImportRow{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7218,7 +7323,7 @@ func (x *TracingImportRow) String() string {
 func (*TracingImportRow) ProtoMessage() {}
 
 func (x *TracingImportRow) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7231,7 +7336,7 @@ func (x *TracingImportRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingImportRow.ProtoReflect.Descriptor instead.
 func (*TracingImportRow) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{116}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *TracingImportRow) GetRow() int64 {
@@ -7261,7 +7366,7 @@ type TracingImportResult struct {
 
 func (x *TracingImportResult) Reset() {
 	*x = TracingImportResult{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7273,7 +7378,7 @@ func (x *TracingImportResult) String() string {
 func (*TracingImportResult) ProtoMessage() {}
 
 func (x *TracingImportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7286,7 +7391,7 @@ func (x *TracingImportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingImportResult.ProtoReflect.Descriptor instead.
 func (*TracingImportResult) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{117}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *TracingImportResult) GetRow() int64 {
@@ -7327,7 +7432,7 @@ type ImportTracingRequestsRequest struct {
 
 func (x *ImportTracingRequestsRequest) Reset() {
 	*x = ImportTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7339,7 +7444,7 @@ func (x *ImportTracingRequestsRequest) String() string {
 func (*ImportTracingRequestsRequest) ProtoMessage() {}
 
 func (x *ImportTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7352,7 +7457,7 @@ func (x *ImportTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ImportTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{118}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *ImportTracingRequestsRequest) GetRows() []*TracingImportRow {
@@ -7380,7 +7485,7 @@ type ImportTracingRequestsResponse struct {
 
 func (x *ImportTracingRequestsResponse) Reset() {
 	*x = ImportTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7392,7 +7497,7 @@ func (x *ImportTracingRequestsResponse) String() string {
 func (*ImportTracingRequestsResponse) ProtoMessage() {}
 
 func (x *ImportTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7405,7 +7510,7 @@ func (x *ImportTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ImportTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{119}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *ImportTracingRequestsResponse) GetResults() []*TracingImportResult {
@@ -7444,7 +7549,7 @@ type MatchComparison struct {
 
 func (x *MatchComparison) Reset() {
 	*x = MatchComparison{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7456,7 +7561,7 @@ func (x *MatchComparison) String() string {
 func (*MatchComparison) ProtoMessage() {}
 
 func (x *MatchComparison) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7469,7 +7574,7 @@ func (x *MatchComparison) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchComparison.ProtoReflect.Descriptor instead.
 func (*MatchComparison) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{120}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *MatchComparison) GetField() string {
@@ -7512,7 +7617,7 @@ type MatchCandidate struct {
 
 func (x *MatchCandidate) Reset() {
 	*x = MatchCandidate{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7524,7 +7629,7 @@ func (x *MatchCandidate) String() string {
 func (*MatchCandidate) ProtoMessage() {}
 
 func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7537,7 +7642,7 @@ func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCandidate.ProtoReflect.Descriptor instead.
 func (*MatchCandidate) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{121}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *MatchCandidate) GetTrace() int32 {
@@ -7600,7 +7705,7 @@ type MatchTracingRequestRequest struct {
 
 func (x *MatchTracingRequestRequest) Reset() {
 	*x = MatchTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7612,7 +7717,7 @@ func (x *MatchTracingRequestRequest) String() string {
 func (*MatchTracingRequestRequest) ProtoMessage() {}
 
 func (x *MatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7625,7 +7730,7 @@ func (x *MatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*MatchTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{122}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *MatchTracingRequestRequest) GetId() string {
@@ -7652,7 +7757,7 @@ type MatchTracingRequestResponse struct {
 
 func (x *MatchTracingRequestResponse) Reset() {
 	*x = MatchTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7664,7 +7769,7 @@ func (x *MatchTracingRequestResponse) String() string {
 func (*MatchTracingRequestResponse) ProtoMessage() {}
 
 func (x *MatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7677,7 +7782,7 @@ func (x *MatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*MatchTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{123}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *MatchTracingRequestResponse) GetRequest() *TracingRequest {
@@ -7702,7 +7807,7 @@ type MatchAllTracingRequestsRequest struct {
 
 func (x *MatchAllTracingRequestsRequest) Reset() {
 	*x = MatchAllTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[124]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7714,7 +7819,7 @@ func (x *MatchAllTracingRequestsRequest) String() string {
 func (*MatchAllTracingRequestsRequest) ProtoMessage() {}
 
 func (x *MatchAllTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[124]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7727,7 +7832,7 @@ func (x *MatchAllTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchAllTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*MatchAllTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{124}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{125}
 }
 
 // TracingMatchSummary is the outcome of matching one open request.
@@ -7746,7 +7851,7 @@ type TracingMatchSummary struct {
 
 func (x *TracingMatchSummary) Reset() {
 	*x = TracingMatchSummary{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[125]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7758,7 +7863,7 @@ func (x *TracingMatchSummary) String() string {
 func (*TracingMatchSummary) ProtoMessage() {}
 
 func (x *TracingMatchSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[125]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7771,7 +7876,7 @@ func (x *TracingMatchSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingMatchSummary.ProtoReflect.Descriptor instead.
 func (*TracingMatchSummary) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{125}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *TracingMatchSummary) GetId() string {
@@ -7825,7 +7930,7 @@ type MatchAllTracingRequestsResponse struct {
 
 func (x *MatchAllTracingRequestsResponse) Reset() {
 	*x = MatchAllTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[126]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7837,7 +7942,7 @@ func (x *MatchAllTracingRequestsResponse) String() string {
 func (*MatchAllTracingRequestsResponse) ProtoMessage() {}
 
 func (x *MatchAllTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[126]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7850,7 +7955,7 @@ func (x *MatchAllTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchAllTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*MatchAllTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{126}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *MatchAllTracingRequestsResponse) GetSummaries() []*TracingMatchSummary {
@@ -7871,7 +7976,7 @@ type MatchCaseRequest struct {
 
 func (x *MatchCaseRequest) Reset() {
 	*x = MatchCaseRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[127]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7883,7 +7988,7 @@ func (x *MatchCaseRequest) String() string {
 func (*MatchCaseRequest) ProtoMessage() {}
 
 func (x *MatchCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[127]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7896,7 +8001,7 @@ func (x *MatchCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCaseRequest.ProtoReflect.Descriptor instead.
 func (*MatchCaseRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{127}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *MatchCaseRequest) GetId() string {
@@ -7922,7 +8027,7 @@ type MatchCaseResponse struct {
 
 func (x *MatchCaseResponse) Reset() {
 	*x = MatchCaseResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[128]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7934,7 +8039,7 @@ func (x *MatchCaseResponse) String() string {
 func (*MatchCaseResponse) ProtoMessage() {}
 
 func (x *MatchCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[128]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7947,7 +8052,7 @@ func (x *MatchCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCaseResponse.ProtoReflect.Descriptor instead.
 func (*MatchCaseResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{128}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *MatchCaseResponse) GetCandidates() []*MatchCandidate {
@@ -7971,7 +8076,7 @@ type ConfirmTracingMatchRequest struct {
 
 func (x *ConfirmTracingMatchRequest) Reset() {
 	*x = ConfirmTracingMatchRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[129]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7983,7 +8088,7 @@ func (x *ConfirmTracingMatchRequest) String() string {
 func (*ConfirmTracingMatchRequest) ProtoMessage() {}
 
 func (x *ConfirmTracingMatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[129]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7996,7 +8101,7 @@ func (x *ConfirmTracingMatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTracingMatchRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmTracingMatchRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{129}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *ConfirmTracingMatchRequest) GetId() string {
@@ -8036,7 +8141,7 @@ type ConfirmTracingMatchResponse struct {
 
 func (x *ConfirmTracingMatchResponse) Reset() {
 	*x = ConfirmTracingMatchResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[130]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8048,7 +8153,7 @@ func (x *ConfirmTracingMatchResponse) String() string {
 func (*ConfirmTracingMatchResponse) ProtoMessage() {}
 
 func (x *ConfirmTracingMatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[130]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8061,7 +8166,7 @@ func (x *ConfirmTracingMatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTracingMatchResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmTracingMatchResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{130}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *ConfirmTracingMatchResponse) GetRequest() *TracingRequest {
@@ -8083,7 +8188,7 @@ type RejectTracingMatchRequest struct {
 
 func (x *RejectTracingMatchRequest) Reset() {
 	*x = RejectTracingMatchRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8095,7 +8200,7 @@ func (x *RejectTracingMatchRequest) String() string {
 func (*RejectTracingMatchRequest) ProtoMessage() {}
 
 func (x *RejectTracingMatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8108,7 +8213,7 @@ func (x *RejectTracingMatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTracingMatchRequest.ProtoReflect.Descriptor instead.
 func (*RejectTracingMatchRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{131}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *RejectTracingMatchRequest) GetId() string {
@@ -8148,7 +8253,7 @@ type RejectTracingMatchResponse struct {
 
 func (x *RejectTracingMatchResponse) Reset() {
 	*x = RejectTracingMatchResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8160,7 +8265,7 @@ func (x *RejectTracingMatchResponse) String() string {
 func (*RejectTracingMatchResponse) ProtoMessage() {}
 
 func (x *RejectTracingMatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8173,7 +8278,7 @@ func (x *RejectTracingMatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTracingMatchResponse.ProtoReflect.Descriptor instead.
 func (*RejectTracingMatchResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{132}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *RejectTracingMatchResponse) GetRequest() *TracingRequest {
@@ -8192,7 +8297,7 @@ type FederatedMatchTracingRequestRequest struct {
 
 func (x *FederatedMatchTracingRequestRequest) Reset() {
 	*x = FederatedMatchTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8204,7 +8309,7 @@ func (x *FederatedMatchTracingRequestRequest) String() string {
 func (*FederatedMatchTracingRequestRequest) ProtoMessage() {}
 
 func (x *FederatedMatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8217,7 +8322,7 @@ func (x *FederatedMatchTracingRequestRequest) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use FederatedMatchTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*FederatedMatchTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{133}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *FederatedMatchTracingRequestRequest) GetId() string {
@@ -8242,7 +8347,7 @@ type FederatedTracingMatch struct {
 
 func (x *FederatedTracingMatch) Reset() {
 	*x = FederatedTracingMatch{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8254,7 +8359,7 @@ func (x *FederatedTracingMatch) String() string {
 func (*FederatedTracingMatch) ProtoMessage() {}
 
 func (x *FederatedTracingMatch) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8267,7 +8372,7 @@ func (x *FederatedTracingMatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FederatedTracingMatch.ProtoReflect.Descriptor instead.
 func (*FederatedTracingMatch) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{134}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *FederatedTracingMatch) GetAgency() string {
@@ -8311,7 +8416,7 @@ type FederatedMatchTracingRequestResponse struct {
 
 func (x *FederatedMatchTracingRequestResponse) Reset() {
 	*x = FederatedMatchTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8323,7 +8428,7 @@ func (x *FederatedMatchTracingRequestResponse) String() string {
 func (*FederatedMatchTracingRequestResponse) ProtoMessage() {}
 
 func (x *FederatedMatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8336,7 +8441,7 @@ func (x *FederatedMatchTracingRequestResponse) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use FederatedMatchTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*FederatedMatchTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{135}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *FederatedMatchTracingRequestResponse) GetRequestId() string {
@@ -8378,7 +8483,7 @@ type RequestTracingDetailsRequest struct {
 
 func (x *RequestTracingDetailsRequest) Reset() {
 	*x = RequestTracingDetailsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8390,7 +8495,7 @@ func (x *RequestTracingDetailsRequest) String() string {
 func (*RequestTracingDetailsRequest) ProtoMessage() {}
 
 func (x *RequestTracingDetailsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8403,7 +8508,7 @@ func (x *RequestTracingDetailsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestTracingDetailsRequest.ProtoReflect.Descriptor instead.
 func (*RequestTracingDetailsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{136}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *RequestTracingDetailsRequest) GetAgency() string {
@@ -8436,7 +8541,7 @@ type RequestTracingDetailsResponse struct {
 
 func (x *RequestTracingDetailsResponse) Reset() {
 	*x = RequestTracingDetailsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8448,7 +8553,7 @@ func (x *RequestTracingDetailsResponse) String() string {
 func (*RequestTracingDetailsResponse) ProtoMessage() {}
 
 func (x *RequestTracingDetailsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8461,7 +8566,7 @@ func (x *RequestTracingDetailsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestTracingDetailsResponse.ProtoReflect.Descriptor instead.
 func (*RequestTracingDetailsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{137}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{138}
 }
 
 func (x *RequestTracingDetailsResponse) GetExchange() *Exchange {
@@ -8488,7 +8593,7 @@ type ReportInfo struct {
 
 func (x *ReportInfo) Reset() {
 	*x = ReportInfo{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8500,7 +8605,7 @@ func (x *ReportInfo) String() string {
 func (*ReportInfo) ProtoMessage() {}
 
 func (x *ReportInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8513,7 +8618,7 @@ func (x *ReportInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportInfo.ProtoReflect.Descriptor instead.
 func (*ReportInfo) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{138}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{139}
 }
 
 func (x *ReportInfo) GetName() string {
@@ -8566,7 +8671,7 @@ type ListReportsRequest struct {
 
 func (x *ListReportsRequest) Reset() {
 	*x = ListReportsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8578,7 +8683,7 @@ func (x *ListReportsRequest) String() string {
 func (*ListReportsRequest) ProtoMessage() {}
 
 func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8591,7 +8696,7 @@ func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsRequest.ProtoReflect.Descriptor instead.
 func (*ListReportsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{139}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{140}
 }
 
 type ListReportsResponse struct {
@@ -8603,7 +8708,7 @@ type ListReportsResponse struct {
 
 func (x *ListReportsResponse) Reset() {
 	*x = ListReportsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8615,7 +8720,7 @@ func (x *ListReportsResponse) String() string {
 func (*ListReportsResponse) ProtoMessage() {}
 
 func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8628,7 +8733,7 @@ func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsResponse.ProtoReflect.Descriptor instead.
 func (*ListReportsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{140}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{141}
 }
 
 func (x *ListReportsResponse) GetReports() []*ReportInfo {
@@ -8647,7 +8752,7 @@ type ShowReportRequest struct {
 
 func (x *ShowReportRequest) Reset() {
 	*x = ShowReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8659,7 +8764,7 @@ func (x *ShowReportRequest) String() string {
 func (*ShowReportRequest) ProtoMessage() {}
 
 func (x *ShowReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8672,7 +8777,7 @@ func (x *ShowReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowReportRequest.ProtoReflect.Descriptor instead.
 func (*ShowReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{141}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{142}
 }
 
 func (x *ShowReportRequest) GetName() string {
@@ -8691,7 +8796,7 @@ type ShowReportResponse struct {
 
 func (x *ShowReportResponse) Reset() {
 	*x = ShowReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8703,7 +8808,7 @@ func (x *ShowReportResponse) String() string {
 func (*ShowReportResponse) ProtoMessage() {}
 
 func (x *ShowReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8716,7 +8821,7 @@ func (x *ShowReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowReportResponse.ProtoReflect.Descriptor instead.
 func (*ShowReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{142}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *ShowReportResponse) GetReport() *ReportInfo {
@@ -8755,7 +8860,7 @@ type RunReportRequest struct {
 
 func (x *RunReportRequest) Reset() {
 	*x = RunReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8767,7 +8872,7 @@ func (x *RunReportRequest) String() string {
 func (*RunReportRequest) ProtoMessage() {}
 
 func (x *RunReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8780,7 +8885,7 @@ func (x *RunReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunReportRequest.ProtoReflect.Descriptor instead.
 func (*RunReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{143}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{144}
 }
 
 func (x *RunReportRequest) GetName() string {
@@ -8870,7 +8975,7 @@ type ReportHeader struct {
 
 func (x *ReportHeader) Reset() {
 	*x = ReportHeader{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8882,7 +8987,7 @@ func (x *ReportHeader) String() string {
 func (*ReportHeader) ProtoMessage() {}
 
 func (x *ReportHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8895,7 +9000,7 @@ func (x *ReportHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportHeader.ProtoReflect.Descriptor instead.
 func (*ReportHeader) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{144}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{145}
 }
 
 func (x *ReportHeader) GetKey() string {
@@ -8924,7 +9029,7 @@ type ReportCell struct {
 
 func (x *ReportCell) Reset() {
 	*x = ReportCell{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8936,7 +9041,7 @@ func (x *ReportCell) String() string {
 func (*ReportCell) ProtoMessage() {}
 
 func (x *ReportCell) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8949,7 +9054,7 @@ func (x *ReportCell) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportCell.ProtoReflect.Descriptor instead.
 func (*ReportCell) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{145}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{146}
 }
 
 func (x *ReportCell) GetCount() int64 {
@@ -8987,7 +9092,7 @@ type ReportTable struct {
 
 func (x *ReportTable) Reset() {
 	*x = ReportTable{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8999,7 +9104,7 @@ func (x *ReportTable) String() string {
 func (*ReportTable) ProtoMessage() {}
 
 func (x *ReportTable) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9012,7 +9117,7 @@ func (x *ReportTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportTable.ProtoReflect.Descriptor instead.
 func (*ReportTable) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{146}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{147}
 }
 
 func (x *ReportTable) GetPageField() string {
@@ -9105,7 +9210,7 @@ type ReportResult struct {
 
 func (x *ReportResult) Reset() {
 	*x = ReportResult{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9117,7 +9222,7 @@ func (x *ReportResult) String() string {
 func (*ReportResult) ProtoMessage() {}
 
 func (x *ReportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9130,7 +9235,7 @@ func (x *ReportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResult.ProtoReflect.Descriptor instead.
 func (*ReportResult) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{147}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{148}
 }
 
 func (x *ReportResult) GetName() string {
@@ -9226,7 +9331,7 @@ type RunReportResponse struct {
 
 func (x *RunReportResponse) Reset() {
 	*x = RunReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9238,7 +9343,7 @@ func (x *RunReportResponse) String() string {
 func (*RunReportResponse) ProtoMessage() {}
 
 func (x *RunReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9251,7 +9356,7 @@ func (x *RunReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunReportResponse.ProtoReflect.Descriptor instead.
 func (*RunReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{148}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{149}
 }
 
 func (x *RunReportResponse) GetResult() *ReportResult {
@@ -9275,7 +9380,7 @@ type PushReportRequest struct {
 
 func (x *PushReportRequest) Reset() {
 	*x = PushReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9287,7 +9392,7 @@ func (x *PushReportRequest) String() string {
 func (*PushReportRequest) ProtoMessage() {}
 
 func (x *PushReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9300,7 +9405,7 @@ func (x *PushReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushReportRequest.ProtoReflect.Descriptor instead.
 func (*PushReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{149}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{150}
 }
 
 func (x *PushReportRequest) GetName() string {
@@ -9342,7 +9447,7 @@ type PushReportResponse struct {
 
 func (x *PushReportResponse) Reset() {
 	*x = PushReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9354,7 +9459,7 @@ func (x *PushReportResponse) String() string {
 func (*PushReportResponse) ProtoMessage() {}
 
 func (x *PushReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9367,7 +9472,7 @@ func (x *PushReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushReportResponse.ProtoReflect.Descriptor instead.
 func (*PushReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{150}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{151}
 }
 
 func (x *PushReportResponse) GetExchange() *Exchange {
@@ -9423,7 +9528,7 @@ type ListSubmissionsRequest struct {
 
 func (x *ListSubmissionsRequest) Reset() {
 	*x = ListSubmissionsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9435,7 +9540,7 @@ func (x *ListSubmissionsRequest) String() string {
 func (*ListSubmissionsRequest) ProtoMessage() {}
 
 func (x *ListSubmissionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9448,7 +9553,7 @@ func (x *ListSubmissionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubmissionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSubmissionsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{151}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{152}
 }
 
 func (x *ListSubmissionsRequest) GetPeriod() string {
@@ -9487,7 +9592,7 @@ type Submission struct {
 
 func (x *Submission) Reset() {
 	*x = Submission{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[153]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9499,7 +9604,7 @@ func (x *Submission) String() string {
 func (*Submission) ProtoMessage() {}
 
 func (x *Submission) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[153]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9512,7 +9617,7 @@ func (x *Submission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Submission.ProtoReflect.Descriptor instead.
 func (*Submission) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{152}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{153}
 }
 
 func (x *Submission) GetAgency() string {
@@ -9604,7 +9709,7 @@ type ListSubmissionsResponse struct {
 
 func (x *ListSubmissionsResponse) Reset() {
 	*x = ListSubmissionsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[153]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[154]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9616,7 +9721,7 @@ func (x *ListSubmissionsResponse) String() string {
 func (*ListSubmissionsResponse) ProtoMessage() {}
 
 func (x *ListSubmissionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[153]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[154]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9629,7 +9734,7 @@ func (x *ListSubmissionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubmissionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSubmissionsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{153}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{154}
 }
 
 func (x *ListSubmissionsResponse) GetSubmissions() []*Submission {
@@ -9655,7 +9760,7 @@ type ValidateReportRequest struct {
 
 func (x *ValidateReportRequest) Reset() {
 	*x = ValidateReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[154]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[155]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9667,7 +9772,7 @@ func (x *ValidateReportRequest) String() string {
 func (*ValidateReportRequest) ProtoMessage() {}
 
 func (x *ValidateReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[154]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[155]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9680,7 +9785,7 @@ func (x *ValidateReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateReportRequest.ProtoReflect.Descriptor instead.
 func (*ValidateReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{154}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{155}
 }
 
 func (x *ValidateReportRequest) GetDefinition() string {
@@ -9699,7 +9804,7 @@ type ValidateReportResponse struct {
 
 func (x *ValidateReportResponse) Reset() {
 	*x = ValidateReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[155]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[156]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9711,7 +9816,7 @@ func (x *ValidateReportResponse) String() string {
 func (*ValidateReportResponse) ProtoMessage() {}
 
 func (x *ValidateReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[155]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[156]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9724,7 +9829,7 @@ func (x *ValidateReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateReportResponse.ProtoReflect.Descriptor instead.
 func (*ValidateReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{155}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{156}
 }
 
 func (x *ValidateReportResponse) GetReport() *ReportInfo {
@@ -9886,18 +9991,26 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\tImportRow\x12\x10\n" +
 	"\x03row\x18\x01 \x01(\x03R\x03row\x12\x12\n" +
 	"\x04form\x18\x02 \x01(\tR\x04form\x12/\n" +
-	"\x06fields\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06fields\"Z\n" +
+	"\x06fields\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06fields\"w\n" +
 	"\x12ImportCasesRequest\x12+\n" +
 	"\x04rows\x18\x01 \x03(\v2\x17.cpx.local.v1.ImportRowR\x04rows\x12\x17\n" +
-	"\adry_run\x18\x02 \x01(\bR\x06dryRun\"g\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12\x1b\n" +
+	"\timport_id\x18\x03 \x01(\tR\bimportId\"\x81\x01\n" +
 	"\fImportResult\x12\x10\n" +
 	"\x03row\x18\x01 \x01(\x03R\x03row\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x1f\n" +
 	"\vcase_number\x18\x03 \x01(\tR\n" +
 	"caseNumber\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\x83\x01\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12\x18\n" +
+	"\askipped\x18\x05 \x01(\bR\askipped\"\xd7\x01\n" +
 	"\x13ImportCasesResponse\x124\n" +
 	"\aresults\x18\x01 \x03(\v2\x1a.cpx.local.v1.ImportResultR\aresults\x12\x1a\n" +
+	"\baccepted\x18\x02 \x01(\x03R\baccepted\x12\x1a\n" +
+	"\brejected\x18\x03 \x01(\x03R\brejected\x12\x18\n" +
+	"\askipped\x18\x04 \x01(\x03R\askipped\x128\n" +
+	"\bprogress\x18\x05 \x01(\v2\x1c.cpx.local.v1.ImportProgressR\bprogress\"c\n" +
+	"\x0eImportProgress\x12\x19\n" +
+	"\blast_row\x18\x01 \x01(\x03R\alastRow\x12\x1a\n" +
 	"\baccepted\x18\x02 \x01(\x03R\baccepted\x12\x1a\n" +
 	"\brejected\x18\x03 \x01(\x03R\brejected\",\n" +
 	"\x12ExportCasesRequest\x12\x16\n" +
@@ -10571,7 +10684,7 @@ func file_cpx_local_v1_local_proto_rawDescGZIP() []byte {
 	return file_cpx_local_v1_local_proto_rawDescData
 }
 
-var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 156)
+var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 157)
 var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*StatusRequest)(nil),                        // 0: cpx.local.v1.StatusRequest
 	(*StatusResponse)(nil),                       // 1: cpx.local.v1.StatusResponse
@@ -10612,366 +10725,368 @@ var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*ImportCasesRequest)(nil),                   // 36: cpx.local.v1.ImportCasesRequest
 	(*ImportResult)(nil),                         // 37: cpx.local.v1.ImportResult
 	(*ImportCasesResponse)(nil),                  // 38: cpx.local.v1.ImportCasesResponse
-	(*ExportCasesRequest)(nil),                   // 39: cpx.local.v1.ExportCasesRequest
-	(*ExportCasesResponse)(nil),                  // 40: cpx.local.v1.ExportCasesResponse
-	(*ListFormsRequest)(nil),                     // 41: cpx.local.v1.ListFormsRequest
-	(*Form)(nil),                                 // 42: cpx.local.v1.Form
-	(*FormField)(nil),                            // 43: cpx.local.v1.FormField
-	(*FormLookup)(nil),                           // 44: cpx.local.v1.FormLookup
-	(*FormOption)(nil),                           // 45: cpx.local.v1.FormOption
-	(*FormLocation)(nil),                         // 46: cpx.local.v1.FormLocation
-	(*ListFormsResponse)(nil),                    // 47: cpx.local.v1.ListFormsResponse
-	(*CheckpointAuditRequest)(nil),               // 48: cpx.local.v1.CheckpointAuditRequest
-	(*CheckpointAuditResponse)(nil),              // 49: cpx.local.v1.CheckpointAuditResponse
-	(*AnchorCheck)(nil),                          // 50: cpx.local.v1.AnchorCheck
-	(*AuditEntry)(nil),                           // 51: cpx.local.v1.AuditEntry
-	(*VerifyAuditRequest)(nil),                   // 52: cpx.local.v1.VerifyAuditRequest
-	(*VerifyAuditResponse)(nil),                  // 53: cpx.local.v1.VerifyAuditResponse
-	(*TailAuditRequest)(nil),                     // 54: cpx.local.v1.TailAuditRequest
-	(*TailAuditResponse)(nil),                    // 55: cpx.local.v1.TailAuditResponse
-	(*ExportAuditRequest)(nil),                   // 56: cpx.local.v1.ExportAuditRequest
-	(*ExportAuditResponse)(nil),                  // 57: cpx.local.v1.ExportAuditResponse
-	(*NodeIDRequest)(nil),                        // 58: cpx.local.v1.NodeIDRequest
-	(*NodeIDResponse)(nil),                       // 59: cpx.local.v1.NodeIDResponse
-	(*Peer)(nil),                                 // 60: cpx.local.v1.Peer
-	(*AddPeerRequest)(nil),                       // 61: cpx.local.v1.AddPeerRequest
-	(*AddPeerResponse)(nil),                      // 62: cpx.local.v1.AddPeerResponse
-	(*ListPeersRequest)(nil),                     // 63: cpx.local.v1.ListPeersRequest
-	(*ListPeersResponse)(nil),                    // 64: cpx.local.v1.ListPeersResponse
-	(*RemovePeerRequest)(nil),                    // 65: cpx.local.v1.RemovePeerRequest
-	(*RemovePeerResponse)(nil),                   // 66: cpx.local.v1.RemovePeerResponse
-	(*RekeyPeerRequest)(nil),                     // 67: cpx.local.v1.RekeyPeerRequest
-	(*RekeyPeerResponse)(nil),                    // 68: cpx.local.v1.RekeyPeerResponse
-	(*Policy)(nil),                               // 69: cpx.local.v1.Policy
-	(*ApplyPolicyRequest)(nil),                   // 70: cpx.local.v1.ApplyPolicyRequest
-	(*ApplyPolicyResponse)(nil),                  // 71: cpx.local.v1.ApplyPolicyResponse
-	(*ListPoliciesRequest)(nil),                  // 72: cpx.local.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),                 // 73: cpx.local.v1.ListPoliciesResponse
-	(*ShowPolicyRequest)(nil),                    // 74: cpx.local.v1.ShowPolicyRequest
-	(*ShowPolicyResponse)(nil),                   // 75: cpx.local.v1.ShowPolicyResponse
-	(*SignPolicyRequest)(nil),                    // 76: cpx.local.v1.SignPolicyRequest
-	(*SignPolicyResponse)(nil),                   // 77: cpx.local.v1.SignPolicyResponse
-	(*CheckPolicyRequest)(nil),                   // 78: cpx.local.v1.CheckPolicyRequest
-	(*FieldDecision)(nil),                        // 79: cpx.local.v1.FieldDecision
-	(*CheckPolicyResponse)(nil),                  // 80: cpx.local.v1.CheckPolicyResponse
-	(*Exchange)(nil),                             // 81: cpx.local.v1.Exchange
-	(*ExchangeEvent)(nil),                        // 82: cpx.local.v1.ExchangeEvent
-	(*SendRequest)(nil),                          // 83: cpx.local.v1.SendRequest
-	(*SendResponse)(nil),                         // 84: cpx.local.v1.SendResponse
-	(*ListExchangesRequest)(nil),                 // 85: cpx.local.v1.ListExchangesRequest
-	(*ListExchangesResponse)(nil),                // 86: cpx.local.v1.ListExchangesResponse
-	(*GetExchangeRequest)(nil),                   // 87: cpx.local.v1.GetExchangeRequest
-	(*GetExchangeResponse)(nil),                  // 88: cpx.local.v1.GetExchangeResponse
-	(*RespondRequest)(nil),                       // 89: cpx.local.v1.RespondRequest
-	(*RespondResponse)(nil),                      // 90: cpx.local.v1.RespondResponse
-	(*ResyncExchangeRequest)(nil),                // 91: cpx.local.v1.ResyncExchangeRequest
-	(*ResyncExchangeResponse)(nil),               // 92: cpx.local.v1.ResyncExchangeResponse
-	(*OutboxRequest)(nil),                        // 93: cpx.local.v1.OutboxRequest
-	(*OutboxEntry)(nil),                          // 94: cpx.local.v1.OutboxEntry
-	(*OutboxResponse)(nil),                       // 95: cpx.local.v1.OutboxResponse
-	(*RetryOutboxRequest)(nil),                   // 96: cpx.local.v1.RetryOutboxRequest
-	(*RetryOutboxResponse)(nil),                  // 97: cpx.local.v1.RetryOutboxResponse
-	(*KeysStatusRequest)(nil),                    // 98: cpx.local.v1.KeysStatusRequest
-	(*AgencyKey)(nil),                            // 99: cpx.local.v1.AgencyKey
-	(*KeysStatusResponse)(nil),                   // 100: cpx.local.v1.KeysStatusResponse
-	(*RotateKeysRequest)(nil),                    // 101: cpx.local.v1.RotateKeysRequest
-	(*RotateKeysResponse)(nil),                   // 102: cpx.local.v1.RotateKeysResponse
-	(*BackupRequest)(nil),                        // 103: cpx.local.v1.BackupRequest
-	(*BackupResponse)(nil),                       // 104: cpx.local.v1.BackupResponse
-	(*TracingRequest)(nil),                       // 105: cpx.local.v1.TracingRequest
-	(*Trace)(nil),                                // 106: cpx.local.v1.Trace
-	(*TracingDecision)(nil),                      // 107: cpx.local.v1.TracingDecision
-	(*CreateTracingRequestRequest)(nil),          // 108: cpx.local.v1.CreateTracingRequestRequest
-	(*CreateTracingRequestResponse)(nil),         // 109: cpx.local.v1.CreateTracingRequestResponse
-	(*GetTracingRequestRequest)(nil),             // 110: cpx.local.v1.GetTracingRequestRequest
-	(*GetTracingRequestResponse)(nil),            // 111: cpx.local.v1.GetTracingRequestResponse
-	(*ListTracingRequestsRequest)(nil),           // 112: cpx.local.v1.ListTracingRequestsRequest
-	(*ListTracingRequestsResponse)(nil),          // 113: cpx.local.v1.ListTracingRequestsResponse
-	(*UpdateTracingRequestRequest)(nil),          // 114: cpx.local.v1.UpdateTracingRequestRequest
-	(*UpdateTracingRequestResponse)(nil),         // 115: cpx.local.v1.UpdateTracingRequestResponse
-	(*TracingImportRow)(nil),                     // 116: cpx.local.v1.TracingImportRow
-	(*TracingImportResult)(nil),                  // 117: cpx.local.v1.TracingImportResult
-	(*ImportTracingRequestsRequest)(nil),         // 118: cpx.local.v1.ImportTracingRequestsRequest
-	(*ImportTracingRequestsResponse)(nil),        // 119: cpx.local.v1.ImportTracingRequestsResponse
-	(*MatchComparison)(nil),                      // 120: cpx.local.v1.MatchComparison
-	(*MatchCandidate)(nil),                       // 121: cpx.local.v1.MatchCandidate
-	(*MatchTracingRequestRequest)(nil),           // 122: cpx.local.v1.MatchTracingRequestRequest
-	(*MatchTracingRequestResponse)(nil),          // 123: cpx.local.v1.MatchTracingRequestResponse
-	(*MatchAllTracingRequestsRequest)(nil),       // 124: cpx.local.v1.MatchAllTracingRequestsRequest
-	(*TracingMatchSummary)(nil),                  // 125: cpx.local.v1.TracingMatchSummary
-	(*MatchAllTracingRequestsResponse)(nil),      // 126: cpx.local.v1.MatchAllTracingRequestsResponse
-	(*MatchCaseRequest)(nil),                     // 127: cpx.local.v1.MatchCaseRequest
-	(*MatchCaseResponse)(nil),                    // 128: cpx.local.v1.MatchCaseResponse
-	(*ConfirmTracingMatchRequest)(nil),           // 129: cpx.local.v1.ConfirmTracingMatchRequest
-	(*ConfirmTracingMatchResponse)(nil),          // 130: cpx.local.v1.ConfirmTracingMatchResponse
-	(*RejectTracingMatchRequest)(nil),            // 131: cpx.local.v1.RejectTracingMatchRequest
-	(*RejectTracingMatchResponse)(nil),           // 132: cpx.local.v1.RejectTracingMatchResponse
-	(*FederatedMatchTracingRequestRequest)(nil),  // 133: cpx.local.v1.FederatedMatchTracingRequestRequest
-	(*FederatedTracingMatch)(nil),                // 134: cpx.local.v1.FederatedTracingMatch
-	(*FederatedMatchTracingRequestResponse)(nil), // 135: cpx.local.v1.FederatedMatchTracingRequestResponse
-	(*RequestTracingDetailsRequest)(nil),         // 136: cpx.local.v1.RequestTracingDetailsRequest
-	(*RequestTracingDetailsResponse)(nil),        // 137: cpx.local.v1.RequestTracingDetailsResponse
-	(*ReportInfo)(nil),                           // 138: cpx.local.v1.ReportInfo
-	(*ListReportsRequest)(nil),                   // 139: cpx.local.v1.ListReportsRequest
-	(*ListReportsResponse)(nil),                  // 140: cpx.local.v1.ListReportsResponse
-	(*ShowReportRequest)(nil),                    // 141: cpx.local.v1.ShowReportRequest
-	(*ShowReportResponse)(nil),                   // 142: cpx.local.v1.ShowReportResponse
-	(*RunReportRequest)(nil),                     // 143: cpx.local.v1.RunReportRequest
-	(*ReportHeader)(nil),                         // 144: cpx.local.v1.ReportHeader
-	(*ReportCell)(nil),                           // 145: cpx.local.v1.ReportCell
-	(*ReportTable)(nil),                          // 146: cpx.local.v1.ReportTable
-	(*ReportResult)(nil),                         // 147: cpx.local.v1.ReportResult
-	(*RunReportResponse)(nil),                    // 148: cpx.local.v1.RunReportResponse
-	(*PushReportRequest)(nil),                    // 149: cpx.local.v1.PushReportRequest
-	(*PushReportResponse)(nil),                   // 150: cpx.local.v1.PushReportResponse
-	(*ListSubmissionsRequest)(nil),               // 151: cpx.local.v1.ListSubmissionsRequest
-	(*Submission)(nil),                           // 152: cpx.local.v1.Submission
-	(*ListSubmissionsResponse)(nil),              // 153: cpx.local.v1.ListSubmissionsResponse
-	(*ValidateReportRequest)(nil),                // 154: cpx.local.v1.ValidateReportRequest
-	(*ValidateReportResponse)(nil),               // 155: cpx.local.v1.ValidateReportResponse
-	(*timestamppb.Timestamp)(nil),                // 156: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),                      // 157: google.protobuf.Struct
+	(*ImportProgress)(nil),                       // 39: cpx.local.v1.ImportProgress
+	(*ExportCasesRequest)(nil),                   // 40: cpx.local.v1.ExportCasesRequest
+	(*ExportCasesResponse)(nil),                  // 41: cpx.local.v1.ExportCasesResponse
+	(*ListFormsRequest)(nil),                     // 42: cpx.local.v1.ListFormsRequest
+	(*Form)(nil),                                 // 43: cpx.local.v1.Form
+	(*FormField)(nil),                            // 44: cpx.local.v1.FormField
+	(*FormLookup)(nil),                           // 45: cpx.local.v1.FormLookup
+	(*FormOption)(nil),                           // 46: cpx.local.v1.FormOption
+	(*FormLocation)(nil),                         // 47: cpx.local.v1.FormLocation
+	(*ListFormsResponse)(nil),                    // 48: cpx.local.v1.ListFormsResponse
+	(*CheckpointAuditRequest)(nil),               // 49: cpx.local.v1.CheckpointAuditRequest
+	(*CheckpointAuditResponse)(nil),              // 50: cpx.local.v1.CheckpointAuditResponse
+	(*AnchorCheck)(nil),                          // 51: cpx.local.v1.AnchorCheck
+	(*AuditEntry)(nil),                           // 52: cpx.local.v1.AuditEntry
+	(*VerifyAuditRequest)(nil),                   // 53: cpx.local.v1.VerifyAuditRequest
+	(*VerifyAuditResponse)(nil),                  // 54: cpx.local.v1.VerifyAuditResponse
+	(*TailAuditRequest)(nil),                     // 55: cpx.local.v1.TailAuditRequest
+	(*TailAuditResponse)(nil),                    // 56: cpx.local.v1.TailAuditResponse
+	(*ExportAuditRequest)(nil),                   // 57: cpx.local.v1.ExportAuditRequest
+	(*ExportAuditResponse)(nil),                  // 58: cpx.local.v1.ExportAuditResponse
+	(*NodeIDRequest)(nil),                        // 59: cpx.local.v1.NodeIDRequest
+	(*NodeIDResponse)(nil),                       // 60: cpx.local.v1.NodeIDResponse
+	(*Peer)(nil),                                 // 61: cpx.local.v1.Peer
+	(*AddPeerRequest)(nil),                       // 62: cpx.local.v1.AddPeerRequest
+	(*AddPeerResponse)(nil),                      // 63: cpx.local.v1.AddPeerResponse
+	(*ListPeersRequest)(nil),                     // 64: cpx.local.v1.ListPeersRequest
+	(*ListPeersResponse)(nil),                    // 65: cpx.local.v1.ListPeersResponse
+	(*RemovePeerRequest)(nil),                    // 66: cpx.local.v1.RemovePeerRequest
+	(*RemovePeerResponse)(nil),                   // 67: cpx.local.v1.RemovePeerResponse
+	(*RekeyPeerRequest)(nil),                     // 68: cpx.local.v1.RekeyPeerRequest
+	(*RekeyPeerResponse)(nil),                    // 69: cpx.local.v1.RekeyPeerResponse
+	(*Policy)(nil),                               // 70: cpx.local.v1.Policy
+	(*ApplyPolicyRequest)(nil),                   // 71: cpx.local.v1.ApplyPolicyRequest
+	(*ApplyPolicyResponse)(nil),                  // 72: cpx.local.v1.ApplyPolicyResponse
+	(*ListPoliciesRequest)(nil),                  // 73: cpx.local.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),                 // 74: cpx.local.v1.ListPoliciesResponse
+	(*ShowPolicyRequest)(nil),                    // 75: cpx.local.v1.ShowPolicyRequest
+	(*ShowPolicyResponse)(nil),                   // 76: cpx.local.v1.ShowPolicyResponse
+	(*SignPolicyRequest)(nil),                    // 77: cpx.local.v1.SignPolicyRequest
+	(*SignPolicyResponse)(nil),                   // 78: cpx.local.v1.SignPolicyResponse
+	(*CheckPolicyRequest)(nil),                   // 79: cpx.local.v1.CheckPolicyRequest
+	(*FieldDecision)(nil),                        // 80: cpx.local.v1.FieldDecision
+	(*CheckPolicyResponse)(nil),                  // 81: cpx.local.v1.CheckPolicyResponse
+	(*Exchange)(nil),                             // 82: cpx.local.v1.Exchange
+	(*ExchangeEvent)(nil),                        // 83: cpx.local.v1.ExchangeEvent
+	(*SendRequest)(nil),                          // 84: cpx.local.v1.SendRequest
+	(*SendResponse)(nil),                         // 85: cpx.local.v1.SendResponse
+	(*ListExchangesRequest)(nil),                 // 86: cpx.local.v1.ListExchangesRequest
+	(*ListExchangesResponse)(nil),                // 87: cpx.local.v1.ListExchangesResponse
+	(*GetExchangeRequest)(nil),                   // 88: cpx.local.v1.GetExchangeRequest
+	(*GetExchangeResponse)(nil),                  // 89: cpx.local.v1.GetExchangeResponse
+	(*RespondRequest)(nil),                       // 90: cpx.local.v1.RespondRequest
+	(*RespondResponse)(nil),                      // 91: cpx.local.v1.RespondResponse
+	(*ResyncExchangeRequest)(nil),                // 92: cpx.local.v1.ResyncExchangeRequest
+	(*ResyncExchangeResponse)(nil),               // 93: cpx.local.v1.ResyncExchangeResponse
+	(*OutboxRequest)(nil),                        // 94: cpx.local.v1.OutboxRequest
+	(*OutboxEntry)(nil),                          // 95: cpx.local.v1.OutboxEntry
+	(*OutboxResponse)(nil),                       // 96: cpx.local.v1.OutboxResponse
+	(*RetryOutboxRequest)(nil),                   // 97: cpx.local.v1.RetryOutboxRequest
+	(*RetryOutboxResponse)(nil),                  // 98: cpx.local.v1.RetryOutboxResponse
+	(*KeysStatusRequest)(nil),                    // 99: cpx.local.v1.KeysStatusRequest
+	(*AgencyKey)(nil),                            // 100: cpx.local.v1.AgencyKey
+	(*KeysStatusResponse)(nil),                   // 101: cpx.local.v1.KeysStatusResponse
+	(*RotateKeysRequest)(nil),                    // 102: cpx.local.v1.RotateKeysRequest
+	(*RotateKeysResponse)(nil),                   // 103: cpx.local.v1.RotateKeysResponse
+	(*BackupRequest)(nil),                        // 104: cpx.local.v1.BackupRequest
+	(*BackupResponse)(nil),                       // 105: cpx.local.v1.BackupResponse
+	(*TracingRequest)(nil),                       // 106: cpx.local.v1.TracingRequest
+	(*Trace)(nil),                                // 107: cpx.local.v1.Trace
+	(*TracingDecision)(nil),                      // 108: cpx.local.v1.TracingDecision
+	(*CreateTracingRequestRequest)(nil),          // 109: cpx.local.v1.CreateTracingRequestRequest
+	(*CreateTracingRequestResponse)(nil),         // 110: cpx.local.v1.CreateTracingRequestResponse
+	(*GetTracingRequestRequest)(nil),             // 111: cpx.local.v1.GetTracingRequestRequest
+	(*GetTracingRequestResponse)(nil),            // 112: cpx.local.v1.GetTracingRequestResponse
+	(*ListTracingRequestsRequest)(nil),           // 113: cpx.local.v1.ListTracingRequestsRequest
+	(*ListTracingRequestsResponse)(nil),          // 114: cpx.local.v1.ListTracingRequestsResponse
+	(*UpdateTracingRequestRequest)(nil),          // 115: cpx.local.v1.UpdateTracingRequestRequest
+	(*UpdateTracingRequestResponse)(nil),         // 116: cpx.local.v1.UpdateTracingRequestResponse
+	(*TracingImportRow)(nil),                     // 117: cpx.local.v1.TracingImportRow
+	(*TracingImportResult)(nil),                  // 118: cpx.local.v1.TracingImportResult
+	(*ImportTracingRequestsRequest)(nil),         // 119: cpx.local.v1.ImportTracingRequestsRequest
+	(*ImportTracingRequestsResponse)(nil),        // 120: cpx.local.v1.ImportTracingRequestsResponse
+	(*MatchComparison)(nil),                      // 121: cpx.local.v1.MatchComparison
+	(*MatchCandidate)(nil),                       // 122: cpx.local.v1.MatchCandidate
+	(*MatchTracingRequestRequest)(nil),           // 123: cpx.local.v1.MatchTracingRequestRequest
+	(*MatchTracingRequestResponse)(nil),          // 124: cpx.local.v1.MatchTracingRequestResponse
+	(*MatchAllTracingRequestsRequest)(nil),       // 125: cpx.local.v1.MatchAllTracingRequestsRequest
+	(*TracingMatchSummary)(nil),                  // 126: cpx.local.v1.TracingMatchSummary
+	(*MatchAllTracingRequestsResponse)(nil),      // 127: cpx.local.v1.MatchAllTracingRequestsResponse
+	(*MatchCaseRequest)(nil),                     // 128: cpx.local.v1.MatchCaseRequest
+	(*MatchCaseResponse)(nil),                    // 129: cpx.local.v1.MatchCaseResponse
+	(*ConfirmTracingMatchRequest)(nil),           // 130: cpx.local.v1.ConfirmTracingMatchRequest
+	(*ConfirmTracingMatchResponse)(nil),          // 131: cpx.local.v1.ConfirmTracingMatchResponse
+	(*RejectTracingMatchRequest)(nil),            // 132: cpx.local.v1.RejectTracingMatchRequest
+	(*RejectTracingMatchResponse)(nil),           // 133: cpx.local.v1.RejectTracingMatchResponse
+	(*FederatedMatchTracingRequestRequest)(nil),  // 134: cpx.local.v1.FederatedMatchTracingRequestRequest
+	(*FederatedTracingMatch)(nil),                // 135: cpx.local.v1.FederatedTracingMatch
+	(*FederatedMatchTracingRequestResponse)(nil), // 136: cpx.local.v1.FederatedMatchTracingRequestResponse
+	(*RequestTracingDetailsRequest)(nil),         // 137: cpx.local.v1.RequestTracingDetailsRequest
+	(*RequestTracingDetailsResponse)(nil),        // 138: cpx.local.v1.RequestTracingDetailsResponse
+	(*ReportInfo)(nil),                           // 139: cpx.local.v1.ReportInfo
+	(*ListReportsRequest)(nil),                   // 140: cpx.local.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),                  // 141: cpx.local.v1.ListReportsResponse
+	(*ShowReportRequest)(nil),                    // 142: cpx.local.v1.ShowReportRequest
+	(*ShowReportResponse)(nil),                   // 143: cpx.local.v1.ShowReportResponse
+	(*RunReportRequest)(nil),                     // 144: cpx.local.v1.RunReportRequest
+	(*ReportHeader)(nil),                         // 145: cpx.local.v1.ReportHeader
+	(*ReportCell)(nil),                           // 146: cpx.local.v1.ReportCell
+	(*ReportTable)(nil),                          // 147: cpx.local.v1.ReportTable
+	(*ReportResult)(nil),                         // 148: cpx.local.v1.ReportResult
+	(*RunReportResponse)(nil),                    // 149: cpx.local.v1.RunReportResponse
+	(*PushReportRequest)(nil),                    // 150: cpx.local.v1.PushReportRequest
+	(*PushReportResponse)(nil),                   // 151: cpx.local.v1.PushReportResponse
+	(*ListSubmissionsRequest)(nil),               // 152: cpx.local.v1.ListSubmissionsRequest
+	(*Submission)(nil),                           // 153: cpx.local.v1.Submission
+	(*ListSubmissionsResponse)(nil),              // 154: cpx.local.v1.ListSubmissionsResponse
+	(*ValidateReportRequest)(nil),                // 155: cpx.local.v1.ValidateReportRequest
+	(*ValidateReportResponse)(nil),               // 156: cpx.local.v1.ValidateReportResponse
+	(*timestamppb.Timestamp)(nil),                // 157: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                      // 158: google.protobuf.Struct
 }
 var file_cpx_local_v1_local_proto_depIdxs = []int32{
-	156, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	156, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	157, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	157, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	2,   // 2: cpx.local.v1.AddUserResponse.user:type_name -> cpx.local.v1.User
 	2,   // 3: cpx.local.v1.ApproveUserResponse.user:type_name -> cpx.local.v1.User
 	2,   // 4: cpx.local.v1.ListUsersResponse.users:type_name -> cpx.local.v1.User
 	2,   // 5: cpx.local.v1.DisableUserResponse.user:type_name -> cpx.local.v1.User
-	156, // 6: cpx.local.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
+	157, // 6: cpx.local.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
 	11,  // 7: cpx.local.v1.IssueTokenResponse.info:type_name -> cpx.local.v1.Token
 	11,  // 8: cpx.local.v1.ListTokensResponse.tokens:type_name -> cpx.local.v1.Token
-	156, // 9: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
-	156, // 10: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	157, // 9: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
+	157, // 10: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
 	20,  // 11: cpx.local.v1.Case.consent:type_name -> cpx.local.v1.Consent
-	157, // 12: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
-	157, // 13: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
+	158, // 12: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
+	158, // 13: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
 	21,  // 14: cpx.local.v1.CreateCaseResponse.case:type_name -> cpx.local.v1.Case
 	21,  // 15: cpx.local.v1.GetCaseResponse.case:type_name -> cpx.local.v1.Case
 	21,  // 16: cpx.local.v1.ListCasesResponse.cases:type_name -> cpx.local.v1.Case
-	157, // 17: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
+	158, // 17: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
 	21,  // 18: cpx.local.v1.UpdateCaseResponse.case:type_name -> cpx.local.v1.Case
 	21,  // 19: cpx.local.v1.CloseCaseResponse.case:type_name -> cpx.local.v1.Case
-	156, // 20: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
+	157, // 20: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
 	33,  // 21: cpx.local.v1.CaseHistoryResponse.versions:type_name -> cpx.local.v1.CaseVersion
-	157, // 22: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
+	158, // 22: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
 	35,  // 23: cpx.local.v1.ImportCasesRequest.rows:type_name -> cpx.local.v1.ImportRow
 	37,  // 24: cpx.local.v1.ImportCasesResponse.results:type_name -> cpx.local.v1.ImportResult
-	21,  // 25: cpx.local.v1.ExportCasesResponse.case:type_name -> cpx.local.v1.Case
-	43,  // 26: cpx.local.v1.Form.field_defs:type_name -> cpx.local.v1.FormField
-	45,  // 27: cpx.local.v1.FormLookup.options:type_name -> cpx.local.v1.FormOption
-	42,  // 28: cpx.local.v1.ListFormsResponse.forms:type_name -> cpx.local.v1.Form
-	42,  // 29: cpx.local.v1.ListFormsResponse.subforms:type_name -> cpx.local.v1.Form
-	44,  // 30: cpx.local.v1.ListFormsResponse.lookups:type_name -> cpx.local.v1.FormLookup
-	46,  // 31: cpx.local.v1.ListFormsResponse.locations:type_name -> cpx.local.v1.FormLocation
-	50,  // 32: cpx.local.v1.CheckpointAuditResponse.missed:type_name -> cpx.local.v1.AnchorCheck
-	156, // 33: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	50,  // 34: cpx.local.v1.VerifyAuditResponse.anchors:type_name -> cpx.local.v1.AnchorCheck
-	51,  // 35: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
-	51,  // 36: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
-	156, // 37: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
-	156, // 38: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
-	156, // 39: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
-	156, // 40: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
-	156, // 41: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
-	60,  // 42: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
-	60,  // 43: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
-	60,  // 44: cpx.local.v1.RekeyPeerResponse.peer:type_name -> cpx.local.v1.Peer
-	156, // 45: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
-	156, // 46: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
-	156, // 47: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
-	69,  // 48: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	69,  // 49: cpx.local.v1.ApplyPolicyResponse.previous:type_name -> cpx.local.v1.Policy
-	69,  // 50: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
-	69,  // 51: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	69,  // 52: cpx.local.v1.SignPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	79,  // 53: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
-	157, // 54: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
-	156, // 55: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
-	156, // 56: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
-	82,  // 57: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
-	156, // 58: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
-	81,  // 59: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
-	81,  // 60: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
-	81,  // 61: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
-	81,  // 62: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
-	81,  // 63: cpx.local.v1.ResyncExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
-	156, // 64: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
-	156, // 65: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
-	156, // 66: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
-	94,  // 67: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
-	156, // 68: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
-	156, // 69: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
-	99,  // 70: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
-	99,  // 71: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
-	156, // 72: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
-	156, // 73: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
-	106, // 74: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
-	107, // 75: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
-	156, // 76: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
-	157, // 77: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
-	157, // 78: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
-	105, // 79: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	105, // 80: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	105, // 81: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
-	157, // 82: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
-	105, // 83: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	157, // 84: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
-	116, // 85: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
-	117, // 86: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
-	120, // 87: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
-	21,  // 88: cpx.local.v1.MatchCandidate.case:type_name -> cpx.local.v1.Case
-	105, // 89: cpx.local.v1.MatchTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	121, // 90: cpx.local.v1.MatchTracingRequestResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
-	125, // 91: cpx.local.v1.MatchAllTracingRequestsResponse.summaries:type_name -> cpx.local.v1.TracingMatchSummary
-	121, // 92: cpx.local.v1.MatchCaseResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
-	105, // 93: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
-	105, // 94: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
-	134, // 95: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
-	81,  // 96: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
-	138, // 97: cpx.local.v1.ListReportsResponse.reports:type_name -> cpx.local.v1.ReportInfo
-	138, // 98: cpx.local.v1.ShowReportResponse.report:type_name -> cpx.local.v1.ReportInfo
-	144, // 99: cpx.local.v1.ReportTable.page:type_name -> cpx.local.v1.ReportHeader
-	144, // 100: cpx.local.v1.ReportTable.rows:type_name -> cpx.local.v1.ReportHeader
-	144, // 101: cpx.local.v1.ReportTable.cols:type_name -> cpx.local.v1.ReportHeader
-	145, // 102: cpx.local.v1.ReportTable.cells:type_name -> cpx.local.v1.ReportCell
-	145, // 103: cpx.local.v1.ReportTable.row_totals:type_name -> cpx.local.v1.ReportCell
-	145, // 104: cpx.local.v1.ReportTable.col_totals:type_name -> cpx.local.v1.ReportCell
-	145, // 105: cpx.local.v1.ReportTable.total:type_name -> cpx.local.v1.ReportCell
-	156, // 106: cpx.local.v1.ReportResult.generated_at:type_name -> google.protobuf.Timestamp
-	146, // 107: cpx.local.v1.ReportResult.tables:type_name -> cpx.local.v1.ReportTable
-	147, // 108: cpx.local.v1.RunReportResponse.result:type_name -> cpx.local.v1.ReportResult
-	81,  // 109: cpx.local.v1.PushReportResponse.exchange:type_name -> cpx.local.v1.Exchange
-	147, // 110: cpx.local.v1.PushReportResponse.result:type_name -> cpx.local.v1.ReportResult
-	156, // 111: cpx.local.v1.Submission.received_at:type_name -> google.protobuf.Timestamp
-	152, // 112: cpx.local.v1.ListSubmissionsResponse.submissions:type_name -> cpx.local.v1.Submission
-	138, // 113: cpx.local.v1.ValidateReportResponse.report:type_name -> cpx.local.v1.ReportInfo
-	0,   // 114: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
-	3,   // 115: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
-	7,   // 116: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
-	9,   // 117: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
-	5,   // 118: cpx.local.v1.UserService.ApproveUser:input_type -> cpx.local.v1.ApproveUserRequest
-	12,  // 119: cpx.local.v1.UserService.IssueToken:input_type -> cpx.local.v1.IssueTokenRequest
-	14,  // 120: cpx.local.v1.UserService.ListTokens:input_type -> cpx.local.v1.ListTokensRequest
-	16,  // 121: cpx.local.v1.UserService.RevokeToken:input_type -> cpx.local.v1.RevokeTokenRequest
-	22,  // 122: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
-	24,  // 123: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
-	26,  // 124: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
-	28,  // 125: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
-	30,  // 126: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
-	32,  // 127: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
-	36,  // 128: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
-	39,  // 129: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
-	18,  // 130: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
-	41,  // 131: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
-	52,  // 132: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
-	54,  // 133: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
-	56,  // 134: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
-	48,  // 135: cpx.local.v1.AuditService.CheckpointAudit:input_type -> cpx.local.v1.CheckpointAuditRequest
-	58,  // 136: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
-	61,  // 137: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
-	63,  // 138: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
-	65,  // 139: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
-	67,  // 140: cpx.local.v1.FederationService.RekeyPeer:input_type -> cpx.local.v1.RekeyPeerRequest
-	70,  // 141: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
-	72,  // 142: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
-	74,  // 143: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
-	76,  // 144: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
-	78,  // 145: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
-	83,  // 146: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
-	85,  // 147: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
-	87,  // 148: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
-	89,  // 149: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
-	91,  // 150: cpx.local.v1.FederationService.ResyncExchange:input_type -> cpx.local.v1.ResyncExchangeRequest
-	93,  // 151: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
-	96,  // 152: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
-	98,  // 153: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
-	101, // 154: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
-	103, // 155: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
-	108, // 156: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
-	110, // 157: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
-	112, // 158: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
-	114, // 159: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
-	118, // 160: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
-	122, // 161: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
-	133, // 162: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
-	136, // 163: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
-	124, // 164: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
-	127, // 165: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
-	129, // 166: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
-	131, // 167: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
-	139, // 168: cpx.local.v1.ReportService.ListReports:input_type -> cpx.local.v1.ListReportsRequest
-	141, // 169: cpx.local.v1.ReportService.ShowReport:input_type -> cpx.local.v1.ShowReportRequest
-	143, // 170: cpx.local.v1.ReportService.RunReport:input_type -> cpx.local.v1.RunReportRequest
-	154, // 171: cpx.local.v1.ReportService.ValidateReport:input_type -> cpx.local.v1.ValidateReportRequest
-	149, // 172: cpx.local.v1.ReportService.PushReport:input_type -> cpx.local.v1.PushReportRequest
-	151, // 173: cpx.local.v1.ReportService.ListSubmissions:input_type -> cpx.local.v1.ListSubmissionsRequest
-	1,   // 174: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
-	4,   // 175: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
-	8,   // 176: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
-	10,  // 177: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
-	6,   // 178: cpx.local.v1.UserService.ApproveUser:output_type -> cpx.local.v1.ApproveUserResponse
-	13,  // 179: cpx.local.v1.UserService.IssueToken:output_type -> cpx.local.v1.IssueTokenResponse
-	15,  // 180: cpx.local.v1.UserService.ListTokens:output_type -> cpx.local.v1.ListTokensResponse
-	17,  // 181: cpx.local.v1.UserService.RevokeToken:output_type -> cpx.local.v1.RevokeTokenResponse
-	23,  // 182: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
-	25,  // 183: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
-	27,  // 184: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
-	29,  // 185: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
-	31,  // 186: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
-	34,  // 187: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
-	38,  // 188: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
-	40,  // 189: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
-	19,  // 190: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
-	47,  // 191: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
-	53,  // 192: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
-	55,  // 193: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
-	57,  // 194: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
-	49,  // 195: cpx.local.v1.AuditService.CheckpointAudit:output_type -> cpx.local.v1.CheckpointAuditResponse
-	59,  // 196: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
-	62,  // 197: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
-	64,  // 198: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
-	66,  // 199: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
-	68,  // 200: cpx.local.v1.FederationService.RekeyPeer:output_type -> cpx.local.v1.RekeyPeerResponse
-	71,  // 201: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
-	73,  // 202: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
-	75,  // 203: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
-	77,  // 204: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
-	80,  // 205: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
-	84,  // 206: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
-	86,  // 207: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
-	88,  // 208: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
-	90,  // 209: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
-	92,  // 210: cpx.local.v1.FederationService.ResyncExchange:output_type -> cpx.local.v1.ResyncExchangeResponse
-	95,  // 211: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
-	97,  // 212: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
-	100, // 213: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
-	102, // 214: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
-	104, // 215: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
-	109, // 216: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
-	111, // 217: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
-	113, // 218: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
-	115, // 219: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
-	119, // 220: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
-	123, // 221: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
-	135, // 222: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
-	137, // 223: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
-	126, // 224: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
-	128, // 225: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
-	130, // 226: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
-	132, // 227: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
-	140, // 228: cpx.local.v1.ReportService.ListReports:output_type -> cpx.local.v1.ListReportsResponse
-	142, // 229: cpx.local.v1.ReportService.ShowReport:output_type -> cpx.local.v1.ShowReportResponse
-	148, // 230: cpx.local.v1.ReportService.RunReport:output_type -> cpx.local.v1.RunReportResponse
-	155, // 231: cpx.local.v1.ReportService.ValidateReport:output_type -> cpx.local.v1.ValidateReportResponse
-	150, // 232: cpx.local.v1.ReportService.PushReport:output_type -> cpx.local.v1.PushReportResponse
-	153, // 233: cpx.local.v1.ReportService.ListSubmissions:output_type -> cpx.local.v1.ListSubmissionsResponse
-	174, // [174:234] is the sub-list for method output_type
-	114, // [114:174] is the sub-list for method input_type
-	114, // [114:114] is the sub-list for extension type_name
-	114, // [114:114] is the sub-list for extension extendee
-	0,   // [0:114] is the sub-list for field type_name
+	39,  // 25: cpx.local.v1.ImportCasesResponse.progress:type_name -> cpx.local.v1.ImportProgress
+	21,  // 26: cpx.local.v1.ExportCasesResponse.case:type_name -> cpx.local.v1.Case
+	44,  // 27: cpx.local.v1.Form.field_defs:type_name -> cpx.local.v1.FormField
+	46,  // 28: cpx.local.v1.FormLookup.options:type_name -> cpx.local.v1.FormOption
+	43,  // 29: cpx.local.v1.ListFormsResponse.forms:type_name -> cpx.local.v1.Form
+	43,  // 30: cpx.local.v1.ListFormsResponse.subforms:type_name -> cpx.local.v1.Form
+	45,  // 31: cpx.local.v1.ListFormsResponse.lookups:type_name -> cpx.local.v1.FormLookup
+	47,  // 32: cpx.local.v1.ListFormsResponse.locations:type_name -> cpx.local.v1.FormLocation
+	51,  // 33: cpx.local.v1.CheckpointAuditResponse.missed:type_name -> cpx.local.v1.AnchorCheck
+	157, // 34: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	51,  // 35: cpx.local.v1.VerifyAuditResponse.anchors:type_name -> cpx.local.v1.AnchorCheck
+	52,  // 36: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
+	52,  // 37: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
+	157, // 38: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
+	157, // 39: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
+	157, // 40: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
+	157, // 41: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
+	157, // 42: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
+	61,  // 43: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
+	61,  // 44: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
+	61,  // 45: cpx.local.v1.RekeyPeerResponse.peer:type_name -> cpx.local.v1.Peer
+	157, // 46: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
+	157, // 47: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
+	157, // 48: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
+	70,  // 49: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	70,  // 50: cpx.local.v1.ApplyPolicyResponse.previous:type_name -> cpx.local.v1.Policy
+	70,  // 51: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
+	70,  // 52: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	70,  // 53: cpx.local.v1.SignPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	80,  // 54: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
+	158, // 55: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
+	157, // 56: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
+	157, // 57: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
+	83,  // 58: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
+	157, // 59: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
+	82,  // 60: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
+	82,  // 61: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
+	82,  // 62: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
+	82,  // 63: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
+	82,  // 64: cpx.local.v1.ResyncExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
+	157, // 65: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
+	157, // 66: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
+	157, // 67: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
+	95,  // 68: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
+	157, // 69: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
+	157, // 70: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
+	100, // 71: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
+	100, // 72: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
+	157, // 73: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
+	157, // 74: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
+	107, // 75: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
+	108, // 76: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
+	157, // 77: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
+	158, // 78: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
+	158, // 79: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	106, // 80: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	106, // 81: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	106, // 82: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
+	158, // 83: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	106, // 84: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	158, // 85: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
+	117, // 86: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
+	118, // 87: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
+	121, // 88: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
+	21,  // 89: cpx.local.v1.MatchCandidate.case:type_name -> cpx.local.v1.Case
+	106, // 90: cpx.local.v1.MatchTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	122, // 91: cpx.local.v1.MatchTracingRequestResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
+	126, // 92: cpx.local.v1.MatchAllTracingRequestsResponse.summaries:type_name -> cpx.local.v1.TracingMatchSummary
+	122, // 93: cpx.local.v1.MatchCaseResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
+	106, // 94: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
+	106, // 95: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
+	135, // 96: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
+	82,  // 97: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
+	139, // 98: cpx.local.v1.ListReportsResponse.reports:type_name -> cpx.local.v1.ReportInfo
+	139, // 99: cpx.local.v1.ShowReportResponse.report:type_name -> cpx.local.v1.ReportInfo
+	145, // 100: cpx.local.v1.ReportTable.page:type_name -> cpx.local.v1.ReportHeader
+	145, // 101: cpx.local.v1.ReportTable.rows:type_name -> cpx.local.v1.ReportHeader
+	145, // 102: cpx.local.v1.ReportTable.cols:type_name -> cpx.local.v1.ReportHeader
+	146, // 103: cpx.local.v1.ReportTable.cells:type_name -> cpx.local.v1.ReportCell
+	146, // 104: cpx.local.v1.ReportTable.row_totals:type_name -> cpx.local.v1.ReportCell
+	146, // 105: cpx.local.v1.ReportTable.col_totals:type_name -> cpx.local.v1.ReportCell
+	146, // 106: cpx.local.v1.ReportTable.total:type_name -> cpx.local.v1.ReportCell
+	157, // 107: cpx.local.v1.ReportResult.generated_at:type_name -> google.protobuf.Timestamp
+	147, // 108: cpx.local.v1.ReportResult.tables:type_name -> cpx.local.v1.ReportTable
+	148, // 109: cpx.local.v1.RunReportResponse.result:type_name -> cpx.local.v1.ReportResult
+	82,  // 110: cpx.local.v1.PushReportResponse.exchange:type_name -> cpx.local.v1.Exchange
+	148, // 111: cpx.local.v1.PushReportResponse.result:type_name -> cpx.local.v1.ReportResult
+	157, // 112: cpx.local.v1.Submission.received_at:type_name -> google.protobuf.Timestamp
+	153, // 113: cpx.local.v1.ListSubmissionsResponse.submissions:type_name -> cpx.local.v1.Submission
+	139, // 114: cpx.local.v1.ValidateReportResponse.report:type_name -> cpx.local.v1.ReportInfo
+	0,   // 115: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
+	3,   // 116: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
+	7,   // 117: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
+	9,   // 118: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
+	5,   // 119: cpx.local.v1.UserService.ApproveUser:input_type -> cpx.local.v1.ApproveUserRequest
+	12,  // 120: cpx.local.v1.UserService.IssueToken:input_type -> cpx.local.v1.IssueTokenRequest
+	14,  // 121: cpx.local.v1.UserService.ListTokens:input_type -> cpx.local.v1.ListTokensRequest
+	16,  // 122: cpx.local.v1.UserService.RevokeToken:input_type -> cpx.local.v1.RevokeTokenRequest
+	22,  // 123: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
+	24,  // 124: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
+	26,  // 125: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
+	28,  // 126: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
+	30,  // 127: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
+	32,  // 128: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
+	36,  // 129: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
+	40,  // 130: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
+	18,  // 131: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
+	42,  // 132: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
+	53,  // 133: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
+	55,  // 134: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
+	57,  // 135: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
+	49,  // 136: cpx.local.v1.AuditService.CheckpointAudit:input_type -> cpx.local.v1.CheckpointAuditRequest
+	59,  // 137: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
+	62,  // 138: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
+	64,  // 139: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
+	66,  // 140: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
+	68,  // 141: cpx.local.v1.FederationService.RekeyPeer:input_type -> cpx.local.v1.RekeyPeerRequest
+	71,  // 142: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
+	73,  // 143: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
+	75,  // 144: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
+	77,  // 145: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
+	79,  // 146: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
+	84,  // 147: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
+	86,  // 148: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
+	88,  // 149: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
+	90,  // 150: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
+	92,  // 151: cpx.local.v1.FederationService.ResyncExchange:input_type -> cpx.local.v1.ResyncExchangeRequest
+	94,  // 152: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
+	97,  // 153: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
+	99,  // 154: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
+	102, // 155: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
+	104, // 156: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
+	109, // 157: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
+	111, // 158: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
+	113, // 159: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
+	115, // 160: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
+	119, // 161: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
+	123, // 162: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
+	134, // 163: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
+	137, // 164: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
+	125, // 165: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
+	128, // 166: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
+	130, // 167: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
+	132, // 168: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
+	140, // 169: cpx.local.v1.ReportService.ListReports:input_type -> cpx.local.v1.ListReportsRequest
+	142, // 170: cpx.local.v1.ReportService.ShowReport:input_type -> cpx.local.v1.ShowReportRequest
+	144, // 171: cpx.local.v1.ReportService.RunReport:input_type -> cpx.local.v1.RunReportRequest
+	155, // 172: cpx.local.v1.ReportService.ValidateReport:input_type -> cpx.local.v1.ValidateReportRequest
+	150, // 173: cpx.local.v1.ReportService.PushReport:input_type -> cpx.local.v1.PushReportRequest
+	152, // 174: cpx.local.v1.ReportService.ListSubmissions:input_type -> cpx.local.v1.ListSubmissionsRequest
+	1,   // 175: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
+	4,   // 176: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
+	8,   // 177: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
+	10,  // 178: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
+	6,   // 179: cpx.local.v1.UserService.ApproveUser:output_type -> cpx.local.v1.ApproveUserResponse
+	13,  // 180: cpx.local.v1.UserService.IssueToken:output_type -> cpx.local.v1.IssueTokenResponse
+	15,  // 181: cpx.local.v1.UserService.ListTokens:output_type -> cpx.local.v1.ListTokensResponse
+	17,  // 182: cpx.local.v1.UserService.RevokeToken:output_type -> cpx.local.v1.RevokeTokenResponse
+	23,  // 183: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
+	25,  // 184: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
+	27,  // 185: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
+	29,  // 186: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
+	31,  // 187: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
+	34,  // 188: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
+	38,  // 189: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
+	41,  // 190: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
+	19,  // 191: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
+	48,  // 192: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
+	54,  // 193: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
+	56,  // 194: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
+	58,  // 195: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
+	50,  // 196: cpx.local.v1.AuditService.CheckpointAudit:output_type -> cpx.local.v1.CheckpointAuditResponse
+	60,  // 197: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
+	63,  // 198: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
+	65,  // 199: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
+	67,  // 200: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
+	69,  // 201: cpx.local.v1.FederationService.RekeyPeer:output_type -> cpx.local.v1.RekeyPeerResponse
+	72,  // 202: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
+	74,  // 203: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
+	76,  // 204: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
+	78,  // 205: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
+	81,  // 206: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
+	85,  // 207: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
+	87,  // 208: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
+	89,  // 209: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
+	91,  // 210: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
+	93,  // 211: cpx.local.v1.FederationService.ResyncExchange:output_type -> cpx.local.v1.ResyncExchangeResponse
+	96,  // 212: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
+	98,  // 213: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
+	101, // 214: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
+	103, // 215: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
+	105, // 216: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
+	110, // 217: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
+	112, // 218: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
+	114, // 219: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
+	116, // 220: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
+	120, // 221: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
+	124, // 222: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
+	136, // 223: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
+	138, // 224: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
+	127, // 225: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
+	129, // 226: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
+	131, // 227: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
+	133, // 228: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
+	141, // 229: cpx.local.v1.ReportService.ListReports:output_type -> cpx.local.v1.ListReportsResponse
+	143, // 230: cpx.local.v1.ReportService.ShowReport:output_type -> cpx.local.v1.ShowReportResponse
+	149, // 231: cpx.local.v1.ReportService.RunReport:output_type -> cpx.local.v1.RunReportResponse
+	156, // 232: cpx.local.v1.ReportService.ValidateReport:output_type -> cpx.local.v1.ValidateReportResponse
+	151, // 233: cpx.local.v1.ReportService.PushReport:output_type -> cpx.local.v1.PushReportResponse
+	154, // 234: cpx.local.v1.ReportService.ListSubmissions:output_type -> cpx.local.v1.ListSubmissionsResponse
+	175, // [175:235] is the sub-list for method output_type
+	115, // [115:175] is the sub-list for method input_type
+	115, // [115:115] is the sub-list for extension type_name
+	115, // [115:115] is the sub-list for extension extendee
+	0,   // [0:115] is the sub-list for field type_name
 }
 
 func init() { file_cpx_local_v1_local_proto_init() }
@@ -10979,15 +11094,15 @@ func file_cpx_local_v1_local_proto_init() {
 	if File_cpx_local_v1_local_proto != nil {
 		return
 	}
-	file_cpx_local_v1_local_proto_msgTypes[43].OneofWrappers = []any{}
-	file_cpx_local_v1_local_proto_msgTypes[106].OneofWrappers = []any{}
+	file_cpx_local_v1_local_proto_msgTypes[44].OneofWrappers = []any{}
+	file_cpx_local_v1_local_proto_msgTypes[107].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cpx_local_v1_local_proto_rawDesc), len(file_cpx_local_v1_local_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   156,
+			NumMessages:   157,
 			NumExtensions: 0,
 			NumServices:   10,
 		},
