@@ -36,7 +36,7 @@ type fakeNode struct {
 	lastFields  *structpb.Struct
 	lastForm    string
 	auditBroken bool
-	failImport  int // if > 0, ImportCases fails from this call on
+	failImport  int                                // if > 0, ImportCases fails from this call on
 	imports     map[string]*localv1.ImportProgress // by import id ("" for none)
 }
 
