@@ -90,6 +90,9 @@ const (
 	// blockSize is the size of a table block. Larger blocks than Badger's
 	// 4 KiB mean fewer blocks to decrypt, check and index per table.
 	blockSize = 16 << 10
+	// valueLogFileSize bounds a value-log file. Open checks the newest in
+	// full (logscan.go), and garbage collection rewrites whole files.
+	valueLogFileSize = 64 << 20
 )
 
 // Options configure Open. Only Dir and EncryptionKey are required.
@@ -183,6 +186,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		WithNumMemtables(3).
 		WithValueThreshold(valueThreshold).
 		WithBlockSize(blockSize).
+		WithValueLogFileSize(valueLogFileSize).
 		WithBlockCacheSize(size(opts.BlockCacheSize)).
 		WithIndexCacheSize(size(opts.IndexCacheSize)). // mandatory with encryption: without it the first flush panics
 		WithEncryptionKey(opts.EncryptionKey).

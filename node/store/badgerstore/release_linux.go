@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -77,4 +78,43 @@ func madvise(addr, length uintptr, advice int) error {
 		return errno
 	}
 	return nil
+}
+
+// Prefetch asks the kernel to start reading the files of the store in dir
+// that Open reads in full (tables, write-ahead logs, the newest value log,
+// the MANIFEST), without waiting for them: a caller overlaps that I/O with
+// other work, such as the keyring's key derivation. It is only advice;
+// errors are ignored.
+func Prefetch(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	var newest string
+	for _, e := range ents {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, ".vlog"):
+			if newest == "" || fid(name) > fid(newest) {
+				newest = name
+			}
+			continue
+		case strings.HasSuffix(name, ".sst"), strings.HasSuffix(name, ".mem"), name == "MANIFEST":
+		default:
+			continue
+		}
+		willNeed(filepath.Join(dir, name))
+	}
+	if newest != "" {
+		willNeed(filepath.Join(dir, newest))
+	}
+}
+
+func willNeed(path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_WILLNEED)
 }
