@@ -1,6 +1,8 @@
 package command
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -44,8 +47,13 @@ func caseImportCommand() *cli.Command {
 			"rows were accepted and rejected, and why; --report writes the rejected rows as JSON\n" +
 			"Lines {\"row\": N, \"error\": \"...\"}. The exit code is 1 if any row was rejected.\n" +
 			"With --dry-run the node validates the rows but saves nothing.\n\n" +
-			"If the node fails in the middle, the batches sent before were saved: the error\n" +
-			"says up to which row.\n\n" +
+			"An import is resumable. It has an id (--id, else one derived from the file's\n" +
+			"content, --form and --format), and the node records in each batch's transaction\n" +
+			"the last row it has processed for it. If the import stops in the middle (the\n" +
+			"node or cpx stopped, the network failed), the batches sent before are saved and\n" +
+			"running the same command again (or --resume ID) continues after the last saved\n" +
+			"row: no row is imported twice. Running it again after it finished imports\n" +
+			"nothing; to import the same file again on purpose, give another --id.\n\n" +
 			"Example:\n   cpx case import registrations.csv --dry-run --report rejected.jsonl",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "form", Value: "registration", Usage: "the `FORM` rows are entered on"},
@@ -53,6 +61,8 @@ func caseImportCommand() *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "validate every row but save nothing"},
 			&cli.IntFlag{Name: "batch", Value: 200, Usage: "rows per request (`N`, 1-5000)"},
 			&cli.StringFlag{Name: "report", Usage: "write the rejected rows to `FILE` as JSON Lines {row, error}"},
+			&cli.StringFlag{Name: "id", Usage: "name the import `ID` (default: derived from the file's content)"},
+			&cli.StringFlag{Name: "resume", Usage: "resume the import `ID`; fails if the node has no such import of yours"},
 		}, clientFlags()...),
 		Action: runCaseImport,
 	}
@@ -109,6 +119,23 @@ func runCaseImport(c *cli.Context) error {
 	}
 	defer f.Close()
 
+	id, err := importID(c, f, format)
+	if err != nil {
+		return err
+	}
+	im := &importer{conn: cn, form: c.String("form"), dryRun: c.Bool("dry-run"), batch: batch, keepAll: asJSON, id: id}
+	if id != "" {
+		if err := im.readProgress(c); err != nil {
+			return err
+		}
+		if c.IsSet("resume") && im.before == nil {
+			return fmt.Errorf("the node has no import %q of yours to resume", id)
+		}
+		if p := im.before; p != nil && !asJSON {
+			fmt.Fprintf(c.App.ErrWriter, "resuming import %s after row %d (%d rows accepted, %d rejected before)\n", id, p.LastRow, p.Accepted, p.Rejected)
+		}
+	}
+
 	var in io.Reader = f
 	bar := progressBar(c, asJSON, f, "importing "+filepath.Base(name))
 	if bar != nil {
@@ -125,7 +152,6 @@ func runCaseImport(c *cli.Context) error {
 		rr = newJSONLReader(in)
 	}
 
-	im := &importer{conn: cn, form: c.String("form"), dryRun: c.Bool("dry-run"), batch: batch, keepAll: asJSON}
 	runErr := im.run(c, rr)
 	if bar != nil {
 		_ = bar.Finish()
@@ -142,7 +168,7 @@ func runCaseImport(c *cli.Context) error {
 	}
 	if asJSON {
 		if err := printJSON(c.App.Writer, &localv1.ImportCasesResponse{
-			Results: im.results, Accepted: im.accepted, Rejected: im.rejected,
+			Results: im.results, Accepted: im.accepted, Rejected: im.rejected, Skipped: im.skipped, Progress: im.progress,
 		}); err != nil {
 			return err
 		}
@@ -162,61 +188,165 @@ func runCaseImport(c *cli.Context) error {
 	return nil
 }
 
-// importer sends rows in batches and keeps the results.
+// importID returns the import's id: --resume, --id, or one derived from
+// the file's content, --form and the format ("" on a dry run, or when f
+// cannot be read twice).
+func importID(c *cli.Context, f *os.File, format string) (string, error) {
+	if c.Bool("dry-run") {
+		return "", nil
+	}
+	id := c.String("resume")
+	if c.IsSet("id") {
+		if id != "" && id != c.String("id") {
+			return "", usageErrorf("--id and --resume name different imports")
+		}
+		id = c.String("id")
+	}
+	if id != "" {
+		if !validImportID(id) {
+			return "", usageErrorf("import id %q: want 1-64 letters, digits, '.', '_' or '-'", id)
+		}
+		return id, nil
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return "", nil
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "cpx-import/v1\x00%s\x00%s\x00", format, c.String("form"))
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	return "file-" + hex.EncodeToString(h.Sum(nil)[:12]), nil
+}
+
+func validImportID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// importer sends rows in batches and keeps the results. One batch is in
+// flight while the next is read and encoded; batches are answered in
+// order, so a resumable import's progress only moves forward.
 type importer struct {
 	conn    *conn
 	form    string
 	dryRun  bool
 	batch   int
-	keepAll bool // keep accepted rows' results too (JSON output)
+	keepAll bool   // keep accepted rows' results too (JSON output)
+	id      string // the import's id; "" for none
 
-	accepted, rejected int64
-	results            []*localv1.ImportResult // rejected rows, or all rows when keepAll
-	batches            int
-	lastSaved          int64 // the last row of the last batch the node answered
-	lastRow            int64 // the last row read
+	// Set by the goroutine that sends.
+	accepted, rejected, skipped int64
+	results                     []*localv1.ImportResult // rejected rows, or all rows when keepAll
+	batches                     int
+	lastSaved                   int64 // the last row of the last batch the node answered
+	progress                    *localv1.ImportProgress
+
+	// Set by the reader.
+	local   []*localv1.ImportResult // rows rejected before sending (malformed)
+	lastRow int64                   // the last row read
+	before  *localv1.ImportProgress // the import's progress before this run; nil if new
+}
+
+// readProgress asks the node how far the import got before.
+func (im *importer) readProgress(c *cli.Context) error {
+	resp, err := im.conn.Cases.ImportCases(c.Context, connect.NewRequest(&localv1.ImportCasesRequest{ImportId: im.id}))
+	if err != nil {
+		return err
+	}
+	if p := resp.Msg.GetProgress(); p.GetLastRow() > 0 {
+		im.before = p
+	}
+	im.progress = resp.Msg.GetProgress()
+	return nil
+}
+
+func (im *importer) send(c *cli.Context, rows []*localv1.ImportRow) error {
+	resp, err := im.conn.Cases.ImportCases(c.Context, connect.NewRequest(&localv1.ImportCasesRequest{Rows: rows, DryRun: im.dryRun, ImportId: im.id}))
+	if err != nil {
+		if im.batches > 0 && !im.dryRun {
+			again := ""
+			if im.id != "" {
+				again = "; run the same command again to continue (import " + im.id + ")"
+			}
+			return fmt.Errorf("import stopped at row %d: %s; the rows before it (up to row %d, %d accepted) are saved%s", rows[0].Row, Message(err), im.lastSaved, im.accepted, again)
+		}
+		return err
+	}
+	im.batches++
+	im.lastSaved = rows[len(rows)-1].Row
+	im.accepted += resp.Msg.GetAccepted()
+	im.rejected += resp.Msg.GetRejected()
+	im.skipped += resp.Msg.GetSkipped()
+	if p := resp.Msg.GetProgress(); p != nil {
+		im.progress = p
+	}
+	for _, r := range resp.Msg.GetResults() {
+		if r.GetError() != "" || im.keepAll {
+			im.results = append(im.results, r)
+		}
+	}
+	return nil
 }
 
 func (im *importer) run(c *cli.Context, rr rowReader) error {
-	var pending []*localv1.ImportRow
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
-		resp, err := im.conn.Cases.ImportCases(c.Context, connect.NewRequest(&localv1.ImportCasesRequest{Rows: pending, DryRun: im.dryRun}))
-		if err != nil {
-			if im.batches > 0 && !im.dryRun {
-				return fmt.Errorf("import stopped at row %d: %s; the rows before it (up to row %d, %d accepted) are saved", pending[0].Row, Message(err), im.lastSaved, im.accepted)
+	queue := make(chan []*localv1.ImportRow, 1)
+	sent := make(chan error, 1)
+	var failed atomic.Bool
+	go func() {
+		var err error
+		for rows := range queue {
+			if err == nil {
+				if err = im.send(c, rows); err != nil {
+					failed.Store(true)
+				}
 			}
+		}
+		sent <- err
+	}()
+	finish := func(readErr error) error {
+		close(queue)
+		err := <-sent
+		im.rejected += int64(len(im.local))
+		im.results = append(im.results, im.local...)
+		if err != nil {
 			return err
 		}
-		im.batches++
-		im.lastSaved = pending[len(pending)-1].Row
-		im.accepted += resp.Msg.GetAccepted()
-		im.rejected += resp.Msg.GetRejected()
-		for _, r := range resp.Msg.GetResults() {
-			if r.GetError() != "" || im.keepAll {
-				im.results = append(im.results, r)
-			}
-		}
-		pending = pending[:0]
-		return nil
+		return readErr
 	}
+	skipTo := im.before.GetLastRow()
+	var pending []*localv1.ImportRow
 	for {
+		if failed.Load() {
+			return finish(nil)
+		}
 		r, err := rr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			if ferr := flush(); ferr != nil {
-				return ferr
+			if len(pending) > 0 {
+				queue <- pending
 			}
-			return fmt.Errorf("reading the file after row %d: %w", im.lastRow, err)
+			return finish(fmt.Errorf("reading the file after row %d: %w", im.lastRow, err))
 		}
 		im.lastRow = r.Row
+		if r.Row <= skipTo {
+			continue // saved by an earlier run of this import
+		}
 		if r.Err != "" {
-			im.rejected++
-			im.results = append(im.results, &localv1.ImportResult{Row: r.Row, Error: r.Err})
+			im.local = append(im.local, &localv1.ImportResult{Row: r.Row, Error: r.Err})
 			continue
 		}
 		form := r.Form
@@ -225,12 +355,14 @@ func (im *importer) run(c *cli.Context, rr rowReader) error {
 		}
 		pending = append(pending, &localv1.ImportRow{Row: r.Row, Form: form, Fields: r.Fields})
 		if len(pending) >= im.batch {
-			if err := flush(); err != nil {
-				return err
-			}
+			queue <- pending
+			pending = nil
 		}
 	}
-	return flush()
+	if len(pending) > 0 {
+		queue <- pending
+	}
+	return finish(nil)
 }
 
 func (im *importer) printSummary(w io.Writer) error {
@@ -239,6 +371,10 @@ func (im *importer) printSummary(w io.Writer) error {
 		fmt.Fprintf(w, "dry run: %d of %d rows would be accepted, %d rejected; nothing was saved\n", im.accepted, total, im.rejected)
 	} else {
 		fmt.Fprintf(w, "imported %d of %d rows, rejected %d\n", im.accepted, total, im.rejected)
+	}
+	if n := im.before.GetLastRow(); n > 0 {
+		fmt.Fprintf(w, "rows up to %d were imported by an earlier run of import %s; in all %d accepted, %d rejected\n",
+			n, im.id, im.progress.GetAccepted(), im.progress.GetRejected())
 	}
 	if im.rejected == 0 {
 		return nil

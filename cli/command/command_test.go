@@ -382,10 +382,37 @@ func TestImportNodeFailsMidway(t *testing.T) {
 	e.node.failImport = 2
 	file := filepath.Join(t.TempDir(), "cases.jsonl")
 	os.WriteFile(file, []byte(strings.Repeat(`{"name": "Amina"}`+"\n", 5)), 0o600)
-	r := e.run(t, "case", "import", file, "--batch", "2").want(t, 1)
-	want := "cpx: import stopped at row 3: the node is unavailable: store is closing; the rows before it (up to row 2, 2 accepted) are saved\n"
+	r := e.run(t, "case", "import", file, "--batch", "2", "--id", "midway").want(t, 1)
+	want := "cpx: import stopped at row 3: the node is unavailable: store is closing; the rows before it (up to row 2, 2 accepted) are saved; run the same command again to continue (import midway)\n"
 	if r.stderr != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
+	}
+	// Run again: the import continues after row 2.
+	e.node.failImport = 0
+	e.node.batches = nil
+	r = e.run(t, "case", "import", file, "--batch", "2", "--resume", "midway").want(t, 0)
+	if want := "imported 3 of 3 rows, rejected 0\nrows up to 2 were imported by an earlier run of import midway; in all 5 accepted, 0 rejected\n"; r.stdout != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", r.stdout, want)
+	}
+	if got, want := e.node.batches, []int{2, 1}; !equalInts(got, want) {
+		t.Errorf("batches of the resumed import %v, want %v", got, want)
+	}
+	if len(e.node.cases) != 5 {
+		t.Errorf("%d cases saved, want 5", len(e.node.cases))
+	}
+	// Again, by the default id (the file's): a new import, once; then
+	// nothing more.
+	e.run(t, "case", "import", file).want(t, 0)
+	r = e.run(t, "case", "import", file).want(t, 0)
+	if !strings.HasPrefix(r.stdout, "imported 0 of 0 rows, rejected 0\nrows up to 5 were imported by an earlier run of import file-") {
+		t.Errorf("stdout of a second run: %q", r.stdout)
+	}
+	if len(e.node.cases) != 10 {
+		t.Errorf("%d cases saved, want 10", len(e.node.cases))
+	}
+	r = e.run(t, "case", "import", file, "--resume", "nope").want(t, 1)
+	if want := "cpx: the node has no import \"nope\" of yours to resume\n"; r.stderr != want {
+		t.Errorf("stderr of --resume nope: %q, want %q", r.stderr, want)
 	}
 }
 

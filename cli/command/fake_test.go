@@ -36,7 +36,8 @@ type fakeNode struct {
 	lastFields  *structpb.Struct
 	lastForm    string
 	auditBroken bool
-	failImport  int // if > 0, ImportCases fails from this call on
+	failImport  int                                // if > 0, ImportCases fails from this call on
+	imports     map[string]*localv1.ImportProgress // by import id ("" for none)
 }
 
 var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -282,13 +283,40 @@ func (f *fakeNode) ImportCases(ctx context.Context, req *connect.Request[localv1
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	id := req.Msg.ImportId
+	if req.Msg.DryRun {
+		id = ""
+	}
+	if f.imports == nil {
+		f.imports = map[string]*localv1.ImportProgress{}
+	}
+	p := f.imports[id]
+	if p == nil {
+		p = &localv1.ImportProgress{}
+		f.imports[id] = p
+	}
+	resp := &localv1.ImportCasesResponse{}
+	if id != "" {
+		resp.Progress = p
+	}
+	if len(req.Msg.Rows) == 0 {
+		return connect.NewResponse(resp), nil
+	}
 	f.batches = append(f.batches, len(req.Msg.Rows))
 	if f.failImport > 0 && len(f.batches) >= f.failImport {
 		return nil, connect.NewError(connect.CodeUnavailable, errors.New("store is closing"))
 	}
-	resp := &localv1.ImportCasesResponse{}
 	for _, r := range req.Msg.Rows {
 		res := &localv1.ImportResult{Row: r.Row}
+		if id != "" && r.Row <= p.LastRow {
+			res.Skipped = true
+			resp.Skipped++
+			resp.Results = append(resp.Results, res)
+			continue
+		}
+		if id != "" {
+			p.LastRow = r.Row
+		}
 		fields := r.Fields.GetFields()
 		switch {
 		case r.Form != "registration" && r.Form != "followup":
@@ -300,8 +328,10 @@ func (f *fakeNode) ImportCases(ctx context.Context, req *connect.Request[localv1
 		}
 		if res.Error != "" {
 			resp.Rejected++
+			p.Rejected++
 		} else {
 			resp.Accepted++
+			p.Accepted++
 			if !req.Msg.DryRun {
 				k := f.newCase(r.Form, r.Fields)
 				res.Id, res.CaseNumber = k.Id, k.CaseNumber

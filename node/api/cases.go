@@ -148,20 +148,26 @@ func (s *Server) ImportCases(ctx context.Context, req *connect.Request[localv1.I
 	for i, r := range req.Msg.Rows {
 		rows[i] = casework.ImportRow{Row: r.Row, Form: r.Form, Fields: fieldsFromWire(r.Fields)}
 	}
-	results, err := s.cases.Import(ctx, sub, rows, req.Msg.DryRun)
+	results, progress, err := s.cases.ImportBatch(ctx, sub, req.Msg.ImportId, rows, req.Msg.DryRun)
 	if err != nil {
 		return nil, s.fail(err)
 	}
 	resp := &localv1.ImportCasesResponse{}
 	for _, r := range results {
-		out := &localv1.ImportResult{Row: r.Row, Id: r.ID, CaseNumber: r.Number}
-		if r.Err != nil {
+		out := &localv1.ImportResult{Row: r.Row, Id: r.ID, CaseNumber: r.Number, Skipped: r.Skipped}
+		switch {
+		case r.Skipped:
+			resp.Skipped++
+		case r.Err != nil:
 			out.Error = r.Err.Error()
 			resp.Rejected++
-		} else {
+		default:
 			resp.Accepted++
 		}
 		resp.Results = append(resp.Results, out)
+	}
+	if req.Msg.ImportId != "" && !req.Msg.DryRun {
+		resp.Progress = &localv1.ImportProgress{LastRow: progress.LastRow, Accepted: progress.Accepted, Rejected: progress.Rejected}
 	}
 	return connect.NewResponse(resp), nil
 }

@@ -317,6 +317,98 @@ func TestImport(t *testing.T) {
 	})
 }
 
+// TestImportResumable: batches of a named import record their progress;
+// a batch sent again and an import run again from the start create no case
+// twice, another user's import of the same id is another import, and a bad
+// id is refused.
+func TestImportResumable(t *testing.T) {
+	stores(t, func(t *testing.T, fx *fixture) {
+		ctx := context.Background()
+		row := func(n int64) casework.ImportRow {
+			f := map[string]any{"name_first": fmt.Sprintf("Child%d", n), "sex": "female"}
+			if n == 3 {
+				f["sex"] = "dragon"
+			}
+			return casework.ImportRow{Row: n, Fields: f}
+		}
+		batch := func(from, to int64) []casework.ImportRow {
+			var rows []casework.ImportRow
+			for n := from; n <= to; n++ {
+				rows = append(rows, row(n))
+			}
+			return rows
+		}
+		count := func(want int) {
+			t.Helper()
+			if n, _ := fx.svc.Count(ctx); n != int64(want) {
+				t.Errorf("got %d cases, want %d", n, want)
+			}
+		}
+		if _, p, err := fx.svc.ImportBatch(ctx, fx.sup, "imp-1", nil, false); err != nil || p != (casework.ImportProgress{}) {
+			t.Fatalf("progress of a new import: got %+v, %v, want zero, nil", p, err)
+		}
+		res, p, err := fx.svc.ImportBatch(ctx, fx.sup, "imp-1", batch(1, 4), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (casework.ImportProgress{LastRow: 4, Accepted: 3, Rejected: 1}); p != want {
+			t.Errorf("progress after the first batch: got %+v, want %+v", p, want)
+		}
+		if res[2].Err == nil || res[2].Skipped {
+			t.Errorf("row 3: got %+v, want rejected", res[2])
+		}
+		// The same batch again (its answer was lost), then the whole import
+		// again from the start.
+		res, p, err = fx.svc.ImportBatch(ctx, fx.sup, "imp-1", batch(1, 4), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if !r.Skipped || r.Err != nil || r.ID != "" {
+				t.Errorf("row %d sent again: got %+v, want skipped", r.Row, r)
+			}
+		}
+		count(3)
+		res, p, err = fx.svc.ImportBatch(ctx, fx.sup, "imp-1", batch(1, 6), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (casework.ImportProgress{LastRow: 6, Accepted: 5, Rejected: 1}); p != want {
+			t.Errorf("progress after the rerun: got %+v, want %+v", p, want)
+		}
+		for _, r := range res {
+			if r.Skipped != (r.Row <= 4) || (r.Row > 4 && r.ID == "") {
+				t.Errorf("row %d of the rerun: got %+v", r.Row, r)
+			}
+		}
+		count(5)
+		// Another id, or another user's import of the same id, starts afresh.
+		other := fx.sup
+		other.User = "someone-else"
+		if _, p, err := fx.svc.ImportBatch(ctx, other, "imp-1", nil, false); err != nil || p != (casework.ImportProgress{}) {
+			t.Errorf("another user's imp-1: got %+v, %v, want zero, nil", p, err)
+		}
+		if _, _, err := fx.svc.ImportBatch(ctx, fx.sup, "imp-2", batch(1, 2), false); err != nil {
+			t.Fatal(err)
+		}
+		count(7)
+		for _, id := range []string{"a/b", "with space", strings.Repeat("x", casework.MaxImportID+1)} {
+			if _, _, err := fx.svc.ImportBatch(ctx, fx.sup, id, batch(7, 7), false); !errors.Is(err, casework.ErrInvalid) {
+				t.Errorf("import id %q: got %v, want ErrInvalid", id, err)
+			}
+		}
+		// A dry run records nothing.
+		if _, _, err := fx.svc.ImportBatch(ctx, fx.sup, "imp-3", batch(1, 2), true); err != nil {
+			t.Fatal(err)
+		}
+		if _, p, _ := fx.svc.ImportBatch(ctx, fx.sup, "imp-3", nil, false); p != (casework.ImportProgress{}) {
+			t.Errorf("progress after a dry run: got %+v, want zero", p)
+		}
+		count(7)
+		verifyAudit(t, fx.store)
+	})
+}
+
 func TestListFilters(t *testing.T) {
 	fx := newFixture(t, memstore.New())
 	ctx := context.Background()

@@ -61,8 +61,11 @@ const AdminUser = "admin"
 var ErrInitialised = errors.New("directory already holds a node")
 
 // Version returns the version of the running binary (see
-// buildinfo.Info.Version).
-func Version() string { return buildinfo.Read().Version() }
+// buildinfo.Info.Version). It is worked out once: without version-control
+// information it hashes the whole executable.
+func Version() string { return version() }
+
+var version = sync.OnceValue(func() string { return buildinfo.Read().Version() })
 
 // InitOptions describe a new node.
 type InitOptions struct {
@@ -201,6 +204,10 @@ func Open(ctx context.Context, dir string, cfg config.Config, passphrase []byte,
 		// freed memory back (the process-wide setting; one node per process).
 		debug.SetMemoryLimit(int64(cfg.Memory.LimitMB) << 20)
 	}
+	// Work out the version (it may hash the executable) and read the
+	// store's tables ahead while the keyring derives its key.
+	go Version()
+	badgerstore.Prefetch(filepath.Join(dir, nodedir.DataDir))
 	t0 := time.Now()
 	kr, err := OpenKeyring(ctx, dir, cfg, passphrase, log)
 	if err != nil {
@@ -343,6 +350,7 @@ func (n *Node) open(ctx context.Context) error {
 	}
 	n.ex.Store(ex)
 	n.step("exchange", t0)
+	t0 = time.Now()
 	// A peer's signed announcement of its addresses (identify) updates
 	// where this node dials it; a new connection wakes its deliveries.
 	n.host.OnAnnounce(func(a p2p.Announcement) {
@@ -365,6 +373,7 @@ func (n *Node) open(ctx context.Context) error {
 		ReportsDir: filepath.Join(n.dir, "reports"), Coordination: n.cfg.Agency.Coordination,
 		SMTPConfigured: n.mail != nil,
 	})
+	n.step("api", t0)
 	return nil
 }
 
@@ -441,6 +450,7 @@ func (n *Node) Handler() http.Handler {
 // is done, then shuts down cleanly. ready, if not nil, is called with the
 // API's base URL once it accepts connections (after api.url is written).
 func (n *Node) Run(ctx context.Context, ready func(url string)) error {
+	t0 := time.Now()
 	host, _, err := net.SplitHostPort(n.cfg.API.Listen)
 	if err != nil {
 		return fmt.Errorf("api.listen %q: %w", n.cfg.API.Listen, err)
@@ -473,6 +483,7 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 		return err
 	}
 	defer os.Remove(filepath.Join(n.dir, nodedir.APIURLFile))
+	n.step("listen", t0)
 	n.log.Info("node started", "agency", n.cfg.Agency.ID, "api", url, "version", Version())
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
@@ -511,7 +522,10 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 			n.cases.RunDigests(deliverCtx, at, n.cfg.Casework.DigestUpcomingDays, n.log.With("component", "digest"))
 		})
 	}
-	wg.Go(func() { releaseWhenIdle(deliverCtx, &busy, 2*time.Second) })
+	// The start is a burst of its own (the keyring's KDF, the table
+	// check): what it touched is given back once the API is idle.
+	busy.Store(1)
+	wg.Go(func() { releaseWhenIdle(deliverCtx, &busy, 2*time.Second, n.releaseMemory) })
 	if len(n.cfg.Reports.Push) > 0 {
 		var entries []api.ScheduledPush
 		for _, e := range n.cfg.Reports.Push {
@@ -543,10 +557,10 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 	return err
 }
 
-// releaseWhenIdle gives freed memory back to the system once the API has
-// been idle for a while after serving requests (a bulk import leaves the
-// heap large; the runtime would otherwise return it only slowly).
-func releaseWhenIdle(ctx context.Context, busy *atomic.Int64, idle time.Duration) {
+// releaseWhenIdle calls release once the API has been idle for a while
+// after serving requests (a bulk import leaves the heap large; the
+// runtime would otherwise return it only slowly).
+func releaseWhenIdle(ctx context.Context, busy *atomic.Int64, idle time.Duration, release func()) {
 	t := time.NewTicker(idle)
 	defer t.Stop()
 	last := int64(0)
@@ -560,11 +574,25 @@ func releaseWhenIdle(ctx context.Context, busy *atomic.Int64, idle time.Duration
 		case n != last:
 			last = n // still busy: look again later
 		case n > 0:
-			debug.FreeOSMemory()
+			release()
 			busy.Store(0)
 			last = 0
 		}
 	}
+}
+
+// releaseMemory gives freed heap memory back to the system, and the
+// resident pages of the store's mapped files (tables, logs) that a burst
+// of work touched (badgerstore.ReleaseMapped): they are read back from
+// the files when needed.
+func (n *Node) releaseMemory() {
+	debug.FreeOSMemory()
+	b, err := badgerstore.ReleaseMapped(n.dir)
+	if err != nil {
+		n.log.Debug("releasing the store's mapped pages", "err", err)
+		return
+	}
+	n.log.Debug("memory released", "mapped_bytes", b)
 }
 
 // OpenKeyring opens the keyring a node is configured with: the file

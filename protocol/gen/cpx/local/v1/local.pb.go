@@ -2273,9 +2273,18 @@ func (x *ImportRow) GetFields() *structpb.Struct {
 }
 
 type ImportCasesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rows          []*ImportRow           `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
-	DryRun        bool                   `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Rows   []*ImportRow           `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	DryRun bool                   `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// Names a resumable import (1-64 letters, digits, '.', '_' or '-'; the
+	// caller's own: another user's import of the same id is another import).
+	// The node records, in each batch's transaction, the last row it has
+	// processed for it, and skips rows at or before that row (their results
+	// say skipped): a batch sent again, or an import run again after an
+	// interruption, adds no case twice. Rows must therefore come in
+	// increasing row order across batches. A request with an import_id and
+	// no rows only reads the progress. Ignored on a dry run.
+	ImportId      string `protobuf:"bytes,3,opt,name=import_id,json=importId,proto3" json:"import_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2324,6 +2333,13 @@ func (x *ImportCasesRequest) GetDryRun() bool {
 	return false
 }
 
+func (x *ImportCasesRequest) GetImportId() string {
+	if x != nil {
+		return x.ImportId
+	}
+	return ""
+}
+
 type ImportResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Row   int64                  `protobuf:"varint,1,opt,name=row,proto3" json:"row,omitempty"`
@@ -2331,7 +2347,9 @@ type ImportResult struct {
 	Id         string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
 	CaseNumber string `protobuf:"bytes,3,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
 	// Why the row was rejected; empty when accepted.
-	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// The row was processed by an earlier batch of the same import.
+	Skipped       bool `protobuf:"varint,5,opt,name=skipped,proto3" json:"skipped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2394,11 +2412,22 @@ func (x *ImportResult) GetError() string {
 	return ""
 }
 
+func (x *ImportResult) GetSkipped() bool {
+	if x != nil {
+		return x.Skipped
+	}
+	return false
+}
+
 type ImportCasesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Results       []*ImportResult        `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
-	Accepted      int64                  `protobuf:"varint,2,opt,name=accepted,proto3" json:"accepted,omitempty"`
-	Rejected      int64                  `protobuf:"varint,3,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Results  []*ImportResult        `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	Accepted int64                  `protobuf:"varint,2,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Rejected int64                  `protobuf:"varint,3,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	// Rows skipped: already processed by an earlier batch of the import.
+	Skipped int64 `protobuf:"varint,4,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	// With an import_id: the import's progress after this request.
+	Progress      *ImportProgress `protobuf:"bytes,5,opt,name=progress,proto3" json:"progress,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2454,6 +2483,82 @@ func (x *ImportCasesResponse) GetRejected() int64 {
 	return 0
 }
 
+func (x *ImportCasesResponse) GetSkipped() int64 {
+	if x != nil {
+		return x.Skipped
+	}
+	return 0
+}
+
+func (x *ImportCasesResponse) GetProgress() *ImportProgress {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
+// ImportProgress is what a resumable import has done, over all its batches.
+type ImportProgress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The last row processed; 0 when none.
+	LastRow       int64 `protobuf:"varint,1,opt,name=last_row,json=lastRow,proto3" json:"last_row,omitempty"`
+	Accepted      int64 `protobuf:"varint,2,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Rejected      int64 `protobuf:"varint,3,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportProgress) Reset() {
+	*x = ImportProgress{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportProgress) ProtoMessage() {}
+
+func (x *ImportProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportProgress.ProtoReflect.Descriptor instead.
+func (*ImportProgress) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ImportProgress) GetLastRow() int64 {
+	if x != nil {
+		return x.LastRow
+	}
+	return 0
+}
+
+func (x *ImportProgress) GetAccepted() int64 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *ImportProgress) GetRejected() int64 {
+	if x != nil {
+		return x.Rejected
+	}
+	return 0
+}
+
 type ExportCasesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Status        string                 `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
@@ -2463,7 +2568,7 @@ type ExportCasesRequest struct {
 
 func (x *ExportCasesRequest) Reset() {
 	*x = ExportCasesRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[41]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2475,7 +2580,7 @@ func (x *ExportCasesRequest) String() string {
 func (*ExportCasesRequest) ProtoMessage() {}
 
 func (x *ExportCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[41]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2488,7 +2593,7 @@ func (x *ExportCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportCasesRequest.ProtoReflect.Descriptor instead.
 func (*ExportCasesRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{41}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ExportCasesRequest) GetStatus() string {
@@ -2507,7 +2612,7 @@ type ExportCasesResponse struct {
 
 func (x *ExportCasesResponse) Reset() {
 	*x = ExportCasesResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[42]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2519,7 +2624,7 @@ func (x *ExportCasesResponse) String() string {
 func (*ExportCasesResponse) ProtoMessage() {}
 
 func (x *ExportCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[42]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2532,7 +2637,7 @@ func (x *ExportCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportCasesResponse.ProtoReflect.Descriptor instead.
 func (*ExportCasesResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{42}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ExportCasesResponse) GetCase() *Case {
@@ -2555,7 +2660,7 @@ type ListFormsRequest struct {
 
 func (x *ListFormsRequest) Reset() {
 	*x = ListFormsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[43]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2567,7 +2672,7 @@ func (x *ListFormsRequest) String() string {
 func (*ListFormsRequest) ProtoMessage() {}
 
 func (x *ListFormsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[43]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2580,7 +2685,7 @@ func (x *ListFormsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFormsRequest.ProtoReflect.Descriptor instead.
 func (*ListFormsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{43}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListFormsRequest) GetDetails() bool {
@@ -2613,7 +2718,7 @@ type Form struct {
 
 func (x *Form) Reset() {
 	*x = Form{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[44]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2625,7 +2730,7 @@ func (x *Form) String() string {
 func (*Form) ProtoMessage() {}
 
 func (x *Form) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[44]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2638,7 +2743,7 @@ func (x *Form) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Form.ProtoReflect.Descriptor instead.
 func (*Form) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{44}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Form) GetId() string {
@@ -2711,7 +2816,7 @@ type FormField struct {
 
 func (x *FormField) Reset() {
 	*x = FormField{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[45]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2723,7 +2828,7 @@ func (x *FormField) String() string {
 func (*FormField) ProtoMessage() {}
 
 func (x *FormField) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[45]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2736,7 +2841,7 @@ func (x *FormField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormField.ProtoReflect.Descriptor instead.
 func (*FormField) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{45}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *FormField) GetName() string {
@@ -2828,7 +2933,7 @@ type FormLookup struct {
 
 func (x *FormLookup) Reset() {
 	*x = FormLookup{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[46]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2840,7 +2945,7 @@ func (x *FormLookup) String() string {
 func (*FormLookup) ProtoMessage() {}
 
 func (x *FormLookup) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[46]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2853,7 +2958,7 @@ func (x *FormLookup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormLookup.ProtoReflect.Descriptor instead.
 func (*FormLookup) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{46}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *FormLookup) GetId() string {
@@ -2887,7 +2992,7 @@ type FormOption struct {
 
 func (x *FormOption) Reset() {
 	*x = FormOption{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[47]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2899,7 +3004,7 @@ func (x *FormOption) String() string {
 func (*FormOption) ProtoMessage() {}
 
 func (x *FormOption) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[47]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2912,7 +3017,7 @@ func (x *FormOption) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormOption.ProtoReflect.Descriptor instead.
 func (*FormOption) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{47}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *FormOption) GetId() string {
@@ -2946,7 +3051,7 @@ type FormLocation struct {
 
 func (x *FormLocation) Reset() {
 	*x = FormLocation{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2958,7 +3063,7 @@ func (x *FormLocation) String() string {
 func (*FormLocation) ProtoMessage() {}
 
 func (x *FormLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[48]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2971,7 +3076,7 @@ func (x *FormLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormLocation.ProtoReflect.Descriptor instead.
 func (*FormLocation) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{48}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *FormLocation) GetCode() string {
@@ -3024,7 +3129,7 @@ type ListFormsResponse struct {
 
 func (x *ListFormsResponse) Reset() {
 	*x = ListFormsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3036,7 +3141,7 @@ func (x *ListFormsResponse) String() string {
 func (*ListFormsResponse) ProtoMessage() {}
 
 func (x *ListFormsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[49]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3049,7 +3154,7 @@ func (x *ListFormsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFormsResponse.ProtoReflect.Descriptor instead.
 func (*ListFormsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{49}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListFormsResponse) GetForms() []*Form {
@@ -3088,7 +3193,7 @@ type CheckpointAuditRequest struct {
 
 func (x *CheckpointAuditRequest) Reset() {
 	*x = CheckpointAuditRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3100,7 +3205,7 @@ func (x *CheckpointAuditRequest) String() string {
 func (*CheckpointAuditRequest) ProtoMessage() {}
 
 func (x *CheckpointAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[50]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3113,7 +3218,7 @@ func (x *CheckpointAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointAuditRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointAuditRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{50}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{51}
 }
 
 type CheckpointAuditResponse struct {
@@ -3130,7 +3235,7 @@ type CheckpointAuditResponse struct {
 
 func (x *CheckpointAuditResponse) Reset() {
 	*x = CheckpointAuditResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3142,7 +3247,7 @@ func (x *CheckpointAuditResponse) String() string {
 func (*CheckpointAuditResponse) ProtoMessage() {}
 
 func (x *CheckpointAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[51]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3155,7 +3260,7 @@ func (x *CheckpointAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointAuditResponse.ProtoReflect.Descriptor instead.
 func (*CheckpointAuditResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{51}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CheckpointAuditResponse) GetSeq() uint64 {
@@ -3203,7 +3308,7 @@ type AnchorCheck struct {
 
 func (x *AnchorCheck) Reset() {
 	*x = AnchorCheck{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3215,7 +3320,7 @@ func (x *AnchorCheck) String() string {
 func (*AnchorCheck) ProtoMessage() {}
 
 func (x *AnchorCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[52]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3228,7 +3333,7 @@ func (x *AnchorCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnchorCheck.ProtoReflect.Descriptor instead.
 func (*AnchorCheck) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{52}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *AnchorCheck) GetPeer() string {
@@ -3277,7 +3382,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3289,7 +3394,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[53]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3302,7 +3407,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{53}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *AuditEntry) GetSeq() uint64 {
@@ -3376,7 +3481,7 @@ type VerifyAuditRequest struct {
 
 func (x *VerifyAuditRequest) Reset() {
 	*x = VerifyAuditRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3388,7 +3493,7 @@ func (x *VerifyAuditRequest) String() string {
 func (*VerifyAuditRequest) ProtoMessage() {}
 
 func (x *VerifyAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[54]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3401,7 +3506,7 @@ func (x *VerifyAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditRequest.ProtoReflect.Descriptor instead.
 func (*VerifyAuditRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{54}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{55}
 }
 
 type VerifyAuditResponse struct {
@@ -3425,7 +3530,7 @@ type VerifyAuditResponse struct {
 
 func (x *VerifyAuditResponse) Reset() {
 	*x = VerifyAuditResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3437,7 +3542,7 @@ func (x *VerifyAuditResponse) String() string {
 func (*VerifyAuditResponse) ProtoMessage() {}
 
 func (x *VerifyAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[55]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3450,7 +3555,7 @@ func (x *VerifyAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditResponse.ProtoReflect.Descriptor instead.
 func (*VerifyAuditResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{55}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *VerifyAuditResponse) GetOk() bool {
@@ -3518,7 +3623,7 @@ type TailAuditRequest struct {
 
 func (x *TailAuditRequest) Reset() {
 	*x = TailAuditRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3530,7 +3635,7 @@ func (x *TailAuditRequest) String() string {
 func (*TailAuditRequest) ProtoMessage() {}
 
 func (x *TailAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[56]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3543,7 +3648,7 @@ func (x *TailAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailAuditRequest.ProtoReflect.Descriptor instead.
 func (*TailAuditRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{56}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *TailAuditRequest) GetN() int32 {
@@ -3562,7 +3667,7 @@ type TailAuditResponse struct {
 
 func (x *TailAuditResponse) Reset() {
 	*x = TailAuditResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3574,7 +3679,7 @@ func (x *TailAuditResponse) String() string {
 func (*TailAuditResponse) ProtoMessage() {}
 
 func (x *TailAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[57]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3587,7 +3692,7 @@ func (x *TailAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailAuditResponse.ProtoReflect.Descriptor instead.
 func (*TailAuditResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{57}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *TailAuditResponse) GetEntries() []*AuditEntry {
@@ -3605,7 +3710,7 @@ type ExportAuditRequest struct {
 
 func (x *ExportAuditRequest) Reset() {
 	*x = ExportAuditRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3617,7 +3722,7 @@ func (x *ExportAuditRequest) String() string {
 func (*ExportAuditRequest) ProtoMessage() {}
 
 func (x *ExportAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[58]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3630,7 +3735,7 @@ func (x *ExportAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportAuditRequest.ProtoReflect.Descriptor instead.
 func (*ExportAuditRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{58}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{59}
 }
 
 type ExportAuditResponse struct {
@@ -3642,7 +3747,7 @@ type ExportAuditResponse struct {
 
 func (x *ExportAuditResponse) Reset() {
 	*x = ExportAuditResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3654,7 +3759,7 @@ func (x *ExportAuditResponse) String() string {
 func (*ExportAuditResponse) ProtoMessage() {}
 
 func (x *ExportAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[59]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3667,7 +3772,7 @@ func (x *ExportAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportAuditResponse.ProtoReflect.Descriptor instead.
 func (*ExportAuditResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{59}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ExportAuditResponse) GetEntry() *AuditEntry {
@@ -3685,7 +3790,7 @@ type NodeIDRequest struct {
 
 func (x *NodeIDRequest) Reset() {
 	*x = NodeIDRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3697,7 +3802,7 @@ func (x *NodeIDRequest) String() string {
 func (*NodeIDRequest) ProtoMessage() {}
 
 func (x *NodeIDRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[60]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3710,7 +3815,7 @@ func (x *NodeIDRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeIDRequest.ProtoReflect.Descriptor instead.
 func (*NodeIDRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{60}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{61}
 }
 
 type NodeIDResponse struct {
@@ -3729,7 +3834,7 @@ type NodeIDResponse struct {
 
 func (x *NodeIDResponse) Reset() {
 	*x = NodeIDResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3741,7 +3846,7 @@ func (x *NodeIDResponse) String() string {
 func (*NodeIDResponse) ProtoMessage() {}
 
 func (x *NodeIDResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[61]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3754,7 +3859,7 @@ func (x *NodeIDResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeIDResponse.ProtoReflect.Descriptor instead.
 func (*NodeIDResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{61}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *NodeIDResponse) GetAgencyId() string {
@@ -3824,7 +3929,7 @@ type Peer struct {
 
 func (x *Peer) Reset() {
 	*x = Peer{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3836,7 +3941,7 @@ func (x *Peer) String() string {
 func (*Peer) ProtoMessage() {}
 
 func (x *Peer) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[62]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3849,7 +3954,7 @@ func (x *Peer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Peer.ProtoReflect.Descriptor instead.
 func (*Peer) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{62}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *Peer) GetAgency() string {
@@ -3940,7 +4045,7 @@ type AddPeerRequest struct {
 
 func (x *AddPeerRequest) Reset() {
 	*x = AddPeerRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3952,7 +4057,7 @@ func (x *AddPeerRequest) String() string {
 func (*AddPeerRequest) ProtoMessage() {}
 
 func (x *AddPeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[63]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3965,7 +4070,7 @@ func (x *AddPeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPeerRequest.ProtoReflect.Descriptor instead.
 func (*AddPeerRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{63}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *AddPeerRequest) GetAddr() string {
@@ -3991,7 +4096,7 @@ type AddPeerResponse struct {
 
 func (x *AddPeerResponse) Reset() {
 	*x = AddPeerResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4003,7 +4108,7 @@ func (x *AddPeerResponse) String() string {
 func (*AddPeerResponse) ProtoMessage() {}
 
 func (x *AddPeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[64]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4016,7 +4121,7 @@ func (x *AddPeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPeerResponse.ProtoReflect.Descriptor instead.
 func (*AddPeerResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{64}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *AddPeerResponse) GetPeer() *Peer {
@@ -4034,7 +4139,7 @@ type ListPeersRequest struct {
 
 func (x *ListPeersRequest) Reset() {
 	*x = ListPeersRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4046,7 +4151,7 @@ func (x *ListPeersRequest) String() string {
 func (*ListPeersRequest) ProtoMessage() {}
 
 func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[65]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4059,7 +4164,7 @@ func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersRequest.ProtoReflect.Descriptor instead.
 func (*ListPeersRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{65}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{66}
 }
 
 type ListPeersResponse struct {
@@ -4071,7 +4176,7 @@ type ListPeersResponse struct {
 
 func (x *ListPeersResponse) Reset() {
 	*x = ListPeersResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4083,7 +4188,7 @@ func (x *ListPeersResponse) String() string {
 func (*ListPeersResponse) ProtoMessage() {}
 
 func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[66]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4096,7 +4201,7 @@ func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersResponse.ProtoReflect.Descriptor instead.
 func (*ListPeersResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{66}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ListPeersResponse) GetPeers() []*Peer {
@@ -4115,7 +4220,7 @@ type RemovePeerRequest struct {
 
 func (x *RemovePeerRequest) Reset() {
 	*x = RemovePeerRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4127,7 +4232,7 @@ func (x *RemovePeerRequest) String() string {
 func (*RemovePeerRequest) ProtoMessage() {}
 
 func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[67]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4140,7 +4245,7 @@ func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerRequest.ProtoReflect.Descriptor instead.
 func (*RemovePeerRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{67}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *RemovePeerRequest) GetAgency() string {
@@ -4158,7 +4263,7 @@ type RemovePeerResponse struct {
 
 func (x *RemovePeerResponse) Reset() {
 	*x = RemovePeerResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4170,7 +4275,7 @@ func (x *RemovePeerResponse) String() string {
 func (*RemovePeerResponse) ProtoMessage() {}
 
 func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[68]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4183,7 +4288,7 @@ func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerResponse.ProtoReflect.Descriptor instead.
 func (*RemovePeerResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{68}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{69}
 }
 
 type RekeyPeerRequest struct {
@@ -4197,7 +4302,7 @@ type RekeyPeerRequest struct {
 
 func (x *RekeyPeerRequest) Reset() {
 	*x = RekeyPeerRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4209,7 +4314,7 @@ func (x *RekeyPeerRequest) String() string {
 func (*RekeyPeerRequest) ProtoMessage() {}
 
 func (x *RekeyPeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[69]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4222,7 +4327,7 @@ func (x *RekeyPeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RekeyPeerRequest.ProtoReflect.Descriptor instead.
 func (*RekeyPeerRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{69}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *RekeyPeerRequest) GetAgency() string {
@@ -4248,7 +4353,7 @@ type RekeyPeerResponse struct {
 
 func (x *RekeyPeerResponse) Reset() {
 	*x = RekeyPeerResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4260,7 +4365,7 @@ func (x *RekeyPeerResponse) String() string {
 func (*RekeyPeerResponse) ProtoMessage() {}
 
 func (x *RekeyPeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[70]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4273,7 +4378,7 @@ func (x *RekeyPeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RekeyPeerResponse.ProtoReflect.Descriptor instead.
 func (*RekeyPeerResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{70}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *RekeyPeerResponse) GetPeer() *Peer {
@@ -4305,7 +4410,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4317,7 +4422,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[71]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4330,7 +4435,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{71}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *Policy) GetId() string {
@@ -4428,7 +4533,7 @@ type ApplyPolicyRequest struct {
 
 func (x *ApplyPolicyRequest) Reset() {
 	*x = ApplyPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4440,7 +4545,7 @@ func (x *ApplyPolicyRequest) String() string {
 func (*ApplyPolicyRequest) ProtoMessage() {}
 
 func (x *ApplyPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[72]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4453,7 +4558,7 @@ func (x *ApplyPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyPolicyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{72}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ApplyPolicyRequest) GetDocument() []byte {
@@ -4486,7 +4591,7 @@ type ApplyPolicyResponse struct {
 
 func (x *ApplyPolicyResponse) Reset() {
 	*x = ApplyPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4498,7 +4603,7 @@ func (x *ApplyPolicyResponse) String() string {
 func (*ApplyPolicyResponse) ProtoMessage() {}
 
 func (x *ApplyPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[73]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4511,7 +4616,7 @@ func (x *ApplyPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyPolicyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{73}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ApplyPolicyResponse) GetPolicy() *Policy {
@@ -4550,7 +4655,7 @@ type ListPoliciesRequest struct {
 
 func (x *ListPoliciesRequest) Reset() {
 	*x = ListPoliciesRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4562,7 +4667,7 @@ func (x *ListPoliciesRequest) String() string {
 func (*ListPoliciesRequest) ProtoMessage() {}
 
 func (x *ListPoliciesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[74]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4575,7 +4680,7 @@ func (x *ListPoliciesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliciesRequest.ProtoReflect.Descriptor instead.
 func (*ListPoliciesRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{74}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{75}
 }
 
 type ListPoliciesResponse struct {
@@ -4587,7 +4692,7 @@ type ListPoliciesResponse struct {
 
 func (x *ListPoliciesResponse) Reset() {
 	*x = ListPoliciesResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4599,7 +4704,7 @@ func (x *ListPoliciesResponse) String() string {
 func (*ListPoliciesResponse) ProtoMessage() {}
 
 func (x *ListPoliciesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[75]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4612,7 +4717,7 @@ func (x *ListPoliciesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliciesResponse.ProtoReflect.Descriptor instead.
 func (*ListPoliciesResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{75}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ListPoliciesResponse) GetPolicies() []*Policy {
@@ -4631,7 +4736,7 @@ type ShowPolicyRequest struct {
 
 func (x *ShowPolicyRequest) Reset() {
 	*x = ShowPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4643,7 +4748,7 @@ func (x *ShowPolicyRequest) String() string {
 func (*ShowPolicyRequest) ProtoMessage() {}
 
 func (x *ShowPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[76]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4656,7 +4761,7 @@ func (x *ShowPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowPolicyRequest.ProtoReflect.Descriptor instead.
 func (*ShowPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{76}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *ShowPolicyRequest) GetId() string {
@@ -4676,7 +4781,7 @@ type ShowPolicyResponse struct {
 
 func (x *ShowPolicyResponse) Reset() {
 	*x = ShowPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4688,7 +4793,7 @@ func (x *ShowPolicyResponse) String() string {
 func (*ShowPolicyResponse) ProtoMessage() {}
 
 func (x *ShowPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[77]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4701,7 +4806,7 @@ func (x *ShowPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowPolicyResponse.ProtoReflect.Descriptor instead.
 func (*ShowPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{77}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *ShowPolicyResponse) GetPolicy() *Policy {
@@ -4727,7 +4832,7 @@ type SignPolicyRequest struct {
 
 func (x *SignPolicyRequest) Reset() {
 	*x = SignPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4739,7 +4844,7 @@ func (x *SignPolicyRequest) String() string {
 func (*SignPolicyRequest) ProtoMessage() {}
 
 func (x *SignPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[78]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4752,7 +4857,7 @@ func (x *SignPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SignPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{78}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *SignPolicyRequest) GetDocument() []byte {
@@ -4773,7 +4878,7 @@ type SignPolicyResponse struct {
 
 func (x *SignPolicyResponse) Reset() {
 	*x = SignPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4785,7 +4890,7 @@ func (x *SignPolicyResponse) String() string {
 func (*SignPolicyResponse) ProtoMessage() {}
 
 func (x *SignPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[79]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4798,7 +4903,7 @@ func (x *SignPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SignPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{79}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *SignPolicyResponse) GetDocument() []byte {
@@ -4828,7 +4933,7 @@ type CheckPolicyRequest struct {
 
 func (x *CheckPolicyRequest) Reset() {
 	*x = CheckPolicyRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4840,7 +4945,7 @@ func (x *CheckPolicyRequest) String() string {
 func (*CheckPolicyRequest) ProtoMessage() {}
 
 func (x *CheckPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[80]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4853,7 +4958,7 @@ func (x *CheckPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckPolicyRequest.ProtoReflect.Descriptor instead.
 func (*CheckPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{80}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *CheckPolicyRequest) GetCaseId() string {
@@ -4896,7 +5001,7 @@ type FieldDecision struct {
 
 func (x *FieldDecision) Reset() {
 	*x = FieldDecision{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4908,7 +5013,7 @@ func (x *FieldDecision) String() string {
 func (*FieldDecision) ProtoMessage() {}
 
 func (x *FieldDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[81]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4921,7 +5026,7 @@ func (x *FieldDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldDecision.ProtoReflect.Descriptor instead.
 func (*FieldDecision) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{81}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *FieldDecision) GetField() string {
@@ -4957,7 +5062,7 @@ type CheckPolicyResponse struct {
 
 func (x *CheckPolicyResponse) Reset() {
 	*x = CheckPolicyResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4969,7 +5074,7 @@ func (x *CheckPolicyResponse) String() string {
 func (*CheckPolicyResponse) ProtoMessage() {}
 
 func (x *CheckPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[82]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4982,7 +5087,7 @@ func (x *CheckPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckPolicyResponse.ProtoReflect.Descriptor instead.
 func (*CheckPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{82}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *CheckPolicyResponse) GetAllowed() bool {
@@ -5051,7 +5156,7 @@ type Exchange struct {
 
 func (x *Exchange) Reset() {
 	*x = Exchange{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5063,7 +5168,7 @@ func (x *Exchange) String() string {
 func (*Exchange) ProtoMessage() {}
 
 func (x *Exchange) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[83]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5076,7 +5181,7 @@ func (x *Exchange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Exchange.ProtoReflect.Descriptor instead.
 func (*Exchange) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{83}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *Exchange) GetId() string {
@@ -5252,7 +5357,7 @@ type ExchangeEvent struct {
 
 func (x *ExchangeEvent) Reset() {
 	*x = ExchangeEvent{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5264,7 +5369,7 @@ func (x *ExchangeEvent) String() string {
 func (*ExchangeEvent) ProtoMessage() {}
 
 func (x *ExchangeEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[84]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5277,7 +5382,7 @@ func (x *ExchangeEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeEvent.ProtoReflect.Descriptor instead.
 func (*ExchangeEvent) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{84}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *ExchangeEvent) GetAt() *timestamppb.Timestamp {
@@ -5323,7 +5428,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5335,7 +5440,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[85]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5348,7 +5453,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{85}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *SendRequest) GetKind() string {
@@ -5402,7 +5507,7 @@ type SendResponse struct {
 
 func (x *SendResponse) Reset() {
 	*x = SendResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5414,7 +5519,7 @@ func (x *SendResponse) String() string {
 func (*SendResponse) ProtoMessage() {}
 
 func (x *SendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[86]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5427,7 +5532,7 @@ func (x *SendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResponse.ProtoReflect.Descriptor instead.
 func (*SendResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{86}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *SendResponse) GetExchange() *Exchange {
@@ -5448,7 +5553,7 @@ type ListExchangesRequest struct {
 
 func (x *ListExchangesRequest) Reset() {
 	*x = ListExchangesRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5460,7 +5565,7 @@ func (x *ListExchangesRequest) String() string {
 func (*ListExchangesRequest) ProtoMessage() {}
 
 func (x *ListExchangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[87]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5473,7 +5578,7 @@ func (x *ListExchangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangesRequest.ProtoReflect.Descriptor instead.
 func (*ListExchangesRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{87}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *ListExchangesRequest) GetKind() string {
@@ -5506,7 +5611,7 @@ type ListExchangesResponse struct {
 
 func (x *ListExchangesResponse) Reset() {
 	*x = ListExchangesResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5518,7 +5623,7 @@ func (x *ListExchangesResponse) String() string {
 func (*ListExchangesResponse) ProtoMessage() {}
 
 func (x *ListExchangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[88]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5531,7 +5636,7 @@ func (x *ListExchangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangesResponse.ProtoReflect.Descriptor instead.
 func (*ListExchangesResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{88}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *ListExchangesResponse) GetExchanges() []*Exchange {
@@ -5550,7 +5655,7 @@ type GetExchangeRequest struct {
 
 func (x *GetExchangeRequest) Reset() {
 	*x = GetExchangeRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5562,7 +5667,7 @@ func (x *GetExchangeRequest) String() string {
 func (*GetExchangeRequest) ProtoMessage() {}
 
 func (x *GetExchangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[89]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5575,7 +5680,7 @@ func (x *GetExchangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExchangeRequest.ProtoReflect.Descriptor instead.
 func (*GetExchangeRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{89}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *GetExchangeRequest) GetId() string {
@@ -5594,7 +5699,7 @@ type GetExchangeResponse struct {
 
 func (x *GetExchangeResponse) Reset() {
 	*x = GetExchangeResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5606,7 +5711,7 @@ func (x *GetExchangeResponse) String() string {
 func (*GetExchangeResponse) ProtoMessage() {}
 
 func (x *GetExchangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[90]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5619,7 +5724,7 @@ func (x *GetExchangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExchangeResponse.ProtoReflect.Descriptor instead.
 func (*GetExchangeResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{90}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *GetExchangeResponse) GetExchange() *Exchange {
@@ -5641,7 +5746,7 @@ type RespondRequest struct {
 
 func (x *RespondRequest) Reset() {
 	*x = RespondRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5653,7 +5758,7 @@ func (x *RespondRequest) String() string {
 func (*RespondRequest) ProtoMessage() {}
 
 func (x *RespondRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[91]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5666,7 +5771,7 @@ func (x *RespondRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondRequest.ProtoReflect.Descriptor instead.
 func (*RespondRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{91}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *RespondRequest) GetId() string {
@@ -5703,7 +5808,7 @@ type RespondResponse struct {
 
 func (x *RespondResponse) Reset() {
 	*x = RespondResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5715,7 +5820,7 @@ func (x *RespondResponse) String() string {
 func (*RespondResponse) ProtoMessage() {}
 
 func (x *RespondResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[92]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5728,7 +5833,7 @@ func (x *RespondResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondResponse.ProtoReflect.Descriptor instead.
 func (*RespondResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{92}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *RespondResponse) GetExchange() *Exchange {
@@ -5761,7 +5866,7 @@ type ResyncExchangeRequest struct {
 
 func (x *ResyncExchangeRequest) Reset() {
 	*x = ResyncExchangeRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5773,7 +5878,7 @@ func (x *ResyncExchangeRequest) String() string {
 func (*ResyncExchangeRequest) ProtoMessage() {}
 
 func (x *ResyncExchangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[93]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5786,7 +5891,7 @@ func (x *ResyncExchangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncExchangeRequest.ProtoReflect.Descriptor instead.
 func (*ResyncExchangeRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{93}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *ResyncExchangeRequest) GetId() string {
@@ -5807,7 +5912,7 @@ type ResyncExchangeResponse struct {
 
 func (x *ResyncExchangeResponse) Reset() {
 	*x = ResyncExchangeResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5819,7 +5924,7 @@ func (x *ResyncExchangeResponse) String() string {
 func (*ResyncExchangeResponse) ProtoMessage() {}
 
 func (x *ResyncExchangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[94]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5832,7 +5937,7 @@ func (x *ResyncExchangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncExchangeResponse.ProtoReflect.Descriptor instead.
 func (*ResyncExchangeResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{94}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ResyncExchangeResponse) GetExchange() *Exchange {
@@ -5864,7 +5969,7 @@ type OutboxRequest struct {
 
 func (x *OutboxRequest) Reset() {
 	*x = OutboxRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5876,7 +5981,7 @@ func (x *OutboxRequest) String() string {
 func (*OutboxRequest) ProtoMessage() {}
 
 func (x *OutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[95]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5889,7 +5994,7 @@ func (x *OutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxRequest.ProtoReflect.Descriptor instead.
 func (*OutboxRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{95}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{96}
 }
 
 type OutboxEntry struct {
@@ -5909,7 +6014,7 @@ type OutboxEntry struct {
 
 func (x *OutboxEntry) Reset() {
 	*x = OutboxEntry{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5921,7 +6026,7 @@ func (x *OutboxEntry) String() string {
 func (*OutboxEntry) ProtoMessage() {}
 
 func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[96]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5934,7 +6039,7 @@ func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxEntry.ProtoReflect.Descriptor instead.
 func (*OutboxEntry) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{96}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *OutboxEntry) GetEnvelopeId() string {
@@ -6009,7 +6114,7 @@ type OutboxResponse struct {
 
 func (x *OutboxResponse) Reset() {
 	*x = OutboxResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6021,7 +6126,7 @@ func (x *OutboxResponse) String() string {
 func (*OutboxResponse) ProtoMessage() {}
 
 func (x *OutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[97]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6034,7 +6139,7 @@ func (x *OutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxResponse.ProtoReflect.Descriptor instead.
 func (*OutboxResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{97}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *OutboxResponse) GetEntries() []*OutboxEntry {
@@ -6054,7 +6159,7 @@ type RetryOutboxRequest struct {
 
 func (x *RetryOutboxRequest) Reset() {
 	*x = RetryOutboxRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6066,7 +6171,7 @@ func (x *RetryOutboxRequest) String() string {
 func (*RetryOutboxRequest) ProtoMessage() {}
 
 func (x *RetryOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[98]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6079,7 +6184,7 @@ func (x *RetryOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryOutboxRequest.ProtoReflect.Descriptor instead.
 func (*RetryOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{98}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *RetryOutboxRequest) GetPeer() string {
@@ -6099,7 +6204,7 @@ type RetryOutboxResponse struct {
 
 func (x *RetryOutboxResponse) Reset() {
 	*x = RetryOutboxResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6111,7 +6216,7 @@ func (x *RetryOutboxResponse) String() string {
 func (*RetryOutboxResponse) ProtoMessage() {}
 
 func (x *RetryOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[99]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6124,7 +6229,7 @@ func (x *RetryOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryOutboxResponse.ProtoReflect.Descriptor instead.
 func (*RetryOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{99}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *RetryOutboxResponse) GetWaiting() int32 {
@@ -6142,7 +6247,7 @@ type KeysStatusRequest struct {
 
 func (x *KeysStatusRequest) Reset() {
 	*x = KeysStatusRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6154,7 +6259,7 @@ func (x *KeysStatusRequest) String() string {
 func (*KeysStatusRequest) ProtoMessage() {}
 
 func (x *KeysStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[100]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6167,7 +6272,7 @@ func (x *KeysStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysStatusRequest.ProtoReflect.Descriptor instead.
 func (*KeysStatusRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{100}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{101}
 }
 
 type AgencyKey struct {
@@ -6183,7 +6288,7 @@ type AgencyKey struct {
 
 func (x *AgencyKey) Reset() {
 	*x = AgencyKey{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6195,7 +6300,7 @@ func (x *AgencyKey) String() string {
 func (*AgencyKey) ProtoMessage() {}
 
 func (x *AgencyKey) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[101]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6208,7 +6313,7 @@ func (x *AgencyKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgencyKey.ProtoReflect.Descriptor instead.
 func (*AgencyKey) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{101}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *AgencyKey) GetVersion() uint32 {
@@ -6263,7 +6368,7 @@ type KeysStatusResponse struct {
 
 func (x *KeysStatusResponse) Reset() {
 	*x = KeysStatusResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6275,7 +6380,7 @@ func (x *KeysStatusResponse) String() string {
 func (*KeysStatusResponse) ProtoMessage() {}
 
 func (x *KeysStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[102]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6288,7 +6393,7 @@ func (x *KeysStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysStatusResponse.ProtoReflect.Descriptor instead.
 func (*KeysStatusResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{102}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *KeysStatusResponse) GetKeyring() string {
@@ -6343,7 +6448,7 @@ type RotateKeysRequest struct {
 
 func (x *RotateKeysRequest) Reset() {
 	*x = RotateKeysRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6355,7 +6460,7 @@ func (x *RotateKeysRequest) String() string {
 func (*RotateKeysRequest) ProtoMessage() {}
 
 func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[103]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6368,7 +6473,7 @@ func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeysRequest.ProtoReflect.Descriptor instead.
 func (*RotateKeysRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{103}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *RotateKeysRequest) GetWrapping() bool {
@@ -6400,7 +6505,7 @@ type RotateKeysResponse struct {
 
 func (x *RotateKeysResponse) Reset() {
 	*x = RotateKeysResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6412,7 +6517,7 @@ func (x *RotateKeysResponse) String() string {
 func (*RotateKeysResponse) ProtoMessage() {}
 
 func (x *RotateKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[104]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6425,7 +6530,7 @@ func (x *RotateKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeysResponse.ProtoReflect.Descriptor instead.
 func (*RotateKeysResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{104}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *RotateKeysResponse) GetRewrapped() int32 {
@@ -6464,7 +6569,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6476,7 +6581,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[105]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6489,7 +6594,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{105}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{106}
 }
 
 type BackupResponse struct {
@@ -6501,7 +6606,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6513,7 +6618,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[106]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6526,7 +6631,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{106}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *BackupResponse) GetChunk() []byte {
@@ -6566,7 +6671,7 @@ type TracingRequest struct {
 
 func (x *TracingRequest) Reset() {
 	*x = TracingRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6578,7 +6683,7 @@ func (x *TracingRequest) String() string {
 func (*TracingRequest) ProtoMessage() {}
 
 func (x *TracingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[107]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6591,7 +6696,7 @@ func (x *TracingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingRequest.ProtoReflect.Descriptor instead.
 func (*TracingRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{107}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *TracingRequest) GetId() string {
@@ -6739,7 +6844,7 @@ type Trace struct {
 
 func (x *Trace) Reset() {
 	*x = Trace{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6751,7 +6856,7 @@ func (x *Trace) String() string {
 func (*Trace) ProtoMessage() {}
 
 func (x *Trace) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[108]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6764,7 +6869,7 @@ func (x *Trace) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trace.ProtoReflect.Descriptor instead.
 func (*Trace) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{108}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *Trace) GetIndex() int32 {
@@ -6889,7 +6994,7 @@ type TracingDecision struct {
 
 func (x *TracingDecision) Reset() {
 	*x = TracingDecision{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6901,7 +7006,7 @@ func (x *TracingDecision) String() string {
 func (*TracingDecision) ProtoMessage() {}
 
 func (x *TracingDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[109]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6914,7 +7019,7 @@ func (x *TracingDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingDecision.ProtoReflect.Descriptor instead.
 func (*TracingDecision) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{109}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *TracingDecision) GetTrace() int32 {
@@ -6978,7 +7083,7 @@ type CreateTracingRequestRequest struct {
 
 func (x *CreateTracingRequestRequest) Reset() {
 	*x = CreateTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6990,7 +7095,7 @@ func (x *CreateTracingRequestRequest) String() string {
 func (*CreateTracingRequestRequest) ProtoMessage() {}
 
 func (x *CreateTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[110]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7003,7 +7108,7 @@ func (x *CreateTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{110}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *CreateTracingRequestRequest) GetRequest() *structpb.Struct {
@@ -7029,7 +7134,7 @@ type CreateTracingRequestResponse struct {
 
 func (x *CreateTracingRequestResponse) Reset() {
 	*x = CreateTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7041,7 +7146,7 @@ func (x *CreateTracingRequestResponse) String() string {
 func (*CreateTracingRequestResponse) ProtoMessage() {}
 
 func (x *CreateTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[111]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7054,7 +7159,7 @@ func (x *CreateTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{111}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *CreateTracingRequestResponse) GetRequest() *TracingRequest {
@@ -7074,7 +7179,7 @@ type GetTracingRequestRequest struct {
 
 func (x *GetTracingRequestRequest) Reset() {
 	*x = GetTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7086,7 +7191,7 @@ func (x *GetTracingRequestRequest) String() string {
 func (*GetTracingRequestRequest) ProtoMessage() {}
 
 func (x *GetTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[112]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7099,7 +7204,7 @@ func (x *GetTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{112}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *GetTracingRequestRequest) GetId() string {
@@ -7118,7 +7223,7 @@ type GetTracingRequestResponse struct {
 
 func (x *GetTracingRequestResponse) Reset() {
 	*x = GetTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7130,7 +7235,7 @@ func (x *GetTracingRequestResponse) String() string {
 func (*GetTracingRequestResponse) ProtoMessage() {}
 
 func (x *GetTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[113]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7143,7 +7248,7 @@ func (x *GetTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*GetTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{113}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *GetTracingRequestResponse) GetRequest() *TracingRequest {
@@ -7164,7 +7269,7 @@ type ListTracingRequestsRequest struct {
 
 func (x *ListTracingRequestsRequest) Reset() {
 	*x = ListTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7176,7 +7281,7 @@ func (x *ListTracingRequestsRequest) String() string {
 func (*ListTracingRequestsRequest) ProtoMessage() {}
 
 func (x *ListTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[114]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7189,7 +7294,7 @@ func (x *ListTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{114}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *ListTracingRequestsRequest) GetStatus() string {
@@ -7215,7 +7320,7 @@ type ListTracingRequestsResponse struct {
 
 func (x *ListTracingRequestsResponse) Reset() {
 	*x = ListTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7227,7 +7332,7 @@ func (x *ListTracingRequestsResponse) String() string {
 func (*ListTracingRequestsResponse) ProtoMessage() {}
 
 func (x *ListTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[115]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7240,7 +7345,7 @@ func (x *ListTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{115}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *ListTracingRequestsResponse) GetRequests() []*TracingRequest {
@@ -7261,7 +7366,7 @@ type UpdateTracingRequestRequest struct {
 
 func (x *UpdateTracingRequestRequest) Reset() {
 	*x = UpdateTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7273,7 +7378,7 @@ func (x *UpdateTracingRequestRequest) String() string {
 func (*UpdateTracingRequestRequest) ProtoMessage() {}
 
 func (x *UpdateTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[116]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7286,7 +7391,7 @@ func (x *UpdateTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{116}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *UpdateTracingRequestRequest) GetId() string {
@@ -7312,7 +7417,7 @@ type UpdateTracingRequestResponse struct {
 
 func (x *UpdateTracingRequestResponse) Reset() {
 	*x = UpdateTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7324,7 +7429,7 @@ func (x *UpdateTracingRequestResponse) String() string {
 func (*UpdateTracingRequestResponse) ProtoMessage() {}
 
 func (x *UpdateTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[117]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7337,7 +7442,7 @@ func (x *UpdateTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{117}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *UpdateTracingRequestResponse) GetRequest() *TracingRequest {
@@ -7357,7 +7462,7 @@ type TracingImportRow struct {
 
 func (x *TracingImportRow) Reset() {
 	*x = TracingImportRow{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7369,7 +7474,7 @@ func (x *TracingImportRow) String() string {
 func (*TracingImportRow) ProtoMessage() {}
 
 func (x *TracingImportRow) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[118]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7382,7 +7487,7 @@ func (x *TracingImportRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingImportRow.ProtoReflect.Descriptor instead.
 func (*TracingImportRow) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{118}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *TracingImportRow) GetRow() int64 {
@@ -7412,7 +7517,7 @@ type TracingImportResult struct {
 
 func (x *TracingImportResult) Reset() {
 	*x = TracingImportResult{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7424,7 +7529,7 @@ func (x *TracingImportResult) String() string {
 func (*TracingImportResult) ProtoMessage() {}
 
 func (x *TracingImportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[119]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7437,7 +7542,7 @@ func (x *TracingImportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingImportResult.ProtoReflect.Descriptor instead.
 func (*TracingImportResult) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{119}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *TracingImportResult) GetRow() int64 {
@@ -7478,7 +7583,7 @@ type ImportTracingRequestsRequest struct {
 
 func (x *ImportTracingRequestsRequest) Reset() {
 	*x = ImportTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7490,7 +7595,7 @@ func (x *ImportTracingRequestsRequest) String() string {
 func (*ImportTracingRequestsRequest) ProtoMessage() {}
 
 func (x *ImportTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[120]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7503,7 +7608,7 @@ func (x *ImportTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ImportTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{120}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *ImportTracingRequestsRequest) GetRows() []*TracingImportRow {
@@ -7531,7 +7636,7 @@ type ImportTracingRequestsResponse struct {
 
 func (x *ImportTracingRequestsResponse) Reset() {
 	*x = ImportTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7543,7 +7648,7 @@ func (x *ImportTracingRequestsResponse) String() string {
 func (*ImportTracingRequestsResponse) ProtoMessage() {}
 
 func (x *ImportTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[121]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7556,7 +7661,7 @@ func (x *ImportTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ImportTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{121}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *ImportTracingRequestsResponse) GetResults() []*TracingImportResult {
@@ -7595,7 +7700,7 @@ type MatchComparison struct {
 
 func (x *MatchComparison) Reset() {
 	*x = MatchComparison{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7607,7 +7712,7 @@ func (x *MatchComparison) String() string {
 func (*MatchComparison) ProtoMessage() {}
 
 func (x *MatchComparison) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[122]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7620,7 +7725,7 @@ func (x *MatchComparison) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchComparison.ProtoReflect.Descriptor instead.
 func (*MatchComparison) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{122}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *MatchComparison) GetField() string {
@@ -7663,7 +7768,7 @@ type MatchCandidate struct {
 
 func (x *MatchCandidate) Reset() {
 	*x = MatchCandidate{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7675,7 +7780,7 @@ func (x *MatchCandidate) String() string {
 func (*MatchCandidate) ProtoMessage() {}
 
 func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[123]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7688,7 +7793,7 @@ func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCandidate.ProtoReflect.Descriptor instead.
 func (*MatchCandidate) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{123}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *MatchCandidate) GetTrace() int32 {
@@ -7751,7 +7856,7 @@ type MatchTracingRequestRequest struct {
 
 func (x *MatchTracingRequestRequest) Reset() {
 	*x = MatchTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[124]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7763,7 +7868,7 @@ func (x *MatchTracingRequestRequest) String() string {
 func (*MatchTracingRequestRequest) ProtoMessage() {}
 
 func (x *MatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[124]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7776,7 +7881,7 @@ func (x *MatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*MatchTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{124}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *MatchTracingRequestRequest) GetId() string {
@@ -7803,7 +7908,7 @@ type MatchTracingRequestResponse struct {
 
 func (x *MatchTracingRequestResponse) Reset() {
 	*x = MatchTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[125]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7815,7 +7920,7 @@ func (x *MatchTracingRequestResponse) String() string {
 func (*MatchTracingRequestResponse) ProtoMessage() {}
 
 func (x *MatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[125]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7828,7 +7933,7 @@ func (x *MatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*MatchTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{125}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *MatchTracingRequestResponse) GetRequest() *TracingRequest {
@@ -7853,7 +7958,7 @@ type MatchAllTracingRequestsRequest struct {
 
 func (x *MatchAllTracingRequestsRequest) Reset() {
 	*x = MatchAllTracingRequestsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[126]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7865,7 +7970,7 @@ func (x *MatchAllTracingRequestsRequest) String() string {
 func (*MatchAllTracingRequestsRequest) ProtoMessage() {}
 
 func (x *MatchAllTracingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[126]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7878,7 +7983,7 @@ func (x *MatchAllTracingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchAllTracingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*MatchAllTracingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{126}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{127}
 }
 
 // TracingMatchSummary is the outcome of matching one open request.
@@ -7897,7 +8002,7 @@ type TracingMatchSummary struct {
 
 func (x *TracingMatchSummary) Reset() {
 	*x = TracingMatchSummary{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[127]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7909,7 +8014,7 @@ func (x *TracingMatchSummary) String() string {
 func (*TracingMatchSummary) ProtoMessage() {}
 
 func (x *TracingMatchSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[127]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7922,7 +8027,7 @@ func (x *TracingMatchSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TracingMatchSummary.ProtoReflect.Descriptor instead.
 func (*TracingMatchSummary) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{127}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *TracingMatchSummary) GetId() string {
@@ -7976,7 +8081,7 @@ type MatchAllTracingRequestsResponse struct {
 
 func (x *MatchAllTracingRequestsResponse) Reset() {
 	*x = MatchAllTracingRequestsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[128]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7988,7 +8093,7 @@ func (x *MatchAllTracingRequestsResponse) String() string {
 func (*MatchAllTracingRequestsResponse) ProtoMessage() {}
 
 func (x *MatchAllTracingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[128]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8001,7 +8106,7 @@ func (x *MatchAllTracingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchAllTracingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*MatchAllTracingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{128}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *MatchAllTracingRequestsResponse) GetSummaries() []*TracingMatchSummary {
@@ -8022,7 +8127,7 @@ type MatchCaseRequest struct {
 
 func (x *MatchCaseRequest) Reset() {
 	*x = MatchCaseRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[129]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8034,7 +8139,7 @@ func (x *MatchCaseRequest) String() string {
 func (*MatchCaseRequest) ProtoMessage() {}
 
 func (x *MatchCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[129]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8047,7 +8152,7 @@ func (x *MatchCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCaseRequest.ProtoReflect.Descriptor instead.
 func (*MatchCaseRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{129}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *MatchCaseRequest) GetId() string {
@@ -8073,7 +8178,7 @@ type MatchCaseResponse struct {
 
 func (x *MatchCaseResponse) Reset() {
 	*x = MatchCaseResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[130]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8085,7 +8190,7 @@ func (x *MatchCaseResponse) String() string {
 func (*MatchCaseResponse) ProtoMessage() {}
 
 func (x *MatchCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[130]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8098,7 +8203,7 @@ func (x *MatchCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCaseResponse.ProtoReflect.Descriptor instead.
 func (*MatchCaseResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{130}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *MatchCaseResponse) GetCandidates() []*MatchCandidate {
@@ -8122,7 +8227,7 @@ type ConfirmTracingMatchRequest struct {
 
 func (x *ConfirmTracingMatchRequest) Reset() {
 	*x = ConfirmTracingMatchRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8134,7 +8239,7 @@ func (x *ConfirmTracingMatchRequest) String() string {
 func (*ConfirmTracingMatchRequest) ProtoMessage() {}
 
 func (x *ConfirmTracingMatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[131]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8147,7 +8252,7 @@ func (x *ConfirmTracingMatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTracingMatchRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmTracingMatchRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{131}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *ConfirmTracingMatchRequest) GetId() string {
@@ -8187,7 +8292,7 @@ type ConfirmTracingMatchResponse struct {
 
 func (x *ConfirmTracingMatchResponse) Reset() {
 	*x = ConfirmTracingMatchResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8199,7 +8304,7 @@ func (x *ConfirmTracingMatchResponse) String() string {
 func (*ConfirmTracingMatchResponse) ProtoMessage() {}
 
 func (x *ConfirmTracingMatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[132]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8212,7 +8317,7 @@ func (x *ConfirmTracingMatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTracingMatchResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmTracingMatchResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{132}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *ConfirmTracingMatchResponse) GetRequest() *TracingRequest {
@@ -8234,7 +8339,7 @@ type RejectTracingMatchRequest struct {
 
 func (x *RejectTracingMatchRequest) Reset() {
 	*x = RejectTracingMatchRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8246,7 +8351,7 @@ func (x *RejectTracingMatchRequest) String() string {
 func (*RejectTracingMatchRequest) ProtoMessage() {}
 
 func (x *RejectTracingMatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[133]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8259,7 +8364,7 @@ func (x *RejectTracingMatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTracingMatchRequest.ProtoReflect.Descriptor instead.
 func (*RejectTracingMatchRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{133}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *RejectTracingMatchRequest) GetId() string {
@@ -8299,7 +8404,7 @@ type RejectTracingMatchResponse struct {
 
 func (x *RejectTracingMatchResponse) Reset() {
 	*x = RejectTracingMatchResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8311,7 +8416,7 @@ func (x *RejectTracingMatchResponse) String() string {
 func (*RejectTracingMatchResponse) ProtoMessage() {}
 
 func (x *RejectTracingMatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[134]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8324,7 +8429,7 @@ func (x *RejectTracingMatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTracingMatchResponse.ProtoReflect.Descriptor instead.
 func (*RejectTracingMatchResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{134}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *RejectTracingMatchResponse) GetRequest() *TracingRequest {
@@ -8343,7 +8448,7 @@ type FederatedMatchTracingRequestRequest struct {
 
 func (x *FederatedMatchTracingRequestRequest) Reset() {
 	*x = FederatedMatchTracingRequestRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8355,7 +8460,7 @@ func (x *FederatedMatchTracingRequestRequest) String() string {
 func (*FederatedMatchTracingRequestRequest) ProtoMessage() {}
 
 func (x *FederatedMatchTracingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[135]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8368,7 +8473,7 @@ func (x *FederatedMatchTracingRequestRequest) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use FederatedMatchTracingRequestRequest.ProtoReflect.Descriptor instead.
 func (*FederatedMatchTracingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{135}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *FederatedMatchTracingRequestRequest) GetId() string {
@@ -8393,7 +8498,7 @@ type FederatedTracingMatch struct {
 
 func (x *FederatedTracingMatch) Reset() {
 	*x = FederatedTracingMatch{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8405,7 +8510,7 @@ func (x *FederatedTracingMatch) String() string {
 func (*FederatedTracingMatch) ProtoMessage() {}
 
 func (x *FederatedTracingMatch) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[136]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8418,7 +8523,7 @@ func (x *FederatedTracingMatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FederatedTracingMatch.ProtoReflect.Descriptor instead.
 func (*FederatedTracingMatch) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{136}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *FederatedTracingMatch) GetAgency() string {
@@ -8462,7 +8567,7 @@ type FederatedMatchTracingRequestResponse struct {
 
 func (x *FederatedMatchTracingRequestResponse) Reset() {
 	*x = FederatedMatchTracingRequestResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8474,7 +8579,7 @@ func (x *FederatedMatchTracingRequestResponse) String() string {
 func (*FederatedMatchTracingRequestResponse) ProtoMessage() {}
 
 func (x *FederatedMatchTracingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[137]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8487,7 +8592,7 @@ func (x *FederatedMatchTracingRequestResponse) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use FederatedMatchTracingRequestResponse.ProtoReflect.Descriptor instead.
 func (*FederatedMatchTracingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{137}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{138}
 }
 
 func (x *FederatedMatchTracingRequestResponse) GetRequestId() string {
@@ -8529,7 +8634,7 @@ type RequestTracingDetailsRequest struct {
 
 func (x *RequestTracingDetailsRequest) Reset() {
 	*x = RequestTracingDetailsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8541,7 +8646,7 @@ func (x *RequestTracingDetailsRequest) String() string {
 func (*RequestTracingDetailsRequest) ProtoMessage() {}
 
 func (x *RequestTracingDetailsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[138]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8554,7 +8659,7 @@ func (x *RequestTracingDetailsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestTracingDetailsRequest.ProtoReflect.Descriptor instead.
 func (*RequestTracingDetailsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{138}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{139}
 }
 
 func (x *RequestTracingDetailsRequest) GetAgency() string {
@@ -8587,7 +8692,7 @@ type RequestTracingDetailsResponse struct {
 
 func (x *RequestTracingDetailsResponse) Reset() {
 	*x = RequestTracingDetailsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8599,7 +8704,7 @@ func (x *RequestTracingDetailsResponse) String() string {
 func (*RequestTracingDetailsResponse) ProtoMessage() {}
 
 func (x *RequestTracingDetailsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8612,7 +8717,7 @@ func (x *RequestTracingDetailsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestTracingDetailsResponse.ProtoReflect.Descriptor instead.
 func (*RequestTracingDetailsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{139}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{140}
 }
 
 func (x *RequestTracingDetailsResponse) GetExchange() *Exchange {
@@ -8639,7 +8744,7 @@ type ReportInfo struct {
 
 func (x *ReportInfo) Reset() {
 	*x = ReportInfo{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8651,7 +8756,7 @@ func (x *ReportInfo) String() string {
 func (*ReportInfo) ProtoMessage() {}
 
 func (x *ReportInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8664,7 +8769,7 @@ func (x *ReportInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportInfo.ProtoReflect.Descriptor instead.
 func (*ReportInfo) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{140}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{141}
 }
 
 func (x *ReportInfo) GetName() string {
@@ -8717,7 +8822,7 @@ type ListReportsRequest struct {
 
 func (x *ListReportsRequest) Reset() {
 	*x = ListReportsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8729,7 +8834,7 @@ func (x *ListReportsRequest) String() string {
 func (*ListReportsRequest) ProtoMessage() {}
 
 func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8742,7 +8847,7 @@ func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsRequest.ProtoReflect.Descriptor instead.
 func (*ListReportsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{141}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{142}
 }
 
 type ListReportsResponse struct {
@@ -8754,7 +8859,7 @@ type ListReportsResponse struct {
 
 func (x *ListReportsResponse) Reset() {
 	*x = ListReportsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8766,7 +8871,7 @@ func (x *ListReportsResponse) String() string {
 func (*ListReportsResponse) ProtoMessage() {}
 
 func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8779,7 +8884,7 @@ func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsResponse.ProtoReflect.Descriptor instead.
 func (*ListReportsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{142}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *ListReportsResponse) GetReports() []*ReportInfo {
@@ -8798,7 +8903,7 @@ type ShowReportRequest struct {
 
 func (x *ShowReportRequest) Reset() {
 	*x = ShowReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8810,7 +8915,7 @@ func (x *ShowReportRequest) String() string {
 func (*ShowReportRequest) ProtoMessage() {}
 
 func (x *ShowReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8823,7 +8928,7 @@ func (x *ShowReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowReportRequest.ProtoReflect.Descriptor instead.
 func (*ShowReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{143}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{144}
 }
 
 func (x *ShowReportRequest) GetName() string {
@@ -8842,7 +8947,7 @@ type ShowReportResponse struct {
 
 func (x *ShowReportResponse) Reset() {
 	*x = ShowReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8854,7 +8959,7 @@ func (x *ShowReportResponse) String() string {
 func (*ShowReportResponse) ProtoMessage() {}
 
 func (x *ShowReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8867,7 +8972,7 @@ func (x *ShowReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowReportResponse.ProtoReflect.Descriptor instead.
 func (*ShowReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{144}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{145}
 }
 
 func (x *ShowReportResponse) GetReport() *ReportInfo {
@@ -8906,7 +9011,7 @@ type RunReportRequest struct {
 
 func (x *RunReportRequest) Reset() {
 	*x = RunReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8918,7 +9023,7 @@ func (x *RunReportRequest) String() string {
 func (*RunReportRequest) ProtoMessage() {}
 
 func (x *RunReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8931,7 +9036,7 @@ func (x *RunReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunReportRequest.ProtoReflect.Descriptor instead.
 func (*RunReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{145}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{146}
 }
 
 func (x *RunReportRequest) GetName() string {
@@ -9021,7 +9126,7 @@ type ReportHeader struct {
 
 func (x *ReportHeader) Reset() {
 	*x = ReportHeader{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9033,7 +9138,7 @@ func (x *ReportHeader) String() string {
 func (*ReportHeader) ProtoMessage() {}
 
 func (x *ReportHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9046,7 +9151,7 @@ func (x *ReportHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportHeader.ProtoReflect.Descriptor instead.
 func (*ReportHeader) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{146}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{147}
 }
 
 func (x *ReportHeader) GetKey() string {
@@ -9075,7 +9180,7 @@ type ReportCell struct {
 
 func (x *ReportCell) Reset() {
 	*x = ReportCell{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9087,7 +9192,7 @@ func (x *ReportCell) String() string {
 func (*ReportCell) ProtoMessage() {}
 
 func (x *ReportCell) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9100,7 +9205,7 @@ func (x *ReportCell) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportCell.ProtoReflect.Descriptor instead.
 func (*ReportCell) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{147}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{148}
 }
 
 func (x *ReportCell) GetCount() int64 {
@@ -9138,7 +9243,7 @@ type ReportTable struct {
 
 func (x *ReportTable) Reset() {
 	*x = ReportTable{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9150,7 +9255,7 @@ func (x *ReportTable) String() string {
 func (*ReportTable) ProtoMessage() {}
 
 func (x *ReportTable) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9163,7 +9268,7 @@ func (x *ReportTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportTable.ProtoReflect.Descriptor instead.
 func (*ReportTable) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{148}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{149}
 }
 
 func (x *ReportTable) GetPageField() string {
@@ -9256,7 +9361,7 @@ type ReportResult struct {
 
 func (x *ReportResult) Reset() {
 	*x = ReportResult{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9268,7 +9373,7 @@ func (x *ReportResult) String() string {
 func (*ReportResult) ProtoMessage() {}
 
 func (x *ReportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9281,7 +9386,7 @@ func (x *ReportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResult.ProtoReflect.Descriptor instead.
 func (*ReportResult) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{149}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{150}
 }
 
 func (x *ReportResult) GetName() string {
@@ -9377,7 +9482,7 @@ type RunReportResponse struct {
 
 func (x *RunReportResponse) Reset() {
 	*x = RunReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9389,7 +9494,7 @@ func (x *RunReportResponse) String() string {
 func (*RunReportResponse) ProtoMessage() {}
 
 func (x *RunReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9402,7 +9507,7 @@ func (x *RunReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunReportResponse.ProtoReflect.Descriptor instead.
 func (*RunReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{150}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{151}
 }
 
 func (x *RunReportResponse) GetResult() *ReportResult {
@@ -9426,7 +9531,7 @@ type PushReportRequest struct {
 
 func (x *PushReportRequest) Reset() {
 	*x = PushReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9438,7 +9543,7 @@ func (x *PushReportRequest) String() string {
 func (*PushReportRequest) ProtoMessage() {}
 
 func (x *PushReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9451,7 +9556,7 @@ func (x *PushReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushReportRequest.ProtoReflect.Descriptor instead.
 func (*PushReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{151}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{152}
 }
 
 func (x *PushReportRequest) GetName() string {
@@ -9493,7 +9598,7 @@ type PushReportResponse struct {
 
 func (x *PushReportResponse) Reset() {
 	*x = PushReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[153]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9505,7 +9610,7 @@ func (x *PushReportResponse) String() string {
 func (*PushReportResponse) ProtoMessage() {}
 
 func (x *PushReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[153]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9518,7 +9623,7 @@ func (x *PushReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushReportResponse.ProtoReflect.Descriptor instead.
 func (*PushReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{152}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{153}
 }
 
 func (x *PushReportResponse) GetExchange() *Exchange {
@@ -9574,7 +9679,7 @@ type ListSubmissionsRequest struct {
 
 func (x *ListSubmissionsRequest) Reset() {
 	*x = ListSubmissionsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[153]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[154]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9586,7 +9691,7 @@ func (x *ListSubmissionsRequest) String() string {
 func (*ListSubmissionsRequest) ProtoMessage() {}
 
 func (x *ListSubmissionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[153]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[154]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9599,7 +9704,7 @@ func (x *ListSubmissionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubmissionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSubmissionsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{153}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{154}
 }
 
 func (x *ListSubmissionsRequest) GetPeriod() string {
@@ -9638,7 +9743,7 @@ type Submission struct {
 
 func (x *Submission) Reset() {
 	*x = Submission{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[154]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[155]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9650,7 +9755,7 @@ func (x *Submission) String() string {
 func (*Submission) ProtoMessage() {}
 
 func (x *Submission) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[154]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[155]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9663,7 +9768,7 @@ func (x *Submission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Submission.ProtoReflect.Descriptor instead.
 func (*Submission) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{154}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{155}
 }
 
 func (x *Submission) GetAgency() string {
@@ -9755,7 +9860,7 @@ type ListSubmissionsResponse struct {
 
 func (x *ListSubmissionsResponse) Reset() {
 	*x = ListSubmissionsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[155]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[156]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9767,7 +9872,7 @@ func (x *ListSubmissionsResponse) String() string {
 func (*ListSubmissionsResponse) ProtoMessage() {}
 
 func (x *ListSubmissionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[155]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[156]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9780,7 +9885,7 @@ func (x *ListSubmissionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubmissionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSubmissionsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{155}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{156}
 }
 
 func (x *ListSubmissionsResponse) GetSubmissions() []*Submission {
@@ -9806,7 +9911,7 @@ type ValidateReportRequest struct {
 
 func (x *ValidateReportRequest) Reset() {
 	*x = ValidateReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[156]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[157]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9818,7 +9923,7 @@ func (x *ValidateReportRequest) String() string {
 func (*ValidateReportRequest) ProtoMessage() {}
 
 func (x *ValidateReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[156]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[157]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9831,7 +9936,7 @@ func (x *ValidateReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateReportRequest.ProtoReflect.Descriptor instead.
 func (*ValidateReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{156}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{157}
 }
 
 func (x *ValidateReportRequest) GetDefinition() string {
@@ -9850,7 +9955,7 @@ type ValidateReportResponse struct {
 
 func (x *ValidateReportResponse) Reset() {
 	*x = ValidateReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[157]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[158]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9862,7 +9967,7 @@ func (x *ValidateReportResponse) String() string {
 func (*ValidateReportResponse) ProtoMessage() {}
 
 func (x *ValidateReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[157]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[158]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9875,7 +9980,7 @@ func (x *ValidateReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateReportResponse.ProtoReflect.Descriptor instead.
 func (*ValidateReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{157}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{158}
 }
 
 func (x *ValidateReportResponse) GetReport() *ReportInfo {
@@ -10050,18 +10155,26 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\tImportRow\x12\x10\n" +
 	"\x03row\x18\x01 \x01(\x03R\x03row\x12\x12\n" +
 	"\x04form\x18\x02 \x01(\tR\x04form\x12/\n" +
-	"\x06fields\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06fields\"Z\n" +
+	"\x06fields\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06fields\"w\n" +
 	"\x12ImportCasesRequest\x12+\n" +
 	"\x04rows\x18\x01 \x03(\v2\x17.cpx.local.v1.ImportRowR\x04rows\x12\x17\n" +
-	"\adry_run\x18\x02 \x01(\bR\x06dryRun\"g\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12\x1b\n" +
+	"\timport_id\x18\x03 \x01(\tR\bimportId\"\x81\x01\n" +
 	"\fImportResult\x12\x10\n" +
 	"\x03row\x18\x01 \x01(\x03R\x03row\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x1f\n" +
 	"\vcase_number\x18\x03 \x01(\tR\n" +
 	"caseNumber\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\x83\x01\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12\x18\n" +
+	"\askipped\x18\x05 \x01(\bR\askipped\"\xd7\x01\n" +
 	"\x13ImportCasesResponse\x124\n" +
 	"\aresults\x18\x01 \x03(\v2\x1a.cpx.local.v1.ImportResultR\aresults\x12\x1a\n" +
+	"\baccepted\x18\x02 \x01(\x03R\baccepted\x12\x1a\n" +
+	"\brejected\x18\x03 \x01(\x03R\brejected\x12\x18\n" +
+	"\askipped\x18\x04 \x01(\x03R\askipped\x128\n" +
+	"\bprogress\x18\x05 \x01(\v2\x1c.cpx.local.v1.ImportProgressR\bprogress\"c\n" +
+	"\x0eImportProgress\x12\x19\n" +
+	"\blast_row\x18\x01 \x01(\x03R\alastRow\x12\x1a\n" +
 	"\baccepted\x18\x02 \x01(\x03R\baccepted\x12\x1a\n" +
 	"\brejected\x18\x03 \x01(\x03R\brejected\",\n" +
 	"\x12ExportCasesRequest\x12\x16\n" +
@@ -10736,7 +10849,7 @@ func file_cpx_local_v1_local_proto_rawDescGZIP() []byte {
 	return file_cpx_local_v1_local_proto_rawDescData
 }
 
-var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 158)
+var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 159)
 var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*StatusRequest)(nil),                        // 0: cpx.local.v1.StatusRequest
 	(*StatusResponse)(nil),                       // 1: cpx.local.v1.StatusResponse
@@ -10779,368 +10892,370 @@ var file_cpx_local_v1_local_proto_goTypes = []any{
 	(*ImportCasesRequest)(nil),                   // 38: cpx.local.v1.ImportCasesRequest
 	(*ImportResult)(nil),                         // 39: cpx.local.v1.ImportResult
 	(*ImportCasesResponse)(nil),                  // 40: cpx.local.v1.ImportCasesResponse
-	(*ExportCasesRequest)(nil),                   // 41: cpx.local.v1.ExportCasesRequest
-	(*ExportCasesResponse)(nil),                  // 42: cpx.local.v1.ExportCasesResponse
-	(*ListFormsRequest)(nil),                     // 43: cpx.local.v1.ListFormsRequest
-	(*Form)(nil),                                 // 44: cpx.local.v1.Form
-	(*FormField)(nil),                            // 45: cpx.local.v1.FormField
-	(*FormLookup)(nil),                           // 46: cpx.local.v1.FormLookup
-	(*FormOption)(nil),                           // 47: cpx.local.v1.FormOption
-	(*FormLocation)(nil),                         // 48: cpx.local.v1.FormLocation
-	(*ListFormsResponse)(nil),                    // 49: cpx.local.v1.ListFormsResponse
-	(*CheckpointAuditRequest)(nil),               // 50: cpx.local.v1.CheckpointAuditRequest
-	(*CheckpointAuditResponse)(nil),              // 51: cpx.local.v1.CheckpointAuditResponse
-	(*AnchorCheck)(nil),                          // 52: cpx.local.v1.AnchorCheck
-	(*AuditEntry)(nil),                           // 53: cpx.local.v1.AuditEntry
-	(*VerifyAuditRequest)(nil),                   // 54: cpx.local.v1.VerifyAuditRequest
-	(*VerifyAuditResponse)(nil),                  // 55: cpx.local.v1.VerifyAuditResponse
-	(*TailAuditRequest)(nil),                     // 56: cpx.local.v1.TailAuditRequest
-	(*TailAuditResponse)(nil),                    // 57: cpx.local.v1.TailAuditResponse
-	(*ExportAuditRequest)(nil),                   // 58: cpx.local.v1.ExportAuditRequest
-	(*ExportAuditResponse)(nil),                  // 59: cpx.local.v1.ExportAuditResponse
-	(*NodeIDRequest)(nil),                        // 60: cpx.local.v1.NodeIDRequest
-	(*NodeIDResponse)(nil),                       // 61: cpx.local.v1.NodeIDResponse
-	(*Peer)(nil),                                 // 62: cpx.local.v1.Peer
-	(*AddPeerRequest)(nil),                       // 63: cpx.local.v1.AddPeerRequest
-	(*AddPeerResponse)(nil),                      // 64: cpx.local.v1.AddPeerResponse
-	(*ListPeersRequest)(nil),                     // 65: cpx.local.v1.ListPeersRequest
-	(*ListPeersResponse)(nil),                    // 66: cpx.local.v1.ListPeersResponse
-	(*RemovePeerRequest)(nil),                    // 67: cpx.local.v1.RemovePeerRequest
-	(*RemovePeerResponse)(nil),                   // 68: cpx.local.v1.RemovePeerResponse
-	(*RekeyPeerRequest)(nil),                     // 69: cpx.local.v1.RekeyPeerRequest
-	(*RekeyPeerResponse)(nil),                    // 70: cpx.local.v1.RekeyPeerResponse
-	(*Policy)(nil),                               // 71: cpx.local.v1.Policy
-	(*ApplyPolicyRequest)(nil),                   // 72: cpx.local.v1.ApplyPolicyRequest
-	(*ApplyPolicyResponse)(nil),                  // 73: cpx.local.v1.ApplyPolicyResponse
-	(*ListPoliciesRequest)(nil),                  // 74: cpx.local.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),                 // 75: cpx.local.v1.ListPoliciesResponse
-	(*ShowPolicyRequest)(nil),                    // 76: cpx.local.v1.ShowPolicyRequest
-	(*ShowPolicyResponse)(nil),                   // 77: cpx.local.v1.ShowPolicyResponse
-	(*SignPolicyRequest)(nil),                    // 78: cpx.local.v1.SignPolicyRequest
-	(*SignPolicyResponse)(nil),                   // 79: cpx.local.v1.SignPolicyResponse
-	(*CheckPolicyRequest)(nil),                   // 80: cpx.local.v1.CheckPolicyRequest
-	(*FieldDecision)(nil),                        // 81: cpx.local.v1.FieldDecision
-	(*CheckPolicyResponse)(nil),                  // 82: cpx.local.v1.CheckPolicyResponse
-	(*Exchange)(nil),                             // 83: cpx.local.v1.Exchange
-	(*ExchangeEvent)(nil),                        // 84: cpx.local.v1.ExchangeEvent
-	(*SendRequest)(nil),                          // 85: cpx.local.v1.SendRequest
-	(*SendResponse)(nil),                         // 86: cpx.local.v1.SendResponse
-	(*ListExchangesRequest)(nil),                 // 87: cpx.local.v1.ListExchangesRequest
-	(*ListExchangesResponse)(nil),                // 88: cpx.local.v1.ListExchangesResponse
-	(*GetExchangeRequest)(nil),                   // 89: cpx.local.v1.GetExchangeRequest
-	(*GetExchangeResponse)(nil),                  // 90: cpx.local.v1.GetExchangeResponse
-	(*RespondRequest)(nil),                       // 91: cpx.local.v1.RespondRequest
-	(*RespondResponse)(nil),                      // 92: cpx.local.v1.RespondResponse
-	(*ResyncExchangeRequest)(nil),                // 93: cpx.local.v1.ResyncExchangeRequest
-	(*ResyncExchangeResponse)(nil),               // 94: cpx.local.v1.ResyncExchangeResponse
-	(*OutboxRequest)(nil),                        // 95: cpx.local.v1.OutboxRequest
-	(*OutboxEntry)(nil),                          // 96: cpx.local.v1.OutboxEntry
-	(*OutboxResponse)(nil),                       // 97: cpx.local.v1.OutboxResponse
-	(*RetryOutboxRequest)(nil),                   // 98: cpx.local.v1.RetryOutboxRequest
-	(*RetryOutboxResponse)(nil),                  // 99: cpx.local.v1.RetryOutboxResponse
-	(*KeysStatusRequest)(nil),                    // 100: cpx.local.v1.KeysStatusRequest
-	(*AgencyKey)(nil),                            // 101: cpx.local.v1.AgencyKey
-	(*KeysStatusResponse)(nil),                   // 102: cpx.local.v1.KeysStatusResponse
-	(*RotateKeysRequest)(nil),                    // 103: cpx.local.v1.RotateKeysRequest
-	(*RotateKeysResponse)(nil),                   // 104: cpx.local.v1.RotateKeysResponse
-	(*BackupRequest)(nil),                        // 105: cpx.local.v1.BackupRequest
-	(*BackupResponse)(nil),                       // 106: cpx.local.v1.BackupResponse
-	(*TracingRequest)(nil),                       // 107: cpx.local.v1.TracingRequest
-	(*Trace)(nil),                                // 108: cpx.local.v1.Trace
-	(*TracingDecision)(nil),                      // 109: cpx.local.v1.TracingDecision
-	(*CreateTracingRequestRequest)(nil),          // 110: cpx.local.v1.CreateTracingRequestRequest
-	(*CreateTracingRequestResponse)(nil),         // 111: cpx.local.v1.CreateTracingRequestResponse
-	(*GetTracingRequestRequest)(nil),             // 112: cpx.local.v1.GetTracingRequestRequest
-	(*GetTracingRequestResponse)(nil),            // 113: cpx.local.v1.GetTracingRequestResponse
-	(*ListTracingRequestsRequest)(nil),           // 114: cpx.local.v1.ListTracingRequestsRequest
-	(*ListTracingRequestsResponse)(nil),          // 115: cpx.local.v1.ListTracingRequestsResponse
-	(*UpdateTracingRequestRequest)(nil),          // 116: cpx.local.v1.UpdateTracingRequestRequest
-	(*UpdateTracingRequestResponse)(nil),         // 117: cpx.local.v1.UpdateTracingRequestResponse
-	(*TracingImportRow)(nil),                     // 118: cpx.local.v1.TracingImportRow
-	(*TracingImportResult)(nil),                  // 119: cpx.local.v1.TracingImportResult
-	(*ImportTracingRequestsRequest)(nil),         // 120: cpx.local.v1.ImportTracingRequestsRequest
-	(*ImportTracingRequestsResponse)(nil),        // 121: cpx.local.v1.ImportTracingRequestsResponse
-	(*MatchComparison)(nil),                      // 122: cpx.local.v1.MatchComparison
-	(*MatchCandidate)(nil),                       // 123: cpx.local.v1.MatchCandidate
-	(*MatchTracingRequestRequest)(nil),           // 124: cpx.local.v1.MatchTracingRequestRequest
-	(*MatchTracingRequestResponse)(nil),          // 125: cpx.local.v1.MatchTracingRequestResponse
-	(*MatchAllTracingRequestsRequest)(nil),       // 126: cpx.local.v1.MatchAllTracingRequestsRequest
-	(*TracingMatchSummary)(nil),                  // 127: cpx.local.v1.TracingMatchSummary
-	(*MatchAllTracingRequestsResponse)(nil),      // 128: cpx.local.v1.MatchAllTracingRequestsResponse
-	(*MatchCaseRequest)(nil),                     // 129: cpx.local.v1.MatchCaseRequest
-	(*MatchCaseResponse)(nil),                    // 130: cpx.local.v1.MatchCaseResponse
-	(*ConfirmTracingMatchRequest)(nil),           // 131: cpx.local.v1.ConfirmTracingMatchRequest
-	(*ConfirmTracingMatchResponse)(nil),          // 132: cpx.local.v1.ConfirmTracingMatchResponse
-	(*RejectTracingMatchRequest)(nil),            // 133: cpx.local.v1.RejectTracingMatchRequest
-	(*RejectTracingMatchResponse)(nil),           // 134: cpx.local.v1.RejectTracingMatchResponse
-	(*FederatedMatchTracingRequestRequest)(nil),  // 135: cpx.local.v1.FederatedMatchTracingRequestRequest
-	(*FederatedTracingMatch)(nil),                // 136: cpx.local.v1.FederatedTracingMatch
-	(*FederatedMatchTracingRequestResponse)(nil), // 137: cpx.local.v1.FederatedMatchTracingRequestResponse
-	(*RequestTracingDetailsRequest)(nil),         // 138: cpx.local.v1.RequestTracingDetailsRequest
-	(*RequestTracingDetailsResponse)(nil),        // 139: cpx.local.v1.RequestTracingDetailsResponse
-	(*ReportInfo)(nil),                           // 140: cpx.local.v1.ReportInfo
-	(*ListReportsRequest)(nil),                   // 141: cpx.local.v1.ListReportsRequest
-	(*ListReportsResponse)(nil),                  // 142: cpx.local.v1.ListReportsResponse
-	(*ShowReportRequest)(nil),                    // 143: cpx.local.v1.ShowReportRequest
-	(*ShowReportResponse)(nil),                   // 144: cpx.local.v1.ShowReportResponse
-	(*RunReportRequest)(nil),                     // 145: cpx.local.v1.RunReportRequest
-	(*ReportHeader)(nil),                         // 146: cpx.local.v1.ReportHeader
-	(*ReportCell)(nil),                           // 147: cpx.local.v1.ReportCell
-	(*ReportTable)(nil),                          // 148: cpx.local.v1.ReportTable
-	(*ReportResult)(nil),                         // 149: cpx.local.v1.ReportResult
-	(*RunReportResponse)(nil),                    // 150: cpx.local.v1.RunReportResponse
-	(*PushReportRequest)(nil),                    // 151: cpx.local.v1.PushReportRequest
-	(*PushReportResponse)(nil),                   // 152: cpx.local.v1.PushReportResponse
-	(*ListSubmissionsRequest)(nil),               // 153: cpx.local.v1.ListSubmissionsRequest
-	(*Submission)(nil),                           // 154: cpx.local.v1.Submission
-	(*ListSubmissionsResponse)(nil),              // 155: cpx.local.v1.ListSubmissionsResponse
-	(*ValidateReportRequest)(nil),                // 156: cpx.local.v1.ValidateReportRequest
-	(*ValidateReportResponse)(nil),               // 157: cpx.local.v1.ValidateReportResponse
-	(*timestamppb.Timestamp)(nil),                // 158: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),                      // 159: google.protobuf.Struct
+	(*ImportProgress)(nil),                       // 41: cpx.local.v1.ImportProgress
+	(*ExportCasesRequest)(nil),                   // 42: cpx.local.v1.ExportCasesRequest
+	(*ExportCasesResponse)(nil),                  // 43: cpx.local.v1.ExportCasesResponse
+	(*ListFormsRequest)(nil),                     // 44: cpx.local.v1.ListFormsRequest
+	(*Form)(nil),                                 // 45: cpx.local.v1.Form
+	(*FormField)(nil),                            // 46: cpx.local.v1.FormField
+	(*FormLookup)(nil),                           // 47: cpx.local.v1.FormLookup
+	(*FormOption)(nil),                           // 48: cpx.local.v1.FormOption
+	(*FormLocation)(nil),                         // 49: cpx.local.v1.FormLocation
+	(*ListFormsResponse)(nil),                    // 50: cpx.local.v1.ListFormsResponse
+	(*CheckpointAuditRequest)(nil),               // 51: cpx.local.v1.CheckpointAuditRequest
+	(*CheckpointAuditResponse)(nil),              // 52: cpx.local.v1.CheckpointAuditResponse
+	(*AnchorCheck)(nil),                          // 53: cpx.local.v1.AnchorCheck
+	(*AuditEntry)(nil),                           // 54: cpx.local.v1.AuditEntry
+	(*VerifyAuditRequest)(nil),                   // 55: cpx.local.v1.VerifyAuditRequest
+	(*VerifyAuditResponse)(nil),                  // 56: cpx.local.v1.VerifyAuditResponse
+	(*TailAuditRequest)(nil),                     // 57: cpx.local.v1.TailAuditRequest
+	(*TailAuditResponse)(nil),                    // 58: cpx.local.v1.TailAuditResponse
+	(*ExportAuditRequest)(nil),                   // 59: cpx.local.v1.ExportAuditRequest
+	(*ExportAuditResponse)(nil),                  // 60: cpx.local.v1.ExportAuditResponse
+	(*NodeIDRequest)(nil),                        // 61: cpx.local.v1.NodeIDRequest
+	(*NodeIDResponse)(nil),                       // 62: cpx.local.v1.NodeIDResponse
+	(*Peer)(nil),                                 // 63: cpx.local.v1.Peer
+	(*AddPeerRequest)(nil),                       // 64: cpx.local.v1.AddPeerRequest
+	(*AddPeerResponse)(nil),                      // 65: cpx.local.v1.AddPeerResponse
+	(*ListPeersRequest)(nil),                     // 66: cpx.local.v1.ListPeersRequest
+	(*ListPeersResponse)(nil),                    // 67: cpx.local.v1.ListPeersResponse
+	(*RemovePeerRequest)(nil),                    // 68: cpx.local.v1.RemovePeerRequest
+	(*RemovePeerResponse)(nil),                   // 69: cpx.local.v1.RemovePeerResponse
+	(*RekeyPeerRequest)(nil),                     // 70: cpx.local.v1.RekeyPeerRequest
+	(*RekeyPeerResponse)(nil),                    // 71: cpx.local.v1.RekeyPeerResponse
+	(*Policy)(nil),                               // 72: cpx.local.v1.Policy
+	(*ApplyPolicyRequest)(nil),                   // 73: cpx.local.v1.ApplyPolicyRequest
+	(*ApplyPolicyResponse)(nil),                  // 74: cpx.local.v1.ApplyPolicyResponse
+	(*ListPoliciesRequest)(nil),                  // 75: cpx.local.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),                 // 76: cpx.local.v1.ListPoliciesResponse
+	(*ShowPolicyRequest)(nil),                    // 77: cpx.local.v1.ShowPolicyRequest
+	(*ShowPolicyResponse)(nil),                   // 78: cpx.local.v1.ShowPolicyResponse
+	(*SignPolicyRequest)(nil),                    // 79: cpx.local.v1.SignPolicyRequest
+	(*SignPolicyResponse)(nil),                   // 80: cpx.local.v1.SignPolicyResponse
+	(*CheckPolicyRequest)(nil),                   // 81: cpx.local.v1.CheckPolicyRequest
+	(*FieldDecision)(nil),                        // 82: cpx.local.v1.FieldDecision
+	(*CheckPolicyResponse)(nil),                  // 83: cpx.local.v1.CheckPolicyResponse
+	(*Exchange)(nil),                             // 84: cpx.local.v1.Exchange
+	(*ExchangeEvent)(nil),                        // 85: cpx.local.v1.ExchangeEvent
+	(*SendRequest)(nil),                          // 86: cpx.local.v1.SendRequest
+	(*SendResponse)(nil),                         // 87: cpx.local.v1.SendResponse
+	(*ListExchangesRequest)(nil),                 // 88: cpx.local.v1.ListExchangesRequest
+	(*ListExchangesResponse)(nil),                // 89: cpx.local.v1.ListExchangesResponse
+	(*GetExchangeRequest)(nil),                   // 90: cpx.local.v1.GetExchangeRequest
+	(*GetExchangeResponse)(nil),                  // 91: cpx.local.v1.GetExchangeResponse
+	(*RespondRequest)(nil),                       // 92: cpx.local.v1.RespondRequest
+	(*RespondResponse)(nil),                      // 93: cpx.local.v1.RespondResponse
+	(*ResyncExchangeRequest)(nil),                // 94: cpx.local.v1.ResyncExchangeRequest
+	(*ResyncExchangeResponse)(nil),               // 95: cpx.local.v1.ResyncExchangeResponse
+	(*OutboxRequest)(nil),                        // 96: cpx.local.v1.OutboxRequest
+	(*OutboxEntry)(nil),                          // 97: cpx.local.v1.OutboxEntry
+	(*OutboxResponse)(nil),                       // 98: cpx.local.v1.OutboxResponse
+	(*RetryOutboxRequest)(nil),                   // 99: cpx.local.v1.RetryOutboxRequest
+	(*RetryOutboxResponse)(nil),                  // 100: cpx.local.v1.RetryOutboxResponse
+	(*KeysStatusRequest)(nil),                    // 101: cpx.local.v1.KeysStatusRequest
+	(*AgencyKey)(nil),                            // 102: cpx.local.v1.AgencyKey
+	(*KeysStatusResponse)(nil),                   // 103: cpx.local.v1.KeysStatusResponse
+	(*RotateKeysRequest)(nil),                    // 104: cpx.local.v1.RotateKeysRequest
+	(*RotateKeysResponse)(nil),                   // 105: cpx.local.v1.RotateKeysResponse
+	(*BackupRequest)(nil),                        // 106: cpx.local.v1.BackupRequest
+	(*BackupResponse)(nil),                       // 107: cpx.local.v1.BackupResponse
+	(*TracingRequest)(nil),                       // 108: cpx.local.v1.TracingRequest
+	(*Trace)(nil),                                // 109: cpx.local.v1.Trace
+	(*TracingDecision)(nil),                      // 110: cpx.local.v1.TracingDecision
+	(*CreateTracingRequestRequest)(nil),          // 111: cpx.local.v1.CreateTracingRequestRequest
+	(*CreateTracingRequestResponse)(nil),         // 112: cpx.local.v1.CreateTracingRequestResponse
+	(*GetTracingRequestRequest)(nil),             // 113: cpx.local.v1.GetTracingRequestRequest
+	(*GetTracingRequestResponse)(nil),            // 114: cpx.local.v1.GetTracingRequestResponse
+	(*ListTracingRequestsRequest)(nil),           // 115: cpx.local.v1.ListTracingRequestsRequest
+	(*ListTracingRequestsResponse)(nil),          // 116: cpx.local.v1.ListTracingRequestsResponse
+	(*UpdateTracingRequestRequest)(nil),          // 117: cpx.local.v1.UpdateTracingRequestRequest
+	(*UpdateTracingRequestResponse)(nil),         // 118: cpx.local.v1.UpdateTracingRequestResponse
+	(*TracingImportRow)(nil),                     // 119: cpx.local.v1.TracingImportRow
+	(*TracingImportResult)(nil),                  // 120: cpx.local.v1.TracingImportResult
+	(*ImportTracingRequestsRequest)(nil),         // 121: cpx.local.v1.ImportTracingRequestsRequest
+	(*ImportTracingRequestsResponse)(nil),        // 122: cpx.local.v1.ImportTracingRequestsResponse
+	(*MatchComparison)(nil),                      // 123: cpx.local.v1.MatchComparison
+	(*MatchCandidate)(nil),                       // 124: cpx.local.v1.MatchCandidate
+	(*MatchTracingRequestRequest)(nil),           // 125: cpx.local.v1.MatchTracingRequestRequest
+	(*MatchTracingRequestResponse)(nil),          // 126: cpx.local.v1.MatchTracingRequestResponse
+	(*MatchAllTracingRequestsRequest)(nil),       // 127: cpx.local.v1.MatchAllTracingRequestsRequest
+	(*TracingMatchSummary)(nil),                  // 128: cpx.local.v1.TracingMatchSummary
+	(*MatchAllTracingRequestsResponse)(nil),      // 129: cpx.local.v1.MatchAllTracingRequestsResponse
+	(*MatchCaseRequest)(nil),                     // 130: cpx.local.v1.MatchCaseRequest
+	(*MatchCaseResponse)(nil),                    // 131: cpx.local.v1.MatchCaseResponse
+	(*ConfirmTracingMatchRequest)(nil),           // 132: cpx.local.v1.ConfirmTracingMatchRequest
+	(*ConfirmTracingMatchResponse)(nil),          // 133: cpx.local.v1.ConfirmTracingMatchResponse
+	(*RejectTracingMatchRequest)(nil),            // 134: cpx.local.v1.RejectTracingMatchRequest
+	(*RejectTracingMatchResponse)(nil),           // 135: cpx.local.v1.RejectTracingMatchResponse
+	(*FederatedMatchTracingRequestRequest)(nil),  // 136: cpx.local.v1.FederatedMatchTracingRequestRequest
+	(*FederatedTracingMatch)(nil),                // 137: cpx.local.v1.FederatedTracingMatch
+	(*FederatedMatchTracingRequestResponse)(nil), // 138: cpx.local.v1.FederatedMatchTracingRequestResponse
+	(*RequestTracingDetailsRequest)(nil),         // 139: cpx.local.v1.RequestTracingDetailsRequest
+	(*RequestTracingDetailsResponse)(nil),        // 140: cpx.local.v1.RequestTracingDetailsResponse
+	(*ReportInfo)(nil),                           // 141: cpx.local.v1.ReportInfo
+	(*ListReportsRequest)(nil),                   // 142: cpx.local.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),                  // 143: cpx.local.v1.ListReportsResponse
+	(*ShowReportRequest)(nil),                    // 144: cpx.local.v1.ShowReportRequest
+	(*ShowReportResponse)(nil),                   // 145: cpx.local.v1.ShowReportResponse
+	(*RunReportRequest)(nil),                     // 146: cpx.local.v1.RunReportRequest
+	(*ReportHeader)(nil),                         // 147: cpx.local.v1.ReportHeader
+	(*ReportCell)(nil),                           // 148: cpx.local.v1.ReportCell
+	(*ReportTable)(nil),                          // 149: cpx.local.v1.ReportTable
+	(*ReportResult)(nil),                         // 150: cpx.local.v1.ReportResult
+	(*RunReportResponse)(nil),                    // 151: cpx.local.v1.RunReportResponse
+	(*PushReportRequest)(nil),                    // 152: cpx.local.v1.PushReportRequest
+	(*PushReportResponse)(nil),                   // 153: cpx.local.v1.PushReportResponse
+	(*ListSubmissionsRequest)(nil),               // 154: cpx.local.v1.ListSubmissionsRequest
+	(*Submission)(nil),                           // 155: cpx.local.v1.Submission
+	(*ListSubmissionsResponse)(nil),              // 156: cpx.local.v1.ListSubmissionsResponse
+	(*ValidateReportRequest)(nil),                // 157: cpx.local.v1.ValidateReportRequest
+	(*ValidateReportResponse)(nil),               // 158: cpx.local.v1.ValidateReportResponse
+	(*timestamppb.Timestamp)(nil),                // 159: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                      // 160: google.protobuf.Struct
 }
 var file_cpx_local_v1_local_proto_depIdxs = []int32{
-	158, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	158, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	159, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	159, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	4,   // 2: cpx.local.v1.AddUserResponse.user:type_name -> cpx.local.v1.User
 	4,   // 3: cpx.local.v1.ApproveUserResponse.user:type_name -> cpx.local.v1.User
 	4,   // 4: cpx.local.v1.ListUsersResponse.users:type_name -> cpx.local.v1.User
 	4,   // 5: cpx.local.v1.DisableUserResponse.user:type_name -> cpx.local.v1.User
-	158, // 6: cpx.local.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
+	159, // 6: cpx.local.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
 	13,  // 7: cpx.local.v1.IssueTokenResponse.info:type_name -> cpx.local.v1.Token
 	13,  // 8: cpx.local.v1.ListTokensResponse.tokens:type_name -> cpx.local.v1.Token
-	158, // 9: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
-	158, // 10: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	159, // 9: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
+	159, // 10: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
 	22,  // 11: cpx.local.v1.Case.consent:type_name -> cpx.local.v1.Consent
-	159, // 12: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
-	159, // 13: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
+	160, // 12: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
+	160, // 13: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
 	23,  // 14: cpx.local.v1.CreateCaseResponse.case:type_name -> cpx.local.v1.Case
 	23,  // 15: cpx.local.v1.GetCaseResponse.case:type_name -> cpx.local.v1.Case
 	23,  // 16: cpx.local.v1.ListCasesResponse.cases:type_name -> cpx.local.v1.Case
-	159, // 17: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
+	160, // 17: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
 	23,  // 18: cpx.local.v1.UpdateCaseResponse.case:type_name -> cpx.local.v1.Case
 	23,  // 19: cpx.local.v1.CloseCaseResponse.case:type_name -> cpx.local.v1.Case
-	158, // 20: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
+	159, // 20: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
 	35,  // 21: cpx.local.v1.CaseHistoryResponse.versions:type_name -> cpx.local.v1.CaseVersion
-	159, // 22: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
+	160, // 22: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
 	37,  // 23: cpx.local.v1.ImportCasesRequest.rows:type_name -> cpx.local.v1.ImportRow
 	39,  // 24: cpx.local.v1.ImportCasesResponse.results:type_name -> cpx.local.v1.ImportResult
-	23,  // 25: cpx.local.v1.ExportCasesResponse.case:type_name -> cpx.local.v1.Case
-	45,  // 26: cpx.local.v1.Form.field_defs:type_name -> cpx.local.v1.FormField
-	47,  // 27: cpx.local.v1.FormLookup.options:type_name -> cpx.local.v1.FormOption
-	44,  // 28: cpx.local.v1.ListFormsResponse.forms:type_name -> cpx.local.v1.Form
-	44,  // 29: cpx.local.v1.ListFormsResponse.subforms:type_name -> cpx.local.v1.Form
-	46,  // 30: cpx.local.v1.ListFormsResponse.lookups:type_name -> cpx.local.v1.FormLookup
-	48,  // 31: cpx.local.v1.ListFormsResponse.locations:type_name -> cpx.local.v1.FormLocation
-	52,  // 32: cpx.local.v1.CheckpointAuditResponse.missed:type_name -> cpx.local.v1.AnchorCheck
-	158, // 33: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	52,  // 34: cpx.local.v1.VerifyAuditResponse.anchors:type_name -> cpx.local.v1.AnchorCheck
-	53,  // 35: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
-	53,  // 36: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
-	158, // 37: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
-	158, // 38: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
-	158, // 39: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
-	158, // 40: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
-	158, // 41: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
-	62,  // 42: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
-	62,  // 43: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
-	62,  // 44: cpx.local.v1.RekeyPeerResponse.peer:type_name -> cpx.local.v1.Peer
-	158, // 45: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
-	158, // 46: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
-	158, // 47: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
-	71,  // 48: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	71,  // 49: cpx.local.v1.ApplyPolicyResponse.previous:type_name -> cpx.local.v1.Policy
-	71,  // 50: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
-	71,  // 51: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	71,  // 52: cpx.local.v1.SignPolicyResponse.policy:type_name -> cpx.local.v1.Policy
-	81,  // 53: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
-	159, // 54: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
-	158, // 55: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
-	158, // 56: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
-	84,  // 57: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
-	158, // 58: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
-	83,  // 59: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
-	83,  // 60: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
-	83,  // 61: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
-	83,  // 62: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
-	83,  // 63: cpx.local.v1.ResyncExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
-	158, // 64: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
-	158, // 65: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
-	158, // 66: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
-	96,  // 67: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
-	158, // 68: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
-	158, // 69: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
-	101, // 70: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
-	101, // 71: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
-	158, // 72: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
-	158, // 73: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
-	108, // 74: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
-	109, // 75: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
-	158, // 76: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
-	159, // 77: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
-	159, // 78: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
-	107, // 79: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	107, // 80: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	107, // 81: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
-	159, // 82: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
-	107, // 83: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	159, // 84: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
-	118, // 85: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
-	119, // 86: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
-	122, // 87: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
-	23,  // 88: cpx.local.v1.MatchCandidate.case:type_name -> cpx.local.v1.Case
-	107, // 89: cpx.local.v1.MatchTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	123, // 90: cpx.local.v1.MatchTracingRequestResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
-	127, // 91: cpx.local.v1.MatchAllTracingRequestsResponse.summaries:type_name -> cpx.local.v1.TracingMatchSummary
-	123, // 92: cpx.local.v1.MatchCaseResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
-	107, // 93: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
-	107, // 94: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
-	136, // 95: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
-	83,  // 96: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
-	140, // 97: cpx.local.v1.ListReportsResponse.reports:type_name -> cpx.local.v1.ReportInfo
-	140, // 98: cpx.local.v1.ShowReportResponse.report:type_name -> cpx.local.v1.ReportInfo
-	146, // 99: cpx.local.v1.ReportTable.page:type_name -> cpx.local.v1.ReportHeader
-	146, // 100: cpx.local.v1.ReportTable.rows:type_name -> cpx.local.v1.ReportHeader
-	146, // 101: cpx.local.v1.ReportTable.cols:type_name -> cpx.local.v1.ReportHeader
-	147, // 102: cpx.local.v1.ReportTable.cells:type_name -> cpx.local.v1.ReportCell
-	147, // 103: cpx.local.v1.ReportTable.row_totals:type_name -> cpx.local.v1.ReportCell
-	147, // 104: cpx.local.v1.ReportTable.col_totals:type_name -> cpx.local.v1.ReportCell
-	147, // 105: cpx.local.v1.ReportTable.total:type_name -> cpx.local.v1.ReportCell
-	158, // 106: cpx.local.v1.ReportResult.generated_at:type_name -> google.protobuf.Timestamp
-	148, // 107: cpx.local.v1.ReportResult.tables:type_name -> cpx.local.v1.ReportTable
-	149, // 108: cpx.local.v1.RunReportResponse.result:type_name -> cpx.local.v1.ReportResult
-	83,  // 109: cpx.local.v1.PushReportResponse.exchange:type_name -> cpx.local.v1.Exchange
-	149, // 110: cpx.local.v1.PushReportResponse.result:type_name -> cpx.local.v1.ReportResult
-	158, // 111: cpx.local.v1.Submission.received_at:type_name -> google.protobuf.Timestamp
-	154, // 112: cpx.local.v1.ListSubmissionsResponse.submissions:type_name -> cpx.local.v1.Submission
-	140, // 113: cpx.local.v1.ValidateReportResponse.report:type_name -> cpx.local.v1.ReportInfo
-	0,   // 114: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
-	5,   // 115: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
-	9,   // 116: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
-	11,  // 117: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
-	7,   // 118: cpx.local.v1.UserService.ApproveUser:input_type -> cpx.local.v1.ApproveUserRequest
-	14,  // 119: cpx.local.v1.UserService.IssueToken:input_type -> cpx.local.v1.IssueTokenRequest
-	16,  // 120: cpx.local.v1.UserService.ListTokens:input_type -> cpx.local.v1.ListTokensRequest
-	18,  // 121: cpx.local.v1.UserService.RevokeToken:input_type -> cpx.local.v1.RevokeTokenRequest
-	2,   // 122: cpx.local.v1.UserService.SetNotify:input_type -> cpx.local.v1.SetNotifyRequest
-	24,  // 123: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
-	26,  // 124: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
-	28,  // 125: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
-	30,  // 126: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
-	32,  // 127: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
-	34,  // 128: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
-	38,  // 129: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
-	41,  // 130: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
-	20,  // 131: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
-	43,  // 132: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
-	54,  // 133: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
-	56,  // 134: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
-	58,  // 135: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
-	50,  // 136: cpx.local.v1.AuditService.CheckpointAudit:input_type -> cpx.local.v1.CheckpointAuditRequest
-	60,  // 137: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
-	63,  // 138: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
-	65,  // 139: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
-	67,  // 140: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
-	69,  // 141: cpx.local.v1.FederationService.RekeyPeer:input_type -> cpx.local.v1.RekeyPeerRequest
-	72,  // 142: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
-	74,  // 143: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
-	76,  // 144: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
-	78,  // 145: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
-	80,  // 146: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
-	85,  // 147: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
-	87,  // 148: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
-	89,  // 149: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
-	91,  // 150: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
-	93,  // 151: cpx.local.v1.FederationService.ResyncExchange:input_type -> cpx.local.v1.ResyncExchangeRequest
-	95,  // 152: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
-	98,  // 153: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
-	100, // 154: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
-	103, // 155: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
-	105, // 156: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
-	110, // 157: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
-	112, // 158: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
-	114, // 159: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
-	116, // 160: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
-	120, // 161: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
-	124, // 162: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
-	135, // 163: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
-	138, // 164: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
-	126, // 165: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
-	129, // 166: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
-	131, // 167: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
-	133, // 168: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
-	141, // 169: cpx.local.v1.ReportService.ListReports:input_type -> cpx.local.v1.ListReportsRequest
-	143, // 170: cpx.local.v1.ReportService.ShowReport:input_type -> cpx.local.v1.ShowReportRequest
-	145, // 171: cpx.local.v1.ReportService.RunReport:input_type -> cpx.local.v1.RunReportRequest
-	156, // 172: cpx.local.v1.ReportService.ValidateReport:input_type -> cpx.local.v1.ValidateReportRequest
-	151, // 173: cpx.local.v1.ReportService.PushReport:input_type -> cpx.local.v1.PushReportRequest
-	153, // 174: cpx.local.v1.ReportService.ListSubmissions:input_type -> cpx.local.v1.ListSubmissionsRequest
-	1,   // 175: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
-	6,   // 176: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
-	10,  // 177: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
-	12,  // 178: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
-	8,   // 179: cpx.local.v1.UserService.ApproveUser:output_type -> cpx.local.v1.ApproveUserResponse
-	15,  // 180: cpx.local.v1.UserService.IssueToken:output_type -> cpx.local.v1.IssueTokenResponse
-	17,  // 181: cpx.local.v1.UserService.ListTokens:output_type -> cpx.local.v1.ListTokensResponse
-	19,  // 182: cpx.local.v1.UserService.RevokeToken:output_type -> cpx.local.v1.RevokeTokenResponse
-	3,   // 183: cpx.local.v1.UserService.SetNotify:output_type -> cpx.local.v1.SetNotifyResponse
-	25,  // 184: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
-	27,  // 185: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
-	29,  // 186: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
-	31,  // 187: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
-	33,  // 188: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
-	36,  // 189: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
-	40,  // 190: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
-	42,  // 191: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
-	21,  // 192: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
-	49,  // 193: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
-	55,  // 194: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
-	57,  // 195: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
-	59,  // 196: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
-	51,  // 197: cpx.local.v1.AuditService.CheckpointAudit:output_type -> cpx.local.v1.CheckpointAuditResponse
-	61,  // 198: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
-	64,  // 199: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
-	66,  // 200: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
-	68,  // 201: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
-	70,  // 202: cpx.local.v1.FederationService.RekeyPeer:output_type -> cpx.local.v1.RekeyPeerResponse
-	73,  // 203: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
-	75,  // 204: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
-	77,  // 205: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
-	79,  // 206: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
-	82,  // 207: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
-	86,  // 208: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
-	88,  // 209: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
-	90,  // 210: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
-	92,  // 211: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
-	94,  // 212: cpx.local.v1.FederationService.ResyncExchange:output_type -> cpx.local.v1.ResyncExchangeResponse
-	97,  // 213: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
-	99,  // 214: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
-	102, // 215: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
-	104, // 216: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
-	106, // 217: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
-	111, // 218: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
-	113, // 219: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
-	115, // 220: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
-	117, // 221: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
-	121, // 222: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
-	125, // 223: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
-	137, // 224: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
-	139, // 225: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
-	128, // 226: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
-	130, // 227: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
-	132, // 228: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
-	134, // 229: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
-	142, // 230: cpx.local.v1.ReportService.ListReports:output_type -> cpx.local.v1.ListReportsResponse
-	144, // 231: cpx.local.v1.ReportService.ShowReport:output_type -> cpx.local.v1.ShowReportResponse
-	150, // 232: cpx.local.v1.ReportService.RunReport:output_type -> cpx.local.v1.RunReportResponse
-	157, // 233: cpx.local.v1.ReportService.ValidateReport:output_type -> cpx.local.v1.ValidateReportResponse
-	152, // 234: cpx.local.v1.ReportService.PushReport:output_type -> cpx.local.v1.PushReportResponse
-	155, // 235: cpx.local.v1.ReportService.ListSubmissions:output_type -> cpx.local.v1.ListSubmissionsResponse
-	175, // [175:236] is the sub-list for method output_type
-	114, // [114:175] is the sub-list for method input_type
-	114, // [114:114] is the sub-list for extension type_name
-	114, // [114:114] is the sub-list for extension extendee
-	0,   // [0:114] is the sub-list for field type_name
+	41,  // 25: cpx.local.v1.ImportCasesResponse.progress:type_name -> cpx.local.v1.ImportProgress
+	23,  // 26: cpx.local.v1.ExportCasesResponse.case:type_name -> cpx.local.v1.Case
+	46,  // 27: cpx.local.v1.Form.field_defs:type_name -> cpx.local.v1.FormField
+	48,  // 28: cpx.local.v1.FormLookup.options:type_name -> cpx.local.v1.FormOption
+	45,  // 29: cpx.local.v1.ListFormsResponse.forms:type_name -> cpx.local.v1.Form
+	45,  // 30: cpx.local.v1.ListFormsResponse.subforms:type_name -> cpx.local.v1.Form
+	47,  // 31: cpx.local.v1.ListFormsResponse.lookups:type_name -> cpx.local.v1.FormLookup
+	49,  // 32: cpx.local.v1.ListFormsResponse.locations:type_name -> cpx.local.v1.FormLocation
+	53,  // 33: cpx.local.v1.CheckpointAuditResponse.missed:type_name -> cpx.local.v1.AnchorCheck
+	159, // 34: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	53,  // 35: cpx.local.v1.VerifyAuditResponse.anchors:type_name -> cpx.local.v1.AnchorCheck
+	54,  // 36: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
+	54,  // 37: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
+	159, // 38: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
+	159, // 39: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
+	159, // 40: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
+	159, // 41: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
+	159, // 42: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
+	63,  // 43: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
+	63,  // 44: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
+	63,  // 45: cpx.local.v1.RekeyPeerResponse.peer:type_name -> cpx.local.v1.Peer
+	159, // 46: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
+	159, // 47: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
+	159, // 48: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
+	72,  // 49: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	72,  // 50: cpx.local.v1.ApplyPolicyResponse.previous:type_name -> cpx.local.v1.Policy
+	72,  // 51: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
+	72,  // 52: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	72,  // 53: cpx.local.v1.SignPolicyResponse.policy:type_name -> cpx.local.v1.Policy
+	82,  // 54: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
+	160, // 55: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
+	159, // 56: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
+	159, // 57: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
+	85,  // 58: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
+	159, // 59: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
+	84,  // 60: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
+	84,  // 61: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
+	84,  // 62: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
+	84,  // 63: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
+	84,  // 64: cpx.local.v1.ResyncExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
+	159, // 65: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
+	159, // 66: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
+	159, // 67: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
+	97,  // 68: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
+	159, // 69: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
+	159, // 70: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
+	102, // 71: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
+	102, // 72: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
+	159, // 73: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
+	159, // 74: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
+	109, // 75: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
+	110, // 76: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
+	159, // 77: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
+	160, // 78: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
+	160, // 79: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	108, // 80: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	108, // 81: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	108, // 82: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
+	160, // 83: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	108, // 84: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	160, // 85: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
+	119, // 86: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
+	120, // 87: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
+	123, // 88: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
+	23,  // 89: cpx.local.v1.MatchCandidate.case:type_name -> cpx.local.v1.Case
+	108, // 90: cpx.local.v1.MatchTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
+	124, // 91: cpx.local.v1.MatchTracingRequestResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
+	128, // 92: cpx.local.v1.MatchAllTracingRequestsResponse.summaries:type_name -> cpx.local.v1.TracingMatchSummary
+	124, // 93: cpx.local.v1.MatchCaseResponse.candidates:type_name -> cpx.local.v1.MatchCandidate
+	108, // 94: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
+	108, // 95: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
+	137, // 96: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
+	84,  // 97: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
+	141, // 98: cpx.local.v1.ListReportsResponse.reports:type_name -> cpx.local.v1.ReportInfo
+	141, // 99: cpx.local.v1.ShowReportResponse.report:type_name -> cpx.local.v1.ReportInfo
+	147, // 100: cpx.local.v1.ReportTable.page:type_name -> cpx.local.v1.ReportHeader
+	147, // 101: cpx.local.v1.ReportTable.rows:type_name -> cpx.local.v1.ReportHeader
+	147, // 102: cpx.local.v1.ReportTable.cols:type_name -> cpx.local.v1.ReportHeader
+	148, // 103: cpx.local.v1.ReportTable.cells:type_name -> cpx.local.v1.ReportCell
+	148, // 104: cpx.local.v1.ReportTable.row_totals:type_name -> cpx.local.v1.ReportCell
+	148, // 105: cpx.local.v1.ReportTable.col_totals:type_name -> cpx.local.v1.ReportCell
+	148, // 106: cpx.local.v1.ReportTable.total:type_name -> cpx.local.v1.ReportCell
+	159, // 107: cpx.local.v1.ReportResult.generated_at:type_name -> google.protobuf.Timestamp
+	149, // 108: cpx.local.v1.ReportResult.tables:type_name -> cpx.local.v1.ReportTable
+	150, // 109: cpx.local.v1.RunReportResponse.result:type_name -> cpx.local.v1.ReportResult
+	84,  // 110: cpx.local.v1.PushReportResponse.exchange:type_name -> cpx.local.v1.Exchange
+	150, // 111: cpx.local.v1.PushReportResponse.result:type_name -> cpx.local.v1.ReportResult
+	159, // 112: cpx.local.v1.Submission.received_at:type_name -> google.protobuf.Timestamp
+	155, // 113: cpx.local.v1.ListSubmissionsResponse.submissions:type_name -> cpx.local.v1.Submission
+	141, // 114: cpx.local.v1.ValidateReportResponse.report:type_name -> cpx.local.v1.ReportInfo
+	0,   // 115: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
+	5,   // 116: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
+	9,   // 117: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
+	11,  // 118: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
+	7,   // 119: cpx.local.v1.UserService.ApproveUser:input_type -> cpx.local.v1.ApproveUserRequest
+	14,  // 120: cpx.local.v1.UserService.IssueToken:input_type -> cpx.local.v1.IssueTokenRequest
+	16,  // 121: cpx.local.v1.UserService.ListTokens:input_type -> cpx.local.v1.ListTokensRequest
+	18,  // 122: cpx.local.v1.UserService.RevokeToken:input_type -> cpx.local.v1.RevokeTokenRequest
+	2,   // 123: cpx.local.v1.UserService.SetNotify:input_type -> cpx.local.v1.SetNotifyRequest
+	24,  // 124: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
+	26,  // 125: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
+	28,  // 126: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
+	30,  // 127: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
+	32,  // 128: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
+	34,  // 129: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
+	38,  // 130: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
+	42,  // 131: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
+	20,  // 132: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
+	44,  // 133: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
+	55,  // 134: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
+	57,  // 135: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
+	59,  // 136: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
+	51,  // 137: cpx.local.v1.AuditService.CheckpointAudit:input_type -> cpx.local.v1.CheckpointAuditRequest
+	61,  // 138: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
+	64,  // 139: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
+	66,  // 140: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
+	68,  // 141: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
+	70,  // 142: cpx.local.v1.FederationService.RekeyPeer:input_type -> cpx.local.v1.RekeyPeerRequest
+	73,  // 143: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
+	75,  // 144: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
+	77,  // 145: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
+	79,  // 146: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
+	81,  // 147: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
+	86,  // 148: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
+	88,  // 149: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
+	90,  // 150: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
+	92,  // 151: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
+	94,  // 152: cpx.local.v1.FederationService.ResyncExchange:input_type -> cpx.local.v1.ResyncExchangeRequest
+	96,  // 153: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
+	99,  // 154: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
+	101, // 155: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
+	104, // 156: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
+	106, // 157: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
+	111, // 158: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
+	113, // 159: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
+	115, // 160: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
+	117, // 161: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
+	121, // 162: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
+	125, // 163: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
+	136, // 164: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
+	139, // 165: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
+	127, // 166: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
+	130, // 167: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
+	132, // 168: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
+	134, // 169: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
+	142, // 170: cpx.local.v1.ReportService.ListReports:input_type -> cpx.local.v1.ListReportsRequest
+	144, // 171: cpx.local.v1.ReportService.ShowReport:input_type -> cpx.local.v1.ShowReportRequest
+	146, // 172: cpx.local.v1.ReportService.RunReport:input_type -> cpx.local.v1.RunReportRequest
+	157, // 173: cpx.local.v1.ReportService.ValidateReport:input_type -> cpx.local.v1.ValidateReportRequest
+	152, // 174: cpx.local.v1.ReportService.PushReport:input_type -> cpx.local.v1.PushReportRequest
+	154, // 175: cpx.local.v1.ReportService.ListSubmissions:input_type -> cpx.local.v1.ListSubmissionsRequest
+	1,   // 176: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
+	6,   // 177: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
+	10,  // 178: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
+	12,  // 179: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
+	8,   // 180: cpx.local.v1.UserService.ApproveUser:output_type -> cpx.local.v1.ApproveUserResponse
+	15,  // 181: cpx.local.v1.UserService.IssueToken:output_type -> cpx.local.v1.IssueTokenResponse
+	17,  // 182: cpx.local.v1.UserService.ListTokens:output_type -> cpx.local.v1.ListTokensResponse
+	19,  // 183: cpx.local.v1.UserService.RevokeToken:output_type -> cpx.local.v1.RevokeTokenResponse
+	3,   // 184: cpx.local.v1.UserService.SetNotify:output_type -> cpx.local.v1.SetNotifyResponse
+	25,  // 185: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
+	27,  // 186: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
+	29,  // 187: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
+	31,  // 188: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
+	33,  // 189: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
+	36,  // 190: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
+	40,  // 191: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
+	43,  // 192: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
+	21,  // 193: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
+	50,  // 194: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
+	56,  // 195: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
+	58,  // 196: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
+	60,  // 197: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
+	52,  // 198: cpx.local.v1.AuditService.CheckpointAudit:output_type -> cpx.local.v1.CheckpointAuditResponse
+	62,  // 199: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
+	65,  // 200: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
+	67,  // 201: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
+	69,  // 202: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
+	71,  // 203: cpx.local.v1.FederationService.RekeyPeer:output_type -> cpx.local.v1.RekeyPeerResponse
+	74,  // 204: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
+	76,  // 205: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
+	78,  // 206: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
+	80,  // 207: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
+	83,  // 208: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
+	87,  // 209: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
+	89,  // 210: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
+	91,  // 211: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
+	93,  // 212: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
+	95,  // 213: cpx.local.v1.FederationService.ResyncExchange:output_type -> cpx.local.v1.ResyncExchangeResponse
+	98,  // 214: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
+	100, // 215: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
+	103, // 216: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
+	105, // 217: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
+	107, // 218: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
+	112, // 219: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
+	114, // 220: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
+	116, // 221: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
+	118, // 222: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
+	122, // 223: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
+	126, // 224: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
+	138, // 225: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
+	140, // 226: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
+	129, // 227: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
+	131, // 228: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
+	133, // 229: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
+	135, // 230: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
+	143, // 231: cpx.local.v1.ReportService.ListReports:output_type -> cpx.local.v1.ListReportsResponse
+	145, // 232: cpx.local.v1.ReportService.ShowReport:output_type -> cpx.local.v1.ShowReportResponse
+	151, // 233: cpx.local.v1.ReportService.RunReport:output_type -> cpx.local.v1.RunReportResponse
+	158, // 234: cpx.local.v1.ReportService.ValidateReport:output_type -> cpx.local.v1.ValidateReportResponse
+	153, // 235: cpx.local.v1.ReportService.PushReport:output_type -> cpx.local.v1.PushReportResponse
+	156, // 236: cpx.local.v1.ReportService.ListSubmissions:output_type -> cpx.local.v1.ListSubmissionsResponse
+	176, // [176:237] is the sub-list for method output_type
+	115, // [115:176] is the sub-list for method input_type
+	115, // [115:115] is the sub-list for extension type_name
+	115, // [115:115] is the sub-list for extension extendee
+	0,   // [0:115] is the sub-list for field type_name
 }
 
 func init() { file_cpx_local_v1_local_proto_init() }
@@ -11148,15 +11263,15 @@ func file_cpx_local_v1_local_proto_init() {
 	if File_cpx_local_v1_local_proto != nil {
 		return
 	}
-	file_cpx_local_v1_local_proto_msgTypes[45].OneofWrappers = []any{}
-	file_cpx_local_v1_local_proto_msgTypes[108].OneofWrappers = []any{}
+	file_cpx_local_v1_local_proto_msgTypes[46].OneofWrappers = []any{}
+	file_cpx_local_v1_local_proto_msgTypes[109].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cpx_local_v1_local_proto_rawDesc), len(file_cpx_local_v1_local_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   158,
+			NumMessages:   159,
 			NumExtensions: 0,
 			NumServices:   10,
 		},

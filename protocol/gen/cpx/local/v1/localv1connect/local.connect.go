@@ -567,7 +567,8 @@ type CaseServiceClient interface {
 	CloseCase(context.Context, *connect.Request[v1.CloseCaseRequest]) (*connect.Response[v1.CloseCaseResponse], error)
 	CaseHistory(context.Context, *connect.Request[v1.CaseHistoryRequest]) (*connect.Response[v1.CaseHistoryResponse], error)
 	// ImportCases validates every row and commits the valid ones in one
-	// transaction (none when dry_run). Clients send large files in batches.
+	// transaction (none when dry_run). Clients send large files in batches,
+	// named by an import_id to make the import resumable.
 	ImportCases(context.Context, *connect.Request[v1.ImportCasesRequest]) (*connect.Response[v1.ImportCasesResponse], error)
 	// ExportCases streams every case the caller may read.
 	ExportCases(context.Context, *connect.Request[v1.ExportCasesRequest]) (*connect.ServerStreamForClient[v1.ExportCasesResponse], error)
@@ -711,7 +712,8 @@ type CaseServiceHandler interface {
 	CloseCase(context.Context, *connect.Request[v1.CloseCaseRequest]) (*connect.Response[v1.CloseCaseResponse], error)
 	CaseHistory(context.Context, *connect.Request[v1.CaseHistoryRequest]) (*connect.Response[v1.CaseHistoryResponse], error)
 	// ImportCases validates every row and commits the valid ones in one
-	// transaction (none when dry_run). Clients send large files in batches.
+	// transaction (none when dry_run). Clients send large files in batches,
+	// named by an import_id to make the import resumable.
 	ImportCases(context.Context, *connect.Request[v1.ImportCasesRequest]) (*connect.Response[v1.ImportCasesResponse], error)
 	// ExportCases streams every case the caller may read.
 	ExportCases(context.Context, *connect.Request[v1.ExportCasesRequest], *connect.ServerStream[v1.ExportCasesResponse]) error
