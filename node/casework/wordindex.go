@@ -90,6 +90,12 @@ func (ix *indexer) meta() indexMeta {
 	return indexMeta{Format: indexFormat, Check: hex.EncodeToString(m.Sum(nil)[:16]), Rows: ix.rows}
 }
 
+// Words returns the distinct normalised words of s, in order, as a case
+// query matches them (matching.Normalize, at least two letters): other
+// services that search by words (tracing requests) use it so that a query
+// means the same everywhere.
+func Words(s string) []string { return queryWords(s) }
+
 // queryWords returns the distinct normalised words of s, in order.
 func queryWords(s string) []string {
 	var out []string

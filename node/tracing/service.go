@@ -351,6 +351,19 @@ func (s *Service) Get(ctx context.Context, sub policy.Subject, ref string) (Requ
 // first, at most limit (default 100, at most MaxListLimit), and audits which
 // ones were shown.
 func (s *Service) List(ctx context.Context, sub policy.Subject, status string, limit int) ([]Request, error) {
+	return s.Search(ctx, sub, status, "", limit)
+}
+
+// Search is List narrowed by query (none when blank): a request is listed
+// when query is its number (case-insensitive) or when its words (Words)
+// hold every word of query, whole words normalised as a case query does
+// (casework.Words); a query with neither lists nothing. The query is not
+// audited (it holds names), only the ids shown.
+//
+// It reads every request, as List does, and matches the words of each;
+// there is no word index of requests (a node holds few of them, a case
+// index holds far more).
+func (s *Service) Search(ctx context.Context, sub policy.Subject, status, query string, limit int) ([]Request, error) {
 	if err := s.authorize(ctx, sub, policy.ActionList, "tracing.list", "tracing"); err != nil {
 		return nil, err
 	}
@@ -367,8 +380,13 @@ func (s *Service) List(ctx context.Context, sub policy.Subject, status string, l
 	if err != nil {
 		return nil, err
 	}
+	query = strings.TrimSpace(query)
+	words := casework.Words(query)
 	var out []Request
 	for i := range all {
+		if query != "" && !strings.EqualFold(all[i].Number, query) && (len(words) == 0 || !hasWords(Words(&all[i]), words)) {
+			continue
+		}
 		if len(out) < limit && reaches(sub, policy.ActionList, &all[i]) {
 			out = append(out, all[i])
 		}
@@ -663,4 +681,37 @@ func (s *Service) decide(ctx context.Context, sub policy.Subject, ref string, tr
 		}
 	}
 	return req, err
+}
+
+// Words returns the distinct normalised words that identify req: the
+// inquirer's name, and each sought child's name, nicknames,
+// other names and relatives' names. Contact, places, dates and marks are
+// not searched; the number matches only as a whole (Search).
+func Words(req *Request) []string {
+	texts := []string{req.Details.InquirerName}
+	for _, t := range req.Details.Traces {
+		texts = append(texts, t.Name)
+		texts = append(texts, t.Nicknames...)
+		texts = append(texts, t.OtherNames...)
+		texts = append(texts, t.Relatives...)
+	}
+	var out []string
+	for _, s := range texts {
+		for _, w := range casework.Words(s) {
+			if !slices.Contains(out, w) {
+				out = append(out, w)
+			}
+		}
+	}
+	return out
+}
+
+// hasWords reports whether have holds every word of want.
+func hasWords(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
 }
