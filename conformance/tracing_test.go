@@ -12,7 +12,8 @@ import (
 // its father in the family details, a request written by the father in
 // Arabic script, a match that finds the child as likely, a confirmation,
 // and the case record then naming the request with a verified tracing
-// status. A case without consent is never a candidate.
+// status. A case without consent is never a candidate. trace list --query
+// finds a request by the words of its names.
 func TestTracingConfirmShowsOnCase(t *testing.T) {
 	dir := initNode(t, "agency-t")
 	n := start(t, dir)
@@ -44,6 +45,30 @@ func TestTracingConfirmShowsOnCase(t *testing.T) {
 	}
 	mustJSON(t, &created, append([]string{"trace", "create", "--file", request}, api...)...)
 	num := created.Request.Number
+
+	// trace list --query finds a request by the words of its names.
+	var other struct {
+		Request struct {
+			Number string `json:"number"`
+		} `json:"request"`
+	}
+	mustJSON(t, &other, append([]string{"trace", "create", "--set", "inquirer_name=Fatima Yusuf", "--set", "relation=mother",
+		"--set", "consent_for_tracing=true", "--set", "trace.name=Amina Yusuf", "--set", "trace.age=7"}, api...)...)
+	for _, q := range []struct{ query, want string }{{"amina YUSUF", other.Request.Number}, {"محمد", num}, {"amin", ""}} {
+		var listed struct {
+			Requests []struct {
+				Number string `json:"number"`
+			} `json:"requests"`
+		}
+		mustJSON(t, &listed, append([]string{"trace", "list", "--query", q.query}, api...)...)
+		var got []string
+		for _, r := range listed.Requests {
+			got = append(got, r.Number)
+		}
+		if want := strings.Fields(q.want); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("trace list --query %q: got %v, want %v", q.query, got, want)
+		}
+	}
 
 	var matched struct {
 		Candidates []struct {

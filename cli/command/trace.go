@@ -56,6 +56,7 @@ func traceCommand() *cli.Command {
 				Usage: "list tracing requests",
 				Flags: append([]cli.Flag{
 					&cli.StringFlag{Name: "status", Usage: "only requests with this `STATUS` (open or closed)"},
+					&cli.StringFlag{Name: "query", Usage: "only the request numbered `WORDS`, or those whose names hold all of WORDS (whole words)"},
 					&cli.IntFlag{Name: "limit", Usage: "at most `N` requests (0: the node's default)"},
 				}, clientFlags()...),
 				Action: runTraceList,
@@ -299,7 +300,7 @@ func runTraceList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	resp, err := cn.Trace.ListTracingRequests(c.Context, connect.NewRequest(&localv1.ListTracingRequestsRequest{Status: c.String("status"), Limit: limit}))
+	resp, err := cn.Trace.ListTracingRequests(c.Context, connect.NewRequest(&localv1.ListTracingRequestsRequest{Status: c.String("status"), Query: c.String("query"), Limit: limit}))
 	if err != nil {
 		return err
 	}

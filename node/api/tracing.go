@@ -130,7 +130,7 @@ func (s *Server) ListTracingRequests(ctx context.Context, req *connect.Request[l
 	if err != nil {
 		return nil, err
 	}
-	list, err := s.tracing.List(ctx, sub, req.Msg.Status, int(req.Msg.Limit))
+	list, err := s.tracing.Search(ctx, sub, req.Msg.Status, req.Msg.Query, int(req.Msg.Limit))
 	if err != nil {
 		return nil, s.fail(err)
 	}

@@ -7261,8 +7261,11 @@ func (x *GetTracingRequestResponse) GetRequest() *TracingRequest {
 type ListTracingRequestsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// open, closed, or empty for all.
-	Status        string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
-	Limit         int32  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Status string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	Limit  int32  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// A request number, or words all of which are in the request's names
+	// (inquirer, children, nicknames, other names, relatives); empty for all.
+	Query         string `protobuf:"bytes,3,opt,name=query,proto3" json:"query,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -7309,6 +7312,13 @@ func (x *ListTracingRequestsRequest) GetLimit() int32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *ListTracingRequestsRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
 }
 
 type ListTracingRequestsResponse struct {
@@ -10537,10 +10547,11 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x18GetTracingRequestRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"S\n" +
 	"\x19GetTracingRequestResponse\x126\n" +
-	"\arequest\x18\x01 \x01(\v2\x1c.cpx.local.v1.TracingRequestR\arequest\"J\n" +
+	"\arequest\x18\x01 \x01(\v2\x1c.cpx.local.v1.TracingRequestR\arequest\"`\n" +
 	"\x1aListTracingRequestsRequest\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\x05R\x05limit\"W\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x14\n" +
+	"\x05query\x18\x03 \x01(\tR\x05query\"W\n" +
 	"\x1bListTracingRequestsResponse\x128\n" +
 	"\brequests\x18\x01 \x03(\v2\x1c.cpx.local.v1.TracingRequestR\brequests\"X\n" +
 	"\x1bUpdateTracingRequestRequest\x12\x0e\n" +
