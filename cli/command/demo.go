@@ -242,15 +242,9 @@ func startDemoNode(ctx context.Context, base, agency, name, prefix string, pass 
 	return d, nil
 }
 
-// demoISP is the information-sharing protocol of the demo's three agencies.
-const demoISP = `format = "cpx-isp/1"
-id = "so-demo-isp"
-version = 1
-title = "Demo ISP: Save the Children, IRC and UNICEF Somalia"
-valid_from = 2026-01-01T00:00:00Z
-valid_until = 2030-01-01T00:00:00Z
-
-[[party]]
+// demoAgencyParties are the demo's three agencies as ISP parties, each
+// with its signing key to fill in.
+const demoAgencyParties = `[[party]]
 agency = "save-the-children-so"
 name = "Save the Children Somalia"
 signing_key = "%s"
@@ -264,7 +258,17 @@ signing_key = "%s"
 agency = "unicef-so"
 name = "UNICEF Somalia"
 signing_key = "%s"
+`
 
+// demoISP is the information-sharing protocol of the demo's three agencies.
+const demoISP = `format = "cpx-isp/1"
+id = "so-demo-isp"
+version = 1
+title = "Demo ISP: Save the Children, IRC and UNICEF Somalia"
+valid_from = 2026-01-01T00:00:00Z
+valid_until = 2030-01-01T00:00:00Z
+
+` + demoAgencyParties + `
 # Referrals for services: identity and protection concerns, never contact details.
 [[purpose]]
 name = "referral"

@@ -29,21 +29,7 @@ title = "Demo ISP: monthly case figures to the CP Sub-Cluster Somalia"
 valid_from = 2026-01-01T00:00:00Z
 valid_until = 2030-01-01T00:00:00Z
 
-[[party]]
-agency = "save-the-children-so"
-name = "Save the Children Somalia"
-signing_key = "%s"
-
-[[party]]
-agency = "irc-so"
-name = "International Rescue Committee Somalia"
-signing_key = "%s"
-
-[[party]]
-agency = "unicef-so"
-name = "UNICEF Somalia"
-signing_key = "%s"
-
+` + demoAgencyParties + `
 [[party]]
 agency = "cp-subcluster-so"
 name = "CP Sub-Cluster Somalia"
