@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,10 +16,8 @@ import (
 
 	"github.com/cpx-node/cpx/crypto/agencykey"
 	"github.com/cpx-node/cpx/crypto/envelope"
-	"github.com/cpx-node/cpx/node/nodedir"
 	"github.com/cpx-node/cpx/policy"
 	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
-	"github.com/cpx-node/cpx/protocol/gen/cpx/local/v1/localv1connect"
 	peerv1 "github.com/cpx-node/cpx/protocol/gen/cpx/peer/v1"
 )
 
@@ -93,18 +90,7 @@ func TestAggregateAttacks(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "coord")
 	must(t, "init", "--coordination", "--dir", dir, "--agency", "coord", "--listen", "127.0.0.1:0", "--p2p-listen", "/ip4/127.0.0.1/tcp/0")
 	n := start(t, dir)
-	creds, err := nodedir.ReadCredentials(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc := &http.Client{Transport: authed(creds.Token)}
-	fed := localv1connect.NewFederationServiceClient(hc, n.url)
-	auditc := localv1connect.NewAuditServiceClient(hc, n.url)
-	idResp, err := fed.NodeID(ctx, connect.NewRequest(&localv1.NodeIDRequest{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := idResp.Msg
+	fed, auditc, target := adminClients(t, n)
 
 	a := newFakePeer(t, "agency-a")
 	nodePeer, err := peer.Decode(target.PeerId)

@@ -87,6 +87,23 @@ func (h fakeHandler) Hello(ctx context.Context, req *connect.Request[peerv1.Hell
 	return connect.NewResponse(&peerv1.HelloResponse{Announcements: anns}), nil
 }
 
+// adminClients returns the federation and audit API clients of n under its
+// administrator's token (from its credentials.json), and n's identity.
+func adminClients(t *testing.T, n *node) (localv1connect.FederationServiceClient, localv1connect.AuditServiceClient, *localv1.NodeIDResponse) {
+	t.Helper()
+	creds, err := nodedir.ReadCredentials(n.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: authed(creds.Token)}
+	fed := localv1connect.NewFederationServiceClient(hc, n.url)
+	id, err := fed.NodeID(context.Background(), connect.NewRequest(&localv1.NodeIDRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fed, localv1connect.NewAuditServiceClient(hc, n.url), id.Msg
+}
+
 func newFakePeer(t *testing.T, agency string) *fakePeer {
 	t.Helper()
 	id, err := p2p.NewIdentity()
@@ -166,18 +183,7 @@ func TestAttackCorpus(t *testing.T) {
 	// A short key grace, so that the node's own superseded key is refused
 	// for new envelopes at once (40-old-recipient-key).
 	n := startEnv(t, dir, []string{"CPX_EXCHANGE_KEY_GRACE=1m"})
-	creds, err := nodedir.ReadCredentials(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc := &http.Client{Transport: authed(creds.Token)}
-	fed := localv1connect.NewFederationServiceClient(hc, n.url)
-	auditc := localv1connect.NewAuditServiceClient(hc, n.url)
-	idResp, err := fed.NodeID(ctx, connect.NewRequest(&localv1.NodeIDRequest{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := idResp.Msg
+	fed, auditc, target := adminClients(t, n)
 
 	// The fake peer A is added by the node's administrator; they greet.
 	// A announces three key versions: v1 expired a day ago, v2 valid but

@@ -2,7 +2,6 @@ package conformance_test
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -12,9 +11,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/cpx-node/cpx/node/nodedir"
 	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
-	"github.com/cpx-node/cpx/protocol/gen/cpx/local/v1/localv1connect"
 	peerv1 "github.com/cpx-node/cpx/protocol/gen/cpx/peer/v1"
 )
 
@@ -33,18 +30,7 @@ func TestFloodsStayBounded(t *testing.T) {
 	ctx := context.Background()
 	dir := initNode(t, "agency-b")
 	n := start(t, dir)
-	creds, err := nodedir.ReadCredentials(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc := &http.Client{Transport: authed(creds.Token)}
-	fed := localv1connect.NewFederationServiceClient(hc, n.url)
-	auditc := localv1connect.NewAuditServiceClient(hc, n.url)
-	idResp, err := fed.NodeID(ctx, connect.NewRequest(&localv1.NodeIDRequest{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := idResp.Msg
+	fed, auditc, target := adminClients(t, n)
 	nodePeer, err := peer.Decode(target.PeerId)
 	if err != nil {
 		t.Fatal(err)
