@@ -35,16 +35,6 @@ type DigestItem struct {
 // computed, so a digest queued twice on a day (a restart) is sent once.
 func DigestID(user, date string) string { return "digest/" + user + "/" + date }
 
-// ParseDigestTime parses a time of day "HH:MM" into the duration since
-// midnight.
-func ParseDigestTime(s string) (time.Duration, error) {
-	t, err := time.Parse("15:04", strings.TrimSpace(s))
-	if err != nil {
-		return 0, fmt.Errorf("digest time %q: want HH:MM (24-hour)", s)
-	}
-	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
-}
-
 // DigestDue reports the date whose digest is due at now: today's, in loc,
 // once the time of day at has come; "" before it.
 func DigestDue(now time.Time, at time.Duration, loc *time.Location) string {

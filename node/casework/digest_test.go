@@ -120,10 +120,7 @@ func TestDigestDue(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	at, err := casework.ParseDigestTime("07:30")
-	if err != nil {
-		t.Fatal(err)
-	}
+	at := 7*time.Hour + 30*time.Minute
 	for _, tt := range []struct {
 		now  time.Time
 		want string
@@ -134,11 +131,6 @@ func TestDigestDue(t *testing.T) {
 	} {
 		if got := casework.DigestDue(tt.now, at, nairobi); got != tt.want {
 			t.Errorf("DigestDue(%s) = %q, want %q", tt.now, got, tt.want)
-		}
-	}
-	for _, bad := range []string{"", "7", "25:00", "07:60", "7am"} {
-		if _, err := casework.ParseDigestTime(bad); err == nil {
-			t.Errorf("ParseDigestTime(%q): no error", bad)
 		}
 	}
 }

@@ -77,6 +77,20 @@ type Casework struct {
 	DigestUpcomingDays int `koanf:"digest_upcoming_days"`
 }
 
+// DigestAt returns the time of day of the digest as the duration since
+// midnight, or on false when digest_time is "off". An error says how the
+// time is written.
+func (c Casework) DigestAt() (at time.Duration, on bool, err error) {
+	if c.DigestTime == "off" {
+		return 0, false, nil
+	}
+	t, err := time.Parse("15:04", c.DigestTime)
+	if err != nil {
+		return 0, false, fmt.Errorf("config: casework.digest_time %q: write HH:MM (24-hour) or off", c.DigestTime)
+	}
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, true, nil
+}
+
 // SMTP configures the server notifications are sent through. Without a
 // host, notifications are queued and wait. The password is read from
 // CPX_SMTP_PASSWORD only, never from the file.
@@ -429,6 +443,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config: reports.push %q: write REPORT@AGENCY, e.g. protection_concerns@cp-subcluster-so", e)
 		}
 	}
+	if _, _, err := c.Casework.DigestAt(); err != nil {
+		return err
+	}
 	switch {
 	case c.Agency.ID == "":
 		return errors.New("config: agency.id is required")
@@ -440,8 +457,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: keyring.kind %q: use \"file\" or \"vault\"", c.Keyring.Kind)
 	case c.Keyring.Kind == "vault" && c.Vault.Addr == "":
 		return errors.New("config: keyring.kind is vault but vault.addr is not set (CPX_VAULT_ADDR)")
-	case c.Casework.DigestTime != "off" && !validTimeOfDay(c.Casework.DigestTime):
-		return fmt.Errorf("config: casework.digest_time %q: write HH:MM (24-hour) or off", c.Casework.DigestTime)
 	case c.Casework.DigestUpcomingDays < 0 || c.Casework.DigestUpcomingDays > 366:
 		return fmt.Errorf("config: casework.digest_upcoming_days %d: use 0 to 366", c.Casework.DigestUpcomingDays)
 	case c.Reports.PushDay < 1 || c.Reports.PushDay > 28:
@@ -549,9 +564,4 @@ func vaultSection(c Config) string {
 	}
 	return fmt.Sprintf("\n# The token comes from CPX_VAULT_TOKEN (or AppRole: CPX_VAULT_ROLE_ID, CPX_VAULT_SECRET_ID).\n[vault]\naddr = %q\ntransit_mount = %q\nkey = %q\nkv_mount = %q\nca_cert = %q\n",
 		c.Vault.Addr, c.Vault.TransitMount, c.Vault.Key, c.Vault.KVMount, c.Vault.CACert)
-}
-
-func validTimeOfDay(s string) bool {
-	_, err := time.Parse("15:04", s)
-	return err == nil
 }

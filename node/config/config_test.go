@@ -102,3 +102,26 @@ func TestCasePrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestDigestAt(t *testing.T) {
+	tests := []struct {
+		in      string
+		at      time.Duration
+		on, bad bool
+	}{
+		{in: "07:30", at: 7*time.Hour + 30*time.Minute, on: true},
+		{in: "00:00", at: 0, on: true},
+		{in: "off"},
+		{in: "", bad: true},
+		{in: "7", bad: true},
+		{in: "25:00", bad: true},
+		{in: "07:60", bad: true},
+		{in: "7am", bad: true},
+	}
+	for _, tt := range tests {
+		at, on, err := config.Casework{DigestTime: tt.in}.DigestAt()
+		if at != tt.at || on != tt.on || (err != nil) != tt.bad {
+			t.Errorf("DigestAt(%q) = %v, %v, %v; want %v, %v, error %v", tt.in, at, on, err, tt.at, tt.on, tt.bad)
+		}
+	}
+}

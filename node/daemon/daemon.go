@@ -516,8 +516,7 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 			n.mail.Run(deliverCtx)
 		}()
 	}
-	if at, err := casework.ParseDigestTime(n.cfg.Casework.DigestTime); err == nil {
-		// "off" does not parse: no digest.
+	if at, on, _ := n.cfg.Casework.DigestAt(); on { // validated with the config
 		wg.Go(func() {
 			n.cases.RunDigests(deliverCtx, at, n.cfg.Casework.DigestUpcomingDays, n.log.With("component", "digest"))
 		})
