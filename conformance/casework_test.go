@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -355,5 +356,66 @@ func TestCaseworkTasksAndAssignment(t *testing.T) {
 	as(t, bashir, &dash, "dashboard")
 	if len(dash.CasesByStage) != 1 || dash.CasesByStage[0].Key != "assessment" {
 		t.Errorf("dashboard cases by stage = %+v", dash.CasesByStage)
+	}
+}
+
+// TestCaseworkFlags: bulk flagging from a file and the arguments, the open
+// flags listed, one resolved (it leaves the list), a case outside the
+// caseworker's reach not flagged and the command exiting non-zero for it.
+func TestCaseworkFlags(t *testing.T) {
+	dir := initNode(t, "agency-a")
+	n := start(t, dir)
+	env := func(tok string) []string { return []string{"CPX_API=" + n.url, "CPX_TOKEN=" + tok} }
+	amina := env(addUser(t, dir, "amina", "caseworker", "--group", "g1"))
+	zeinab := env(addUser(t, dir, "zeinab", "caseworker", "--group", "g2"))
+	one, two, three := newChild(t, amina), newChild(t, amina), newChild(t, amina)
+	other := newChild(t, zeinab)
+	list := filepath.Join(t.TempDir(), "cases.txt")
+	if err := os.WriteFile(list, []byte(two+"\n"+three+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	as(t, amina, nil, "case", "flag", one, "--from", list, "--message", "review after the flood", "--date", "2026-12-01")
+
+	type flags struct {
+		Flags []struct {
+			ID         int    `json:"id"`
+			CaseNumber string `json:"case_number"`
+			Message    string `json:"message"`
+		} `json:"flags"`
+	}
+	var open flags
+	as(t, amina, &open, "flag", "list")
+	got := map[string]int{}
+	for _, f := range open.Flags {
+		if f.Message != "review after the flood" {
+			t.Errorf("flag on %s says %q", f.CaseNumber, f.Message)
+		}
+		got[f.CaseNumber] = f.ID
+	}
+	if len(got) != 3 || got[one] == 0 || got[two] == 0 || got[three] == 0 {
+		t.Fatalf("open flags = %+v; want one on each of %s %s %s", open.Flags, one, two, three)
+	}
+
+	as(t, amina, nil, "case", "resolve", two, "--id", strconv.Itoa(got[two]), "--reason", "checked")
+	as(t, amina, &open, "flag", "list")
+	for _, f := range open.Flags {
+		if f.CaseNumber == two {
+			t.Errorf("resolved flag still listed: %+v", f)
+		}
+	}
+	if len(open.Flags) != 2 {
+		t.Errorf("open flags after resolving one = %+v; want 2", open.Flags)
+	}
+
+	// A case of another group is not flagged; the others are, and the
+	// command says it did not do all it was asked.
+	r := cpx(t, amina, "case", "flag", one, other, "--message", "second look")
+	if r.code == 0 || !strings.Contains(r.stderr, other) {
+		t.Errorf("flagging %s and another group's %s: exit %d, stderr %q; want non-zero naming %s", one, other, r.code, r.stderr, other)
+	}
+	var theirs flags
+	as(t, zeinab, &theirs, "flag", "list")
+	if len(theirs.Flags) != 0 {
+		t.Errorf("zeinab's case got flags from amina: %+v", theirs.Flags)
 	}
 }
