@@ -8,6 +8,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -301,9 +304,9 @@ func TestIndexMatchesScan(t *testing.T) {
 				if err1 != nil || err2 != nil {
 					t.Fatal(err1, err2)
 				}
-				g, _ := json.Marshal(got.Tables)
-				w, _ := json.Marshal(want.Tables)
-				if string(g) != string(w) {
+				g := tablesText(got)
+				w := tablesText(want)
+				if g != w {
 					t.Fatalf("after %d changes: %s %s:\nindex %s\nscan  %s", i, sub.User, name, g, w)
 				}
 			}
@@ -372,9 +375,9 @@ func TestIndexMatchesScan(t *testing.T) {
 				if err1 != nil {
 					continue
 				}
-				g, _ := json.Marshal(got.Tables)
-				w, _ := json.Marshal(want.Tables)
-				if string(g) != string(w) {
+				g := tablesText(got)
+				w := tablesText(want)
+				if g != w {
 					t.Fatalf("%s %s %+v:\nindex %s\nscan  %s", sub.User, run.d.Name, run.p.By, g, w)
 				}
 			}
@@ -417,4 +420,165 @@ func TestIndexMatchesScan(t *testing.T) {
 		}
 		compare(t, again)
 	})
+}
+
+// countingStore counts the reads of every report row (scans of c/rr/).
+type countingStore struct {
+	store.Store
+	rowScans atomic.Int64
+}
+
+type countingReader struct {
+	store.Reader
+	s *countingStore
+}
+
+func (s *countingStore) View(ctx context.Context, fn func(store.Reader) error) error {
+	return s.Store.View(ctx, func(r store.Reader) error { return fn(countingReader{r, s}) })
+}
+
+func (r countingReader) Scan(prefix []byte, o store.ScanOptions, fn func(k, v []byte) error) error {
+	if string(prefix) == "c/rr/" {
+		r.s.rowScans.Add(1)
+	}
+	return r.Reader.Scan(prefix, o, fn)
+}
+
+// TestRowCacheFollowsWrites interleaves writes with reports from a
+// service that keeps its rows in memory between reports: after each
+// write it reads again only the rows that changed (not every row), and
+// every report equals one counted by reading every case. A second
+// service reports from the same store (its pruning of the log changes
+// the epoch under the first); then writers and a reporter run
+// concurrently, and the final report equals a fresh one; so does one
+// after BuildIndexes prunes the log at the next open.
+func TestRowCacheFollowsWrites(t *testing.T) {
+	ctx := context.Background()
+	st := &countingStore{Store: memstore.New()}
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	opts := casework.Options{Store: st, Forms: forms.Standard(), Agency: "agency-a", Keys: casekeys.NewMemory(), IndexKey: make([]byte, 32), Now: func() time.Time { return now }}
+	idx, other := casework.New(opts), casework.New(opts)
+	for _, s := range []*casework.Service{idx, other} {
+		if _, err := s.BuildIndexes(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sahra, sami := subject(t, "sahra", "g1", "supervisor"), subject(t, "sami", "g2", "supervisor")
+	dpo := subject(t, "dina", "", "dpo")
+	var ids []string
+	rng := rand.New(rand.NewPCG(3, 5))
+	for i := range 60 {
+		c, err := idx.Create(ctx, []policy.Subject{sahra, sami}[i%2], "registration", map[string]any{"name_first": fmt.Sprint("C", i),
+			"sex": []string{"female", "male"}[i%2], "risk_level": "low", "date_of_birth": now.AddDate(0, 0, -rng.IntN(18*365)).Format(time.DateOnly)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	// change makes one change to a random case as whichever supervisor
+	// may, a purge now and then.
+	change := func(rng *rand.Rand) {
+		id := ids[rng.IntN(len(ids))]
+		for _, sub := range []policy.Subject{sahra, sami} {
+			var err error
+			switch op := rng.IntN(40); {
+			case op < 30:
+				f := map[string]any{"risk_level": []string{"low", "medium", "high"}[rng.IntN(3)], "protection_concerns": []any{[]string{"neglect", "caafag", "separated"}[rng.IntN(3)]}}
+				if op%3 == 0 {
+					f["sex"], f["date_of_birth"] = "other", now.AddDate(0, 0, -rng.IntN(18*365)).Format(time.DateOnly)
+				}
+				_, err = idx.Update(ctx, sub, id, f, 0)
+			case op < 34:
+				_, err = idx.Close(ctx, sub, id, "done")
+			case op < 38:
+				_, err = idx.Assign(ctx, sub, id, sub.User, "cover")
+			case op < 39:
+				err = st.Update(ctx, func(w store.Writer) error {
+					return idx.ApplyTransfer(w, id, "agency-b", casework.RetainStub, sub.User, now)
+				})
+			default:
+				err = idx.Purge(ctx, dpo, id, "erasure request")
+			}
+			if !errors.Is(err, casework.ErrDenied) {
+				return
+			}
+		}
+	}
+	d := managed(t, "protection_concerns")
+	p := reporting.Params{By: []string{"risk_level", "sex", "age"}}
+	run := func(s *casework.Service) string {
+		t.Helper()
+		rep, err := (&casereports.Runner{Cases: s, Now: func() time.Time { return now }}).Run(ctx, sahra, d, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tablesText(rep)
+	}
+	truth := func() string { return run(casework.New(opts)) } // indexes not built: reads every case
+	reports := 0
+	before := st.rowScans.Load()
+	for i := range 1500 { // past rowLogPrune: the log is pruned on the way
+		change(rng)
+		if i%5 == 0 {
+			reports++
+			if got, want := run(idx), truth(); got != want {
+				t.Fatalf("after %d changes:\ncached %s\nscan   %s", i+1, got, want)
+			}
+		}
+		if i%200 == 0 {
+			run(other)
+		}
+	}
+	t.Logf("%d reads of every row in %d reports", st.rowScans.Load()-before, reports)
+	if n := st.rowScans.Load() - before; n > int64(reports/10) {
+		t.Errorf("got %d reads of every row in %d reports after writes, want the changed rows read, not every row", n, reports)
+	}
+	var wg sync.WaitGroup
+	for g := range 2 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 11))
+			for range 300 {
+				change(rng)
+			}
+		})
+	}
+	stop := make(chan struct{})
+	var reporter sync.WaitGroup
+	reporter.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				if _, err := (&casereports.Runner{Cases: idx, Now: func() time.Time { return now }}).Run(ctx, sahra, d, p); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	})
+	wg.Wait()
+	close(stop)
+	reporter.Wait()
+	if got, want := run(idx), truth(); got != want {
+		t.Fatalf("after concurrent writes:\ncached %s\nscan   %s", got, want)
+	}
+	if _, err := other.BuildIndexes(ctx); err != nil { // prunes the whole log
+		t.Fatal(err)
+	}
+	change(rng)
+	if got, want := run(idx), truth(); got != want {
+		t.Fatalf("after the log was pruned:\ncached %s\nscan   %s", got, want)
+	}
+}
+
+// tablesText renders a report's tables, headers and every count, for
+// comparing two runs.
+func tablesText(rep *reporting.Report) string {
+	var b strings.Builder
+	for _, t := range rep.Tables {
+		h, _ := json.Marshal(t)
+		fmt.Fprintf(&b, "%s cells %v row totals %v col totals %v total %v\n", h, t.Cells, t.RowTotals, t.ColTotals, t.Total)
+	}
+	return b.String()
 }

@@ -236,6 +236,7 @@ func (s *Service) BuildIndexes(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("case index: %w", err)
 	}
 	if have == want {
+		pruneRowLog(ctx, s.store, nil, nil) // reportrows_cache.go; a failure leaves it for a report to prune
 		s.index.ready.Store(true)
 		return 0, nil
 	}
@@ -247,6 +248,7 @@ func (s *Service) BuildIndexes(ctx context.Context) (int, error) {
 	if err := s.store.Update(ctx, func(w store.Writer) error { return w.Set(keyIndexMeta, b) }); err != nil {
 		return n, fmt.Errorf("case index: %w", err)
 	}
+	pruneRowLog(ctx, s.store, nil, nil)
 	s.index.ready.Store(true)
 	return n, nil
 }
