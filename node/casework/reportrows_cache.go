@@ -42,10 +42,11 @@ var (
 )
 
 // rowLogPrune is the number of log entries past which a report prunes the
-// log; rowLogBatch, the entries deleted per transaction.
+// log; rowLogBatch, the entries deleted per transaction (halved while the
+// store finds the transaction too big).
 const (
 	rowLogPrune = 1024
-	rowLogBatch = 1000
+	rowLogBatch = 20000
 )
 
 // noDay is the day of a row with no creation time.
@@ -334,9 +335,10 @@ func pruneRowLog(ctx context.Context, st store.Store, keys [][]byte, old []byte)
 	}
 	epoch := make([]byte, 16)
 	rand.Read(epoch)
-	for first := true; first || len(keys) > 0; first = false {
-		n := min(len(keys), rowLogBatch)
-		if err := st.Update(ctx, func(w store.Writer) error {
+	batch, first := rowLogBatch, true
+	for first || len(keys) > 0 {
+		n := min(len(keys), batch)
+		err := st.Update(ctx, func(w store.Writer) error {
 			if first {
 				// Read, so that a concurrent pruning conflicts.
 				cur, err := getOrNil(w, keyRowEpoch)
@@ -356,13 +358,17 @@ func pruneRowLog(ctx context.Context, st store.Store, keys [][]byte, old []byte)
 				}
 			}
 			return nil
-		}); err != nil {
-			if first {
-				return nil, err
-			}
+		})
+		switch {
+		case errors.Is(err, store.ErrTooBig) && n > 1:
+			batch = n / 2 // the same again, in a smaller transaction
+			continue
+		case err != nil && first:
+			return nil, err
+		case err != nil:
 			return epoch, err
 		}
-		keys = keys[n:]
+		keys, first = keys[n:], false
 	}
 	return epoch, nil
 }
