@@ -489,9 +489,10 @@ func (r countingReader) Scan(prefix []byte, o store.ScanOptions, fn func(k, v []
 // write it reads again only the rows that changed (not every row), and
 // every report equals one counted by reading every case. A second
 // service reports from the same store (its pruning of the log changes
-// the epoch under the first); then writers and a reporter run
-// concurrently, and the final report equals a fresh one; so does one
-// after BuildIndexes prunes the log at the next open.
+// the epoch under the first), and an import writes a new epoch; then
+// writers and a reporter run concurrently, and the final report equals a
+// fresh one; so does one after BuildIndexes prunes the log at the next
+// open.
 func TestRowCacheFollowsWrites(t *testing.T) {
 	ctx := context.Background()
 	st := &countingStore{Store: memstore.New()}
@@ -559,6 +560,15 @@ func TestRowCacheFollowsWrites(t *testing.T) {
 	before := st.rowScans.Load()
 	for i := range 1500 { // past rowLogPrune: the log is pruned on the way
 		change(rng)
+		if i == 700 { // an import writes a new epoch, not a log entry per case
+			var rows []casework.ImportRow
+			for j := range 5 {
+				rows = append(rows, casework.ImportRow{Row: int64(j), Form: "registration", Fields: map[string]any{"name_first": fmt.Sprint("I", j), "sex": "male", "risk_level": "high"}})
+			}
+			if _, err := idx.Import(ctx, sahra, rows, false); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if i%5 == 0 {
 			reports++
 			if got, want := run(idx), truth(); got != want {

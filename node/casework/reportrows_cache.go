@@ -22,7 +22,7 @@ import (
 //
 //	c/rg    → G        the generation: a random value every transaction that changes a row writes blind
 //	c/rl/G  → ID       one entry per row changed, G the random value written at c/rg with it
-//	c/re    → E        the log's epoch: a random value written when the log is pruned
+//	c/re    → E        the log's epoch: a random value written when the log is pruned, or by a transaction that files many rows instead of their entries (bulkRows)
 //
 // A report reads c/rg: the value it last read means that no row changed,
 // and it counts from memory. Otherwise it reads c/re and the log: under
@@ -57,12 +57,52 @@ func rowLogKey(gen []byte) []byte { return append(slices.Clone(prefixRowLog), ge
 // logRowChange writes the log entry and the generation for a change of
 // the row of case id.
 func logRowChange(w store.Writer, id string) error {
+	if b, ok := w.(*bulkRows); ok {
+		b.changed = true
+		return nil
+	}
 	g := make([]byte, 16)
 	rand.Read(g)
 	if err := w.Set(rowLogKey(g), []byte(id)); err != nil {
 		return err
 	}
 	return w.Set(keyRowGeneration, g)
+}
+
+// bulkRows is the writer of a transaction that may file many rows (an
+// import, a rebuild of the index): through it, putReportRow writes no log
+// entry, and done writes a new epoch and generation instead, once, if a
+// row changed, so that every cache reads every row. A log entry per row
+// would leave as many deleted entries behind once pruned, which the store
+// skips on every later read of the log until it compacts them.
+type bulkRows struct {
+	store.Writer
+	changed bool
+}
+
+func (b *bulkRows) done() error {
+	if !b.changed {
+		return nil
+	}
+	e, g := make([]byte, 16), make([]byte, 16)
+	rand.Read(e)
+	rand.Read(g)
+	if err := b.Set(keyRowEpoch, e); err != nil {
+		return err
+	}
+	return b.Set(keyRowGeneration, g)
+}
+
+// updateBulk is store.Update for a transaction that may file many report
+// rows (see bulkRows).
+func (s *Service) updateBulk(ctx context.Context, fn func(store.Writer) error) error {
+	return s.store.Update(ctx, func(w store.Writer) error {
+		b := &bulkRows{Writer: w}
+		if err := fn(b); err != nil {
+			return err
+		}
+		return b.done()
+	})
 }
 
 // rowCache holds the report rows, opened and split in columns of interned

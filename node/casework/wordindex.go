@@ -278,7 +278,7 @@ func (s *Service) reindexAll(ctx context.Context) (int, error) {
 		}
 		after = recordKey(ids[len(ids)-1])
 		ss := s.sealers(ctx)
-		err = s.store.Update(ctx, func(w store.Writer) error {
+		err = s.updateBulk(ctx, func(w store.Writer) error { // reportrows_cache.go
 			for _, id := range ids {
 				c, err := s.load(ss, w, id)
 				switch {
