@@ -69,6 +69,16 @@ func logRowChange(w store.Writer, id string) error {
 	return w.Set(keyRowGeneration, g)
 }
 
+// warmRows reads the report rows into memory (BuildIndexes, when the
+// node opens), so that the first report does not. A failure is left for
+// that report to meet and name.
+func (s *Service) warmRows(ctx context.Context) {
+	t := &s.rowCache
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_ = s.store.View(ctx, func(r store.Reader) error { return t.sync(r, s.rows, s.rowFields) })
+}
+
 // bulkRows is the writer of a transaction that may file many rows (an
 // import, a rebuild of the index): through it, putReportRow writes no log
 // entry, and done writes a new epoch and generation instead, once, if a

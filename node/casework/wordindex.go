@@ -238,6 +238,7 @@ func (s *Service) BuildIndexes(ctx context.Context) (int, error) {
 	if have == want {
 		pruneRowLog(ctx, s.store, nil, nil) // reportrows_cache.go; a failure leaves it for a report to prune
 		s.index.ready.Store(true)
+		s.warmRows(ctx)
 		return 0, nil
 	}
 	n, err := s.reindexAll(ctx)
@@ -250,6 +251,7 @@ func (s *Service) BuildIndexes(ctx context.Context) (int, error) {
 	}
 	pruneRowLog(ctx, s.store, nil, nil)
 	s.index.ready.Store(true)
+	s.warmRows(ctx)
 	return n, nil
 }
 
