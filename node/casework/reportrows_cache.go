@@ -28,14 +28,14 @@ import (
 // and it counts from memory. Otherwise it reads c/re and the log: under
 // the epoch it last read, the entries it has not seen name the rows to
 // read again (an entry names a row as it is now, so reading one twice is
-// harmless); under another epoch, or past a few thousand entries, it
-// reads every row. Every key is written blind, so concurrent writers never
-// conflict on them.
+// harmless); under another epoch, or when more than rowLogPrune rows (or
+// an eighth of those held) changed, it reads every row. Writers write
+// every key blind, so that they never conflict on them.
 //
-// The log is pruned, after a report, once it holds rowLogPrune entries,
-// and when BuildIndexes finds the index in order: the first pruning
-// transaction writes a new epoch, so a cache that had not seen a pruned
-// entry reads every row.
+// The log is pruned after a report once it holds more than rowLogPrune
+// entries, and by BuildIndexes: the first pruning transaction checks that
+// the epoch is the one the entries were read under and writes a new one,
+// so a cache that had not seen a pruned entry reads every row.
 var (
 	prefixRowLog = []byte("c/rl/")
 	keyRowEpoch  = []byte("c/re")
@@ -150,13 +150,6 @@ func (t *rowCache) forget(id string) {
 	}
 	t.remove(id)
 	t.pending[id] = struct{}{}
-}
-
-// rows returns the number of rows held.
-func (t *rowCache) rows() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.slot) // t.slot is nil after drop
 }
 
 // reset empties t, for rows of the fields fs.

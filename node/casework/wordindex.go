@@ -27,6 +27,7 @@ import (
 //	c/k/ID       → tokens  the tokens filed for ID, so that a change removes them
 //	c/t/ID       → ""      the case consents to tracing and is open or closed
 //	c/rr/ID      → row     what aggregate reports read (reportrows.go)
+//	c/rg, c/rl/G, c/re     the report rows' generation, change log and epoch (reportrows_cache.go)
 //	c/ix         → meta    format version and a check value of the index key
 //
 // A token is HMAC-SHA256 of a normalised word (matching.Normalize, as the
