@@ -1,8 +1,14 @@
 package casework
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/node/store/memstore"
 )
 
 // decodeRowForTest decodes every value of a row, as a report that wants
@@ -86,4 +92,66 @@ func FuzzReportRow(f *testing.F) {
 			_, _ = decodeRowForTest(plain)
 		}
 	})
+}
+
+// TestPruneRowLogChecksEpoch: a pruning whose entries were read under an
+// epoch that changed since (an import, another pruning) deletes nothing;
+// one under the current epoch deletes the entries and writes a new epoch.
+func TestPruneRowLogChecksEpoch(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	entries := func() [][]byte {
+		var ks [][]byte
+		if err := st.View(ctx, func(r store.Reader) error {
+			return r.Scan(prefixRowLog, store.ScanOptions{}, func(k, _ []byte) error { ks = append(ks, k); return nil })
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return ks
+	}
+	epoch := func() []byte {
+		var e []byte
+		if err := st.View(ctx, func(r store.Reader) (err error) { e, err = getOrNil(r, keyRowEpoch); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		if err := st.Update(ctx, func(w store.Writer) error { return logRowChange(w, id) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := entries()
+	if len(keys) != 3 {
+		t.Fatalf("got %d log entries, want 3", len(keys))
+	}
+	if err := st.Update(ctx, func(w store.Writer) error { // an import
+		b := &bulkRows{Writer: w}
+		if err := logRowChange(b, "d"); err != nil {
+			return err
+		}
+		return b.done()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(entries()); got != 3 {
+		t.Fatalf("an import wrote log entries: got %d, want 3", got)
+	}
+	moved := epoch()
+	if moved == nil {
+		t.Fatal("an import wrote no epoch")
+	}
+	if _, err := pruneRowLog(ctx, st, keys, nil); !errors.Is(err, errEpochMoved) {
+		t.Fatalf("pruning under an old epoch: got %v, want errEpochMoved", err)
+	}
+	if got := len(entries()); got != 3 {
+		t.Fatalf("pruning under an old epoch deleted entries: got %d left, want 3", got)
+	}
+	e, err := pruneRowLog(ctx, st, keys, moved)
+	if err != nil || e == nil || bytes.Equal(e, moved) || !bytes.Equal(epoch(), e) {
+		t.Fatalf("pruning: got epoch %x, %v; stored %x; want a new epoch stored", e, err, epoch())
+	}
+	if got := len(entries()); got != 0 {
+		t.Fatalf("got %d log entries after pruning, want 0", got)
+	}
 }
