@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/cpx-node/cpx/node/forms"
 	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/node/store/memstore"
+	"github.com/cpx-node/cpx/policy"
 )
 
 // decodeRowForTest decodes every value of a row, as a report that wants
@@ -154,4 +160,48 @@ func TestPruneRowLogChecksEpoch(t *testing.T) {
 	if got := len(entries()); got != 0 {
 		t.Fatalf("got %d log entries after pruning, want 0", got)
 	}
+}
+
+// BenchmarkCountRows counts protection_concerns' fields (concerns, sex,
+// age, the date of birth as an age) over rows filed straight into the
+// in-memory copy (rowCache.put, the path every row read from the store
+// takes), with no store and no audit entry: the counting alone, and the
+// memory a row takes (B/row). CPX_BENCH_ROWS sets the rows (100,000 by
+// default):
+//
+//	CPX_BENCH_ROWS=1000000 go test -run='^$' -bench=CountRows -benchtime=5x ./node/casework/
+func BenchmarkCountRows(b *testing.B) {
+	n := 100000
+	if v := os.Getenv("CPX_BENCH_ROWS"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	fs := reportFields(forms.Standard())
+	today := time.Now().UTC()
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	var rc rowCache
+	rc.reset(fs)
+	sexes := []string{"female", "male", "other", "unknown"}
+	for i := range n {
+		c := &Case{ID: fmt.Sprintf("%08x-3d90-4215-998a-3960b1a1b82e", i), Owner: "sahra", OwnerGroup: "g1", Agency: "agency-a", Status: StatusOpen, Stage: StageNew,
+			CreatedAt: today.Add(-time.Duration(i) * time.Minute),
+			Fields: map[string]any{"sex": sexes[i%4], "age": float64(i % 18), "protection_concerns": []any{"neglect", []string{"caafag", "separated"}[i%2]},
+				"risk_level": "high", "location_current": "SO0101", "date_of_birth": today.AddDate(0, 0, -(i*7919)%(18*365)).Format(time.DateOnly)}}
+		if err := rc.put(c.ID, encodeRow(c, fs)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	r, _ := policy.RoleByID(policy.StandardRoles(), "supervisor")
+	sub := policy.Subject{User: "sahra", Group: "g1", Agency: "agency-a", Role: r}
+	want, birth := []string{"protection_concerns", "sex", "age", "date_of_birth"}, []bool{false, false, false, true}
+	for b.Loop() {
+		if _, got, err := rc.count(sub, want, birth, false, today); err != nil || got != n {
+			b.Fatalf("counted %d rows, %v; want %d", got, err, n)
+		}
+	}
+	b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/float64(n), "B/row")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/row")
 }
