@@ -632,3 +632,66 @@ func tablesText(rep *reporting.Report) string {
 	}
 	return b.String()
 }
+
+// TestKeepReportRows: on a node that writes without reporting, the
+// upkeep keeps the rows in memory current and prunes the log, without
+// reading every row again; the next report equals a scan.
+func TestKeepReportRows(t *testing.T) {
+	ctx := context.Background()
+	st := &countingStore{Store: memstore.New()}
+	opts := casework.Options{Store: st, Forms: forms.Standard(), Agency: "agency-a", Keys: casekeys.NewMemory(), IndexKey: make([]byte, 32)}
+	svc := casework.New(opts)
+	if _, err := svc.BuildIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sahra := subject(t, "sahra", "g1", "supervisor")
+	c, err := svc.Create(ctx, sahra, "registration", map[string]any{"name_first": "A", "sex": "female", "risk_level": "low"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := managed(t, "protection_concerns")
+	run := func(s *casework.Service) string {
+		t.Helper()
+		rep, err := (&casereports.Runner{Cases: s}).Run(ctx, sahra, d, reporting.Params{By: []string{"risk_level", "sex"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tablesText(rep)
+	}
+	run(svc) // the rows are in memory
+	for i := range 1100 {
+		if _, err := svc.Update(ctx, sahra, c.ID, map[string]any{"risk_level": []string{"medium", "high"}[i%2]}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logLen := func() int {
+		n := 0
+		if err := st.View(ctx, func(r store.Reader) error {
+			return r.Scan([]byte("c/rl/"), store.ScanOptions{}, func(_, _ []byte) error { n++; return nil })
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := logLen(); n < 1100 {
+		t.Fatalf("got %d log entries, want one a write", n)
+	}
+	scans := st.rowScans.Load()
+	kctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { svc.KeepReportRows(kctx, 5*time.Millisecond) })
+	for deadline := time.Now().Add(10 * time.Second); logLen() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	if n := logLen(); n > 0 {
+		t.Fatalf("got %d log entries left, want the log pruned", n)
+	}
+	if n := st.rowScans.Load() - scans; n != 0 {
+		t.Errorf("the upkeep read every row %d times, want only the changed one", n)
+	}
+	if got, want := run(svc), run(casework.New(opts)); got != want {
+		t.Fatalf("after the upkeep:\ncached %s\nscan   %s", got, want)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -33,7 +34,7 @@ import (
 // every key blind, so that they never conflict on them.
 //
 // The log is pruned after a report once it holds more than rowLogPrune
-// entries, and by BuildIndexes: the first pruning transaction checks that
+// entries, every minute by KeepReportRows, and by BuildIndexes: the first pruning transaction checks that
 // the epoch is the one the entries were read under and writes a new one,
 // so a cache that had not seen a pruned entry reads every row.
 var (
@@ -77,6 +78,49 @@ func (s *Service) warmRows(ctx context.Context) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	_ = s.store.View(ctx, func(r store.Reader) error { return t.sync(r, s.rows, s.rowFields) })
+}
+
+// KeepReportRows keeps the report row log short on a node that runs
+// few reports: every period (a minute if zero) until ctx ends, it brings
+// the rows in memory up to date and prunes the log entries applied, or,
+// with no rows in memory, prunes a log longer than rowLogPrune entries.
+// The node runs it in the background.
+func (s *Service) KeepReportRows(ctx context.Context, period time.Duration) {
+	if period <= 0 {
+		period = time.Minute
+	}
+	tk := time.NewTicker(period)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+		}
+		if s.IndexesReady() {
+			s.keepRows(ctx)
+		}
+	}
+}
+
+func (s *Service) keepRows(ctx context.Context) {
+	t := &s.rowCache
+	t.mu.Lock()
+	valid := t.valid
+	if valid {
+		valid = s.store.View(ctx, func(r store.Reader) error { return t.sync(r, s.rows, s.rowFields) }) == nil
+	}
+	t.mu.Unlock()
+	if valid {
+		t.prune(ctx, s.store)
+		return
+	}
+	n := 0
+	if err := s.store.View(ctx, func(r store.Reader) error {
+		return r.Scan(prefixRowLog, store.ScanOptions{Limit: rowLogPrune + 1}, func(_, _ []byte) error { n++; return nil })
+	}); err == nil && n > rowLogPrune {
+		pruneRowLog(ctx, s.store, nil, nil) // nothing in memory to keep current
+	}
 }
 
 // bulkRows is the writer of a transaction that may file many rows (an
@@ -282,9 +326,9 @@ func (t *rowCache) sync(r store.Reader, x *rowSealer, fs []reportField) (err err
 		t.reset(fs)
 	}
 	limit := max(rowLogPrune, len(t.slot)/8)
-	var changed []string
-	for id := range t.pending {
-		changed = append(changed, id)
+	changed := maps.Clone(t.pending) // the ids of the rows to read again
+	if changed == nil {
+		changed = map[string]struct{}{}
 	}
 	err = r.Scan(prefixRowLog, store.ScanOptions{}, func(k, v []byte) error {
 		if _, ok := t.seen[string(k)]; ok {
@@ -292,7 +336,7 @@ func (t *rowCache) sync(r store.Reader, x *rowSealer, fs []reportField) (err err
 		}
 		t.seen[string(k)] = struct{}{}
 		if !full && len(changed) <= limit {
-			changed = append(changed, string(v))
+			changed[string(v)] = struct{}{}
 		}
 		return nil
 	})
@@ -315,8 +359,7 @@ func (t *rowCache) sync(r store.Reader, x *rowSealer, fs []reportField) (err err
 			return nil
 		})
 	} else {
-		slices.Sort(changed)
-		for _, id := range slices.Compact(changed) {
+		for id := range changed {
 			v, gerr := r.Get(reportRowKey(id))
 			switch {
 			case errors.Is(gerr, store.ErrNotFound):

@@ -205,3 +205,42 @@ func BenchmarkCountRows(b *testing.B) {
 	b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/float64(n), "B/row")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/row")
 }
+
+// TestKeepRowsPrunesLongLog: with no rows in memory, the upkeep prunes a
+// log longer than rowLogPrune entries, and leaves a shorter one.
+func TestKeepRowsPrunesLongLog(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	s := New(Options{Store: st, Forms: forms.Standard(), Agency: "agency-a"})
+	count := func() int {
+		n := 0
+		if err := st.View(ctx, func(r store.Reader) error {
+			return r.Scan(prefixRowLog, store.ScanOptions{}, func(_, _ []byte) error { n++; return nil })
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	write := func(n int) {
+		if err := st.Update(ctx, func(w store.Writer) error {
+			for i := range n {
+				if err := logRowChange(w, fmt.Sprint("case-", i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(rowLogPrune)
+	s.keepRows(ctx)
+	if got := count(); got != rowLogPrune {
+		t.Fatalf("a log of %d entries: got %d left, want it kept", rowLogPrune, got)
+	}
+	write(1)
+	s.keepRows(ctx)
+	if got := count(); got != 0 {
+		t.Fatalf("a log of %d entries: got %d left, want it pruned", rowLogPrune+1, got)
+	}
+}
