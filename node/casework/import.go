@@ -176,7 +176,7 @@ func (s *Service) ImportBatch(ctx context.Context, sub policy.Subject, id string
 		preErr[i] = results[i].Err
 	}
 	var created []Case
-	err = s.store.Update(ctx, func(w store.Writer) error {
+	err = s.updateBulk(ctx, func(w store.Writer) error { // reportrows_cache.go
 		created = created[:0]
 		var p ImportProgress
 		if pkey != nil {

@@ -63,7 +63,7 @@ func (s *Service) Purge(ctx context.Context, sub policy.Subject, ref, reason str
 	if refused != nil {
 		return s.auditDenied(ctx, sub, "case.purge", caseObject(ref), refused)
 	}
-	s.rowCache.drop() // reportrows.go: the case's row leaves memory too
+	s.rowCache.forget(id) // reportrows_cache.go: the case's row leaves memory too
 	s.notify(Case{ID: id, Number: number, Status: StatusPurged, Stage: StageClosed})
 	if err := s.keys.Destroy(ctx, id); err != nil {
 		return fmt.Errorf("case %s: the record is purged but its data key was not destroyed, so copies of its data are still readable; run the purge again: %w", number, err)
@@ -75,7 +75,7 @@ func (s *Service) Purge(ctx context.Context, sub policy.Subject, ref, reason str
 // deletes its version records and appends the "case.purge" audit entry,
 // with extra details if any.
 func (s *Service) tombstone(w store.Writer, old Case, reason, actor string, now time.Time, extra map[string]any) error {
-	s.rowCache.drop()
+	s.rowCache.forget(old.ID)
 	again := old.Status == StatusPurged
 	var versions [][]byte
 	if !again {

@@ -1,7 +1,6 @@
 package casework
 
 import (
-	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -15,7 +14,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cpx-node/cpx/node/audit"
@@ -242,45 +240,8 @@ func (s *Service) putReportRow(w store.Writer, c *Case, fresh bool) error {
 			return err
 		}
 	}
-	g := make([]byte, 16)
-	rand.Read(g)
-	return w.Set(keyRowGeneration, g)
+	return logRowChange(w, c.ID) // reportrows_cache.go
 }
-
-// rowCache holds the report rows, opened, as of one generation.
-type rowCache struct {
-	mu   sync.Mutex
-	gen  []byte
-	rows [][]byte // slices of one buffer
-	size int      // bytes of that buffer, to size the next one
-}
-
-// sizes returns the bytes and rows last kept.
-func (rc *rowCache) sizes() (int, int) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return rc.size, len(rc.rows)
-}
-
-// get returns the rows of generation gen, or nil.
-func (rc *rowCache) get(gen []byte) [][]byte {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if gen == nil || !bytes.Equal(rc.gen, gen) {
-		return nil
-	}
-	return rc.rows
-}
-
-func (rc *rowCache) put(gen []byte, rows [][]byte, size int) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.gen, rc.rows, rc.size = gen, rows, size
-}
-
-// drop forgets the rows (a purge: no row of the purged case stays in
-// memory until the next report).
-func (rc *rowCache) drop() { rc.put(nil, nil, 0) }
 
 var errCorruptRow = errors.New("corrupt report row")
 
@@ -491,131 +452,20 @@ func (s *Service) AggregateFields(ctx context.Context, sub policy.Subject, repor
 	for i, name := range want {
 		birth[i] = slices.Contains(f.Births, name)
 	}
-	created := f.Created
-	on := f.On.UTC()
-	type kind struct {
-		c Case
-		n int
-	}
 	var (
-		reach = map[string]bool{}
-		index = map[string]int{}
-		kinds []kind
-		vals  = make([][]byte, len(want))
-		sig   []byte
+		kinds []rowKind
 		n     int
 	)
-	var plain, aad []byte
-	visit := func(b []byte) error {
-		r, err := splitRow(b)
-		if err != nil {
-			return err
-		}
-		ok, known := reach[string(r.scope)]
-		if !known {
-			rc := &rowCursor{b: r.scope}
-			o := policy.Object{Owner: string(rc.bytes()), OwnerGroup: string(rc.bytes()), Agency: string(rc.bytes())}
-			ok = policy.Authorize(sub, policy.ResourceCase, policy.ActionRead, &o).Allowed
-			reach[string(r.scope)] = ok
-		}
-		if !ok {
-			return nil
-		}
-		clear(vals)
-		rc := &rowCursor{b: r.fields}
-		for len(rc.b) > 0 {
-			name, val := rc.value()
-			if rc.err != nil {
-				return rc.err
-			}
-			for i, w := range want {
-				if string(name) == w {
-					vals[i] = val
-					break
-				}
-			}
-		}
-		sig = appendBytes(sig[:0], r.status)
-		sig = appendBytes(sig, r.stage)
-		sig = appendBytes(sig, r.group)
-		day := int64(noTime)
-		if created {
-			if r.created != noTime {
-				day = time.Unix(0, r.created).UTC().Truncate(24 * time.Hour).Unix()
-			}
-			sig = binary.AppendVarint(sig, day)
-		}
-		for i, v := range vals {
-			if birth[i] {
-				if a, ok := ageOf(v, on); ok {
-					sig = binary.AppendVarint(append(sig, 1), int64(a))
-					continue
-				}
-				sig = append(sig, 0)
-			}
-			sig = appendBytes(sig, v)
-		}
-		n++
-		if i, ok := index[string(sig)]; ok {
-			kinds[i].n++
-			return nil
-		}
-		c := Case{Status: string(r.status), Stage: string(r.stage), OwnerGroup: string(r.group), Fields: make(map[string]any, len(want))}
-		if day != noTime {
-			c.CreatedAt = time.Unix(day, 0).UTC()
-		}
-		for i, v := range vals {
-			if v == nil {
-				continue
-			}
-			if c.Fields[want[i]], err = decodeValue(v); err != nil {
-				return err
-			}
-		}
-		index[string(sig)] = len(kinds)
-		kinds = append(kinds, kind{c: c, n: 1})
-		return nil
+	t := &s.rowCache
+	t.mu.Lock()
+	err := s.store.View(ctx, func(r store.Reader) error { return t.sync(r, s.rows, s.rowFields) })
+	if err == nil {
+		kinds, n, err = t.count(sub, want, birth, f.Created, f.On.UTC())
 	}
-	err := s.store.View(ctx, func(r store.Reader) error {
-		n, kinds = 0, kinds[:0]
-		clear(index)
-		gen, err := r.Get(keyRowGeneration)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if rows := s.rowCache.get(gen); rows != nil {
-			for _, b := range rows {
-				if err := visit(b); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		size, count := s.rowCache.sizes()
-		buf := make([]byte, 0, size+size/8)
-		ends := make([]int, 0, count+count/8)
-		err = r.Scan(prefixReportRow, store.ScanOptions{}, func(k, v []byte) error {
-			id := k[len(prefixReportRow):]
-			if plain, aad, err = s.rows.open(plain, aad, id, v); err != nil {
-				return fmt.Errorf("%w of case %s", err, id)
-			}
-			if err := visit(plain); err != nil {
-				return fmt.Errorf("%w of case %s", err, id)
-			}
-			buf = append(buf, plain...)
-			ends = append(ends, len(buf))
-			return nil
-		})
-		if err == nil && gen != nil {
-			rows := make([][]byte, len(ends))
-			start := 0
-			for i, e := range ends {
-				rows[i], start = buf[start:e:e], e
-			}
-			s.rowCache.put(gen, rows, len(buf))
-		}
-		return err
-	})
+	t.mu.Unlock()
+	if err == nil {
+		t.prune(ctx, s.store)
+	}
 	if err == nil {
 		for _, k := range kinds {
 			if err = fn(k.c, k.n); err != nil {

@@ -1,8 +1,20 @@
 package casework
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/cpx-node/cpx/node/forms"
+	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/node/store/memstore"
+	"github.com/cpx-node/cpx/policy"
 )
 
 // decodeRowForTest decodes every value of a row, as a report that wants
@@ -86,4 +98,149 @@ func FuzzReportRow(f *testing.F) {
 			_, _ = decodeRowForTest(plain)
 		}
 	})
+}
+
+// TestPruneRowLogChecksEpoch: a pruning whose entries were read under an
+// epoch that changed since (an import, another pruning) deletes nothing;
+// one under the current epoch deletes the entries and writes a new epoch.
+func TestPruneRowLogChecksEpoch(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	entries := func() [][]byte {
+		var ks [][]byte
+		if err := st.View(ctx, func(r store.Reader) error {
+			return r.Scan(prefixRowLog, store.ScanOptions{}, func(k, _ []byte) error { ks = append(ks, k); return nil })
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return ks
+	}
+	epoch := func() []byte {
+		var e []byte
+		if err := st.View(ctx, func(r store.Reader) (err error) { e, err = getOrNil(r, keyRowEpoch); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		if err := st.Update(ctx, func(w store.Writer) error { return logRowChange(w, id) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := entries()
+	if len(keys) != 3 {
+		t.Fatalf("got %d log entries, want 3", len(keys))
+	}
+	if err := st.Update(ctx, func(w store.Writer) error { // an import
+		b := &bulkRows{Writer: w}
+		if err := logRowChange(b, "d"); err != nil {
+			return err
+		}
+		return b.done()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(entries()); got != 3 {
+		t.Fatalf("an import wrote log entries: got %d, want 3", got)
+	}
+	moved := epoch()
+	if moved == nil {
+		t.Fatal("an import wrote no epoch")
+	}
+	if _, err := pruneRowLog(ctx, st, keys, nil); !errors.Is(err, errEpochMoved) {
+		t.Fatalf("pruning under an old epoch: got %v, want errEpochMoved", err)
+	}
+	if got := len(entries()); got != 3 {
+		t.Fatalf("pruning under an old epoch deleted entries: got %d left, want 3", got)
+	}
+	e, err := pruneRowLog(ctx, st, keys, moved)
+	if err != nil || e == nil || bytes.Equal(e, moved) || !bytes.Equal(epoch(), e) {
+		t.Fatalf("pruning: got epoch %x, %v; stored %x; want a new epoch stored", e, err, epoch())
+	}
+	if got := len(entries()); got != 0 {
+		t.Fatalf("got %d log entries after pruning, want 0", got)
+	}
+}
+
+// BenchmarkCountRows counts protection_concerns' fields (concerns, sex,
+// age, the date of birth as an age) over rows filed straight into the
+// in-memory copy (rowCache.put, the path every row read from the store
+// takes), with no store and no audit entry: the counting alone, and the
+// memory a row takes (B/row). CPX_BENCH_ROWS sets the rows (100,000 by
+// default):
+//
+//	CPX_BENCH_ROWS=1000000 go test -run='^$' -bench=CountRows -benchtime=5x ./node/casework/
+func BenchmarkCountRows(b *testing.B) {
+	n := 100000
+	if v := os.Getenv("CPX_BENCH_ROWS"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	fs := reportFields(forms.Standard())
+	today := time.Now().UTC()
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	var rc rowCache
+	rc.reset(fs)
+	sexes := []string{"female", "male", "other", "unknown"}
+	for i := range n {
+		c := &Case{ID: fmt.Sprintf("%08x-3d90-4215-998a-3960b1a1b82e", i), Owner: "sahra", OwnerGroup: "g1", Agency: "agency-a", Status: StatusOpen, Stage: StageNew,
+			CreatedAt: today.Add(-time.Duration(i) * time.Minute),
+			Fields: map[string]any{"sex": sexes[i%4], "age": float64(i % 18), "protection_concerns": []any{"neglect", []string{"caafag", "separated"}[i%2]},
+				"risk_level": "high", "location_current": "SO0101", "date_of_birth": today.AddDate(0, 0, -(i*7919)%(18*365)).Format(time.DateOnly)}}
+		if err := rc.put(c.ID, encodeRow(c, fs)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	r, _ := policy.RoleByID(policy.StandardRoles(), "supervisor")
+	sub := policy.Subject{User: "sahra", Group: "g1", Agency: "agency-a", Role: r}
+	want, birth := []string{"protection_concerns", "sex", "age", "date_of_birth"}, []bool{false, false, false, true}
+	for b.Loop() {
+		if _, got, err := rc.count(sub, want, birth, false, today); err != nil || got != n {
+			b.Fatalf("counted %d rows, %v; want %d", got, err, n)
+		}
+	}
+	b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/float64(n), "B/row")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/row")
+}
+
+// TestKeepRowsPrunesLongLog: with no rows in memory, the upkeep prunes a
+// log longer than rowLogPrune entries, and leaves a shorter one.
+func TestKeepRowsPrunesLongLog(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	s := New(Options{Store: st, Forms: forms.Standard(), Agency: "agency-a"})
+	count := func() int {
+		n := 0
+		if err := st.View(ctx, func(r store.Reader) error {
+			return r.Scan(prefixRowLog, store.ScanOptions{}, func(_, _ []byte) error { n++; return nil })
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	write := func(n int) {
+		if err := st.Update(ctx, func(w store.Writer) error {
+			for i := range n {
+				if err := logRowChange(w, fmt.Sprint("case-", i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(rowLogPrune)
+	s.keepRows(ctx)
+	if got := count(); got != rowLogPrune {
+		t.Fatalf("a log of %d entries: got %d left, want it kept", rowLogPrune, got)
+	}
+	write(1)
+	s.keepRows(ctx)
+	if got := count(); got != 0 {
+		t.Fatalf("a log of %d entries: got %d left, want it pruned", rowLogPrune+1, got)
+	}
 }

@@ -27,6 +27,7 @@ import (
 //	c/k/ID       → tokens  the tokens filed for ID, so that a change removes them
 //	c/t/ID       → ""      the case consents to tracing and is open or closed
 //	c/rr/ID      → row     what aggregate reports read (reportrows.go)
+//	c/rg, c/rl/G, c/re     the report rows' generation, change log and epoch (reportrows_cache.go)
 //	c/ix         → meta    format version and a check value of the index key
 //
 // A token is HMAC-SHA256 of a normalised word (matching.Normalize, as the
@@ -236,7 +237,9 @@ func (s *Service) BuildIndexes(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("case index: %w", err)
 	}
 	if have == want {
+		pruneRowLog(ctx, s.store, nil, nil) // reportrows_cache.go; a failure leaves it for a report to prune
 		s.index.ready.Store(true)
+		s.warmRows(ctx)
 		return 0, nil
 	}
 	n, err := s.reindexAll(ctx)
@@ -247,7 +250,9 @@ func (s *Service) BuildIndexes(ctx context.Context) (int, error) {
 	if err := s.store.Update(ctx, func(w store.Writer) error { return w.Set(keyIndexMeta, b) }); err != nil {
 		return n, fmt.Errorf("case index: %w", err)
 	}
+	pruneRowLog(ctx, s.store, nil, nil)
 	s.index.ready.Store(true)
+	s.warmRows(ctx)
 	return n, nil
 }
 
@@ -276,7 +281,7 @@ func (s *Service) reindexAll(ctx context.Context) (int, error) {
 		}
 		after = recordKey(ids[len(ids)-1])
 		ss := s.sealers(ctx)
-		err = s.store.Update(ctx, func(w store.Writer) error {
+		err = s.updateBulk(ctx, func(w store.Writer) error { // reportrows_cache.go
 			for _, id := range ids {
 				c, err := s.load(ss, w, id)
 				switch {

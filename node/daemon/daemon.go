@@ -516,6 +516,8 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 			n.mail.Run(deliverCtx)
 		}()
 	}
+	// The report rows' log stays short on a node that runs few reports.
+	wg.Go(func() { n.cases.KeepReportRows(deliverCtx, time.Minute) })
 	if at, on, _ := n.cfg.Casework.DigestAt(); on { // validated with the config
 		wg.Go(func() {
 			n.cases.RunDigests(deliverCtx, at, n.cfg.Casework.DigestUpcomingDays, n.log.With("component", "digest"))
