@@ -68,8 +68,7 @@ type ApplyResult struct {
 var ErrISPRefused = errors.New("ISP not applied")
 
 // verifier checks ISP signatures with the keys this node knows: its own
-// and its peers' announced keys.
-// One verifier reads each peer once.
+// and its peers' announced keys. One verifier reads each peer once.
 func (s *Service) verifier(r store.Reader) policy.SignatureVerifier {
 	type known struct {
 		pub   agencykey.Public
@@ -88,60 +87,11 @@ func (s *Service) verifier(r store.Reader) policy.SignatureVerifier {
 			}
 			keys[[2]string{agency, fp}] = k
 		}
-		pub, found := k.pub, k.found
-		if !found {
+		if !k.found {
 			return fmt.Errorf("no key %s of agency %q is known here (add the peer and let it connect)", fp, agency)
 		}
-		// The key is looked up above every time (it may have been
-		// replaced); only the pure check of the signature is remembered.
-		id := signatureID(pub, fp, msg, ed, ml)
-		if s.ispSigs.has(id) {
-			return nil
-		}
-		if err := pub.Verify(msg, agencykey.Signature{Key: fp, Ed25519: ed, MLDSA65: ml}); err != nil {
-			return err
-		}
-		s.ispSigs.add(id)
-		return nil
+		return k.pub.Verify(msg, agencykey.Signature{Key: fp, Ed25519: ed, MLDSA65: ml})
 	}
-}
-
-// verifiedSigs remembers ISP signatures that verified, by a digest of the
-// public keys, the message and the signatures: every send and receive
-// evaluates the ISPs in force, and checking each party's Ed25519 and
-// ML-DSA-65 signatures again each time took a quarter of a node's CPU.
-// Only successes are kept, and at most maxVerifiedSigs of them.
-type verifiedSigs struct {
-	mu  sync.Mutex
-	ids map[[sha256.Size]byte]bool
-}
-
-const maxVerifiedSigs = 1024
-
-func (v *verifiedSigs) has(id [sha256.Size]byte) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.ids[id]
-}
-
-func (v *verifiedSigs) add(id [sha256.Size]byte) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.ids == nil || len(v.ids) >= maxVerifiedSigs {
-		v.ids = map[[sha256.Size]byte]bool{}
-	}
-	v.ids[id] = true
-}
-
-func signatureID(pub agencykey.Public, fp string, msg, ed, ml []byte) [sha256.Size]byte {
-	h := sha256.New()
-	for _, b := range [][]byte{[]byte("cpx-isp-sig-cache/v1"), pub.Ed25519, pub.MLDSA65, []byte(fp), msg, ed, ml} {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-		h.Write(n[:])
-		h.Write(b)
-	}
-	return [sha256.Size]byte(h.Sum(nil))
 }
 
 func (s *Service) info(r store.Reader, st storedISP, now time.Time) (ISPInfo, error) {
@@ -219,9 +169,12 @@ func (s *Service) checkedISP(r store.Reader, doc []byte) (*checkedISP, error) {
 	return c, nil
 }
 
-// partyKeys digests what the verifier would look up for p's parties: this
-// node's key fingerprints for itself, each peer's stored record (its
-// announced keys among the rest) for the others.
+// partyKeys digests what the verifier would look up for p's parties:
+// this node's key fingerprints for itself, the public keys each peer
+// announced for the others. Nothing else of a peer's record counts: the
+// record changes on every contact (last seen, addresses, a fresh
+// announcement of the same key), its keys only when the peer rotates or
+// is re-keyed.
 func (s *Service) partyKeys(r store.Reader, p *policy.ISP) ([sha256.Size]byte, error) {
 	h := sha256.New()
 	write := func(b []byte) {
@@ -243,15 +196,21 @@ func (s *Service) partyKeys(r store.Reader, p *policy.ISP) ([sha256.Size]byte, e
 			write([]byte(strings.Join(fps, ",")))
 			continue
 		}
-		b, err := r.Get(key(prefixPeer, pt.Agency))
+		peer, err := s.peer(r, pt.Agency)
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, ErrNotFound):
 			write([]byte{0})
 		case err != nil:
 			return [sha256.Size]byte{}, err
 		default:
 			write([]byte{1})
-			write(b)
+			for _, k := range peer.Keys() {
+				b, err := k.MarshalBinary()
+				if err != nil {
+					return [sha256.Size]byte{}, err
+				}
+				write(b)
+			}
 		}
 	}
 	return [sha256.Size]byte(h.Sum(nil)), nil

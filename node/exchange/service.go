@@ -103,7 +103,6 @@ type Service struct {
 	maxEnvelope   int
 	inflight      map[string]bool // outbox entries being delivered
 	delivering    map[string]bool // peers a delivery worker is busy with
-	ispSigs       verifiedSigs
 	peers         peerCache
 	isps          checkedISPs
 }
