@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cpx-node/cpx/crypto/agencykey"
 	"github.com/cpx-node/cpx/crypto/envelope"
 	"github.com/cpx-node/cpx/node/audit"
 	"github.com/cpx-node/cpx/node/casework"
@@ -131,14 +132,36 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 	if err != nil {
 		return nil, sender, object, "", err
 	}
-	// The receipt is signed before the transaction, so that the store's
-	// writer (which commits every caller's transaction) does not wait for
-	// ML-DSA; not for an envelope the replay guard has seen already.
-	var signed []byte
-	var before seen
+	// The ISP is checked, the envelope opened and the receipt signed
+	// before the transaction, so that the store's writer (which commits
+	// every caller's transaction) does not wait for them; the transaction
+	// checks the replay guard and the ISP again. None of it is done for
+	// an envelope the replay guard has seen already.
+	var (
+		fresh  bool
+		in     ISPInfo
+		inErr  error
+		msg    Message
+		signed []byte
+	)
 	if err := s.store.View(ctx, func(r store.Reader) error {
-		return getJSON(r, key(prefixSeenBy, p.Agency+"/"+h.ID), &before)
-	}); errors.Is(err, ErrNotFound) {
+		var before seen
+		err := getJSON(r, key(prefixSeenBy, p.Agency+"/"+h.ID), &before)
+		if fresh = errors.Is(err, ErrNotFound); !fresh {
+			return err
+		}
+		in, inErr = s.isp(r, h.ISP, now)
+		return nil
+	}); err != nil {
+		return nil, sender, object, "", err
+	}
+	if fresh {
+		if refused := refuseISP(in, inErr, h); refused != nil {
+			return nil, sender, object, "", refused
+		}
+		if msg, refused = s.openMessage(env, mine, theirs, now); refused != nil {
+			return nil, sender, object, "", refused
+		}
 		if signed, err = s.signReceipt(Receipt{EnvelopeID: h.ID, From: s.agency, To: p.Agency, ReceivedAt: now}); err != nil {
 			return nil, sender, object, "", err
 		}
@@ -168,29 +191,12 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		// The version the envelope names, or a newer one that supersedes
-		// it, must be in force here (docs/isp.md, "Renewal").
-		// A revocation is also taken under a version whose validity
-		// period is over (checked again once the message is open).
+		if signed == nil {
+			// Seen when the view ran, gone since (pruned): opened here.
+			return errStale
+		}
 		in, err := s.isp(w, h.ISP, now)
-		if err != nil || !(in.InForce || in.Expired) || in.ISP.Version < h.ISPVersion {
-			reason := "not applied"
-			if err == nil {
-				reason = fmt.Sprintf("applied version %d, in force %v", in.ISP.Version, in.InForce)
-			}
-			refused = fmt.Errorf("%w: %s version %d (%s)", ErrISP, h.ISP, h.ISPVersion, reason)
-			return nil
-		}
-		plain, err := envelope.Open(env, mine, theirs, now)
-		if err != nil {
-			refused = err
-			return nil
-		}
-		var msg Message
-		dec := json.NewDecoder(bytes.NewReader(plain))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&msg); err != nil {
-			refused = fmt.Errorf("%w: %v", ErrBadMessage, err)
+		if refused = refuseISP(in, err, h); refused != nil {
 			return nil
 		}
 		if !in.InForce && !strings.HasSuffix(msg.Kind, "."+string(Revoke)) {
@@ -203,11 +209,7 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 			}
 			return nil
 		}
-		if receipt = signed; receipt == nil {
-			if receipt, err = s.signReceipt(Receipt{EnvelopeID: h.ID, From: s.agency, To: p.Agency, ReceivedAt: now}); err != nil {
-				return err
-			}
-		}
+		receipt = signed
 		if err := putJSON(w, key(prefixSeenBy, p.Agency+"/"+h.ID), seen{Digest: digest[:], Receipt: receipt, Expires: h.Expires}); err != nil {
 			return err
 		}
@@ -218,10 +220,49 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 			Details: map[string]any{"envelope": h.ID, "kind": msg.Kind, "isp": h.ISP, "isp_version": h.ISPVersion, "in_force_version": in.ISP.Version, "fields": fieldNames(msg.Fields)}})
 		return err
 	})
+	if errors.Is(err, errStale) {
+		return s.receive(ctx, peerID, raw, now)
+	}
 	if err != nil {
 		return nil, sender, object, "", err
 	}
 	return receipt, sender, object, action, refused
+}
+
+// errStale ends a receive transaction whose preparation no longer holds.
+var errStale = errors.New("the replay guard changed meanwhile")
+
+// refuseISP says why an envelope with header h is refused under in, the
+// ISP of its id applied here (err if there is none), or nil. The version
+// the envelope names, or a newer one that supersedes it, must be in force
+// here (docs/isp.md, "Renewal"). A revocation is also taken under a
+// version whose validity period is over (checked again once the message
+// is open).
+func refuseISP(in ISPInfo, err error, h envelope.Header) error {
+	if err != nil || !(in.InForce || in.Expired) || in.ISP.Version < h.ISPVersion {
+		reason := "not applied"
+		if err == nil {
+			reason = fmt.Sprintf("applied version %d, in force %v", in.ISP.Version, in.InForce)
+		}
+		return fmt.Errorf("%w: %s version %d (%s)", ErrISP, h.ISP, h.ISPVersion, reason)
+	}
+	return nil
+}
+
+// openMessage decrypts env and decodes its message, or returns the
+// refusal.
+func (s *Service) openMessage(env *envelope.Envelope, mine *agencykey.Private, theirs agencykey.Public, now time.Time) (Message, error) {
+	var msg Message
+	plain, err := envelope.Open(env, mine, theirs, now)
+	if err != nil {
+		return msg, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(plain))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&msg); err != nil {
+		return msg, fmt.Errorf("%w: %v", ErrBadMessage, err)
+	}
+	return msg, nil
 }
 
 // apply changes this node's state for a verified message, within w. It

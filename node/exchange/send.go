@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cpx-node/cpx/crypto/agencykey"
 	"github.com/cpx-node/cpx/crypto/envelope"
 	"github.com/cpx-node/cpx/node/audit"
 	"github.com/cpx-node/cpx/node/casework"
@@ -73,8 +74,9 @@ func (s *Service) request(sub policy.Subject, o Offer, c casework.Case) policy.R
 }
 
 // Send refers or transfers a case to another agency: it checks the user's
-// permission on the case and the ISPs in force, seals the projection and
-// queues it, all in one transaction with the audit entry.
+// permission on the case and the ISPs in force, seals the projection, and
+// queues it in one transaction with the audit entry, which checks that
+// the ISP and the recipient's key it was sealed under still hold.
 func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (Record, error) {
 	act := policy.ActionRefer
 	switch o.Kind {
@@ -115,16 +117,31 @@ func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (Record
 		Service: o.Service, Note: o.Note, CreatedBy: actorOf(sub, s.agency), CreatedAt: now,
 		Owner: c.Owner, OwnerGroup: c.OwnerGroup,
 	}
-	var refused error
-	err = s.store.Update(ctx, func(w store.Writer) error {
-		refused = nil
-		d, isp, err := s.evaluate(w, s.request(sub, o, c))
-		if err != nil {
+	req := s.request(sub, o, c)
+	req.Now = now
+	// The policy check, the seal and both signatures run before the
+	// transaction, so that the store's writer (which commits every
+	// caller's transaction one after the other) does not wait for them;
+	// the transaction then checks that what they used still holds (the
+	// same ISP document in force, the same recipient key), else the send
+	// is prepared again.
+	for try := 0; ; try++ {
+		var d policy.ISPDecision
+		var isp *policy.ISP
+		var to agencykey.Public
+		err := s.store.View(ctx, func(r store.Reader) error {
+			var err error
+			if d, isp, err = s.evaluate(r, req); err != nil || !d.Allowed {
+				return err
+			}
+			to, err = s.recipientKey(r, o.To, now)
 			return err
+		})
+		if err != nil {
+			return Record{}, err
 		}
 		if !d.Allowed {
-			refused = fmt.Errorf("%w: %s", ErrRefused, d.Reason)
-			return nil
+			return Record{}, s.refuse(ctx, sub, o.Kind+".send", "case/"+c.ID, fmt.Errorf("%w: %s", ErrRefused, d.Reason))
 		}
 		rec.ISP, rec.ISPVersion, rec.ConsentOverridden = isp.ID, isp.Version, d.ConsentOverridden
 		if o.Kind == KindTransfer {
@@ -136,22 +153,44 @@ func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (Record
 			Kind: o.Kind, Exchange: rec.ID, CaseNumber: c.Number, Service: o.Service, Note: o.Note,
 			Actor: rec.CreatedBy, Fields: d.Send, ConsentOverridden: d.ConsentOverridden,
 		}
-		if err := s.enqueue(w, &rec, msg, now); err != nil {
-			return err
+		e, err := s.seal(&rec, msg, to, now, "")
+		if err != nil {
+			return Record{}, err
 		}
-		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: o.Kind + ".send", Object: "case/" + c.ID,
-			Details: map[string]any{"exchange": rec.ID, "to": o.To, "isp": isp.ID, "isp_version": isp.Version, "fields": fieldNames(d.Send), "consent_overridden": d.ConsentOverridden}})
-		return err
-	})
-	if err != nil {
-		return Record{}, err
-	}
-	if refused != nil {
-		return Record{}, s.refuse(ctx, sub, o.Kind+".send", "case/"+c.ID, refused)
+		changed := false
+		err = s.store.Update(ctx, func(w store.Writer) error {
+			in, err := s.isp(w, isp.ID, now)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			cur, kerr := s.recipientKey(w, o.To, now)
+			if changed = err != nil || !in.InForce || in.ISP != isp || kerr != nil || cur.Fingerprint() != to.Fingerprint(); changed {
+				return nil
+			}
+			if err := s.putOutbox(w, &rec, e); err != nil {
+				return err
+			}
+			_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: o.Kind + ".send", Object: "case/" + c.ID,
+				Details: map[string]any{"exchange": rec.ID, "to": o.To, "isp": isp.ID, "isp_version": isp.Version, "fields": fieldNames(d.Send), "consent_overridden": d.ConsentOverridden}})
+			return err
+		})
+		if err != nil {
+			return Record{}, err
+		}
+		if !changed {
+			break
+		}
+		if try >= maxSendTries {
+			return Record{}, fmt.Errorf("%w: the ISPs or %s's keys changed during each of %d tries; send again", ErrState, o.To, try+1)
+		}
 	}
 	s.poke()
 	return rec, nil
 }
+
+// maxSendTries bounds how often Send prepares an envelope again because
+// the ISP or the recipient's key changed meanwhile.
+const maxSendTries = 4
 
 func fieldNames(m map[string]any) []string {
 	out := make([]string, 0, len(m))
@@ -185,20 +224,40 @@ func (s *Service) enqueue(w store.Writer, rec *Record, msg Message, now time.Tim
 }
 
 func (s *Service) enqueueUndo(w store.Writer, rec *Record, msg Message, now time.Time, undo string) error {
-	if err := checkMetadata(msg); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	p, err := s.peer(w, rec.Peer)
+	to, err := s.recipientKey(w, rec.Peer, now)
 	if err != nil {
 		return err
+	}
+	e, err := s.seal(rec, msg, to, now, undo)
+	if err != nil {
+		return err
+	}
+	return s.putOutbox(w, rec, e)
+}
+
+// recipientKey returns the key the peer agency receives envelopes with at
+// now.
+func (s *Service) recipientKey(r store.Reader, agency string, now time.Time) (agencykey.Public, error) {
+	p, err := s.peer(r, agency)
+	if err != nil {
+		return agencykey.Public{}, err
 	}
 	to, ok := p.current(now)
 	if !ok {
-		return fmt.Errorf("%w: %s has not announced a valid key yet: is its node reachable? (cpx peer list)", ErrNoKeys, rec.Peer)
+		return agencykey.Public{}, fmt.Errorf("%w: %s has not announced a valid key yet: is its node reachable? (cpx peer list)", ErrNoKeys, agency)
+	}
+	return to, nil
+}
+
+// seal seals msg of the exchange rec to the key to, as the outbox entry
+// that carries it.
+func (s *Service) seal(rec *Record, msg Message, to agencykey.Public, now time.Time, undo string) (OutboxEntry, error) {
+	if err := checkMetadata(msg); err != nil {
+		return OutboxEntry{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	plain, err := json.Marshal(msg)
 	if err != nil {
-		return err
+		return OutboxEntry{}, err
 	}
 	h := envelope.Header{
 		Sender: s.agency, Recipient: rec.Peer, Purpose: purposeOf(rec.Kind), ISP: rec.ISP, ISPVersion: rec.ISPVersion,
@@ -206,16 +265,21 @@ func (s *Service) enqueueUndo(w store.Writer, rec *Record, msg Message, now time
 	}
 	env, err := envelope.Seal(rand.Reader, h, plain, s.currentKey(), to)
 	if err != nil {
-		return err
+		return OutboxEntry{}, err
 	}
 	b, err := env.MarshalBinary()
 	if err != nil {
-		return err
+		return OutboxEntry{}, err
 	}
-	e := OutboxEntry{
+	return OutboxEntry{
 		EnvelopeID: env.Header.ID, Exchange: rec.ID, Kind: msg.Kind, Peer: rec.Peer, Envelope: b,
 		Created: now, Expires: env.Header.Expires, NextAttempt: now, HistoryLen: len(rec.History), Undo: undo,
-	}
+	}, nil
+}
+
+// putOutbox puts e in the outbox and stores rec, the exchange it belongs
+// to, as sending it, within w.
+func (s *Service) putOutbox(w store.Writer, rec *Record, e OutboxEntry) error {
 	if err := putJSON(w, key(prefixOutbox, e.EnvelopeID), e); err != nil {
 		return err
 	}
