@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 	"connectrpc.com/connect"
 	ma "github.com/multiformats/go-multiaddr"
 
-	"github.com/cpx-node/cpx/node/exchange"
 	"github.com/cpx-node/cpx/node/p2p"
 	"github.com/cpx-node/cpx/node/store"
 	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
@@ -121,12 +119,8 @@ func envelopeBytes(b *testing.B, a, d *node, caseID string) []byte {
 	send(b, a, caseID, d.agency)
 	var env []byte
 	if err := a.nd.Store().View(context.Background(), func(r store.Reader) error {
-		return r.Scan([]byte("x/o/"), store.ScanOptions{}, func(_, v []byte) error {
-			var e exchange.OutboxEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return err
-			}
-			env = e.Envelope
+		return r.Scan([]byte("x/e/"), store.ScanOptions{}, func(_, v []byte) error {
+			env = slices.Clone(v)
 			return nil
 		})
 	}); err != nil || env == nil {

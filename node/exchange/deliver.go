@@ -392,7 +392,17 @@ func (s *Service) attemptClaimed(ctx context.Context, id string) (Delivery, erro
 	}
 	defer s.release(id)
 	var e OutboxEntry
-	err := s.store.View(ctx, func(r store.Reader) error { return getJSON(r, key(prefixOutbox, id), &e) })
+	err := s.store.View(ctx, func(r store.Reader) error {
+		if err := getJSON(r, key(prefixOutbox, id), &e); err != nil || e.Envelope != nil {
+			return err
+		}
+		b, err := r.Get(key(prefixSealed, id))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // none to send: the peer refuses it
+		}
+		e.Envelope = b
+		return err
+	})
 	if errors.Is(err, ErrNotFound) {
 		return Delivery{Delivered: true}, nil // delivered (or failed) meanwhile
 	}
@@ -442,7 +452,7 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry) (Delivery, error) 
 		if _, err := w.Get(key(prefixOutbox, e.EnvelopeID)); err != nil {
 			return err // recorded meanwhile
 		}
-		if err := w.Delete(key(prefixOutbox, e.EnvelopeID)); err != nil {
+		if err := deleteOutbox(w, e.EnvelopeID); err != nil {
 			return err
 		}
 		var rec Record
@@ -496,6 +506,14 @@ func withSeen(p Peer, now time.Time) Peer {
 	return p
 }
 
+// deleteOutbox removes the outbox entry id and its envelope within w.
+func deleteOutbox(w store.Writer, id string) error {
+	if err := w.Delete(key(prefixOutbox, id)); err != nil {
+		return err
+	}
+	return w.Delete(key(prefixSealed, id))
+}
+
 func (s *Service) retry(ctx context.Context, e OutboxEntry, cause error) {
 	e.Attempts++
 	e.LastError = cause.Error()
@@ -503,6 +521,9 @@ func (s *Service) retry(ctx context.Context, e OutboxEntry, cause error) {
 	err := s.store.Update(ctx, func(w store.Writer) error {
 		if _, err := w.Get(key(prefixOutbox, e.EnvelopeID)); err != nil {
 			return err // delivered or failed meanwhile
+		}
+		if _, err := w.Get(key(prefixSealed, e.EnvelopeID)); err == nil {
+			e.Envelope = nil // kept beside the entry
 		}
 		var rec Record
 		if err := getJSON(w, key(prefixRecord, e.Exchange), &rec); err == nil && rec.Envelope == e.EnvelopeID && rec.SyncError != e.LastError {
@@ -530,7 +551,7 @@ func (s *Service) fail(ctx context.Context, e OutboxEntry, reason string, refuse
 		if _, err := w.Get(key(prefixOutbox, e.EnvelopeID)); err != nil {
 			return err // recorded meanwhile
 		}
-		if err := w.Delete(key(prefixOutbox, e.EnvelopeID)); err != nil {
+		if err := deleteOutbox(w, e.EnvelopeID); err != nil {
 			return err
 		}
 		var rec Record

@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -130,6 +131,37 @@ type checkedISP struct {
 type checkedISPs struct {
 	mu   sync.Mutex
 	docs map[[sha256.Size]byte]*checkedISP
+	// stored keeps the last decoded record of each applied ISP with the
+	// stored bytes it came from, as peerCache does for peers.
+	stored map[string]cachedISP
+}
+
+type cachedISP struct {
+	raw []byte
+	st  storedISP
+}
+
+// decodeISP decodes raw, the stored record of the ISP id, or returns what
+// an earlier call decoded from the same bytes. The result shares Doc with
+// the cache: it must not be changed.
+func (s *Service) decodeISP(id string, raw []byte) (storedISP, error) {
+	s.isps.mu.Lock()
+	c, ok := s.isps.stored[id]
+	s.isps.mu.Unlock()
+	if ok && bytes.Equal(c.raw, raw) {
+		return c.st, nil
+	}
+	var st storedISP
+	if err := unmarshal(raw, &st); err != nil {
+		return storedISP{}, err
+	}
+	s.isps.mu.Lock()
+	if s.isps.stored == nil || len(s.isps.stored) >= maxCheckedISPs {
+		s.isps.stored = map[string]cachedISP{}
+	}
+	s.isps.stored[id] = cachedISP{raw: bytes.Clone(raw), st: st}
+	s.isps.mu.Unlock()
+	return st, nil
 }
 
 const maxCheckedISPs = 256
@@ -196,7 +228,7 @@ func (s *Service) partyKeys(r store.Reader, p *policy.ISP) ([sha256.Size]byte, e
 			write([]byte(strings.Join(fps, ",")))
 			continue
 		}
-		peer, err := s.peer(r, pt.Agency)
+		d, err := s.peerKeys(r, pt.Agency)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			write([]byte{0})
@@ -204,13 +236,7 @@ func (s *Service) partyKeys(r store.Reader, p *policy.ISP) ([sha256.Size]byte, e
 			return [sha256.Size]byte{}, err
 		default:
 			write([]byte{1})
-			for _, k := range peer.Keys() {
-				b, err := k.MarshalBinary()
-				if err != nil {
-					return [sha256.Size]byte{}, err
-				}
-				write(b)
-			}
+			write(d[:])
 		}
 	}
 	return [sha256.Size]byte(h.Sum(nil)), nil
@@ -218,21 +244,25 @@ func (s *Service) partyKeys(r store.Reader, p *policy.ISP) ([sha256.Size]byte, e
 
 // ISP returns the applied ISP with the given id.
 func (s *Service) isp(r store.Reader, id string, now time.Time) (ISPInfo, error) {
-	var st storedISP
-	if err := getJSON(r, key(prefixISP, id), &st); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return ISPInfo{}, fmt.Errorf("%w: no ISP %q is applied here", ErrNotFound, id)
-		}
+	raw, err := r.Get(key(prefixISP, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return ISPInfo{}, fmt.Errorf("%w: no ISP %q is applied here", ErrNotFound, id)
+	}
+	if err != nil {
 		return ISPInfo{}, err
+	}
+	st, err := s.decodeISP(id, raw)
+	if err != nil {
+		return ISPInfo{}, fmt.Errorf("ISP %q: %w", id, err)
 	}
 	return s.info(r, st, now)
 }
 
 func (s *Service) allISPs(r store.Reader, now time.Time) ([]ISPInfo, error) {
 	var out []ISPInfo
-	err := r.Scan(prefixISP, store.ScanOptions{}, func(_, v []byte) error {
-		var st storedISP
-		if err := unmarshal(v, &st); err != nil {
+	err := r.Scan(prefixISP, store.ScanOptions{}, func(k, v []byte) error {
+		st, err := s.decodeISP(string(k[len(prefixISP):]), v)
+		if err != nil {
 			return err
 		}
 		in, err := s.info(r, st, now)

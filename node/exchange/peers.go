@@ -3,6 +3,8 @@ package exchange
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -170,6 +172,57 @@ type peerCache struct {
 type cachedPeer struct {
 	raw  []byte
 	peer Peer
+	keys *[sha256.Size]byte // keysDigest of peer, once computed
+}
+
+// peerKeys returns the digest of the public keys the peer agency
+// announced (keysDigest), computed once per stored version of its record.
+func (s *Service) peerKeys(r store.Reader, agency string) ([sha256.Size]byte, error) {
+	b, err := r.Get(key(prefixPeer, agency))
+	if errors.Is(err, store.ErrNotFound) {
+		return [sha256.Size]byte{}, fmt.Errorf("%w: agency %q is not a known peer", ErrNotFound, agency)
+	}
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	s.peers.mu.Lock()
+	e, ok := s.peers.peers[agency]
+	s.peers.mu.Unlock()
+	if ok && e.keys != nil && bytes.Equal(e.raw, b) {
+		return *e.keys, nil
+	}
+	p, err := s.peer(r, agency)
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	d, err := keysDigest(p.Keys())
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	s.peers.mu.Lock()
+	if e, ok := s.peers.peers[agency]; ok && bytes.Equal(e.raw, b) {
+		e.keys = &d
+		s.peers.peers[agency] = e
+	}
+	s.peers.mu.Unlock()
+	return d, nil
+}
+
+// keysDigest is the SHA-256 of keys' canonical encodings, each preceded
+// by its length.
+func keysDigest(keys []agencykey.Public) ([sha256.Size]byte, error) {
+	h := sha256.New()
+	for _, k := range keys {
+		b, err := k.MarshalBinary()
+		if err != nil {
+			return [sha256.Size]byte{}, err
+		}
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	return [sha256.Size]byte(h.Sum(nil)), nil
 }
 
 func (c *peerCache) get(agency string, raw []byte) (Peer, bool) {

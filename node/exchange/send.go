@@ -19,7 +19,10 @@ import (
 	"github.com/cpx-node/cpx/policy"
 )
 
-// OutboxEntry is an envelope waiting for delivery.
+// OutboxEntry is an envelope waiting for delivery. Its envelope is stored
+// beside it (prefixSealed), so that a delivery round reads the waiting
+// entries without their envelopes; entries written before carry it in
+// Envelope.
 type OutboxEntry struct {
 	EnvelopeID  string    `json:"envelope_id"`
 	Exchange    string    `json:"exchange"`
@@ -277,9 +280,13 @@ func (s *Service) seal(rec *Record, msg Message, to agencykey.Public, now time.T
 	}, nil
 }
 
-// putOutbox puts e in the outbox and stores rec, the exchange it belongs
-// to, as sending it, within w.
+// putOutbox puts e in the outbox, its envelope beside it, and stores rec,
+// the exchange it belongs to, as sending it, within w.
 func (s *Service) putOutbox(w store.Writer, rec *Record, e OutboxEntry) error {
+	if err := w.Set(key(prefixSealed, e.EnvelopeID), e.Envelope); err != nil {
+		return err
+	}
+	e.Envelope = nil
 	if err := putJSON(w, key(prefixOutbox, e.EnvelopeID), e); err != nil {
 		return err
 	}
