@@ -426,6 +426,12 @@ func (s *Service) evaluate(r store.Reader, req policy.Request) (policy.ISPDecisi
 	if err != nil {
 		return policy.ISPDecision{}, nil, err
 	}
+	d, isp := s.decide(isps, req)
+	return d, isp, nil
+}
+
+// decide is evaluate on the applied ISPs isps.
+func (s *Service) decide(isps []ISPInfo, req policy.Request) (policy.ISPDecision, *policy.ISP) {
 	var reasons []string
 	var last policy.ISPDecision
 	for _, in := range isps {
@@ -435,7 +441,7 @@ func (s *Service) evaluate(r store.Reader, req policy.Request) (policy.ISPDecisi
 		}
 		d := in.ISP.Evaluate(req, s.formFields)
 		if d.Allowed {
-			return d, in.ISP, nil
+			return d, in.ISP
 		}
 		last = d
 		reasons = append(reasons, d.Reason)
@@ -445,7 +451,7 @@ func (s *Service) evaluate(r store.Reader, req policy.Request) (policy.ISPDecisi
 	}
 	last.Allowed = false
 	last.Reason = fmt.Sprintf("no ISP in force allows %s from %s to %s: %s", req.Purpose, req.From, req.To, joinReasons(reasons))
-	return last, nil, nil
+	return last, nil
 }
 
 func joinReasons(rs []string) string {

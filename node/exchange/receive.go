@@ -95,65 +95,72 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 	}
 	h := env.Header
 	object = "envelope/" + h.ID
-	var p Peer
-	var known bool
-	if err := s.store.View(ctx, func(r store.Reader) error {
-		var err error
-		p, known, err = s.peerByID(r, peerID)
-		return err
-	}); err != nil {
-		return nil, "", object, "", err
-	}
-	sender = p.Agency
-	switch {
-	case !known:
-		return nil, "", object, "", fmt.Errorf("%w %s", ErrUnknownPeer, peerID)
-	case h.Sender != p.Agency:
-		return nil, sender, object, "", fmt.Errorf("%w: envelope from %q delivered by the node of %q", ErrSenderMatch, h.Sender, p.Agency)
-	}
-	if err := s.checkPurposeSize(h.Purpose, len(env.Ciphertext)); err != nil {
-		return nil, sender, object, "", err
-	}
-	if err := s.checkTimes(h, now); err != nil {
-		return nil, sender, object, "", err
-	}
-	mine, err := s.ownKey(h.Recipient, h.RecipientKey, h.Created)
-	if err != nil {
-		return nil, sender, object, "", err
-	}
-	theirs, err := p.senderKey(h.SenderKey, h.Created)
-	if err != nil {
-		return nil, sender, object, "", err
-	}
-	if err := envelope.Verify(env, theirs); err != nil {
-		return nil, sender, object, "", err
-	}
-	digest, err := env.Digest()
-	if err != nil {
-		return nil, sender, object, "", err
-	}
-	// The ISP is checked, the envelope opened and the receipt signed
-	// before the transaction, so that the store's writer (which commits
-	// every caller's transaction) does not wait for them; the transaction
-	// checks the replay guard and the ISP again. None of it is done for
-	// an envelope the replay guard has seen already.
+	// One read transaction for every check before the decryption: a
+	// transaction waits for the commits under way.
 	var (
+		p      Peer
+		mine   *agencykey.Private
+		theirs agencykey.Public
+		digest [32]byte
 		fresh  bool
 		in     ISPInfo
 		inErr  error
 		msg    Message
 		signed []byte
 	)
-	if err := s.store.View(ctx, func(r store.Reader) error {
+	err = s.store.View(ctx, func(r store.Reader) error {
+		var known bool
+		var err error
+		if p, known, err = s.peerByID(r, peerID); err != nil {
+			return err
+		}
+		sender = p.Agency
+		switch {
+		case !known:
+			refused = fmt.Errorf("%w %s", ErrUnknownPeer, peerID)
+			return nil
+		case h.Sender != p.Agency:
+			refused = fmt.Errorf("%w: envelope from %q delivered by the node of %q", ErrSenderMatch, h.Sender, p.Agency)
+			return nil
+		}
+		if refused = s.checkPurposeSize(h.Purpose, len(env.Ciphertext)); refused != nil {
+			return nil
+		}
+		if refused = s.checkTimes(h, now); refused != nil {
+			return nil
+		}
+		if mine, refused = s.ownKey(h.Recipient, h.RecipientKey, h.Created); refused != nil {
+			return nil
+		}
+		if theirs, refused = p.senderKey(h.SenderKey, h.Created); refused != nil {
+			return nil
+		}
+		if refused = envelope.Verify(env, theirs); refused != nil {
+			return nil
+		}
+		if digest, refused = env.Digest(); refused != nil {
+			return nil
+		}
+		// Only now, with the signatures verified, is the envelope's id
+		// looked up. The ISP is checked, the envelope opened and the
+		// receipt signed before the write transaction, so that the
+		// store's writer (which commits every caller's transaction) does
+		// not wait for them; that transaction checks the replay guard
+		// and the ISP again. None of it is done for an envelope the
+		// replay guard has seen already.
 		var before seen
-		err := getJSON(r, key(prefixSeenBy, p.Agency+"/"+h.ID), &before)
+		err = getJSON(r, key(prefixSeenBy, p.Agency+"/"+h.ID), &before)
 		if fresh = errors.Is(err, ErrNotFound); !fresh {
 			return err
 		}
 		in, inErr = s.isp(r, h.ISP, now)
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, sender, object, "", err
+	}
+	if refused != nil {
+		return nil, sender, object, "", refused
 	}
 	if fresh {
 		if refused := refuseISP(in, inErr, h); refused != nil {

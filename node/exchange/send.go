@@ -129,23 +129,18 @@ func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (Record
 	// same ISP document in force, the same recipient key), else the send
 	// is prepared again.
 	for try := 0; ; try++ {
-		var d policy.ISPDecision
-		var isp *policy.ISP
-		var to agencykey.Public
-		err := s.store.View(ctx, func(r store.Reader) error {
-			var err error
-			if d, isp, err = s.evaluate(r, req); err != nil || !d.Allowed {
-				return err
-			}
-			to, err = s.recipientKey(r, o.To, now)
-			return err
-		})
+		in, err := s.sendInputs(ctx, o.To, now, try > 0)
 		if err != nil {
 			return Record{}, err
+		}
+		d, isp := s.decide(in.isps, req)
+		if !d.Allowed && in.cached {
+			continue // refused on what may be out of date: look again
 		}
 		if !d.Allowed {
 			return Record{}, s.refuse(ctx, sub, o.Kind+".send", "case/"+c.ID, fmt.Errorf("%w: %s", ErrRefused, d.Reason))
 		}
+		to := in.to
 		rec.ISP, rec.ISPVersion, rec.ConsentOverridden = isp.ID, isp.Version, d.ConsentOverridden
 		if o.Kind == KindTransfer {
 			rec.Retention = d.Rule.Retention
@@ -194,6 +189,53 @@ func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (Record
 // maxSendTries bounds how often Send prepares an envelope again because
 // the ISP or the recipient's key changed meanwhile.
 const maxSendTries = 4
+
+// sendInputsAge is how long Send prepares envelopes from the ISPs and
+// a recipient's key as an earlier read found them. A read transaction
+// waits for the commits under way, and what it would find changes
+// seldom; the transaction that queues the envelope checks both anyway.
+const sendInputsAge = time.Second
+
+// sendInput is what Send prepares an envelope to an agency from: the
+// applied ISPs and the agency's current key.
+type sendInput struct {
+	at     time.Time
+	isps   []ISPInfo
+	to     agencykey.Public
+	cached bool // taken from an earlier read
+}
+
+// sendInputs returns what Send prepares an envelope to agency from at
+// now: what a read at most sendInputsAge ago found, unless fresh, or what
+// the store holds now.
+func (s *Service) sendInputs(ctx context.Context, agency string, now time.Time, fresh bool) (sendInput, error) {
+	s.inputsMu.Lock()
+	in, ok := s.inputs[agency]
+	s.inputsMu.Unlock()
+	if ok && !fresh && !now.Before(in.at) && now.Sub(in.at) < sendInputsAge {
+		in.cached = true
+		return in, nil
+	}
+	in = sendInput{at: now}
+	err := s.store.View(ctx, func(r store.Reader) error {
+		var err error
+		if in.isps, err = s.allISPs(r, now); err != nil {
+			return err
+		}
+		in.to, err = s.recipientKey(r, agency, now)
+		return err
+	})
+	if err != nil {
+		return sendInput{}, err
+	}
+	s.inputsMu.Lock()
+	if s.inputs == nil || len(s.inputs) >= maxCachedPeers {
+		s.inputs = map[string]sendInput{}
+	}
+	s.inputs[agency] = in
+	s.inputsMu.Unlock()
+	return in, nil
+}
 
 func fieldNames(m map[string]any) []string {
 	out := make([]string, 0, len(m))

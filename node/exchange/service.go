@@ -104,6 +104,8 @@ type Service struct {
 	inflight      map[string]bool // outbox entries being delivered
 	delivering    map[string]bool // peers a delivery worker is busy with
 	peers         peerCache
+	inputsMu      sync.Mutex
+	inputs        map[string]sendInput // by agency, see sendInputs
 	isps          checkedISPs
 }
 
