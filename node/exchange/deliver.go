@@ -227,7 +227,8 @@ func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) error {
 const perPeerInFlight = 16
 
 // deliverPeer makes one attempt at each of one peer's entries: the first
-// alone, then up to perPeerInFlight at a time. The entries of one exchange go one after the
+// alone unless the last attempt reached the peer, then up to
+// perPeerInFlight at a time. The entries of one exchange go one after the
 // other, in outbox order, so that a follow-up never overtakes what it
 // follows. Once the peer cannot be reached, the entries not yet attempted
 // wait for their next attempt instead of each waiting out the timeout.
@@ -246,21 +247,24 @@ func (s *Service) deliverPeer(ctx context.Context, entries []OutboxEntry) {
 	if len(chains) == 0 {
 		return
 	}
-	// The first envelope goes alone: if the peer cannot be reached, none
-	// of the others wait out the timeout beside it.
-	first := chains[0][0]
+	// Unless the last attempt reached the peer, the first envelope goes
+	// alone: if the peer cannot be reached, none of the others wait out
+	// the timeout beside it.
 	if ctx.Err() != nil {
 		return
 	}
-	if _, err := s.attemptClaimed(ctx, first.EnvelopeID); err != nil {
-		for _, e := range entries {
-			if e.EnvelopeID != first.EnvelopeID {
-				s.retry(ctx, e, err)
+	if !s.wasReached(chains[0][0].Peer) {
+		first := chains[0][0]
+		if _, err := s.attemptClaimed(ctx, first.EnvelopeID); err != nil {
+			for _, e := range entries {
+				if e.EnvelopeID != first.EnvelopeID {
+					s.retry(ctx, e, err)
+				}
 			}
+			return
 		}
-		return
+		chains[0] = chains[0][1:]
 	}
-	chains[0] = chains[0][1:]
 	var (
 		mu          sync.Mutex
 		unreachable error
@@ -312,6 +316,24 @@ func (s *Service) deliverPeer(ctx context.Context, entries []OutboxEntry) {
 		})
 	}
 	wg.Wait()
+}
+
+// wasReached reports whether the last delivery attempt to the peer
+// agency reached it.
+func (s *Service) wasReached(agency string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.reached[agency]
+}
+
+// noteReached records whether a delivery attempt reached the peer agency.
+func (s *Service) noteReached(agency string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reached == nil {
+		s.reached = map[string]bool{}
+	}
+	s.reached[agency] = ok
 }
 
 // startDelivering marks peer as having a delivery worker, unless it has
@@ -391,10 +413,18 @@ func (s *Service) attemptClaimed(ctx context.Context, id string) (Delivery, erro
 		return Delivery{Err: errors.New("a delivery of it is under way")}, nil
 	}
 	defer s.release(id)
+	// One read transaction (each waits for the commits under way) for
+	// the entry, its envelope and the peer.
 	var e OutboxEntry
+	var p Peer
+	var perr error
 	err := s.store.View(ctx, func(r store.Reader) error {
-		if err := getJSON(r, key(prefixOutbox, id), &e); err != nil || e.Envelope != nil {
+		if err := getJSON(r, key(prefixOutbox, id), &e); err != nil {
 			return err
+		}
+		p, perr = s.peer(r, e.Peer)
+		if e.Envelope != nil {
+			return nil
 		}
 		b, err := r.Get(key(prefixSealed, id))
 		if errors.Is(err, store.ErrNotFound) {
@@ -409,21 +439,21 @@ func (s *Service) attemptClaimed(ctx context.Context, id string) (Delivery, erro
 	if err != nil {
 		return Delivery{Err: err}, nil
 	}
-	return s.attempt(ctx, e)
+	return s.attempt(ctx, e, p, perr)
 }
 
 // attempt tries to deliver e once and records the outcome. It returns the
 // error when the peer could not be reached (the entry is then rescheduled),
 // nil otherwise (delivered, failed for good, or rescheduled for a reason of
-// its own). The caller holds the claim on e.
-func (s *Service) attempt(ctx context.Context, e OutboxEntry) (Delivery, error) {
+// its own). The caller holds the claim on e, and has read its peer p (or
+// failed to, with err).
+func (s *Service) attempt(ctx context.Context, e OutboxEntry, p Peer, err error) (Delivery, error) {
 	now := s.now().UTC()
 	if !now.Before(e.Expires) {
 		reason := "the envelope expired before the peer could be reached"
 		s.fail(ctx, e, reason, false)
 		return Delivery{Refused: reason}, nil
 	}
-	p, err := s.getPeer(ctx, e.Peer)
 	if err != nil {
 		s.retry(ctx, e, err)
 		return Delivery{Err: err}, nil
@@ -431,6 +461,7 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry) (Delivery, error) 
 	actx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	receipt, err := s.transport.Deliver(actx, p.PeerID, p.DialAddrs(), e.Envelope)
 	cancel()
+	s.noteReached(e.Peer, err == nil || errors.Is(err, ErrPermanent))
 	if errors.Is(err, ErrPermanent) {
 		s.fail(ctx, e, err.Error(), true)
 		return Delivery{Refused: err.Error()}, nil
