@@ -122,8 +122,10 @@ func (s *Service) Run(ctx context.Context) error {
 	var last time.Time
 	for {
 		// A round reads the whole outbox; under load every send wakes the
-		// deliverer, so rounds are at most minRoundGap apart (what
-		// arrives meanwhile goes in the next one).
+		// deliverer, so rounds that find entries due are at least
+		// minRoundGap apart (what arrives meanwhile goes in the next one).
+		// A round that found none (a worker ending wakes the deliverer)
+		// does not hold the next one back.
 		if wait := minRoundGap - time.Since(last); wait > 0 {
 			select {
 			case <-ctx.Done():
@@ -131,9 +133,13 @@ func (s *Service) Run(ctx context.Context) error {
 			case <-time.After(wait):
 			}
 		}
-		last = time.Now()
-		if err := s.startDue(ctx, &wg); err != nil && ctx.Err() == nil {
+		t0 := time.Now()
+		due, err := s.startDue(ctx, &wg)
+		if err != nil && ctx.Err() == nil {
 			s.log.Warn("delivering", "err", err)
+		}
+		if due > 0 {
+			last = t0
 		}
 		if now := s.now(); now.Sub(retired) > time.Hour {
 			retired = now
@@ -159,7 +165,8 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) deliverDue(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	return s.startDue(ctx, &wg)
+	_, err := s.startDue(ctx, &wg)
+	return err
 }
 
 // startDue starts a delivery worker (counted in wg) for every peer that
@@ -167,8 +174,8 @@ func (s *Service) deliverDue(ctx context.Context) error {
 // a time, and returns without waiting for them: a peer that stalls holds
 // up only its own envelopes, never the next round for the others. A
 // worker that ends wakes the deliverer, so that what became due for its
-// peer meanwhile goes at once.
-func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) error {
+// peer meanwhile goes at once. It returns how many entries were due.
+func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) (int, error) {
 	now := s.now().UTC()
 	rushAll, rushed := s.takeRush()
 	var due []OutboxEntry
@@ -185,7 +192,7 @@ func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) error {
 		})
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// One worker per peer (at most maxDeliveryWorkers at a time): a slow
 	// or unreachable peer holds up only its own envelopes. Within a peer
@@ -217,7 +224,7 @@ func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) error {
 			s.deliverPeer(ctx, entries)
 		}(byPeer[peer])
 	}
-	return nil
+	return len(due), nil
 }
 
 // perPeerInFlight bounds the envelopes sent to one peer at the same time.
