@@ -79,7 +79,8 @@ const benchSenders = 8
 // case is audited, its send, the receiver's, the receipt), which bounds
 // its latency. referral/to=1 sends to one partner from eight callers at
 // once; referral/to=1/callers=1 from one, for the latency of a referral
-// that does not queue behind others. referral/to=2 sends to two partners,
+// that does not queue behind others, and referral/to=1/callers=32 from 32,
+// for how far the store's group commit carries. referral/to=2 sends to two partners,
 // and referral/to=2+stalled to the same two while a third partner has
 // envelopes waiting and accepts TCP connections but never answers; each of
 // these two runs on four new nodes of its own, so that they compare
@@ -98,16 +99,19 @@ func BenchmarkExchange(b *testing.B) {
 		benchCommit(b, net.a)
 	})
 	b.Run("referral/to=1/callers=1", func(b *testing.B) {
-		benchReferrals(b, net.a, net.cases[:1], []string{"agency-b"})
+		benchReferrals(b, net.a, net.cases, 1, []string{"agency-b"})
 	})
 	b.Run("referral/to=1", func(b *testing.B) {
-		benchReferrals(b, net.a, net.cases, []string{"agency-b"})
+		benchReferrals(b, net.a, net.cases, benchSenders, []string{"agency-b"})
+	})
+	b.Run("referral/to=1/callers=32", func(b *testing.B) {
+		benchReferrals(b, net.a, net.cases, 32, []string{"agency-b"})
 	})
 	net.stop()
 	two := newBenchNet(b)
 	var unstalled float64
 	b.Run("referral/to=2", func(b *testing.B) {
-		unstalled = benchReferrals(b, two.a, two.cases, []string{"agency-b", "agency-c"})
+		unstalled = benchReferrals(b, two.a, two.cases, benchSenders, []string{"agency-b", "agency-c"})
 	})
 	two.stop()
 	stalled := newBenchNet(b)
@@ -116,7 +120,7 @@ func BenchmarkExchange(b *testing.B) {
 		send(b, stalled.a, id, "agency-d")
 	}
 	b.Run("referral/to=2+stalled", func(b *testing.B) {
-		got := benchReferrals(b, stalled.a, stalled.cases, []string{"agency-b", "agency-c"})
+		got := benchReferrals(b, stalled.a, stalled.cases, benchSenders, []string{"agency-b", "agency-c"})
 		if unstalled > 0 {
 			b.ReportMetric(got/unstalled, "unstalled-ratio")
 		}
@@ -248,10 +252,10 @@ func waitForOutbox(b *testing.B, a *node, agencies []string) {
 	b.Fatalf("the outbox still holds envelopes for %v", agencies)
 }
 
-// benchReferrals sends b.N referrals from one caller per case, the i-th
-// to to[i%len(to)], and reports (and returns) the throughput from the
+// benchReferrals sends b.N referrals from callers callers at once (the
+// w-th referring cases[w%len(cases)]), the i-th to to[i%len(to)], and reports (and returns) the throughput from the
 // first call to the last receipt, and the latency of each referral.
-func benchReferrals(b *testing.B, a *node, cases, to []string) float64 {
+func benchReferrals(b *testing.B, a *node, cases []string, callers int, to []string) float64 {
 	ctx := context.Background()
 	var mu sync.Mutex
 	started := map[string]time.Time{}
@@ -259,13 +263,13 @@ func benchReferrals(b *testing.B, a *node, cases, to []string) float64 {
 	var wg sync.WaitGroup
 	b.ResetTimer()
 	first := time.Now()
-	for w := range cases {
+	for w := range callers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
 				t0 := time.Now()
-				resp, err := a.worker.fed.Send(ctx, connect.NewRequest(&localv1.SendRequest{Kind: "referral", CaseId: cases[w], To: to[i%len(to)], Service: "psychosocial", Note: "benchmark"}))
+				resp, err := a.worker.fed.Send(ctx, connect.NewRequest(&localv1.SendRequest{Kind: "referral", CaseId: cases[w%len(cases)], To: to[i%len(to)], Service: "psychosocial", Note: "benchmark"}))
 				if err != nil {
 					b.Error(err)
 					continue
