@@ -167,6 +167,7 @@ func (s *Service) peer(r store.Reader, agency string) (Peer, error) {
 type peerCache struct {
 	mu    sync.Mutex
 	peers map[string]cachedPeer
+	byID  map[string]string // node id → the agency peerByID last found for it
 }
 
 type cachedPeer struct {
@@ -258,8 +259,27 @@ func (p Peer) clone() Peer {
 	return p
 }
 
+// peerByID returns the peer whose node is peerID. It looks first at the
+// agency an earlier lookup found for peerID (a node id names one agency
+// at most, see AddPeer) and reads that record alone; only when it no
+// longer names peerID does it read every peer's record: a receive looks
+// its caller up this way, and reading every record cost each receive a
+// decryption per peer.
 func (s *Service) peerByID(r store.Reader, peerID string) (Peer, bool, error) {
+	s.peers.mu.Lock()
+	agency, hinted := s.peers.byID[peerID]
+	s.peers.mu.Unlock()
+	if hinted {
+		p, err := s.peer(r, agency)
+		if err == nil && p.PeerID == peerID {
+			return p, true, nil
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return Peer{}, false, err
+		}
+	}
 	var found Peer
+	var foundAt string // its key's agency
 	ok := false
 	err := r.Scan(prefixPeer, store.ScanOptions{}, func(k, v []byte) error {
 		agency := string(k[len(prefixPeer):])
@@ -271,11 +291,19 @@ func (s *Service) peerByID(r store.Reader, peerID string) (Peer, bool, error) {
 			s.peers.put(agency, v, p)
 		}
 		if p.PeerID == peerID {
-			found, ok = p, true
+			found, foundAt, ok = p, agency, true
 			return store.ErrStop
 		}
 		return nil
 	})
+	if ok && err == nil {
+		s.peers.mu.Lock()
+		if s.peers.byID == nil || len(s.peers.byID) >= maxCachedPeers {
+			s.peers.byID = map[string]string{}
+		}
+		s.peers.byID[peerID] = foundAt
+		s.peers.mu.Unlock()
+	}
 	return found, ok, err
 }
 
