@@ -80,8 +80,18 @@ func verifyReceipt(p Peer, envelopeID, self string, b []byte, now time.Time) (Re
 	return r, nil
 }
 
-// minRoundGap is the shortest time between two delivery rounds.
-const minRoundGap = 10 * time.Millisecond
+// roundGap is the time between two delivery rounds that found entries
+// due: four times what the last round took to read the outbox, so that
+// reading it takes at most a fifth of the deliverer's time, between
+// minRoundGap and maxRoundGap.
+func roundGap(took time.Duration) time.Duration {
+	return min(maxRoundGap, max(minRoundGap, 4*took))
+}
+
+const (
+	minRoundGap = time.Millisecond
+	maxRoundGap = 10 * time.Millisecond
+)
 
 // poke wakes the deliverer.
 func (s *Service) poke() {
@@ -120,13 +130,14 @@ func (s *Service) Run(ctx context.Context) error {
 	retired := s.now()
 	s.enforceRetention(ctx)
 	var last time.Time
+	gap := maxRoundGap
 	for {
 		// A round reads the whole outbox; under load every send wakes the
-		// deliverer, so rounds that find entries due are at least
-		// minRoundGap apart (what arrives meanwhile goes in the next one).
-		// A round that found none (a worker ending wakes the deliverer)
-		// does not hold the next one back.
-		if wait := minRoundGap - time.Since(last); wait > 0 {
+		// deliverer, so rounds that find entries due are at least gap
+		// apart (what arrives meanwhile goes in the next one). A round
+		// that found none (a worker ending wakes the deliverer) does not
+		// hold the next one back.
+		if wait := gap - time.Since(last); wait > 0 {
 			select {
 			case <-ctx.Done():
 				return nil
@@ -139,7 +150,7 @@ func (s *Service) Run(ctx context.Context) error {
 			s.log.Warn("delivering", "err", err)
 		}
 		if due > 0 {
-			last = t0
+			last, gap = t0, roundGap(time.Since(t0))
 		}
 		if now := s.now(); now.Sub(retired) > time.Hour {
 			retired = now
