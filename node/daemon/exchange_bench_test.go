@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 	"connectrpc.com/connect"
 	ma "github.com/multiformats/go-multiaddr"
 
-	"github.com/cpx-node/cpx/node/exchange"
 	"github.com/cpx-node/cpx/node/p2p"
 	"github.com/cpx-node/cpx/node/store"
 	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
@@ -68,48 +66,110 @@ const benchSenders = 8
 // with real Badger and real libp2p on 127.0.0.1: the local API call (policy
 // check, seal, sign, outbox), delivery, the receiver's checks (verify,
 // open, store) and the receipt recorded by the sender. b.N is the number
-// of referrals (or echo calls) per sub-benchmark; run it with a fixed count:
+// of referrals (or echo calls, or commits) per sub-benchmark; run it with
+// a fixed count:
 //
-//	go test -run '^$' -bench BenchmarkExchange -benchtime 1000x ./node/daemon/
+//	go test -run '^$' -bench BenchmarkExchange -benchtime 300x ./node/daemon/
 //
 // echo is the baseline, in the same run: a raw Connect-over-libp2p unary
 // call carrying a referral envelope's bytes and returning them, with one
-// call in flight (as the deliverer has per peer) and with eight.
-// referral/to=1 sends to one partner, to=2 to two, and to=2+stalled to
-// the same two while a third partner has envelopes waiting and accepts
-// TCP connections but never answers. Latency is from the send call to
-// the sender's audit entry of the receipt.
+// call in flight (as the deliverer has per peer) and with eight. commit
+// is one small synced write transaction of the sender's store at a time:
+// a referral needs four one after the other (the sender's read of the
+// case is audited, its send, the receiver's, the receipt), which bounds
+// its latency. referral/to=1 sends to one partner from eight callers at
+// once; referral/to=1/callers=1 from one, for the latency of a referral
+// that does not queue behind others, and referral/to=1/callers=32 from 32,
+// for how far the store's group commit carries. referral/to=2 sends to two partners,
+// and referral/to=2+stalled to the same two while a third partner has
+// envelopes waiting and accepts TCP connections but never answers; each of
+// these two runs on four new nodes of its own, so that they compare
+// (unstalled-ratio is the stalled run's throughput over the other's).
+// Latency is from the send call to the sender's audit entry of the receipt.
 func BenchmarkExchange(b *testing.B) {
-	a, pb, pc, pd := newNode(b, "agency-a"), newNode(b, "agency-b"), newNode(b, "agency-c"), newNode(b, "agency-d")
-	connectAll(b, a, pb, pc, pd)
-	applyISPDoc(b, benchISP, a, pb, pc, pd)
-	var cases []string
-	for range benchSenders {
-		cases = append(cases, createCase(b, a, consenting).Id)
-	}
-	env := envelopeBytes(b, a, pd, cases[0])
+	net := newBenchNet(b)
+	env := envelopeBytes(b, net.a, net.d, net.cases[0])
 
 	for _, inflight := range []int{1, benchSenders} {
 		b.Run(fmt.Sprintf("echo/inflight=%d", inflight), func(b *testing.B) {
 			benchEcho(b, env, inflight)
 		})
 	}
+	b.Run("commit", func(b *testing.B) {
+		benchCommit(b, net.a)
+	})
+	b.Run("referral/to=1/callers=1", func(b *testing.B) {
+		benchReferrals(b, net.a, net.cases, 1, []string{"agency-b"})
+	})
 	b.Run("referral/to=1", func(b *testing.B) {
-		benchReferrals(b, a, cases, []string{"agency-b"})
+		benchReferrals(b, net.a, net.cases, benchSenders, []string{"agency-b"})
 	})
+	b.Run("referral/to=1/callers=32", func(b *testing.B) {
+		benchReferrals(b, net.a, net.cases, 32, []string{"agency-b"})
+	})
+	net.stop()
+	two := newBenchNet(b)
+	var unstalled float64
 	b.Run("referral/to=2", func(b *testing.B) {
-		benchReferrals(b, a, cases, []string{"agency-b", "agency-c"})
+		unstalled = benchReferrals(b, two.a, two.cases, benchSenders, []string{"agency-b", "agency-c"})
 	})
-	var stall sync.Once
+	two.stop()
+	stalled := newBenchNet(b)
+	stallNode(b, stalled.d)
+	for _, id := range stalled.cases[:4] {
+		send(b, stalled.a, id, "agency-d")
+	}
 	b.Run("referral/to=2+stalled", func(b *testing.B) {
-		stall.Do(func() {
-			stallNode(b, pd)
-			for _, id := range cases[:4] {
-				send(b, a, id, "agency-d")
-			}
-		})
-		benchReferrals(b, a, cases, []string{"agency-b", "agency-c"})
+		got := benchReferrals(b, stalled.a, stalled.cases, benchSenders, []string{"agency-b", "agency-c"})
+		if unstalled > 0 {
+			b.ReportMetric(got/unstalled, "unstalled-ratio")
+		}
 	})
+}
+
+// benchNet is agency-a and its three partners, under benchISP, with a
+// consenting case per caller at agency-a.
+type benchNet struct {
+	a, b, c, d *node
+	cases      []string
+}
+
+func newBenchNet(b *testing.B) *benchNet {
+	b.Helper()
+	n := &benchNet{a: newNode(b, "agency-a"), b: newNode(b, "agency-b"), c: newNode(b, "agency-c"), d: newNode(b, "agency-d")}
+	connectAll(b, n.a, n.b, n.c, n.d)
+	applyISPDoc(b, benchISP, n.a, n.b, n.c, n.d)
+	for range benchSenders {
+		n.cases = append(n.cases, createCase(b, n.a, consenting).Id)
+	}
+	return n
+}
+
+// stop stops the four nodes (their directories go at the end).
+func (n *benchNet) stop() {
+	for _, x := range []*node{n.a, n.b, n.c, n.d} {
+		x.stop()
+	}
+}
+
+// benchCommit makes b.N small synced write transactions on n's store, one
+// at a time.
+func benchCommit(b *testing.B, n *node) {
+	ctx := context.Background()
+	v := make([]byte, 512)
+	lat := make([]time.Duration, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		if err := n.nd.Store().Update(ctx, func(w store.Writer) error {
+			return w.Set([]byte(fmt.Sprintf("bench/%d", i)), v)
+		}); err != nil {
+			b.Fatal(err)
+		}
+		lat[i] = time.Since(t0)
+	}
+	b.StopTimer()
+	reportLatency(b, lat)
 }
 
 // envelopeBytes returns a referral envelope as a sends it to d: with d
@@ -121,12 +181,8 @@ func envelopeBytes(b *testing.B, a, d *node, caseID string) []byte {
 	send(b, a, caseID, d.agency)
 	var env []byte
 	if err := a.nd.Store().View(context.Background(), func(r store.Reader) error {
-		return r.Scan([]byte("x/o/"), store.ScanOptions{}, func(_, v []byte) error {
-			var e exchange.OutboxEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return err
-			}
-			env = e.Envelope
+		return r.Scan([]byte("x/e/"), store.ScanOptions{}, func(_, v []byte) error {
+			env = slices.Clone(v)
 			return nil
 		})
 	}); err != nil || env == nil {
@@ -196,10 +252,10 @@ func waitForOutbox(b *testing.B, a *node, agencies []string) {
 	b.Fatalf("the outbox still holds envelopes for %v", agencies)
 }
 
-// benchReferrals sends b.N referrals from benchSenders callers, the i-th
-// to to[i%len(to)], and reports the throughput from the first call to the
-// last receipt and the latency of each referral.
-func benchReferrals(b *testing.B, a *node, cases, to []string) {
+// benchReferrals sends b.N referrals from callers callers at once (the
+// w-th referring cases[w%len(cases)]), the i-th to to[i%len(to)], and reports (and returns) the throughput from the
+// first call to the last receipt, and the latency of each referral.
+func benchReferrals(b *testing.B, a *node, cases []string, callers int, to []string) float64 {
 	ctx := context.Background()
 	var mu sync.Mutex
 	started := map[string]time.Time{}
@@ -207,13 +263,13 @@ func benchReferrals(b *testing.B, a *node, cases, to []string) {
 	var wg sync.WaitGroup
 	b.ResetTimer()
 	first := time.Now()
-	for w := range benchSenders {
+	for w := range callers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
 				t0 := time.Now()
-				resp, err := a.worker.fed.Send(ctx, connect.NewRequest(&localv1.SendRequest{Kind: "referral", CaseId: cases[w], To: to[i%len(to)], Service: "psychosocial", Note: "benchmark"}))
+				resp, err := a.worker.fed.Send(ctx, connect.NewRequest(&localv1.SendRequest{Kind: "referral", CaseId: cases[w%len(cases)], To: to[i%len(to)], Service: "psychosocial", Note: "benchmark"}))
 				if err != nil {
 					b.Error(err)
 					continue
@@ -254,9 +310,11 @@ func benchReferrals(b *testing.B, a *node, cases, to []string) {
 	if len(lat) == 0 {
 		b.Fatal("no receipt found in the audit log")
 	}
-	b.ReportMetric(float64(b.N)/last.Sub(first).Seconds(), "referrals/s")
+	thr := float64(b.N) / last.Sub(first).Seconds()
+	b.ReportMetric(thr, "referrals/s")
 	b.ReportMetric(float64(b.N)/sent.Seconds(), "sent/s")
 	reportLatency(b, lat)
+	return thr
 }
 
 func reportLatency(b *testing.B, lat []time.Duration) {

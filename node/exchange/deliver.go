@@ -80,8 +80,18 @@ func verifyReceipt(p Peer, envelopeID, self string, b []byte, now time.Time) (Re
 	return r, nil
 }
 
-// minRoundGap is the shortest time between two delivery rounds.
-const minRoundGap = 10 * time.Millisecond
+// roundGap is the time between two delivery rounds that found entries
+// due: four times what the last round took to read the outbox, so that
+// reading it takes at most a fifth of the deliverer's time, between
+// minRoundGap and maxRoundGap.
+func roundGap(took time.Duration) time.Duration {
+	return min(maxRoundGap, max(minRoundGap, 4*took))
+}
+
+const (
+	minRoundGap = time.Millisecond
+	maxRoundGap = 10 * time.Millisecond
+)
 
 // poke wakes the deliverer.
 func (s *Service) poke() {
@@ -120,20 +130,27 @@ func (s *Service) Run(ctx context.Context) error {
 	retired := s.now()
 	s.enforceRetention(ctx)
 	var last time.Time
+	gap := maxRoundGap
 	for {
 		// A round reads the whole outbox; under load every send wakes the
-		// deliverer, so rounds are at most minRoundGap apart (what
-		// arrives meanwhile goes in the next one).
-		if wait := minRoundGap - time.Since(last); wait > 0 {
+		// deliverer, so rounds that find entries due are at least gap
+		// apart (what arrives meanwhile goes in the next one). A round
+		// that found none (a worker ending wakes the deliverer) does not
+		// hold the next one back.
+		if wait := gap - time.Since(last); wait > 0 {
 			select {
 			case <-ctx.Done():
 				return nil
 			case <-time.After(wait):
 			}
 		}
-		last = time.Now()
-		if err := s.startDue(ctx, &wg); err != nil && ctx.Err() == nil {
+		t0 := time.Now()
+		due, err := s.startDue(ctx, &wg)
+		if err != nil && ctx.Err() == nil {
 			s.log.Warn("delivering", "err", err)
+		}
+		if due > 0 {
+			last, gap = t0, roundGap(time.Since(t0))
 		}
 		if now := s.now(); now.Sub(retired) > time.Hour {
 			retired = now
@@ -159,7 +176,8 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) deliverDue(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	return s.startDue(ctx, &wg)
+	_, err := s.startDue(ctx, &wg)
+	return err
 }
 
 // startDue starts a delivery worker (counted in wg) for every peer that
@@ -167,8 +185,8 @@ func (s *Service) deliverDue(ctx context.Context) error {
 // a time, and returns without waiting for them: a peer that stalls holds
 // up only its own envelopes, never the next round for the others. A
 // worker that ends wakes the deliverer, so that what became due for its
-// peer meanwhile goes at once.
-func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) error {
+// peer meanwhile goes at once. It returns how many entries were due.
+func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) (int, error) {
 	now := s.now().UTC()
 	rushAll, rushed := s.takeRush()
 	var due []OutboxEntry
@@ -185,7 +203,7 @@ func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) error {
 		})
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// One worker per peer (at most maxDeliveryWorkers at a time): a slow
 	// or unreachable peer holds up only its own envelopes. Within a peer
@@ -217,7 +235,7 @@ func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) error {
 			s.deliverPeer(ctx, entries)
 		}(byPeer[peer])
 	}
-	return nil
+	return len(due), nil
 }
 
 // perPeerInFlight bounds the envelopes sent to one peer at the same time.
@@ -227,7 +245,8 @@ func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) error {
 const perPeerInFlight = 16
 
 // deliverPeer makes one attempt at each of one peer's entries: the first
-// alone, then up to perPeerInFlight at a time. The entries of one exchange go one after the
+// alone unless the last attempt reached the peer, then up to
+// perPeerInFlight at a time. The entries of one exchange go one after the
 // other, in outbox order, so that a follow-up never overtakes what it
 // follows. Once the peer cannot be reached, the entries not yet attempted
 // wait for their next attempt instead of each waiting out the timeout.
@@ -246,21 +265,24 @@ func (s *Service) deliverPeer(ctx context.Context, entries []OutboxEntry) {
 	if len(chains) == 0 {
 		return
 	}
-	// The first envelope goes alone: if the peer cannot be reached, none
-	// of the others wait out the timeout beside it.
-	first := chains[0][0]
+	// Unless the last attempt reached the peer, the first envelope goes
+	// alone: if the peer cannot be reached, none of the others wait out
+	// the timeout beside it.
 	if ctx.Err() != nil {
 		return
 	}
-	if _, err := s.attemptClaimed(ctx, first.EnvelopeID); err != nil {
-		for _, e := range entries {
-			if e.EnvelopeID != first.EnvelopeID {
-				s.retry(ctx, e, err)
+	if !s.wasReached(chains[0][0].Peer) {
+		first := chains[0][0]
+		if _, err := s.attemptClaimed(ctx, first.EnvelopeID); err != nil {
+			for _, e := range entries {
+				if e.EnvelopeID != first.EnvelopeID {
+					s.retry(ctx, e, err)
+				}
 			}
+			return
 		}
-		return
+		chains[0] = chains[0][1:]
 	}
-	chains[0] = chains[0][1:]
 	var (
 		mu          sync.Mutex
 		unreachable error
@@ -312,6 +334,24 @@ func (s *Service) deliverPeer(ctx context.Context, entries []OutboxEntry) {
 		})
 	}
 	wg.Wait()
+}
+
+// wasReached reports whether the last delivery attempt to the peer
+// agency reached it.
+func (s *Service) wasReached(agency string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.reached[agency]
+}
+
+// noteReached records whether a delivery attempt reached the peer agency.
+func (s *Service) noteReached(agency string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reached == nil {
+		s.reached = map[string]bool{}
+	}
+	s.reached[agency] = ok
 }
 
 // startDelivering marks peer as having a delivery worker, unless it has
@@ -391,29 +431,47 @@ func (s *Service) attemptClaimed(ctx context.Context, id string) (Delivery, erro
 		return Delivery{Err: errors.New("a delivery of it is under way")}, nil
 	}
 	defer s.release(id)
+	// One read transaction (each waits for the commits under way) for
+	// the entry, its envelope and the peer.
 	var e OutboxEntry
-	err := s.store.View(ctx, func(r store.Reader) error { return getJSON(r, key(prefixOutbox, id), &e) })
+	var p Peer
+	var perr error
+	err := s.store.View(ctx, func(r store.Reader) error {
+		if err := getJSON(r, key(prefixOutbox, id), &e); err != nil {
+			return err
+		}
+		p, perr = s.peer(r, e.Peer)
+		if e.Envelope != nil {
+			return nil
+		}
+		b, err := r.Get(key(prefixSealed, id))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // none to send: the peer refuses it
+		}
+		e.Envelope = b
+		return err
+	})
 	if errors.Is(err, ErrNotFound) {
 		return Delivery{Delivered: true}, nil // delivered (or failed) meanwhile
 	}
 	if err != nil {
 		return Delivery{Err: err}, nil
 	}
-	return s.attempt(ctx, e)
+	return s.attempt(ctx, e, p, perr)
 }
 
 // attempt tries to deliver e once and records the outcome. It returns the
 // error when the peer could not be reached (the entry is then rescheduled),
 // nil otherwise (delivered, failed for good, or rescheduled for a reason of
-// its own). The caller holds the claim on e.
-func (s *Service) attempt(ctx context.Context, e OutboxEntry) (Delivery, error) {
+// its own). The caller holds the claim on e, and has read its peer p (or
+// failed to, with err).
+func (s *Service) attempt(ctx context.Context, e OutboxEntry, p Peer, err error) (Delivery, error) {
 	now := s.now().UTC()
 	if !now.Before(e.Expires) {
 		reason := "the envelope expired before the peer could be reached"
 		s.fail(ctx, e, reason, false)
 		return Delivery{Refused: reason}, nil
 	}
-	p, err := s.getPeer(ctx, e.Peer)
 	if err != nil {
 		s.retry(ctx, e, err)
 		return Delivery{Err: err}, nil
@@ -421,6 +479,7 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry) (Delivery, error) 
 	actx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	receipt, err := s.transport.Deliver(actx, p.PeerID, p.DialAddrs(), e.Envelope)
 	cancel()
+	s.noteReached(e.Peer, err == nil || errors.Is(err, ErrPermanent))
 	if errors.Is(err, ErrPermanent) {
 		s.fail(ctx, e, err.Error(), true)
 		return Delivery{Refused: err.Error()}, nil
@@ -442,7 +501,7 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry) (Delivery, error) 
 		if _, err := w.Get(key(prefixOutbox, e.EnvelopeID)); err != nil {
 			return err // recorded meanwhile
 		}
-		if err := w.Delete(key(prefixOutbox, e.EnvelopeID)); err != nil {
+		if err := deleteOutbox(w, e.EnvelopeID); err != nil {
 			return err
 		}
 		var rec Record
@@ -496,6 +555,14 @@ func withSeen(p Peer, now time.Time) Peer {
 	return p
 }
 
+// deleteOutbox removes the outbox entry id and its envelope within w.
+func deleteOutbox(w store.Writer, id string) error {
+	if err := w.Delete(key(prefixOutbox, id)); err != nil {
+		return err
+	}
+	return w.Delete(key(prefixSealed, id))
+}
+
 func (s *Service) retry(ctx context.Context, e OutboxEntry, cause error) {
 	e.Attempts++
 	e.LastError = cause.Error()
@@ -503,6 +570,9 @@ func (s *Service) retry(ctx context.Context, e OutboxEntry, cause error) {
 	err := s.store.Update(ctx, func(w store.Writer) error {
 		if _, err := w.Get(key(prefixOutbox, e.EnvelopeID)); err != nil {
 			return err // delivered or failed meanwhile
+		}
+		if _, err := w.Get(key(prefixSealed, e.EnvelopeID)); err == nil {
+			e.Envelope = nil // kept beside the entry
 		}
 		var rec Record
 		if err := getJSON(w, key(prefixRecord, e.Exchange), &rec); err == nil && rec.Envelope == e.EnvelopeID && rec.SyncError != e.LastError {
@@ -530,7 +600,7 @@ func (s *Service) fail(ctx context.Context, e OutboxEntry, reason string, refuse
 		if _, err := w.Get(key(prefixOutbox, e.EnvelopeID)); err != nil {
 			return err // recorded meanwhile
 		}
-		if err := w.Delete(key(prefixOutbox, e.EnvelopeID)); err != nil {
+		if err := deleteOutbox(w, e.EnvelopeID); err != nil {
 			return err
 		}
 		var rec Record

@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -68,8 +69,7 @@ type ApplyResult struct {
 var ErrISPRefused = errors.New("ISP not applied")
 
 // verifier checks ISP signatures with the keys this node knows: its own
-// and its peers' announced keys.
-// One verifier reads each peer once.
+// and its peers' announced keys. One verifier reads each peer once.
 func (s *Service) verifier(r store.Reader) policy.SignatureVerifier {
 	type known struct {
 		pub   agencykey.Public
@@ -88,60 +88,11 @@ func (s *Service) verifier(r store.Reader) policy.SignatureVerifier {
 			}
 			keys[[2]string{agency, fp}] = k
 		}
-		pub, found := k.pub, k.found
-		if !found {
+		if !k.found {
 			return fmt.Errorf("no key %s of agency %q is known here (add the peer and let it connect)", fp, agency)
 		}
-		// The key is looked up above every time (it may have been
-		// replaced); only the pure check of the signature is remembered.
-		id := signatureID(pub, fp, msg, ed, ml)
-		if s.ispSigs.has(id) {
-			return nil
-		}
-		if err := pub.Verify(msg, agencykey.Signature{Key: fp, Ed25519: ed, MLDSA65: ml}); err != nil {
-			return err
-		}
-		s.ispSigs.add(id)
-		return nil
+		return k.pub.Verify(msg, agencykey.Signature{Key: fp, Ed25519: ed, MLDSA65: ml})
 	}
-}
-
-// verifiedSigs remembers ISP signatures that verified, by a digest of the
-// public keys, the message and the signatures: every send and receive
-// evaluates the ISPs in force, and checking each party's Ed25519 and
-// ML-DSA-65 signatures again each time took a quarter of a node's CPU.
-// Only successes are kept, and at most maxVerifiedSigs of them.
-type verifiedSigs struct {
-	mu  sync.Mutex
-	ids map[[sha256.Size]byte]bool
-}
-
-const maxVerifiedSigs = 1024
-
-func (v *verifiedSigs) has(id [sha256.Size]byte) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.ids[id]
-}
-
-func (v *verifiedSigs) add(id [sha256.Size]byte) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.ids == nil || len(v.ids) >= maxVerifiedSigs {
-		v.ids = map[[sha256.Size]byte]bool{}
-	}
-	v.ids[id] = true
-}
-
-func signatureID(pub agencykey.Public, fp string, msg, ed, ml []byte) [sha256.Size]byte {
-	h := sha256.New()
-	for _, b := range [][]byte{[]byte("cpx-isp-sig-cache/v1"), pub.Ed25519, pub.MLDSA65, []byte(fp), msg, ed, ml} {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-		h.Write(n[:])
-		h.Write(b)
-	}
-	return [sha256.Size]byte(h.Sum(nil))
 }
 
 func (s *Service) info(r store.Reader, st storedISP, now time.Time) (ISPInfo, error) {
@@ -180,6 +131,37 @@ type checkedISP struct {
 type checkedISPs struct {
 	mu   sync.Mutex
 	docs map[[sha256.Size]byte]*checkedISP
+	// stored keeps the last decoded record of each applied ISP with the
+	// stored bytes it came from, as peerCache does for peers.
+	stored map[string]cachedISP
+}
+
+type cachedISP struct {
+	raw []byte
+	st  storedISP
+}
+
+// decodeISP decodes raw, the stored record of the ISP id, or returns what
+// an earlier call decoded from the same bytes. The result shares Doc with
+// the cache: it must not be changed.
+func (s *Service) decodeISP(id string, raw []byte) (storedISP, error) {
+	s.isps.mu.Lock()
+	c, ok := s.isps.stored[id]
+	s.isps.mu.Unlock()
+	if ok && bytes.Equal(c.raw, raw) {
+		return c.st, nil
+	}
+	var st storedISP
+	if err := unmarshal(raw, &st); err != nil {
+		return storedISP{}, err
+	}
+	s.isps.mu.Lock()
+	if s.isps.stored == nil || len(s.isps.stored) >= maxCheckedISPs {
+		s.isps.stored = map[string]cachedISP{}
+	}
+	s.isps.stored[id] = cachedISP{raw: bytes.Clone(raw), st: st}
+	s.isps.mu.Unlock()
+	return st, nil
 }
 
 const maxCheckedISPs = 256
@@ -219,9 +201,12 @@ func (s *Service) checkedISP(r store.Reader, doc []byte) (*checkedISP, error) {
 	return c, nil
 }
 
-// partyKeys digests what the verifier would look up for p's parties: this
-// node's key fingerprints for itself, each peer's stored record (its
-// announced keys among the rest) for the others.
+// partyKeys digests what the verifier would look up for p's parties:
+// this node's key fingerprints for itself, the public keys each peer
+// announced for the others. Nothing else of a peer's record counts: the
+// record changes on every contact (last seen, addresses, a fresh
+// announcement of the same key), its keys only when the peer rotates or
+// is re-keyed.
 func (s *Service) partyKeys(r store.Reader, p *policy.ISP) ([sha256.Size]byte, error) {
 	h := sha256.New()
 	write := func(b []byte) {
@@ -243,15 +228,15 @@ func (s *Service) partyKeys(r store.Reader, p *policy.ISP) ([sha256.Size]byte, e
 			write([]byte(strings.Join(fps, ",")))
 			continue
 		}
-		b, err := r.Get(key(prefixPeer, pt.Agency))
+		d, err := s.peerKeys(r, pt.Agency)
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, ErrNotFound):
 			write([]byte{0})
 		case err != nil:
 			return [sha256.Size]byte{}, err
 		default:
 			write([]byte{1})
-			write(b)
+			write(d[:])
 		}
 	}
 	return [sha256.Size]byte(h.Sum(nil)), nil
@@ -259,21 +244,25 @@ func (s *Service) partyKeys(r store.Reader, p *policy.ISP) ([sha256.Size]byte, e
 
 // ISP returns the applied ISP with the given id.
 func (s *Service) isp(r store.Reader, id string, now time.Time) (ISPInfo, error) {
-	var st storedISP
-	if err := getJSON(r, key(prefixISP, id), &st); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return ISPInfo{}, fmt.Errorf("%w: no ISP %q is applied here", ErrNotFound, id)
-		}
+	raw, err := r.Get(key(prefixISP, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return ISPInfo{}, fmt.Errorf("%w: no ISP %q is applied here", ErrNotFound, id)
+	}
+	if err != nil {
 		return ISPInfo{}, err
+	}
+	st, err := s.decodeISP(id, raw)
+	if err != nil {
+		return ISPInfo{}, fmt.Errorf("ISP %q: %w", id, err)
 	}
 	return s.info(r, st, now)
 }
 
 func (s *Service) allISPs(r store.Reader, now time.Time) ([]ISPInfo, error) {
 	var out []ISPInfo
-	err := r.Scan(prefixISP, store.ScanOptions{}, func(_, v []byte) error {
-		var st storedISP
-		if err := unmarshal(v, &st); err != nil {
+	err := r.Scan(prefixISP, store.ScanOptions{}, func(k, v []byte) error {
+		st, err := s.decodeISP(string(k[len(prefixISP):]), v)
+		if err != nil {
 			return err
 		}
 		in, err := s.info(r, st, now)
@@ -437,6 +426,12 @@ func (s *Service) evaluate(r store.Reader, req policy.Request) (policy.ISPDecisi
 	if err != nil {
 		return policy.ISPDecision{}, nil, err
 	}
+	d, isp := s.decide(isps, req)
+	return d, isp, nil
+}
+
+// decide is evaluate on the applied ISPs isps.
+func (s *Service) decide(isps []ISPInfo, req policy.Request) (policy.ISPDecision, *policy.ISP) {
 	var reasons []string
 	var last policy.ISPDecision
 	for _, in := range isps {
@@ -446,7 +441,7 @@ func (s *Service) evaluate(r store.Reader, req policy.Request) (policy.ISPDecisi
 		}
 		d := in.ISP.Evaluate(req, s.formFields)
 		if d.Allowed {
-			return d, in.ISP, nil
+			return d, in.ISP
 		}
 		last = d
 		reasons = append(reasons, d.Reason)
@@ -456,7 +451,7 @@ func (s *Service) evaluate(r store.Reader, req policy.Request) (policy.ISPDecisi
 	}
 	last.Allowed = false
 	last.Reason = fmt.Sprintf("no ISP in force allows %s from %s to %s: %s", req.Purpose, req.From, req.To, joinReasons(reasons))
-	return last, nil, nil
+	return last, nil
 }
 
 func joinReasons(rs []string) string {

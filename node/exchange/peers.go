@@ -3,6 +3,8 @@ package exchange
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,11 +167,63 @@ func (s *Service) peer(r store.Reader, agency string) (Peer, error) {
 type peerCache struct {
 	mu    sync.Mutex
 	peers map[string]cachedPeer
+	byID  map[string]string // node id → the agency peerByID last found for it
 }
 
 type cachedPeer struct {
 	raw  []byte
 	peer Peer
+	keys *[sha256.Size]byte // keysDigest of peer, once computed
+}
+
+// peerKeys returns the digest of the public keys the peer agency
+// announced (keysDigest), computed once per stored version of its record.
+func (s *Service) peerKeys(r store.Reader, agency string) ([sha256.Size]byte, error) {
+	b, err := r.Get(key(prefixPeer, agency))
+	if errors.Is(err, store.ErrNotFound) {
+		return [sha256.Size]byte{}, fmt.Errorf("%w: agency %q is not a known peer", ErrNotFound, agency)
+	}
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	s.peers.mu.Lock()
+	e, ok := s.peers.peers[agency]
+	s.peers.mu.Unlock()
+	if ok && e.keys != nil && bytes.Equal(e.raw, b) {
+		return *e.keys, nil
+	}
+	p, err := s.peer(r, agency)
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	d, err := keysDigest(p.Keys())
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	s.peers.mu.Lock()
+	if e, ok := s.peers.peers[agency]; ok && bytes.Equal(e.raw, b) {
+		e.keys = &d
+		s.peers.peers[agency] = e
+	}
+	s.peers.mu.Unlock()
+	return d, nil
+}
+
+// keysDigest is the SHA-256 of keys' canonical encodings, each preceded
+// by its length.
+func keysDigest(keys []agencykey.Public) ([sha256.Size]byte, error) {
+	h := sha256.New()
+	for _, k := range keys {
+		b, err := k.MarshalBinary()
+		if err != nil {
+			return [sha256.Size]byte{}, err
+		}
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	return [sha256.Size]byte(h.Sum(nil)), nil
 }
 
 func (c *peerCache) get(agency string, raw []byte) (Peer, bool) {
@@ -193,20 +247,39 @@ func (c *peerCache) put(agency string, raw []byte, p Peer) {
 
 const maxCachedPeers = 256
 
-// clone copies p's slices, so that a caller changing them leaves the
-// cached copy alone.
+// clone copies p's slices, so that a caller changing them (appending,
+// replacing an element) leaves the cached copy alone. The announcements'
+// bytes are shared: nothing changes an announcement in place, and copying
+// them (kilobytes each) on every lookup was a good part of a receive's
+// allocations.
 func (p Peer) clone() Peer {
 	p.Addrs = slices.Clone(p.Addrs)
 	p.Announced = slices.Clone(p.Announced)
 	p.Announcements = slices.Clone(p.Announcements)
-	for i, a := range p.Announcements {
-		p.Announcements[i] = bytes.Clone(a)
-	}
 	return p
 }
 
+// peerByID returns the peer whose node is peerID. It looks first at the
+// agency an earlier lookup found for peerID (a node id names one agency
+// at most, see AddPeer) and reads that record alone; only when it no
+// longer names peerID does it read every peer's record: a receive looks
+// its caller up this way, and reading every record cost each receive a
+// decryption per peer.
 func (s *Service) peerByID(r store.Reader, peerID string) (Peer, bool, error) {
+	s.peers.mu.Lock()
+	agency, hinted := s.peers.byID[peerID]
+	s.peers.mu.Unlock()
+	if hinted {
+		p, err := s.peer(r, agency)
+		if err == nil && p.PeerID == peerID {
+			return p, true, nil
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return Peer{}, false, err
+		}
+	}
 	var found Peer
+	var foundAt string // its key's agency
 	ok := false
 	err := r.Scan(prefixPeer, store.ScanOptions{}, func(k, v []byte) error {
 		agency := string(k[len(prefixPeer):])
@@ -218,11 +291,19 @@ func (s *Service) peerByID(r store.Reader, peerID string) (Peer, bool, error) {
 			s.peers.put(agency, v, p)
 		}
 		if p.PeerID == peerID {
-			found, ok = p, true
+			found, foundAt, ok = p, agency, true
 			return store.ErrStop
 		}
 		return nil
 	})
+	if ok && err == nil {
+		s.peers.mu.Lock()
+		if s.peers.byID == nil || len(s.peers.byID) >= maxCachedPeers {
+			s.peers.byID = map[string]string{}
+		}
+		s.peers.byID[peerID] = foundAt
+		s.peers.mu.Unlock()
+	}
 	return found, ok, err
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cpx-node/cpx/crypto/agencykey"
 	"github.com/cpx-node/cpx/crypto/envelope"
 	"github.com/cpx-node/cpx/node/audit"
 	"github.com/cpx-node/cpx/node/casework"
@@ -94,51 +95,80 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 	}
 	h := env.Header
 	object = "envelope/" + h.ID
-	var p Peer
-	var known bool
-	if err := s.store.View(ctx, func(r store.Reader) error {
+	// One read transaction for every check before the decryption: a
+	// transaction waits for the commits under way.
+	var (
+		p      Peer
+		mine   *agencykey.Private
+		theirs agencykey.Public
+		digest [32]byte
+		fresh  bool
+		in     ISPInfo
+		inErr  error
+		msg    Message
+		signed []byte
+	)
+	err = s.store.View(ctx, func(r store.Reader) error {
+		var known bool
 		var err error
-		p, known, err = s.peerByID(r, peerID)
-		return err
-	}); err != nil {
-		return nil, "", object, "", err
-	}
-	sender = p.Agency
-	switch {
-	case !known:
-		return nil, "", object, "", fmt.Errorf("%w %s", ErrUnknownPeer, peerID)
-	case h.Sender != p.Agency:
-		return nil, sender, object, "", fmt.Errorf("%w: envelope from %q delivered by the node of %q", ErrSenderMatch, h.Sender, p.Agency)
-	}
-	if err := s.checkPurposeSize(h.Purpose, len(env.Ciphertext)); err != nil {
-		return nil, sender, object, "", err
-	}
-	if err := s.checkTimes(h, now); err != nil {
-		return nil, sender, object, "", err
-	}
-	mine, err := s.ownKey(h.Recipient, h.RecipientKey, h.Created)
+		if p, known, err = s.peerByID(r, peerID); err != nil {
+			return err
+		}
+		sender = p.Agency
+		switch {
+		case !known:
+			refused = fmt.Errorf("%w %s", ErrUnknownPeer, peerID)
+			return nil
+		case h.Sender != p.Agency:
+			refused = fmt.Errorf("%w: envelope from %q delivered by the node of %q", ErrSenderMatch, h.Sender, p.Agency)
+			return nil
+		}
+		if refused = s.checkPurposeSize(h.Purpose, len(env.Ciphertext)); refused != nil {
+			return nil
+		}
+		if refused = s.checkTimes(h, now); refused != nil {
+			return nil
+		}
+		if mine, refused = s.ownKey(h.Recipient, h.RecipientKey, h.Created); refused != nil {
+			return nil
+		}
+		if theirs, refused = p.senderKey(h.SenderKey, h.Created); refused != nil {
+			return nil
+		}
+		if refused = envelope.Verify(env, theirs); refused != nil {
+			return nil
+		}
+		if digest, refused = env.Digest(); refused != nil {
+			return nil
+		}
+		// Only now, with the signatures verified, is the envelope's id
+		// looked up. The ISP is checked, the envelope opened and the
+		// receipt signed before the write transaction, so that the
+		// store's writer (which commits every caller's transaction) does
+		// not wait for them; that transaction checks the replay guard
+		// and the ISP again. None of it is done for an envelope the
+		// replay guard has seen already.
+		var before seen
+		err = getJSON(r, key(prefixSeenBy, p.Agency+"/"+h.ID), &before)
+		if fresh = errors.Is(err, ErrNotFound); !fresh {
+			return err
+		}
+		in, inErr = s.isp(r, h.ISP, now)
+		return nil
+	})
 	if err != nil {
 		return nil, sender, object, "", err
 	}
-	theirs, err := p.senderKey(h.SenderKey, h.Created)
-	if err != nil {
-		return nil, sender, object, "", err
+	if refused != nil {
+		return nil, sender, object, "", refused
 	}
-	if err := envelope.Verify(env, theirs); err != nil {
-		return nil, sender, object, "", err
-	}
-	digest, err := env.Digest()
-	if err != nil {
-		return nil, sender, object, "", err
-	}
-	// The receipt is signed before the transaction, so that the store's
-	// writer (which commits every caller's transaction) does not wait for
-	// ML-DSA; not for an envelope the replay guard has seen already.
-	var signed []byte
-	var before seen
-	if err := s.store.View(ctx, func(r store.Reader) error {
-		return getJSON(r, key(prefixSeenBy, p.Agency+"/"+h.ID), &before)
-	}); errors.Is(err, ErrNotFound) {
+	if fresh {
+		if refused := refuseISP(in, inErr, h); refused != nil {
+			return nil, sender, object, "", refused
+		}
+		if msg, refused = s.openMessage(env, mine, theirs, now); refused != nil {
+			return nil, sender, object, "", refused
+		}
 		if signed, err = s.signReceipt(Receipt{EnvelopeID: h.ID, From: s.agency, To: p.Agency, ReceivedAt: now}); err != nil {
 			return nil, sender, object, "", err
 		}
@@ -168,29 +198,12 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		// The version the envelope names, or a newer one that supersedes
-		// it, must be in force here (docs/isp.md, "Renewal").
-		// A revocation is also taken under a version whose validity
-		// period is over (checked again once the message is open).
+		if signed == nil {
+			// Seen when the view ran, gone since (pruned): opened here.
+			return errStale
+		}
 		in, err := s.isp(w, h.ISP, now)
-		if err != nil || !(in.InForce || in.Expired) || in.ISP.Version < h.ISPVersion {
-			reason := "not applied"
-			if err == nil {
-				reason = fmt.Sprintf("applied version %d, in force %v", in.ISP.Version, in.InForce)
-			}
-			refused = fmt.Errorf("%w: %s version %d (%s)", ErrISP, h.ISP, h.ISPVersion, reason)
-			return nil
-		}
-		plain, err := envelope.Open(env, mine, theirs, now)
-		if err != nil {
-			refused = err
-			return nil
-		}
-		var msg Message
-		dec := json.NewDecoder(bytes.NewReader(plain))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&msg); err != nil {
-			refused = fmt.Errorf("%w: %v", ErrBadMessage, err)
+		if refused = refuseISP(in, err, h); refused != nil {
 			return nil
 		}
 		if !in.InForce && !strings.HasSuffix(msg.Kind, "."+string(Revoke)) {
@@ -203,11 +216,7 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 			}
 			return nil
 		}
-		if receipt = signed; receipt == nil {
-			if receipt, err = s.signReceipt(Receipt{EnvelopeID: h.ID, From: s.agency, To: p.Agency, ReceivedAt: now}); err != nil {
-				return err
-			}
-		}
+		receipt = signed
 		if err := putJSON(w, key(prefixSeenBy, p.Agency+"/"+h.ID), seen{Digest: digest[:], Receipt: receipt, Expires: h.Expires}); err != nil {
 			return err
 		}
@@ -218,10 +227,49 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 			Details: map[string]any{"envelope": h.ID, "kind": msg.Kind, "isp": h.ISP, "isp_version": h.ISPVersion, "in_force_version": in.ISP.Version, "fields": fieldNames(msg.Fields)}})
 		return err
 	})
+	if errors.Is(err, errStale) {
+		return s.receive(ctx, peerID, raw, now)
+	}
 	if err != nil {
 		return nil, sender, object, "", err
 	}
 	return receipt, sender, object, action, refused
+}
+
+// errStale ends a receive transaction whose preparation no longer holds.
+var errStale = errors.New("the replay guard changed meanwhile")
+
+// refuseISP says why an envelope with header h is refused under in, the
+// ISP of its id applied here (err if there is none), or nil. The version
+// the envelope names, or a newer one that supersedes it, must be in force
+// here (docs/isp.md, "Renewal"). A revocation is also taken under a
+// version whose validity period is over (checked again once the message
+// is open).
+func refuseISP(in ISPInfo, err error, h envelope.Header) error {
+	if err != nil || !(in.InForce || in.Expired) || in.ISP.Version < h.ISPVersion {
+		reason := "not applied"
+		if err == nil {
+			reason = fmt.Sprintf("applied version %d, in force %v", in.ISP.Version, in.InForce)
+		}
+		return fmt.Errorf("%w: %s version %d (%s)", ErrISP, h.ISP, h.ISPVersion, reason)
+	}
+	return nil
+}
+
+// openMessage decrypts env and decodes its message, or returns the
+// refusal.
+func (s *Service) openMessage(env *envelope.Envelope, mine *agencykey.Private, theirs agencykey.Public, now time.Time) (Message, error) {
+	var msg Message
+	plain, err := envelope.Open(env, mine, theirs, now)
+	if err != nil {
+		return msg, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(plain))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&msg); err != nil {
+		return msg, fmt.Errorf("%w: %v", ErrBadMessage, err)
+	}
+	return msg, nil
 }
 
 // apply changes this node's state for a verified message, within w. It

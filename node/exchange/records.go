@@ -121,6 +121,7 @@ var (
 	prefixPeer   = []byte("x/p/")  // agency → Peer
 	prefixISP    = []byte("x/i/")  // isp id → stored ISP document
 	prefixOutbox = []byte("x/o/")  // envelope id → OutboxEntry
+	prefixSealed = []byte("x/e/")  // envelope id → the outbox entry's envelope (canonical encoding)
 	prefixSeen   = []byte("x/s/")  // envelope id → receipt (replay guard before 0.x; read only)
 	prefixSeenBy = []byte("x/sb/") // sender agency "/" envelope id → seen (replay guard)
 	prefixKey    = []byte("x/k/")  // agency key version → wrapped private key

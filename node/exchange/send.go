@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cpx-node/cpx/crypto/agencykey"
 	"github.com/cpx-node/cpx/crypto/envelope"
 	"github.com/cpx-node/cpx/node/audit"
 	"github.com/cpx-node/cpx/node/casework"
@@ -18,7 +19,10 @@ import (
 	"github.com/cpx-node/cpx/policy"
 )
 
-// OutboxEntry is an envelope waiting for delivery.
+// OutboxEntry is an envelope waiting for delivery. Its envelope is stored
+// beside it (prefixSealed), so that a delivery round reads the waiting
+// entries without their envelopes; entries written before carry it in
+// Envelope.
 type OutboxEntry struct {
 	EnvelopeID  string    `json:"envelope_id"`
 	Exchange    string    `json:"exchange"`
@@ -73,8 +77,9 @@ func (s *Service) request(sub policy.Subject, o Offer, c casework.Case) policy.R
 }
 
 // Send refers or transfers a case to another agency: it checks the user's
-// permission on the case and the ISPs in force, seals the projection and
-// queues it, all in one transaction with the audit entry.
+// permission on the case and the ISPs in force, seals the projection, and
+// queues it in one transaction with the audit entry, which checks that
+// the ISP and the recipient's key it was sealed under still hold.
 func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (Record, error) {
 	act := policy.ActionRefer
 	switch o.Kind {
@@ -115,17 +120,27 @@ func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (Record
 		Service: o.Service, Note: o.Note, CreatedBy: actorOf(sub, s.agency), CreatedAt: now,
 		Owner: c.Owner, OwnerGroup: c.OwnerGroup,
 	}
-	var refused error
-	err = s.store.Update(ctx, func(w store.Writer) error {
-		refused = nil
-		d, isp, err := s.evaluate(w, s.request(sub, o, c))
+	req := s.request(sub, o, c)
+	req.Now = now
+	// The policy check, the seal and both signatures run before the
+	// transaction, so that the store's writer (which commits every
+	// caller's transaction one after the other) does not wait for them;
+	// the transaction then checks that what they used still holds (the
+	// same ISP document in force, the same recipient key), else the send
+	// is prepared again.
+	for try := 0; ; try++ {
+		in, err := s.sendInputs(ctx, o.To, now, try > 0)
 		if err != nil {
-			return err
+			return Record{}, err
+		}
+		d, isp := s.decide(in.isps, req)
+		if !d.Allowed && in.cached {
+			continue // refused on what may be out of date: look again
 		}
 		if !d.Allowed {
-			refused = fmt.Errorf("%w: %s", ErrRefused, d.Reason)
-			return nil
+			return Record{}, s.refuse(ctx, sub, o.Kind+".send", "case/"+c.ID, fmt.Errorf("%w: %s", ErrRefused, d.Reason))
 		}
+		to := in.to
 		rec.ISP, rec.ISPVersion, rec.ConsentOverridden = isp.ID, isp.Version, d.ConsentOverridden
 		if o.Kind == KindTransfer {
 			rec.Retention = d.Rule.Retention
@@ -136,21 +151,90 @@ func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (Record
 			Kind: o.Kind, Exchange: rec.ID, CaseNumber: c.Number, Service: o.Service, Note: o.Note,
 			Actor: rec.CreatedBy, Fields: d.Send, ConsentOverridden: d.ConsentOverridden,
 		}
-		if err := s.enqueue(w, &rec, msg, now); err != nil {
-			return err
+		e, err := s.seal(&rec, msg, to, now, "")
+		if err != nil {
+			return Record{}, err
 		}
-		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: o.Kind + ".send", Object: "case/" + c.ID,
-			Details: map[string]any{"exchange": rec.ID, "to": o.To, "isp": isp.ID, "isp_version": isp.Version, "fields": fieldNames(d.Send), "consent_overridden": d.ConsentOverridden}})
-		return err
-	})
-	if err != nil {
-		return Record{}, err
-	}
-	if refused != nil {
-		return Record{}, s.refuse(ctx, sub, o.Kind+".send", "case/"+c.ID, refused)
+		changed := false
+		err = s.store.Update(ctx, func(w store.Writer) error {
+			in, err := s.isp(w, isp.ID, now)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			cur, kerr := s.recipientKey(w, o.To, now)
+			if changed = err != nil || !in.InForce || in.ISP != isp || kerr != nil || cur.Fingerprint() != to.Fingerprint(); changed {
+				return nil
+			}
+			if err := s.putOutbox(w, &rec, e); err != nil {
+				return err
+			}
+			_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: o.Kind + ".send", Object: "case/" + c.ID,
+				Details: map[string]any{"exchange": rec.ID, "to": o.To, "isp": isp.ID, "isp_version": isp.Version, "fields": fieldNames(d.Send), "consent_overridden": d.ConsentOverridden}})
+			return err
+		})
+		if err != nil {
+			return Record{}, err
+		}
+		if !changed {
+			break
+		}
+		if try >= maxSendTries {
+			return Record{}, fmt.Errorf("%w: the ISPs or %s's keys changed during each of %d tries; send again", ErrState, o.To, try+1)
+		}
 	}
 	s.poke()
 	return rec, nil
+}
+
+// maxSendTries bounds how often Send prepares an envelope again because
+// the ISP or the recipient's key changed meanwhile.
+const maxSendTries = 4
+
+// sendInputsAge is how long Send prepares envelopes from the ISPs and
+// a recipient's key as an earlier read found them. A read transaction
+// waits for the commits under way, and what it would find changes
+// seldom; the transaction that queues the envelope checks both anyway.
+const sendInputsAge = time.Second
+
+// sendInput is what Send prepares an envelope to an agency from: the
+// applied ISPs and the agency's current key.
+type sendInput struct {
+	at     time.Time
+	isps   []ISPInfo
+	to     agencykey.Public
+	cached bool // taken from an earlier read
+}
+
+// sendInputs returns what Send prepares an envelope to agency from at
+// now: what a read at most sendInputsAge ago found, unless fresh, or what
+// the store holds now.
+func (s *Service) sendInputs(ctx context.Context, agency string, now time.Time, fresh bool) (sendInput, error) {
+	s.inputsMu.Lock()
+	in, ok := s.inputs[agency]
+	s.inputsMu.Unlock()
+	if ok && !fresh && !now.Before(in.at) && now.Sub(in.at) < sendInputsAge {
+		in.cached = true
+		return in, nil
+	}
+	in = sendInput{at: now}
+	err := s.store.View(ctx, func(r store.Reader) error {
+		var err error
+		if in.isps, err = s.allISPs(r, now); err != nil {
+			return err
+		}
+		in.to, err = s.recipientKey(r, agency, now)
+		return err
+	})
+	if err != nil {
+		return sendInput{}, err
+	}
+	s.inputsMu.Lock()
+	if s.inputs == nil || len(s.inputs) >= maxCachedPeers {
+		s.inputs = map[string]sendInput{}
+	}
+	s.inputs[agency] = in
+	s.inputsMu.Unlock()
+	return in, nil
 }
 
 func fieldNames(m map[string]any) []string {
@@ -185,20 +269,40 @@ func (s *Service) enqueue(w store.Writer, rec *Record, msg Message, now time.Tim
 }
 
 func (s *Service) enqueueUndo(w store.Writer, rec *Record, msg Message, now time.Time, undo string) error {
-	if err := checkMetadata(msg); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	p, err := s.peer(w, rec.Peer)
+	to, err := s.recipientKey(w, rec.Peer, now)
 	if err != nil {
 		return err
+	}
+	e, err := s.seal(rec, msg, to, now, undo)
+	if err != nil {
+		return err
+	}
+	return s.putOutbox(w, rec, e)
+}
+
+// recipientKey returns the key the peer agency receives envelopes with at
+// now.
+func (s *Service) recipientKey(r store.Reader, agency string, now time.Time) (agencykey.Public, error) {
+	p, err := s.peer(r, agency)
+	if err != nil {
+		return agencykey.Public{}, err
 	}
 	to, ok := p.current(now)
 	if !ok {
-		return fmt.Errorf("%w: %s has not announced a valid key yet: is its node reachable? (cpx peer list)", ErrNoKeys, rec.Peer)
+		return agencykey.Public{}, fmt.Errorf("%w: %s has not announced a valid key yet: is its node reachable? (cpx peer list)", ErrNoKeys, agency)
+	}
+	return to, nil
+}
+
+// seal seals msg of the exchange rec to the key to, as the outbox entry
+// that carries it.
+func (s *Service) seal(rec *Record, msg Message, to agencykey.Public, now time.Time, undo string) (OutboxEntry, error) {
+	if err := checkMetadata(msg); err != nil {
+		return OutboxEntry{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	plain, err := json.Marshal(msg)
 	if err != nil {
-		return err
+		return OutboxEntry{}, err
 	}
 	h := envelope.Header{
 		Sender: s.agency, Recipient: rec.Peer, Purpose: purposeOf(rec.Kind), ISP: rec.ISP, ISPVersion: rec.ISPVersion,
@@ -206,16 +310,25 @@ func (s *Service) enqueueUndo(w store.Writer, rec *Record, msg Message, now time
 	}
 	env, err := envelope.Seal(rand.Reader, h, plain, s.currentKey(), to)
 	if err != nil {
-		return err
+		return OutboxEntry{}, err
 	}
 	b, err := env.MarshalBinary()
 	if err != nil {
-		return err
+		return OutboxEntry{}, err
 	}
-	e := OutboxEntry{
+	return OutboxEntry{
 		EnvelopeID: env.Header.ID, Exchange: rec.ID, Kind: msg.Kind, Peer: rec.Peer, Envelope: b,
 		Created: now, Expires: env.Header.Expires, NextAttempt: now, HistoryLen: len(rec.History), Undo: undo,
+	}, nil
+}
+
+// putOutbox puts e in the outbox, its envelope beside it, and stores rec,
+// the exchange it belongs to, as sending it, within w.
+func (s *Service) putOutbox(w store.Writer, rec *Record, e OutboxEntry) error {
+	if err := w.Set(key(prefixSealed, e.EnvelopeID), e.Envelope); err != nil {
+		return err
 	}
+	e.Envelope = nil
 	if err := putJSON(w, key(prefixOutbox, e.EnvelopeID), e); err != nil {
 		return err
 	}

@@ -103,8 +103,10 @@ type Service struct {
 	maxEnvelope   int
 	inflight      map[string]bool // outbox entries being delivered
 	delivering    map[string]bool // peers a delivery worker is busy with
-	ispSigs       verifiedSigs
+	reached       map[string]bool // peers the last delivery attempt reached
 	peers         peerCache
+	inputsMu      sync.Mutex
+	inputs        map[string]sendInput // by agency, see sendInputs
 	isps          checkedISPs
 }
 
