@@ -247,6 +247,25 @@ func Local(recs []Record, m matching.Model) Report {
 	return r
 }
 
+// Adapt estimates m's Adaptation (matching.Adapt) on the requests for
+// which use returns true (all when use is nil): the comparison vectors of
+// each with its candidates, without the answers.
+func Adapt(recs []Record, m matching.Model, use func(Record) bool, opt matching.AdaptOptions) (matching.Model, error) {
+	cases, reqs := split(recs)
+	ix := matching.NewIndex()
+	ix.SetModel(m)
+	for _, c := range cases {
+		ix.Add(matching.Candidate{ID: c.ID, Person: c.Person})
+	}
+	var vecs [][][]matching.Comparison
+	for _, q := range reqs {
+		if use == nil || use(q) {
+			vecs = append(vecs, ix.Vectors(q.Person))
+		}
+	}
+	return matching.Adapt(m, vecs, opt)
+}
+
 // Federated matches every request with the federated encodings (keys
 // derived from a fixed test secret) under m.
 func Federated(recs []Record, m pprl.Model) Report {
