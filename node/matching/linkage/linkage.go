@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -126,8 +127,48 @@ type Report struct {
 	// pairs the search spared.
 	PairsCompleteness, ReductionRatio float64
 	Curve                             []Point
+	// Calibration compares the probabilities with the truth, bin by bin.
+	Calibration []Bin
 	// Misses are the false negatives at band likely, in request order.
 	Misses []Miss
+}
+
+// Bin is one bin of probabilities [Low, High): Pairs scored in it, their
+// mean probability, and the share of them that are true pairs. A
+// calibrated matcher has Mean ≈ True in every bin.
+type Bin struct {
+	Low, High  float64
+	Pairs      int
+	Mean, True float64
+}
+
+// calibrationEdges are the edges of the calibration bins.
+var calibrationEdges = []float64{0, 0.05, 0.2, 0.4, 0.6, 0.8, 0.95, 0.99, 1.0000001}
+
+func calibration(all []scored) []Bin {
+	bins := make([]Bin, len(calibrationEdges)-1)
+	for i := range bins {
+		bins[i].Low, bins[i].High = calibrationEdges[i], calibrationEdges[i+1]
+	}
+	for _, s := range all {
+		for i := range bins {
+			if s.p >= bins[i].Low && s.p < bins[i].High {
+				bins[i].Pairs++
+				bins[i].Mean += s.p
+				if s.same {
+					bins[i].True++
+				}
+				break
+			}
+		}
+	}
+	for i := range bins {
+		if n := float64(bins[i].Pairs); n > 0 {
+			bins[i].Mean /= n
+			bins[i].True /= n
+		}
+	}
+	return bins
 }
 
 // Miss is a request whose case was not answered likely: Probability is
@@ -161,6 +202,7 @@ func report(name string, cases, reqs int, truth int, found, pairs int, all []sco
 	if total := float64(cases) * float64(reqs); total > 0 {
 		r.ReductionRatio = 1 - float64(pairs)/total
 	}
+	r.Calibration = calibration(all)
 	sort.Slice(all, func(i, j int) bool { return all[i].p > all[j].p })
 	for _, cut := range []float64{0.99, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.01} {
 		tp, fp := 0, 0
@@ -311,6 +353,10 @@ func (r Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "  cut   precision recall F1\n")
 	for _, p := range r.Curve {
 		fmt.Fprintf(w, "  %.2f  %.4f    %.4f %.4f\n", p.Cut, p.Precision, p.Recall, p.F1)
+	}
+	fmt.Fprintf(w, "  calibration: probability   pairs  mean P  share true\n")
+	for _, b := range r.Calibration {
+		fmt.Fprintf(w, "               [%.2f, %.2f) %6d  %.3f   %.3f\n", b.Low, math.Min(b.High, 1), b.Pairs, b.Mean, b.True)
 	}
 }
 
