@@ -454,6 +454,17 @@ func blockingKeys(p *profile) []string {
 		for _, l := range places {
 			add("dl|" + born + monthDay + "|" + l)
 		}
+		// the whole date of birth with the region too, so that a
+		// district or postcode recorded wrongly within the region still
+		// meets; not for 1 January, where estimated dates go and a
+		// region's bucket would be large
+		if monthDay != "01-01" {
+			for _, l := range p.locations {
+				if len(l) >= 6 {
+					add("dl|" + born + monthDay + "|" + l[:4])
+				}
+			}
+		}
 	}
 	for _, name := range p.names {
 		for _, t := range name {
