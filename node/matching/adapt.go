@@ -18,7 +18,7 @@ import (
 // written wrongly, which the generator never does), and is what differs
 // most between registers; u, how often different children agree by
 // chance, is left as fitted together with the weights' name interactions
-// (re-estimating it too made the figures worse; docs/matching.md). A level
+// (shifting by û too made the figures worse; docs/matching.md). A level
 // that true pairs show as often here as in the training data keeps its
 // fitted weight; one they show far more often here loses its penalty.
 type Adaptation struct {
@@ -26,7 +26,7 @@ type Adaptation struct {
 	Pairs    int                    `json:"pairs"`    // candidate pairs
 	Matches  float64                `json:"matches"`  // expected true pairs among them
 	Rounds   int                    `json:"rounds"`   // EM rounds run
-	Fields   map[string]FieldParams `json:"fields"`   // m̂ and û
+	Fields   map[string]FieldParams `json:"fields"`   // m̂, and û for information
 	Shift    map[string][]float64   `json:"shift"`
 }
 
@@ -125,27 +125,25 @@ var ErrTooFewRequests = errors.New("matching: too few requests with candidates t
 
 // Adapt estimates base's Adaptation on unlabelled requests, each given as
 // the comparison vectors of its candidates (Index.Vectors), by
-// expectation–maximisation of a Fellegi–Sunter model under the
-// at-most-one-per-request structure Match scores with, started at the
-// shipped m and u (base.Fields):
+// expectation–maximisation under the at-most-one-child-per-request
+// structure Match scores with:
 //
-//   - E: each candidate's probability of being the child under the
-//     current m̂ and û (Posteriors of a model without Choice; the Choice
-//     weights are fitted discriminatively and say nothing about how often
-//     a level occurs);
+//   - E: each candidate's probability of being the child under base with
+//     the current shift (Posteriors: the model that will score);
 //   - M: for each field, m̂[l] = (Σ P·[γ=l] + α·m[l]) / (Σ P + α) over the
 //     pairs where the field is not blank, α being opt.Strength (a
-//     Dirichlet prior at the shipped m), and û likewise with 1 − P. û is
-//     estimated so that the strangers among the candidates are explained
-//     by it and not pushed into m̂; with u held at the shipped value EM
-//     ran away on the generator's 500 candidates a request.
+//     Dirichlet prior at the shipped m); Shift[f][l] = log(m̂/m), both
+//     floored at opt.Resolution expected true pairs and the shift bounded
+//     by ±opt.MaxShift. û, likewise with 1 − P, is reported only.
 //
-// The result is base with Shift[f][l] = log(m̂/m), bounded by
-// ±opt.MaxShift: the Choice weights and their name × field interactions
-// stay as fitted, and only how often true pairs show each level is
-// learnt from the node, so that a few hundred requests suffice. base's
-// own Adaptation, if any, is replaced; fields without shipped m and u are
-// not shifted.
+// The floor matters: hundreds of strangers a request each get a thin
+// probability, and without it their sum raised the levels true pairs
+// never show (sex or date of birth differing) round after round until
+// EM took strangers for children. The Choice weights and their name ×
+// field interactions stay as fitted, and only how often true pairs show
+// each level is learnt from the node, so that a few hundred requests
+// suffice. base's own Adaptation, if any, is replaced; fields without
+// shipped m and u are not shifted.
 func Adapt(base Model, reqs [][][]Comparison, opt AdaptOptions) (Model, error) {
 	opt = opt.withDefaults()
 	base.Adapted = nil
