@@ -2,8 +2,10 @@
 // data set with known answers: the local matcher (node/matching) and the
 // federated encodings (crypto/pprl) each match every request against every
 // case, and Report gives precision, recall and F1 at band likely, pairs
-// completeness and reduction ratio of the candidate search, and the
-// precision–recall curve over the probability cut.
+// completeness and reduction ratio of the candidate search, the
+// precision–recall curve over the probability cut and a calibration
+// table. Adapt adapts the local model to a data set's requests without
+// their answers (matching.Adapt), as a node does with its own.
 //
 // ReadFEBRL reads the column layout of the FEBRL generator's data sets
 // (rec_id, given_name, surname, street_number, address_1, address_2,
