@@ -19,7 +19,9 @@
 // place), each with an agreement level. A Fellegi–Sunter Model turns the
 // levels into a posterior probability; Fit estimates it by EM on unlabelled
 // pairs and FitLabelled from labelled ones. DefaultModel is fitted on the
-// synthetic generator in synth. Probabilities map to bands: likely ≥ 0.5,
+// synthetic generator in synth; Adapt re-estimates by EM, on a node's own
+// unlabelled requests, how often its true pairs show each field level and
+// shifts the weights accordingly. Probabilities map to bands: likely ≥ 0.5,
 // possible ≥ 0.1, unlikely.
 //
 // # Index

@@ -149,9 +149,49 @@ func (ix *Index) removeLocked(id string) bool {
 // probability (highest first, then by ID). limit ≤ 0 returns all of them.
 func (ix *Index) Match(q Person, limit int) []Result {
 	qp := prepare(q)
-	keys := blockingKeys(qp)
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
+	cands := ix.reach(qp)
+	out := make([]Result, 0, len(cands))
+	for _, n := range cands {
+		s := &ix.slots[n]
+		cs := compareProfiles(qp, s.prof, false)
+		cs[len(cs)-1] = ix.rarity(cs, qp, s.prof, false)
+		out = append(out, Result{ID: s.id, Comparisons: cs})
+	}
+	// at most one case is the sought child: the candidates share the
+	// probability (Posteriors)
+	vecs := make([][]Comparison, len(out))
+	for i := range out {
+		vecs[i] = out[i].Comparisons
+	}
+	for i, p := range ix.model.Posteriors(vecs) {
+		out[i].Probability = p
+		out[i].Band = BandOf(p)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Probability != out[j].Probability {
+			return out[i].Probability > out[j].Probability
+		}
+		return out[i].ID < out[j].ID
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	for i := range out {
+		// explanations only for what is returned
+		prof := ix.slots[ix.byID[out[i].ID]].prof
+		cs := compareProfiles(qp, prof, true)
+		cs[len(cs)-1] = ix.rarity(cs, qp, prof, true)
+		out[i].Comparisons = cs
+	}
+	return out
+}
+
+// reach returns the slots of the live cases the request's blocking keys
+// reach, at most MaxScored of them. Called under ix.mu.
+func (ix *Index) reach(qp *profile) []int32 {
+	keys := blockingKeys(qp)
 	// count how many keys reach each case: the sought child usually shares
 	// several (both name pairs, spelling buckets), a stranger with a common
 	// name one or two
@@ -213,56 +253,23 @@ func (ix *Index) Match(q Person, limit int) []Result {
 		hits[n] = 0
 	}
 	counterPool.Put(cnt)
-	out := make([]Result, 0, len(cands))
+	return cands
+}
+
+// Vectors returns the comparison vectors (levels only, no explanations) of
+// a request with every candidate Match would score, in no set order: the
+// unlabelled data Adapt estimates a model on.
+func (ix *Index) Vectors(q Person) [][]Comparison {
+	qp := prepare(q)
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	cands := ix.reach(qp)
+	out := make([][]Comparison, 0, len(cands))
 	for _, n := range cands {
 		s := &ix.slots[n]
 		cs := compareProfiles(qp, s.prof, false)
 		cs[len(cs)-1] = ix.rarity(cs, qp, s.prof, false)
-		out = append(out, Result{ID: s.id, Comparisons: cs})
-	}
-	// At most one case is the sought child, and with probability
-	// reachedPrior it is one of the n candidates, each a priori equally
-	// likely: P_i = (ρ/n)·LR_i / ((1-ρ) + (ρ/n)·Σ_j LR_j). Look-alike
-	// candidates share the probability instead of each claiming it, and a
-	// request reaching few cases gives each a larger prior than one
-	// reaching thousands.
-	if len(out) > 0 {
-		// in logs, scaled by the largest factor so that nothing overflows
-		lw := math.Log(reachedPrior / float64(len(out)) / (1 - reachedPrior))
-		lbf := make([]float64, len(out))
-		top := math.Inf(-1)
-		for i := range out {
-			if ix.model.Choice != nil {
-				lbf[i] = ix.model.Choice.Score(out[i].Comparisons, len(out))
-			} else {
-				lbf[i] = lw + ix.model.LogBayesFactor(out[i].Comparisons)
-			}
-			top = math.Max(top, lbf[i])
-		}
-		sum := math.Exp(-top)
-		for i := range out {
-			sum += math.Exp(lbf[i] - top)
-		}
-		for i := range out {
-			out[i].Probability = math.Exp(lbf[i]-top) / sum
-			out[i].Band = BandOf(out[i].Probability)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Probability != out[j].Probability {
-			return out[i].Probability > out[j].Probability
-		}
-		return out[i].ID < out[j].ID
-	})
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-	}
-	for i := range out {
-		// explanations only for what is returned
-		prof := ix.slots[ix.byID[out[i].ID]].prof
-		cs := compareProfiles(qp, prof, true)
-		cs[len(cs)-1] = ix.rarity(cs, qp, prof, true)
-		out[i].Comparisons = cs
+		out = append(out, cs)
 	}
 	return out
 }
@@ -446,6 +453,17 @@ func blockingKeys(p *profile) []string {
 	if born != "" {
 		for _, l := range places {
 			add("dl|" + born + monthDay + "|" + l)
+		}
+		// the whole date of birth with the region too, so that a
+		// district or postcode recorded wrongly within the region still
+		// meets; not for 1 January, where estimated dates go and a
+		// region's bucket would be large
+		if monthDay != "01-01" {
+			for _, l := range p.locations {
+				if len(l) >= 6 {
+					add("dl|" + born + monthDay + "|" + l[:4])
+				}
+			}
 		}
 	}
 	for _, name := range p.names {

@@ -169,3 +169,36 @@ func TestGivenNameRarity(t *testing.T) {
 		}
 	}
 }
+
+// TestDateOfBirthReachesWithinRegion: a request whose names share nothing
+// with the case's (both replaced) still reaches it through the whole date
+// of birth with the district, or with the region when the district is
+// recorded wrongly; not through 1 January, where estimated dates go.
+func TestDateOfBirthReachesWithinRegion(t *testing.T) {
+	ix := matching.NewIndex()
+	ix.Add(matching.Candidate{ID: "c1", Person: matching.Person{Names: []string{"Chelsea Meadows"}, DateOfBirth: "2015-11-03", Locations: []string{"SO0302"}}})
+	ix.Add(matching.Candidate{ID: "c2", Person: matching.Person{Names: []string{"Amina Farah"}, DateOfBirth: "2015-01-01", Locations: []string{"SO0302"}}})
+	reached := func(q matching.Person, id string) bool {
+		for _, r := range ix.Match(q, 0) {
+			if r.ID == id {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tc := range []struct {
+		name string
+		q    matching.Person
+		id   string
+		want bool
+	}{
+		{"same district", matching.Person{Names: []string{"Hayley Clarke"}, DateOfBirth: "2015-11-03", Locations: []string{"SO0302"}}, "c1", true},
+		{"another district of the region", matching.Person{Names: []string{"Hayley Clarke"}, DateOfBirth: "2015-11-03", Locations: []string{"SO0320"}}, "c1", true},
+		{"another region", matching.Person{Names: []string{"Hayley Clarke"}, DateOfBirth: "2015-11-03", Locations: []string{"SO0402"}}, "c1", false},
+		{"1 January, another district", matching.Person{Names: []string{"Hodan Jama"}, DateOfBirth: "2015-01-01", Locations: []string{"SO0320"}}, "c2", false},
+	} {
+		if got := reached(tc.q, tc.id); got != tc.want {
+			t.Errorf("%s: got reached %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -58,6 +58,9 @@ type Model struct {
 	Prior  float64                `json:"prior"`
 	Fields map[string]FieldParams `json:"fields"`
 	Choice *Choice                `json:"choice,omitempty"`
+	// Adapted, when set, shifts every candidate's log-odds by what EM
+	// estimated on this node's own requests (see Adapt).
+	Adapted *Adaptation `json:"adapted,omitempty"`
 }
 
 //go:embed default_model.json

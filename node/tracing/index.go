@@ -149,6 +149,9 @@ func (s *Service) Rebuild(ctx context.Context) error {
 		}
 		return nil
 	})
+	if err == nil {
+		s.adapt(ctx, ix)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.building = false
@@ -163,6 +166,32 @@ func (s *Service) Rebuild(ctx context.Context) error {
 	s.ix, s.meta, s.gen, s.builtAt = ix, meta, gen, s.now()
 	s.log.Info("tracing index rebuilt", "cases", total, "indexed", filed)
 	return nil
+}
+
+// adapt re-estimates the index's model on this node's open requests
+// (matching.Adapt: how often its true pairs show each field level,
+// learnt without knowing the answers) when there are enough of them, and
+// keeps the shipped model otherwise. It runs at every Rebuild, so the
+// adaptation follows the register and needs no store of its own.
+func (s *Service) adapt(ctx context.Context, ix *matching.Index) {
+	reqs, err := s.scan(ctx, StatusOpen, 0)
+	if err != nil {
+		s.log.Warn("tracing model not adapted", "err", err)
+		return
+	}
+	var vecs [][][]matching.Comparison
+	for _, req := range reqs {
+		for i := range req.Details.Traces {
+			vecs = append(vecs, ix.Vectors(req.person(i, s.location)))
+		}
+	}
+	m, err := matching.Adapt(ix.Model(), vecs, matching.AdaptOptions{})
+	if err != nil {
+		s.log.Info("tracing model: shipped weights", "requests", len(vecs), "reason", err)
+		return
+	}
+	ix.SetModel(m)
+	s.log.Info("tracing model adapted to the open requests", "requests", m.Adapted.Requests, "pairs", m.Adapted.Pairs, "rounds", m.Adapted.Rounds)
 }
 
 // BeginBuild marks the index as being built, before a Rebuild that runs

@@ -2,8 +2,10 @@
 // data set with known answers: the local matcher (node/matching) and the
 // federated encodings (crypto/pprl) each match every request against every
 // case, and Report gives precision, recall and F1 at band likely, pairs
-// completeness and reduction ratio of the candidate search, and the
-// precision–recall curve over the probability cut.
+// completeness and reduction ratio of the candidate search, the
+// precision–recall curve over the probability cut and a calibration
+// table. Adapt adapts the local model to a data set's requests without
+// their answers (matching.Adapt), as a node does with its own.
 //
 // ReadFEBRL reads the column layout of the FEBRL generator's data sets
 // (rec_id, given_name, surname, street_number, address_1, address_2,
@@ -17,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -126,8 +129,48 @@ type Report struct {
 	// pairs the search spared.
 	PairsCompleteness, ReductionRatio float64
 	Curve                             []Point
+	// Calibration compares the probabilities with the truth, bin by bin.
+	Calibration []Bin
 	// Misses are the false negatives at band likely, in request order.
 	Misses []Miss
+}
+
+// Bin is one bin of probabilities [Low, High): Pairs scored in it, their
+// mean probability, and the share of them that are true pairs. A
+// calibrated matcher has Mean ≈ True in every bin.
+type Bin struct {
+	Low, High  float64
+	Pairs      int
+	Mean, True float64
+}
+
+// calibrationEdges are the edges of the calibration bins.
+var calibrationEdges = []float64{0, 0.05, 0.2, 0.4, 0.6, 0.8, 0.95, 0.99, 1.0000001}
+
+func calibration(all []scored) []Bin {
+	bins := make([]Bin, len(calibrationEdges)-1)
+	for i := range bins {
+		bins[i].Low, bins[i].High = calibrationEdges[i], calibrationEdges[i+1]
+	}
+	for _, s := range all {
+		for i := range bins {
+			if s.p >= bins[i].Low && s.p < bins[i].High {
+				bins[i].Pairs++
+				bins[i].Mean += s.p
+				if s.same {
+					bins[i].True++
+				}
+				break
+			}
+		}
+	}
+	for i := range bins {
+		if n := float64(bins[i].Pairs); n > 0 {
+			bins[i].Mean /= n
+			bins[i].True /= n
+		}
+	}
+	return bins
 }
 
 // Miss is a request whose case was not answered likely: Probability is
@@ -161,6 +204,7 @@ func report(name string, cases, reqs int, truth int, found, pairs int, all []sco
 	if total := float64(cases) * float64(reqs); total > 0 {
 		r.ReductionRatio = 1 - float64(pairs)/total
 	}
+	r.Calibration = calibration(all)
 	sort.Slice(all, func(i, j int) bool { return all[i].p > all[j].p })
 	for _, cut := range []float64{0.99, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.01} {
 		tp, fp := 0, 0
@@ -247,6 +291,25 @@ func Local(recs []Record, m matching.Model) Report {
 	return r
 }
 
+// Adapt estimates m's Adaptation (matching.Adapt) on the requests for
+// which use returns true (all when use is nil): the comparison vectors of
+// each with its candidates, without the answers.
+func Adapt(recs []Record, m matching.Model, use func(Record) bool, opt matching.AdaptOptions) (matching.Model, error) {
+	cases, reqs := split(recs)
+	ix := matching.NewIndex()
+	ix.SetModel(m)
+	for _, c := range cases {
+		ix.Add(matching.Candidate{ID: c.ID, Person: c.Person})
+	}
+	var vecs [][][]matching.Comparison
+	for _, q := range reqs {
+		if use == nil || use(q) {
+			vecs = append(vecs, ix.Vectors(q.Person))
+		}
+	}
+	return matching.Adapt(m, vecs, opt)
+}
+
 // Federated matches every request with the federated encodings (keys
 // derived from a fixed test secret) under m.
 func Federated(recs []Record, m pprl.Model) Report {
@@ -292,6 +355,10 @@ func (r Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "  cut   precision recall F1\n")
 	for _, p := range r.Curve {
 		fmt.Fprintf(w, "  %.2f  %.4f    %.4f %.4f\n", p.Cut, p.Precision, p.Recall, p.F1)
+	}
+	fmt.Fprintf(w, "  calibration: probability   pairs  mean P  share true\n")
+	for _, b := range r.Calibration {
+		fmt.Fprintf(w, "               [%.2f, %.2f) %6d  %.3f   %.3f\n", b.Low, math.Min(b.High, 1), b.Pairs, b.Mean, b.True)
 	}
 }
 

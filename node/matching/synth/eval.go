@@ -81,6 +81,21 @@ type Run struct {
 	Requests   []matching.ChoiceRequest // the same vectors per request, for FitChoice
 }
 
+// Adapt estimates m's Adaptation (matching.Adapt) on the data set's
+// requests, without their answers: what a node would do with its own.
+func Adapt(ds Dataset, m matching.Model, opt matching.AdaptOptions) (matching.Model, error) {
+	ix := matching.NewIndex()
+	ix.SetModel(m)
+	for _, c := range ds.Cases {
+		ix.Add(c)
+	}
+	vecs := make([][][]matching.Comparison, 0, len(ds.Requests))
+	for _, q := range ds.Requests {
+		vecs = append(vecs, ix.Vectors(q.Person))
+	}
+	return matching.Adapt(m, vecs, opt)
+}
+
 // RunLocal indexes the cases, matches every request and scores all the
 // candidates the index reaches.
 func RunLocal(ds Dataset, m matching.Model) Run {
