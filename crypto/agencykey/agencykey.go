@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/cpx-node/cpx/crypto/internal/wire"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/cpx-node/cpx/crypto/internal/avxstate"
+	"github.com/cpx-node/cpx/crypto/internal/wire"
 
 	"github.com/cloudflare/circl/hpke"
 	"github.com/cloudflare/circl/kem"
@@ -133,6 +135,7 @@ func newPrivate(agency string, version uint32, notBefore, notAfter time.Time, ke
 	if err := checkMeta(agency, version, notBefore, notAfter); err != nil {
 		return nil, err
 	}
+	defer avxstate.Clear() // circl's key derivation leaves the AVX state dirty
 	xsk, xpk := xwing.DeriveKeyPair(kemSeed[:])
 	p.kem = xsk
 	p.ed = ed25519.NewKeyFromSeed(edSeed[:])
@@ -247,6 +250,7 @@ func (p Public) KEMKey() (kem.PublicKey, error) {
 	if len(p.KEM) != KEMPublicKeySize {
 		return nil, fmt.Errorf("%w: KEM public key is %d bytes, want %d", ErrMalformed, len(p.KEM), KEMPublicKeySize)
 	}
+	defer avxstate.Clear() // ML-KEM's matrix expansion leaves the AVX state dirty
 	k, err := KEM.Scheme().UnmarshalBinaryPublicKey(p.KEM)
 	if err != nil {
 		return nil, fmt.Errorf("%w: KEM public key: %v", ErrMalformed, err)

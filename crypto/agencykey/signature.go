@@ -4,8 +4,11 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
+
+	"github.com/cpx-node/cpx/crypto/internal/avxstate"
 )
 
 // Signature is a hybrid signature: an Ed25519 and an ML-DSA-65 signature of
@@ -33,6 +36,7 @@ func signedMessage(fingerprint string, msg []byte) []byte {
 // ML-DSA-65 uses the hedged (randomised) variant of FIPS 204, so two
 // signatures of the same message differ.
 func (p *Private) Sign(msg []byte) (Signature, error) {
+	defer avxstate.Clear() // circl's ML-DSA leaves the AVX state dirty
 	tbs := signedMessage(p.fingerprint, msg)
 	sig := Signature{
 		Key:     p.fingerprint,
@@ -62,16 +66,49 @@ func (p Public) Verify(msg []byte, sig Signature) error {
 		return fmt.Errorf("%w: signed by %s, verifying with %s", ErrWrongKey, sig.Key, fp)
 	}
 	tbs := signedMessage(fp, msg)
+	defer avxstate.Clear() // circl's ML-DSA leaves the AVX state dirty
 	var errs []error
 	if !ed25519.Verify(ed25519.PublicKey(p.Ed25519), tbs, sig.Ed25519) {
 		errs = append(errs, ErrBadEd25519)
 	}
-	var pk mldsa65.PublicKey
-	pk.Unpack((*[MLDSA65PublicKeySize]byte)(p.MLDSA65))
-	if !mldsa65.Verify(&pk, tbs, []byte(mldsaContext), sig.MLDSA65) {
+	if !mldsa65.Verify(unpackMLDSA(p.MLDSA65), tbs, []byte(mldsaContext), sig.MLDSA65) {
 		errs = append(errs, ErrBadMLDSA)
 	}
 	return errors.Join(errs...)
+}
+
+// maxUnpacked bounds the ML-DSA-65 public keys kept expanded: about 40 KB
+// each, and a node verifies with its peers' current keys and a few old
+// ones.
+const maxUnpacked = 128
+
+// unpacked keeps ML-DSA-65 public keys expanded, by their packed bytes:
+// expanding one (its matrix A from the seed) is about a third of a
+// verification. An expanded key is only read by Verify.
+var unpacked struct {
+	sync.Mutex
+	keys map[[MLDSA65PublicKeySize]byte]*mldsa65.PublicKey
+}
+
+// unpackMLDSA returns the expanded form of the packed key b, which has
+// MLDSA65PublicKeySize bytes (Public.Fingerprint checked it).
+func unpackMLDSA(b []byte) *mldsa65.PublicKey {
+	packed := (*[MLDSA65PublicKeySize]byte)(b)
+	unpacked.Lock()
+	pk, ok := unpacked.keys[*packed]
+	unpacked.Unlock()
+	if ok {
+		return pk
+	}
+	pk = new(mldsa65.PublicKey)
+	pk.Unpack(packed)
+	unpacked.Lock()
+	defer unpacked.Unlock()
+	if unpacked.keys == nil || len(unpacked.keys) >= maxUnpacked {
+		unpacked.keys = make(map[[MLDSA65PublicKeySize]byte]*mldsa65.PublicKey)
+	}
+	unpacked.keys[*packed] = pk
+	return pk
 }
 
 func (s Signature) check() error {

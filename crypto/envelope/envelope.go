@@ -14,6 +14,7 @@ import (
 	"github.com/cloudflare/circl/kem/xwing"
 
 	"github.com/cpx-node/cpx/crypto/agencykey"
+	"github.com/cpx-node/cpx/crypto/internal/avxstate"
 )
 
 // Errors returned by Open, in the order Open checks. Unmarshal and Seal
@@ -149,6 +150,7 @@ func Seal(rand io.Reader, h Header, plaintext []byte, sender *agencykey.Private,
 
 // seal encrypts and signs with h as it is.
 func seal(rand io.Reader, h Header, plaintext []byte, sender *agencykey.Private, recipient agencykey.Public) (*Envelope, error) {
+	defer avxstate.Clear() // X-Wing's ML-KEM leaves the AVX state dirty
 	hdr, err := h.MarshalBinary()
 	if err != nil {
 		return nil, err
@@ -218,25 +220,93 @@ func (e *Envelope) check() ([]byte, error) {
 	return hdr, nil
 }
 
-// Verify checks e's form, that it is from sender (agency and key) and
-// both of its signatures, without decrypting it: a receiver calls it
-// before it looks e's id up or spends any other work on e. The errors are
-// Open's (ErrMalformed, ErrWrongSender, ErrSignature).
-func Verify(e *Envelope, sender agencykey.Public) error {
-	hdr, err := e.check()
-	if err != nil {
-		return err
-	}
-	return e.verify(hdr, sender)
+// Verified is an envelope whose form, sender and both signatures Verify
+// checked. It keeps its own copy of the signed bytes, so a later change to
+// the Envelope it came from cannot reach what Open decrypts, and Open does
+// not verify the signatures a second time.
+type Verified struct {
+	// Header is the verified header.
+	Header Header
+	// hdr, enc and ct are the header encoding, the encapsulated key and the
+	// ciphertext, each within the signed body Verify copied.
+	hdr, enc, ct []byte
+	digest       [32]byte
 }
 
-func (e *Envelope) verify(hdr []byte, sender agencykey.Public) error {
+// Verify checks e's form, that it is from sender (agency and key) and
+// both of its signatures, without decrypting it: a receiver calls it
+// before it looks e's id up or spends any other work on e, then opens the
+// result. The errors are Open's (ErrMalformed, ErrWrongSender,
+// ErrSignature).
+func Verify(e *Envelope, sender agencykey.Public) (*Verified, error) {
+	hdr, err := e.check()
+	if err != nil {
+		return nil, err
+	}
 	h := &e.Header
 	if h.Sender != sender.Agency || h.SenderKey != sender.Fingerprint() {
-		return fmt.Errorf("%w: from %s key %s, expected %s key %s", ErrWrongSender, h.Sender, h.SenderKey, sender.Agency, sender.Fingerprint())
+		return nil, fmt.Errorf("%w: from %s key %s, expected %s key %s", ErrWrongSender, h.Sender, h.SenderKey, sender.Agency, sender.Fingerprint())
 	}
-	if err := sender.Verify(e.body(hdr), e.Sig); err != nil {
-		return fmt.Errorf("%w: %w", ErrSignature, err)
+	body := e.body(hdr)
+	if err := sender.Verify(body, e.Sig); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSignature, err)
+	}
+	// body is Tag (5 bytes), then each part with a 4-byte length.
+	v := &Verified{Header: *h, digest: sha256.Sum256(body)}
+	off := 5
+	next := func(n int) []byte {
+		part := body[off+4 : off+4+n : off+4+n]
+		off += 4 + n
+		return part
+	}
+	v.hdr = next(len(hdr))
+	v.enc = next(len(e.Enc))
+	v.ct = next(len(e.Ciphertext))
+	return v, nil
+}
+
+// Digest is the SHA-256 of the signed body (everything but the
+// signature), as Envelope.Digest.
+func (v *Verified) Digest() [32]byte { return v.digest }
+
+// Open decrypts v for recipient and returns its plaintext, checking, in
+// order, each with its error: recipient agency and key
+// (ErrWrongRecipient), Created and Expires against now with ClockSkew
+// (ErrExpired), decryption (ErrDecrypt), plaintext hash (ErrHash).
+func (v *Verified) Open(recipient *agencykey.Private, now time.Time) ([]byte, error) {
+	h := &v.Header
+	if err := checkRecipient(h, recipient); err != nil {
+		return nil, err
+	}
+	if now.Before(h.Created.Add(-ClockSkew)) {
+		return nil, fmt.Errorf("%w: created %s, now is %s", ErrExpired, h.Created.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	if !now.Before(h.Expires.Add(ClockSkew)) {
+		return nil, fmt.Errorf("%w: expired %s, now is %s", ErrExpired, h.Expires.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	defer avxstate.Clear() // X-Wing's ML-KEM leaves the AVX state dirty
+	r, err := suite.NewReceiver(recipient.KEMKey(), []byte(Info))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+	}
+	opener, err := r.Setup(v.enc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+	}
+	pt, err := opener.Open(v.ct, v.hdr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+	}
+	sum := sha256.Sum256(pt)
+	if subtle.ConstantTimeCompare(sum[:], h.PlaintextHash[:]) != 1 {
+		return nil, ErrHash
+	}
+	return pt, nil
+}
+
+func checkRecipient(h *Header, recipient *agencykey.Private) error {
+	if recipient == nil || h.Recipient != recipient.Agency() || h.RecipientKey != recipient.Fingerprint() {
+		return fmt.Errorf("%w: addressed to %s key %s", ErrWrongRecipient, h.Recipient, h.RecipientKey)
 	}
 	return nil
 }
@@ -265,38 +335,15 @@ func (e *Envelope) Digest() ([32]byte, error) {
 // envelopes it accepted at least until their Expires plus ClockSkew, after
 // which Open rejects them anyway.
 func Open(e *Envelope, recipient *agencykey.Private, sender agencykey.Public, now time.Time) ([]byte, error) {
-	hdr, err := e.check()
+	if _, err := e.check(); err != nil {
+		return nil, err
+	}
+	if err := checkRecipient(&e.Header, recipient); err != nil {
+		return nil, err
+	}
+	v, err := Verify(e, sender)
 	if err != nil {
 		return nil, err
 	}
-	h := &e.Header
-	if recipient == nil || h.Recipient != recipient.Agency() || h.RecipientKey != recipient.Fingerprint() {
-		return nil, fmt.Errorf("%w: addressed to %s key %s", ErrWrongRecipient, h.Recipient, h.RecipientKey)
-	}
-	if err := e.verify(hdr, sender); err != nil {
-		return nil, err
-	}
-	if now.Before(h.Created.Add(-ClockSkew)) {
-		return nil, fmt.Errorf("%w: created %s, now is %s", ErrExpired, h.Created.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
-	}
-	if !now.Before(h.Expires.Add(ClockSkew)) {
-		return nil, fmt.Errorf("%w: expired %s, now is %s", ErrExpired, h.Expires.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
-	}
-	r, err := suite.NewReceiver(recipient.KEMKey(), []byte(Info))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
-	}
-	opener, err := r.Setup(e.Enc)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
-	}
-	pt, err := opener.Open(e.Ciphertext, hdr)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
-	}
-	sum := sha256.Sum256(pt)
-	if subtle.ConstantTimeCompare(sum[:], h.PlaintextHash[:]) != 1 {
-		return nil, ErrHash
-	}
-	return pt, nil
+	return v.Open(recipient, now)
 }

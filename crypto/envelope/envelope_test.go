@@ -397,3 +397,51 @@ func BenchmarkUnmarshalOpen4KiB(b *testing.B) {
 		}
 	}
 }
+
+// TestVerifiedKeepsWhatWasVerified: Open on a Verified decrypts the bytes
+// whose signatures Verify checked, even if the Envelope they came from is
+// changed afterwards (a receiver verifies, then decrypts later), and its
+// digest is the envelope's.
+func TestVerifiedKeepsWhatWasVerified(t *testing.T) {
+	k := testKeys(t)
+	pt := []byte(`{"case":"C-1"}`)
+	e := seal(t, k, pt)
+	other := seal(t, k, []byte("another message"))
+	v, err := envelope.Verify(e, k.a.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := e.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.Digest(); got != want {
+		t.Errorf("Verified.Digest() = %x, want %x", got, want)
+	}
+	// Changed after verification, in place and by replacement.
+	e.Ciphertext[0] ^= 1
+	e.Enc[0] ^= 1
+	e.Enc, e.Ciphertext = other.Enc, other.Ciphertext
+	e.Header.Recipient = "agency-c"
+	got, err := v.Open(k.b, created.Add(time.Hour))
+	if err != nil {
+		t.Fatalf("Verified.Open after the envelope changed: %v", err)
+	}
+	if !bytes.Equal(got, pt) {
+		t.Errorf("Verified.Open = %q, want %q", got, pt)
+	}
+	for _, tc := range []struct {
+		name      string
+		recipient *agencykey.Private
+		now       time.Time
+		want      error
+	}{
+		{"other recipient key", k.b2, created, envelope.ErrWrongRecipient},
+		{"no recipient key", nil, created, envelope.ErrWrongRecipient},
+		{"expired", k.b, expires.Add(envelope.ClockSkew), envelope.ErrExpired},
+	} {
+		if _, err := v.Open(tc.recipient, tc.now); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Verified.Open: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}

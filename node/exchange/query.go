@@ -200,7 +200,8 @@ func (s *Service) HandleQuery(ctx context.Context, peerID string, raw []byte) ([
 	if err != nil {
 		return refuse(p.Agency, err)
 	}
-	if err := envelope.Verify(env, theirs); err != nil {
+	sealed, err := envelope.Verify(env, theirs)
+	if err != nil {
 		return refuse(p.Agency, err)
 	}
 	// The envelope id is the query's nonce: each is answered once.
@@ -214,7 +215,7 @@ func (s *Service) HandleQuery(ctx context.Context, peerID string, raw []byte) ([
 	if err := policy.CheckProjection(in.ISP, p.Agency, s.agency, PurposeTracing, nil, s.formFields); err != nil {
 		return refuse(p.Agency, fmt.Errorf("%w: %v", ErrRefused, err))
 	}
-	plain, err := envelope.Open(env, mine, theirs, now)
+	plain, err := sealed.Open(mine, now)
 	if err != nil {
 		return refuse(p.Agency, err)
 	}

@@ -101,6 +101,7 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 		p      Peer
 		mine   *agencykey.Private
 		theirs agencykey.Public
+		sealed *envelope.Verified
 		digest [32]byte
 		fresh  bool
 		in     ISPInfo
@@ -135,12 +136,10 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 		if theirs, refused = p.senderKey(h.SenderKey, h.Created); refused != nil {
 			return nil
 		}
-		if refused = envelope.Verify(env, theirs); refused != nil {
+		if sealed, refused = envelope.Verify(env, theirs); refused != nil {
 			return nil
 		}
-		if digest, refused = env.Digest(); refused != nil {
-			return nil
-		}
+		digest = sealed.Digest()
 		// Only now, with the signatures verified, is the envelope's id
 		// looked up. The ISP is checked, the envelope opened and the
 		// receipt signed before the write transaction, so that the
@@ -166,7 +165,7 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 		if refused := refuseISP(in, inErr, h); refused != nil {
 			return nil, sender, object, "", refused
 		}
-		if msg, refused = s.openMessage(env, mine, theirs, now); refused != nil {
+		if msg, refused = s.openMessage(sealed, mine, now); refused != nil {
 			return nil, sender, object, "", refused
 		}
 		if signed, err = s.signReceipt(Receipt{EnvelopeID: h.ID, From: s.agency, To: p.Agency, ReceivedAt: now}); err != nil {
@@ -256,11 +255,11 @@ func refuseISP(in ISPInfo, err error, h envelope.Header) error {
 	return nil
 }
 
-// openMessage decrypts env and decodes its message, or returns the
-// refusal.
-func (s *Service) openMessage(env *envelope.Envelope, mine *agencykey.Private, theirs agencykey.Public, now time.Time) (Message, error) {
+// openMessage decrypts a verified envelope and decodes its message, or
+// returns the refusal.
+func (s *Service) openMessage(sealed *envelope.Verified, mine *agencykey.Private, now time.Time) (Message, error) {
 	var msg Message
-	plain, err := envelope.Open(env, mine, theirs, now)
+	plain, err := sealed.Open(mine, now)
 	if err != nil {
 		return msg, err
 	}

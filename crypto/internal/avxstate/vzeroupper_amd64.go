@@ -1,0 +1,4 @@
+package avxstate
+
+//go:noescape
+func vzeroupper()
