@@ -140,6 +140,12 @@ type Store struct {
 
 	stopGC context.CancelFunc
 	wg     sync.WaitGroup
+
+	// checked records the tables checked in full; Close checks and
+	// records the tables written since Open, so that the next Open need
+	// not (checked.go). master is the key to read them; nil when checked is.
+	checked *checkedTables
+	master  []byte
 }
 
 var _ store.Store = (*Store)(nil)
@@ -173,6 +179,44 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 
+	// Tables that an earlier Open or Close checked in full, and have not
+	// changed since, are not checked again (checked.go).
+	// Verify checks every table here (and again in Badger), ignoring the
+	// record: Badger's own check panics on some damaged blocks.
+	mode := options.OnTableAndBlockRead
+	var checked *checkedTables
+	if opts.Verifying && opts.EncryptionKey != nil {
+		c, err := newChecked(opts.EncryptionKey)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := c.check(opts.Dir, opts.EncryptionKey, log); errors.Is(err, ErrCorrupt) {
+			return nil, err
+		}
+	}
+	if !opts.Verifying && opts.EncryptionKey != nil {
+		var err error
+		if checked, err = loadChecked(opts.Dir, opts.EncryptionKey, log); err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		n, err := checked.check(opts.Dir, opts.EncryptionKey, log)
+		switch {
+		case err == nil:
+			mode = options.OnBlockRead
+		case errors.Is(err, ErrCorrupt):
+			return nil, err
+		default:
+			log.Warn("checking the tables before opening; Badger checks them all", logKeyError, err)
+		}
+		if n > 0 {
+			if err := checked.save(opts.Dir); err != nil {
+				log.Warn("saving the checked-tables record", logKeyError, err)
+			}
+			log.Debug("tables checked", "tables", n, "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
+
 	size := func(n int64) int64 {
 		if n <= 0 {
 			return 16 << 20
@@ -190,20 +234,23 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		WithBlockCacheSize(size(opts.BlockCacheSize)).
 		WithIndexCacheSize(size(opts.IndexCacheSize)). // mandatory with encryption: without it the first flush panics
 		WithEncryptionKey(opts.EncryptionKey).
-		// Every table is checked in full when it is opened, every block
-		// when it is read, every value-log entry when it is read. Badger
-		// treats a block that fails its check during a read as absent (a
-		// Get then finds nothing, or an older version), so checking the
-		// tables only later would leave a window of wrong answers; the
-		// price is a start that grows with the store (docs/security.md).
-		WithChecksumVerificationMode(options.OnTableAndBlockRead).
+		// Every table is checked in full before it is opened (above, or
+		// by Badger), every block when it is read, every value-log entry
+		// when it is read. Badger treats a block that fails its check
+		// during a read as absent (a Get then finds nothing, or an older
+		// version), so checking the tables only later would leave a
+		// window of wrong answers (docs/security.md).
+		WithChecksumVerificationMode(mode).
 		WithVerifyValueChecksum(true)
 
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, classifyOpenError(opts.Dir, err)
 	}
-	s := &Store{db: db, log: log}
+	s := &Store{db: db, log: log, checked: checked}
+	if checked != nil {
+		s.master = bytes.Clone(opts.EncryptionKey)
+	}
 	if err := s.openFormat(ctx, opts); err != nil {
 		db.Close()
 		return nil, err
@@ -325,9 +372,32 @@ func (s *Store) Close() error {
 	close(s.stopWriter)
 	s.wg.Wait()
 	if err := s.db.Close(); err != nil {
+		clear(s.master)
 		return fmt.Errorf("badgerstore: close: %w", err)
 	}
+	if s.checked != nil {
+		s.recordChecked()
+	}
 	return nil
+}
+
+// recordChecked checks the tables written since Open and records them.
+// A failure is logged, not returned: the next Open checks what was not
+// recorded.
+func (s *Store) recordChecked() {
+	defer clear(s.master)
+	dir := s.db.Opts().Dir
+	start := time.Now()
+	n, err := s.checked.check(dir, s.master, s.log)
+	if err != nil {
+		s.log.Warn("checking the tables written since the store was opened", logKeyError, err)
+	}
+	if n > 0 {
+		if err := s.checked.save(dir); err != nil {
+			s.log.Warn("saving the checked-tables record", logKeyError, err)
+		}
+		s.log.Debug("tables checked", "tables", n, "took", time.Since(start).Round(time.Millisecond))
+	}
 }
 
 // Size returns the size in bytes of the LSM tree and of the value log, as
