@@ -90,9 +90,11 @@ const (
 	// blockSize is the size of a table block. Larger blocks than Badger's
 	// 4 KiB mean fewer blocks to decrypt, check and index per table.
 	blockSize = 16 << 10
-	// valueLogFileSize bounds a value-log file. Open checks the newest in
-	// full (logscan.go), and garbage collection rewrites whole files.
-	valueLogFileSize = 64 << 20
+	// valueLogFileSize bounds a value-log file. Open reads the newest in
+	// full twice (logscan.go, and Badger to find its end, decrypting every
+	// entry: several ms of CPU per MiB), and garbage collection rewrites
+	// whole files.
+	valueLogFileSize = 8 << 20
 )
 
 // Options configure Open. Only Dir and EncryptionKey are required.
@@ -175,6 +177,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	// Badger truncates a write-ahead or value log at its first bad entry
 	// without a word; look first, so that no committed record is dropped
 	// unseen.
+	t0 := time.Now()
+	step := func(name string) {
+		log.Debug("store open step", "step", name, "took", time.Since(t0).Round(time.Millisecond))
+		t0 = time.Now()
+	}
 	if err := checkLogs(opts.Dir, log); err != nil {
 		return nil, err
 	}
@@ -217,6 +224,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		}
 	}
 
+	step("logs")
+
 	size := func(n int64) int64 {
 		if n <= 0 {
 			return 16 << 20
@@ -243,10 +252,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		WithChecksumVerificationMode(mode).
 		WithVerifyValueChecksum(true)
 
+	step("tables")
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, classifyOpenError(opts.Dir, err)
 	}
+	step("badger")
 	s := &Store{db: db, log: log, checked: checked}
 	if checked != nil {
 		s.master = bytes.Clone(opts.EncryptionKey)
@@ -255,6 +266,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	step("format")
 	interval := opts.GCInterval
 	if interval == 0 {
 		interval = DefaultGCInterval

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -81,14 +82,18 @@ func madvise(addr, length uintptr, advice int) error {
 }
 
 // Prefetch asks the kernel to start reading the files of the store in dir
-// that Open reads in full (tables, write-ahead logs, the newest value log,
-// the MANIFEST), without waiting for them: a caller overlaps that I/O with
-// other work, such as the keyring's key derivation. It is only advice;
-// errors are ignored.
+// that Open reads in full (the tables written since the checked-tables
+// record, write-ahead logs, the newest value log, the MANIFEST), without
+// waiting for them: a caller overlaps that I/O with other work, such as
+// the keyring's key derivation. It is only advice; errors are ignored.
 func Prefetch(dir string) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return
+	}
+	var checked time.Time
+	if fi, err := os.Stat(filepath.Join(dir, checkedFile)); err == nil {
+		checked = fi.ModTime()
 	}
 	var newest string
 	for _, e := range ents {
@@ -99,7 +104,12 @@ func Prefetch(dir string) {
 				newest = name
 			}
 			continue
-		case strings.HasSuffix(name, ".sst"), strings.HasSuffix(name, ".mem"), name == "MANIFEST":
+		case strings.HasSuffix(name, ".sst"):
+			// A table older than the record was most likely checked.
+			if fi, err := e.Info(); err != nil || fi.ModTime().Before(checked) {
+				continue
+			}
+		case strings.HasSuffix(name, ".mem"), name == "MANIFEST":
 		default:
 			continue
 		}
