@@ -1,6 +1,7 @@
 package badgerstore_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -9,7 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/node/store/badgerstore"
 )
 
@@ -180,5 +183,64 @@ func flipAt(t *testing.T, path string, off int64) {
 	b[0] ^= 0xff
 	if _, err := f.WriteAt(b, off); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCheckTablesWhileOpen: tables written while the store is open (a
+// memory table flushed) are checked and recorded by CheckTables, so that
+// the next Open checks none.
+func TestCheckTablesWhileOpen(t *testing.T) {
+	dir, key := t.TempDir(), newKey()
+	rec := &logRecorder{}
+	opts := badgerstore.Options{Dir: dir, EncryptionKey: key, Logger: slog.New(rec), GCInterval: -1, MemTableSize: 1 << 20}
+	s, err := badgerstore.Open(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := []byte(strings.Repeat("v", 100)) // below the value threshold: kept in the tables
+	for i := range 40 {
+		err := s.Update(t.Context(), func(w store.Writer) error {
+			for j := range 500 {
+				if err := w.Set([]byte(fmt.Sprintf("k%03d-%04d", i, j)), val); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var checked int
+	for range 100 { // the flush runs in the background
+		n, err := s.CheckTables(t.Context())
+		if err != nil {
+			t.Fatalf("CheckTables: %v", err)
+		}
+		if checked += n; checked > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if checked == 0 {
+		t.Fatal("CheckTables checked no table after 2 MB were written with 1 MiB memory tables")
+	}
+	if n, err := s.CheckTables(t.Context()); err != nil || n != 0 {
+		t.Errorf("CheckTables again: got %d tables, %v; want 0, nil", n, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rec.checkedLines()
+	s, err = badgerstore.Open(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := rec.checkedLines(); len(got) != 0 {
+		t.Errorf("Open after CheckTables and Close logged %q, want no table checked", got)
+	}
+	if got := getKV(t, s, "k039-0499"); !bytes.Equal(got, val) {
+		t.Errorf("k039-0499 = %q, want %q", got, val)
 	}
 }
