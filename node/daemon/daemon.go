@@ -204,10 +204,11 @@ func Open(ctx context.Context, dir string, cfg config.Config, passphrase []byte,
 		// freed memory back (the process-wide setting; one node per process).
 		debug.SetMemoryLimit(int64(cfg.Memory.LimitMB) << 20)
 	}
-	// Work out the version (it reads the executable's build id) and read the
-	// store's tables ahead while the keyring derives its key.
+	// Work out the version (it reads the executable's build id) and read
+	// the stores' files ahead while the keyring derives its key.
 	go Version()
 	badgerstore.Prefetch(filepath.Join(dir, nodedir.DataDir))
+	badgerstore.Prefetch(filepath.Join(dir, CaseKeysDir))
 	t0 := time.Now()
 	kr, err := OpenKeyring(ctx, dir, cfg, passphrase, log)
 	if err != nil {
