@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,6 +38,8 @@ import (
 // for bounds ten times the goals.
 //
 //	CPX_SCALE_N=100000 go test -run TestScale -v -timeout 2h ./node/daemon/
+//
+// CPX_SCALE_LOG=1 logs the node's start-up steps (debug level) to stderr.
 func TestScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: builds a node with many cases")
@@ -234,7 +237,11 @@ func role(t *testing.T, id string) policy.Role {
 // and returns it once /healthz answers.
 func runNode(t *testing.T, dir string, cfg config.Config) (*daemon.Node, string, func()) {
 	t.Helper()
-	nd, err := daemon.Open(context.Background(), dir, cfg, pass, nil)
+	var log *slog.Logger
+	if os.Getenv("CPX_SCALE_LOG") != "" { // the start-up steps, at debug level
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	nd, err := daemon.Open(context.Background(), dir, cfg, pass, log)
 	if err != nil {
 		t.Fatal(err)
 	}
