@@ -194,6 +194,9 @@ func (c *checkedTables) check(dir string, master []byte, log *slog.Logger) (int,
 	c.mu.Unlock()
 	for id, tm := range m.Tables {
 		fi, err := statID(table.NewFilename(id, dir))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // removed by a compaction since (or missing: Badger's open fails)
+		}
 		if err != nil {
 			return 0, err
 		}
