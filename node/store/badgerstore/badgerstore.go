@@ -16,9 +16,11 @@
 // the master key, with the record's key as associated data (seal.go), so
 // a changed, truncated or moved value fails closed with a *RecordError
 // (ErrCorrupt) that names the record's kind, never its content. Badger's
-// table and value-log checksums are on, and the logs and MANIFEST are
-// checked before Badger opens them, because Badger would truncate them at
-// the first bad entry without a word (logscan.go). A sealed format marker
+// table and value-log checksums are on; every table is checked in full
+// once, before it is first served from, and a keyed record of the tables
+// checked spares later starts the work (checked.go). The logs and
+// MANIFEST are checked before Badger opens them, because Badger would
+// truncate them at the first bad entry without a word (logscan.go). A sealed format marker
 // guards a one-time migration of older stores (format.go). Verify checks
 // a whole store. docs/security.md has the threat model and the limits.
 //
@@ -29,8 +31,8 @@
 // throughput (trials with such sizes stayed under 0.8 GB of RSS while
 // writing 100 k × 2 KiB records; Badger's defaults peaked near 2 GB).
 // Records above 128 bytes go to the value log and blocks are 16 KiB, so
-// the tables that Open checks in full stay small. ReleaseMapped gives back
-// the resident pages of the mapped files after a burst of work.
+// the tables stay small; value-log files are 8 MiB. ReleaseMapped gives
+// back the resident pages of the mapped files after a burst of work.
 //
 // # Concurrency
 //
