@@ -5,8 +5,12 @@ import (
 	"math"
 	"strings"
 
-	"github.com/trustelem/zxcvbn"
+	"unicode/utf8"
+
 	"github.com/trustelem/zxcvbn/match"
+	"github.com/trustelem/zxcvbn/scoring"
+
+	"github.com/cpx-node/cpx/crypto/keyring/internal/zxcvbnmatch"
 )
 
 // MinPassphraseGuesses is the number of guesses, as zxcvbn estimates them,
@@ -60,11 +64,23 @@ func CheckPassphrase(p []byte, related ...string) error {
 	if r := []rune(s); len(r) > maxEstimated {
 		s = string(r[:maxEstimated])
 	}
-	res := zxcvbn.PasswordStrength(s, inputs)
-	if res.Guesses >= MinPassphraseGuesses {
+	guesses, seq := strength(s, inputs)
+	if guesses >= MinPassphraseGuesses {
 		return nil
 	}
-	return &WeakPassphraseError{Guesses: res.Guesses, Patterns: patterns(res.Sequence)}
+	return &WeakPassphraseError{Guesses: guesses, Patterns: patterns(seq)}
+}
+
+// strength is zxcvbn.PasswordStrength's estimate (guesses and the matches
+// that give it), with the matching step whose dictionaries are built at
+// the first call (internal/zxcvbnmatch). Like zxcvbn, it rates invalid
+// UTF-8 as found at once.
+func strength(p string, inputs []string) (float64, []*match.Match) {
+	if !utf8.ValidString(p) {
+		return 0, nil
+	}
+	seq := scoring.MostGuessableMatchSequence(p, zxcvbnmatch.Omnimatch(p, inputs), false)
+	return seq.Guesses, seq.Sequence
 }
 
 // patterns describes the kinds of zxcvbn matches in seq.

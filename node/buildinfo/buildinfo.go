@@ -3,11 +3,14 @@
 // module version when the binary was built from a tagged or pseudo-versioned
 // module, else the version-control revision, commit time and whether the
 // checkout had local changes, else (a build with -buildvcs=false or go run)
-// a hash of the executable, so that two binaries can still be told apart.
+// a hash of the executable, so that two binaries can still be told apart:
+// the content hash the Go linker writes into the executable's build id,
+// which costs nothing to read, or where there is none the file's SHA-256.
 package buildinfo
 
 import (
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -32,15 +35,17 @@ type Info struct {
 	Modified bool
 	// Go is the toolchain version, Platform the GOOS/GOARCH.
 	Go, Platform string
-	// Sum is the SHA-256 of the executable (hex), set only when there is
-	// neither a module version nor a revision.
+	// Sum identifies the executable, set only when there is neither a
+	// module version nor a revision: "build:" and the content hash of the
+	// Go build id (ELF executables), else "sha256:" and the file's SHA-256
+	// (hex).
 	Sum string
 }
 
 // Read returns the running binary's build information.
 func Read() Info {
 	bi, _ := debug.ReadBuildInfo()
-	return fromBuildInfo(bi, executableSum)
+	return fromBuildInfo(bi, executableID)
 }
 
 // fromBuildInfo turns bi (nil if there is none) into an Info; sum hashes
@@ -71,7 +76,8 @@ func fromBuildInfo(bi *debug.BuildInfo, sum func() string) Info {
 
 // Version is the short form, for logs and the node's status: the module
 // version, else "devel-REVISION" (12 hex digits, "-modified" if the
-// checkout had changes), else "devel-sha256:SUM" (12 hex digits).
+// checkout had changes), else "devel-build:ID" or "devel-sha256:SUM"
+// (12 characters of Sum).
 func (i Info) Version() string {
 	switch {
 	case i.Module != "":
@@ -83,7 +89,8 @@ func (i Info) Version() string {
 		}
 		return v
 	case i.Sum != "":
-		return "devel-sha256:" + short(i.Sum)
+		kind, sum, _ := strings.Cut(i.Sum, ":")
+		return "devel-" + kind + ":" + short(sum)
 	}
 	return "devel"
 }
@@ -115,13 +122,53 @@ func short(hex string) string {
 	return hex
 }
 
-// executableSum returns the SHA-256 of the running executable, or "" if it
+// executableID returns Sum for the running executable, or "" if it
 // cannot be read.
-func executableSum() string {
+func executableID() string {
 	path, err := os.Executable()
 	if err != nil {
 		return ""
 	}
+	if id := goBuildID(path); id != "" {
+		return "build:" + id
+	}
+	if sum := fileSum(path); sum != "" {
+		return "sha256:" + sum
+	}
+	return ""
+}
+
+// goBuildID returns the last part of the Go build id in the ELF note
+// .note.go.buildid of the executable at path (the hash of the linked
+// content), or "" if there is none.
+func goBuildID(path string) string {
+	f, err := elf.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sec := f.Section(".note.go.buildid")
+	if sec == nil || sec.Size > 1024 {
+		return ""
+	}
+	b, err := sec.Data()
+	// A note: name size, description size, type (4), "Go\x00\x00", id.
+	if err != nil || len(b) < 16 || string(b[12:16]) != "Go\x00\x00" {
+		return ""
+	}
+	n := f.ByteOrder.Uint32(b[4:8])
+	if f.ByteOrder.Uint32(b[0:4]) != 4 || f.ByteOrder.Uint32(b[8:12]) != 4 || uint64(n) > uint64(len(b)-16) {
+		return ""
+	}
+	id := string(b[16 : 16+n])
+	if i := strings.LastIndexByte(id, '/'); i >= 0 {
+		id = id[i+1:]
+	}
+	return id
+}
+
+// fileSum returns the SHA-256 of the file at path (hex), or "".
+func fileSum(path string) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return ""

@@ -1,6 +1,8 @@
 package buildinfo
 
 import (
+	"os"
+	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -9,7 +11,7 @@ import (
 
 func TestFromBuildInfo(t *testing.T) {
 	plat := runtime.GOOS + "/" + runtime.GOARCH
-	sum := func() string { return "5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f" }
+	sum := func() string { return "sha256:5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f" }
 	vcs := []debug.BuildSetting{
 		{Key: "vcs", Value: "git"},
 		{Key: "vcs.revision", Value: "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b"},
@@ -47,5 +49,27 @@ func TestReadIdentifiesTheBinary(t *testing.T) {
 	i := Read()
 	if v := i.Version(); v == "" || v == "dev" || v == "devel" || strings.HasSuffix(v, ":") {
 		t.Errorf("Read().Version() got %q, want a version, a revision or a hash", v)
+	}
+}
+
+func TestGoBuildID(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("ELF executables only")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("go", "tool", "buildid", exe).Output()
+	if err != nil {
+		t.Skipf("go tool buildid: %v", err)
+	}
+	id := strings.TrimSpace(string(out))
+	want := id[strings.LastIndexByte(id, '/')+1:]
+	if got := goBuildID(exe); got != want {
+		t.Errorf("goBuildID got %q, want %q (go tool buildid: %s)", got, want, id)
+	}
+	if got := fromBuildInfo(&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, executableID).Version(); got != "devel-build:"+want[:12] {
+		t.Errorf("Version() got %q, want %q", got, "devel-build:"+want[:12])
 	}
 }

@@ -204,10 +204,11 @@ func Open(ctx context.Context, dir string, cfg config.Config, passphrase []byte,
 		// freed memory back (the process-wide setting; one node per process).
 		debug.SetMemoryLimit(int64(cfg.Memory.LimitMB) << 20)
 	}
-	// Work out the version (it may hash the executable) and read the
-	// store's tables ahead while the keyring derives its key.
+	// Work out the version (it reads the executable's build id) and read
+	// the stores' files ahead while the keyring derives its key.
 	go Version()
 	badgerstore.Prefetch(filepath.Join(dir, nodedir.DataDir))
+	badgerstore.Prefetch(filepath.Join(dir, CaseKeysDir))
 	t0 := time.Now()
 	kr, err := OpenKeyring(ctx, dir, cfg, passphrase, log)
 	if err != nil {
@@ -582,11 +583,20 @@ func releaseWhenIdle(ctx context.Context, busy *atomic.Int64, idle time.Duration
 	}
 }
 
-// releaseMemory gives freed heap memory back to the system, and the
-// resident pages of the store's mapped files (tables, logs) that a burst
-// of work touched (badgerstore.ReleaseMapped): they are read back from
-// the files when needed.
+// releaseMemory checks the tables a burst of work wrote
+// (badgerstore.Store.CheckTables), then gives freed heap memory back to
+// the system, and the resident pages of the store's mapped files (tables,
+// logs) that the burst touched (badgerstore.ReleaseMapped): they are read
+// back from the files when needed.
 func (n *Node) releaseMemory() {
+	// First check the tables the burst wrote, so that a stop (or a start
+	// after a kill) need not, and its pages are given back below.
+	start := time.Now()
+	if k, err := n.store.CheckTables(context.Background()); err != nil {
+		n.log.Error("a table of the store failed its check; the next start will refuse it", "err", err)
+	} else if k > 0 {
+		n.log.Debug("tables checked", "tables", k, "took", time.Since(start).Round(time.Millisecond))
+	}
 	debug.FreeOSMemory()
 	b, err := badgerstore.ReleaseMapped(n.dir)
 	if err != nil {

@@ -16,9 +16,11 @@
 // the master key, with the record's key as associated data (seal.go), so
 // a changed, truncated or moved value fails closed with a *RecordError
 // (ErrCorrupt) that names the record's kind, never its content. Badger's
-// table and value-log checksums are on, and the logs and MANIFEST are
-// checked before Badger opens them, because Badger would truncate them at
-// the first bad entry without a word (logscan.go). A sealed format marker
+// table and value-log checksums are on; every table is checked in full
+// once, before it is first served from, and a keyed record of the tables
+// checked spares later starts the work (checked.go). The logs and
+// MANIFEST are checked before Badger opens them, because Badger would
+// truncate them at the first bad entry without a word (logscan.go). A sealed format marker
 // guards a one-time migration of older stores (format.go). Verify checks
 // a whole store. docs/security.md has the threat model and the limits.
 //
@@ -29,8 +31,8 @@
 // throughput (trials with such sizes stayed under 0.8 GB of RSS while
 // writing 100 k × 2 KiB records; Badger's defaults peaked near 2 GB).
 // Records above 128 bytes go to the value log and blocks are 16 KiB, so
-// the tables that Open checks in full stay small. ReleaseMapped gives back
-// the resident pages of the mapped files after a burst of work.
+// the tables stay small; value-log files are 8 MiB. ReleaseMapped gives
+// back the resident pages of the mapped files after a burst of work.
 //
 // # Concurrency
 //
@@ -90,9 +92,11 @@ const (
 	// blockSize is the size of a table block. Larger blocks than Badger's
 	// 4 KiB mean fewer blocks to decrypt, check and index per table.
 	blockSize = 16 << 10
-	// valueLogFileSize bounds a value-log file. Open checks the newest in
-	// full (logscan.go), and garbage collection rewrites whole files.
-	valueLogFileSize = 64 << 20
+	// valueLogFileSize bounds a value-log file. Open reads the newest in
+	// full twice (logscan.go, and Badger to find its end, decrypting every
+	// entry: several ms of CPU per MiB), and garbage collection rewrites
+	// whole files.
+	valueLogFileSize = 8 << 20
 )
 
 // Options configure Open. Only Dir and EncryptionKey are required.
@@ -140,6 +144,12 @@ type Store struct {
 
 	stopGC context.CancelFunc
 	wg     sync.WaitGroup
+
+	// checked records the tables checked in full; Close checks and
+	// records the tables written since Open, so that the next Open need
+	// not (checked.go). master is the key to read them; nil when checked is.
+	checked *checkedTables
+	master  []byte
 }
 
 var _ store.Store = (*Store)(nil)
@@ -169,9 +179,54 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	// Badger truncates a write-ahead or value log at its first bad entry
 	// without a word; look first, so that no committed record is dropped
 	// unseen.
+	t0 := time.Now()
+	step := func(name string) {
+		log.Debug("store open step", "step", name, "took", time.Since(t0).Round(time.Millisecond))
+		t0 = time.Now()
+	}
 	if err := checkLogs(opts.Dir, log); err != nil {
 		return nil, err
 	}
+
+	// Tables that an earlier Open or Close checked in full, and have not
+	// changed since, are not checked again (checked.go).
+	// Verify checks every table here (and again in Badger), ignoring the
+	// record: Badger's own check panics on some damaged blocks.
+	mode := options.OnTableAndBlockRead
+	var checked *checkedTables
+	if opts.Verifying && opts.EncryptionKey != nil {
+		c, err := newChecked(opts.EncryptionKey)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := c.check(opts.Dir, opts.EncryptionKey, log); errors.Is(err, ErrCorrupt) {
+			return nil, err
+		}
+	}
+	if !opts.Verifying && opts.EncryptionKey != nil {
+		var err error
+		if checked, err = loadChecked(opts.Dir, opts.EncryptionKey, log); err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		n, err := checked.check(opts.Dir, opts.EncryptionKey, log)
+		switch {
+		case err == nil:
+			mode = options.OnBlockRead
+		case errors.Is(err, ErrCorrupt):
+			return nil, err
+		default:
+			log.Warn("checking the tables before opening; Badger checks them all", logKeyError, err)
+		}
+		if n > 0 {
+			if err := checked.save(opts.Dir); err != nil {
+				log.Warn("saving the checked-tables record", logKeyError, err)
+			}
+			log.Debug("tables checked", "tables", n, "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
+
+	step("logs")
 
 	size := func(n int64) int64 {
 		if n <= 0 {
@@ -190,24 +245,30 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		WithBlockCacheSize(size(opts.BlockCacheSize)).
 		WithIndexCacheSize(size(opts.IndexCacheSize)). // mandatory with encryption: without it the first flush panics
 		WithEncryptionKey(opts.EncryptionKey).
-		// Every table is checked in full when it is opened, every block
-		// when it is read, every value-log entry when it is read. Badger
-		// treats a block that fails its check during a read as absent (a
-		// Get then finds nothing, or an older version), so checking the
-		// tables only later would leave a window of wrong answers; the
-		// price is a start that grows with the store (docs/security.md).
-		WithChecksumVerificationMode(options.OnTableAndBlockRead).
+		// Every table is checked in full before it is opened (above, or
+		// by Badger), every block when it is read, every value-log entry
+		// when it is read. Badger treats a block that fails its check
+		// during a read as absent (a Get then finds nothing, or an older
+		// version), so checking the tables only later would leave a
+		// window of wrong answers (docs/security.md).
+		WithChecksumVerificationMode(mode).
 		WithVerifyValueChecksum(true)
 
+	step("tables")
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, classifyOpenError(opts.Dir, err)
 	}
-	s := &Store{db: db, log: log}
+	step("badger")
+	s := &Store{db: db, log: log, checked: checked}
+	if checked != nil {
+		s.master = bytes.Clone(opts.EncryptionKey)
+	}
 	if err := s.openFormat(ctx, opts); err != nil {
 		db.Close()
 		return nil, err
 	}
+	step("format")
 	interval := opts.GCInterval
 	if interval == 0 {
 		interval = DefaultGCInterval
@@ -325,9 +386,58 @@ func (s *Store) Close() error {
 	close(s.stopWriter)
 	s.wg.Wait()
 	if err := s.db.Close(); err != nil {
+		clear(s.master)
 		return fmt.Errorf("badgerstore: close: %w", err)
 	}
+	if s.checked != nil {
+		s.recordChecked()
+	}
 	return nil
+}
+
+// CheckTables checks in full the tables written since they were last
+// checked (a memory table flushed, a compaction) and records them, so
+// that neither Close nor the next Open need check them; a node calls it
+// when idle. A table that fails its check is returned as an error
+// wrapping ErrCorrupt and is not recorded: the next Open refuses to open.
+// Other failures (a table removed by a compaction meanwhile) are left
+// for Close. It does nothing for a store opened without a key.
+func (s *Store) CheckTables(ctx context.Context) (int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed || s.checked == nil {
+		return 0, nil
+	}
+	dir := s.db.Opts().Dir
+	n, err := s.checked.check(dir, s.master, s.log)
+	if n > 0 {
+		if serr := s.checked.save(dir); serr != nil {
+			s.log.Warn("saving the checked-tables record", logKeyError, serr)
+		}
+	}
+	if errors.Is(err, ErrCorrupt) {
+		return n, err
+	}
+	return n, nil
+}
+
+// recordChecked checks the tables written since Open and records them.
+// A failure is logged, not returned: the next Open checks what was not
+// recorded.
+func (s *Store) recordChecked() {
+	defer clear(s.master)
+	dir := s.db.Opts().Dir
+	start := time.Now()
+	n, err := s.checked.check(dir, s.master, s.log)
+	if err != nil {
+		s.log.Warn("checking the tables written since the store was opened", logKeyError, err)
+	}
+	if n > 0 {
+		if err := s.checked.save(dir); err != nil {
+			s.log.Warn("saving the checked-tables record", logKeyError, err)
+		}
+		s.log.Debug("tables checked", "tables", n, "took", time.Since(start).Round(time.Millisecond))
+	}
 }
 
 // Size returns the size in bytes of the LSM tree and of the value log, as

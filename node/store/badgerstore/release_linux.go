@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -80,41 +81,61 @@ func madvise(addr, length uintptr, advice int) error {
 	return nil
 }
 
-// Prefetch asks the kernel to start reading the files of the store in dir
-// that Open reads in full (tables, write-ahead logs, the newest value log,
-// the MANIFEST), without waiting for them: a caller overlaps that I/O with
-// other work, such as the keyring's key derivation. It is only advice;
-// errors are ignored.
+// Prefetch asks the kernel to start reading the parts of the store's files
+// in dir that Open reads (the tables written since the checked-tables
+// record in full, the index at the end of the others, the header of each
+// value log, the newest value log and the write-ahead logs in full, the
+// MANIFEST), without waiting for them: a caller overlaps that I/O with
+// other work, such as the keyring's key derivation. After an idle node
+// gave its pages back (ReleaseMapped) they are no longer in the page
+// cache. It is only advice; errors are ignored.
 func Prefetch(dir string) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
+	var checked time.Time
+	if fi, err := os.Stat(filepath.Join(dir, checkedFile)); err == nil {
+		checked = fi.ModTime()
+	}
 	var newest string
 	for _, e := range ents {
-		name := e.Name()
+		name, path := e.Name(), filepath.Join(dir, e.Name())
 		switch {
 		case strings.HasSuffix(name, ".vlog"):
 			if newest == "" || fid(name) > fid(newest) {
 				newest = name
 			}
-			continue
-		case strings.HasSuffix(name, ".sst"), strings.HasSuffix(name, ".mem"), name == "MANIFEST":
-		default:
-			continue
+			willNeed(path, 0, 4<<10) // the header
+		case strings.HasSuffix(name, ".sst"):
+			fi, err := e.Info()
+			if err != nil {
+				continue
+			}
+			if !fi.ModTime().Before(checked) {
+				willNeed(path, 0, 0) // to be checked in full
+				continue
+			}
+			// A table older than the record was most likely checked:
+			// Badger reads its index and bloom filter, at the end.
+			tail := min(fi.Size(), max(64<<10, fi.Size()/16))
+			willNeed(path, fi.Size()-tail, tail)
+		case strings.HasSuffix(name, ".mem"), name == "MANIFEST":
+			willNeed(path, 0, 0)
 		}
-		willNeed(filepath.Join(dir, name))
 	}
 	if newest != "" {
-		willNeed(filepath.Join(dir, newest))
+		willNeed(filepath.Join(dir, newest), 0, 0)
 	}
 }
 
-func willNeed(path string) {
+// willNeed advises the kernel to read length bytes at off of the file at
+// path (0: to the end).
+func willNeed(path string, off, length int64) {
 	f, err := os.Open(path)
 	if err != nil {
 		return
 	}
 	defer f.Close()
-	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_WILLNEED)
+	_ = unix.Fadvise(int(f.Fd()), off, length, unix.FADV_WILLNEED)
 }
