@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -693,5 +694,96 @@ func TestKeepReportRows(t *testing.T) {
 	}
 	if got, want := run(svc), run(casework.New(opts)); got != want {
 		t.Fatalf("after the upkeep:\ncached %s\nscan   %s", got, want)
+	}
+}
+
+// TestTamperedIndexRebuilt: a report row moved to another case, a report
+// row cut short, or an index meta record that does not decode, found when
+// the node opens, is never counted: the index is filed again from the
+// cases (audited), and reports and name searches answer as before.
+func TestTamperedIndexRebuilt(t *testing.T) {
+	ctx := context.Background()
+	sahra := subject(t, "sahra", "g1", "supervisor")
+	d := managed(t, "protection_concerns")
+	tests := []struct {
+		name   string
+		tamper func(w store.Writer, rows map[string][]byte) error
+	}{
+		{"row moved to another case", func(w store.Writer, rows map[string][]byte) error {
+			var keys []string
+			for k := range rows {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			return w.Set([]byte(keys[0]), rows[keys[1]])
+		}},
+		{"row cut short", func(w store.Writer, rows map[string][]byte) error {
+			for k, v := range rows {
+				return w.Set([]byte(k), v[:len(v)-1])
+			}
+			return nil
+		}},
+		{"meta record garbled", func(w store.Writer, _ map[string][]byte) error {
+			return w.Set([]byte("c/wm"), []byte("{not json"))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := memstore.New()
+			opts := casework.Options{Store: st, Forms: forms.Standard(), Agency: "agency-a", Keys: casekeys.NewMemory(), IndexKey: make([]byte, 32)}
+			svc := casework.New(opts)
+			if _, err := svc.BuildIndexes(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for i, risk := range []string{"low", "high", "high", "medium", "high", "low"} {
+				if _, err := svc.Create(ctx, sahra, "registration", map[string]any{"name_first": fmt.Sprint("Child", i), "name_last": "Warsame", "sex": []string{"female", "male"}[i%2], "risk_level": risk}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			run := func(s *casework.Service) string {
+				t.Helper()
+				rep, err := (&casereports.Runner{Cases: s}).Run(ctx, sahra, d, reporting.Params{By: []string{"risk_level", "sex"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tablesText(rep)
+			}
+			search := func(s *casework.Service) int {
+				t.Helper()
+				got, err := s.List(ctx, sahra, casework.Filter{Query: "warsame"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(got)
+			}
+			want, wantFound := run(svc), search(svc)
+			rows := map[string][]byte{}
+			err := st.Update(ctx, func(w store.Writer) error {
+				if err := w.Scan([]byte("c/rr/"), store.ScanOptions{}, func(k, v []byte) error {
+					rows[string(k)] = slices.Clone(v)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return tt.tamper(w, rows)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			reopened := casework.New(opts) // the node opens again
+			n, err := reopened.BuildIndexes(ctx)
+			if err != nil || n != 6 {
+				t.Fatalf("BuildIndexes on the tampered index: got %d cases filed, %v; want 6, nil", n, err)
+			}
+			if got := run(reopened); got != want {
+				t.Errorf("report after the rebuild:\ngot  %s\nwant %s", got, want)
+			}
+			if got := search(reopened); got != wantFound {
+				t.Errorf("name search after the rebuild: got %d cases, want %d", got, wantFound)
+			}
+			if n, err := casework.New(opts).BuildIndexes(ctx); err != nil || n != 0 {
+				t.Errorf("BuildIndexes after the rebuild: got %d cases filed, %v; want 0 (in order)", n, err)
+			}
+		})
 	}
 }

@@ -463,6 +463,12 @@ func (s *Service) AggregateFields(ctx context.Context, sub policy.Subject, repor
 		kinds, n, err = t.count(sub, want, birth, f.Created, f.On.UTC())
 	}
 	t.mu.Unlock()
+	if errors.Is(err, errCorruptRow) {
+		// Never count from a row that does not authenticate: count from
+		// the cases, and have KeepReportRows rebuild the index.
+		t.damaged.Store(true)
+		return s.Aggregate(ctx, sub, report, func(c Case) error { return fn(c, 1) })
+	}
 	if err == nil {
 		t.prune(ctx, s.store)
 	}

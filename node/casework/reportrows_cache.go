@@ -11,8 +11,10 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/cpx-node/cpx/node/audit"
 	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/policy"
 )
@@ -71,13 +73,37 @@ func logRowChange(w store.Writer, id string) error {
 }
 
 // warmRows reads the report rows into memory (BuildIndexes, when the
-// node opens), so that the first report does not. A failure is left for
-// that report to meet and name.
-func (s *Service) warmRows(ctx context.Context) {
+// node opens), so that the first report does not. It returns the failure
+// (errCorruptRow for a row that does not authenticate), which a report
+// would meet again.
+func (s *Service) warmRows(ctx context.Context) error {
 	t := &s.rowCache
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	_ = s.store.View(ctx, func(r store.Reader) error { return t.sync(r, s.rows, s.rowFields) })
+	return s.store.View(ctx, func(r store.Reader) error { return t.sync(r, s.rows, s.rowFields) })
+}
+
+// rebuildIndexes files every case again after a report row failed to
+// authenticate (a damaged or altered index), records that in the audit
+// log, and reads the new rows into memory. Only one runs at a time; it
+// returns the number of cases filed (0 when another was running).
+func (s *Service) rebuildIndexes(ctx context.Context, reason string) (int, error) {
+	if !s.rowCache.rebuilding.CompareAndSwap(false, true) {
+		return 0, nil
+	}
+	defer s.rowCache.rebuilding.Store(false)
+	n, err := s.reindexAll(ctx)
+	outcome := audit.OK
+	if err != nil {
+		outcome = audit.Failed
+	}
+	aerr := audit.Record(ctx, s.store, s.now(), audit.Event{Actor: "system", Action: "case.index.rebuilt", Object: "index/cases",
+		Outcome: outcome, Details: map[string]any{"reason": reason, "cases": n}})
+	if err = errors.Join(err, aerr); err != nil {
+		return n, fmt.Errorf("case index: %w", err)
+	}
+	s.rowCache.damaged.Store(false)
+	return n, s.warmRows(ctx)
 }
 
 // KeepReportRows keeps the report row log short on a node that runs
@@ -107,10 +133,16 @@ func (s *Service) keepRows(ctx context.Context) {
 	t := &s.rowCache
 	t.mu.Lock()
 	valid := t.valid
+	var err error
 	if valid {
-		valid = s.store.View(ctx, func(r store.Reader) error { return t.sync(r, s.rows, s.rowFields) }) == nil
+		err = s.store.View(ctx, func(r store.Reader) error { return t.sync(r, s.rows, s.rowFields) })
+		valid = err == nil
 	}
 	t.mu.Unlock()
+	if errors.Is(err, errCorruptRow) || t.damaged.Load() {
+		_, _ = s.rebuildIndexes(ctx, "a report row did not authenticate") // audited
+		return
+	}
 	if valid {
 		t.prune(ctx, s.store)
 		return
@@ -180,6 +212,11 @@ type rowCache struct {
 
 	pool map[string]uint32 // interned strings and encoded values; id 0 is none
 	strs []string
+
+	// damaged: a report met a row that did not authenticate and counted
+	// from the cases instead; KeepReportRows rebuilds the index.
+	damaged    atomic.Bool
+	rebuilding atomic.Bool // rebuildIndexes is running
 }
 
 // forget removes the row of case id from memory at once (a purge: the

@@ -217,7 +217,9 @@ func (s *Service) IndexesReady() bool { return s.index.ready.Load() }
 // BuildIndexes checks that the indexes in the store were built under the
 // service's index key and format, and rebuilds them from every case
 // otherwise (a store from before the indexes, a restore under another
-// store key, an interrupted build). It is meant to run in the background
+// store key, an interrupted build, a meta record that does not decode or a
+// report row that does not authenticate: audited). It is meant to run in
+// the background
 // while the node serves: queries scan meanwhile. It returns the number of
 // cases reindexed (0 when the index was in order).
 func (s *Service) BuildIndexes(ctx context.Context) (int, error) {
@@ -234,12 +236,16 @@ func (s *Service) BuildIndexes(ctx context.Context) (int, error) {
 		return json.Unmarshal(b, &have)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("case index: %w", err)
+		// A meta record that does not authenticate or decode: the index
+		// is not trusted, and is filed again.
+		have = indexMeta{}
 	}
 	if have == want {
 		pruneRowLog(ctx, s.store, nil, nil) // reportrows_cache.go; a failure leaves it for a report to prune
 		s.index.ready.Store(true)
-		s.warmRows(ctx)
+		if err := s.warmRows(ctx); errors.Is(err, errCorruptRow) {
+			return s.rebuildIndexes(ctx, "a report row did not authenticate")
+		}
 		return 0, nil
 	}
 	n, err := s.reindexAll(ctx)
@@ -252,7 +258,9 @@ func (s *Service) BuildIndexes(ctx context.Context) (int, error) {
 	}
 	pruneRowLog(ctx, s.store, nil, nil)
 	s.index.ready.Store(true)
-	s.warmRows(ctx)
+	if err := s.warmRows(ctx); errors.Is(err, errCorruptRow) {
+		return s.rebuildIndexes(ctx, "a report row did not authenticate")
+	}
 	return n, nil
 }
 
