@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -88,6 +90,7 @@ func traceCommand() *cli.Command {
 					&cli.IntFlag{Name: "limit", Usage: "at most `N` candidates per child (0: 20)"},
 					&cli.BoolFlag{Name: "all", Usage: "match every open request and summarise"},
 					&cli.BoolFlag{Name: "federated", Usage: "ask the other agencies an ISP allows (bands and handles only)"},
+					&cli.StringFlag{Name: "min-probability", Usage: "only candidates whose probability is at least `P` (0 to 1; not with --all or --federated)"},
 				}, clientFlags()...),
 				Action: runTraceMatch,
 			},
@@ -368,7 +371,15 @@ func runTraceMatch(c *cli.Context) error {
 		return err
 	}
 	all := c.Bool("all")
+	minP, hasMin, err := minProbabilityFlag(c)
+	if err != nil {
+		return err
+	}
 	switch {
+	case hasMin && c.Bool("federated"):
+		return usageErrorf("--min-probability does not apply to --federated: other agencies answer with bands, never probabilities")
+	case hasMin && all:
+		return usageErrorf("--min-probability applies to one request's candidates: pass its ID, not --all")
 	case all && len(a) == 1:
 		return usageErrorf("pass a request ID or --all, not both (see cpx trace match --help)")
 	case !all && len(a) == 0:
@@ -404,10 +415,31 @@ func runTraceMatch(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if hasMin {
+		// The candidates come most probable first, so keeping those at or
+		// above the cut after the limit is the same as before it.
+		resp.Msg.Candidates = slices.DeleteFunc(resp.Msg.Candidates, func(m *localv1.MatchCandidate) bool {
+			return m.GetProbability() < minP
+		})
+	}
 	if asJSON {
 		return printJSON(c.App.Writer, resp.Msg)
 	}
 	return printCandidates(c.App.Writer, resp.Msg.GetCandidates(), true)
+}
+
+// minProbabilityFlag reads --min-probability: a number from 0 to 1, and
+// whether it was given.
+func minProbabilityFlag(c *cli.Context) (float64, bool, error) {
+	if !c.IsSet("min-probability") {
+		return 0, false, nil
+	}
+	v := strings.TrimSpace(c.String("min-probability"))
+	p, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(p) || p < 0 || p > 1 {
+		return 0, false, usageErrorf("--min-probability %q: want a probability from 0 to 1, such as 0.8", v)
+	}
+	return p, true, nil
 }
 
 func runCaseMatch(c *cli.Context) error {

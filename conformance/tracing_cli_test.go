@@ -1,0 +1,75 @@
+package conformance_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestTracingMinProbability drives cpx trace match --min-probability: the
+// cut keeps the candidates at or above it and drops those below, a value
+// that is not a probability is refused with exit 1, and so is the flag
+// with --federated (bands, no probabilities) or --all.
+func TestTracingMinProbability(t *testing.T) {
+	dir := initNode(t, "agency-t")
+	n := start(t, dir)
+	cwToken := addUser(t, dir, "tariq", "caseworker")
+	api := []string{"--api", n.url, "--token", cwToken}
+	must(t, append([]string{"case", "create",
+		"--set", "name_first=Amina", "--set", "name_last=Yusuf", "--set", "sex=female", "--set", "age:=7",
+		"--set", "consent_for_tracing:=true"}, api...)...)
+	var created struct {
+		Request struct {
+			Number string `json:"number"`
+		} `json:"request"`
+	}
+	mustJSON(t, &created, append([]string{"trace", "create", "--set", "inquirer_name=Fatima Yusuf", "--set", "relation=mother",
+		"--set", "consent_for_tracing=true", "--set", "trace.name=Amina Yusuf", "--set", "trace.sex=female", "--set", "trace.age=7"}, api...)...)
+	num := created.Request.Number
+
+	type candidates struct {
+		Candidates []struct {
+			Probability float64 `json:"probability"`
+		} `json:"candidates"`
+	}
+	var all candidates
+	mustJSON(t, &all, append([]string{"trace", "match", num}, api...)...)
+	if len(all.Candidates) != 1 {
+		t.Fatalf("match: got %d candidates, want 1", len(all.Candidates))
+	}
+	p := all.Candidates[0].Probability
+	for _, c := range []struct {
+		cut  string
+		want int
+	}{
+		{"0", 1},
+		{strconv.FormatFloat(p, 'g', -1, 64), 1},
+		{strconv.FormatFloat(p+0.0001, 'g', -1, 64), 0},
+	} {
+		if c.want == 0 && p+0.0001 > 1 {
+			continue // nothing lies above p
+		}
+		var got candidates
+		mustJSON(t, &got, append([]string{"trace", "match", num, "--min-probability", c.cut}, api...)...)
+		if len(got.Candidates) != c.want {
+			t.Errorf("--min-probability %s (p=%v): got %d candidates, want %d", c.cut, p, len(got.Candidates), c.want)
+		}
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{num, "--min-probability", "1.5"}, "from 0 to 1"},
+		{[]string{num, "--min-probability", "-0.1"}, "from 0 to 1"},
+		{[]string{num, "--min-probability", "high"}, "from 0 to 1"},
+		{[]string{num, "--min-probability", "NaN"}, "from 0 to 1"},
+		{[]string{num, "--min-probability", "0.5", "--federated"}, "bands"},
+		{[]string{"--all", "--min-probability", "0.5"}, "not --all"},
+	} {
+		r := cpx(t, nil, append(append([]string{"trace", "match"}, c.args...), api...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("trace match %v: exit %d, stderr %q; want exit 2 (usage) and %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+}
