@@ -1,6 +1,9 @@
 package conformance_test
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -71,5 +74,69 @@ func TestTracingMinProbability(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
 			t.Errorf("trace match %v: exit %d, stderr %q; want exit 2 (usage) and %q", c.args, r.code, r.stderr, c.want)
 		}
+	}
+}
+
+// tracingPair is two federated nodes under ops-isp, whose tracing rule
+// carries terms (such as queries_per_minute), and a caseworker on A.
+func tracingPair(t *testing.T, terms string) (*opsPair, func(args ...string) []string) {
+	t.Helper()
+	p := newOpsPair(t)
+	file := filepath.Join(p.work, "isp-tracing.toml")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(opsISP, 1, p.fpA, p.fpB, terms, 90)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{p.dirA, p.dirB} {
+		must(t, "policy", "sign", file, "--dir", d)
+	}
+	for _, d := range []string{p.dirA, p.dirB} {
+		must(t, "policy", "apply", file, "--dir", d)
+	}
+	return p, user(p.dirA, addUser(t, p.dirA, "amina", "caseworker"))
+}
+
+// newTracingRequest files a request with the inquirer's consent on the
+// node as and returns its number.
+func newTracingRequest(t *testing.T, as func(args ...string) []string, name string) string {
+	t.Helper()
+	var created struct {
+		Request struct {
+			Number string `json:"number"`
+		} `json:"request"`
+	}
+	mustJSON(t, &created, as("trace", "create", "--set", "inquirer_name=Fatima Yusuf", "--set", "relation=mother",
+		"--set", "consent_for_tracing=true", "--set", "trace.name="+name, "--set", "trace.age=7")...)
+	return created.Request.Number
+}
+
+// TestTracingQueryRateFromISP: the receiving node answers as many tracing
+// queries a minute as the ISP's tracing rule says (queries_per_minute),
+// refuses the next one and audits the refusal.
+func TestTracingQueryRateFromISP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two nodes")
+	}
+	p, a := tracingPair(t, "queries_per_minute = 3\n")
+	num := newTracingRequest(t, a, "Amina Yusuf")
+	for i := 1; i <= 4; i++ {
+		r := cpx(t, nil, a("trace", "match", num, "--federated")...)
+		limited := strings.Contains(r.stderr, "too many queries")
+		if want := i > 3; limited != want {
+			t.Fatalf("query %d: refused for its rate %v, want %v\n%s%s", i, limited, want, r.stdout, r.stderr)
+		}
+	}
+	var tail struct {
+		Entries []struct {
+			Actor  string `json:"actor"`
+			Action string `json:"action"`
+		} `json:"entries"`
+	}
+	mustJSON(t, &tail, "audit", "tail", "-n", "50", "--dir", p.dirB, "-o", "json")
+	var refused bool
+	for _, e := range tail.Entries {
+		refused = refused || e.Action == "tracing.query.refused" && e.Actor == "peer:agency-a"
+	}
+	if !refused {
+		t.Errorf("B's audit has no refusal of agency-a for the rate: %+v", tail.Entries)
 	}
 }
