@@ -84,8 +84,12 @@ func traceCommand() *cli.Command {
 					"possible, unlikely) and the comparison of every field. With --all, re-matches\n" +
 					"every open request and prints one line per request. With --federated, asks the\n" +
 					"agencies an ISP allows for purpose tracing, sending only privacy-preserving\n" +
-					"encodings of the children sought; they answer with bands and opaque handles.\n\n" +
-					"Examples:\n   cpx trace match TR-000001 --limit 5\n   cpx trace match --all -o json\n   cpx trace match TR-000001 --federated",
+					"encodings of the children sought; they answer with bands and opaque handles.\n" +
+					"--all --federated asks about every open request with the inquirer's consent as\n" +
+					"one batch, within each ISP's queries_per_minute: it waits when the rate is spent,\n" +
+					"showing progress on stderr, and exits 1 if an agency could not be asked.\n\n" +
+					"Examples:\n   cpx trace match TR-000001 --limit 5\n   cpx trace match --all -o json\n   cpx trace match TR-000001 --federated\n" +
+					"   cpx trace match --all --federated -o json",
 				Flags: append([]cli.Flag{
 					&cli.IntFlag{Name: "limit", Usage: "at most `N` candidates per child (0: 20)"},
 					&cli.BoolFlag{Name: "all", Usage: "match every open request and summarise"},
@@ -391,7 +395,7 @@ func runTraceMatch(c *cli.Context) error {
 	}
 	if c.Bool("federated") {
 		if all {
-			return usageErrorf("--federated asks about one request: pass its ID, not --all")
+			return runFederatedMatchAll(c, cn, asJSON)
 		}
 		return runFederatedMatch(c, cn, a[0], asJSON)
 	}
@@ -686,6 +690,70 @@ func runTraceImport(c *cli.Context) error {
 			what = "row was"
 		}
 		return fmt.Errorf("%d %s rejected", im.rejected, what)
+	}
+	return nil
+}
+
+// runFederatedMatchAll is cpx trace match --all --federated: progress on
+// stderr while the node paces its queries, then every answer.
+func runFederatedMatchAll(c *cli.Context, cn *conn, asJSON bool) error {
+	stream, err := cn.Trace.FederatedMatchAllTracingRequests(c.Context, connect.NewRequest(&localv1.FederatedMatchAllTracingRequestsRequest{}))
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	var last *localv1.FederatedMatchAllTracingRequestsResponse
+	for stream.Receive() {
+		m := stream.Msg()
+		p := m.GetProgress()
+		if p == nil {
+			last = m
+			continue
+		}
+		switch {
+		case p.GetSent() == p.GetTotal():
+			fmt.Fprintf(c.App.ErrWriter, "%s: %d of %d queries sent\n", p.GetAgency(), p.GetSent(), p.GetTotal())
+		case p.GetWaitingSeconds() > 0:
+			fmt.Fprintf(c.App.ErrWriter, "%s: query %d of %d, waiting %.0f s for the ISP's queries_per_minute\n",
+				p.GetAgency(), p.GetSent()+1, p.GetTotal(), math.Ceil(p.GetWaitingSeconds()))
+		}
+	}
+	if err := stream.Err(); err != nil {
+		return err
+	}
+	if last == nil {
+		return errors.New("the node ended the batch without its results")
+	}
+	if asJSON {
+		if err := printJSON(c.App.Writer, last); err != nil {
+			return err
+		}
+	} else {
+		tw := newTable(c.App.Writer)
+		row(tw, "REQUEST", "AGENCY", "CHILD", "BAND", "HANDLE")
+		for _, r := range last.GetResults() {
+			for _, x := range r.GetMatches() {
+				row(tw, r.GetRequestNumber(), x.GetAgency(), strconv.Itoa(int(x.GetTrace())), x.GetBand(), x.GetHandle())
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	answers, notAsked := 0, 0
+	for _, r := range last.GetResults() {
+		answers += len(r.GetMatches())
+		for _, u := range r.GetUnreachable() {
+			notAsked++
+			fmt.Fprintf(c.App.ErrWriter, "not asked about %s: %s\n", r.GetRequestNumber(), u)
+		}
+	}
+	if !asJSON {
+		fmt.Fprintf(c.App.Writer, "%d requests asked about, %d agencies, %d queries: %d possible matches\n",
+			len(last.GetResults()), last.GetAgencies(), last.GetQueries(), answers)
+	}
+	if notAsked > 0 {
+		return fmt.Errorf("%d of the request-agency pairs were not asked (listed above)", notAsked)
 	}
 	return nil
 }

@@ -331,6 +331,7 @@ func (s *Service) FederatedMatch(ctx context.Context, sub policy.Subject, ref st
 		if err != nil {
 			return req, nil, nil, err
 		}
+		s.pace.reserve(t.Agency, t.ISP.TracingRate(), s.now()) // counted, not waited for: see FederatedMatchAll
 		resp, err := s.fed.Query(ctx, t.Agency, t.ISP, payload)
 		if err != nil {
 			unreachable = append(unreachable, fmt.Sprintf("%s: %v", t.Agency, err))
