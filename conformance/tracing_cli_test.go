@@ -1,12 +1,14 @@
 package conformance_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTracingMinProbability drives cpx trace match --min-probability: the
@@ -138,5 +140,93 @@ func TestTracingQueryRateFromISP(t *testing.T) {
 	}
 	if !refused {
 		t.Errorf("B's audit has no refusal of agency-a for the rate: %+v", tail.Entries)
+	}
+}
+
+// TestTracingFederatedBatch drives cpx trace match --all --federated: the
+// node's open requests with the inquirer's consent (25 children, so two
+// queries) go to the other agency as one batch within the ISP's
+// queries_per_minute, the node waiting (progress on stderr) rather than
+// being refused; the answers come back per request and child.
+func TestTracingFederatedBatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two nodes and waits for the query rate")
+	}
+	p, a := tracingPair(t, "queries_per_minute = 6\n")
+	b := user(p.dirB, addUser(t, p.dirB, "farah", "caseworker"))
+	must(t, b("case", "create", "--set", "name_first=Amina", "--set", "name_last=Yusuf", "--set", "sex=female",
+		"--set", "age:=7", "--set", "consent_for_tracing:=true")...)
+
+	sought := newTracingRequest(t, a, "Amina Yusuf")
+	var rows []string
+	for i := range 24 {
+		rows = append(rows, fmt.Sprintf(`{"inquirer_name":"Parent %d","relation":"mother","consent_for_tracing":true,"traces":[{"name":"Child%c Other%c","age":%d}]}`, i, 'a'+i, 'a'+i, 3+i%10))
+	}
+	rows = append(rows, `{"inquirer_name":"No Consent","relation":"father","consent_for_tracing":false,"traces":[{"name":"Amina Yusuf","age":7}]}`)
+	file := filepath.Join(t.TempDir(), "requests.jsonl")
+	if err := os.WriteFile(file, []byte(strings.Join(rows, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	must(t, a("trace", "import", file)...)
+	// Five single queries leave one of the six a minute: the batch's
+	// second query must wait.
+	for range 5 {
+		must(t, a("trace", "match", sought, "--federated")...)
+	}
+	start := time.Now()
+	r := cpx(t, nil, a("trace", "match", "--all", "--federated", "-o", "json")...)
+	took := time.Since(start)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "agency-b: query 2 of 2, waiting") || !strings.Contains(r.stderr, "agency-b: 2 of 2 queries sent") {
+		t.Errorf("stderr shows no pacing:\n%s", r.stderr)
+	}
+	if took < 5*time.Second {
+		t.Errorf("the batch took %s: it did not wait for the rate", took)
+	}
+	var out struct {
+		Results []struct {
+			RequestNumber string `json:"request_number"`
+			Matches       []struct {
+				Agency string `json:"agency"`
+				Trace  int    `json:"trace"`
+				Band   string `json:"band"`
+			} `json:"matches"`
+			Unreachable []string `json:"unreachable"`
+		} `json:"results"`
+		Agencies int `json:"agencies"`
+		Queries  int `json:"queries"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if len(out.Results) != 25 || out.Agencies != 1 || out.Queries != 2 {
+		t.Errorf("got %d requests, %d agencies, %d queries; want 25 (not the one without consent), 1, 2", len(out.Results), out.Agencies, out.Queries)
+	}
+	found := false
+	for _, res := range out.Results {
+		if len(res.Unreachable) > 0 {
+			t.Errorf("%s: not asked: %v", res.RequestNumber, res.Unreachable)
+		}
+		for _, m := range res.Matches {
+			if res.RequestNumber == sought && m.Agency == "agency-b" && m.Trace == 1 && m.Band == "likely" {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Errorf("agency-b's case is not a likely match of %s: %+v", sought, out.Results)
+	}
+	var tail struct {
+		Entries []struct {
+			Action string `json:"action"`
+		} `json:"entries"`
+	}
+	mustJSON(t, &tail, "audit", "tail", "-n", "100", "--dir", p.dirB, "-o", "json")
+	for _, e := range tail.Entries {
+		if e.Action == "tracing.query.refused" {
+			t.Error("B refused a query: the batch did not keep within the rate")
+		}
 	}
 }
