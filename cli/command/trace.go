@@ -730,10 +730,10 @@ func runFederatedMatchAll(c *cli.Context, cn *conn, asJSON bool) error {
 		}
 	} else {
 		tw := newTable(c.App.Writer)
-		row(tw, "REQUEST", "AGENCY", "CHILD", "BAND", "HANDLE")
+		row(tw, "REQUEST", "AGENCY", "CHILD", "BAND", "LEVEL", "HANDLE")
 		for _, r := range last.GetResults() {
-			for _, x := range r.GetMatches() {
-				row(tw, r.GetRequestNumber(), x.GetAgency(), strconv.Itoa(int(x.GetTrace())), x.GetBand(), x.GetHandle())
+			for _, x := range rankFederated(r.GetMatches()) {
+				row(tw, r.GetRequestNumber(), x.GetAgency(), strconv.Itoa(int(x.GetTrace())), x.GetBand(), levelText(x), x.GetHandle())
 			}
 		}
 		if err := tw.Flush(); err != nil {
@@ -768,9 +768,9 @@ func runFederatedMatch(c *cli.Context, cn *conn, id string, asJSON bool) error {
 		return printJSON(c.App.Writer, m)
 	}
 	tw := newTable(c.App.Writer)
-	row(tw, "AGENCY", "CHILD", "BAND", "HANDLE")
-	for _, x := range m.Matches {
-		row(tw, x.Agency, strconv.Itoa(int(x.Trace)), x.Band, x.Handle)
+	row(tw, "AGENCY", "CHILD", "BAND", "LEVEL", "HANDLE")
+	for _, x := range rankFederated(m.Matches) {
+		row(tw, x.Agency, strconv.Itoa(int(x.Trace)), x.Band, levelText(x), x.Handle)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -782,4 +782,26 @@ func runFederatedMatch(c *cli.Context, cn *conn, id string, asJSON bool) error {
 		fmt.Fprintf(c.App.ErrWriter, "not asked: %s\n", u)
 	}
 	return nil
+}
+
+// rankFederated orders federated candidates by child, then highest level
+// first (the agencies' own order within a level).
+func rankFederated(ms []*localv1.FederatedTracingMatch) []*localv1.FederatedTracingMatch {
+	out := slices.Clone(ms)
+	slices.SortStableFunc(out, func(a, b *localv1.FederatedTracingMatch) int {
+		if a.GetTrace() != b.GetTrace() {
+			return int(a.GetTrace()) - int(b.GetTrace())
+		}
+		return int(b.GetLevel()) - int(a.GetLevel())
+	})
+	return out
+}
+
+// levelText is a candidate's level out of five, or "-" from a node that
+// gives none.
+func levelText(m *localv1.FederatedTracingMatch) string {
+	if m.GetLevel() == 0 {
+		return "-"
+	}
+	return strconv.Itoa(int(m.GetLevel())) + "/5"
 }

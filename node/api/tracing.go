@@ -304,7 +304,7 @@ func (s *Server) FederatedMatchTracingRequest(ctx context.Context, req *connect.
 	}
 	resp := &localv1.FederatedMatchTracingRequestResponse{RequestId: r.ID, RequestNumber: r.Number, Unreachable: unreachable}
 	for _, m := range matches {
-		resp.Matches = append(resp.Matches, &localv1.FederatedTracingMatch{Agency: m.Agency, Trace: int32(m.Trace), Band: m.Band, Handle: m.Handle})
+		resp.Matches = append(resp.Matches, &localv1.FederatedTracingMatch{Agency: m.Agency, Trace: int32(m.Trace), Band: m.Band, Level: int32(m.Level), Handle: m.Handle})
 	}
 	return connect.NewResponse(resp), nil
 }
@@ -338,7 +338,7 @@ func (s *Server) FederatedMatchAllTracingRequests(ctx context.Context, req *conn
 	for _, r := range b.Results {
 		w := &localv1.FederatedMatchTracingRequestResponse{RequestId: r.Request.ID, RequestNumber: r.Request.Number, Unreachable: r.Unreachable}
 		for _, m := range r.Matches {
-			w.Matches = append(w.Matches, &localv1.FederatedTracingMatch{Agency: m.Agency, Trace: int32(m.Trace), Band: m.Band, Handle: m.Handle})
+			w.Matches = append(w.Matches, &localv1.FederatedTracingMatch{Agency: m.Agency, Trace: int32(m.Trace), Band: m.Band, Level: int32(m.Level), Handle: m.Handle})
 		}
 		last.Results = append(last.Results, w)
 	}

@@ -8501,7 +8501,11 @@ type FederatedTracingMatch struct {
 	// likely, possible or unlikely.
 	Band string `protobuf:"bytes,3,opt,name=band,proto3" json:"band,omitempty"`
 	// Opaque; the answering agency maps it to one of its cases.
-	Handle        string `protobuf:"bytes,4,opt,name=handle,proto3" json:"handle,omitempty"`
+	Handle string `protobuf:"bytes,4,opt,name=handle,proto3" json:"handle,omitempty"`
+	// 1 to 5, highest most probable: finer than the band, to rank by (4
+	// and 5 are likely, 1 to 3 possible); 0 when the agency's node gave
+	// none (an older version).
+	Level         int32 `protobuf:"varint,5,opt,name=level,proto3" json:"level,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -8562,6 +8566,13 @@ func (x *FederatedTracingMatch) GetHandle() string {
 		return x.Handle
 	}
 	return ""
+}
+
+func (x *FederatedTracingMatch) GetLevel() int32 {
+	if x != nil {
+		return x.Level
+	}
+	return 0
 }
 
 type FederatedMatchTracingRequestResponse struct {
@@ -10809,12 +10820,13 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x1aRejectTracingMatchResponse\x126\n" +
 	"\arequest\x18\x01 \x01(\v2\x1c.cpx.local.v1.TracingRequestR\arequest\"5\n" +
 	"#FederatedMatchTracingRequestRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"q\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x87\x01\n" +
 	"\x15FederatedTracingMatch\x12\x16\n" +
 	"\x06agency\x18\x01 \x01(\tR\x06agency\x12\x14\n" +
 	"\x05trace\x18\x02 \x01(\x05R\x05trace\x12\x12\n" +
 	"\x04band\x18\x03 \x01(\tR\x04band\x12\x16\n" +
-	"\x06handle\x18\x04 \x01(\tR\x06handle\"\xcd\x01\n" +
+	"\x06handle\x18\x04 \x01(\tR\x06handle\x12\x14\n" +
+	"\x05level\x18\x05 \x01(\x05R\x05level\"\xcd\x01\n" +
 	"$FederatedMatchTracingRequestResponse\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
