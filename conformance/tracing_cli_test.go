@@ -177,6 +177,7 @@ func TestTracingFederatedBatch(t *testing.T) {
 	start := time.Now()
 	r := cpx(t, nil, a("trace", "match", "--all", "--federated", "-o", "json")...)
 	took := time.Since(start)
+	t.Logf("the batch took %s; stderr:\n%s", took.Round(time.Millisecond), r.stderr)
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
