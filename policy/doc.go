@@ -47,6 +47,9 @@
 //     reporting every field's outcome ([ISPDecision]).
 //   - [CheckProjection] is the receiver's check: it refuses data with any
 //     field outside the projection ([ErrOutsideProjection]).
+//   - [ISP.TracingRate] is the tracing query rate the ISP sets, per peer
+//     and minute ([DefaultQueriesPerMinute] when its tracing rule sets
+//     none), which the receiving node enforces.
 //
 // As with roles, nothing here reads files, keys or clocks: the current
 // time, the case data, the expansion of forms to fields and signature

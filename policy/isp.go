@@ -148,6 +148,9 @@ type PurposeRule struct {
 	// dimensions, threshold, protection interval, frequency); empty on
 	// the other purposes.
 	Aggregate AggregateTerms
+	// Tracing holds the terms of the tracing purpose (the query rate);
+	// empty on the other purposes.
+	Tracing TracingTerms
 }
 
 // Conditions narrow when a purpose rule applies.
@@ -366,6 +369,7 @@ func (p *ISP) Validate() error {
 			}
 		}
 		r.Aggregate.validate(&ps, key, r.Name == PurposeAggregate)
+		r.Tracing.validate(&ps, key, r.Name == PurposeTracing)
 		if m := r.Conditions.MaxRiskLevel; m != "" && riskRank[m] == 0 {
 			ps.add(key+".conditions.max_risk_level", "%q: use low, medium or high, or leave it empty", m)
 		}

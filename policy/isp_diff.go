@@ -127,6 +127,9 @@ func ruleChanges(a, b *PurposeRule) []string {
 	if a.Aggregate.ProtectionInterval != b.Aggregate.ProtectionInterval {
 		out = append(out, fmt.Sprintf("protection_interval %d → %d", a.Aggregate.ProtectionInterval, b.Aggregate.ProtectionInterval))
 	}
+	if a.Tracing.QueriesPerMinute != b.Tracing.QueriesPerMinute {
+		out = append(out, fmt.Sprintf("queries_per_minute %d → %d", a.Tracing.QueriesPerMinute, b.Tracing.QueriesPerMinute))
+	}
 	if a.Aggregate.Frequency != b.Aggregate.Frequency {
 		out = append(out, fmt.Sprintf("frequency %q → %q", a.Aggregate.Frequency, b.Aggregate.Frequency))
 	}

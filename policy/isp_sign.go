@@ -122,6 +122,12 @@ func (p *ISP) SigningBytes() []byte {
 			r.str("frequency")
 			r.str(a.Frequency)
 		}
+		if t := pr.Tracing; t.set() {
+			// Likewise only rules with tracing terms encode them.
+			r.str("tracing")
+			r.str("queries_per_minute")
+			r.u64(uint64(int64(t.QueriesPerMinute)))
+		}
 		recs = append(recs, r.b)
 	}
 	c.recs(recs)

@@ -53,6 +53,8 @@ type tomlPurpose struct {
 	Threshold          int64    `toml:"threshold,omitempty"`
 	ProtectionInterval int64    `toml:"protection_interval,omitempty"`
 	Frequency          string   `toml:"frequency,omitempty"`
+	// The tracing purpose's terms.
+	QueriesPerMinute int64 `toml:"queries_per_minute,omitempty"`
 }
 
 type tomlConditions struct {
@@ -142,6 +144,11 @@ func ParseISP(data []byte) (*ISP, error) {
 			ps.add(itemKey("purpose", i, r.Name)+".protection_interval", "%d: use 1 to 1000000", r.ProtectionInterval)
 		} else {
 			rule.Aggregate.ProtectionInterval = int(r.ProtectionInterval)
+		}
+		if r.QueriesPerMinute < 0 || r.QueriesPerMinute > MaxQueriesPerMinute {
+			ps.add(itemKey("purpose", i, r.Name)+".queries_per_minute", "%d: use 1 to %d (0 or absent: %d)", r.QueriesPerMinute, MaxQueriesPerMinute, DefaultQueriesPerMinute)
+		} else {
+			rule.Tracing.QueriesPerMinute = int(r.QueriesPerMinute)
 		}
 		if r.RetentionDays < 0 || r.RetentionDays > MaxRetentionDays {
 			ps.add(itemKey("purpose", i, r.Name)+".retention_days", "%d: use 0 (no limit) to %d", r.RetentionDays, MaxRetentionDays)
@@ -377,6 +384,7 @@ func (p *ISP) Marshal() ([]byte, error) {
 			Threshold:          int64(r.Aggregate.Threshold),
 			ProtectionInterval: int64(r.Aggregate.ProtectionInterval),
 			Frequency:          r.Aggregate.Frequency,
+			QueriesPerMinute:   int64(r.Tracing.QueriesPerMinute),
 		})
 	}
 	for _, s := range p.Signatures {

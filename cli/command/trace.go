@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -82,12 +84,17 @@ func traceCommand() *cli.Command {
 					"possible, unlikely) and the comparison of every field. With --all, re-matches\n" +
 					"every open request and prints one line per request. With --federated, asks the\n" +
 					"agencies an ISP allows for purpose tracing, sending only privacy-preserving\n" +
-					"encodings of the children sought; they answer with bands and opaque handles.\n\n" +
-					"Examples:\n   cpx trace match TR-000001 --limit 5\n   cpx trace match --all -o json\n   cpx trace match TR-000001 --federated",
+					"encodings of the children sought; they answer with bands and opaque handles.\n" +
+					"--all --federated asks about every open request with the inquirer's consent as\n" +
+					"one batch, within each ISP's queries_per_minute: it waits when the rate is spent,\n" +
+					"showing progress on stderr, and exits 1 if an agency could not be asked.\n\n" +
+					"Examples:\n   cpx trace match TR-000001 --limit 5\n   cpx trace match --all -o json\n   cpx trace match TR-000001 --federated\n" +
+					"   cpx trace match --all --federated -o json",
 				Flags: append([]cli.Flag{
 					&cli.IntFlag{Name: "limit", Usage: "at most `N` candidates per child (0: 20)"},
 					&cli.BoolFlag{Name: "all", Usage: "match every open request and summarise"},
 					&cli.BoolFlag{Name: "federated", Usage: "ask the other agencies an ISP allows (bands and handles only)"},
+					&cli.StringFlag{Name: "min-probability", Usage: "only candidates whose probability is at least `P` (0 to 1; not with --all or --federated)"},
 				}, clientFlags()...),
 				Action: runTraceMatch,
 			},
@@ -368,7 +375,15 @@ func runTraceMatch(c *cli.Context) error {
 		return err
 	}
 	all := c.Bool("all")
+	minP, hasMin, err := minProbabilityFlag(c)
+	if err != nil {
+		return err
+	}
 	switch {
+	case hasMin && c.Bool("federated"):
+		return usageErrorf("--min-probability does not apply to --federated: other agencies answer with bands, never probabilities")
+	case hasMin && all:
+		return usageErrorf("--min-probability applies to one request's candidates: pass its ID, not --all")
 	case all && len(a) == 1:
 		return usageErrorf("pass a request ID or --all, not both (see cpx trace match --help)")
 	case !all && len(a) == 0:
@@ -380,7 +395,7 @@ func runTraceMatch(c *cli.Context) error {
 	}
 	if c.Bool("federated") {
 		if all {
-			return usageErrorf("--federated asks about one request: pass its ID, not --all")
+			return runFederatedMatchAll(c, cn, asJSON)
 		}
 		return runFederatedMatch(c, cn, a[0], asJSON)
 	}
@@ -404,10 +419,31 @@ func runTraceMatch(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if hasMin {
+		// The candidates come most probable first, so keeping those at or
+		// above the cut after the limit is the same as before it.
+		resp.Msg.Candidates = slices.DeleteFunc(resp.Msg.Candidates, func(m *localv1.MatchCandidate) bool {
+			return m.GetProbability() < minP
+		})
+	}
 	if asJSON {
 		return printJSON(c.App.Writer, resp.Msg)
 	}
 	return printCandidates(c.App.Writer, resp.Msg.GetCandidates(), true)
+}
+
+// minProbabilityFlag reads --min-probability: a number from 0 to 1, and
+// whether it was given.
+func minProbabilityFlag(c *cli.Context) (float64, bool, error) {
+	if !c.IsSet("min-probability") {
+		return 0, false, nil
+	}
+	v := strings.TrimSpace(c.String("min-probability"))
+	p, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(p) || p < 0 || p > 1 {
+		return 0, false, usageErrorf("--min-probability %q: want a probability from 0 to 1, such as 0.8", v)
+	}
+	return p, true, nil
 }
 
 func runCaseMatch(c *cli.Context) error {
@@ -658,6 +694,70 @@ func runTraceImport(c *cli.Context) error {
 	return nil
 }
 
+// runFederatedMatchAll is cpx trace match --all --federated: progress on
+// stderr while the node paces its queries, then every answer.
+func runFederatedMatchAll(c *cli.Context, cn *conn, asJSON bool) error {
+	stream, err := cn.Trace.FederatedMatchAllTracingRequests(c.Context, connect.NewRequest(&localv1.FederatedMatchAllTracingRequestsRequest{}))
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	var last *localv1.FederatedMatchAllTracingRequestsResponse
+	for stream.Receive() {
+		m := stream.Msg()
+		p := m.GetProgress()
+		if p == nil {
+			last = m
+			continue
+		}
+		switch {
+		case p.GetSent() == p.GetTotal():
+			fmt.Fprintf(c.App.ErrWriter, "%s: %d of %d queries sent\n", p.GetAgency(), p.GetSent(), p.GetTotal())
+		case p.GetWaitingSeconds() > 0:
+			fmt.Fprintf(c.App.ErrWriter, "%s: query %d of %d, waiting %.0f s for the ISP's queries_per_minute\n",
+				p.GetAgency(), p.GetSent()+1, p.GetTotal(), math.Ceil(p.GetWaitingSeconds()))
+		}
+	}
+	if err := stream.Err(); err != nil {
+		return err
+	}
+	if last == nil {
+		return errors.New("the node ended the batch without its results")
+	}
+	if asJSON {
+		if err := printJSON(c.App.Writer, last); err != nil {
+			return err
+		}
+	} else {
+		tw := newTable(c.App.Writer)
+		row(tw, "REQUEST", "AGENCY", "CHILD", "BAND", "LEVEL", "HANDLE")
+		for _, r := range last.GetResults() {
+			for _, x := range rankFederated(r.GetMatches()) {
+				row(tw, r.GetRequestNumber(), x.GetAgency(), strconv.Itoa(int(x.GetTrace())), x.GetBand(), levelText(x), x.GetHandle())
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	answers, notAsked := 0, 0
+	for _, r := range last.GetResults() {
+		answers += len(r.GetMatches())
+		for _, u := range r.GetUnreachable() {
+			notAsked++
+			fmt.Fprintf(c.App.ErrWriter, "not asked about %s: %s\n", r.GetRequestNumber(), u)
+		}
+	}
+	if !asJSON {
+		fmt.Fprintf(c.App.Writer, "%d requests asked about, %d agencies, %d queries: %d possible matches\n",
+			len(last.GetResults()), last.GetAgencies(), last.GetQueries(), answers)
+	}
+	if notAsked > 0 {
+		return fmt.Errorf("%d of the request-agency pairs were not asked (listed above)", notAsked)
+	}
+	return nil
+}
+
 func runFederatedMatch(c *cli.Context, cn *conn, id string, asJSON bool) error {
 	resp, err := cn.Trace.FederatedMatchTracingRequest(c.Context, connect.NewRequest(&localv1.FederatedMatchTracingRequestRequest{Id: id}))
 	if err != nil {
@@ -668,9 +768,9 @@ func runFederatedMatch(c *cli.Context, cn *conn, id string, asJSON bool) error {
 		return printJSON(c.App.Writer, m)
 	}
 	tw := newTable(c.App.Writer)
-	row(tw, "AGENCY", "CHILD", "BAND", "HANDLE")
-	for _, x := range m.Matches {
-		row(tw, x.Agency, strconv.Itoa(int(x.Trace)), x.Band, x.Handle)
+	row(tw, "AGENCY", "CHILD", "BAND", "LEVEL", "HANDLE")
+	for _, x := range rankFederated(m.Matches) {
+		row(tw, x.Agency, strconv.Itoa(int(x.Trace)), x.Band, levelText(x), x.Handle)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -682,4 +782,26 @@ func runFederatedMatch(c *cli.Context, cn *conn, id string, asJSON bool) error {
 		fmt.Fprintf(c.App.ErrWriter, "not asked: %s\n", u)
 	}
 	return nil
+}
+
+// rankFederated orders federated candidates by child, then highest level
+// first (the agencies' own order within a level).
+func rankFederated(ms []*localv1.FederatedTracingMatch) []*localv1.FederatedTracingMatch {
+	out := slices.Clone(ms)
+	slices.SortStableFunc(out, func(a, b *localv1.FederatedTracingMatch) int {
+		if a.GetTrace() != b.GetTrace() {
+			return int(a.GetTrace()) - int(b.GetTrace())
+		}
+		return int(b.GetLevel()) - int(a.GetLevel())
+	})
+	return out
+}
+
+// levelText is a candidate's level out of five, or "-" from a node that
+// gives none.
+func levelText(m *localv1.FederatedTracingMatch) string {
+	if m.GetLevel() == 0 {
+		return "-"
+	}
+	return strconv.Itoa(int(m.GetLevel())) + "/5"
 }

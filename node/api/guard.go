@@ -29,11 +29,12 @@ const (
 
 // bodyLimits are the procedures allowed more than MaxBodyBytes.
 var bodyLimits = map[string]int64{
-	localv1connect.CaseServiceImportCasesProcedure:              MaxImportBodyBytes,
-	localv1connect.TracingServiceImportTracingRequestsProcedure: MaxImportBodyBytes,
-	localv1connect.BackupServiceBackupProcedure:                 MaxStreamRequestBytes,
-	localv1connect.CaseServiceExportCasesProcedure:              MaxStreamRequestBytes,
-	localv1connect.AuditServiceExportAuditProcedure:             MaxStreamRequestBytes,
+	localv1connect.CaseServiceImportCasesProcedure:                         MaxImportBodyBytes,
+	localv1connect.TracingServiceImportTracingRequestsProcedure:            MaxImportBodyBytes,
+	localv1connect.BackupServiceBackupProcedure:                            MaxStreamRequestBytes,
+	localv1connect.CaseServiceExportCasesProcedure:                         MaxStreamRequestBytes,
+	localv1connect.AuditServiceExportAuditProcedure:                        MaxStreamRequestBytes,
+	localv1connect.TracingServiceFederatedMatchAllTracingRequestsProcedure: MaxStreamRequestBytes,
 }
 
 // streaming are the server-streaming procedures: their responses may take
@@ -42,6 +43,8 @@ var streaming = map[string]bool{
 	localv1connect.BackupServiceBackupProcedure:     true,
 	localv1connect.CaseServiceExportCasesProcedure:  true,
 	localv1connect.AuditServiceExportAuditProcedure: true,
+	// A batch of tracing queries waits for the ISPs' query rates.
+	localv1connect.TracingServiceFederatedMatchAllTracingRequestsProcedure: true,
 }
 
 type subjectKey struct{}

@@ -304,9 +304,45 @@ func (s *Server) FederatedMatchTracingRequest(ctx context.Context, req *connect.
 	}
 	resp := &localv1.FederatedMatchTracingRequestResponse{RequestId: r.ID, RequestNumber: r.Number, Unreachable: unreachable}
 	for _, m := range matches {
-		resp.Matches = append(resp.Matches, &localv1.FederatedTracingMatch{Agency: m.Agency, Trace: int32(m.Trace), Band: m.Band, Handle: m.Handle})
+		resp.Matches = append(resp.Matches, &localv1.FederatedTracingMatch{Agency: m.Agency, Trace: int32(m.Trace), Band: m.Band, Level: int32(m.Level), Handle: m.Handle})
 	}
 	return connect.NewResponse(resp), nil
+}
+
+// FederatedMatchAllTracingRequests implements TracingService.
+func (s *Server) FederatedMatchAllTracingRequests(ctx context.Context, req *connect.Request[localv1.FederatedMatchAllTracingRequestsRequest], stream *connect.ServerStream[localv1.FederatedMatchAllTracingRequestsResponse]) error {
+	sub, err := s.tracingSubject(ctx, req.Header(), req.Spec().Procedure)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var sendErr error
+	b, err := s.tracing.FederatedMatchAll(ctx, sub, func(p tracing.BatchProgress) {
+		if sendErr != nil {
+			return
+		}
+		if sendErr = stream.Send(&localv1.FederatedMatchAllTracingRequestsResponse{Progress: &localv1.FederatedBatchProgress{
+			Agency: p.Agency, Sent: int32(p.Sent), Total: int32(p.Total), WaitingSeconds: p.Waiting.Seconds(),
+		}}); sendErr != nil {
+			cancel() // the caller is gone: stop asking
+		}
+	})
+	if sendErr != nil {
+		return sendErr
+	}
+	if err != nil {
+		return s.fail(err)
+	}
+	last := &localv1.FederatedMatchAllTracingRequestsResponse{Agencies: int32(b.Agencies), Queries: int32(b.Queries)}
+	for _, r := range b.Results {
+		w := &localv1.FederatedMatchTracingRequestResponse{RequestId: r.Request.ID, RequestNumber: r.Request.Number, Unreachable: r.Unreachable}
+		for _, m := range r.Matches {
+			w.Matches = append(w.Matches, &localv1.FederatedTracingMatch{Agency: m.Agency, Trace: int32(m.Trace), Band: m.Band, Level: int32(m.Level), Handle: m.Handle})
+		}
+		last.Results = append(last.Results, w)
+	}
+	return stream.Send(last)
 }
 
 // RequestTracingDetails implements TracingService.

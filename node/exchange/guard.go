@@ -33,8 +33,10 @@ const (
 	DefaultDeliveryBurst = 2000.0
 	helloRate            = 1.0
 	helloBurst           = 10.0
-	queryRate            = 0.5 // 30 a minute
-	queryBurst           = 30.0
+	// Tracing queries: the rate of the ISP the query names
+	// (policy.ISP.TracingRate, per minute, burst as many), checked once
+	// the peer and that ISP are looked up and before any signature or
+	// decryption; policy.DefaultQueriesPerMinute otherwise.
 )
 
 // limiter allows each peer a burst, refilled at rate per second. It keeps
@@ -51,6 +53,12 @@ type limiter struct {
 const maxLimited = 4096
 
 func (l *limiter) allow(peer string, now time.Time) bool {
+	return l.allowAt(peer, now, l.rate, l.burst)
+}
+
+// allowAt is allow at a given rate and burst (the peer's, looked up by
+// the caller).
+func (l *limiter) allowAt(peer string, now time.Time, rate, burst float64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.tokens == nil || len(l.tokens) >= maxLimited {
@@ -58,9 +66,9 @@ func (l *limiter) allow(peer string, now time.Time) bool {
 	}
 	t, seen := l.tokens[peer]
 	if !seen {
-		t = l.burst
+		t = burst
 	} else {
-		t = min(l.burst, t+now.Sub(l.last[peer]).Seconds()*l.rate)
+		t = min(burst, t+now.Sub(l.last[peer]).Seconds()*rate)
 	}
 	l.last[peer] = now
 	if t < 1 {

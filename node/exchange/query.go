@@ -135,8 +135,9 @@ func (s *Service) Query(ctx context.Context, to string, isp *policy.ISP, payload
 	return envelope.Open(answer, key, sender, s.now())
 }
 
-// HandleQuery answers a sealed query from the node peerID: a per-peer
-// rate limit and a size limit before anything else, then the same checks
+// HandleQuery answers a sealed query from the node peerID: a
+// size limit, then the per-peer rate limit of the ISP the query names (policy
+// ISP.TracingRate) before any signature or decryption, then the same checks
 // as Receive (known peer and sender, times within the query window, keys
 // valid at creation, signatures, the envelope id as a nonce answered once,
 // ISP in force here at that version and allowing the purpose from that
@@ -148,35 +149,52 @@ func (s *Service) HandleQuery(ctx context.Context, peerID string, raw []byte) ([
 		s.refusePeer(ctx, now, audit.Event{Actor: "peer:" + from, Action: "tracing.query.refused", Object: "peer/" + peerID, Outcome: audit.Denied, Details: err.Error()})
 		return nil, err
 	}
-	// Before any work: the rate, then the size.
-	if !s.queries.allow(peerID, now) {
-		return refuse(peerID, ErrRateLimited)
-	}
+	// Before any work: the size; then, once the peer and the ISP the
+	// query names are looked up, the rate that ISP sets (the default for
+	// an unknown peer, an unknown ISP or one that does not bind the peer),
+	// before any signature is checked or anything decrypted.
 	if len(raw) > MaxQueryBytes {
+		if !s.queries.allowAt(peerID, now, perSecond(policy.DefaultQueriesPerMinute), policy.DefaultQueriesPerMinute) {
+			return refuse(peerID, ErrRateLimited)
+		}
 		return refuse(peerID, fmt.Errorf("%w: query of %d bytes, at most %d", envelope.ErrMalformed, len(raw), MaxQueryBytes))
 	}
-	env, err := envelope.Unmarshal(raw)
-	if err != nil {
-		return refuse(peerID, err)
-	}
-	h := env.Header
+	env, uerr := envelope.Unmarshal(raw)
+	var h envelope.Header
 	var p Peer
 	var known bool
 	var in ISPInfo
-	err = s.store.View(ctx, func(r store.Reader) error {
-		var err error
-		if p, known, err = s.peerByID(r, peerID); err != nil || !known {
+	if uerr == nil {
+		h = env.Header
+		err := s.store.View(ctx, func(r store.Reader) error {
+			var err error
+			if p, known, err = s.peerByID(r, peerID); err != nil || !known {
+				return err
+			}
+			in, err = s.isp(r, h.ISP, now)
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
 			return err
+		})
+		if err != nil {
+			return nil, err
 		}
-		in, err = s.isp(r, h.ISP, now)
-		if errors.Is(err, ErrNotFound) {
-			return nil
+	}
+	rate := policy.DefaultQueriesPerMinute
+	if known && in.ISP != nil && in.InForce && slices.ContainsFunc(in.ISP.Parties, func(pt policy.Party) bool { return pt.Agency == p.Agency }) {
+		rate = in.ISP.TracingRate()
+	}
+	if !s.queries.allowAt(peerID, now, perSecond(rate), float64(rate)) {
+		who := peerID
+		if known {
+			who = p.Agency
 		}
-		return err
-	})
+		return refuse(who, ErrRateLimited)
+	}
 	switch {
-	case err != nil:
-		return nil, err
+	case uerr != nil:
+		return refuse(peerID, uerr)
 	case !known:
 		return refuse(peerID, fmt.Errorf("%w %s", ErrUnknownPeer, peerID))
 	case h.Sender != p.Agency:
@@ -244,6 +262,9 @@ func (s *Service) HandleQuery(ctx context.Context, peerID string, raw []byte) ([
 	_ = audit.Record(ctx, s.store, now, audit.Event{Actor: "peer:" + p.Agency, Action: "tracing.query.answered", Object: "agency/" + p.Agency, Details: h.ID})
 	return out.MarshalBinary()
 }
+
+// perSecond converts a rate per minute to one per second.
+func perSecond(perMinute int) float64 { return float64(perMinute) / 60 }
 
 // queryWindow is the longest validity of a tracing query.
 const queryWindow = 10 * time.Minute

@@ -126,7 +126,7 @@ func Open(ctx context.Context, o Options) (*Service, error) {
 		store: o.Store, kr: o.Keyring, cases: o.Cases, forms: o.Forms, agency: o.Agency, peerID: o.PeerID,
 		transport: o.Transport, log: o.Logger, now: o.Now, ttl: o.EnvelopeTTL, intake: o.IntakeGroup,
 		maxLifetime: o.MaxEnvelopeLifetime, keyGrace: o.KeyGrace, maxEnvelope: o.MaxEnvelopeBytes,
-		queries:    &limiter{rate: queryRate, burst: queryBurst},
+		queries:    &limiter{},
 		hellos:     &limiter{rate: helloRate, burst: helloBurst},
 		deliveries: &limiter{rate: o.DeliveryRate, burst: o.DeliveryBurst},
 		refusals:   &audit.Summary{Store: o.Store, Burst: 20},

@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"time"
 
 	"github.com/cpx-node/cpx/crypto/pprl"
 	"github.com/cpx-node/cpx/policy"
@@ -26,4 +27,12 @@ func (s *Service) EncodedGenerations(ctx context.Context, isp *policy.ISP) (map[
 		out[id] = r.at
 	}
 	return out, es.enc, nil
+}
+
+// Pacer is the per-agency query pacer, for its own test.
+type Pacer = pacer
+
+// Reserve is pacer.reserve.
+func (p *Pacer) Reserve(agency string, rate int, now time.Time) time.Duration {
+	return p.reserve(agency, rate, now)
 }

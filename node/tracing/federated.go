@@ -151,12 +151,39 @@ type answer struct {
 }
 
 // FederatedMatch is one candidate another agency holds: which trace it is
-// for, its band, and an opaque handle to ask that agency about it.
+// for, its band and level, and an opaque handle to ask that agency about
+// it.
 type FederatedMatch struct {
 	Agency string `json:"agency,omitempty"`
 	Trace  int    `json:"trace"`
 	Band   string `json:"band"`
+	// Level ranks the candidate more finely than its band, from 1 to
+	// Levels (see Level). It is optional in the answer: a node older than
+	// it answers without, and an older asking node ignores it; 0 when
+	// the answering node gave none.
+	Level  int    `json:"level,omitempty"`
 	Handle string `json:"handle"`
+}
+
+// Levels is the number of levels of a federated answer.
+const Levels = 5
+
+// Level is the level (1 to Levels, highest most probable) of an answered
+// candidate of probability p in band: a band fine enough to rank by, still
+// no score. Likely candidates are 4 (5 from P 0.9), possible ones 1 to 3
+// (2 from 0.05, 3 from 0.2), so the level never contradicts the band.
+func Level(p float64, band string) int {
+	switch {
+	case band == matching.Likely && p >= 0.9:
+		return 5
+	case band == matching.Likely:
+		return 4
+	case p >= 0.2:
+		return 3
+	case p >= 0.05:
+		return 2
+	}
+	return 1
 }
 
 // keysFor derives the encoding keys of an ISP. Every party holds the same
@@ -257,7 +284,7 @@ func (s *Service) AnswerQuery(ctx context.Context, from string, isp *policy.ISP,
 			}
 			id := newHandle()
 			handles = append(handles, handle{ID: id, Case: es.ids[c.Index], Agency: from, ISP: isp.ID, Created: now})
-			a.Matches = append(a.Matches, FederatedMatch{Trace: i + 1, Band: band, Handle: id})
+			a.Matches = append(a.Matches, FederatedMatch{Trace: i + 1, Band: band, Level: Level(c.Probability, band), Handle: id})
 		}
 	}
 	err = s.store.Update(ctx, func(w store.Writer) error {
@@ -331,6 +358,7 @@ func (s *Service) FederatedMatch(ctx context.Context, sub policy.Subject, ref st
 		if err != nil {
 			return req, nil, nil, err
 		}
+		s.pace.reserve(t.Agency, t.ISP.TracingRate(), s.now()) // counted, not waited for: see FederatedMatchAll
 		resp, err := s.fed.Query(ctx, t.Agency, t.ISP, payload)
 		if err != nil {
 			unreachable = append(unreachable, fmt.Sprintf("%s: %v", t.Agency, err))

@@ -63,9 +63,13 @@ func TestAnswerQuery(t *testing.T) {
 			var bands []string
 			for _, m := range a.Matches {
 				for k := range m {
-					if k != "trace" && k != "band" && k != "handle" {
-						t.Errorf("answer holds %q: want only trace, band and handle", k)
+					if k != "trace" && k != "band" && k != "level" && k != "handle" {
+						t.Errorf("answer holds %q: want only trace, band, level and handle", k)
 					}
+				}
+				level, _ := m["level"].(float64)
+				if likely := m["band"] == matching.Likely; level < 1 || level > tracing.Levels || likely != (level >= 4) {
+					t.Errorf("match %v: level %v does not agree with its band (likely 4-5, possible 1-3)", m, level)
 				}
 				if h, _ := m["handle"].(string); len(h) != 32 || m["trace"] != 1.0 {
 					t.Errorf("match %v: want trace 1 and a 32-character handle", m)
@@ -79,6 +83,20 @@ func TestAnswerQuery(t *testing.T) {
 				t.Error("the answer was not audited")
 			}
 		})
+	}
+}
+
+// TestLevel: five levels, 4 and 5 likely, 1 to 3 possible.
+func TestLevel(t *testing.T) {
+	l, p := matching.Likely, matching.Possible
+	for _, tc := range []struct {
+		p    float64
+		band string
+		want int
+	}{{1, l, 5}, {0.9, l, 5}, {0.89, l, 4}, {0.5, l, 4}, {0.49, p, 3}, {0.2, p, 3}, {0.19, p, 2}, {0.05, p, 2}, {0.049, p, 1}, {0.01, p, 1}, {0.3, l, 4}} {
+		if got := tracing.Level(tc.p, tc.band); got != tc.want {
+			t.Errorf("Level(%v, %s) = %d, want %d", tc.p, tc.band, got, tc.want)
+		}
 	}
 }
 

@@ -133,7 +133,8 @@ type Service struct {
 	changes atomic.Uint64
 	encoded map[string]*encodedSet
 
-	fed Federation
+	fed  Federation
+	pace pacer // this node's tracing queries per agency (federated_batch.go)
 }
 
 // caseMeta is what the index keeps of a case besides its Person: enough to

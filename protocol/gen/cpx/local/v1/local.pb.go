@@ -8501,7 +8501,11 @@ type FederatedTracingMatch struct {
 	// likely, possible or unlikely.
 	Band string `protobuf:"bytes,3,opt,name=band,proto3" json:"band,omitempty"`
 	// Opaque; the answering agency maps it to one of its cases.
-	Handle        string `protobuf:"bytes,4,opt,name=handle,proto3" json:"handle,omitempty"`
+	Handle string `protobuf:"bytes,4,opt,name=handle,proto3" json:"handle,omitempty"`
+	// 1 to 5, highest most probable: finer than the band, to rank by (4
+	// and 5 are likely, 1 to 3 possible); 0 when the agency's node gave
+	// none (an older version).
+	Level         int32 `protobuf:"varint,5,opt,name=level,proto3" json:"level,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -8562,6 +8566,13 @@ func (x *FederatedTracingMatch) GetHandle() string {
 		return x.Handle
 	}
 	return ""
+}
+
+func (x *FederatedTracingMatch) GetLevel() int32 {
+	if x != nil {
+		return x.Level
+	}
+	return 0
 }
 
 type FederatedMatchTracingRequestResponse struct {
@@ -8633,6 +8644,186 @@ func (x *FederatedMatchTracingRequestResponse) GetUnreachable() []string {
 	return nil
 }
 
+type FederatedMatchAllTracingRequestsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FederatedMatchAllTracingRequestsRequest) Reset() {
+	*x = FederatedMatchAllTracingRequestsRequest{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FederatedMatchAllTracingRequestsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FederatedMatchAllTracingRequestsRequest) ProtoMessage() {}
+
+func (x *FederatedMatchAllTracingRequestsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FederatedMatchAllTracingRequestsRequest.ProtoReflect.Descriptor instead.
+func (*FederatedMatchAllTracingRequestsRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{139}
+}
+
+// FederatedBatchProgress tells how far a batch of tracing queries is.
+type FederatedBatchProgress struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Agency string                 `protobuf:"bytes,1,opt,name=agency,proto3" json:"agency,omitempty"`
+	// Queries sent to the agency so far, of total.
+	Sent  int32 `protobuf:"varint,2,opt,name=sent,proto3" json:"sent,omitempty"`
+	Total int32 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	// Seconds the node waits before its next query to the agency, to stay
+	// within the ISP's queries_per_minute; 0 when it does not wait.
+	WaitingSeconds float64 `protobuf:"fixed64,4,opt,name=waiting_seconds,json=waitingSeconds,proto3" json:"waiting_seconds,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *FederatedBatchProgress) Reset() {
+	*x = FederatedBatchProgress{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FederatedBatchProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FederatedBatchProgress) ProtoMessage() {}
+
+func (x *FederatedBatchProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FederatedBatchProgress.ProtoReflect.Descriptor instead.
+func (*FederatedBatchProgress) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{140}
+}
+
+func (x *FederatedBatchProgress) GetAgency() string {
+	if x != nil {
+		return x.Agency
+	}
+	return ""
+}
+
+func (x *FederatedBatchProgress) GetSent() int32 {
+	if x != nil {
+		return x.Sent
+	}
+	return 0
+}
+
+func (x *FederatedBatchProgress) GetTotal() int32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *FederatedBatchProgress) GetWaitingSeconds() float64 {
+	if x != nil {
+		return x.WaitingSeconds
+	}
+	return 0
+}
+
+type FederatedMatchAllTracingRequestsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Set on every message but the last.
+	Progress *FederatedBatchProgress `protobuf:"bytes,1,opt,name=progress,proto3" json:"progress,omitempty"`
+	// In the last message: per request asked about, its answers (each
+	// request's unreachable lists the agencies that did not answer for it).
+	Results []*FederatedMatchTracingRequestResponse `protobuf:"bytes,2,rep,name=results,proto3" json:"results,omitempty"`
+	// In the last message: agencies asked, and queries sent in all.
+	Agencies      int32 `protobuf:"varint,3,opt,name=agencies,proto3" json:"agencies,omitempty"`
+	Queries       int32 `protobuf:"varint,4,opt,name=queries,proto3" json:"queries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FederatedMatchAllTracingRequestsResponse) Reset() {
+	*x = FederatedMatchAllTracingRequestsResponse{}
+	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FederatedMatchAllTracingRequestsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FederatedMatchAllTracingRequestsResponse) ProtoMessage() {}
+
+func (x *FederatedMatchAllTracingRequestsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FederatedMatchAllTracingRequestsResponse.ProtoReflect.Descriptor instead.
+func (*FederatedMatchAllTracingRequestsResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{141}
+}
+
+func (x *FederatedMatchAllTracingRequestsResponse) GetProgress() *FederatedBatchProgress {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
+func (x *FederatedMatchAllTracingRequestsResponse) GetResults() []*FederatedMatchTracingRequestResponse {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *FederatedMatchAllTracingRequestsResponse) GetAgencies() int32 {
+	if x != nil {
+		return x.Agencies
+	}
+	return 0
+}
+
+func (x *FederatedMatchAllTracingRequestsResponse) GetQueries() int32 {
+	if x != nil {
+		return x.Queries
+	}
+	return 0
+}
+
 type RequestTracingDetailsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Agency        string                 `protobuf:"bytes,1,opt,name=agency,proto3" json:"agency,omitempty"`
@@ -8644,7 +8835,7 @@ type RequestTracingDetailsRequest struct {
 
 func (x *RequestTracingDetailsRequest) Reset() {
 	*x = RequestTracingDetailsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8656,7 +8847,7 @@ func (x *RequestTracingDetailsRequest) String() string {
 func (*RequestTracingDetailsRequest) ProtoMessage() {}
 
 func (x *RequestTracingDetailsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[139]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8669,7 +8860,7 @@ func (x *RequestTracingDetailsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestTracingDetailsRequest.ProtoReflect.Descriptor instead.
 func (*RequestTracingDetailsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{139}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{142}
 }
 
 func (x *RequestTracingDetailsRequest) GetAgency() string {
@@ -8702,7 +8893,7 @@ type RequestTracingDetailsResponse struct {
 
 func (x *RequestTracingDetailsResponse) Reset() {
 	*x = RequestTracingDetailsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8714,7 +8905,7 @@ func (x *RequestTracingDetailsResponse) String() string {
 func (*RequestTracingDetailsResponse) ProtoMessage() {}
 
 func (x *RequestTracingDetailsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[140]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8727,7 +8918,7 @@ func (x *RequestTracingDetailsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestTracingDetailsResponse.ProtoReflect.Descriptor instead.
 func (*RequestTracingDetailsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{140}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *RequestTracingDetailsResponse) GetExchange() *Exchange {
@@ -8754,7 +8945,7 @@ type ReportInfo struct {
 
 func (x *ReportInfo) Reset() {
 	*x = ReportInfo{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8766,7 +8957,7 @@ func (x *ReportInfo) String() string {
 func (*ReportInfo) ProtoMessage() {}
 
 func (x *ReportInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[141]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8779,7 +8970,7 @@ func (x *ReportInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportInfo.ProtoReflect.Descriptor instead.
 func (*ReportInfo) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{141}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{144}
 }
 
 func (x *ReportInfo) GetName() string {
@@ -8832,7 +9023,7 @@ type ListReportsRequest struct {
 
 func (x *ListReportsRequest) Reset() {
 	*x = ListReportsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8844,7 +9035,7 @@ func (x *ListReportsRequest) String() string {
 func (*ListReportsRequest) ProtoMessage() {}
 
 func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[142]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8857,7 +9048,7 @@ func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsRequest.ProtoReflect.Descriptor instead.
 func (*ListReportsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{142}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{145}
 }
 
 type ListReportsResponse struct {
@@ -8869,7 +9060,7 @@ type ListReportsResponse struct {
 
 func (x *ListReportsResponse) Reset() {
 	*x = ListReportsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8881,7 +9072,7 @@ func (x *ListReportsResponse) String() string {
 func (*ListReportsResponse) ProtoMessage() {}
 
 func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[143]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8894,7 +9085,7 @@ func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsResponse.ProtoReflect.Descriptor instead.
 func (*ListReportsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{143}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{146}
 }
 
 func (x *ListReportsResponse) GetReports() []*ReportInfo {
@@ -8913,7 +9104,7 @@ type ShowReportRequest struct {
 
 func (x *ShowReportRequest) Reset() {
 	*x = ShowReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8925,7 +9116,7 @@ func (x *ShowReportRequest) String() string {
 func (*ShowReportRequest) ProtoMessage() {}
 
 func (x *ShowReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[144]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8938,7 +9129,7 @@ func (x *ShowReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowReportRequest.ProtoReflect.Descriptor instead.
 func (*ShowReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{144}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{147}
 }
 
 func (x *ShowReportRequest) GetName() string {
@@ -8957,7 +9148,7 @@ type ShowReportResponse struct {
 
 func (x *ShowReportResponse) Reset() {
 	*x = ShowReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8969,7 +9160,7 @@ func (x *ShowReportResponse) String() string {
 func (*ShowReportResponse) ProtoMessage() {}
 
 func (x *ShowReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[145]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8982,7 +9173,7 @@ func (x *ShowReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowReportResponse.ProtoReflect.Descriptor instead.
 func (*ShowReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{145}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{148}
 }
 
 func (x *ShowReportResponse) GetReport() *ReportInfo {
@@ -9021,7 +9212,7 @@ type RunReportRequest struct {
 
 func (x *RunReportRequest) Reset() {
 	*x = RunReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9033,7 +9224,7 @@ func (x *RunReportRequest) String() string {
 func (*RunReportRequest) ProtoMessage() {}
 
 func (x *RunReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[146]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9046,7 +9237,7 @@ func (x *RunReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunReportRequest.ProtoReflect.Descriptor instead.
 func (*RunReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{146}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{149}
 }
 
 func (x *RunReportRequest) GetName() string {
@@ -9136,7 +9327,7 @@ type ReportHeader struct {
 
 func (x *ReportHeader) Reset() {
 	*x = ReportHeader{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9148,7 +9339,7 @@ func (x *ReportHeader) String() string {
 func (*ReportHeader) ProtoMessage() {}
 
 func (x *ReportHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[147]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9161,7 +9352,7 @@ func (x *ReportHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportHeader.ProtoReflect.Descriptor instead.
 func (*ReportHeader) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{147}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{150}
 }
 
 func (x *ReportHeader) GetKey() string {
@@ -9190,7 +9381,7 @@ type ReportCell struct {
 
 func (x *ReportCell) Reset() {
 	*x = ReportCell{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9202,7 +9393,7 @@ func (x *ReportCell) String() string {
 func (*ReportCell) ProtoMessage() {}
 
 func (x *ReportCell) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[148]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9215,7 +9406,7 @@ func (x *ReportCell) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportCell.ProtoReflect.Descriptor instead.
 func (*ReportCell) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{148}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{151}
 }
 
 func (x *ReportCell) GetCount() int64 {
@@ -9253,7 +9444,7 @@ type ReportTable struct {
 
 func (x *ReportTable) Reset() {
 	*x = ReportTable{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9265,7 +9456,7 @@ func (x *ReportTable) String() string {
 func (*ReportTable) ProtoMessage() {}
 
 func (x *ReportTable) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[149]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9278,7 +9469,7 @@ func (x *ReportTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportTable.ProtoReflect.Descriptor instead.
 func (*ReportTable) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{149}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{152}
 }
 
 func (x *ReportTable) GetPageField() string {
@@ -9371,7 +9562,7 @@ type ReportResult struct {
 
 func (x *ReportResult) Reset() {
 	*x = ReportResult{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[153]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9383,7 +9574,7 @@ func (x *ReportResult) String() string {
 func (*ReportResult) ProtoMessage() {}
 
 func (x *ReportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[150]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[153]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9396,7 +9587,7 @@ func (x *ReportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResult.ProtoReflect.Descriptor instead.
 func (*ReportResult) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{150}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{153}
 }
 
 func (x *ReportResult) GetName() string {
@@ -9492,7 +9683,7 @@ type RunReportResponse struct {
 
 func (x *RunReportResponse) Reset() {
 	*x = RunReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[154]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9504,7 +9695,7 @@ func (x *RunReportResponse) String() string {
 func (*RunReportResponse) ProtoMessage() {}
 
 func (x *RunReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[151]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[154]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9517,7 +9708,7 @@ func (x *RunReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunReportResponse.ProtoReflect.Descriptor instead.
 func (*RunReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{151}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{154}
 }
 
 func (x *RunReportResponse) GetResult() *ReportResult {
@@ -9541,7 +9732,7 @@ type PushReportRequest struct {
 
 func (x *PushReportRequest) Reset() {
 	*x = PushReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[155]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9553,7 +9744,7 @@ func (x *PushReportRequest) String() string {
 func (*PushReportRequest) ProtoMessage() {}
 
 func (x *PushReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[152]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[155]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9566,7 +9757,7 @@ func (x *PushReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushReportRequest.ProtoReflect.Descriptor instead.
 func (*PushReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{152}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{155}
 }
 
 func (x *PushReportRequest) GetName() string {
@@ -9608,7 +9799,7 @@ type PushReportResponse struct {
 
 func (x *PushReportResponse) Reset() {
 	*x = PushReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[153]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[156]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9620,7 +9811,7 @@ func (x *PushReportResponse) String() string {
 func (*PushReportResponse) ProtoMessage() {}
 
 func (x *PushReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[153]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[156]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9633,7 +9824,7 @@ func (x *PushReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushReportResponse.ProtoReflect.Descriptor instead.
 func (*PushReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{153}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{156}
 }
 
 func (x *PushReportResponse) GetExchange() *Exchange {
@@ -9689,7 +9880,7 @@ type ListSubmissionsRequest struct {
 
 func (x *ListSubmissionsRequest) Reset() {
 	*x = ListSubmissionsRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[154]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[157]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9701,7 +9892,7 @@ func (x *ListSubmissionsRequest) String() string {
 func (*ListSubmissionsRequest) ProtoMessage() {}
 
 func (x *ListSubmissionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[154]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[157]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9714,7 +9905,7 @@ func (x *ListSubmissionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubmissionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSubmissionsRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{154}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{157}
 }
 
 func (x *ListSubmissionsRequest) GetPeriod() string {
@@ -9753,7 +9944,7 @@ type Submission struct {
 
 func (x *Submission) Reset() {
 	*x = Submission{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[155]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[158]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9765,7 +9956,7 @@ func (x *Submission) String() string {
 func (*Submission) ProtoMessage() {}
 
 func (x *Submission) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[155]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[158]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9778,7 +9969,7 @@ func (x *Submission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Submission.ProtoReflect.Descriptor instead.
 func (*Submission) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{155}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{158}
 }
 
 func (x *Submission) GetAgency() string {
@@ -9870,7 +10061,7 @@ type ListSubmissionsResponse struct {
 
 func (x *ListSubmissionsResponse) Reset() {
 	*x = ListSubmissionsResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[156]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[159]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9882,7 +10073,7 @@ func (x *ListSubmissionsResponse) String() string {
 func (*ListSubmissionsResponse) ProtoMessage() {}
 
 func (x *ListSubmissionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[156]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[159]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9895,7 +10086,7 @@ func (x *ListSubmissionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubmissionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSubmissionsResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{156}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{159}
 }
 
 func (x *ListSubmissionsResponse) GetSubmissions() []*Submission {
@@ -9921,7 +10112,7 @@ type ValidateReportRequest struct {
 
 func (x *ValidateReportRequest) Reset() {
 	*x = ValidateReportRequest{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[157]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[160]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9933,7 +10124,7 @@ func (x *ValidateReportRequest) String() string {
 func (*ValidateReportRequest) ProtoMessage() {}
 
 func (x *ValidateReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[157]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[160]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9946,7 +10137,7 @@ func (x *ValidateReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateReportRequest.ProtoReflect.Descriptor instead.
 func (*ValidateReportRequest) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{157}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{160}
 }
 
 func (x *ValidateReportRequest) GetDefinition() string {
@@ -9965,7 +10156,7 @@ type ValidateReportResponse struct {
 
 func (x *ValidateReportResponse) Reset() {
 	*x = ValidateReportResponse{}
-	mi := &file_cpx_local_v1_local_proto_msgTypes[158]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[161]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9977,7 +10168,7 @@ func (x *ValidateReportResponse) String() string {
 func (*ValidateReportResponse) ProtoMessage() {}
 
 func (x *ValidateReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cpx_local_v1_local_proto_msgTypes[158]
+	mi := &file_cpx_local_v1_local_proto_msgTypes[161]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9990,7 +10181,7 @@ func (x *ValidateReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateReportResponse.ProtoReflect.Descriptor instead.
 func (*ValidateReportResponse) Descriptor() ([]byte, []int) {
-	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{158}
+	return file_cpx_local_v1_local_proto_rawDescGZIP(), []int{161}
 }
 
 func (x *ValidateReportResponse) GetReport() *ReportInfo {
@@ -10629,18 +10820,30 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x1aRejectTracingMatchResponse\x126\n" +
 	"\arequest\x18\x01 \x01(\v2\x1c.cpx.local.v1.TracingRequestR\arequest\"5\n" +
 	"#FederatedMatchTracingRequestRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"q\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x87\x01\n" +
 	"\x15FederatedTracingMatch\x12\x16\n" +
 	"\x06agency\x18\x01 \x01(\tR\x06agency\x12\x14\n" +
 	"\x05trace\x18\x02 \x01(\x05R\x05trace\x12\x12\n" +
 	"\x04band\x18\x03 \x01(\tR\x04band\x12\x16\n" +
-	"\x06handle\x18\x04 \x01(\tR\x06handle\"\xcd\x01\n" +
+	"\x06handle\x18\x04 \x01(\tR\x06handle\x12\x14\n" +
+	"\x05level\x18\x05 \x01(\x05R\x05level\"\xcd\x01\n" +
 	"$FederatedMatchTracingRequestResponse\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
 	"\x0erequest_number\x18\x02 \x01(\tR\rrequestNumber\x12=\n" +
 	"\amatches\x18\x03 \x03(\v2#.cpx.local.v1.FederatedTracingMatchR\amatches\x12 \n" +
-	"\vunreachable\x18\x04 \x03(\tR\vunreachable\"b\n" +
+	"\vunreachable\x18\x04 \x03(\tR\vunreachable\")\n" +
+	"'FederatedMatchAllTracingRequestsRequest\"\x83\x01\n" +
+	"\x16FederatedBatchProgress\x12\x16\n" +
+	"\x06agency\x18\x01 \x01(\tR\x06agency\x12\x12\n" +
+	"\x04sent\x18\x02 \x01(\x05R\x04sent\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\x05R\x05total\x12'\n" +
+	"\x0fwaiting_seconds\x18\x04 \x01(\x01R\x0ewaitingSeconds\"\xf0\x01\n" +
+	"(FederatedMatchAllTracingRequestsResponse\x12@\n" +
+	"\bprogress\x18\x01 \x01(\v2$.cpx.local.v1.FederatedBatchProgressR\bprogress\x12L\n" +
+	"\aresults\x18\x02 \x03(\v22.cpx.local.v1.FederatedMatchTracingRequestResponseR\aresults\x12\x1a\n" +
+	"\bagencies\x18\x03 \x01(\x05R\bagencies\x12\x18\n" +
+	"\aqueries\x18\x04 \x01(\x05R\aqueries\"b\n" +
 	"\x1cRequestTracingDetailsRequest\x12\x16\n" +
 	"\x06agency\x18\x01 \x01(\tR\x06agency\x12\x16\n" +
 	"\x06handle\x18\x02 \x01(\tR\x06handle\x12\x12\n" +
@@ -10823,8 +11026,7 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\n" +
 	"RotateKeys\x12\x1f.cpx.local.v1.RotateKeysRequest\x1a .cpx.local.v1.RotateKeysResponse\"\x002X\n" +
 	"\rBackupService\x12G\n" +
-	"\x06Backup\x12\x1b.cpx.local.v1.BackupRequest\x1a\x1c.cpx.local.v1.BackupResponse\"\x000\x012\xcb\n" +
-	"\n" +
+	"\x06Backup\x12\x1b.cpx.local.v1.BackupRequest\x1a\x1c.cpx.local.v1.BackupResponse\"\x000\x012\xe3\v\n" +
 	"\x0eTracingService\x12o\n" +
 	"\x14CreateTracingRequest\x12).cpx.local.v1.CreateTracingRequestRequest\x1a*.cpx.local.v1.CreateTracingRequestResponse\"\x00\x12f\n" +
 	"\x11GetTracingRequest\x12&.cpx.local.v1.GetTracingRequestRequest\x1a'.cpx.local.v1.GetTracingRequestResponse\"\x00\x12l\n" +
@@ -10832,7 +11034,8 @@ const file_cpx_local_v1_local_proto_rawDesc = "" +
 	"\x14UpdateTracingRequest\x12).cpx.local.v1.UpdateTracingRequestRequest\x1a*.cpx.local.v1.UpdateTracingRequestResponse\"\x00\x12r\n" +
 	"\x15ImportTracingRequests\x12*.cpx.local.v1.ImportTracingRequestsRequest\x1a+.cpx.local.v1.ImportTracingRequestsResponse\"\x00\x12l\n" +
 	"\x13MatchTracingRequest\x12(.cpx.local.v1.MatchTracingRequestRequest\x1a).cpx.local.v1.MatchTracingRequestResponse\"\x00\x12\x87\x01\n" +
-	"\x1cFederatedMatchTracingRequest\x121.cpx.local.v1.FederatedMatchTracingRequestRequest\x1a2.cpx.local.v1.FederatedMatchTracingRequestResponse\"\x00\x12r\n" +
+	"\x1cFederatedMatchTracingRequest\x121.cpx.local.v1.FederatedMatchTracingRequestRequest\x1a2.cpx.local.v1.FederatedMatchTracingRequestResponse\"\x00\x12\x95\x01\n" +
+	" FederatedMatchAllTracingRequests\x125.cpx.local.v1.FederatedMatchAllTracingRequestsRequest\x1a6.cpx.local.v1.FederatedMatchAllTracingRequestsResponse\"\x000\x01\x12r\n" +
 	"\x15RequestTracingDetails\x12*.cpx.local.v1.RequestTracingDetailsRequest\x1a+.cpx.local.v1.RequestTracingDetailsResponse\"\x00\x12x\n" +
 	"\x17MatchAllTracingRequests\x12,.cpx.local.v1.MatchAllTracingRequestsRequest\x1a-.cpx.local.v1.MatchAllTracingRequestsResponse\"\x00\x12N\n" +
 	"\tMatchCase\x12\x1e.cpx.local.v1.MatchCaseRequest\x1a\x1f.cpx.local.v1.MatchCaseResponse\"\x00\x12l\n" +
@@ -10860,194 +11063,197 @@ func file_cpx_local_v1_local_proto_rawDescGZIP() []byte {
 	return file_cpx_local_v1_local_proto_rawDescData
 }
 
-var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 159)
+var file_cpx_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 162)
 var file_cpx_local_v1_local_proto_goTypes = []any{
-	(*StatusRequest)(nil),                        // 0: cpx.local.v1.StatusRequest
-	(*StatusResponse)(nil),                       // 1: cpx.local.v1.StatusResponse
-	(*SetNotifyRequest)(nil),                     // 2: cpx.local.v1.SetNotifyRequest
-	(*SetNotifyResponse)(nil),                    // 3: cpx.local.v1.SetNotifyResponse
-	(*User)(nil),                                 // 4: cpx.local.v1.User
-	(*AddUserRequest)(nil),                       // 5: cpx.local.v1.AddUserRequest
-	(*AddUserResponse)(nil),                      // 6: cpx.local.v1.AddUserResponse
-	(*ApproveUserRequest)(nil),                   // 7: cpx.local.v1.ApproveUserRequest
-	(*ApproveUserResponse)(nil),                  // 8: cpx.local.v1.ApproveUserResponse
-	(*ListUsersRequest)(nil),                     // 9: cpx.local.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),                    // 10: cpx.local.v1.ListUsersResponse
-	(*DisableUserRequest)(nil),                   // 11: cpx.local.v1.DisableUserRequest
-	(*DisableUserResponse)(nil),                  // 12: cpx.local.v1.DisableUserResponse
-	(*Token)(nil),                                // 13: cpx.local.v1.Token
-	(*IssueTokenRequest)(nil),                    // 14: cpx.local.v1.IssueTokenRequest
-	(*IssueTokenResponse)(nil),                   // 15: cpx.local.v1.IssueTokenResponse
-	(*ListTokensRequest)(nil),                    // 16: cpx.local.v1.ListTokensRequest
-	(*ListTokensResponse)(nil),                   // 17: cpx.local.v1.ListTokensResponse
-	(*RevokeTokenRequest)(nil),                   // 18: cpx.local.v1.RevokeTokenRequest
-	(*RevokeTokenResponse)(nil),                  // 19: cpx.local.v1.RevokeTokenResponse
-	(*PurgeCaseRequest)(nil),                     // 20: cpx.local.v1.PurgeCaseRequest
-	(*PurgeCaseResponse)(nil),                    // 21: cpx.local.v1.PurgeCaseResponse
-	(*Consent)(nil),                              // 22: cpx.local.v1.Consent
-	(*Case)(nil),                                 // 23: cpx.local.v1.Case
-	(*CreateCaseRequest)(nil),                    // 24: cpx.local.v1.CreateCaseRequest
-	(*CreateCaseResponse)(nil),                   // 25: cpx.local.v1.CreateCaseResponse
-	(*GetCaseRequest)(nil),                       // 26: cpx.local.v1.GetCaseRequest
-	(*GetCaseResponse)(nil),                      // 27: cpx.local.v1.GetCaseResponse
-	(*ListCasesRequest)(nil),                     // 28: cpx.local.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),                    // 29: cpx.local.v1.ListCasesResponse
-	(*UpdateCaseRequest)(nil),                    // 30: cpx.local.v1.UpdateCaseRequest
-	(*UpdateCaseResponse)(nil),                   // 31: cpx.local.v1.UpdateCaseResponse
-	(*CloseCaseRequest)(nil),                     // 32: cpx.local.v1.CloseCaseRequest
-	(*CloseCaseResponse)(nil),                    // 33: cpx.local.v1.CloseCaseResponse
-	(*CaseHistoryRequest)(nil),                   // 34: cpx.local.v1.CaseHistoryRequest
-	(*CaseVersion)(nil),                          // 35: cpx.local.v1.CaseVersion
-	(*CaseHistoryResponse)(nil),                  // 36: cpx.local.v1.CaseHistoryResponse
-	(*ImportRow)(nil),                            // 37: cpx.local.v1.ImportRow
-	(*ImportCasesRequest)(nil),                   // 38: cpx.local.v1.ImportCasesRequest
-	(*ImportResult)(nil),                         // 39: cpx.local.v1.ImportResult
-	(*ImportCasesResponse)(nil),                  // 40: cpx.local.v1.ImportCasesResponse
-	(*ImportProgress)(nil),                       // 41: cpx.local.v1.ImportProgress
-	(*ExportCasesRequest)(nil),                   // 42: cpx.local.v1.ExportCasesRequest
-	(*ExportCasesResponse)(nil),                  // 43: cpx.local.v1.ExportCasesResponse
-	(*ListFormsRequest)(nil),                     // 44: cpx.local.v1.ListFormsRequest
-	(*Form)(nil),                                 // 45: cpx.local.v1.Form
-	(*FormField)(nil),                            // 46: cpx.local.v1.FormField
-	(*FormLookup)(nil),                           // 47: cpx.local.v1.FormLookup
-	(*FormOption)(nil),                           // 48: cpx.local.v1.FormOption
-	(*FormLocation)(nil),                         // 49: cpx.local.v1.FormLocation
-	(*ListFormsResponse)(nil),                    // 50: cpx.local.v1.ListFormsResponse
-	(*CheckpointAuditRequest)(nil),               // 51: cpx.local.v1.CheckpointAuditRequest
-	(*CheckpointAuditResponse)(nil),              // 52: cpx.local.v1.CheckpointAuditResponse
-	(*AnchorCheck)(nil),                          // 53: cpx.local.v1.AnchorCheck
-	(*AuditEntry)(nil),                           // 54: cpx.local.v1.AuditEntry
-	(*VerifyAuditRequest)(nil),                   // 55: cpx.local.v1.VerifyAuditRequest
-	(*VerifyAuditResponse)(nil),                  // 56: cpx.local.v1.VerifyAuditResponse
-	(*TailAuditRequest)(nil),                     // 57: cpx.local.v1.TailAuditRequest
-	(*TailAuditResponse)(nil),                    // 58: cpx.local.v1.TailAuditResponse
-	(*ExportAuditRequest)(nil),                   // 59: cpx.local.v1.ExportAuditRequest
-	(*ExportAuditResponse)(nil),                  // 60: cpx.local.v1.ExportAuditResponse
-	(*NodeIDRequest)(nil),                        // 61: cpx.local.v1.NodeIDRequest
-	(*NodeIDResponse)(nil),                       // 62: cpx.local.v1.NodeIDResponse
-	(*Peer)(nil),                                 // 63: cpx.local.v1.Peer
-	(*AddPeerRequest)(nil),                       // 64: cpx.local.v1.AddPeerRequest
-	(*AddPeerResponse)(nil),                      // 65: cpx.local.v1.AddPeerResponse
-	(*ListPeersRequest)(nil),                     // 66: cpx.local.v1.ListPeersRequest
-	(*ListPeersResponse)(nil),                    // 67: cpx.local.v1.ListPeersResponse
-	(*RemovePeerRequest)(nil),                    // 68: cpx.local.v1.RemovePeerRequest
-	(*RemovePeerResponse)(nil),                   // 69: cpx.local.v1.RemovePeerResponse
-	(*RekeyPeerRequest)(nil),                     // 70: cpx.local.v1.RekeyPeerRequest
-	(*RekeyPeerResponse)(nil),                    // 71: cpx.local.v1.RekeyPeerResponse
-	(*Policy)(nil),                               // 72: cpx.local.v1.Policy
-	(*ApplyPolicyRequest)(nil),                   // 73: cpx.local.v1.ApplyPolicyRequest
-	(*ApplyPolicyResponse)(nil),                  // 74: cpx.local.v1.ApplyPolicyResponse
-	(*ListPoliciesRequest)(nil),                  // 75: cpx.local.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),                 // 76: cpx.local.v1.ListPoliciesResponse
-	(*ShowPolicyRequest)(nil),                    // 77: cpx.local.v1.ShowPolicyRequest
-	(*ShowPolicyResponse)(nil),                   // 78: cpx.local.v1.ShowPolicyResponse
-	(*SignPolicyRequest)(nil),                    // 79: cpx.local.v1.SignPolicyRequest
-	(*SignPolicyResponse)(nil),                   // 80: cpx.local.v1.SignPolicyResponse
-	(*CheckPolicyRequest)(nil),                   // 81: cpx.local.v1.CheckPolicyRequest
-	(*FieldDecision)(nil),                        // 82: cpx.local.v1.FieldDecision
-	(*CheckPolicyResponse)(nil),                  // 83: cpx.local.v1.CheckPolicyResponse
-	(*Exchange)(nil),                             // 84: cpx.local.v1.Exchange
-	(*ExchangeEvent)(nil),                        // 85: cpx.local.v1.ExchangeEvent
-	(*SendRequest)(nil),                          // 86: cpx.local.v1.SendRequest
-	(*SendResponse)(nil),                         // 87: cpx.local.v1.SendResponse
-	(*ListExchangesRequest)(nil),                 // 88: cpx.local.v1.ListExchangesRequest
-	(*ListExchangesResponse)(nil),                // 89: cpx.local.v1.ListExchangesResponse
-	(*GetExchangeRequest)(nil),                   // 90: cpx.local.v1.GetExchangeRequest
-	(*GetExchangeResponse)(nil),                  // 91: cpx.local.v1.GetExchangeResponse
-	(*RespondRequest)(nil),                       // 92: cpx.local.v1.RespondRequest
-	(*RespondResponse)(nil),                      // 93: cpx.local.v1.RespondResponse
-	(*ResyncExchangeRequest)(nil),                // 94: cpx.local.v1.ResyncExchangeRequest
-	(*ResyncExchangeResponse)(nil),               // 95: cpx.local.v1.ResyncExchangeResponse
-	(*OutboxRequest)(nil),                        // 96: cpx.local.v1.OutboxRequest
-	(*OutboxEntry)(nil),                          // 97: cpx.local.v1.OutboxEntry
-	(*OutboxResponse)(nil),                       // 98: cpx.local.v1.OutboxResponse
-	(*RetryOutboxRequest)(nil),                   // 99: cpx.local.v1.RetryOutboxRequest
-	(*RetryOutboxResponse)(nil),                  // 100: cpx.local.v1.RetryOutboxResponse
-	(*KeysStatusRequest)(nil),                    // 101: cpx.local.v1.KeysStatusRequest
-	(*AgencyKey)(nil),                            // 102: cpx.local.v1.AgencyKey
-	(*KeysStatusResponse)(nil),                   // 103: cpx.local.v1.KeysStatusResponse
-	(*RotateKeysRequest)(nil),                    // 104: cpx.local.v1.RotateKeysRequest
-	(*RotateKeysResponse)(nil),                   // 105: cpx.local.v1.RotateKeysResponse
-	(*BackupRequest)(nil),                        // 106: cpx.local.v1.BackupRequest
-	(*BackupResponse)(nil),                       // 107: cpx.local.v1.BackupResponse
-	(*TracingRequest)(nil),                       // 108: cpx.local.v1.TracingRequest
-	(*Trace)(nil),                                // 109: cpx.local.v1.Trace
-	(*TracingDecision)(nil),                      // 110: cpx.local.v1.TracingDecision
-	(*CreateTracingRequestRequest)(nil),          // 111: cpx.local.v1.CreateTracingRequestRequest
-	(*CreateTracingRequestResponse)(nil),         // 112: cpx.local.v1.CreateTracingRequestResponse
-	(*GetTracingRequestRequest)(nil),             // 113: cpx.local.v1.GetTracingRequestRequest
-	(*GetTracingRequestResponse)(nil),            // 114: cpx.local.v1.GetTracingRequestResponse
-	(*ListTracingRequestsRequest)(nil),           // 115: cpx.local.v1.ListTracingRequestsRequest
-	(*ListTracingRequestsResponse)(nil),          // 116: cpx.local.v1.ListTracingRequestsResponse
-	(*UpdateTracingRequestRequest)(nil),          // 117: cpx.local.v1.UpdateTracingRequestRequest
-	(*UpdateTracingRequestResponse)(nil),         // 118: cpx.local.v1.UpdateTracingRequestResponse
-	(*TracingImportRow)(nil),                     // 119: cpx.local.v1.TracingImportRow
-	(*TracingImportResult)(nil),                  // 120: cpx.local.v1.TracingImportResult
-	(*ImportTracingRequestsRequest)(nil),         // 121: cpx.local.v1.ImportTracingRequestsRequest
-	(*ImportTracingRequestsResponse)(nil),        // 122: cpx.local.v1.ImportTracingRequestsResponse
-	(*MatchComparison)(nil),                      // 123: cpx.local.v1.MatchComparison
-	(*MatchCandidate)(nil),                       // 124: cpx.local.v1.MatchCandidate
-	(*MatchTracingRequestRequest)(nil),           // 125: cpx.local.v1.MatchTracingRequestRequest
-	(*MatchTracingRequestResponse)(nil),          // 126: cpx.local.v1.MatchTracingRequestResponse
-	(*MatchAllTracingRequestsRequest)(nil),       // 127: cpx.local.v1.MatchAllTracingRequestsRequest
-	(*TracingMatchSummary)(nil),                  // 128: cpx.local.v1.TracingMatchSummary
-	(*MatchAllTracingRequestsResponse)(nil),      // 129: cpx.local.v1.MatchAllTracingRequestsResponse
-	(*MatchCaseRequest)(nil),                     // 130: cpx.local.v1.MatchCaseRequest
-	(*MatchCaseResponse)(nil),                    // 131: cpx.local.v1.MatchCaseResponse
-	(*ConfirmTracingMatchRequest)(nil),           // 132: cpx.local.v1.ConfirmTracingMatchRequest
-	(*ConfirmTracingMatchResponse)(nil),          // 133: cpx.local.v1.ConfirmTracingMatchResponse
-	(*RejectTracingMatchRequest)(nil),            // 134: cpx.local.v1.RejectTracingMatchRequest
-	(*RejectTracingMatchResponse)(nil),           // 135: cpx.local.v1.RejectTracingMatchResponse
-	(*FederatedMatchTracingRequestRequest)(nil),  // 136: cpx.local.v1.FederatedMatchTracingRequestRequest
-	(*FederatedTracingMatch)(nil),                // 137: cpx.local.v1.FederatedTracingMatch
-	(*FederatedMatchTracingRequestResponse)(nil), // 138: cpx.local.v1.FederatedMatchTracingRequestResponse
-	(*RequestTracingDetailsRequest)(nil),         // 139: cpx.local.v1.RequestTracingDetailsRequest
-	(*RequestTracingDetailsResponse)(nil),        // 140: cpx.local.v1.RequestTracingDetailsResponse
-	(*ReportInfo)(nil),                           // 141: cpx.local.v1.ReportInfo
-	(*ListReportsRequest)(nil),                   // 142: cpx.local.v1.ListReportsRequest
-	(*ListReportsResponse)(nil),                  // 143: cpx.local.v1.ListReportsResponse
-	(*ShowReportRequest)(nil),                    // 144: cpx.local.v1.ShowReportRequest
-	(*ShowReportResponse)(nil),                   // 145: cpx.local.v1.ShowReportResponse
-	(*RunReportRequest)(nil),                     // 146: cpx.local.v1.RunReportRequest
-	(*ReportHeader)(nil),                         // 147: cpx.local.v1.ReportHeader
-	(*ReportCell)(nil),                           // 148: cpx.local.v1.ReportCell
-	(*ReportTable)(nil),                          // 149: cpx.local.v1.ReportTable
-	(*ReportResult)(nil),                         // 150: cpx.local.v1.ReportResult
-	(*RunReportResponse)(nil),                    // 151: cpx.local.v1.RunReportResponse
-	(*PushReportRequest)(nil),                    // 152: cpx.local.v1.PushReportRequest
-	(*PushReportResponse)(nil),                   // 153: cpx.local.v1.PushReportResponse
-	(*ListSubmissionsRequest)(nil),               // 154: cpx.local.v1.ListSubmissionsRequest
-	(*Submission)(nil),                           // 155: cpx.local.v1.Submission
-	(*ListSubmissionsResponse)(nil),              // 156: cpx.local.v1.ListSubmissionsResponse
-	(*ValidateReportRequest)(nil),                // 157: cpx.local.v1.ValidateReportRequest
-	(*ValidateReportResponse)(nil),               // 158: cpx.local.v1.ValidateReportResponse
-	(*timestamppb.Timestamp)(nil),                // 159: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),                      // 160: google.protobuf.Struct
+	(*StatusRequest)(nil),                            // 0: cpx.local.v1.StatusRequest
+	(*StatusResponse)(nil),                           // 1: cpx.local.v1.StatusResponse
+	(*SetNotifyRequest)(nil),                         // 2: cpx.local.v1.SetNotifyRequest
+	(*SetNotifyResponse)(nil),                        // 3: cpx.local.v1.SetNotifyResponse
+	(*User)(nil),                                     // 4: cpx.local.v1.User
+	(*AddUserRequest)(nil),                           // 5: cpx.local.v1.AddUserRequest
+	(*AddUserResponse)(nil),                          // 6: cpx.local.v1.AddUserResponse
+	(*ApproveUserRequest)(nil),                       // 7: cpx.local.v1.ApproveUserRequest
+	(*ApproveUserResponse)(nil),                      // 8: cpx.local.v1.ApproveUserResponse
+	(*ListUsersRequest)(nil),                         // 9: cpx.local.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),                        // 10: cpx.local.v1.ListUsersResponse
+	(*DisableUserRequest)(nil),                       // 11: cpx.local.v1.DisableUserRequest
+	(*DisableUserResponse)(nil),                      // 12: cpx.local.v1.DisableUserResponse
+	(*Token)(nil),                                    // 13: cpx.local.v1.Token
+	(*IssueTokenRequest)(nil),                        // 14: cpx.local.v1.IssueTokenRequest
+	(*IssueTokenResponse)(nil),                       // 15: cpx.local.v1.IssueTokenResponse
+	(*ListTokensRequest)(nil),                        // 16: cpx.local.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),                       // 17: cpx.local.v1.ListTokensResponse
+	(*RevokeTokenRequest)(nil),                       // 18: cpx.local.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),                      // 19: cpx.local.v1.RevokeTokenResponse
+	(*PurgeCaseRequest)(nil),                         // 20: cpx.local.v1.PurgeCaseRequest
+	(*PurgeCaseResponse)(nil),                        // 21: cpx.local.v1.PurgeCaseResponse
+	(*Consent)(nil),                                  // 22: cpx.local.v1.Consent
+	(*Case)(nil),                                     // 23: cpx.local.v1.Case
+	(*CreateCaseRequest)(nil),                        // 24: cpx.local.v1.CreateCaseRequest
+	(*CreateCaseResponse)(nil),                       // 25: cpx.local.v1.CreateCaseResponse
+	(*GetCaseRequest)(nil),                           // 26: cpx.local.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),                          // 27: cpx.local.v1.GetCaseResponse
+	(*ListCasesRequest)(nil),                         // 28: cpx.local.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),                        // 29: cpx.local.v1.ListCasesResponse
+	(*UpdateCaseRequest)(nil),                        // 30: cpx.local.v1.UpdateCaseRequest
+	(*UpdateCaseResponse)(nil),                       // 31: cpx.local.v1.UpdateCaseResponse
+	(*CloseCaseRequest)(nil),                         // 32: cpx.local.v1.CloseCaseRequest
+	(*CloseCaseResponse)(nil),                        // 33: cpx.local.v1.CloseCaseResponse
+	(*CaseHistoryRequest)(nil),                       // 34: cpx.local.v1.CaseHistoryRequest
+	(*CaseVersion)(nil),                              // 35: cpx.local.v1.CaseVersion
+	(*CaseHistoryResponse)(nil),                      // 36: cpx.local.v1.CaseHistoryResponse
+	(*ImportRow)(nil),                                // 37: cpx.local.v1.ImportRow
+	(*ImportCasesRequest)(nil),                       // 38: cpx.local.v1.ImportCasesRequest
+	(*ImportResult)(nil),                             // 39: cpx.local.v1.ImportResult
+	(*ImportCasesResponse)(nil),                      // 40: cpx.local.v1.ImportCasesResponse
+	(*ImportProgress)(nil),                           // 41: cpx.local.v1.ImportProgress
+	(*ExportCasesRequest)(nil),                       // 42: cpx.local.v1.ExportCasesRequest
+	(*ExportCasesResponse)(nil),                      // 43: cpx.local.v1.ExportCasesResponse
+	(*ListFormsRequest)(nil),                         // 44: cpx.local.v1.ListFormsRequest
+	(*Form)(nil),                                     // 45: cpx.local.v1.Form
+	(*FormField)(nil),                                // 46: cpx.local.v1.FormField
+	(*FormLookup)(nil),                               // 47: cpx.local.v1.FormLookup
+	(*FormOption)(nil),                               // 48: cpx.local.v1.FormOption
+	(*FormLocation)(nil),                             // 49: cpx.local.v1.FormLocation
+	(*ListFormsResponse)(nil),                        // 50: cpx.local.v1.ListFormsResponse
+	(*CheckpointAuditRequest)(nil),                   // 51: cpx.local.v1.CheckpointAuditRequest
+	(*CheckpointAuditResponse)(nil),                  // 52: cpx.local.v1.CheckpointAuditResponse
+	(*AnchorCheck)(nil),                              // 53: cpx.local.v1.AnchorCheck
+	(*AuditEntry)(nil),                               // 54: cpx.local.v1.AuditEntry
+	(*VerifyAuditRequest)(nil),                       // 55: cpx.local.v1.VerifyAuditRequest
+	(*VerifyAuditResponse)(nil),                      // 56: cpx.local.v1.VerifyAuditResponse
+	(*TailAuditRequest)(nil),                         // 57: cpx.local.v1.TailAuditRequest
+	(*TailAuditResponse)(nil),                        // 58: cpx.local.v1.TailAuditResponse
+	(*ExportAuditRequest)(nil),                       // 59: cpx.local.v1.ExportAuditRequest
+	(*ExportAuditResponse)(nil),                      // 60: cpx.local.v1.ExportAuditResponse
+	(*NodeIDRequest)(nil),                            // 61: cpx.local.v1.NodeIDRequest
+	(*NodeIDResponse)(nil),                           // 62: cpx.local.v1.NodeIDResponse
+	(*Peer)(nil),                                     // 63: cpx.local.v1.Peer
+	(*AddPeerRequest)(nil),                           // 64: cpx.local.v1.AddPeerRequest
+	(*AddPeerResponse)(nil),                          // 65: cpx.local.v1.AddPeerResponse
+	(*ListPeersRequest)(nil),                         // 66: cpx.local.v1.ListPeersRequest
+	(*ListPeersResponse)(nil),                        // 67: cpx.local.v1.ListPeersResponse
+	(*RemovePeerRequest)(nil),                        // 68: cpx.local.v1.RemovePeerRequest
+	(*RemovePeerResponse)(nil),                       // 69: cpx.local.v1.RemovePeerResponse
+	(*RekeyPeerRequest)(nil),                         // 70: cpx.local.v1.RekeyPeerRequest
+	(*RekeyPeerResponse)(nil),                        // 71: cpx.local.v1.RekeyPeerResponse
+	(*Policy)(nil),                                   // 72: cpx.local.v1.Policy
+	(*ApplyPolicyRequest)(nil),                       // 73: cpx.local.v1.ApplyPolicyRequest
+	(*ApplyPolicyResponse)(nil),                      // 74: cpx.local.v1.ApplyPolicyResponse
+	(*ListPoliciesRequest)(nil),                      // 75: cpx.local.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),                     // 76: cpx.local.v1.ListPoliciesResponse
+	(*ShowPolicyRequest)(nil),                        // 77: cpx.local.v1.ShowPolicyRequest
+	(*ShowPolicyResponse)(nil),                       // 78: cpx.local.v1.ShowPolicyResponse
+	(*SignPolicyRequest)(nil),                        // 79: cpx.local.v1.SignPolicyRequest
+	(*SignPolicyResponse)(nil),                       // 80: cpx.local.v1.SignPolicyResponse
+	(*CheckPolicyRequest)(nil),                       // 81: cpx.local.v1.CheckPolicyRequest
+	(*FieldDecision)(nil),                            // 82: cpx.local.v1.FieldDecision
+	(*CheckPolicyResponse)(nil),                      // 83: cpx.local.v1.CheckPolicyResponse
+	(*Exchange)(nil),                                 // 84: cpx.local.v1.Exchange
+	(*ExchangeEvent)(nil),                            // 85: cpx.local.v1.ExchangeEvent
+	(*SendRequest)(nil),                              // 86: cpx.local.v1.SendRequest
+	(*SendResponse)(nil),                             // 87: cpx.local.v1.SendResponse
+	(*ListExchangesRequest)(nil),                     // 88: cpx.local.v1.ListExchangesRequest
+	(*ListExchangesResponse)(nil),                    // 89: cpx.local.v1.ListExchangesResponse
+	(*GetExchangeRequest)(nil),                       // 90: cpx.local.v1.GetExchangeRequest
+	(*GetExchangeResponse)(nil),                      // 91: cpx.local.v1.GetExchangeResponse
+	(*RespondRequest)(nil),                           // 92: cpx.local.v1.RespondRequest
+	(*RespondResponse)(nil),                          // 93: cpx.local.v1.RespondResponse
+	(*ResyncExchangeRequest)(nil),                    // 94: cpx.local.v1.ResyncExchangeRequest
+	(*ResyncExchangeResponse)(nil),                   // 95: cpx.local.v1.ResyncExchangeResponse
+	(*OutboxRequest)(nil),                            // 96: cpx.local.v1.OutboxRequest
+	(*OutboxEntry)(nil),                              // 97: cpx.local.v1.OutboxEntry
+	(*OutboxResponse)(nil),                           // 98: cpx.local.v1.OutboxResponse
+	(*RetryOutboxRequest)(nil),                       // 99: cpx.local.v1.RetryOutboxRequest
+	(*RetryOutboxResponse)(nil),                      // 100: cpx.local.v1.RetryOutboxResponse
+	(*KeysStatusRequest)(nil),                        // 101: cpx.local.v1.KeysStatusRequest
+	(*AgencyKey)(nil),                                // 102: cpx.local.v1.AgencyKey
+	(*KeysStatusResponse)(nil),                       // 103: cpx.local.v1.KeysStatusResponse
+	(*RotateKeysRequest)(nil),                        // 104: cpx.local.v1.RotateKeysRequest
+	(*RotateKeysResponse)(nil),                       // 105: cpx.local.v1.RotateKeysResponse
+	(*BackupRequest)(nil),                            // 106: cpx.local.v1.BackupRequest
+	(*BackupResponse)(nil),                           // 107: cpx.local.v1.BackupResponse
+	(*TracingRequest)(nil),                           // 108: cpx.local.v1.TracingRequest
+	(*Trace)(nil),                                    // 109: cpx.local.v1.Trace
+	(*TracingDecision)(nil),                          // 110: cpx.local.v1.TracingDecision
+	(*CreateTracingRequestRequest)(nil),              // 111: cpx.local.v1.CreateTracingRequestRequest
+	(*CreateTracingRequestResponse)(nil),             // 112: cpx.local.v1.CreateTracingRequestResponse
+	(*GetTracingRequestRequest)(nil),                 // 113: cpx.local.v1.GetTracingRequestRequest
+	(*GetTracingRequestResponse)(nil),                // 114: cpx.local.v1.GetTracingRequestResponse
+	(*ListTracingRequestsRequest)(nil),               // 115: cpx.local.v1.ListTracingRequestsRequest
+	(*ListTracingRequestsResponse)(nil),              // 116: cpx.local.v1.ListTracingRequestsResponse
+	(*UpdateTracingRequestRequest)(nil),              // 117: cpx.local.v1.UpdateTracingRequestRequest
+	(*UpdateTracingRequestResponse)(nil),             // 118: cpx.local.v1.UpdateTracingRequestResponse
+	(*TracingImportRow)(nil),                         // 119: cpx.local.v1.TracingImportRow
+	(*TracingImportResult)(nil),                      // 120: cpx.local.v1.TracingImportResult
+	(*ImportTracingRequestsRequest)(nil),             // 121: cpx.local.v1.ImportTracingRequestsRequest
+	(*ImportTracingRequestsResponse)(nil),            // 122: cpx.local.v1.ImportTracingRequestsResponse
+	(*MatchComparison)(nil),                          // 123: cpx.local.v1.MatchComparison
+	(*MatchCandidate)(nil),                           // 124: cpx.local.v1.MatchCandidate
+	(*MatchTracingRequestRequest)(nil),               // 125: cpx.local.v1.MatchTracingRequestRequest
+	(*MatchTracingRequestResponse)(nil),              // 126: cpx.local.v1.MatchTracingRequestResponse
+	(*MatchAllTracingRequestsRequest)(nil),           // 127: cpx.local.v1.MatchAllTracingRequestsRequest
+	(*TracingMatchSummary)(nil),                      // 128: cpx.local.v1.TracingMatchSummary
+	(*MatchAllTracingRequestsResponse)(nil),          // 129: cpx.local.v1.MatchAllTracingRequestsResponse
+	(*MatchCaseRequest)(nil),                         // 130: cpx.local.v1.MatchCaseRequest
+	(*MatchCaseResponse)(nil),                        // 131: cpx.local.v1.MatchCaseResponse
+	(*ConfirmTracingMatchRequest)(nil),               // 132: cpx.local.v1.ConfirmTracingMatchRequest
+	(*ConfirmTracingMatchResponse)(nil),              // 133: cpx.local.v1.ConfirmTracingMatchResponse
+	(*RejectTracingMatchRequest)(nil),                // 134: cpx.local.v1.RejectTracingMatchRequest
+	(*RejectTracingMatchResponse)(nil),               // 135: cpx.local.v1.RejectTracingMatchResponse
+	(*FederatedMatchTracingRequestRequest)(nil),      // 136: cpx.local.v1.FederatedMatchTracingRequestRequest
+	(*FederatedTracingMatch)(nil),                    // 137: cpx.local.v1.FederatedTracingMatch
+	(*FederatedMatchTracingRequestResponse)(nil),     // 138: cpx.local.v1.FederatedMatchTracingRequestResponse
+	(*FederatedMatchAllTracingRequestsRequest)(nil),  // 139: cpx.local.v1.FederatedMatchAllTracingRequestsRequest
+	(*FederatedBatchProgress)(nil),                   // 140: cpx.local.v1.FederatedBatchProgress
+	(*FederatedMatchAllTracingRequestsResponse)(nil), // 141: cpx.local.v1.FederatedMatchAllTracingRequestsResponse
+	(*RequestTracingDetailsRequest)(nil),             // 142: cpx.local.v1.RequestTracingDetailsRequest
+	(*RequestTracingDetailsResponse)(nil),            // 143: cpx.local.v1.RequestTracingDetailsResponse
+	(*ReportInfo)(nil),                               // 144: cpx.local.v1.ReportInfo
+	(*ListReportsRequest)(nil),                       // 145: cpx.local.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),                      // 146: cpx.local.v1.ListReportsResponse
+	(*ShowReportRequest)(nil),                        // 147: cpx.local.v1.ShowReportRequest
+	(*ShowReportResponse)(nil),                       // 148: cpx.local.v1.ShowReportResponse
+	(*RunReportRequest)(nil),                         // 149: cpx.local.v1.RunReportRequest
+	(*ReportHeader)(nil),                             // 150: cpx.local.v1.ReportHeader
+	(*ReportCell)(nil),                               // 151: cpx.local.v1.ReportCell
+	(*ReportTable)(nil),                              // 152: cpx.local.v1.ReportTable
+	(*ReportResult)(nil),                             // 153: cpx.local.v1.ReportResult
+	(*RunReportResponse)(nil),                        // 154: cpx.local.v1.RunReportResponse
+	(*PushReportRequest)(nil),                        // 155: cpx.local.v1.PushReportRequest
+	(*PushReportResponse)(nil),                       // 156: cpx.local.v1.PushReportResponse
+	(*ListSubmissionsRequest)(nil),                   // 157: cpx.local.v1.ListSubmissionsRequest
+	(*Submission)(nil),                               // 158: cpx.local.v1.Submission
+	(*ListSubmissionsResponse)(nil),                  // 159: cpx.local.v1.ListSubmissionsResponse
+	(*ValidateReportRequest)(nil),                    // 160: cpx.local.v1.ValidateReportRequest
+	(*ValidateReportResponse)(nil),                   // 161: cpx.local.v1.ValidateReportResponse
+	(*timestamppb.Timestamp)(nil),                    // 162: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                          // 163: google.protobuf.Struct
 }
 var file_cpx_local_v1_local_proto_depIdxs = []int32{
-	159, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	159, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	162, // 0: cpx.local.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	162, // 1: cpx.local.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	4,   // 2: cpx.local.v1.AddUserResponse.user:type_name -> cpx.local.v1.User
 	4,   // 3: cpx.local.v1.ApproveUserResponse.user:type_name -> cpx.local.v1.User
 	4,   // 4: cpx.local.v1.ListUsersResponse.users:type_name -> cpx.local.v1.User
 	4,   // 5: cpx.local.v1.DisableUserResponse.user:type_name -> cpx.local.v1.User
-	159, // 6: cpx.local.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
+	162, // 6: cpx.local.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
 	13,  // 7: cpx.local.v1.IssueTokenResponse.info:type_name -> cpx.local.v1.Token
 	13,  // 8: cpx.local.v1.ListTokensResponse.tokens:type_name -> cpx.local.v1.Token
-	159, // 9: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
-	159, // 10: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	162, // 9: cpx.local.v1.Case.created_at:type_name -> google.protobuf.Timestamp
+	162, // 10: cpx.local.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
 	22,  // 11: cpx.local.v1.Case.consent:type_name -> cpx.local.v1.Consent
-	160, // 12: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
-	160, // 13: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
+	163, // 12: cpx.local.v1.Case.fields:type_name -> google.protobuf.Struct
+	163, // 13: cpx.local.v1.CreateCaseRequest.fields:type_name -> google.protobuf.Struct
 	23,  // 14: cpx.local.v1.CreateCaseResponse.case:type_name -> cpx.local.v1.Case
 	23,  // 15: cpx.local.v1.GetCaseResponse.case:type_name -> cpx.local.v1.Case
 	23,  // 16: cpx.local.v1.ListCasesResponse.cases:type_name -> cpx.local.v1.Case
-	160, // 17: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
+	163, // 17: cpx.local.v1.UpdateCaseRequest.fields:type_name -> google.protobuf.Struct
 	23,  // 18: cpx.local.v1.UpdateCaseResponse.case:type_name -> cpx.local.v1.Case
 	23,  // 19: cpx.local.v1.CloseCaseResponse.case:type_name -> cpx.local.v1.Case
-	159, // 20: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
+	162, // 20: cpx.local.v1.CaseVersion.at:type_name -> google.protobuf.Timestamp
 	35,  // 21: cpx.local.v1.CaseHistoryResponse.versions:type_name -> cpx.local.v1.CaseVersion
-	160, // 22: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
+	163, // 22: cpx.local.v1.ImportRow.fields:type_name -> google.protobuf.Struct
 	37,  // 23: cpx.local.v1.ImportCasesRequest.rows:type_name -> cpx.local.v1.ImportRow
 	39,  // 24: cpx.local.v1.ImportCasesResponse.results:type_name -> cpx.local.v1.ImportResult
 	41,  // 25: cpx.local.v1.ImportCasesResponse.progress:type_name -> cpx.local.v1.ImportProgress
@@ -11059,58 +11265,58 @@ var file_cpx_local_v1_local_proto_depIdxs = []int32{
 	47,  // 31: cpx.local.v1.ListFormsResponse.lookups:type_name -> cpx.local.v1.FormLookup
 	49,  // 32: cpx.local.v1.ListFormsResponse.locations:type_name -> cpx.local.v1.FormLocation
 	53,  // 33: cpx.local.v1.CheckpointAuditResponse.missed:type_name -> cpx.local.v1.AnchorCheck
-	159, // 34: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	162, // 34: cpx.local.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
 	53,  // 35: cpx.local.v1.VerifyAuditResponse.anchors:type_name -> cpx.local.v1.AnchorCheck
 	54,  // 36: cpx.local.v1.TailAuditResponse.entries:type_name -> cpx.local.v1.AuditEntry
 	54,  // 37: cpx.local.v1.ExportAuditResponse.entry:type_name -> cpx.local.v1.AuditEntry
-	159, // 38: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
-	159, // 39: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
-	159, // 40: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
-	159, // 41: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
-	159, // 42: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
+	162, // 38: cpx.local.v1.NodeIDResponse.key_not_after:type_name -> google.protobuf.Timestamp
+	162, // 39: cpx.local.v1.Peer.added_at:type_name -> google.protobuf.Timestamp
+	162, // 40: cpx.local.v1.Peer.last_seen:type_name -> google.protobuf.Timestamp
+	162, // 41: cpx.local.v1.Peer.last_error_at:type_name -> google.protobuf.Timestamp
+	162, // 42: cpx.local.v1.Peer.announced_at:type_name -> google.protobuf.Timestamp
 	63,  // 43: cpx.local.v1.AddPeerResponse.peer:type_name -> cpx.local.v1.Peer
 	63,  // 44: cpx.local.v1.ListPeersResponse.peers:type_name -> cpx.local.v1.Peer
 	63,  // 45: cpx.local.v1.RekeyPeerResponse.peer:type_name -> cpx.local.v1.Peer
-	159, // 46: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
-	159, // 47: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
-	159, // 48: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
+	162, // 46: cpx.local.v1.Policy.valid_from:type_name -> google.protobuf.Timestamp
+	162, // 47: cpx.local.v1.Policy.valid_until:type_name -> google.protobuf.Timestamp
+	162, // 48: cpx.local.v1.Policy.applied_at:type_name -> google.protobuf.Timestamp
 	72,  // 49: cpx.local.v1.ApplyPolicyResponse.policy:type_name -> cpx.local.v1.Policy
 	72,  // 50: cpx.local.v1.ApplyPolicyResponse.previous:type_name -> cpx.local.v1.Policy
 	72,  // 51: cpx.local.v1.ListPoliciesResponse.policies:type_name -> cpx.local.v1.Policy
 	72,  // 52: cpx.local.v1.ShowPolicyResponse.policy:type_name -> cpx.local.v1.Policy
 	72,  // 53: cpx.local.v1.SignPolicyResponse.policy:type_name -> cpx.local.v1.Policy
 	82,  // 54: cpx.local.v1.CheckPolicyResponse.fields:type_name -> cpx.local.v1.FieldDecision
-	160, // 55: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
-	159, // 56: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
-	159, // 57: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
+	163, // 55: cpx.local.v1.Exchange.fields:type_name -> google.protobuf.Struct
+	162, // 56: cpx.local.v1.Exchange.created_at:type_name -> google.protobuf.Timestamp
+	162, // 57: cpx.local.v1.Exchange.updated_at:type_name -> google.protobuf.Timestamp
 	85,  // 58: cpx.local.v1.Exchange.history:type_name -> cpx.local.v1.ExchangeEvent
-	159, // 59: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
+	162, // 59: cpx.local.v1.ExchangeEvent.at:type_name -> google.protobuf.Timestamp
 	84,  // 60: cpx.local.v1.SendResponse.exchange:type_name -> cpx.local.v1.Exchange
 	84,  // 61: cpx.local.v1.ListExchangesResponse.exchanges:type_name -> cpx.local.v1.Exchange
 	84,  // 62: cpx.local.v1.GetExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
 	84,  // 63: cpx.local.v1.RespondResponse.exchange:type_name -> cpx.local.v1.Exchange
 	84,  // 64: cpx.local.v1.ResyncExchangeResponse.exchange:type_name -> cpx.local.v1.Exchange
-	159, // 65: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
-	159, // 66: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
-	159, // 67: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
+	162, // 65: cpx.local.v1.OutboxEntry.created:type_name -> google.protobuf.Timestamp
+	162, // 66: cpx.local.v1.OutboxEntry.next_attempt:type_name -> google.protobuf.Timestamp
+	162, // 67: cpx.local.v1.OutboxEntry.expires:type_name -> google.protobuf.Timestamp
 	97,  // 68: cpx.local.v1.OutboxResponse.entries:type_name -> cpx.local.v1.OutboxEntry
-	159, // 69: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
-	159, // 70: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
+	162, // 69: cpx.local.v1.AgencyKey.not_before:type_name -> google.protobuf.Timestamp
+	162, // 70: cpx.local.v1.AgencyKey.not_after:type_name -> google.protobuf.Timestamp
 	102, // 71: cpx.local.v1.KeysStatusResponse.agency_keys:type_name -> cpx.local.v1.AgencyKey
 	102, // 72: cpx.local.v1.RotateKeysResponse.new_agency_key:type_name -> cpx.local.v1.AgencyKey
-	159, // 73: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
-	159, // 74: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
+	162, // 73: cpx.local.v1.TracingRequest.created_at:type_name -> google.protobuf.Timestamp
+	162, // 74: cpx.local.v1.TracingRequest.updated_at:type_name -> google.protobuf.Timestamp
 	109, // 75: cpx.local.v1.TracingRequest.traces:type_name -> cpx.local.v1.Trace
 	110, // 76: cpx.local.v1.TracingRequest.decisions:type_name -> cpx.local.v1.TracingDecision
-	159, // 77: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
-	160, // 78: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
-	160, // 79: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	162, // 77: cpx.local.v1.TracingDecision.at:type_name -> google.protobuf.Timestamp
+	163, // 78: cpx.local.v1.CreateTracingRequestRequest.request:type_name -> google.protobuf.Struct
+	163, // 79: cpx.local.v1.CreateTracingRequestRequest.set:type_name -> google.protobuf.Struct
 	108, // 80: cpx.local.v1.CreateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
 	108, // 81: cpx.local.v1.GetTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
 	108, // 82: cpx.local.v1.ListTracingRequestsResponse.requests:type_name -> cpx.local.v1.TracingRequest
-	160, // 83: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
+	163, // 83: cpx.local.v1.UpdateTracingRequestRequest.set:type_name -> google.protobuf.Struct
 	108, // 84: cpx.local.v1.UpdateTracingRequestResponse.request:type_name -> cpx.local.v1.TracingRequest
-	160, // 85: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
+	163, // 85: cpx.local.v1.TracingImportRow.request:type_name -> google.protobuf.Struct
 	119, // 86: cpx.local.v1.ImportTracingRequestsRequest.rows:type_name -> cpx.local.v1.TracingImportRow
 	120, // 87: cpx.local.v1.ImportTracingRequestsResponse.results:type_name -> cpx.local.v1.TracingImportResult
 	123, // 88: cpx.local.v1.MatchCandidate.comparisons:type_name -> cpx.local.v1.MatchComparison
@@ -11122,151 +11328,155 @@ var file_cpx_local_v1_local_proto_depIdxs = []int32{
 	108, // 94: cpx.local.v1.ConfirmTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
 	108, // 95: cpx.local.v1.RejectTracingMatchResponse.request:type_name -> cpx.local.v1.TracingRequest
 	137, // 96: cpx.local.v1.FederatedMatchTracingRequestResponse.matches:type_name -> cpx.local.v1.FederatedTracingMatch
-	84,  // 97: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
-	141, // 98: cpx.local.v1.ListReportsResponse.reports:type_name -> cpx.local.v1.ReportInfo
-	141, // 99: cpx.local.v1.ShowReportResponse.report:type_name -> cpx.local.v1.ReportInfo
-	147, // 100: cpx.local.v1.ReportTable.page:type_name -> cpx.local.v1.ReportHeader
-	147, // 101: cpx.local.v1.ReportTable.rows:type_name -> cpx.local.v1.ReportHeader
-	147, // 102: cpx.local.v1.ReportTable.cols:type_name -> cpx.local.v1.ReportHeader
-	148, // 103: cpx.local.v1.ReportTable.cells:type_name -> cpx.local.v1.ReportCell
-	148, // 104: cpx.local.v1.ReportTable.row_totals:type_name -> cpx.local.v1.ReportCell
-	148, // 105: cpx.local.v1.ReportTable.col_totals:type_name -> cpx.local.v1.ReportCell
-	148, // 106: cpx.local.v1.ReportTable.total:type_name -> cpx.local.v1.ReportCell
-	159, // 107: cpx.local.v1.ReportResult.generated_at:type_name -> google.protobuf.Timestamp
-	149, // 108: cpx.local.v1.ReportResult.tables:type_name -> cpx.local.v1.ReportTable
-	150, // 109: cpx.local.v1.RunReportResponse.result:type_name -> cpx.local.v1.ReportResult
-	84,  // 110: cpx.local.v1.PushReportResponse.exchange:type_name -> cpx.local.v1.Exchange
-	150, // 111: cpx.local.v1.PushReportResponse.result:type_name -> cpx.local.v1.ReportResult
-	159, // 112: cpx.local.v1.Submission.received_at:type_name -> google.protobuf.Timestamp
-	155, // 113: cpx.local.v1.ListSubmissionsResponse.submissions:type_name -> cpx.local.v1.Submission
-	141, // 114: cpx.local.v1.ValidateReportResponse.report:type_name -> cpx.local.v1.ReportInfo
-	0,   // 115: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
-	5,   // 116: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
-	9,   // 117: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
-	11,  // 118: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
-	7,   // 119: cpx.local.v1.UserService.ApproveUser:input_type -> cpx.local.v1.ApproveUserRequest
-	14,  // 120: cpx.local.v1.UserService.IssueToken:input_type -> cpx.local.v1.IssueTokenRequest
-	16,  // 121: cpx.local.v1.UserService.ListTokens:input_type -> cpx.local.v1.ListTokensRequest
-	18,  // 122: cpx.local.v1.UserService.RevokeToken:input_type -> cpx.local.v1.RevokeTokenRequest
-	2,   // 123: cpx.local.v1.UserService.SetNotify:input_type -> cpx.local.v1.SetNotifyRequest
-	24,  // 124: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
-	26,  // 125: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
-	28,  // 126: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
-	30,  // 127: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
-	32,  // 128: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
-	34,  // 129: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
-	38,  // 130: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
-	42,  // 131: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
-	20,  // 132: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
-	44,  // 133: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
-	55,  // 134: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
-	57,  // 135: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
-	59,  // 136: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
-	51,  // 137: cpx.local.v1.AuditService.CheckpointAudit:input_type -> cpx.local.v1.CheckpointAuditRequest
-	61,  // 138: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
-	64,  // 139: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
-	66,  // 140: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
-	68,  // 141: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
-	70,  // 142: cpx.local.v1.FederationService.RekeyPeer:input_type -> cpx.local.v1.RekeyPeerRequest
-	73,  // 143: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
-	75,  // 144: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
-	77,  // 145: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
-	79,  // 146: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
-	81,  // 147: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
-	86,  // 148: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
-	88,  // 149: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
-	90,  // 150: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
-	92,  // 151: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
-	94,  // 152: cpx.local.v1.FederationService.ResyncExchange:input_type -> cpx.local.v1.ResyncExchangeRequest
-	96,  // 153: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
-	99,  // 154: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
-	101, // 155: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
-	104, // 156: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
-	106, // 157: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
-	111, // 158: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
-	113, // 159: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
-	115, // 160: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
-	117, // 161: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
-	121, // 162: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
-	125, // 163: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
-	136, // 164: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
-	139, // 165: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
-	127, // 166: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
-	130, // 167: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
-	132, // 168: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
-	134, // 169: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
-	142, // 170: cpx.local.v1.ReportService.ListReports:input_type -> cpx.local.v1.ListReportsRequest
-	144, // 171: cpx.local.v1.ReportService.ShowReport:input_type -> cpx.local.v1.ShowReportRequest
-	146, // 172: cpx.local.v1.ReportService.RunReport:input_type -> cpx.local.v1.RunReportRequest
-	157, // 173: cpx.local.v1.ReportService.ValidateReport:input_type -> cpx.local.v1.ValidateReportRequest
-	152, // 174: cpx.local.v1.ReportService.PushReport:input_type -> cpx.local.v1.PushReportRequest
-	154, // 175: cpx.local.v1.ReportService.ListSubmissions:input_type -> cpx.local.v1.ListSubmissionsRequest
-	1,   // 176: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
-	6,   // 177: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
-	10,  // 178: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
-	12,  // 179: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
-	8,   // 180: cpx.local.v1.UserService.ApproveUser:output_type -> cpx.local.v1.ApproveUserResponse
-	15,  // 181: cpx.local.v1.UserService.IssueToken:output_type -> cpx.local.v1.IssueTokenResponse
-	17,  // 182: cpx.local.v1.UserService.ListTokens:output_type -> cpx.local.v1.ListTokensResponse
-	19,  // 183: cpx.local.v1.UserService.RevokeToken:output_type -> cpx.local.v1.RevokeTokenResponse
-	3,   // 184: cpx.local.v1.UserService.SetNotify:output_type -> cpx.local.v1.SetNotifyResponse
-	25,  // 185: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
-	27,  // 186: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
-	29,  // 187: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
-	31,  // 188: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
-	33,  // 189: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
-	36,  // 190: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
-	40,  // 191: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
-	43,  // 192: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
-	21,  // 193: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
-	50,  // 194: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
-	56,  // 195: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
-	58,  // 196: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
-	60,  // 197: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
-	52,  // 198: cpx.local.v1.AuditService.CheckpointAudit:output_type -> cpx.local.v1.CheckpointAuditResponse
-	62,  // 199: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
-	65,  // 200: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
-	67,  // 201: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
-	69,  // 202: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
-	71,  // 203: cpx.local.v1.FederationService.RekeyPeer:output_type -> cpx.local.v1.RekeyPeerResponse
-	74,  // 204: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
-	76,  // 205: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
-	78,  // 206: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
-	80,  // 207: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
-	83,  // 208: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
-	87,  // 209: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
-	89,  // 210: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
-	91,  // 211: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
-	93,  // 212: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
-	95,  // 213: cpx.local.v1.FederationService.ResyncExchange:output_type -> cpx.local.v1.ResyncExchangeResponse
-	98,  // 214: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
-	100, // 215: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
-	103, // 216: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
-	105, // 217: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
-	107, // 218: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
-	112, // 219: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
-	114, // 220: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
-	116, // 221: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
-	118, // 222: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
-	122, // 223: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
-	126, // 224: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
-	138, // 225: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
-	140, // 226: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
-	129, // 227: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
-	131, // 228: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
-	133, // 229: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
-	135, // 230: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
-	143, // 231: cpx.local.v1.ReportService.ListReports:output_type -> cpx.local.v1.ListReportsResponse
-	145, // 232: cpx.local.v1.ReportService.ShowReport:output_type -> cpx.local.v1.ShowReportResponse
-	151, // 233: cpx.local.v1.ReportService.RunReport:output_type -> cpx.local.v1.RunReportResponse
-	158, // 234: cpx.local.v1.ReportService.ValidateReport:output_type -> cpx.local.v1.ValidateReportResponse
-	153, // 235: cpx.local.v1.ReportService.PushReport:output_type -> cpx.local.v1.PushReportResponse
-	156, // 236: cpx.local.v1.ReportService.ListSubmissions:output_type -> cpx.local.v1.ListSubmissionsResponse
-	176, // [176:237] is the sub-list for method output_type
-	115, // [115:176] is the sub-list for method input_type
-	115, // [115:115] is the sub-list for extension type_name
-	115, // [115:115] is the sub-list for extension extendee
-	0,   // [0:115] is the sub-list for field type_name
+	140, // 97: cpx.local.v1.FederatedMatchAllTracingRequestsResponse.progress:type_name -> cpx.local.v1.FederatedBatchProgress
+	138, // 98: cpx.local.v1.FederatedMatchAllTracingRequestsResponse.results:type_name -> cpx.local.v1.FederatedMatchTracingRequestResponse
+	84,  // 99: cpx.local.v1.RequestTracingDetailsResponse.exchange:type_name -> cpx.local.v1.Exchange
+	144, // 100: cpx.local.v1.ListReportsResponse.reports:type_name -> cpx.local.v1.ReportInfo
+	144, // 101: cpx.local.v1.ShowReportResponse.report:type_name -> cpx.local.v1.ReportInfo
+	150, // 102: cpx.local.v1.ReportTable.page:type_name -> cpx.local.v1.ReportHeader
+	150, // 103: cpx.local.v1.ReportTable.rows:type_name -> cpx.local.v1.ReportHeader
+	150, // 104: cpx.local.v1.ReportTable.cols:type_name -> cpx.local.v1.ReportHeader
+	151, // 105: cpx.local.v1.ReportTable.cells:type_name -> cpx.local.v1.ReportCell
+	151, // 106: cpx.local.v1.ReportTable.row_totals:type_name -> cpx.local.v1.ReportCell
+	151, // 107: cpx.local.v1.ReportTable.col_totals:type_name -> cpx.local.v1.ReportCell
+	151, // 108: cpx.local.v1.ReportTable.total:type_name -> cpx.local.v1.ReportCell
+	162, // 109: cpx.local.v1.ReportResult.generated_at:type_name -> google.protobuf.Timestamp
+	152, // 110: cpx.local.v1.ReportResult.tables:type_name -> cpx.local.v1.ReportTable
+	153, // 111: cpx.local.v1.RunReportResponse.result:type_name -> cpx.local.v1.ReportResult
+	84,  // 112: cpx.local.v1.PushReportResponse.exchange:type_name -> cpx.local.v1.Exchange
+	153, // 113: cpx.local.v1.PushReportResponse.result:type_name -> cpx.local.v1.ReportResult
+	162, // 114: cpx.local.v1.Submission.received_at:type_name -> google.protobuf.Timestamp
+	158, // 115: cpx.local.v1.ListSubmissionsResponse.submissions:type_name -> cpx.local.v1.Submission
+	144, // 116: cpx.local.v1.ValidateReportResponse.report:type_name -> cpx.local.v1.ReportInfo
+	0,   // 117: cpx.local.v1.NodeService.Status:input_type -> cpx.local.v1.StatusRequest
+	5,   // 118: cpx.local.v1.UserService.AddUser:input_type -> cpx.local.v1.AddUserRequest
+	9,   // 119: cpx.local.v1.UserService.ListUsers:input_type -> cpx.local.v1.ListUsersRequest
+	11,  // 120: cpx.local.v1.UserService.DisableUser:input_type -> cpx.local.v1.DisableUserRequest
+	7,   // 121: cpx.local.v1.UserService.ApproveUser:input_type -> cpx.local.v1.ApproveUserRequest
+	14,  // 122: cpx.local.v1.UserService.IssueToken:input_type -> cpx.local.v1.IssueTokenRequest
+	16,  // 123: cpx.local.v1.UserService.ListTokens:input_type -> cpx.local.v1.ListTokensRequest
+	18,  // 124: cpx.local.v1.UserService.RevokeToken:input_type -> cpx.local.v1.RevokeTokenRequest
+	2,   // 125: cpx.local.v1.UserService.SetNotify:input_type -> cpx.local.v1.SetNotifyRequest
+	24,  // 126: cpx.local.v1.CaseService.CreateCase:input_type -> cpx.local.v1.CreateCaseRequest
+	26,  // 127: cpx.local.v1.CaseService.GetCase:input_type -> cpx.local.v1.GetCaseRequest
+	28,  // 128: cpx.local.v1.CaseService.ListCases:input_type -> cpx.local.v1.ListCasesRequest
+	30,  // 129: cpx.local.v1.CaseService.UpdateCase:input_type -> cpx.local.v1.UpdateCaseRequest
+	32,  // 130: cpx.local.v1.CaseService.CloseCase:input_type -> cpx.local.v1.CloseCaseRequest
+	34,  // 131: cpx.local.v1.CaseService.CaseHistory:input_type -> cpx.local.v1.CaseHistoryRequest
+	38,  // 132: cpx.local.v1.CaseService.ImportCases:input_type -> cpx.local.v1.ImportCasesRequest
+	42,  // 133: cpx.local.v1.CaseService.ExportCases:input_type -> cpx.local.v1.ExportCasesRequest
+	20,  // 134: cpx.local.v1.CaseService.PurgeCase:input_type -> cpx.local.v1.PurgeCaseRequest
+	44,  // 135: cpx.local.v1.FormService.ListForms:input_type -> cpx.local.v1.ListFormsRequest
+	55,  // 136: cpx.local.v1.AuditService.VerifyAudit:input_type -> cpx.local.v1.VerifyAuditRequest
+	57,  // 137: cpx.local.v1.AuditService.TailAudit:input_type -> cpx.local.v1.TailAuditRequest
+	59,  // 138: cpx.local.v1.AuditService.ExportAudit:input_type -> cpx.local.v1.ExportAuditRequest
+	51,  // 139: cpx.local.v1.AuditService.CheckpointAudit:input_type -> cpx.local.v1.CheckpointAuditRequest
+	61,  // 140: cpx.local.v1.FederationService.NodeID:input_type -> cpx.local.v1.NodeIDRequest
+	64,  // 141: cpx.local.v1.FederationService.AddPeer:input_type -> cpx.local.v1.AddPeerRequest
+	66,  // 142: cpx.local.v1.FederationService.ListPeers:input_type -> cpx.local.v1.ListPeersRequest
+	68,  // 143: cpx.local.v1.FederationService.RemovePeer:input_type -> cpx.local.v1.RemovePeerRequest
+	70,  // 144: cpx.local.v1.FederationService.RekeyPeer:input_type -> cpx.local.v1.RekeyPeerRequest
+	73,  // 145: cpx.local.v1.FederationService.ApplyPolicy:input_type -> cpx.local.v1.ApplyPolicyRequest
+	75,  // 146: cpx.local.v1.FederationService.ListPolicies:input_type -> cpx.local.v1.ListPoliciesRequest
+	77,  // 147: cpx.local.v1.FederationService.ShowPolicy:input_type -> cpx.local.v1.ShowPolicyRequest
+	79,  // 148: cpx.local.v1.FederationService.SignPolicy:input_type -> cpx.local.v1.SignPolicyRequest
+	81,  // 149: cpx.local.v1.FederationService.CheckPolicy:input_type -> cpx.local.v1.CheckPolicyRequest
+	86,  // 150: cpx.local.v1.FederationService.Send:input_type -> cpx.local.v1.SendRequest
+	88,  // 151: cpx.local.v1.FederationService.ListExchanges:input_type -> cpx.local.v1.ListExchangesRequest
+	90,  // 152: cpx.local.v1.FederationService.GetExchange:input_type -> cpx.local.v1.GetExchangeRequest
+	92,  // 153: cpx.local.v1.FederationService.Respond:input_type -> cpx.local.v1.RespondRequest
+	94,  // 154: cpx.local.v1.FederationService.ResyncExchange:input_type -> cpx.local.v1.ResyncExchangeRequest
+	96,  // 155: cpx.local.v1.FederationService.Outbox:input_type -> cpx.local.v1.OutboxRequest
+	99,  // 156: cpx.local.v1.FederationService.RetryOutbox:input_type -> cpx.local.v1.RetryOutboxRequest
+	101, // 157: cpx.local.v1.KeysService.KeysStatus:input_type -> cpx.local.v1.KeysStatusRequest
+	104, // 158: cpx.local.v1.KeysService.RotateKeys:input_type -> cpx.local.v1.RotateKeysRequest
+	106, // 159: cpx.local.v1.BackupService.Backup:input_type -> cpx.local.v1.BackupRequest
+	111, // 160: cpx.local.v1.TracingService.CreateTracingRequest:input_type -> cpx.local.v1.CreateTracingRequestRequest
+	113, // 161: cpx.local.v1.TracingService.GetTracingRequest:input_type -> cpx.local.v1.GetTracingRequestRequest
+	115, // 162: cpx.local.v1.TracingService.ListTracingRequests:input_type -> cpx.local.v1.ListTracingRequestsRequest
+	117, // 163: cpx.local.v1.TracingService.UpdateTracingRequest:input_type -> cpx.local.v1.UpdateTracingRequestRequest
+	121, // 164: cpx.local.v1.TracingService.ImportTracingRequests:input_type -> cpx.local.v1.ImportTracingRequestsRequest
+	125, // 165: cpx.local.v1.TracingService.MatchTracingRequest:input_type -> cpx.local.v1.MatchTracingRequestRequest
+	136, // 166: cpx.local.v1.TracingService.FederatedMatchTracingRequest:input_type -> cpx.local.v1.FederatedMatchTracingRequestRequest
+	139, // 167: cpx.local.v1.TracingService.FederatedMatchAllTracingRequests:input_type -> cpx.local.v1.FederatedMatchAllTracingRequestsRequest
+	142, // 168: cpx.local.v1.TracingService.RequestTracingDetails:input_type -> cpx.local.v1.RequestTracingDetailsRequest
+	127, // 169: cpx.local.v1.TracingService.MatchAllTracingRequests:input_type -> cpx.local.v1.MatchAllTracingRequestsRequest
+	130, // 170: cpx.local.v1.TracingService.MatchCase:input_type -> cpx.local.v1.MatchCaseRequest
+	132, // 171: cpx.local.v1.TracingService.ConfirmTracingMatch:input_type -> cpx.local.v1.ConfirmTracingMatchRequest
+	134, // 172: cpx.local.v1.TracingService.RejectTracingMatch:input_type -> cpx.local.v1.RejectTracingMatchRequest
+	145, // 173: cpx.local.v1.ReportService.ListReports:input_type -> cpx.local.v1.ListReportsRequest
+	147, // 174: cpx.local.v1.ReportService.ShowReport:input_type -> cpx.local.v1.ShowReportRequest
+	149, // 175: cpx.local.v1.ReportService.RunReport:input_type -> cpx.local.v1.RunReportRequest
+	160, // 176: cpx.local.v1.ReportService.ValidateReport:input_type -> cpx.local.v1.ValidateReportRequest
+	155, // 177: cpx.local.v1.ReportService.PushReport:input_type -> cpx.local.v1.PushReportRequest
+	157, // 178: cpx.local.v1.ReportService.ListSubmissions:input_type -> cpx.local.v1.ListSubmissionsRequest
+	1,   // 179: cpx.local.v1.NodeService.Status:output_type -> cpx.local.v1.StatusResponse
+	6,   // 180: cpx.local.v1.UserService.AddUser:output_type -> cpx.local.v1.AddUserResponse
+	10,  // 181: cpx.local.v1.UserService.ListUsers:output_type -> cpx.local.v1.ListUsersResponse
+	12,  // 182: cpx.local.v1.UserService.DisableUser:output_type -> cpx.local.v1.DisableUserResponse
+	8,   // 183: cpx.local.v1.UserService.ApproveUser:output_type -> cpx.local.v1.ApproveUserResponse
+	15,  // 184: cpx.local.v1.UserService.IssueToken:output_type -> cpx.local.v1.IssueTokenResponse
+	17,  // 185: cpx.local.v1.UserService.ListTokens:output_type -> cpx.local.v1.ListTokensResponse
+	19,  // 186: cpx.local.v1.UserService.RevokeToken:output_type -> cpx.local.v1.RevokeTokenResponse
+	3,   // 187: cpx.local.v1.UserService.SetNotify:output_type -> cpx.local.v1.SetNotifyResponse
+	25,  // 188: cpx.local.v1.CaseService.CreateCase:output_type -> cpx.local.v1.CreateCaseResponse
+	27,  // 189: cpx.local.v1.CaseService.GetCase:output_type -> cpx.local.v1.GetCaseResponse
+	29,  // 190: cpx.local.v1.CaseService.ListCases:output_type -> cpx.local.v1.ListCasesResponse
+	31,  // 191: cpx.local.v1.CaseService.UpdateCase:output_type -> cpx.local.v1.UpdateCaseResponse
+	33,  // 192: cpx.local.v1.CaseService.CloseCase:output_type -> cpx.local.v1.CloseCaseResponse
+	36,  // 193: cpx.local.v1.CaseService.CaseHistory:output_type -> cpx.local.v1.CaseHistoryResponse
+	40,  // 194: cpx.local.v1.CaseService.ImportCases:output_type -> cpx.local.v1.ImportCasesResponse
+	43,  // 195: cpx.local.v1.CaseService.ExportCases:output_type -> cpx.local.v1.ExportCasesResponse
+	21,  // 196: cpx.local.v1.CaseService.PurgeCase:output_type -> cpx.local.v1.PurgeCaseResponse
+	50,  // 197: cpx.local.v1.FormService.ListForms:output_type -> cpx.local.v1.ListFormsResponse
+	56,  // 198: cpx.local.v1.AuditService.VerifyAudit:output_type -> cpx.local.v1.VerifyAuditResponse
+	58,  // 199: cpx.local.v1.AuditService.TailAudit:output_type -> cpx.local.v1.TailAuditResponse
+	60,  // 200: cpx.local.v1.AuditService.ExportAudit:output_type -> cpx.local.v1.ExportAuditResponse
+	52,  // 201: cpx.local.v1.AuditService.CheckpointAudit:output_type -> cpx.local.v1.CheckpointAuditResponse
+	62,  // 202: cpx.local.v1.FederationService.NodeID:output_type -> cpx.local.v1.NodeIDResponse
+	65,  // 203: cpx.local.v1.FederationService.AddPeer:output_type -> cpx.local.v1.AddPeerResponse
+	67,  // 204: cpx.local.v1.FederationService.ListPeers:output_type -> cpx.local.v1.ListPeersResponse
+	69,  // 205: cpx.local.v1.FederationService.RemovePeer:output_type -> cpx.local.v1.RemovePeerResponse
+	71,  // 206: cpx.local.v1.FederationService.RekeyPeer:output_type -> cpx.local.v1.RekeyPeerResponse
+	74,  // 207: cpx.local.v1.FederationService.ApplyPolicy:output_type -> cpx.local.v1.ApplyPolicyResponse
+	76,  // 208: cpx.local.v1.FederationService.ListPolicies:output_type -> cpx.local.v1.ListPoliciesResponse
+	78,  // 209: cpx.local.v1.FederationService.ShowPolicy:output_type -> cpx.local.v1.ShowPolicyResponse
+	80,  // 210: cpx.local.v1.FederationService.SignPolicy:output_type -> cpx.local.v1.SignPolicyResponse
+	83,  // 211: cpx.local.v1.FederationService.CheckPolicy:output_type -> cpx.local.v1.CheckPolicyResponse
+	87,  // 212: cpx.local.v1.FederationService.Send:output_type -> cpx.local.v1.SendResponse
+	89,  // 213: cpx.local.v1.FederationService.ListExchanges:output_type -> cpx.local.v1.ListExchangesResponse
+	91,  // 214: cpx.local.v1.FederationService.GetExchange:output_type -> cpx.local.v1.GetExchangeResponse
+	93,  // 215: cpx.local.v1.FederationService.Respond:output_type -> cpx.local.v1.RespondResponse
+	95,  // 216: cpx.local.v1.FederationService.ResyncExchange:output_type -> cpx.local.v1.ResyncExchangeResponse
+	98,  // 217: cpx.local.v1.FederationService.Outbox:output_type -> cpx.local.v1.OutboxResponse
+	100, // 218: cpx.local.v1.FederationService.RetryOutbox:output_type -> cpx.local.v1.RetryOutboxResponse
+	103, // 219: cpx.local.v1.KeysService.KeysStatus:output_type -> cpx.local.v1.KeysStatusResponse
+	105, // 220: cpx.local.v1.KeysService.RotateKeys:output_type -> cpx.local.v1.RotateKeysResponse
+	107, // 221: cpx.local.v1.BackupService.Backup:output_type -> cpx.local.v1.BackupResponse
+	112, // 222: cpx.local.v1.TracingService.CreateTracingRequest:output_type -> cpx.local.v1.CreateTracingRequestResponse
+	114, // 223: cpx.local.v1.TracingService.GetTracingRequest:output_type -> cpx.local.v1.GetTracingRequestResponse
+	116, // 224: cpx.local.v1.TracingService.ListTracingRequests:output_type -> cpx.local.v1.ListTracingRequestsResponse
+	118, // 225: cpx.local.v1.TracingService.UpdateTracingRequest:output_type -> cpx.local.v1.UpdateTracingRequestResponse
+	122, // 226: cpx.local.v1.TracingService.ImportTracingRequests:output_type -> cpx.local.v1.ImportTracingRequestsResponse
+	126, // 227: cpx.local.v1.TracingService.MatchTracingRequest:output_type -> cpx.local.v1.MatchTracingRequestResponse
+	138, // 228: cpx.local.v1.TracingService.FederatedMatchTracingRequest:output_type -> cpx.local.v1.FederatedMatchTracingRequestResponse
+	141, // 229: cpx.local.v1.TracingService.FederatedMatchAllTracingRequests:output_type -> cpx.local.v1.FederatedMatchAllTracingRequestsResponse
+	143, // 230: cpx.local.v1.TracingService.RequestTracingDetails:output_type -> cpx.local.v1.RequestTracingDetailsResponse
+	129, // 231: cpx.local.v1.TracingService.MatchAllTracingRequests:output_type -> cpx.local.v1.MatchAllTracingRequestsResponse
+	131, // 232: cpx.local.v1.TracingService.MatchCase:output_type -> cpx.local.v1.MatchCaseResponse
+	133, // 233: cpx.local.v1.TracingService.ConfirmTracingMatch:output_type -> cpx.local.v1.ConfirmTracingMatchResponse
+	135, // 234: cpx.local.v1.TracingService.RejectTracingMatch:output_type -> cpx.local.v1.RejectTracingMatchResponse
+	146, // 235: cpx.local.v1.ReportService.ListReports:output_type -> cpx.local.v1.ListReportsResponse
+	148, // 236: cpx.local.v1.ReportService.ShowReport:output_type -> cpx.local.v1.ShowReportResponse
+	154, // 237: cpx.local.v1.ReportService.RunReport:output_type -> cpx.local.v1.RunReportResponse
+	161, // 238: cpx.local.v1.ReportService.ValidateReport:output_type -> cpx.local.v1.ValidateReportResponse
+	156, // 239: cpx.local.v1.ReportService.PushReport:output_type -> cpx.local.v1.PushReportResponse
+	159, // 240: cpx.local.v1.ReportService.ListSubmissions:output_type -> cpx.local.v1.ListSubmissionsResponse
+	179, // [179:241] is the sub-list for method output_type
+	117, // [117:179] is the sub-list for method input_type
+	117, // [117:117] is the sub-list for extension type_name
+	117, // [117:117] is the sub-list for extension extendee
+	0,   // [0:117] is the sub-list for field type_name
 }
 
 func init() { file_cpx_local_v1_local_proto_init() }
@@ -11282,7 +11492,7 @@ func file_cpx_local_v1_local_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cpx_local_v1_local_proto_rawDesc), len(file_cpx_local_v1_local_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   159,
+			NumMessages:   162,
 			NumExtensions: 0,
 			NumServices:   10,
 		},

@@ -182,6 +182,9 @@ const (
 	// TracingServiceFederatedMatchTracingRequestProcedure is the fully-qualified name of the
 	// TracingService's FederatedMatchTracingRequest RPC.
 	TracingServiceFederatedMatchTracingRequestProcedure = "/cpx.local.v1.TracingService/FederatedMatchTracingRequest"
+	// TracingServiceFederatedMatchAllTracingRequestsProcedure is the fully-qualified name of the
+	// TracingService's FederatedMatchAllTracingRequests RPC.
+	TracingServiceFederatedMatchAllTracingRequestsProcedure = "/cpx.local.v1.TracingService/FederatedMatchAllTracingRequests"
 	// TracingServiceRequestTracingDetailsProcedure is the fully-qualified name of the TracingService's
 	// RequestTracingDetails RPC.
 	TracingServiceRequestTracingDetailsProcedure = "/cpx.local.v1.TracingService/RequestTracingDetails"
@@ -1773,6 +1776,12 @@ type TracingServiceClient interface {
 	// purpose tracing, with privacy-preserving encodings of the sought
 	// children; they answer with bands and opaque handles only.
 	FederatedMatchTracingRequest(context.Context, *connect.Request[v1.FederatedMatchTracingRequestRequest]) (*connect.Response[v1.FederatedMatchTracingRequestResponse], error)
+	// FederatedMatchAllTracingRequests asks, as one batch, about every open
+	// request with the inquirer's consent for tracing: each agency gets the
+	// sought children packed into as few queries as the query bounds allow,
+	// paced within the query rate of the ISP. The stream reports progress,
+	// then the results in its last message.
+	FederatedMatchAllTracingRequests(context.Context, *connect.Request[v1.FederatedMatchAllTracingRequestsRequest]) (*connect.ServerStreamForClient[v1.FederatedMatchAllTracingRequestsResponse], error)
 	// RequestTracingDetails asks the agency that gave a handle to disclose
 	// the case behind it; its caseworker accepts or rejects the request.
 	RequestTracingDetails(context.Context, *connect.Request[v1.RequestTracingDetailsRequest]) (*connect.Response[v1.RequestTracingDetailsResponse], error)
@@ -1837,6 +1846,12 @@ func NewTracingServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(tracingServiceMethods.ByName("FederatedMatchTracingRequest")),
 			connect.WithClientOptions(opts...),
 		),
+		federatedMatchAllTracingRequests: connect.NewClient[v1.FederatedMatchAllTracingRequestsRequest, v1.FederatedMatchAllTracingRequestsResponse](
+			httpClient,
+			baseURL+TracingServiceFederatedMatchAllTracingRequestsProcedure,
+			connect.WithSchema(tracingServiceMethods.ByName("FederatedMatchAllTracingRequests")),
+			connect.WithClientOptions(opts...),
+		),
 		requestTracingDetails: connect.NewClient[v1.RequestTracingDetailsRequest, v1.RequestTracingDetailsResponse](
 			httpClient,
 			baseURL+TracingServiceRequestTracingDetailsProcedure,
@@ -1872,18 +1887,19 @@ func NewTracingServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 
 // tracingServiceClient implements TracingServiceClient.
 type tracingServiceClient struct {
-	createTracingRequest         *connect.Client[v1.CreateTracingRequestRequest, v1.CreateTracingRequestResponse]
-	getTracingRequest            *connect.Client[v1.GetTracingRequestRequest, v1.GetTracingRequestResponse]
-	listTracingRequests          *connect.Client[v1.ListTracingRequestsRequest, v1.ListTracingRequestsResponse]
-	updateTracingRequest         *connect.Client[v1.UpdateTracingRequestRequest, v1.UpdateTracingRequestResponse]
-	importTracingRequests        *connect.Client[v1.ImportTracingRequestsRequest, v1.ImportTracingRequestsResponse]
-	matchTracingRequest          *connect.Client[v1.MatchTracingRequestRequest, v1.MatchTracingRequestResponse]
-	federatedMatchTracingRequest *connect.Client[v1.FederatedMatchTracingRequestRequest, v1.FederatedMatchTracingRequestResponse]
-	requestTracingDetails        *connect.Client[v1.RequestTracingDetailsRequest, v1.RequestTracingDetailsResponse]
-	matchAllTracingRequests      *connect.Client[v1.MatchAllTracingRequestsRequest, v1.MatchAllTracingRequestsResponse]
-	matchCase                    *connect.Client[v1.MatchCaseRequest, v1.MatchCaseResponse]
-	confirmTracingMatch          *connect.Client[v1.ConfirmTracingMatchRequest, v1.ConfirmTracingMatchResponse]
-	rejectTracingMatch           *connect.Client[v1.RejectTracingMatchRequest, v1.RejectTracingMatchResponse]
+	createTracingRequest             *connect.Client[v1.CreateTracingRequestRequest, v1.CreateTracingRequestResponse]
+	getTracingRequest                *connect.Client[v1.GetTracingRequestRequest, v1.GetTracingRequestResponse]
+	listTracingRequests              *connect.Client[v1.ListTracingRequestsRequest, v1.ListTracingRequestsResponse]
+	updateTracingRequest             *connect.Client[v1.UpdateTracingRequestRequest, v1.UpdateTracingRequestResponse]
+	importTracingRequests            *connect.Client[v1.ImportTracingRequestsRequest, v1.ImportTracingRequestsResponse]
+	matchTracingRequest              *connect.Client[v1.MatchTracingRequestRequest, v1.MatchTracingRequestResponse]
+	federatedMatchTracingRequest     *connect.Client[v1.FederatedMatchTracingRequestRequest, v1.FederatedMatchTracingRequestResponse]
+	federatedMatchAllTracingRequests *connect.Client[v1.FederatedMatchAllTracingRequestsRequest, v1.FederatedMatchAllTracingRequestsResponse]
+	requestTracingDetails            *connect.Client[v1.RequestTracingDetailsRequest, v1.RequestTracingDetailsResponse]
+	matchAllTracingRequests          *connect.Client[v1.MatchAllTracingRequestsRequest, v1.MatchAllTracingRequestsResponse]
+	matchCase                        *connect.Client[v1.MatchCaseRequest, v1.MatchCaseResponse]
+	confirmTracingMatch              *connect.Client[v1.ConfirmTracingMatchRequest, v1.ConfirmTracingMatchResponse]
+	rejectTracingMatch               *connect.Client[v1.RejectTracingMatchRequest, v1.RejectTracingMatchResponse]
 }
 
 // CreateTracingRequest calls cpx.local.v1.TracingService.CreateTracingRequest.
@@ -1919,6 +1935,12 @@ func (c *tracingServiceClient) MatchTracingRequest(ctx context.Context, req *con
 // FederatedMatchTracingRequest calls cpx.local.v1.TracingService.FederatedMatchTracingRequest.
 func (c *tracingServiceClient) FederatedMatchTracingRequest(ctx context.Context, req *connect.Request[v1.FederatedMatchTracingRequestRequest]) (*connect.Response[v1.FederatedMatchTracingRequestResponse], error) {
 	return c.federatedMatchTracingRequest.CallUnary(ctx, req)
+}
+
+// FederatedMatchAllTracingRequests calls
+// cpx.local.v1.TracingService.FederatedMatchAllTracingRequests.
+func (c *tracingServiceClient) FederatedMatchAllTracingRequests(ctx context.Context, req *connect.Request[v1.FederatedMatchAllTracingRequestsRequest]) (*connect.ServerStreamForClient[v1.FederatedMatchAllTracingRequestsResponse], error) {
+	return c.federatedMatchAllTracingRequests.CallServerStream(ctx, req)
 }
 
 // RequestTracingDetails calls cpx.local.v1.TracingService.RequestTracingDetails.
@@ -1959,6 +1981,12 @@ type TracingServiceHandler interface {
 	// purpose tracing, with privacy-preserving encodings of the sought
 	// children; they answer with bands and opaque handles only.
 	FederatedMatchTracingRequest(context.Context, *connect.Request[v1.FederatedMatchTracingRequestRequest]) (*connect.Response[v1.FederatedMatchTracingRequestResponse], error)
+	// FederatedMatchAllTracingRequests asks, as one batch, about every open
+	// request with the inquirer's consent for tracing: each agency gets the
+	// sought children packed into as few queries as the query bounds allow,
+	// paced within the query rate of the ISP. The stream reports progress,
+	// then the results in its last message.
+	FederatedMatchAllTracingRequests(context.Context, *connect.Request[v1.FederatedMatchAllTracingRequestsRequest], *connect.ServerStream[v1.FederatedMatchAllTracingRequestsResponse]) error
 	// RequestTracingDetails asks the agency that gave a handle to disclose
 	// the case behind it; its caseworker accepts or rejects the request.
 	RequestTracingDetails(context.Context, *connect.Request[v1.RequestTracingDetailsRequest]) (*connect.Response[v1.RequestTracingDetailsResponse], error)
@@ -2019,6 +2047,12 @@ func NewTracingServiceHandler(svc TracingServiceHandler, opts ...connect.Handler
 		connect.WithSchema(tracingServiceMethods.ByName("FederatedMatchTracingRequest")),
 		connect.WithHandlerOptions(opts...),
 	)
+	tracingServiceFederatedMatchAllTracingRequestsHandler := connect.NewServerStreamHandler(
+		TracingServiceFederatedMatchAllTracingRequestsProcedure,
+		svc.FederatedMatchAllTracingRequests,
+		connect.WithSchema(tracingServiceMethods.ByName("FederatedMatchAllTracingRequests")),
+		connect.WithHandlerOptions(opts...),
+	)
 	tracingServiceRequestTracingDetailsHandler := connect.NewUnaryHandler(
 		TracingServiceRequestTracingDetailsProcedure,
 		svc.RequestTracingDetails,
@@ -2065,6 +2099,8 @@ func NewTracingServiceHandler(svc TracingServiceHandler, opts ...connect.Handler
 			tracingServiceMatchTracingRequestHandler.ServeHTTP(w, r)
 		case TracingServiceFederatedMatchTracingRequestProcedure:
 			tracingServiceFederatedMatchTracingRequestHandler.ServeHTTP(w, r)
+		case TracingServiceFederatedMatchAllTracingRequestsProcedure:
+			tracingServiceFederatedMatchAllTracingRequestsHandler.ServeHTTP(w, r)
 		case TracingServiceRequestTracingDetailsProcedure:
 			tracingServiceRequestTracingDetailsHandler.ServeHTTP(w, r)
 		case TracingServiceMatchAllTracingRequestsProcedure:
@@ -2110,6 +2146,10 @@ func (UnimplementedTracingServiceHandler) MatchTracingRequest(context.Context, *
 
 func (UnimplementedTracingServiceHandler) FederatedMatchTracingRequest(context.Context, *connect.Request[v1.FederatedMatchTracingRequestRequest]) (*connect.Response[v1.FederatedMatchTracingRequestResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.TracingService.FederatedMatchTracingRequest is not implemented"))
+}
+
+func (UnimplementedTracingServiceHandler) FederatedMatchAllTracingRequests(context.Context, *connect.Request[v1.FederatedMatchAllTracingRequestsRequest], *connect.ServerStream[v1.FederatedMatchAllTracingRequestsResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("cpx.local.v1.TracingService.FederatedMatchAllTracingRequests is not implemented"))
 }
 
 func (UnimplementedTracingServiceHandler) RequestTracingDetails(context.Context, *connect.Request[v1.RequestTracingDetailsRequest]) (*connect.Response[v1.RequestTracingDetailsResponse], error) {
