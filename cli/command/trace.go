@@ -87,7 +87,8 @@ func traceCommand() *cli.Command {
 					"encodings of the children sought; they answer with bands and opaque handles.\n" +
 					"--all --federated asks about every open request with the inquirer's consent as\n" +
 					"one batch, within each ISP's queries_per_minute: it waits when the rate is spent,\n" +
-					"showing progress on stderr, and exits 1 if an agency could not be asked.\n\n" +
+					"showing progress on stderr. Either exits 1 if an agency could not be asked,\n" +
+					"after printing what the others answered.\n\n" +
 					"Examples:\n   cpx trace match TR-000001 --limit 5\n   cpx trace match --all -o json\n   cpx trace match TR-000001 --federated\n" +
 					"   cpx trace match --all --federated -o json",
 				Flags: append([]cli.Flag{
@@ -765,21 +766,28 @@ func runFederatedMatch(c *cli.Context, cn *conn, id string, asJSON bool) error {
 	}
 	m := resp.Msg
 	if asJSON {
-		return printJSON(c.App.Writer, m)
-	}
-	tw := newTable(c.App.Writer)
-	row(tw, "AGENCY", "CHILD", "BAND", "LEVEL", "HANDLE")
-	for _, x := range rankFederated(m.Matches) {
-		row(tw, x.Agency, strconv.Itoa(int(x.Trace)), x.Band, levelText(x), x.Handle)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(m.Matches) == 0 {
-		fmt.Fprintf(c.App.Writer, "no agency reported a possible match for %s\n", m.RequestNumber)
+		if err := printJSON(c.App.Writer, m); err != nil {
+			return err
+		}
+	} else {
+		tw := newTable(c.App.Writer)
+		row(tw, "AGENCY", "CHILD", "BAND", "LEVEL", "HANDLE")
+		for _, x := range rankFederated(m.Matches) {
+			row(tw, x.Agency, strconv.Itoa(int(x.Trace)), x.Band, levelText(x), x.Handle)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if len(m.Matches) == 0 {
+			fmt.Fprintf(c.App.Writer, "no agency reported a possible match for %s\n", m.RequestNumber)
+		}
 	}
 	for _, u := range m.Unreachable {
 		fmt.Fprintf(c.App.ErrWriter, "not asked: %s\n", u)
+	}
+	if n := len(m.Unreachable); n > 0 {
+		// The answers above are only from the agencies that were asked.
+		return fmt.Errorf("%d of the agencies were not asked (listed above)", n)
 	}
 	return nil
 }

@@ -40,14 +40,17 @@ func TestTraceRequestDetails(t *testing.T) {
 func TestTraceMatchFederated(t *testing.T) {
 	f, run := startTracing(t)
 	f.requests = append(f.requests, &localv1.TracingRequest{Id: "tr-1", Number: "TR-000001"})
-	r := run("trace", "match", "TR-000001", "--federated").want(t, 0)
+	// An agency that could not be asked: the others' answers, then exit 1.
+	r := run("trace", "match", "TR-000001", "--federated").want(t, 1)
 	for _, want := range []string{"irc-so", "likely", "9f2c"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	if !strings.Contains(r.stderr, "not asked: unicef-so") {
-		t.Errorf("stderr %q", r.stderr)
+	for _, want := range []string{"not asked: unicef-so", "1 of the agencies were not asked"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr %q lacks %q", r.stderr, want)
+		}
 	}
 	run("trace", "match", "TR-000001", "--all", "--federated").want(t, 2)
 }
