@@ -1,0 +1,267 @@
+package exchange
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/cpx-node/cpx/node/rowseal"
+	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/policy"
+)
+
+// The exchange report rows, written by putRecord in the transaction that
+// writes the exchange (every state change: sent, received, answered,
+// withdrawn, failed, shredded):
+//
+//	x/rr/ID → row   what reports over referrals and transfers read
+//	x/rm    → meta  the rows' format, sealed: rows are ready
+//
+// A row holds the exchange's kind, direction, partner agency, service,
+// status and creation time, and for scope its owner, owner group and,
+// of an outgoing one, the local user who sent it. No case number, note
+// or case data. Aggregates have no row (reports do not count them).
+// Rows are sealed like case rows (rowseal), under a key derived from the
+// case index key with its own label; Open rebuilds them from the records
+// when the meta record is missing, of another format, or does not open
+// under that key (a store from before the rows, a restore under another
+// key). A node without cases (tests) keeps no rows and reports read the
+// records.
+var (
+	prefixReportRow = []byte("x/rr/")
+	keyRowMeta      = []byte("x/rm")
+)
+
+const (
+	rowFormat = 1
+	rowsLabel = "cpx-exchange-rows-v1"
+	rowsMeta  = "cpx-exchange-rows-v1 format 1" // changes with rowFormat or the row's fields
+	noTime    = math.MinInt64
+	// rowBuildBatch bounds the records one rebuild transaction reads.
+	rowBuildBatch = 500
+)
+
+// ReportRow is what a report counts of one referral, transfer or
+// disclosure request.
+type ReportRow struct {
+	Kind, Direction, Peer, Service, Status string
+	CreatedAt                              time.Time
+}
+
+// putRecord stores rec and, within the same transaction, its report row.
+// Every write of an exchange record goes through it.
+func (s *Service) putRecord(w store.Writer, rec *Record) error {
+	if err := putJSON(w, key(prefixRecord, rec.ID), rec); err != nil {
+		return err
+	}
+	return s.putRow(w, rec)
+}
+
+func (s *Service) putRow(w store.Writer, rec *Record) error {
+	if s.rows == nil || rec.Kind == KindAggregate {
+		return nil
+	}
+	return w.Set(key(prefixReportRow, rec.ID), s.rows.Seal(rec.ID, encodeRow(rec)))
+}
+
+func appendStr(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// encodeRow encodes what the report row of rec holds.
+func encodeRow(rec *Record) []byte {
+	sender := ""
+	if rec.Direction == Outgoing {
+		sender = senderOf(rec)
+	}
+	b := make([]byte, 0, 96)
+	b = append(b, rowFormat)
+	for _, v := range []string{rec.Kind, rec.Direction, rec.Peer, rec.Service, rec.Status, rec.Owner, rec.OwnerGroup, sender} {
+		b = appendStr(b, v)
+	}
+	created := int64(noTime)
+	if !rec.CreatedAt.IsZero() {
+		created = rec.CreatedAt.UnixNano()
+	}
+	return binary.AppendVarint(b, created)
+}
+
+var errCorruptRow = rowseal.ErrCorrupt
+
+// decodeRow returns the report row b encodes and the record (scope
+// fields only) that policy reads of it.
+func decodeRow(b []byte) (ReportRow, Record, error) {
+	var (
+		row ReportRow
+		rec Record
+	)
+	if len(b) == 0 || b[0] != rowFormat {
+		return row, rec, errCorruptRow
+	}
+	b = b[1:]
+	var sender string
+	for _, p := range []*string{&row.Kind, &row.Direction, &row.Peer, &row.Service, &row.Status, &rec.Owner, &rec.OwnerGroup, &sender} {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return row, rec, errCorruptRow
+		}
+		*p, b = string(b[k:k+int(n)]), b[k+int(n):]
+	}
+	t, k := binary.Varint(b)
+	if k <= 0 || k != len(b) {
+		return row, rec, errCorruptRow
+	}
+	if t != noTime {
+		row.CreatedAt = time.Unix(0, t).UTC()
+	}
+	rec.Kind, rec.Direction, rec.CreatedBy = row.Kind, row.Direction, sender
+	return row, rec, nil
+}
+
+// buildRows checks the rows' meta record and, unless it opens and names
+// the current format, files every exchange's row again (deleting the
+// rows there were), a batch per transaction, and writes the meta record
+// last: an interrupted build is done again at the next open. It returns
+// the number of exchanges filed. It runs in Open, before anything else
+// writes exchanges.
+func (s *Service) buildRows(ctx context.Context) (int, error) {
+	var meta []byte
+	err := s.store.View(ctx, func(r store.Reader) error {
+		b, err := r.Get(keyRowMeta)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		meta = b
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if meta != nil {
+		if plain, _, err := s.rows.Open(nil, nil, keyRowMeta, meta); err == nil && string(plain) == rowsMeta {
+			s.rowsReady = true
+			return 0, nil
+		}
+	}
+	// Remove the rows there are (of another format or key), then file
+	// every record again.
+	if err := s.eachBatch(ctx, prefixReportRow, func(w store.Writer, keys [][]byte) error {
+		for _, k := range keys {
+			if err := w.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	n := 0
+	err = s.eachBatch(ctx, prefixRecord, func(w store.Writer, keys [][]byte) error {
+		for _, k := range keys {
+			var rec Record
+			if err := getJSON(w, k, &rec); err != nil {
+				return err
+			}
+			if err := s.putRow(w, &rec); err != nil {
+				return err
+			}
+		}
+		n += len(keys)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := s.store.Update(ctx, func(w store.Writer) error {
+		return w.Set(keyRowMeta, s.rows.Seal(string(keyRowMeta), []byte(rowsMeta)))
+	}); err != nil {
+		return n, err
+	}
+	s.rowsReady = true
+	return n, nil
+}
+
+// eachBatch calls fn, in one transaction per batch, with the keys under
+// prefix, rowBuildBatch at a time.
+func (s *Service) eachBatch(ctx context.Context, prefix []byte, fn func(w store.Writer, keys [][]byte) error) error {
+	var after []byte
+	for {
+		var keys [][]byte
+		err := s.store.View(ctx, func(r store.Reader) error {
+			return r.Scan(prefix, store.ScanOptions{}, func(k, _ []byte) error {
+				if after != nil && bytes.Compare(k, after) <= 0 {
+					return nil
+				}
+				keys = append(keys, slices.Clone(k))
+				if len(keys) >= rowBuildBatch {
+					return store.ErrStop
+				}
+				return nil
+			})
+		})
+		if err != nil || len(keys) == 0 {
+			return err
+		}
+		after = keys[len(keys)-1]
+		if err := s.store.Update(ctx, func(w store.Writer) error { return fn(w, keys) }); err != nil {
+			return err
+		}
+	}
+}
+
+// ReportRows calls fn with the report row of every exchange sub may list
+// (referrals, transfers and disclosure requests; no aggregate), as List
+// would return them. Once the rows are built (Open) it reads them and no
+// exchange record; a row that does not authenticate is an error.
+func (s *Service) ReportRows(ctx context.Context, sub policy.Subject, fn func(ReportRow) error) error {
+	if err := s.authorize(ctx, sub, policy.ResourceExchange, policy.ActionList, "exchange.report", "exchange"); err != nil {
+		return err
+	}
+	if !s.rowsReady {
+		return s.store.View(ctx, func(r store.Reader) error {
+			return r.Scan(prefixRecord, store.ScanOptions{}, func(_, v []byte) error {
+				var rec Record
+				if err := unmarshal(v, &rec); err != nil {
+					return err
+				}
+				if rec.Kind == KindAggregate || !s.reaches(sub, policy.ActionList, &rec) {
+					return nil
+				}
+				return fn(ReportRow{Kind: rec.Kind, Direction: rec.Direction, Peer: rec.Peer, Service: rec.Service, Status: rec.Status, CreatedAt: rec.CreatedAt})
+			})
+		})
+	}
+	// Whether sub reaches an exchange depends only on its scope fields:
+	// decide once per distinct owner, group, direction and sender.
+	type scope struct{ owner, group, direction, sender string }
+	reach := map[scope]bool{}
+	var plain, aad []byte
+	return s.store.View(ctx, func(r store.Reader) error {
+		return r.Scan(prefixReportRow, store.ScanOptions{}, func(k, v []byte) error {
+			id := k[len(prefixReportRow):]
+			var err error
+			if plain, aad, err = s.rows.Open(plain, aad, id, v); err != nil {
+				return fmt.Errorf("%w of exchange %s", err, id)
+			}
+			row, rec, err := decodeRow(plain)
+			if err != nil {
+				return fmt.Errorf("%w of exchange %s", err, id)
+			}
+			sc := scope{rec.Owner, rec.OwnerGroup, rec.Direction, rec.CreatedBy}
+			ok, seen := reach[sc]
+			if !seen {
+				ok = s.reaches(sub, policy.ActionList, &rec)
+				reach[sc] = ok
+			}
+			if !ok {
+				return nil
+			}
+			return fn(row)
+		})
+	})
+}
