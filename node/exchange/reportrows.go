@@ -93,9 +93,23 @@ func encodeRow(rec *Record) []byte {
 
 var errCorruptRow = rowseal.ErrCorrupt
 
+// interner hands out one string per distinct value: rows repeat a few
+// kinds, peers, services and states, and a report reads many.
+type interner map[string]string
+
+func (in interner) str(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
+}
+
 // decodeRow returns the report row b encodes and the record (scope
-// fields only) that policy reads of it.
-func decodeRow(b []byte) (ReportRow, Record, error) {
+// fields only) that policy reads of it; in, if not nil, interns the
+// strings.
+func decodeRow(b []byte, in interner) (ReportRow, Record, error) {
 	var (
 		row ReportRow
 		rec Record
@@ -110,7 +124,12 @@ func decodeRow(b []byte) (ReportRow, Record, error) {
 		if k <= 0 || uint64(len(b)-k) < n {
 			return row, rec, errCorruptRow
 		}
-		*p, b = string(b[k:k+int(n)]), b[k+int(n):]
+		if in != nil {
+			*p = in.str(b[k : k+int(n)])
+		} else {
+			*p = string(b[k : k+int(n)])
+		}
+		b = b[k+int(n):]
 	}
 	t, k := binary.Varint(b)
 	if k <= 0 || k != len(b) {
@@ -241,6 +260,7 @@ func (s *Service) ReportRows(ctx context.Context, sub policy.Subject, fn func(Re
 	type scope struct{ owner, group, direction, sender string }
 	reach := map[scope]bool{}
 	var plain, aad []byte
+	in := interner{}
 	return s.store.View(ctx, func(r store.Reader) error {
 		return r.Scan(prefixReportRow, store.ScanOptions{}, func(k, v []byte) error {
 			id := k[len(prefixReportRow):]
@@ -248,7 +268,7 @@ func (s *Service) ReportRows(ctx context.Context, sub policy.Subject, fn func(Re
 			if plain, aad, err = s.rows.Open(plain, aad, id, v); err != nil {
 				return fmt.Errorf("%w of exchange %s", err, id)
 			}
-			row, rec, err := decodeRow(plain)
+			row, rec, err := decodeRow(plain, in)
 			if err != nil {
 				return fmt.Errorf("%w of exchange %s", err, id)
 			}

@@ -348,7 +348,7 @@ func TestDecodeRowRoundTrip(t *testing.T) {
 		{Kind: KindReferral, Direction: Outgoing, Peer: "agency-b", Service: "health", Status: StatusAccepted, Owner: "amina", OwnerGroup: "g1", CreatedBy: "amina@agency-a", CreatedAt: now},
 		{Kind: KindTransfer, Direction: Incoming, Peer: "agency-c", Status: StatusDelivered, OwnerGroup: "intake", CreatedBy: "farah@agency-c"},
 	} {
-		row, scope, err := decodeRow(encodeRow(&rec))
+		row, scope, err := decodeRow(encodeRow(&rec), interner{})
 		want := ReportRow{Kind: rec.Kind, Direction: rec.Direction, Peer: rec.Peer, Service: rec.Service, Status: rec.Status, CreatedAt: rec.CreatedAt}
 		if err != nil || row != want {
 			t.Errorf("got %+v, %v; want %+v", row, err, want)
@@ -371,6 +371,6 @@ func FuzzExchangeRow(f *testing.F) {
 	f.Add(b)
 	f.Add(b[:len(b)/2])
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _, _ = decodeRow(b)
+		_, _, _ = decodeRow(b, nil)
 	})
 }

@@ -1,0 +1,136 @@
+package casereports_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/cpx-node/cpx/crypto/keyring"
+	"github.com/cpx-node/cpx/node/casereports"
+	"github.com/cpx-node/cpx/node/casework"
+	"github.com/cpx-node/cpx/node/exchange"
+	"github.com/cpx-node/cpx/node/forms"
+	"github.com/cpx-node/cpx/node/reporting"
+	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/node/store/badgerstore"
+	"github.com/cpx-node/cpx/node/store/memstore"
+)
+
+// BenchmarkReferralsTransfers runs the managed report referrals_transfers
+// (service × status, a table per partner agency) over the same exchanges,
+// made once, as the agency's IM officer (agency_admin: every exchange):
+// from the exchanges' report rows (rows), and from a plain scan of every
+// exchange record (scan: List, then the same query; the baseline, what
+// the report read before the rows). Half the exchanges are incoming
+// referrals with the case data received (20 fields), as on a node that
+// receives them. The exchanges are written as records, so the log also
+// shows the time Open takes to build their rows. CPX_BENCH_EXCHANGES sets
+// the number (10,000 by default); CPX_BENCH_STORE=badger puts them in an
+// encrypted Badger store in a temporary directory:
+//
+//	CPX_BENCH_STORE=badger CPX_BENCH_EXCHANGES=100000 go test -run='^$' -bench=ReferralsTransfers -benchtime=10x -benchmem ./node/casereports/
+func BenchmarkReferralsTransfers(b *testing.B) {
+	ctx := context.Background()
+	n := 10000
+	if v := os.Getenv("CPX_BENCH_EXCHANGES"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	var st store.Store = memstore.New()
+	if os.Getenv("CPX_BENCH_STORE") == "badger" {
+		bs, err := badgerstore.Open(ctx, badgerstore.Options{Dir: b.TempDir(), EncryptionKey: make([]byte, 32)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { bs.Close() })
+		st = bs
+	}
+	// Exchange records as the exchange writes them (x/r/ID → JSON).
+	now := time.Now().UTC()
+	statuses := []string{exchange.StatusDelivered, exchange.StatusAccepted, exchange.StatusRejected, exchange.StatusDone, exchange.StatusRevoked}
+	received := map[string]any{}
+	for i := range 20 {
+		received[fmt.Sprint("field_", i)] = "a received value of some length ........................"
+	}
+	start := time.Now()
+	for lo := 0; lo < n; lo += 1000 {
+		if err := st.Update(ctx, func(w store.Writer) error {
+			for i := lo; i < min(lo+1000, n); i++ {
+				rec := exchange.Record{
+					ID: fmt.Sprintf("%08d-0000-4000-8000-000000000000", i), Kind: exchange.KindReferral, Direction: exchange.Outgoing,
+					Peer: []string{"agency-b", "agency-c", "agency-d"}[i%3], CaseNumber: fmt.Sprint("CP-", i),
+					Service: []string{"health", "education", "psychosocial", "legal"}[i%4], Status: statuses[i%5],
+					ISP: "isp", ISPVersion: 1, CreatedBy: "amina@agency-a", Owner: "amina", OwnerGroup: "g1",
+					CreatedAt: now.Add(-time.Duration(i%(365*24)) * time.Hour), UpdatedAt: now, Sync: exchange.SyncInSync,
+					History: []exchange.Event{{At: now, Status: exchange.StatusPending, Actor: "amina@agency-a"}, {At: now, Status: statuses[i%5], Actor: "farah@agency-b"}},
+				}
+				if i%2 == 1 {
+					rec.Direction, rec.Owner, rec.OwnerGroup, rec.CreatedBy = exchange.Incoming, "", exchange.DefaultIntakeGroup, "farah@"+rec.Peer
+					rec.Fields, rec.Note = received, "please see the child this week"
+				}
+				v, err := json.Marshal(rec)
+				if err != nil {
+					return err
+				}
+				if err := w.Set([]byte("x/r/"+rec.ID), v); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("%d exchange records written in %v", n, time.Since(start))
+	kr, err := keyring.CreateFileWithParams(filepath.Join(b.TempDir(), "keyring.json"), []byte("passphrase"), keyring.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	fc := forms.Standard()
+	cases := casework.New(casework.Options{Store: st, Forms: fc, Agency: "agency-a", IndexKey: make([]byte, 32)})
+	start = time.Now()
+	ex, err := exchange.Open(ctx, exchange.Options{Store: st, Keyring: kr, Cases: cases, Forms: fc, Agency: "agency-a", PeerID: "peer-a"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("exchange opened, report rows built, in %v", time.Since(start))
+	d := managed(b, "referrals_transfers")
+	im := subject(b, "ali", "", "agency_admin")
+	r := &casereports.Runner{Cases: cases, Exchanges: ex}
+	want, err := r.Run(ctx, im, d, reporting.Params{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if want.Records != n {
+		b.Fatalf("the report counted %d exchanges, want %d", want.Records, n)
+	}
+	b.Run("rows", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := r.Run(ctx, im, d, reporting.Params{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("scan", func(b *testing.B) {
+		for b.Loop() {
+			q, err := reporting.Compile(d, casereports.ExchangeSchema(fc), reporting.Params{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			recs, err := ex.List(ctx, im, exchange.Filter{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, e := range recs {
+				q.Add(reporting.Record{"kind": e.Kind, "direction": e.Direction, "peer": e.Peer, "service": e.Service, "status": e.Status, "created_at": e.CreatedAt})
+			}
+			if got := q.Result(); got.Records != want.Records {
+				b.Fatalf("the scan counted %d exchanges, the rows %d", got.Records, want.Records)
+			}
+		}
+	})
+}
