@@ -307,12 +307,25 @@ func (r *Runner) Run(ctx context.Context, sub policy.Subject, def *reporting.Def
 		if r.Exchanges == nil {
 			return nil, fmt.Errorf("%w: %s", ErrUnavailable, def.Record)
 		}
-		// Exchanges alike (the same values and day of creation) are
-		// counted together: reports read dates as days.
+		// Exchanges alike (the same values of the fields the report
+		// reads, the same day of creation) are counted together:
+		// reports read dates as days.
+		used := q.Fields()
+		keep := func(field, v string) string {
+			if slices.Contains(used, field) {
+				return v
+			}
+			return ""
+		}
+		byDay := slices.Contains(used, "created_at")
 		alike := map[exchange.ReportRow]int{}
 		err = r.Exchanges.ReportRows(ctx, sub, func(e exchange.ReportRow) error {
-			e.CreatedAt = e.CreatedAt.UTC().Truncate(24 * time.Hour)
-			alike[e]++
+			k := exchange.ReportRow{Kind: keep("kind", e.Kind), Direction: keep("direction", e.Direction), Peer: keep("peer", e.Peer),
+				Service: keep("service", e.Service), Status: keep("status", e.Status)}
+			if byDay {
+				k.CreatedAt = e.CreatedAt.UTC().Truncate(24 * time.Hour)
+			}
+			alike[k]++
 			return nil
 		})
 		for e, n := range alike {

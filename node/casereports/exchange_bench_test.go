@@ -19,6 +19,7 @@ import (
 	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/node/store/badgerstore"
 	"github.com/cpx-node/cpx/node/store/memstore"
+	"github.com/cpx-node/cpx/policy"
 )
 
 // BenchmarkReferralsTransfers runs the managed report referrals_transfers
@@ -49,54 +50,12 @@ func BenchmarkReferralsTransfers(b *testing.B) {
 		b.Cleanup(func() { bs.Close() })
 		st = bs
 	}
-	// Exchange records as the exchange writes them (x/r/ID → JSON).
 	now := time.Now().UTC()
-	statuses := []string{exchange.StatusDelivered, exchange.StatusAccepted, exchange.StatusRejected, exchange.StatusDone, exchange.StatusRevoked}
-	received := map[string]any{}
-	for i := range 20 {
-		received[fmt.Sprint("field_", i)] = "a received value of some length ........................"
-	}
 	start := time.Now()
-	for lo := 0; lo < n; lo += 1000 {
-		if err := st.Update(ctx, func(w store.Writer) error {
-			for i := lo; i < min(lo+1000, n); i++ {
-				rec := exchange.Record{
-					ID: fmt.Sprintf("%08d-0000-4000-8000-000000000000", i), Kind: exchange.KindReferral, Direction: exchange.Outgoing,
-					Peer: []string{"agency-b", "agency-c", "agency-d"}[i%3], CaseNumber: fmt.Sprint("CP-", i),
-					Service: []string{"health", "education", "psychosocial", "legal"}[i%4], Status: statuses[i%5],
-					ISP: "isp", ISPVersion: 1, CreatedBy: "amina@agency-a", Owner: "amina", OwnerGroup: "g1",
-					CreatedAt: now.Add(-time.Duration(i%(365*24)) * time.Hour), UpdatedAt: now, Sync: exchange.SyncInSync,
-					History: []exchange.Event{{At: now, Status: exchange.StatusPending, Actor: "amina@agency-a"}, {At: now, Status: statuses[i%5], Actor: "farah@agency-b"}},
-				}
-				if i%2 == 1 {
-					rec.Direction, rec.Owner, rec.OwnerGroup, rec.CreatedBy = exchange.Incoming, "", exchange.DefaultIntakeGroup, "farah@"+rec.Peer
-					rec.Fields, rec.Note = received, "please see the child this week"
-				}
-				v, err := json.Marshal(rec)
-				if err != nil {
-					return err
-				}
-				if err := w.Set([]byte("x/r/"+rec.ID), v); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	writeExchanges(b, st, n, now)
 	b.Logf("%d exchange records written in %v", n, time.Since(start))
-	kr, err := keyring.CreateFileWithParams(filepath.Join(b.TempDir(), "keyring.json"), []byte("passphrase"), keyring.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	fc := forms.Standard()
-	cases := casework.New(casework.Options{Store: st, Forms: fc, Agency: "agency-a", IndexKey: make([]byte, 32)})
 	start = time.Now()
-	ex, err := exchange.Open(ctx, exchange.Options{Store: st, Keyring: kr, Cases: cases, Forms: fc, Agency: "agency-a", PeerID: "peer-a"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	cases, ex := openExchange(b, st)
 	b.Logf("exchange opened, report rows built, in %v", time.Since(start))
 	d := managed(b, "referrals_transfers")
 	im := subject(b, "ali", "", "agency_admin")
@@ -117,20 +76,128 @@ func BenchmarkReferralsTransfers(b *testing.B) {
 	})
 	b.Run("scan", func(b *testing.B) {
 		for b.Loop() {
-			q, err := reporting.Compile(d, casereports.ExchangeSchema(fc), reporting.Params{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			recs, err := ex.List(ctx, im, exchange.Filter{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, e := range recs {
-				q.Add(reporting.Record{"kind": e.Kind, "direction": e.Direction, "peer": e.Peer, "service": e.Service, "status": e.Status, "created_at": e.CreatedAt})
-			}
-			if got := q.Result(); got.Records != want.Records {
+			if got := scanReport(b, ex, im, d, reporting.Params{}); got.Records != want.Records {
 				b.Fatalf("the scan counted %d exchanges, the rows %d", got.Records, want.Records)
 			}
 		}
 	})
+}
+
+// writeExchanges writes n exchange records as the exchange writes them
+// (x/r/ID → JSON), created over the year before now: referrals of
+// agency-a's amina (group g1), and every other one an incoming referral
+// with received case data.
+func writeExchanges(tb testing.TB, st store.Store, n int, now time.Time) {
+	ctx := context.Background()
+	statuses := []string{exchange.StatusDelivered, exchange.StatusAccepted, exchange.StatusRejected, exchange.StatusDone, exchange.StatusRevoked}
+	received := map[string]any{}
+	for i := range 20 {
+		received[fmt.Sprint("field_", i)] = "a received value of some length ........................"
+	}
+	for lo := 0; lo < n; lo += 1000 {
+		if err := st.Update(ctx, func(w store.Writer) error {
+			for i := lo; i < min(lo+1000, n); i++ {
+				rec := exchange.Record{
+					ID: fmt.Sprintf("%08d-0000-4000-8000-000000000000", i), Kind: exchange.KindReferral, Direction: exchange.Outgoing,
+					Peer: []string{"agency-b", "agency-c", "agency-d"}[i%3], CaseNumber: fmt.Sprint("CP-", i),
+					Service: []string{"health", "education", "psychosocial", "legal"}[i%4], Status: statuses[i%5],
+					ISP: "isp", ISPVersion: 1, CreatedBy: "amina@agency-a", Owner: "amina", OwnerGroup: "g1",
+					CreatedAt: now.Add(-time.Duration(i*7%(365*24)) * time.Hour), UpdatedAt: now, Sync: exchange.SyncInSync,
+					History: []exchange.Event{{At: now, Status: exchange.StatusPending, Actor: "amina@agency-a"}, {At: now, Status: statuses[i%5], Actor: "farah@agency-b"}},
+				}
+				switch i % 6 {
+				case 1, 3, 5:
+					rec.Direction, rec.Owner, rec.OwnerGroup, rec.CreatedBy = exchange.Incoming, "", exchange.DefaultIntakeGroup, "farah@"+rec.Peer
+					rec.Fields, rec.Note = received, "please see the child this week"
+				case 2:
+					rec.Kind = exchange.KindTransfer
+				case 4:
+					rec.Owner, rec.OwnerGroup, rec.CreatedBy = "omar", "g2", "omar@agency-a"
+				}
+				v, err := json.Marshal(rec)
+				if err != nil {
+					return err
+				}
+				if err := w.Set([]byte("x/r/"+rec.ID), v); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// openExchange opens the exchange over st (building its report rows).
+func openExchange(tb testing.TB, st store.Store) (*casework.Service, *exchange.Service) {
+	kr, err := keyring.CreateFileWithParams(filepath.Join(tb.TempDir(), "keyring.json"), []byte("passphrase"), keyring.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fc := forms.Standard()
+	cases := casework.New(casework.Options{Store: st, Forms: fc, Agency: "agency-a", IndexKey: make([]byte, 32)})
+	ex, err := exchange.Open(context.Background(), exchange.Options{Store: st, Keyring: kr, Cases: cases, Forms: fc, Agency: "agency-a", PeerID: "peer-a"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cases, ex
+}
+
+// scanReport runs def as reports did before the exchanges' rows: every
+// exchange record the subject lists, through the same query.
+func scanReport(tb testing.TB, ex *exchange.Service, sub policy.Subject, def *reporting.Definition, p reporting.Params) *reporting.Report {
+	q, err := reporting.Compile(def, casereports.ExchangeSchema(forms.Standard()), p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	recs, err := ex.List(context.Background(), sub, exchange.Filter{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, e := range recs {
+		q.Add(reporting.Record{"kind": e.Kind, "direction": e.Direction, "peer": e.Peer, "service": e.Service, "status": e.Status, "created_at": e.CreatedAt})
+	}
+	return q.Result()
+}
+
+// TestExchangeReportsMatchScan: the referral reports counted from the
+// exchanges' rows (built at open from records written before them) are
+// the reports a scan of every record gives, for users of every scope,
+// with a period, a grouping by month and filters.
+func TestExchangeReportsMatchScan(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	writeExchanges(t, st, 3000, now)
+	cases, ex := openExchange(t, st)
+	r := &casereports.Runner{Cases: cases, Exchanges: ex, Now: func() time.Time { return now }}
+	monthly := &reporting.Definition{Name: "monthly", Record: reporting.RecordExchanges, PeriodField: "created_at",
+		Rows: &reporting.Dimension{Field: "created_at", Group: "month"}, Columns: &reporting.Dimension{Field: "status"},
+		Filters: []reporting.Filter{{Field: "direction", Values: []string{"incoming"}}}}
+	for _, sub := range []policy.Subject{
+		subject(t, "amina", "g1", "caseworker"), subject(t, "omar", "g2", "caseworker"), subject(t, "sahra", "g1", "supervisor"),
+		subject(t, "farah", "intake", "caseworker"), subject(t, "ali", "", "agency_admin"), subject(t, "dina", "", "dpo"),
+	} {
+		for _, tc := range []struct {
+			def *reporting.Definition
+			p   reporting.Params
+		}{
+			{managed(t, "referrals_transfers"), reporting.Params{}},
+			{managed(t, "referrals_transfers"), reporting.Params{From: now.AddDate(0, -3, 0), To: now.AddDate(0, -1, 0)}},
+			{managed(t, "kpi_referrals_accepted"), reporting.Params{}},
+			{monthly, reporting.Params{From: now.AddDate(0, -6, 0)}},
+		} {
+			got, err := r.Run(ctx, sub, tc.def, tc.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := scanReport(t, ex, sub, tc.def, tc.p)
+			gj, _ := json.Marshal(got)
+			wj, _ := json.Marshal(want)
+			if string(gj) != string(wj) || got.Records != want.Records {
+				t.Errorf("%s, %s %+v: from the rows\n%s\nfrom a scan\n%s", sub.User, tc.def.Name, tc.p, gj, wj)
+			}
+		}
+	}
 }
