@@ -1,13 +1,11 @@
 package exchange
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/cpx-node/cpx/node/rowseal"
@@ -206,31 +204,22 @@ func (s *Service) buildRows(ctx context.Context) (int, error) {
 }
 
 // eachBatch calls fn, in one transaction per batch, with the keys under
-// prefix, rowBuildBatch at a time.
+// prefix, rowBuildBatch at a time. The keys are listed once, in one
+// snapshot: only Open writes these prefixes meanwhile.
 func (s *Service) eachBatch(ctx context.Context, prefix []byte, fn func(w store.Writer, keys [][]byte) error) error {
-	var after []byte
-	for {
-		var keys [][]byte
-		err := s.store.View(ctx, func(r store.Reader) error {
-			return r.Scan(prefix, store.ScanOptions{}, func(k, _ []byte) error {
-				if after != nil && bytes.Compare(k, after) <= 0 {
-					return nil
-				}
-				keys = append(keys, slices.Clone(k))
-				if len(keys) >= rowBuildBatch {
-					return store.ErrStop
-				}
-				return nil
-			})
+	var keys [][]byte
+	err := s.store.View(ctx, func(r store.Reader) error {
+		return r.Scan(prefix, store.ScanOptions{}, func(k, _ []byte) error {
+			keys = append(keys, k)
+			return nil
 		})
-		if err != nil || len(keys) == 0 {
-			return err
-		}
-		after = keys[len(keys)-1]
-		if err := s.store.Update(ctx, func(w store.Writer) error { return fn(w, keys) }); err != nil {
-			return err
-		}
+	})
+	for err == nil && len(keys) > 0 {
+		batch := keys[:min(rowBuildBatch, len(keys))]
+		keys = keys[len(batch):]
+		err = s.store.Update(ctx, func(w store.Writer) error { return fn(w, batch) })
 	}
+	return err
 }
 
 // ReportRows calls fn with the report row of every exchange sub may list
