@@ -1,7 +1,9 @@
 package exchange
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 //
 //	x/rr/ID → row   what reports over referrals and transfers read
 //	x/rm    → meta  the rows' format, sealed: rows are ready
+//	x/rg    → generation, changed with any row
 //
 // A row holds the exchange's kind, direction, partner agency, service,
 // status and creation time, and for scope its owner, owner group and,
@@ -33,6 +36,11 @@ import (
 var (
 	prefixReportRow = []byte("x/rr/")
 	keyRowMeta      = []byte("x/rm")
+	// keyRowGeneration changes (a random value, written blind so that no
+	// two writers conflict on it) in every transaction that changes a
+	// row: a report that reads the value it last read counts from the
+	// rows it kept in memory.
+	keyRowGeneration = []byte("x/rg")
 )
 
 const (
@@ -60,11 +68,34 @@ func (s *Service) putRecord(w store.Writer, rec *Record) error {
 	return s.putRow(w, rec)
 }
 
+// putRow files rec's report row unless it holds that row already (most
+// writes, e.g. a delivery attempt, change no reportable value), so that
+// the rows kept in memory stay valid.
 func (s *Service) putRow(w store.Writer, rec *Record) error {
 	if s.rows == nil || rec.Kind == KindAggregate {
 		return nil
 	}
-	return w.Set(key(prefixReportRow, rec.ID), s.rows.Seal(rec.ID, encodeRow(rec)))
+	k, plain := key(prefixReportRow, rec.ID), encodeRow(rec)
+	old, err := w.Get(k)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		if was, _, err := s.rows.Open(nil, nil, []byte(rec.ID), old); err == nil && bytes.Equal(was, plain) {
+			return nil
+		}
+	}
+	if err := w.Set(k, s.rows.Seal(rec.ID, plain)); err != nil {
+		return err
+	}
+	return bumpGeneration(w)
+}
+
+func bumpGeneration(w store.Writer) error {
+	gen := make([]byte, 16)
+	rand.Read(gen)
+	return w.Set(keyRowGeneration, gen)
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -195,6 +226,9 @@ func (s *Service) buildRows(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	if err := s.store.Update(ctx, func(w store.Writer) error {
+		if err := bumpGeneration(w); err != nil {
+			return err
+		}
 		return w.Set(keyRowMeta, s.rows.Seal(string(keyRowMeta), []byte(rowsMeta)))
 	}); err != nil {
 		return n, err
@@ -222,10 +256,21 @@ func (s *Service) eachBatch(ctx context.Context, prefix []byte, fn func(w store.
 	return err
 }
 
+// rowCopy is the rows as a report last read them, decoded, and the
+// generation they were read at. It is replaced whole, never changed.
+type rowCopy struct {
+	gen    []byte
+	rows   []ReportRow
+	scopes []int32 // per row, its index in scope
+	scope  []Record
+}
+
 // ReportRows calls fn with the report row of every exchange sub may list
 // (referrals, transfers and disclosure requests; no aggregate), as List
 // would return them. Once the rows are built (Open) it reads them and no
-// exchange record; a row that does not authenticate is an error.
+// exchange record: from memory when no row changed since a report last
+// read them (keyRowGeneration), else from the store, where a row that
+// does not authenticate is an error.
 func (s *Service) ReportRows(ctx context.Context, sub policy.Subject, fn func(ReportRow) error) error {
 	if err := s.authorize(ctx, sub, policy.ResourceExchange, policy.ActionList, "exchange.report", "exchange"); err != nil {
 		return err
@@ -244,13 +289,49 @@ func (s *Service) ReportRows(ctx context.Context, sub policy.Subject, fn func(Re
 			})
 		})
 	}
+	c, err := s.readRows(ctx)
+	if err != nil {
+		return err
+	}
 	// Whether sub reaches an exchange depends only on its scope fields:
 	// decide once per distinct owner, group, direction and sender.
-	type scope struct{ owner, group, direction, sender string }
-	reach := map[scope]bool{}
-	var plain, aad []byte
-	in := interner{}
-	return s.store.View(ctx, func(r store.Reader) error {
+	reach := make([]bool, len(c.scope))
+	for i := range c.scope {
+		reach[i] = s.reaches(sub, policy.ActionList, &c.scope[i])
+	}
+	for i, row := range c.rows {
+		if reach[c.scopes[i]] {
+			if err := fn(row); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readRows returns the rows as they are: the copy in memory if no row
+// changed since it was read, else every row read again.
+func (s *Service) readRows(ctx context.Context) (*rowCopy, error) {
+	s.rowMu.Lock()
+	defer s.rowMu.Unlock()
+	var c *rowCopy
+	err := s.store.View(ctx, func(r store.Reader) error {
+		gen, err := r.Get(keyRowGeneration)
+		if errors.Is(err, store.ErrNotFound) {
+			gen, err = nil, nil
+		}
+		if err != nil {
+			return err
+		}
+		if s.rowCopy != nil && gen != nil && bytes.Equal(gen, s.rowCopy.gen) {
+			c = s.rowCopy
+			return nil
+		}
+		type scopeKey struct{ owner, group, direction, sender string }
+		c = &rowCopy{gen: gen}
+		index := map[scopeKey]int32{}
+		var plain, aad []byte
+		in := interner{}
 		return r.Scan(prefixReportRow, store.ScanOptions{}, func(k, v []byte) error {
 			id := k[len(prefixReportRow):]
 			var err error
@@ -261,16 +342,22 @@ func (s *Service) ReportRows(ctx context.Context, sub policy.Subject, fn func(Re
 			if err != nil {
 				return fmt.Errorf("%w of exchange %s", err, id)
 			}
-			sc := scope{rec.Owner, rec.OwnerGroup, rec.Direction, rec.CreatedBy}
-			ok, seen := reach[sc]
-			if !seen {
-				ok = s.reaches(sub, policy.ActionList, &rec)
-				reach[sc] = ok
-			}
+			sk := scopeKey{rec.Owner, rec.OwnerGroup, rec.Direction, rec.CreatedBy}
+			i, ok := index[sk]
 			if !ok {
-				return nil
+				i = int32(len(c.scope))
+				index[sk] = i
+				c.scope = append(c.scope, rec)
 			}
-			return fn(row)
+			c.rows = append(c.rows, row)
+			c.scopes = append(c.scopes, i)
+			return nil
 		})
 	})
+	if err != nil {
+		s.rowCopy = nil
+		return nil, err
+	}
+	s.rowCopy = c
+	return c, nil
 }

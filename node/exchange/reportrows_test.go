@@ -272,11 +272,12 @@ func TestReportRowsRebuild(t *testing.T) {
 }
 
 // TestReportRowsTampered: a row changed in the store, or moved to
-// another exchange, does not authenticate and the report fails.
+// another exchange, does not authenticate and the report that reads it
+// (the first after the node opens, or after any row changed) fails.
 func TestReportRowsTampered(t *testing.T) {
 	ctx := context.Background()
-	st := memstore.New()
-	s := openRows(t, st, testKeyring(t), []byte("0123456789abcdef0123456789abcdef"))
+	st, kr, indexKey := memstore.New(), testKeyring(t), []byte("0123456789abcdef0123456789abcdef")
+	s := openRows(t, st, kr, indexKey)
 	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	if err := st.Update(ctx, func(w store.Writer) error {
 		for i := range 2 {
@@ -309,9 +310,19 @@ func TestReportRowsTampered(t *testing.T) {
 		if err := st.Update(ctx, tamper); err != nil {
 			t.Fatal(err)
 		}
-		_, err := countRows(ctx, s, admin)
+		_, err := countRows(ctx, openRows(t, st, kr, indexKey), admin)
 		if !errors.Is(err, rowseal.ErrCorrupt) || !strings.Contains(err.Error(), "x0") {
-			t.Errorf("%s: got %v, want a corrupt row of exchange x0", name, err)
+			t.Errorf("%s, after an open: got %v, want a corrupt row of exchange x0", name, err)
+		}
+		if err := st.Update(ctx, func(w store.Writer) error {
+			rec := Record{ID: "x9", Kind: KindReferral, Direction: Outgoing, Peer: "agency-c", Status: StatusPending, CreatedBy: "amina@agency-a", CreatedAt: now}
+			return s.putRecord(w, &rec)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = countRows(ctx, s, admin)
+		if !errors.Is(err, rowseal.ErrCorrupt) || !strings.Contains(err.Error(), "x0") {
+			t.Errorf("%s, after a change: got %v, want a corrupt row of exchange x0", name, err)
 		}
 		st.Update(ctx, func(w store.Writer) error { return w.Set(key(prefixReportRow, "x0"), row0) })
 	}
@@ -373,4 +384,48 @@ func FuzzExchangeRow(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _, _ = decodeRow(b, nil)
 	})
+}
+
+// TestReportRowsKeptInMemory: a write that changes no reportable value
+// (a delivery attempt) leaves the rows and their generation alone, and a
+// report then counts from memory; a change is counted by the next report.
+func TestReportRowsKeptInMemory(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	s := openRows(t, st, testKeyring(t), []byte("0123456789abcdef0123456789abcdef"))
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	rec := Record{ID: "x0", Kind: KindReferral, Direction: Outgoing, Peer: "agency-b", Service: "health", CreatedBy: "amina@agency-a", Owner: "amina", OwnerGroup: "g1", CreatedAt: now}
+	rec.event(now, StatusPending, "amina@agency-a", "")
+	put := func() {
+		t.Helper()
+		if err := st.Update(ctx, func(w store.Writer) error { return s.putRecord(w, &rec) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gen := func() string {
+		var g []byte
+		st.View(ctx, func(r store.Reader) error { g, _ = r.Get(keyRowGeneration); return nil })
+		return string(g)
+	}
+	put()
+	admin := rowSubject(t, "ali", "", "agency_admin")
+	if _, err := countRows(ctx, s, admin); err != nil {
+		t.Fatal(err)
+	}
+	first, g := s.rowCopy, gen()
+	rec.SyncError, rec.Sync = "peer unreachable", SyncSending
+	put()
+	if gen() != g {
+		t.Error("a delivery attempt changed the rows' generation")
+	}
+	if _, err := countRows(ctx, s, admin); err != nil || s.rowCopy != first {
+		t.Errorf("after a delivery attempt: err %v, rows read again %v; want the copy in memory", err, s.rowCopy != first)
+	}
+	rec.event(now, StatusAccepted, "farah@agency-b", "")
+	put()
+	got, err := countRows(ctx, s, admin)
+	want := map[ReportRow]int{{Kind: KindReferral, Direction: Outgoing, Peer: "agency-b", Service: "health", Status: StatusAccepted, CreatedAt: now}: 1}
+	if err != nil || !maps.Equal(got, want) {
+		t.Errorf("after the answer: got %v, %v; want %v", got, err, want)
+	}
 }

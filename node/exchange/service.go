@@ -113,6 +113,8 @@ type Service struct {
 	// without cases. rowsReady: the rows are built (set in Open).
 	rows      *rowseal.Sealer
 	rowsReady bool
+	rowMu     sync.Mutex // guards rowCopy
+	rowCopy   *rowCopy   // the rows as a report last read them
 }
 
 // Errors of the exchange, mapped to Connect codes by the API layers.
