@@ -2,8 +2,8 @@
 // node's own records: it describes cases and exchanges as reporting
 // schemas (from the forms configuration, plus core and derived fields),
 // turns each record into a reporting.Record, and reads them through
-// casework's and exchange's own scans, so a report counts exactly the
-// records the user may list.
+// casework's and exchange's own report rows (kept on write, scoped like
+// their lists), so a report counts exactly the records the user may list.
 package casereports
 
 import (
@@ -307,13 +307,29 @@ func (r *Runner) Run(ctx context.Context, sub policy.Subject, def *reporting.Def
 		if r.Exchanges == nil {
 			return nil, fmt.Errorf("%w: %s", ErrUnavailable, def.Record)
 		}
-		var recs []exchange.Record
-		recs, err = r.Exchanges.List(ctx, sub, exchange.Filter{})
-		for _, e := range recs {
-			if e.Kind == exchange.KindAggregate {
-				continue // an aggregate is no referral or transfer
+		// Exchanges alike (the same values of the fields the report
+		// reads, the same day of creation) are counted together:
+		// reports read dates as days.
+		used := q.Fields()
+		keep := func(field, v string) string {
+			if slices.Contains(used, field) {
+				return v
 			}
-			q.Add(reporting.Record{"kind": e.Kind, "direction": e.Direction, "peer": e.Peer, "service": e.Service, "status": e.Status, "created_at": e.CreatedAt})
+			return ""
+		}
+		byDay := slices.Contains(used, "created_at")
+		alike := map[exchange.ReportRow]int{}
+		err = r.Exchanges.ReportRows(ctx, sub, func(e exchange.ReportRow) error {
+			k := exchange.ReportRow{Kind: keep("kind", e.Kind), Direction: keep("direction", e.Direction), Peer: keep("peer", e.Peer),
+				Service: keep("service", e.Service), Status: keep("status", e.Status)}
+			if byDay {
+				k.CreatedAt = e.CreatedAt.UTC().Truncate(24 * time.Hour)
+			}
+			alike[k]++
+			return nil
+		})
+		for e, n := range alike {
+			q.AddN(reporting.Record{"kind": e.Kind, "direction": e.Direction, "peer": e.Peer, "service": e.Service, "status": e.Status, "created_at": e.CreatedAt}, n)
 		}
 	}
 	if err != nil {

@@ -2,10 +2,6 @@ package casework
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -18,6 +14,7 @@ import (
 
 	"github.com/cpx-node/cpx/node/audit"
 	"github.com/cpx-node/cpx/node/forms"
+	"github.com/cpx-node/cpx/node/rowseal"
 	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/policy"
 )
@@ -54,6 +51,20 @@ var (
 )
 
 const rowFormat = 1
+
+// rowsLabel derives the key case rows are sealed under from the index key.
+const rowsLabel = "cpx-report-rows-v1"
+
+// RowSealer returns a sealer for another kind of report row (label names
+// it, e.g. "cpx-exchange-rows-v1"), under a key derived from the index
+// key like the case rows' own: rows follow the index key, so a store
+// restored under another key finds them unreadable and rebuilds them.
+func (s *Service) RowSealer(label string) *rowseal.Sealer {
+	if label == rowsLabel {
+		panic("casework: the case rows' label is not for another kind of row")
+	}
+	return rowseal.New(s.index.key, label)
+}
 
 // noTime encodes a zero creation time.
 const noTime = math.MinInt64
@@ -229,7 +240,7 @@ func latestDates(rows []any, dates []string) []string {
 func (s *Service) putReportRow(w store.Writer, c *Case, fresh bool) error {
 	switch c.Status {
 	case StatusOpen, StatusClosed, StatusTransferred:
-		if err := w.Set(reportRowKey(c.ID), s.rows.seal(c.ID, encodeRow(c, s.rowFields))); err != nil {
+		if err := w.Set(reportRowKey(c.ID), s.rows.Seal(c.ID, encodeRow(c, s.rowFields))); err != nil {
 			return err
 		}
 	default:
@@ -243,7 +254,7 @@ func (s *Service) putReportRow(w store.Writer, c *Case, fresh bool) error {
 	return logRowChange(w, c.ID) // reportrows_cache.go
 }
 
-var errCorruptRow = errors.New("corrupt report row")
+var errCorruptRow = rowseal.ErrCorrupt
 
 // rowCursor reads a row without copying it.
 type rowCursor struct {
@@ -260,50 +271,6 @@ func (rc *rowCursor) bytes() []byte {
 	raw := rc.b[k : k+int(n)]
 	rc.b = rc.b[k+int(n):]
 	return raw
-}
-
-// rowSealer seals report rows under a key derived from the index key:
-// AES-256-GCM, a random nonce per row, the case id bound as associated
-// data so that a row cannot be moved to another case.
-type rowSealer struct{ aead cipher.AEAD }
-
-func newRowSealer(indexKey []byte) *rowSealer {
-	m := hmac.New(sha256.New, indexKey)
-	m.Write([]byte("cpx-report-rows-v1"))
-	b, err := aes.NewCipher(m.Sum(nil))
-	if err != nil {
-		panic(err) // a 32-byte key always makes a cipher
-	}
-	aead, err := cipher.NewGCM(b)
-	if err != nil {
-		panic(err)
-	}
-	return &rowSealer{aead: aead}
-}
-
-func rowAAD(dst []byte, id []byte) []byte {
-	return append(append(append(dst[:0], "cpx-report-row\x00"...), id...), 0)
-}
-
-func (x *rowSealer) seal(id string, plain []byte) []byte {
-	ns := x.aead.NonceSize()
-	out := make([]byte, ns, ns+len(plain)+x.aead.Overhead())
-	rand.Read(out)
-	return x.aead.Seal(out, out, plain, rowAAD(nil, []byte(id)))
-}
-
-// open decrypts sealed, the row of case id, into dst.
-func (x *rowSealer) open(dst, aad, id, sealed []byte) ([]byte, []byte, error) {
-	ns := x.aead.NonceSize()
-	if len(sealed) < ns+x.aead.Overhead() {
-		return dst, aad, errCorruptRow
-	}
-	aad = rowAAD(aad, id)
-	plain, err := x.aead.Open(dst[:0], sealed[:ns], sealed[ns:], aad)
-	if err != nil {
-		return dst, aad, fmt.Errorf("%w: it does not authenticate under the index key", errCorruptRow)
-	}
-	return plain, aad, nil
 }
 
 // value returns the next field's name and its value as encoded (type

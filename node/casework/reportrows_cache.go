@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cpx-node/cpx/node/audit"
+	"github.com/cpx-node/cpx/node/rowseal"
 	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/policy"
 )
@@ -341,7 +342,7 @@ func dayOf(created int64) int32 {
 }
 
 // sync brings t up to date with the rows r reads. t.mu is held.
-func (t *rowCache) sync(r store.Reader, x *rowSealer, fs []reportField) (err error) {
+func (t *rowCache) sync(r store.Reader, x *rowseal.Sealer, fs []reportField) (err error) {
 	gen, err := getOrNil(r, keyRowGeneration)
 	if err != nil {
 		return err
@@ -387,7 +388,7 @@ func (t *rowCache) sync(r store.Reader, x *rowSealer, fs []reportField) (err err
 		t.seen = seen
 		err = r.Scan(prefixReportRow, store.ScanOptions{}, func(k, v []byte) error {
 			id := k[len(prefixReportRow):]
-			if plain, aad, err = x.open(plain, aad, id, v); err != nil {
+			if plain, aad, err = x.Open(plain, aad, id, v); err != nil {
 				return fmt.Errorf("%w of case %s", err, id)
 			}
 			if err := t.put(string(id), plain); err != nil {
@@ -405,7 +406,7 @@ func (t *rowCache) sync(r store.Reader, x *rowSealer, fs []reportField) (err err
 			case gerr != nil:
 				return gerr
 			}
-			if plain, aad, err = x.open(plain, aad, []byte(id), v); err != nil {
+			if plain, aad, err = x.Open(plain, aad, []byte(id), v); err != nil {
 				return fmt.Errorf("%w of case %s", err, id)
 			}
 			if err = t.put(id, plain); err != nil {

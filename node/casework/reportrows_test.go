@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cpx-node/cpx/node/forms"
+	"github.com/cpx-node/cpx/node/rowseal"
 	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/node/store/memstore"
 	"github.com/cpx-node/cpx/policy"
@@ -90,11 +91,11 @@ func FuzzReportRow(f *testing.F) {
 	row := encodeRow(c, fs)
 	f.Add(row)
 	f.Add(row[:len(row)/2])
-	x := newRowSealer(make([]byte, 32))
-	f.Add(x.seal("c1", row))
+	x := rowseal.New(make([]byte, 32), rowsLabel)
+	f.Add(x.Seal("c1", row))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = decodeRowForTest(b)
-		if plain, _, err := x.open(nil, nil, []byte("c1"), b); err == nil {
+		if plain, _, err := x.Open(nil, nil, []byte("c1"), b); err == nil {
 			_, _ = decodeRowForTest(plain)
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"github.com/cpx-node/cpx/node/audit"
 	"github.com/cpx-node/cpx/node/casekeys"
 	"github.com/cpx-node/cpx/node/forms"
+	"github.com/cpx-node/cpx/node/rowseal"
 	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/policy"
 )
@@ -63,7 +64,7 @@ type Service struct {
 	dueFields       []forms.Field
 	index           *indexer
 	rowFields       []reportField // reportrows.go
-	rows            *rowSealer
+	rows            *rowseal.Sealer
 	rowCache        rowCache
 }
 
@@ -77,7 +78,7 @@ func New(o Options) *Service {
 	s.dueFields = DueFields(o.Forms)
 	s.rowFields = reportFields(o.Forms)
 	s.index.rows = reportFieldsCheck(s.rowFields)
-	s.rows = newRowSealer(s.index.key)
+	s.rows = rowseal.New(s.index.key, rowsLabel)
 	if s.keys == nil {
 		s.keys = casekeys.NewMemory()
 	}

@@ -214,7 +214,7 @@ func (s *Service) applyAggregate(w store.Writer, p Peer, isp *policy.ISP, envID 
 		ISP: isp.ID, ISPVersion: isp.Version, CreatedBy: msg.Actor, CreatedAt: now, Sync: SyncInSync, OwnerGroup: s.intake,
 	}
 	rec.event(now, StatusDelivered, msg.Actor, fmt.Sprintf("version %d", version))
-	return putJSON(w, key(prefixRecord, rec.ID), rec)
+	return s.putRecord(w, &rec)
 }
 
 // Submissions returns the aggregates received for period, every version,

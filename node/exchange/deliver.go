@@ -514,7 +514,7 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry, p Peer, err error)
 		if rec.Envelope == e.EnvelopeID || rec.Envelope == "" {
 			rec.Sync, rec.SyncError = SyncInSync, ""
 		}
-		if err := putJSON(w, key(prefixRecord, rec.ID), rec); err != nil {
+		if err := s.putRecord(w, &rec); err != nil {
 			return err
 		}
 		if err := s.markSeen(w, p.Agency, now); err != nil {
@@ -577,7 +577,7 @@ func (s *Service) retry(ctx context.Context, e OutboxEntry, cause error) {
 		var rec Record
 		if err := getJSON(w, key(prefixRecord, e.Exchange), &rec); err == nil && rec.Envelope == e.EnvelopeID && rec.SyncError != e.LastError {
 			rec.SyncError = e.LastError
-			if err := putJSON(w, key(prefixRecord, rec.ID), rec); err != nil {
+			if err := s.putRecord(w, &rec); err != nil {
 				return err
 			}
 		}
@@ -623,7 +623,7 @@ func (s *Service) fail(ctx context.Context, e OutboxEntry, reason string, refuse
 		case latest:
 			rec.Sync, rec.SyncError = SyncOutOfSync, reason
 		}
-		if err := putJSON(w, key(prefixRecord, rec.ID), rec); err != nil {
+		if err := s.putRecord(w, &rec); err != nil {
 			return err
 		}
 		_, err := audit.Append(w, now, audit.Event{Actor: "node", Action: action, Object: "exchange/" + e.Exchange, Outcome: audit.Failed,

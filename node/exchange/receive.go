@@ -321,7 +321,7 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 		}
 		rec.RetentionDays, _ = isp.RetentionDays(purposeOf(kind))
 		rec.event(now, StatusDelivered, msg.Actor, "")
-		return putJSON(w, key(prefixRecord, rec.ID), rec)
+		return s.putRecord(w, &rec)
 	}
 	if !isResponse {
 		// An offer: a new incoming referral or transfer.
@@ -339,7 +339,7 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 		}
 		rec.RetentionDays, _ = isp.RetentionDays(purposeOf(kind))
 		rec.event(now, StatusDelivered, msg.Actor, "")
-		if err := putJSON(w, key(prefixRecord, rec.ID), rec); err != nil {
+		if err := s.putRecord(w, &rec); err != nil {
 			return err
 		}
 		// The intake group learns that it waits, by exchange id only.
@@ -402,7 +402,7 @@ func (s *Service) apply(w store.Writer, p Peer, isp *policy.ISP, h envelope.Head
 			return err
 		}
 	}
-	if err := putJSON(w, key(prefixRecord, rec.ID), rec); err != nil {
+	if err := s.putRecord(w, &rec); err != nil {
 		return err
 	}
 	if rec.Direction == Outgoing && kind != KindDisclosure {

@@ -193,7 +193,7 @@ func (s *Service) EnforceRetention(ctx context.Context) (int, error) {
 				rec.Fields, rec.Note = nil, ""
 				at := now
 				rec.Shredded, rec.RetentionDays = &at, ret.Days
-				if err := putJSON(w, key(prefixRecord, id), rec); err != nil {
+				if err := s.putRecord(w, &rec); err != nil {
 					return err
 				}
 				if _, err := audit.Append(w, now, audit.Event{Actor: "node", Action: "exchange.retention.shred", Object: "exchange/" + id,

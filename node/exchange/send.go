@@ -333,7 +333,7 @@ func (s *Service) putOutbox(w store.Writer, rec *Record, e OutboxEntry) error {
 		return err
 	}
 	rec.Sync, rec.SyncError, rec.Envelope = SyncSending, "", e.EnvelopeID
-	return putJSON(w, key(prefixRecord, rec.ID), rec)
+	return s.putRecord(w, rec)
 }
 
 // Response is what a user does to an exchange.

@@ -16,6 +16,7 @@ import (
 	"github.com/cpx-node/cpx/node/audit"
 	"github.com/cpx-node/cpx/node/casework"
 	"github.com/cpx-node/cpx/node/forms"
+	"github.com/cpx-node/cpx/node/rowseal"
 	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/policy"
 )
@@ -108,6 +109,12 @@ type Service struct {
 	inputsMu      sync.Mutex
 	inputs        map[string]sendInput // by agency, see sendInputs
 	isps          checkedISPs
+	// rows seals the exchanges' report rows (reportrows.go); nil
+	// without cases. rowsReady: the rows are built (set in Open).
+	rows      *rowseal.Sealer
+	rowsReady bool
+	rowMu     sync.Mutex // guards rowCopy
+	rowCopy   *rowCopy   // the rows as a report last read them
 }
 
 // Errors of the exchange, mapped to Connect codes by the API layers.
@@ -165,6 +172,16 @@ func Open(ctx context.Context, o Options) (*Service, error) {
 	validity := o.KeyValidity
 	if validity <= 0 {
 		validity = 2 * 365 * 24 * time.Hour
+	}
+	if o.Cases != nil {
+		s.rows = o.Cases.RowSealer(rowsLabel)
+		n, err := s.buildRows(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("exchange report rows: %w", err)
+		}
+		if n > 0 {
+			s.log.Info("rebuilt the exchange report rows", "exchanges", n)
+		}
 	}
 	if err := s.loadKeys(ctx, validity); err != nil {
 		return nil, err
