@@ -320,6 +320,9 @@ func (r *Runner) Run(ctx context.Context, sub policy.Subject, def *reporting.Def
 		byDay := slices.Contains(used, "created_at")
 		alike := map[exchange.ReportRow]int{}
 		err = r.Exchanges.ReportRows(ctx, sub, func(e exchange.ReportRow) error {
+			if e.Kind != exchange.KindReferral && e.Kind != exchange.KindTransfer {
+				return nil // a tracing disclosure request: not what these reports count
+			}
 			k := exchange.ReportRow{Kind: keep("kind", e.Kind), Direction: keep("direction", e.Direction), Peer: keep("peer", e.Peer),
 				Service: keep("service", e.Service), Status: keep("status", e.Status)}
 			if byDay {

@@ -131,6 +131,11 @@ func writeExchanges(tb testing.TB, st store.Store, n int, now time.Time) {
 				case 4:
 					rec.Owner, rec.OwnerGroup, rec.CreatedBy = "omar", "g2", "omar@agency-a"
 				}
+				if i%50 == 0 {
+					// A tracing disclosure request: an exchange, but neither
+					// a referral nor a transfer.
+					rec.Kind, rec.Service = exchange.KindDisclosure, ""
+				}
 				v, err := json.Marshal(rec)
 				if err != nil {
 					return err
@@ -173,6 +178,9 @@ func scanReport(tb testing.TB, ex *exchange.Service, sub policy.Subject, def *re
 		tb.Fatal(err)
 	}
 	for _, e := range recs {
+		if e.Kind != exchange.KindReferral && e.Kind != exchange.KindTransfer {
+			continue
+		}
 		q.Add(reporting.Record{"kind": e.Kind, "direction": e.Direction, "peer": e.Peer, "service": e.Service, "status": e.Status, "created_at": e.CreatedAt})
 	}
 	return q.Result()
