@@ -12,10 +12,13 @@ import (
 //
 //	log(m̂_f[b] / m_f[b])
 //
-// where m is the shipped share of true pairs in bin b (Model.M, counted on
+// where m is the shipped share of true pairs in bin b (Model.M: Shares on
 // the generator the weights were fitted on) and m̂ the same share
 // estimated by EM on the node's own requests against its own cases,
-// encoded as the federation encodes them. m is how a register records one
+// encoded as the federation encodes them. Both are expectations under the
+// model, not counts of labelled pairs: the model's probabilities are not
+// the labels' (siblings get a share), and a register recorded as the
+// training set was must shift nothing. m is how a register records one
 // child differently (a given name replaced, a date of birth written
 // wrongly, which the generator never does) and is what differs most
 // between registers; u, how often different children agree by chance, is
@@ -113,25 +116,9 @@ func Adapt(base Model, reqs []Example, opt AdaptOptions) (Model, error) {
 	nb := len(base.Edges) + 1
 	cur := base
 	a := &Adaptation{Requests: len(rs), Pairs: pairs}
-	var ps []float64
 	for a.Rounds < opt.Rounds {
 		a.Rounds++
-		var mc [NumFeatures][]float64
-		for g := range mc {
-			mc[g] = make([]float64, nb)
-		}
-		matches := 0.0
-		for _, r := range rs {
-			ps = cur.Posteriors(cur.Scores(r.Pairs, r.Rotated, ps[:0]))
-			for i, p := range ps {
-				matches += p
-				for g := range NumFeatures {
-					if d := r.Pairs[i][g]; d >= 0 {
-						mc[g][cur.bin(d)] += p
-					}
-				}
-			}
-		}
+		mc, matches := cur.counts(rs)
 		next := &Adaptation{Requests: a.Requests, Pairs: a.Pairs, Matches: matches, Rounds: a.Rounds,
 			M: map[string][]float64{}, Shift: map[string][]float64{}}
 		moved := 0.0
@@ -167,4 +154,51 @@ func Adapt(base Model, reqs []Example, opt AdaptOptions) (Model, error) {
 		}
 	}
 	return cur, nil
+}
+
+// counts returns, per feature and bin, the expected number of true pairs
+// among the examples' candidates under m (the sum of their
+// probabilities), and their total.
+func (m Model) counts(ex []Example) ([NumFeatures][]float64, float64) {
+	var mc [NumFeatures][]float64
+	for g := range mc {
+		mc[g] = make([]float64, len(m.Edges)+1)
+	}
+	matches := 0.0
+	var ps []float64
+	for _, r := range ex {
+		ps = m.Posteriors(m.Scores(r.Pairs, r.Rotated, ps[:0]))
+		for i, p := range ps {
+			matches += p
+			for g := range NumFeatures {
+				if d := r.Pairs[i][g]; d >= 0 {
+					mc[g][m.bin(d)] += p
+				}
+			}
+		}
+	}
+	return mc, matches
+}
+
+// Shares returns, per feature and bin, the share of true pairs whose
+// feature falls in the bin among the examples' candidates, as m expects
+// it (probabilities, not the examples' Truth): Model.M of a model is its
+// Shares on its training set.
+func (m Model) Shares(ex []Example) map[string][]float64 {
+	mc, _ := m.counts(ex)
+	out := map[string][]float64{}
+	for g := range NumFeatures {
+		var n float64
+		for _, x := range mc[g] {
+			n += x
+		}
+		sh := make([]float64, len(mc[g]))
+		for b, x := range mc[g] {
+			if n > 0 {
+				sh[b] = x / n
+			}
+		}
+		out[FeatureNames[g]] = sh
+	}
+	return out
 }

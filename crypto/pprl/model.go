@@ -153,10 +153,10 @@ type Model struct {
 	// otherwise let one disagreeing field veto a match that every other
 	// field supports (optional: no bound when 0).
 	Floor float64 `json:"floor,omitempty"`
-	// M[f][b] is the share of the training set's true pairs whose feature
-	// f falls in bin b (FitLabelled's m, among the pairs where f is
-	// present): what Adapt shifts the weights from (optional: no
-	// adaptation without).
+	// M[f][b] is the share of true pairs whose feature f falls in bin b
+	// (among the pairs where f is present) as the model itself expects
+	// it on its training set (Shares): what Adapt shifts the weights
+	// from (optional: no adaptation without).
 	M map[string][]float64 `json:"m,omitempty"`
 	// Adapted is the shift of each feature bin's weight estimated on a
 	// node's own data (Adapt); nil for the shipped model.
@@ -488,10 +488,9 @@ var DefaultNameCountEdges = []float64{4, 16, 64, 256}
 // feature and bin, W = log(m/u) with m and u counted over the candidate
 // pairs (add-0.5 smoothing, floor 1e-4 so that no bin can veto a match),
 // and Null = log((1-ρ)/ρ) with ρ the share of examples whose child is
-// among the candidates; M keeps m. Block and the thresholds are left to the
-// caller.
+// among the candidates. Block and the thresholds are left to the caller.
 func FitLabelled(ex []Example, edges []float64) Model {
-	m := Model{Edges: slices.Clone(edges), Weights: map[string][]float64{}, M: map[string][]float64{}}
+	m := Model{Edges: slices.Clone(edges), Weights: map[string][]float64{}}
 	nb := len(edges) + 1
 	var cnt [NumFeatures][2][]float64
 	for g := range NumFeatures {
@@ -523,7 +522,6 @@ func FitLabelled(ex []Example, edges []float64) Model {
 			}
 		}
 		m.Weights[FeatureNames[g]] = w
-		m.M[FeatureNames[g]] = mp
 	}
 	rho := (float64(reached) + 0.5) / (float64(len(ex)) + 1)
 	m.Null = math.Log((1 - rho) / rho)

@@ -13,7 +13,7 @@ import (
 
 var (
 	update  = flag.Bool("update", false, "refit and rewrite default_model.json")
-	updateM = flag.Bool("update-m", false, "rewrite only default_model.json's shares of true pairs (m), without the slow Choice refit")
+	updateM = flag.Bool("update-m", false, "rewrite only default_model.json's shares of true pairs (m, Model.Shares), without the slow Choice refit")
 )
 
 // Fitting parameters of the shipped model.
@@ -126,6 +126,7 @@ func fitModel(train []pprl.Example) pprl.Model {
 	th := m.Thresholds(train, 0.95, 0.5)
 	// at most one candidate of a request can be likely
 	m.Likely, m.Possible = max(th[0], 0.5), th[1]
+	m.M = m.Shares(train)
 	return m
 }
 
@@ -139,9 +140,9 @@ func TestFitDefault(t *testing.T) {
 		t.Skip("slow; run without -short")
 	}
 	if *updateM {
-		// m is FitLabelled's: the Choice refit leaves it as it is
+		// m depends on the fitted model only through its probabilities
 		m := pprl.DefaultModel()
-		m.M = pprl.FitLabelled(trainExamples(t), pprl.DefaultEdges).M
+		m.M = m.Shares(trainExamples(t))
 		writeDefault(t, m)
 		return
 	}
