@@ -5,7 +5,8 @@
 // completeness and reduction ratio of the candidate search, the
 // precision–recall curve over the probability cut and a calibration
 // table. Adapt adapts the local model to a data set's requests without
-// their answers (matching.Adapt), as a node does with its own.
+// their answers (matching.Adapt), as a node does with its own, and
+// AdaptFederated the federated model (pprl.Adapt) likewise.
 //
 // ReadFEBRL reads the column layout of the FEBRL generator's data sets
 // (rec_id, given_name, surname, street_number, address_1, address_2,
