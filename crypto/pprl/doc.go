@@ -89,7 +89,10 @@
 // below by Model.Floor, turned into the probability that each
 // candidate is the sought child with at most one of them being it
 // (Model.Posteriors). The fitted model ships as default_model.json
-// (DefaultModel). Only bands (likely, possible, unlikely: Model.Band)
+// (DefaultModel). Adapt shifts its weights per feature and bin by how
+// often true pairs fall in each bin on a node's own requests and cases,
+// estimated by EM without their answers, against the shares the model
+// expects on its training set (Model.M, Model.Shares). Only bands (likely, possible, unlikely: Model.Band)
 // should leave a node, never scores: similarity tables allow
 // re-identification.
 package pprl

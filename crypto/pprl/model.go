@@ -153,8 +153,16 @@ type Model struct {
 	// otherwise let one disagreeing field veto a match that every other
 	// field supports (optional: no bound when 0).
 	Floor float64 `json:"floor,omitempty"`
-	Null  float64 `json:"null"`
-	Block float64 `json:"block"`
+	// M[f][b] is the share of true pairs whose feature f falls in bin b
+	// (among the pairs where f is present) as the model itself expects
+	// it on its training set (Shares): what Adapt shifts the weights
+	// from (optional: no adaptation without).
+	M map[string][]float64 `json:"m,omitempty"`
+	// Adapted is the shift of each feature bin's weight estimated on a
+	// node's own data (Adapt); nil for the shipped model.
+	Adapted *Adaptation `json:"adapted,omitempty"`
+	Null    float64     `json:"null"`
+	Block   float64     `json:"block"`
 	// Keys are the candidate search's keys besides the given name's
 	// (Block): a case any key reaches is a candidate (optional).
 	Keys     []BlockKey `json:"blocks,omitempty"`
@@ -181,9 +189,28 @@ func DefaultModel() Model {
 }
 
 // Check reports whether the model is usable: edges increasing within
-// (0, 1), len(Edges)+1 finite weights for every feature, finite Null,
+// (0, 1), len(Edges)+1 finite weights for every feature (and as many
+// shares of true pairs and finite shifts where there are any), finite Null,
 // Block and the thresholds within (0, 1), Possible ≤ Likely.
 func (m Model) Check() error {
+	nb := len(m.Edges) + 1
+	for g, x := range m.M {
+		if len(x) != nb {
+			return fmt.Errorf("feature %s: %d shares of true pairs, want %d", g, len(x), nb)
+		}
+	}
+	if a := m.Adapted; a != nil {
+		for g, x := range a.Shift {
+			if len(x) != nb {
+				return fmt.Errorf("feature %s: %d shifts, want %d", g, len(x), nb)
+			}
+			for _, v := range x {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return fmt.Errorf("feature %s: shifts must be finite", g)
+				}
+			}
+		}
+	}
 	if len(m.Edges) == 0 || !slices.IsSorted(m.Edges) || m.Edges[0] <= 0 || m.Edges[len(m.Edges)-1] >= 1 {
 		return fmt.Errorf("edges %v: want increasing within (0, 1)", m.Edges)
 	}
@@ -348,6 +375,7 @@ func (m Model) Probabilities(pairs []Dices, rotated []bool) []float64 {
 type scorer struct {
 	m         *Model
 	w         [NumFeatures][]float64
+	shift     [NumFeatures][]float64   // nil without an adaptation
 	with      [NumFeatures][][]float64 // nil for the given name, or without interactions
 	nameCount float64
 }
@@ -360,6 +388,9 @@ func (m *Model) scorer(pairs []Dices) scorer {
 	}
 	for g := range NumFeatures {
 		sc.w[g] = m.Weights[FeatureNames[g]]
+		if m.Adapted != nil {
+			sc.shift[g] = m.Adapted.Shift[FeatureNames[g]]
+		}
 		if g != FeatureGiven {
 			sc.with[g] = m.GivenWith[FeatureNames[g]]
 		}
@@ -387,6 +418,9 @@ func (sc *scorer) score(d Dices, rotated bool) float64 {
 		}
 		if sc.m.Floor < 0 {
 			c = max(c, sc.m.Floor)
+		}
+		if b < len(sc.shift[g]) {
+			c += sc.shift[g][b]
 		}
 		s += c
 	}

@@ -11,7 +11,10 @@ import (
 	"github.com/cpx-node/cpx/node/matching/synth"
 )
 
-var update = flag.Bool("update", false, "refit and rewrite default_model.json")
+var (
+	update  = flag.Bool("update", false, "refit and rewrite default_model.json")
+	updateM = flag.Bool("update-m", false, "rewrite only default_model.json's shares of true pairs (m, Model.Shares), without the slow Choice refit")
+)
 
 // Fitting parameters of the shipped model.
 const (
@@ -99,14 +102,17 @@ var testKeys = pprl.DeriveKeys([]byte("test secret"), "net-1", pprl.RecordFields
 
 // fitDefault fits the default model on the training set (train seed, both
 // scripts).
-func fitDefault(t *testing.T) pprl.Model {
+func fitDefault(t *testing.T) pprl.Model { return fitModel(trainExamples(t)) }
+
+// trainExamples returns the training set's examples.
+func trainExamples(t *testing.T) []pprl.Example {
 	var train []pprl.Example
 	for _, s := range []synth.Script{synth.Latin, synth.ArabicRequest} {
 		h := newHarness(testKeys, trainSeed, trainFamilies, s, fitBlocking())
 		t.Logf("train %v: blocking reached %d of %d registered children", s, h.reached, h.positives)
 		train = append(train, h.ex...)
 	}
-	return fitModel(train)
+	return train
 }
 
 // fitModel fits a model on training examples: Fellegi–Sunter, refined as
@@ -120,6 +126,7 @@ func fitModel(train []pprl.Example) pprl.Model {
 	th := m.Thresholds(train, 0.95, 0.5)
 	// at most one candidate of a request can be likely
 	m.Likely, m.Possible = max(th[0], 0.5), th[1]
+	m.M = m.Shares(train)
 	return m
 }
 
@@ -129,8 +136,15 @@ func TestFitDefault(t *testing.T) {
 	if raceEnabled {
 		t.Skip("numeric quality run: without -race (the second half of the README test command)")
 	}
-	if testing.Short() && !*update {
+	if testing.Short() && !*update && !*updateM {
 		t.Skip("slow; run without -short")
+	}
+	if *updateM {
+		// m depends on the fitted model only through its probabilities
+		m := pprl.DefaultModel()
+		m.M = m.Shares(trainExamples(t))
+		writeDefault(t, m)
+		return
 	}
 	m := fitDefault(t)
 	for _, g := range pprl.FeatureNames {
@@ -138,13 +152,7 @@ func TestFitDefault(t *testing.T) {
 	}
 	t.Logf("  null %.3f, block %.2f, likely %.2f, possible %.2f", m.Null, m.Block, m.Likely, m.Possible)
 	if *update {
-		b, err := json.MarshalIndent(m, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile("default_model.json", append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeDefault(t, m)
 		return
 	}
 	shipped := pprl.DefaultModel()
@@ -153,6 +161,14 @@ func TestFitDefault(t *testing.T) {
 		for b := range m.Weights[g] {
 			if !close(m.Weights[g][b], shipped.Weights[g][b]) {
 				t.Errorf("%s bin %d: refit weight %.4f, shipped %.4f (run with -update)", g, b, m.Weights[g][b], shipped.Weights[g][b])
+			}
+		}
+	}
+	for _, g := range pprl.FeatureNames {
+		for b := range m.M[g] {
+			if b >= len(shipped.M[g]) || !close(m.M[g][b], shipped.M[g][b]) {
+				t.Errorf("%s bin %d: refit share of true pairs %.4f, shipped %v (run with -update or -update-m)", g, b, m.M[g][b], shipped.M[g])
+				break
 			}
 		}
 	}
@@ -172,6 +188,17 @@ func TestFitDefault(t *testing.T) {
 		if !close(v.refit, v.shipped) {
 			t.Errorf("%s: refit %.4f, shipped %.4f (run with -update)", v.name, v.refit, v.shipped)
 		}
+	}
+}
+
+// writeDefault writes m to default_model.json.
+func writeDefault(t *testing.T, m pprl.Model) {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("default_model.json", append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -64,6 +64,22 @@ func TestFederatedQuality(t *testing.T) {
 			t.Logf("  best F1:            %v", best)
 			t.Logf("  best R at P≥0.95:   %v", rec)
 			tc.check(t, likely, rec)
+			// adapted to the set's own requests, without the answers
+			// (pprl.Adapt): a register that records its children as the
+			// generator does must not lose by it
+			am, err := pprl.Adapt(m, h.ex, pprl.AdaptOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			apairs := h.scored(am)
+			alikely := synth.At(apairs, h.positives, am.Likely)
+			abest, arec := synth.Best(apairs, h.positives, minPrecision)
+			t.Logf("  adapted (%d EM rounds, %.0f expected true pairs): at likely %v; best F1 %v; best R at P≥0.95 %v",
+				am.Adapted.Rounds, am.Adapted.Matches, alikely, abest, arec)
+			if alikely.F1 < likely.F1-0.01 || arec.Recall < rec.Recall-0.01 {
+				t.Errorf("adapted: F1 at likely %.4f, recall at P≥0.95 %.4f; shipped %.4f, %.4f: want no more than 0.01 below",
+					alikely.F1, arec.Recall, likely.F1, rec.Recall)
+			}
 			singleCLK(t, tc.seed, tc.script)
 		})
 	}

@@ -5,7 +5,8 @@
 // completeness and reduction ratio of the candidate search, the
 // precision–recall curve over the probability cut and a calibration
 // table. Adapt adapts the local model to a data set's requests without
-// their answers (matching.Adapt), as a node does with its own.
+// their answers (matching.Adapt), as a node does with its own, and
+// AdaptFederated the federated model (pprl.Adapt) likewise.
 //
 // ReadFEBRL reads the column layout of the FEBRL generator's data sets
 // (rec_id, given_name, surname, street_number, address_1, address_2,
@@ -310,27 +311,41 @@ func Adapt(recs []Record, m matching.Model, use func(Record) bool, opt matching.
 	return matching.Adapt(m, vecs, opt)
 }
 
+// federated holds a data set's cases encoded as the federation encodes
+// them (keys derived from a fixed test secret).
+type federated struct {
+	cases, reqs []Record
+	enc         *pprl.RecordEncoder
+	set         pprl.RecordSet
+}
+
+func encodeFederated(recs []Record) *federated {
+	f := &federated{enc: pprl.NewRecordEncoder(pprl.DeriveKeys([]byte("linkage quality secret, 32 bytes"), "linkage", pprl.RecordFields))}
+	f.cases, f.reqs = split(recs)
+	f.enc.Reference = Day
+	for _, c := range f.cases {
+		f.set.Add(f.enc.EncodeRecord(c.Person))
+	}
+	return f
+}
+
 // Federated matches every request with the federated encodings (keys
 // derived from a fixed test secret) under m.
 func Federated(recs []Record, m pprl.Model) Report {
-	cases, reqs := split(recs)
-	enc := pprl.NewRecordEncoder(pprl.DeriveKeys([]byte("linkage quality secret, 32 bytes"), "linkage", pprl.RecordFields))
-	enc.Reference = Day
-	var set pprl.RecordSet
+	f := encodeFederated(recs)
 	byEntity := map[string]Record{}
-	for _, c := range cases {
-		set.Add(enc.EncodeRecord(c.Person))
+	for _, c := range f.cases {
 		byEntity[c.Entity] = c
 	}
 	var all []scored
 	var misses []Miss
 	found, pairs := 0, 0
-	for _, q := range reqs {
-		res := set.Match(m, enc.EncodeReadings(q.Person))
+	for _, q := range f.reqs {
+		res := f.set.Match(m, f.enc.EncodeReadings(q.Person))
 		pairs += len(res)
 		p := -1.0
 		for _, r := range res {
-			same := cases[r.Index].Entity == q.Entity
+			same := f.cases[r.Index].Entity == q.Entity
 			if same {
 				found++
 				p = r.Probability
@@ -341,9 +356,34 @@ func Federated(recs []Record, m pprl.Model) Report {
 			misses = append(misses, Miss{Request: q, Case: byEntity[q.Entity], Probability: p})
 		}
 	}
-	r := report("federated", len(cases), len(reqs), len(reqs), found, pairs, all, m.Likely)
+	r := report("federated", len(f.cases), len(f.reqs), len(f.reqs), found, pairs, all, m.Likely)
 	r.Misses = misses
 	return r
+}
+
+// AdaptFederated estimates m's Adaptation (pprl.Adapt) on the requests
+// for which use returns true (all when use is nil): each encoded and
+// compared with the encoded cases it reaches, as the federation does,
+// without the answers.
+func AdaptFederated(recs []Record, m pprl.Model, use func(Record) bool, opt pprl.AdaptOptions) (pprl.Model, error) {
+	f := encodeFederated(recs)
+	var ex []pprl.Example
+	var idx []int
+	for _, q := range f.reqs {
+		if use != nil && !use(q) {
+			continue
+		}
+		readings := f.enc.EncodeReadings(q.Person)
+		idx = f.set.ReachReadings(readings, m.Blocking(), idx[:0])
+		e := pprl.Example{Truth: -1}
+		for _, i := range idx {
+			d, rotated := pprl.CompareReadings(readings, f.set.At(i))
+			e.Pairs = append(e.Pairs, d)
+			e.Rotated = append(e.Rotated, rotated)
+		}
+		ex = append(ex, e)
+	}
+	return pprl.Adapt(m, ex, opt)
 }
 
 // Write prints r: the figures, then the curve.

@@ -100,6 +100,24 @@ func TestLinkageQuality(t *testing.T) {
 	held.Write(&b)
 	fed := linkage.Federated(recs, pprl.DefaultModel())
 	fed.Write(&b)
+	fedAdapted, err := linkage.AdaptFederated(recs, pprl.DefaultModel(), nil, pprl.AdaptOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fed = linkage.Federated(recs, fedAdapted)
+	fed.Matcher = "federated, adapted to the requests (EM)"
+	fed.Write(&b)
+	writeFederatedShift(&b, fedAdapted.Adapted)
+	fedHalf, err := linkage.AdaptFederated(recs, pprl.DefaultModel(), even, pprl.AdaptOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	heldFed := linkage.Federated(odd, pprl.DefaultModel())
+	heldFed.Matcher = "federated on the odd half, shipped model"
+	heldFed.Write(&b)
+	heldFed = linkage.Federated(odd, fedHalf)
+	heldFed.Matcher = "federated on the odd half, adapted to the even half's requests"
+	heldFed.Write(&b)
 	if *misses > 0 {
 		local.WriteMisses(&b, *misses)
 		fed.WriteMisses(&b, *misses)
@@ -110,6 +128,19 @@ func TestLinkageQuality(t *testing.T) {
 			t.Errorf("goals not met: F1 local %.4f (≥ 0.99), federated %.4f (≥ 0.98); pairs completeness %.4f, %.4f (≥ 0.995)",
 				local.F1, fed.F1, local.PairsCompleteness, fed.PairsCompleteness)
 		}
+	}
+}
+
+// writeFederatedShift prints a federated adaptation's size and its
+// shifts, feature by feature (one per Dice bin).
+func writeFederatedShift(w io.Writer, a *pprl.Adaptation) {
+	fmt.Fprintf(w, "  adaptation: %d requests, %d pairs, %.0f expected true pairs, %d EM rounds\n", a.Requests, a.Pairs, a.Matches, a.Rounds)
+	for _, f := range pprl.FeatureNames {
+		fmt.Fprintf(w, "    %-12s", f)
+		for _, x := range a.Shift[f] {
+			fmt.Fprintf(w, " %+.2f", x)
+		}
+		fmt.Fprintln(w)
 	}
 }
 
