@@ -185,6 +185,7 @@ type Node struct {
 
 	bg        sync.WaitGroup // background index builds and table checks
 	stopBuild context.CancelFunc
+	built     chan struct{} // closed when the start's index build ends
 
 	health    keyringHealth
 	keyringUp prometheus.Gauge
@@ -391,7 +392,10 @@ func (n *Node) buildIndexes() {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stopBuild = cancel
 	n.tracing.BeginBuild()
+	built := make(chan struct{})
+	n.built = built
 	n.bg.Go(func() {
+		defer close(built)
 		start := time.Now()
 		if k, err := n.cases.BuildIndexes(ctx); err != nil {
 			n.log.Warn("building the case index", "err", err)
@@ -528,6 +532,18 @@ func (n *Node) Run(ctx context.Context, ready func(url string)) error {
 	// check): what it touched is given back once the API is idle.
 	busy.Store(1)
 	wg.Go(func() { releaseWhenIdle(deliverCtx, &busy, 2*time.Second, n.releaseMemory) })
+	if n.built != nil {
+		// So is the index build, which reads every report row and
+		// consenting case in the background: at 1,000,000 cases it
+		// leaves some 1.8 GB of the store's files mapped in.
+		wg.Go(func() {
+			select {
+			case <-n.built:
+				busy.Add(1)
+			case <-deliverCtx.Done():
+			}
+		})
+	}
 	if len(n.cfg.Reports.Push) > 0 {
 		var entries []api.ScheduledPush
 		for _, e := range n.cfg.Reports.Push {
