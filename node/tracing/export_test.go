@@ -36,3 +36,13 @@ type Pacer = pacer
 func (p *Pacer) Reserve(agency string, rate int, now time.Time) time.Duration {
 	return p.reserve(agency, rate, now)
 }
+
+// FederatedAdapted returns the number of requests the model this node
+// answers queries under isp with was adapted on (0: the shipped model).
+func (s *Service) FederatedAdapted(ctx context.Context, isp *policy.ISP) (int, error) {
+	es, err := s.encodings(ctx, isp)
+	if err != nil || es.model.Adapted == nil {
+		return 0, err
+	}
+	return es.model.Adapted.Requests, nil
+}

@@ -140,9 +140,48 @@ func decodeQuery(payload []byte) ([][]pprl.Record, error) {
 	return children, nil
 }
 
-// model scores federated candidates (fitted on synthetic data; see
-// docs/matching.md).
+// model is the shipped model of federated candidates (fitted on
+// synthetic data; see docs/matching.md); encodedSet.model is it adapted
+// to this node's requests and cases.
 var model = pprl.DefaultModel()
+
+// adaptFederated re-estimates the federated model for the cases encoded
+// in es (pprl.Adapt: how often their true pairs show each Dice bin,
+// learnt without knowing the answers) on this node's open requests,
+// encoded with es's keys and compared with the cases they reach as a
+// peer's query would be. With too few requests, or on any failure, it
+// returns the shipped model. The log names the ISP and counts, never a
+// name.
+func (s *Service) adaptFederated(ctx context.Context, key string, es *encodedSet) pprl.Model {
+	reqs, err := s.scan(ctx, StatusOpen, 0)
+	if err != nil {
+		s.log.Warn("federated tracing model not adapted", "isp", key, "err", err)
+		return model
+	}
+	blocking := model.Blocking()
+	var ex []pprl.Example
+	var idx []int
+	for _, req := range reqs {
+		for i := range req.Details.Traces {
+			readings := es.enc.EncodeReadings(req.person(i, s.location))
+			idx = es.set.ReachReadings(readings, blocking, idx[:0])
+			e := pprl.Example{Truth: -1}
+			for _, k := range idx {
+				d, rotated := pprl.CompareReadings(readings, es.set.At(k))
+				e.Pairs = append(e.Pairs, d)
+				e.Rotated = append(e.Rotated, rotated)
+			}
+			ex = append(ex, e)
+		}
+	}
+	m, err := pprl.Adapt(model, ex, pprl.AdaptOptions{})
+	if err != nil {
+		s.log.Info("federated tracing model: shipped weights", "isp", key, "requests", len(ex), "reason", err)
+		return model
+	}
+	s.log.Info("federated tracing model adapted to the open requests", "isp", key, "requests", m.Adapted.Requests, "pairs", m.Adapted.Pairs, "rounds", m.Adapted.Rounds)
+	return m
+}
 
 // answer is the plaintext of the reply: bands and opaque handles only,
 // never a score or case data.
@@ -193,13 +232,16 @@ func keysFor(isp *policy.ISP) pprl.Keys {
 	return pprl.DeriveKeys(isp.SigningBytes(), fmt.Sprintf("%s@%d", isp.ID, isp.Version), pprl.RecordFields)
 }
 
-// encodedSet caches the encodings of the consented cases under one ISP.
+// encodedSet caches the encodings of the consented cases under one ISP,
+// and the model this node answers with against them.
 type encodedSet struct {
 	changes uint64
 	set     pprl.RecordSet
 	ids     []string
 	enc     *pprl.RecordEncoder      // the ISP's keys, derived once
 	byCase  map[string]encodedRecord // each case's Record, by case id
+	model   pprl.Model               // adapted or shipped (adaptFederated)
+	builds  uint64                   // the index build model was adapted at
 }
 
 // encodedRecord is a case's Record, the generation of the person it
@@ -217,18 +259,27 @@ func (s *Service) encodings(ctx context.Context, isp *policy.ISP) (*encodedSet, 
 		return nil, err
 	}
 	key := fmt.Sprintf("%s@%d", isp.ID, isp.Version)
+	return s.encode(ctx, key, func() *pprl.RecordEncoder { return pprl.NewRecordEncoder(keysFor(isp)) })
+}
+
+// encode returns the encodings cached under key (an ISP's id@version),
+// encoded again where the index changed since, and adapted again
+// (adaptFederated) once per index build; newEncoder makes the ISP's
+// encoder when nothing is cached under key yet.
+func (s *Service) encode(ctx context.Context, key string, newEncoder func() *pprl.RecordEncoder) (*encodedSet, error) {
 	now := s.changes.Load()
 	s.mu.RLock()
 	cached := s.encoded[key]
+	builds := s.builds
 	s.mu.RUnlock()
-	if cached != nil && cached.changes == now {
+	if cached != nil && cached.changes == now && cached.builds == builds {
 		return cached, nil
 	}
 	es := &encodedSet{changes: now, byCase: map[string]encodedRecord{}}
 	if cached != nil {
 		es.enc = cached.enc
 	} else {
-		es.enc = pprl.NewRecordEncoder(keysFor(isp))
+		es.enc = newEncoder()
 	}
 	s.mu.RLock()
 	for id, m := range s.meta {
@@ -241,6 +292,11 @@ func (s *Service) encodings(ctx context.Context, isp *policy.ISP) (*encodedSet, 
 		es.ids = append(es.ids, id)
 	}
 	s.mu.RUnlock()
+	if cached != nil && cached.builds == builds {
+		es.model, es.builds = cached.model, cached.builds
+	} else {
+		es.model, es.builds = s.adaptFederated(ctx, key, es), builds
+	}
 	s.mu.Lock()
 	if s.encoded == nil {
 		s.encoded = map[string]*encodedSet{}
@@ -277,8 +333,8 @@ func (s *Service) AnswerQuery(ctx context.Context, from string, isp *policy.ISP,
 	for i := range recs {
 		// candidates come most probable first; the first MaxAnswers
 		// likely or possible ones are answered
-		for k, c := range es.set.Match(model, recs[i]) {
-			band := model.Band(c.Probability)
+		for k, c := range es.set.Match(es.model, recs[i]) {
+			band := es.model.Band(c.Probability)
 			if band == matching.Unlikely || k == MaxAnswers {
 				break
 			}

@@ -3,9 +3,12 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/cpx-node/cpx/crypto/pprl"
 	"github.com/cpx-node/cpx/node/casework"
 	"github.com/cpx-node/cpx/node/matching"
 	"github.com/cpx-node/cpx/policy"
@@ -153,18 +156,31 @@ func (s *Service) Rebuild(ctx context.Context) error {
 		s.adapt(ctx, ix)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.building = false
 	pending := s.pending
 	s.pending = nil
 	if err != nil {
+		s.mu.Unlock()
 		return fmt.Errorf("tracing index: %w", err)
 	}
 	for _, c := range pending {
 		s.apply(ix, meta, c)
 	}
 	s.ix, s.meta, s.gen, s.builtAt = ix, meta, gen, s.now()
+	s.builds++
+	encoded := map[string]*pprl.RecordEncoder{}
+	for key, es := range s.encoded {
+		encoded[key] = es.enc
+	}
+	s.mu.Unlock()
 	s.log.Info("tracing index rebuilt", "cases", total, "indexed", filed)
+	// the encodings of the ISPs already asked under are renewed and
+	// their models adapted now rather than at the next query
+	for _, key := range slices.Sorted(maps.Keys(encoded)) {
+		if _, err := s.encode(ctx, key, func() *pprl.RecordEncoder { return encoded[key] }); err != nil {
+			s.log.Warn("federated tracing encodings not renewed", "isp", key, "err", err)
+		}
+	}
 	return nil
 }
 

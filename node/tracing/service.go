@@ -126,6 +126,7 @@ type Service struct {
 	meta     map[string]caseMeta
 	gen      int64 // casework.Count at the last rebuild
 	builtAt  time.Time
+	builds   uint64 // index builds: federated models are adapted once per build
 	building bool
 	pending  []casework.Case // CaseChanged calls during a rebuild
 	// changes counts index changes, so federated encodings know when to
