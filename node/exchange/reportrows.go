@@ -10,6 +10,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/cpx-node/cpx/node/audit"
 	"github.com/cpx-node/cpx/node/rowseal"
 	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/policy"
@@ -237,9 +238,67 @@ func (s *Service) buildRows(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// repairRows deletes the rows that do not authenticate, files every
+// exchange's row again from its record, and records in the audit log why
+// (cause, which names no case data). Exchanges written meanwhile are
+// safe: each batch reads the records in the transaction that files their
+// rows, and a record written after the listing filed its own row. It
+// returns the number of exchanges filed.
+func (s *Service) repairRows(ctx context.Context, cause error) (int, error) {
+	s.rowMu.Lock()
+	defer s.rowMu.Unlock()
+	dropped := 0
+	err := s.eachBatch(ctx, prefixReportRow, func(w store.Writer, keys [][]byte) error {
+		for _, k := range keys {
+			v, err := w.Get(k)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if _, _, err := s.rows.Open(nil, nil, k[len(prefixReportRow):], v); err != nil {
+				if err := w.Delete(k); err != nil {
+					return err
+				}
+				dropped++
+			}
+		}
+		return nil
+	})
+	n := 0
+	if err == nil {
+		err = s.eachBatch(ctx, prefixRecord, func(w store.Writer, keys [][]byte) error {
+			for _, k := range keys {
+				var rec Record
+				if err := getJSON(w, k, &rec); err != nil {
+					return err
+				}
+				if err := s.putRow(w, &rec); err != nil {
+					return err
+				}
+			}
+			n += len(keys)
+			return nil
+		})
+	}
+	if err == nil {
+		err = s.store.Update(ctx, bumpGeneration)
+	}
+	outcome := audit.OK
+	if err != nil {
+		outcome = audit.Failed
+	}
+	aerr := audit.Record(ctx, s.store, s.now(), audit.Event{Actor: "system", Action: "exchange.rows.rebuilt", Object: "index/exchanges",
+		Outcome: outcome, Details: map[string]any{"reason": cause.Error(), "dropped": dropped, "exchanges": n}})
+	s.rowCopy = nil
+	return n, errors.Join(err, aerr)
+}
+
 // eachBatch calls fn, in one transaction per batch, with the keys under
 // prefix, rowBuildBatch at a time. The keys are listed once, in one
-// snapshot: only Open writes these prefixes meanwhile.
+// snapshot: in Open nothing else writes these prefixes meanwhile, and
+// repairRows reads each key again in the transaction that handles it.
 func (s *Service) eachBatch(ctx context.Context, prefix []byte, fn func(w store.Writer, keys [][]byte) error) error {
 	var keys [][]byte
 	err := s.store.View(ctx, func(r store.Reader) error {
@@ -270,7 +329,8 @@ type rowCopy struct {
 // would return them. Once the rows are built (Open) it reads them and no
 // exchange record: from memory when no row changed since a report last
 // read them (keyRowGeneration), else from the store, where a row that
-// does not authenticate is an error.
+// does not authenticate is never counted: the rows are repaired
+// (repairRows, audited) and read again.
 func (s *Service) ReportRows(ctx context.Context, sub policy.Subject, fn func(ReportRow) error) error {
 	if err := s.authorize(ctx, sub, policy.ResourceExchange, policy.ActionList, "exchange.report", "exchange"); err != nil {
 		return err
@@ -290,6 +350,14 @@ func (s *Service) ReportRows(ctx context.Context, sub policy.Subject, fn func(Re
 		})
 	}
 	c, err := s.readRows(ctx)
+	if errors.Is(err, errCorruptRow) {
+		// A damaged or altered row is never counted: the rows are filed
+		// again from the records, and read again.
+		if _, rerr := s.repairRows(ctx, err); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		c, err = s.readRows(ctx)
+	}
 	if err != nil {
 		return err
 	}
