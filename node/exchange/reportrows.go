@@ -209,20 +209,7 @@ func (s *Service) buildRows(ctx context.Context) (int, error) {
 	}); err != nil {
 		return 0, err
 	}
-	n := 0
-	err = s.eachBatch(ctx, prefixRecord, func(w store.Writer, keys [][]byte) error {
-		for _, k := range keys {
-			var rec Record
-			if err := getJSON(w, k, &rec); err != nil {
-				return err
-			}
-			if err := s.putRow(w, &rec); err != nil {
-				return err
-			}
-		}
-		n += len(keys)
-		return nil
-	})
+	n, err := s.refileRows(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -268,19 +255,7 @@ func (s *Service) repairRows(ctx context.Context, cause error) (int, error) {
 	})
 	n := 0
 	if err == nil {
-		err = s.eachBatch(ctx, prefixRecord, func(w store.Writer, keys [][]byte) error {
-			for _, k := range keys {
-				var rec Record
-				if err := getJSON(w, k, &rec); err != nil {
-					return err
-				}
-				if err := s.putRow(w, &rec); err != nil {
-					return err
-				}
-			}
-			n += len(keys)
-			return nil
-		})
+		n, err = s.refileRows(ctx)
 	}
 	if err == nil {
 		err = s.store.Update(ctx, bumpGeneration)
@@ -293,6 +268,27 @@ func (s *Service) repairRows(ctx context.Context, cause error) (int, error) {
 		Outcome: outcome, Details: map[string]any{"reason": cause.Error(), "dropped": dropped, "exchanges": n}})
 	s.rowCopy = nil
 	return n, errors.Join(err, aerr)
+}
+
+// refileRows files the row of every exchange record again, a batch of
+// records per transaction, each read in the transaction that files its
+// row. It returns the number of records filed.
+func (s *Service) refileRows(ctx context.Context) (int, error) {
+	n := 0
+	err := s.eachBatch(ctx, prefixRecord, func(w store.Writer, keys [][]byte) error {
+		for _, k := range keys {
+			var rec Record
+			if err := getJSON(w, k, &rec); err != nil {
+				return err
+			}
+			if err := s.putRow(w, &rec); err != nil {
+				return err
+			}
+		}
+		n += len(keys)
+		return nil
+	})
+	return n, err
 }
 
 // eachBatch calls fn, in one transaction per batch, with the keys under

@@ -28,36 +28,11 @@ func TestRebuildAdaptsToOpenRequests(t *testing.T) {
 	cases := casework.New(casework.Options{Store: s, Forms: forms.Standard(), Agency: "agency-a", Now: func() time.Time { return now }})
 	svc := tracing.New(tracing.Options{Store: s, Cases: cases, Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	fx := newFixture(t)
-	given := []string{"amina", "hodan", "faisal", "yusuf", "leyla", "omar", "zahra", "bilal", "samira", "khalid", "nasra", "idris"}
-	family := []string{"warsame", "abdi", "farah", "jama", "nur", "osman", "hirsi", "dualeh", "egal", "samatar"}
-	n := 0
-	for _, g := range given {
-		for _, f := range family {
-			born := time.Date(2012+n%8, time.Month(1+n%12), 1+n%28, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
-			if _, err := cases.Create(ctx, fx.tina, "registration", map[string]any{
-				"name_first": g, "name_last": f, "sex": "female", "date_of_birth": born,
-				"location_current": "SO0101", "consent_for_tracing": true,
-			}); err != nil {
-				t.Fatal(err)
-			}
-			age := float64(2026 - 2012 - n%8)
-			if _, err := svc.Create(ctx, fx.tina, tracing.Details{
-				InquirerName: "Hawa " + f, Location: "SO0101", ConsentForTracing: true,
-				Traces: []tracing.Trace{{Name: g + " " + f, Age: &age, LocationOrigin: "SO0101"}},
-			}); err != nil {
-				t.Fatal(err)
-			}
-			n++
-			if n == 50 {
-				if err := svc.Rebuild(ctx); err != nil {
-					t.Fatal(err)
-				}
-				if got := logs.String(); !strings.Contains(got, "tracing model: shipped weights") {
-					t.Errorf("got log %q after 50 requests, want the shipped weights kept", got)
-				}
-			}
+	n := fileRegister(t, cases, svc, fx, func() {
+		if got := logs.String(); !strings.Contains(got, "tracing model: shipped weights") {
+			t.Errorf("got log %q after 50 requests, want the shipped weights kept", got)
 		}
-	}
+	})
 	if err := svc.Rebuild(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +40,7 @@ func TestRebuildAdaptsToOpenRequests(t *testing.T) {
 	if !strings.Contains(got, "tracing model adapted to the open requests") || !strings.Contains(got, "requests=120") {
 		t.Errorf("got log %q after %d requests, want the model adapted to 120", got, n)
 	}
-	for _, name := range append(given, family...) {
+	for _, name := range append(registerGiven, registerFamily...) {
 		if strings.Contains(got, name) {
 			t.Errorf("got log %q, want no name (%s)", got, name)
 		}
@@ -102,11 +77,50 @@ func TestRebuildAdaptsFederatedModel(t *testing.T) {
 			t.Errorf("%s: got answer %s, want amina warsame likely", when, resp)
 		}
 	}
-	given := []string{"amina", "hodan", "faisal", "yusuf", "leyla", "omar", "zahra", "bilal", "samira", "khalid", "nasra", "idris"}
-	family := []string{"warsame", "abdi", "farah", "jama", "nur", "osman", "hirsi", "dualeh", "egal", "samatar"}
+	n := fileRegister(t, cases, svc, fx, func() {
+		answer("50 requests")
+		if got := logs.String(); !strings.Contains(got, "federated tracing model: shipped weights") {
+			t.Errorf("got log %q after 50 requests, want the shipped federated weights kept", got)
+		}
+		if got, err := svc.FederatedAdapted(ctx, isp); err != nil || got != 0 {
+			t.Errorf("got a model adapted to %d requests (%v) after 50, want the shipped one", got, err)
+		}
+	})
+	if err := svc.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := logs.String()
+	if !strings.Contains(got, "federated tracing model adapted to the open requests") || !strings.Contains(got, "isp=isp-1@1 requests=120") {
+		t.Errorf("got log %q after %d requests, want the federated model adapted to 120 at the rebuild", got, n)
+	}
+	if got, err := svc.FederatedAdapted(ctx, isp); err != nil || got != 120 {
+		t.Errorf("got a model adapted to %d requests (%v), want 120", got, err)
+	}
+	answer("120 requests")
+	for _, name := range append(registerGiven, registerFamily...) {
+		if strings.Contains(got, name) {
+			t.Errorf("got log %q, want no name (%s)", got, name)
+		}
+	}
+}
+
+// The register fileRegister files: every given name with every family
+// name, 120 children.
+var (
+	registerGiven  = []string{"amina", "hodan", "faisal", "yusuf", "leyla", "omar", "zahra", "bilal", "samira", "khalid", "nasra", "idris"}
+	registerFamily = []string{"warsame", "abdi", "farah", "jama", "nur", "osman", "hirsi", "dualeh", "egal", "samatar"}
+)
+
+// fileRegister files a consenting case and an open tracing request for
+// each of the register's children (amina warsame first, born
+// 2012-01-01), rebuilds the index after the 50th and calls at50, and
+// returns how many it filed.
+func fileRegister(t *testing.T, cases *casework.Service, svc *tracing.Service, fx *fixture, at50 func()) int {
+	t.Helper()
+	ctx := context.Background()
 	n := 0
-	for _, g := range given {
-		for _, f := range family {
+	for _, g := range registerGiven {
+		for _, f := range registerFamily {
 			born := time.Date(2012+n%8, time.Month(1+n%12), 1+n%28, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
 			if _, err := cases.Create(ctx, fx.tina, "registration", map[string]any{
 				"name_first": g, "name_last": f, "sex": "female", "date_of_birth": born,
@@ -126,30 +140,9 @@ func TestRebuildAdaptsFederatedModel(t *testing.T) {
 				if err := svc.Rebuild(ctx); err != nil {
 					t.Fatal(err)
 				}
-				answer("50 requests")
-				if got := logs.String(); !strings.Contains(got, "federated tracing model: shipped weights") {
-					t.Errorf("got log %q after 50 requests, want the shipped federated weights kept", got)
-				}
-				if got, err := svc.FederatedAdapted(ctx, isp); err != nil || got != 0 {
-					t.Errorf("got a model adapted to %d requests (%v) after 50, want the shipped one", got, err)
-				}
+				at50()
 			}
 		}
 	}
-	if err := svc.Rebuild(ctx); err != nil {
-		t.Fatal(err)
-	}
-	got := logs.String()
-	if !strings.Contains(got, "federated tracing model adapted to the open requests") || !strings.Contains(got, "isp=isp-1@1 requests=120") {
-		t.Errorf("got log %q after %d requests, want the federated model adapted to 120 at the rebuild", got, n)
-	}
-	if got, err := svc.FederatedAdapted(ctx, isp); err != nil || got != 120 {
-		t.Errorf("got a model adapted to %d requests (%v), want 120", got, err)
-	}
-	answer("120 requests")
-	for _, name := range append(given, family...) {
-		if strings.Contains(got, name) {
-			t.Errorf("got log %q, want no name (%s)", got, name)
-		}
-	}
+	return n
 }
