@@ -152,6 +152,20 @@ func (s *RecordSet) ReachReadings(readings []Record, keys []BlockKey, out []int)
 	return append(out[:start], slices.Compact(out[start:])...)
 }
 
+// Unlabelled is what Adapt reads of one request whose answer is unknown:
+// its readings compared with every record of s that blocking reaches
+// (ReachReadings, with idx as scratch space, returned for reuse).
+func (s *RecordSet) Unlabelled(readings []Record, blocking []BlockKey, idx []int) (Example, []int) {
+	idx = s.ReachReadings(readings, blocking, idx[:0])
+	e := Example{Truth: -1}
+	for _, k := range idx {
+		d, rotated := CompareReadings(readings, s.At(k))
+		e.Pairs = append(e.Pairs, d)
+		e.Rotated = append(e.Rotated, rotated)
+	}
+	return e, idx
+}
+
 // CompareReadings compares a sought child's readings (EncodeReadings)
 // with c and returns the Dice coefficients of the reading whose name fits
 // c's best (the name as written on a tie), and whether that is another

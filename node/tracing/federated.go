@@ -163,14 +163,8 @@ func (s *Service) adaptFederated(ctx context.Context, key string, es *encodedSet
 	var idx []int
 	for _, req := range reqs {
 		for i := range req.Details.Traces {
-			readings := es.enc.EncodeReadings(req.person(i, s.location))
-			idx = es.set.ReachReadings(readings, blocking, idx[:0])
-			e := pprl.Example{Truth: -1}
-			for _, k := range idx {
-				d, rotated := pprl.CompareReadings(readings, es.set.At(k))
-				e.Pairs = append(e.Pairs, d)
-				e.Rotated = append(e.Rotated, rotated)
-			}
+			var e pprl.Example
+			e, idx = es.set.Unlabelled(es.enc.EncodeReadings(req.person(i, s.location)), blocking, idx)
 			ex = append(ex, e)
 		}
 	}

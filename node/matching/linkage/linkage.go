@@ -373,14 +373,8 @@ func AdaptFederated(recs []Record, m pprl.Model, use func(Record) bool, opt pprl
 		if use != nil && !use(q) {
 			continue
 		}
-		readings := f.enc.EncodeReadings(q.Person)
-		idx = f.set.ReachReadings(readings, m.Blocking(), idx[:0])
-		e := pprl.Example{Truth: -1}
-		for _, i := range idx {
-			d, rotated := pprl.CompareReadings(readings, f.set.At(i))
-			e.Pairs = append(e.Pairs, d)
-			e.Rotated = append(e.Rotated, rotated)
-		}
+		var e pprl.Example
+		e, idx = f.set.Unlabelled(f.enc.EncodeReadings(q.Person), m.Blocking(), idx)
 		ex = append(ex, e)
 	}
 	return pprl.Adapt(m, ex, opt)
