@@ -197,6 +197,28 @@ func (t *countingTransport) Deliver(ctx context.Context, peerID string, addrs []
 	return receipt, err
 }
 
+var _ exchange.BatchTransport = (*countingTransport)(nil)
+
+// DeliverBatch passes batches through (exchange.BatchTransport), counting
+// each envelope as Deliver does; a transport without batches answers
+// exchange.ErrBatchUnsupported.
+func (t *countingTransport) DeliverBatch(ctx context.Context, peerID string, addrs []string, envelopes [][]byte) (exchange.BatchReply, error) {
+	bt, ok := t.Transport.(exchange.BatchTransport)
+	if !ok {
+		return exchange.BatchReply{}, exchange.ErrBatchUnsupported
+	}
+	reply, err := bt.DeliverBatch(ctx, peerID, addrs, envelopes)
+	agency := t.m.agencyOf(peerID)
+	for i := range envelopes {
+		if err != nil || i >= len(reply.Outcomes) || reply.Outcomes[i].Refused != nil {
+			t.m.deliveryFailures.WithLabelValues(agency).Inc()
+		} else {
+			t.m.deliveries.WithLabelValues(agency).Inc()
+		}
+	}
+	return reply, err
+}
+
 func (t *countingTransport) Query(ctx context.Context, peerID string, addrs []string, envelope []byte) ([]byte, error) {
 	peer := t.m.agencyOf(peerID)
 	t.m.queriesSent.WithLabelValues(peer).Inc()

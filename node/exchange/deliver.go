@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,12 +20,14 @@ import (
 // peer refused the envelope). Transports wrap such errors with it.
 var ErrPermanent = errors.New("refused by the peer")
 
-// Receipt is a peer's signed statement that it received an envelope.
+// Receipt is a peer's signed statement that it received an envelope, or
+// the envelopes of a batch.
 type Receipt struct {
-	EnvelopeID string    `json:"envelope_id"`
-	From       string    `json:"from"` // the receiving agency, which signs
-	To         string    `json:"to"`   // the sender
-	ReceivedAt time.Time `json:"received_at"`
+	EnvelopeID  string    `json:"envelope_id,omitempty"`
+	EnvelopeIDs []string  `json:"envelope_ids,omitempty"` // a batch's
+	From        string    `json:"from"`                   // the receiving agency, which signs
+	To          string    `json:"to"`                     // the sender
+	ReceivedAt  time.Time `json:"received_at"`
 }
 
 type signedReceipt struct {
@@ -52,6 +55,18 @@ func (s *Service) signReceipt(r Receipt) ([]byte, error) {
 // signature, by a key of p valid when the receipt was made (not in the
 // future), and that it names this envelope, p and this node.
 func verifyReceipt(p Peer, envelopeID, self string, b []byte, now time.Time) (Receipt, error) {
+	r, err := verifySignedReceipt(p, self, b, now)
+	if err == nil && !r.names(envelopeID) {
+		err = fmt.Errorf("receipt for %s does not name envelope %s", r.EnvelopeID, envelopeID)
+	}
+	return r, err
+}
+
+// verifySignedReceipt checks a receipt from peer p at now: its signature,
+// by a key of p valid when the receipt was made (not in the future), and
+// that it is from p to this node. Which envelopes it names is the
+// caller's to check.
+func verifySignedReceipt(p Peer, self string, b []byte, now time.Time) (Receipt, error) {
 	var sr signedReceipt
 	var r Receipt
 	if err := json.Unmarshal(b, &sr); err != nil {
@@ -74,10 +89,15 @@ func verifyReceipt(p Peer, envelopeID, self string, b []byte, now time.Time) (Re
 	if err := pub.Verify(append([]byte("cpx-receipt-v1\n"), sr.Body...), sig); err != nil {
 		return r, fmt.Errorf("receipt signature: %w", err)
 	}
-	if r.EnvelopeID != envelopeID || r.From != p.Agency || r.To != self {
-		return r, fmt.Errorf("receipt for %s from %s to %s does not match envelope %s to %s", r.EnvelopeID, r.From, r.To, envelopeID, p.Agency)
+	if r.From != p.Agency || r.To != self {
+		return r, fmt.Errorf("receipt from %s to %s, not from %s to %s", r.From, r.To, p.Agency, self)
 	}
 	return r, nil
+}
+
+// names reports whether r is a receipt for the envelope id.
+func (r Receipt) names(id string) bool {
+	return r.EnvelopeID == id || r.EnvelopeID == "" && slices.Contains(r.EnvelopeIDs, id)
 }
 
 // roundGap is the time between two delivery rounds that found entries
@@ -244,8 +264,9 @@ func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) (int, error)
 // share those commits (group commit in the store).
 const perPeerInFlight = 16
 
-// deliverPeer makes one attempt at each of one peer's entries: the first
-// alone unless the last attempt reached the peer, then up to
+// deliverPeer makes one attempt at each of one peer's entries: in
+// batches when the peer takes them (deliverBatches), otherwise one per
+// call, the first alone unless the last attempt reached the peer, then up to
 // perPeerInFlight at a time. The entries of one exchange go one after the
 // other, in outbox order, so that a follow-up never overtakes what it
 // follows. Once the peer cannot be reached, the entries not yet attempted
@@ -264,6 +285,11 @@ func (s *Service) deliverPeer(ctx context.Context, entries []OutboxEntry) {
 	}
 	if len(chains) == 0 {
 		return
+	}
+	if bt, ok := s.batchable(entries[0].Peer); ok {
+		if chains = s.deliverBatches(ctx, bt, entries[0].Peer, chains); len(chains) == 0 {
+			return
+		}
 	}
 	// Unless the last attempt reached the peer, the first envelope goes
 	// alone: if the peer cannot be reached, none of the others wait out
@@ -498,36 +524,48 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry, p Peer, err error)
 		return Delivery{Err: err}, nil
 	}
 	err = s.store.Update(ctx, func(w store.Writer) error {
-		if _, err := w.Get(key(prefixOutbox, e.EnvelopeID)); err != nil {
-			return err // recorded meanwhile
-		}
-		if err := deleteOutbox(w, e.EnvelopeID); err != nil {
-			return err
-		}
-		var rec Record
-		if err := getJSON(w, key(prefixRecord, e.Exchange), &rec); err != nil {
-			return err
-		}
-		if !strings.Contains(e.Kind, ".") && rec.Status == StatusPending {
-			rec.event(r.ReceivedAt, StatusDelivered, "peer:"+p.Agency, "")
-		}
-		if rec.Envelope == e.EnvelopeID || rec.Envelope == "" {
-			rec.Sync, rec.SyncError = SyncInSync, ""
-		}
-		if err := s.putRecord(w, &rec); err != nil {
-			return err
-		}
-		if err := s.markSeen(w, p.Agency, now); err != nil {
-			return err
-		}
-		_, err := audit.Append(w, now, audit.Event{Actor: "node", Action: "envelope.delivered", Object: "exchange/" + e.Exchange,
-			Details: map[string]any{"envelope": e.EnvelopeID, "kind": e.Kind, "to": e.Peer, "receipt": receipt}})
-		return err
+		return s.recordDelivery(w, e, p.Agency, r, receipt, now)
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Warn("recording a delivery", "err", err)
 	}
 	return Delivery{Delivered: true}, nil
+}
+
+// recordDelivery records within w that the peer agency took e, with
+// receipt r (encoded as receipt): the entry leaves the outbox, the
+// exchange is delivered (or in sync), and the delivery is audited. It
+// returns store.ErrNotFound, having written nothing, when the entry or
+// its exchange is gone (recorded meanwhile).
+func (s *Service) recordDelivery(w store.Writer, e OutboxEntry, agency string, r Receipt, receipt []byte, now time.Time) error {
+	if _, err := w.Get(key(prefixOutbox, e.EnvelopeID)); err != nil {
+		return err // recorded meanwhile
+	}
+	var rec Record
+	if err := getJSON(w, key(prefixRecord, e.Exchange), &rec); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return store.ErrNotFound
+		}
+		return err
+	}
+	if err := deleteOutbox(w, e.EnvelopeID); err != nil {
+		return err
+	}
+	if !strings.Contains(e.Kind, ".") && rec.Status == StatusPending {
+		rec.event(r.ReceivedAt, StatusDelivered, "peer:"+agency, "")
+	}
+	if rec.Envelope == e.EnvelopeID || rec.Envelope == "" {
+		rec.Sync, rec.SyncError = SyncInSync, ""
+	}
+	if err := s.putRecord(w, &rec); err != nil {
+		return err
+	}
+	if err := s.markSeen(w, agency, now); err != nil {
+		return err
+	}
+	_, err := audit.Append(w, now, audit.Event{Actor: "node", Action: "envelope.delivered", Object: "exchange/" + e.Exchange,
+		Details: map[string]any{"envelope": e.EnvelopeID, "kind": e.Kind, "to": e.Peer, "receipt": receipt}})
+	return err
 }
 
 // seenGranularity is how stale a peer's LastSeen may be before an

@@ -79,160 +79,222 @@ type seen struct {
 	Expires time.Time `json:"expires"` // the envelope's
 }
 
+// arrival is one delivered envelope on its way through the receiver's
+// checks, and their outcome.
+type arrival struct {
+	raw    []byte
+	env    *envelope.Envelope
+	p      Peer
+	mine   *agencykey.Private
+	sealed *envelope.Verified
+	digest [32]byte
+	fresh  bool // the replay guard had not seen it
+	in     ISPInfo
+	inErr  error
+	msg    Message
+	opened bool
+
+	// The outcome: the receipt, or the refusal and what to audit it as.
+	receipt                []byte
+	sender, object, action string
+	refused                error
+}
+
 // receive does Receive's work; it returns the receipt, or the refusal with
 // what to audit it as.
 func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now time.Time) (receipt []byte, sender, object, action string, refused error) {
-	object = "peer/" + peerID
+	a := s.screen(peerID, raw, now)
+	for try := 0; ; try++ {
+		if a.refused != nil {
+			break
+		}
+		if err := s.store.View(ctx, func(r store.Reader) error { return s.check(r, peerID, a, now) }); err != nil {
+			return nil, a.sender, a.object, "", err
+		}
+		if a.refused != nil {
+			break
+		}
+		var signed []byte
+		if s.open(a, now); a.refused == nil && a.fresh {
+			var err error
+			if signed, err = s.signReceipt(Receipt{EnvelopeID: a.env.Header.ID, From: s.agency, To: a.p.Agency, ReceivedAt: now}); err != nil {
+				return nil, a.sender, a.object, "", err
+			}
+		}
+		if a.refused != nil {
+			break
+		}
+		err := s.store.Update(ctx, func(w store.Writer) error {
+			_, err := s.take(w, a, signed, now)
+			return err
+		})
+		if errors.Is(err, errStale) && try < maxReceiveTries {
+			continue
+		}
+		if err != nil {
+			return nil, a.sender, a.object, "", err
+		}
+		break
+	}
+	return a.receipt, a.sender, a.object, a.action, a.refused
+}
+
+// maxReceiveTries bounds how often a receive is prepared again because
+// the replay guard changed between its checks and its transaction.
+const maxReceiveTries = 4
+
+// screen makes the checks of an envelope from the node peerID that need
+// no store: the peer's rate, the size, the encoding.
+func (s *Service) screen(peerID string, raw []byte, now time.Time) *arrival {
+	a := &arrival{raw: raw, object: "peer/" + peerID}
 	if !s.deliveries.allow(peerID, now) {
-		return nil, "", object, "envelope.rate_limited", ErrRateLimited
+		a.action, a.refused = "envelope.rate_limited", ErrRateLimited
+		return a
 	}
 	if len(raw) > s.maxEnvelope {
-		return nil, "", object, "", fmt.Errorf("%w: %d bytes, this node takes at most %d", envelope.ErrMalformed, len(raw), s.maxEnvelope)
+		a.refused = fmt.Errorf("%w: %d bytes, this node takes at most %d", envelope.ErrMalformed, len(raw), s.maxEnvelope)
+		return a
 	}
 	env, err := envelope.Unmarshal(raw)
 	if err != nil {
-		return nil, "", object, "", err
+		a.refused = err
+		return a
 	}
-	h := env.Header
-	object = "envelope/" + h.ID
-	// One read transaction for every check before the decryption: a
-	// transaction waits for the commits under way.
-	var (
-		p      Peer
-		mine   *agencykey.Private
-		theirs agencykey.Public
-		sealed *envelope.Verified
-		digest [32]byte
-		fresh  bool
-		in     ISPInfo
-		inErr  error
-		msg    Message
-		signed []byte
-	)
-	err = s.store.View(ctx, func(r store.Reader) error {
-		var known bool
-		var err error
-		if p, known, err = s.peerByID(r, peerID); err != nil {
-			return err
-		}
-		sender = p.Agency
-		switch {
-		case !known:
-			refused = fmt.Errorf("%w %s", ErrUnknownPeer, peerID)
-			return nil
-		case h.Sender != p.Agency:
-			refused = fmt.Errorf("%w: envelope from %q delivered by the node of %q", ErrSenderMatch, h.Sender, p.Agency)
-			return nil
-		}
-		if refused = s.checkPurposeSize(h.Purpose, len(env.Ciphertext)); refused != nil {
-			return nil
-		}
-		if refused = s.checkTimes(h, now); refused != nil {
-			return nil
-		}
-		if mine, refused = s.ownKey(h.Recipient, h.RecipientKey, h.Created); refused != nil {
-			return nil
-		}
-		if theirs, refused = p.senderKey(h.SenderKey, h.Created); refused != nil {
-			return nil
-		}
-		if sealed, refused = envelope.Verify(env, theirs); refused != nil {
-			return nil
-		}
-		digest = sealed.Digest()
-		// Only now, with the signatures verified, is the envelope's id
-		// looked up. The ISP is checked, the envelope opened and the
-		// receipt signed before the write transaction, so that the
-		// store's writer (which commits every caller's transaction) does
-		// not wait for them; that transaction checks the replay guard
-		// and the ISP again. None of it is done for an envelope the
-		// replay guard has seen already.
-		var before seen
-		err = getJSON(r, key(prefixSeenBy, p.Agency+"/"+h.ID), &before)
-		if fresh = errors.Is(err, ErrNotFound); !fresh {
-			return err
-		}
-		in, inErr = s.isp(r, h.ISP, now)
-		return nil
-	})
+	a.env, a.object = env, "envelope/"+env.Header.ID
+	return a
+}
+
+// check makes, within one read transaction r, every check of a before
+// its decryption (a transaction waits for the commits under way): known
+// peer and sender, size for the purpose, times and lifetime, keys valid
+// when the envelope was created, both signatures, and only then, with the
+// signatures verified, the replay guard and the ISP. It sets a.refused,
+// and returns only the store's errors.
+func (s *Service) check(r store.Reader, peerID string, a *arrival, now time.Time) error {
+	h := a.env.Header
+	p, known, err := s.peerByID(r, peerID)
 	if err != nil {
-		return nil, sender, object, "", err
-	}
-	if refused != nil {
-		return nil, sender, object, "", refused
-	}
-	if fresh {
-		if refused := refuseISP(in, inErr, h); refused != nil {
-			return nil, sender, object, "", refused
-		}
-		if msg, refused = s.openMessage(sealed, mine, now); refused != nil {
-			return nil, sender, object, "", refused
-		}
-		if signed, err = s.signReceipt(Receipt{EnvelopeID: h.ID, From: s.agency, To: p.Agency, ReceivedAt: now}); err != nil {
-			return nil, sender, object, "", err
-		}
-	}
-	err = s.store.Update(ctx, func(w store.Writer) error {
-		receipt, refused, action = nil, nil, ""
-		var prev seen
-		err := getJSON(w, key(prefixSeenBy, p.Agency+"/"+h.ID), &prev)
-		switch {
-		case err == nil && bytes.Equal(prev.Digest, digest[:]):
-			// A retry of a delivery that succeeded, or a replay: the first
-			// receipt again, and nothing else changes.
-			receipt = prev.Receipt
-			_, err := audit.Append(w, now, audit.Event{Actor: "peer:" + p.Agency, Action: "envelope.replayed", Object: "envelope/" + h.ID})
-			return err
-		case err == nil:
-			refused, action = fmt.Errorf("%w: %s reused id %s", ErrReplay, p.Agency, h.ID), "envelope.attack"
-			return nil
-		case !errors.Is(err, ErrNotFound):
-			return err
-		}
-		if old, err := w.Get(key(prefixSeen, h.ID)); err == nil {
-			// Accepted before the guard was kept per sender.
-			receipt = old
-			_, err := audit.Append(w, now, audit.Event{Actor: "peer:" + p.Agency, Action: "envelope.replayed", Object: "envelope/" + h.ID})
-			return err
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if signed == nil {
-			// Seen when the view ran, gone since (pruned): opened here.
-			return errStale
-		}
-		in, err := s.isp(w, h.ISP, now)
-		if refused = refuseISP(in, err, h); refused != nil {
-			return nil
-		}
-		if !in.InForce && !strings.HasSuffix(msg.Kind, "."+string(Revoke)) {
-			refused = fmt.Errorf("%w: %s version %d (%s); only a revocation is taken under it", ErrISP, h.ISP, h.ISPVersion, in.Problem)
-			return nil
-		}
-		if refused = s.apply(w, p, in.ISP, h, msg, now); refused != nil {
-			if msg.Kind == KindAggregate {
-				action, object = "aggregate.refused", "exchange/"+msg.Exchange
-			}
-			return nil
-		}
-		receipt = signed
-		if err := putJSON(w, key(prefixSeenBy, p.Agency+"/"+h.ID), seen{Digest: digest[:], Receipt: receipt, Expires: h.Expires}); err != nil {
-			return err
-		}
-		if err := s.markSeen(w, p.Agency, now); err != nil {
-			return err
-		}
-		_, err = audit.Append(w, now, audit.Event{Actor: "peer:" + p.Agency, Action: "envelope.received", Object: "exchange/" + msg.Exchange,
-			Details: map[string]any{"envelope": h.ID, "kind": msg.Kind, "isp": h.ISP, "isp_version": h.ISPVersion, "in_force_version": in.ISP.Version, "fields": fieldNames(msg.Fields)}})
 		return err
-	})
-	if errors.Is(err, errStale) {
-		return s.receive(ctx, peerID, raw, now)
 	}
-	if err != nil {
-		return nil, sender, object, "", err
+	a.p, a.sender = p, p.Agency
+	switch {
+	case !known:
+		a.refused = fmt.Errorf("%w %s", ErrUnknownPeer, peerID)
+		return nil
+	case h.Sender != p.Agency:
+		a.refused = fmt.Errorf("%w: envelope from %q delivered by the node of %q", ErrSenderMatch, h.Sender, p.Agency)
+		return nil
 	}
-	return receipt, sender, object, action, refused
+	if a.refused = s.checkPurposeSize(h.Purpose, len(a.env.Ciphertext)); a.refused != nil {
+		return nil
+	}
+	if a.refused = s.checkTimes(h, now); a.refused != nil {
+		return nil
+	}
+	if a.mine, a.refused = s.ownKey(h.Recipient, h.RecipientKey, h.Created); a.refused != nil {
+		return nil
+	}
+	theirs, refused := p.senderKey(h.SenderKey, h.Created)
+	if a.refused = refused; refused != nil {
+		return nil
+	}
+	if a.sealed == nil {
+		if a.sealed, a.refused = envelope.Verify(a.env, theirs); a.refused != nil {
+			return nil
+		}
+		a.digest = a.sealed.Digest()
+	}
+	// The ISP is checked, the envelope opened and the receipt signed
+	// before the write transaction, so that the store's writer (which
+	// commits every caller's transaction) does not wait for them; that
+	// transaction checks the replay guard and the ISP again. None of it
+	// is done for an envelope the replay guard has seen already.
+	var before seen
+	err = getJSON(r, key(prefixSeenBy, p.Agency+"/"+h.ID), &before)
+	if a.fresh = errors.Is(err, ErrNotFound); !a.fresh {
+		return err
+	}
+	a.in, a.inErr = s.isp(r, h.ISP, now)
+	return nil
+}
+
+// open checks the ISP of a fresh envelope that passed check, decrypts it
+// and decodes its message, or sets the refusal.
+func (s *Service) open(a *arrival, now time.Time) {
+	if !a.fresh || a.opened {
+		return
+	}
+	if a.refused = refuseISP(a.in, a.inErr, a.env.Header); a.refused != nil {
+		return
+	}
+	if a.msg, a.refused = s.openMessage(a.sealed, a.mine, now); a.refused != nil {
+		return
+	}
+	a.opened = true
+}
+
+// take records a, which passed check and open, within w: the replay
+// guard (the same envelope again gets its first receipt back and changes
+// nothing; another envelope under a used id is refused as an attack),
+// the ISP again, and the message; a new envelope gets signed, the receipt
+// signed for it. It reports whether a was taken as new, sets a's outcome,
+// and returns only the store's errors, or errStale when the replay guard
+// forgot the envelope since check (it is then prepared again).
+func (s *Service) take(w store.Writer, a *arrival, signed []byte, now time.Time) (bool, error) {
+	h, p := a.env.Header, a.p
+	a.receipt, a.refused, a.action = nil, nil, ""
+	var prev seen
+	err := getJSON(w, key(prefixSeenBy, p.Agency+"/"+h.ID), &prev)
+	switch {
+	case err == nil && bytes.Equal(prev.Digest, a.digest[:]):
+		// A retry of a delivery that succeeded, or a replay: the first
+		// receipt again, and nothing else changes.
+		a.receipt = prev.Receipt
+		_, err := audit.Append(w, now, audit.Event{Actor: "peer:" + p.Agency, Action: "envelope.replayed", Object: "envelope/" + h.ID})
+		return false, err
+	case err == nil:
+		a.refused, a.action = fmt.Errorf("%w: %s reused id %s", ErrReplay, p.Agency, h.ID), "envelope.attack"
+		return false, nil
+	case !errors.Is(err, ErrNotFound):
+		return false, err
+	}
+	if old, err := w.Get(key(prefixSeen, h.ID)); err == nil {
+		// Accepted before the guard was kept per sender.
+		a.receipt = old
+		_, err := audit.Append(w, now, audit.Event{Actor: "peer:" + p.Agency, Action: "envelope.replayed", Object: "envelope/" + h.ID})
+		return false, err
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	if !a.opened {
+		// Seen when check ran, gone since (pruned): opened next time.
+		return false, errStale
+	}
+	in, err := s.isp(w, h.ISP, now)
+	if a.refused = refuseISP(in, err, h); a.refused != nil {
+		return false, nil
+	}
+	msg := a.msg
+	if !in.InForce && !strings.HasSuffix(msg.Kind, "."+string(Revoke)) {
+		a.refused = fmt.Errorf("%w: %s version %d (%s); only a revocation is taken under it", ErrISP, h.ISP, h.ISPVersion, in.Problem)
+		return false, nil
+	}
+	if a.refused = s.apply(w, p, in.ISP, h, msg, now); a.refused != nil {
+		if msg.Kind == KindAggregate {
+			a.action, a.object = "aggregate.refused", "exchange/"+msg.Exchange
+		}
+		return false, nil
+	}
+	a.receipt = signed
+	if err := putJSON(w, key(prefixSeenBy, p.Agency+"/"+h.ID), seen{Digest: a.digest[:], Receipt: signed, Expires: h.Expires}); err != nil {
+		return false, err
+	}
+	if err := s.markSeen(w, p.Agency, now); err != nil {
+		return false, err
+	}
+	_, err = audit.Append(w, now, audit.Event{Actor: "peer:" + p.Agency, Action: "envelope.received", Object: "exchange/" + msg.Exchange,
+		Details: map[string]any{"envelope": h.ID, "kind": msg.Kind, "isp": h.ISP, "isp_version": h.ISPVersion, "in_force_version": in.ISP.Version, "fields": fieldNames(msg.Fields)}})
+	return true, err
 }
 
 // errStale ends a receive transaction whose preparation no longer holds.

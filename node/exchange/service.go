@@ -105,6 +105,7 @@ type Service struct {
 	inflight      map[string]bool // outbox entries being delivered
 	delivering    map[string]bool // peers a delivery worker is busy with
 	reached       map[string]bool // peers the last delivery attempt reached
+	unbatched     map[string]bool // peers that take no batches
 	peers         peerCache
 	inputsMu      sync.Mutex
 	inputs        map[string]sendInput // by agency, see sendInputs

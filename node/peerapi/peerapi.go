@@ -51,6 +51,8 @@ var bodyLimits = map[string]int64{
 	peerv1connect.PeerServiceHelloProcedure:   exchange.MaxHelloBytes,
 	peerv1connect.PeerServiceQueryProcedure:   exchange.MaxQueryBytes + 4<<10,
 	peerv1connect.PeerServiceDeliverProcedure: MaxMessageBytes,
+	// The envelopes and their encoding: a few bytes each.
+	peerv1connect.PeerServiceDeliverBatchProcedure: exchange.MaxBatchBytes + 64<<10,
 }
 
 func limitBodies(next http.Handler) http.Handler {
@@ -92,6 +94,33 @@ func (h *Handler) Deliver(ctx context.Context, req *connect.Request[peerv1.Deliv
 		return nil, toConnect(err)
 	}
 	return connect.NewResponse(&peerv1.DeliverResponse{Receipt: receipt}), nil
+}
+
+// DeliverBatch implements PeerService.
+func (h *Handler) DeliverBatch(ctx context.Context, req *connect.Request[peerv1.DeliverBatchRequest]) (*connect.Response[peerv1.DeliverBatchResponse], error) {
+	ex := h.ex()
+	if ex == nil {
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("starting"))
+	}
+	outcomes, receipt, err := ex.ReceiveBatch(ctx, p2p.PeerID(ctx).String(), req.Msg.Envelopes)
+	if errors.Is(err, exchange.ErrBatch) {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	resp := &peerv1.DeliverBatchResponse{Receipt: receipt, Outcomes: make([]*peerv1.DeliverOutcome, len(outcomes))}
+	for i, o := range outcomes {
+		out := &peerv1.DeliverOutcome{Receipt: o.Receipt}
+		if o.Refused != nil {
+			var ce *connect.Error
+			if errors.As(toConnect(o.Refused), &ce) {
+				out.Code, out.Reason = uint32(ce.Code()), ce.Message()
+			}
+		}
+		resp.Outcomes[i] = out
+	}
+	return connect.NewResponse(resp), nil
 }
 
 // Query implements PeerService.
@@ -248,6 +277,32 @@ func (t Transport) Deliver(ctx context.Context, peerID string, addrs []string, e
 		return nil, final(err)
 	}
 	return resp.Msg.Receipt, nil
+}
+
+var _ exchange.BatchTransport = Transport{}
+
+// DeliverBatch implements exchange.BatchTransport. A peer that does not
+// serve it (an older node) gets exchange.ErrBatchUnsupported.
+func (t Transport) DeliverBatch(ctx context.Context, peerID string, addrs []string, envelopes [][]byte) (exchange.BatchReply, error) {
+	c, err := t.client(peerID, addrs)
+	if err != nil {
+		return exchange.BatchReply{}, err
+	}
+	resp, err := c.DeliverBatch(ctx, connect.NewRequest(&peerv1.DeliverBatchRequest{Envelopes: envelopes}))
+	if connect.CodeOf(err) == connect.CodeUnimplemented {
+		return exchange.BatchReply{}, fmt.Errorf("%w: %v", exchange.ErrBatchUnsupported, err)
+	}
+	if err != nil {
+		return exchange.BatchReply{}, final(err)
+	}
+	reply := exchange.BatchReply{Receipt: resp.Msg.Receipt, Outcomes: make([]exchange.BatchOutcome, len(resp.Msg.Outcomes))}
+	for i, o := range resp.Msg.Outcomes {
+		reply.Outcomes[i].Receipt = o.Receipt
+		if o.Code != 0 {
+			reply.Outcomes[i].Refused = final(connect.NewError(connect.Code(o.Code), errors.New(o.Reason)))
+		}
+	}
+	return reply, nil
 }
 
 // Query implements exchange.Transport.

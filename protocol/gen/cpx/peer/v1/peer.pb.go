@@ -533,6 +533,171 @@ func (x *DeliverResponse) GetReceipt() []byte {
 	return nil
 }
 
+type DeliverBatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// crypto/envelope canonical encodings, at most 32 of 2 MiB in all.
+	Envelopes     [][]byte `protobuf:"bytes,1,rep,name=envelopes,proto3" json:"envelopes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliverBatchRequest) Reset() {
+	*x = DeliverBatchRequest{}
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliverBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliverBatchRequest) ProtoMessage() {}
+
+func (x *DeliverBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliverBatchRequest.ProtoReflect.Descriptor instead.
+func (*DeliverBatchRequest) Descriptor() ([]byte, []int) {
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DeliverBatchRequest) GetEnvelopes() [][]byte {
+	if x != nil {
+		return x.Envelopes
+	}
+	return nil
+}
+
+type DeliverBatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per envelope, in the order sent.
+	Outcomes []*DeliverOutcome `protobuf:"bytes,1,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
+	// A signed receipt naming every envelope taken by this call, empty if
+	// none was.
+	Receipt       []byte `protobuf:"bytes,2,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliverBatchResponse) Reset() {
+	*x = DeliverBatchResponse{}
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliverBatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliverBatchResponse) ProtoMessage() {}
+
+func (x *DeliverBatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliverBatchResponse.ProtoReflect.Descriptor instead.
+func (*DeliverBatchResponse) Descriptor() ([]byte, []int) {
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DeliverBatchResponse) GetOutcomes() []*DeliverOutcome {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+func (x *DeliverBatchResponse) GetReceipt() []byte {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+// DeliverOutcome is what became of one envelope of a batch.
+type DeliverOutcome struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The receipt of an envelope taken before (a retry); empty when the
+	// batch's receipt names it or it was refused.
+	Receipt []byte `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	// A refusal: the Connect code Deliver would have returned (0 when the
+	// envelope was taken) and the reason.
+	Code          uint32 `protobuf:"varint,2,opt,name=code,proto3" json:"code,omitempty"`
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliverOutcome) Reset() {
+	*x = DeliverOutcome{}
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliverOutcome) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliverOutcome) ProtoMessage() {}
+
+func (x *DeliverOutcome) ProtoReflect() protoreflect.Message {
+	mi := &file_cpx_peer_v1_peer_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliverOutcome.ProtoReflect.Descriptor instead.
+func (*DeliverOutcome) Descriptor() ([]byte, []int) {
+	return file_cpx_peer_v1_peer_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DeliverOutcome) GetReceipt() []byte {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+func (x *DeliverOutcome) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *DeliverOutcome) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_cpx_peer_v1_peer_proto protoreflect.FileDescriptor
 
 const file_cpx_peer_v1_peer_proto_rawDesc = "" +
@@ -563,10 +728,20 @@ const file_cpx_peer_v1_peer_proto_rawDesc = "" +
 	"\x0eDeliverRequest\x12\x1a\n" +
 	"\benvelope\x18\x01 \x01(\fR\benvelope\"+\n" +
 	"\x0fDeliverResponse\x12\x18\n" +
-	"\areceipt\x18\x01 \x01(\fR\areceipt2\xf5\x02\n" +
+	"\areceipt\x18\x01 \x01(\fR\areceipt\"3\n" +
+	"\x13DeliverBatchRequest\x12\x1c\n" +
+	"\tenvelopes\x18\x01 \x03(\fR\tenvelopes\"i\n" +
+	"\x14DeliverBatchResponse\x127\n" +
+	"\boutcomes\x18\x01 \x03(\v2\x1b.cpx.peer.v1.DeliverOutcomeR\boutcomes\x12\x18\n" +
+	"\areceipt\x18\x02 \x01(\fR\areceipt\"V\n" +
+	"\x0eDeliverOutcome\x12\x18\n" +
+	"\areceipt\x18\x01 \x01(\fR\areceipt\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\rR\x04code\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason2\xcc\x03\n" +
 	"\vPeerService\x12@\n" +
 	"\x05Hello\x12\x19.cpx.peer.v1.HelloRequest\x1a\x1a.cpx.peer.v1.HelloResponse\"\x00\x12F\n" +
-	"\aDeliver\x12\x1b.cpx.peer.v1.DeliverRequest\x1a\x1c.cpx.peer.v1.DeliverResponse\"\x00\x12@\n" +
+	"\aDeliver\x12\x1b.cpx.peer.v1.DeliverRequest\x1a\x1c.cpx.peer.v1.DeliverResponse\"\x00\x12U\n" +
+	"\fDeliverBatch\x12 .cpx.peer.v1.DeliverBatchRequest\x1a!.cpx.peer.v1.DeliverBatchResponse\"\x00\x12@\n" +
 	"\x05Query\x12\x19.cpx.peer.v1.QueryRequest\x1a\x1a.cpx.peer.v1.QueryResponse\"\x00\x12F\n" +
 	"\aWitness\x12\x1b.cpx.peer.v1.WitnessRequest\x1a\x1c.cpx.peer.v1.WitnessResponse\"\x00\x12R\n" +
 	"\vCheckpoints\x12\x1f.cpx.peer.v1.CheckpointsRequest\x1a .cpx.peer.v1.CheckpointsResponse\"\x00B9Z7github.com/cpx-node/cpx/protocol/gen/cpx/peer/v1;peerv1b\x06proto3"
@@ -583,37 +758,43 @@ func file_cpx_peer_v1_peer_proto_rawDescGZIP() []byte {
 	return file_cpx_peer_v1_peer_proto_rawDescData
 }
 
-var file_cpx_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_cpx_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_cpx_peer_v1_peer_proto_goTypes = []any{
-	(*WitnessRequest)(nil),      // 0: cpx.peer.v1.WitnessRequest
-	(*WitnessResponse)(nil),     // 1: cpx.peer.v1.WitnessResponse
-	(*CheckpointsRequest)(nil),  // 2: cpx.peer.v1.CheckpointsRequest
-	(*WitnessedCheckpoint)(nil), // 3: cpx.peer.v1.WitnessedCheckpoint
-	(*CheckpointsResponse)(nil), // 4: cpx.peer.v1.CheckpointsResponse
-	(*QueryRequest)(nil),        // 5: cpx.peer.v1.QueryRequest
-	(*QueryResponse)(nil),       // 6: cpx.peer.v1.QueryResponse
-	(*HelloRequest)(nil),        // 7: cpx.peer.v1.HelloRequest
-	(*HelloResponse)(nil),       // 8: cpx.peer.v1.HelloResponse
-	(*DeliverRequest)(nil),      // 9: cpx.peer.v1.DeliverRequest
-	(*DeliverResponse)(nil),     // 10: cpx.peer.v1.DeliverResponse
+	(*WitnessRequest)(nil),       // 0: cpx.peer.v1.WitnessRequest
+	(*WitnessResponse)(nil),      // 1: cpx.peer.v1.WitnessResponse
+	(*CheckpointsRequest)(nil),   // 2: cpx.peer.v1.CheckpointsRequest
+	(*WitnessedCheckpoint)(nil),  // 3: cpx.peer.v1.WitnessedCheckpoint
+	(*CheckpointsResponse)(nil),  // 4: cpx.peer.v1.CheckpointsResponse
+	(*QueryRequest)(nil),         // 5: cpx.peer.v1.QueryRequest
+	(*QueryResponse)(nil),        // 6: cpx.peer.v1.QueryResponse
+	(*HelloRequest)(nil),         // 7: cpx.peer.v1.HelloRequest
+	(*HelloResponse)(nil),        // 8: cpx.peer.v1.HelloResponse
+	(*DeliverRequest)(nil),       // 9: cpx.peer.v1.DeliverRequest
+	(*DeliverResponse)(nil),      // 10: cpx.peer.v1.DeliverResponse
+	(*DeliverBatchRequest)(nil),  // 11: cpx.peer.v1.DeliverBatchRequest
+	(*DeliverBatchResponse)(nil), // 12: cpx.peer.v1.DeliverBatchResponse
+	(*DeliverOutcome)(nil),       // 13: cpx.peer.v1.DeliverOutcome
 }
 var file_cpx_peer_v1_peer_proto_depIdxs = []int32{
 	3,  // 0: cpx.peer.v1.CheckpointsResponse.checkpoints:type_name -> cpx.peer.v1.WitnessedCheckpoint
-	7,  // 1: cpx.peer.v1.PeerService.Hello:input_type -> cpx.peer.v1.HelloRequest
-	9,  // 2: cpx.peer.v1.PeerService.Deliver:input_type -> cpx.peer.v1.DeliverRequest
-	5,  // 3: cpx.peer.v1.PeerService.Query:input_type -> cpx.peer.v1.QueryRequest
-	0,  // 4: cpx.peer.v1.PeerService.Witness:input_type -> cpx.peer.v1.WitnessRequest
-	2,  // 5: cpx.peer.v1.PeerService.Checkpoints:input_type -> cpx.peer.v1.CheckpointsRequest
-	8,  // 6: cpx.peer.v1.PeerService.Hello:output_type -> cpx.peer.v1.HelloResponse
-	10, // 7: cpx.peer.v1.PeerService.Deliver:output_type -> cpx.peer.v1.DeliverResponse
-	6,  // 8: cpx.peer.v1.PeerService.Query:output_type -> cpx.peer.v1.QueryResponse
-	1,  // 9: cpx.peer.v1.PeerService.Witness:output_type -> cpx.peer.v1.WitnessResponse
-	4,  // 10: cpx.peer.v1.PeerService.Checkpoints:output_type -> cpx.peer.v1.CheckpointsResponse
-	6,  // [6:11] is the sub-list for method output_type
-	1,  // [1:6] is the sub-list for method input_type
-	1,  // [1:1] is the sub-list for extension type_name
-	1,  // [1:1] is the sub-list for extension extendee
-	0,  // [0:1] is the sub-list for field type_name
+	13, // 1: cpx.peer.v1.DeliverBatchResponse.outcomes:type_name -> cpx.peer.v1.DeliverOutcome
+	7,  // 2: cpx.peer.v1.PeerService.Hello:input_type -> cpx.peer.v1.HelloRequest
+	9,  // 3: cpx.peer.v1.PeerService.Deliver:input_type -> cpx.peer.v1.DeliverRequest
+	11, // 4: cpx.peer.v1.PeerService.DeliverBatch:input_type -> cpx.peer.v1.DeliverBatchRequest
+	5,  // 5: cpx.peer.v1.PeerService.Query:input_type -> cpx.peer.v1.QueryRequest
+	0,  // 6: cpx.peer.v1.PeerService.Witness:input_type -> cpx.peer.v1.WitnessRequest
+	2,  // 7: cpx.peer.v1.PeerService.Checkpoints:input_type -> cpx.peer.v1.CheckpointsRequest
+	8,  // 8: cpx.peer.v1.PeerService.Hello:output_type -> cpx.peer.v1.HelloResponse
+	10, // 9: cpx.peer.v1.PeerService.Deliver:output_type -> cpx.peer.v1.DeliverResponse
+	12, // 10: cpx.peer.v1.PeerService.DeliverBatch:output_type -> cpx.peer.v1.DeliverBatchResponse
+	6,  // 11: cpx.peer.v1.PeerService.Query:output_type -> cpx.peer.v1.QueryResponse
+	1,  // 12: cpx.peer.v1.PeerService.Witness:output_type -> cpx.peer.v1.WitnessResponse
+	4,  // 13: cpx.peer.v1.PeerService.Checkpoints:output_type -> cpx.peer.v1.CheckpointsResponse
+	8,  // [8:14] is the sub-list for method output_type
+	2,  // [2:8] is the sub-list for method input_type
+	2,  // [2:2] is the sub-list for extension type_name
+	2,  // [2:2] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_cpx_peer_v1_peer_proto_init() }
@@ -627,7 +808,7 @@ func file_cpx_peer_v1_peer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cpx_peer_v1_peer_proto_rawDesc), len(file_cpx_peer_v1_peer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -43,6 +43,9 @@ const (
 	PeerServiceHelloProcedure = "/cpx.peer.v1.PeerService/Hello"
 	// PeerServiceDeliverProcedure is the fully-qualified name of the PeerService's Deliver RPC.
 	PeerServiceDeliverProcedure = "/cpx.peer.v1.PeerService/Deliver"
+	// PeerServiceDeliverBatchProcedure is the fully-qualified name of the PeerService's DeliverBatch
+	// RPC.
+	PeerServiceDeliverBatchProcedure = "/cpx.peer.v1.PeerService/DeliverBatch"
 	// PeerServiceQueryProcedure is the fully-qualified name of the PeerService's Query RPC.
 	PeerServiceQueryProcedure = "/cpx.peer.v1.PeerService/Query"
 	// PeerServiceWitnessProcedure is the fully-qualified name of the PeerService's Witness RPC.
@@ -59,6 +62,11 @@ type PeerServiceClient interface {
 	// Deliver hands over one envelope. Delivery is idempotent by envelope id:
 	// a repeated delivery returns the receipt of the first one.
 	Deliver(context.Context, *connect.Request[v1.DeliverRequest]) (*connect.Response[v1.DeliverResponse], error)
+	// DeliverBatch hands over several envelopes, taken in order, each as
+	// Deliver would take it. One signed receipt names every envelope taken
+	// by the call; an envelope delivered before gets its first receipt
+	// back, a refused one the reason.
+	DeliverBatch(context.Context, *connect.Request[v1.DeliverBatchRequest]) (*connect.Response[v1.DeliverBatchResponse], error)
 	// Query asks a question that is answered at once (family tracing): the
 	// request and the answer are both sealed envelopes.
 	Query(context.Context, *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error)
@@ -93,6 +101,12 @@ func NewPeerServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(peerServiceMethods.ByName("Deliver")),
 			connect.WithClientOptions(opts...),
 		),
+		deliverBatch: connect.NewClient[v1.DeliverBatchRequest, v1.DeliverBatchResponse](
+			httpClient,
+			baseURL+PeerServiceDeliverBatchProcedure,
+			connect.WithSchema(peerServiceMethods.ByName("DeliverBatch")),
+			connect.WithClientOptions(opts...),
+		),
 		query: connect.NewClient[v1.QueryRequest, v1.QueryResponse](
 			httpClient,
 			baseURL+PeerServiceQueryProcedure,
@@ -116,11 +130,12 @@ func NewPeerServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 
 // peerServiceClient implements PeerServiceClient.
 type peerServiceClient struct {
-	hello       *connect.Client[v1.HelloRequest, v1.HelloResponse]
-	deliver     *connect.Client[v1.DeliverRequest, v1.DeliverResponse]
-	query       *connect.Client[v1.QueryRequest, v1.QueryResponse]
-	witness     *connect.Client[v1.WitnessRequest, v1.WitnessResponse]
-	checkpoints *connect.Client[v1.CheckpointsRequest, v1.CheckpointsResponse]
+	hello        *connect.Client[v1.HelloRequest, v1.HelloResponse]
+	deliver      *connect.Client[v1.DeliverRequest, v1.DeliverResponse]
+	deliverBatch *connect.Client[v1.DeliverBatchRequest, v1.DeliverBatchResponse]
+	query        *connect.Client[v1.QueryRequest, v1.QueryResponse]
+	witness      *connect.Client[v1.WitnessRequest, v1.WitnessResponse]
+	checkpoints  *connect.Client[v1.CheckpointsRequest, v1.CheckpointsResponse]
 }
 
 // Hello calls cpx.peer.v1.PeerService.Hello.
@@ -131,6 +146,11 @@ func (c *peerServiceClient) Hello(ctx context.Context, req *connect.Request[v1.H
 // Deliver calls cpx.peer.v1.PeerService.Deliver.
 func (c *peerServiceClient) Deliver(ctx context.Context, req *connect.Request[v1.DeliverRequest]) (*connect.Response[v1.DeliverResponse], error) {
 	return c.deliver.CallUnary(ctx, req)
+}
+
+// DeliverBatch calls cpx.peer.v1.PeerService.DeliverBatch.
+func (c *peerServiceClient) DeliverBatch(ctx context.Context, req *connect.Request[v1.DeliverBatchRequest]) (*connect.Response[v1.DeliverBatchResponse], error) {
+	return c.deliverBatch.CallUnary(ctx, req)
 }
 
 // Query calls cpx.peer.v1.PeerService.Query.
@@ -156,6 +176,11 @@ type PeerServiceHandler interface {
 	// Deliver hands over one envelope. Delivery is idempotent by envelope id:
 	// a repeated delivery returns the receipt of the first one.
 	Deliver(context.Context, *connect.Request[v1.DeliverRequest]) (*connect.Response[v1.DeliverResponse], error)
+	// DeliverBatch hands over several envelopes, taken in order, each as
+	// Deliver would take it. One signed receipt names every envelope taken
+	// by the call; an envelope delivered before gets its first receipt
+	// back, a refused one the reason.
+	DeliverBatch(context.Context, *connect.Request[v1.DeliverBatchRequest]) (*connect.Response[v1.DeliverBatchResponse], error)
 	// Query asks a question that is answered at once (family tracing): the
 	// request and the answer are both sealed envelopes.
 	Query(context.Context, *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error)
@@ -186,6 +211,12 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(peerServiceMethods.ByName("Deliver")),
 		connect.WithHandlerOptions(opts...),
 	)
+	peerServiceDeliverBatchHandler := connect.NewUnaryHandler(
+		PeerServiceDeliverBatchProcedure,
+		svc.DeliverBatch,
+		connect.WithSchema(peerServiceMethods.ByName("DeliverBatch")),
+		connect.WithHandlerOptions(opts...),
+	)
 	peerServiceQueryHandler := connect.NewUnaryHandler(
 		PeerServiceQueryProcedure,
 		svc.Query,
@@ -210,6 +241,8 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 			peerServiceHelloHandler.ServeHTTP(w, r)
 		case PeerServiceDeliverProcedure:
 			peerServiceDeliverHandler.ServeHTTP(w, r)
+		case PeerServiceDeliverBatchProcedure:
+			peerServiceDeliverBatchHandler.ServeHTTP(w, r)
 		case PeerServiceQueryProcedure:
 			peerServiceQueryHandler.ServeHTTP(w, r)
 		case PeerServiceWitnessProcedure:
@@ -231,6 +264,10 @@ func (UnimplementedPeerServiceHandler) Hello(context.Context, *connect.Request[v
 
 func (UnimplementedPeerServiceHandler) Deliver(context.Context, *connect.Request[v1.DeliverRequest]) (*connect.Response[v1.DeliverResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.peer.v1.PeerService.Deliver is not implemented"))
+}
+
+func (UnimplementedPeerServiceHandler) DeliverBatch(context.Context, *connect.Request[v1.DeliverBatchRequest]) (*connect.Response[v1.DeliverBatchResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cpx.peer.v1.PeerService.DeliverBatch is not implemented"))
 }
 
 func (UnimplementedPeerServiceHandler) Query(context.Context, *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error) {
