@@ -24,6 +24,7 @@ import (
 
 	"github.com/cpx-node/cpx/crypto/agencykey"
 	"github.com/cpx-node/cpx/crypto/envelope"
+	"github.com/cpx-node/cpx/node/exchange"
 	"github.com/cpx-node/cpx/node/nodedir"
 	"github.com/cpx-node/cpx/node/p2p"
 	"github.com/cpx-node/cpx/policy"
@@ -381,7 +382,7 @@ func TestAttackCorpus(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, e := range tail.Msg.Entries {
-			if e.Outcome == "denied" && (e.Action == "envelope.refused" || e.Action == "envelope.attack" || e.Action == "peer.hello" || e.Action == "peer.refused") || e.Action == "envelope.replayed" {
+			if e.Outcome == "denied" && (e.Action == "envelope.refused" || e.Action == "envelope.attack" || e.Action == "envelope.batch.refused" || e.Action == "peer.hello" || e.Action == "peer.refused") || e.Action == "envelope.replayed" {
 				refusals++
 			}
 		}
@@ -476,6 +477,26 @@ func TestAttackCorpus(t *testing.T) {
 						t.Errorf("agency-a's keys after rekey: %v, want %s", p.KeyFingerprints, fresh.Fingerprint())
 					}
 				}
+			case "batch-too-many":
+				envs := make([][]byte, exchange.MaxBatchEnvelopes+1)
+				for i := range envs {
+					envs[i] = build("")
+				}
+				_, err = a.client(t, target).DeliverBatch(ctx, connect.NewRequest(&peerv1.DeliverBatchRequest{Envelopes: envs}))
+			case "batch-mixed":
+				first, second := build(""), build("")
+				envs := [][]byte{first, build("flip-ciphertext"), build("sender-mismatch"), second, first, build("reused-id")}
+				resp, berr := a.client(t, target).DeliverBatch(ctx, connect.NewRequest(&peerv1.DeliverBatchRequest{Envelopes: envs}))
+				if berr != nil {
+					t.Fatal(berr)
+				}
+				checkBatchReply(t, resp.Msg, nodeKey, envs, []string{"", "permission_denied", "permission_denied", "", "", "permission_denied"})
+				inAfter, refAfter := counts()
+				// Two taken; two refusals, one replay and one reuse of an id audited.
+				if inAfter != inBefore+2 || refAfter < refBefore+4 {
+					t.Fatalf("batch: %d new exchanges, %d audit entries; want 2 and at least 4", inAfter-inBefore, refAfter-refBefore)
+				}
+				return
 			default:
 				env := build(at.Mutation)
 				var resp *connect.Response[peerv1.DeliverResponse]
@@ -520,6 +541,53 @@ func TestAttackCorpus(t *testing.T) {
 				t.Errorf("a refused attack left no audit entry")
 			}
 		})
+	}
+}
+
+// checkBatchReply checks a batch's answer: each envelope's outcome is the
+// Connect code in want ("" for taken), and the one receipt, signed by
+// the node's key, names exactly the envelopes taken as new.
+func checkBatchReply(t *testing.T, reply *peerv1.DeliverBatchResponse, nodeKey agencykey.Public, envs [][]byte, want []string) {
+	t.Helper()
+	if len(reply.Outcomes) != len(envs) {
+		t.Fatalf("%d outcomes for %d envelopes", len(reply.Outcomes), len(envs))
+	}
+	var taken []string
+	for i, o := range reply.Outcomes {
+		got := ""
+		if o.Code != 0 {
+			got = connect.Code(o.Code).String()
+		}
+		if got != want[i] {
+			t.Errorf("envelope %d: got %q (%s), want %q", i, got, o.Reason, want[i])
+		}
+		e, err := envelope.Unmarshal(envs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got == "" && o.Receipt == nil && !slices.Contains(taken, e.Header.ID) {
+			taken = append(taken, e.Header.ID)
+		}
+	}
+	var sr struct {
+		Body, Sig []byte
+	}
+	if err := json.Unmarshal(reply.Receipt, &sr); err != nil {
+		t.Fatalf("batch receipt: %v", err)
+	}
+	sig, err := agencykey.UnmarshalSignature(sr.Sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nodeKey.Verify(append([]byte("cpx-receipt-v1\n"), sr.Body...), sig); err != nil {
+		t.Fatalf("batch receipt signature: %v", err)
+	}
+	var r exchange.Receipt
+	if err := json.Unmarshal(sr.Body, &r); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.EnvelopeIDs, taken) || r.From != "agency-b" || r.To != "agency-a" {
+		t.Errorf("batch receipt names %v from %s to %s; want %v from agency-b to agency-a", r.EnvelopeIDs, r.From, r.To, taken)
 	}
 }
 

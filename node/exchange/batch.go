@@ -136,7 +136,8 @@ func (s *Service) receiveBatch(ctx context.Context, peerID string, arrivals []*a
 				continue
 			}
 			checked = append(checked, a)
-			if s.open(a, now); a.refused == nil && a.fresh && !excluded[a.env.Header.ID] {
+			// A second copy of an envelope is a replay of the first.
+			if s.open(a, now); a.refused == nil && a.fresh && !excluded[a.env.Header.ID] && !slices.Contains(expect, a.env.Header.ID) {
 				expect = append(expect, a.env.Header.ID)
 			}
 		}
