@@ -7,12 +7,14 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,6 +55,19 @@ type fakePeer struct {
 	key    *agencykey.Private
 	older  []*agencykey.Private // announced before key, oldest first
 	theirs [][]byte             // the node's announcements, learnt in Hello
+
+	mu sync.Mutex
+	// onDeliver and onBatch answer the node's deliveries; nil: the
+	// method is not served (Unimplemented).
+	onDeliver func(env []byte) ([]byte, error)
+	onBatch   func(envs [][]byte) (*peerv1.DeliverBatchResponse, error)
+}
+
+// answer sets how f answers the node's deliveries.
+func (f *fakePeer) answer(deliver func([]byte) ([]byte, error), batch func([][]byte) (*peerv1.DeliverBatchResponse, error)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.onDeliver, f.onBatch = deliver, batch
 }
 
 // announcements are f's key announcements, each signed by the previous.
@@ -86,6 +101,63 @@ func (h fakeHandler) Hello(ctx context.Context, req *connect.Request[peerv1.Hell
 		return nil, err
 	}
 	return connect.NewResponse(&peerv1.HelloResponse{Announcements: anns}), nil
+}
+
+// applyISP has the node behind fed sign the ISP doc, adds the signatures
+// of the fake peers' keys signers, and applies it; it returns the
+// node's refusal to apply it.
+func applyISP(t *testing.T, fed localv1connect.FederationServiceClient, doc []byte, signers ...*agencykey.Private) error {
+	t.Helper()
+	ctx := context.Background()
+	resp, err := fed.SignPolicy(ctx, connect.NewRequest(&localv1.SignPolicyRequest{Document: doc}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc = resp.Msg.Document
+	for _, k := range signers {
+		p, err := policy.ParseISP(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig, err := k.Sign(p.SigningBytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.AddSignature(policy.ISPSignature{Agency: k.Public().Agency, Key: sig.Key, Ed25519: sig.Ed25519, MLDSA65: sig.MLDSA65})
+		if doc, err = p.Marshal(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = fed.ApplyPolicy(ctx, connect.NewRequest(&localv1.ApplyPolicyRequest{Document: doc}))
+	return err
+}
+
+func (h fakeHandler) Deliver(ctx context.Context, req *connect.Request[peerv1.DeliverRequest]) (*connect.Response[peerv1.DeliverResponse], error) {
+	h.f.mu.Lock()
+	deliver := h.f.onDeliver
+	h.f.mu.Unlock()
+	if deliver == nil {
+		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("not served"))
+	}
+	receipt, err := deliver(req.Msg.Envelope)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&peerv1.DeliverResponse{Receipt: receipt}), nil
+}
+
+func (h fakeHandler) DeliverBatch(ctx context.Context, req *connect.Request[peerv1.DeliverBatchRequest]) (*connect.Response[peerv1.DeliverBatchResponse], error) {
+	h.f.mu.Lock()
+	batch := h.f.onBatch
+	h.f.mu.Unlock()
+	if batch == nil {
+		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("not served"))
+	}
+	resp, err := batch(req.Msg.Envelopes)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(resp), nil
 }
 
 // adminClients returns the federation and audit API clients of n under its
@@ -224,26 +296,11 @@ func TestAttackCorpus(t *testing.T) {
 	// (which the node refuses to apply).
 	apply := func(id string, version int, signedByA bool) {
 		doc := []byte(fmt.Sprintf(attackISP, id, version, a.key.Fingerprint(), target.KeyFingerprint))
-		resp, err := fed.SignPolicy(ctx, connect.NewRequest(&localv1.SignPolicyRequest{Document: doc}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc = resp.Msg.Document
+		var signers []*agencykey.Private
 		if signedByA {
-			p, err := policy.ParseISP(doc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sig, err := a.key.Sign(p.SigningBytes())
-			if err != nil {
-				t.Fatal(err)
-			}
-			p.AddSignature(policy.ISPSignature{Agency: "agency-a", Key: sig.Key, Ed25519: sig.Ed25519, MLDSA65: sig.MLDSA65})
-			if doc, err = p.Marshal(); err != nil {
-				t.Fatal(err)
-			}
+			signers = append(signers, a.key)
 		}
-		_, err = fed.ApplyPolicy(ctx, connect.NewRequest(&localv1.ApplyPolicyRequest{Document: doc}))
+		err := applyISP(t, fed, doc, signers...)
 		switch {
 		case signedByA && err != nil:
 			t.Fatal(err)
