@@ -75,9 +75,9 @@ const benchSenders = 8
 // call carrying a referral envelope's bytes and returning them, with one
 // call in flight (as the deliverer has per peer) and with eight. commit
 // is one small synced write transaction of the sender's store at a time:
-// a referral needs four one after the other (the sender's read of the
-// case is audited, its send, the receiver's, the receipt), which bounds
-// its latency. referral/to=1 sends to one partner from eight callers at
+// a referral needs three one after the other (its send, with the audit
+// of the case read; the receiver's; the receipt), which bounds its
+// latency. referral/to=1 sends to one partner from eight callers at
 // once; referral/to=1/callers=1 from one, for the latency of a referral
 // that does not queue behind others, and referral/to=1/callers=32 from 32,
 // for how far the store's group commit carries. referral/to=2 sends to two partners,

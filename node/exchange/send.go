@@ -78,9 +78,10 @@ func (s *Service) request(sub policy.Subject, o Offer, c casework.Case) policy.R
 
 // Send refers or transfers a case to another agency: it checks the user's
 // permission on the case and the ISPs in force, seals the projection, and
-// queues it in one transaction with the audit entry, which checks that
-// the ISP and the recipient's key it was sealed under still hold.
-func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (Record, error) {
+// queues it in one transaction with the audit entries of the case read
+// and of the send, which checks that the case, the ISP and the
+// recipient's key it was sealed from still hold.
+func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (_ Record, err error) {
 	act := policy.ActionRefer
 	switch o.Kind {
 	case KindReferral:
@@ -89,7 +90,6 @@ func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (Record
 	default:
 		return Record{}, fmt.Errorf("%w: unknown kind %q", ErrInvalid, o.Kind)
 	}
-	var err error
 	if o.Service, err = trim(o.Service, MaxService); err != nil {
 		return Record{}, err
 	}
@@ -99,49 +99,64 @@ func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (Record
 	if o.Kind == KindReferral && o.Service == "" {
 		return Record{}, fmt.Errorf("%w: a referral needs --service", ErrInvalid)
 	}
-	// Reading the case checks and audits read access and hides what the
-	// user may not see: nothing the user cannot see can leave.
-	c, err := s.cases.Get(ctx, sub, o.Case)
+	// Reading the case checks read access and hides what the user may not
+	// see: nothing the user cannot see can leave. The read is audited in
+	// the transaction that queues the envelope, or with the refusal, or
+	// on its own when the send ends otherwise.
+	read, err := s.cases.ReadForWrite(ctx, sub, o.Case)
 	if err != nil {
 		return Record{}, err
 	}
-	if d := policy.Authorize(sub, policy.ResourceCase, act, &policy.Object{Owner: c.Owner, OwnerGroup: c.OwnerGroup, Agency: c.Agency}); !d.Allowed {
-		return Record{}, s.refuse(ctx, sub, o.Kind+".send", "case/"+c.ID, fmt.Errorf("%w: %s", ErrDenied, d.Reason))
-	}
-	if c.Status != casework.StatusOpen {
-		return Record{}, fmt.Errorf("%w: case %s is %s", ErrState, c.Number, c.Status)
-	}
-	if o.OverrideConsent && !sub.Role.Can(policy.ResourceCase, policy.ActionConsentOverride) {
-		return Record{}, s.refuse(ctx, sub, o.Kind+".send", "case/"+c.ID, fmt.Errorf("%w: role %q may not override consent", ErrDenied, sub.Role.ID))
-	}
+	readAudited := false
+	defer func() {
+		if !readAudited {
+			err = errors.Join(err, s.auditRead(context.WithoutCancel(ctx), read))
+		}
+	}()
 	now := s.now().UTC()
 	rec := Record{
-		ID: uuid.NewString(), Kind: o.Kind, Direction: Outgoing, Peer: o.To, CaseID: c.ID, CaseNumber: c.Number,
+		ID: uuid.NewString(), Kind: o.Kind, Direction: Outgoing, Peer: o.To,
 		Service: o.Service, Note: o.Note, CreatedBy: actorOf(sub, s.agency), CreatedAt: now,
-		Owner: c.Owner, OwnerGroup: c.OwnerGroup,
 	}
-	req := s.request(sub, o, c)
-	req.Now = now
 	// The policy check, the seal and both signatures run before the
 	// transaction, so that the store's writer (which commits every
 	// caller's transaction one after the other) does not wait for them;
 	// the transaction then checks that what they used still holds (the
-	// same ISP document in force, the same recipient key), else the send
-	// is prepared again.
+	// case as read, the same ISP document in force, the same recipient
+	// key), else the send is prepared again.
+	fresh := false // read the ISPs and the recipient's key again
 	for try := 0; ; try++ {
-		in, err := s.sendInputs(ctx, o.To, now, try > 0)
+		c := read.Case
+		if d := policy.Authorize(sub, policy.ResourceCase, act, &policy.Object{Owner: c.Owner, OwnerGroup: c.OwnerGroup, Agency: c.Agency}); !d.Allowed {
+			readAudited = true
+			return Record{}, s.refuseRead(ctx, sub, read, o.Kind+".send", "case/"+c.ID, fmt.Errorf("%w: %s", ErrDenied, d.Reason))
+		}
+		if c.Status != casework.StatusOpen {
+			return Record{}, fmt.Errorf("%w: case %s is %s", ErrState, c.Number, c.Status)
+		}
+		if o.OverrideConsent && !sub.Role.Can(policy.ResourceCase, policy.ActionConsentOverride) {
+			readAudited = true
+			return Record{}, s.refuseRead(ctx, sub, read, o.Kind+".send", "case/"+c.ID, fmt.Errorf("%w: role %q may not override consent", ErrDenied, sub.Role.ID))
+		}
+		rec.CaseID, rec.CaseNumber, rec.Owner, rec.OwnerGroup = c.ID, c.Number, c.Owner, c.OwnerGroup
+		req := s.request(sub, o, c)
+		req.Now = now
+		in, err := s.sendInputs(ctx, o.To, now, fresh)
 		if err != nil {
 			return Record{}, err
 		}
 		d, isp := s.decide(in.isps, req)
 		if !d.Allowed && in.cached {
+			fresh = true
 			continue // refused on what may be out of date: look again
 		}
 		if !d.Allowed {
-			return Record{}, s.refuse(ctx, sub, o.Kind+".send", "case/"+c.ID, fmt.Errorf("%w: %s", ErrRefused, d.Reason))
+			readAudited = true
+			return Record{}, s.refuseRead(ctx, sub, read, o.Kind+".send", "case/"+c.ID, fmt.Errorf("%w: %s", ErrRefused, d.Reason))
 		}
 		to := in.to
 		rec.ISP, rec.ISPVersion, rec.ConsentOverridden = isp.ID, isp.Version, d.ConsentOverridden
+		rec.Retention = ""
 		if o.Kind == KindTransfer {
 			rec.Retention = d.Rule.Retention
 		}
@@ -155,15 +170,23 @@ func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (Record
 		if err != nil {
 			return Record{}, err
 		}
-		changed := false
+		inputsChanged, caseChanged := false, false
 		err = s.store.Update(ctx, func(w store.Writer) error {
 			in, err := s.isp(w, isp.ID, now)
 			if err != nil && !errors.Is(err, ErrNotFound) {
 				return err
 			}
 			cur, kerr := s.recipientKey(w, o.To, now)
-			if changed = err != nil || !in.InForce || in.ISP != isp || kerr != nil || cur.Fingerprint() != to.Fingerprint(); changed {
+			inputsChanged = err != nil || !in.InForce || in.ISP != isp || kerr != nil || cur.Fingerprint() != to.Fingerprint()
+			same, err := read.Unchanged(w)
+			if err != nil {
+				return err
+			}
+			if caseChanged = !same; inputsChanged || caseChanged {
 				return nil
+			}
+			if err := read.Audit(w, now); err != nil {
+				return err
 			}
 			if err := s.putOutbox(w, &rec, e); err != nil {
 				return err
@@ -175,15 +198,32 @@ func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (Record
 		if err != nil {
 			return Record{}, err
 		}
-		if !changed {
+		if !inputsChanged && !caseChanged {
+			readAudited = true
 			break
 		}
 		if try >= maxSendTries {
-			return Record{}, fmt.Errorf("%w: the ISPs or %s's keys changed during each of %d tries; send again", ErrState, o.To, try+1)
+			return Record{}, fmt.Errorf("%w: the case, the ISPs or %s's keys changed during each of %d tries; send again", ErrState, o.To, try+1)
+		}
+		fresh = inputsChanged
+		if caseChanged {
+			// The case changed after it was read: read it again (checked
+			// and audited as before). The read given up was not used:
+			// nothing of it left the node or reached the user.
+			if read, err = s.cases.ReadForWrite(ctx, sub, o.Case); err != nil {
+				readAudited = true
+				return Record{}, err
+			}
 		}
 	}
 	s.poke()
 	return rec, nil
+}
+
+// auditRead audits a read of a case in a transaction of its own.
+func (s *Service) auditRead(ctx context.Context, read casework.PendingRead) error {
+	now := s.now().UTC()
+	return s.store.Update(ctx, func(w store.Writer) error { return read.Audit(w, now) })
 }
 
 // maxSendTries bounds how often Send prepares an envelope again because
@@ -247,14 +287,36 @@ func fieldNames(m map[string]any) []string {
 
 // refuse audits a refused request and returns err.
 func (s *Service) refuse(ctx context.Context, sub policy.Subject, action, object string, err error) error {
+	if aerr := audit.Record(ctx, s.store, s.now(), refusal(sub, action, object, err)); aerr != nil {
+		return errors.Join(err, aerr)
+	}
+	return err
+}
+
+// refuseRead audits the case read that a refused request made and the
+// refusal, in one transaction, and returns err.
+func (s *Service) refuseRead(ctx context.Context, sub policy.Subject, read casework.PendingRead, action, object string, err error) error {
+	now := s.now().UTC()
+	aerr := s.store.Update(ctx, func(w store.Writer) error {
+		if err := read.Audit(w, now); err != nil {
+			return err
+		}
+		_, err := audit.Append(w, now, refusal(sub, action, object, err))
+		return err
+	})
+	if aerr != nil {
+		return errors.Join(err, aerr)
+	}
+	return err
+}
+
+// refusal is the audit entry of a refused request.
+func refusal(sub policy.Subject, action, object string, err error) audit.Event {
 	outcome := audit.Failed
 	if errors.Is(err, ErrDenied) || errors.Is(err, ErrRefused) {
 		outcome = audit.Denied
 	}
-	if aerr := audit.Record(ctx, s.store, s.now(), audit.Event{Actor: sub.User, Action: action, Object: object, Outcome: outcome, Details: err.Error()}); aerr != nil {
-		return errors.Join(err, aerr)
-	}
-	return err
+	return audit.Event{Actor: sub.User, Action: action, Object: object, Outcome: outcome, Details: err.Error()}
 }
 
 // enqueue seals msg to the record's peer under the record's ISP and puts it
