@@ -119,9 +119,10 @@ func (s *Service) receiveBatch(ctx context.Context, peerID string, arrivals []*a
 			return nil, nil
 		}
 		if err := s.store.View(ctx, func(r store.Reader) error {
+			l := s.lookups(r, now)
 			for _, a := range live {
 				a.refused = nil
-				if err := s.check(r, peerID, a, now); err != nil {
+				if err := s.check(l, peerID, a); err != nil {
 					return err
 				}
 			}
@@ -150,11 +151,12 @@ func (s *Service) receiveBatch(ctx context.Context, peerID string, arrivals []*a
 		}
 		err := s.store.Update(ctx, func(w store.Writer) error {
 			var took []string
+			l := s.lookups(w, now)
 			for _, a := range checked {
 				if a.refused != nil {
 					continue // refused when opened
 				}
-				isNew, err := s.take(w, a, signed, now)
+				isNew, err := s.take(w, l, a, signed)
 				if err != nil {
 					return err
 				}
@@ -473,7 +475,7 @@ func (s *Service) attemptBatch(ctx context.Context, bt BatchTransport, p Peer, b
 				return err
 			}
 		}
-		return nil
+		return s.markSeen(w, p.Agency, now)
 	})
 	if err != nil {
 		s.log.Warn("recording deliveries", "err", err)

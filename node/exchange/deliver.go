@@ -524,7 +524,10 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry, p Peer, err error)
 		return Delivery{Err: err}, nil
 	}
 	err = s.store.Update(ctx, func(w store.Writer) error {
-		return s.recordDelivery(w, e, p.Agency, r, receipt, now)
+		if err := s.recordDelivery(w, e, p.Agency, r, receipt, now); err != nil {
+			return err
+		}
+		return s.markSeen(w, p.Agency, now)
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Warn("recording a delivery", "err", err)
@@ -534,7 +537,8 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry, p Peer, err error)
 
 // recordDelivery records within w that the peer agency took e, with
 // receipt r (encoded as receipt): the entry leaves the outbox, the
-// exchange is delivered (or in sync), and the delivery is audited. It
+// exchange is delivered (or in sync), and the delivery is audited (the
+// caller marks the peer seen). It
 // returns store.ErrNotFound, having written nothing, when the entry or
 // its exchange is gone (recorded meanwhile).
 func (s *Service) recordDelivery(w store.Writer, e OutboxEntry, agency string, r Receipt, receipt []byte, now time.Time) error {
@@ -558,9 +562,6 @@ func (s *Service) recordDelivery(w store.Writer, e OutboxEntry, agency string, r
 		rec.Sync, rec.SyncError = SyncInSync, ""
 	}
 	if err := s.putRecord(w, &rec); err != nil {
-		return err
-	}
-	if err := s.markSeen(w, agency, now); err != nil {
 		return err
 	}
 	_, err := audit.Append(w, now, audit.Event{Actor: "node", Action: "envelope.delivered", Object: "exchange/" + e.Exchange,

@@ -108,7 +108,7 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 		if a.refused != nil {
 			break
 		}
-		if err := s.store.View(ctx, func(r store.Reader) error { return s.check(r, peerID, a, now) }); err != nil {
+		if err := s.store.View(ctx, func(r store.Reader) error { return s.check(s.lookups(r, now), peerID, a) }); err != nil {
 			return nil, a.sender, a.object, "", err
 		}
 		if a.refused != nil {
@@ -125,7 +125,7 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 			break
 		}
 		err := s.store.Update(ctx, func(w store.Writer) error {
-			_, err := s.take(w, a, signed, now)
+			_, err := s.take(w, s.lookups(w, now), a, signed)
 			return err
 		})
 		if errors.Is(err, errStale) && try < maxReceiveTries {
@@ -170,9 +170,10 @@ func (s *Service) screen(peerID string, raw []byte, now time.Time) *arrival {
 // when the envelope was created, both signatures, and only then, with the
 // signatures verified, the replay guard and the ISP. It sets a.refused,
 // and returns only the store's errors.
-func (s *Service) check(r store.Reader, peerID string, a *arrival, now time.Time) error {
+func (s *Service) check(l *lookups, peerID string, a *arrival) error {
+	r, now := l.r, l.now
 	h := a.env.Header
-	p, known, err := s.peerByID(r, peerID)
+	p, known, err := l.peerByID(peerID)
 	if err != nil {
 		return err
 	}
@@ -214,8 +215,60 @@ func (s *Service) check(r store.Reader, peerID string, a *arrival, now time.Time
 	if a.fresh = errors.Is(err, ErrNotFound); !a.fresh {
 		return err
 	}
-	a.in, a.inErr = s.isp(r, h.ISP, now)
+	a.in, a.inErr = l.isp(h.ISP)
 	return nil
+}
+
+// lookups looks applied ISPs and the calling peer up within one
+// transaction, each once: a batch's envelopes mostly share both, and
+// within a transaction they change only by its own writes, and receiving
+// writes no ISP and no peer's keys (only when a peer was last seen).
+type lookups struct {
+	s    *Service
+	r    store.Reader
+	now  time.Time
+	isps map[string]ispLookup
+	peer *peerLookup
+}
+
+type ispLookup struct {
+	in  ISPInfo
+	err error
+}
+
+type peerLookup struct {
+	id    string
+	p     Peer
+	known bool
+}
+
+func (s *Service) lookups(r store.Reader, now time.Time) *lookups {
+	return &lookups{s: s, r: r, now: now}
+}
+
+// isp is Service.isp, once per id.
+func (l *lookups) isp(id string) (ISPInfo, error) {
+	if got, ok := l.isps[id]; ok {
+		return got.in, got.err
+	}
+	in, err := l.s.isp(l.r, id, l.now)
+	if l.isps == nil {
+		l.isps = map[string]ispLookup{}
+	}
+	l.isps[id] = ispLookup{in, err}
+	return in, err
+}
+
+// peerByID is Service.peerByID, once per peer id.
+func (l *lookups) peerByID(peerID string) (Peer, bool, error) {
+	if l.peer != nil && l.peer.id == peerID {
+		return l.peer.p, l.peer.known, nil
+	}
+	p, known, err := l.s.peerByID(l.r, peerID)
+	if err == nil {
+		l.peer = &peerLookup{peerID, p, known}
+	}
+	return p, known, err
 }
 
 // open checks the ISP of a fresh envelope that passed check, decrypts it
@@ -240,7 +293,8 @@ func (s *Service) open(a *arrival, now time.Time) {
 // signed for it. It reports whether a was taken as new, sets a's outcome,
 // and returns only the store's errors, or errStale when the replay guard
 // forgot the envelope since check (it is then prepared again).
-func (s *Service) take(w store.Writer, a *arrival, signed []byte, now time.Time) (bool, error) {
+func (s *Service) take(w store.Writer, l *lookups, a *arrival, signed []byte) (bool, error) {
+	now := l.now
 	h, p := a.env.Header, a.p
 	a.receipt, a.refused, a.action = nil, nil, ""
 	var prev seen
@@ -270,7 +324,7 @@ func (s *Service) take(w store.Writer, a *arrival, signed []byte, now time.Time)
 		// Seen when check ran, gone since (pruned): opened next time.
 		return false, errStale
 	}
-	in, err := s.isp(w, h.ISP, now)
+	in, err := l.isp(h.ISP)
 	if a.refused = refuseISP(in, err, h); a.refused != nil {
 		return false, nil
 	}
