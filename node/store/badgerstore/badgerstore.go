@@ -32,7 +32,9 @@
 // writing 100 k × 2 KiB records; Badger's defaults peaked near 2 GB).
 // Records above 128 bytes go to the value log and blocks are 16 KiB, so
 // the tables stay small; value-log files are 8 MiB. ReleaseMapped gives
-// back the resident pages of the mapped files after a burst of work.
+// back the resident pages of the mapped files after a burst of work. Get
+// keeps the opened values of hot keys, by commit version, in a cache of
+// 4 MiB (cache.go).
 //
 // # Concurrency
 //
