@@ -32,7 +32,9 @@
 // writing 100 k × 2 KiB records; Badger's defaults peaked near 2 GB).
 // Records above 128 bytes go to the value log and blocks are 16 KiB, so
 // the tables stay small; value-log files are 8 MiB. ReleaseMapped gives
-// back the resident pages of the mapped files after a burst of work.
+// back the resident pages of the mapped files after a burst of work. Get
+// keeps the opened values of hot keys, by commit version, in a cache of
+// 4 MiB (cache.go).
 //
 // # Concurrency
 //
@@ -124,6 +126,10 @@ type Options struct {
 	// Verifying opens the store for Verify: an older store is not
 	// migrated (Open fails with ErrUnsealedFormat instead).
 	Verifying bool
+
+	// noValueCache turns the cache of opened values off, so that tests
+	// and benchmarks can compare.
+	noValueCache bool
 }
 
 // Store is a store.Store backed by Badger. Create it with Open.
@@ -144,6 +150,10 @@ type Store struct {
 
 	stopGC context.CancelFunc
 	wg     sync.WaitGroup
+
+	// cache keeps opened values of hot keys (cache.go); nil when
+	// Options.noValueCache.
+	cache *valueCache
 
 	// checked records the tables checked in full; Close checks and
 	// records the tables written since Open, so that the next Open need
@@ -261,6 +271,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	step("badger")
 	s := &Store{db: db, log: log, checked: checked}
+	if !opts.noValueCache {
+		s.cache = newValueCache(valueCacheBytes)
+	}
 	if checked != nil {
 		s.master = bytes.Clone(opts.EncryptionKey)
 	}
@@ -334,7 +347,7 @@ func (s *Store) View(ctx context.Context, fn func(store.Reader) error) error {
 	}
 	txn := s.db.NewTransaction(false)
 	defer txn.Discard()
-	return fn(reader{txn, s.seal})
+	return fn(reader{txn: txn, seal: s.seal, cache: s.cache})
 }
 
 // Update runs fn in a read-write transaction and commits it if fn returns
@@ -385,6 +398,7 @@ func (s *Store) Close() error {
 	s.stopGC()
 	close(s.stopWriter)
 	s.wg.Wait()
+	s.cache.drop()
 	if err := s.db.Close(); err != nil {
 		clear(s.master)
 		return fmt.Errorf("badgerstore: close: %w", err)
@@ -483,8 +497,12 @@ func mapError(err error) error {
 }
 
 type reader struct {
-	txn  *badger.Txn
-	seal *sealer
+	txn   *badger.Txn
+	seal  *sealer
+	cache *valueCache // nil: no cache
+	// written holds the keys a write transaction has set or deleted; Get
+	// reads them around the cache (cache.go). nil in a View.
+	written map[string]struct{}
 }
 
 func (r reader) Get(key []byte) ([]byte, error) {
@@ -495,7 +513,18 @@ func (r reader) Get(key []byte) ([]byte, error) {
 	if err != nil {
 		return nil, mapError(err)
 	}
-	return r.value(item)
+	if _, ok := r.written[string(key)]; ok {
+		return r.value(item)
+	}
+	if v, ok := r.cache.get(key, item.Version()); ok {
+		return v, nil
+	}
+	v, err := r.value(item)
+	if err != nil {
+		return nil, err
+	}
+	r.cache.put(key, item.Version(), v)
+	return v, nil
 }
 
 // value reads item's value and opens its seal. A value Badger cannot read
@@ -589,12 +618,18 @@ func successor(prefix []byte) []byte {
 
 type writer struct{ reader }
 
+// newWriter returns the writer of one write transaction.
+func (s *Store) newWriter(txn *badger.Txn) writer {
+	return writer{reader{txn: txn, seal: s.seal, cache: s.cache, written: make(map[string]struct{})}}
+}
+
 // Set copies key and value: Badger keeps references to them until commit.
 // The value is sealed under key first (a new slice).
 func (w writer) Set(key, value []byte) error {
 	if isMarker(key) {
 		return errReservedKey
 	}
+	w.written[string(key)] = struct{}{}
 	if w.seal != nil {
 		value = w.seal.seal(key, value)
 	} else {
@@ -607,5 +642,6 @@ func (w writer) Delete(key []byte) error {
 	if isMarker(key) {
 		return errReservedKey
 	}
+	w.written[string(key)] = struct{}{}
 	return mapError(w.txn.Delete(bytes.Clone(key)))
 }

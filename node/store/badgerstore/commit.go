@@ -95,7 +95,7 @@ func (s *Store) commitPrefix(reqs []*request) int {
 	limit := len(reqs)
 	for attempt := 0; ; attempt++ {
 		txn := s.db.NewTransaction(true)
-		w := writer{reader{txn, s.seal}}
+		w := s.newWriter(txn)
 		i, res := runFns(w, reqs[:limit])
 		if i < limit {
 			txn.Discard()

@@ -106,7 +106,7 @@ func (s *Store) marker() (string, error) {
 		if s.seal == nil {
 			return nil
 		}
-		v, err := reader{txn, s.seal}.value(item)
+		v, err := reader{txn: txn, seal: s.seal}.value(item)
 		state = string(v)
 		return err
 	})

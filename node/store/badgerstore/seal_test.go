@@ -128,7 +128,7 @@ func (s *Store) verifyOpen() ([]string, error) {
 		it := txn.NewIterator(badger.DefaultIteratorOptions)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			if _, err := (reader{txn, s.seal}).value(it.Item()); err != nil {
+			if _, err := (reader{txn: txn, seal: s.seal}).value(it.Item()); err != nil {
 				bad = append(bad, err.Error())
 			}
 		}

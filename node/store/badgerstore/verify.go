@@ -61,7 +61,7 @@ func Verify(ctx context.Context, opts Options) (VerifyReport, error) {
 	err = s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.DefaultIteratorOptions)
 		defer it.Close()
-		r := reader{txn, s.seal}
+		r := reader{txn: txn, seal: s.seal}
 		for it.Rewind(); it.Valid(); it.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -96,7 +96,7 @@ func (s *Store) CheckPrefixes(ctx context.Context, prefixes ...[]byte) error {
 		return errors.New("badgerstore: closed")
 	}
 	return s.db.View(func(txn *badger.Txn) error {
-		r := reader{txn, s.seal}
+		r := reader{txn: txn, seal: s.seal}
 		for _, p := range prefixes {
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: false})
 			for it.Seek(p); it.Valid(); it.Next() {
