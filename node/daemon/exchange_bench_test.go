@@ -134,7 +134,7 @@ type benchNet struct {
 	cases      []string
 }
 
-func newBenchNet(b *testing.B) *benchNet {
+func newBenchNet(b testing.TB) *benchNet {
 	b.Helper()
 	n := &benchNet{a: newNode(b, "agency-a"), b: newNode(b, "agency-b"), c: newNode(b, "agency-c"), d: newNode(b, "agency-d")}
 	connectAll(b, n.a, n.b, n.c, n.d)

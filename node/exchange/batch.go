@@ -404,10 +404,10 @@ func (s *Service) attemptBatch(ctx context.Context, bt BatchTransport, p Peer, b
 	for i, e := range b {
 		envs[i] = e.Envelope
 	}
-	now := s.now().UTC()
 	actx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	reply, err := bt.DeliverBatch(actx, p.PeerID, p.DialAddrs(), envs)
 	cancel()
+	now := s.now().UTC() // the receipts' arrival, as recorded
 	if errors.Is(err, ErrBatchUnsupported) {
 		return err
 	}

@@ -505,6 +505,7 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry, p Peer, err error)
 	actx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	receipt, err := s.transport.Deliver(actx, p.PeerID, p.DialAddrs(), e.Envelope)
 	cancel()
+	now = s.now().UTC() // the receipt's arrival, as recorded
 	s.noteReached(e.Peer, err == nil || errors.Is(err, ErrPermanent))
 	if errors.Is(err, ErrPermanent) {
 		s.fail(ctx, e, err.Error(), true)
