@@ -113,12 +113,71 @@ const (
 	maxRoundGap = 10 * time.Millisecond
 )
 
-// poke wakes the deliverer.
+// poke wakes the deliverer for a round that reads the whole outbox.
 func (s *Service) poke() {
+	s.hintMu.Lock()
+	s.scan = true
+	s.hintMu.Unlock()
+	s.wakeUp()
+}
+
+// wakeUp wakes the deliverer.
+func (s *Service) wakeUp() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// Hints.
+//
+// A round that reads the whole outbox decrypts and decodes every entry,
+// and its read waits for the commits under way; under load nearly every
+// send woke such a round. A send now hands the entry it queued to the
+// deliverer once committed (hint), and a round woken only by hints
+// delivers those without reading the outbox. The outbox is still read in
+// full at start, every second (the deliverer's tick, which finds retries
+// that became due), when a peer is rushed, and when anything else pokes
+// the deliverer: a hint the deliverer drops costs at most a second.
+// Hints are only hints: each entry is read afresh before it is sent.
+
+// maxHints bounds the hints kept; past it they are dropped for a round
+// that reads the outbox.
+const maxHints = 4096
+
+// hint hands e, an outbox entry just committed, to the deliverer.
+func (s *Service) hint(e OutboxEntry) {
+	e.Envelope = nil
+	s.hintMu.Lock()
+	if len(s.hints) >= maxHints {
+		s.hints, s.scan = nil, true
+	} else {
+		s.hints = append(s.hints, e)
+	}
+	s.hintMu.Unlock()
+	s.wakeUp()
+}
+
+// takeHints returns and forgets the hints, and whether the next round
+// must read the whole outbox instead.
+func (s *Service) takeHints() ([]OutboxEntry, bool) {
+	s.hintMu.Lock()
+	defer s.hintMu.Unlock()
+	hints, scan := s.hints, s.scan
+	s.hints, s.scan = nil, false
+	return hints, scan
+}
+
+// keepHints hands entries a round could not start back to the deliverer,
+// ahead of newer hints, for the round after their peer's worker ends.
+func (s *Service) keepHints(entries []OutboxEntry) {
+	s.hintMu.Lock()
+	defer s.hintMu.Unlock()
+	if len(s.hints)+len(entries) > maxHints {
+		s.hints, s.scan = nil, true
+		return
+	}
+	s.hints = append(slices.Clone(entries), s.hints...)
 }
 
 // backoff is the wait before attempt n+1: 1s doubling up to 5 minutes.
@@ -147,6 +206,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	s.poke() // the first round reads the whole outbox
 	retired := s.now()
 	s.enforceRetention(ctx)
 	var last time.Time
@@ -187,6 +247,7 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-s.wake:
 		case <-tick.C:
+			s.poke() // a round that finds the retries now due
 		}
 	}
 }
@@ -196,6 +257,9 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) deliverDue(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	s.hintMu.Lock()
+	s.scan = true
+	s.hintMu.Unlock()
 	_, err := s.startDue(ctx, &wg)
 	return err
 }
@@ -209,21 +273,25 @@ func (s *Service) deliverDue(ctx context.Context) error {
 func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) (int, error) {
 	now := s.now().UTC()
 	rushAll, rushed := s.takeRush()
-	var due []OutboxEntry
-	err := s.store.View(ctx, func(r store.Reader) error {
-		return r.Scan(prefixOutbox, store.ScanOptions{}, func(_, v []byte) error {
-			var e OutboxEntry
-			if err := unmarshal(v, &e); err != nil {
-				return err
-			}
-			if !e.NextAttempt.After(now) || rushAll || rushed[e.Peer] {
-				due = append(due, e)
-			}
-			return nil
+	due, scan := s.takeHints()
+	if scan || rushAll || len(rushed) > 0 {
+		due = nil
+		err := s.store.View(ctx, func(r store.Reader) error {
+			return r.Scan(prefixOutbox, store.ScanOptions{}, func(_, v []byte) error {
+				var e OutboxEntry
+				if err := unmarshal(v, &e); err != nil {
+					return err
+				}
+				if !e.NextAttempt.After(now) || rushAll || rushed[e.Peer] {
+					due = append(due, e)
+				}
+				return nil
+			})
 		})
-	})
-	if err != nil {
-		return 0, err
+		if err != nil {
+			s.poke() // read it again next round
+			return 0, err
+		}
 	}
 	// One worker per peer (at most maxDeliveryWorkers at a time): a slow
 	// or unreachable peer holds up only its own envelopes. Within a peer
@@ -243,6 +311,7 @@ func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) (int, error)
 			if rushAll || rushed[peer] {
 				s.keepRush(peer) // for the round after its worker ends
 			}
+			s.keepHints(byPeer[peer])
 			continue
 		}
 		wg.Add(1)
@@ -250,7 +319,7 @@ func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) (int, error)
 			defer func() {
 				s.stopDelivering(peer)
 				wg.Done()
-				s.poke()
+				s.wakeUp() // for what was kept for this peer meanwhile
 			}()
 			s.deliverPeer(ctx, entries)
 		}(byPeer[peer])

@@ -117,3 +117,92 @@ func TestDeliverySlowPeerDoesNotHoldOthers(t *testing.T) {
 		}
 	}
 }
+
+// TestHints: a round woken by a send's hint delivers what was hinted
+// without reading the outbox; an entry no hint names waits for a round
+// that reads the outbox (a poke, the tick); an entry whose peer's worker
+// is busy is kept for the round after that worker ends.
+func TestHints(t *testing.T) {
+	ctx := context.Background()
+	kr, err := keyring.CreateFileWithParams(filepath.Join(t.TempDir(), "keyring.json"), []byte("passphrase"), keyring.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memstore.New()
+	tr := &hangingTransport{hangOn: "peer-slow", release: make(chan struct{}), calls: map[string]int{}}
+	s, err := Open(ctx, Options{Store: st, Keyring: kr, Agency: "agency-a", PeerID: "peer-a", Transport: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	entries := map[string]OutboxEntry{}
+	err = st.Update(ctx, func(w store.Writer) error {
+		for _, p := range []Peer{{Agency: "slow", PeerID: "peer-slow"}, {Agency: "fast", PeerID: "peer-fast"}} {
+			if err := putJSON(w, key(prefixPeer, p.Agency), p); err != nil {
+				return err
+			}
+		}
+		for _, e := range []OutboxEntry{
+			{EnvelopeID: "hinted", Exchange: "x1", Peer: "fast", Expires: now.Add(time.Hour)},
+			{EnvelopeID: "unhinted", Exchange: "x2", Peer: "fast", Expires: now.Add(time.Hour)},
+			{EnvelopeID: "slow-1", Exchange: "x3", Peer: "slow", Expires: now.Add(time.Hour)},
+			{EnvelopeID: "slow-2", Exchange: "x4", Peer: "slow", Expires: now.Add(time.Hour)},
+		} {
+			entries[e.EnvelopeID] = e
+			if err := putJSON(w, key(prefixOutbox, e.EnvelopeID), e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	round := func() int {
+		t.Helper()
+		n, err := s.startDue(ctx, &wg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	s.hint(entries["hinted"])
+	if n := round(); n != 1 {
+		t.Fatalf("a round woken by one hint took %d entries, want the hinted one alone", n)
+	}
+	wg.Wait()
+	if got := tr.count("peer-fast"); got != 1 {
+		t.Fatalf("fast peer: %d attempts, want 1 (the hinted entry)", got)
+	}
+	if n := round(); n != 0 {
+		t.Fatalf("a round with no hint and no poke took %d entries, want none", n)
+	}
+	// The slow peer's worker hangs on slow-1; slow-2, hinted meanwhile,
+	// is kept until that worker ends.
+	s.hint(entries["slow-1"])
+	round()
+	for tr.count("peer-slow") == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	s.hint(entries["slow-2"])
+	round()
+	if hints, _ := s.takeHints(); len(hints) != 1 || hints[0].EnvelopeID != "slow-2" {
+		t.Fatalf("hints kept while the slow peer's worker is busy: %v, want slow-2", hints)
+	} else {
+		s.keepHints(hints)
+	}
+	close(tr.release)
+	wg.Wait()
+	if n := round(); n != 1 {
+		t.Fatalf("after the slow peer's worker ended a round took %d entries, want slow-2", n)
+	}
+	wg.Wait()
+	// A poke reads the whole outbox: the unhinted entry is found (the
+	// others were rescheduled by their failed attempts).
+	s.poke()
+	if n := round(); n != 1 {
+		t.Fatalf("a round after a poke took %d entries, want the unhinted one", n)
+	}
+	wg.Wait()
+}

@@ -125,6 +125,7 @@ func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (_ Reco
 	// case as read, the same ISP document in force, the same recipient
 	// key), else the send is prepared again.
 	fresh := false // read the ISPs and the recipient's key again
+	var queued OutboxEntry
 	for try := 0; ; try++ {
 		c := read.Case
 		if d := policy.Authorize(sub, policy.ResourceCase, act, &policy.Object{Owner: c.Owner, OwnerGroup: c.OwnerGroup, Agency: c.Agency}); !d.Allowed {
@@ -191,6 +192,7 @@ func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (_ Reco
 			if err := s.putOutbox(w, &rec, e); err != nil {
 				return err
 			}
+			queued = e
 			_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: o.Kind + ".send", Object: "case/" + c.ID,
 				Details: map[string]any{"exchange": rec.ID, "to": o.To, "isp": isp.ID, "isp_version": isp.Version, "fields": fieldNames(d.Send), "consent_overridden": d.ConsentOverridden}})
 			return err
@@ -216,7 +218,7 @@ func (s *Service) Send(ctx context.Context, sub policy.Subject, o Offer) (_ Reco
 			}
 		}
 	}
-	s.poke()
+	s.hint(queued)
 	return rec, nil
 }
 

@@ -91,6 +91,9 @@ type Service struct {
 	current       *agencykey.Private
 	byFP          map[string]*agencykey.Private
 	wake          chan struct{}
+	hintMu        sync.Mutex
+	hints         []OutboxEntry // queued since the last round (see hint)
+	scan          bool          // the next round reads the whole outbox
 	rushMu        sync.Mutex
 	rushAll       bool
 	rushed        map[string]bool // agencies whose envelopes are due now
