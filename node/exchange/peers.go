@@ -87,11 +87,45 @@ func (p Peer) Reachability(connected bool) Reachability {
 func (p *Peer) Keys() []agencykey.Public {
 	var out []agencykey.Public
 	for _, b := range p.Announcements {
-		if a, err := agencykey.UnmarshalAnnouncement(b); err == nil {
-			out = append(out, a.Key)
+		if k, ok := announcedKey(b); ok {
+			out = append(out, k)
 		}
 	}
 	return out
+}
+
+// announcedKeys keeps the key of each announcement decoded lately, by its
+// encoding: every send and receive looks its peer's keys up, the record
+// is decoded again whenever it changes (when the peer was last seen,
+// every second under load), and decoding an announcement (its X-Wing and
+// ML-DSA-65 public keys) cost more than the rest of the lookup.
+var announcedKeys struct {
+	sync.Mutex
+	keys map[string]agencykey.Public
+}
+
+// maxAnnouncedKeys bounds announcedKeys: a few keys per peer.
+const maxAnnouncedKeys = 512
+
+// announcedKey decodes the key of announcement b, once per encoding.
+func announcedKey(b []byte) (agencykey.Public, bool) {
+	announcedKeys.Lock()
+	k, ok := announcedKeys.keys[string(b)]
+	announcedKeys.Unlock()
+	if ok {
+		return k, true
+	}
+	a, err := agencykey.UnmarshalAnnouncement(b)
+	if err != nil {
+		return agencykey.Public{}, false
+	}
+	announcedKeys.Lock()
+	defer announcedKeys.Unlock()
+	if announcedKeys.keys == nil || len(announcedKeys.keys) >= maxAnnouncedKeys {
+		announcedKeys.keys = map[string]agencykey.Public{}
+	}
+	announcedKeys.keys[string(b)] = a.Key
+	return a.Key, true
 }
 
 // current returns the peer's newest key valid at now.

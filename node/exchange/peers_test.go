@@ -3,8 +3,11 @@ package exchange
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
+	"github.com/cpx-node/cpx/crypto/agencykey"
 	"github.com/cpx-node/cpx/crypto/keyring"
 	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/node/store/memstore"
@@ -67,5 +70,43 @@ func TestPeerByIDFollowsChanges(t *testing.T) {
 	}
 	if got, ok := lookup("node-c"); ok {
 		t.Errorf("node-c after agency-d was removed: got %q, want not found", got)
+	}
+}
+
+// TestPeerKeysDecodedOnce: a peer's keys come out the same whether their
+// announcements were decoded before or not, in order, and an announcement
+// that does not decode is left out.
+func TestPeerKeysDecodedOnce(t *testing.T) {
+	now := time.Now()
+	var anns [][]byte
+	var want []string
+	var prev *agencykey.Private
+	for v := range 3 {
+		k, err := agencykey.Generate("agency-b", uint32(v+1), now.Add(-time.Hour), now.Add(time.Hour), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := agencykey.Announce(k, "peer-b", now, prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := a.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		anns, want, prev = append(anns, b), append(want, k.Fingerprint()), k
+	}
+	p := Peer{Agency: "agency-b", Announcements: append(slices.Clone(anns), []byte("not an announcement"))}
+	for round := range 2 { // decoded, then from the cache
+		var got []string
+		for _, k := range p.Keys() {
+			got = append(got, k.Fingerprint())
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("round %d: keys %v, want %v", round, got, want)
+		}
+	}
+	if k, ok := p.current(now); !ok || k.Fingerprint() != want[2] {
+		t.Errorf("current key %s (%v), want %s", k.Fingerprint(), ok, want[2])
 	}
 }
