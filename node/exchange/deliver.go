@@ -212,12 +212,11 @@ func (s *Service) Run(ctx context.Context) error {
 	var last time.Time
 	gap := maxRoundGap
 	for {
-		// A round reads the whole outbox; under load every send wakes the
-		// deliverer, so rounds that find entries due are at least gap
-		// apart (what arrives meanwhile goes in the next one). A round
-		// that found none (a worker ending wakes the deliverer) does not
-		// hold the next one back.
-		if wait := gap - time.Since(last); wait > 0 {
+		// A round that reads the whole outbox is at least gap after the
+		// last such round that found entries due (what arrives meanwhile
+		// goes in the next one). A round of hints alone, or one that found
+		// nothing due, holds no other back.
+		if wait := gap - time.Since(last); wait > 0 && s.scanPending() {
 			select {
 			case <-ctx.Done():
 				return nil
@@ -225,11 +224,11 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		}
 		t0 := time.Now()
-		due, err := s.startDue(ctx, &wg)
+		due, scanned, err := s.startDue(ctx, &wg)
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("delivering", "err", err)
 		}
-		if due > 0 {
+		if due > 0 && scanned {
 			last, gap = t0, roundGap(time.Since(t0))
 		}
 		if now := s.now(); now.Sub(retired) > time.Hour {
@@ -260,7 +259,7 @@ func (s *Service) deliverDue(ctx context.Context) error {
 	s.hintMu.Lock()
 	s.scan = true
 	s.hintMu.Unlock()
-	_, err := s.startDue(ctx, &wg)
+	_, _, err := s.startDue(ctx, &wg)
 	return err
 }
 
@@ -269,12 +268,14 @@ func (s *Service) deliverDue(ctx context.Context) error {
 // a time, and returns without waiting for them: a peer that stalls holds
 // up only its own envelopes, never the next round for the others. A
 // worker that ends wakes the deliverer, so that what became due for its
-// peer meanwhile goes at once. It returns how many entries were due.
-func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) (int, error) {
+// peer meanwhile goes at once. It returns how many entries were due, and
+// whether it read the whole outbox (or took hints alone).
+func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) (int, bool, error) {
 	now := s.now().UTC()
 	rushAll, rushed := s.takeRush()
 	due, scan := s.takeHints()
-	if scan || rushAll || len(rushed) > 0 {
+	scan = scan || rushAll || len(rushed) > 0
+	if scan {
 		due = nil
 		err := s.store.View(ctx, func(r store.Reader) error {
 			return r.Scan(prefixOutbox, store.ScanOptions{}, func(_, v []byte) error {
@@ -290,7 +291,7 @@ func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) (int, error)
 		})
 		if err != nil {
 			s.poke() // read it again next round
-			return 0, err
+			return 0, true, err
 		}
 	}
 	// One worker per peer (at most maxDeliveryWorkers at a time): a slow
@@ -324,7 +325,18 @@ func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) (int, error)
 			s.deliverPeer(ctx, entries)
 		}(byPeer[peer])
 	}
-	return len(due), nil
+	return len(due), scan, nil
+}
+
+// scanPending reports whether the deliverer's next round reads the whole
+// outbox.
+func (s *Service) scanPending() bool {
+	s.hintMu.Lock()
+	scan := s.scan
+	s.hintMu.Unlock()
+	s.rushMu.Lock()
+	defer s.rushMu.Unlock()
+	return scan || s.rushAll || len(s.rushed) > 0
 }
 
 // perPeerInFlight bounds the envelopes sent to one peer at the same time.

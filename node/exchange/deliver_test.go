@@ -161,7 +161,7 @@ func TestHints(t *testing.T) {
 	var wg sync.WaitGroup
 	round := func() int {
 		t.Helper()
-		n, err := s.startDue(ctx, &wg)
+		n, _, err := s.startDue(ctx, &wg)
 		if err != nil {
 			t.Fatal(err)
 		}
