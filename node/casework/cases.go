@@ -68,28 +68,12 @@ func (s *Service) Get(ctx context.Context, sub policy.Subject, ref string) (Case
 	now := s.now().UTC()
 	ss := s.sealers(ctx)
 	err := s.store.Update(ctx, func(w store.Writer) error {
+		var read audit.Event
 		var err error
-		refused = nil
-		c, err = s.load(ss, w, ref)
-		if errors.Is(err, ErrNotFound) && !errors.Is(err, ErrPurged) {
-			refused = err
-			_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "case.read", Object: caseObject(ref), Outcome: audit.Failed})
+		if c, read, refused, err = s.readCase(ss, w, sub, ref); err != nil {
 			return err
 		}
-		var gone error
-		if errors.Is(err, ErrPurged) {
-			gone, err = err, nil
-		}
-		if err != nil {
-			return err
-		}
-		outcome := audit.OK
-		if d := policy.Authorize(sub, policy.ResourceCase, policy.ActionRead, object(&c)); !d.Allowed {
-			refused, outcome = denied(d), audit.Denied
-		} else if gone != nil {
-			refused, outcome = gone, audit.Failed
-		}
-		_, err = audit.Append(w, now, audit.Event{Actor: sub.User, Action: "case.read", Object: caseObject(c.ID), Outcome: outcome})
+		_, err = audit.Append(w, now, read)
 		return err
 	})
 	if err != nil {
@@ -99,6 +83,34 @@ func (s *Service) Get(ctx context.Context, sub policy.Subject, ref string) (Case
 		return Case{}, refused
 	}
 	return redacted(sub, s.forms, c), nil
+}
+
+// readCase loads the case with the given id or case number within r as
+// sub reads it, and returns it with the audit entry the read leaves
+// (case.read, with its outcome) and, when sub may not have it (no such
+// case, purged, no access), the refusal; err is the store's.
+func (s *Service) readCase(ss *sealers, r store.Reader, sub policy.Subject, ref string) (c Case, read audit.Event, refused, err error) {
+	read = audit.Event{Actor: sub.User, Action: "case.read", Object: caseObject(ref), Outcome: audit.OK}
+	c, err = s.load(ss, r, ref)
+	if errors.Is(err, ErrNotFound) && !errors.Is(err, ErrPurged) {
+		read.Outcome = audit.Failed
+		return c, read, err, nil
+	}
+	var gone error
+	if errors.Is(err, ErrPurged) {
+		gone, err = err, nil
+	}
+	if err != nil {
+		return c, read, nil, err
+	}
+	read.Object = caseObject(c.ID)
+	switch d := policy.Authorize(sub, policy.ResourceCase, policy.ActionRead, object(&c)); {
+	case !d.Allowed:
+		read.Outcome, refused = audit.Denied, denied(d)
+	case gone != nil:
+		read.Outcome, refused = audit.Failed, gone
+	}
+	return c, read, refused, nil
 }
 
 // Filter selects cases in List and Export.

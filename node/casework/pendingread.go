@@ -37,25 +37,13 @@ func (s *Service) ReadForWrite(ctx context.Context, sub policy.Subject, ref stri
 	var refusal *audit.Event
 	err := s.store.View(ctx, func(r store.Reader) error {
 		p, refusal = PendingRead{actor: sub.User}, nil
-		c, err := s.load(ss, r, ref)
-		if errors.Is(err, ErrNotFound) && !errors.Is(err, ErrPurged) {
-			refusal = &audit.Event{Actor: sub.User, Action: "case.read", Object: caseObject(ref), Outcome: audit.Failed}
-			return err
-		}
-		var gone error
-		if errors.Is(err, ErrPurged) {
-			gone, err = err, nil
-		}
+		c, read, refused, err := s.readCase(ss, r, sub, ref)
 		if err != nil {
 			return err
 		}
-		if d := policy.Authorize(sub, policy.ResourceCase, policy.ActionRead, object(&c)); !d.Allowed {
-			refusal = &audit.Event{Actor: sub.User, Action: "case.read", Object: caseObject(c.ID), Outcome: audit.Denied}
-			return denied(d)
-		}
-		if gone != nil {
-			refusal = &audit.Event{Actor: sub.User, Action: "case.read", Object: caseObject(c.ID), Outcome: audit.Failed}
-			return gone
+		if refused != nil {
+			refusal = &read
+			return refused
 		}
 		if p.stored, err = r.Get(recordKey(c.ID)); err != nil {
 			return err

@@ -54,10 +54,10 @@ func (h *hangingTransport) count(peerID string) int {
 	return h.calls[peerID]
 }
 
-// TestDeliverySlowPeerDoesNotHoldOthers: while one peer hangs, another
-// peer's envelopes are attempted, and once a peer is unreachable the rest
-// of its envelopes are rescheduled without an attempt each.
-func TestDeliverySlowPeerDoesNotHoldOthers(t *testing.T) {
+// slowAndFast opens a service whose transport hangs on the peer "slow"
+// and finds "fast" unreachable, with entries in its outbox.
+func slowAndFast(t *testing.T, entries []OutboxEntry) (*Service, store.Store, *hangingTransport) {
+	t.Helper()
 	ctx := context.Background()
 	kr, err := keyring.CreateFileWithParams(filepath.Join(t.TempDir(), "keyring.json"), []byte("passphrase"), keyring.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1})
 	if err != nil {
@@ -69,18 +69,13 @@ func TestDeliverySlowPeerDoesNotHoldOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now().UTC()
 	err = st.Update(ctx, func(w store.Writer) error {
 		for _, p := range []Peer{{Agency: "slow", PeerID: "peer-slow"}, {Agency: "fast", PeerID: "peer-fast"}} {
 			if err := putJSON(w, key(prefixPeer, p.Agency), p); err != nil {
 				return err
 			}
 		}
-		for _, e := range []OutboxEntry{
-			{EnvelopeID: "e1", Exchange: "x1", Peer: "slow", Expires: now.Add(time.Hour)},
-			{EnvelopeID: "e2", Exchange: "x2", Peer: "fast", Expires: now.Add(time.Hour)},
-			{EnvelopeID: "e3", Exchange: "x3", Peer: "fast", Expires: now.Add(time.Hour)},
-		} {
+		for _, e := range entries {
 			if err := putJSON(w, key(prefixOutbox, e.EnvelopeID), e); err != nil {
 				return err
 			}
@@ -90,6 +85,20 @@ func TestDeliverySlowPeerDoesNotHoldOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, st, tr
+}
+
+// TestDeliverySlowPeerDoesNotHoldOthers: while one peer hangs, another
+// peer's envelopes are attempted, and once a peer is unreachable the rest
+// of its envelopes are rescheduled without an attempt each.
+func TestDeliverySlowPeerDoesNotHoldOthers(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	s, st, tr := slowAndFast(t, []OutboxEntry{
+		{EnvelopeID: "e1", Exchange: "x1", Peer: "slow", Expires: now.Add(time.Hour)},
+		{EnvelopeID: "e2", Exchange: "x2", Peer: "fast", Expires: now.Add(time.Hour)},
+		{EnvelopeID: "e3", Exchange: "x3", Peer: "fast", Expires: now.Add(time.Hour)},
+	})
 	done := make(chan error, 1)
 	go func() { done <- s.deliverDue(ctx) }()
 	// The fast peer is tried while the slow one still hangs.
@@ -124,40 +133,19 @@ func TestDeliverySlowPeerDoesNotHoldOthers(t *testing.T) {
 // is busy is kept for the round after that worker ends.
 func TestHints(t *testing.T) {
 	ctx := context.Background()
-	kr, err := keyring.CreateFileWithParams(filepath.Join(t.TempDir(), "keyring.json"), []byte("passphrase"), keyring.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := memstore.New()
-	tr := &hangingTransport{hangOn: "peer-slow", release: make(chan struct{}), calls: map[string]int{}}
-	s, err := Open(ctx, Options{Store: st, Keyring: kr, Agency: "agency-a", PeerID: "peer-a", Transport: tr})
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now().UTC()
 	entries := map[string]OutboxEntry{}
-	err = st.Update(ctx, func(w store.Writer) error {
-		for _, p := range []Peer{{Agency: "slow", PeerID: "peer-slow"}, {Agency: "fast", PeerID: "peer-fast"}} {
-			if err := putJSON(w, key(prefixPeer, p.Agency), p); err != nil {
-				return err
-			}
-		}
-		for _, e := range []OutboxEntry{
-			{EnvelopeID: "hinted", Exchange: "x1", Peer: "fast", Expires: now.Add(time.Hour)},
-			{EnvelopeID: "unhinted", Exchange: "x2", Peer: "fast", Expires: now.Add(time.Hour)},
-			{EnvelopeID: "slow-1", Exchange: "x3", Peer: "slow", Expires: now.Add(time.Hour)},
-			{EnvelopeID: "slow-2", Exchange: "x4", Peer: "slow", Expires: now.Add(time.Hour)},
-		} {
-			entries[e.EnvelopeID] = e
-			if err := putJSON(w, key(prefixOutbox, e.EnvelopeID), e); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	var all []OutboxEntry
+	for _, e := range []OutboxEntry{
+		{EnvelopeID: "hinted", Exchange: "x1", Peer: "fast", Expires: now.Add(time.Hour)},
+		{EnvelopeID: "unhinted", Exchange: "x2", Peer: "fast", Expires: now.Add(time.Hour)},
+		{EnvelopeID: "slow-1", Exchange: "x3", Peer: "slow", Expires: now.Add(time.Hour)},
+		{EnvelopeID: "slow-2", Exchange: "x4", Peer: "slow", Expires: now.Add(time.Hour)},
+	} {
+		entries[e.EnvelopeID] = e
+		all = append(all, e)
 	}
+	s, _, tr := slowAndFast(t, all)
 	var wg sync.WaitGroup
 	round := func() int {
 		t.Helper()
