@@ -4,11 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
 
 	"github.com/cpx-node/cpx/node/idprefix"
 	"github.com/cpx-node/cpx/node/store"
 	"github.com/cpx-node/cpx/policy"
 )
+
+// fullIDLen is the length of a case id (a UUID).
+const fullIDLen = 36
 
 // Resolve returns what ref names for sub, as git and docker resolve an
 // abbreviated id: ref itself when it is a case id or number (whoever may
@@ -19,6 +25,11 @@ import (
 // ErrInvalid error naming them. Cases sub may not read are never matched
 // nor named, so a prefix reveals nothing a search would not.
 func (s *Service) Resolve(ctx context.Context, sub policy.Subject, ref string) (string, error) {
+	if len(ref) == fullIDLen && uuid.Validate(ref) == nil && ref == strings.ToLower(ref) {
+		// A whole id names at most itself: no read (each waits for the
+		// commits under way) to find that out.
+		return ref, nil
+	}
 	kind := idprefix.Kind{
 		Noun:    "case",
 		Records: prefixRecord,

@@ -41,6 +41,10 @@ func TestResolve(t *testing.T) {
 			// An exact id is passed on even when the caller may not see it:
 			// Get refuses it then, as it always did.
 			{"exact of another", "bob", "AA-000001", "AA-000001", ""},
+			{"id of another", "bob", ids[0], ids[0], ""},
+			// A whole id in capitals is found as before (ids are lower case).
+			{"id in capitals", "alice", strings.ToUpper(ids[1]), ids[1], ""},
+			{"id of no case", "alice", "00000000-0000-4000-8000-000000000000", "00000000-0000-4000-8000-000000000000", ""},
 		} {
 			sub := fx.alice
 			if tc.who == "bob" {
