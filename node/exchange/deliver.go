@@ -97,7 +97,7 @@ func verifySignedReceipt(p Peer, self string, b []byte, now time.Time) (Receipt,
 
 // names reports whether r is a receipt for the envelope id.
 func (r Receipt) names(id string) bool {
-	return r.EnvelopeID == id || r.EnvelopeID == "" && slices.Contains(r.EnvelopeIDs, id)
+	return id != "" && (r.EnvelopeID == id || r.EnvelopeID == "" && slices.Contains(r.EnvelopeIDs, id))
 }
 
 // roundGap is the time between two delivery rounds that found entries
