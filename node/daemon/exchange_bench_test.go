@@ -69,11 +69,11 @@ const benchSenders = 8
 // of referrals (or echo calls, or commits) per sub-benchmark; run it with
 // a fixed count:
 //
-//	go test -run '^$' -bench BenchmarkExchange -benchtime 300x ./node/daemon/
+//	go test -run '^$' -bench BenchmarkExchange -benchtime 800x ./node/daemon/
 //
 // echo is the baseline, in the same run: a raw Connect-over-libp2p unary
 // call carrying a referral envelope's bytes and returning them, with one
-// call in flight (as the deliverer has per peer) and with eight. commit
+// call in flight and with eight. commit
 // is one small synced write transaction of the sender's store at a time:
 // a referral needs three one after the other (its send, with the audit
 // of the case read; the receiver's; the receipt), which bounds its
@@ -85,7 +85,8 @@ const benchSenders = 8
 // envelopes waiting and accepts TCP connections but never answers; each of
 // these two runs on four new nodes of its own, so that they compare
 // (unstalled-ratio is the stalled run's throughput over the other's).
-// Latency is from the send call to the sender's audit entry of the receipt.
+// Latency is from the send call to the sender's audit entry of the receipt
+// (stamped when the receipt arrived).
 func BenchmarkExchange(b *testing.B) {
 	net := newBenchNet(b)
 	env := envelopeBytes(b, net.a, net.d, net.cases[0])
