@@ -2,6 +2,7 @@ package conformance_test
 
 import (
 	"context"
+	"crypto/hpke"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -19,7 +20,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/cloudflare/circl/hpke"
 	"github.com/google/uuid"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -693,15 +693,11 @@ func forge(t *testing.T, h envelope.Header, plaintext []byte, sender *agencykey.
 	if err != nil {
 		t.Fatal(err)
 	}
-	snd, err := hpke.NewSuite(agencykey.KEM, hpke.KDF_HKDF_SHA256, hpke.AEAD_AES256GCM).NewSender(pk, []byte(envelope.Info))
+	enc, sealer, err := hpke.NewSender(pk, hpke.HKDFSHA256(), hpke.AES256GCM(), []byte(envelope.Info))
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc, sealer, err := snd.Setup(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ct, err := sealer.Seal(plaintext, hdr)
+	ct, err := sealer.Seal(hdr, plaintext)
 	if err != nil {
 		t.Fatal(err)
 	}

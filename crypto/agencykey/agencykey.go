@@ -2,6 +2,7 @@ package agencykey
 
 import (
 	"crypto/ed25519"
+	"crypto/hpke"
 	cryptorand "crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -13,8 +14,6 @@ import (
 	"github.com/cpx-node/cpx/crypto/internal/avxstate"
 	"github.com/cpx-node/cpx/crypto/internal/wire"
 
-	"github.com/cloudflare/circl/hpke"
-	"github.com/cloudflare/circl/kem"
 	"github.com/cloudflare/circl/kem/xwing"
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 )
@@ -59,8 +58,9 @@ const (
 	sigDomain            = "cpx-agencykey-sig-v1\x00" // prefix of every signed message
 )
 
-// KEM is the HPKE KEM of the receiving key: X-Wing (X25519 + ML-KEM-768).
-const KEM = hpke.KEM_XWING
+// KEM is the HPKE KEM of the receiving key: X-Wing (X25519 + ML-KEM-768),
+// HPKE KEM id 0x647a, as Go's crypto/hpke implements it.
+var KEM = hpke.MLKEM768X25519()
 
 // ValidAgency reports whether id is a well-formed agency id: 1 to 64 bytes of
 // a-z, 0-9, '-' and '/', where '/' separates non-empty units
@@ -91,7 +91,7 @@ type Private struct {
 	// Seeds: the whole secret state, from which the keys are derived.
 	kemSeed, edSeed, mldsaSeed [seedSize]byte
 
-	kem   kem.PrivateKey
+	kem   hpke.PrivateKey
 	ed    ed25519.PrivateKey
 	mldsa *mldsa65.PrivateKey
 
@@ -135,17 +135,20 @@ func newPrivate(agency string, version uint32, notBefore, notAfter time.Time, ke
 	if err := checkMeta(agency, version, notBefore, notAfter); err != nil {
 		return nil, err
 	}
-	defer avxstate.Clear() // circl's key derivation leaves the AVX state dirty
-	xsk, xpk := xwing.DeriveKeyPair(kemSeed[:])
-	p.kem = xsk
-	p.ed = ed25519.NewKeyFromSeed(edSeed[:])
-	mpk, msk := mldsa65.NewKeyFromSeed(&mldsaSeed)
-	p.mldsa = msk
-
-	kemPub, err := xpk.MarshalBinary()
+	// The X-Wing key is the 32-byte seed itself (its decapsulation key
+	// expands it), as in circl's xwing.DeriveKeyPair, which made the keys
+	// of nodes before this one.
+	kem, err := KEM.NewPrivateKey(kemSeed[:])
 	if err != nil {
 		return nil, err
 	}
+	p.kem = kem
+	kemPub := kem.PublicKey().Bytes()
+	p.ed = ed25519.NewKeyFromSeed(edSeed[:])
+	defer avxstate.Clear() // circl's ML-DSA key derivation leaves the AVX state dirty
+	mpk, msk := mldsa65.NewKeyFromSeed(&mldsaSeed)
+	p.mldsa = msk
+
 	p.pub = Public{
 		Agency:    p.agency,
 		Version:   p.version,
@@ -197,8 +200,8 @@ func (p *Private) Version() uint32 { return p.version }
 // Public.Fingerprint).
 func (p *Private) Fingerprint() string { return p.fingerprint }
 
-// KEMKey returns the X-Wing private key for HPKE (circl's hpke with KEM).
-func (p *Private) KEMKey() kem.PrivateKey { return p.kem }
+// KEMKey returns the X-Wing private key for HPKE (Go's crypto/hpke with KEM).
+func (p *Private) KEMKey() hpke.PrivateKey { return p.kem }
 
 // String describes p without key material.
 func (p *Private) String() string {
@@ -238,20 +241,19 @@ func (p Public) check(full bool) error {
 		return fmt.Errorf("%w: ML-DSA-65 public key is %d bytes, want %d", ErrMalformed, len(p.MLDSA65), MLDSA65PublicKeySize)
 	}
 	if full {
-		if _, err := KEM.Scheme().UnmarshalBinaryPublicKey(p.KEM); err != nil {
+		if _, err := KEM.NewPublicKey(p.KEM); err != nil {
 			return fmt.Errorf("%w: KEM public key: %v", ErrMalformed, err)
 		}
 	}
 	return nil
 }
 
-// KEMKey parses the X-Wing public key for HPKE (circl's hpke with KEM).
-func (p Public) KEMKey() (kem.PublicKey, error) {
+// KEMKey parses the X-Wing public key for HPKE (Go's crypto/hpke with KEM).
+func (p Public) KEMKey() (hpke.PublicKey, error) {
 	if len(p.KEM) != KEMPublicKeySize {
 		return nil, fmt.Errorf("%w: KEM public key is %d bytes, want %d", ErrMalformed, len(p.KEM), KEMPublicKeySize)
 	}
-	defer avxstate.Clear() // ML-KEM's matrix expansion leaves the AVX state dirty
-	k, err := KEM.Scheme().UnmarshalBinaryPublicKey(p.KEM)
+	k, err := KEM.NewPublicKey(p.KEM)
 	if err != nil {
 		return nil, fmt.Errorf("%w: KEM public key: %v", ErrMalformed, err)
 	}

@@ -141,8 +141,8 @@ func TestPrivateRoundTrip(t *testing.T) {
 	if err := p.Public().Verify([]byte("m"), sig); err != nil {
 		t.Error(err)
 	}
-	kb, _ := q.KEMKey().MarshalBinary()
-	kp, _ := p.KEMKey().MarshalBinary()
+	kb, _ := q.KEMKey().Bytes()
+	kp, _ := p.KEMKey().Bytes()
 	if !bytes.Equal(kb, kp) {
 		t.Error("KEM keys differ after round trip")
 	}

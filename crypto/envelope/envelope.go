@@ -2,6 +2,7 @@ package envelope
 
 import (
 	cryptorand "crypto/rand"
+	"crypto/hpke"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -10,11 +11,9 @@ import (
 	"io"
 	"time"
 
-	"github.com/cloudflare/circl/hpke"
 	"github.com/cloudflare/circl/kem/xwing"
 
 	"github.com/cpx-node/cpx/crypto/agencykey"
-	"github.com/cpx-node/cpx/crypto/internal/avxstate"
 )
 
 // Errors returned by Open, in the order Open checks. Unmarshal and Seal
@@ -66,8 +65,13 @@ const (
 	tagSize = 16 // AES-256-GCM
 )
 
-// suite is HPKE base mode with X-Wing, HKDF-SHA256 and AES-256-GCM.
-var suite = hpke.NewSuite(agencykey.KEM, hpke.KDF_HKDF_SHA256, hpke.AEAD_AES256GCM)
+// The HPKE suite, in base mode: X-Wing (agencykey.KEM), HKDF-SHA256 and
+// AES-256-GCM, through Go's crypto/hpke. Nodes before sealed with circl's
+// hpke, the same wire format (TestInteropCirclHPKE).
+var (
+	kdf  = hpke.HKDFSHA256()
+	aead = hpke.AES256GCM()
+)
 
 // Header is the clear-text part of an envelope. It is authenticated twice:
 // as HPKE associated data and by the sender's signature.
@@ -98,9 +102,9 @@ type Envelope struct {
 // and ISP and ISPVersion as the exchange requires. Seal fills ID if it is
 // empty (from rand), Sender and Recipient if empty (else they must match
 // the keys), PlaintextHash, SenderKey and RecipientKey. Both keys must be
-// valid at h.Created. rand supplies the ID and the HPKE encapsulation
-// randomness; nil means crypto/rand. With the same reader contents, Seal is
-// deterministic except for the ML-DSA-65 signature, which is hedged.
+// valid at h.Created. rand supplies the ID; nil means crypto/rand. The
+// HPKE encapsulation draws from crypto/rand (testing/cryptotest makes it
+// repeatable in tests); the ML-DSA-65 signature is hedged.
 func Seal(rand io.Reader, h Header, plaintext []byte, sender *agencykey.Private, recipient agencykey.Public) (*Envelope, error) {
 	if rand == nil {
 		rand = cryptorand.Reader
@@ -150,7 +154,6 @@ func Seal(rand io.Reader, h Header, plaintext []byte, sender *agencykey.Private,
 
 // seal encrypts and signs with h as it is.
 func seal(rand io.Reader, h Header, plaintext []byte, sender *agencykey.Private, recipient agencykey.Public) (*Envelope, error) {
-	defer avxstate.Clear() // X-Wing's ML-KEM leaves the AVX state dirty
 	hdr, err := h.MarshalBinary()
 	if err != nil {
 		return nil, err
@@ -159,15 +162,11 @@ func seal(rand io.Reader, h Header, plaintext []byte, sender *agencykey.Private,
 	if err != nil {
 		return nil, fmt.Errorf("%w: recipient key: %w", ErrMalformed, err)
 	}
-	s, err := suite.NewSender(pk, []byte(Info))
+	enc, sealer, err := hpke.NewSender(pk, kdf, aead, []byte(Info))
 	if err != nil {
 		return nil, fmt.Errorf("envelope: seal: %w", err)
 	}
-	enc, sealer, err := s.Setup(rand)
-	if err != nil {
-		return nil, fmt.Errorf("envelope: seal: %w", err)
-	}
-	ct, err := sealer.Seal(plaintext, hdr)
+	ct, err := sealer.Seal(hdr, plaintext)
 	if err != nil {
 		return nil, fmt.Errorf("envelope: seal: %w", err)
 	}
@@ -284,16 +283,11 @@ func (v *Verified) Open(recipient *agencykey.Private, now time.Time) ([]byte, er
 	if !now.Before(h.Expires.Add(ClockSkew)) {
 		return nil, fmt.Errorf("%w: expired %s, now is %s", ErrExpired, h.Expires.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
-	defer avxstate.Clear() // X-Wing's ML-KEM leaves the AVX state dirty
-	r, err := suite.NewReceiver(recipient.KEMKey(), []byte(Info))
+	r, err := hpke.NewRecipient(v.enc, recipient.KEMKey(), kdf, aead, []byte(Info))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}
-	opener, err := r.Setup(v.enc)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
-	}
-	pt, err := opener.Open(v.ct, v.hdr)
+	pt, err := r.Open(v.hdr, v.ct)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}

@@ -2,14 +2,19 @@ package envelope
 
 import (
 	"bytes"
-	gohpke "crypto/hpke"
+	cryptorand "crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"testing"
 	"time"
 
+	circlhpke "github.com/cloudflare/circl/hpke"
+	"github.com/cloudflare/circl/kem/xwing"
+
 	"github.com/cpx-node/cpx/crypto/agencykey"
+	"github.com/cpx-node/cpx/crypto/internal/avxstate"
 )
 
 var (
@@ -61,41 +66,46 @@ func TestOpenHashMismatch(t *testing.T) {
 	}
 }
 
-// TestInteropGoHPKE checks that the HPKE layer interoperates with Go's
-// crypto/hpke (MLKEM768X25519 = X-Wing) in both directions, with the same
-// key: circl's X-Wing private key encoding is the 32-byte seed that
-// crypto/hpke's NewPrivateKey takes, and the public keys are identical.
-func TestInteropGoHPKE(t *testing.T) {
-	a, b := genKey(t, "agency-a", "a"), genKey(t, "agency-b", "b")
-	kem := gohpke.MLKEM768X25519()
-	if kem.ID() != uint16(agencykey.KEM) {
-		t.Fatalf("KEM ids: crypto/hpke %#x, circl %#x", kem.ID(), agencykey.KEM)
-	}
-	seed, err := b.KEMKey().MarshalBinary()
-	if err != nil {
+// TestInteropCirclHPKE checks that envelopes interoperate, in both
+// directions and with the same keys, with circl's hpke (X-Wing), which
+// sealed and opened them before the node used Go's crypto/hpke: circl
+// derives the X-Wing key pair from the same 32-byte seed.
+func TestInteropCirclHPKE(t *testing.T) {
+	a := genKey(t, "agency-a", "a")
+	var seed [32]byte
+	copy(seed[:], "b")
+	b := genKey(t, "agency-b", "b")
+	var kemSeed [32]byte
+	if _, err := io.ReadFull(rand.NewChaCha8(seed), kemSeed[:]); err != nil { // Generate's first seed
 		t.Fatal(err)
 	}
-	sk, err := kem.NewPrivateKey(seed)
-	if err != nil {
-		t.Fatal(err)
+	sk, pk := xwing.DeriveKeyPair(kemSeed[:])
+	defer avxstate.Clear()
+	pkb, _ := pk.MarshalBinary()
+	if !bytes.Equal(pkb, b.Public().KEM) {
+		t.Fatal("circl derives another X-Wing public key from the same seed")
 	}
-	if got, want := sk.PublicKey().Bytes(), b.Public().KEM; !bytes.Equal(got, want) {
-		t.Fatal("crypto/hpke derives another public key from the same seed")
+	suite := circlhpke.NewSuite(circlhpke.KEM_XWING, circlhpke.KDF_HKDF_SHA256, circlhpke.AEAD_AES256GCM)
+	if uint16(circlhpke.KEM_XWING) != agencykey.KEM.ID() {
+		t.Fatalf("KEM ids: circl %#x, crypto/hpke %#x", uint16(circlhpke.KEM_XWING), agencykey.KEM.ID())
 	}
-	kdf, aead := gohpke.HKDFSHA256(), gohpke.AES256GCM()
 	pt := bytes.Repeat([]byte("interop "), 512)
 
-	t.Run("circl seals, crypto/hpke opens", func(t *testing.T) {
+	t.Run("Seal seals, circl opens", func(t *testing.T) {
 		e, err := Seal(nil, Header{Purpose: "referral", Created: tNow, Expires: tNow.Add(time.Hour)}, pt, a, b.Public())
 		if err != nil {
 			t.Fatal(err)
 		}
 		aad, _ := e.Header.MarshalBinary()
-		r, err := gohpke.NewRecipient(e.Enc, sk, kdf, aead, []byte(Info))
+		r, err := suite.NewReceiver(sk, []byte(Info))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := r.Open(aad, e.Ciphertext)
+		opener, err := r.Setup(e.Enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := opener.Open(e.Ciphertext, aad)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,18 +114,18 @@ func TestInteropGoHPKE(t *testing.T) {
 		}
 	})
 
-	t.Run("crypto/hpke seals, Open opens", func(t *testing.T) {
-		pk, err := kem.NewPublicKey(b.Public().KEM)
-		if err != nil {
-			t.Fatal(err)
-		}
+	t.Run("circl seals, Open opens", func(t *testing.T) {
 		h := fullHeader(a, b, pt)
 		aad, _ := h.MarshalBinary()
-		enc, s, err := gohpke.NewSender(pk, kdf, aead, []byte(Info))
+		s, err := suite.NewSender(pk, []byte(Info))
 		if err != nil {
 			t.Fatal(err)
 		}
-		ct, err := s.Seal(aad, pt)
+		enc, sealer, err := s.Setup(cryptorand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct, err := sealer.Seal(pt, aad)
 		if err != nil {
 			t.Fatal(err)
 		}
