@@ -1,8 +1,8 @@
 package envelope
 
 import (
-	cryptorand "crypto/rand"
 	"crypto/hpke"
+	cryptorand "crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
