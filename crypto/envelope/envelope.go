@@ -149,11 +149,11 @@ func Seal(rand io.Reader, h Header, plaintext []byte, sender *agencykey.Private,
 			return nil, fmt.Errorf("envelope: seal: %w: %s v%d at %s", agencykey.ErrNotValid, k.Agency, k.Version, h.Created.UTC().Format(time.RFC3339))
 		}
 	}
-	return seal(rand, h, plaintext, sender, recipient)
+	return seal(h, plaintext, sender, recipient)
 }
 
 // seal encrypts and signs with h as it is.
-func seal(rand io.Reader, h Header, plaintext []byte, sender *agencykey.Private, recipient agencykey.Public) (*Envelope, error) {
+func seal(h Header, plaintext []byte, sender *agencykey.Private, recipient agencykey.Public) (*Envelope, error) {
 	hdr, err := h.MarshalBinary()
 	if err != nil {
 		return nil, err

@@ -57,7 +57,7 @@ func TestOpenHashMismatch(t *testing.T) {
 	a, b := genKey(t, "agency-a", "a"), genKey(t, "agency-b", "b")
 	pt := []byte("the plaintext")
 	h := fullHeader(a, b, []byte("not the plaintext"))
-	e, err := seal(nil, h, pt, a, b.Public())
+	e, err := seal(h, pt, a, b.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
