@@ -114,6 +114,10 @@ func New(c Config) (*Host, error) {
 			log.Warn("peer API server stopped", "err", err)
 		}
 	}()
+	// Serve registers the stream handler in its goroutine; a call that
+	// came before it was refused ("protocols not supported: /http/1.1").
+	// Addrs returns once Serve listens (or has failed).
+	hh.http.Addrs()
 	return hh, nil
 }
 
