@@ -231,9 +231,12 @@ func (s *Service) noteUnbatched(agency string) {
 // peer takes a batch in order), a batch holds at most MaxBatchEnvelopes
 // envelopes of MaxBatchBytes in all, and up to batchesInFlight batches go
 // at once. Unless the last attempt reached the peer, the first batch goes
-// alone. It returns the chains left for one-by-one delivery: those too
-// large for a batch, or all of them when the peer takes no batches.
-func (s *Service) deliverBatches(ctx context.Context, bt BatchTransport, agency string, chains [][]OutboxEntry) [][]OutboxEntry {
+// alone. Once every batch's call has returned, and none of the chains is
+// left for one-by-one delivery, it calls sent (if not nil) before the last
+// receipts are recorded. It returns the chains left for one-by-one
+// delivery: those too large for a batch, or all of them when the peer
+// takes no batches.
+func (s *Service) deliverBatches(ctx context.Context, bt BatchTransport, agency string, chains [][]OutboxEntry, sent func()) [][]OutboxEntry {
 	var ids []string
 	for _, c := range chains {
 		for _, e := range c {
@@ -347,9 +350,22 @@ func (s *Service) deliverBatches(ctx context.Context, bt BatchTransport, agency 
 		unsupported bool
 		wg          sync.WaitGroup
 		slots       = make(chan struct{}, batchesInFlight)
+		// Batches whose call has not returned. When none is left and
+		// nothing waits for the one-by-one path, sent lets another
+		// worker send to the peer while these record their receipts.
+		calling = len(batches)
 	)
+	called := func() {
+		mu.Lock()
+		calling--
+		last := calling == 0
+		mu.Unlock()
+		if last && len(alone) == 0 && sent != nil {
+			sent()
+		}
+	}
 	send := func(b []OutboxEntry) {
-		err := s.attemptBatch(ctx, bt, p, b)
+		err := s.attemptBatch(ctx, bt, p, b, called)
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
@@ -378,6 +394,7 @@ func (s *Service) deliverBatches(ctx context.Context, bt BatchTransport, agency 
 					s.retry(ctx, e, down)
 				}
 			}
+			called()
 			continue
 		}
 		wg.Go(func() {
@@ -395,11 +412,12 @@ func (s *Service) deliverBatches(ctx context.Context, bt BatchTransport, agency 
 }
 
 // attemptBatch delivers the entries b (claimed, read afresh, with their
-// envelopes) to peer p in one call and records the outcome of each. It
+// envelopes) to peer p in one call, calls called once the call returned,
+// and records the outcome of each. It
 // returns the error when the peer could not be reached (every entry is
 // then rescheduled), ErrBatchUnsupported when the peer takes no batches
 // (nothing recorded), nil otherwise.
-func (s *Service) attemptBatch(ctx context.Context, bt BatchTransport, p Peer, b []OutboxEntry) error {
+func (s *Service) attemptBatch(ctx context.Context, bt BatchTransport, p Peer, b []OutboxEntry, called func()) error {
 	envs := make([][]byte, len(b))
 	for i, e := range b {
 		envs[i] = e.Envelope
@@ -407,6 +425,7 @@ func (s *Service) attemptBatch(ctx context.Context, bt BatchTransport, p Peer, b
 	actx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	reply, err := bt.DeliverBatch(actx, p.PeerID, p.DialAddrs(), envs)
 	cancel()
+	called()
 	now := s.now().UTC() // the receipts' arrival, as recorded
 	if errors.Is(err, ErrBatchUnsupported) {
 		return err

@@ -317,12 +317,17 @@ func (s *Service) startDue(ctx context.Context, wg *sync.WaitGroup) (int, bool, 
 		}
 		wg.Add(1)
 		go func(entries []OutboxEntry) {
-			defer func() {
+			// The peer gets its next worker once this one's calls have
+			// returned, while it records the last receipts.
+			free := sync.OnceFunc(func() {
 				s.stopDelivering(peer)
-				wg.Done()
 				s.wakeUp() // for what was kept for this peer meanwhile
+			})
+			defer func() {
+				free()
+				wg.Done()
 			}()
-			s.deliverPeer(ctx, entries)
+			s.deliverPeer(ctx, entries, free)
 		}(byPeer[peer])
 	}
 	return len(due), scan, nil
@@ -352,7 +357,7 @@ const perPeerInFlight = 16
 // other, in outbox order, so that a follow-up never overtakes what it
 // follows. Once the peer cannot be reached, the entries not yet attempted
 // wait for their next attempt instead of each waiting out the timeout.
-func (s *Service) deliverPeer(ctx context.Context, entries []OutboxEntry) {
+func (s *Service) deliverPeer(ctx context.Context, entries []OutboxEntry, sent func()) {
 	var chains [][]OutboxEntry
 	at := map[string]int{}
 	for _, e := range entries {
@@ -368,7 +373,7 @@ func (s *Service) deliverPeer(ctx context.Context, entries []OutboxEntry) {
 		return
 	}
 	if bt, ok := s.batchable(entries[0].Peer); ok {
-		if chains = s.deliverBatches(ctx, bt, entries[0].Peer, chains); len(chains) == 0 {
+		if chains = s.deliverBatches(ctx, bt, entries[0].Peer, chains, sent); len(chains) == 0 {
 			return
 		}
 	}
