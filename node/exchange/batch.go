@@ -237,30 +237,26 @@ func (s *Service) noteUnbatched(agency string) {
 // delivery: those too large for a batch, or all of them when the peer
 // takes no batches.
 func (s *Service) deliverBatches(ctx context.Context, bt BatchTransport, agency string, chains [][]OutboxEntry, sent func()) [][]OutboxEntry {
-	var ids []string
+	claimed := map[string]bool{} // released when this returns
 	for _, c := range chains {
 		for _, e := range c {
 			if s.claim(e.EnvelopeID) {
-				ids = append(ids, e.EnvelopeID)
+				claimed[e.EnvelopeID] = true
 			}
 		}
 	}
 	defer func() {
-		for _, id := range ids {
+		for id := range claimed {
 			s.release(id)
 		}
 	}()
-	claimed := map[string]bool{}
-	for _, id := range ids {
-		claimed[id] = true
-	}
 	// One read for the entries afresh, their envelopes and the peer.
 	var p Peer
 	var perr error
 	fresh := map[string]OutboxEntry{}
 	err := s.store.View(ctx, func(r store.Reader) error {
 		p, perr = s.peer(r, agency)
-		for _, id := range ids {
+		for id := range claimed {
 			var e OutboxEntry
 			if err := getJSON(r, key(prefixOutbox, id), &e); errors.Is(err, ErrNotFound) {
 				continue // delivered (or failed) meanwhile
@@ -294,8 +290,8 @@ func (s *Service) deliverBatches(ctx context.Context, bt BatchTransport, agency 
 		var chain []OutboxEntry
 		bytes := 0
 		for _, e := range c {
-			f, ok := fresh[e.EnvelopeID]
-			if !ok || !claimed[e.EnvelopeID] {
+			f, ok := fresh[e.EnvelopeID] // claimed here, still queued
+			if !ok {
 				continue
 			}
 			if !now.Before(f.Expires) {
@@ -331,7 +327,6 @@ func (s *Service) deliverBatches(ctx context.Context, bt BatchTransport, agency 
 				}
 			}
 		}
-		ids = slices.DeleteFunc(ids, func(id string) bool { return !claimed[id] })
 	}
 	if len(batches) == 0 {
 		return alone

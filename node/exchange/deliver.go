@@ -115,10 +115,15 @@ const (
 
 // poke wakes the deliverer for a round that reads the whole outbox.
 func (s *Service) poke() {
+	s.needScan()
+	s.wakeUp()
+}
+
+// needScan has the next round read the whole outbox.
+func (s *Service) needScan() {
 	s.hintMu.Lock()
 	s.scan = true
 	s.hintMu.Unlock()
-	s.wakeUp()
 }
 
 // wakeUp wakes the deliverer.
@@ -256,9 +261,7 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) deliverDue(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	s.hintMu.Lock()
-	s.scan = true
-	s.hintMu.Unlock()
+	s.needScan()
 	_, _, err := s.startDue(ctx, &wg)
 	return err
 }
@@ -604,10 +607,7 @@ func (s *Service) attempt(ctx context.Context, e OutboxEntry, p Peer, err error)
 	}
 	r, err := verifyReceipt(p, e.EnvelopeID, s.agency, receipt, now)
 	if err != nil {
-		// A receipt that does not verify proves nothing: the envelope
-		// stays in the outbox, and the forgery is on record.
-		s.refusePeer(ctx, now, audit.Event{Actor: "peer:" + p.Agency, Action: "receipt.refused", Object: "exchange/" + e.Exchange, Outcome: audit.Denied, Details: err.Error()})
-		s.retry(ctx, e, err)
+		s.refuseReceipt(ctx, p, e, err, now)
 		return Delivery{Err: err}, nil
 	}
 	err = s.store.Update(ctx, func(w store.Writer) error {

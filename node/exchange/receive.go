@@ -53,19 +53,12 @@ func (s *Service) Hello(ctx context.Context, peerID string, announcements [][]by
 // (repeated ones summarised, see refuse) and leaves no other state.
 func (s *Service) Receive(ctx context.Context, peerID string, raw []byte) ([]byte, error) {
 	now := s.now().UTC()
-	receipt, sender, object, action, refused := s.receive(ctx, peerID, raw, now)
-	if refused != nil {
-		if sender == "" {
-			sender = peerID
-		}
-		if action == "" {
-			action = "envelope.refused"
-		}
-		s.refusePeer(ctx, now, audit.Event{Actor: "peer:" + sender, Action: action, Object: object, Outcome: audit.Denied, Details: refused.Error()})
-		s.log.Warn("refused an envelope", "peer", sender, "reason", refused)
-		return nil, refused
+	a := s.receive(ctx, peerID, raw, now)
+	if a.refused != nil {
+		s.auditRefusal(ctx, peerID, a, now)
+		return nil, a.refused
 	}
-	return receipt, nil
+	return a.receipt, nil
 }
 
 // ErrReplay is a reused envelope id with a different body.
@@ -100,16 +93,15 @@ type arrival struct {
 	refused                error
 }
 
-// receive does Receive's work; it returns the receipt, or the refusal with
-// what to audit it as.
-func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now time.Time) (receipt []byte, sender, object, action string, refused error) {
+// receive does Receive's work; it returns the envelope's outcome: its
+// receipt, or the refusal (a store's error among them) with what to audit
+// it as.
+func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now time.Time) *arrival {
 	a := s.screen(peerID, raw, now)
-	for try := 0; ; try++ {
-		if a.refused != nil {
-			break
-		}
+	for try := 0; a.refused == nil; try++ {
 		if err := s.store.View(ctx, func(r store.Reader) error { return s.check(s.lookups(r, now), peerID, a) }); err != nil {
-			return nil, a.sender, a.object, "", err
+			a.refused = err
+			break
 		}
 		if a.refused != nil {
 			break
@@ -118,7 +110,8 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 		if s.open(a, now); a.refused == nil && a.fresh {
 			var err error
 			if signed, err = s.signReceipt(Receipt{EnvelopeID: a.env.Header.ID, From: s.agency, To: a.p.Agency, ReceivedAt: now}); err != nil {
-				return nil, a.sender, a.object, "", err
+				a.refused = err
+				break
 			}
 		}
 		if a.refused != nil {
@@ -132,11 +125,11 @@ func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now ti
 			continue
 		}
 		if err != nil {
-			return nil, a.sender, a.object, "", err
+			a.receipt, a.refused, a.action = nil, err, ""
 		}
 		break
 	}
-	return a.receipt, a.sender, a.object, a.action, a.refused
+	return a
 }
 
 // maxReceiveTries bounds how often a receive is prepared again because

@@ -103,9 +103,6 @@ func (h *Handler) DeliverBatch(ctx context.Context, req *connect.Request[peerv1.
 		return nil, connect.NewError(connect.CodeUnavailable, errors.New("starting"))
 	}
 	outcomes, receipt, err := ex.ReceiveBatch(ctx, p2p.PeerID(ctx).String(), req.Msg.Envelopes)
-	if errors.Is(err, exchange.ErrBatch) {
-		return nil, connect.NewError(connect.CodeInvalidArgument, err)
-	}
 	if err != nil {
 		return nil, toConnect(err)
 	}
@@ -183,7 +180,7 @@ func toConnect(err error) error {
 		return connect.NewError(connect.CodePermissionDenied, err)
 	case errors.Is(err, envelope.ErrMalformed), errors.Is(err, envelope.ErrDecrypt), errors.Is(err, envelope.ErrHash),
 		errors.Is(err, envelope.ErrExpired), errors.Is(err, exchange.ErrBadMessage), errors.Is(err, exchange.ErrUnexpected),
-		errors.Is(err, exchange.ErrUnknownKey):
+		errors.Is(err, exchange.ErrUnknownKey), errors.Is(err, exchange.ErrBatch):
 		return connect.NewError(connect.CodeInvalidArgument, err)
 	}
 	return connect.NewError(connect.CodeUnavailable, errors.New("the node could not store the envelope; retry later"))
