@@ -12,9 +12,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
-	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/cpx-node/cpx/crypto/agencykey"
 	"github.com/cpx-node/cpx/crypto/envelope"
 	"github.com/cpx-node/cpx/policy"
 	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
@@ -93,18 +91,7 @@ func TestAggregateAttacks(t *testing.T) {
 	fed, auditc, target := adminClients(t, n)
 
 	a := newFakePeer(t, "agency-a")
-	nodePeer, err := peer.Decode(target.PeerId)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.host.Gater().Allow(nodePeer)
-	if _, err := fed.AddPeer(ctx, connect.NewRequest(&localv1.AddPeerRequest{Addr: a.host.Addrs()[0], Agency: "agency-a"})); err != nil {
-		t.Fatal(err)
-	}
-	ann, err := agencykey.UnmarshalAnnouncement(a.theirs[len(a.theirs)-1])
-	if err != nil {
-		t.Fatal(err)
-	}
+	nodeKey := a.partner(t, fed, target)
 	doc := []byte(fmt.Sprintf(aggregateAttackISP, a.key.Fingerprint(), target.KeyFingerprint))
 	signed, err := fed.SignPolicy(ctx, connect.NewRequest(&localv1.SignPolicyRequest{Document: doc}))
 	if err != nil {
@@ -135,7 +122,7 @@ func TestAggregateAttacks(t *testing.T) {
 		}
 		now := time.Now().UTC()
 		h := envelope.Header{Sender: "agency-a", Recipient: "coord", Purpose: "aggregate", ISP: "agg-attack-isp", ISPVersion: 1, Created: now, Expires: now.Add(time.Hour)}
-		e, err := envelope.Seal(rand.Reader, h, plain, a.key, ann.Key)
+		e, err := envelope.Seal(rand.Reader, h, plain, a.key, nodeKey)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -160,6 +160,29 @@ func (h fakeHandler) DeliverBatch(ctx context.Context, req *connect.Request[peer
 	return connect.NewResponse(resp), nil
 }
 
+// partner makes f a partner of the node target, as its administrator
+// would (fed): f lets the node through, the node adds it and greets it.
+// It returns the key the node announced.
+func (f *fakePeer) partner(t *testing.T, fed localv1connect.FederationServiceClient, target *localv1.NodeIDResponse) agencykey.Public {
+	t.Helper()
+	nodePeer, err := peer.Decode(target.PeerId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.host.Gater().Allow(nodePeer)
+	if _, err := fed.AddPeer(context.Background(), connect.NewRequest(&localv1.AddPeerRequest{Addr: f.host.Addrs()[0], Agency: f.agency})); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.theirs) == 0 {
+		t.Fatal("the node did not greet the fake peer")
+	}
+	ann, err := agencykey.UnmarshalAnnouncement(f.theirs[len(f.theirs)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ann.Key
+}
+
 // adminClients returns the federation and audit API clients of n under its
 // administrator's token (from its credentials.json), and n's identity.
 func adminClients(t *testing.T, n *node) (localv1connect.FederationServiceClient, localv1connect.AuditServiceClient, *localv1.NodeIDResponse) {
@@ -275,22 +298,7 @@ func TestAttackCorpus(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.older = []*agencykey.Private{expiredKey, supersededKey}
-	nodePeer, err := peer.Decode(target.PeerId)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.host.Gater().Allow(nodePeer)
-	if _, err := fed.AddPeer(ctx, connect.NewRequest(&localv1.AddPeerRequest{Addr: a.host.Addrs()[0], Agency: "agency-a"})); err != nil {
-		t.Fatal(err)
-	}
-	if len(a.theirs) == 0 {
-		t.Fatal("the node did not greet the fake peer")
-	}
-	ann, err := agencykey.UnmarshalAnnouncement(a.theirs[len(a.theirs)-1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodeKey := ann.Key
+	nodeKey := a.partner(t, fed, target)
 
 	// ISPs: one signed by both (in force), one signed by the node only
 	// (which the node refuses to apply).
@@ -468,10 +476,7 @@ func TestAttackCorpus(t *testing.T) {
 				_, err = stranger.client(t, target).Hello(ctx, connect.NewRequest(&peerv1.HelloRequest{}))
 			case "impostor-hello":
 				impostor := newFakePeer(t, "agency-z")
-				impostor.host.Gater().Allow(nodePeer)
-				if _, aerr := fed.AddPeer(ctx, connect.NewRequest(&localv1.AddPeerRequest{Addr: impostor.host.Addrs()[0], Agency: "agency-z"})); aerr != nil {
-					t.Fatal(aerr)
-				}
+				impostor.partner(t, fed, target)
 				impostor.key = a.key // announce A's keys from Z's node
 				ann, _ := agencykey.Announce(a.key, impostor.host.ID().String(), time.Now(), nil)
 				b, _ := ann.MarshalBinary()

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/cpx-node/cpx/crypto/agencykey"
 	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
@@ -22,14 +21,7 @@ func TestISPSignedByNonParty(t *testing.T) {
 	n := start(t, initNode(t, "agency-b"))
 	fed, auditc, target := adminClients(t, n)
 	a := newFakePeer(t, "agency-a")
-	nodePeer, err := peer.Decode(target.PeerId)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.host.Gater().Allow(nodePeer)
-	if _, err := fed.AddPeer(ctx, connect.NewRequest(&localv1.AddPeerRequest{Addr: a.host.Addrs()[0], Agency: "agency-a"})); err != nil {
-		t.Fatal(err)
-	}
+	a.partner(t, fed, target)
 	now := time.Now()
 	nonParty, err := agencykey.Generate("agency-c", 1, now.Add(-time.Hour), now.Add(time.Hour), nil)
 	if err != nil {

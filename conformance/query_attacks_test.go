@@ -9,9 +9,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/cpx-node/cpx/crypto/agencykey"
 	"github.com/cpx-node/cpx/crypto/envelope"
 	localv1 "github.com/cpx-node/cpx/protocol/gen/cpx/local/v1"
 	peerv1 "github.com/cpx-node/cpx/protocol/gen/cpx/peer/v1"
@@ -37,19 +35,7 @@ func TestQueryAttacks(t *testing.T) {
 	n := start(t, initNode(t, "agency-b"))
 	fed, auditc, target := adminClients(t, n)
 	a := newFakePeer(t, "agency-a")
-	nodePeer, err := peer.Decode(target.PeerId)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.host.Gater().Allow(nodePeer)
-	if _, err := fed.AddPeer(ctx, connect.NewRequest(&localv1.AddPeerRequest{Addr: a.host.Addrs()[0], Agency: "agency-a"})); err != nil {
-		t.Fatal(err)
-	}
-	ann, err := agencykey.UnmarshalAnnouncement(a.theirs[len(a.theirs)-1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodeKey := ann.Key
+	nodeKey := a.partner(t, fed, target)
 	for version := 1; version <= 2; version++ {
 		doc := fmt.Sprintf(attackISP, "trace-isp", version, a.key.Fingerprint(), target.KeyFingerprint) + queryPurpose
 		if err := applyISP(t, fed, []byte(doc), a.key); err != nil {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/cpx-node/cpx/crypto/agencykey"
@@ -65,14 +64,7 @@ func TestReceiptForgery(t *testing.T) {
 	fed, auditc, target := adminClients(t, n)
 
 	b := newFakePeer(t, "agency-b")
-	nodePeer, err := peer.Decode(target.PeerId)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.host.Gater().Allow(nodePeer)
-	if _, err := fed.AddPeer(ctx, connect.NewRequest(&localv1.AddPeerRequest{Addr: b.host.Addrs()[0], Agency: "agency-b"})); err != nil {
-		t.Fatal(err)
-	}
+	b.partner(t, fed, target)
 	doc := []byte(fmt.Sprintf(attackISP, "receipt-isp", 1, target.KeyFingerprint, b.key.Fingerprint()))
 	if err := applyISP(t, fed, doc, b.key); err != nil {
 		t.Fatal(err)
