@@ -3,6 +3,8 @@ package pprl
 import (
 	"errors"
 	"math"
+
+	"github.com/cpx-node/cpx/crypto/emadapt"
 )
 
 // Adaptation is the part of a Model estimated on a node's own data
@@ -33,43 +35,9 @@ type Adaptation struct {
 	Shift    map[string][]float64 `json:"shift"`
 }
 
-// AdaptOptions bound Adapt. The zero value uses the defaults, which are
-// node/matching's.
-type AdaptOptions struct {
-	// MinRequests: with fewer requests that reach a candidate, Adapt
-	// returns ErrTooFewRequests (default 100).
-	MinRequests int
-	// Strength is the weight, in true pairs, of the shipped m as a
-	// Dirichlet prior on each feature's m̂ (default 200).
-	Strength float64
-	// MaxShift bounds each bin's shift in either direction (default 5).
-	MaxShift float64
-	// Resolution is the number of expected true pairs below which a
-	// bin's share is not told from zero (default 5).
-	Resolution float64
-	// Rounds bounds the EM rounds (default 100); EM stops earlier when no
-	// shift moves by more than 0.001.
-	Rounds int
-}
-
-func (o AdaptOptions) withDefaults() AdaptOptions {
-	if o.MinRequests <= 0 {
-		o.MinRequests = 100
-	}
-	if o.Strength <= 0 {
-		o.Strength = 200
-	}
-	if o.MaxShift <= 0 {
-		o.MaxShift = 5
-	}
-	if o.Resolution <= 0 {
-		o.Resolution = 5
-	}
-	if o.Rounds <= 0 {
-		o.Rounds = 100
-	}
-	return o
-}
+// AdaptOptions bound Adapt; they are node/matching's too. The zero value
+// uses the defaults.
+type AdaptOptions = emadapt.Options
 
 // Errors of Adapt; the model passed in stays in use.
 var (
@@ -97,7 +65,7 @@ var (
 // request each get from raising a bin true pairs never show. base's own
 // Adaptation, if any, is replaced.
 func Adapt(base Model, reqs []Example, opt AdaptOptions) (Model, error) {
-	opt = opt.withDefaults()
+	opt = opt.WithDefaults()
 	base.Adapted = nil
 	if len(base.M) == 0 {
 		return base, ErrNoShares
@@ -128,28 +96,13 @@ func Adapt(base Model, reqs []Example, opt AdaptOptions) (Model, error) {
 			if len(m) != nb {
 				continue
 			}
-			var n float64
-			for _, x := range mc[g] {
-				n += x
-			}
-			mh := make([]float64, nb)
-			sh := make([]float64, nb)
-			floor := opt.Resolution / (n + opt.Strength)
-			for b := range mh {
-				mh[b] = (mc[g][b] + opt.Strength*m[b]) / (n + opt.Strength)
-				d := math.Log(math.Max(mh[b], floor) / math.Max(m[b], floor))
-				sh[b] = math.Max(-opt.MaxShift, math.Min(opt.MaxShift, d))
-				old := 0.0
-				if a.Shift != nil {
-					old = a.Shift[name][b]
-				}
-				moved = math.Max(moved, math.Abs(sh[b]-old))
-			}
+			mh, sh := emadapt.Shift(mc[g], m, opt)
+			moved = math.Max(moved, emadapt.Moved(sh, a.Shift[name]))
 			next.M[name], next.Shift[name] = mh, sh
 		}
 		a = next
 		cur.Adapted = a
-		if moved < 1e-3 {
+		if moved < emadapt.Converged {
 			break
 		}
 	}

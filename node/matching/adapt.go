@@ -3,6 +3,8 @@ package matching
 import (
 	"errors"
 	"math"
+
+	"github.com/cpx-node/cpx/crypto/emadapt"
 )
 
 // Adaptation is the part of a Model estimated on a node's own tracing
@@ -80,44 +82,9 @@ func (m Model) Posteriors(cands [][]Comparison) []float64 {
 	return out
 }
 
-// AdaptOptions bound Adapt. The zero value uses the defaults.
-type AdaptOptions struct {
-	// MinRequests: with fewer requests that reach a candidate, Adapt
-	// returns ErrTooFewRequests (default 100).
-	MinRequests int
-	// Strength is the weight, in true pairs, of the shipped m as a
-	// Dirichlet prior on each field's m̂ (default 200): on a few requests
-	// the estimate stays near the shipped model.
-	Strength float64
-	// MaxShift bounds each level's shift in either direction (default 5,
-	// a likelihood ratio of about 150).
-	MaxShift float64
-	// Resolution is the number of expected true pairs below which a
-	// level's share is not told from zero (default 5).
-	Resolution float64
-	// Rounds bounds the EM rounds (default 100); EM stops earlier when no
-	// shift moves by more than 0.001.
-	Rounds int
-}
-
-func (o AdaptOptions) withDefaults() AdaptOptions {
-	if o.MinRequests <= 0 {
-		o.MinRequests = 100
-	}
-	if o.Strength <= 0 {
-		o.Strength = 200
-	}
-	if o.MaxShift <= 0 {
-		o.MaxShift = 5
-	}
-	if o.Resolution <= 0 {
-		o.Resolution = 5
-	}
-	if o.Rounds <= 0 {
-		o.Rounds = 100
-	}
-	return o
-}
+// AdaptOptions bound Adapt; they are crypto/pprl's too. The zero value
+// uses the defaults.
+type AdaptOptions = emadapt.Options
 
 // ErrTooFewRequests is returned by Adapt when the requests are too few to
 // estimate anything from; the shipped model stays in use.
@@ -145,7 +112,7 @@ var ErrTooFewRequests = errors.New("matching: too few requests with candidates t
 // suffice. base's own Adaptation, if any, is replaced; fields without
 // shipped m and u are not shifted.
 func Adapt(base Model, reqs [][][]Comparison, opt AdaptOptions) (Model, error) {
-	opt = opt.withDefaults()
+	opt = opt.WithDefaults()
 	base.Adapted = nil
 	var rs [][][]Comparison
 	pairs := 0
@@ -187,48 +154,16 @@ func Adapt(base Model, reqs [][][]Comparison, opt AdaptOptions) (Model, error) {
 			if len(fp.M) != len(fp.U) {
 				continue
 			}
-			var n float64
-			for _, x := range mc[f] {
-				n += x
-			}
-			mh := dirichlet(mc[f], fp.M, opt.Strength)
-			// a level fewer than Resolution expected true pairs show is
-			// not told from one none show: both sides are floored there,
-			// so that the thin probability strangers get cannot shift
-			// a level true pairs (almost) never show
-			floor := opt.Resolution / (n + opt.Strength)
-			sh := make([]float64, len(mh))
-			for l := range sh {
-				d := math.Log(math.Max(mh[l], floor) / math.Max(fp.M[l], floor))
-				sh[l] = math.Max(-opt.MaxShift, math.Min(opt.MaxShift, d))
-				old := 0.0
-				if a.Shift != nil {
-					old = a.Shift[f][l]
-				}
-				moved = math.Max(moved, math.Abs(sh[l]-old))
-			}
-			next.Fields[f] = FieldParams{M: mh, U: dirichlet(uc[f], fp.U, opt.Strength)}
+			mh, sh := emadapt.Shift(mc[f], fp.M, opt)
+			moved = math.Max(moved, emadapt.Moved(sh, a.Shift[f]))
+			next.Fields[f] = FieldParams{M: mh, U: emadapt.Dirichlet(uc[f], fp.U, opt.Strength)}
 			next.Shift[f] = sh
 		}
 		a = next
 		cur.Adapted = a
-		if moved < 1e-3 {
+		if moved < emadapt.Converged {
 			break
 		}
 	}
 	return cur, nil
-}
-
-// dirichlet returns the posterior mean of a distribution with expected
-// counts n under a Dirichlet prior of weight alpha at prior.
-func dirichlet(n, prior []float64, alpha float64) []float64 {
-	var total float64
-	for _, x := range n {
-		total += x
-	}
-	out := make([]float64, len(n))
-	for l := range n {
-		out[l] = (n[l] + alpha*prior[l]) / (total + alpha)
-	}
-	return out
 }
