@@ -85,14 +85,7 @@ func TestCheckedISPFollowsPartyKeys(t *testing.T) {
 	}
 	setPeer := func(k *agencykey.Private, seen time.Time) {
 		t.Helper()
-		a, err := agencykey.Announce(k, "peer-b", now, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := a.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := announce(t, k, "peer-b", now, nil)
 		if err := st.Update(ctx, func(w store.Writer) error {
 			return putJSON(w, key(prefixPeer, "agency-b"), Peer{Agency: "agency-b", PeerID: "peer-b", Announcements: [][]byte{b}, LastSeen: seen})
 		}); err != nil {

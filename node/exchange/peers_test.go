@@ -86,15 +86,7 @@ func TestPeerKeysDecodedOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, err := agencykey.Announce(k, "peer-b", now, prev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := a.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		anns, want, prev = append(anns, b), append(want, k.Fingerprint()), k
+		anns, want, prev = append(anns, announce(t, k, "peer-b", now, prev)), append(want, k.Fingerprint()), k
 	}
 	p := Peer{Agency: "agency-b", Announcements: append(slices.Clone(anns), []byte("not an announcement"))}
 	for round := range 2 { // decoded, then from the cache
@@ -109,4 +101,19 @@ func TestPeerKeysDecodedOnce(t *testing.T) {
 	if k, ok := p.current(now); !ok || k.Fingerprint() != want[2] {
 		t.Errorf("current key %s (%v), want %s", k.Fingerprint(), ok, want[2])
 	}
+}
+
+// announce returns k's announcement from the node peerID at now,
+// certified by prev (nil for a first key), encoded.
+func announce(t testing.TB, k *agencykey.Private, peerID string, now time.Time, prev *agencykey.Private) []byte {
+	t.Helper()
+	a, err := agencykey.Announce(k, peerID, now, prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := a.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -17,14 +17,7 @@ func FuzzReceipt(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	a, err := agencykey.Announce(k, "peer-b", now, nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	ann, err := a.MarshalBinary()
-	if err != nil {
-		f.Fatal(err)
-	}
+	ann := announce(f, k, "peer-b", now, nil)
 	p := Peer{Agency: "agency-b", PeerID: "peer-b", Announcements: [][]byte{ann}}
 	sign := func(r Receipt) []byte {
 		body, err := json.Marshal(r)

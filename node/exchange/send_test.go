@@ -77,14 +77,7 @@ func newSendFixture(t *testing.T) sendFixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, err := agencykey.Announce(k, "peer-"+agency, now, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ann, err := a.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
+		ann := announce(t, k, "peer-"+agency, now, nil)
 		if err := st.Update(ctx, func(w store.Writer) error {
 			return putJSON(w, key(prefixPeer, agency), Peer{Agency: agency, PeerID: "peer-" + agency, Announcements: [][]byte{ann}, LastSeen: now})
 		}); err != nil {
