@@ -100,12 +100,16 @@ func (s *Service) ReceiveBatch(ctx context.Context, peerID string, raws [][]byte
 	return out, receipt, nil
 }
 
-// receiveBatch checks arrivals (screened) in one read transaction, opens
-// the new ones, signs one receipt for those it expects to take, and takes
-// them in one write transaction. When the transaction would take other
-// envelopes than the receipt names (a message refused once applied, the
-// ISP changed, the replay guard forgot one), it is dropped and the batch
-// prepared again without those it refused.
+// receiveBatch checks arrivals (screened; one for Receive) in one read
+// transaction, opens the new ones, signs one receipt for those it expects
+// to take (naming one envelope in EnvelopeID, as nodes without batches
+// expect, several in EnvelopeIDs), and takes them in one write
+// transaction. When the transaction would take some envelopes but not
+// all the receipt names (a message refused once applied, the ISP changed,
+// the replay guard forgot one), it is dropped and the batch prepared
+// again without those it refused. It sets each arrival's outcome and
+// returns the receipt of those taken as new, nil if none was; the error
+// is the store's.
 func (s *Service) receiveBatch(ctx context.Context, peerID string, arrivals []*arrival, now time.Time) ([]byte, error) {
 	var live []*arrival
 	for _, a := range arrivals {
@@ -132,6 +136,7 @@ func (s *Service) receiveBatch(ctx context.Context, peerID string, arrivals []*a
 		}
 		var expect []string
 		checked := live[:0:0]
+		open := 0
 		for _, a := range live {
 			if a.refused != nil {
 				continue
@@ -141,16 +146,27 @@ func (s *Service) receiveBatch(ctx context.Context, peerID string, arrivals []*a
 			if s.open(a, now); a.refused == nil && a.fresh && !excluded[a.env.Header.ID] && !slices.Contains(expect, a.env.Header.ID) {
 				expect = append(expect, a.env.Header.ID)
 			}
+			if a.refused == nil {
+				open++
+			}
+		}
+		if open == 0 {
+			return nil, nil // all refused: nothing to write
 		}
 		var signed []byte
 		if len(expect) > 0 {
+			r := Receipt{EnvelopeIDs: expect, From: s.agency, To: checked[0].p.Agency, ReceivedAt: now}
+			if len(expect) == 1 {
+				r.EnvelopeID, r.EnvelopeIDs = expect[0], nil
+			}
 			var err error
-			if signed, err = s.signReceipt(Receipt{EnvelopeIDs: expect, From: s.agency, To: checked[0].p.Agency, ReceivedAt: now}); err != nil {
+			if signed, err = s.signReceipt(r); err != nil {
 				return nil, err
 			}
 		}
+		var took []string
 		err := s.store.Update(ctx, func(w store.Writer) error {
-			var took []string
+			took = took[:0]
 			l := s.lookups(w, now)
 			for _, a := range checked {
 				if a.refused != nil {
@@ -164,7 +180,9 @@ func (s *Service) receiveBatch(ctx context.Context, peerID string, arrivals []*a
 					took = append(took, a.env.Header.ID)
 				}
 			}
-			if slices.Equal(took, expect) {
+			if len(took) == 0 || slices.Equal(took, expect) {
+				// With none taken no receipt was kept: what was
+				// refused here stays refused, and no receipt names it.
 				return nil
 			}
 			for _, a := range checked {
@@ -174,6 +192,9 @@ func (s *Service) receiveBatch(ctx context.Context, peerID string, arrivals []*a
 			}
 			return errStale
 		})
+		if err == nil && len(took) == 0 {
+			return nil, nil
+		}
 		if err == nil {
 			return signed, nil
 		}

@@ -53,7 +53,10 @@ func (s *Service) Hello(ctx context.Context, peerID string, announcements [][]by
 // (repeated ones summarised, see refuse) and leaves no other state.
 func (s *Service) Receive(ctx context.Context, peerID string, raw []byte) ([]byte, error) {
 	now := s.now().UTC()
-	a := s.receive(ctx, peerID, raw, now)
+	a := s.screen(peerID, raw, now)
+	if _, err := s.receiveBatch(ctx, peerID, []*arrival{a}, now); err != nil {
+		a.receipt, a.refused, a.action = nil, err, ""
+	}
 	if a.refused != nil {
 		s.auditRefusal(ctx, peerID, a, now)
 		return nil, a.refused
@@ -91,45 +94,6 @@ type arrival struct {
 	receipt                []byte
 	sender, object, action string
 	refused                error
-}
-
-// receive does Receive's work; it returns the envelope's outcome: its
-// receipt, or the refusal (a store's error among them) with what to audit
-// it as.
-func (s *Service) receive(ctx context.Context, peerID string, raw []byte, now time.Time) *arrival {
-	a := s.screen(peerID, raw, now)
-	for try := 0; a.refused == nil; try++ {
-		if err := s.store.View(ctx, func(r store.Reader) error { return s.check(s.lookups(r, now), peerID, a) }); err != nil {
-			a.refused = err
-			break
-		}
-		if a.refused != nil {
-			break
-		}
-		var signed []byte
-		if s.open(a, now); a.refused == nil && a.fresh {
-			var err error
-			if signed, err = s.signReceipt(Receipt{EnvelopeID: a.env.Header.ID, From: s.agency, To: a.p.Agency, ReceivedAt: now}); err != nil {
-				a.refused = err
-				break
-			}
-		}
-		if a.refused != nil {
-			break
-		}
-		err := s.store.Update(ctx, func(w store.Writer) error {
-			_, err := s.take(w, s.lookups(w, now), a, signed)
-			return err
-		})
-		if errors.Is(err, errStale) && try < maxReceiveTries {
-			continue
-		}
-		if err != nil {
-			a.receipt, a.refused, a.action = nil, err, ""
-		}
-		break
-	}
-	return a
 }
 
 // maxReceiveTries bounds how often a receive is prepared again because
