@@ -168,15 +168,7 @@ func benchCases(b *testing.B, opts casework.Options) (*casework.Service, policy.
 
 func BenchmarkReport(b *testing.B) {
 	ctx := context.Background()
-	var st store.Store = memstore.New()
-	if os.Getenv("CPX_BENCH_STORE") == "badger" {
-		bs, err := badgerstore.Open(ctx, badgerstore.Options{Dir: b.TempDir(), EncryptionKey: make([]byte, 32)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { bs.Close() })
-		st = bs
-	}
+	st := benchStore(b)
 	opts := casework.Options{Store: st, Forms: forms.Standard(), Agency: "agency-a", Keys: casekeys.NewMemory(), IndexKey: make([]byte, 32)}
 	start := time.Now()
 	indexed, sup := benchCases(b, opts)
@@ -786,4 +778,19 @@ func TestTamperedIndexRebuilt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// benchStore is a memstore, or with CPX_BENCH_STORE=badger a Badger store
+// in a directory of the benchmark's own.
+func benchStore(b *testing.B) store.Store {
+	b.Helper()
+	if os.Getenv("CPX_BENCH_STORE") != "badger" {
+		return memstore.New()
+	}
+	bs, err := badgerstore.Open(context.Background(), badgerstore.Options{Dir: b.TempDir(), EncryptionKey: make([]byte, 32)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { bs.Close() })
+	return bs
 }

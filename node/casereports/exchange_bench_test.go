@@ -17,7 +17,6 @@ import (
 	"github.com/cpx-node/cpx/node/forms"
 	"github.com/cpx-node/cpx/node/reporting"
 	"github.com/cpx-node/cpx/node/store"
-	"github.com/cpx-node/cpx/node/store/badgerstore"
 	"github.com/cpx-node/cpx/node/store/memstore"
 	"github.com/cpx-node/cpx/policy"
 )
@@ -43,15 +42,7 @@ func BenchmarkReferralsTransfers(b *testing.B) {
 	if v := os.Getenv("CPX_BENCH_EXCHANGES"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
-	var st store.Store = memstore.New()
-	if os.Getenv("CPX_BENCH_STORE") == "badger" {
-		bs, err := badgerstore.Open(ctx, badgerstore.Options{Dir: b.TempDir(), EncryptionKey: make([]byte, 32)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { bs.Close() })
-		st = bs
-	}
+	st := benchStore(b)
 	now := time.Now().UTC()
 	start := time.Now()
 	writeExchanges(b, st, n, now)

@@ -23,10 +23,7 @@ import (
 // only, never a name.
 func TestRebuildAdaptsToOpenRequests(t *testing.T) {
 	ctx := context.Background()
-	var logs bytes.Buffer
-	s := memstore.New()
-	cases := casework.New(casework.Options{Store: s, Forms: forms.Standard(), Agency: "agency-a", Now: func() time.Time { return now }})
-	svc := tracing.New(tracing.Options{Store: s, Cases: cases, Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	cases, svc, logs := loggedService()
 	fx := newFixture(t)
 	n := fileRegister(t, cases, svc, fx, func() {
 		if got := logs.String(); !strings.Contains(got, "tracing model: shipped weights") {
@@ -55,10 +52,7 @@ func TestRebuildAdaptsToOpenRequests(t *testing.T) {
 // only, never a name.
 func TestRebuildAdaptsFederatedModel(t *testing.T) {
 	ctx := context.Background()
-	var logs bytes.Buffer
-	s := memstore.New()
-	cases := casework.New(casework.Options{Store: s, Forms: forms.Standard(), Agency: "agency-a", Now: func() time.Time { return now }})
-	svc := tracing.New(tracing.Options{Store: s, Cases: cases, Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	cases, svc, logs := loggedService()
 	fx := newFixture(t)
 	isp := &policy.ISP{ID: "isp-1", Version: 1, Title: "tracing"}
 	age := 14.0 // amina warsame, the first case, born 2012-01-01
@@ -145,4 +139,14 @@ func fileRegister(t *testing.T, cases *casework.Service, svc *tracing.Service, f
 		}
 	}
 	return n
+}
+
+// loggedService is a tracing service over cases in a memstore, whose log
+// is kept.
+func loggedService() (*casework.Service, *tracing.Service, *bytes.Buffer) {
+	var logs bytes.Buffer
+	s := memstore.New()
+	cases := casework.New(casework.Options{Store: s, Forms: forms.Standard(), Agency: "agency-a", Now: func() time.Time { return now }})
+	svc := tracing.New(tracing.Options{Store: s, Cases: cases, Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	return cases, svc, &logs
 }
