@@ -78,8 +78,10 @@ const benchSenders = 8
 // a referral needs three one after the other (its send, with the audit
 // of the case read; the receiver's; the receipt), which bounds its
 // latency. referral/to=1 sends to one partner from eight callers at
-// once; referral/to=1/callers=1 from one, for the latency of a referral
-// that does not queue behind others, and referral/to=1/callers=32 from 32,
+// once; referral/to=1/alone sends one at a time, each after the last
+// was delivered, for the latency of a referral that waits behind no other;
+// referral/to=1/callers=1 from one caller without pauses (each send then
+// overlaps the delivery of the one before), and referral/to=1/callers=32 from 32,
 // for how far the store's group commit carries. referral/to=2 sends to two partners,
 // and referral/to=2+stalled to the same two while a third partner has
 // envelopes waiting and accepts TCP connections but never answers; each of
@@ -99,20 +101,23 @@ func BenchmarkExchange(b *testing.B) {
 	b.Run("commit", func(b *testing.B) {
 		benchCommit(b, net.a)
 	})
+	b.Run("referral/to=1/alone", func(b *testing.B) {
+		benchReferrals(b, net.a, net.cases, 1, []string{"agency-b"}, aloneGap)
+	})
 	b.Run("referral/to=1/callers=1", func(b *testing.B) {
-		benchReferrals(b, net.a, net.cases, 1, []string{"agency-b"})
+		benchReferrals(b, net.a, net.cases, 1, []string{"agency-b"}, 0)
 	})
 	b.Run("referral/to=1", func(b *testing.B) {
-		benchReferrals(b, net.a, net.cases, benchSenders, []string{"agency-b"})
+		benchReferrals(b, net.a, net.cases, benchSenders, []string{"agency-b"}, 0)
 	})
 	b.Run("referral/to=1/callers=32", func(b *testing.B) {
-		benchReferrals(b, net.a, net.cases, 32, []string{"agency-b"})
+		benchReferrals(b, net.a, net.cases, 32, []string{"agency-b"}, 0)
 	})
 	net.stop()
 	two := newBenchNet(b)
 	var unstalled float64
 	b.Run("referral/to=2", func(b *testing.B) {
-		unstalled = benchReferrals(b, two.a, two.cases, benchSenders, []string{"agency-b", "agency-c"})
+		unstalled = benchReferrals(b, two.a, two.cases, benchSenders, []string{"agency-b", "agency-c"}, 0)
 	})
 	two.stop()
 	stalled := newBenchNet(b)
@@ -121,7 +126,7 @@ func BenchmarkExchange(b *testing.B) {
 		send(b, stalled.a, id, "agency-d")
 	}
 	b.Run("referral/to=2+stalled", func(b *testing.B) {
-		got := benchReferrals(b, stalled.a, stalled.cases, benchSenders, []string{"agency-b", "agency-c"})
+		got := benchReferrals(b, stalled.a, stalled.cases, benchSenders, []string{"agency-b", "agency-c"}, 0)
 		if unstalled > 0 {
 			b.ReportMetric(got/unstalled, "unstalled-ratio")
 		}
@@ -253,10 +258,17 @@ func waitForOutbox(b *testing.B, a *node, agencies []string) {
 	b.Fatalf("the outbox still holds envelopes for %v", agencies)
 }
 
+// aloneGap is the pause after each referral of referral/to=1/alone: long
+// enough for its delivery to end before the next is sent (a lone
+// referral takes a few milliseconds), so that none waits behind another.
+const aloneGap = 25 * time.Millisecond
+
 // benchReferrals sends b.N referrals from callers callers at once (the
-// w-th referring cases[w%len(cases)]), the i-th to to[i%len(to)], and reports (and returns) the throughput from the
-// first call to the last receipt, and the latency of each referral.
-func benchReferrals(b *testing.B, a *node, cases []string, callers int, to []string) float64 {
+// w-th referring cases[w%len(cases)]), the i-th to to[i%len(to)], each
+// caller pausing gap after each of its calls, and reports (and returns)
+// the throughput from the first call to the last receipt, and the latency
+// of each referral.
+func benchReferrals(b *testing.B, a *node, cases []string, callers int, to []string, gap time.Duration) float64 {
 	ctx := context.Background()
 	var mu sync.Mutex
 	started := map[string]time.Time{}
@@ -278,6 +290,7 @@ func benchReferrals(b *testing.B, a *node, cases []string, callers int, to []str
 				mu.Lock()
 				started[resp.Msg.Exchange.Id] = t0
 				mu.Unlock()
+				time.Sleep(gap)
 			}
 		}()
 	}
