@@ -9,7 +9,6 @@ import (
 
 	"github.com/cpx-node/cpx/node/audit"
 	"github.com/cpx-node/cpx/node/store"
-	"github.com/cpx-node/cpx/node/users"
 	"github.com/cpx-node/cpx/policy"
 )
 
@@ -63,7 +62,7 @@ func (s *Service) RequestApproval(ctx context.Context, sub policy.Subject, ref, 
 // approvers returns the enabled users who may decide a request of kind
 // typ on c made by requester.
 func (s *Service) approvers(r store.Reader, c *Case, typ, requester string) ([]string, error) {
-	list, err := users.List(r)
+	list, err := s.users.List(r)
 	if err != nil {
 		return nil, err
 	}

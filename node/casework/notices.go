@@ -138,7 +138,7 @@ func (s *Service) NotifyGroup(w store.Writer, group string, res policy.Resource,
 	if group == "" {
 		return nil
 	}
-	all, err := users.List(w)
+	all, err := s.users.List(w)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/cpx-node/cpx/node/forms"
 	"github.com/cpx-node/cpx/node/rowseal"
 	"github.com/cpx-node/cpx/node/store"
+	"github.com/cpx-node/cpx/node/users"
 	"github.com/cpx-node/cpx/policy"
 )
 
@@ -66,6 +67,7 @@ type Service struct {
 	rowFields       []reportField // reportrows.go
 	rows            *rowseal.Sealer
 	rowCache        rowCache
+	users           users.Cache // for notices and approvers
 }
 
 // New returns a Service.

@@ -123,7 +123,10 @@ func put(w store.Writer, u User) error {
 	if err != nil {
 		return err
 	}
-	return w.Set(userKey(u.Name), b)
+	if err := w.Set(userKey(u.Name), b); err != nil {
+		return err
+	}
+	return markChanged(w)
 }
 
 // Add creates u and issues its first token, valid until expires.
