@@ -73,22 +73,26 @@ const benchSenders = 8
 //
 // echo is the baseline, in the same run: a raw Connect-over-libp2p unary
 // call carrying a referral envelope's bytes and returning them, with one
-// call in flight and with eight. commit
-// is one small synced write transaction of the sender's store at a time:
-// a referral needs three one after the other (its send, with the audit
-// of the case read; the receiver's; the receipt), which bounds its
-// latency. referral/to=1 sends to one partner from eight callers at
-// once; referral/to=1/alone sends one at a time, each after the last
-// was delivered, for the latency of a referral that waits behind no other;
+// call in flight and with eight. commit is one small synced write
+// transaction of the sender's store at a time: a referral's latency holds
+// two, one after the other (its send, with the audit of the case read;
+// the receiver's), and the receipt's record is a third.
+//
+// referral/to=1 sends to one partner from eight callers at once;
+// referral/to=1/alone one at a time, each after the last was delivered,
+// for the latency of a referral that waits behind no other;
 // referral/to=1/callers=1 from one caller without pauses (each send then
-// overlaps the delivery of the one before), and referral/to=1/callers=32 from 32,
-// for how far the store's group commit carries. referral/to=2 sends to two partners,
+// overlaps the delivery of the one before); referral/to=1/callers=32 from
+// 32, for how far the store's group commit carries.
+// referral/to=1/backlog queues b.N referrals while the partner is
+// stopped and measures how fast they drain once it starts again (from
+// its restart to the last receipt). referral/to=2 sends to two partners,
 // and referral/to=2+stalled to the same two while a third partner has
-// envelopes waiting and accepts TCP connections but never answers; each of
-// these two runs on four new nodes of its own, so that they compare
+// envelopes waiting and accepts TCP connections but never answers; each
+// of these two runs on four new nodes of its own, so that they compare
 // (unstalled-ratio is the stalled run's throughput over the other's).
-// Latency is from the send call to the sender's audit entry of the receipt
-// (stamped when the receipt arrived).
+// Latency is from the send call to the sender's audit entry of the
+// receipt (stamped when the receipt arrived).
 func BenchmarkExchange(b *testing.B) {
 	net := newBenchNet(b)
 	env := envelopeBytes(b, net.a, net.d, net.cases[0])
@@ -112,6 +116,9 @@ func BenchmarkExchange(b *testing.B) {
 	})
 	b.Run("referral/to=1/callers=32", func(b *testing.B) {
 		benchReferrals(b, net.a, net.cases, 32, []string{"agency-b"}, 0)
+	})
+	b.Run("referral/to=1/backlog", func(b *testing.B) {
+		benchBacklog(b, net.a, net.b, net.cases)
 	})
 	net.stop()
 	two := newBenchNet(b)
@@ -303,19 +310,13 @@ func benchReferrals(b *testing.B, a *node, cases []string, callers int, to []str
 	waitForOutbox(b, a, to)
 	b.StopTimer()
 
-	auditA := localv1connect.NewAuditServiceClient(&http.Client{Transport: a.adminToken}, a.url)
-	tail, err := auditA.TailAudit(ctx, connect.NewRequest(&localv1.TailAuditRequest{N: int32(min(10000, 4*b.N+100))}))
-	if err != nil {
-		b.Fatal(err)
-	}
 	var lat []time.Duration
 	var last time.Time
-	for _, e := range tail.Msg.Entries {
-		t0, ok := started[strings.TrimPrefix(e.Object, "exchange/")]
-		if e.Action != "envelope.delivered" || !ok {
+	for id, at := range deliveredAt(b, a, b.N) {
+		t0, ok := started[id]
+		if !ok {
 			continue
 		}
-		at := e.Time.AsTime()
 		lat = append(lat, at.Sub(t0))
 		if at.After(last) {
 			last = at
@@ -329,6 +330,54 @@ func benchReferrals(b *testing.B, a *node, cases []string, callers int, to []str
 	b.ReportMetric(float64(b.N)/sent.Seconds(), "sent/s")
 	reportLatency(b, lat)
 	return thr
+}
+
+// deliveredAt returns when the receipt of each of a's last n or so
+// exchanges arrived (its envelope.delivered audit entry), by exchange id.
+func deliveredAt(b *testing.B, a *node, n int) map[string]time.Time {
+	b.Helper()
+	auditA := localv1connect.NewAuditServiceClient(&http.Client{Transport: a.adminToken}, a.url)
+	tail, err := auditA.TailAudit(context.Background(), connect.NewRequest(&localv1.TailAuditRequest{N: int32(min(10000, 4*n+100))}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	at := map[string]time.Time{}
+	for _, e := range tail.Msg.Entries {
+		if e.Action == "envelope.delivered" {
+			at[strings.TrimPrefix(e.Object, "exchange/")] = e.Time.AsTime()
+		}
+	}
+	return at
+}
+
+// benchBacklog queues b.N referrals from a to partner while partner is
+// stopped, starts partner again, and reports how fast the backlog drains:
+// from the start of partner's restart to the last receipt's arrival.
+func benchBacklog(b *testing.B, a, partner *node, cases []string) {
+	b.StopTimer()
+	partner.stop()
+	queued := make([]string, b.N)
+	for i := range b.N {
+		queued[i] = send(b, a, cases[i%len(cases)], partner.agency)
+	}
+	b.StartTimer()
+	restart := time.Now()
+	partner.start(b)
+	waitForOutbox(b, a, []string{partner.agency})
+	b.StopTimer()
+	at := deliveredAt(b, a, b.N)
+	var last time.Time
+	for _, id := range queued {
+		t, ok := at[id]
+		if !ok {
+			b.Fatalf("no receipt for exchange %s in the audit log", id)
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	b.ReportMetric(float64(b.N)/last.Sub(restart).Seconds(), "referrals/s")
+	b.ReportMetric(float64(last.Sub(restart))/float64(time.Millisecond), "drained-ms")
 }
 
 func reportLatency(b *testing.B, lat []time.Duration) {
