@@ -278,21 +278,11 @@ func (s *Service) deliverBatches(ctx context.Context, bt BatchTransport, agency 
 	err := s.store.View(ctx, func(r store.Reader) error {
 		p, perr = s.peer(r, agency)
 		for id := range claimed {
-			var e OutboxEntry
-			if err := getJSON(r, key(prefixOutbox, id), &e); errors.Is(err, ErrNotFound) {
+			e, err := readEntry(r, id)
+			if errors.Is(err, ErrNotFound) {
 				continue // delivered (or failed) meanwhile
 			} else if err != nil {
 				return err
-			}
-			if e.Envelope == nil {
-				b, err := r.Get(key(prefixSealed, id))
-				if errors.Is(err, store.ErrNotFound) {
-					continue // none to send: the one-by-one path refuses it
-				}
-				if err != nil {
-					return err
-				}
-				e.Envelope = b
 			}
 			fresh[id] = e
 		}
@@ -309,7 +299,7 @@ func (s *Service) deliverBatches(ctx context.Context, bt BatchTransport, agency 
 	size := 0
 	for _, c := range chains {
 		var chain []OutboxEntry
-		bytes := 0
+		bytes, bare := 0, false
 		for _, e := range c {
 			f, ok := fresh[e.EnvelopeID] // claimed here, still queued
 			if !ok {
@@ -321,10 +311,14 @@ func (s *Service) deliverBatches(ctx context.Context, bt BatchTransport, agency 
 			}
 			chain = append(chain, f)
 			bytes += len(f.Envelope)
+			bare = bare || f.Envelope == nil
 		}
 		switch {
 		case len(chain) == 0:
-		case len(chain) > MaxBatchEnvelopes || bytes > MaxBatchBytes:
+		case bare || len(chain) > MaxBatchEnvelopes || bytes > MaxBatchBytes:
+			// One by one: too large for a batch, or an entry with no
+			// envelope stored, which the peer refuses and which then
+			// fails for good.
 			alone = append(alone, c)
 		default:
 			if len(cur)+len(chain) > MaxBatchEnvelopes || size+bytes > MaxBatchBytes {
@@ -338,14 +332,12 @@ func (s *Service) deliverBatches(ctx context.Context, bt BatchTransport, agency 
 	if len(cur) > 0 {
 		batches = append(batches, cur)
 	}
-	if len(alone) > 0 {
-		// Released now, so that the one-by-one path can claim them.
-		for _, c := range alone {
-			for _, e := range c {
-				if claimed[e.EnvelopeID] {
-					s.release(e.EnvelopeID)
-					delete(claimed, e.EnvelopeID)
-				}
+	// Released now, so that the one-by-one path can claim them.
+	for _, c := range alone {
+		for _, e := range c {
+			if claimed[e.EnvelopeID] {
+				s.release(e.EnvelopeID)
+				delete(claimed, e.EnvelopeID)
 			}
 		}
 	}
@@ -362,10 +354,7 @@ func (s *Service) deliverBatches(ctx context.Context, bt BatchTransport, agency 
 	}
 	var (
 		mu          sync.Mutex
-		unreachable error
 		unsupported bool
-		wg          sync.WaitGroup
-		slots       = make(chan struct{}, batchesInFlight)
 		// Batches whose call has not returned. When none is left and
 		// nothing waits for the one-by-one path, sent lets another
 		// worker send to the peer while these record their receipts.
@@ -380,46 +369,25 @@ func (s *Service) deliverBatches(ctx context.Context, bt BatchTransport, agency 
 			sent()
 		}
 	}
-	send := func(b []OutboxEntry) {
-		err := s.attemptBatch(ctx, bt, p, b, called)
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case errors.Is(err, ErrBatchUnsupported):
-			unsupported = true
-		case err != nil:
-			unreachable = err
-		}
-	}
-	state := func() (error, bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		return unreachable, unsupported
-	}
-	if !s.wasReached(agency) {
-		send(batches[0])
-		batches = batches[1:]
-	}
-	for _, b := range batches {
-		slots <- struct{}{}
-		down, unbatched := state()
-		if down != nil || unbatched || ctx.Err() != nil {
-			<-slots
-			if down != nil {
+	fanOut(ctx, batchesInFlight, !s.wasReached(agency), batches,
+		func(b []OutboxEntry, _ func() error) error {
+			err := s.attemptBatch(ctx, bt, p, b, called)
+			if errors.Is(err, ErrBatchUnsupported) {
+				mu.Lock()
+				unsupported = true
+				mu.Unlock()
+			}
+			return err
+		},
+		func(b []OutboxEntry, err error) {
+			if !errors.Is(err, ErrBatchUnsupported) && ctx.Err() == nil {
 				for _, e := range b {
-					s.retry(ctx, e, down)
+					s.retry(ctx, e, err)
 				}
 			}
 			called()
-			continue
-		}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			send(b)
 		})
-	}
-	wg.Wait()
-	if _, unbatched := state(); unbatched {
+	if unsupported {
 		s.noteUnbatched(agency)
 		// Sent one by one from the next round (these were claimed here).
 		s.keepRush(agency)

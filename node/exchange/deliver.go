@@ -386,66 +386,76 @@ func (s *Service) deliverPeer(ctx context.Context, entries []OutboxEntry, sent f
 	if ctx.Err() != nil {
 		return
 	}
-	if !s.wasReached(chains[0][0].Peer) {
-		first := chains[0][0]
-		if _, err := s.attemptClaimed(ctx, first.EnvelopeID); err != nil {
-			for _, e := range entries {
-				if e.EnvelopeID != first.EnvelopeID {
-					s.retry(ctx, e, err)
+	items := chains
+	if rest := chains[0][1:]; len(rest) > 0 {
+		items = append([][]OutboxEntry{chains[0][:1], rest}, chains[1:]...)
+	}
+	retry := func(chain []OutboxEntry, err error) {
+		if ctx.Err() == nil { // with ctx done, nothing can be recorded
+			for _, e := range chain {
+				s.retry(ctx, e, err)
+			}
+		}
+	}
+	fanOut(ctx, perPeerInFlight, !s.wasReached(chains[0][0].Peer), items,
+		func(chain []OutboxEntry, stopped func() error) error {
+			for i, e := range chain {
+				if err := stopped(); err != nil {
+					retry(chain[i:], err)
+					return nil
+				}
+				if _, err := s.attemptClaimed(ctx, e.EnvelopeID); err != nil {
+					retry(chain[i+1:], err)
+					return err
 				}
 			}
-			return
-		}
-		chains[0] = chains[0][1:]
-	}
+			return nil
+		}, retry)
+}
+
+// fanOut calls send on each of items, up to n at a time, the first alone
+// when alone is set. Once a send has failed (the peer could not be
+// reached, or takes no batches) or ctx is done, the items not yet started
+// go to skip instead, with that error (the first send's error, else
+// ctx's); a send that is under way can ask for it with stopped.
+func fanOut[T any](ctx context.Context, n int, alone bool, items []T, send func(item T, stopped func() error) error, skip func(item T, err error)) {
 	var (
-		mu          sync.Mutex
-		unreachable error
-		wg          sync.WaitGroup
-		slots       = make(chan struct{}, perPeerInFlight)
+		mu     sync.Mutex
+		failed error
+		wg     sync.WaitGroup
+		slots  = make(chan struct{}, n)
 	)
-	down := func() error {
+	stopped := func() error {
 		mu.Lock()
 		defer mu.Unlock()
-		return unreachable
+		if failed != nil {
+			return failed
+		}
+		return ctx.Err()
 	}
-	for _, chain := range chains {
-		slots <- struct{}{}
-		if err := down(); err != nil || ctx.Err() != nil {
-			<-slots
-			if err != nil {
-				for _, e := range chain {
-					s.retry(ctx, e, err)
-				}
+	run := func(item T) {
+		if err := send(item, stopped); err != nil {
+			mu.Lock()
+			if failed == nil {
+				failed = err
 			}
+			mu.Unlock()
+		}
+	}
+	if alone && len(items) > 0 {
+		run(items[0])
+		items = items[1:]
+	}
+	for _, item := range items {
+		slots <- struct{}{}
+		if err := stopped(); err != nil {
+			<-slots
+			skip(item, err)
 			continue
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			for i, e := range chain {
-				if ctx.Err() != nil {
-					return
-				}
-				err := down()
-				if err == nil {
-					_, err = s.attemptClaimed(ctx, e.EnvelopeID)
-					if err != nil {
-						mu.Lock()
-						unreachable = err
-						mu.Unlock()
-					}
-					if err == nil {
-						continue
-					}
-					chain = chain[i+1:]
-				} else {
-					chain = chain[i:]
-				}
-				for _, rest := range chain {
-					s.retry(ctx, rest, err)
-				}
-				return
-			}
+			run(item)
 		})
 	}
 	wg.Wait()
@@ -552,19 +562,12 @@ func (s *Service) attemptClaimed(ctx context.Context, id string) (Delivery, erro
 	var p Peer
 	var perr error
 	err := s.store.View(ctx, func(r store.Reader) error {
-		if err := getJSON(r, key(prefixOutbox, id), &e); err != nil {
+		var err error
+		if e, err = readEntry(r, id); err != nil {
 			return err
 		}
 		p, perr = s.peer(r, e.Peer)
-		if e.Envelope != nil {
-			return nil
-		}
-		b, err := r.Get(key(prefixSealed, id))
-		if errors.Is(err, store.ErrNotFound) {
-			return nil // none to send: the peer refuses it
-		}
-		e.Envelope = b
-		return err
+		return nil
 	})
 	if errors.Is(err, ErrNotFound) {
 		return Delivery{Delivered: true}, nil // delivered (or failed) meanwhile
@@ -573,6 +576,23 @@ func (s *Service) attemptClaimed(ctx context.Context, id string) (Delivery, erro
 		return Delivery{Err: err}, nil
 	}
 	return s.attempt(ctx, e, p, perr)
+}
+
+// readEntry reads the outbox entry id within r, with its envelope: nil
+// when none is stored (the peer then refuses the entry, which fails for
+// good). It returns ErrNotFound when the entry is gone (delivered or
+// failed).
+func readEntry(r store.Reader, id string) (OutboxEntry, error) {
+	var e OutboxEntry
+	if err := getJSON(r, key(prefixOutbox, id), &e); err != nil || e.Envelope != nil {
+		return e, err
+	}
+	b, err := r.Get(key(prefixSealed, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return e, nil
+	}
+	e.Envelope = b
+	return e, err
 }
 
 // attempt tries to deliver e once and records the outcome. It returns the

@@ -3,6 +3,7 @@ package exchange
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -193,4 +194,72 @@ func TestHints(t *testing.T) {
 		t.Fatalf("a round after a poke took %d entries, want the unhinted one", n)
 	}
 	wg.Wait()
+}
+
+// bareTransport takes batches and lone deliveries, as a peer would: a
+// lone envelope with nothing in it is refused for good, a batch is
+// answered "unreachable". It records what each call carried.
+type bareTransport struct {
+	hangingTransport
+	batches [][][]byte
+	lone    [][]byte
+}
+
+func (b *bareTransport) Deliver(_ context.Context, _ string, _ []string, env []byte) ([]byte, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lone = append(b.lone, env)
+	if len(env) == 0 {
+		return nil, fmt.Errorf("%w: empty envelope", ErrPermanent)
+	}
+	return nil, errUnreachable
+}
+
+func (b *bareTransport) DeliverBatch(_ context.Context, _ string, _ []string, envs [][]byte) (BatchReply, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.batches = append(b.batches, envs)
+	return BatchReply{}, errUnreachable
+}
+
+// TestBareEntryFailsForGood: an outbox entry whose envelope is not
+// stored (store damage) goes one by one, where the peer refuses it and
+// it fails for good, rather than being left out of every batch and kept
+// in the outbox; the other entries still go in a batch.
+func TestBareEntryFailsForGood(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	s, st, _ := slowAndFast(t, nil)
+	tr := &bareTransport{hangingTransport: hangingTransport{calls: map[string]int{}}}
+	s.transport = tr
+	s.noteReached("fast", true)
+	if err := st.Update(ctx, func(w store.Writer) error {
+		for _, id := range []string{"bare", "whole"} {
+			e := OutboxEntry{EnvelopeID: id, Exchange: "x-" + id, Peer: "fast", Kind: KindReferral, Expires: now.Add(time.Hour)}
+			if err := putJSON(w, key(prefixOutbox, id), e); err != nil {
+				return err
+			}
+			if err := putJSON(w, key(prefixRecord, e.Exchange), Record{ID: e.Exchange, Kind: KindReferral, Peer: "fast", Status: StatusPending}); err != nil {
+				return err
+			}
+		}
+		return w.Set(key(prefixSealed, "whole"), []byte("an envelope"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.deliverDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.batches) != 1 || len(tr.batches[0]) != 1 || string(tr.batches[0][0]) != "an envelope" {
+		t.Errorf("batches sent: %q, want one holding the whole entry's envelope", tr.batches)
+	}
+	if len(tr.lone) != 1 || len(tr.lone[0]) != 0 {
+		t.Errorf("lone deliveries: %q, want one, of the bare entry", tr.lone)
+	}
+	if err := st.View(ctx, func(r store.Reader) error {
+		_, err := r.Get(key(prefixOutbox, "bare"))
+		return err
+	}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the bare entry after the round: %v, want it gone from the outbox (failed)", err)
+	}
 }
