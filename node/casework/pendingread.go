@@ -19,9 +19,8 @@ type PendingRead struct {
 	// Case is the case as the subject may see it (redacted as by Get).
 	Case Case
 
-	actor  string
-	id     string
-	stored []byte // the case's record as it was read
+	read   audit.Event // the read's audit entry, as Get writes it
+	stored []byte      // the case's record as it was read
 }
 
 // ReadForWrite reads the case with the given id or case number as Get
@@ -36,7 +35,7 @@ func (s *Service) ReadForWrite(ctx context.Context, sub policy.Subject, ref stri
 	var p PendingRead
 	var refusal *audit.Event
 	err := s.store.View(ctx, func(r store.Reader) error {
-		p, refusal = PendingRead{actor: sub.User}, nil
+		p, refusal = PendingRead{}, nil
 		c, read, refused, err := s.readCase(ss, r, sub, ref)
 		if err != nil {
 			return err
@@ -48,7 +47,7 @@ func (s *Service) ReadForWrite(ctx context.Context, sub policy.Subject, ref stri
 		if p.stored, err = r.Get(recordKey(c.ID)); err != nil {
 			return err
 		}
-		p.Case, p.id = redacted(sub, s.forms, c), c.ID
+		p.Case, p.read = redacted(sub, s.forms, c), read
 		return nil
 	})
 	if refusal != nil {
@@ -66,7 +65,7 @@ func (s *Service) ReadForWrite(ctx context.Context, sub policy.Subject, ref stri
 // same record, byte for byte (every change of a case, its casework or its
 // status rewrites the record, sealed under a fresh nonce).
 func (p PendingRead) Unchanged(r store.Reader) (bool, error) {
-	b, err := r.Get(recordKey(p.id))
+	b, err := r.Get(recordKey(p.Case.ID))
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
@@ -78,6 +77,6 @@ func (p PendingRead) Unchanged(r store.Reader) (bool, error) {
 
 // Audit appends the read's audit entry (as Get writes it) within w.
 func (p PendingRead) Audit(w store.Writer, now time.Time) error {
-	_, err := audit.Append(w, now, audit.Event{Actor: p.actor, Action: "case.read", Object: caseObject(p.id), Outcome: audit.OK})
+	_, err := audit.Append(w, now, p.read)
 	return err
 }
