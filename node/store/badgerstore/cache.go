@@ -116,11 +116,3 @@ func (c *valueCache) drop() {
 	clear(c.entries)
 	c.size = 0
 }
-
-// stats returns the memory counted against the limit and the number of
-// entries.
-func (c *valueCache) stats() (size, entries int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.size, len(c.entries)
-}

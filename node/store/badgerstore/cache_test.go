@@ -314,3 +314,11 @@ func BenchmarkGetHot(b *testing.B) {
 		})
 	}
 }
+
+// stats returns the memory counted against the limit and the number of
+// entries.
+func (c *valueCache) stats() (size, entries int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.size, len(c.entries)
+}
