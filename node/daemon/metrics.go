@@ -208,6 +208,9 @@ func (t *countingTransport) DeliverBatch(ctx context.Context, peerID string, add
 		return exchange.BatchReply{}, exchange.ErrBatchUnsupported
 	}
 	reply, err := bt.DeliverBatch(ctx, peerID, addrs, envelopes)
+	if errors.Is(err, exchange.ErrBatchUnsupported) {
+		return reply, err // nothing was delivered: they go one by one
+	}
 	agency := t.m.agencyOf(peerID)
 	for i := range envelopes {
 		if err != nil || i >= len(reply.Outcomes) || reply.Outcomes[i].Refused != nil {
