@@ -67,22 +67,7 @@ func TestCheckedISPFollowsPartyKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ka := s.currentKey()
-	p, err := policy.ParseISP([]byte(fmt.Sprintf(testISP, ka.Fingerprint(), kb.Fingerprint())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []*agencykey.Private{ka, kb} {
-		sig, err := k.Sign(p.SigningBytes())
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.AddSignature(policy.ISPSignature{Agency: k.Agency(), Key: sig.Key, Ed25519: sig.Ed25519, MLDSA65: sig.MLDSA65})
-	}
-	doc, err := p.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := signedISP(t, s.currentKey(), kb)
 	setPeer := func(k *agencykey.Private, seen time.Time) {
 		t.Helper()
 		b := announce(t, k, "peer-b", now, nil)
@@ -133,4 +118,26 @@ func TestCheckedISPFollowsPartyKeys(t *testing.T) {
 	if _, in := check(tampered); in.InForce {
 		t.Errorf("tampered document: in force %v, want false", in.InForce)
 	}
+}
+
+// signedISP returns testISP between agency-a (ka) and agency-b (kb),
+// signed by both.
+func signedISP(t *testing.T, ka, kb *agencykey.Private) []byte {
+	t.Helper()
+	p, err := policy.ParseISP(fmt.Appendf(nil, testISP, ka.Fingerprint(), kb.Fingerprint()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []*agencykey.Private{ka, kb} {
+		sig, err := k.Sign(p.SigningBytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.AddSignature(policy.ISPSignature{Agency: k.Agency(), Key: sig.Key, Ed25519: sig.Ed25519, MLDSA65: sig.MLDSA65})
+	}
+	doc, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -87,23 +86,7 @@ func newSendFixture(t *testing.T) sendFixture {
 			kb = k
 		}
 	}
-	ka := ex.currentKey()
-	p, err := policy.ParseISP(fmt.Appendf(nil, testISP, ka.Fingerprint(), kb.Fingerprint()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []*agencykey.Private{ka, kb} {
-		sig, err := k.Sign(p.SigningBytes())
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.AddSignature(policy.ISPSignature{Agency: k.Agency(), Key: sig.Key, Ed25519: sig.Ed25519, MLDSA65: sig.MLDSA65})
-	}
-	doc, err := p.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ex.ApplyISP(ctx, adminSubject(t), doc, false); err != nil {
+	if _, err := ex.ApplyISP(ctx, adminSubject(t), signedISP(t, ex.currentKey(), kb), false); err != nil {
 		t.Fatal(err)
 	}
 	return sendFixture{st: st, cases: cases, ex: ex, worker: rowSubject(t, "worker", "", "caseworker"), kb: kb}
@@ -169,83 +152,32 @@ func TestSendAuditsReadWithSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name    string
-		sub     policy.Subject
-		offer   func(c casework.Case) Offer
-		wantErr error
-		// want is "action outcome" of each audit entry the send leaves.
-		want    []string
-		updates int // write transactions
+		name     string
+		sub      policy.Subject
+		to       string
+		override bool   // OverrideConsent
+		caseID   string // a new case when empty
+		wantErr  error
+		// want is "action outcome" of each audit entry the send leaves,
+		// in the one write transaction it makes.
+		want []string
 	}{
-		{
-			name: "sent",
-			sub:  f.worker,
-			offer: func(c casework.Case) Offer {
-				return Offer{Kind: KindReferral, Case: c.ID, To: "agency-b", Service: "health"}
-			},
-			want: []string{"case.read ok", "referral.send ok"}, updates: 1,
-		},
-		{
-			name: "no ISP with the recipient",
-			sub:  f.worker,
-			offer: func(c casework.Case) Offer {
-				return Offer{Kind: KindReferral, Case: c.ID, To: "agency-c", Service: "health"}
-			},
-			wantErr: ErrRefused, want: []string{"case.read ok", "referral.send denied"}, updates: 1,
-		},
-		{
-			name: "unknown recipient",
-			sub:  f.worker,
-			offer: func(c casework.Case) Offer {
-				return Offer{Kind: KindReferral, Case: c.ID, To: "agency-x", Service: "health"}
-			},
-			wantErr: ErrNotFound, want: []string{"case.read ok"}, updates: 1,
-		},
-		{
-			name: "role may not refer",
-			sub:  dpo,
-			offer: func(c casework.Case) Offer {
-				return Offer{Kind: KindReferral, Case: c.ID, To: "agency-b", Service: "health"}
-			},
-			wantErr: ErrDenied, want: []string{"case.read ok", "referral.send denied"}, updates: 1,
-		},
-		{
-			name: "role may not override consent",
-			sub:  f.worker,
-			offer: func(c casework.Case) Offer {
-				return Offer{Kind: KindReferral, Case: c.ID, To: "agency-b", Service: "health", OverrideConsent: true}
-			},
-			wantErr: ErrDenied, want: []string{"case.read ok", "referral.send denied"}, updates: 1,
-		},
-		{
-			name: "case not open",
-			sub:  f.worker,
-			offer: func(casework.Case) Offer {
-				return Offer{Kind: KindReferral, Case: closed.ID, To: "agency-b", Service: "health"}
-			},
-			wantErr: ErrState, want: []string{"case.read ok"}, updates: 1,
-		},
-		{
-			name: "no access to the case",
-			sub:  stranger,
-			offer: func(c casework.Case) Offer {
-				return Offer{Kind: KindReferral, Case: c.ID, To: "agency-b", Service: "health"}
-			},
-			wantErr: casework.ErrDenied, want: []string{"case.read denied"}, updates: 1,
-		},
-		{
-			name: "no such case",
-			sub:  f.worker,
-			offer: func(casework.Case) Offer {
-				return Offer{Kind: KindReferral, Case: "CASE-nope", To: "agency-b", Service: "health"}
-			},
-			wantErr: casework.ErrNotFound, want: []string{"case.read failed"}, updates: 1,
-		},
+		{name: "sent", sub: f.worker, to: "agency-b", want: []string{"case.read ok", "referral.send ok"}},
+		{name: "no ISP with the recipient", sub: f.worker, to: "agency-c", wantErr: ErrRefused, want: []string{"case.read ok", "referral.send denied"}},
+		{name: "unknown recipient", sub: f.worker, to: "agency-x", wantErr: ErrNotFound, want: []string{"case.read ok"}},
+		{name: "role may not refer", sub: dpo, to: "agency-b", wantErr: ErrDenied, want: []string{"case.read ok", "referral.send denied"}},
+		{name: "role may not override consent", sub: f.worker, to: "agency-b", override: true, wantErr: ErrDenied, want: []string{"case.read ok", "referral.send denied"}},
+		{name: "case not open", sub: f.worker, to: "agency-b", caseID: closed.ID, wantErr: ErrState, want: []string{"case.read ok"}},
+		{name: "no access to the case", sub: stranger, to: "agency-b", wantErr: casework.ErrDenied, want: []string{"case.read denied"}},
+		{name: "no such case", sub: f.worker, to: "agency-b", caseID: "CASE-nope", wantErr: casework.ErrNotFound, want: []string{"case.read failed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := f.newCase(t)
+			caseID := tc.caseID
+			if caseID == "" {
+				caseID = f.newCase(t).ID
+			}
 			seq, before := f.head(t), f.st.count()
-			_, err := f.ex.Send(ctx, tc.sub, tc.offer(c))
+			_, err := f.ex.Send(ctx, tc.sub, Offer{Kind: KindReferral, Case: caseID, To: tc.to, Service: "health", OverrideConsent: tc.override})
 			if (tc.wantErr == nil) != (err == nil) || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
 				t.Fatalf("send: got error %v, want %v", err, tc.wantErr)
 			}
@@ -258,8 +190,8 @@ func TestSendAuditsReadWithSend(t *testing.T) {
 					t.Errorf("audit entry %s: got actor %q, want %q", e.Action, e.Actor, tc.sub.User)
 				}
 			}
-			if n := f.st.count() - before; n != tc.updates {
-				t.Errorf("write transactions: got %d, want %d", n, tc.updates)
+			if n := f.st.count() - before; n != 1 {
+				t.Errorf("write transactions: got %d, want 1", n)
 			}
 		})
 	}
