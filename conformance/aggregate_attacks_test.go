@@ -2,7 +2,6 @@ package conformance_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -122,15 +121,7 @@ func TestAggregateAttacks(t *testing.T) {
 		}
 		now := time.Now().UTC()
 		h := envelope.Header{Sender: "agency-a", Recipient: "coord", Purpose: "aggregate", ISP: "agg-attack-isp", ISPVersion: 1, Created: now, Expires: now.Add(time.Hour)}
-		e, err := envelope.Seal(rand.Reader, h, plain, a.key, nodeKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := e.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
+		return sealEnvelope(t, h, plain, a.key, nodeKey)
 	}
 	message := func(table map[string]any) map[string]any {
 		return map[string]any{"kind": "aggregate", "exchange": uuid.NewString(), "actor": "imo@agency-a", "aggregate": table}
@@ -143,17 +134,9 @@ func TestAggregateAttacks(t *testing.T) {
 	}
 	refusals := func() int {
 		t.Helper()
-		tail, err := auditc.TailAudit(ctx, connect.NewRequest(&localv1.TailAuditRequest{N: 10000}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, e := range tail.Msg.Entries {
-			if e.Outcome == "denied" && (e.Action == "aggregate.refused" || e.Action == "envelope.refused") {
-				n++
-			}
-		}
-		return n
+		return countAudit(t, auditc, func(e *localv1.AuditEntry) bool {
+			return e.Outcome == "denied" && (e.Action == "aggregate.refused" || e.Action == "envelope.refused")
+		})
 	}
 	deliver := func(env []byte) error {
 		_, err := a.client(t, target).Deliver(ctx, connect.NewRequest(&peerv1.DeliverRequest{Envelope: env}))

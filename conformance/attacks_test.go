@@ -328,16 +328,7 @@ func TestAttackCorpus(t *testing.T) {
 
 	seal := func(header envelope.Header, fields map[string]any, note string, sender *agencykey.Private, to agencykey.Public) []byte {
 		t.Helper()
-		msg := referralMessage(fields, note)
-		e, err := envelope.Seal(rand.Reader, header, msg, sender, to)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := e.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
+		return sealEnvelope(t, header, referralMessage(fields, note), sender, to)
 	}
 	build := func(mutation string) []byte {
 		now := time.Now().UTC()
@@ -442,15 +433,9 @@ func TestAttackCorpus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tail, err := auditc.TailAudit(ctx, connect.NewRequest(&localv1.TailAuditRequest{N: 10000}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range tail.Msg.Entries {
-			if e.Outcome == "denied" && (e.Action == "envelope.refused" || e.Action == "envelope.attack" || e.Action == "envelope.batch.refused" || e.Action == "peer.hello" || e.Action == "peer.refused") || e.Action == "envelope.replayed" {
-				refusals++
-			}
-		}
+		refusals = countAudit(t, auditc, func(e *localv1.AuditEntry) bool {
+			return e.Outcome == "denied" && (e.Action == "envelope.refused" || e.Action == "envelope.attack" || e.Action == "envelope.batch.refused" || e.Action == "peer.hello" || e.Action == "peer.refused") || e.Action == "envelope.replayed"
+		})
 		return len(list.Msg.Exchanges), refusals
 	}
 
@@ -727,6 +712,37 @@ func forge(t *testing.T, h envelope.Header, plaintext []byte, sender *agencykey.
 		t.Fatal(err)
 	}
 	return b
+}
+
+// sealEnvelope seals plain from sender to the key to under h, and
+// returns the envelope's encoding.
+func sealEnvelope(t *testing.T, h envelope.Header, plain []byte, sender *agencykey.Private, to agencykey.Public) []byte {
+	t.Helper()
+	e, err := envelope.Seal(rand.Reader, h, plain, sender, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// countAudit counts the node's last 10,000 audit entries that match.
+func countAudit(t *testing.T, auditc localv1connect.AuditServiceClient, match func(*localv1.AuditEntry) bool) int {
+	t.Helper()
+	tail, err := auditc.TailAudit(context.Background(), connect.NewRequest(&localv1.TailAuditRequest{N: 10000}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range tail.Msg.Entries {
+		if match(e) {
+			n++
+		}
+	}
+	return n
 }
 
 // growContentType lengthens the header's last field (a content type of

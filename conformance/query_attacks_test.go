@@ -2,7 +2,6 @@ package conformance_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"strings"
 	"testing"
@@ -44,17 +43,9 @@ func TestQueryAttacks(t *testing.T) {
 	}
 	refusals := func() int {
 		t.Helper()
-		tail, err := auditc.TailAudit(ctx, connect.NewRequest(&localv1.TailAuditRequest{N: 1000}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		k := 0
-		for _, e := range tail.Msg.Entries {
-			if strings.HasPrefix(e.Action, "tracing.query.") && e.Outcome == "denied" {
-				k++
-			}
-		}
-		return k
+		return countAudit(t, auditc, func(e *localv1.AuditEntry) bool {
+			return strings.HasPrefix(e.Action, "tracing.query.") && e.Outcome == "denied"
+		})
 	}
 	query := func(h envelope.Header) []byte {
 		t.Helper()
@@ -65,15 +56,7 @@ func TestQueryAttacks(t *testing.T) {
 		if h.ISPVersion == 0 {
 			h.ISPVersion = 2
 		}
-		e, err := envelope.Seal(rand.Reader, h, []byte(`{"children":[]}`), a.key, nodeKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := e.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
+		return sealEnvelope(t, h, []byte(`{"children":[]}`), a.key, nodeKey)
 	}
 	now := time.Now().UTC()
 	replayed := query(envelope.Header{Created: now, Expires: now.Add(5 * time.Minute)})
