@@ -121,8 +121,8 @@ func (s *Service) screen(peerID string, raw []byte, now time.Time) *arrival {
 	return a
 }
 
-// check makes, within one read transaction r, every check of a before
-// its decryption (a transaction waits for the commits under way): known
+// check makes, within l's read transaction, every check of a before its
+// decryption (a transaction waits for the commits under way): known
 // peer and sender, size for the purpose, times and lifetime, keys valid
 // when the envelope was created, both signatures, and only then, with the
 // signatures verified, the replay guard and the ISP. It sets a.refused,
@@ -246,10 +246,11 @@ func (s *Service) open(a *arrival, now time.Time) {
 // take records a, which passed check and open, within w: the replay
 // guard (the same envelope again gets its first receipt back and changes
 // nothing; another envelope under a used id is refused as an attack),
-// the ISP again, and the message; a new envelope gets signed, the receipt
-// signed for it. It reports whether a was taken as new, sets a's outcome,
-// and returns only the store's errors, or errStale when the replay guard
-// forgot the envelope since check (it is then prepared again).
+// the ISP again, and the message, kept with signed, the receipt of the
+// batch that took it. It reports whether a was taken as new, sets a's
+// outcome, and returns only the store's errors, or errStale when the
+// replay guard forgot the envelope since check (it is then prepared
+// again).
 func (s *Service) take(w store.Writer, l *lookups, a *arrival, signed []byte) (bool, error) {
 	now := l.now
 	h, p := a.env.Header, a.p
