@@ -225,6 +225,11 @@ var ErrBatchUnsupported = errors.New("the peer does not take batches")
 // batchesInFlight bounds the batches sent to one peer at the same time.
 const batchesInFlight = 4
 
+// unbatchedFor is how long a peer that took no batches (an older node)
+// gets its envelopes one per call before it is offered batches again: it
+// may have been upgraded meanwhile.
+const unbatchedFor = time.Hour
+
 // batchable returns the transport's batch delivery when the peer agency
 // takes batches.
 func (s *Service) batchable(agency string) (BatchTransport, bool) {
@@ -234,7 +239,8 @@ func (s *Service) batchable(agency string) (BatchTransport, bool) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return bt, !s.unbatched[agency]
+	at, unbatched := s.unbatched[agency]
+	return bt, !unbatched || s.now().Sub(at) >= unbatchedFor
 }
 
 // noteUnbatched records that the peer agency does not take batches.
@@ -242,9 +248,9 @@ func (s *Service) noteUnbatched(agency string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.unbatched == nil {
-		s.unbatched = map[string]bool{}
+		s.unbatched = map[string]time.Time{}
 	}
-	s.unbatched[agency] = true
+	s.unbatched[agency] = s.now()
 }
 
 // deliverBatches makes one attempt at each of one peer's entries, in

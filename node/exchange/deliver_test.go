@@ -263,3 +263,27 @@ func TestBareEntryFailsForGood(t *testing.T) {
 		t.Errorf("the bare entry after the round: %v, want it gone from the outbox (failed)", err)
 	}
 }
+
+// TestUnbatchedAskedAgain: a peer that took no batches gets its
+// envelopes one per call, and is offered batches again an hour later (it
+// may have been upgraded meanwhile).
+func TestUnbatchedAskedAgain(t *testing.T) {
+	s, _, _ := slowAndFast(t, nil)
+	s.transport = &bareTransport{hangingTransport: hangingTransport{calls: map[string]int{}}}
+	now := time.Now()
+	s.now = func() time.Time { return now }
+	if _, ok := s.batchable("fast"); !ok {
+		t.Fatal("a peer not yet tried: no batches")
+	}
+	s.noteUnbatched("fast")
+	for _, tc := range []struct {
+		after time.Duration
+		want  bool
+	}{{0, false}, {unbatchedFor - time.Second, false}, {unbatchedFor, true}} {
+		now = now.Add(tc.after)
+		if _, ok := s.batchable("fast"); ok != tc.want {
+			t.Errorf("%v after the peer took no batches: batches %t, want %t", tc.after, ok, tc.want)
+		}
+		now = now.Add(-tc.after)
+	}
+}

@@ -105,10 +105,10 @@ type Service struct {
 	refusals      *audit.Summary
 	queryNonces   nonces
 	maxEnvelope   int
-	inflight      map[string]bool // outbox entries being delivered
-	delivering    map[string]bool // peers a delivery worker is busy with
-	reached       map[string]bool // peers the last delivery attempt reached
-	unbatched     map[string]bool // peers that take no batches
+	inflight      map[string]bool      // outbox entries being delivered
+	delivering    map[string]bool      // peers a delivery worker is busy with
+	reached       map[string]bool      // peers the last delivery attempt reached
+	unbatched     map[string]time.Time // peers that took no batches, and when
 	peers         peerCache
 	inputsMu      sync.Mutex
 	inputs        map[string]sendInput // by agency, see sendInputs
